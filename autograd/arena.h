@@ -1,0 +1,32 @@
+/* The step arena: a bump allocator reset in O(1) between training steps.
+ * After a step that overflowed the first chunk, reset merges the chunks into one big enough for the
+ * high-water mark, so a steady-state step makes no system allocation. */
+#ifndef CF_ARENA_H
+#define CF_ARENA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cf_arena cf_arena;
+typedef struct cf_arena_mark {
+    size_t chunk;
+    size_t used;
+    size_t used_prev;
+} cf_arena_mark;
+
+#define CF_ARENA_ALIGN 64
+
+cf_arena *cf_arena_new(size_t initial_bytes);
+void cf_arena_free(cf_arena *a);
+/* 64-byte aligned, uninitialised; NULL (with an error set) when the system is out of memory. */
+void *cf_arena_alloc(cf_arena *a, size_t bytes);
+void cf_arena_reset(cf_arena *a);
+cf_arena_mark cf_arena_get_mark(const cf_arena *a);
+/* Frees everything allocated after the mark (only valid while the mark's chunk still exists). */
+void cf_arena_rewind(cf_arena *a, cf_arena_mark m);
+size_t cf_arena_used(const cf_arena *a);
+size_t cf_arena_high_water(const cf_arena *a);
+/* How many times the arena has asked the system for memory: flat across steady-state steps. */
+uint64_t cf_arena_system_allocs(const cf_arena *a);
+
+#endif

@@ -1,0 +1,15 @@
+/* cformer: the umbrella header. Include this and link cformer::autograd (or the libraries from
+ * pkg-config --libs cformer). */
+#ifndef CFORMER_H
+#define CFORMER_H
+
+#define CF_VERSION_MAJOR 0
+#define CF_VERSION_MINOR 1
+#define CF_VERSION_PATCH 0
+
+#include "cf_base.h"
+#include "cf_ctx.h"
+#include "cf_ops.h"
+#include "cf_tensor.h"
+
+#endif

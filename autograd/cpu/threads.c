@@ -1,0 +1,20 @@
+/* One thread count for OpenMP and OpenBLAS. We link the OpenMP build of OpenBLAS, so a GEMM called
+ * from inside a parallel region runs single-threaded instead of oversubscribing the cores. */
+#include "cpu.h"
+
+#include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+int cf_cpu_set_threads(int n)
+{
+#ifdef _OPENMP
+    if (n <= 0) n = omp_get_num_procs();
+    omp_set_num_threads(n);
+#else
+    n = 1;
+#endif
+    openblas_set_num_threads(n);
+    return n;
+}

@@ -1,0 +1,21 @@
+/* The context's fields, shared by the engine's own files (tensor.c, ctx.c, tape.c). */
+#ifndef CF_CTX_INTERNAL_H
+#define CF_CTX_INTERNAL_H
+
+#include "cf_node.h"
+
+struct cf_ctx {
+    cf_device device;
+    const cf_backend *backend;
+    cf_arena *arena;
+    cf_node **tape;
+    int64_t tape_len, tape_cap;
+    uint64_t tape_gen; /* bumped at every reset, so leaves' first-use marks from old steps are ignored */
+    uint64_t step;
+    uint64_t seed;
+    int threads;
+    bool grad_enabled;
+    bool training;
+};
+
+#endif

@@ -1,0 +1,250 @@
+/* The gradient-check harness (see gradcheck.h). */
+#include "gradcheck.h"
+
+#include "cf_ops.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cf_gc {
+    cf_ctx *ctx;
+    int target_op;
+    bool verbose;
+    double eps, atol, rtol, rtol32;
+    bool f64_only;
+    int cases, failures;
+    int64_t hits;
+    uint64_t stream;
+};
+
+cf_gc *cf_gc_new(cf_ctx *ctx, int target_op, bool verbose)
+{
+    cf_gc *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    g->ctx = ctx;
+    g->target_op = target_op;
+    g->verbose = verbose;
+    g->eps = 1e-6, g->atol = 1e-6, g->rtol = 1e-5, g->rtol32 = 2e-3;
+    g->stream = 1000;
+    return g;
+}
+
+void cf_gc_free(cf_gc *g) { free(g); }
+int cf_gc_cases(const cf_gc *g) { return g->cases; }
+int cf_gc_failures(const cf_gc *g) { return g->failures; }
+int64_t cf_gc_target_hits(const cf_gc *g) { return g->hits; }
+cf_ctx *cf_gc_ctx(cf_gc *g) { return g->ctx; }
+
+void cf_gc_tolerance(cf_gc *g, double eps, double atol, double rtol)
+{
+    g->eps = eps, g->atol = atol, g->rtol = rtol;
+}
+
+void cf_gc_f64_only(cf_gc *g, bool on) { g->f64_only = on; }
+
+cf_tensor *cf_gc_randn(cf_gc *g, int ndim, const int64_t *shape)
+{
+    cf_tensor *t = cf_randn(g->ctx, CF_F64, ndim, shape, 1234, g->stream++);
+    if (t) t->requires_grad = true;
+    return t;
+}
+
+cf_tensor *cf_gc_rand(cf_gc *g, int ndim, const int64_t *shape, double lo, double hi)
+{
+    cf_tensor *t = cf_rand(g->ctx, CF_F64, ndim, shape, lo, hi, 1234, g->stream++);
+    if (t) t->requires_grad = true;
+    return t;
+}
+
+cf_tensor *cf_gc_randn_away(cf_gc *g, int ndim, const int64_t *shape, double margin)
+{
+    cf_tensor *t = cf_gc_randn(g, ndim, shape);
+    if (!t) return NULL;
+    int64_t n = cf_numel(t);
+    for (int64_t i = 0; i < n; i++) {
+        double v = cf_get_flat(t, i);
+        cf_set_flat(t, i, v >= 0 ? v + margin : v - margin);
+    }
+    return t;
+}
+
+cf_tensor *cf_gc_const(cf_gc *g, cf_dtype dt, int ndim, const int64_t *shape, const double *values)
+{
+    cf_tensor *t = cf_empty(g->ctx, dt, ndim, shape);
+    if (!t) return NULL;
+    int64_t n = cf_numel(t);
+    for (int64_t i = 0; i < n; i++) cf_set_flat(t, i, values[i]);
+    return t;
+}
+
+/* sum(out * r), with r drawn from a fixed stream so every evaluation uses the same weights */
+static double weighted_sum(const cf_tensor *out, const double *r)
+{
+    int64_t n = cf_numel(out);
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += cf_get_flat(out, i) * r[i];
+    return s;
+}
+
+static int64_t count_target(cf_gc *g, int64_t from)
+{
+    int64_t hits = 0, n = cf_tape_size(g->ctx);
+    for (int64_t i = from; i < n; i++)
+        if ((int)cf_tape_node(g->ctx, i)->op == g->target_op) hits++;
+    return hits;
+}
+
+/* Forward + backward with seed r; grads copied to grads[i] (numel doubles each, zeros when none). */
+static cf_status analytic(cf_gc *g, cf_gc_fn fn, const void *user, int n, cf_tensor *const *in, double *r,
+                          bool fill_r, double **grads, double **out_vals, int64_t *out_n)
+{
+    cf_ctx *ctx = g->ctx;
+    for (int i = 0; i < n; i++) in[i]->grad = NULL;
+    bool prev = cf_set_grad_enabled(ctx, true);
+    int64_t tape0 = cf_tape_size(ctx);
+    cf_tensor *out = fn(ctx, in, user);
+    cf_set_grad_enabled(ctx, prev);
+    if (!out) return cf_last_status();
+    g->hits += count_target(g, tape0);
+    int64_t no = cf_numel(out);
+    if (fill_r) {
+        cf_philox_key key = cf_rng_key(99, 7);
+        for (int64_t i = 0; i < no; i++) r[i] = cf_rng_normal(key, 0, (uint64_t)i);
+    }
+    *out_n = no;
+    if (out_vals) {
+        *out_vals = cf_scratch(ctx, sizeof(double) * (size_t)(no ? no : 1));
+        cf_to_f64_array(out, *out_vals);
+    }
+    if (!out->requires_grad) return cf_set_error(CF_ERR_STATE, "gradcheck: the output does not require grad");
+    cf_tensor *seed = cf_empty(ctx, out->dtype, out->ndim, out->shape);
+    if (!seed) return cf_last_status();
+    for (int64_t i = 0; i < no; i++) cf_set_flat(seed, i, r[i]);
+    CF_TRY(cf_backward(ctx, out, seed));
+    for (int i = 0; i < n; i++) {
+        int64_t ni = cf_numel(in[i]);
+        grads[i] = cf_scratch(ctx, sizeof(double) * (size_t)(ni ? ni : 1));
+        if (in[i]->grad)
+            cf_to_f64_array(in[i]->grad, grads[i]);
+        else
+            memset(grads[i], 0, sizeof(double) * (size_t)ni);
+    }
+    return CF_OK;
+}
+
+cf_status cf_gc_check(cf_gc *g, const char *label, cf_gc_fn fn, const void *user, int n, cf_tensor *const *in)
+{
+    cf_ctx *ctx = g->ctx;
+    g->cases++;
+    if (!cf_inputs_ok(n, in)) {
+        g->failures++;
+        fprintf(stderr, "  [%s] FAIL: could not build inputs: %s\n", label, cf_last_error());
+        return CF_ERR_ARG;
+    }
+    /* the output size is unknown until the first run: allocate r generously after a dry run */
+    bool prev = cf_set_grad_enabled(ctx, false);
+    cf_tensor *probe = fn(ctx, in, user);
+    cf_set_grad_enabled(ctx, prev);
+    if (!probe) {
+        g->failures++;
+        fprintf(stderr, "  [%s] FAIL: forward: %s\n", label, cf_last_error());
+        return cf_last_status();
+    }
+    int64_t no = cf_numel(probe);
+    double *r = cf_scratch(ctx, sizeof(double) * (size_t)(no ? no : 1));
+    double *ana[16] = {0}, *ref_out = NULL;
+    if (n > 16) return cf_set_error(CF_ERR_ARG, "gradcheck: at most 16 inputs");
+    cf_status st = analytic(g, fn, user, n, in, r, true, ana, &ref_out, &no);
+    if (st != CF_OK) {
+        g->failures++;
+        fprintf(stderr, "  [%s] FAIL: forward/backward: %s\n", label, cf_last_error());
+        return st;
+    }
+
+    /* central differences */
+    double max_abs = 0, max_rel = 0;
+    int bad = 0;
+    prev = cf_set_grad_enabled(ctx, false);
+    for (int i = 0; i < n && st == CF_OK; i++) {
+        if (!in[i]->requires_grad) continue;
+        int64_t ni = cf_numel(in[i]);
+        for (int64_t j = 0; j < ni; j++) {
+            double orig = cf_get_flat(in[i], j);
+            double s[2];
+            for (int k = 0; k < 2; k++) {
+                cf_set_flat(in[i], j, orig + (k ? -g->eps : g->eps));
+                cf_arena_mark m = cf_arena_get_mark(cf_ctx_arena(ctx));
+                cf_tensor *o = fn(ctx, in, user);
+                s[k] = o ? weighted_sum(o, r) : NAN;
+                cf_arena_rewind(cf_ctx_arena(ctx), m);
+            }
+            cf_set_flat(in[i], j, orig);
+            double num = (s[0] - s[1]) / (2 * g->eps), an = ana[i][j];
+            double err = fabs(num - an), rel = err / (fabs(num) > 1e-12 ? fabs(num) : 1e-12);
+            if (err > max_abs) max_abs = err;
+            if (err > g->atol && rel > max_rel) max_rel = rel;
+            if (!(err <= g->atol + g->rtol * fabs(num))) {
+                if (bad < 5)
+                    fprintf(stderr, "  [%s] input %d element %lld: analytic %.10g numeric %.10g\n", label, i,
+                            (long long)j, an, num);
+                bad++;
+            }
+        }
+    }
+    cf_set_grad_enabled(ctx, prev);
+
+    /* f32 agreement: same case in f32, outputs and grads close to the f64 ones */
+    int bad32 = 0;
+    if (!g->f64_only && bad == 0) {
+        cf_tensor *in32[16];
+        for (int i = 0; i < n; i++) {
+            if (in[i]->dtype == CF_F64) {
+                in32[i] = cf_empty(ctx, CF_F32, in[i]->ndim, in[i]->shape);
+                if (!in32[i]) return cf_last_status();
+                cf_copy_(in32[i], in[i]);
+                in32[i]->requires_grad = in[i]->requires_grad;
+            } else {
+                in32[i] = in[i];
+            }
+        }
+        double *g32[16] = {0}, *out32 = NULL;
+        int64_t no32;
+        st = analytic(g, fn, user, n, in32, r, false, g32, &out32, &no32);
+        if (st != CF_OK) {
+            fprintf(stderr, "  [%s] FAIL: f32 run: %s\n", label, cf_last_error());
+            bad32++;
+        } else {
+            double scale = 0;
+            for (int64_t k = 0; k < no; k++) scale = fmax(scale, fabs(ref_out[k]));
+            for (int64_t k = 0; k < no; k++)
+                if (!(fabs(out32[k] - ref_out[k]) <= g->rtol32 * (1 + scale))) {
+                    if (bad32 < 3)
+                        fprintf(stderr, "  [%s] f32 output %lld: %.8g vs f64 %.8g\n", label, (long long)k, out32[k],
+                                ref_out[k]);
+                    bad32++;
+                }
+            for (int i = 0; i < n; i++) {
+                if (!in[i]->requires_grad) continue;
+                int64_t ni = cf_numel(in[i]);
+                double gs = 0;
+                for (int64_t k = 0; k < ni; k++) gs = fmax(gs, fabs(ana[i][k]));
+                for (int64_t k = 0; k < ni; k++)
+                    if (!(fabs(g32[i][k] - ana[i][k]) <= g->rtol32 * (1 + gs))) {
+                        if (bad32 < 3)
+                            fprintf(stderr, "  [%s] f32 grad of input %d element %lld: %.8g vs f64 %.8g\n", label, i,
+                                    (long long)k, g32[i][k], ana[i][k]);
+                        bad32++;
+                    }
+            }
+        }
+    }
+
+    bool ok = bad == 0 && bad32 == 0;
+    if (!ok) g->failures++;
+    if (g->verbose || !ok)
+        fprintf(ok ? stdout : stderr, "  [%s] %s  max abs err %.3g, max rel err %.3g%s\n", label, ok ? "ok" : "FAIL",
+                max_abs, max_rel, bad32 ? ", f32 mismatch" : "");
+    return ok ? CF_OK : cf_set_error(CF_ERR_INTERNAL, "gradcheck %s failed", label);
+}

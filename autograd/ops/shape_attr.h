@@ -1,0 +1,35 @@
+/* Attributes of the shape ops, and the view geometry shared by forward (applied to the input) and
+ * backward (applied to the input's gradient buffer, so the output's gradient lands in place). */
+#ifndef CF_SHAPE_ATTR_H
+#define CF_SHAPE_ATTR_H
+
+#include "../cf_node.h"
+
+typedef struct cf_geom {
+    int ndim;
+    int64_t shape[CF_MAX_DIMS];
+    int64_t stride[CF_MAX_DIMS];
+    int64_t offset;
+} cf_geom;
+
+struct shape_attr {
+    int ndim;                 /* reshape / expand target rank */
+    int64_t shape[CF_MAX_DIMS];
+    int dims[CF_MAX_DIMS];    /* transpose: dims[0..1]; permute: the permutation */
+    int dim;                  /* slice / unfold / concat / roll */
+    int64_t start, step, size; /* slice: start, step, size = length; unfold: size, step; roll: start = shift */
+    int64_t pads[2 * CF_MAX_DIMS]; /* pad: (before, after) per dim, first dim first */
+    double value;
+};
+
+static inline cf_geom cf_geom_of(const cf_tensor *t)
+{
+    cf_geom g = {.ndim = t->ndim, .offset = t->offset};
+    for (int i = 0; i < t->ndim; i++) g.shape[i] = t->shape[i], g.stride[i] = t->stride[i];
+    return g;
+}
+
+/* The output geometry of view op `op` on src. */
+void cf_view_geometry(cf_op op, const struct shape_attr *a, const cf_geom *src, cf_geom *dst);
+
+#endif

@@ -1,0 +1,288 @@
+/* The tape: node creation and recording, and reverse-mode backward with accumulation, saved-tensor
+ * version checks and gradient-final hooks. */
+#include "ctx_internal.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const op_names[CF_OP_COUNT + 1] = {
+#define CF_OP(name) #name,
+#include "ops.def"
+#undef CF_OP
+    NULL};
+
+const char *cf_op_name(int op) { return (op >= 0 && op < CF_OP_COUNT) ? op_names[op] : "?"; }
+
+int cf_op_lookup(const char *name)
+{
+    for (int i = 0; i < CF_OP_COUNT; i++)
+        if (strcmp(op_names[i], name) == 0) return i;
+    return -1;
+}
+
+bool cf_inputs_ok(int n, cf_tensor *const *in)
+{
+    for (int i = 0; i < n; i++)
+        if (!in[i]) {
+            if (cf_last_status() == CF_OK) cf_set_error(CF_ERR_ARG, "input %d is NULL", i);
+            return false;
+        }
+    return true;
+}
+
+cf_node *cf_node_new(cf_ctx *ctx, cf_op op, int n_in, cf_tensor *const *in, cf_tensor *out)
+{
+    if (!out || !cf_inputs_ok(n_in, in)) return NULL;
+    for (int i = 0; i < n_in; i++)
+        if (in[i]->storage->device != out->storage->device) {
+            cf_set_error(CF_ERR_DEVICE, "%s: input %d is on device %d, the output on %d", cf_op_name(op), i,
+                         (int)in[i]->storage->device, (int)out->storage->device);
+            return NULL;
+        }
+    cf_node *n = cf_arena_alloc(ctx->arena, sizeof *n + (size_t)n_in * (sizeof(cf_tensor *) + sizeof(uint32_t)));
+    if (!n) return NULL;
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->n_in = n_in;
+    n->index = -1;
+    n->in = (cf_tensor **)(n + 1);
+    n->in_version = (uint32_t *)(n->in + n_in);
+    for (int i = 0; i < n_in; i++) n->in[i] = in[i];
+    n->out = out;
+    n->saves = CF_SAVE_INPUTS | CF_SAVE_OUT;
+    return n;
+}
+
+static cf_status tape_push(cf_ctx *ctx, cf_node *n)
+{
+    if (ctx->tape_len == ctx->tape_cap) {
+        int64_t cap = ctx->tape_cap ? ctx->tape_cap * 2 : 1024;
+        cf_node **t = realloc(ctx->tape, (size_t)cap * sizeof *t);
+        if (!t) return cf_set_error(CF_ERR_OOM, "tape: out of memory");
+        ctx->tape = t;
+        ctx->tape_cap = cap;
+    }
+    n->index = ctx->tape_len;
+    ctx->tape[ctx->tape_len++] = n;
+    return CF_OK;
+}
+
+cf_tensor *cf_node_finish(cf_ctx *ctx, cf_node *n)
+{
+    const cf_backend *be = cf_backend_for(n->out->storage->device);
+    cf_kernel_fn fwd = be ? be->fwd[n->op] : NULL;
+    if (!fwd) {
+        cf_set_error(CF_ERR_UNSUPPORTED, "%s: no forward kernel on the %s backend", cf_op_name(n->op),
+                     be ? be->name : "missing");
+        return NULL;
+    }
+    if (fwd(ctx, n) != CF_OK) {
+        if (strncmp(cf_last_error(), cf_op_name(n->op), strlen(cf_op_name(n->op))) != 0)
+            cf_error_prefix("%s: ", cf_op_name(n->op));
+        return NULL;
+    }
+    bool any = false;
+    for (int i = 0; i < n->n_in; i++) any |= n->in[i]->requires_grad;
+    if (!ctx->grad_enabled || !any || !cf_dtype_is_float(n->out->dtype)) return n->out;
+
+    for (int i = 0; i < n->n_in; i++) n->in_version[i] = n->in[i]->storage->version;
+    n->out_version = n->out->storage->version;
+    if (tape_push(ctx, n) != CF_OK) return NULL;
+    n->out->node = n;
+    n->out->requires_grad = true;
+    for (int i = 0; i < n->n_in; i++) {
+        cf_tensor *x = n->in[i];
+        if (x->requires_grad && !x->node && x->tape_gen != ctx->tape_gen) {
+            x->tape_gen = ctx->tape_gen; /* first use of this leaf in this step */
+            x->first_use = n->index;
+        }
+    }
+    return n->out;
+}
+
+cf_tensor *cf_view_raw(cf_ctx *ctx, cf_tensor *base, int ndim, const int64_t *shape, const int64_t *stride,
+                       int64_t offset)
+{
+    cf_tensor *v = cf_arena_alloc(ctx->arena, sizeof *v);
+    if (!v) return NULL;
+    memset(v, 0, sizeof *v);
+    v->dtype = base->dtype;
+    v->ndim = ndim;
+    for (int i = 0; i < ndim; i++) v->shape[i] = shape[i], v->stride[i] = stride[i];
+    v->offset = offset;
+    v->storage = base->storage;
+    v->first_use = -1;
+    return v;
+}
+
+static cf_tensor *new_grad(cf_ctx *ctx, cf_tensor *t, bool zero)
+{
+    cf_tensor *g;
+    if (t->persistent && !t->node) {
+        g = cf_tensor_alloc(t->dtype, t->ndim, t->shape); /* leaves keep their grad across steps */
+    } else {
+        g = zero ? cf_zeros(ctx, t->dtype, t->ndim, t->shape) : cf_empty(ctx, t->dtype, t->ndim, t->shape);
+    }
+    t->grad = g;
+    return g;
+}
+
+cf_tensor *cf_grad_acc(cf_ctx *ctx, cf_tensor *t)
+{
+    return t->grad ? t->grad : new_grad(ctx, t, true);
+}
+
+cf_tensor *cf_grad_slot(cf_ctx *ctx, cf_tensor *t, bool *overwrite)
+{
+    if (t->grad) {
+        *overwrite = false;
+        return t->grad;
+    }
+    /* a persistent leaf's new grad comes zeroed from cf_tensor_alloc: accumulate is as cheap */
+    *overwrite = !(t->persistent && !t->node);
+    return new_grad(ctx, t, false);
+}
+
+static cf_status check_saved(const cf_node *n)
+{
+    for (int i = 0; i < n->n_in; i++) {
+        if (!(n->saves & (1u << i))) continue;
+        if (n->in[i]->storage->version != n->in_version[i])
+            return cf_set_error(CF_ERR_STATE,
+                                "backward of %s: input %d was modified in place after it was saved "
+                                "(version %u, now %u); clone it before writing to it",
+                                cf_op_name(n->op), i, n->in_version[i], n->in[i]->storage->version);
+    }
+    if ((n->saves & CF_SAVE_OUT) && n->out->storage->version != n->out_version)
+        return cf_set_error(CF_ERR_STATE,
+                            "backward of %s: its output was modified in place after it was saved "
+                            "(version %u, now %u)",
+                            cf_op_name(n->op), n->out_version, n->out->storage->version);
+    return CF_OK;
+}
+
+static cf_status seed_root(cf_ctx *ctx, cf_tensor *root, const cf_tensor *seed)
+{
+    char a[128], b[128];
+    if (!seed) {
+        if (cf_numel(root) != 1)
+            return cf_set_error(CF_ERR_SHAPE, "cf_backward: root %s is not a scalar; pass a seed gradient",
+                                cf_shape_str(root, a, sizeof a));
+        cf_tensor *g = cf_grad_acc(ctx, root);
+        if (!g) return cf_last_status();
+        cf_set_flat(g, 0, cf_get_flat(g, 0) + 1.0);
+        return CF_OK;
+    }
+    if (!cf_same_shape(root, seed))
+        return cf_set_error(CF_ERR_SHAPE, "cf_backward: seed %s does not match root %s", cf_shape_str(seed, a, sizeof a),
+                            cf_shape_str(root, b, sizeof b));
+    cf_tensor *g = cf_grad_acc(ctx, root);
+    if (!g) return cf_last_status();
+    int64_t n = cf_numel(g);
+    for (int64_t i = 0; i < n; i++) cf_set_flat(g, i, cf_get_flat(g, i) + cf_get_flat(seed, i));
+    return CF_OK;
+}
+
+static void fire_hooks(cf_ctx *ctx, const cf_node *n)
+{
+    for (int i = 0; i < n->n_in; i++) {
+        cf_tensor *x = n->in[i];
+        if (x->hook && !x->node && x->tape_gen == ctx->tape_gen && x->first_use == n->index) {
+            x->first_use = -2; /* fire once even if the leaf is in[] twice */
+            x->hook(x, x->hook_user);
+        }
+    }
+}
+
+cf_status cf_backward(cf_ctx *ctx, cf_tensor *root, const cf_tensor *seed)
+{
+    if (!root) return cf_last_status() != CF_OK ? cf_last_status() : cf_set_error(CF_ERR_ARG, "cf_backward: root is NULL");
+    if (!root->requires_grad)
+        return cf_set_error(CF_ERR_STATE, "cf_backward: the root does not require grad (no recorded history)");
+    CF_TRY(seed_root(ctx, root, seed));
+    if (!root->node) {
+        if (root->hook) root->hook(root, root->hook_user);
+        return CF_OK;
+    }
+    bool prev = cf_set_grad_enabled(ctx, false);
+    cf_status st = CF_OK;
+    for (int64_t i = root->node->index; i >= 0 && st == CF_OK; i--) {
+        cf_node *n = ctx->tape[i];
+        if (n->out->grad) {
+            st = check_saved(n);
+            if (st != CF_OK) break;
+            const cf_backend *be = cf_backend_for(n->out->storage->device);
+            cf_kernel_fn bwd = be ? be->bwd[n->op] : NULL;
+            if (!bwd) {
+                st = cf_set_error(CF_ERR_UNSUPPORTED, "backward of %s: no kernel on the %s backend", cf_op_name(n->op),
+                                  be ? be->name : "missing");
+                break;
+            }
+            st = bwd(ctx, n);
+            if (st != CF_OK) {
+                cf_error_prefix("backward of %s: ", cf_op_name(n->op));
+                break;
+            }
+        }
+        fire_hooks(ctx, n);
+    }
+    cf_set_grad_enabled(ctx, prev);
+    return st;
+}
+
+void cf_set_grad_hook(cf_tensor *leaf, cf_grad_hook hook, void *user)
+{
+    leaf->hook = hook;
+    leaf->hook_user = user;
+}
+
+/* ---- argument checks ---- */
+
+cf_status cf_check_float(const char *op, const cf_tensor *t)
+{
+    char b[128];
+    if (t->dtype != CF_F32 && t->dtype != CF_F64)
+        return cf_set_error(CF_ERR_DTYPE, "%s: expected an f32 or f64 tensor, got %s", op, cf_shape_str(t, b, sizeof b));
+    return CF_OK;
+}
+
+cf_status cf_check_same_dtype(const char *op, const cf_tensor *a, const cf_tensor *b)
+{
+    char x[128], y[128];
+    if (a->dtype != b->dtype)
+        return cf_set_error(CF_ERR_DTYPE, "%s: dtypes differ: %s and %s", op, cf_shape_str(a, x, sizeof x),
+                            cf_shape_str(b, y, sizeof y));
+    return CF_OK;
+}
+
+cf_status cf_check_dtype(const char *op, const cf_tensor *t, cf_dtype want)
+{
+    char b[128];
+    if (t->dtype != want)
+        return cf_set_error(CF_ERR_DTYPE, "%s: expected %s, got %s", op, cf_dtype_name(want), cf_shape_str(t, b, sizeof b));
+    return CF_OK;
+}
+
+cf_status cf_check_ndim(const char *op, const cf_tensor *t, int min_ndim, int max_ndim)
+{
+    char b[128];
+    if (t->ndim < min_ndim || t->ndim > max_ndim) {
+        if (min_ndim == max_ndim)
+            return cf_set_error(CF_ERR_SHAPE, "%s: expected %d dims, got %s", op, min_ndim, cf_shape_str(t, b, sizeof b));
+        return cf_set_error(CF_ERR_SHAPE, "%s: expected %d to %d dims, got %s", op, min_ndim, max_ndim,
+                            cf_shape_str(t, b, sizeof b));
+    }
+    return CF_OK;
+}
+
+int cf_norm_dim(const char *op, const cf_tensor *t, int dim)
+{
+    char b[128];
+    int d = dim < 0 ? dim + t->ndim : dim;
+    if (d < 0 || d >= t->ndim) {
+        cf_set_error(CF_ERR_SHAPE, "%s: dim %d out of range for %s", op, dim, cf_shape_str(t, b, sizeof b));
+        return -1;
+    }
+    return d;
+}
