@@ -1,0 +1,194 @@
+#include "params.h"
+
+#include "autograd/rng.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+cf_params *cf_params_new(cf_dtype dt, uint64_t seed)
+{
+    if (dt != CF_F32 && dt != CF_F64) {
+        cf_set_error(CF_ERR_DTYPE, "cf_params_new: parameters are f32 or f64, not %s", cf_dtype_name(dt));
+        return NULL;
+    }
+    cf_params *ps = calloc(1, sizeof *ps);
+    if (!ps) cf_set_error(CF_ERR_OOM, "cf_params_new: out of memory");
+    else ps->dtype = dt, ps->seed = seed;
+    return ps;
+}
+
+void cf_params_free(cf_params *ps)
+{
+    if (!ps) return;
+    for (int i = 0; i < ps->count; i++) {
+        cf_tensor *t = ps->items[i].value;
+        if (t->grad) cf_tensor_free(t->grad);
+        t->grad = NULL;
+        cf_tensor_free(t);
+    }
+    free(ps->items);
+    free(ps->values);
+    free(ps->grads);
+    free(ps);
+}
+
+void cf_params_push(cf_params *ps, const char *fmt, ...)
+{
+    char part[CF_PARAM_NAME_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(part, sizeof part, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(ps->scope);
+    snprintf(ps->scope + n, sizeof ps->scope - n, "%s%s", n ? "." : "", part);
+}
+
+void cf_params_pop(cf_params *ps)
+{
+    char *dot = strrchr(ps->scope, '.');
+    if (dot) *dot = '\0';
+    else ps->scope[0] = '\0';
+}
+
+static void repoint(cf_params *ps)
+{
+    size_t es = cf_dtype_size(ps->dtype);
+    for (int i = 0; i < ps->count; i++) {
+        cf_param *p = &ps->items[i];
+        p->value->storage->data = (char *)ps->values + p->offset * (int64_t)es;
+        if (p->value->grad && ps->grads) p->value->grad->storage->data = (char *)ps->grads + p->offset * (int64_t)es;
+    }
+}
+
+cf_tensor *cf_params_add(cf_params *ps, const char *name, int ndim, const int64_t *shape, bool decay)
+{
+    char full[CF_PARAM_NAME_MAX];
+    int len = snprintf(full, sizeof full, "%s%s%s", ps->scope, ps->scope[0] ? "." : "", name);
+    if (len >= (int)sizeof full) {
+        cf_set_error(CF_ERR_ARG, "parameter name too long: %s", full);
+        return NULL;
+    }
+    if (cf_params_find(ps, full)) {
+        cf_set_error(CF_ERR_ARG, "parameter %s added twice", full);
+        return NULL;
+    }
+    if (ps->grads) {
+        cf_set_error(CF_ERR_STATE, "parameter %s added after the gradient buffer was made", full);
+        return NULL;
+    }
+    int64_t numel = 1;
+    for (int i = 0; i < ndim; i++) numel *= shape[i];
+    size_t es = cf_dtype_size(ps->dtype);
+    /* keep each parameter 64-byte aligned inside the flat buffer */
+    int64_t align = 64 / (int64_t)es, offset = (ps->total + align - 1) / align * align;
+    if (offset + numel > ps->cap_elems) {
+        int64_t cap = ps->cap_elems ? ps->cap_elems : 1 << 16;
+        while (cap < offset + numel) cap *= 2;
+        void *nv = NULL;
+        if (posix_memalign(&nv, 64, (size_t)cap * es) != 0) {
+            cf_set_error(CF_ERR_OOM, "parameters: out of memory for %lld elements", (long long)cap);
+            return NULL;
+        }
+        memset(nv, 0, (size_t)cap * es);
+        if (ps->values) memcpy(nv, ps->values, (size_t)ps->total * es);
+        free(ps->values);
+        ps->values = nv;
+        ps->cap_elems = cap;
+        repoint(ps);
+    }
+    if (ps->count == ps->cap) {
+        int cap = ps->cap ? ps->cap * 2 : 64;
+        cf_param *it = realloc(ps->items, (size_t)cap * sizeof *it);
+        if (!it) {
+            cf_set_error(CF_ERR_OOM, "parameters: out of memory");
+            return NULL;
+        }
+        ps->items = it;
+        ps->cap = cap;
+    }
+    cf_tensor *t = cf_tensor_wrap(ps->dtype, ndim, shape, (char *)ps->values + offset * (int64_t)es);
+    if (!t) return NULL;
+    t->requires_grad = true;
+    cf_param *p = &ps->items[ps->count++];
+    memset(p, 0, sizeof *p);
+    memcpy(p->name, full, (size_t)len + 1);
+    p->value = t;
+    p->offset = offset;
+    p->numel = numel;
+    p->decay = decay;
+    ps->total = offset + numel;
+    return t;
+}
+
+cf_param *cf_params_find(const cf_params *ps, const char *name)
+{
+    for (int i = 0; i < ps->count; i++)
+        if (strcmp(ps->items[i].name, name) == 0) return &ps->items[i];
+    return NULL;
+}
+
+cf_status cf_params_grads(cf_params *ps)
+{
+    if (ps->grads) return CF_OK;
+    size_t es = cf_dtype_size(ps->dtype);
+    if (posix_memalign(&ps->grads, 64, (size_t)(ps->total ? ps->total : 1) * es) != 0) {
+        ps->grads = NULL;
+        return cf_set_error(CF_ERR_OOM, "parameters: out of memory for gradients");
+    }
+    memset(ps->grads, 0, (size_t)ps->total * es);
+    for (int i = 0; i < ps->count; i++) {
+        cf_param *p = &ps->items[i];
+        cf_tensor *v = p->value;
+        v->grad = cf_tensor_wrap(ps->dtype, v->ndim, v->shape, (char *)ps->grads + p->offset * (int64_t)es);
+        if (!v->grad) return cf_last_status();
+    }
+    return CF_OK;
+}
+
+void cf_params_zero_grad(cf_params *ps)
+{
+    if (ps->grads) memset(ps->grads, 0, (size_t)ps->total * cf_dtype_size(ps->dtype));
+}
+
+int64_t cf_params_numel(const cf_params *ps)
+{
+    int64_t n = 0;
+    for (int i = 0; i < ps->count; i++) n += ps->items[i].numel;
+    return n;
+}
+
+uint64_t cf_name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static const char *name_of(const cf_params *ps, const cf_tensor *t)
+{
+    for (int i = 0; i < ps->count; i++)
+        if (ps->items[i].value == t) return ps->items[i].name;
+    return "";
+}
+
+cf_status cf_init_normal(cf_params *ps, cf_tensor *t, double mean, double std)
+{
+    cf_philox_key key = cf_rng_key(ps->seed, cf_name_hash(name_of(ps, t)));
+    int64_t n = cf_numel(t);
+    for (int64_t i = 0; i < n; i++) cf_set_flat(t, i, mean + std * cf_rng_normal(key, 0, (uint64_t)i));
+    cf_bump_version(t);
+    return CF_OK;
+}
+
+cf_status cf_init_uniform(cf_params *ps, cf_tensor *t, double lo, double hi)
+{
+    cf_philox_key key = cf_rng_key(ps->seed, cf_name_hash(name_of(ps, t)));
+    int64_t n = cf_numel(t);
+    for (int64_t i = 0; i < n; i++) cf_set_flat(t, i, lo + (hi - lo) * cf_rng_uniform(key, 0, (uint64_t)i));
+    cf_bump_version(t);
+    return CF_OK;
+}
+
+cf_status cf_init_constant(cf_tensor *t, double v) { return cf_fill_(t, v); }

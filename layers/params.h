@@ -1,0 +1,56 @@
+/* Model parameters: one flat buffer of values and one of gradients, with a name table.
+ *
+ * Names are hierarchical and match a PyTorch state_dict ("blocks.3.attn.qkv.weight"); they are the
+ * checkpoint and export keys. Every parameter tensor is a view into the flat value buffer and its grad a
+ * view into the flat gradient buffer, so an all-reduce bucket, a ZeRO shard or a checkpoint dataset is a
+ * slice, and zeroing all gradients is one memset. */
+#ifndef CF_PARAMS_H
+#define CF_PARAMS_H
+
+#include "autograd/cformer.h"
+
+#define CF_PARAM_NAME_MAX 160
+
+typedef struct cf_param {
+    char name[CF_PARAM_NAME_MAX];
+    cf_tensor *value; /* persistent, requires grad (unless frozen), view of the flat buffer */
+    int64_t offset;   /* in elements, into the flat buffers */
+    int64_t numel;
+    bool decay;       /* in the weight-decay group */
+} cf_param;
+
+typedef struct cf_params {
+    cf_dtype dtype;
+    cf_param *items;
+    int count, cap;
+    void *values; /* flat, `total` elements of dtype */
+    void *grads;  /* flat, allocated by cf_params_grads */
+    int64_t total, cap_elems;
+    uint64_t seed;
+    char scope[CF_PARAM_NAME_MAX];
+} cf_params;
+
+cf_params *cf_params_new(cf_dtype dt, uint64_t seed);
+void cf_params_free(cf_params *ps);
+
+/* Name scope for the next adds: push("blocks.%d", 3) then add("attn.qkv.weight"). */
+void cf_params_push(cf_params *ps, const char *fmt, ...) CF_PRINTF(2, 3);
+void cf_params_pop(cf_params *ps);
+
+/* Adds a zero-initialised parameter named scope + "." + name. Its tensor stays valid (the storage is
+ * re-pointed if the flat buffer grows). Duplicate names are an error. */
+cf_tensor *cf_params_add(cf_params *ps, const char *name, int ndim, const int64_t *shape, bool decay);
+cf_param *cf_params_find(const cf_params *ps, const char *name);
+/* Allocates the flat gradient buffer (zeroed) and attaches each parameter's grad as a view of it. */
+cf_status cf_params_grads(cf_params *ps);
+void cf_params_zero_grad(cf_params *ps);
+int64_t cf_params_numel(const cf_params *ps);
+
+/* Deterministic initialisers: the stream is a hash of the parameter's name, so a value does not depend
+ * on the order in which a model was built. */
+cf_status cf_init_normal(cf_params *ps, cf_tensor *t, double mean, double std);
+cf_status cf_init_uniform(cf_params *ps, cf_tensor *t, double lo, double hi);
+cf_status cf_init_constant(cf_tensor *t, double v);
+uint64_t cf_name_hash(const char *s);
+
+#endif
