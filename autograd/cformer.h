@@ -11,5 +11,6 @@
 #include "cf_ctx.h"
 #include "cf_ops.h"
 #include "cf_tensor.h"
+#include "rng.h"
 
 #endif

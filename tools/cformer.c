@@ -1,2 +1,57 @@
+/* The cformer command: one entry point for every job, `cformer <command> --help` for each. */
+#include "autograd/cformer.h"
+#include "cli.h"
+
 #include <stdio.h>
-int main(void){puts("cformer");return 0;}
+#include <string.h>
+#include <time.h>
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"demo", cf_cmd_demo, "train a small model on generated data (the quickstart job)"},
+    {"bench", cf_cmd_bench, "benchmarks: `bench ops` times the core ops against raw BLAS and memcpy"},
+    {"list", cf_cmd_list, "list what is built in: `list ops`"},
+};
+
+bool cf_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return true;
+    return false;
+}
+
+double cf_cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "cformer %d.%d.%d: a deep-learning training framework in C\n\nusage: cformer <command> [args]\n\n",
+            CF_VERSION_MAJOR, CF_VERSION_MINOR, CF_VERSION_PATCH);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n`cformer <command> --help` describes each command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("cformer %d.%d.%d\n", CF_VERSION_MAJOR, CF_VERSION_MINOR, CF_VERSION_PATCH);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "cformer: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

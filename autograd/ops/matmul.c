@@ -45,7 +45,7 @@ cf_tensor *cf_matmul(cf_ctx *ctx, cf_tensor *a, cf_tensor *b)
     if (sq_b) b = cf_unsqueeze(ctx, b, 1);
     cf_tensor *y = (a && b) ? matmul_nd(ctx, a, b) : NULL;
     if (y && sq_b) y = cf_squeeze(ctx, y, -1);
-    if (y && sq_a) y = cf_squeeze(ctx, y, -2);
+    if (y && sq_a) y = cf_squeeze(ctx, y, sq_b ? -1 : -2);
     return y;
 }
 

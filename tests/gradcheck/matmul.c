@@ -23,6 +23,7 @@ CF_GRADCHECK(matmul)
     cf_gc_check(g, "transposed views", fn_matmul_t, NULL, 2,
                 (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 4, 3)), cf_gc_randn(g, CF_SHAPE(2, 5, 4))});
     cf_gc_check(g, "vector @ matrix", fn_matmul, NULL, 2, (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(4)), cf_gc_randn(g, CF_SHAPE(4, 3))});
+    cf_gc_check(g, "vector @ vector", fn_matmul, NULL, 2, (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(5)), cf_gc_randn(g, CF_SHAPE(5))});
     return cf_gc_check(g, "matrix @ vector", fn_matmul, NULL, 2,
                        (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 3, 4)), cf_gc_randn(g, CF_SHAPE(4))});
 }

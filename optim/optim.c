@@ -1,0 +1,201 @@
+/* SGD, Adam and AdamW updates over the flat buffers. The inner loops are per parameter (its decay flag
+ * decides the weight decay) and vectorise; big parameters are split across threads. */
+#include "optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cf_optimizer {
+    cf_optim_config cfg;
+    cf_params *ps;
+    void *slot[2];
+    const char *slot_name[2];
+    int nslots;
+    int64_t t;
+};
+
+cf_optim_config cf_optim_defaults(cf_optim_kind kind)
+{
+    cf_optim_config c = {.kind = kind, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
+    if (kind == CF_OPTIM_ADAMW) c.weight_decay = 0.01;
+    return c;
+}
+
+bool cf_optim_kind_parse(const char *s, cf_optim_kind *out)
+{
+    if (strcmp(s, "sgd") == 0) return *out = CF_OPTIM_SGD, true;
+    if (strcmp(s, "adam") == 0) return *out = CF_OPTIM_ADAM, true;
+    if (strcmp(s, "adamw") == 0) return *out = CF_OPTIM_ADAMW, true;
+    return false;
+}
+
+cf_optimizer *cf_optim_new(cf_params *ps, const cf_optim_config *cfg)
+{
+    if (cf_params_grads(ps) != CF_OK) return NULL;
+    cf_optimizer *o = calloc(1, sizeof *o);
+    if (!o) {
+        cf_set_error(CF_ERR_OOM, "optimizer: out of memory");
+        return NULL;
+    }
+    o->cfg = *cfg;
+    o->ps = ps;
+    if (cfg->kind == CF_OPTIM_SGD) {
+        if (cfg->momentum != 0) o->nslots = 1, o->slot_name[0] = "momentum_buffer";
+    } else {
+        o->nslots = 2, o->slot_name[0] = "exp_avg", o->slot_name[1] = "exp_avg_sq";
+    }
+    size_t bytes = (size_t)(ps->total ? ps->total : 1) * cf_dtype_size(ps->dtype);
+    for (int i = 0; i < o->nslots; i++) {
+        if (posix_memalign(&o->slot[i], 64, bytes) != 0) {
+            o->slot[i] = NULL;
+            cf_optim_free(o);
+            cf_set_error(CF_ERR_OOM, "optimizer: out of memory for %s", o->slot_name[i]);
+            return NULL;
+        }
+        memset(o->slot[i], 0, bytes);
+    }
+    return o;
+}
+
+void cf_optim_free(cf_optimizer *o)
+{
+    if (!o) return;
+    for (int i = 0; i < 2; i++) free(o->slot[i]);
+    free(o);
+}
+
+int64_t cf_optim_steps_taken(const cf_optimizer *o) { return o->t; }
+void cf_optim_set_steps_taken(cf_optimizer *o, int64_t t) { o->t = t; }
+int cf_optim_slot_count(const cf_optimizer *o) { return o->nslots; }
+const char *cf_optim_slot_name(const cf_optimizer *o, int i) { return i < o->nslots ? o->slot_name[i] : NULL; }
+void *cf_optim_slot_data(cf_optimizer *o, int i) { return i < o->nslots ? o->slot[i] : NULL; }
+
+#define UPDATE_KERNELS(T) \
+    static void sgd_##T(T *restrict p, const T *restrict g, T *restrict buf, int64_t n, double lr, double wd, \
+                        double mom, double damp, bool nesterov, bool first) \
+    { \
+        _Pragma("omp parallel for simd if (n > 65536)") for (int64_t i = 0; i < n; i++) \
+        { \
+            T d = g[i] + (T)wd * p[i]; \
+            if (buf) { \
+                buf[i] = first ? d : (T)mom * buf[i] + (T)(1 - damp) * d; \
+                d = nesterov ? d + (T)mom * buf[i] : buf[i]; \
+            } \
+            p[i] -= (T)lr * d; \
+        } \
+    } \
+    static void adam_##T(T *restrict p, const T *restrict g, T *restrict m, T *restrict v, int64_t n, double lr, \
+                         double wd, bool decoupled, double b1, double b2, double eps, double bc1, double bc2) \
+    { \
+        T step = (T)(lr / bc1), rbc2 = (T)(1.0 / sqrt(bc2)); \
+        T shrink = decoupled ? (T)(1 - lr * wd) : (T)1, l2 = decoupled ? (T)0 : (T)wd; \
+        _Pragma("omp parallel for simd if (n > 65536)") for (int64_t i = 0; i < n; i++) \
+        { \
+            T gi = g[i] + l2 * p[i]; \
+            m[i] = (T)b1 * m[i] + (T)(1 - b1) * gi; \
+            v[i] = (T)b2 * v[i] + (T)(1 - b2) * gi * gi; \
+            p[i] = p[i] * shrink - step * m[i] / (sqrt(v[i]) * rbc2 + (T)eps); \
+        } \
+    }
+UPDATE_KERNELS(float)
+UPDATE_KERNELS(double)
+
+cf_status cf_optim_step(cf_optimizer *o, double lr)
+{
+    cf_params *ps = o->ps;
+    const cf_optim_config *c = &o->cfg;
+    bool first = o->t == 0;
+    o->t++;
+    double bc1 = 1 - pow(c->beta1, (double)o->t), bc2 = 1 - pow(c->beta2, (double)o->t);
+    for (int k = 0; k < ps->count; k++) {
+        const cf_param *pr = &ps->items[k];
+        if (!pr->value->requires_grad) continue; /* frozen */
+        double wd = (pr->decay || c->decay_all) ? c->weight_decay : 0.0;
+        int64_t off = pr->offset, n = pr->numel;
+        if (ps->dtype == CF_F32) {
+            float *p = (float *)ps->values + off, *g = (float *)ps->grads + off;
+            if (c->kind == CF_OPTIM_SGD)
+                sgd_float(p, g, o->nslots ? (float *)o->slot[0] + off : NULL, n, lr, wd, c->momentum, c->dampening,
+                          c->nesterov, first);
+            else
+                adam_float(p, g, (float *)o->slot[0] + off, (float *)o->slot[1] + off, n, lr, wd,
+                           c->kind == CF_OPTIM_ADAMW, c->beta1, c->beta2, c->eps, bc1, bc2);
+        } else {
+            double *p = (double *)ps->values + off, *g = (double *)ps->grads + off;
+            if (c->kind == CF_OPTIM_SGD)
+                sgd_double(p, g, o->nslots ? (double *)o->slot[0] + off : NULL, n, lr, wd, c->momentum, c->dampening,
+                           c->nesterov, first);
+            else
+                adam_double(p, g, (double *)o->slot[0] + off, (double *)o->slot[1] + off, n, lr, wd,
+                            c->kind == CF_OPTIM_ADAMW, c->beta1, c->beta2, c->eps, bc1, bc2);
+        }
+        cf_bump_version(pr->value);
+    }
+    return CF_OK;
+}
+
+double cf_clip_grad_norm(cf_params *ps, double max_norm)
+{
+    if (!ps->grads) return 0;
+    double ss = 0;
+    int64_t n = ps->total;
+    if (ps->dtype == CF_F32) {
+        const float *g = ps->grads;
+        #pragma omp parallel for reduction(+ : ss) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
+    } else {
+        const double *g = ps->grads;
+        #pragma omp parallel for reduction(+ : ss) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) ss += g[i] * g[i];
+    }
+    double norm = sqrt(ss);
+    if (max_norm > 0 && norm > max_norm) cf_scale_grads(ps, max_norm / (norm + 1e-6));
+    return norm;
+}
+
+void cf_scale_grads(cf_params *ps, double s)
+{
+    if (!ps->grads) return;
+    int64_t n = ps->total;
+    if (ps->dtype == CF_F32) {
+        float *g = ps->grads, fs = (float)s;
+        #pragma omp parallel for simd if (n > 65536)
+        for (int64_t i = 0; i < n; i++) g[i] *= fs;
+    } else {
+        double *g = ps->grads;
+        #pragma omp parallel for simd if (n > 65536)
+        for (int64_t i = 0; i < n; i++) g[i] *= s;
+    }
+}
+
+bool cf_schedule_kind_parse(const char *s, cf_schedule_kind *out)
+{
+    static const struct {
+        const char *name;
+        cf_schedule_kind kind;
+    } names[] = {{"constant", CF_SCHED_CONSTANT}, {"cosine", CF_SCHED_COSINE}, {"linear", CF_SCHED_LINEAR},
+                 {"inv_sqrt", CF_SCHED_INV_SQRT}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(s, names[i].name) == 0) return *out = names[i].kind, true;
+    return false;
+}
+
+double cf_schedule_lr(const cf_schedule *s, double base, int64_t step)
+{
+    double floor_lr = base * s->min_lr_ratio;
+    if (s->warmup_steps > 0 && step < s->warmup_steps) return base * (double)(step + 1) / (double)s->warmup_steps;
+    int64_t w = s->warmup_steps > 0 ? s->warmup_steps : 0;
+    double span = (double)(s->total_steps - w), done = (double)(step - w);
+    double frac = span > 0 ? fmin(1.0, fmax(0.0, done / span)) : 1.0;
+    switch (s->kind) {
+    case CF_SCHED_COSINE: return floor_lr + (base - floor_lr) * 0.5 * (1 + cos(3.14159265358979323846 * frac));
+    case CF_SCHED_LINEAR: return floor_lr + (base - floor_lr) * (1 - frac);
+    case CF_SCHED_INV_SQRT: {
+        /* continuous with the warm-up: base at step w - 1, then base * sqrt(w / (step + 1)) */
+        double ref = (double)(w > 0 ? w : 1);
+        return fmax(floor_lr, base * sqrt(ref / fmax(ref, (double)(step + 1))));
+    }
+    default: return base;
+    }
+}

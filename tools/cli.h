@@ -1,0 +1,16 @@
+/* The cformer command's subcommands. Each returns a process exit code. */
+#ifndef CF_CLI_H
+#define CF_CLI_H
+
+#include <stdbool.h>
+
+int cf_cmd_demo(int argc, char **argv);
+int cf_cmd_bench(int argc, char **argv);
+int cf_cmd_list(int argc, char **argv);
+
+/* argv[i] is "--help" or "-h" for some i. */
+bool cf_cli_wants_help(int argc, char **argv);
+/* Wall-clock seconds from a monotonic clock. */
+double cf_cli_now(void);
+
+#endif
