@@ -1,0 +1,11 @@
+/* The CUDA backend's table. Kernels are added op by op (NULL entries are reported by `cformer list ops`
+ * and by the cross-backend test); the backend is offered only when a device is present. */
+#include "../cf_node.h"
+#include "cuda_api.h"
+
+static const cf_backend cuda_backend = {
+    .name = "cuda",
+    .device = CF_CUDA,
+};
+
+const cf_backend *cf_cuda_backend(void) { return cf_cuda_device_count() > 0 ? &cuda_backend : NULL; }
