@@ -27,6 +27,10 @@ static void test_views_share_storage(void)
     CHECK(e && e->stride[0] == 0 && e->stride[2] == 0 && cf_get_flat(e, 23) == 2);
     cf_tensor *u = cf_unfold(ctx, cf_arange(ctx, CF_F32, 7), 0, 3, 2); /* windows [0..2], [2..4], [4..6] */
     CHECK(u && u->shape[0] == 3 && u->shape[1] == 3 && cf_get_flat(u, 3) == 2 && cf_get_flat(u, 8) == 6);
+    /* squeezing a size-1 dim out of a strided view stays a view */
+    cf_tensor *p5 = cf_permute(ctx, cf_reshape(ctx, x, CF_SHAPE(2, 3, 1, 4)), (int[]){2, 0, 3, 1}); /* [1,2,4,3] */
+    cf_tensor *sq = cf_reshape(ctx, p5, CF_SHAPE(2, 4, 3));
+    CHECK(sq && sq->storage == x->storage && cf_get_flat(sq, 5) == cf_get_flat(p5, 5));
     cf_tensor *parts[3];
     CHECK(cf_split(ctx, x, 0, 3, (int64_t[]){4, 8, 12}, parts) == CF_OK);
     CHECK(parts[2]->shape[0] == 12 && cf_get_flat(parts[2], 0) == 12);

@@ -13,7 +13,8 @@ void cf_view_geometry(cf_op op, const struct shape_attr *a, const cf_geom *src, 
     case CF_OP_reshape:
         dst->ndim = a->ndim;
         for (int i = 0; i < a->ndim; i++) dst->shape[i] = a->shape[i];
-        cf_contiguous_strides(a->ndim, a->shape, dst->stride);
+        if (!cf_reshape_strides(src, a->ndim, a->shape, dst->stride))
+            cf_contiguous_strides(a->ndim, a->shape, dst->stride); /* unreachable: cf_reshape checked */
         break;
     case CF_OP_transpose: {
         int d0 = a->dims[0], d1 = a->dims[1];
@@ -65,7 +66,44 @@ static cf_tensor *make_view(cf_ctx *ctx, cf_op op, cf_tensor *x, const struct sh
     return cf_node_finish(ctx, n);
 }
 
-static bool viewable_as_contiguous(const cf_tensor *x) { return cf_is_contiguous(x); }
+/* Strides that view src's elements in the new shape without moving them, when such strides exist:
+ * each run of new dims must cover a run of src dims that are contiguous with one another (size-1 dims
+ * fit anywhere). A contiguous src always has them. */
+bool cf_reshape_strides(const cf_geom *src, int ndim, const int64_t *shape, int64_t *stride)
+{
+    int64_t numel = 1;
+    for (int i = 0; i < src->ndim; i++) numel *= src->shape[i];
+    if (src->ndim == 0 || numel == 0) {
+        cf_contiguous_strides(ndim, shape, stride);
+        return true;
+    }
+    int view_d = ndim - 1;
+    int64_t chunk_base = src->stride[src->ndim - 1], tensor_numel = 1, view_numel = 1;
+    for (int d = src->ndim - 1; d >= 0; d--) {
+        tensor_numel *= src->shape[d];
+        if (d == 0 || (src->shape[d - 1] != 1 && src->stride[d - 1] != tensor_numel * chunk_base)) {
+            while (view_d >= 0 && (view_numel < tensor_numel || shape[view_d] == 1)) {
+                stride[view_d] = view_numel * chunk_base;
+                view_numel *= shape[view_d];
+                view_d--;
+            }
+            if (view_numel != tensor_numel) return false;
+            if (d > 0) {
+                chunk_base = src->stride[d - 1];
+                tensor_numel = 1;
+                view_numel = 1;
+            }
+        }
+    }
+    return view_d == -1;
+}
+
+static bool viewable(const cf_tensor *x, int ndim, const int64_t *shape)
+{
+    int64_t stride[CF_MAX_DIMS];
+    cf_geom g = cf_geom_of(x);
+    return cf_reshape_strides(&g, ndim, shape, stride);
+}
 
 cf_tensor *cf_reshape(cf_ctx *ctx, cf_tensor *x, int ndim, const int64_t *shape)
 {
@@ -106,7 +144,7 @@ cf_tensor *cf_reshape(cf_ctx *ctx, cf_tensor *x, int ndim, const int64_t *shape)
         cf_set_error(CF_ERR_SHAPE, "reshape: cannot view %s (%" PRId64 " elements) as %s", cf_shape_str(x, b, sizeof b), n, t);
         return NULL;
     }
-    if (!viewable_as_contiguous(x)) x = cf_contiguous(ctx, x);
+    if (!viewable(x, ndim, a.shape)) x = cf_contiguous(ctx, x);
     if (!x) return NULL;
     return make_view(ctx, CF_OP_reshape, x, &a);
 }

@@ -29,6 +29,8 @@ static inline cf_geom cf_geom_of(const cf_tensor *t)
     return g;
 }
 
+/* Strides viewing src in a new shape without copying; false when the elements do not allow it. */
+bool cf_reshape_strides(const cf_geom *src, int ndim, const int64_t *shape, int64_t *stride);
 /* The output geometry of view op `op` on src. */
 void cf_view_geometry(cf_op op, const struct shape_attr *a, const cf_geom *src, cf_geom *dst);
 

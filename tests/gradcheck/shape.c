@@ -9,7 +9,10 @@ static cf_tensor *fn_reshape(cf_ctx *c, cf_tensor *const *x, const void *u)
     /* reshape of a transposed (non-viewable) input copies first, then views */
     cf_tensor *a = cf_reshape(c, x[0], CF_SHAPE(2, -1, 3));
     cf_tensor *b = cf_reshape(c, cf_transpose(c, x[1], 0, 1), CF_SHAPE(12));
-    return cf_add(c, cf_reshape(c, a, CF_SHAPE(12)), b);
+    /* a strided view reshaped without a copy: split dim 0 of a transpose, then squeeze */
+    cf_tensor *t = cf_transpose(c, x[1], 0, 1);                                          /* [4, 3] */
+    cf_tensor *v = cf_reshape(c, cf_reshape(c, t, CF_SHAPE(2, 2, 1, 3)), CF_SHAPE(2, 2, 3)); /* view */
+    return cf_add(c, cf_add(c, cf_reshape(c, a, CF_SHAPE(12)), b), cf_reshape(c, cf_contiguous(c, v), CF_SHAPE(12)));
 }
 CF_GRADCHECK(reshape)
 {
