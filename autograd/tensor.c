@@ -1,4 +1,5 @@
 /* Tensor construction, geometry queries, element access and the untracked in-place writes. */
+#include "cpu/cpu.h"
 #include "ctx_internal.h"
 
 #include <inttypes.h>
@@ -302,6 +303,8 @@ cf_status cf_copy_(cf_tensor *dst, const cf_tensor *src)
     int64_t n = cf_numel(dst);
     if (dst->dtype == src->dtype && cf_same_shape(dst, src) && cf_is_contiguous(dst) && cf_is_contiguous(src)) {
         memmove(cf_data(dst), cf_data(src), (size_t)n * cf_dtype_size(dst->dtype));
+    } else if (dst->dtype == src->dtype && dst->storage != src->storage) {
+        cf_cpu_copy_strided(dst, src, false); /* broadcasts src's missing and size-1 dims */
     } else {
         /* general path: broadcast src by giving it stride 0 on expanded dims */
         cf_tensor view = *src;
