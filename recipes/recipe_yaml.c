@@ -13,30 +13,45 @@
 static int line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
 
 /* libyaml's own words, located: "f.yaml:4:3: did not find expected key (while parsing a block mapping
- * at line 2)". */
-static void syntax_error(const char *name, const yaml_parser_t *p)
+ * at line 2)". name NULL is a --set value, one line: only the column matters there. */
+static void syntax_error(const char *name, const char *text, const yaml_parser_t *p)
 {
-    switch (p->error) {
-    case YAML_MEMORY_ERROR:
-        cf_set_error(CF_ERR_OOM, "%s: out of memory while parsing YAML", name);
+    if (p->error == YAML_MEMORY_ERROR) {
+        cf_set_error(CF_ERR_OOM, "%s: out of memory while parsing YAML", name ? name : "--set");
         return;
-    case YAML_READER_ERROR:
-        if (p->problem_value != -1)
-            cf_set_error(CF_ERR_FORMAT, "%s: %s: #%X at byte %zu", name, p->problem, (unsigned)p->problem_value,
-                         p->problem_offset);
-        else
-            cf_set_error(CF_ERR_FORMAT, "%s: %s at byte %zu", name, p->problem, p->problem_offset);
-        return;
-    default:
-        break;
     }
     const char *problem = p->problem ? p->problem : "invalid YAML";
-    if (p->context)
-        cf_set_error(CF_ERR_FORMAT, "%s:%zu:%zu: %s (%s at line %zu)", name, p->problem_mark.line + 1,
-                     p->problem_mark.column + 1, problem, p->context, p->context_mark.line + 1);
+    size_t line = p->problem_mark.line, col = p->problem_mark.column;
+    if (p->error == YAML_READER_ERROR) { /* bad encoding: libyaml knows the byte offset only */
+        line = col = 0;
+        for (size_t i = 0; i < p->problem_offset && text[i]; i++) {
+            if (text[i] == '\n') {
+                line++;
+                col = 0;
+            } else {
+                col++;
+            }
+        }
+    }
+    char what[320];
+    if (p->error == YAML_READER_ERROR && p->problem_value != -1)
+        snprintf(what, sizeof what, "%s #%X", problem, (unsigned)p->problem_value);
     else
-        cf_set_error(CF_ERR_FORMAT, "%s:%zu:%zu: %s", name, p->problem_mark.line + 1, p->problem_mark.column + 1,
-                     problem);
+        snprintf(what, sizeof what, "%s", problem);
+    if (!name) {
+        char at[64];
+        if (line > 0)
+            snprintf(at, sizeof at, "at the end of the value");
+        else
+            snprintf(at, sizeof at, "at column %zu", col + 1);
+        cf_set_error(CF_ERR_FORMAT, "%s %s%s%s%s", what, at, p->context ? " (" : "", p->context ? p->context : "",
+                     p->context ? ")" : "");
+    }
+    else if (p->context)
+        cf_set_error(CF_ERR_FORMAT, "%s:%zu:%zu: %s (%s at line %zu)", name, line + 1, col + 1, what, p->context,
+                     p->context_mark.line + 1);
+    else
+        cf_set_error(CF_ERR_FORMAT, "%s:%zu:%zu: %s", name, line + 1, col + 1, what);
 }
 
 void cf_recipe_value_free(rvalue *v)
@@ -240,7 +255,7 @@ cf_recipe *cf_recipe_parse(const char *text, const char *name)
     yaml_document_t doc;
     cf_status st = CF_OK;
     if (!yaml_parser_load(&p, &doc)) {
-        syntax_error(r->name, &p);
+        syntax_error(r->name, text, &p);
         st = CF_ERR_FORMAT;
     } else {
         st = walk_root(r, &doc);
@@ -248,7 +263,7 @@ cf_recipe *cf_recipe_parse(const char *text, const char *name)
         /* A second "---" document would be silently ignored otherwise. */
         if (st == CF_OK) {
             if (!yaml_parser_load(&p, &doc)) {
-                syntax_error(r->name, &p);
+                syntax_error(r->name, text, &p);
                 st = CF_ERR_FORMAT;
             } else {
                 yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -328,7 +343,7 @@ cf_status cf_recipe_parse_value(const char *text, rvalue *out)
     yaml_document_t doc;
     cf_status st = CF_OK;
     if (!yaml_parser_load(&p, &doc)) {
-        syntax_error("value", &p);
+        syntax_error(NULL, text, &p);
         st = CF_ERR_FORMAT;
     } else {
         yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -336,7 +351,8 @@ cf_status cf_recipe_parse_value(const char *text, rvalue *out)
             const char *bad;
             st = node_value(&doc, root, out, &bad);
             if (st == CF_ERR_FORMAT && bad)
-                cf_set_error(CF_ERR_FORMAT, "expected a value or a flat list of values, got %s '%s'", bad, text);
+                cf_set_error(CF_ERR_FORMAT, "expected a value or a flat list of values, got %s '%s'%s", bad, text,
+                             root->type == YAML_MAPPING_NODE ? " (quote a string that holds ': ')" : "");
         } else {
             out->kind = RV_NULL;
         }

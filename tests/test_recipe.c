@@ -224,6 +224,11 @@ static void test_structure_errors(void)
     CHECK(r == NULL && has(cf_last_error(), "tab.yaml:2:1: "), "tab: '%s'", cf_last_error());
     cf_recipe_free(r);
 
+    r = cf_recipe_parse("train:\n  name: \xff\xfe\n", "utf.yaml");
+    CHECK(r == NULL && has(cf_last_error(), "utf.yaml:2:9: invalid leading UTF-8 octet"), "encoding: '%s'",
+          cf_last_error());
+    cf_recipe_free(r);
+
     r = cf_recipe_parse("train:\n  steps: 1\n  seed: 2\n  steps: 3\n", "dup.yaml");
     CHECK(r == NULL && has(cf_last_error(), "dup.yaml:4: duplicate key 'train.steps' (first at dup.yaml:2)"),
           "duplicate key: '%s'", cf_last_error());
@@ -310,7 +315,8 @@ static void test_set(void)
           "clash with a sub-config: '%s'", cf_last_error());
     CHECK(cf_recipe_set(r, "model.dims=[1, [2]]") != CF_OK && has(cf_last_error(), "--set: model.dims: "),
           "nested list: '%s'", cf_last_error());
-    CHECK(cf_recipe_set(r, "model.dims=[1, 2") != CF_OK && has(cf_last_error(), "--set: model.dims: "),
+    CHECK(cf_recipe_set(r, "model.dims=[1, 2") != CF_OK &&
+              has(cf_last_error(), "--set: model.dims: did not find expected ',' or ']' at the end of the value"),
           "syntax: '%s'", cf_last_error());
     CHECK(cf_recipe_status(r) == CF_OK, "a refused --set leaves no sticky error");
 
