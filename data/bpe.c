@@ -154,9 +154,19 @@ void cf_bpe_free(cf_bpe *b)
     free(b);
 }
 
+/* "where" or "where:line" for merge k's messages (one static buffer: only for an error being set). */
+static const char *loc(const char *where, int line0, int k)
+{
+    static _Thread_local char buf[1100];
+    if (line0 <= 0) return where;
+    snprintf(buf, sizeof buf, "%.1000s:%d", where, line0 + k);
+    return buf;
+}
+
 /* Builds token bytes and the rank map from merges (taken over by b). Checks that every merge joins
- * earlier tokens; `where` names the source in messages. */
-static cf_bpe *build(int32_t *merges, int n_merges, const char *where)
+ * earlier tokens and that no pair repeats; `where` names the source in messages and, when line0 > 0,
+ * merge k is reported as line line0 + k of it. */
+static cf_bpe *build(int32_t *merges, int n_merges, const char *where, int line0)
 {
     cf_bpe *b = calloc(1, sizeof *b);
     if (!b) {
@@ -179,14 +189,14 @@ static cf_bpe *build(int32_t *merges, int n_merges, const char *where)
             map_free(&m);
             cf_bpe_free(b);
             cf_set_error(CF_ERR_FORMAT, "%s: merge %d joins tokens %" PRId32 " and %" PRId32
-                         ", but only tokens below %d exist before it", where, k, l, r, 256 + k);
+                         ", but only tokens below %d exist before it", loc(where, line0, k), k, l, r, 256 + k);
             return NULL;
         }
         int64_t len = (int64_t)b->tok_len[l] + b->tok_len[r];
         if (len > INT32_MAX) {
             map_free(&m);
             cf_bpe_free(b);
-            cf_set_error(CF_ERR_FORMAT, "%s: merge %d makes a token longer than 2^31 bytes", where, k);
+            cf_set_error(CF_ERR_FORMAT, "%s: merge %d makes a token longer than 2^31 bytes", loc(where, line0, k), k);
             return NULL;
         }
         b->tok_len[256 + k] = (int32_t)len;
@@ -195,10 +205,11 @@ static cf_bpe *build(int32_t *merges, int n_merges, const char *where)
         int32_t *v = map_upsert(&m, pair_key(l, r), k, &fresh);
         if (!v) goto oom;
         if (!fresh) {
+            int32_t first = *v;
             map_free(&m);
             cf_bpe_free(b);
-            cf_set_error(CF_ERR_FORMAT, "%s: merge %d repeats pair (%" PRId32 ", %" PRId32 ") of merge %" PRId32, where,
-                         k, l, r, *v);
+            cf_set_error(CF_ERR_FORMAT, "%s: merge %d repeats pair (%" PRId32 ", %" PRId32 ") of merge %" PRId32,
+                         loc(where, line0, k), k, l, r, first);
             return NULL;
         }
     }
@@ -239,7 +250,7 @@ cf_bpe *cf_bpe_from_merges(const int32_t *pairs, int n_merges)
         return NULL;
     }
     if (n_merges) memcpy(m, pairs, (size_t)n_merges * 2 * sizeof *m);
-    return build(m, n_merges, "cf_bpe_from_merges");
+    return build(m, n_merges, "cf_bpe_from_merges", 0);
 }
 
 int cf_bpe_vocab_size(const cf_bpe *b) { return b ? 256 + b->n_merges : 0; }
@@ -444,6 +455,13 @@ static void trainer_free(trainer *t)
     free(t->words);
 }
 
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t k = 0; k < n; k++) h = (h ^ p[k]) * 0x100000001b3ull;
+    return mix64(h);
+}
+
 /* Splits text into chunks and keeps each distinct chunk once with its count. */
 static bool collect_words(trainer *t, const uint8_t *text, size_t n)
 {
@@ -456,9 +474,7 @@ static bool collect_words(trainer *t, const uint8_t *text, size_t n)
     for (size_t at = 0; at < n;) {
         size_t len = cf_bpe_chunk_len(text + at, n - at);
         if (len > INT32_MAX) len = INT32_MAX;
-        uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-        for (size_t k = 0; k < len; k++) h = (h ^ text[at + k]) * 0x100000001b3ull;
-        size_t mask = hcap - 1, i = mix64(h) & mask;
+        size_t mask = hcap - 1, i = fnv1a(text + at, len) & mask;
         for (;; i = (i + 1) & mask) {
             int32_t w = table[i];
             if (w < 0) break;
@@ -488,10 +504,7 @@ static bool collect_words(trainer *t, const uint8_t *text, size_t n)
                 for (size_t k = 0; k < ncap; k++) nt[k] = -1;
                 for (size_t k = 0; k < hcap; k++) {
                     if (table[k] < 0) continue;
-                    const word *wd = &t->words[table[k]];
-                    uint64_t hh = 0xcbf29ce484222325ull;
-                    for (int32_t q = 0; q < wd->len; q++) hh = (hh ^ text[start[table[k]] + (size_t)q]) * 0x100000001b3ull;
-                    size_t j = mix64(hh) & (ncap - 1);
+                    size_t j = fnv1a(text + start[table[k]], (size_t)t->words[table[k]].len) & (ncap - 1);
                     while (nt[j] >= 0) j = (j + 1) & (ncap - 1);
                     nt[j] = table[k];
                 }
@@ -568,7 +581,7 @@ cf_bpe *cf_bpe_train(const uint8_t *text, size_t n, int vocab_size)
         if (!push_touched(&t)) goto oom;
     }
     trainer_free(&t);
-    return build(merges, nm, "cf_bpe_train");
+    return build(merges, nm, "cf_bpe_train", 0);
 oom:
     trainer_free(&t);
     free(merges);
@@ -886,7 +899,7 @@ cf_bpe *cf_bpe_load(const char *path)
         goto fail;
     }
     fclose(f);
-    return build(merges, n, path);
+    return build(merges, n, path, 3);
 fail:
     free(merges);
     fclose(f);

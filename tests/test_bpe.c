@@ -58,7 +58,8 @@ static uint8_t *make_text(size_t n)
 {
     static const char *words[] = {"the",  "of",     "and",  "lower",  "lowest", "newer", "wider", "low",
                                   "new",  "widest", "a",    "token",  "merge",  "pair",  "byte",  "caf\xc3\xa9",
-                                  "na\xc3\xafve", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "\xce\xb5\xce\xbb\xce\xbb\xce\xac",
+                                  "na\xc3\xafve", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+                                  "\xce\xb5\xce\xbb\xce\xbb\xce\xac",
                                   "2024", "x86",  "\xf0\x9f\x99\x82"};
     static const char *seps[] = {" ", " ", " ", " ", ", ", ". ", "\n", "  ", "\t", "!\n"};
     uint8_t *t = malloc(n);
@@ -136,7 +137,8 @@ static void test_train_small(void)
     /* the textbook example: aa (4) first, then ab over Za (tie: smaller ids), then Z Y */
     const char *s = "aaabdaaabac";
     cf_bpe *b = cf_bpe_train((const uint8_t *)s, strlen(s), 300);
-    CHECK(b && cf_bpe_merge_count(b) == 3 && cf_bpe_vocab_size(b) == 259, "%d merges\n", b ? cf_bpe_merge_count(b) : -1);
+    CHECK(b && cf_bpe_merge_count(b) == 3 && cf_bpe_vocab_size(b) == 259, "%d merges\n",
+          b ? cf_bpe_merge_count(b) : -1);
     int32_t l, r;
     cf_bpe_merge(b, 0, &l, &r);
     CHECK(l == 'a' && r == 'a', "merge 0 = (%d, %d)\n", l, r);
@@ -226,9 +228,11 @@ static void test_train_text(void)
     nr = naive_encode(b, noise, 65536, ref);
     cf_bpe_encode(b, noise, 65536, fast, &nf);
     CHECK(nf == nr && memcmp(fast, ref, nf * sizeof *fast) == 0, "heap encoder differs on random bytes\n");
-    for (int len = 0; len < 40; len++) CHECK(round_trip(b, noise + 100, (size_t)len, NULL), "round trip of %d bytes\n", len);
-    const char *utf8 = "Gr\xc3\xbc\xc3\x9f" "e, \xe4\xb8\x96\xe7\x95\x8c! na\xc3\xafve caf\xc3\xa9 \xf0\x9f\x99\x82\xf0\x9f"
-                       "\x99\x82 \xce\xb5\xce\xbb\xce\xbb\xce\xac\xce\xb4\xce\xb1 \xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82";
+    for (int len = 0; len < 40; len++)
+        CHECK(round_trip(b, noise + 100, (size_t)len, NULL), "round trip of %d bytes\n", len);
+    const char *utf8 = "Gr\xc3\xbc\xc3\x9f" "e, \xe4\xb8\x96\xe7\x95\x8c! na\xc3\xafve caf\xc3\xa9 "
+                       "\xf0\x9f\x99\x82\xf0\x9f\x99\x82 \xce\xb5\xce\xbb\xce\xbb\xce\xac\xce\xb4\xce\xb1 "
+                       "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82";
     CHECK(round_trip(b, (const uint8_t *)utf8, strlen(utf8), NULL), "round trip of UTF-8 text\n");
     /* long runs stay linear: a megabyte of one letter */
     uint8_t *same_byte = malloc(1 << 20);
@@ -267,7 +271,7 @@ static void test_corrupt_vocab(void)
     expect_load_error("v5", "cformer-bpe 1\nmerges 2\n97 97\n", ":4:");            /* truncated */
     expect_load_error("v6", "cformer-bpe 1\nmerges 2\n97 97\n300 1\n", ":4:");     /* token from the future */
     expect_load_error("v7", "cformer-bpe 1\nmerges 1\n97 97\nextra\n", ":4:");     /* trailing content */
-    expect_load_error("v8", "cformer-bpe 1\nmerges 2\n97 97\n97 97\n", "");        /* repeated pair */
+    expect_load_error("v8", "cformer-bpe 1\nmerges 2\n97 97\n97 97\n", ":4:");        /* repeated pair */
     expect_load_error("v9", "cformer-bpe 1\nmerges 1\n-1 97\n", ":3:");
     const char *missing = tmp_path("no-such.bpe");
     CHECK(!cf_bpe_load(missing) && strstr(cf_last_error(), missing), "missing vocabulary not named\n");
@@ -338,7 +342,8 @@ static void test_text_dataset(void)
     CHECK(tr && va && st == CF_OK, "open byte splits\n");
     if (!tr || !va) return;
     CHECK(cf_text_dataset_split_tokens(tr) == ntr && cf_text_dataset_split_tokens(va) == nva,
-          "split sizes %" PRId64 " + %" PRId64 "\n", cf_text_dataset_split_tokens(tr), cf_text_dataset_split_tokens(va));
+          "split sizes %" PRId64 " + %" PRId64 "\n", cf_text_dataset_split_tokens(tr),
+          cf_text_dataset_split_tokens(va));
     CHECK(tr->len == (ntr - 1) / seq && va->len == (nva - 1) / seq, "window counts %" PRId64 ", %" PRId64 "\n",
           tr->len, va->len);
     CHECK(cf_tokenizer_vocab_size(cf_text_dataset_tokenizer(tr)) == 256, "byte vocab\n");
@@ -379,10 +384,8 @@ static void test_text_dataset(void)
     ntr = (int64_t)nt * 9 / 10;
     nva = (int64_t)nt - ntr;
     seq = 8;
-    tr = cf_dataset_create("text", &(cf_dataset_config){
-                                       .recipe = &(cf_text_options){.path = path, .tokenizer = "bpe", .vocab_path = vocab,
-                                                                    .seq = seq},
-                                       .split = "train"});
+    cf_text_options opts = {.path = path, .tokenizer = "bpe", .vocab_path = vocab, .seq = seq};
+    tr = cf_dataset_create("text", &(cf_dataset_config){.recipe = &opts, .split = "train"});
     va = cf_text_dataset_open(path, "bpe", vocab, "val", seq, NULL);
     CHECK(tr && va, "open bpe splits (registry and direct)\n");
     if (tr && va) {
