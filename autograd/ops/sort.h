@@ -11,7 +11,8 @@
 
 /* The k largest (largest = true) or smallest values along dim; dim's size becomes k (0 <= k <= size).
  * sorted: best first; otherwise the chosen k in their original (ascending index) order.
- * indices_out (may be NULL) receives the i64 positions along dim. */
+ * indices_out (may be NULL) receives the i64 positions along dim; backward reads that same tensor,
+ * so do not write into it before backward. */
 cf_tensor *cf_topk(cf_ctx *ctx, cf_tensor *x, int64_t k, int dim, bool largest, bool sorted,
                    cf_tensor **indices_out);
 /* x sorted along dim (ascending unless descending); indices_out (may be NULL) as for topk. */
