@@ -31,6 +31,11 @@ void cf_gc_f64_only(cf_gc *g, bool on);
  * for every input that requires grad; then the same in f32 against the f64 values. */
 cf_status cf_gc_check(cf_gc *g, const char *label, cf_gc_fn fn, const void *user, int n, cf_tensor *const *in);
 
+/* Records a case checked by the caller itself, for ops whose backward is not the derivative of their
+ * forward (surrogate gradients of step functions): ok is the caller's verdict. The target op's nodes
+ * recorded on the tape since the previous cf_gc_record count as hits, as in cf_gc_check. */
+cf_status cf_gc_record(cf_gc *g, const char *label, bool ok);
+
 /* For the runner. */
 cf_gc *cf_gc_new(cf_ctx *ctx, int target_op, bool verbose);
 void cf_gc_free(cf_gc *g);
