@@ -224,6 +224,9 @@ cf_status cf_backward(cf_ctx *ctx, cf_tensor *root, const cf_tensor *seed)
                 cf_error_prefix("backward of %s: ", cf_op_name(n->op));
                 break;
             }
+            /* consumed: as in PyTorch, a non-leaf keeps no grad after backward, so a second backward in
+             * the same step (another loss) does not push this one through the graph again */
+            n->out->grad = NULL;
         }
         fire_hooks(ctx, n);
     }

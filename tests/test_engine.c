@@ -199,6 +199,19 @@ static void test_half_conversions(void)
     CHECK(back && cf_get_flat(back, 0) == 1.5);
 }
 
+static void test_two_losses_one_step(void)
+{
+    /* two backward passes over a shared trunk in one step: each adds its own gradient once */
+    cf_tensor *x = cf_full(ctx, CF_F64, CF_SHAPE(1), 2.0);
+    x->requires_grad = true;
+    cf_tensor *h = cf_mul_scalar(ctx, x, 3.0);
+    cf_tensor *l1 = cf_mul_scalar(ctx, h, 1.0), *l2 = cf_mul_scalar(ctx, h, 10.0);
+    CHECK(cf_backward(ctx, l1, NULL) == CF_OK);
+    CHECK(cf_backward(ctx, l2, NULL) == CF_OK);
+    CHECK_NEAR(cf_get_flat(x->grad, 0), 3.0 + 30.0, 1e-12);
+    cf_step_reset(ctx);
+}
+
 static void test_seed_gradient(void)
 {
     cf_tensor *x = cf_full(ctx, CF_F64, CF_SHAPE(2, 2), 1.0);
@@ -227,6 +240,7 @@ int main(void)
     RUN(test_arena_steady_state);
     RUN(test_half_conversions);
     RUN(test_seed_gradient);
+    RUN(test_two_losses_one_step);
     cf_ctx_free(ctx);
     TEST_MAIN_END();
 }
