@@ -93,6 +93,38 @@ static void test_layer_norm(cf_ctx *c)
     free(want);
 }
 
+/* Only the parameters require grad: their gradients are sum(g * xhat) and sum(g) over rows. */
+static void test_param_grads(cf_ctx *c)
+{
+    const double k = 1 / sqrt(1.25);
+    cf_tensor *x = from(c, CF_F64, CF_SHAPE(2, 4), (double[]){1, 2, 3, 4, 4, 3, 2, 1});
+    cf_tensor *w = cf_tensor_alloc(CF_F64, CF_SHAPE(4)), *b = cf_tensor_alloc(CF_F64, CF_SHAPE(4));
+    cf_fill_(w, 1.0);
+    cf_requires_grad_(w, true), cf_requires_grad_(b, true);
+    cf_tensor *y = cf_layer_norm(c, x, 1, w, b, 0);
+    cf_tensor *seed = from(c, CF_F64, CF_SHAPE(2, 4), (double[]){1, 1, 1, 1, 2, 2, 2, 2});
+    CHECK(y && cf_backward(c, y, seed) == CF_OK, "layer_norm param grads: %s", cf_last_error());
+    /* row 1's xhat is row 0's reversed, weighted by 2 */
+    expect("layer_norm weight grad", w->grad, (double[]){-1.5 * k + 3 * k, -0.5 * k + k, 0.5 * k - k, 1.5 * k - 3 * k},
+           4, 1e-12);
+    expect("layer_norm bias grad", b->grad, (double[]){3, 3, 3, 3}, 4, 1e-12);
+    CHECK(x->grad == NULL, "layer_norm: no grad for an input that does not require it");
+    cf_zero_grad(w), cf_zero_grad(b);
+    /* batch_norm eval, weight 1: weight grad sum(g * (x - rm) / sqrt(rv)) per channel, bias grad sum(g) */
+    cf_tensor *x2 = from(c, CF_F64, CF_SHAPE(2, 2), (double[]){1, 2, 3, 4});
+    cf_tensor *w2 = cf_tensor_alloc(CF_F64, CF_SHAPE(2)), *b2 = cf_tensor_alloc(CF_F64, CF_SHAPE(2));
+    cf_fill_(w2, 1.0);
+    cf_requires_grad_(w2, true), cf_requires_grad_(b2, true);
+    cf_tensor *rm = from(c, CF_F64, CF_SHAPE(2), (double[]){1, 0}), *rv = from(c, CF_F64, CF_SHAPE(2), (double[]){4, 1});
+    cf_tensor *z = cf_batch_norm(c, x2, w2, b2, rm, rv, false, 0.1, 0);
+    CHECK(z && cf_backward(c, z, cf_full(c, CF_F64, CF_SHAPE(2, 2), 1.0)) == CF_OK, "batch_norm eval param grads: %s",
+          cf_last_error());
+    expect("batch_norm eval weight grad", w2->grad, (double[]){(0 + 2) / 2.0, 2 + 4}, 2, 1e-12);
+    expect("batch_norm eval bias grad", b2->grad, (double[]){2, 2}, 2, 1e-12);
+    cf_tensor_free(w), cf_tensor_free(b), cf_tensor_free(w2), cf_tensor_free(b2);
+    cf_step_reset(c);
+}
+
 static void test_rms_norm(cf_ctx *c)
 {
     /* [3, 4]: mean square 12.5 */
@@ -265,6 +297,7 @@ int main(void)
     }
     test_layer_norm(c);
     test_rms_norm(c);
+    test_param_grads(c);
     test_batch_norm(c);
     test_group_norm(c);
     cf_step_reset(c);
