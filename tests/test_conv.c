@@ -380,6 +380,28 @@ static void batch_vs_single(cf_ctx *ctx, const char *label, bool transpose, int6
           max_diff(gw, w->grad, 0), max_diff(gb, b->grad, 0));
 }
 
+/* ---- scratch is handed back ---- */
+
+/* Column buffers (here 295 KB a thread) and strided-input copies must not stay in the step arena:
+ * only the output, and in backward the gradients, may remain. */
+static void test_arena(cf_ctx *ctx)
+{
+    cf_step_reset(ctx);
+    cf_tensor *x = cf_transpose(ctx, cf_randn(ctx, CF_F32, S(2, 8, 32, 32), 5, 1), 2, 3);
+    cf_tensor *w = cf_randn(ctx, CF_F32, S(8, 8, 3, 3), 5, 2);
+    cf_requires_grad_(w, true);
+    cf_tensor *seed = cf_randn(ctx, CF_F32, S(2, 8, 32, 32), 5, 3);
+    size_t before = cf_ctx_arena_used(ctx);
+    cf_tensor *y = cf_conv2d(ctx, x, w, NULL, &(cf_conv2d_opts){.padding = {1, 1}});
+    size_t fwd = cf_ctx_arena_used(ctx) - before; /* the 64 KB output and its node */
+    CHECK(y && fwd < 100000, "conv2d forward keeps %zu arena bytes (want the 65536-byte output and little more)", fwd);
+    before = cf_ctx_arena_used(ctx);
+    cf_backward(ctx, y, seed);
+    size_t bwd = cf_ctx_arena_used(ctx) - before; /* the output's 64 KB gradient and w's 2.3 KB */
+    CHECK(w->grad && bwd < 100000, "conv2d backward keeps %zu arena bytes (want about 68000)", bwd);
+    cf_step_reset(ctx);
+}
+
 /* ---- errors ---- */
 
 static void test_errors(cf_ctx *ctx)
@@ -476,6 +498,7 @@ int main(void)
         cf_step_reset(ctx);
     }
     cf_set_threads(ctx, threads);
+    test_arena(ctx);
     test_errors(ctx);
     cf_ctx_free(ctx);
     printf("%d passed, %d failed\n", passed, failed);

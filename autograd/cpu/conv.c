@@ -172,24 +172,52 @@ static void fold_back(const cgeom *g, cf_dtype dt, const void *w, const void *co
 
 /* ---- the batch loops ---- */
 
-/* out_n = W cols(img_n) for every sample (conv forward; conv_transpose's input gradient with beta 1). */
-static cf_status unfold_gemm(cf_ctx *ctx, const cgeom *g, cf_dtype dt, const void *w, const void *img, void *out,
-                             double beta)
+/* Column buffers live only as long as one loop: taken after a mark and handed back at its end, so a
+ * network's many convolutions do not pile their scratch up in the step arena. */
+
+/* One pass over the samples that unfolds each image once: out_n (beta)= W cols(img_n) when out is
+ * given, and dW (+)= colside_n cols(img_n)^T when dw is given. dW sums over samples: with several
+ * threads each sums its samples into a private buffer and the buffers are added at the end, so no two
+ * threads write one place. */
+static cf_status unfold_pass(cf_ctx *ctx, const cgeom *g, cf_dtype dt, const void *img, const void *w, void *out,
+                             double beta, const void *colside, void *dw, bool dw_overwrite)
 {
     size_t es = cf_dtype_size(dt);
+    int64_t wn = g->OC * g->K;
+    if (dw && g->N == 0 && dw_overwrite) memset(dw, 0, es * (size_t)wn);
     int nt = batch_threads(ctx, g);
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
     void *bufs = g->unit ? NULL : cf_scratch(ctx, es * (size_t)(g->K * g->L) * (size_t)nt);
-    if (!g->unit && !bufs) return cf_last_status();
-    #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int64_t n = 0; n < g->N; n++) {
-        void *buf = bufs ? at(bufs, thread_id() * g->K * g->L, es) : NULL;
-        const void *img_n = at(img, n * g->IC * g->plane, es);
-        for (int64_t gi = 0; gi < g->G; gi++) {
-            const void *c = cols_of(g, dt, img_n, gi, buf, nt == 1);
-            gemm(dt, false, false, g->OCg, g->L, g->K, at(w, gi * g->OCg * g->K, es), g->K, c, g->L, beta,
-                 at(out, (n * g->OC + gi * g->OCg) * g->L, es), g->L);
+    void *parts = dw && nt > 1 ? cf_scratch(ctx, es * (size_t)wn * (size_t)nt) : NULL;
+    if ((!g->unit && !bufs) || (dw && nt > 1 && !parts)) return cf_last_status();
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = thread_id();
+        void *buf = bufs ? at(bufs, t * g->K * g->L, es) : NULL;
+        void *acc = !dw ? NULL : (nt > 1 ? at(parts, t * wn, es) : dw);
+        bool first = nt > 1 || dw_overwrite;
+        #pragma omp for schedule(static)
+        for (int64_t n = 0; n < g->N; n++) {
+            const void *img_n = at(img, n * g->IC * g->plane, es);
+            for (int64_t gi = 0; gi < g->G; gi++) {
+                const void *c = cols_of(g, dt, img_n, gi, buf, nt == 1);
+                int64_t row = n * g->OC + gi * g->OCg;
+                if (out)
+                    gemm(dt, false, false, g->OCg, g->L, g->K, at(w, gi * g->OCg * g->K, es), g->K, c, g->L, beta,
+                         at(out, row * g->L, es), g->L);
+                if (dw)
+                    gemm(dt, false, true, g->OCg, g->K, g->L, at(colside, row * g->L, es), g->L, c, g->L,
+                         first ? 0.0 : 1.0, at(acc, gi * g->OCg * g->K, es), g->K);
+            }
+            first = false;
         }
+        if (dw && first && nt > 1) memset(acc, 0, es * (size_t)wn); /* this thread got no sample */
     }
+    if (dw && nt > 1) {
+        if (dt == CF_F32) sum_partials_f32(dw, parts, nt, wn, dw_overwrite);
+        else sum_partials_f64(dw, parts, nt, wn, dw_overwrite);
+    }
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
     return CF_OK;
 }
 
@@ -199,6 +227,7 @@ static cf_status gemm_fold(cf_ctx *ctx, const cgeom *g, cf_dtype dt, const void 
 {
     size_t es = cf_dtype_size(dt);
     int nt = batch_threads(ctx, g);
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
     void *bufs = g->unit ? NULL : cf_scratch(ctx, es * (size_t)(g->K * g->L) * (size_t)nt);
     if (!g->unit && !bufs) return cf_last_status();
     #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
@@ -207,46 +236,7 @@ static cf_status gemm_fold(cf_ctx *ctx, const cgeom *g, cf_dtype dt, const void 
         fold_back(g, dt, w, at(colside, n * g->OC * g->L, es), at(img, n * g->IC * g->plane, es), buf, accumulate,
                   nt == 1);
     }
-    return CF_OK;
-}
-
-/* dW (+)= sum over samples of colside_n cols(img_n)^T. With several threads each sums its samples into
- * a private [OC, K] buffer, and the buffers are added at the end, so no two threads write one place. */
-static cf_status weight_grad(cf_ctx *ctx, const cgeom *g, cf_dtype dt, const void *colside, const void *img, void *dw,
-                             bool overwrite)
-{
-    size_t es = cf_dtype_size(dt);
-    int64_t wn = g->OC * g->K;
-    if (g->N == 0) {
-        if (overwrite) memset(dw, 0, es * (size_t)wn);
-        return CF_OK;
-    }
-    int nt = batch_threads(ctx, g);
-    void *bufs = g->unit ? NULL : cf_scratch(ctx, es * (size_t)(g->K * g->L) * (size_t)nt);
-    void *parts = nt > 1 ? cf_scratch(ctx, es * (size_t)wn * (size_t)nt) : NULL;
-    if ((!g->unit && !bufs) || (nt > 1 && !parts)) return cf_last_status();
-    #pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int t = thread_id();
-        void *buf = bufs ? at(bufs, t * g->K * g->L, es) : NULL;
-        void *acc = nt > 1 ? at(parts, t * wn, es) : dw;
-        bool first = nt > 1 || overwrite;
-        #pragma omp for schedule(static)
-        for (int64_t n = 0; n < g->N; n++) {
-            const void *img_n = at(img, n * g->IC * g->plane, es);
-            for (int64_t gi = 0; gi < g->G; gi++) {
-                const void *c = cols_of(g, dt, img_n, gi, buf, nt == 1);
-                gemm(dt, false, true, g->OCg, g->K, g->L, at(colside, (n * g->OC + gi * g->OCg) * g->L, es), g->L, c,
-                     g->L, first ? 0.0 : 1.0, at(acc, gi * g->OCg * g->K, es), g->K);
-            }
-            first = false;
-        }
-        if (first && nt > 1) memset(acc, 0, es * (size_t)wn); /* this thread got no sample */
-    }
-    if (nt > 1) {
-        if (dt == CF_F32) sum_partials_f32(dw, parts, nt, wn, overwrite);
-        else sum_partials_f64(dw, parts, nt, wn, overwrite);
-    }
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
     return CF_OK;
 }
 
@@ -267,6 +257,31 @@ static cf_status bias_grad(cf_ctx *ctx, cf_node *n, const cf_tensor *dy, int64_t
     return CF_OK;
 }
 
+/* The gradient buffers of x and w that backward writes (NULL where not needed), taken before any
+ * scratch so that handing the scratch back leaves them alone. */
+typedef struct grads {
+    cf_tensor *x, *w;
+    bool x_new, w_new; /* uninitialised: store instead of add */
+} grads;
+
+static cf_status take_grads(cf_ctx *ctx, cf_node *n, grads *gr)
+{
+    *gr = (grads){0};
+    if (cf_needs_grad(n, 0) && !(gr->x = cf_grad_slot(ctx, n->in[0], &gr->x_new))) return cf_last_status();
+    if (cf_needs_grad(n, 1) && !(gr->w = cf_grad_slot(ctx, n->in[1], &gr->w_new))) return cf_last_status();
+    return CF_OK;
+}
+
+/* x, w and bias as contiguous tensors (copies in the arena where they are views). */
+static cf_status operands(cf_ctx *ctx, cf_node *n, cf_tensor **x, cf_tensor **w, cf_tensor **b)
+{
+    *x = contiguous(ctx, n->in[0]);
+    *w = contiguous(ctx, n->in[1]);
+    if (b) *b = n->n_in == 3 ? contiguous(ctx, n->in[2]) : NULL;
+    if (!*x || !*w || (b && n->n_in == 3 && !*b)) return cf_last_status();
+    return CF_OK;
+}
+
 static bool depthwise(const cf_node *n, const cgeom *g)
 {
     return n->op != CF_OP_conv_transpose2d && n->op != CF_OP_conv3d && g->G > 1 && g->ICg == 1;
@@ -274,51 +289,59 @@ static bool depthwise(const cf_node *n, const cgeom *g)
 
 /* ---- conv1d, conv2d, conv3d ---- */
 
-static cf_status conv_fwd(cf_ctx *ctx, cf_node *n)
+static cf_status conv_fwd_body(cf_ctx *ctx, cf_node *n)
 {
     cgeom g = geometry(n);
-    cf_tensor *x = contiguous(ctx, n->in[0]), *w = contiguous(ctx, n->in[1]), *y = n->out;
-    cf_tensor *b = n->n_in == 3 ? contiguous(ctx, n->in[2]) : NULL;
-    if (!x || !w || (n->n_in == 3 && !b)) return cf_last_status();
+    cf_tensor *x, *w, *b, *y = n->out;
+    CF_TRY(operands(ctx, n, &x, &w, &b));
     cf_dtype dt = y->dtype;
     if (depthwise(n, &g)) {
         if (dt == CF_F32) dw_fwd_f32(&g, cf_data(x), cf_data(w), b ? cf_data(b) : NULL, cf_data(y));
         else dw_fwd_f64(&g, cf_data(x), cf_data(w), b ? cf_data(b) : NULL, cf_data(y));
         return CF_OK;
     }
-    CF_TRY(unfold_gemm(ctx, &g, dt, cf_data(w), cf_data(x), cf_data(y), 0.0));
+    CF_TRY(unfold_pass(ctx, &g, dt, cf_data(x), cf_data(w), cf_data(y), 0.0, NULL, NULL, false));
     if (b) bias_add(dt, cf_data(y), cf_data(b), g.N, g.OC, g.L);
     return CF_OK;
 }
 
-static cf_status conv_bwd(cf_ctx *ctx, cf_node *n)
+static cf_status conv_bwd_body(cf_ctx *ctx, cf_node *n, const grads *gr)
 {
     cgeom g = geometry(n);
-    cf_tensor *x = contiguous(ctx, n->in[0]), *w = contiguous(ctx, n->in[1]), *dy = n->out->grad;
-    if (!x || !w) return cf_last_status();
+    cf_tensor *x, *w, *dy = n->out->grad;
+    CF_TRY(operands(ctx, n, &x, &w, NULL));
     cf_dtype dt = dy->dtype;
-    bool dwise = depthwise(n, &g), overwrite;
-    if (cf_needs_grad(n, 0)) {
-        cf_tensor *gx = cf_grad_slot(ctx, n->in[0], &overwrite);
-        if (!gx) return cf_last_status();
-        if (dwise) {
-            if (dt == CF_F32) dw_bwd_x_f32(&g, cf_data(dy), cf_data(w), cf_data(gx), overwrite);
-            else dw_bwd_x_f64(&g, cf_data(dy), cf_data(w), cf_data(gx), overwrite);
-        } else {
-            CF_TRY(gemm_fold(ctx, &g, dt, cf_data(w), cf_data(dy), cf_data(gx), !overwrite));
-        }
+    bool f32 = dt == CF_F32;
+    if (depthwise(n, &g)) {
+        if (gr->x && f32) dw_bwd_x_f32(&g, cf_data(dy), cf_data(w), cf_data(gr->x), gr->x_new);
+        if (gr->x && !f32) dw_bwd_x_f64(&g, cf_data(dy), cf_data(w), cf_data(gr->x), gr->x_new);
+        if (gr->w && f32) dw_bwd_w_f32(&g, cf_data(dy), cf_data(x), cf_data(gr->w), gr->w_new);
+        if (gr->w && !f32) dw_bwd_w_f64(&g, cf_data(dy), cf_data(x), cf_data(gr->w), gr->w_new);
+        return CF_OK;
     }
-    if (cf_needs_grad(n, 1)) {
-        cf_tensor *gw = cf_grad_slot(ctx, n->in[1], &overwrite);
-        if (!gw) return cf_last_status();
-        if (dwise) {
-            if (dt == CF_F32) dw_bwd_w_f32(&g, cf_data(dy), cf_data(x), cf_data(gw), overwrite);
-            else dw_bwd_w_f64(&g, cf_data(dy), cf_data(x), cf_data(gw), overwrite);
-        } else {
-            CF_TRY(weight_grad(ctx, &g, dt, cf_data(dy), cf_data(x), cf_data(gw), overwrite));
-        }
-    }
-    return bias_grad(ctx, n, dy, g.N, g.OC, g.L);
+    if (gr->x) CF_TRY(gemm_fold(ctx, &g, dt, cf_data(w), cf_data(dy), cf_data(gr->x), !gr->x_new));
+    if (gr->w) CF_TRY(unfold_pass(ctx, &g, dt, cf_data(x), NULL, NULL, 0.0, cf_data(dy), cf_data(gr->w), gr->w_new));
+    return CF_OK;
+}
+
+/* The kernels below run their body and then hand back everything the body took from the arena. */
+static cf_status conv_fwd(cf_ctx *ctx, cf_node *n)
+{
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
+    cf_status st = conv_fwd_body(ctx, n);
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
+    return st;
+}
+
+static cf_status conv_bwd(cf_ctx *ctx, cf_node *n)
+{
+    grads gr;
+    CF_TRY(take_grads(ctx, n, &gr));
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
+    cf_status st = conv_bwd_body(ctx, n, &gr);
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
+    cgeom g = geometry(n);
+    return st != CF_OK ? st : bias_grad(ctx, n, n->out->grad, g.N, g.OC, g.L);
 }
 
 cf_status cf_cpu_conv1d_fwd(cf_ctx *ctx, cf_node *n) { return conv_fwd(ctx, n); }
@@ -331,42 +354,49 @@ cf_status cf_cpu_conv3d_bwd(cf_ctx *ctx, cf_node *n)
 {
     cgeom g = geometry(n);
     bool covered = g.OT * g.KT == g.IT && g.OH * g.KH == g.IH && g.OW * g.KW == g.IW;
-    if (covered || !cf_needs_grad(n, 0)) return conv_bwd(ctx, n);
-    /* trailing pixels that no patch reads get a zero gradient: make sure the buffer starts at zero */
-    if (!cf_grad_acc(ctx, n->in[0])) return cf_last_status();
+    /* trailing pixels that no patch reads get a zero gradient: start that buffer at zero */
+    if (!covered && cf_needs_grad(n, 0) && !cf_grad_acc(ctx, n->in[0])) return cf_last_status();
     return conv_bwd(ctx, n);
 }
 
 /* ---- conv_transpose2d ---- */
 
-cf_status cf_cpu_conv_transpose2d_fwd(cf_ctx *ctx, cf_node *n)
+static cf_status convt_fwd_body(cf_ctx *ctx, cf_node *n)
 {
     cgeom g = geometry(n);
-    cf_tensor *x = contiguous(ctx, n->in[0]), *w = contiguous(ctx, n->in[1]), *y = n->out;
-    cf_tensor *b = n->n_in == 3 ? contiguous(ctx, n->in[2]) : NULL;
-    if (!x || !w || (n->n_in == 3 && !b)) return cf_last_status();
-    cf_dtype dt = y->dtype;
-    CF_TRY(gemm_fold(ctx, &g, dt, cf_data(w), cf_data(x), cf_data(y), false));
-    if (b) bias_add(dt, cf_data(y), cf_data(b), g.N, g.IC, g.plane);
+    cf_tensor *x, *w, *b, *y = n->out;
+    CF_TRY(operands(ctx, n, &x, &w, &b));
+    CF_TRY(gemm_fold(ctx, &g, y->dtype, cf_data(w), cf_data(x), cf_data(y), false));
+    if (b) bias_add(y->dtype, cf_data(y), cf_data(b), g.N, g.IC, g.plane);
     return CF_OK;
+}
+
+/* dx = W cols(dy) and dW = x cols(dy)^T share one unfolding of dy. */
+static cf_status convt_bwd_body(cf_ctx *ctx, cf_node *n, const grads *gr)
+{
+    cgeom g = geometry(n);
+    cf_tensor *x, *w, *dy = n->out->grad;
+    CF_TRY(operands(ctx, n, &x, &w, NULL));
+    if (!gr->x && !gr->w) return CF_OK;
+    return unfold_pass(ctx, &g, dy->dtype, cf_data(dy), cf_data(w), gr->x ? cf_data(gr->x) : NULL, gr->x_new ? 0.0 : 1.0,
+                       cf_data(x), gr->w ? cf_data(gr->w) : NULL, gr->w_new);
+}
+
+cf_status cf_cpu_conv_transpose2d_fwd(cf_ctx *ctx, cf_node *n)
+{
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
+    cf_status st = convt_fwd_body(ctx, n);
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
+    return st;
 }
 
 cf_status cf_cpu_conv_transpose2d_bwd(cf_ctx *ctx, cf_node *n)
 {
+    grads gr;
+    CF_TRY(take_grads(ctx, n, &gr));
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
+    cf_status st = convt_bwd_body(ctx, n, &gr);
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
     cgeom g = geometry(n);
-    cf_tensor *x = contiguous(ctx, n->in[0]), *w = contiguous(ctx, n->in[1]), *dy = n->out->grad;
-    if (!x || !w) return cf_last_status();
-    cf_dtype dt = dy->dtype;
-    bool overwrite;
-    if (cf_needs_grad(n, 0)) { /* dx = W cols(dy) */
-        cf_tensor *gx = cf_grad_slot(ctx, n->in[0], &overwrite);
-        if (!gx) return cf_last_status();
-        CF_TRY(unfold_gemm(ctx, &g, dt, cf_data(w), cf_data(dy), cf_data(gx), overwrite ? 0.0 : 1.0));
-    }
-    if (cf_needs_grad(n, 1)) { /* dW = x cols(dy)^T */
-        cf_tensor *gw = cf_grad_slot(ctx, n->in[1], &overwrite);
-        if (!gw) return cf_last_status();
-        CF_TRY(weight_grad(ctx, &g, dt, cf_data(x), cf_data(dy), cf_data(gw), overwrite));
-    }
-    return bias_grad(ctx, n, dy, g.N, g.IC, g.plane);
+    return st != CF_OK ? st : bias_grad(ctx, n, n->out->grad, g.N, g.IC, g.plane);
 }

@@ -57,6 +57,7 @@ cf_status cf_cpu_interpolate_bilinear_fwd(cf_ctx *ctx, cf_node *n)
     igeom g = geometry(n);
     bool ac = CF_ATTR(n, struct interp_attr)->align_corners;
     cf_tensor *x = n->in[0], *y = n->out;
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx)); /* the copy and the taps are handed back */
     if (!cf_is_contiguous(x)) {
         x = cf_empty(ctx, x->dtype, x->ndim, x->shape);
         if (!x) return cf_last_status();
@@ -66,6 +67,7 @@ cf_status cf_cpu_interpolate_bilinear_fwd(cf_ctx *ctx, cf_node *n)
     if (!th || !tw) return cf_last_status();
     if (y->dtype == CF_F32) bilinear_fwd_f32(&g, th, tw, cf_data(x), cf_data(y));
     else bilinear_fwd_f64(&g, th, tw, cf_data(x), cf_data(y));
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
     return CF_OK;
 }
 
@@ -74,10 +76,13 @@ cf_status cf_cpu_interpolate_bilinear_bwd(cf_ctx *ctx, cf_node *n)
     if (!cf_needs_grad(n, 0)) return CF_OK;
     igeom g = geometry(n);
     bool ac = CF_ATTR(n, struct interp_attr)->align_corners, overwrite;
-    tap *th = taps(ctx, g.H, g.OH, ac), *tw = taps(ctx, g.W, g.OW, ac);
     cf_tensor *gx = cf_grad_slot(ctx, n->in[0], &overwrite), *dy = n->out->grad;
-    if (!th || !tw || !gx) return cf_last_status();
+    if (!gx) return cf_last_status();
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
+    tap *th = taps(ctx, g.H, g.OH, ac), *tw = taps(ctx, g.W, g.OW, ac);
+    if (!th || !tw) return cf_last_status();
     if (dy->dtype == CF_F32) bilinear_bwd_f32(&g, th, tw, cf_data(dy), cf_data(gx), overwrite);
     else bilinear_bwd_f64(&g, th, tw, cf_data(dy), cf_data(gx), overwrite);
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
     return CF_OK;
 }

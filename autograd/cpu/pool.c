@@ -70,15 +70,20 @@ static cf_tensor *contiguous(cf_ctx *ctx, cf_tensor *t)
     return c;
 }
 
+/* The forward kernels copy a strided input once and hand the copy back to the arena when done; the
+ * argmax indices, kept for backward, are taken before that point. */
 static cf_status max_fwd(cf_ctx *ctx, cf_node *n)
 {
     pgeom g = geometry(n);
-    cf_tensor *x = contiguous(ctx, n->in[0]), *y = n->out;
-    cf_tensor *idx = cf_empty(ctx, CF_I64, y->ndim, y->shape);
-    if (!x || !idx) return cf_last_status();
+    cf_tensor *y = n->out, *idx = cf_empty(ctx, CF_I64, y->ndim, y->shape);
+    if (!idx) return cf_last_status();
     n->aux[0] = idx;
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
+    cf_tensor *x = contiguous(ctx, n->in[0]);
+    if (!x) return cf_last_status();
     if (y->dtype == CF_F32) max_fwd_f32(&g, cf_data(x), cf_data(y), cf_data(idx));
     else max_fwd_f64(&g, cf_data(x), cf_data(y), cf_data(idx));
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
     return CF_OK;
 }
 
@@ -97,10 +102,12 @@ static cf_status max_bwd(cf_ctx *ctx, cf_node *n)
 static cf_status avg_fwd(cf_ctx *ctx, cf_node *n)
 {
     pgeom g = geometry(n);
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
     cf_tensor *x = contiguous(ctx, n->in[0]), *y = n->out;
     if (!x) return cf_last_status();
     if (y->dtype == CF_F32) avg_fwd_f32(&g, cf_data(x), cf_data(y));
     else avg_fwd_f64(&g, cf_data(x), cf_data(y));
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
     return CF_OK;
 }
 
