@@ -9,16 +9,16 @@
 
 static int passed, failed;
 
-#define CHECK(cond, ...) \
-    do { \
-        if (cond) { \
-            passed++; \
-        } else { \
-            failed++; \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__); \
-            printf("\n"); \
-        } \
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        if (cond) {                                                                                                    \
+            passed++;                                                                                                  \
+        } else {                                                                                                       \
+            failed++;                                                                                                  \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
+            printf(__VA_ARGS__);                                                                                       \
+            printf("\n");                                                                                              \
+        }                                                                                                              \
     } while (0)
 
 #define S CF_SHAPE
@@ -83,7 +83,8 @@ static void test_conv2d_hand(cf_ctx *ctx)
         cf_tensor *w = from(ctx, dt, S(1, 1, 2, 2), (double[]){1, 0, 0, -1});
         cf_tensor *b = from(ctx, dt, S(1), (double[]){0.5});
         cf_tensor *y = cf_conv2d(ctx, x, w, b, NULL);
-        CHECK(close_to("conv2d 3x3 * 2x2 diagonal difference", y, S(1, 1, 2, 2), (double[]){-3.5, -3.5, -3.5, -3.5}, 1e-6),
+        CHECK(close_to("conv2d 3x3 * 2x2 diagonal difference", y, S(1, 1, 2, 2), (double[]){-3.5, -3.5, -3.5, -3.5},
+                       1e-6),
               "conv2d x - x[+1,+1] + 0.5 (%s)", cf_dtype_name(dt));
 
         x = from(ctx, dt, S(1, 1, 2, 2), (double[]){1, 2, 3, 4});
@@ -128,9 +129,11 @@ static void test_conv2d_hand(cf_ctx *ctx)
 static void test_output_sizes(cf_ctx *ctx)
 {
     cf_tensor *x = cf_zeros(ctx, CF_F32, S(2, 3, 10, 9)), *w = cf_zeros(ctx, CF_F32, S(4, 3, 3, 2));
-    cf_tensor *y = cf_conv2d(ctx, x, w, NULL, &(cf_conv2d_opts){.stride = {2, 3}, .padding = {1, 2}, .dilation = {2, 1}});
+    cf_tensor *y =
+        cf_conv2d(ctx, x, w, NULL, &(cf_conv2d_opts){.stride = {2, 3}, .padding = {1, 2}, .dilation = {2, 1}});
     CHECK(has_shape(y, S(2, 4, 4, 4)), "conv2d stride (2,3) padding (1,2) dilation (2,1): 10x9 -> 4x4");
-    y = cf_conv2d(ctx, x, cf_zeros(ctx, CF_F32, S(6, 1, 3, 3)), NULL, &(cf_conv2d_opts){.groups = 3, .padding = {1, 1}});
+    y = cf_conv2d(ctx, x, cf_zeros(ctx, CF_F32, S(6, 1, 3, 3)), NULL,
+                  &(cf_conv2d_opts){.groups = 3, .padding = {1, 1}});
     CHECK(has_shape(y, S(2, 6, 10, 9)), "depthwise 'same' conv keeps the size");
     y = cf_conv1d(ctx, cf_zeros(ctx, CF_F32, S(1, 2, 11)), cf_zeros(ctx, CF_F32, S(5, 2, 3)), NULL, 2, 1, 2, 1);
     CHECK(has_shape(y, S(1, 5, 5)), "conv1d L 11, k 3, s 2, p 1, d 2 -> 5");
@@ -158,10 +161,12 @@ static void test_pools(cf_ctx *ctx)
     CHECK(idx && idx->dtype == CF_I64 && close_to("max_pool2d indices", idx, S(1, 1, 2, 2), (double[]){1, 6, 9, 11}, 0),
           "max_pool2d indices are flat offsets in the plane");
     cf_backward(ctx, y, cf_full(ctx, CF_F64, S(1, 1, 2, 2), 1.0));
-    CHECK(close_to("max_pool2d grad", x->grad, S(1, 1, 4, 4), (double[]){0, 1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0, 0, 0}, 0),
+    CHECK(close_to("max_pool2d grad", x->grad, S(1, 1, 4, 4),
+                   (double[]){0, 1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0, 0, 0}, 0),
           "max_pool2d gradient goes to the argmax");
 
-    y = cf_max_pool2d_with_indices(ctx, x, &(cf_pool2d_opts){.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}}, &idx);
+    y = cf_max_pool2d_with_indices(ctx, x, &(cf_pool2d_opts){.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}},
+                                   &idx);
     CHECK(close_to("max_pool2d k3 s2 p1", y, S(1, 1, 2, 2), (double[]){5, 8, 9, 9}, 0) &&
               close_to("its indices", idx, S(1, 1, 2, 2), (double[]){1, 6, 9, 9}, 0),
           "max_pool2d with padding");
@@ -184,22 +189,26 @@ static void test_pools(cf_ctx *ctx)
     y = cf_avg_pool2d(ctx, x, &(cf_pool2d_opts){.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}});
     CHECK(close_to("avg_pool2d p1", y, S(1, 1, 2, 2), (double[]){13.0 / 9, 20.0 / 9, 19.0 / 9, 44.0 / 9}, 1e-12),
           "avg_pool2d k3 s2 p1 counts padding");
-    y = cf_avg_pool2d(ctx, x, &(cf_pool2d_opts){.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .exclude_pad = true});
-    CHECK(close_to("avg_pool2d p1 exclude", y, S(1, 1, 2, 2), (double[]){13.0 / 4, 20.0 / 6, 19.0 / 6, 44.0 / 9}, 1e-12),
-          "avg_pool2d k3 s2 p1 without padding in the divisor");
+    y = cf_avg_pool2d(ctx, x,
+                      &(cf_pool2d_opts){.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .exclude_pad = true});
+    CHECK(
+        close_to("avg_pool2d p1 exclude", y, S(1, 1, 2, 2), (double[]){13.0 / 4, 20.0 / 6, 19.0 / 6, 44.0 / 9}, 1e-12),
+        "avg_pool2d k3 s2 p1 without padding in the divisor");
 
     /* adaptive bins over 5 -> 3: [0,2), [1,4), [3,5) */
     cf_tensor *five = from(ctx, CF_F64, S(1, 1, 1, 5), (double[]){1, 2, 3, 4, 5});
     y = cf_adaptive_avg_pool2d(ctx, five, 1, 3);
     CHECK(close_to("adaptive_avg_pool2d 5 -> 3", y, S(1, 1, 1, 3), (double[]){1.5, 3, 4.5}, 1e-12),
           "adaptive avg bins floor(i*5/3) .. ceil((i+1)*5/3)");
-    y = cf_adaptive_max_pool2d_with_indices(ctx, from(ctx, CF_F64, S(1, 1, 1, 5), (double[]){5, 1, 4, 2, 3}), 1, 3, &idx);
+    y = cf_adaptive_max_pool2d_with_indices(ctx, from(ctx, CF_F64, S(1, 1, 1, 5), (double[]){5, 1, 4, 2, 3}), 1, 3,
+                                            &idx);
     CHECK(close_to("adaptive_max_pool2d 5 -> 3", y, S(1, 1, 1, 3), (double[]){5, 4, 3}, 0) &&
               close_to("adaptive max indices", idx, S(1, 1, 1, 3), (double[]){0, 2, 4}, 0),
           "adaptive max bins and indices");
     /* 2-D: 3x2 -> 2x2 has row bins [0,2), [1,3) and column bins {0}, {1} */
     y = cf_adaptive_avg_pool2d(ctx, from(ctx, CF_F64, S(1, 1, 3, 2), (double[]){1, 2, 3, 4, 5, 6}), 2, 2);
-    CHECK(close_to("adaptive_avg_pool2d 3x2 -> 2x2", y, S(1, 1, 2, 2), (double[]){2, 3, 4, 5}, 1e-12), "2-D adaptive bins");
+    CHECK(close_to("adaptive_avg_pool2d 3x2 -> 2x2", y, S(1, 1, 2, 2), (double[]){2, 3, 4, 5}, 1e-12),
+          "2-D adaptive bins");
     y = cf_adaptive_avg_pool2d(ctx, x, 1, 1);
     CHECK(close_to("global average", y, S(1, 1, 1, 1), (double[]){57.0 / 16}, 1e-12), "adaptive 1x1 is the mean");
 }
@@ -219,8 +228,8 @@ static void test_bilinear(cf_ctx *ctx)
               "bilinear align_corners=False (%s)", cf_dtype_name(dt));
         /* 2 -> 4 tells them apart: sources 0, 1/3, 2/3, 1 versus 0 (clamped), 0.25, 0.75, 1 (clamped) */
         cf_tensor *row = from(ctx, dt, S(1, 1, 1, 2), (double[]){1, 2});
-        CHECK(close_to("bilinear 1x2 -> 1x4 align_corners", cf_interpolate_bilinear(ctx, row, 1, 4, true), S(1, 1, 1, 4),
-                       (double[]){1, 4.0 / 3, 5.0 / 3, 2}, 1e-6),
+        CHECK(close_to("bilinear 1x2 -> 1x4 align_corners", cf_interpolate_bilinear(ctx, row, 1, 4, true),
+                       S(1, 1, 1, 4), (double[]){1, 4.0 / 3, 5.0 / 3, 2}, 1e-6),
               "bilinear upsample align_corners=True");
         CHECK(close_to("bilinear 1x2 -> 1x4", cf_interpolate_bilinear(ctx, row, 1, 4, false), S(1, 1, 1, 4),
                        (double[]){1, 1.25, 1.75, 2}, 1e-6),
@@ -291,13 +300,17 @@ static void compare_naive(cf_ctx *ctx, const char *label, ref_conv r, bool bias)
         cf_tensor *b = bias ? cf_randn(ctx, dt, S(r.OC), 7, 3) : NULL, *y;
         if (r.transpose)
             y = cf_conv_transpose2d(ctx, x, w, b,
-                                    &(cf_conv_transpose2d_opts){.stride = {r.s[0], r.s[1]}, .padding = {r.p[0], r.p[1]},
+                                    &(cf_conv_transpose2d_opts){.stride = {r.s[0], r.s[1]},
+                                                                .padding = {r.p[0], r.p[1]},
                                                                 .dilation = {r.d[0], r.d[1]},
-                                                                .output_padding = {r.op[0], r.op[1]}, .groups = r.G});
+                                                                .output_padding = {r.op[0], r.op[1]},
+                                                                .groups = r.G});
         else
             y = cf_conv2d(ctx, x, w, b,
-                          &(cf_conv2d_opts){.stride = {r.s[0], r.s[1]}, .padding = {r.p[0], r.p[1]},
-                                            .dilation = {r.d[0], r.d[1]}, .groups = r.G});
+                          &(cf_conv2d_opts){.stride = {r.s[0], r.s[1]},
+                                            .padding = {r.p[0], r.p[1]},
+                                            .dilation = {r.d[0], r.d[1]},
+                                            .groups = r.G});
         if (!y) {
             CHECK(false, "%s: %s", label, cf_last_error());
             return;
@@ -318,16 +331,19 @@ static void compare_naive(cf_ctx *ctx, const char *label, ref_conv r, bool bias)
 static void test_against_naive(cf_ctx *ctx)
 {
     compare_naive(ctx, "conv2d 3x3", (ref_conv){2, 3, 7, 6, 4, 3, 3, {1, 1}, {0, 0}, {1, 1}, {0, 0}, 1, false}, true);
-    compare_naive(ctx, "conv2d s(2,1) p(1,2) d(1,2)", (ref_conv){2, 3, 8, 9, 5, 3, 2, {2, 1}, {1, 2}, {1, 2}, {0, 0}, 1, false},
-                  false);
-    compare_naive(ctx, "conv2d groups 3", (ref_conv){3, 6, 6, 6, 9, 2, 3, {1, 2}, {1, 1}, {2, 1}, {0, 0}, 3, false}, true);
-    compare_naive(ctx, "conv2d depthwise", (ref_conv){2, 4, 9, 8, 8, 3, 3, {2, 2}, {1, 1}, {1, 1}, {0, 0}, 4, false}, true);
-    compare_naive(ctx, "conv2d 1x1", (ref_conv){3, 5, 4, 4, 2, 1, 1, {1, 1}, {0, 0}, {1, 1}, {0, 0}, 1, false}, true);
-    compare_naive(ctx, "conv_transpose2d s2 p1 op1", (ref_conv){2, 3, 4, 5, 2, 3, 3, {2, 2}, {1, 1}, {1, 1}, {1, 1}, 1, true},
+    compare_naive(ctx, "conv2d s(2,1) p(1,2) d(1,2)",
+                  (ref_conv){2, 3, 8, 9, 5, 3, 2, {2, 1}, {1, 2}, {1, 2}, {0, 0}, 1, false}, false);
+    compare_naive(ctx, "conv2d groups 3", (ref_conv){3, 6, 6, 6, 9, 2, 3, {1, 2}, {1, 1}, {2, 1}, {0, 0}, 3, false},
                   true);
+    compare_naive(ctx, "conv2d depthwise", (ref_conv){2, 4, 9, 8, 8, 3, 3, {2, 2}, {1, 1}, {1, 1}, {0, 0}, 4, false},
+                  true);
+    compare_naive(ctx, "conv2d 1x1", (ref_conv){3, 5, 4, 4, 2, 1, 1, {1, 1}, {0, 0}, {1, 1}, {0, 0}, 1, false}, true);
+    compare_naive(ctx, "conv_transpose2d s2 p1 op1",
+                  (ref_conv){2, 3, 4, 5, 2, 3, 3, {2, 2}, {1, 1}, {1, 1}, {1, 1}, 1, true}, true);
     compare_naive(ctx, "conv_transpose2d groups 2 d2",
                   (ref_conv){2, 4, 3, 3, 6, 2, 3, {1, 2}, {0, 1}, {2, 1}, {0, 1}, 2, true}, false);
-    compare_naive(ctx, "conv_transpose2d 1x1", (ref_conv){2, 3, 3, 4, 2, 1, 1, {1, 1}, {0, 0}, {1, 1}, {0, 0}, 1, true}, true);
+    compare_naive(ctx, "conv_transpose2d 1x1", (ref_conv){2, 3, 3, 4, 2, 1, 1, {1, 1}, {0, 0}, {1, 1}, {0, 0}, 1, true},
+                  true);
 }
 
 /* ---- the batch-parallel path equals one sample at a time ---- */
@@ -343,7 +359,8 @@ static void batch_vs_single(cf_ctx *ctx, const char *label, bool transpose, int6
 {
     int64_t N = 4, C = 8, H = 12, W = 11, OC = 16;
     cf_tensor *x = cf_randn(ctx, dt, S(N, C, H, W), 11, 1);
-    cf_tensor *w = transpose ? cf_randn(ctx, dt, S(C, OC / groups, 3, 3), 11, 2) : cf_randn(ctx, dt, S(OC, C / groups, 3, 3), 11, 2);
+    cf_tensor *w = transpose ? cf_randn(ctx, dt, S(C, OC / groups, 3, 3), 11, 2)
+                             : cf_randn(ctx, dt, S(OC, C / groups, 3, 3), 11, 2);
     cf_tensor *b = cf_randn(ctx, dt, S(OC), 11, 3);
     cf_requires_grad_(x, true), cf_requires_grad_(w, true), cf_requires_grad_(b, true);
     cf_conv2d_opts o = {.stride = {2, 1}, .padding = {1, 1}, .groups = groups};
@@ -408,7 +425,8 @@ static void test_errors(cf_ctx *ctx)
 {
     cf_tensor *x = cf_zeros(ctx, CF_F32, S(1, 3, 5, 5));
     CHECK(!cf_conv2d(ctx, x, cf_zeros(ctx, CF_F32, S(4, 1, 3, 3)), NULL, &(cf_conv2d_opts){.groups = 2}) &&
-              cf_last_status() == CF_ERR_SHAPE && error_has("conv2d", "input channels 3 of x [1, 3, 5, 5] f32 are not divisible by groups 2"),
+              cf_last_status() == CF_ERR_SHAPE &&
+              error_has("conv2d", "input channels 3 of x [1, 3, 5, 5] f32 are not divisible by groups 2"),
           "channels not divisible by groups");
     CHECK(!cf_conv2d(ctx, x, cf_zeros(ctx, CF_F32, S(4, 2, 3, 3)), NULL, NULL) &&
               error_has("conv2d: weight [4, 2, 3, 3] f32 wants 2 input channels", "x [1, 3, 5, 5] f32 has 3"),
@@ -419,7 +437,8 @@ static void test_errors(cf_ctx *ctx)
     CHECK(!cf_conv2d(ctx, x, cf_zeros(ctx, CF_F32, S(3, 3, 3, 3)), NULL, &(cf_conv2d_opts){.dilation = {3, 1}}) &&
               error_has("kernel 3x3 (dilated 7x3) is larger than the padded input 5x5", NULL),
           "dilated kernel larger than the input");
-    CHECK(cf_conv2d(ctx, x, cf_zeros(ctx, CF_F32, S(3, 3, 3, 3)), NULL, &(cf_conv2d_opts){.dilation = {3, 1}, .padding = {1, 0}}),
+    CHECK(cf_conv2d(ctx, x, cf_zeros(ctx, CF_F32, S(3, 3, 3, 3)), NULL,
+                    &(cf_conv2d_opts){.dilation = {3, 1}, .padding = {1, 0}}),
           "padding makes the dilated kernel fit");
     CHECK(!cf_conv2d(ctx, x, cf_zeros(ctx, CF_F32, S(3, 3, 3, 3)), cf_zeros(ctx, CF_F32, S(4)), NULL) &&
               error_has("conv2d: bias [4] f32 does not match 3 output channels", NULL),
@@ -443,26 +462,31 @@ static void test_errors(cf_ctx *ctx)
                                &(cf_conv_transpose2d_opts){.stride = {2, 2}, .output_padding = {2, 0}}) &&
               error_has("conv_transpose2d: output_padding 2 must be smaller than stride 2 or dilation 1", NULL),
           "output_padding too large");
-    CHECK(!cf_conv_transpose2d(ctx, x, cf_zeros(ctx, CF_F32, S(4, 2, 3, 3)), NULL, NULL) &&
-              error_has("conv_transpose2d: weight [4, 2, 3, 3] f32", "wants 4 input channels, x [1, 3, 5, 5] f32 has 3"),
-          "conv_transpose2d weight layout");
+    CHECK(
+        !cf_conv_transpose2d(ctx, x, cf_zeros(ctx, CF_F32, S(4, 2, 3, 3)), NULL, NULL) &&
+            error_has("conv_transpose2d: weight [4, 2, 3, 3] f32", "wants 4 input channels, x [1, 3, 5, 5] f32 has 3"),
+        "conv_transpose2d weight layout");
     CHECK(!cf_conv3d(ctx, cf_zeros(ctx, CF_F32, S(1, 3, 4, 8, 8)), cf_zeros(ctx, CF_F32, S(2, 3, 2, 4, 4)), NULL,
                      (int64_t[]){1, 4, 4}) &&
               cf_last_status() == CF_ERR_UNSUPPORTED && error_has("conv3d", "must equal the kernel size"),
           "conv3d with overlapping windows");
-    CHECK(!cf_conv3d(ctx, cf_zeros(ctx, CF_F32, S(1, 3, 1, 8, 8)), cf_zeros(ctx, CF_F32, S(2, 3, 2, 4, 4)), NULL, NULL) &&
-              error_has("conv3d: kernel of weight [2, 3, 2, 4, 4] f32 is larger than the input x [1, 3, 1, 8, 8] f32", NULL),
-          "conv3d kernel larger than the input");
+    CHECK(
+        !cf_conv3d(ctx, cf_zeros(ctx, CF_F32, S(1, 3, 1, 8, 8)), cf_zeros(ctx, CF_F32, S(2, 3, 2, 4, 4)), NULL, NULL) &&
+            error_has("conv3d: kernel of weight [2, 3, 2, 4, 4] f32 is larger than the input x [1, 3, 1, 8, 8] f32",
+                      NULL),
+        "conv3d kernel larger than the input");
     CHECK(!cf_max_pool2d(ctx, x, &(cf_pool2d_opts){.kernel = {3, 3}, .padding = {2, 2}}) &&
               error_has("max_pool2d: padding 2x2 must be at most half the kernel 3x3", NULL),
           "pool padding more than half the kernel");
     CHECK(!cf_max_pool2d(ctx, x, &(cf_pool2d_opts){.kernel = {6, 2}}) &&
               error_has("max_pool2d: kernel 6x2 is larger than the padded input 5x5", "[1, 3, 5, 5]"),
           "pool kernel larger than the input");
-    CHECK(!cf_avg_pool1d(ctx, cf_zeros(ctx, CF_F32, S(1, 1, 3)), 0, 1, 0, true) && error_has("avg_pool1d: kernel 0", NULL),
+    CHECK(!cf_avg_pool1d(ctx, cf_zeros(ctx, CF_F32, S(1, 1, 3)), 0, 1, 0, true) &&
+              error_has("avg_pool1d: kernel 0", NULL),
           "pool kernel 0");
     CHECK(!cf_max_pool2d(ctx, x, NULL) && error_has("max_pool2d", "kernel size are required"), "pool opts required");
-    CHECK(!cf_adaptive_avg_pool2d(ctx, x, 0, 2) && error_has("adaptive_avg_pool2d: output size 0x2 must be positive", NULL),
+    CHECK(!cf_adaptive_avg_pool2d(ctx, x, 0, 2) &&
+              error_has("adaptive_avg_pool2d: output size 0x2 must be positive", NULL),
           "adaptive output size");
     CHECK(!cf_interpolate_bilinear(ctx, cf_zeros(ctx, CF_F32, S(3, 5, 5)), 2, 2, false) &&
               error_has("interpolate_bilinear: expected 4 dims, got [3, 5, 5] f32", NULL),

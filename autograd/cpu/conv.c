@@ -95,8 +95,10 @@ static void gemm(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
     if (K == 0) { /* C = beta C, without reading C when beta is 0 */
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < N; j++) {
-                if (dt == CF_F32) ((float *)C)[i * ldc + j] = beta == 0 ? 0.0f : ((float *)C)[i * ldc + j] * (float)beta;
-                else ((double *)C)[i * ldc + j] = beta == 0 ? 0.0 : ((double *)C)[i * ldc + j] * beta;
+                double v = 0.0;
+                if (beta != 0) v = beta * (dt == CF_F32 ? ((float *)C)[i * ldc + j] : ((double *)C)[i * ldc + j]);
+                if (dt == CF_F32) ((float *)C)[i * ldc + j] = (float)v;
+                else ((double *)C)[i * ldc + j] = v;
             }
         return;
     }
@@ -378,8 +380,8 @@ static cf_status convt_bwd_body(cf_ctx *ctx, cf_node *n, const grads *gr)
     cf_tensor *x, *w, *dy = n->out->grad;
     CF_TRY(operands(ctx, n, &x, &w, NULL));
     if (!gr->x && !gr->w) return CF_OK;
-    return unfold_pass(ctx, &g, dy->dtype, cf_data(dy), cf_data(w), gr->x ? cf_data(gr->x) : NULL, gr->x_new ? 0.0 : 1.0,
-                       cf_data(x), gr->w ? cf_data(gr->w) : NULL, gr->w_new);
+    return unfold_pass(ctx, &g, dy->dtype, cf_data(dy), cf_data(w), gr->x ? cf_data(gr->x) : NULL,
+                       gr->x_new ? 0.0 : 1.0, cf_data(x), gr->w ? cf_data(gr->w) : NULL, gr->w_new);
 }
 
 cf_status cf_cpu_conv_transpose2d_fwd(cf_ctx *ctx, cf_node *n)

@@ -5,17 +5,6 @@
 #include "conv_attr.h"
 
 #include <inttypes.h>
-#include <stdio.h>
-
-/* "3x3" for 2-D ops, "3" for 1-D ones (stored with a height of 1). */
-static const char *pair_str(const int64_t *v, int nsp, char *buf, size_t n)
-{
-    if (nsp == 1)
-        snprintf(buf, n, "%" PRId64, v[1]);
-    else
-        snprintf(buf, n, "%" PRId64 "x%" PRId64, v[0], v[1]);
-    return buf;
-}
 
 static cf_status check_params(const char *op, const struct conv_attr *a)
 {
@@ -67,15 +56,16 @@ static cf_tensor *conv_node(cf_ctx *ctx, cf_op opc, int nsp, cf_tensor *x, cf_te
         }
     int64_t cin = x->shape[1], G = a->groups;
     if (cin % G != 0) {
-        cf_set_error(CF_ERR_SHAPE, "%s: input channels %" PRId64 " of x %s are not divisible by groups %" PRId64, op, cin,
-                     cf_shape_str(x, b1, sizeof b1), G);
+        cf_set_error(CF_ERR_SHAPE, "%s: input channels %" PRId64 " of x %s are not divisible by groups %" PRId64, op,
+                     cin, cf_shape_str(x, b1, sizeof b1), G);
         return NULL;
     }
     int64_t cout;
     if (transpose) {
         if (w->shape[0] != cin) {
             cf_set_error(CF_ERR_SHAPE,
-                         "%s: weight %s ([Cin, Cout/groups, KH, KW]) wants %" PRId64 " input channels, x %s has %" PRId64,
+                         "%s: weight %s ([Cin, Cout/groups, KH, KW]) wants %" PRId64
+                         " input channels, x %s has %" PRId64,
                          op, cf_shape_str(w, b1, sizeof b1), w->shape[0], cf_shape_str(x, b2, sizeof b2), cin);
             return NULL;
         }
@@ -83,8 +73,9 @@ static cf_tensor *conv_node(cf_ctx *ctx, cf_op opc, int nsp, cf_tensor *x, cf_te
     } else {
         cout = w->shape[0];
         if (cout % G != 0) {
-            cf_set_error(CF_ERR_SHAPE, "%s: output channels %" PRId64 " of weight %s are not divisible by groups %" PRId64,
-                         op, cout, cf_shape_str(w, b1, sizeof b1), G);
+            cf_set_error(CF_ERR_SHAPE,
+                         "%s: output channels %" PRId64 " of weight %s are not divisible by groups %" PRId64, op, cout,
+                         cf_shape_str(w, b1, sizeof b1), G);
             return NULL;
         }
         if (w->shape[1] * G != cin) {
@@ -112,7 +103,8 @@ static cf_tensor *conv_node(cf_ctx *ctx, cf_op opc, int nsp, cf_tensor *x, cf_te
             int64_t lim = a->stride[i] > a->dilation[i] ? a->stride[i] : a->dilation[i];
             if (a->output_padding[i] >= lim) {
                 cf_set_error(CF_ERR_ARG,
-                             "%s: output_padding %" PRId64 " must be smaller than stride %" PRId64 " or dilation %" PRId64,
+                             "%s: output_padding %" PRId64 " must be smaller than stride %" PRId64
+                             " or dilation %" PRId64,
                              op, a->output_padding[i], a->stride[i], a->dilation[i]);
                 return NULL;
             }
@@ -120,16 +112,18 @@ static cf_tensor *conv_node(cf_ctx *ctx, cf_op opc, int nsp, cf_tensor *x, cf_te
         }
         if (shape[2] < 1 || shape[3] < 1) {
             cf_set_error(CF_ERR_SHAPE, "%s: x %s with weight %s, stride %s and padding %s gives an empty output %s", op,
-                         cf_shape_str(x, b1, sizeof b1), cf_shape_str(w, b2, sizeof b2), pair_str(a->stride, nsp, k1, sizeof k1),
-                         pair_str(a->padding, nsp, k2, sizeof k2), pair_str(shape + 2, nsp, k3, sizeof k3));
+                         cf_shape_str(x, b1, sizeof b1), cf_shape_str(w, b2, sizeof b2),
+                         conv_pair_str(a->stride, nsp, k1, sizeof k1), conv_pair_str(a->padding, nsp, k2, sizeof k2),
+                         conv_pair_str(shape + 2, nsp, k3, sizeof k3));
             return NULL;
         }
     } else {
         if (padded[0] < eff[0] || padded[1] < eff[1]) {
-            cf_set_error(CF_ERR_SHAPE, "%s: kernel %s (dilated %s) is larger than the padded input %s (x %s, padding %s)", op,
-                         pair_str(k, nsp, k1, sizeof k1), pair_str(eff, nsp, k2, sizeof k2),
-                         pair_str(padded, nsp, k3, sizeof k3), cf_shape_str(x, b1, sizeof b1),
-                         pair_str(a->padding, nsp, b2, sizeof b2));
+            cf_set_error(CF_ERR_SHAPE,
+                         "%s: kernel %s (dilated %s) is larger than the padded input %s (x %s, padding %s)", op,
+                         conv_pair_str(k, nsp, k1, sizeof k1), conv_pair_str(eff, nsp, k2, sizeof k2),
+                         conv_pair_str(padded, nsp, k3, sizeof k3), cf_shape_str(x, b1, sizeof b1),
+                         conv_pair_str(a->padding, nsp, b2, sizeof b2));
             return NULL;
         }
         for (int i = 0; i < 2; i++) shape[2 + i] = (padded[i] - eff[i]) / a->stride[i] + 1;
@@ -141,7 +135,8 @@ static cf_tensor *conv_node(cf_ctx *ctx, cf_op opc, int nsp, cf_tensor *x, cf_te
     cf_node *n = cf_node_new(ctx, opc, bias ? 3 : 2, ins, out);
     if (!n) return NULL;
     *CF_ATTR(n, struct conv_attr) = *a;
-    n->saves = 3u; /* x for the weight's gradient, w for the input's; the bias is not read */
+    /* backward reads x only for the weight's gradient and w only for the input's; never the bias */
+    n->saves = (w->requires_grad ? 1u : 0u) | (x->requires_grad ? 2u : 0u);
     return cf_node_finish(ctx, n);
 }
 
@@ -151,8 +146,8 @@ cf_tensor *cf_conv1d(cf_ctx *ctx, cf_tensor *x, cf_tensor *w, cf_tensor *bias, i
                      int64_t dilation, int64_t groups)
 {
     CF_GUARD(x, w);
-    struct conv_attr a = {.stride = {1, or1(stride)}, .padding = {0, padding}, .dilation = {1, or1(dilation)},
-                          .groups = or1(groups)};
+    struct conv_attr a = {
+        .stride = {1, or1(stride)}, .padding = {0, padding}, .dilation = {1, or1(dilation)}, .groups = or1(groups)};
     return conv_node(ctx, CF_OP_conv1d, 1, x, w, bias, &a);
 }
 
@@ -219,6 +214,7 @@ cf_tensor *cf_conv3d(cf_ctx *ctx, cf_tensor *x, cf_tensor *w, cf_tensor *bias, c
     cf_tensor *ins[3] = {x, w, bias};
     cf_node *n = cf_node_new(ctx, CF_OP_conv3d, bias ? 3 : 2, ins, out);
     if (!n) return NULL;
-    n->saves = 3u;
+    /* backward reads x only for the weight's gradient and w only for the input's; never the bias */
+    n->saves = (w->requires_grad ? 1u : 0u) | (x->requires_grad ? 2u : 0u);
     return cf_node_finish(ctx, n);
 }

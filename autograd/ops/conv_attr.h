@@ -3,8 +3,10 @@
 #ifndef CF_CONV_ATTR_H
 #define CF_CONV_ATTR_H
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* conv1d, conv2d, conv_transpose2d (conv3d needs none: its stride is its kernel). */
 struct conv_attr {
@@ -21,5 +23,13 @@ struct pool_attr {
 struct interp_attr {
     bool align_corners;
 };
+
+/* A (h, w) pair for messages: "3x3" for 2-D ops, "3" for 1-D ones (whose h is a placeholder 1). */
+static inline const char *conv_pair_str(const int64_t *v, int nsp, char *buf, size_t n)
+{
+    if (nsp == 1) snprintf(buf, n, "%" PRId64, v[1]);
+    else snprintf(buf, n, "%" PRId64 "x%" PRId64, v[0], v[1]);
+    return buf;
+}
 
 #endif

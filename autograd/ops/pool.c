@@ -5,16 +5,6 @@
 #include "conv_attr.h"
 
 #include <inttypes.h>
-#include <stdio.h>
-
-static const char *pair_str(const int64_t *v, int nsp, char *buf, size_t n)
-{
-    if (nsp == 1)
-        snprintf(buf, n, "%" PRId64, v[1]);
-    else
-        snprintf(buf, n, "%" PRId64 "x%" PRId64, v[0], v[1]);
-    return buf;
-}
 
 /* Checks a max/avg pool with nsp spatial dims (the attr holds h at 0, w at 1) and builds its node. */
 static cf_node *pool_node(cf_ctx *ctx, cf_op opc, int nsp, cf_tensor *x, const struct pool_attr *a)
@@ -27,21 +17,21 @@ static cf_node *pool_node(cf_ctx *ctx, cf_op opc, int nsp, cf_tensor *x, const s
     for (int i = 0; i < 2; i++) {
         if (a->kernel[i] < 1 || a->stride[i] < 1 || a->padding[i] < 0) {
             cf_set_error(CF_ERR_ARG, "%s: kernel %s and stride %s must be >= 1 and padding %s >= 0", op,
-                         pair_str(a->kernel, nsp, k1, sizeof k1), pair_str(a->stride, nsp, k2, sizeof k2),
-                         pair_str(a->padding, nsp, k3, sizeof k3));
+                         conv_pair_str(a->kernel, nsp, k1, sizeof k1), conv_pair_str(a->stride, nsp, k2, sizeof k2),
+                         conv_pair_str(a->padding, nsp, k3, sizeof k3));
             return NULL;
         }
         if (2 * a->padding[i] > a->kernel[i]) {
             cf_set_error(CF_ERR_ARG, "%s: padding %s must be at most half the kernel %s", op,
-                         pair_str(a->padding, nsp, k1, sizeof k1), pair_str(a->kernel, nsp, k2, sizeof k2));
+                         conv_pair_str(a->padding, nsp, k1, sizeof k1), conv_pair_str(a->kernel, nsp, k2, sizeof k2));
             return NULL;
         }
         padded[i] = in[i] + 2 * a->padding[i];
     }
     if (padded[0] < a->kernel[0] || padded[1] < a->kernel[1]) {
         cf_set_error(CF_ERR_SHAPE, "%s: kernel %s is larger than the padded input %s (x %s, padding %s)", op,
-                     pair_str(a->kernel, nsp, k1, sizeof k1), pair_str(padded, nsp, k2, sizeof k2),
-                     cf_shape_str(x, b1, sizeof b1), pair_str(a->padding, nsp, k3, sizeof k3));
+                     conv_pair_str(a->kernel, nsp, k1, sizeof k1), conv_pair_str(padded, nsp, k2, sizeof k2),
+                     cf_shape_str(x, b1, sizeof b1), conv_pair_str(a->padding, nsp, k3, sizeof k3));
         return NULL;
     }
     for (int i = 0; i < 2; i++) shape[2 + i] = (padded[i] - a->kernel[i]) / a->stride[i] + 1;

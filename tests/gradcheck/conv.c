@@ -39,15 +39,16 @@ static cf_status conv2d_case(cf_gc *g, const char *label, conv_case k, int64_t N
 CF_GRADCHECK(conv2d)
 {
     conv2d_case(g, "3x3, bias", (conv_case){.bias = true}, 2, 3, 5, 5, 4, 3, 3);
-    conv2d_case(g, "stride (2,1), padding (1,0), 3x2 kernel", (conv_case){.o = {.stride = {2, 1}, .padding = {1, 0}}}, 1,
-                2, 5, 6, 3, 3, 2);
-    conv2d_case(g, "stride 2, batch 3 (threads over the batch)", (conv_case){.o = {.stride = {2, 2}}, .bias = true}, 3, 2,
-                5, 5, 2, 2, 2);
+    conv2d_case(g, "stride (2,1), padding (1,0), 3x2 kernel", (conv_case){.o = {.stride = {2, 1}, .padding = {1, 0}}},
+                1, 2, 5, 6, 3, 3, 2);
+    conv2d_case(g, "stride 2, batch 3 (threads over the batch)", (conv_case){.o = {.stride = {2, 2}}, .bias = true}, 3,
+                2, 5, 5, 2, 2, 2);
     conv2d_case(g, "dilation (2,1), padding (1,2)", (conv_case){.o = {.dilation = {2, 1}, .padding = {1, 2}}}, 1, 2, 6,
                 5, 2, 2, 3);
     conv2d_case(g, "groups 2", (conv_case){.o = {.groups = 2, .padding = {1, 1}}, .bias = true}, 2, 4, 4, 4, 6, 3, 3);
     conv2d_case(g, "depthwise, stride 2, padding 1",
-                (conv_case){.o = {.groups = 3, .stride = {2, 2}, .padding = {1, 1}}, .bias = true}, 2, 3, 5, 5, 3, 3, 3);
+                (conv_case){.o = {.groups = 3, .stride = {2, 2}, .padding = {1, 1}}, .bias = true}, 2, 3, 5, 5, 3, 3,
+                3);
     conv2d_case(g, "depthwise x2 multiplier, dilation 2, padding 2",
                 (conv_case){.o = {.groups = 2, .dilation = {2, 2}, .padding = {2, 2}}}, 1, 2, 5, 5, 4, 3, 3);
     conv2d_case(g, "1x1 kernel, bias", (conv_case){.bias = true}, 2, 3, 3, 3, 4, 1, 1);
@@ -91,8 +92,9 @@ static cf_tensor *fn_conv3d(cf_ctx *c, cf_tensor *const *x, const void *u)
 CF_GRADCHECK(conv3d)
 {
     conv_case b = {.bias = true}, nb = {0};
-    cf_gc_check(g, "2x2x3 patches, bias", fn_conv3d, &b, 3,
-                (cf_tensor *[]){cf_gc_randn(g, S(2, 2, 4, 4, 6)), cf_gc_randn(g, S(3, 2, 2, 2, 3)), cf_gc_randn(g, S(3))});
+    cf_gc_check(
+        g, "2x2x3 patches, bias", fn_conv3d, &b, 3,
+        (cf_tensor *[]){cf_gc_randn(g, S(2, 2, 4, 4, 6)), cf_gc_randn(g, S(3, 2, 2, 2, 3)), cf_gc_randn(g, S(3))});
     cf_gc_check(g, "1x2x2 patches, batch 1", fn_conv3d, &nb, 2,
                 (cf_tensor *[]){cf_gc_randn(g, S(1, 3, 2, 4, 2)), cf_gc_randn(g, S(2, 3, 1, 2, 2))});
     return cf_gc_check(g, "uncovered trailing pixels", fn_conv3d, &nb, 2,
@@ -121,10 +123,10 @@ CF_GRADCHECK(conv_transpose2d)
     convt_case(g, "stride 2, padding 1, output_padding 1",
                (conv_case){.t = {.stride = {2, 2}, .padding = {1, 1}, .output_padding = {1, 1}}}, 1, 2, 3, 3, 2, 3, 3);
     convt_case(g, "stride (2,3), padding (0,1), output_padding (1,2), 2x3 kernel",
-               (conv_case){.t = {.stride = {2, 3}, .padding = {0, 1}, .output_padding = {1, 2}}, .bias = true}, 2, 2, 2, 3,
-               3, 2, 3);
-    convt_case(g, "dilation 2, output_padding 1", (conv_case){.t = {.dilation = {2, 2}, .output_padding = {1, 0}}}, 1, 2,
-               3, 3, 2, 2, 2);
+               (conv_case){.t = {.stride = {2, 3}, .padding = {0, 1}, .output_padding = {1, 2}}, .bias = true}, 2, 2, 2,
+               3, 3, 2, 3);
+    convt_case(g, "dilation 2, output_padding 1", (conv_case){.t = {.dilation = {2, 2}, .output_padding = {1, 0}}}, 1,
+               2, 3, 3, 2, 2, 2);
     convt_case(g, "groups 2", (conv_case){.t = {.groups = 2, .stride = {2, 2}}, .bias = true}, 2, 4, 2, 3, 4, 2, 2);
     convt_case(g, "1x1 kernel", (conv_case){.bias = true}, 2, 3, 2, 3, 2, 1, 1);
     convt_case(g, "non-contiguous x", (conv_case){.tview = true, .t = {.stride = {2, 2}}}, 1, 2, 3, 2, 2, 2, 2);
@@ -158,10 +160,11 @@ static cf_tensor *spread(cf_gc *g, int ndim, const int64_t *shape)
 
 CF_GRADCHECK(max_pool1d)
 {
-    cf_gc_check(g, "k3 s2 p1", fn_max1, &(pool_case){.k1 = 3, .s1 = 2, .p1 = 1}, 1, (cf_tensor *[]){spread(g, S(2, 3, 8))});
+    cf_gc_check(g, "k3 s2 p1", fn_max1, &(pool_case){.k1 = 3, .s1 = 2, .p1 = 1}, 1,
+                (cf_tensor *[]){spread(g, S(2, 3, 8))});
     cf_gc_check(g, "k2, default stride", fn_max1, &(pool_case){.k1 = 2}, 1, (cf_tensor *[]){spread(g, S(2, 2, 7))});
-    return cf_gc_check(g, "overlapping k3 s1, non-contiguous", fn_max1, &(pool_case){.k1 = 3, .s1 = 1, .tview = true}, 1,
-                       (cf_tensor *[]){spread(g, S(1, 6, 2))});
+    return cf_gc_check(g, "overlapping k3 s1, non-contiguous", fn_max1, &(pool_case){.k1 = 3, .s1 = 1, .tview = true},
+                       1, (cf_tensor *[]){spread(g, S(1, 6, 2))});
 }
 
 static cf_tensor *fn_max2(cf_ctx *c, cf_tensor *const *x, const void *u)
@@ -189,8 +192,8 @@ static cf_tensor *fn_avg1(cf_ctx *c, cf_tensor *const *x, const void *u)
 
 CF_GRADCHECK(avg_pool1d)
 {
-    cf_gc_check(g, "k3 s2 p1, padding counted", fn_avg1, &(pool_case){.k1 = 3, .s1 = 2, .p1 = 1, .include_pad = true}, 1,
-                (cf_tensor *[]){cf_gc_randn(g, S(2, 2, 7))});
+    cf_gc_check(g, "k3 s2 p1, padding counted", fn_avg1, &(pool_case){.k1 = 3, .s1 = 2, .p1 = 1, .include_pad = true},
+                1, (cf_tensor *[]){cf_gc_randn(g, S(2, 2, 7))});
     cf_gc_check(g, "k3 s2 p1, padding not counted", fn_avg1, &(pool_case){.k1 = 3, .s1 = 2, .p1 = 1}, 1,
                 (cf_tensor *[]){cf_gc_randn(g, S(2, 2, 7))});
     return cf_gc_check(g, "k2, default stride, non-contiguous", fn_avg1, &(pool_case){.k1 = 2, .tview = true}, 1,
@@ -205,15 +208,17 @@ static cf_tensor *fn_avg2(cf_ctx *c, cf_tensor *const *x, const void *u)
 
 CF_GRADCHECK(avg_pool2d)
 {
-    cf_gc_check(g, "2x2", fn_avg2, &(pool_case){.o = {.kernel = {2, 2}}}, 1, (cf_tensor *[]){cf_gc_randn(g, S(2, 2, 4, 5))});
+    cf_gc_check(g, "2x2", fn_avg2, &(pool_case){.o = {.kernel = {2, 2}}}, 1,
+                (cf_tensor *[]){cf_gc_randn(g, S(2, 2, 4, 5))});
     cf_gc_check(g, "3x3 s2 p1, padding counted", fn_avg2,
                 &(pool_case){.o = {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1}}}, 1,
                 (cf_tensor *[]){cf_gc_randn(g, S(1, 2, 5, 6))});
     cf_gc_check(g, "3x2 s(1,2) p(1,1), padding not counted", fn_avg2,
                 &(pool_case){.o = {.kernel = {3, 2}, .stride = {1, 2}, .padding = {1, 1}, .exclude_pad = true}}, 1,
                 (cf_tensor *[]){cf_gc_randn(g, S(1, 2, 4, 5))});
-    return cf_gc_check(g, "non-contiguous", fn_avg2, &(pool_case){.o = {.kernel = {2, 3}, .stride = {1, 1}}, .tview = true},
-                       1, (cf_tensor *[]){cf_gc_randn(g, S(1, 2, 5, 4))});
+    return cf_gc_check(g, "non-contiguous", fn_avg2,
+                       &(pool_case){.o = {.kernel = {2, 3}, .stride = {1, 1}}, .tview = true}, 1,
+                       (cf_tensor *[]){cf_gc_randn(g, S(1, 2, 5, 4))});
 }
 
 static cf_tensor *fn_aavg(cf_ctx *c, cf_tensor *const *x, const void *u)
@@ -228,8 +233,9 @@ CF_GRADCHECK(adaptive_avg_pool2d)
                 (cf_tensor *[]){cf_gc_randn(g, S(2, 2, 5, 7))});
     cf_gc_check(g, "4x4 -> 1x1 (global)", fn_aavg, &(pool_case){.oh = 1, .ow = 1}, 1,
                 (cf_tensor *[]){cf_gc_randn(g, S(2, 3, 4, 4))});
-    return cf_gc_check(g, "3x2 -> 4x5 (upsampling), non-contiguous", fn_aavg, &(pool_case){.oh = 4, .ow = 5, .tview = true},
-                       1, (cf_tensor *[]){cf_gc_randn(g, S(1, 2, 2, 3))});
+    return cf_gc_check(g, "3x2 -> 4x5 (upsampling), non-contiguous", fn_aavg,
+                       &(pool_case){.oh = 4, .ow = 5, .tview = true}, 1,
+                       (cf_tensor *[]){cf_gc_randn(g, S(1, 2, 2, 3))});
 }
 
 static cf_tensor *fn_amax(cf_ctx *c, cf_tensor *const *x, const void *u)
@@ -256,7 +262,8 @@ CF_GRADCHECK(interpolate_bilinear)
 {
     cf_gc_check(g, "3x4 -> 5x7, align_corners", fn_interp, &(pool_case){.oh = 5, .ow = 7, .align = true}, 1,
                 (cf_tensor *[]){cf_gc_randn(g, S(2, 2, 3, 4))});
-    cf_gc_check(g, "3x4 -> 5x7", fn_interp, &(pool_case){.oh = 5, .ow = 7}, 1, (cf_tensor *[]){cf_gc_randn(g, S(2, 2, 3, 4))});
+    cf_gc_check(g, "3x4 -> 5x7", fn_interp, &(pool_case){.oh = 5, .ow = 7}, 1,
+                (cf_tensor *[]){cf_gc_randn(g, S(2, 2, 3, 4))});
     cf_gc_check(g, "5x6 -> 3x4 (down)", fn_interp, &(pool_case){.oh = 3, .ow = 4}, 1,
                 (cf_tensor *[]){cf_gc_randn(g, S(1, 2, 5, 6))});
     cf_gc_check(g, "5x6 -> 3x4 (down), align_corners", fn_interp, &(pool_case){.oh = 3, .ow = 4, .align = true}, 1,
