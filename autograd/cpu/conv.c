@@ -1,0 +1,404 @@
+/* CPU convolutions: im2col into arena scratch + CBLAS GEMM, col2im for the way back.
+ *
+ * Every convolution here is seen from one geometry: an "image" side (conv input, or conv_transpose
+ * output) of IC channels and IT x IH x IW pixels, and a "column" side (conv output, conv_transpose input)
+ * of OC channels and L = OT x OH x OW positions, linked by a kernel with stride, padding and dilation.
+ * The weight is an [OC, K] matrix per group (K = IC/G * KT*KH*KW) in both conv's [Cout, Cin/G, k...]
+ * and conv_transpose's [Cin, Cout/G, k...] layouts. Then
+ *     cols(img)       = im2col of one sample's image, [K, L] per group
+ *     conv fwd        : y = W cols(x)                conv_transpose fwd : y = col2im(W^T x)
+ *     conv bwd x      : dx += col2im(W^T dy)         conv_transpose bwd : dx += W cols(dy)
+ *     conv bwd w      : dW += dy cols(x)^T                                dW += x cols(dy)^T
+ * conv1d is conv2d with a height of 1; conv3d (non-overlapping patches) is the same code with a depth.
+ * Depthwise 2-D convolutions skip the column matrix and run direct loops. */
+#include "../ops/conv_attr.h"
+#include "cpu.h"
+
+#include <cblas.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+typedef struct cgeom {
+    int64_t N, G;
+    int64_t IC, IT, IH, IW, plane; /* image side; plane = IT*IH*IW */
+    int64_t OC, OT, OH, OW, L;     /* column side */
+    int64_t KT, KH, KW;
+    int64_t st, sh, sw, pt, ph, pw, dt, dh, dw;
+    int64_t ICg, OCg, K;
+    bool unit; /* 1x1x1 kernel, stride 1, no padding: an image is its own column matrix */
+} cgeom;
+
+/* Output positions o in [lo, hi) whose input index o*s + off falls inside [0, in). */
+static inline void out_range(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo, int64_t *hi)
+{
+    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t h = in - 1 - off >= 0 ? (in - 1 - off) / s + 1 : 0;
+    if (l > out) l = out;
+    if (h > out) h = out;
+    if (h < l) h = l;
+    *lo = l, *hi = h;
+}
+
+#define T float
+#define FN(name) name##_f32
+#include "conv_loops.inc"
+#undef T
+#undef FN
+#define T double
+#define FN(name) name##_f64
+#include "conv_loops.inc"
+#undef T
+#undef FN
+
+static cgeom geometry(const cf_node *n)
+{
+    bool tr = n->op == CF_OP_conv_transpose2d;
+    const cf_tensor *img = tr ? n->out : n->in[0], *col = tr ? n->in[0] : n->out, *w = n->in[1];
+    int nsp = img->ndim - 2;
+    int64_t is[3] = {1, 1, 1}, os[3] = {1, 1, 1}, ks[3] = {1, 1, 1};
+    for (int i = 0; i < nsp; i++) {
+        is[3 - nsp + i] = img->shape[2 + i];
+        os[3 - nsp + i] = col->shape[2 + i];
+        ks[3 - nsp + i] = w->shape[2 + i];
+    }
+    cgeom g = {.N = img->shape[0], .IC = img->shape[1], .OC = col->shape[1]};
+    g.IT = is[0], g.IH = is[1], g.IW = is[2], g.OT = os[0], g.OH = os[1], g.OW = os[2];
+    g.KT = ks[0], g.KH = ks[1], g.KW = ks[2];
+    g.plane = g.IT * g.IH * g.IW, g.L = g.OT * g.OH * g.OW;
+    g.st = 1, g.pt = 0, g.dt = 1;
+    if (n->op == CF_OP_conv3d) {
+        g.G = 1;
+        g.st = g.KT, g.sh = g.KH, g.sw = g.KW;
+        g.ph = g.pw = 0;
+        g.dh = g.dw = 1;
+    } else {
+        const struct conv_attr *a = CF_ATTR(n, struct conv_attr);
+        g.G = a->groups;
+        g.sh = a->stride[0], g.sw = a->stride[1];
+        g.ph = a->padding[0], g.pw = a->padding[1];
+        g.dh = a->dilation[0], g.dw = a->dilation[1];
+    }
+    g.ICg = g.IC / g.G, g.OCg = g.OC / g.G;
+    g.K = g.ICg * g.KT * g.KH * g.KW;
+    g.unit = g.KT == 1 && g.KH == 1 && g.KW == 1 && g.st == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.ph == 0 &&
+             g.pw == 0;
+    return g;
+}
+
+/* C[M, N] = A B + beta C, each operand optionally transposed, row-major. */
+static void gemm(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const void *A, int64_t lda,
+                 const void *B, int64_t ldb, double beta, void *C, int64_t ldc)
+{
+    if (M == 0 || N == 0) return;
+    if (K == 0) { /* C = beta C, without reading C when beta is 0 */
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < N; j++) {
+                double v = 0.0;
+                if (beta != 0) v = beta * (dt == CF_F32 ? ((float *)C)[i * ldc + j] : ((double *)C)[i * ldc + j]);
+                if (dt == CF_F32) ((float *)C)[i * ldc + j] = (float)v;
+                else ((double *)C)[i * ldc + j] = v;
+            }
+        return;
+    }
+    enum CBLAS_TRANSPOSE a = ta ? CblasTrans : CblasNoTrans, b = tb ? CblasTrans : CblasNoTrans;
+    if (dt == CF_F32)
+        cblas_sgemm(CblasRowMajor, a, b, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, (float)beta, C,
+                    (int)ldc);
+    else
+        cblas_dgemm(CblasRowMajor, a, b, (int)M, (int)N, (int)K, 1.0, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
+static cf_tensor *contiguous(cf_ctx *ctx, cf_tensor *t)
+{
+    if (cf_is_contiguous(t)) return t;
+    cf_tensor *c = cf_empty(ctx, t->dtype, t->ndim, t->shape);
+    if (c) cf_cpu_copy_strided(c, t, false);
+    return c;
+}
+
+/* Threads that each take whole samples (GEMMs then run single-threaded inside them). One thread, with
+ * threaded GEMMs and column loops, when there are few samples for big products. */
+static int batch_threads(const cf_ctx *ctx, const cgeom *g)
+{
+    int t = cf_ctx_threads(ctx);
+    if (t <= 1 || g->N <= 1) return 1;
+    double work = (double)g->OC * (double)g->K * (double)g->L; /* multiply-adds per sample */
+    if (work * (double)g->N < 4.0 * CF_PAR_MIN) return 1;         /* a fork would cost more than it saves */
+    if (g->N < t && work > 96.0 * 96 * 96) return 1;
+    return g->N < t ? (int)g->N : t;
+}
+
+static int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static inline void *at(const void *p, int64_t elems, size_t es) { return (char *)p + elems * (int64_t)es; }
+
+/* The [K, L] column matrix of group gi of one sample's image: the image itself for unit kernels, else
+ * im2col into buf. */
+static const void *cols_of(const cgeom *g, cf_dtype dt, const void *img_n, int64_t gi, void *buf, bool par)
+{
+    size_t es = cf_dtype_size(dt);
+    const void *img = at(img_n, gi * g->ICg * g->plane, es);
+    if (g->unit) return img;
+    if (dt == CF_F32) im2col_f32(g, img, buf, par);
+    else im2col_f64(g, img, buf, par);
+    return buf;
+}
+
+/* img_n (+)= col2im(W^T colside_n), group by group; buf holds one group's [K, L] columns. */
+static void fold_back(const cgeom *g, cf_dtype dt, const void *w, const void *colside_n, void *img_n, void *buf,
+                      bool accumulate, bool par)
+{
+    size_t es = cf_dtype_size(dt);
+    if (!accumulate && !g->unit) memset(img_n, 0, es * (size_t)(g->IC * g->plane));
+    for (int64_t gi = 0; gi < g->G; gi++) {
+        const void *wg = at(w, gi * g->OCg * g->K, es), *yg = at(colside_n, gi * g->OCg * g->L, es);
+        void *img = at(img_n, gi * g->ICg * g->plane, es);
+        if (g->unit) {
+            gemm(dt, true, false, g->K, g->L, g->OCg, wg, g->K, yg, g->L, accumulate ? 1.0 : 0.0, img, g->L);
+            continue;
+        }
+        gemm(dt, true, false, g->K, g->L, g->OCg, wg, g->K, yg, g->L, 0.0, buf, g->L);
+        if (dt == CF_F32) col2im_f32(g, buf, img, par);
+        else col2im_f64(g, buf, img, par);
+    }
+}
+
+/* ---- the batch loops ---- */
+
+/* Column buffers live only as long as one loop: taken after a mark and handed back at its end, so a
+ * network's many convolutions do not pile their scratch up in the step arena. */
+
+/* One pass over the samples that unfolds each image once: out_n (beta)= W cols(img_n) when out is
+ * given, and dW (+)= colside_n cols(img_n)^T when dw is given. dW sums over samples: with several
+ * threads each sums its samples into a private buffer and the buffers are added at the end, so no two
+ * threads write one place. */
+static cf_status unfold_pass(cf_ctx *ctx, const cgeom *g, cf_dtype dt, const void *img, const void *w, void *out,
+                             double beta, const void *colside, void *dw, bool dw_overwrite)
+{
+    size_t es = cf_dtype_size(dt);
+    int64_t wn = g->OC * g->K;
+    if (dw && g->N == 0 && dw_overwrite) memset(dw, 0, es * (size_t)wn);
+    int nt = batch_threads(ctx, g);
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
+    void *bufs = g->unit ? NULL : cf_scratch(ctx, es * (size_t)(g->K * g->L) * (size_t)nt);
+    void *parts = dw && nt > 1 ? cf_scratch(ctx, es * (size_t)wn * (size_t)nt) : NULL;
+    if ((!g->unit && !bufs) || (dw && nt > 1 && !parts)) return cf_last_status();
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = thread_id();
+        void *buf = bufs ? at(bufs, t * g->K * g->L, es) : NULL;
+        void *acc = !dw ? NULL : (nt > 1 ? at(parts, t * wn, es) : dw);
+        bool first = nt > 1 || dw_overwrite;
+        #pragma omp for schedule(static)
+        for (int64_t n = 0; n < g->N; n++) {
+            const void *img_n = at(img, n * g->IC * g->plane, es);
+            for (int64_t gi = 0; gi < g->G; gi++) {
+                const void *c = cols_of(g, dt, img_n, gi, buf, nt == 1);
+                int64_t row = n * g->OC + gi * g->OCg;
+                if (out)
+                    gemm(dt, false, false, g->OCg, g->L, g->K, at(w, gi * g->OCg * g->K, es), g->K, c, g->L, beta,
+                         at(out, row * g->L, es), g->L);
+                if (dw)
+                    gemm(dt, false, true, g->OCg, g->K, g->L, at(colside, row * g->L, es), g->L, c, g->L,
+                         first ? 0.0 : 1.0, at(acc, gi * g->OCg * g->K, es), g->K);
+            }
+            first = false;
+        }
+        if (dw && first && nt > 1) memset(acc, 0, es * (size_t)wn); /* this thread got no sample */
+    }
+    if (dw && nt > 1) {
+        if (dt == CF_F32) sum_partials_f32(dw, parts, nt, wn, dw_overwrite);
+        else sum_partials_f64(dw, parts, nt, wn, dw_overwrite);
+    }
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
+    return CF_OK;
+}
+
+/* img (+)= col2im(W^T colside) for every sample (conv_transpose forward; conv's input gradient). */
+static cf_status gemm_fold(cf_ctx *ctx, const cgeom *g, cf_dtype dt, const void *w, const void *colside, void *img,
+                           bool accumulate)
+{
+    size_t es = cf_dtype_size(dt);
+    int nt = batch_threads(ctx, g);
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
+    void *bufs = g->unit ? NULL : cf_scratch(ctx, es * (size_t)(g->K * g->L) * (size_t)nt);
+    if (!g->unit && !bufs) return cf_last_status();
+    #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t n = 0; n < g->N; n++) {
+        void *buf = bufs ? at(bufs, thread_id() * g->K * g->L, es) : NULL;
+        fold_back(g, dt, w, at(colside, n * g->OC * g->L, es), at(img, n * g->IC * g->plane, es), buf, accumulate,
+                  nt == 1);
+    }
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
+    return CF_OK;
+}
+
+static void bias_add(cf_dtype dt, void *y, const void *b, int64_t N, int64_t C, int64_t L)
+{
+    if (dt == CF_F32) bias_add_f32(y, b, N, C, L);
+    else bias_add_f64(y, b, N, C, L);
+}
+
+static cf_status bias_grad(cf_ctx *ctx, cf_node *n, const cf_tensor *dy, int64_t N, int64_t C, int64_t L)
+{
+    if (n->n_in < 3 || !cf_needs_grad(n, 2)) return CF_OK;
+    bool overwrite;
+    cf_tensor *gb = cf_grad_slot(ctx, n->in[2], &overwrite);
+    if (!gb) return cf_last_status();
+    if (dy->dtype == CF_F32) bias_grad_f32(cf_data(dy), cf_data(gb), N, C, L, overwrite);
+    else bias_grad_f64(cf_data(dy), cf_data(gb), N, C, L, overwrite);
+    return CF_OK;
+}
+
+/* The gradient buffers of x and w that backward writes (NULL where not needed), taken before any
+ * scratch so that handing the scratch back leaves them alone. */
+typedef struct grads {
+    cf_tensor *x, *w;
+    bool x_new, w_new; /* uninitialised: store instead of add */
+} grads;
+
+static cf_status take_grads(cf_ctx *ctx, cf_node *n, grads *gr)
+{
+    *gr = (grads){0};
+    if (cf_needs_grad(n, 0) && !(gr->x = cf_grad_slot(ctx, n->in[0], &gr->x_new))) return cf_last_status();
+    if (cf_needs_grad(n, 1) && !(gr->w = cf_grad_slot(ctx, n->in[1], &gr->w_new))) return cf_last_status();
+    return CF_OK;
+}
+
+/* x, w and bias as contiguous tensors (copies in the arena where they are views). */
+static cf_status operands(cf_ctx *ctx, cf_node *n, cf_tensor **x, cf_tensor **w, cf_tensor **b)
+{
+    *x = contiguous(ctx, n->in[0]);
+    *w = contiguous(ctx, n->in[1]);
+    if (b) *b = n->n_in == 3 ? contiguous(ctx, n->in[2]) : NULL;
+    if (!*x || !*w || (b && n->n_in == 3 && !*b)) return cf_last_status();
+    return CF_OK;
+}
+
+static bool depthwise(const cf_node *n, const cgeom *g)
+{
+    return n->op != CF_OP_conv_transpose2d && n->op != CF_OP_conv3d && g->G > 1 && g->ICg == 1;
+}
+
+/* ---- conv1d, conv2d, conv3d ---- */
+
+static cf_status conv_fwd_body(cf_ctx *ctx, cf_node *n)
+{
+    cgeom g = geometry(n);
+    cf_tensor *x, *w, *b, *y = n->out;
+    CF_TRY(operands(ctx, n, &x, &w, &b));
+    cf_dtype dt = y->dtype;
+    if (depthwise(n, &g)) {
+        if (dt == CF_F32) dw_fwd_f32(&g, cf_data(x), cf_data(w), b ? cf_data(b) : NULL, cf_data(y));
+        else dw_fwd_f64(&g, cf_data(x), cf_data(w), b ? cf_data(b) : NULL, cf_data(y));
+        return CF_OK;
+    }
+    CF_TRY(unfold_pass(ctx, &g, dt, cf_data(x), cf_data(w), cf_data(y), 0.0, NULL, NULL, false));
+    if (b) bias_add(dt, cf_data(y), cf_data(b), g.N, g.OC, g.L);
+    return CF_OK;
+}
+
+static cf_status conv_bwd_body(cf_ctx *ctx, cf_node *n, const grads *gr)
+{
+    cgeom g = geometry(n);
+    cf_tensor *x, *w, *dy = n->out->grad;
+    CF_TRY(operands(ctx, n, &x, &w, NULL));
+    cf_dtype dt = dy->dtype;
+    bool f32 = dt == CF_F32;
+    if (depthwise(n, &g)) {
+        if (gr->x && f32) dw_bwd_x_f32(&g, cf_data(dy), cf_data(w), cf_data(gr->x), gr->x_new);
+        if (gr->x && !f32) dw_bwd_x_f64(&g, cf_data(dy), cf_data(w), cf_data(gr->x), gr->x_new);
+        if (gr->w && f32) dw_bwd_w_f32(&g, cf_data(dy), cf_data(x), cf_data(gr->w), gr->w_new);
+        if (gr->w && !f32) dw_bwd_w_f64(&g, cf_data(dy), cf_data(x), cf_data(gr->w), gr->w_new);
+        return CF_OK;
+    }
+    if (gr->x) CF_TRY(gemm_fold(ctx, &g, dt, cf_data(w), cf_data(dy), cf_data(gr->x), !gr->x_new));
+    if (gr->w) CF_TRY(unfold_pass(ctx, &g, dt, cf_data(x), NULL, NULL, 0.0, cf_data(dy), cf_data(gr->w), gr->w_new));
+    return CF_OK;
+}
+
+/* The kernels below run their body and then hand back everything the body took from the arena. */
+static cf_status conv_fwd(cf_ctx *ctx, cf_node *n)
+{
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
+    cf_status st = conv_fwd_body(ctx, n);
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
+    return st;
+}
+
+static cf_status conv_bwd(cf_ctx *ctx, cf_node *n)
+{
+    grads gr;
+    CF_TRY(take_grads(ctx, n, &gr));
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
+    cf_status st = conv_bwd_body(ctx, n, &gr);
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
+    cgeom g = geometry(n);
+    return st != CF_OK ? st : bias_grad(ctx, n, n->out->grad, g.N, g.OC, g.L);
+}
+
+cf_status cf_cpu_conv1d_fwd(cf_ctx *ctx, cf_node *n) { return conv_fwd(ctx, n); }
+cf_status cf_cpu_conv1d_bwd(cf_ctx *ctx, cf_node *n) { return conv_bwd(ctx, n); }
+cf_status cf_cpu_conv2d_fwd(cf_ctx *ctx, cf_node *n) { return conv_fwd(ctx, n); }
+cf_status cf_cpu_conv2d_bwd(cf_ctx *ctx, cf_node *n) { return conv_bwd(ctx, n); }
+cf_status cf_cpu_conv3d_fwd(cf_ctx *ctx, cf_node *n) { return conv_fwd(ctx, n); }
+
+cf_status cf_cpu_conv3d_bwd(cf_ctx *ctx, cf_node *n)
+{
+    cgeom g = geometry(n);
+    bool covered = g.OT * g.KT == g.IT && g.OH * g.KH == g.IH && g.OW * g.KW == g.IW;
+    /* trailing pixels that no patch reads get a zero gradient: start that buffer at zero */
+    if (!covered && cf_needs_grad(n, 0) && !cf_grad_acc(ctx, n->in[0])) return cf_last_status();
+    return conv_bwd(ctx, n);
+}
+
+/* ---- conv_transpose2d ---- */
+
+static cf_status convt_fwd_body(cf_ctx *ctx, cf_node *n)
+{
+    cgeom g = geometry(n);
+    cf_tensor *x, *w, *b, *y = n->out;
+    CF_TRY(operands(ctx, n, &x, &w, &b));
+    CF_TRY(gemm_fold(ctx, &g, y->dtype, cf_data(w), cf_data(x), cf_data(y), false));
+    if (b) bias_add(y->dtype, cf_data(y), cf_data(b), g.N, g.IC, g.plane);
+    return CF_OK;
+}
+
+/* dx = W cols(dy) and dW = x cols(dy)^T share one unfolding of dy. */
+static cf_status convt_bwd_body(cf_ctx *ctx, cf_node *n, const grads *gr)
+{
+    cgeom g = geometry(n);
+    cf_tensor *x, *w, *dy = n->out->grad;
+    CF_TRY(operands(ctx, n, &x, &w, NULL));
+    if (!gr->x && !gr->w) return CF_OK;
+    return unfold_pass(ctx, &g, dy->dtype, cf_data(dy), cf_data(w), gr->x ? cf_data(gr->x) : NULL,
+                       gr->x_new ? 0.0 : 1.0, cf_data(x), gr->w ? cf_data(gr->w) : NULL, gr->w_new);
+}
+
+cf_status cf_cpu_conv_transpose2d_fwd(cf_ctx *ctx, cf_node *n)
+{
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
+    cf_status st = convt_fwd_body(ctx, n);
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
+    return st;
+}
+
+cf_status cf_cpu_conv_transpose2d_bwd(cf_ctx *ctx, cf_node *n)
+{
+    grads gr;
+    CF_TRY(take_grads(ctx, n, &gr));
+    cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
+    cf_status st = convt_bwd_body(ctx, n, &gr);
+    cf_arena_rewind(cf_ctx_arena(ctx), mark);
+    cgeom g = geometry(n);
+    return st != CF_OK ? st : bias_grad(ctx, n, n->out->grad, g.N, g.IC, g.plane);
+}
