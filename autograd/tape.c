@@ -1,5 +1,6 @@
 /* The tape: node creation and recording, and reverse-mode backward with accumulation, saved-tensor
  * version checks and gradient-final hooks. */
+#include "cpu/cpu.h"
 #include "ctx_internal.h"
 
 #include <inttypes.h>
@@ -179,6 +180,10 @@ static cf_status seed_root(cf_ctx *ctx, cf_tensor *root, const cf_tensor *seed)
                             cf_shape_str(root, b, sizeof b));
     cf_tensor *g = cf_grad_acc(ctx, root);
     if (!g) return cf_last_status();
+    if (seed->dtype == g->dtype && seed->storage->device == CF_CPU) {
+        cf_cpu_copy_strided(g, seed, true);
+        return CF_OK;
+    }
     int64_t n = cf_numel(g);
     for (int64_t i = 0; i < n; i++) cf_set_flat(g, i, cf_get_flat(g, i) + cf_get_flat(seed, i));
     return CF_OK;

@@ -110,8 +110,9 @@ static void batched(const batch_iter *bi, cf_dtype dt, const mat_ref *A, const m
                     int64_t N, int64_t K, int64_t ldc, double beta, int64_t sc_ovr[3], bool serial)
 {
     size_t es = cf_dtype_size(dt);
-    bool small = (double)M * N * K < 96.0 * 96 * 96;
-    #pragma omp parallel for if (small && !serial && bi->nbatch > 1)
+    /* one GEMM per thread beats threads inside a small GEMM, but only when there is work to share */
+    bool small = (double)M * N * K < 96.0 * 96 * 96, worth = (double)M * N * K * (double)bi->nbatch > 1e6;
+    #pragma omp parallel for if (small && worth && !serial && bi->nbatch > 1)
     for (int64_t k = 0; k < bi->nbatch; k++) {
         int64_t off[3];
         batch_offsets(bi, k, off);
@@ -184,7 +185,8 @@ cf_status cf_cpu_matmul_bwd(cf_ctx *ctx, cf_node *n)
             int64_t none[3] = {-1, -1, -1};
             size_t es = cf_dtype_size(y->dtype);
             bool serial = bcast;
-            #pragma omp parallel for if (!serial && (double)M * N * K < 96.0 * 96 * 96 && bg.nbatch > 1)
+            bool worth = (double)M * N * K * (double)bg.nbatch > 1e6;
+            #pragma omp parallel for if (!serial && worth && (double)M * N * K < 96.0 * 96 * 96 && bg.nbatch > 1)
             for (int64_t k = 0; k < bg.nbatch; k++) {
                 int64_t off[3];
                 batch_offsets(&bg, k, off);
@@ -211,7 +213,8 @@ cf_status cf_cpu_matmul_bwd(cf_ctx *ctx, cf_node *n)
             bg.nbatch = bg.it.numel;
             size_t es = cf_dtype_size(y->dtype);
             bool serial = bcast;
-            #pragma omp parallel for if (!serial && (double)M * N * K < 96.0 * 96 * 96 && bg.nbatch > 1)
+            bool worth = (double)M * N * K * (double)bg.nbatch > 1e6;
+            #pragma omp parallel for if (!serial && worth && (double)M * N * K < 96.0 * 96 * 96 && bg.nbatch > 1)
             for (int64_t k = 0; k < bg.nbatch; k++) {
                 int64_t off[3];
                 batch_offsets(&bg, k, off);
