@@ -265,7 +265,7 @@ static hid_t mem_type_of(cf_dtype dt)
 
 /* ---- save ---- */
 
-enum { CHUNK_MIN_BYTES = 16 << 10, CHUNK_TARGET_BYTES = 1 << 20, DEFLATE_LEVEL = 4 };
+enum { CHUNK_MIN_BYTES = 4 << 10, CHUNK_TARGET_BYTES = 1 << 20, DEFLATE_LEVEL = 4 };
 
 /* Chunks of at most ~1 MiB made by halving leading dims first, so a chunk holds whole rows where it can. */
 static void choose_chunk(int ndim, const hsize_t *dims, size_t es, hsize_t *chunk)
@@ -291,6 +291,7 @@ static int write_tensor(hid_t loc, const char *name, cf_dtype dt, int ndim, cons
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), dset = -1;
     int rc = -1;
     if (space < 0 || dcpl < 0) goto done;
+    /* below 4 KiB a tensor stays contiguous: its chunk index would cost about as much as its data */
     if (ndim > 0 && numel > 0 && (size_t)numel * es >= CHUNK_MIN_BYTES) {
         choose_chunk(ndim, dims, es, chunk);
         /* shuffle groups the bytes of each float, which deflate compresses much better; fletcher32 lets a
@@ -406,12 +407,13 @@ typedef struct {
     bool kept; /* the driver let go of ptr at close; we own it */
 } image_track;
 
+/* Only the buffer of the file being created is tracked (it grows by FILE_RESIZE); anything else, such
+ * as the image of a file HDF5 opens tentatively, is the driver's to allocate and free. */
 static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
 {
-    (void)op;
     image_track *t = udata;
     void *p = malloc(size);
-    if (p) t->ptr = p, t->size = size;
+    if (p && op == H5FD_FILE_IMAGE_OP_FILE_RESIZE) t->ptr = p, t->size = size;
     return p;
 }
 
@@ -423,10 +425,10 @@ static void *image_memcpy(void *dst, const void *src, size_t size, H5FD_file_ima
 
 static void *image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
 {
-    (void)op;
     image_track *t = udata;
+    bool ours = ptr == NULL || ptr == t->ptr;
     void *p = realloc(ptr, size);
-    if (p) t->ptr = p, t->size = size;
+    if (p && ours && op == H5FD_FILE_IMAGE_OP_FILE_RESIZE) t->ptr = p, t->size = size;
     return p;
 }
 
@@ -477,7 +479,14 @@ static cf_status build_image(const char *path, const cf_params *ps, int nslots, 
     if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 || H5Pset_fapl_core(fapl, increment, 0) < 0 ||
         H5Pset_file_image_callbacks(fapl, &cb) < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0)
         goto fail;
-    if ((file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) goto fail;
+    /* HDF5 first opens an existing file of that name tentatively, which with the core driver reads all of
+     * it into memory: name the in-memory file something that is not on disk */
+    char mem_name[4200];
+    for (int k = 0;; k++) {
+        snprintf(mem_name, sizeof mem_name, "%s.inmemory.%ld.%d", path, (long)getpid(), k);
+        if (access(mem_name, F_OK) < 0) break;
+    }
+    if ((file = H5Fcreate(mem_name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) goto fail;
     stage = "writing the root attributes";
     if (attr_write_str(file, "format", CF_CHECKPOINT_FORMAT) < 0 ||
         attr_write_i64(file, "format_version", CF_CHECKPOINT_FORMAT_VERSION) < 0 ||

@@ -2,19 +2,21 @@
  *
  * Layout (format "cformer-checkpoint", format_version 1; see DESIGN.md "Formats"):
  *   /                      attributes: format = "cformer-checkpoint", format_version = 1 (int64),
- *                          recipe = resolved recipe text, created_by = "cformer 0.1.0"
+ *                          recipe = resolved recipe text, created_by = "cformer 0.1.0"; strings are
+ *                          fixed-length UTF-8 (h5py gives bytes: f.attrs["recipe"].decode())
  *   /model/<name>          one dataset per parameter in its true shape, name verbatim
  *                          ("blocks.0.attn.qkv.weight"), f32 as IEEE_F32LE, f64 as IEEE_F64LE;
  *                          bf16/f16 as uint16 with a string attribute dtype = "bf16"/"f16"
  *   /optim/<slot>/<name>   optimizer state ("exp_avg", "exp_avg_sq", "momentum") in the same shapes
  *   /train_state/          scalar datasets step, seed, epoch, cursor (i64/u64), world_size (i32),
  *                          rng (u64[n], absent when n = 0), extra/<key> (f64 scalars)
- * Large datasets are chunked with shuffle + deflate level 4; small ones are contiguous. So
+ * Datasets of 4 KiB and more are chunked with shuffle + deflate level 4 + fletcher32; smaller ones are
+ * contiguous. The file uses the HDF5 1.8 format (checksummed metadata; any h5py reads it). So
  *   {k: torch.from_numpy(f['model'][k][()]) for k in f['model']}
  * is a PyTorch state_dict, and anyone with h5py can read a checkpoint without our code.
  *
  * Every function here returns CF_ERR_UNSUPPORTED in a build without HDF5, except the file-name helpers
- * (cf_checkpoint_path/_list/_latest/_prune), which need no HDF5. */
+ * (cf_checkpoint_path/_list/_latest/_prune) and cf_train_state_set/_get, which need no HDF5. */
 #ifndef CF_CHECKPOINT_H
 #define CF_CHECKPOINT_H
 
@@ -61,14 +63,17 @@ bool cf_train_state_get(const cf_train_state *st, const char *key, double *value
 
 /* Writes the checkpoint atomically: to "<path>.tmp.<pid>" in the same directory, flushed, fsynced,
  * renamed over path, directory fsynced. On failure the temporary file is removed and an existing file at
- * path is untouched. st and recipe_text may be NULL (an all-zero state / "" is stored). */
+ * path is untouched. st and recipe_text may be NULL (an all-zero state / "" is stored).
+ * Memory: the file is built in memory first (HDF5 1.10 cannot survive a failed disk write), so a save
+ * briefly holds one more copy of the parameters and slots (less compression). */
 cf_status cf_checkpoint_save(const char *path, const cf_params *ps, int nslots, const cf_ckpt_slot *slots,
                              const cf_train_state *st, const char *recipe_text);
 
 /* Strict load: every parameter of ps must be in /model with the same shape and /model must hold nothing
  * else; each requested slot must be in /optim likewise. On any problem the error names the file and
  * lists the tensors at fault, and nothing (params, slots, st, recipe) is modified. Floating datasets are
- * converted to ps->dtype. st and recipe_text_out may be NULL; *recipe_text_out is malloc'ed. */
+ * converted to ps->dtype. st and recipe_text_out may be NULL; *recipe_text_out is malloc'ed.
+ * Memory: everything is read into scratch ((1 + nslots) x ps->total elements) before it is committed. */
 cf_status cf_checkpoint_load(const char *path, cf_params *ps, int nslots, cf_ckpt_slot *slots, cf_train_state *st,
                              char **recipe_text_out);
 
