@@ -15,6 +15,7 @@
  *   {k: torch.from_numpy(f['model'][k][()]) for k in f['model']}
  * is a PyTorch state_dict, and anyone with h5py can read a checkpoint without our code.
  *
+ * Not thread-safe: HDF5 (serial build) must be used from one thread at a time.
  * Every function here returns CF_ERR_UNSUPPORTED in a build without HDF5, except the file-name helpers
  * (cf_checkpoint_path/_list/_latest/_prune) and cf_train_state_set/_get, which need no HDF5. */
 #ifndef CF_CHECKPOINT_H
