@@ -318,6 +318,23 @@ static void check_dropout(cf_ctx *c)
     cf_step_reset(c);
 }
 
+/* Degenerate sizes: no keys gives zeros and zero gradients, no queries an empty output. */
+static void check_empty(cf_ctx *c)
+{
+    cf_tensor *q = cf_randn(c, CF_F32, CF_SHAPE(1, 2, 3, 4), 1, 1), *k = cf_zeros(c, CF_F32, CF_SHAPE(1, 2, 0, 4));
+    cf_tensor *v = cf_zeros(c, CF_F32, CF_SHAPE(1, 2, 0, 5));
+    cf_requires_grad_(q, true);
+    cf_tensor *y = cf_sdpa(c, q, k, v, NULL);
+    bool ok = y && y->shape[3] == 5 && cf_backward(c, y, cf_full(c, CF_F32, CF_SHAPE(1, 2, 3, 5), 1.0)) == CF_OK;
+    for (int64_t i = 0; ok && i < 30; i++) ok = cf_get_flat(y, i) == 0;
+    for (int64_t i = 0; ok && i < 24; i++) ok = cf_get_flat(q->grad, i) == 0;
+    EXPECT(ok, "Tk = 0: expected zero output and gradient (%s)", cf_last_error());
+    y = cf_sdpa(c, cf_zeros(c, CF_F32, CF_SHAPE(1, 2, 0, 4)), cf_zeros(c, CF_F32, CF_SHAPE(1, 2, 3, 4)),
+                cf_zeros(c, CF_F32, CF_SHAPE(1, 2, 3, 4)), &(cf_sdpa_opts){.mask = CF_SDPA_CAUSAL});
+    EXPECT(y && cf_numel(y) == 0, "Tq = 0: expected an empty output (%s)", cf_last_error());
+    cf_step_reset(c);
+}
+
 static void expect_error(cf_ctx *c, const char *what, cf_tensor *q, cf_tensor *k, cf_tensor *v, const cf_sdpa_opts *o,
                          cf_status want)
 {
@@ -413,6 +430,7 @@ int main(void)
     }
     check_partitions(c);
     check_dropout(c);
+    check_empty(c);
     check_errors(c);
     cf_ctx_free(c);
     printf("%d passed, %d failed\n", passed, failed);

@@ -20,7 +20,9 @@
 #include <omp.h>
 #endif
 
-/* Tile sizes: a [64, 64] f32 tile and the matching q/k/v rows stay in L2 while GEMM works on them. */
+/* Tile sizes: a [64, 64] f32 tile and the matching q/k/v rows stay in L2 while GEMM works on them.
+ * 128-row query tiles measured the same for causal and ~10% slower for a 256 window (more of each
+ * tile falls outside the band). */
 #define BQ 64
 #define BK 64
 
