@@ -48,7 +48,8 @@ static const char *position(const cf_tensor *t, int64_t s, char *buf, size_t n)
     int64_t idx[CF_MAX_DIMS];
     for (int d = t->ndim - 1; d >= 0; d--) idx[d] = s % t->shape[d], s /= t->shape[d];
     size_t k = (size_t)snprintf(buf, n, "[");
-    for (int d = 0; d < t->ndim && k < n; d++) k += (size_t)snprintf(buf + k, n - k, "%s%" PRId64, d ? ", " : "", idx[d]);
+    for (int d = 0; d < t->ndim && k < n; d++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%" PRId64, d ? ", " : "", idx[d]);
     if (k < n) snprintf(buf + k, n - k, "]");
     return buf;
 }
@@ -134,16 +135,17 @@ cf_status cf_cpu_cross_entropy_fwd(cf_ctx *ctx, cf_node *n)
     int64_t S = outer * inner, count = S;
     if (!a->soft) CF_TRY(check_targets("cross_entropy", n->in[1], cf_data(tg), S, C, a->ignore_index, &count));
     double *ls = cf_scratch(ctx, sizeof(double) * (size_t)(S ? S : 1));
-    n->aux[0] = cf_empty(ctx, x->dtype, 1, &S);                            /* log-sum-exp per sample */
+    int64_t two_s[2] = {2, S};
+    n->aux[0] = cf_empty(ctx, x->dtype, 2, two_s); /* per sample: the max logit, log(sum(exp(x - max))) */
     n->aux[1] = a->soft ? cf_empty(ctx, x->dtype, 1, &S) : NULL;           /* sum of the target distribution */
     if (!ls || !n->aux[0] || (a->soft && !n->aux[1])) return cf_last_status();
     void *qs = a->soft ? cf_data(n->aux[1]) : NULL;
     if (x->dtype == CF_F32)
         ce_fwd_f(cf_data(x), a->soft ? NULL : cf_data(tg), a->soft ? cf_data(tg) : NULL, outer, C, inner, a,
-                 cf_data(n->aux[0]), qs, ls);
+                 (float *)cf_data(n->aux[0]), (float *)cf_data(n->aux[0]) + S, qs, ls);
     else
         ce_fwd_d(cf_data(x), a->soft ? NULL : cf_data(tg), a->soft ? cf_data(tg) : NULL, outer, C, inner, a,
-                 cf_data(n->aux[0]), qs, ls);
+                 (double *)cf_data(n->aux[0]), (double *)cf_data(n->aux[0]) + S, qs, ls);
     a->divisor = a->reduction == CF_REDUCTION_MEAN ? (double)count : 1.0;
     finish_out(n->out, ls, S, a->reduction, a->divisor);
     return CF_OK;
@@ -163,14 +165,15 @@ cf_status cf_cpu_cross_entropy_bwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *gq = need_q ? cf_grad_slot(ctx, n->in[1], &ow_q) : NULL;
     if ((need_x && !gx) || (need_q && !gq)) return cf_last_status();
     bool per_sample = a->reduction == CF_REDUCTION_NONE;
+    int64_t S = outer * inner;
     if (x->dtype == CF_F32)
         ce_bwd_f(cf_data(x), a->soft ? NULL : cf_data(tg), a->soft ? cf_data(tg) : NULL, outer, C, inner, a,
-                 cf_data(n->aux[0]), a->soft ? cf_data(n->aux[1]) : NULL, cf_data(n->out->grad), per_sample,
-                 gx ? cf_data(gx) : NULL, !ow_x, gq ? cf_data(gq) : NULL, !ow_q);
+                 (float *)cf_data(n->aux[0]), (float *)cf_data(n->aux[0]) + S, a->soft ? cf_data(n->aux[1]) : NULL,
+                 cf_data(n->out->grad), per_sample, gx ? cf_data(gx) : NULL, !ow_x, gq ? cf_data(gq) : NULL, !ow_q);
     else
         ce_bwd_d(cf_data(x), a->soft ? NULL : cf_data(tg), a->soft ? cf_data(tg) : NULL, outer, C, inner, a,
-                 cf_data(n->aux[0]), a->soft ? cf_data(n->aux[1]) : NULL, cf_data(n->out->grad), per_sample,
-                 gx ? cf_data(gx) : NULL, !ow_x, gq ? cf_data(gq) : NULL, !ow_q);
+                 (double *)cf_data(n->aux[0]), (double *)cf_data(n->aux[0]) + S, a->soft ? cf_data(n->aux[1]) : NULL,
+                 cf_data(n->out->grad), per_sample, gx ? cf_data(gx) : NULL, !ow_x, gq ? cf_data(gq) : NULL, !ow_q);
     return CF_OK;
 }
 
@@ -293,9 +296,10 @@ cf_status cf_cpu_sigmoid_focal_loss_bwd(cf_ctx *ctx, cf_node *n) { return pointw
 #define T LK_T
 
 /* Per-sample loss of cross entropy. xr: the sample's first logit, classes cs apart; t: its class (hard)
- * or q: its target distribution, also cs apart (soft). Also stores the log-sum-exp and, soft, sum(q). */
+ * or q: its target distribution, also cs apart (soft). Also stores the max logit and log(sum(exp(x - max)))
+ * (backward's log_softmax is (x - max) - that, exact near the max) and, soft, sum(q'). */
 static inline double NAME(ce_sample)(const T *xr, int64_t cs, int64_t C, int64_t t, const T *q, double eps,
-                                     T *lse_out, T *qsum_out)
+                                     T *max_out, T *lsum_out, T *qsum_out)
 {
     T m = -INFINITY;
     if (cs == 1) {
@@ -326,7 +330,8 @@ static inline double NAME(ce_sample)(const T *xr, int64_t cs, int64_t C, int64_t
         }
     }
     double lse = (double)m + log(se);
-    *lse_out = (T)lse;
+    *max_out = m;
+    *lsum_out = (T)log(se);
     if (q) {
         /* q' = (1 - eps) q + eps / C;  loss = sum(q') lse - sum(q' x) */
         double sq2 = (1 - eps) * sq + eps, sqx2 = (1 - eps) * sqx + eps * sx / (double)C;
@@ -338,7 +343,7 @@ static inline double NAME(ce_sample)(const T *xr, int64_t cs, int64_t C, int64_t
 }
 
 static void NAME(ce_fwd)(const T *x, const int64_t *tg, const T *q, int64_t outer, int64_t C, int64_t inner,
-                         const struct loss_attr *a, T *lse, T *qsum, double *ls)
+                         const struct loss_attr *a, T *mx, T *lsum, T *qsum, double *ls)
 {
     int64_t S = outer * inner;
     double eps = a->label_smoothing;
@@ -347,11 +352,11 @@ static void NAME(ce_fwd)(const T *x, const int64_t *tg, const T *q, int64_t oute
         int64_t o = s / inner, k = s % inner, base = o * C * inner + k;
         if (tg && tg[s] == a->ignore_index) {
             ls[s] = 0;
-            lse[s] = 0;
+            mx[s] = lsum[s] = 0;
             continue;
         }
         T qs;
-        ls[s] = NAME(ce_sample)(x + base, inner, C, tg ? tg[s] : 0, q ? q + base : NULL, eps, &lse[s], &qs);
+        ls[s] = NAME(ce_sample)(x + base, inner, C, tg ? tg[s] : 0, q ? q + base : NULL, eps, &mx[s], &lsum[s], &qs);
         if (qsum) qsum[s] = qs;
     }
 }
@@ -359,7 +364,8 @@ static void NAME(ce_fwd)(const T *x, const int64_t *tg, const T *q, int64_t oute
 /* gx = (softmax * sum(q') - q') * gs and gq = -(1 - eps) log_softmax * gs, where gs is the sample's
  * gradient over the divisor; with inner > 1, rows (o, c) run along inner so every loop is contiguous. */
 static void NAME(ce_bwd)(const T *x, const int64_t *tg, const T *q, int64_t outer, int64_t C, int64_t inner,
-                         const struct loss_attr *a, const T *lse, const T *qsum, const T *g, bool per_sample,
+                         const struct loss_attr *a, const T *mx, const T *lsum, const T *qsum, const T *g,
+                         bool per_sample,
                          T *gx, bool acc_x, T *gq, bool acc_q)
 {
     double eps = a->label_smoothing, inv = 1.0 / a->divisor;
@@ -368,7 +374,7 @@ static void NAME(ce_bwd)(const T *x, const int64_t *tg, const T *q, int64_t oute
     for (int64_t o = 0; o < outer; o++) {
         for (int64_t c = 0; c < C; c++) {
             int64_t row = (o * C + c) * inner;
-            const T *xr = x + row, *ls = lse + o * inner;
+            const T *xr = x + row, *mr = mx + o * inner, *lr = lsum + o * inner;
             const int64_t *tr = tg ? tg + o * inner : NULL;
             const T *qr = q ? q + row : NULL, *qsr = qsum ? qsum + o * inner : NULL;
             const T *gr = per_sample ? g + o * inner : NULL;
@@ -376,7 +382,7 @@ static void NAME(ce_bwd)(const T *x, const int64_t *tg, const T *q, int64_t oute
             _Pragma("omp simd") for (int64_t k = 0; k < inner; k++)
             {
                 T gs = per_sample ? (T)((double)gr[k] * inv) : g0;
-                T lp = xr[k] - ls[k];
+                T lp = (xr[k] - mr[k]) - lr[k];
                 T vx, vq = 0;
                 if (tr) {
                     bool ign = tr[k] == a->ignore_index;

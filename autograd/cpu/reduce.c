@@ -570,7 +570,7 @@ static void NAME(scan)(T *y, const T *x, int64_t outer, int64_t len, int64_t inn
 }
 
 /* One contiguous row: max, then exp(x - max) (stored, and summed), then scaled; log_softmax stores
- * x - max - log(sum) instead. Three passes over a row that stays in L1/L2: memory sees one read of x
+ * (x - max) - log(sum) instead. Three passes over a row that stays in L1/L2: memory sees one read of x
  * and one write of y. */
 static inline void NAME(softmax_row)(T *restrict y, const T *restrict x, int64_t len, bool take_log)
 {
@@ -579,8 +579,8 @@ static inline void NAME(softmax_row)(T *restrict y, const T *restrict x, int64_t
     T s = 0;
     if (take_log) {
         _Pragma("omp simd reduction(+:s)") for (int64_t j = 0; j < len; j++) s += EXP(x[j] - m);
-        T lse = m + LOG(s);
-        _Pragma("omp simd") for (int64_t j = 0; j < len; j++) y[j] = x[j] - lse;
+        T ls = LOG(s); /* (x - m) - ls, not x - (m + ls): exact near the max however large m is */
+        _Pragma("omp simd") for (int64_t j = 0; j < len; j++) y[j] = (x[j] - m) - ls;
     } else {
         _Pragma("omp simd reduction(+:s)") for (int64_t j = 0; j < len; j++)
         {
@@ -623,12 +623,12 @@ static void NAME(softmax)(T *y, const T *x, int64_t outer, int64_t len, int64_t 
                 s[k] += e;
             }
         }
-        for (int64_t k = 0; k < kl; k++) s[k] = take_log ? m[k] + LOG(s[k]) : (T)1 / s[k];
+        for (int64_t k = 0; k < kl; k++) s[k] = take_log ? LOG(s[k]) : (T)1 / s[k];
         for (int64_t i = 0; i < len; i++) {
             const T *p = xb + i * inner;
             T *q = yb + i * inner;
             if (take_log) {
-                _Pragma("omp simd") for (int64_t k = 0; k < kl; k++) q[k] = p[k] - s[k];
+                _Pragma("omp simd") for (int64_t k = 0; k < kl; k++) q[k] = (p[k] - m[k]) - s[k];
             } else {
                 _Pragma("omp simd") for (int64_t k = 0; k < kl; k++) q[k] *= s[k];
             }

@@ -31,7 +31,8 @@ static bool shape_is(const cf_tensor *t, int nd, const int64_t *shape)
 static const char *shape_text(int nd, const int64_t *shape, char *buf, size_t n)
 {
     size_t k = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < nd && k < n; i++) k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    for (int i = 0; i < nd && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
     if (k < n) snprintf(buf + k, n - k, "]");
     return buf;
 }
@@ -99,7 +100,7 @@ static cf_tensor *class_loss(cf_ctx *ctx, cf_op op, cf_tensor *logits, cf_tensor
                                                        .ignore_index = o.ignore_index,
                                                        .label_smoothing = o.label_smoothing,
                                                        .divisor = 1};
-    /* cross_entropy reads both inputs (and keeps its per-sample log-sum-exp in aux[0]); nll only the target */
+    /* cross_entropy reads both inputs (and keeps per-sample max and log-sum in aux[0]); nll only the target */
     n->saves = op == CF_OP_nll_loss ? 2u : 3u;
     return cf_node_finish(ctx, n);
 }

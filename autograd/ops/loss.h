@@ -18,7 +18,7 @@ typedef struct cf_ce_opts {
 #define CF_CE_DEFAULTS ((cf_ce_opts){.reduction = CF_REDUCTION_MEAN, .ignore_index = -100, .label_smoothing = 0.0})
 
 /* Cross entropy of logits against class indices or class probabilities, with the log-softmax fused
- * inside (no softmax tensor is made; backward recomputes it from the saved per-sample log-sum-exp).
+ * inside (no softmax tensor is made; backward recomputes it from the saved per-sample max and log-sum).
  *
  * Layout, as torch.nn.functional.cross_entropy: the CLASS DIM IS DIM 1.
  *   logits [N, C] or [N, C, d1, d2, ...] (or [C] for one sample);
