@@ -223,6 +223,18 @@ static void test_softmax(cf_ctx *ctx, cf_dtype dt)
     }
     CHECK(worst < (dt == CF_F32 ? 1e-5 : 1e-13), "softmax [3, 1037] worst relative error %.3g", worst);
     CHECK(fabs(rowsum - 1) < 1e-5, "softmax row sums to %.9g", rowsum);
+    /* the f32 exp over its whole range: shifted values from 0 to -86 keep ~1e-7 relative accuracy, and
+     * far below (-1000, -inf) give exactly 0 */
+    static const double wide[] = {0, -0.3466, -5.5, -20.25, -41, -63.75, -80.5, -86, -1000, -INFINITY};
+    cf_tensor *ws = cf_softmax(ctx, vec(ctx, dt, CF_SHAPE(10), wide), 0);
+    double zs = 0, wworst = 0;
+    for (int i = 0; i < 10; i++) zs += exp(wide[i]);
+    for (int i = 0; ws && i < 8; i++) {
+        double want = exp(wide[i]) / zs;
+        wworst = fmax(wworst, fabs(cf_get_flat(ws, i) - want) / want);
+    }
+    CHECK(ws && wworst < 1e-6, "softmax over a wide range: worst relative error %.3g", wworst);
+    CHECK(ws && cf_get_flat(ws, 8) == 0 && cf_get_flat(ws, 9) == 0, "softmax of -1000 and -inf next to 0 is 0");
 }
 
 /* Reductions longer than one chunk, and agreement between thread counts. */

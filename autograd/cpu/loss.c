@@ -95,6 +95,7 @@ static void finish_out(cf_tensor *out, const double *ls, int64_t S, cf_reduction
 #define LK_T float
 #define LK_S _f
 #define EXP expf
+#define VEXP expf_shifted
 #define LOG logf
 #define LOG1P log1pf
 #define POW powf
@@ -103,6 +104,7 @@ static void finish_out(cf_tensor *out, const double *ls, int64_t S, cf_reduction
 #undef LK_T
 #undef LK_S
 #undef EXP
+#undef VEXP
 #undef LOG
 #undef LOG1P
 #undef POW
@@ -110,6 +112,7 @@ static void finish_out(cf_tensor *out, const double *ls, int64_t S, cf_reduction
 #define LK_T double
 #define LK_S _d
 #define EXP exp
+#define VEXP exp
 #define LOG log
 #define LOG1P log1p
 #define POW pow
@@ -118,6 +121,7 @@ static void finish_out(cf_tensor *out, const double *ls, int64_t S, cf_reduction
 #undef LK_T
 #undef LK_S
 #undef EXP
+#undef VEXP
 #undef LOG
 #undef LOG1P
 #undef POW
@@ -311,7 +315,7 @@ static inline double NAME(ce_sample)(const T *xr, int64_t cs, int64_t C, int64_t
     if (cs == 1) {
         _Pragma("omp simd reduction(+:se, sx)") for (int64_t c = 0; c < C; c++)
         {
-            se += (double)EXP(xr[c] - m);
+            se += (double)VEXP(xr[c] - m);
             sx += (double)xr[c];
         }
         if (q) {
@@ -324,7 +328,7 @@ static inline double NAME(ce_sample)(const T *xr, int64_t cs, int64_t C, int64_t
     } else {
         for (int64_t c = 0; c < C; c++) {
             T v = xr[c * cs];
-            se += (double)EXP(v - m);
+            se += (double)VEXP(v - m);
             sx += (double)v;
             if (q) sq += (double)q[c * cs], sqx += (double)q[c * cs] * (double)v;
         }
@@ -386,9 +390,9 @@ static void NAME(ce_bwd)(const T *x, const int64_t *tg, const T *q, int64_t oute
                 T vx, vq = 0;
                 if (tr) {
                     bool ign = tr[k] == a->ignore_index;
-                    vx = ign ? (T)0 : (EXP(lp) - keep * (T)(tr[k] == c) - off) * gs;
+                    vx = ign ? (T)0 : (VEXP(lp) - keep * (T)(tr[k] == c) - off) * gs;
                 } else {
-                    vx = (EXP(lp) * qsr[k] - (keep * qr[k] + off)) * gs;
+                    vx = (VEXP(lp) * qsr[k] - (keep * qr[k] + off)) * gs;
                     vq = -keep * lp * gs;
                 }
                 if (gxr) gxr[k] = acc_x ? gxr[k] + vx : vx;

@@ -120,7 +120,7 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 #define RK_T float
 #define RK_S _f
-#define EXP expf
+#define EXP expf_shifted
 #define LOG logf
 #include "reduce.c"
 #undef RK_T
