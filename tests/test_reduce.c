@@ -279,6 +279,23 @@ static void test_big(cf_ctx *ctx)
     CHECK(worst < 1e-3, "column sums off by %.3g", worst);
 }
 
+/* 0-dim inputs: every dims list is empty, and the one-dim ops accept dim 0 / -1 as PyTorch does. */
+static void test_scalars(cf_ctx *ctx)
+{
+    static const double v[] = {2.5};
+    cf_tensor *x = vec(ctx, CF_F64, 0, NULL, v);
+    double same[] = {2.5}, one[] = {1}, zero[] = {0}, nan1[] = {NAN};
+    check_values("sum of a scalar", cf_sum(ctx, x, CF_ALL_DIMS, true), same, 1, 0);
+    check_shape("sum of a scalar", cf_sum(ctx, x, CF_ALL_DIMS, true), 0, NULL);
+    cf_tensor *idx;
+    check_values("max of a scalar", cf_max(ctx, x, CF_ALL_DIMS, false, &idx), same, 1, 0);
+    check_values("argmax of a scalar", idx, zero, 1, 0);
+    check_values("var of a scalar", cf_var(ctx, x, CF_ALL_DIMS, 1, false), nan1, 1, 0);
+    check_values("softmax of a scalar", cf_softmax(ctx, x, 0), one, 1, 0);
+    check_values("log_softmax of a scalar", cf_log_softmax(ctx, x, -1), zero, 1, 0);
+    check_values("cumsum of a scalar", cf_cumsum(ctx, x, 0), same, 1, 0);
+}
+
 static void test_errors(cf_ctx *ctx)
 {
     cf_tensor *x = cf_zeros(ctx, CF_F32, CF_SHAPE(2, 3));
@@ -312,6 +329,7 @@ int main(void)
         cf_step_reset(ctx);
     }
     test_big(ctx);
+    test_scalars(ctx);
     test_errors(ctx);
     cf_ctx_free(ctx);
     printf("%d passed, %d failed\n", passed, failed);

@@ -374,6 +374,43 @@ static void NAME(ce_bwd)(const T *x, const int64_t *tg, const T *q, int64_t oute
 {
     double eps = a->label_smoothing, inv = 1.0 / a->divisor;
     T off = (T)(eps / (double)C), keep = (T)(1 - eps), g0 = per_sample ? 0 : (T)((double)g[0] * inv);
+    if (inner == 1) { /* one contiguous row per sample */
+        _Pragma("omp parallel for schedule(static) if (outer * C > CF_PAR_MIN)")
+        for (int64_t s = 0; s < outer; s++) {
+            const T *xr = x + s * C, m = mx[s], l = lsum[s];
+            T gs = per_sample ? (T)((double)g[s] * inv) : g0;
+            T *gxr = gx ? gx + s * C : NULL, *gqr = gq ? gq + s * C : NULL;
+            if (tg && tg[s] == a->ignore_index) {
+                if (gxr && !acc_x) memset(gxr, 0, sizeof(T) * (size_t)C);
+                continue;
+            }
+            if (tg) {
+                _Pragma("omp simd") for (int64_t c = 0; c < C; c++)
+                {
+                    T v = (VEXP((xr[c] - m) - l) - off) * gs;
+                    gxr[c] = acc_x ? gxr[c] + v : v;
+                }
+                gxr[tg[s]] -= keep * gs;
+                continue;
+            }
+            const T *qr = q + s * C, qs = qsum[s];
+            if (gxr) {
+                _Pragma("omp simd") for (int64_t c = 0; c < C; c++)
+                {
+                    T v = (VEXP((xr[c] - m) - l) * qs - (keep * qr[c] + off)) * gs;
+                    gxr[c] = acc_x ? gxr[c] + v : v;
+                }
+            }
+            if (gqr) {
+                _Pragma("omp simd") for (int64_t c = 0; c < C; c++)
+                {
+                    T v = -keep * ((xr[c] - m) - l) * gs;
+                    gqr[c] = acc_q ? gqr[c] + v : v;
+                }
+            }
+        }
+        return;
+    }
     _Pragma("omp parallel for schedule(static) if (outer * C * inner > CF_PAR_MIN)")
     for (int64_t o = 0; o < outer; o++) {
         for (int64_t c = 0; c < C; c++) {

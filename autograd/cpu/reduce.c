@@ -442,19 +442,33 @@ static double NAME(block)(const T *x, const rgeom *g, int64_t base, int64_t lo, 
     return acc;
 }
 
-/* Sum-like ops over columns: the innermost kept dim has stride 1 and each reduced position adds a row. */
-static void NAME(columns)(const T *x, const rgeom *g, int op, const double *center, double *res)
+/* Sum-like ops over columns: the innermost kept dim has stride 1 and each reduced position adds a row of
+ * it into KB accumulators. The reduced rows are cut into chunks of about RCHUNK elements (partial sums
+ * in part, combined in order), so a tall reduction such as [1M, 64] -> [64] still uses every thread. */
+static cf_status NAME(columns)(cf_ctx *ctx, const T *x, const rgeom *g, int op, const double *center, double *res)
 {
     int nk = g->nk, nr = g->nr;
     int64_t K = g->kshape[nk - 1], nouter = g->nout / K, nkb = (K + KB - 1) / KB;
+    int64_t rows = RCHUNK / min64(K, KB), nrc = (g->nred + rows - 1) / rows;
+    double *part = res;
+    if (nrc > 1) {
+        part = cf_scratch(ctx, sizeof(double) * (size_t)(g->nout * nrc));
+        if (!part) return cf_last_status();
+    }
     _Pragma("omp parallel for schedule(static) if (g->nout * g->nred > CF_PAR_MIN)")
-    for (int64_t t = 0; t < nouter * nkb; t++) {
-        int64_t o2 = t / nkb, k0 = (t % nkb) * KB, kl = min64(KB, K - k0);
+    for (int64_t t = 0; t < nouter * nkb * nrc; t++) {
+        int64_t rc = t % nrc, o2 = t / nrc / nkb, k0 = (t / nrc % nkb) * KB, kl = min64(KB, K - k0);
+        int64_t r0 = rc * rows, r1 = min64(r0 + rows, g->nred);
         const T *xb = x + offset_of(nk - 1, g->kshape, g->kstride, o2) + k0;
         double acc[KB], cen[KB];
         for (int64_t k = 0; k < kl; k++) acc[k] = 0, cen[k] = center ? center[o2 * K + k0 + k] : 0;
-        int64_t idx[CF_MAX_DIMS] = {0}, off = 0;
-        for (int64_t r = 0; r < g->nred; r++) {
+        int64_t idx[CF_MAX_DIMS], off = 0;
+        for (int d = nr - 1, f = r0; d >= 0; d--) { /* the multi-index of row r0 */
+            idx[d] = f % g->rshape[d];
+            off += idx[d] * g->rstride[d];
+            f /= g->rshape[d];
+        }
+        for (int64_t r = r0; r < r1; r++) {
             const T *p = xb + off;
             if (op == R_SUM) {
                 _Pragma("omp simd") for (int64_t k = 0; k < kl; k++) acc[k] += (double)p[k];
@@ -467,8 +481,15 @@ static void NAME(columns)(const T *x, const rgeom *g, int op, const double *cent
             }
             odo_next(nr, g->rshape, g->rstride, idx, &off);
         }
-        for (int64_t k = 0; k < kl; k++) res[o2 * K + k0 + k] = acc[k];
+        for (int64_t k = 0; k < kl; k++) part[(o2 * K + k0 + k) * nrc + rc] = acc[k];
     }
+    if (nrc > 1)
+        for (int64_t o = 0; o < g->nout; o++) {
+            double v = 0;
+            for (int64_t c = 0; c < nrc; c++) v += part[o * nrc + c];
+            res[o] = v;
+        }
+    return CF_OK;
 }
 
 /* res[o] (double) = the reduction of output o; arg[o] = its index for MAX/MIN. */
@@ -476,8 +497,7 @@ static cf_status NAME(reduce)(cf_ctx *ctx, const T *x, const rgeom *g, int op, c
                               int64_t *arg)
 {
     if ((op == R_SUM || op == R_SQDEV) && g->kstride[g->nk - 1] == 1 && g->kshape[g->nk - 1] > 1 && g->nred > 1) {
-        NAME(columns)(x, g, op, center, res);
-        return CF_OK;
+        return NAME(columns)(ctx, x, g, op, center, res);
     }
     int64_t nchunk = g->nred > RCHUNK ? (g->nred + RCHUNK - 1) / RCHUNK : 1, tasks = g->nout * nchunk;
     double *part = res;
