@@ -167,6 +167,13 @@ static void test_logsumexp(cf_ctx *ctx, cf_dtype dt)
     double wninf[] = {-INFINITY};
     check_values("logsumexp of -inf", cf_logsumexp(ctx, vec(ctx, dt, CF_SHAPE(2), ninf), CF_ALL_DIMS, false), wninf,
                  1, 0);
+    static const double withnan[] = {1, NAN, 2};
+    double wnan[] = {NAN};
+    check_values("logsumexp with NaN", cf_logsumexp(ctx, vec(ctx, dt, CF_SHAPE(3), withnan), CF_ALL_DIMS, false), wnan,
+                 1, 0);
+    /* over columns of a transposed view: dim 0 of x^T is dim 1 of x */
+    check_values("logsumexp of x^T dim 0", cf_logsumexp(ctx, cf_transpose(ctx, x, 0, 1), CF_DIMS(0), true), want, 2,
+                 1e-7);
 }
 
 static void test_cumsum(cf_ctx *ctx, cf_dtype dt)
@@ -253,6 +260,11 @@ static void test_big(cf_ctx *ctx)
     cf_tensor *m = cf_max(ctx, a, CF_ALL_DIMS, false, &idx);
     CHECK(m && cf_item(m) == 1e7 && cf_item(idx) == 150000, "big argmax %g at %g", m ? cf_item(m) : NAN,
           idx ? cf_item(idx) : NAN);
+    /* logsumexp over several chunks: log(n * e^1) */
+    cf_tensor *ones = cf_full(ctx, CF_F32, CF_SHAPE(n), 1.0);
+    cf_tensor *lse = cf_logsumexp(ctx, ones, CF_ALL_DIMS, false);
+    CHECK(lse && fabs(cf_item(lse) - (1 + log((double)n))) < 1e-5, "big logsumexp %.8g, want %.8g",
+          lse ? cf_item(lse) : NAN, 1 + log((double)n));
     /* column sums of [R, 300] and row sums, with 1 and 2 threads: bitwise equal */
     cf_tensor *r = cf_randn(ctx, CF_F32, CF_SHAPE(4000, 300), 3, 4);
     int prev = cf_get_threads(ctx);

@@ -141,7 +141,7 @@ cf_status cf_cpu_cross_entropy_fwd(cf_ctx *ctx, cf_node *n)
     double *ls = cf_scratch(ctx, sizeof(double) * (size_t)(S ? S : 1));
     int64_t two_s[2] = {2, S};
     n->aux[0] = cf_empty(ctx, x->dtype, 2, two_s); /* per sample: the max logit, log(sum(exp(x - max))) */
-    n->aux[1] = a->soft ? cf_empty(ctx, x->dtype, 1, &S) : NULL;           /* sum of the target distribution */
+    n->aux[1] = a->soft ? cf_empty(ctx, x->dtype, 1, &S) : NULL; /* per sample: sum of the target distribution */
     if (!ls || !n->aux[0] || (a->soft && !n->aux[1])) return cf_last_status();
     void *qs = a->soft ? cf_data(n->aux[1]) : NULL;
     if (x->dtype == CF_F32)

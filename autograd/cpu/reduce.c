@@ -20,7 +20,8 @@
 #define RCHUNK 32768 /* elements per partial result of one output */
 #define KB 256       /* accumulators per column block */
 
-enum { R_SUM, R_SQDEV, R_EXPSUM, R_MAX, R_MIN };
+/* R_VMAX: the max value alone (vectorised; a NaN may be skipped, which logsumexp's exp-sum catches) */
+enum { R_SUM, R_SQDEV, R_EXPSUM, R_MAX, R_MIN, R_VMAX };
 
 typedef struct rgeom {
     int nk, nr; /* kept / reduced dims after merging (at least one each, maybe of size 1) */
@@ -225,7 +226,7 @@ cf_status cf_cpu_logsumexp_fwd(cf_ctx *ctx, cf_node *n)
     rgeom_init(&g, n->in[0], a->mask);
     double *m = res_buf(ctx, g.nout), *res = res_buf(ctx, g.nout);
     if (!m || !res) return cf_last_status();
-    CF_TRY(run_reduce(ctx, n->in[0], &g, R_MAX, NULL, m, NULL));
+    CF_TRY(run_reduce(ctx, n->in[0], &g, R_VMAX, NULL, m, NULL));
     /* an infinite or NaN max is the answer itself; shifting by it would make NaNs */
     double *shift = res_buf(ctx, g.nout);
     if (!shift) return cf_last_status();
@@ -412,7 +413,7 @@ static double NAME(block)(const T *x, const rgeom *g, int64_t base, int64_t lo, 
         if (arg) *arg = bi;
         return best;
     }
-    double acc = 0;
+    double acc = op == R_VMAX ? -INFINITY : 0;
     T ct = (T)c;
     for (int64_t r = lo; r < hi;) {
         int64_t len = min64(inner - r % inner, hi - r);
@@ -425,10 +426,17 @@ static double NAME(block)(const T *x, const rgeom *g, int64_t base, int64_t lo, 
                 for (int64_t j = 0; j < len; j++) s += (double)p[j * is];
             }
         } else if (op == R_SQDEV) {
-            for (int64_t j = 0; j < len; j++) {
+            _Pragma("omp simd reduction(+:s)") for (int64_t j = 0; j < len; j++)
+            {
                 double d = (double)p[j * is] - c;
                 s += d * d;
             }
+        } else if (op == R_VMAX) {
+            T m = (T)acc;
+            _Pragma("omp simd reduction(max:m)") for (int64_t j = 0; j < len; j++) m = p[j * is] > m ? p[j * is] : m;
+            acc = m;
+            r += len;
+            continue;
         } else { /* R_EXPSUM */
             if (is == 1) {
                 _Pragma("omp simd reduction(+:s)") for (int64_t j = 0; j < len; j++) s += (double)EXP(p[j] - ct);
@@ -462,8 +470,8 @@ static cf_status NAME(columns)(cf_ctx *ctx, const T *x, const rgeom *g, int op, 
         const T *xb = x + offset_of(nk - 1, g->kshape, g->kstride, o2) + k0;
         double acc[KB], cen[KB];
         for (int64_t k = 0; k < kl; k++) acc[k] = 0, cen[k] = center ? center[o2 * K + k0 + k] : 0;
-        int64_t idx[CF_MAX_DIMS], off = 0;
-        for (int d = nr - 1, f = r0; d >= 0; d--) { /* the multi-index of row r0 */
+        int64_t idx[CF_MAX_DIMS], off = 0, f = r0;
+        for (int d = nr - 1; d >= 0; d--) { /* the multi-index of row r0 */
             idx[d] = f % g->rshape[d];
             off += idx[d] * g->rstride[d];
             f /= g->rshape[d];
@@ -496,16 +504,15 @@ static cf_status NAME(columns)(cf_ctx *ctx, const T *x, const rgeom *g, int op, 
 static cf_status NAME(reduce)(cf_ctx *ctx, const T *x, const rgeom *g, int op, const double *center, double *res,
                               int64_t *arg)
 {
-    if ((op == R_SUM || op == R_SQDEV) && g->kstride[g->nk - 1] == 1 && g->kshape[g->nk - 1] > 1 && g->nred > 1) {
+    if ((op == R_SUM || op == R_SQDEV) && g->kstride[g->nk - 1] == 1 && g->kshape[g->nk - 1] > 1 && g->nred > 1)
         return NAME(columns)(ctx, x, g, op, center, res);
-    }
     int64_t nchunk = g->nred > RCHUNK ? (g->nred + RCHUNK - 1) / RCHUNK : 1, tasks = g->nout * nchunk;
     double *part = res;
     int64_t *parg = arg;
     if (nchunk > 1) {
         part = cf_scratch(ctx, sizeof(double) * (size_t)tasks);
-        parg = cf_scratch(ctx, sizeof(int64_t) * (size_t)tasks);
-        if (!part || !parg) return cf_last_status();
+        parg = arg ? cf_scratch(ctx, sizeof(int64_t) * (size_t)tasks) : NULL;
+        if (!part || (arg && !parg)) return cf_last_status();
     }
     _Pragma("omp parallel for schedule(static) if (g->nout * g->nred > CF_PAR_MIN)")
     for (int64_t t = 0; t < tasks; t++) {
@@ -516,13 +523,15 @@ static cf_status NAME(reduce)(cf_ctx *ctx, const T *x, const rgeom *g, int op, c
     if (nchunk == 1) return CF_OK;
     for (int64_t o = 0; o < g->nout; o++) { /* combine in order: earlier chunks win ties */
         const double *p = part + o * nchunk;
-        const int64_t *pa = parg + o * nchunk;
+        const int64_t *pa = parg ? parg + o * nchunk : NULL;
         double v = p[0];
-        int64_t a = pa[0];
+        int64_t a = pa ? pa[0] : 0;
         for (int64_t c = 1; c < nchunk; c++) {
             if (op == R_MAX || op == R_MIN) {
                 bool better = op == R_MAX ? p[c] > v : p[c] < v;
-                if (v == v && (better || p[c] != p[c])) v = p[c], a = pa[c];
+                if (v == v && (better || p[c] != p[c])) v = p[c], a = pa ? pa[c] : 0;
+            } else if (op == R_VMAX) {
+                v = p[c] > v ? p[c] : v;
             } else {
                 v += p[c];
             }
