@@ -1,0 +1,18 @@
+/* Attributes shared by the loss frontends and kernels. */
+#ifndef CF_LOSS_ATTR_H
+#define CF_LOSS_ATTR_H
+
+#include "../cf_node.h"
+#include "loss.h"
+
+struct loss_attr {
+    cf_reduction reduction;
+    int class_dim;          /* cross_entropy / nll_loss: the class dim of the logits */
+    bool soft;              /* cross_entropy: probability targets instead of class indices */
+    int64_t ignore_index;
+    double label_smoothing;
+    double alpha, gamma;    /* focal loss */
+    double divisor;         /* set by forward: what mean divides by (1 for sum and none) */
+};
+
+#endif
