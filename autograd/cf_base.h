@@ -41,6 +41,18 @@ typedef enum cf_device { CF_CPU = 0, CF_CUDA = 1, CF_DEVICE_COUNT } cf_device;
 #define CF_PRINTF(a, b)
 #endif
 
+/* Early returns on failure: CF_TRY in functions returning cf_status, CF_TRY_NULL in those returning a
+ * pointer. */
+#define CF_TRY(expr) \
+    do { \
+        cf_status try_st_ = (expr); \
+        if (try_st_ != CF_OK) return try_st_; \
+    } while (0)
+#define CF_TRY_NULL(expr) \
+    do { \
+        if ((expr) != CF_OK) return NULL; \
+    } while (0)
+
 /* The message of the last error on this thread ("" when none). */
 const char *cf_last_error(void);
 cf_status cf_last_status(void);

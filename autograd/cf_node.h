@@ -96,14 +96,5 @@ int cf_norm_dim(const char *op, const cf_tensor *t, int dim);
         cf_tensor *const guard_in_[] = {__VA_ARGS__}; \
         if (!cf_inputs_ok((int)(sizeof guard_in_ / sizeof guard_in_[0]), guard_in_)) return NULL; \
     } while (0)
-#define CF_TRY_NULL(expr) \
-    do { \
-        if ((expr) != CF_OK) return NULL; \
-    } while (0)
-#define CF_TRY(expr) \
-    do { \
-        cf_status try_st_ = (expr); \
-        if (try_st_ != CF_OK) return try_st_; \
-    } while (0)
 
 #endif

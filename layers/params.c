@@ -42,14 +42,16 @@ void cf_params_push(cf_params *ps, const char *fmt, ...)
     vsnprintf(part, sizeof part, fmt, ap);
     va_end(ap);
     size_t n = strlen(ps->scope);
+    if (ps->depth < (int)(sizeof ps->scope_len / sizeof ps->scope_len[0])) ps->scope_len[ps->depth] = n;
+    ps->depth++;
     snprintf(ps->scope + n, sizeof ps->scope - n, "%s%s", n ? "." : "", part);
 }
 
 void cf_params_pop(cf_params *ps)
 {
-    char *dot = strrchr(ps->scope, '.');
-    if (dot) *dot = '\0';
-    else ps->scope[0] = '\0';
+    if (ps->depth == 0) return;
+    ps->depth--;
+    if (ps->depth < (int)(sizeof ps->scope_len / sizeof ps->scope_len[0])) ps->scope[ps->scope_len[ps->depth]] = '\0';
 }
 
 static void repoint(cf_params *ps)

@@ -28,6 +28,8 @@ typedef struct cf_params {
     int64_t total, cap_elems;
     uint64_t seed;
     char scope[CF_PARAM_NAME_MAX];
+    int depth;
+    size_t scope_len[32]; /* length of scope before each push, so pop restores it exactly */
 } cf_params;
 
 cf_params *cf_params_new(cf_dtype dt, uint64_t seed);

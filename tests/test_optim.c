@@ -112,6 +112,7 @@ static void test_params_names(void)
     cf_params_pop(ps);
     cf_tensor *b = cf_params_add(ps, "ln.bias", CF_SHAPE(4), false);
     CHECK(w && b && cf_params_find(ps, "blocks.3.attn.qkv.weight") && cf_params_find(ps, "blocks.3.ln.bias"));
+
     CHECK(cf_params_add(ps, "ln.bias", CF_SHAPE(4), false) == NULL);
     CHECK_ERROR_HAS("added twice");
     /* growth re-points earlier tensors: values survive */
@@ -130,6 +131,14 @@ static void test_params_names(void)
     cf_init_normal(qs, w2, 0, 1);
     CHECK(cf_get_flat(w2, 5) == w0);
     CHECK(cf_params_numel(ps) == 24 + 4 + 50000);
+    /* a scope pushed as one dotted part pops as a whole */
+    cf_params_pop(ps);
+    CHECK(ps->scope[0] == '\0');
+    cf_params_push(ps, "blocks.%d", 4);
+    cf_params_push(ps, "mlp");
+    cf_params_pop(ps);
+    cf_params_pop(ps);
+    CHECK(ps->scope[0] == '\0');
     cf_params_free(ps);
     cf_params_free(qs);
 }

@@ -12,8 +12,14 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"demo", cf_cmd_demo, "train a small model on generated data (the quickstart job)"},
-    {"bench", cf_cmd_bench, "benchmarks: `bench ops` times the core ops against raw BLAS and memcpy"},
-    {"list", cf_cmd_list, "list what is built in: `list ops`"},
+    {"train", cf_cmd_train, "train the model of a YAML recipe (resumable, checkpointed)"},
+    {"eval", cf_cmd_eval, "evaluate a checkpoint; writes eval.json"},
+    {"generate", cf_cmd_generate, "sample from a trained language model"},
+    {"export", cf_cmd_export, "convert a checkpoint for other tools (safetensors)"},
+    {"inspect", cf_cmd_inspect, "show a checkpoint's tensors, state and recipe"},
+    {"recipe", cf_cmd_recipe, "`recipe check FILE`: validate a recipe and print it resolved"},
+    {"bench", cf_cmd_bench, "`bench ops` (core ops vs BLAS/memcpy), `bench train RECIPE` (throughput)"},
+    {"list", cf_cmd_list, "list what is built in: models, datasets, ops"},
 };
 
 bool cf_cli_wants_help(int argc, char **argv)

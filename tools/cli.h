@@ -7,6 +7,13 @@
 int cf_cmd_demo(int argc, char **argv);
 int cf_cmd_bench(int argc, char **argv);
 int cf_cmd_list(int argc, char **argv);
+int cf_cmd_train(int argc, char **argv);
+int cf_cmd_eval(int argc, char **argv);
+int cf_cmd_recipe(int argc, char **argv);
+int cf_cmd_bench_train(int argc, char **argv);
+int cf_cmd_generate(int argc, char **argv);
+int cf_cmd_export(int argc, char **argv);
+int cf_cmd_inspect(int argc, char **argv);
 
 /* argv[i] is "--help" or "-h" for some i. */
 bool cf_cli_wants_help(int argc, char **argv);

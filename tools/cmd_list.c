@@ -1,6 +1,7 @@
 /* `cformer list ops`: what the engine provides. */
 #include "autograd/cf_node.h"
 #include "cli.h"
+#include "recipes/model.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -8,7 +9,8 @@
 int cf_cmd_list(int argc, char **argv)
 {
     if (cf_cli_wants_help(argc, argv) || argc < 2) {
-        printf("usage: cformer list ops\n\nLists the differentiable ops and the backends that have kernels for each.\n");
+        printf("usage: cformer list models|datasets|ops\n\nLists the models a recipe's model.type can name, the datasets\n"
+               "data.type can name, or the differentiable ops and the backends with kernels for each.\n");
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "ops") == 0) {
@@ -20,6 +22,15 @@ int cf_cmd_list(int argc, char **argv)
         printf("%d ops\n", CF_OP_COUNT);
         return 0;
     }
-    fprintf(stderr, "cformer list: unknown list '%s' (try: ops)\n", argv[1]);
+    cf_register_builtins();
+    if (strcmp(argv[1], "models") == 0) {
+        for (int i = 0; i < cf_model_count(); i++) printf("%-16s %s\n", cf_model_at(i)->name, cf_model_at(i)->summary);
+        return 0;
+    }
+    if (strcmp(argv[1], "datasets") == 0) {
+        cf_dataset_list(stdout);
+        return 0;
+    }
+    fprintf(stderr, "cformer list: unknown list '%s' (try: models, datasets, ops)\n", argv[1]);
     return 2;
 }

@@ -1,0 +1,51 @@
+/* Transformer blocks: pre-LN or post-LN, encoder (self-attention + MLP) or decoder (causal
+ * self-attention + cross-attention + MLP), with residual dropout. */
+#include "nn.h"
+
+#include <string.h>
+
+cf_status cf_block_init(cf_block *b, cf_params *ps, const char *name, const cf_block_config *cfg)
+{
+    memset(b, 0, sizeof *b);
+    b->cfg = *cfg;
+    cf_params_push(ps, "%s", name);
+    b->stream = cf_name_hash(ps->scope);
+    cf_attention_config ac = {.dim = cfg->dim, .heads = cfg->heads, .kv_heads = cfg->kv_heads, .bias = cfg->bias,
+                              .mask = cfg->mask, .window = cfg->window, .block = cfg->block, .rope = cfg->rope,
+                              .rope_base = cfg->rope_base, .dropout = cfg->dropout, .std = cfg->std,
+                              .out_std = cfg->out_std};
+    cf_status st = cf_norm_init(&b->ln1, ps, "ln1", cfg->norm, cfg->dim, cfg->bias, cfg->eps);
+    if (st == CF_OK) st = cf_attention_init(&b->attn, ps, "attn", &ac);
+    if (st == CF_OK && cfg->cross) {
+        cf_attention_config xc = ac;
+        xc.cross = true, xc.rope = false, xc.mask = CF_ATTN_FULL;
+        st = cf_norm_init(&b->ln3, ps, "ln_cross", cfg->norm, cfg->dim, cfg->bias, cfg->eps);
+        if (st == CF_OK) st = cf_attention_init(&b->cross, ps, "cross", &xc);
+    }
+    if (st == CF_OK) st = cf_norm_init(&b->ln2, ps, "ln2", cfg->norm, cfg->dim, cfg->bias, cfg->eps);
+    if (st == CF_OK)
+        st = cf_mlp_init(&b->mlp, ps, "mlp", cfg->mlp, cfg->dim, cfg->hidden, cfg->bias, cfg->std, cfg->out_std);
+    cf_params_pop(ps);
+    return st;
+}
+
+static cf_tensor *residual(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *fx, uint64_t site)
+{
+    if (b->cfg.dropout > 0) fx = cf_dropout(ctx, fx, b->cfg.dropout, b->stream + site);
+    return cf_add(ctx, x, fx);
+}
+
+cf_tensor *cf_block_fwd(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *self_padding, cf_tensor *mem,
+                        cf_tensor *mem_padding, cf_kv_cache *cache)
+{
+    if (b->cfg.prenorm) {
+        x = residual(ctx, b, x, cf_attention_fwd(ctx, &b->attn, cf_norm_fwd(ctx, &b->ln1, x), NULL, self_padding, NULL, cache), 1);
+        if (b->cfg.cross)
+            x = residual(ctx, b, x, cf_attention_fwd(ctx, &b->cross, cf_norm_fwd(ctx, &b->ln3, x), mem, mem_padding, NULL, NULL), 2);
+        return residual(ctx, b, x, cf_mlp_fwd(ctx, &b->mlp, cf_norm_fwd(ctx, &b->ln2, x)), 3);
+    }
+    x = cf_norm_fwd(ctx, &b->ln1, residual(ctx, b, x, cf_attention_fwd(ctx, &b->attn, x, NULL, self_padding, NULL, cache), 1));
+    if (b->cfg.cross)
+        x = cf_norm_fwd(ctx, &b->ln3, residual(ctx, b, x, cf_attention_fwd(ctx, &b->cross, x, mem, mem_padding, NULL, NULL), 2));
+    return cf_norm_fwd(ctx, &b->ln2, residual(ctx, b, x, cf_mlp_fwd(ctx, &b->mlp, x), 3));
+}

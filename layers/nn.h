@@ -1,0 +1,129 @@
+/* Building blocks: linear, embedding, norms, MLPs, positions, multi-head attention with a KV cache,
+ * transformer blocks. Parameters are named as a PyTorch state_dict would name them; every block is a
+ * plain struct initialised from a cf_params and run by a *_fwd function. */
+#ifndef CF_NN_H
+#define CF_NN_H
+
+#include "params.h"
+
+/* ---- linear ---- */
+typedef struct cf_linear_layer {
+    cf_tensor *weight; /* [out, in] */
+    cf_tensor *bias;   /* [out] or NULL */
+    int64_t in, out;
+} cf_linear_layer;
+
+/* std > 0: weight ~ N(0, std), bias 0 (GPT-style); std == 0: PyTorch's default, weight and bias
+ * ~ U(-1/sqrt(in), 1/sqrt(in)). */
+cf_status cf_linear_init(cf_linear_layer *l, cf_params *ps, const char *name, int64_t in, int64_t out, bool bias,
+                         double std);
+cf_tensor *cf_linear_fwd(cf_ctx *ctx, const cf_linear_layer *l, cf_tensor *x);
+
+/* ---- embedding ---- */
+typedef struct cf_embedding_layer {
+    cf_tensor *weight; /* [num, dim] */
+    int64_t num, dim;
+} cf_embedding_layer;
+cf_status cf_embedding_init(cf_embedding_layer *e, cf_params *ps, const char *name, int64_t num, int64_t dim,
+                            double std);
+cf_tensor *cf_embedding_fwd(cf_ctx *ctx, const cf_embedding_layer *e, cf_tensor *ids);
+
+/* ---- norms ---- */
+typedef enum cf_norm_kind { CF_NORM_LAYER, CF_NORM_RMS } cf_norm_kind;
+bool cf_norm_kind_parse(const char *s, cf_norm_kind *out); /* "layer", "rms" */
+typedef struct cf_norm_layer {
+    cf_norm_kind kind;
+    cf_tensor *weight, *bias; /* bias: layer norm with bias only */
+    double eps;
+} cf_norm_layer;
+cf_status cf_norm_init(cf_norm_layer *n, cf_params *ps, const char *name, cf_norm_kind kind, int64_t dim, bool bias,
+                       double eps);
+cf_tensor *cf_norm_fwd(cf_ctx *ctx, const cf_norm_layer *n, cf_tensor *x);
+
+/* ---- MLP ---- */
+typedef enum cf_mlp_kind { CF_MLP_GELU, CF_MLP_GELU_TANH, CF_MLP_RELU, CF_MLP_SWIGLU } cf_mlp_kind;
+bool cf_mlp_kind_parse(const char *s, cf_mlp_kind *out); /* "gelu", "gelu_tanh", "relu", "swiglu" */
+typedef struct cf_mlp {
+    cf_mlp_kind kind;
+    cf_linear_layer fc1, fc2, gate; /* swiglu: fc2(silu(gate(x)) * fc1(x)) */
+} cf_mlp;
+/* out_std: init std of the output projection (0: same as std). */
+cf_status cf_mlp_init(cf_mlp *m, cf_params *ps, const char *name, cf_mlp_kind kind, int64_t dim, int64_t hidden,
+                      bool bias, double std, double out_std);
+cf_tensor *cf_mlp_fwd(cf_ctx *ctx, const cf_mlp *m, cf_tensor *x);
+
+/* ---- positions ---- */
+/* Sinusoidal table [T, D] (Vaswani et al.), positions offset .. offset+T-1; an arena tensor. */
+cf_tensor *cf_sinusoidal_positions(cf_ctx *ctx, cf_dtype dt, int64_t offset, int64_t T, int64_t D);
+/* Rotary embedding on x [B, H, T, Dh] (Dh even) at positions offset..offset+T-1, rotate-half layout. */
+cf_tensor *cf_rope(cf_ctx *ctx, cf_tensor *x, int64_t offset, double base);
+
+/* ---- multi-head attention ---- */
+typedef struct cf_kv_cache {
+    cf_tensor *k, *v; /* persistent [B, Hkv, cap, Dh] */
+    int64_t len, cap;
+} cf_kv_cache;
+cf_status cf_kv_cache_init(cf_kv_cache *c, cf_dtype dt, int64_t batch, int64_t heads, int64_t cap, int64_t head_dim);
+void cf_kv_cache_free(cf_kv_cache *c);
+static inline void cf_kv_cache_clear(cf_kv_cache *c) { c->len = 0; }
+
+typedef enum cf_attn_mask { CF_ATTN_FULL, CF_ATTN_CAUSAL, CF_ATTN_WINDOW, CF_ATTN_BLOCK } cf_attn_mask;
+bool cf_attn_mask_parse(const char *s, cf_attn_mask *out); /* "full", "causal", "window", "block" */
+
+typedef struct cf_attention_config {
+    int64_t dim, heads, kv_heads; /* kv_heads 0: = heads */
+    bool cross;                    /* keys and values from a memory sequence */
+    bool bias;
+    cf_attn_mask mask;
+    int64_t window, block;
+    bool rope;
+    double rope_base;
+    double dropout;
+    double std, out_std; /* init (0: PyTorch default) */
+} cf_attention_config;
+
+typedef struct cf_attention {
+    cf_attention_config cfg;
+    int64_t head_dim;
+    cf_linear_layer qkv;  /* self-attention: fused [(H + 2 Hkv) Dh, dim] */
+    cf_linear_layer q, kv; /* cross-attention */
+    cf_linear_layer proj;
+    uint64_t stream;      /* dropout stream, from the parameter name */
+} cf_attention;
+
+cf_status cf_attention_init(cf_attention *a, cf_params *ps, const char *name, const cf_attention_config *cfg);
+/* x [B, T, dim]; mem [B, S, dim] for cross-attention (else NULL); key_padding bool [B, S or T] (true =
+ * padding) or NULL; bias broadcastable to [B, H, T, S] or NULL; cache: incremental decoding (self-attention
+ * only): the new keys/values are appended and the queries attend to everything cached. */
+cf_tensor *cf_attention_fwd(cf_ctx *ctx, const cf_attention *a, cf_tensor *x, cf_tensor *mem, cf_tensor *key_padding,
+                            cf_tensor *bias, cf_kv_cache *cache);
+
+/* ---- transformer blocks ---- */
+typedef struct cf_block_config {
+    int64_t dim, heads, kv_heads, hidden;
+    cf_mlp_kind mlp;
+    cf_norm_kind norm;
+    bool prenorm; /* x + f(norm(x)); else norm(x + f(x)) */
+    bool bias;
+    bool cross;   /* decoder block: self-attention, cross-attention, MLP */
+    cf_attn_mask mask;
+    int64_t window, block;
+    bool rope;
+    double rope_base;
+    double dropout, eps;
+    double std, out_std;
+} cf_block_config;
+
+typedef struct cf_block {
+    cf_block_config cfg;
+    cf_norm_layer ln1, ln2, ln3;
+    cf_attention attn, cross;
+    cf_mlp mlp;
+    uint64_t stream;
+} cf_block;
+
+cf_status cf_block_init(cf_block *b, cf_params *ps, const char *name, const cf_block_config *cfg);
+cf_tensor *cf_block_fwd(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *self_padding, cf_tensor *mem,
+                        cf_tensor *mem_padding, cf_kv_cache *cache);
+
+#endif

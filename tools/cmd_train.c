@@ -1,0 +1,141 @@
+/* `cformer train`, `eval`, `recipe check`, and `bench train`: the jobs a recipe drives. */
+#include "cli.h"
+#include "recipes/run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SETS 128
+
+typedef struct {
+    cf_run_options o;
+    const char *sets[MAX_SETS];
+    const char *checkpoint, *out;
+} job_args;
+
+/* Parses RECIPE and the options every recipe job shares; returns false (after printing why) on bad
+ * arguments. `extra` lists the options this command accepts beyond --set. */
+static bool parse(int argc, char **argv, job_args *a, const char *cmd, const char *extra)
+{
+    memset(a, 0, sizeof *a);
+    a->o.sets = a->sets;
+    a->o.bench_warmup = 3;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        bool has_val = i + 1 < argc;
+#define OPT(name) (strcmp(s, name) == 0 && strstr(extra, name) && has_val)
+        if (strcmp(s, "--set") == 0 && has_val) {
+            if (a->o.n_sets == MAX_SETS) {
+                fprintf(stderr, "cformer %s: at most %d --set options\n", cmd, MAX_SETS);
+                return false;
+            }
+            a->sets[a->o.n_sets++] = argv[++i];
+        } else if (strncmp(s, "--set=", 6) == 0 && a->o.n_sets < MAX_SETS) {
+            a->sets[a->o.n_sets++] = s + 6;
+        } else if (OPT("--run-dir")) {
+            a->o.run_dir = argv[++i];
+        } else if (OPT("--resume")) {
+            a->o.resume = argv[++i];
+        } else if (OPT("--init-from")) {
+            a->o.init_from = argv[++i];
+        } else if (OPT("--steps")) {
+            a->o.steps = atoll(argv[++i]);
+            if (a->o.steps <= 0) {
+                fprintf(stderr, "cformer %s: --steps must be a positive number\n", cmd);
+                return false;
+            }
+        } else if (OPT("--stop-at")) {
+            a->o.stop_at = atoll(argv[++i]);
+        } else if (OPT("--warmup")) {
+            a->o.bench_warmup = atoll(argv[++i]);
+        } else if (OPT("--checkpoint")) {
+            a->checkpoint = argv[++i];
+        } else if (OPT("--out")) {
+            a->out = argv[++i];
+        } else if (strcmp(s, "--quiet") == 0 && strstr(extra, "--quiet")) {
+            a->o.quiet = true;
+        } else if (s[0] == '-' || a->o.recipe_path) {
+            fprintf(stderr, "cformer %s: unexpected argument '%s' (see cformer %s --help)\n", cmd, s, cmd);
+            return false;
+        } else {
+            a->o.recipe_path = s;
+        }
+#undef OPT
+    }
+    if (!a->o.recipe_path) {
+        fprintf(stderr, "cformer %s: no recipe given (see cformer %s --help)\n", cmd, cmd);
+        return false;
+    }
+    return true;
+}
+
+static int fail(const char *cmd)
+{
+    fprintf(stderr, "cformer %s: %s\n", cmd, cf_last_error());
+    return 1;
+}
+
+int cf_cmd_train(int argc, char **argv)
+{
+    if (cf_cli_wants_help(argc, argv)) {
+        printf("usage: cformer train RECIPE [--set section.key=value]... [--run-dir DIR]\n"
+               "                     [--resume latest|CKPT] [--init-from CKPT] [--steps N] [--stop-at N] [--quiet]\n\n"
+               "Trains the model of a YAML recipe. Writes DIR/recipe.yaml (the resolved recipe), DIR/metrics.jsonl\n"
+               "(one JSON object per logged step) and DIR/checkpoints/step-NNNNNNNN.h5 (every checkpoint.every\n"
+               "steps and at the end, keeping checkpoint.keep). DIR defaults to runs/<recipe name>.\n"
+               "--resume latest continues the newest checkpoint in DIR bit-exactly (a fresh run when there is\n"
+               "none); --init-from loads the matching weights of another run (fine-tuning) and reports the rest.\n"
+               "--stop-at N ends the job after step N with a checkpoint, as a time-boxed or killed job would.\n");
+        return 0;
+    }
+    job_args a;
+    if (!parse(argc, argv, &a, "train", "--run-dir --resume --init-from --steps --stop-at --quiet")) return 2;
+    return cf_train(&a.o) == CF_OK ? 0 : fail("train");
+}
+
+int cf_cmd_eval(int argc, char **argv)
+{
+    if (cf_cli_wants_help(argc, argv)) {
+        printf("usage: cformer eval RECIPE --checkpoint CKPT [--out FILE] [--set section.key=value]... [--run-dir DIR]\n\n"
+               "Evaluates a checkpoint on the recipe's validation split, prints a table and writes every metric as\n"
+               "one JSON object to FILE (default RUN_DIR/eval.json).\n");
+        return 0;
+    }
+    job_args a;
+    if (!parse(argc, argv, &a, "eval", "--run-dir --checkpoint --out")) return 2;
+    if (!a.checkpoint) {
+        fprintf(stderr, "cformer eval: --checkpoint CKPT is required\n");
+        return 2;
+    }
+    return cf_evaluate(&a.o, a.checkpoint, a.out) == CF_OK ? 0 : fail("eval");
+}
+
+int cf_cmd_recipe(int argc, char **argv)
+{
+    if (cf_cli_wants_help(argc, argv) || argc < 2 || strcmp(argv[1], "check") != 0) {
+        printf("usage: cformer recipe check RECIPE [--set section.key=value]...\n\n"
+               "Builds the model, data and optimizer of a recipe without training and prints the resolved recipe\n"
+               "(every key with its value or default); unknown or misspelt keys are reported with file:line.\n");
+        return cf_cli_wants_help(argc, argv) ? 0 : 2;
+    }
+    job_args a;
+    if (!parse(argc - 1, argv + 1, &a, "recipe check", "")) return 2;
+    return cf_recipe_check(&a.o) == CF_OK ? 0 : fail("recipe check");
+}
+
+int cf_cmd_bench_train(int argc, char **argv)
+{
+    if (cf_cli_wants_help(argc, argv)) {
+        printf("usage: cformer bench train RECIPE [--steps N] [--warmup W] [--set section.key=value]...\n\n"
+               "Trains N steps after W warm-up steps (default 3) without checkpoints and prints as its last line\n"
+               "tokens_per_s=<x> step_ms=<y> peak_rss_mb=<z>.\n");
+        return 0;
+    }
+    job_args a;
+    if (!parse(argc, argv, &a, "bench train", "--steps --warmup")) return 2;
+    a.o.bench = true;
+    a.o.quiet = true;
+    a.o.steps = (a.o.steps > 0 ? a.o.steps : 20) + a.o.bench_warmup;
+    return cf_train(&a.o) == CF_OK ? 0 : fail("bench train");
+}
