@@ -62,6 +62,61 @@ static void run_add(void *u)
     cf_step_reset(a->ctx);
 }
 
+static void run_softmax(void *u)
+{
+    bench_args *a = u;
+    cf_softmax(a->ctx, a->a, -1);
+    cf_step_reset(a->ctx);
+}
+
+static void run_layer_norm(void *u)
+{
+    bench_args *a = u;
+    cf_layer_norm(a->ctx, a->a, 1, a->b, a->c, 1e-5);
+    cf_step_reset(a->ctx);
+}
+
+typedef struct {
+    cf_ctx *ctx;
+    cf_tensor *q, *k, *v;
+    cf_sdpa_opts o;
+} attn_args;
+
+static void run_attention(void *u)
+{
+    attn_args *a = u;
+    cf_tensor *y = cf_sdpa(a->ctx, a->q, a->k, a->v, &a->o);
+    cf_backward(a->ctx, y, a->v); /* seed: any tensor of the output's shape (Dv == D, Tq == Tk) */
+    cf_step_reset(a->ctx);
+}
+
+static void bench_attention(cf_ctx *ctx)
+{
+    printf("\nattention fwd+bwd (f32, B 1, H 4, D 64)   ms      GFLOP/s (visible area)\n");
+    int64_t Ts[] = {1024, 4096};
+    for (int m = 0; m < 2; m++)
+        for (int i = 0; i < 2; i++) {
+            int64_t T = Ts[i];
+            attn_args a = {.ctx = ctx};
+            a.q = cf_tensor_alloc(CF_F32, CF_SHAPE(1, 4, T, 64));
+            a.k = cf_tensor_alloc(CF_F32, CF_SHAPE(1, 4, T, 64));
+            a.v = cf_tensor_alloc(CF_F32, CF_SHAPE(1, 4, T, 64));
+            cf_tensor *r = cf_randn(ctx, CF_F32, CF_SHAPE(1, 4, T, 64), 3, 1);
+            cf_copy_(a.q, r), cf_copy_(a.k, r), cf_copy_(a.v, r);
+            cf_step_reset(ctx);
+            a.q->requires_grad = a.k->requires_grad = a.v->requires_grad = true;
+            a.o.mask = m == 0 ? CF_SDPA_CAUSAL : CF_SDPA_WINDOW;
+            a.o.window = 256;
+            double visible = m == 0 ? (double)T * (T + 1) / 2 : (double)T * 256 - 256.0 * 255 / 2;
+            double flops = 4.0 * 14 * 64 * visible; /* fwd 4 D + bwd 10 D per visible pair, 4 heads */
+            double t = time_it(run_attention, &a, 0.3);
+            printf("  %-8s T = %-5lld                     %8.1f   %8.1f\n", m == 0 ? "causal" : "window", (long long)T,
+                   t * 1e3, flops / t * 1e-9);
+            cf_tensor_free(a.q), cf_tensor_free(a.k), cf_tensor_free(a.v);
+        }
+    printf("  (window 256: cost grows linearly in T; causal: quadratically)\n");
+}
+
 static void bench_matmul(cf_ctx *ctx)
 {
     printf("\nmatmul (f32, square n x n x n)      ours GFLOP/s   cblas_sgemm GFLOP/s   ratio\n");
@@ -101,6 +156,15 @@ static void bench_bandwidth(cf_ctx *ctx)
     printf("\nmemory-bound ops (f32, [4096, 1024])   GB/s     memcpy GB/s   ratio\n");
     double t_add = time_it(run_add, &a, 0.3), bw_add = 3.0 * (double)a.bytes / t_add * 1e-9;
     printf("  add (read 2, write 1)               %7.1f     %7.1f       %.2fx\n", bw_add, bw_copy, bw_add / bw_copy);
+    double t_sm = time_it(run_softmax, &a, 0.3), bw_sm = 2.0 * (double)a.bytes / t_sm * 1e-9;
+    printf("  softmax (read 1, write 1)           %7.1f     %7.1f       %.2fx\n", bw_sm, bw_copy, bw_sm / bw_copy);
+    cf_tensor *w = cf_tensor_alloc(CF_F32, CF_SHAPE(cols)), *b = cf_tensor_alloc(CF_F32, CF_SHAPE(cols));
+    cf_fill_(w, 1.0);
+    bench_args ln = a;
+    ln.b = w, ln.c = b;
+    double t_ln = time_it(run_layer_norm, &ln, 0.3), bw_ln = 2.0 * (double)a.bytes / t_ln * 1e-9;
+    printf("  layer_norm (read 1, write 1)        %7.1f     %7.1f       %.2fx\n", bw_ln, bw_copy, bw_ln / bw_copy);
+    cf_tensor_free(w), cf_tensor_free(b);
     free(a.src), free(a.dst);
     cf_tensor_free(a.a), cf_tensor_free(a.b);
 }
@@ -133,6 +197,7 @@ int cf_cmd_bench(int argc, char **argv)
     printf("cformer bench ops: %d threads (OpenMP and OpenBLAS)\n", cf_get_threads(ctx));
     bench_matmul(ctx);
     bench_bandwidth(ctx);
+    bench_attention(ctx);
     cf_ctx_free(ctx);
     return 0;
 }
