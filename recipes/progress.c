@@ -84,6 +84,23 @@ void cf_progress_log(cf_progress *p, int64_t step, double loss, double lr, doubl
     }
 }
 
+void cf_progress_log_eval(cf_progress *p, int64_t step, const cf_metrics *m)
+{
+    if (p->jsonl) {
+        fprintf(p->jsonl, "{\"step\": %lld", (long long)step);
+        for (int i = 0; i < m->n; i++) {
+            fprintf(p->jsonl, ", \"val_%s\": ", m->name[i]);
+            json_number(p->jsonl, m->value[i]);
+        }
+        fprintf(p->jsonl, "}\n");
+        fflush(p->jsonl);
+    }
+    if (p->quiet) return;
+    printf("%seval at step %lld:", p->tty ? "\n" : "", (long long)step);
+    for (int i = 0; i < m->n; i++) printf("  %s %.4g", m->name[i], m->value[i]);
+    printf("\n");
+}
+
 cf_status cf_write_metrics_json(const char *path, const cf_metrics *m)
 {
     char tmp[1200];

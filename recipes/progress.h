@@ -19,6 +19,8 @@ void cf_progress_close(cf_progress *p);
 /* Logs one step: step, loss, lr, grad_norm, tokens_per_s, elapsed_s, then the metrics. */
 void cf_progress_log(cf_progress *p, int64_t step, double loss, double lr, double grad_norm, double items_per_s,
                      double elapsed_s, double eta_s, const cf_metrics *m);
+/* Logs an evaluation: {"step": s, "val_<name>": value, ...}, and a line on the terminal. */
+void cf_progress_log_eval(cf_progress *p, int64_t step, const cf_metrics *m);
 /* Writes a JSON object of metrics to a file (atomically). */
 cf_status cf_write_metrics_json(const char *path, const cf_metrics *m);
 

@@ -196,7 +196,7 @@ cf_status cf_train(const cf_run_options *o)
         if (!o->bench && run.eval_every > 0 && done % run.eval_every == 0) {
             cf_metrics ev = {0};
             st = default_eval(&run, run.eval_batches, &ev);
-            if (st == CF_OK) cf_progress_log(&prog, done, loss, lr, gnorm, 0, now() - t0, 0, &ev);
+            if (st == CF_OK) cf_progress_log_eval(&prog, done, &ev);
         }
         if (!o->bench && st == CF_OK && ((run.ckpt_every > 0 && done % run.ckpt_every == 0) || done == end))
             st = save(&run, done);

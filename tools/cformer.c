@@ -1,6 +1,7 @@
 /* The cformer command: one entry point for every job, `cformer <command> --help` for each. */
 #include "autograd/cformer.h"
 #include "cli.h"
+#include "plot.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,7 @@ static const struct {
     {"inspect", cf_cmd_inspect, "show a checkpoint's tensors, state and recipe"},
     {"recipe", cf_cmd_recipe, "`recipe check FILE`: validate a recipe and print it resolved"},
     {"bench", cf_cmd_bench, "`bench ops` (core ops vs BLAS/memcpy), `bench train RECIPE` (throughput)"},
+    {"plot", cf_cmd_plot, "draw the curves in a run's metrics.jsonl to a PNG: `plot RUN_DIR`"},
     {"list", cf_cmd_list, "list what is built in: models, datasets, ops"},
 };
 
