@@ -273,6 +273,8 @@ cf_status cf_maze_file_maze(const cf_maze_file *f, int64_t i, cf_maze *m, int *o
  * Lengths: S = max_src and T = max_tgt, or (when 0) the longest the split can produce. An item longer than
  * S or T (its longest possible draw) is skipped (default: left out of the split when opened) or, with
  * truncate, cut at S / T (then the target may lose its plan and eos). Both counts are in the stats.
+ * The loss the spec uses (2.1): CE over tgt_out (every token after bos), averaged over each row's non-ignored
+ * tokens, then over the rows.
  * Splits by record index of the file: "train" = the first records, "val" = the last
  * ceil(val_fraction * count) records (default 5%), "all" or "test" = every record (use "test" on a
  * separate file generated with another seed). */
@@ -372,5 +374,11 @@ typedef struct cf_maze_metrics {
 /* optimal_nodes[t] is task t's optimal plan length (needed for SWC). */
 cf_status cf_maze_metrics_compute(const cf_plan_check *checks, const int *optimal_nodes, int64_t tasks, int k,
                                   cf_maze_metrics *out);
+/* Checks and metrics in one call, from the raw samples: outputs is a [tasks * k, stride] i64 array (sample j
+ * of task t in row t*k + j, as cf_maze_check_plan takes it; a row is read up to lens[row] tokens when lens
+ * is not NULL, else up to stride); mazes[t] and optimal_nodes[t] describe task t (e.g. cf_maze_file_maze). */
+cf_status cf_maze_metrics_from_outputs(const cf_maze *mazes, const int *optimal_nodes, const int64_t *outputs,
+                                       int64_t stride, const int64_t *lens, int64_t tasks, int k,
+                                       cf_maze_metrics *out);
 
 #endif

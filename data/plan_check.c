@@ -193,3 +193,24 @@ cf_status cf_maze_metrics_compute(const cf_plan_check *checks, const int *optima
     free(col), free(v), free(hc), free(ho);
     return CF_OK;
 }
+
+cf_status cf_maze_metrics_from_outputs(const cf_maze *mazes, const int *optimal_nodes, const int64_t *outputs,
+                                       int64_t stride, const int64_t *lens, int64_t tasks, int k,
+                                       cf_maze_metrics *out)
+{
+    if (!mazes || !optimal_nodes || !outputs || stride < 1 || tasks < 1 || k < 1)
+        return cf_set_error(CF_ERR_ARG, "cf_maze_metrics_from_outputs: NULL input, stride %lld or %lld tasks x %d "
+                            "samples (need >= 1)", (long long)stride, (long long)tasks, k);
+    cf_plan_check *c = malloc((size_t)(tasks * k) * sizeof *c);
+    if (!c) return cf_set_error(CF_ERR_OOM, "cf_maze_metrics_from_outputs: out of memory for %lld samples",
+                                (long long)(tasks * k));
+    for (int64_t t = 0; t < tasks; t++)
+        for (int j = 0; j < k; j++) {
+            int64_t row = t * k + j, n = lens ? lens[row] : stride;
+            if (n > stride) n = stride;
+            c[row] = cf_maze_check_plan(&mazes[t], optimal_nodes[t], outputs + row * stride, n);
+        }
+    cf_status st = cf_maze_metrics_compute(c, optimal_nodes, tasks, k, out);
+    free(c);
+    return st;
+}

@@ -168,6 +168,18 @@ static void test_metrics(void)
     CHECK_NEAR(r.slow_fraction.value, 0.5, 1e-12);
     CHECK_NEAR(r.slow_fraction.lo, 0.5, 1e-12); /* no spread between tasks */
     CHECK(r.swc.lo < r.swc.value && r.swc.hi > r.swc.value);
+    /* the same from the raw outputs in a padded [8, 32] array */
+    const int64_t *rows[8] = {OPT1, OPT2, OPT1_SHORT_TRACE, LOOP, WALL, RAMBLE, OPT2, BADGOAL};
+    const int64_t lens[8] = {N(OPT1), N(OPT2), N(OPT1_SHORT_TRACE), N(LOOP), N(WALL), N(RAMBLE), N(OPT2), N(BADGOAL)};
+    int64_t outs[8][32];
+    memset(outs, 0, sizeof outs);
+    for (int i = 0; i < 8; i++) memcpy(outs[i], rows[i], (size_t)lens[i] * sizeof(int64_t));
+    cf_maze mz[2] = {m, m};
+    cf_maze_metrics r2, r3;
+    CHECK(cf_maze_metrics_from_outputs(mz, opt, &outs[0][0], 32, NULL, 2, 4, &r2) == CF_OK);
+    CHECK(cf_maze_metrics_from_outputs(mz, opt, &outs[0][0], 32, lens, 2, 4, &r3) == CF_OK);
+    CHECK(memcmp(&r, &r2, sizeof r) == 0 && memcmp(&r, &r3, sizeof r) == 0);
+    CHECK(cf_maze_metrics_from_outputs(mz, opt, &outs[0][0], 0, NULL, 2, 4, &r2) == CF_ERR_ARG);
     CHECK(cf_maze_metrics_compute(ck, opt, 0, 4, &r) == CF_ERR_ARG);
     CHECK(cf_maze_metrics_compute(NULL, opt, 2, 4, &r) == CF_ERR_ARG);
 }
