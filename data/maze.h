@@ -132,7 +132,7 @@ cf_maze_gen_options cf_maze_gen_defaults(void);
 /* Task `index` of the stream `seed`: draws a wall layout (num_walls uniform in the range above, the walls a
  * uniform subset of the cells), then up to attempts_per_layout (start, goal) pairs of distinct free cells;
  * a pair is rejected when A* finds no plan or the plan has fewer than min_plan_nodes nodes; when every
- * pair of a layout is rejected a new layout is drawn (at most 10000 layouts, then CF_ERR_ARG: the options
+ * pair of a layout is rejected a new layout is drawn (at most 1000 layouts, then CF_ERR_ARG: the options
  * admit no task). One task per layout (the official code keeps up to 100 distinct (start, goal) pairs of
  * one layout). Pure function of (index, seed, options): the draws come from cf_maze_rng_init(seed, index, 0).
  * s receives the A* search of the returned task. size is used where options leave width/height 0. */
