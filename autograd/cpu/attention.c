@@ -12,6 +12,7 @@
 #include "../ops/attention.h"
 #include "../ops/attention_attr.h"
 #include "cpu.h"
+#include "fastmath.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -191,42 +192,6 @@ static double visible_work(const geom *g)
     return (double)tiles * BQ * BK * (double)(g->D + g->Dv) * (double)(g->B * g->H);
 }
 
-/* e^x for the f32 path in a form the compiler vectorises: libm's expf is a call per element, and was a
- * third of the tile time. Cephes' expf (x = n ln 2 + r, degree-6 polynomial in r; within 1e-7
- * relative), with two twists that keep the loop vectorisable under the default FP trapping semantics:
- * n is read from the bits of x/ln2 + 1.5*2^23 (no float-to-int conversion, which is undefined for
- * -inf) and clamped as an integer, and results below the smallest normal (including e^-inf from masks)
- * are zeroed by an integer AND rather than a conditional, since any conditional FP operation stops
- * GCC from vectorising the loop. */
-static inline float fast_expf(float x)
-{
-    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer in the low bits */
-    float t = x * 1.44269504088896341f + magic;
-    uint32_t tb, mb;
-    memcpy(&tb, &t, sizeof tb);
-    memcpy(&mb, &magic, sizeof mb);
-    int32_t n = (int32_t)(tb - mb);
-    n = n < -126 ? -126 : n;
-    n = n > 127 ? 127 : n;
-    float nf = (float)n;
-    float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t sb = (n + 127) << 23;
-    float sc;
-    memcpy(&sc, &sb, sizeof sc);
-    float v = p * sc;
-    int32_t vb, keep = -(int32_t)(x >= -87.33654f);
-    memcpy(&vb, &v, sizeof vb);
-    vb &= keep;
-    memcpy(&v, &vb, sizeof v);
-    return v;
-}
 
 static inline int thread_id(void)
 {
@@ -327,7 +292,7 @@ static void FN(gemm)(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha,
                                                             (int)lda, Bm, (int)ldb, beta, C, (int)ldc);
 }
 
-static inline T FN(exp)(T x) { return _Generic(x, float: fast_expf, double: exp)(x); }
+static inline T FN(exp)(T x) { return _Generic(x, float: cf_fast_expf, double: exp)(x); }
 
 static inline const T *FN(row)(const rows_ref *r, int64_t b, int64_t h, int64_t t)
 {

@@ -3,6 +3,7 @@
  * through one flat, vectorisable OpenMP loop. */
 #include "../ops/elementwise_attr.h"
 #include "cpu.h"
+#include "fastmath.h"
 
 #include <string.h>
 #include <tgmath.h>
@@ -11,19 +12,12 @@
 #define INV_SQRT2PI 0.39894228040143267794
 #define SQRT_2_OVER_PI 0.79788456080286535588
 
-/* erf for the f32 path, vectorisable (libm's erff is a scalar call): Abramowitz & Stegun 7.1.26,
- * absolute error below 1.5e-7, under f32's resolution near 1. */
-static inline float erf_f32(float x)
-{
-    float ax = fabsf(x), t = 1.0f / (1.0f + 0.3275911f * ax);
-    float p = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-    float r = 1.0f - p * expf(-ax * ax);
-    return x < 0 ? -r : r;
-}
-#define ERF(v) _Generic((v), float: erf_f32, default: erf)(v)
+#define ERF(v) _Generic((v), float: cf_fast_erff, default: erf)(v)
+/* e^x where the argument is bounded in practice (activations): vectorised in f32 */
+#define EXPB(v) _Generic((v), float: cf_fast_expf, default: exp)(v)
 
 static inline double sigm(double v) { return 1.0 / (1.0 + exp(-v)); }
-static inline float sigmf(float v) { return 1.0f / (1.0f + expf(-v)); }
+static inline float sigmf(float v) { return 1.0f / (1.0f + cf_fast_expf(-v)); }
 #define SIGMOID(v) _Generic((v), float: sigmf, default: sigm)(v)
 
 /* ---- unary: y = FWD(x, a, b); gx = BWD(x, y, g, a, b) ---- */
@@ -39,7 +33,7 @@ static inline float sigmf(float v) { return 1.0f / (1.0f + expf(-v)); }
     X(clamp, x < a ? a : (x > b ? b : x), (x >= a && x <= b) ? g : (T)0) \
     X(relu, x > 0 ? x : (T)0, x > 0 ? g : (T)0) \
     X(gelu, (T)0.5 * x * ((T)1 + ERF(x * (T)INV_SQRT2)), \
-      g * ((T)0.5 * ((T)1 + ERF(x * (T)INV_SQRT2)) + x * (T)INV_SQRT2PI * exp((T)-0.5 * x * x))) \
+      g * ((T)0.5 * ((T)1 + ERF(x * (T)INV_SQRT2)) + x * (T)INV_SQRT2PI * EXPB((T)-0.5 * x * x))) \
     X(gelu_tanh, (T)0.5 * x * ((T)1 + tanh((T)SQRT_2_OVER_PI * (x + (T)0.044715 * x * x * x))), \
       g * gelu_tanh_grad(x)) \
     X(silu, x * SIGMOID(x), g * (SIGMOID(x) * ((T)1 + x * ((T)1 - SIGMOID(x))))) \
