@@ -58,6 +58,34 @@ cf_tensor *cf_sinusoidal_positions(cf_ctx *ctx, cf_dtype dt, int64_t offset, int
 /* Rotary embedding on x [B, H, T, Dh] (Dh even) at positions offset..offset+T-1, rotate-half layout. */
 cf_tensor *cf_rope(cf_ctx *ctx, cf_tensor *x, int64_t offset, double base);
 
+/* Learned relative-position bias (T5): a [buckets, heads] table indexed by the bucketed distance j - i
+ * (exact for small distances, logarithmic up to max_distance), added to the attention scores. */
+typedef struct cf_relative_bias {
+    cf_tensor *weight; /* [buckets, heads] */
+    int64_t buckets, heads, max_distance;
+    bool bidirectional;
+} cf_relative_bias;
+cf_status cf_relative_bias_init(cf_relative_bias *rb, cf_params *ps, const char *name, int64_t buckets, int64_t heads,
+                                int64_t max_distance, bool bidirectional);
+/* The bias [1, heads, Tq, Tk] for queries at positions Tk - Tq .. Tk - 1 against keys 0 .. Tk - 1. */
+cf_tensor *cf_relative_bias_fwd(cf_ctx *ctx, const cf_relative_bias *rb, int64_t Tq, int64_t Tk);
+/* The bucket of relative position rel = j - i (T5's scheme). */
+int64_t cf_relative_bucket(int64_t rel, int64_t buckets, int64_t max_distance, bool bidirectional);
+
+/* ---- convolution block: conv2d -> batch norm -> activation ---- */
+typedef enum cf_act_kind { CF_ACT_RELU, CF_ACT_GELU, CF_ACT_SILU, CF_ACT_NONE } cf_act_kind;
+typedef struct cf_conv_block {
+    cf_tensor *weight;                      /* [out, in / groups, k, k] */
+    cf_tensor *bn_weight, *bn_bias;         /* parameters */
+    cf_tensor *running_mean, *running_var;  /* buffers, persistent, not trained */
+    int64_t stride, padding, groups;
+    cf_act_kind act;
+} cf_conv_block;
+cf_status cf_conv_block_init(cf_conv_block *b, cf_params *ps, const char *name, int64_t in, int64_t out, int64_t k,
+                             int64_t stride, int64_t groups, cf_act_kind act);
+void cf_conv_block_free(cf_conv_block *b);
+cf_tensor *cf_conv_block_fwd(cf_ctx *ctx, const cf_conv_block *b, cf_tensor *x);
+
 /* ---- multi-head attention ---- */
 typedef struct cf_kv_cache {
     cf_tensor *k, *v; /* persistent [B, Hkv, cap, Dh] */

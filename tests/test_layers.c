@@ -165,6 +165,50 @@ static void test_generation_cache_matches(void)
     cf_params_free(ps);
 }
 
+/* The relative bias is a function of j - i only, and gets a gradient through the sdpa bias. */
+static void test_relative_bias(void)
+{
+    cf_params *ps = cf_params_new(CF_F64, 5);
+    cf_relative_bias rb;
+    CHECK(cf_relative_bias_init(&rb, ps, "rel", 16, 2, 64, true) == CF_OK);
+    cf_tensor *b = cf_relative_bias_fwd(ctx, &rb, 6, 6);
+    CHECK(b && b->shape[0] == 1 && b->shape[1] == 2 && b->shape[2] == 6 && b->shape[3] == 6);
+    for (int h = 0; h < 2; h++)
+        for (int i = 1; i < 6; i++)
+            for (int j = 1; j < 6; j++) CHECK(cf_get_flat(b, (h * 6 + i) * 6 + j) == cf_get_flat(b, (h * 6 + i - 1) * 6 + j - 1));
+    CHECK(cf_relative_bucket(3, 32, 128, true) != cf_relative_bucket(-3, 32, 128, true));
+    CHECK(cf_relative_bucket(1000, 32, 128, true) == 31 && cf_relative_bucket(5, 32, 128, false) == 0);
+    cf_params_grads(ps);
+    cf_tensor *q = cf_randn(ctx, CF_F64, CF_SHAPE(1, 2, 6, 4), 1, 1);
+    cf_tensor *y = cf_sdpa(ctx, q, q, q, &(cf_sdpa_opts){.bias = b});
+    CHECK(y && cf_backward(ctx, y, cf_randn(ctx, CF_F64, CF_SHAPE(1, 2, 6, 4), 1, 3)) == CF_OK);
+    double gsum = 0;
+    for (int64_t i = 0; i < 32; i++) gsum += fabs(cf_get_flat(rb.weight->grad, i));
+    CHECK(gsum > 0);
+    cf_step_reset(ctx);
+    cf_params_free(ps);
+}
+
+static void test_conv_block(void)
+{
+    cf_params *ps = cf_params_new(CF_F32, 6);
+    cf_conv_block cb;
+    CHECK(cf_conv_block_init(&cb, ps, "stem", 3, 8, 3, 2, 1, CF_ACT_RELU) == CF_OK);
+    CHECK(cf_params_find(ps, "stem.conv.weight") && cf_params_find(ps, "stem.bn.bias"));
+    cf_tensor *x = cf_randn(ctx, CF_F32, CF_SHAPE(2, 3, 8, 8), 1, 2);
+    cf_tensor *y = cf_conv_block_fwd(ctx, &cb, x);
+    CHECK(y && y->shape[1] == 8 && y->shape[2] == 4 && y->shape[3] == 4);
+    double mn = 0;
+    for (int64_t i = 0; i < cf_numel(y); i++) mn = fmin(mn, cf_get_flat(y, i));
+    CHECK(mn >= 0);                                /* relu */
+    CHECK(cf_get_flat(cb.running_var, 0) != 1.0); /* training updated the running stats */
+    CHECK(cf_conv_block_init(&cb, ps, "bad", 3, 8, 3, 1, 2, CF_ACT_RELU) != CF_OK);
+    CHECK_ERROR_HAS("groups");
+    cf_conv_block_free(&cb);
+    cf_step_reset(ctx);
+    cf_params_free(ps);
+}
+
 int main(void)
 {
     ctx = cf_ctx_new(&(cf_ctx_options){.seed = 1});
@@ -173,6 +217,8 @@ int main(void)
     RUN(test_rope_relative);
     RUN(test_variants_train);
     RUN(test_generation_cache_matches);
+    RUN(test_relative_bias);
+    RUN(test_conv_block);
     cf_ctx_free(ctx);
     TEST_MAIN_END();
 }

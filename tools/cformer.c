@@ -20,6 +20,7 @@ static const struct {
     {"inspect", cf_cmd_inspect, "show a checkpoint's tensors, state and recipe"},
     {"recipe", cf_cmd_recipe, "`recipe check FILE`: validate a recipe and print it resolved"},
     {"bench", cf_cmd_bench, "`bench ops` (core ops vs BLAS/memcpy), `bench train RECIPE` (throughput)"},
+    {"tokenizer", cf_cmd_tokenizer, "`tokenizer train FILE --vocab N -o VOCAB`: learn a BPE vocabulary"},
     {"plot", cf_cmd_plot, "draw the curves in a run's metrics.jsonl to a PNG: `plot RUN_DIR`"},
     {"list", cf_cmd_list, "list what is built in: models, datasets, ops"},
 };
