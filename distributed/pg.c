@@ -64,23 +64,6 @@ static bool want_mpi_init(void)
     return launcher_world() > 0;
 }
 
-static int env_local_rank(int dflt)
-{
-    int v;
-    if (env_int("OMPI_COMM_WORLD_LOCAL_RANK", &v)) return v;
-    if (env_int("MPI_LOCALRANKID", &v)) return v;
-    if (env_int("SLURM_LOCALID", &v)) return v;
-    return dflt;
-}
-
-static int env_local_world(int dflt)
-{
-    int v;
-    if (env_int("OMPI_COMM_WORLD_LOCAL_SIZE", &v)) return v;
-    if (env_int("MPI_LOCALNRANKS", &v)) return v;
-    return dflt;
-}
-
 static double default_timeout(void)
 {
     const char *s = getenv("CF_DIST_TIMEOUT");
@@ -122,6 +105,23 @@ void cf_pg_scale(void *buf, int64_t n, cf_dtype dt, double s)
 /* ---- lifecycle ---- */
 
 #ifdef CF_HAVE_MPI
+static int env_local_rank(int dflt)
+{
+    int v;
+    if (env_int("OMPI_COMM_WORLD_LOCAL_RANK", &v)) return v;
+    if (env_int("MPI_LOCALRANKID", &v)) return v;
+    if (env_int("SLURM_LOCALID", &v)) return v;
+    return dflt;
+}
+
+static int env_local_world(int dflt)
+{
+    int v;
+    if (env_int("OMPI_COMM_WORLD_LOCAL_SIZE", &v)) return v;
+    if (env_int("MPI_LOCALNRANKS", &v)) return v;
+    return dflt;
+}
+
 static bool mpi_up(void)
 {
     int init = 0, fin = 0;
@@ -433,6 +433,7 @@ cf_status cf_pg_reduce_scatter(cf_pg *pg, const void *send, void *recv, int64_t 
         return CF_OK;
     }
 #endif
+    (void)pg;
     if (send != recv) memmove(recv, send, (size_t)n * es);
     return CF_OK;
 }

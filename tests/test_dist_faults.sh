@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034  # the common part sets variables that only one of the two scripts uses
 # Faults end the whole job, non-zero, in bounded time -- never a hang. 2 ranks train; at step 3 rank 1
 #   fail-exit:  exits with status 3           (mpirun kills the job when a rank exits non-zero)
 #   fail-kill:  is killed by SIGKILL           (mpirun notices the signal)
@@ -43,18 +44,22 @@ if mpirun --version 2>&1 | grep -q "Open MPI"; then
 else
     openmpi=0
 fi
-if ! timeout 60 "${mpirun[@]}" -np 2 true >/dev/null 2>&1; then
+work="$(mktemp -d "${TMPDIR:-/tmp}/cf_dist.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+# Each mpirun gets its own session directory: mpiruns started at the same moment (this script's jobs,
+# or CTest running tests in parallel) otherwise race to create /tmp/ompi.<host>.<uid> and fail.
+session() { mkdir -p "$work/$1" && export TMPDIR="$work/$1" OMPI_MCA_orte_tmpdir_base="$work/$1"; }
+if ! (session preflight && timeout 60 "${mpirun[@]}" -np 2 true >/dev/null 2>&1); then
     echo "SKIP: mpirun cannot start 2 processes here"
     exit 77
 fi
-work="$(mktemp -d "${TMPDIR:-/tmp}/cf_dist.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
 # --- end of the common part ---
 
 limit=30
 modes=(fail-exit fail-kill fail-abort fail-hang)
 for m in "${modes[@]}"; do
     (
+        session "$m"
         start=$(date +%s)
         # only the hang relies on the collective deadline; the others on mpirun's own fault handling
         if [ "$m" = fail-hang ]; then t=1; else t=1800; fi

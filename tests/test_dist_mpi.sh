@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034  # the common part sets variables that only one of the two scripts uses
 # Data parallelism under mpirun: collectives and training equivalence on 2 ranks (ZeRO 0 and 1, with and
 # without gradient accumulation), then the ZeRO-1 checkpoint the 2 ranks saved resumed by 1 process.
 # Usage (CTest): bash test_dist_mpi.sh <cformer-binary> <source-dir> <build-dir>. Exit 77 = skipped.
@@ -40,17 +41,20 @@ if mpirun --version 2>&1 | grep -q "Open MPI"; then
 else
     openmpi=0
 fi
-if ! timeout 60 "${mpirun[@]}" -np 2 true >/dev/null 2>&1; then
+work="$(mktemp -d "${TMPDIR:-/tmp}/cf_dist.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+# Each mpirun gets its own session directory: mpiruns started at the same moment (this script's jobs,
+# or CTest running tests in parallel) otherwise race to create /tmp/ompi.<host>.<uid> and fail.
+session() { mkdir -p "$work/$1" && export TMPDIR="$work/$1" OMPI_MCA_orte_tmpdir_base="$work/$1"; }
+if ! (session preflight && timeout 60 "${mpirun[@]}" -np 2 true >/dev/null 2>&1); then
     echo "SKIP: mpirun cannot start 2 processes here"
     exit 77
 fi
-work="$(mktemp -d "${TMPDIR:-/tmp}/cf_dist.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
 # --- end of the common part ---
 
 ckpt="$work/zero1.h5"
 echo "== mpirun -np 2 test_dist_train mpi $ckpt"
-timeout 120 "${mpirun[@]}" -np 2 "$exe" mpi "$ckpt"
+(session train && timeout 120 "${mpirun[@]}" -np 2 "$exe" mpi "$ckpt")
 rc=$?
 if [ $rc -ne 0 ]; then
     [ $rc -eq 124 ] && echo "FAIL: the 2-rank checks timed out (a hang)" || echo "FAIL: the 2-rank checks exited with $rc"
