@@ -106,7 +106,8 @@ static cf_status build_scatter_counts(cf_ddp *d)
             bk->counts[r] = e > a ? (int)(e - a) : 0;
         }
         int64_t a = bk->off > d->lo ? bk->off : d->lo;
-        bk->recv_off = a - d->lo;
+        /* no part of this bucket is ours: MPI writes nothing, but keep the pointer inside the buffer */
+        bk->recv_off = bk->counts[cf_pg_rank(d->pg)] > 0 ? a - d->lo : 0;
     }
     return CF_OK;
 }

@@ -3,8 +3,8 @@
  * STATUS: compiled only when the build defines CF_HAVE_NCCL (with CF_HAVE_MPI: the NCCL unique id is
  * broadcast over the MPI process group). The build does not define it yet -- CMakeLists.txt has no
  * CF_NCCL option -- so in every build today each function below returns CF_ERR_UNSUPPORTED (NULL for
- * cf_nccl_init) and cf_nccl_available() is false. The NCCL code is written against NCCL 2.18+ and
- * type-checks against nccl.h, but has not run on a GPU. To turn it on (docs/distributed.md):
+ * cf_nccl_init) and cf_nccl_available() is false. The NCCL code is written against NCCL 2.18+; it
+ * compiles and links against NCCL 2.28 / CUDA 13, but no collective has run on a GPU yet. To turn it on (docs/distributed.md):
  *     find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} ...) and, when found with CF_CUDA
  *     and CF_MPI: target_link_libraries(cf_distributed PUBLIC ${NCCL_LIBRARY} CUDA::cudart) and
  *     target_compile_definitions(cf_distributed PUBLIC CF_HAVE_NCCL=1).

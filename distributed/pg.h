@@ -73,8 +73,8 @@ cf_status cf_pg_reduce_scatter(cf_pg *pg, const void *send, void *recv, int64_t 
 cf_status cf_pg_allreduce_scalar(cf_pg *pg, double *v, cf_reduce_op op);
 
 /* ---- non-blocking all-reduce ----
- * The request is caller-owned memory (no allocation per call). Between start and completion the buffer
- * must not be touched. MPI progresses such a request only while some MPI call runs (Open MPI has no
+ * The request is caller-owned memory (no allocation per call); zero it before its first use. Between
+ * start and completion the buffer must not be touched. MPI progresses such a request only while some MPI call runs (Open MPI has no
  * progress thread by default), so call cf_pg_test now and then while computing, as cf_ddp's hooks do. */
 typedef struct cf_pg_request {
     cf_pg *pg;
