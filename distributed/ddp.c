@@ -1,0 +1,408 @@
+/* Gradient buckets, the gradient-final hook that starts their reduction during backward, and the
+ * finish that completes it. See ddp.h for the contract. */
+#include "ddp.h"
+
+#include "pg_internal.h"
+#include "zero.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct hook_ctx {
+    cf_ddp *ddp;
+    int param;
+} hook_ctx;
+
+typedef struct bucket {
+    int64_t off, n;
+    int first, last;  /* parameter indices, first <= last */
+    int expected;     /* trainable parameters in it, this step */
+    int ready;        /* of those, how many fired their hook this step */
+    bool started, done;
+#ifdef CF_HAVE_MPI
+    MPI_Request req;
+    int *counts;      /* zero_stage 1: elements of this bucket in each rank's shard */
+    int64_t recv_off; /* zero_stage 1: where this rank's part lands in the shard scratch */
+#endif
+} bucket;
+
+struct cf_ddp {
+    cf_pg *pg;
+    cf_params *ps;
+    cf_ddp_options opt;
+    bucket *b;
+    int nb;
+    int *bucket_of;          /* per parameter */
+    hook_ctx *hk;            /* per parameter */
+    unsigned char *fired;    /* per parameter, this step */
+    bool sync;
+    bool scanned;            /* this step's unused parameters were marked ready */
+    int next_start;          /* buckets start in index order; the next one to start */
+    int in_flight;           /* oldest started bucket that may not be done yet */
+    double t_first;          /* when this step's first bucket started (0: none yet) */
+    cf_status err;           /* first error raised inside a hook, reported by cf_ddp_finish */
+    char errmsg[512];
+    int64_t lo, hi;          /* zero_stage 1: this rank's shard */
+    void *shard;             /* zero_stage 1: the reduce-scatter's receive buffer, hi - lo elements */
+    cf_ddp_stats stats;
+};
+
+static bool comm_active(const cf_ddp *d) { return cf_pg_uses_mpi(d->pg) && cf_pg_world(d->pg) > 1; }
+
+/* Keeps the first error raised inside a hook (hooks cannot return one). */
+static void hook_error(cf_ddp *d, cf_status st)
+{
+    if (d->err != CF_OK) return;
+    d->err = st;
+    snprintf(d->errmsg, sizeof d->errmsg, "%s", cf_last_error());
+}
+
+/* ---- layout ---- */
+
+static cf_status build_buckets(cf_ddp *d)
+{
+    const cf_params *ps = d->ps;
+    size_t es = cf_dtype_size(ps->dtype);
+    double mb = d->opt.bucket_mb > 0 ? d->opt.bucket_mb : 25.0;
+    double cap = mb * 1048576.0;
+    d->b = calloc((size_t)(ps->count ? ps->count : 1), sizeof *d->b);
+    if (!d->b) return cf_set_error(CF_ERR_OOM, "cf_ddp_new: out of memory");
+    /* walk parameters last to first, closing a bucket once it holds cap bytes */
+    int last = ps->count - 1;
+    double bytes = 0;
+    for (int i = ps->count - 1; i >= 0; i--) {
+        bytes += (double)ps->items[i].numel * (double)es;
+        if (bytes >= cap || i == 0) {
+            bucket *bk = &d->b[d->nb++];
+            bk->first = i, bk->last = last;
+            last = i - 1, bytes = 0;
+        }
+    }
+    /* tile [0, total): bucket k ends where bucket k - 1 begins; padding goes with the bucket below it */
+    for (int k = 0; k < d->nb; k++) {
+        bucket *bk = &d->b[k];
+        int64_t start = k == d->nb - 1 ? 0 : ps->items[bk->first].offset;
+        int64_t end = k == 0 ? ps->total : d->b[k - 1].off;
+        bk->off = start, bk->n = end - start;
+        for (int i = bk->first; i <= bk->last; i++) d->bucket_of[i] = k;
+    }
+    return CF_OK;
+}
+
+#ifdef CF_HAVE_MPI
+/* zero_stage 1: each bucket's element counts per rank shard, for MPI_Ireduce_scatter. */
+static cf_status build_scatter_counts(cf_ddp *d)
+{
+    int world = cf_pg_world(d->pg);
+    for (int k = 0; k < d->nb; k++) {
+        bucket *bk = &d->b[k];
+        bk->counts = calloc((size_t)world, sizeof *bk->counts);
+        if (!bk->counts) return cf_set_error(CF_ERR_OOM, "cf_ddp_new: out of memory");
+        for (int r = 0; r < world; r++) {
+            int64_t lo, hi;
+            cf_zero_shard_range(d->ps->total, world, r, &lo, &hi);
+            int64_t a = bk->off > lo ? bk->off : lo, e = bk->off + bk->n < hi ? bk->off + bk->n : hi;
+            bk->counts[r] = e > a ? (int)(e - a) : 0;
+        }
+        int64_t a = bk->off > d->lo ? bk->off : d->lo;
+        /* no part of this bucket is ours: MPI writes nothing, but keep the pointer inside the buffer */
+        bk->recv_off = bk->counts[cf_pg_rank(d->pg)] > 0 ? a - d->lo : 0;
+    }
+    return CF_OK;
+}
+#endif
+
+/* ---- per-step state ---- */
+
+/* Each bucket waits for its trainable parameters; frozen ones never fire. */
+static void count_expected(cf_ddp *d)
+{
+    for (int k = 0; k < d->nb; k++) {
+        bucket *bk = &d->b[k];
+        bk->expected = 0;
+        for (int i = bk->first; i <= bk->last; i++) bk->expected += d->ps->items[i].value->requires_grad;
+    }
+}
+
+static void reset_step(cf_ddp *d)
+{
+    const cf_params *ps = d->ps;
+    for (int k = 0; k < d->nb; k++) {
+        bucket *bk = &d->b[k];
+        bk->ready = 0;
+        bk->started = bk->done = false;
+    }
+    count_expected(d);
+    memset(d->fired, 0, (size_t)(ps->count ? ps->count : 1));
+    d->next_start = d->in_flight = 0;
+    d->t_first = 0;
+    d->scanned = false;
+}
+
+static cf_status start_bucket(cf_ddp *d, int k, bool in_backward)
+{
+    bucket *bk = &d->b[k];
+    size_t es = cf_dtype_size(d->ps->dtype);
+    if (d->t_first == 0) d->t_first = cf_pg_now();
+    bk->started = true;
+    bk->done = true;
+    if (in_backward) d->stats.buckets_in_backward++;
+    else d->stats.buckets_in_finish++;
+    d->stats.bytes += (double)bk->n * (double)es;
+#ifdef CF_HAVE_MPI
+    if (comm_active(d)) {
+        cf_pg *pg = d->pg;
+        void *g = (char *)d->ps->grads + (size_t)bk->off * es;
+        MPI_Datatype t = cf_pg_mpi_type(d->ps->dtype);
+        int rc;
+        if (bk->n > INT_MAX)
+            return cf_set_error(CF_ERR_ARG, "gradient bucket %d has %lld elements, more than MPI's int count", k,
+                                (long long)bk->n);
+        if (d->opt.zero_stage == 1)
+            rc = MPI_Ireduce_scatter(g, (char *)d->shard + (size_t)bk->recv_off * es, bk->counts, t, MPI_SUM,
+                                     cf_pg_comm_of(pg), &bk->req);
+        else
+            rc = MPI_Iallreduce(MPI_IN_PLACE, g, (int)bk->n, t, MPI_SUM, cf_pg_comm_of(pg), &bk->req);
+        if (rc != MPI_SUCCESS)
+            return cf_pg_mpi_fail(pg, rc, d->opt.zero_stage == 1 ? "MPI_Ireduce_scatter" : "MPI_Iallreduce");
+        bk->done = false;
+    }
+#endif
+    return CF_OK;
+}
+
+/* Starts every complete bucket that is next in index order. */
+static cf_status start_ready(cf_ddp *d)
+{
+    while (d->next_start < d->nb) {
+        bucket *bk = &d->b[d->next_start];
+        if (bk->ready < bk->expected) break;
+        cf_status st = start_bucket(d, d->next_start, true);
+        d->next_start++;
+        if (st != CF_OK) return st;
+    }
+    return CF_OK;
+}
+
+/* One test of the oldest reduction in flight: lets MPI move data while backward computes. */
+static cf_status poke(cf_ddp *d)
+{
+#ifdef CF_HAVE_MPI
+    while (d->in_flight < d->next_start) {
+        bucket *bk = &d->b[d->in_flight];
+        if (!bk->done) {
+            bool done = false;
+            CF_DIST_TRY(cf_pg_test_mpi(d->pg, &bk->req, &done, "gradient bucket reduction"));
+            if (!done) break;
+            bk->done = true;
+        }
+        d->in_flight++;
+    }
+#else
+    (void)d;
+#endif
+    return CF_OK;
+}
+
+/* At the first hook of a backward: a trainable parameter that this step's forward never used (its leaf
+ * carries an older tape generation than the leaf now firing) will get no gradient and no hook, so count
+ * it ready now instead of holding its bucket -- and, buckets starting in order, all later ones -- until
+ * cf_ddp_finish. (PyTorch's find_unused_parameters, read off the tape's first-use marks.) */
+static void mark_unused(cf_ddp *d, uint64_t gen)
+{
+    d->scanned = true;
+    count_expected(d); /* parameters may have been frozen or unfrozen since the last step */
+    for (int i = 0; i < d->ps->count; i++) {
+        const cf_tensor *v = d->ps->items[i].value;
+        if (d->fired[i] || !v->requires_grad || v->tape_gen == gen) continue;
+        d->fired[i] = 1;
+        d->b[d->bucket_of[i]].ready++;
+        d->stats.params_unused++;
+    }
+}
+
+static void on_grad_final(cf_tensor *leaf, void *user)
+{
+    hook_ctx *h = user;
+    cf_ddp *d = h->ddp;
+    if (!d->sync || d->err != CF_OK) return;
+    bucket *bk = &d->b[d->bucket_of[h->param]];
+    if (d->fired[h->param]) {
+        if (bk->started) {
+            cf_set_error(CF_ERR_STATE,
+                         "parameter %s received gradient after its bucket's reduction started: run one backward per "
+                         "synchronised micro-step (cf_ddp_set_sync(ddp, true) only before the last one)",
+                         d->ps->items[h->param].name);
+            hook_error(d, CF_ERR_STATE);
+        }
+        return;
+    }
+    if (!d->scanned) mark_unused(d, leaf->tape_gen);
+    d->fired[h->param] = 1;
+    if (!d->ps->items[h->param].value->requires_grad) return; /* not counted in expected */
+    bk->ready++;
+    cf_status st = start_ready(d);
+    if (st == CF_OK) st = poke(d);
+    if (st != CF_OK) hook_error(d, st);
+}
+
+/* ---- public ---- */
+
+cf_ddp *cf_ddp_new(cf_pg *pg, cf_params *ps, const cf_ddp_options *opt)
+{
+    if (!pg || !ps) {
+        cf_set_error(CF_ERR_ARG, "cf_ddp_new: NULL process group or parameters");
+        return NULL;
+    }
+    cf_ddp_options o = opt ? *opt : (cf_ddp_options){0};
+    if (o.bucket_mb < 0 || o.bucket_mb != o.bucket_mb) {
+        cf_set_error(CF_ERR_ARG, "cf_ddp_new: bucket_mb %g is negative", o.bucket_mb);
+        return NULL;
+    }
+    if (o.zero_stage != 0 && o.zero_stage != 1) {
+        cf_set_error(CF_ERR_ARG, "cf_ddp_new: zero_stage %d is not supported (0 or 1)", o.zero_stage);
+        return NULL;
+    }
+    if (o.zero_stage == 1 && ps->total > INT_MAX) {
+        cf_set_error(CF_ERR_ARG, "cf_ddp_new: ZeRO-1 needs fewer than 2^31 parameter elements (have %lld)",
+                     (long long)ps->total);
+        return NULL;
+    }
+    if (cf_params_grads(ps) != CF_OK) return NULL;
+    cf_ddp *d = calloc(1, sizeof *d);
+    if (!d) {
+        cf_set_error(CF_ERR_OOM, "cf_ddp_new: out of memory");
+        return NULL;
+    }
+    d->pg = pg, d->ps = ps, d->opt = o, d->sync = true;
+    size_t n = (size_t)(ps->count ? ps->count : 1);
+    d->bucket_of = calloc(n, sizeof *d->bucket_of);
+    d->hk = calloc(n, sizeof *d->hk);
+    d->fired = calloc(n, 1);
+    if (!d->bucket_of || !d->hk || !d->fired) {
+        cf_ddp_free(d);
+        cf_set_error(CF_ERR_OOM, "cf_ddp_new: out of memory");
+        return NULL;
+    }
+    if (build_buckets(d) != CF_OK) {
+        cf_ddp_free(d);
+        return NULL;
+    }
+    cf_zero_shard_range(ps->total, cf_pg_world(pg), cf_pg_rank(pg), &d->lo, &d->hi);
+    if (o.zero_stage == 1) {
+        size_t es = cf_dtype_size(ps->dtype);
+        d->shard = calloc((size_t)(d->hi - d->lo + 1), es);
+        if (!d->shard) {
+            cf_ddp_free(d);
+            cf_set_error(CF_ERR_OOM, "cf_ddp_new: out of memory for the gradient shard");
+            return NULL;
+        }
+#ifdef CF_HAVE_MPI
+        if (build_scatter_counts(d) != CF_OK) {
+            cf_ddp_free(d);
+            return NULL;
+        }
+#endif
+    }
+    for (int i = 0; i < ps->count; i++) {
+        d->hk[i] = (hook_ctx){d, i};
+        cf_set_grad_hook(ps->items[i].value, on_grad_final, &d->hk[i]);
+    }
+    reset_step(d);
+    return d;
+}
+
+void cf_ddp_free(cf_ddp *d)
+{
+    if (!d) return;
+    for (int i = 0; d->hk && i < d->ps->count; i++) {
+        cf_tensor *v = d->ps->items[i].value;
+        if (v->hook == on_grad_final && v->hook_user == &d->hk[i]) cf_set_grad_hook(v, NULL, NULL);
+    }
+#ifdef CF_HAVE_MPI
+    for (int k = 0; d->b && k < d->nb; k++) free(d->b[k].counts);
+#endif
+    free(d->b);
+    free(d->bucket_of);
+    free(d->hk);
+    free(d->fired);
+    free(d->shard);
+    free(d);
+}
+
+cf_status cf_ddp_broadcast_params(cf_ddp *d)
+{
+    cf_params *ps = d->ps;
+    CF_DIST_TRY(cf_pg_broadcast(d->pg, ps->values, ps->total, ps->dtype, 0));
+    for (int i = 0; i < ps->count; i++) cf_bump_version(ps->items[i].value);
+    return CF_OK;
+}
+
+void cf_ddp_set_sync(cf_ddp *d, bool sync) { d->sync = sync; }
+bool cf_ddp_sync(const cf_ddp *d) { return d->sync; }
+
+cf_status cf_ddp_finish(cf_ddp *d)
+{
+    if (!d->sync) return CF_OK;
+    /* An error raised in a hook is reported after the step's collectives complete: every rank must
+     * issue and finish the same ones, or the next step's would pair with these. */
+    cf_status st = d->err;
+    char msg[512] = "";
+    if (st != CF_OK) snprintf(msg, sizeof msg, "%s", d->errmsg);
+    /* buckets whose parameters got no gradient this step: reduce them anyway, in order */
+    while (d->next_start < d->nb) {
+        cf_status s = start_bucket(d, d->next_start, false);
+        d->next_start++;
+        if (s != CF_OK) { /* the communicator is unusable: stop issuing */
+            if (st == CF_OK) st = s, snprintf(msg, sizeof msg, "%s", cf_last_error());
+            break;
+        }
+    }
+    double t0 = cf_pg_now();
+#ifdef CF_HAVE_MPI
+    for (int k = 0; k < d->next_start; k++) {
+        bucket *bk = &d->b[k];
+        if (bk->done) continue;
+        cf_status w = cf_pg_wait_mpi(d->pg, &bk->req, "gradient bucket reduction");
+        bk->done = true;
+        if (w != CF_OK && st == CF_OK) st = w, snprintf(msg, sizeof msg, "%s", cf_last_error());
+    }
+#endif
+    double t1 = cf_pg_now();
+    if (st == CF_OK && comm_active(d)) {
+        cf_params *ps = d->ps;
+        double inv = 1.0 / cf_pg_world(d->pg);
+        size_t es = cf_dtype_size(ps->dtype);
+        if (d->opt.zero_stage == 1) {
+            memcpy((char *)ps->grads + (size_t)d->lo * es, d->shard, (size_t)(d->hi - d->lo) * es);
+            cf_pg_scale((char *)ps->grads + (size_t)d->lo * es, d->hi - d->lo, ps->dtype, inv);
+        } else {
+            cf_pg_scale(ps->grads, ps->total, ps->dtype, inv);
+        }
+    }
+    d->stats.steps++;
+    d->stats.wait_s += t1 - t0;
+    if (d->t_first > 0) d->stats.window_s += cf_pg_now() - d->t_first;
+    d->err = CF_OK;
+    reset_step(d);
+    if (st != CF_OK) return cf_set_error(st, "%s", msg);
+    return CF_OK;
+}
+
+int cf_ddp_bucket_count(const cf_ddp *d) { return d->nb; }
+
+cf_ddp_bucket_info cf_ddp_bucket(const cf_ddp *d, int i)
+{
+    if (i < 0 || i >= d->nb) return (cf_ddp_bucket_info){.first_param = -1, .last_param = -1};
+    const bucket *bk = &d->b[i];
+    return (cf_ddp_bucket_info){bk->off, bk->n, bk->first, bk->last};
+}
+
+int cf_ddp_bucket_of(const cf_ddp *d, int p) { return p >= 0 && p < d->ps->count ? d->bucket_of[p] : -1; }
+int cf_ddp_buckets_started(const cf_ddp *d) { return d->next_start; }
+cf_ddp_stats cf_ddp_stats_get(const cf_ddp *d) { return d->stats; }
+void cf_ddp_stats_reset(cf_ddp *d) { memset(&d->stats, 0, sizeof d->stats); }
+cf_pg *cf_ddp_pg(const cf_ddp *d) { return d->pg; }
+cf_params *cf_ddp_params(const cf_ddp *d) { return d->ps; }
+int cf_ddp_zero_stage(const cf_ddp *d) { return d->opt.zero_stage; }

@@ -1,0 +1,99 @@
+/* Data parallelism: gradient buckets reduced over the process group while backward still runs.
+ *
+ * Buckets are contiguous slices of the flat gradient buffer (layers/params.h), built over the
+ * parameters in REVERSE registration order -- the order in which backward finishes them -- each
+ * holding whole parameters and about bucket_mb MiB (a larger parameter gets a bucket of its own).
+ * Bucket 0 holds the last-registered parameters and ends at ps->total; the buckets tile [0, ps->total)
+ * without gaps (alignment padding between parameters travels with its bucket; it stays zero).
+ *
+ * cf_ddp_new puts a gradient-final hook on every parameter (cf_set_grad_hook). During a backward with
+ * sync on, each hook counts its parameter ready in its bucket; a complete bucket starts its
+ * non-blocking reduction at once, so communication overlaps the rest of backward. Buckets start
+ * strictly in index order (a complete bucket waits for its predecessors), so every rank issues the same
+ * collectives in the same order even when ranks use different parameters in a step. Each hook also
+ * polls the oldest reduction in flight, which is what drives MPI's progress during compute.
+ *
+ * Parameters that get no gradient in a step never fire their hook: frozen ones (requires_grad off) are
+ * not counted, and trainable ones the forward did not use are detected at the first hook of the
+ * backward (their leaf's tape mark is from an older step) and counted ready at once; their slice (zeros,
+ * or what earlier micro-steps accumulated) is reduced with the rest.
+ *
+ * cf_ddp_finish (after backward, before clipping and the optimizer) starts the buckets not started yet
+ * (all of them when no backward ran on this rank, e.g. an empty micro-batch), waits for all, and leaves
+ * the AVERAGE over ranks in the gradients:
+ *   zero_stage 0: the whole flat gradient buffer holds the average on every rank (MPI all-reduce);
+ *   zero_stage 1: only this rank's shard [lo, hi) of it does (reduce-scatter; see zero.h); the rest
+ *                 holds this rank's local gradients and must not be used.
+ *
+ *     cf_ddp *ddp = cf_ddp_new(pg, ps, &(cf_ddp_options){.bucket_mb = 25});
+ *     cf_ddp_broadcast_params(ddp);                  // identical start on every rank
+ *     for each step:
+ *         for (m = 0; m < accum; m++) {
+ *             cf_ddp_set_sync(ddp, m == accum - 1);  // only the last micro-step communicates
+ *             loss = forward(...); cf_backward(ctx, loss, NULL); cf_step_reset(ctx);
+ *         }
+ *         cf_ddp_finish(ddp);
+ *         clip; optimizer step; cf_params_zero_grad(ps);
+ *
+ * One backward per synchronised micro-step: a second backward in it would add to gradients whose
+ * reduction may already be in flight. The engine fires each leaf's hook once per step (tape
+ * generation), so this is not detected; with several losses, sum them and run one backward. */
+#ifndef CF_DDP_H
+#define CF_DDP_H
+
+#include "layers/params.h"
+#include "pg.h"
+
+typedef struct cf_ddp cf_ddp;
+
+typedef struct cf_ddp_options {
+    double bucket_mb; /* MiB of gradients per bucket; 0: 25 (PyTorch's default) */
+    int zero_stage;   /* 0: all-reduce; 1: reduce-scatter to shards, with a cf_zero optimizer */
+} cf_ddp_options;
+
+typedef struct cf_ddp_bucket_info {
+    int64_t offset, numel;        /* the slice [offset, offset + numel) of the flat buffers */
+    int first_param, last_param;  /* the parameters first_param..last_param (ps->items indices) */
+} cf_ddp_bucket_info;
+
+/* Cumulative since the last cf_ddp_stats_reset, over synchronised steps. */
+typedef struct cf_ddp_stats {
+    int64_t steps;
+    int64_t buckets_in_backward; /* started by a hook while backward ran (overlapped) */
+    int64_t buckets_in_finish;   /* started by cf_ddp_finish (no backward ran, or hooks missed) */
+    int64_t params_unused;       /* trainable parameters the forward did not use (counted ready at once) */
+    double bytes;                /* gradient bytes reduced by this rank */
+    double wait_s;               /* blocked in cf_ddp_finish waiting: communication NOT hidden by backward */
+    double window_s;             /* from each step's first bucket start to the end of cf_ddp_finish */
+} cf_ddp_stats;
+
+/* Allocates ps's gradient buffer if needed and hooks every parameter. opt NULL: defaults. ps must not
+ * get new parameters afterwards. A group of one works too (every bucket completes at once). */
+cf_ddp *cf_ddp_new(cf_pg *pg, cf_params *ps, const cf_ddp_options *opt);
+/* Removes the hooks. NULL is a no-op. */
+void cf_ddp_free(cf_ddp *ddp);
+
+/* Rank 0's parameter values to every rank (call once after initialisation or loading). */
+cf_status cf_ddp_broadcast_params(cf_ddp *ddp);
+
+/* Only micro-steps with sync on communicate (default on). Turn it on before the LAST backward of an
+ * accumulation; the others just accumulate locally. */
+void cf_ddp_set_sync(cf_ddp *ddp, bool sync);
+bool cf_ddp_sync(const cf_ddp *ddp);
+/* Completes this step's reduction (see the header comment). A no-op when sync is off. */
+cf_status cf_ddp_finish(cf_ddp *ddp);
+
+int cf_ddp_bucket_count(const cf_ddp *ddp);
+cf_ddp_bucket_info cf_ddp_bucket(const cf_ddp *ddp, int i);
+int cf_ddp_bucket_of(const cf_ddp *ddp, int param_index);
+/* Buckets started so far in the current synchronised step (reset by cf_ddp_finish). */
+int cf_ddp_buckets_started(const cf_ddp *ddp);
+
+cf_ddp_stats cf_ddp_stats_get(const cf_ddp *ddp);
+void cf_ddp_stats_reset(cf_ddp *ddp);
+
+cf_pg *cf_ddp_pg(const cf_ddp *ddp);
+cf_params *cf_ddp_params(const cf_ddp *ddp);
+int cf_ddp_zero_stage(const cf_ddp *ddp);
+
+#endif

@@ -1,0 +1,11 @@
+/* Distributed training: the process group (pg.h), bucketed data-parallel gradients (ddp.h), ZeRO-1
+ * optimizer sharding (zero.h) and the NCCL path (nccl.h). How to run: docs/distributed.md. */
+#ifndef CF_DISTRIBUTED_H
+#define CF_DISTRIBUTED_H
+
+#include "ddp.h"
+#include "nccl.h"
+#include "pg.h"
+#include "zero.h"
+
+#endif

@@ -1,0 +1,40 @@
+/* NCCL collectives on GPU buffers, for the CUDA path.
+ *
+ * STATUS: compiled only when the build defines CF_HAVE_NCCL (with CF_HAVE_MPI: the NCCL unique id is
+ * broadcast over the MPI process group). The build does not define it yet -- CMakeLists.txt has no
+ * CF_NCCL option -- so in every build today each function below returns CF_ERR_UNSUPPORTED (NULL for
+ * cf_nccl_init) and cf_nccl_available() is false. The NCCL code is written against NCCL 2.18+; it
+ * compiles and links against NCCL 2.28 / CUDA 13, but no collective has run on a GPU yet. To turn it on (docs/distributed.md):
+ *     find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} ...) and, when found with CF_CUDA
+ *     and CF_MPI: target_link_libraries(cf_distributed PUBLIC ${NCCL_LIBRARY} CUDA::cudart) and
+ *     target_compile_definitions(cf_distributed PUBLIC CF_HAVE_NCCL=1).
+ *
+ * Streams are passed as void * (a cudaStream_t; NULL is the default stream) so this header needs no
+ * CUDA headers. Operations are asynchronous on the stream; cf_nccl_wait blocks with the process
+ * group's deadline and turns an NCCL asynchronous error or a timeout into a job abort naming the rank
+ * (a dead peer otherwise leaves NCCL kernels spinning for ever). */
+#ifndef CF_NCCL_H
+#define CF_NCCL_H
+
+#include "pg.h"
+
+typedef struct cf_nccl cf_nccl;
+
+bool cf_nccl_available(void);
+/* Collective over all ranks of pg: cudaSetDevice(device), rank 0 creates the unique id, pg broadcasts
+ * it, ncclCommInitRank. Pick device with cf_pg_device(pg, cudaGetDeviceCount()). */
+cf_nccl *cf_nccl_init(cf_pg *pg, int device);
+void cf_nccl_free(cf_nccl *nc);
+
+/* dt: f32, f64, bf16, f16 (i32/i64 for sums). In place. CF_REDUCE_AVG uses ncclAvg. */
+cf_status cf_nccl_allreduce(cf_nccl *nc, void *dev_buf, int64_t n, cf_dtype dt, cf_reduce_op op, void *stream);
+cf_status cf_nccl_broadcast(cf_nccl *nc, void *dev_buf, int64_t n, cf_dtype dt, int root, void *stream);
+/* recv holds world * n elements; send may equal recv + rank * n (in place). */
+cf_status cf_nccl_allgather(cf_nccl *nc, const void *send, void *recv, int64_t n, cf_dtype dt, void *stream);
+/* send holds world * n elements, recv n. */
+cf_status cf_nccl_reduce_scatter(cf_nccl *nc, const void *send, void *recv, int64_t n, cf_dtype dt, cf_reduce_op op,
+                                 void *stream);
+/* Blocks until the stream's work is done (deadline: cf_pg_timeout). */
+cf_status cf_nccl_wait(cf_nccl *nc, void *stream);
+
+#endif
