@@ -62,7 +62,12 @@ static cf_status read_optim(cf_run *run, bool create)
     run->sched.total_steps = cf_recipe_int(r, "optim.decay_steps", run->steps);
     run->sched.min_lr_ratio = cf_recipe_float(r, "optim.min_lr_ratio", 0.1);
     CF_TRY(cf_recipe_status(r));
+    run->optim_cfg = c;
     if (!create) return CF_OK; /* evaluation: the keys are read so they count as known, nothing is built */
+    if (run->ddp && cf_ddp_zero_stage(run->ddp) == 1) {
+        run->zero = cf_zero_new(run->ddp, &c);
+        return run->zero ? CF_OK : cf_last_status();
+    }
     run->opt = cf_optim_new(run->params, &c);
     return run->opt ? CF_OK : cf_last_status();
 }
@@ -91,8 +96,21 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     run->log_every = cf_recipe_int(r, "log.every", 10);
     run->ckpt_every = cf_recipe_int(r, "checkpoint.every", 0);
     run->ckpt_keep = cf_recipe_int(r, "checkpoint.keep", 3);
-    run->world = 1, run->rank = 0;
+    run->pg = cf_pg_init(NULL, NULL);
+    if (!run->pg) return cf_last_status();
+    run->world = cf_pg_world(run->pg), run->rank = cf_pg_rank(run->pg);
+    const char *backend = cf_recipe_str(r, "distributed.backend", "auto");
+    double bucket_mb = cf_recipe_float(r, "distributed.bucket_mb", 25.0);
+    int64_t zero = cf_recipe_int(r, "distributed.zero", 0);
+    double timeout = cf_recipe_float(r, "distributed.timeout_s", 1800.0);
     CF_TRY(cf_recipe_status(r));
+    if (strcmp(backend, "auto") != 0 && strcmp(backend, "mpi") != 0 && strcmp(backend, "nccl") != 0)
+        return cf_recipe_fail(r, "distributed.backend", CF_ERR_ARG, "unknown backend '%s' (choose from auto, mpi, nccl)", backend);
+    if (strcmp(backend, "nccl") == 0)
+        return cf_recipe_fail(r, "distributed.backend", CF_ERR_UNSUPPORTED,
+                              "nccl needs a CUDA build with NCCL; this run is on the CPU (use mpi or auto)");
+    if (zero != 0 && zero != 1) return cf_recipe_fail(r, "distributed.zero", CF_ERR_ARG, "must be 0 or 1, got %lld", (long long)zero);
+    cf_pg_set_timeout(run->pg, timeout);
     if (run->steps < 0 || run->batch_size <= 0 || run->grad_accum <= 0 || run->batch_size % (run->grad_accum * run->world))
         return cf_recipe_fail(r, "train.batch_size", CF_ERR_ARG,
                               "must be positive and divisible by train.grad_accum x the number of ranks");
@@ -117,6 +135,12 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     }
     run->model = mvt->create(r, run->params);
     if (!run->model) return cf_recipe_status(r) != CF_OK ? cf_recipe_status(r) : cf_last_status();
+    if (with_optimizer && (run->world > 1 || zero)) {
+        /* every rank starts from rank 0's weights; buckets exist before the first backward */
+        run->ddp = cf_ddp_new(run->pg, run->params, &(cf_ddp_options){.bucket_mb = bucket_mb, .zero_stage = (int)zero});
+        if (!run->ddp) return cf_last_status();
+        CF_TRY(cf_ddp_broadcast_params(run->ddp));
+    }
 
     const char *dtype = cf_recipe_require_str(r, "data.type");
     CF_TRY(cf_recipe_status(r));
@@ -148,7 +172,9 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     }
     CF_TRY(read_optim(run, with_optimizer));
     CF_TRY(cf_recipe_status(r));
-    return cf_recipe_check_unknown(r);
+    CF_TRY(cf_recipe_check_unknown(r));
+    /* ranks must train the same thing: compare the resolved recipes */
+    return run->world > 1 ? cf_pg_check_same(run->pg, cf_recipe_hash(r), "the resolved recipe") : CF_OK;
 }
 
 void cf_run_close(cf_run *run)
@@ -158,9 +184,12 @@ void cf_run_close(cf_run *run)
     cf_dataset_free(run->val_set);
     if (run->model) run->model->vt->free(run->model);
     cf_optim_free(run->opt);
+    cf_zero_free(run->zero);
+    cf_ddp_free(run->ddp);
     cf_params_free(run->params);
     cf_ctx_free(run->ctx);
     cf_recipe_free(run->recipe);
+    cf_pg_finalize(run->pg);
     memset(run, 0, sizeof *run);
 }
 

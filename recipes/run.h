@@ -4,6 +4,7 @@
 #define CF_RUN_H
 
 #include "data/loader.h"
+#include "distributed/distributed.h"
 #include "model.h"
 #include "optim/optim.h"
 
@@ -29,8 +30,12 @@ typedef struct cf_run {
     cf_model *model;
     cf_dataset *train_set, *val_set;
     cf_loader *loader;
-    cf_optimizer *opt;
+    cf_optimizer *opt;   /* replicated optimizer state (zero 0) */
+    cf_zero *zero;       /* sharded optimizer state (distributed.zero: 1) */
+    cf_optim_config optim_cfg;
     cf_schedule sched;
+    cf_pg *pg;           /* ranks of this job (a group of one without mpirun) */
+    cf_ddp *ddp;         /* gradient buckets, when world > 1 */
     /* train.* and friends, resolved */
     int64_t steps, batch_size, grad_accum, seed, threads;
     double lr, clip;
