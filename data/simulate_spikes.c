@@ -9,7 +9,8 @@
 #include <string.h>
 
 /* Philox streams: one per kind of draw, so adding e.g. a stimulus does not change the connectivity. */
-enum { STREAM_HUBS = 1, STREAM_EDGES, STREAM_GAINS, STREAM_SPIKES, STREAM_STIM };
+enum { STREAM_HUBS = 1, STREAM_EDGES, STREAM_GAINS, STREAM_SPIKES, STREAM_STIM, STREAM_CALIB };
+#define CALIB_SAMPLES 4096
 #define MAX_KERNEL 64
 
 cf_sim_config cf_sim_defaults(void)
@@ -36,6 +37,7 @@ cf_sim_config cf_sim_defaults(void)
     c.stim_tau = 1.0;
     c.behavior_dt = 0.05;
     c.trial_s = 0;
+    c.calibrate = true;
     return c;
 }
 
@@ -143,6 +145,71 @@ cf_status cf_sim_weights(const cf_sim_config *c, double *w)
 
 static double logit(double p) { return log(p / (1 - p)); }
 
+static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+cf_status cf_sim_parameters(const cf_sim_config *c, double *bias, double *gain)
+{
+    cf_status st = cf_sim_check(c);
+    if (st != CF_OK) return st;
+    const int N = c->n_neurons, K = c->kernel_len;
+    double *w = malloc((size_t)N * (size_t)N * sizeof *w), *rate = malloc((size_t)N * sizeof *rate);
+    double *x = malloc(CALIB_SAMPLES * sizeof *x), *g = calloc((size_t)N, sizeof *g);
+    int *hubs = malloc((size_t)(c->n_hubs ? c->n_hubs : 1) * sizeof *hubs);
+    if (!w || !rate || !x || !g || !hubs) {
+        st = cf_set_error(CF_ERR_OOM, "cf_sim_parameters: out of memory");
+        goto done;
+    }
+    if ((st = cf_sim_weights(c, w)) != CF_OK || (st = cf_sim_hubs(c, hubs)) != CF_OK) goto done;
+    for (int i = 0; i < N; i++) rate[i] = c->base_rate_hz * c->dt;
+    for (int h = 0; h < c->n_hubs; h++) rate[hubs[h]] = c->hub_rate_hz * c->dt;
+    if (c->stim_gain != 0) {
+        cf_philox_key kg = cf_rng_key(c->seed, STREAM_GAINS);
+        for (int i = 0; i < N; i++) g[i] = c->stim_gain * (0.5 + cf_rng_uniform(kg, 0, (uint64_t)i));
+    }
+    double kappa[MAX_KERNEL + 1];
+    for (int k = 1; k <= K; k++) kappa[k] = exp(-(double)(k - 1) / c->kernel_tau);
+    cf_philox_key key = cf_rng_key(c->seed, STREAM_CALIB);
+    for (int j = 0; j < N; j++) {
+        double b = logit(rate[j]);
+        if (c->calibrate) {
+            /* Samples of everything but b_j in unit j's logit, with the inputs firing independently at their
+             * target rates (and its own last bin at its target rate, for the refractory term): the baseline
+             * that makes the mean of sigmoid(b_j + x) the target rate is found by bisection. This ignores the
+             * correlations the network creates, which is why the realised rates are only close to the targets. */
+            uint64_t draw = 0;
+            for (int m = 0; m < CALIB_SAMPLES; m++) {
+                double v = 0;
+                for (int i = 0; i < N; i++) {
+                    double wij = w[(int64_t)i * N + j];
+                    if (wij == 0) continue;
+                    for (int k = 1; k <= K; k++)
+                        if (cf_rng_uniform(key, (uint64_t)j, draw++) < rate[i]) v += wij * kappa[k];
+                }
+                if (cf_rng_uniform(key, (uint64_t)j, draw++) < rate[j]) v += c->refractory * kappa[1];
+                if (g[j] != 0) v += g[j] * cf_rng_normal(key, (uint64_t)j + ((uint64_t)1 << 40), (uint64_t)m);
+                x[m] = v;
+            }
+            double lo = -40, hi = 40;
+            for (int it = 0; it < 60; it++) {
+                double mid = 0.5 * (lo + hi), p = 0;
+                for (int m = 0; m < CALIB_SAMPLES; m++) p += sigmoid(mid + x[m]);
+                if (p / CALIB_SAMPLES < rate[j]) lo = mid;
+                else hi = mid;
+            }
+            b = 0.5 * (lo + hi);
+        }
+        if (bias) bias[j] = b;
+    }
+    if (gain) memcpy(gain, g, (size_t)N * sizeof *g);
+done:
+    free(w);
+    free(rate);
+    free(x);
+    free(g);
+    free(hubs);
+    return st;
+}
+
 cf_status cf_simulate_spikes(const cf_sim_config *c, cf_spikes **out, double *weights)
 {
     if (!out) return cf_set_error(CF_ERR_ARG, "cf_simulate_spikes: NULL output");
@@ -178,14 +245,11 @@ cf_status cf_simulate_spikes(const cf_sim_config *c, cf_spikes **out, double *we
     }
     double kappa[MAX_KERNEL + 1];
     for (int k = 1; k <= K; k++) kappa[k] = exp(-(double)(k - 1) / c->kernel_tau);
-    for (int i = 0; i < N; i++) bias[i] = logit(c->base_rate_hz * c->dt);
-    for (int h = 0; h < c->n_hubs; h++) bias[hubs[h]] = logit(c->hub_rate_hz * c->dt);
-    cf_philox_key kg = cf_rng_key(c->seed, STREAM_GAINS), ks = cf_rng_key(c->seed, STREAM_SPIKES),
-                  kst = cf_rng_key(c->seed, STREAM_STIM);
+    if ((st = cf_sim_parameters(c, bias, gain)) != CF_OK) goto fail;
+    cf_philox_key ks = cf_rng_key(c->seed, STREAM_SPIKES), kst = cf_rng_key(c->seed, STREAM_STIM);
     bool stim_on = c->stim_gain != 0;
     int64_t beh_every = 1, n_beh = 0;
     if (stim_on) {
-        for (int i = 0; i < N; i++) gain[i] = c->stim_gain * (0.5 + cf_rng_uniform(kg, 0, (uint64_t)i));
         beh_every = llround(c->behavior_dt / c->dt);
         if (beh_every < 1) beh_every = 1;
         n_beh = (T + beh_every - 1) / beh_every;

@@ -7,7 +7,13 @@
  * with kappa_k = exp(-(k-1) / kernel_tau) and s(t) in {0, 1}. (The spec writes W_ij for the weight onto i
  * from j in this formula, and W_ij for the edge i -> j in its metrics; here one matrix, source-major, serves
  * both: a score matrix S[i * N + j] for "i drives j" is compared with w directly.)
- *   Baselines: b_j = logit(base_rate_hz * dt), hubs logit(hub_rate_hz * dt) (the rates without input).
+ *   Baselines: the spec asks for baselines "chosen for about 5 Hz (hubs 15 Hz)". logit(rate * dt) is that rate
+ *     without input, but the excitatory drive then lifts the mean to about 19 Hz with units near 50 Hz
+ *     (40 units, defaults), i.e. ~38 spikes per 50 ms window, more than a block_size of 32 holds. So by
+ *     default (calibrate) each b_j is set so that sigmoid(b_j + its input) averages to the target rate
+ *     when the inputs fire independently at their target rates (a Monte-Carlo estimate from the seed;
+ *     cf_sim_parameters); the realised rates land near the targets (mean about 5.3 Hz with the defaults).
+ *     calibrate = false gives the literal logit(rate * dt).
  *   Hubs: n_hubs units chosen by the seed (cf_sim_hubs); each projects to hub_targets random other units with
  *     weight hub_weight.
  *   Sparse random edges: every other ordered pair (i != j) gets an edge with probability edge_prob, weight
@@ -50,6 +56,7 @@ typedef struct cf_sim_config {
     double stim_tau;     /* 1.0 s */
     double behavior_dt;  /* 0.05 s: sampling of the "stimulus" behaviour variable */
     double trial_s;      /* 0 = no trials */
+    bool calibrate;      /* true: baselines calibrated to the target rates (see above); false: logit(rate * dt) */
 } cf_sim_config;
 
 /* The values in the comments above. */
@@ -61,6 +68,9 @@ cf_status cf_sim_check(const cf_sim_config *c);
 cf_status cf_sim_hubs(const cf_sim_config *c, int *hubs);
 /* The connectivity alone: w[i * N + j] = weight from i to j ([N * N]). */
 cf_status cf_sim_weights(const cf_sim_config *c, double *w);
+/* The baselines b_j and the stimulus gains c_j ([N] each, either may be NULL; gains are 0 without a
+ * stimulus). Costs a few milliseconds with calibration (N * 4096 samples). */
+cf_status cf_sim_parameters(const cf_sim_config *c, double *bias, double *gain);
 /* Runs the simulation: *out gets the spikes (with trials and the "stimulus" behaviour when configured; free
  * with cf_spikes_free). weights ([N * N], may be NULL) gets the ground truth as cf_sim_weights. */
 cf_status cf_simulate_spikes(const cf_sim_config *c, cf_spikes **out, double *weights);

@@ -170,8 +170,9 @@ struct cf_sim_config;
 /* Writes s as an NWB-style HDF5 file (the layout above: units, intervals/trials when s has trials,
  * processing/behavior/<name>/{data, timestamps} per behaviour variable, /units attributes t_start and t_end,
  * root attributes format and format_version). With weights (n == s->n_units), /simulation/weights [n, n] is
- * written too; with sim, /simulation carries the generator's configuration as attributes and
- * /simulation/hubs the hub units. Atomic: built in memory, written to a temporary file in the same
+ * written too; with sim, /simulation carries the generator's configuration as attributes, and
+ * /simulation/hubs, /simulation/baselines and /simulation/stim_gains the rest of the ground truth (the
+ * baselines are recomputed with cf_sim_parameters: a few milliseconds per unit). Atomic: built in memory, written to a temporary file in the same
  * directory, fsynced, renamed over path; on failure path is untouched. */
 cf_status cf_spikes_write_nwb(const cf_spikes *s, const char *path, const double *weights, int n,
                               const struct cf_sim_config *sim);

@@ -209,7 +209,7 @@ static herr_t write_sim_attrs(hid_t g, const cf_sim_config *c)
         {"edge_w_min", c->edge_w_min},   {"edge_w_max", c->edge_w_max},   {"inhib_frac", c->inhib_frac},
         {"kernel_len", c->kernel_len},   {"kernel_tau", c->kernel_tau},   {"refractory", c->refractory},
         {"stim_gain", c->stim_gain},     {"stim_tau", c->stim_tau},       {"behavior_dt", c->behavior_dt},
-        {"trial_s", c->trial_s},
+        {"trial_s", c->trial_s},         {"calibrate", c->calibrate ? 1 : 0},
     };
     for (size_t i = 0; i < sizeof num / sizeof num[0]; i++)
         if (attr_f64(g, num[i].name, num[i].v) < 0) return -1;
@@ -385,6 +385,15 @@ static cf_status build_image(const cf_spikes *s, const char *path, const double 
             if (write_i64(g, "hubs", (hsize_t)sim->n_hubs, tmp) < 0 || write_sim_attrs(g, sim) < 0) goto fail;
             free(tmp);
             tmp = NULL;
+            /* the baselines and stimulus gains complete the ground truth (recomputed: a pure function of sim) */
+            hsize_t nn = (hsize_t)sim->n_neurons;
+            double *bg = malloc(2 * nn * sizeof *bg);
+            if (!bg) goto oom;
+            buf = bg;
+            if (cf_sim_parameters(sim, bg, bg + nn) != CF_OK) goto fail_status;
+            if (write_f64(g, "baselines", 1, &nn, bg) < 0 || write_f64(g, "stim_gains", 1, &nn, bg + nn) < 0) goto fail;
+            free(buf);
+            buf = NULL;
         }
         h5_close(&g);
     }
