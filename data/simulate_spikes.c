@@ -10,7 +10,7 @@
 
 /* Philox streams: one per kind of draw, so adding e.g. a stimulus does not change the connectivity. */
 enum { STREAM_HUBS = 1, STREAM_EDGES, STREAM_GAINS, STREAM_SPIKES, STREAM_STIM, STREAM_CALIB };
-#define CALIB_SAMPLES 4096
+#define CALIB_SAMPLES 2048
 #define MAX_KERNEL 64
 
 cf_sim_config cf_sim_defaults(void)
@@ -154,8 +154,9 @@ cf_status cf_sim_parameters(const cf_sim_config *c, double *bias, double *gain)
     const int N = c->n_neurons, K = c->kernel_len;
     double *w = malloc((size_t)N * (size_t)N * sizeof *w), *rate = malloc((size_t)N * sizeof *rate);
     double *x = malloc(CALIB_SAMPLES * sizeof *x), *g = calloc((size_t)N, sizeof *g);
-    int *hubs = malloc((size_t)(c->n_hubs ? c->n_hubs : 1) * sizeof *hubs);
-    if (!w || !rate || !x || !g || !hubs) {
+    int *hubs = malloc((size_t)(c->n_hubs ? c->n_hubs : 1) * sizeof *hubs), *in_src = malloc((size_t)N * sizeof *in_src);
+    float *uni = malloc(((size_t)N * (size_t)K + 1) * sizeof *uni);
+    if (!w || !rate || !x || !g || !hubs || !in_src || !uni) {
         st = cf_set_error(CF_ERR_OOM, "cf_sim_parameters: out of memory");
         goto done;
     }
@@ -176,27 +177,39 @@ cf_status cf_sim_parameters(const cf_sim_config *c, double *bias, double *gain)
              * target rates (and its own last bin at its target rate, for the refractory term): the baseline
              * that makes the mean of sigmoid(b_j + x) the target rate is found by bisection. This ignores the
              * correlations the network creates, which is why the realised rates are only close to the targets. */
-            uint64_t draw = 0;
+            int n_in = 0;
+            for (int i = 0; i < N; i++)
+                if (w[(int64_t)i * N + j] != 0) in_src[n_in++] = i;
             for (int m = 0; m < CALIB_SAMPLES; m++) {
+                /* K draws per input and one for the unit's own last bin, four per Philox block */
+                cf_rng_uniform_f32(key, (uint64_t)j << 32 | (uint64_t)m, uni, (int64_t)n_in * K + 1);
                 double v = 0;
-                for (int i = 0; i < N; i++) {
-                    double wij = w[(int64_t)i * N + j];
-                    if (wij == 0) continue;
+                for (int a = 0; a < n_in; a++) {
+                    int i = in_src[a];
                     for (int k = 1; k <= K; k++)
-                        if (cf_rng_uniform(key, (uint64_t)j, draw++) < rate[i]) v += wij * kappa[k];
+                        if ((double)uni[a * K + k - 1] < rate[i]) v += w[(int64_t)i * N + j] * kappa[k];
                 }
-                if (cf_rng_uniform(key, (uint64_t)j, draw++) < rate[j]) v += c->refractory * kappa[1];
+                if ((double)uni[n_in * K] < rate[j]) v += c->refractory * kappa[1];
                 if (g[j] != 0) v += g[j] * cf_rng_normal(key, (uint64_t)j + ((uint64_t)1 << 40), (uint64_t)m);
                 x[m] = v;
             }
+            /* f(b) = mean sigmoid(b + x) - rate is increasing in b: Newton steps, kept inside a bracket
+             * that bisection shrinks whenever a step would leave it */
             double lo = -40, hi = 40;
-            for (int it = 0; it < 60; it++) {
-                double mid = 0.5 * (lo + hi), p = 0;
-                for (int m = 0; m < CALIB_SAMPLES; m++) p += sigmoid(mid + x[m]);
-                if (p / CALIB_SAMPLES < rate[j]) lo = mid;
-                else hi = mid;
+            for (int it = 0; it < 50; it++) {
+                double f = 0, df = 0;
+                for (int m = 0; m < CALIB_SAMPLES; m++) {
+                    double q = sigmoid(b + x[m]);
+                    f += q, df += q * (1 - q);
+                }
+                f = f / CALIB_SAMPLES - rate[j];
+                df /= CALIB_SAMPLES;
+                if (f < 0) lo = b;
+                else hi = b;
+                if (fabs(f) < 1e-9 * rate[j]) break;
+                double nb = df > 0 ? b - f / df : 0.5 * (lo + hi);
+                b = nb > lo && nb < hi ? nb : 0.5 * (lo + hi);
             }
-            b = 0.5 * (lo + hi);
         }
         if (bias) bias[j] = b;
     }
@@ -207,6 +220,8 @@ done:
     free(x);
     free(g);
     free(hubs);
+    free(in_src);
+    free(uni);
     return st;
 }
 
@@ -219,7 +234,7 @@ cf_status cf_simulate_spikes(const cf_sim_config *c, cf_spikes **out, double *we
     const int N = c->n_neurons, K = c->kernel_len, R = K + 1; /* drive ring: bins t .. t+K */
     const int64_t T = llround(c->seconds / c->dt);
     double *w = malloc((size_t)N * (size_t)N * sizeof *w), *bias = malloc((size_t)N * sizeof *bias);
-    double *gain = calloc((size_t)N, sizeof *gain), *drive = calloc((size_t)R * (size_t)N, sizeof *drive);
+    double *gain = calloc(2 * (size_t)N, sizeof *gain), *drive = calloc((size_t)R * (size_t)N, sizeof *drive);
     int *hubs = malloc((size_t)(c->n_hubs ? c->n_hubs : 1) * sizeof *hubs);
     int64_t *out_off = calloc((size_t)N + 1, sizeof *out_off);
     int *out_dst = NULL;
@@ -246,6 +261,8 @@ cf_status cf_simulate_spikes(const cf_sim_config *c, cf_spikes **out, double *we
     double kappa[MAX_KERNEL + 1];
     for (int k = 1; k <= K; k++) kappa[k] = exp(-(double)(k - 1) / c->kernel_tau);
     if ((st = cf_sim_parameters(c, bias, gain)) != CF_OK) goto fail;
+    double *p0 = gain + N; /* gain was allocated with room for the baseline probabilities */
+    for (int i = 0; i < N; i++) p0[i] = 1.0 / (1.0 + exp(-bias[i]));
     cf_philox_key ks = cf_rng_key(c->seed, STREAM_SPIKES), kst = cf_rng_key(c->seed, STREAM_STIM);
     bool stim_on = c->stim_gain != 0;
     int64_t beh_every = 1, n_beh = 0;
@@ -272,10 +289,15 @@ cf_status cf_simulate_spikes(const cf_sim_config *c, cf_spikes **out, double *we
         double *d = drive + (t % R) * N;
         cf_rng_uniform_f32(ks, (uint64_t)t, u, N);
         for (int j = 0; j < N; j++) {
-            double x = bias[j] + d[j] + gain[j] * stim;
-            /* refractory term only after a spike: with r = -inf, r * 0 would be NaN */
-            if (prev[j]) x += refr;
-            double p = 1.0 / (1.0 + exp(-x));
+            double p;
+            if (d[j] == 0 && !prev[j] && !stim_on) {
+                p = p0[j]; /* no input this bin (most bins): the baseline probability */
+            } else {
+                double x = bias[j] + d[j] + gain[j] * stim;
+                /* refractory term only after a spike: with r = -inf, r * 0 would be NaN */
+                if (prev[j]) x += refr;
+                p = 1.0 / (1.0 + exp(-x));
+            }
             cur[j] = (double)u[j] < p;
             d[j] = 0; /* this slot becomes bin t + R */
         }

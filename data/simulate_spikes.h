@@ -69,7 +69,7 @@ cf_status cf_sim_hubs(const cf_sim_config *c, int *hubs);
 /* The connectivity alone: w[i * N + j] = weight from i to j ([N * N]). */
 cf_status cf_sim_weights(const cf_sim_config *c, double *w);
 /* The baselines b_j and the stimulus gains c_j ([N] each, either may be NULL; gains are 0 without a
- * stimulus). Costs a few milliseconds with calibration (N * 4096 samples). */
+ * stimulus). Costs a few milliseconds with calibration (2048 samples per unit). */
 cf_status cf_sim_parameters(const cf_sim_config *c, double *bias, double *gain);
 /* Runs the simulation: *out gets the spikes (with trials and the "stimulus" behaviour when configured; free
  * with cf_spikes_free). weights ([N * N], may be NULL) gets the ground truth as cf_sim_weights. */

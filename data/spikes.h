@@ -214,7 +214,8 @@ typedef struct cf_spike_token_config {
     const double *behavior_mean, *behavior_std;
 } cf_spike_token_config;
 
-/* dt 0.01, windows 0.05 / 0.05, block sizes 32 / 64, use_trials and behavior on, no standardisation. */
+/* The spec's SMALL config: dt 0.01, windows w_c 0.05 / w_p 0.10, block sizes 32 / 64, use_trials and
+ * behavior on, no standardisation. (The official lateral config has w_p 0.05, block sizes 100 / 700.) */
 cf_spike_token_config cf_spike_token_defaults(void);
 
 typedef struct cf_spike_vocab {
@@ -239,7 +240,8 @@ cf_status cf_spike_tokens_current(const cf_spike_vocab *v, const int32_t *units,
 cf_status cf_spike_tokens_prev(const cf_spike_vocab *v, const int32_t *units, const int64_t *bins, int64_t bin0,
                                int64_t n, int Tp, int64_t *id, int64_t *dt, bool *pad);
 
-/* The dataset of windows whose t_end lies in [t_from, t_to). Batch fields:
+/* The dataset of windows whose t_end lies in [t_from, t_to) (a range reaching the end of the recording also
+ * takes the window that ends exactly there, so [t_start, t_end) selects every window). Batch fields:
  *   "id", "id_target", "dt", "dt_target"  i64 [B, T]   (targets use CF_SPIKE_IGNORE for PAD)
  *   "prev_id", "prev_dt"                  i64 [B, Tp]
  *   "prev_pad"                            bool [B, Tp] (true = PAD)
@@ -271,5 +273,22 @@ typedef struct cf_spike_window_stats {
     double mean_curr, mean_prev;
 } cf_spike_window_stats;
 cf_status cf_spike_dataset_stats(const cf_dataset *ds, cf_spike_window_stats *out);
+
+/* ---- a dataset by name ----
+ * For the registry (dataset.h): recipes/ can register cf_spike_factory as "spikes" and fill the options from
+ * data.* keys. Each call loads the file (cf_spikes_load), splits it with cf_spikes_split_blocks and opens
+ * the split's windows; the dataset's name carries the path and the split. */
+typedef struct cf_spike_options {
+    const char *path;
+    const cf_spikes_csv_options *csv; /* NULL: defaults */
+    cf_spike_token_config tokens;
+    double train_frac, val_frac; /* 0.8, 0.1 */
+    double block_s;              /* 0 (default): the first 80% / next 10% / last 10% of time */
+    uint64_t split_seed;
+} cf_spike_options;
+
+cf_spike_options cf_spike_options_defaults(void);
+/* options: a `const cf_spike_options *`; split: "train", "val" or "test". */
+cf_dataset *cf_spike_factory(void *options, const char *split);
 
 #endif

@@ -802,7 +802,8 @@ cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv)
     h5quiet q = quiet_on();
     hid_t file = open_h5(path);
     cf_spikes *s = NULL;
-    if (file >= 0) s = exists(file, "units/spike_times") ? read_nwb(file, path) : read_counts(file, path, "counts");
+    /* a file with a units table is NWB-style (and read_nwb names what it lacks) */
+    if (file >= 0) s = exists(file, "units") || !exists(file, "counts") ? read_nwb(file, path) : read_counts(file, path, "counts");
     h5_close(&file);
     quiet_off(q);
     return s;

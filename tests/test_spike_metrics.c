@@ -203,17 +203,17 @@ static void test_xcorr(void)
     free(u);
     /* on a simulated circuit the baseline finds the edges and their direction better than chance */
     cf_sim_config c = cf_sim_defaults();
-    c.seconds = 300;
+    c.seconds = 150;
     double *w = malloc(40 * 40 * sizeof *w), *score = malloc(40 * 40 * sizeof *score);
     cf_spikes *sim = NULL;
     CHECK(cf_simulate_spikes(&c, &sim, w) == CF_OK);
     int hubs[3];
     cf_sim_hubs(&c, hubs);
     double auc = 0, acc = 0;
-    CHECK(sim && cf_xcorr_scores(sim, 0.01, 5, 0, 300, score) == CF_OK);
+    CHECK(sim && cf_xcorr_scores(sim, 0.01, 5, 0, 150, score) == CF_OK);
     CHECK(cf_edge_auc(score, w, 40, false, &auc) == CF_OK);
     CHECK(cf_edge_direction_accuracy(score, w, 40, false, hubs, 3, &acc, NULL) == CF_OK);
-    printf("  lagged cross-correlation on 300 s: edge AUC %.3f, hub direction accuracy %.3f\n", auc, acc);
+    printf("  lagged cross-correlation on 150 s: edge AUC %.3f, hub direction accuracy %.3f\n", auc, acc);
     CHECK(auc > 0.7 && acc > 0.8);
     cf_spikes_free(sim);
     free(w);

@@ -853,6 +853,33 @@ static void test_dataset_on_simulation(void)
     cf_spikes_free(s);
 }
 
+static void test_factory(void)
+{
+    /* a CSV of 20 s: spikes of 3 units every 0.1 s */
+    const char *p = tmp_path("f.csv");
+    FILE *f = fopen(p, "w");
+    for (int i = 0; i < 200; i++) fprintf(f, "%.2f,%d\n", i * 0.1, i % 3);
+    fclose(f);
+    cf_spike_options o = cf_spike_options_defaults();
+    o.path = p;
+    int64_t total = 0;
+    const char *splits[] = {"train", "val", "test"};
+    for (int k = 0; k < 3; k++) {
+        cf_dataset *ds = cf_spike_factory(&o, splits[k]);
+        CHECK(ds != NULL);
+        if (!ds) continue;
+        CHECK(strstr(ds->name, "f.csv") && strstr(ds->name, splits[k]));
+        total += ds->len;
+        cf_dataset_free(ds);
+    }
+    CHECK(total == 398); /* windows ending 0.05 .. 19.90 (the span is [0, 19.91)) */
+    CHECK(cf_spike_factory(&o, "dev") == NULL);
+    CHECK_ERROR_HAS("dev");
+    o.path = tmp_path("none.csv");
+    CHECK(cf_spike_factory(&o, "train") == NULL);
+    CHECK_ERROR_HAS("none.csv");
+}
+
 static void cleanup(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -890,6 +917,7 @@ int main(void)
     RUN(test_tokens_window);
     RUN(test_dataset_ranges_trials_behavior);
     RUN(test_dataset_on_simulation);
+    RUN(test_factory);
     cleanup(tmpdir);
     TEST_MAIN_END();
 }
