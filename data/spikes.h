@@ -160,8 +160,8 @@ cf_spikes_csv_options cf_spikes_csv_defaults(void);
  * extent). Errors name path:line and the column. o NULL: cf_spikes_csv_defaults(). */
 cf_spikes *cf_spikes_read_csv(const char *path, const cf_spikes_csv_options *o);
 
-/* Picks the reader by content: a file starting with the HDF5 signature is NWB-style when it has
- * /units/spike_times, else a counts file; anything else is read as CSV (csv may be NULL). */
+/* Picks the reader by content: an HDF5 file is a counts file when it has /counts and no /units group, else
+ * NWB-style; anything that is not HDF5 is read as CSV (csv may be NULL). */
 cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv);
 
 /* ---- writer ---- */
