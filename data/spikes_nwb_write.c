@@ -1,0 +1,473 @@
+/* The NWB-style HDF5 writer (layout in spikes.h). The file is built in memory with HDF5's core driver and
+ * then written by us to a temporary file, fsynced and renamed: HDF5 1.10 does not recover from a failed
+ * disk write (see recipes/checkpoint.c), while a failed write() is an ordinary error here, and a reader
+ * never sees a half-written file. */
+#include "simulate_spikes.h"
+#include "spikes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Behaviour names become HDF5 group paths below /processing/behavior: components non-empty, not "." or
+ * "..", at most 4 deep (the reader's search depth), and no name may be a group that holds another name. */
+static cf_status check_names(const cf_spikes *s, const char *path)
+{
+    for (int j = 0; j < s->beh_dim; j++) {
+        const char *n = s->beh_names[j];
+        int depth = 1;
+        const char *c = n;
+        for (const char *p = n;; p++) {
+            if (*p == '/' || *p == 0) {
+                size_t len = (size_t)(p - c);
+                if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+                    return cf_set_error(CF_ERR_ARG, "%s: behaviour name '%s' is not a valid group path (empty, '.' or "
+                                        "'..' component)", path, n);
+                if (!*p) break;
+                depth++;
+                c = p + 1;
+            }
+        }
+        if (depth > 4) return cf_set_error(CF_ERR_ARG, "%s: behaviour name '%s' is more than 4 levels deep", path, n);
+        for (int i = 0; i < s->beh_dim; i++) {
+            if (i == j) continue;
+            const char *m = s->beh_names[i];
+            size_t ln = strlen(n);
+            if (strcmp(n, m) == 0 && i < j) return cf_set_error(CF_ERR_ARG, "%s: behaviour name '%s' appears twice", path, n);
+            if (strncmp(n, m, ln) == 0 && m[ln] == '/')
+                return cf_set_error(CF_ERR_ARG, "%s: behaviour names '%s' and '%s' nest (a series cannot hold another)",
+                                    path, n, m);
+        }
+    }
+    return CF_OK;
+}
+
+/* fsync the directory holding path, so the rename itself survives a crash. */
+static int fsync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Writes buf to "<path>.tmp.<pid>", fsyncs, renames over path, fsyncs the directory; path untouched on failure. */
+static cf_status write_atomic(const char *path, const void *buf, size_t len)
+{
+    char tmp[4096], why[256];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return cf_set_error(CF_ERR_ARG, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return cf_set_error(CF_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
+    const char *p = buf;
+    size_t left = len;
+    errno = 0;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) goto io_fail;
+        p += w, left -= (size_t)w;
+    }
+    if (fsync(fd) < 0) goto io_fail;
+    int closed = close(fd);
+    fd = -1;
+    if (closed < 0) goto io_fail;
+    if (rename(tmp, path) < 0) {
+        snprintf(why, sizeof why, "%s", strerror(errno));
+        unlink(tmp);
+        return cf_set_error(CF_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp, why);
+    }
+    if (fsync_dir_of(path) < 0)
+        return cf_set_error(CF_ERR_IO, "%s: written, but fsync of its directory failed: %s", path, strerror(errno));
+    return CF_OK;
+io_fail:
+    snprintf(why, sizeof why, "%s", errno ? strerror(errno) : "short write");
+    if (fd >= 0) close(fd);
+    unlink(tmp);
+    return cf_set_error(CF_ERR_IO, "%s: writing %s failed after %zu of %zu bytes: %s", path, tmp, len - left, len, why);
+}
+
+#ifdef CF_HAVE_HDF5
+#include <hdf5.h>
+
+static void h5_close(hid_t *id)
+{
+    if (*id < 0) return;
+    switch (H5Iget_type(*id)) {
+    case H5I_FILE: H5Fclose(*id); break;
+    case H5I_GROUP: H5Gclose(*id); break;
+    case H5I_DATASET: H5Dclose(*id); break;
+    case H5I_DATASPACE: H5Sclose(*id); break;
+    case H5I_DATATYPE: H5Tclose(*id); break;
+    case H5I_ATTR: H5Aclose(*id); break;
+    case H5I_GENPROP_LST: H5Pclose(*id); break;
+    default: break;
+    }
+    *id = -1;
+}
+
+static herr_t attr_str(hid_t obj, const char *name, const char *value)
+{
+    /* variable-length UTF-8, as NWB writes text (h5py reads it as str) */
+    hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR), a = -1;
+    herr_t rc = -1;
+    if (type >= 0 && space >= 0 && H5Tset_size(type, H5T_VARIABLE) >= 0 && H5Tset_cset(type, H5T_CSET_UTF8) >= 0 &&
+        (a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT)) >= 0)
+        rc = H5Awrite(a, type, &value);
+    h5_close(&a);
+    h5_close(&space);
+    h5_close(&type);
+    return rc;
+}
+
+static herr_t attr_num(hid_t obj, const char *name, hid_t type, const void *value)
+{
+    hid_t space = H5Screate(H5S_SCALAR), a = -1;
+    herr_t rc = -1;
+    if (space >= 0 && (a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT)) >= 0) rc = H5Awrite(a, type, value);
+    h5_close(&a);
+    h5_close(&space);
+    return rc;
+}
+
+static herr_t attr_f64(hid_t obj, const char *name, double v) { return attr_num(obj, name, H5T_NATIVE_DOUBLE, &v); }
+static herr_t attr_i64(hid_t obj, const char *name, int64_t v) { return attr_num(obj, name, H5T_NATIVE_INT64, &v); }
+
+/* A dataset of rank 1 or 2 with file type = memory type (float64 or int64, little-endian in the file). */
+static herr_t write_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank, const hsize_t *dims, const void *buf)
+{
+    hid_t space = H5Screate_simple(rank, dims, NULL), d = -1;
+    herr_t rc = -1;
+    hsize_t n = 1;
+    for (int i = 0; i < rank; i++) n *= dims[i];
+    if (space >= 0 && (d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0)
+        rc = n ? H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : 0;
+    h5_close(&d);
+    h5_close(&space);
+    return rc;
+}
+
+static herr_t write_f64(hid_t loc, const char *name, int rank, const hsize_t *dims, const double *buf)
+{
+    return write_ds(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, rank, dims, buf);
+}
+
+static herr_t write_i64(hid_t loc, const char *name, hsize_t n, const int64_t *buf)
+{
+    return write_ds(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, 1, &n, buf);
+}
+
+/* A group that remembers the creation order of its links, so the reader lists behaviour variables in the
+ * order they were written. */
+static hid_t make_group(hid_t loc, const char *name)
+{
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE), g = -1;
+    if (gcpl >= 0 && H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0)
+        g = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    h5_close(&gcpl);
+    return g;
+}
+
+/* Opens or creates each component of rel below loc. */
+static hid_t group_path(hid_t loc, const char *rel)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", rel);
+    hid_t cur = H5Gopen2(loc, ".", H5P_DEFAULT);
+    for (char *c = buf; cur >= 0;) {
+        char *slash = strchr(c, '/');
+        if (slash) *slash = 0;
+        hid_t next = H5Lexists(cur, c, H5P_DEFAULT) > 0 ? H5Gopen2(cur, c, H5P_DEFAULT) : make_group(cur, c);
+        h5_close(&cur);
+        cur = next;
+        if (!slash) break;
+        c = slash + 1;
+    }
+    return cur;
+}
+
+static herr_t write_sim_attrs(hid_t g, const cf_sim_config *c)
+{
+    const struct {
+        const char *name;
+        double v;
+    } num[] = {
+        {"n_neurons", c->n_neurons},     {"n_hubs", c->n_hubs},           {"seconds", c->seconds},
+        {"dt", c->dt},                   {"base_rate_hz", c->base_rate_hz}, {"hub_rate_hz", c->hub_rate_hz},
+        {"hub_targets", c->hub_targets}, {"hub_weight", c->hub_weight},   {"edge_prob", c->edge_prob},
+        {"edge_w_min", c->edge_w_min},   {"edge_w_max", c->edge_w_max},   {"inhib_frac", c->inhib_frac},
+        {"kernel_len", c->kernel_len},   {"kernel_tau", c->kernel_tau},   {"refractory", c->refractory},
+        {"stim_gain", c->stim_gain},     {"stim_tau", c->stim_tau},       {"behavior_dt", c->behavior_dt},
+        {"trial_s", c->trial_s},         {"calibrate", c->calibrate ? 1 : 0},
+    };
+    for (size_t i = 0; i < sizeof num / sizeof num[0]; i++)
+        if (attr_f64(g, num[i].name, num[i].v) < 0) return -1;
+    if (attr_num(g, "seed", H5T_NATIVE_UINT64, &c->seed) < 0) return -1;
+    if (attr_str(g, "generator", "bernoulli-glm (cformer data/simulate_spikes.h)") < 0) return -1;
+    return attr_str(g, "model", "p_j(t) = sigmoid(b_j + sum_i sum_k w[i,j] kappa_k s_i(t-k) + r kappa_1 s_j(t-1) + "
+                                "c_j stim(t)), kappa_k = exp(-(k-1)/kernel_tau)");
+}
+
+/* The in-memory file's buffer. HDF5's core driver grows it through these callbacks and at close hands it to
+ * image_free, which keeps it, so the closed file's bytes become ours. (An image taken with
+ * H5Fget_file_image while the file is still open carries the open-for-write superblock and fails its
+ * checksum on reading, so the image is taken at close.) */
+typedef struct {
+    void *ptr;
+    size_t size;
+    bool kept;
+} image_track;
+
+static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    image_track *t = udata;
+    void *p = malloc(size);
+    if (p && op == H5FD_FILE_IMAGE_OP_FILE_RESIZE) t->ptr = p, t->size = size;
+    return p;
+}
+
+static void *image_memcpy(void *dst, const void *src, size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)op, (void)udata;
+    return memcpy(dst, src, size);
+}
+
+static void *image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    image_track *t = udata;
+    bool ours = ptr == NULL || ptr == t->ptr;
+    void *p = realloc(ptr, size);
+    if (p && ours && op == H5FD_FILE_IMAGE_OP_FILE_RESIZE) t->ptr = p, t->size = size;
+    return p;
+}
+
+static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *udata)
+{
+    image_track *t = udata;
+    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr && ptr == t->ptr) t->kept = true;
+    else free(ptr);
+    return 0;
+}
+
+static void *image_udata_copy(void *udata) { return udata; }
+static herr_t image_udata_free(void *udata) { return (void)udata, 0; }
+
+/* The file's length from its version-2 superblock (the 1.8 format we write): the driver's buffer is rounded
+ * up to its growth increment. */
+static size_t image_length(const unsigned char *b, size_t size)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    if (size < 48 || memcmp(b, sig, 8) != 0 || b[8] < 2 || b[9] != 8) return 0;
+    uint64_t eof = 0;
+    for (int i = 7; i >= 0; i--) eof = eof << 8 | b[28 + i]; /* base, extension, then end-of-file address */
+    return eof >= 48 && eof <= size ? (size_t)eof : 0;
+}
+
+/* Builds the file in memory and returns its image (malloc'ed). */
+static cf_status build_image(const cf_spikes *s, const char *path, const double *weights, int n,
+                             const cf_sim_config *sim, void **image, size_t *image_len)
+{
+    const char *stage = "creating the file in memory";
+    char where[600];
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1, g = -1, g2 = -1;
+    void *buf = NULL;
+    int64_t *tmp = NULL;
+    *image = NULL;
+    *image_len = 0;
+    size_t estimate = (size_t)s->n_spikes * 8 + (size_t)s->beh_len * (size_t)(s->beh_dim + 1) * 16 + (1 << 20);
+    image_track track = {NULL, 0, false};
+    H5FD_file_image_callbacks_t cb = {image_malloc,     image_memcpy,     image_realloc, image_free,
+                                      image_udata_copy, image_udata_free, &track};
+    if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
+        H5Pset_fapl_core(fapl, estimate < (64u << 20) ? estimate : (64u << 20), 0) < 0 ||
+        H5Pset_file_image_callbacks(fapl, &cb) < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0)
+        goto fail;
+    /* with the core driver HDF5 would first read an existing file of the name: use one that is not on disk */
+    char mem_name[4200];
+    for (int k = 0;; k++) {
+        snprintf(mem_name, sizeof mem_name, "%s.inmemory.%ld.%d", path, (long)getpid(), k);
+        if (access(mem_name, F_OK) < 0) break;
+    }
+    if ((file = H5Fcreate(mem_name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) goto fail;
+    stage = "writing the root attributes";
+    if (attr_str(file, "format", CF_SPIKES_NWB_FORMAT) < 0 || attr_i64(file, "format_version", CF_SPIKES_NWB_FORMAT_VERSION) < 0 ||
+        attr_str(file, "created_by", "cformer 0.1.0") < 0)
+        goto fail;
+    stage = "writing /units";
+    hsize_t N = (hsize_t)s->n_units, S = (hsize_t)s->n_spikes;
+    if (!(tmp = malloc((N ? N : 1) * sizeof *tmp))) goto oom;
+    if ((g = H5Gcreate2(file, "units", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+        attr_str(g, "neurodata_type", "Units") < 0 || attr_str(g, "namespace", "core") < 0 ||
+        attr_str(g, "description", "spike times per unit (ragged: spike_times_index[u] is the end of unit u's times)") < 0 ||
+        attr_f64(g, "t_start", s->t_start) < 0 || attr_f64(g, "t_end", s->t_end) < 0)
+        goto fail;
+    for (hsize_t u = 0; u < N; u++) tmp[u] = s->unit_ids ? s->unit_ids[u] : (int64_t)u;
+    if (write_i64(g, "id", N, tmp) < 0) goto fail;
+    if (write_f64(g, "spike_times", 1, &S, s->times) < 0) goto fail;
+    for (hsize_t u = 0; u < N; u++) tmp[u] = s->offsets[u + 1];
+    if (write_i64(g, "spike_times_index", N, tmp) < 0) goto fail;
+    h5_close(&g);
+    free(tmp);
+    tmp = NULL;
+    if (s->n_trials > 0) {
+        stage = "writing /intervals/trials";
+        hsize_t T = (hsize_t)s->n_trials;
+        if (!(tmp = malloc(T * sizeof *tmp))) goto oom;
+        for (hsize_t i = 0; i < T; i++) tmp[i] = (int64_t)i;
+        if ((g = H5Gcreate2(file, "intervals", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+            (g2 = H5Gcreate2(g, "trials", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+            attr_str(g2, "neurodata_type", "TimeIntervals") < 0 || attr_str(g2, "namespace", "core") < 0 ||
+            write_i64(g2, "id", T, tmp) < 0 || write_f64(g2, "start_time", 1, &T, s->trial_start) < 0 ||
+            write_f64(g2, "stop_time", 1, &T, s->trial_stop) < 0)
+            goto fail;
+        h5_close(&g2);
+        h5_close(&g);
+        free(tmp);
+        tmp = NULL;
+    }
+    if (s->beh_len > 0 && s->beh_dim > 0) {
+        hsize_t T = (hsize_t)s->beh_len;
+        double *col = malloc(T * sizeof *col);
+        if (!col) goto oom;
+        buf = col;
+        stage = "creating /processing/behavior";
+        if ((g = H5Gcreate2(file, "processing", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 || (g2 = make_group(g, "behavior")) < 0 ||
+            attr_str(g2, "neurodata_type", "ProcessingModule") < 0)
+            goto fail;
+        for (int j = 0; j < s->beh_dim; j++) {
+            snprintf(where, sizeof where, "writing /processing/behavior/%s", s->beh_names[j]);
+            stage = where;
+            for (hsize_t i = 0; i < T; i++) col[i] = s->beh[i * (hsize_t)s->beh_dim + (hsize_t)j];
+            hid_t ts = group_path(g2, s->beh_names[j]);
+            herr_t rc = ts < 0 ? -1 : 0;
+            if (rc >= 0) rc = attr_str(ts, "neurodata_type", "TimeSeries");
+            if (rc >= 0) rc = write_f64(ts, "data", 1, &T, col);
+            if (rc >= 0) rc = write_f64(ts, "timestamps", 1, &T, s->beh_t);
+            h5_close(&ts);
+            if (rc < 0) goto fail;
+        }
+        h5_close(&g2);
+        h5_close(&g);
+        free(buf);
+        buf = NULL;
+    }
+    if (weights || sim) {
+        stage = "writing /simulation";
+        if ((g = H5Gcreate2(file, "simulation", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+            attr_str(g, "weights_convention", "weights[i, j] is the weight of the edge from unit i (source) to unit j "
+                                              "(target)") < 0)
+            goto fail;
+        if (weights) {
+            hsize_t dims[2] = {(hsize_t)n, (hsize_t)n};
+            if (write_f64(g, "weights", 2, dims, weights) < 0) goto fail;
+        }
+        if (sim) {
+            int *hubs = malloc((size_t)(sim->n_hubs > 0 ? sim->n_hubs : 1) * sizeof *hubs);
+            if (!hubs || !(tmp = malloc((size_t)(sim->n_hubs > 0 ? sim->n_hubs : 1) * sizeof *tmp))) {
+                free(hubs);
+                goto oom;
+            }
+            cf_status hs = cf_sim_hubs(sim, hubs);
+            for (int i = 0; hs == CF_OK && i < sim->n_hubs; i++) tmp[i] = hubs[i];
+            free(hubs);
+            if (hs != CF_OK) goto fail_status;
+            if (write_i64(g, "hubs", (hsize_t)sim->n_hubs, tmp) < 0 || write_sim_attrs(g, sim) < 0) goto fail;
+            free(tmp);
+            tmp = NULL;
+            /* the baselines and stimulus gains complete the ground truth (recomputed: a pure function of sim) */
+            hsize_t nn = (hsize_t)sim->n_neurons;
+            double *bg = malloc(2 * nn * sizeof *bg);
+            if (!bg) goto oom;
+            buf = bg;
+            if (cf_sim_parameters(sim, bg, bg + nn) != CF_OK) goto fail_status;
+            if (write_f64(g, "baselines", 1, &nn, bg) < 0 || write_f64(g, "stim_gains", 1, &nn, bg + nn) < 0) goto fail;
+            free(buf);
+            buf = NULL;
+        }
+        h5_close(&g);
+    }
+    stage = "closing the in-memory file";
+    herr_t closed = H5Fclose(file);
+    file = -1;
+    if (closed < 0) goto fail;
+    h5_close(&fapl);
+    size_t len = track.kept ? image_length(track.ptr, track.size) : 0;
+    if (len == 0) {
+        if (track.kept) free(track.ptr);
+        return cf_set_error(CF_ERR_INTERNAL, "%s: HDF5 did not hand back a valid in-memory file image", path);
+    }
+    *image = track.ptr;
+    *image_len = len;
+    return CF_OK;
+oom:
+    h5_close(&g2), h5_close(&g), h5_close(&file), h5_close(&fapl);
+    if (track.kept) free(track.ptr);
+    free(buf);
+    free(tmp);
+    return cf_set_error(CF_ERR_OOM, "%s: out of memory while %s", path, stage);
+fail_status:
+    h5_close(&g2), h5_close(&g), h5_close(&file), h5_close(&fapl);
+    if (track.kept) free(track.ptr);
+    free(buf);
+    free(tmp);
+    cf_error_prefix("%s: ", path);
+    return cf_last_status();
+fail:
+    h5_close(&g2), h5_close(&g), h5_close(&file), h5_close(&fapl);
+    if (track.kept) free(track.ptr);
+    free(buf);
+    free(tmp);
+    return cf_set_error(CF_ERR_IO, "%s: HDF5 failed while %s; the previous file (if any) is unchanged", path, stage);
+}
+
+cf_status cf_spikes_write_nwb(const cf_spikes *s, const char *path, const double *weights, int n,
+                              const struct cf_sim_config *sim)
+{
+    if (!path) return cf_set_error(CF_ERR_ARG, "cf_spikes_write_nwb: NULL path");
+    cf_status st = cf_spikes_validate(s, path);
+    if (st != CF_OK) return st;
+    if (weights && n != s->n_units)
+        return cf_set_error(CF_ERR_ARG, "%s: weights are %d x %d but the spikes have %d units", path, n, n, s->n_units);
+    if (weights)
+        for (int64_t i = 0; i < (int64_t)n * n; i++)
+            if (!isfinite(weights[i]))
+                return cf_set_error(CF_ERR_ARG, "%s: weight [%" PRId64 ", %" PRId64 "] is not finite", path, i / n, i % n);
+    if (sim && (st = cf_sim_check(sim)) != CF_OK) {
+        cf_error_prefix("%s: ", path);
+        return st;
+    }
+    if ((st = check_names(s, path)) != CF_OK) return st;
+    H5E_auto2_t func;
+    void *data;
+    H5Eget_auto2(H5E_DEFAULT, &func, &data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    void *image = NULL;
+    size_t len = 0;
+    st = build_image(s, path, weights, n, sim, &image, &len);
+    H5Eset_auto2(H5E_DEFAULT, func, data);
+    if (st == CF_OK) st = write_atomic(path, image, len);
+    free(image);
+    return st;
+}
+
+#else
+
+cf_status cf_spikes_write_nwb(const cf_spikes *s, const char *path, const double *weights, int n,
+                              const struct cf_sim_config *sim)
+{
+    (void)s, (void)weights, (void)n, (void)sim, (void)check_names, (void)write_atomic;
+    return cf_set_error(CF_ERR_UNSUPPORTED, "%s: this build has no HDF5 (configure with -DCF_HDF5=ON)", path ? path : "?");
+}
+
+#endif
