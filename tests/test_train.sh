@@ -22,7 +22,7 @@ small=("${sets[@]}" --quiet)
 "$cformer" train "$recipe" --run-dir "$tmp/part" --steps 12 --resume latest "${small[@]}" >/dev/null || bad "resume"
 losses() { grep -o '"step": [0-9]*, "loss": [-0-9.e]*' "$1" | sort -u; }
 # the killed run also logs its last step and the first after the resume: compare the steps both logged
-common() { grep -F -f <(losses "$tmp/full/metrics.jsonl" | cut -d, -f1) <(losses "$1"); }
+common() { grep -F -f <(losses "$tmp/full/metrics.jsonl" | cut -d, -f1 | sed "s/$/,/") <(losses "$1"); }
 if [ -n "$(losses "$tmp/full/metrics.jsonl")" ] && diff <(losses "$tmp/full/metrics.jsonl") \
     <(common "$tmp/part/metrics.jsonl") >/dev/null; then ok; else
     bad "resumed losses differ"; diff <(losses "$tmp/full/metrics.jsonl") <(losses "$tmp/part/metrics.jsonl") >&2; fi
