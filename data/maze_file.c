@@ -1,6 +1,7 @@
 /* The flat maze token file: an atomic writer, the task generator that feeds it, and the validating reader.
  * Layout in maze.h. Everything is little-endian; the whole file is read into memory on open (a 20k-task
  * 7x7 file is about 10 MB) so records are plain views. */
+#include "autograd/fileio.h"
 #include "maze.h"
 
 #include <errno.h>
@@ -179,19 +180,6 @@ cf_status cf_maze_writer_add(cf_maze_writer *wr, const cf_maze_record *r)
     return CF_OK;
 }
 
-/* fsync the directory holding path, so the rename itself survives a crash. */
-static int fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy) return -1;
-    int fd = open(dirname(copy), O_RDONLY);
-    free(copy);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 cf_status cf_maze_writer_commit(cf_maze_writer *wr)
 {
     if (!wr) return cf_set_error(CF_ERR_ARG, "cf_maze_writer_commit: NULL writer");
@@ -235,7 +223,7 @@ cf_status cf_maze_writer_commit(cf_maze_writer *wr)
     if (rc != 0) goto io_fail;
     what = "rename";
     if (rename(wr->tmp, wr->path) != 0) goto io_fail;
-    if (fsync_dir_of(wr->path) != 0) {
+    if (cf_fsync_dir_of(wr->path) != 0) {
         cf_status st = cf_set_error(CF_ERR_IO, "%s: written, but fsync of its directory failed: %s", wr->path,
                                     strerror(errno));
         writer_free(wr);

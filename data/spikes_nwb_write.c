@@ -2,6 +2,7 @@
  * then written by us to a temporary file, fsynced and renamed: HDF5 1.10 does not recover from a failed
  * disk write (see recipes/checkpoint.c), while a failed write() is an ordinary error here, and a reader
  * never sees a half-written file. */
+#include "autograd/fileio.h"
 #include "simulate_spikes.h"
 #include "spikes.h"
 
@@ -45,57 +46,6 @@ static cf_status check_names(const cf_spikes *s, const char *path)
         }
     }
     return CF_OK;
-}
-
-/* fsync the directory holding path, so the rename itself survives a crash. */
-static int fsync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-/* Writes buf to "<path>.tmp.<pid>", fsyncs, renames over path, fsyncs the directory; path untouched on failure. */
-static cf_status write_atomic(const char *path, const void *buf, size_t len)
-{
-    char tmp[4096], why[256];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return cf_set_error(CF_ERR_ARG, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return cf_set_error(CF_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-    const char *p = buf;
-    size_t left = len;
-    errno = 0;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) goto io_fail;
-        p += w, left -= (size_t)w;
-    }
-    if (fsync(fd) < 0) goto io_fail;
-    int closed = close(fd);
-    fd = -1;
-    if (closed < 0) goto io_fail;
-    if (rename(tmp, path) < 0) {
-        snprintf(why, sizeof why, "%s", strerror(errno));
-        unlink(tmp);
-        return cf_set_error(CF_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp, why);
-    }
-    if (fsync_dir_of(path) < 0)
-        return cf_set_error(CF_ERR_IO, "%s: written, but fsync of its directory failed: %s", path, strerror(errno));
-    return CF_OK;
-io_fail:
-    snprintf(why, sizeof why, "%s", errno ? strerror(errno) : "short write");
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    return cf_set_error(CF_ERR_IO, "%s: writing %s failed after %zu of %zu bytes: %s", path, tmp, len - left, len, why);
 }
 
 #ifdef CF_HAVE_HDF5
@@ -456,7 +406,7 @@ cf_status cf_spikes_write_nwb(const cf_spikes *s, const char *path, const double
     size_t len = 0;
     st = build_image(s, path, weights, n, sim, &image, &len);
     H5Eset_auto2(H5E_DEFAULT, func, data);
-    if (st == CF_OK) st = write_atomic(path, image, len);
+    if (st == CF_OK) st = cf_write_file_atomic(path, image, len);
     free(image);
     return st;
 }

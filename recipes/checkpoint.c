@@ -1,5 +1,6 @@
 /* Checkpoints in HDF5: atomic save, strict load, --init-from, and a reader for inspect and export.
  * The layout is described in checkpoint.h and DESIGN.md "Formats"; it is a contract with h5py users. */
+#include "autograd/fileio.h"
 #include "checkpoint.h"
 
 #include <dirent.h>
@@ -383,21 +384,6 @@ static cf_status check_save_args(const char *path, const cf_params *ps, int nslo
     return CF_OK;
 }
 
-/* fsync the directory holding path, so the rename itself survives a crash. */
-static int fsync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* The in-memory file's buffer. HDF5's core driver grows it through these callbacks, and at close hands
  * it to image_free, which keeps it: so the closed file's bytes become ours without a copy. (netCDF-4
  * takes the same route for its in-memory files.) */
@@ -544,44 +530,6 @@ fail:
                         stage, why);
 }
 
-/* Writes buf to "<path>.tmp.<pid>", fsyncs it, renames it over path and fsyncs the directory; on failure
- * the temporary file is removed and path is untouched. */
-static cf_status write_atomic(const char *path, const void *buf, size_t len)
-{
-    char tmp[4096], why[256];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return cf_set_error(CF_ERR_ARG, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return cf_set_error(CF_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-    const char *p = buf;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) goto io_fail;
-        p += w, left -= (size_t)w;
-    }
-    if (fsync(fd) < 0) goto io_fail;
-    int closed = close(fd);
-    fd = -1;
-    if (closed < 0) goto io_fail;
-    if (rename(tmp, path) < 0) {
-        snprintf(why, sizeof why, "%s", strerror(errno));
-        unlink(tmp);
-        return cf_set_error(CF_ERR_IO, "%s: cannot rename %s over it: %s; the previous file (if any) is unchanged", path,
-                            tmp, why);
-    }
-    if (fsync_dir_of(path) < 0)
-        return cf_set_error(CF_ERR_IO, "%s: written, but fsync of its directory failed: %s", path, strerror(errno));
-    return CF_OK;
-io_fail:
-    snprintf(why, sizeof why, "%s", errno ? strerror(errno) : "short write");
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    return cf_set_error(CF_ERR_IO, "%s: writing %s failed after %zu of %zu bytes: %s; the previous file (if any) is unchanged",
-                        path, tmp, len - left, len, why);
-}
-
 cf_status cf_checkpoint_save(const char *path, const cf_params *ps, int nslots, const cf_ckpt_slot *slots,
                              const cf_train_state *st, const char *recipe_text)
 {
@@ -593,7 +541,7 @@ cf_status cf_checkpoint_save(const char *path, const cf_params *ps, int nslots, 
     h5quiet q = quiet_on();
     rc = build_image(path, ps, nslots, slots, st ? st : &zero_state, recipe_text, &image, &len);
     quiet_off(q);
-    if (rc == CF_OK) rc = write_atomic(path, image, len);
+    if (rc == CF_OK) rc = cf_write_file_atomic(path, image, len);
     free(image);
     return rc;
 }

@@ -1,4 +1,5 @@
 /* safetensors writer (from a checkpoint or live parameters) and a small validating reader. */
+#include "autograd/fileio.h"
 #include "safetensors.h"
 
 #include "checkpoint.h"
@@ -99,20 +100,6 @@ static void put_le(unsigned char *p, uint64_t v, int nbytes)
     for (int i = 0; i < nbytes; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static int fsync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 static cf_status write_file(const char *path, entry *e, int n, cf_dtype dt, int64_t step, fetch_fn fetch, void *user)
 {
     const char *dname = st_dtype_name(dt);
@@ -183,7 +170,7 @@ static cf_status write_file(const char *path, entry *e, int n, cf_dtype dt, int6
     f = NULL;
     if (closed != 0) goto io_error;
     if (rename(tmp, path) != 0) goto io_error;
-    if (fsync_dir_of(path) != 0)
+    if (cf_fsync_dir_of(path) != 0)
         rc = cf_set_error(CF_ERR_IO, "%s: written, but fsync of its directory failed: %s", path, strerror(errno));
     goto done_written;
 io_error:

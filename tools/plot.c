@@ -1,5 +1,6 @@
 /* `cformer plot`: reads a run's metrics.jsonl and draws each metric against the step as stacked panels in a
  * PNG. The JSON reader and the rasteriser are ours (a few hundred lines, no dependency); libpng only encodes. */
+#include "autograd/fileio.h"
 #include "plot.h"
 
 #include "autograd/cformer.h"
@@ -776,20 +777,6 @@ static void png_on_warning(png_structp png, png_const_charp msg)
     (void)msg;
 }
 
-static int fsync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* libpng reports errors by longjmp; everything it may jump over is set up before setjmp and only read
  * after it, so no local needs to be volatile. */
 static cf_status png_encode(FILE *f, const canvas *c, const char *source, png_err *err)
@@ -845,7 +832,7 @@ static cf_status png_write_atomic(const char *path, const canvas *c, const char 
         unlink(tmp);
         return rc;
     }
-    if (fsync_dir_of(path) != 0)
+    if (cf_fsync_dir_of(path) != 0)
         return cf_set_error(CF_ERR_IO, "%s: written, but fsync of its directory failed: %s", path, strerror(errno));
     return CF_OK;
 }
