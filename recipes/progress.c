@@ -1,5 +1,7 @@
 #include "progress.h"
 
+#include "autograd/fileio.h"
+
 #include "run.h"
 
 #include <math.h>
@@ -103,21 +105,18 @@ void cf_progress_log_eval(cf_progress *p, int64_t step, const cf_metrics *m)
 
 cf_status cf_write_metrics_json(const char *path, const cf_metrics *m)
 {
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return cf_set_error(CF_ERR_IO, "cannot write %s", tmp);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return cf_set_error(CF_ERR_OOM, "%s: out of memory", path);
     fprintf(f, "{");
     for (int i = 0; i < m->n; i++) {
         fprintf(f, "%s\"%s\": ", i ? ", " : "", m->name[i]);
         json_number(f, m->value[i]);
     }
     fprintf(f, "}\n");
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return cf_set_error(CF_ERR_IO, "cannot write %s", path);
-    }
-    return CF_OK;
+    fclose(f);
+    cf_status st = cf_write_file_atomic(path, text, len);
+    free(text);
+    return st;
 }
