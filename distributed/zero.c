@@ -134,76 +134,11 @@ void cf_zero_scale_grads(cf_zero *z, double s)
     cf_pg_scale((char *)z->ps->grads + (size_t)z->lo * es, z->hi - z->lo, z->ps->dtype, s);
 }
 
-/* ---- the update: optim.c's kernels, verbatim in arithmetic ---- */
-
-#define ZERO_KERNELS(T) \
-    static void sgd_##T(T *restrict p, const T *restrict g, T *restrict buf, int64_t n, double lr, double wd, \
-                        double mom, double damp, bool nesterov, bool first) \
-    { \
-        _Pragma("omp parallel for simd if (n > 65536)") for (int64_t i = 0; i < n; i++) \
-        { \
-            T d = g[i] + (T)wd * p[i]; \
-            if (buf) { \
-                buf[i] = first ? d : (T)mom * buf[i] + (T)(1 - damp) * d; \
-                d = nesterov ? d + (T)mom * buf[i] : buf[i]; \
-            } \
-            p[i] -= (T)lr * d; \
-        } \
-    } \
-    static void adam_##T(T *restrict p, const T *restrict g, T *restrict m, T *restrict v, int64_t n, double lr, \
-                         double wd, bool decoupled, double b1, double b2, double eps, double bc1, double bc2) \
-    { \
-        T step = (T)(lr / bc1), rbc2 = (T)(1.0 / sqrt(bc2)); \
-        T shrink = decoupled ? (T)(1 - lr * wd) : (T)1, l2 = decoupled ? (T)0 : (T)wd; \
-        _Pragma("omp parallel for simd if (n > 65536)") for (int64_t i = 0; i < n; i++) \
-        { \
-            T gi = g[i] + l2 * p[i]; \
-            m[i] = (T)b1 * m[i] + (T)(1 - b1) * gi; \
-            v[i] = (T)b2 * v[i] + (T)(1 - b2) * gi * gi; \
-            p[i] = p[i] * shrink - step * m[i] / (sqrt(v[i]) * rbc2 + (T)eps); \
-        } \
-    }
-ZERO_KERNELS(float)
-ZERO_KERNELS(double)
-
-static void update_shard(cf_zero *z, double lr, bool first, double bc1, double bc2)
-{
-    const cf_params *ps = z->ps;
-    const cf_optim_config *c = &z->cfg;
-    for (int k = 0; k < ps->count; k++) {
-        const cf_param *pr = &ps->items[k];
-        int64_t a = pr->offset > z->lo ? pr->offset : z->lo;
-        int64_t e = pr->offset + pr->numel < z->hi ? pr->offset + pr->numel : z->hi;
-        if (e <= a || !pr->value->requires_grad) continue; /* not ours, or frozen */
-        double wd = (pr->decay || c->decay_all) ? c->weight_decay : 0.0;
-        int64_t n = e - a, s = a - z->lo; /* s: offset into the state shard */
-        if (ps->dtype == CF_F32) {
-            float *p = (float *)ps->values + a, *g = (float *)ps->grads + a;
-            if (c->kind == CF_OPTIM_SGD)
-                sgd_float(p, g, z->nslots ? (float *)z->slot[0] + s : NULL, n, lr, wd, c->momentum, c->dampening,
-                          c->nesterov, first);
-            else
-                adam_float(p, g, (float *)z->slot[0] + s, (float *)z->slot[1] + s, n, lr, wd,
-                           c->kind == CF_OPTIM_ADAMW, c->beta1, c->beta2, c->eps, bc1, bc2);
-        } else {
-            double *p = (double *)ps->values + a, *g = (double *)ps->grads + a;
-            if (c->kind == CF_OPTIM_SGD)
-                sgd_double(p, g, z->nslots ? (double *)z->slot[0] + s : NULL, n, lr, wd, c->momentum, c->dampening,
-                           c->nesterov, first);
-            else
-                adam_double(p, g, (double *)z->slot[0] + s, (double *)z->slot[1] + s, n, lr, wd,
-                            c->kind == CF_OPTIM_ADAMW, c->beta1, c->beta2, c->eps, bc1, bc2);
-        }
-    }
-}
-
 cf_status cf_zero_step(cf_zero *z, double lr)
 {
     const cf_optim_config *c = &z->cfg;
-    bool first = z->t == 0;
     z->t++;
-    double bc1 = 1 - pow(c->beta1, (double)z->t), bc2 = 1 - pow(c->beta2, (double)z->t);
-    update_shard(z, lr, first, bc1, bc2);
+    cf_optim_update_range(c, z->ps, z->slot, z->lo, z->lo, z->hi, lr, z->t);
     cf_params *ps = z->ps;
 #ifdef CF_HAVE_MPI
     if (cf_pg_uses_mpi(z->pg) && cf_pg_world(z->pg) > 1) {

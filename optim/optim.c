@@ -101,37 +101,44 @@ void *cf_optim_slot_data(cf_optimizer *o, int i) { return i < o->nslots ? o->slo
 UPDATE_KERNELS(float)
 UPDATE_KERNELS(double)
 
-cf_status cf_optim_step(cf_optimizer *o, double lr)
+void cf_optim_update_range(const cf_optim_config *c, cf_params *ps, void *const *slots, int64_t slot_base, int64_t lo,
+                           int64_t hi, double lr, int64_t t)
 {
-    cf_params *ps = o->ps;
-    const cf_optim_config *c = &o->cfg;
-    bool first = o->t == 0;
-    o->t++;
-    double bc1 = 1 - pow(c->beta1, (double)o->t), bc2 = 1 - pow(c->beta2, (double)o->t);
+    bool first = t == 1;
+    double bc1 = 1 - pow(c->beta1, (double)t), bc2 = 1 - pow(c->beta2, (double)t);
+    bool has_slots = slots && slots[0];
     for (int k = 0; k < ps->count; k++) {
         const cf_param *pr = &ps->items[k];
-        if (!pr->value->requires_grad) continue; /* frozen */
+        int64_t a = pr->offset > lo ? pr->offset : lo;
+        int64_t e = pr->offset + pr->numel < hi ? pr->offset + pr->numel : hi;
+        if (e <= a || !pr->value->requires_grad) continue; /* outside the range, or frozen */
         double wd = (pr->decay || c->decay_all) ? c->weight_decay : 0.0;
-        int64_t off = pr->offset, n = pr->numel;
+        int64_t n = e - a, s = a - slot_base;
         if (ps->dtype == CF_F32) {
-            float *p = (float *)ps->values + off, *g = (float *)ps->grads + off;
+            float *p = (float *)ps->values + a, *g = (float *)ps->grads + a;
             if (c->kind == CF_OPTIM_SGD)
-                sgd_float(p, g, o->nslots ? (float *)o->slot[0] + off : NULL, n, lr, wd, c->momentum, c->dampening,
+                sgd_float(p, g, has_slots ? (float *)slots[0] + s : NULL, n, lr, wd, c->momentum, c->dampening,
                           c->nesterov, first);
             else
-                adam_float(p, g, (float *)o->slot[0] + off, (float *)o->slot[1] + off, n, lr, wd,
-                           c->kind == CF_OPTIM_ADAMW, c->beta1, c->beta2, c->eps, bc1, bc2);
+                adam_float(p, g, (float *)slots[0] + s, (float *)slots[1] + s, n, lr, wd, c->kind == CF_OPTIM_ADAMW,
+                           c->beta1, c->beta2, c->eps, bc1, bc2);
         } else {
-            double *p = (double *)ps->values + off, *g = (double *)ps->grads + off;
+            double *p = (double *)ps->values + a, *g = (double *)ps->grads + a;
             if (c->kind == CF_OPTIM_SGD)
-                sgd_double(p, g, o->nslots ? (double *)o->slot[0] + off : NULL, n, lr, wd, c->momentum, c->dampening,
+                sgd_double(p, g, has_slots ? (double *)slots[0] + s : NULL, n, lr, wd, c->momentum, c->dampening,
                            c->nesterov, first);
             else
-                adam_double(p, g, (double *)o->slot[0] + off, (double *)o->slot[1] + off, n, lr, wd,
-                            c->kind == CF_OPTIM_ADAMW, c->beta1, c->beta2, c->eps, bc1, bc2);
+                adam_double(p, g, (double *)slots[0] + s, (double *)slots[1] + s, n, lr, wd, c->kind == CF_OPTIM_ADAMW,
+                            c->beta1, c->beta2, c->eps, bc1, bc2);
         }
-        cf_bump_version(pr->value);
     }
+}
+
+cf_status cf_optim_step(cf_optimizer *o, double lr)
+{
+    o->t++;
+    cf_optim_update_range(&o->cfg, o->ps, o->slot, 0, 0, o->ps->total, lr, o->t);
+    for (int k = 0; k < o->ps->count; k++) cf_bump_version(o->ps->items[k].value);
     return CF_OK;
 }
 

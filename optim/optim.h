@@ -32,6 +32,11 @@ void cf_optim_free(cf_optimizer *opt);
 /* One update from the gradients in ps->grads with learning rate lr (the schedule's value). */
 cf_status cf_optim_step(cf_optimizer *opt, double lr);
 int64_t cf_optim_steps_taken(const cf_optimizer *opt);
+/* The update itself over the elements [lo, hi) of the flat buffers, step number t (1-based), each
+ * parameter's part with its own decay flag. slots[i] holds state for elements from slot_base on (the
+ * whole buffer: 0; a ZeRO shard: its first element). cf_optim_step is this over everything. */
+void cf_optim_update_range(const cf_optim_config *cfg, cf_params *ps, void *const *slots, int64_t slot_base, int64_t lo,
+                           int64_t hi, double lr, int64_t t);
 void cf_optim_set_steps_taken(cf_optimizer *opt, int64_t t);
 
 /* Named state slots ("exp_avg", "exp_avg_sq", "momentum_buffer"), for checkpoints: each buffer has the
