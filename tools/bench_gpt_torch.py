@@ -22,12 +22,18 @@ class Block(nn.Module):
         self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
         self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
         self.fc1, self.fc2 = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+        self.register_buffer("causal", torch.triu(torch.ones(1024, 1024, dtype=torch.bool), 1), persistent=False)
 
     def forward(self, x):
         B, T, D = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(D, dim=2)
         q, k, v = (t.view(B, T, self.h, D // self.h).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if hasattr(F, "scaled_dot_product_attention"):  # torch >= 2.0
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            att = (q @ k.transpose(-2, -1)) * (1.0 / (q.shape[-1] ** 0.5))
+            att = att.masked_fill(self.causal[:T, :T], float("-inf"))
+            y = F.softmax(att, dim=-1) @ v
         x = x + self.proj(y.transpose(1, 2).reshape(B, T, D))
         return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
 
