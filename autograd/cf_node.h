@@ -67,6 +67,9 @@ cf_tensor *cf_node_finish(cf_ctx *ctx, cf_node *n);
 cf_tensor *cf_view_raw(cf_ctx *ctx, cf_tensor *base, int ndim, const int64_t *shape, const int64_t *stride,
                        int64_t offset);
 
+/* An arena tensor header over memory the caller provides (bytes long, enough for the shape). */
+cf_tensor *cf_empty_on(cf_ctx *ctx, cf_dtype dt, int ndim, const int64_t *shape, void *data, size_t bytes);
+
 /* ---- backward helpers ---- */
 static inline bool cf_needs_grad(const cf_node *n, int i) { return n->in[i]->requires_grad; }
 /* t's gradient buffer to accumulate (+=) into, zero-filled when new. */

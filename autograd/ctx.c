@@ -38,6 +38,7 @@ void cf_ctx_free(cf_ctx *ctx)
     if (!ctx) return;
     cf_arena_free(ctx->arena);
     free(ctx->tape);
+    free(ctx->free_blocks);
     free(ctx);
 }
 

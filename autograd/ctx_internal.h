@@ -16,6 +16,14 @@ struct cf_ctx {
     int threads;
     bool grad_enabled;
     bool training;
+    /* During backward, the arena blocks of gradients already consumed (their node has run): new
+     * gradients reuse them, so backward needs memory for the gradients alive at once, not for all. */
+    struct cf_free_block {
+        void *data;
+        size_t bytes;
+    } *free_blocks;
+    int64_t n_free, cap_free;
+    bool in_backward;
 };
 
 #endif

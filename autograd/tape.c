@@ -117,13 +117,46 @@ cf_tensor *cf_view_raw(cf_ctx *ctx, cf_tensor *base, int ndim, const int64_t *sh
     return v;
 }
 
+/* A consumed gradient's block big enough for bytes (the smallest such), taken off the free list. */
+static void *reuse_block(cf_ctx *ctx, size_t bytes, size_t *got)
+{
+    int64_t best = -1;
+    for (int64_t i = 0; i < ctx->n_free; i++)
+        if (ctx->free_blocks[i].bytes >= bytes && (best < 0 || ctx->free_blocks[i].bytes < ctx->free_blocks[best].bytes))
+            best = i;
+    if (best < 0) return NULL;
+    void *p = ctx->free_blocks[best].data;
+    *got = ctx->free_blocks[best].bytes;
+    ctx->free_blocks[best] = ctx->free_blocks[--ctx->n_free];
+    return p;
+}
+
+static void release_block(cf_ctx *ctx, cf_tensor *g)
+{
+    if (g->persistent || g->storage->nbytes < 4096) return; /* small blocks are not worth tracking */
+    if (ctx->n_free == ctx->cap_free) {
+        int64_t cap = ctx->cap_free ? 2 * ctx->cap_free : 256;
+        struct cf_free_block *b = realloc(ctx->free_blocks, (size_t)cap * sizeof *b);
+        if (!b) return; /* not reusing is always correct */
+        ctx->free_blocks = b, ctx->cap_free = cap;
+    }
+    ctx->free_blocks[ctx->n_free++] = (struct cf_free_block){g->storage->data, g->storage->nbytes};
+}
+
 static cf_tensor *new_grad(cf_ctx *ctx, cf_tensor *t, bool zero)
 {
-    cf_tensor *g;
+    cf_tensor *g = NULL;
     if (t->persistent && !t->node) {
         g = cf_tensor_alloc(t->dtype, t->ndim, t->shape); /* leaves keep their grad across steps */
     } else {
-        g = zero ? cf_zeros(ctx, t->dtype, t->ndim, t->shape) : cf_empty(ctx, t->dtype, t->ndim, t->shape);
+        size_t bytes = (size_t)cf_numel(t) * cf_dtype_size(t->dtype), got = 0;
+        void *block = ctx->in_backward && bytes >= 4096 ? reuse_block(ctx, bytes, &got) : NULL;
+        if (block) {
+            g = cf_empty_on(ctx, t->dtype, t->ndim, t->shape, block, got);
+            if (g && zero) memset(block, 0, bytes);
+        } else {
+            g = zero ? cf_zeros(ctx, t->dtype, t->ndim, t->shape) : cf_empty(ctx, t->dtype, t->ndim, t->shape);
+        }
     }
     t->grad = g;
     return g;
@@ -212,6 +245,8 @@ cf_status cf_backward(cf_ctx *ctx, cf_tensor *root, const cf_tensor *seed)
     }
     bool prev = cf_set_grad_enabled(ctx, false);
     cf_status st = CF_OK;
+    ctx->in_backward = true;
+    ctx->n_free = 0;
     for (int64_t i = root->node->index; i >= 0 && st == CF_OK; i--) {
         cf_node *n = ctx->tape[i];
         if (n->out->grad) {
@@ -230,11 +265,15 @@ cf_status cf_backward(cf_ctx *ctx, cf_tensor *root, const cf_tensor *seed)
                 break;
             }
             /* consumed: as in PyTorch, a non-leaf keeps no grad after backward, so a second backward in
-             * the same step (another loss) does not push this one through the graph again */
+             * the same step (another loss) does not push this one through the graph again; its memory
+             * serves the gradients still to come */
+            release_block(ctx, n->out->grad);
             n->out->grad = NULL;
         }
         fire_hooks(ctx, n);
     }
+    ctx->in_backward = false;
+    ctx->n_free = 0;
     cf_set_grad_enabled(ctx, prev);
     return st;
 }

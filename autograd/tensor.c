@@ -65,6 +65,19 @@ cf_tensor *cf_empty(cf_ctx *ctx, cf_dtype dt, int ndim, const int64_t *shape)
     return t;
 }
 
+cf_tensor *cf_empty_on(cf_ctx *ctx, cf_dtype dt, int ndim, const int64_t *shape, void *data, size_t bytes)
+{
+    unsigned char *mem = cf_arena_alloc(ctx->arena, sizeof(cf_tensor) + sizeof(cf_storage));
+    if (!mem) return NULL;
+    cf_tensor *t = (cf_tensor *)mem;
+    memset(t, 0, sizeof *t);
+    cf_storage *s = (cf_storage *)(mem + sizeof(cf_tensor));
+    *s = (cf_storage){.data = data, .nbytes = bytes, .device = CF_CPU};
+    t->storage = s;
+    init_geometry(t, dt, ndim, shape);
+    return t;
+}
+
 cf_tensor *cf_zeros(cf_ctx *ctx, cf_dtype dt, int ndim, const int64_t *shape)
 {
     cf_tensor *t = cf_empty(ctx, dt, ndim, shape);
