@@ -5,6 +5,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+void nf_shuffle_prev(int64_t *prev_id, const int64_t *prev_dt, int64_t rows, int64_t Tp, int n_units, uint64_t seed)
+{
+    int perm[4096];
+    if (n_units > 4096) return;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t *id = prev_id + r * Tp;
+        const int64_t *dt = prev_dt + r * Tp;
+        uint64_t h = 1469598103934665603ull; /* FNV-1a over the window's tokens */
+        for (int64_t k = 0; k < Tp; k++) h = (h ^ (uint64_t)id[k]) * 1099511628211ull, h = (h ^ (uint64_t)dt[k]) * 1099511628211ull;
+        cf_philox_key key = cf_rng_key(seed, h);
+        for (int u = 0; u < n_units; u++) perm[u] = u;
+        for (int u = n_units - 1; u > 0; u--) {
+            int j = (int)(cf_rng_uniform(key, 0, (uint64_t)u) * (double)(u + 1));
+            if (j > u) j = u;
+            int t = perm[u];
+            perm[u] = perm[j], perm[j] = t;
+        }
+        for (int64_t k = 0; k < Tp; k++)
+            if (id[k] >= 0 && id[k] < n_units) id[k] = perm[id[k]];
+    }
+}
+
 static cf_status fail_recipe(cf_recipe *r, const char *key, const char *what)
 {
     return cf_recipe_fail(r, key, cf_last_status() != CF_OK ? cf_last_status() : CF_ERR_ARG, "%s: %s", what, cf_last_error());
@@ -119,6 +141,13 @@ cf_status nf_inputs_from_batch(nf_model *m, cf_ctx *ctx, const cf_batch *b, cf_n
     in->prev_dt = cf_batch_get(b, "prev_dt");
     in->prev_pad = cf_batch_get(b, "prev_pad");
     if (!in->id || !in->dt || !in->prev_id || !in->prev_dt || !in->prev_pad) return cf_last_status();
+    if (m->src.shuffle_prev) {
+        /* a relabelled copy in the arena (batch fields are contiguous) */
+        cf_tensor *p = cf_from_data(ctx, CF_I64, in->prev_id->ndim, in->prev_id->shape, cf_data(in->prev_id));
+        if (!p) return cf_last_status();
+        nf_shuffle_prev(cf_data(p), cf_data(in->prev_dt), p->shape[0], p->shape[1], (int)m->nf.cfg.n_units, m->src.opts.split_seed);
+        in->prev_id = p;
+    }
     if (m->beh_total > 0) {
         cf_tensor *beh = cf_batch_get(b, "behavior");
         if (!beh) return cf_last_status();

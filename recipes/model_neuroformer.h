@@ -18,6 +18,9 @@
  *   data.train_fraction (1)  use this fraction of the training windows (few-shot fine-tuning), drawn by
  *                          data.split_seed
  *   data.eval_split ("test")  the split `cformer eval` scores (metrics are prefixed with its name)
+ *   data.shuffle_prev (false) the ablation of spec 1.9: every window's previous-window unit IDs are relabelled
+ *                          by a random permutation of the units (fixed per window), in training, evaluation
+ *                          and generation, so the model never learns who fired in the past
  * Behaviour variables are standardised with the mean and standard deviation of their samples inside the
  * training time ranges.
  *
@@ -51,7 +54,8 @@ typedef struct cf_spike_source {
     cf_spike_options opts;
     double train_fraction;
     const char *eval_split;
-    bool simulated; /* this call wrote the file */
+    bool shuffle_prev; /* the ablation: past-window unit IDs relabelled by a random permutation per window */
+    bool simulated;    /* this call wrote the file */
 } cf_spike_source;
 cf_status cf_spike_source_from_recipe(cf_recipe *r, cf_spike_source *src);
 /* Opens one split ("train", "val", "test") as a spike dataset, behaviour standardised on the training

@@ -20,9 +20,18 @@
  *                                  direction accuracy of the hub units' edges (all edges: conn_direction_acc_all)
  *   conn_auc_raw                   the AUC without the occurrence normalisation
  *   conn_auc_xcorr, conn_direction_acc_xcorr   the lagged cross-correlation baseline on the training ranges
- *   conn_auc_shuffled              the ablation: every window's past neuron IDs relabelled by a random
- *                                  permutation of the units before the model sees them (the AUC should fall
- *                                  to about 0.5)
+ *   f1_rate_topk                   a deterministic rate baseline: every window predicts the k highest-rate
+ *                                  units (k = the mean number of distinct true units per window)
+ *   conn_auc_uniform               the control: the same accumulation with UNIFORM attention over the past
+ *                                  tokens, i.e. normalised lagged co-occurrence counts; what attention adds is
+ *                                  conn_auc - conn_auc_uniform
+ *   conn_auc_shuffled              the ablation without retraining: every window's past neuron IDs relabelled by
+ *                                  a random permutation of the units before the model sees them, the attention
+ *                                  credited to the labels it saw. The data's co-occurrences are gone; what is
+ *                                  left is what the trained weights (the ID embeddings) encode about who drives
+ *                                  whom, so it stays above 0.5 for a model that learned the circuit.
+ * The ablation that RETRAINS without the past's identities is data.shuffle_prev: true; that model's conn_auc
+ * should be about 0.5 (spec 1.9). Attention is always credited to the past tokens as the model saw them. 
  * The conn_* keys need ground truth (/simulation/weights in the data file) and are skipped without it. */
 #include "data/spike_metrics.h"
 #include "neuroformer_internal.h"
@@ -185,6 +194,7 @@ cf_status cf_neuroformer_generate_split(cf_model *mb, cf_ctx *ctx, cf_dataset *d
             }
             keys[i] = (uint64_t)w;
         }
+        if (st == CF_OK && nm->src.shuffle_prev) nf_shuffle_prev(pid, pdt, rows, Tp, (int)N, nm->src.opts.split_seed);
         if (st == CF_OK)
             st = cf_neuroformer_generate(ctx, m, rows, pid, pdt, ppad, K > 0 ? beh : NULL, keys, &so,
                                          o->sample.use_cache ? &cache : NULL, ids, dts, n);
@@ -250,6 +260,41 @@ static double mean_f1(const cf_nf_generation *g, bool poisson, const double *rat
         if (cf_window_f1(truth, nt, pred, np, CF_F1_SET, &f) == CF_OK) sum += f.f1, counted++;
     }
     return counted ? sum / (double)counted : NAN;
+}
+
+/* A deterministic rate baseline: every window predicts the k highest-rate units, k the mean number of distinct
+ * true units per window (rounded). Sharper than the Poisson draw, as a low-temperature decoding is. */
+static double topk_f1(const cf_nf_generation *g, const double *rates, int n_units)
+{
+    int32_t *order = malloc(sizeof(int32_t) * (size_t)n_units);
+    bool *seen = calloc((size_t)n_units, sizeof(bool));
+    double distinct = 0, sum = 0;
+    if (!order || !seen || g->windows == 0) {
+        free(order);
+        free(seen);
+        return NAN;
+    }
+    for (int64_t w = 0; w < g->windows; w++) {
+        memset(seen, 0, sizeof(bool) * (size_t)n_units);
+        for (int64_t i = g->true_off[w]; i < g->true_off[w + 1]; i++)
+            if (!seen[g->true_unit[i]]) seen[g->true_unit[i]] = true, distinct += 1;
+    }
+    int k = (int)llround(distinct / (double)g->windows);
+    for (int u = 0; u < n_units; u++) order[u] = u;
+    for (int i = 0; i < n_units; i++) /* selection sort by rate, descending: n_units is small */
+        for (int j = i + 1; j < n_units; j++)
+            if (rates[order[j]] > rates[order[i]]) {
+                int32_t t = order[i];
+                order[i] = order[j], order[j] = t;
+            }
+    for (int64_t w = 0; w < g->windows; w++) {
+        cf_f1 f;
+        if (cf_window_f1(g->true_unit + g->true_off[w], g->true_off[w + 1] - g->true_off[w], order, k, CF_F1_SET, &f) == CF_OK)
+            sum += f.f1;
+    }
+    free(order);
+    free(seen);
+    return sum / (double)g->windows;
 }
 
 /* Trial-averaged PSTH correlation of generated vs true spikes: the data's trials inside the span, or the span
@@ -319,7 +364,7 @@ static void relabel(int64_t *prev_id, int64_t Tp, int n_units, cf_philox_key key
 
 typedef struct {
     double ce_id, ce_dt, n_id, n_dt;
-    double *A, *A_shuf, *nt, *ns, *nt_s, *ns_s; /* [N*N], [N] */
+    double *A, *A_shuf, *A_uni, *nt, *ns, *nt_s, *ns_s; /* [N*N], [N] */
     double *pred, *target; /* behaviour, [windows] */
     int64_t n_beh;
     int64_t *targets; /* the split's ID and dt targets, for the unigram CE */
@@ -337,7 +382,9 @@ static cf_status teacher_forced(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64
     int64_t *shuf = malloc(sizeof(int64_t) * (size_t)(B * Tp));
     int *perm = malloc(sizeof(int) * (size_t)N);
     float *att = NULL;
-    cf_status st = shuf && perm ? CF_OK : cf_set_error(CF_ERR_OOM, "eval: out of memory");
+    double *nt_dummy = calloc((size_t)N, sizeof(double)), *ns_dummy = calloc((size_t)N, sizeof(double));
+    float *uni = malloc(sizeof(float) * (size_t)(T * Tp));
+    cf_status st = shuf && perm && nt_dummy && ns_dummy && uni ? CF_OK : cf_set_error(CF_ERR_OOM, "eval: out of memory");
     cf_philox_key key = cf_rng_key(nm->ev.seed, 0x5f0ff1e);
     for (int64_t w0 = 0; st == CF_OK && w0 < W; w0 += B) {
         int64_t rows = W - w0 < B ? W - w0 : B;
@@ -380,14 +427,27 @@ static cf_status teacher_forced(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64
                 break;
             }
             att = cf_data(pc);
+            /* credited to the past tokens as the model saw them */
             for (int64_t i = 0; i < rows; i++)
                 cf_nf_accumulate_attention(att + i * T * Tp, ip + i * T, T, prev + i * Tp, Tp, N, pass ? res->A_shuf : res->A,
                                            pass ? res->nt_s : res->nt, pass ? res->ns_s : res->ns);
+            /* the control: uniform attention over the real (unpadded) past tokens, i.e. counting co-occurrences */
+            for (int64_t i = 0; pass == 0 && i < rows; i++) {
+                const bool *pad = (const bool *)cf_data(in.prev_pad) + i * Tp;
+                int64_t real = 0;
+                for (int64_t k = 0; k < Tp; k++) real += !pad[k];
+                for (int64_t q = 0; q < T; q++)
+                    for (int64_t k = 0; k < Tp; k++) uni[q * Tp + k] = pad[k] ? 0.0f : 1.0f / (float)real;
+                cf_nf_accumulate_attention(uni, ip + i * T, T, prev + i * Tp, Tp, N, res->A_uni, nt_dummy, ns_dummy);
+            }
         }
         cf_step_reset(ctx);
     }
     free(shuf);
     free(perm);
+    free(nt_dummy);
+    free(ns_dummy);
+    free(uni);
     cf_batch_free(&b);
     return st;
 }
@@ -439,6 +499,9 @@ static void connectivity(nf_model *nm, const cf_spikes *s, const tf_result *res,
         memcpy(S, res->A_shuf, sizeof(double) * nn);
         cf_attention_normalize(S, res->nt_s, res->ns_s, N);
         if (cf_edge_auc(S, w, N, true, &v) == CF_OK) cf_metrics_set(out, "conn_auc_shuffled", v);
+        memcpy(S, res->A_uni, sizeof(double) * nn);
+        cf_attention_normalize(S, res->nt, res->ns, N);
+        if (cf_edge_auc(S, w, N, true, &v) == CF_OK) cf_metrics_set(out, "conn_auc_uniform", v);
         /* the cross-correlation baseline on the training ranges (duration-weighted) */
         cf_time_ranges r[3];
         const cf_spike_options *o = &nm->src.opts;
@@ -479,7 +542,7 @@ cf_status cf_neuroformer_evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *val, cf
     int64_t W = nm->ev.max_windows > 0 && nm->ev.max_windows < ds->len ? nm->ev.max_windows : ds->len;
     size_t nn = (size_t)N * (size_t)N;
     tf_result res = {0};
-    res.A = calloc(nn, sizeof(double)), res.A_shuf = calloc(nn, sizeof(double));
+    res.A = calloc(nn, sizeof(double)), res.A_shuf = calloc(nn, sizeof(double)), res.A_uni = calloc(nn, sizeof(double));
     res.nt = calloc((size_t)N, sizeof(double)), res.ns = calloc((size_t)N, sizeof(double));
     res.nt_s = calloc((size_t)N, sizeof(double)), res.ns_s = calloc((size_t)N, sizeof(double));
     res.pred = malloc(sizeof(double) * (size_t)W), res.target = malloc(sizeof(double) * (size_t)W);
@@ -490,7 +553,7 @@ cf_status cf_neuroformer_evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *val, cf
     bool prev_grad = cf_set_grad_enabled(ctx, false), prev_train = cf_is_training(ctx);
     cf_set_training(ctx, false);
     cf_status st = CF_OK;
-    if (!res.A || !res.A_shuf || !res.nt || !res.ns || !res.nt_s || !res.ns_s || !res.pred || !res.target || !res.targets ||
+    if (!res.A || !res.A_shuf || !res.A_uni || !res.nt || !res.ns || !res.nt_s || !res.ns_s || !res.pred || !res.target || !res.targets ||
         !res.dtargets || !rates)
         st = cf_set_error(CF_ERR_OOM, "eval: out of memory");
     if (st == CF_OK) st = teacher_forced(nm, ctx, ds, W, &res);
@@ -542,6 +605,7 @@ cf_status cf_neuroformer_evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *val, cf
     if (st == CF_OK) {
         cf_metrics_set(out, "f1", mean_f1(&g, false, rates, N, wc, 0));
         cf_metrics_set(out, "f1_poisson", mean_f1(&g, true, rates, N, wc, nm->ev.seed + 0x9015));
+        cf_metrics_set(out, "f1_rate_topk", topk_f1(&g, rates, N));
         cf_metrics_set(out, "psth_r", psth_corr(&g, N, s, nm->ev.psth_bin));
         go.true_past = false, go.seconds = nm->ev.free_seconds;
         if (go.seconds > 0) {
@@ -569,7 +633,7 @@ cf_status cf_neuroformer_evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *val, cf
     cf_set_grad_enabled(ctx, prev_grad);
     cf_nf_generation_free(&g);
     cf_nf_generation_free(&gf);
-    free(res.A), free(res.A_shuf), free(res.nt), free(res.ns), free(res.nt_s), free(res.ns_s);
+    free(res.A), free(res.A_shuf), free(res.A_uni), free(res.nt), free(res.ns), free(res.nt_s), free(res.ns_s);
     free(res.pred), free(res.target), free(res.targets), free(res.dtargets);
     free(tr_ids), free(tr_dts), free(logp), free(rates);
     cf_dataset_free(ds);

@@ -27,4 +27,8 @@ typedef struct nf_model {
  * *beh_target gets the regressed column [B] or NULL. */
 cf_status nf_inputs_from_batch(nf_model *m, cf_ctx *ctx, const cf_batch *b, cf_nf_inputs *in, cf_tensor **beh_target);
 
+/* data.shuffle_prev: relabels the unit tokens of each previous window (rows of prev_id [rows, Tp]) by a random
+ * permutation of the units keyed by the window's tokens (the same window always gets the same one). */
+void nf_shuffle_prev(int64_t *prev_id, const int64_t *prev_dt, int64_t rows, int64_t Tp, int n_units, uint64_t seed);
+
 #endif

@@ -94,6 +94,7 @@ cf_status cf_spike_source_from_recipe(cf_recipe *r, cf_spike_source *src)
     o->split_seed = (uint64_t)cf_recipe_int(r, "data.split_seed", 0);
     src->train_fraction = cf_recipe_float(r, "data.train_fraction", 1.0);
     src->eval_split = cf_recipe_str(r, "data.eval_split", "test");
+    src->shuffle_prev = cf_recipe_bool(r, "data.shuffle_prev", false);
     CF_TRY(cf_recipe_status(r));
     if (!(src->train_fraction > 0 && src->train_fraction <= 1))
         return cf_recipe_fail(r, "data.train_fraction", CF_ERR_ARG, "must be in (0, 1], got %g", src->train_fraction);
