@@ -14,9 +14,9 @@ check() { if "$@"; then ok; else bad "$*"; fi; }
 rdir=$src/recipes/neuroformer
 
 # 1. simulate: a small circuit with a stimulus
-out=$("$cformer" simulate spikes --neurons 16 --hubs 2 --seconds 120 --seed 3 --stimulus -o "$tmp/sim.h5" 2>&1) || bad "simulate: $out"
+out=$("$cformer" simulate spikes --neurons 16 --hubs 2 --seconds 60 --seed 3 --stimulus -o "$tmp/sim.h5" 2>&1) || bad "simulate: $out"
 check test -f "$tmp/sim.h5"
-if echo "$out" | grep -q "simulated 16 neurons for 120 s"; then ok; else bad "simulate output: $out"; fi
+if echo "$out" | grep -q "simulated 16 neurons for 60 s"; then ok; else bad "simulate output: $out"; fi
 if /usr/bin/python3 -c "import numpy, h5py" 2>/dev/null; then
     /usr/bin/python3 - "$tmp/sim.h5" <<'PY' && ok || bad "simulated file layout"
 import sys, h5py, numpy as np
@@ -40,7 +40,7 @@ check grep -q '"loss_id"' "$tmp/run/metrics.jsonl"
 check grep -q '"loss_dt"' "$tmp/run/metrics.jsonl"
 
 # 3. eval writes every key
-ev=("${small[@]}" --set model.eval.max_windows=150 --set model.eval.free_seconds=1)
+ev=("${small[@]}" --set model.eval.max_windows=100 --set model.eval.free_seconds=1)
 "$cformer" eval "$rdir/sim-pretrain.yaml" --checkpoint "$ckpt" --out "$tmp/eval.json" "${ev[@]}" >"$tmp/log" 2>&1 ||
     bad "eval: $(tail -3 "$tmp/log")"
 for k in test_ce_id unigram_ce_id f1 f1_poisson psth_r conn_auc conn_direction_acc conn_auc_xcorr conn_auc_shuffled \
