@@ -7,7 +7,7 @@
 #include "layers/params.h"
 #include "recipes/recipe.h"
 
-#define CF_METRICS_MAX 24
+#define CF_METRICS_MAX 48
 
 typedef struct cf_metrics {
     int n;

@@ -16,6 +16,8 @@ static const struct {
     {"train", cf_cmd_train, "train the model of a YAML recipe (resumable, checkpointed)"},
     {"eval", cf_cmd_eval, "evaluate a checkpoint; writes eval.json"},
     {"generate", cf_cmd_generate, "sample from a trained language model"},
+    {"simulate", cf_cmd_simulate, "`simulate spikes -o FILE.h5`: a spiking circuit with known connectivity"},
+    {"spikes", cf_cmd_spikes, "`spikes generate RECIPE --checkpoint CKPT -o GEN.h5`: generate spikes (Neuroformer)"},
     {"export", cf_cmd_export, "convert a checkpoint for other tools (safetensors)"},
     {"inspect", cf_cmd_inspect, "show a checkpoint's tensors, state and recipe"},
     {"recipe", cf_cmd_recipe, "`recipe check FILE`: validate a recipe and print it resolved"},

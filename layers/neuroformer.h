@@ -1,0 +1,169 @@
+/* Neuroformer (Antoniades et al., ICLR 2024; spec: neuroformer-dualformer-lmuformer.md section 1): a
+ * GPT-style model that generates the spikes of a window token by token (neuron ID + time-offset class),
+ * conditioned on the population's previous window and, optionally, on behaviour.
+ *
+ * Forward (spec 1.2), C = dim:
+ *   E      = TokEmb(id) + TempEmb(dt) + PosEmb[0:T]                     (dropout on the sum)
+ *   E_prev = TokEmb(prev_id) + TempEmbPrev(prev_dt) + PosEmbPrev[0:Tp]  (TokEmb shared)
+ *            TempEmb is the official MLP on the scalar dt class: Linear(1, C/2) -> GELU -> Linear(C/2, C).
+ *   x = state_layers causal self-attention blocks on E
+ *   x = hist_layers cross-attention blocks (q = x, kv = E_prev) WITH the previous window's key-padding mask
+ *       (the official code attends to PAD keys; spec 1.10)
+ *   x = beh_layers cross-attention blocks over the behaviour tokens (when beh_inputs > 0): variable j's
+ *       standardised value v_j becomes v_j * W[j] + b[j] (a per-variable Linear(1, C); the official
+ *       LayerNorm over one feature erased the value, spec 1.10)
+ *   x = final_layers causal self-attention blocks
+ *   heads: id_logits = W_id x [B, T, N+3], dt_logits = W_dt x [B, T, M+4] (no bias);
+ *          behaviour regression Linear(C, 1) on the mean of x over the window's real tokens (SOS..EOS).
+ * Every block is the official one: x = q + Drop(W_o MHA(LN1(q), kv, kv)); x = x + Drop(MLP(LN2(x)));
+ * return LN_out(x). Keys and values are NOT normalised (for self-attention they are the block's raw input).
+ *
+ * Losses (spec 1.3): w_id CE(id) + w_dt CE(dt) (targets -100 ignored) + w_clip L_clip + w_beh MSE(beh).
+ * The contrastive term pools z_id = masked mean of the final x and z_beh = mean of the behaviour tokens,
+ * projects both with one shared P: C -> C without bias (or one per modality), L2-normalises, and takes
+ * S = z_id z_beh^T / temperature: symmetric CLIP 1/2 (CE(S, I) + CE(S^T, I)) by default, CE(S, I) alone
+ * when clip_symmetric is false. It exists only with a second modality (beh_inputs > 0).
+ *
+ * Parameter names (the checkpoint keys): tok_emb.weight, temp_emb.{0,2}.{weight,bias},
+ * temp_emb_prev.{0,2}.*, pos_emb [1, T, C], pos_emb_prev [1, Tp, C], {state,hist,beh,final}_blocks.<i>.
+ * {ln1,ln2,ln_out,attn.{query,key,value,proj},mlp.{fc1,fc2}}.*, beh_emb.{weight,bias} [k, C],
+ * head_id.weight, head_dt.weight, head_beh.{weight,bias}, clip_proj.weight (or clip_proj_id / clip_proj_beh).
+ * Weight decay applies to the blocks' and heads' Linear weights only (not to biases, norms, embeddings,
+ * positions or the temporal MLPs), as the official optimiser groups them. */
+#ifndef CF_NEUROFORMER_H
+#define CF_NEUROFORMER_H
+
+#include "nn.h"
+
+typedef struct cf_neuroformer_config {
+    int64_t n_units;    /* N: ID tokens 0..N-1, then SOS N, EOS N+1, PAD N+2 */
+    int64_t dt_classes; /* M + 1 offset classes 0..M; dt vocabulary M + 4 (SOS, EOS, PAD follow) */
+    int64_t block, prev_block; /* T and Tp */
+    int64_t dim, heads;
+    int64_t state_layers, hist_layers, beh_layers, final_layers;
+    int64_t beh_inputs; /* behaviour variables fed as tokens (0: none) */
+    bool beh_predict;   /* behaviour regression head */
+    double dropout, init_std;
+    bool contrastive;   /* used only when beh_inputs > 0 */
+    double clip_temp;
+    bool clip_symmetric, clip_separate;
+    double w_id, w_dt, w_clip, w_beh; /* loss weights (see cf_neuroformer_loss) */
+} cf_neuroformer_config;
+
+/* The spec's SMALL CPU config (1.5): C 64, 4 heads, one state / history / final layer (and one behaviour
+ * layer when there are behaviour inputs), dropout 0.1, T 32, Tp 64, contrastive on (temperature 0.5,
+ * symmetric), loss weights id 0.6, dt 0.4, contrastive 0.25, behaviour 1. n_units and dt_classes: set them. */
+cf_neuroformer_config cf_neuroformer_defaults(void);
+
+typedef struct cf_nf_attention {
+    cf_linear_layer query, key, value, proj;
+    int64_t heads, head_dim;
+    double dropout;
+    bool causal;
+    uint64_t stream;
+} cf_nf_attention;
+
+typedef struct cf_nf_block {
+    cf_norm_layer ln1, ln2, ln_out;
+    cf_nf_attention attn;
+    cf_mlp mlp;
+    bool self; /* keys and values from the block's own input (else from a memory sequence) */
+    double dropout;
+    uint64_t stream;
+} cf_nf_block;
+
+typedef struct cf_neuroformer {
+    cf_neuroformer_config cfg;
+    int64_t id_vocab, dt_vocab, id_sos, id_eos, id_pad, dt_sos, dt_eos, dt_pad;
+    cf_embedding_layer tok_emb;
+    cf_linear_layer temp1, temp2, temp1_prev, temp2_prev;
+    cf_tensor *pos_emb, *pos_emb_prev; /* [1, T, C], [1, Tp, C] */
+    cf_nf_block *state, *hist, *beh, *final;
+    cf_tensor *beh_w, *beh_b;          /* [k, C] */
+    cf_linear_layer head_id, head_dt, head_beh, clip_proj, clip_proj_beh;
+} cf_neuroformer;
+
+cf_status cf_neuroformer_init(cf_neuroformer *m, cf_params *ps, const cf_neuroformer_config *cfg);
+void cf_neuroformer_free(cf_neuroformer *m);
+
+/* One batch's inputs. id, dt: i64 [B, T'] (T' <= T; with a cache, the NEW tokens at positions cache len
+ * ...). prev_id, prev_dt: i64 [B, Tp]; prev_pad: bool [B, Tp] (true = PAD) or NULL (then no key is masked:
+ * the official behaviour). beh: f32 [B, beh_inputs] (standardised) or NULL when beh_inputs is 0. */
+typedef struct cf_nf_inputs {
+    cf_tensor *id, *dt, *prev_id, *prev_dt, *prev_pad, *beh;
+} cf_nf_inputs;
+
+typedef struct cf_nf_outputs {
+    cf_tensor *id_logits, *dt_logits; /* [B, T', N+3], [B, T', M+4] */
+    cf_tensor *x;                     /* final hidden states [B, T', C] */
+    cf_tensor *beh_tokens;            /* [B, k, C] or NULL */
+} cf_nf_outputs;
+
+/* KV caches of the causal self-attention blocks, for incremental generation. */
+typedef struct cf_nf_cache {
+    cf_kv_cache *state, *final;
+    int64_t n_state, n_final, batch;
+} cf_nf_cache;
+cf_status cf_nf_cache_init(cf_nf_cache *c, const cf_neuroformer *m, int64_t batch);
+void cf_nf_cache_clear(cf_nf_cache *c);
+void cf_nf_cache_free(cf_nf_cache *c);
+static inline int64_t cf_nf_cache_len(const cf_nf_cache *c) { return c->n_state ? c->state[0].len : c->n_final ? c->final[0].len : 0; }
+
+/* The history cross-attention probabilities, for connectivity analysis: when given to the forward, probs
+ * gets an arena tensor [B, T', Tp]: softmax(q k^T / sqrt(hd)) with PAD keys masked, averaged over the heads
+ * and over the hist_layers. Computed explicitly (cf_matmul + cf_softmax on the layer's q and k, without
+ * gradients; the fused attention never forms the matrix), so it costs a little extra: analysis only. */
+typedef struct cf_nf_attn_record {
+    cf_tensor *probs;
+} cf_nf_attn_record;
+
+/* The forward pass. cache (NULL when training) makes it incremental; rec (may be NULL) records the history
+ * attention. Fills out; returns CF_OK or the error of the first op that failed. */
+cf_status cf_neuroformer_forward(cf_ctx *ctx, const cf_neuroformer *m, const cf_nf_inputs *in, cf_nf_cache *cache,
+                                 cf_nf_attn_record *rec, cf_nf_outputs *out);
+
+typedef struct cf_nf_losses {
+    cf_tensor *total, *id, *dt; /* scalars */
+    cf_tensor *clip, *beh;      /* scalars or NULL when the term is off */
+    cf_tensor *beh_pred;        /* [B] or NULL */
+} cf_nf_losses;
+
+/* Forward and loss. id_target, dt_target: i64 [B, T] (CF_SPIKE_IGNORE = -100 ignored); beh_target f32 [B]
+ * (NULL: no behaviour term). total = w_id L_id + w_dt L_dt + w_clip L_clip + w_beh L_beh; when the
+ * contrastive term is on, w_id and w_dt are scaled by (1 - w_clip), so the defaults give the official
+ * 0.45 / 0.30 / 0.25 (spec 1.3) and 0.6 / 0.4 without it. */
+cf_status cf_neuroformer_loss(cf_ctx *ctx, const cf_neuroformer *m, const cf_nf_inputs *in, cf_tensor *id_target,
+                              cf_tensor *dt_target, cf_tensor *beh_target, cf_nf_losses *out);
+
+/* ---- generation (spec 1.4) ---- */
+typedef struct cf_nf_sample_opts {
+    double temperature; /* 0: greedy */
+    int64_t top_k;      /* 0: off */
+    double top_p;       /* 1: off */
+    uint64_t seed;
+    bool use_cache;     /* false recomputes the whole prefix every step (the reference) */
+    int64_t dt_max;     /* largest dt class a spike may take (the current window's last bin); < 0: M */
+} cf_nf_sample_opts;
+
+/* Generates one current window for each of B rows, given host arrays of the previous-window tokens
+ * (prev_id, prev_dt [B * Tp], prev_pad [B * Tp] or NULL) and behaviour inputs (beh [B * beh_inputs] or
+ * NULL). Row b starts from [SOS] with dt 0; step i reads the logits at position i and draws the ID and the
+ * dt class independently (IDs among the units and EOS, dt classes among 0..dt_max), stopping at EOS or
+ * after T - 1 tokens. Draws use the uniform cf_rng_uniform(cf_rng_key(seed, keys[b]), step, 0/1), so a
+ * row's result does not depend on the batch it is in or on the cache. ids / dts [B * (T - 1)] get each
+ * row's spikes (units and dt classes), n [B] their counts. cache: NULL, or one made for at least B rows
+ * (reused between calls). The arena is reset after each step: call it outside a training step. */
+cf_status cf_neuroformer_generate(cf_ctx *ctx, const cf_neuroformer *m, int64_t B, const int64_t *prev_id,
+                                  const int64_t *prev_dt, const bool *prev_pad, const float *beh, const uint64_t *keys,
+                                  const cf_nf_sample_opts *o, cf_nf_cache *cache, int64_t *ids, int64_t *dts, int64_t *n);
+
+/* ---- connectivity (spec 1.8) ---- */
+/* Accumulates one window's attention into A [N * N] (TARGET-major: A[y * N + x]) and the counts:
+ * for every query q whose target y_q is a unit and every past token k that is a unit x_k (and not PAD),
+ * A[y_q, x_k] += att[q * Tp + k]. n_target[y] counts the queries with target y, n_source[x] the past tokens
+ * of unit x. att: [T' * Tp] (one row of cf_nf_attn_record.probs), targets [T'] (< 0 or >= N: skipped),
+ * prev_id [Tp]. Normalise afterwards with cf_attention_normalize (data/spike_metrics.h). */
+void cf_nf_accumulate_attention(const float *att, const int64_t *targets, int64_t Tq, const int64_t *prev_id, int64_t Tp,
+                                int64_t n_units, double *A, double *n_target, double *n_source);
+
+#endif
