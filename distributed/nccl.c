@@ -110,7 +110,7 @@ void cf_nccl_free(cf_nccl *nc)
 
 cf_status cf_nccl_allreduce(cf_nccl *nc, void *buf, int64_t n, cf_dtype dt, cf_reduce_op op, void *stream)
 {
-    ncclDataType_t t;
+    ncclDataType_t t = ncclFloat32; /* set by args() on success */
     CF_DIST_TRY(args("cf_nccl_allreduce", n, dt, op, &t));
     ncclResult_t r = ncclAllReduce(buf, buf, (size_t)n, t, nccl_op(op), nc->comm, (cudaStream_t)stream);
     return r == ncclSuccess ? CF_OK : nccl_fail(nc, r, "ncclAllReduce");
@@ -118,7 +118,7 @@ cf_status cf_nccl_allreduce(cf_nccl *nc, void *buf, int64_t n, cf_dtype dt, cf_r
 
 cf_status cf_nccl_broadcast(cf_nccl *nc, void *buf, int64_t n, cf_dtype dt, int root, void *stream)
 {
-    ncclDataType_t t;
+    ncclDataType_t t = ncclFloat32; /* set by args() on success */
     CF_DIST_TRY(args("cf_nccl_broadcast", n, dt, CF_REDUCE_SUM, &t));
     ncclResult_t r = ncclBroadcast(buf, buf, (size_t)n, t, root, nc->comm, (cudaStream_t)stream);
     return r == ncclSuccess ? CF_OK : nccl_fail(nc, r, "ncclBroadcast");
@@ -126,7 +126,7 @@ cf_status cf_nccl_broadcast(cf_nccl *nc, void *buf, int64_t n, cf_dtype dt, int 
 
 cf_status cf_nccl_allgather(cf_nccl *nc, const void *send, void *recv, int64_t n, cf_dtype dt, void *stream)
 {
-    ncclDataType_t t;
+    ncclDataType_t t = ncclFloat32; /* set by args() on success */
     CF_DIST_TRY(args("cf_nccl_allgather", n, dt, CF_REDUCE_SUM, &t));
     ncclResult_t r = ncclAllGather(send, recv, (size_t)n, t, nc->comm, (cudaStream_t)stream);
     return r == ncclSuccess ? CF_OK : nccl_fail(nc, r, "ncclAllGather");
@@ -135,7 +135,7 @@ cf_status cf_nccl_allgather(cf_nccl *nc, const void *send, void *recv, int64_t n
 cf_status cf_nccl_reduce_scatter(cf_nccl *nc, const void *send, void *recv, int64_t n, cf_dtype dt, cf_reduce_op op,
                                  void *stream)
 {
-    ncclDataType_t t;
+    ncclDataType_t t = ncclFloat32; /* set by args() on success */
     CF_DIST_TRY(args("cf_nccl_reduce_scatter", n, dt, op, &t));
     ncclResult_t r = ncclReduceScatter(send, recv, (size_t)n, t, nccl_op(op), nc->comm, (cudaStream_t)stream);
     return r == ncclSuccess ? CF_OK : nccl_fail(nc, r, "ncclReduceScatter");
