@@ -102,4 +102,6 @@ void cf_register_builtins(void)
     cf_dataset_register("text", text_factory);
     extern const cf_model_vtable cf_gpt_model;
     cf_model_register(&cf_gpt_model);
+    extern void cf_register_dualformer(void);
+    cf_register_dualformer();
 }

@@ -14,6 +14,7 @@ int cf_cmd_bench_train(int argc, char **argv);
 int cf_cmd_generate(int argc, char **argv);
 int cf_cmd_export(int argc, char **argv);
 int cf_cmd_inspect(int argc, char **argv);
+int cf_cmd_data(int argc, char **argv);
 
 /* argv[i] is "--help" or "-h" for some i. */
 bool cf_cli_wants_help(int argc, char **argv);
