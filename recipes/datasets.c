@@ -104,4 +104,6 @@ void cf_register_builtins(void)
     cf_model_register(&cf_gpt_model);
     extern void cf_register_neuroformer(void);
     cf_register_neuroformer();
+    extern void cf_register_dualformer(void);
+    cf_register_dualformer();
 }

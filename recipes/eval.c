@@ -25,7 +25,8 @@ cf_status cf_evaluate(const cf_run_options *o, const char *ckpt, const char *out
             st = cf_run_mkdirs(run.run_dir);
             snprintf(path, sizeof path, "%s/eval.json", run.run_dir);
         }
-        if (st == CF_OK) st = cf_write_metrics_json(path, &m);
+        if (st == CF_OK)
+            st = run.model->vt->write_eval ? run.model->vt->write_eval(run.model, path, &m) : cf_write_metrics_json(path, &m);
         if (st == CF_OK) {
             printf("%-24s %s\n", "metric", "value");
             for (int i = 0; i < m.n; i++) printf("%-24s %.6g\n", m.name[i], m.value[i]);

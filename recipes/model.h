@@ -34,6 +34,9 @@ typedef struct cf_model_vtable {
     /* Evaluation over a whole split (optional: the default is the mean loss over the split's batches). */
     cf_status (*evaluate)(cf_model *m, cf_ctx *ctx, cf_dataset *ds, cf_recipe *r, cf_metrics *out);
     void (*free)(cf_model *m);
+    /* Writes the last evaluation's results to path as JSON, for `cformer eval` (optional: the default
+     * writes the flat metrics). flat holds the metrics evaluate returned (plus the step). */
+    cf_status (*write_eval)(cf_model *m, const char *path, const cf_metrics *flat);
 } cf_model_vtable;
 
 struct cf_model {

@@ -24,6 +24,7 @@ static const struct {
     {"bench", cf_cmd_bench, "`bench ops` (core ops vs BLAS/memcpy), `bench train RECIPE` (throughput)"},
     {"tokenizer", cf_cmd_tokenizer, "`tokenizer train FILE --vocab N -o VOCAB`: learn a BPE vocabulary"},
     {"plot", cf_cmd_plot, "draw the curves in a run's metrics.jsonl to a PNG: `plot RUN_DIR`"},
+    {"data", cf_cmd_data, "`data mazes`: generate maze tasks with A* traces (Searchformer/Dualformer)"},
     {"list", cf_cmd_list, "list what is built in: models, datasets, ops"},
 };
 

@@ -17,6 +17,7 @@ int cf_cmd_inspect(int argc, char **argv);
 int cf_cmd_tokenizer(int argc, char **argv);
 int cf_cmd_simulate(int argc, char **argv);
 int cf_cmd_spikes(int argc, char **argv);
+int cf_cmd_data(int argc, char **argv);
 
 /* argv[i] is "--help" or "-h" for some i. */
 bool cf_cli_wants_help(int argc, char **argv);

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Dualformer through the cformer command as our user runs it: generate a maze file (`cformer data mazes`,
+# its help and errors), pretrain a Searchformer on complete traces, fine-tune it on randomized traces with
+# --init-from, and evaluate: eval.json holds one object per decoding mode (slow, fast, auto) with the
+# spec's metrics and their confidence intervals.
+set -uo pipefail
+cformer=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { if "$@"; then ok; else bad "$*"; fi; }
+
+# 1. cformer data
+check "$cformer" data --help >/dev/null
+"$cformer" data mazes --help | grep -q -- "--size N --count C" && ok || bad "data mazes --help"
+"$cformer" data mazes --size 5 -o "$tmp/x.bin" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "missing --count accepted"
+out=$("$cformer" data mazes --size 99 --count 5 -o "$tmp/x.bin" 2>&1); [ $? -eq 2 ] && ok || bad "size 99 accepted"
+echo "$out" | grep -q -- "--size '99': expected an integer in 2..32" && ok || bad "size message: $out"
+out=$("$cformer" data mazes --size 5 --count 5 -o "$tmp/nodir/x.bin" 2>&1); [ $? -eq 1 ] && ok || bad "bad path accepted"
+echo "$out" | grep -q "nodir" && ok || bad "path message: $out"
+"$cformer" data frobnicate >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "unknown data command accepted"
+out=$("$cformer" data mazes --size 5 --count 200 --seed 4 -o "$tmp/m.bin") || bad "data mazes"
+echo "$out" | grep -q "wrote $tmp/m.bin: 200 5x5 mazes, seed 4, vocabulary 73" && ok || bad "data mazes output: $out"
+"$cformer" data info "$tmp/m.bin" | grep -q "200 5x5 mazes" && ok || bad "data info"
+cp "$tmp/m.bin" "$tmp/m2.bin"
+"$cformer" data mazes --size 5 --count 200 --seed 4 -o "$tmp/m2.bin" >/dev/null && cmp -s "$tmp/m.bin" "$tmp/m2.bin" && ok ||
+    bad "generation is not deterministic"
+head -c 5000 "$tmp/m.bin" >"$tmp/cut.bin"
+out=$("$cformer" data info "$tmp/cut.bin" 2>&1) && bad "truncated file accepted"
+echo "$out" | grep -q "cut.bin" && ok || bad "truncated message: $out"
+
+# 2. pretrain (complete traces), fine-tune (randomized traces) from its checkpoint, evaluate
+cat >"$tmp/searchformer.yaml" <<EOF
+model:
+  type: searchformer
+  dim: 32
+  layers: 1
+  heads: 4
+data:
+  type: mazes
+  path: $tmp/m.bin
+  trace: full
+train:
+  steps: 4
+  batch_size: 8
+  threads: 1
+  eval_tasks: 4
+  eval_samples: 2
+  eval_max_len: 60
+optim:
+  lr: 3.0e-3
+log:
+  every: 2
+checkpoint:
+  every: 4
+EOF
+sed -e 's/trace: full/trace: random\n  level_p: [0.4, 0.15, 0.15, 0.1, 0.2]/' "$tmp/searchformer.yaml" >"$tmp/dualformer.yaml"
+"$cformer" train "$tmp/searchformer.yaml" --run-dir "$tmp/sf" --quiet >"$tmp/log" 2>&1 || bad "pretrain: $(tail -3 "$tmp/log")"
+ckpt=$tmp/sf/checkpoints/step-00000004.h5
+check test -f "$ckpt"
+"$cformer" train "$tmp/dualformer.yaml" --run-dir "$tmp/df" --init-from "$ckpt" >"$tmp/log" 2>&1 || bad "fine-tune: $(tail -3 "$tmp/log")"
+grep -q "init from $ckpt" "$tmp/log" && ok || bad "fine-tune did not load the checkpoint"
+grep -q "trace: random" "$tmp/df/recipe.yaml" && ok || bad "resolved recipe lacks the trace mode"
+ft=$tmp/df/checkpoints/step-00000004.h5
+check test -f "$ft"
+"$cformer" eval "$tmp/dualformer.yaml" --checkpoint "$ft" --out "$tmp/eval.json" >"$tmp/log" 2>&1 || bad "eval: $(tail -3 "$tmp/log")"
+grep -q "1-Optimal-k" "$tmp/log" && ok || bad "eval table"
+for key in '"slow": {' '"fast": {' '"auto": {' '"optimal_1_ci": \[' '"slow_fraction_short"' '"slow_fraction_long"' \
+    '"swc"' '"steps"' '"diversity"' '"solved_1"' '"optimal_3"' '"step": 4' '"slow_optimal_1"'; do
+    grep -q "$key" "$tmp/eval.json" && ok || bad "eval.json lacks $key"
+done
+if /usr/bin/python3 -c "import json" 2>/dev/null; then
+    /usr/bin/python3 - "$tmp/eval.json" <<'PY' && ok || bad "eval.json is not the per-mode JSON"
+import json, sys
+e = json.load(open(sys.argv[1]))
+for mode in ("slow", "fast", "auto"):
+    m = e[mode]
+    for k in ("solved_1", "optimal_1", "optimal_3", "swc", "steps", "diversity", "slow_fraction"):
+        assert k in m and (m[k] is None or 0 <= m[k] <= 1e6), (mode, k)
+    assert m["tasks"] == 4 and m["k"] == 2
+assert e["fast"]["steps"] == 0 and e["slow"]["slow_fraction"] == 1 and e["fast"]["slow_fraction"] == 0
+assert e["k"] == 2 and e["max_len"] == 60
+PY
+fi
+# a mode list in the recipe limits the modes
+"$cformer" eval "$tmp/dualformer.yaml" --checkpoint "$ft" --out "$tmp/fast.json" --set 'train.eval_modes=[fast]' \
+    >/dev/null 2>&1 || bad "eval fast only"
+grep -q '"fast": {' "$tmp/fast.json" && ! grep -q '"slow": {' "$tmp/fast.json" && ok || bad "eval_modes ignored"
+out=$("$cformer" eval "$tmp/dualformer.yaml" --checkpoint "$ft" --set 'train.eval_modes=[quick]' 2>&1) && bad "bad mode accepted"
+echo "$out" | grep -q "train.eval_modes: unknown mode 'quick'" && ok || bad "bad mode message: $out"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
