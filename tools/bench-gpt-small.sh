@@ -11,12 +11,12 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 nproc=$(nproc)
 
 echo "== cblas_sgemm rate ($nproc threads)"
-sgemm=$("$cformer" bench ops | awk '/n = 1024/ {print $6}')
+sgemm=$("$cformer" bench ops | awk '/n = 1024/ {print $5}')
 echo "cblas_sgemm n=1024: $sgemm GFLOP/s"
 
 for t in 1 "$nproc"; do
     echo "== cformer, $t thread(s)"
-    OMP_NUM_THREADS=$t "$cformer" bench train "$recipe" --steps "$steps" --set train.threads=$t | tail -2
+    OMP_NUM_THREADS=$t "$cformer" bench train "$recipe" --steps "$steps" --set train.threads=$t | tail -3
 done
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then
     echo "== PyTorch, 1 thread + OpenBLAS $nproc threads"
