@@ -89,7 +89,7 @@ check test -f "$ckpt"
 # 7. every recipe in recipes/ runs a few steps (tiny sizes where the recipe allows)
 while IFS= read -r r; do
     head -5 "$r" | grep -q '^# cformer-test: skip' && continue # too big for a CPU test; its own test runs it shrunk
-    case "$r" in */bench/*) extra=(--steps 2) ;; *) extra=(--steps 2 --set log.every=1) ;; esac
+    case "$r" in */bench/*) extra=(--steps 2) ;; *) extra=(--steps 2 --set log.every=1 --set train.batch_size=2) ;; esac
     if "$cformer" train "$r" --run-dir "$tmp/all/$(basename "$r" .yaml)" --quiet "${extra[@]}" >"$tmp/log" 2>&1; then ok; else
         bad "recipe $r: $(tail -3 "$tmp/log")"; fi
 done < <(find "$src/recipes" -name '*.yaml' | sort)
