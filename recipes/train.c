@@ -258,7 +258,7 @@ cf_status cf_train(const cf_run_options *o)
     }
     if (!o->bench) cf_progress_close(&prog);
     if (st != CF_OK && run.world > 1) cf_pg_abort(run.pg, "%s", cf_last_error()); /* never leave the others waiting */
-    if (run.ddp && run.rank == 0 && !o->quiet) {
+    if (run.ddp && run.rank == 0 && (!o->quiet || o->bench)) {
         cf_ddp_stats ds = cf_ddp_stats_get(run.ddp);
         printf("communication: %.3f s blocked (not hidden by backward) over %lld steps, %.1f MB reduced per rank\n", ds.wait_s,
                (long long)ds.steps, ds.bytes / 1e6);
