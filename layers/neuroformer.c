@@ -1,5 +1,6 @@
 /* Neuroformer: embeddings, the official block in its self- and cross-attention forms, the history /
  * behaviour cross-attention stack, heads, losses, generation with KV caches, attention analysis. */
+#include "sample.h"
 #include "neuroformer.h"
 
 #include <math.h>
@@ -381,55 +382,12 @@ cf_status cf_neuroformer_loss(cf_ctx *ctx, const cf_neuroformer *m, const cf_nf_
 
 /* ---- generation ---- */
 
-typedef struct {
-    double p;
-    int64_t id;
-} cand;
-
-static int by_prob_desc(const void *a, const void *b)
+/* Draws one class from logits[0..V) restricted to allowed classes with the options' temperature, top-k and
+ * top-p; u is the uniform. */
+static int64_t sample(const float *logits, const bool *allowed, int64_t V, const cf_nf_sample_opts *o, double u,
+                      cf_sample_cand *cands)
 {
-    const cand *x = a, *y = b;
-    if (x->p != y->p) return x->p < y->p ? 1 : -1;
-    return x->id < y->id ? -1 : (x->id > y->id);
-}
-
-/* Draws one class from logits[0..V) restricted to allowed classes (allowed[v] true) with temperature, top-k
- * and top-p; u is the uniform. cands: scratch of V entries. */
-static int64_t sample(const float *logits, const bool *allowed, int64_t V, const cf_nf_sample_opts *o, double u, cand *cands)
-{
-    double mx = -INFINITY;
-    int64_t best = -1, n = 0;
-    for (int64_t v = 0; v < V; v++)
-        if (allowed[v] && (best < 0 || logits[v] > mx)) mx = logits[v], best = v;
-    if (o->temperature <= 0 || best < 0) return best;
-    double sum = 0;
-    for (int64_t v = 0; v < V; v++) {
-        if (!allowed[v]) continue;
-        cands[n].id = v;
-        cands[n].p = exp(((double)logits[v] - mx) / o->temperature);
-        sum += cands[n++].p;
-    }
-    qsort(cands, (size_t)n, sizeof *cands, by_prob_desc);
-    int64_t keep = n;
-    if (o->top_k > 0 && o->top_k < keep) keep = o->top_k;
-    if (o->top_p > 0 && o->top_p < 1) {
-        double acc = 0;
-        for (int64_t i = 0; i < keep; i++) {
-            acc += cands[i].p / sum;
-            if (acc >= o->top_p) {
-                keep = i + 1;
-                break;
-            }
-        }
-    }
-    double kept = 0;
-    for (int64_t i = 0; i < keep; i++) kept += cands[i].p;
-    double target = u * kept, acc = 0;
-    for (int64_t i = 0; i < keep; i++) {
-        acc += cands[i].p;
-        if (acc >= target) return cands[i].id;
-    }
-    return cands[keep - 1].id;
+    return cf_sample_logits(logits, allowed, V, o->temperature, o->top_k, o->top_p, u, cands);
 }
 
 cf_status cf_neuroformer_generate(cf_ctx *ctx, const cf_neuroformer *m, int64_t B, const int64_t *prev_id,
@@ -447,7 +405,7 @@ cf_status cf_neuroformer_generate(cf_ctx *ctx, const cf_neuroformer *m, int64_t 
     int64_t V = m->id_vocab > m->dt_vocab ? m->id_vocab : m->dt_vocab;
     int64_t *cur_id = malloc(sizeof(int64_t) * (size_t)(B * T)), *cur_dt = malloc(sizeof(int64_t) * (size_t)(B * T));
     bool *done = calloc((size_t)B, sizeof(bool)), *allow_id = calloc((size_t)m->id_vocab, 1), *allow_dt = calloc((size_t)m->dt_vocab, 1);
-    cand *cands = malloc(sizeof(cand) * (size_t)V);
+    cf_sample_cand *cands = malloc(sizeof(cf_sample_cand) * (size_t)V);
     float *row = malloc(sizeof(float) * (size_t)V);
     cf_nf_cache own = {0};
     cf_status st = CF_OK;

@@ -1,60 +1,18 @@
 /* Sampling from the GPT model with a KV cache: temperature, top-k and top-p (nucleus). */
 #include "model_gpt.h"
 
+#include "layers/sample.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    double p;
-    int64_t id;
-} cand;
-
-static int by_prob_desc(const void *a, const void *b)
-{
-    const cand *x = a, *y = b;
-    if (x->p != y->p) return x->p < y->p ? 1 : -1;
-    return x->id < y->id ? -1 : (x->id > y->id);
-}
-
-/* Picks a token from one row of logits; cands is scratch of V entries. */
+/* Picks a token from one row of logits (a [*, V] arena tensor, f32 or f64). */
 static int64_t sample_row(const cf_tensor *logits, int64_t row, int64_t V, const cf_sample_opts *o, double u,
-                          cand *cands)
+                          cf_sample_cand *cands, float *buf)
 {
-    double mx = -INFINITY;
-    int64_t best = 0;
-    for (int64_t v = 0; v < V; v++) {
-        double l = cf_get_flat(logits, row * V + v);
-        if (l > mx) mx = l, best = v;
-    }
-    if (o->temperature <= 0) return best;
-    double sum = 0;
-    for (int64_t v = 0; v < V; v++) {
-        cands[v].id = v;
-        cands[v].p = exp((cf_get_flat(logits, row * V + v) - mx) / o->temperature);
-        sum += cands[v].p;
-    }
-    qsort(cands, (size_t)V, sizeof *cands, by_prob_desc);
-    int64_t keep = V;
-    if (o->top_k > 0 && o->top_k < keep) keep = o->top_k;
-    if (o->top_p > 0 && o->top_p < 1) {
-        double acc = 0;
-        for (int64_t i = 0; i < keep; i++) {
-            acc += cands[i].p / sum;
-            if (acc >= o->top_p) {
-                keep = i + 1;
-                break;
-            }
-        }
-    }
-    double kept = 0;
-    for (int64_t i = 0; i < keep; i++) kept += cands[i].p;
-    double target = u * kept, acc = 0;
-    for (int64_t i = 0; i < keep; i++) {
-        acc += cands[i].p;
-        if (acc >= target) return cands[i].id;
-    }
-    return cands[keep - 1].id;
+    for (int64_t v = 0; v < V; v++) buf[v] = (float)cf_get_flat(logits, row * V + v);
+    return cf_sample_logits(buf, NULL, V, o->temperature, o->top_k, o->top_p, u, cands);
 }
 
 cf_status cf_gpt_generate(cf_ctx *ctx, const cf_gpt *m, const int64_t *prompt, int64_t n_prompt, int64_t n_new,
@@ -67,8 +25,12 @@ cf_status cf_gpt_generate(cf_ctx *ctx, const cf_gpt *m, const int64_t *prompt, i
     int64_t window = c->pos == CF_POS_LEARNED ? c->seq : total;
     memmove(out, prompt, sizeof(int64_t) * (size_t)n_prompt); /* out may be prompt itself */
     cf_kv_cache *caches = NULL;
-    cand *cands = malloc(sizeof(cand) * (size_t)c->vocab);
-    if (!cands) return cf_set_error(CF_ERR_OOM, "generate: out of memory");
+    cf_sample_cand *cands = malloc(sizeof(cf_sample_cand) * (size_t)c->vocab);
+    float *row = malloc(sizeof(float) * (size_t)c->vocab);
+    if (!cands || !row) {
+        free(cands), free(row);
+        return cf_set_error(CF_ERR_OOM, "generate: out of memory");
+    }
     cf_status st = CF_OK;
     int64_t kvh = c->kv_heads ? c->kv_heads : c->heads;
     if (o->use_cache) {
@@ -93,7 +55,7 @@ cf_status cf_gpt_generate(cf_ctx *ctx, const cf_gpt *m, const int64_t *prompt, i
             break;
         }
         fed = len;
-        out[len] = sample_row(logits, n - 1, c->vocab, o, cf_rng_uniform(key, 0, (uint64_t)len), cands);
+        out[len] = sample_row(logits, n - 1, c->vocab, o, cf_rng_uniform(key, 0, (uint64_t)len), cands, row);
         len++;
         cf_step_reset(ctx);
     }
@@ -103,5 +65,6 @@ cf_status cf_gpt_generate(cf_ctx *ctx, const cf_gpt *m, const int64_t *prompt, i
         for (int64_t l = 0; l < c->layers; l++) cf_kv_cache_free(&caches[l]);
     free(caches);
     free(cands);
+    free(row);
     return st;
 }
