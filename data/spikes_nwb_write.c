@@ -2,6 +2,7 @@
  * then written by us to a temporary file, fsynced and renamed: HDF5 1.10 does not recover from a failed
  * disk write (see recipes/checkpoint.c), while a failed write() is an ordinary error here, and a reader
  * never sees a half-written file. */
+#include "h5image.h"
 #include "autograd/fileio.h"
 #include "simulate_spikes.h"
 #include "spikes.h"
@@ -169,87 +170,20 @@ static herr_t write_sim_attrs(hid_t g, const cf_sim_config *c)
                                 "c_j stim(t)), kappa_k = exp(-(k-1)/kernel_tau)");
 }
 
-/* The in-memory file's buffer. HDF5's core driver grows it through these callbacks and at close hands it to
- * image_free, which keeps it, so the closed file's bytes become ours. (An image taken with
- * H5Fget_file_image while the file is still open carries the open-for-write superblock and fails its
- * checksum on reading, so the image is taken at close.) */
-typedef struct {
-    void *ptr;
-    size_t size;
-    bool kept;
-} image_track;
-
-static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
-{
-    image_track *t = udata;
-    void *p = malloc(size);
-    if (p && op == H5FD_FILE_IMAGE_OP_FILE_RESIZE) t->ptr = p, t->size = size;
-    return p;
-}
-
-static void *image_memcpy(void *dst, const void *src, size_t size, H5FD_file_image_op_t op, void *udata)
-{
-    (void)op, (void)udata;
-    return memcpy(dst, src, size);
-}
-
-static void *image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
-{
-    image_track *t = udata;
-    bool ours = ptr == NULL || ptr == t->ptr;
-    void *p = realloc(ptr, size);
-    if (p && ours && op == H5FD_FILE_IMAGE_OP_FILE_RESIZE) t->ptr = p, t->size = size;
-    return p;
-}
-
-static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *udata)
-{
-    image_track *t = udata;
-    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr && ptr == t->ptr) t->kept = true;
-    else free(ptr);
-    return 0;
-}
-
-static void *image_udata_copy(void *udata) { return udata; }
-static herr_t image_udata_free(void *udata) { return (void)udata, 0; }
-
-/* The file's length from its version-2 superblock (the 1.8 format we write): the driver's buffer is rounded
- * up to its growth increment. */
-static size_t image_length(const unsigned char *b, size_t size)
-{
-    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    if (size < 48 || memcmp(b, sig, 8) != 0 || b[8] < 2 || b[9] != 8) return 0;
-    uint64_t eof = 0;
-    for (int i = 7; i >= 0; i--) eof = eof << 8 | b[28 + i]; /* base, extension, then end-of-file address */
-    return eof >= 48 && eof <= size ? (size_t)eof : 0;
-}
-
 /* Builds the file in memory and returns its image (malloc'ed). */
 static cf_status build_image(const cf_spikes *s, const char *path, const double *weights, int n,
                              const cf_sim_config *sim, void **image, size_t *image_len)
 {
     const char *stage = "creating the file in memory";
     char where[600];
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1, g = -1, g2 = -1;
+    hid_t file = -1, g = -1, g2 = -1;
     void *buf = NULL;
     int64_t *tmp = NULL;
     *image = NULL;
     *image_len = 0;
     size_t estimate = (size_t)s->n_spikes * 8 + (size_t)s->beh_len * (size_t)(s->beh_dim + 1) * 16 + (1 << 20);
-    image_track track = {NULL, 0, false};
-    H5FD_file_image_callbacks_t cb = {image_malloc,     image_memcpy,     image_realloc, image_free,
-                                      image_udata_copy, image_udata_free, &track};
-    if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
-        H5Pset_fapl_core(fapl, estimate < (64u << 20) ? estimate : (64u << 20), 0) < 0 ||
-        H5Pset_file_image_callbacks(fapl, &cb) < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0)
-        goto fail;
-    /* with the core driver HDF5 would first read an existing file of the name: use one that is not on disk */
-    char mem_name[4200];
-    for (int k = 0;; k++) {
-        snprintf(mem_name, sizeof mem_name, "%s.inmemory.%ld.%d", path, (long)getpid(), k);
-        if (access(mem_name, F_OK) < 0) break;
-    }
-    if ((file = H5Fcreate(mem_name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) goto fail;
+    cf_h5image im;
+    if ((file = cf_h5image_create(&im, path, estimate < (64u << 20) ? estimate : (64u << 20))) < 0) goto fail;
     stage = "writing the root attributes";
     if (attr_str(file, "format", CF_SPIKES_NWB_FORMAT) < 0 || attr_i64(file, "format_version", CF_SPIKES_NWB_FORMAT_VERSION) < 0 ||
         attr_str(file, "created_by", "cformer 0.1.0") < 0)
@@ -347,35 +281,26 @@ static cf_status build_image(const cf_spikes *s, const char *path, const double 
         }
         h5_close(&g);
     }
-    stage = "closing the in-memory file";
-    herr_t closed = H5Fclose(file);
-    file = -1;
-    if (closed < 0) goto fail;
-    h5_close(&fapl);
-    size_t len = track.kept ? image_length(track.ptr, track.size) : 0;
-    if (len == 0) {
-        if (track.kept) free(track.ptr);
-        return cf_set_error(CF_ERR_INTERNAL, "%s: HDF5 did not hand back a valid in-memory file image", path);
+    {
+        cf_status rc = cf_h5image_finish(&im, file, path, image, image_len);
+        return rc;
     }
-    *image = track.ptr;
-    *image_len = len;
-    return CF_OK;
 oom:
-    h5_close(&g2), h5_close(&g), h5_close(&file), h5_close(&fapl);
-    if (track.kept) free(track.ptr);
+    h5_close(&g2), h5_close(&g), h5_close(&file);
+    cf_h5image_discard(&im);
     free(buf);
     free(tmp);
     return cf_set_error(CF_ERR_OOM, "%s: out of memory while %s", path, stage);
 fail_status:
-    h5_close(&g2), h5_close(&g), h5_close(&file), h5_close(&fapl);
-    if (track.kept) free(track.ptr);
+    h5_close(&g2), h5_close(&g), h5_close(&file);
+    cf_h5image_discard(&im);
     free(buf);
     free(tmp);
     cf_error_prefix("%s: ", path);
     return cf_last_status();
 fail:
-    h5_close(&g2), h5_close(&g), h5_close(&file), h5_close(&fapl);
-    if (track.kept) free(track.ptr);
+    h5_close(&g2), h5_close(&g), h5_close(&file);
+    cf_h5image_discard(&im);
     free(buf);
     free(tmp);
     return cf_set_error(CF_ERR_IO, "%s: HDF5 failed while %s; the previous file (if any) is unchanged", path, stage);

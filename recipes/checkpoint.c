@@ -3,6 +3,8 @@
 #include "autograd/fileio.h"
 #include "checkpoint.h"
 
+#include "data/h5image.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -384,62 +386,6 @@ static cf_status check_save_args(const char *path, const cf_params *ps, int nslo
     return CF_OK;
 }
 
-/* The in-memory file's buffer. HDF5's core driver grows it through these callbacks, and at close hands
- * it to image_free, which keeps it: so the closed file's bytes become ours without a copy. (netCDF-4
- * takes the same route for its in-memory files.) */
-typedef struct {
-    void *ptr;
-    size_t size;
-    bool kept; /* the driver let go of ptr at close; we own it */
-} image_track;
-
-/* Only the buffer of the file being created is tracked (it grows by FILE_RESIZE); anything else, such
- * as the image of a file HDF5 opens tentatively, is the driver's to allocate and free. */
-static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
-{
-    image_track *t = udata;
-    void *p = malloc(size);
-    if (p && op == H5FD_FILE_IMAGE_OP_FILE_RESIZE) t->ptr = p, t->size = size;
-    return p;
-}
-
-static void *image_memcpy(void *dst, const void *src, size_t size, H5FD_file_image_op_t op, void *udata)
-{
-    (void)op, (void)udata;
-    return memcpy(dst, src, size);
-}
-
-static void *image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
-{
-    image_track *t = udata;
-    bool ours = ptr == NULL || ptr == t->ptr;
-    void *p = realloc(ptr, size);
-    if (p && ours && op == H5FD_FILE_IMAGE_OP_FILE_RESIZE) t->ptr = p, t->size = size;
-    return p;
-}
-
-static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *udata)
-{
-    image_track *t = udata;
-    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr && ptr == t->ptr) t->kept = true;
-    else free(ptr);
-    return 0;
-}
-
-static void *image_udata_copy(void *udata) { return udata; }
-static herr_t image_udata_free(void *udata) { return (void)udata, 0; }
-
-/* The file's length from its superblock (version 2, as written with the 1.8 format): the driver's buffer
- * is rounded up to its growth increment. */
-static size_t image_length(const unsigned char *b, size_t size)
-{
-    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    if (size < 48 || memcmp(b, sig, 8) != 0 || b[8] < 2 || b[9] != 8) return 0;
-    uint64_t eof = 0;
-    for (int i = 7; i >= 0; i--) eof = eof << 8 | b[28 + i]; /* base, extension, then end-of-file address */
-    return eof >= 48 && eof <= size ? (size_t)eof : 0;
-}
-
 /* Builds the whole checkpoint in memory with HDF5's core driver and returns its image (malloc'ed).
  * Why not let HDF5 write the file: HDF5 1.10 does not recover from a failed disk write (ENOSPC, EFBIG):
  * the file stays half-closed and the library crashes in a later H5Fclose or in its exit handler. So HDF5
@@ -454,25 +400,10 @@ static cf_status build_image(const char *path, const cf_params *ps, int nslots, 
     size_t es = cf_dtype_size(ps->dtype);
     size_t estimate = (size_t)(1 + nslots) * (size_t)ps->total * es + (recipe_text ? strlen(recipe_text) : 0) + (1 << 20);
     size_t increment = estimate / 4 > (1 << 20) ? estimate / 4 : (1 << 20);
-    image_track track = {NULL, 0, false};
-    H5FD_file_image_callbacks_t cb = {image_malloc,     image_memcpy,     image_realloc, image_free,
-                                      image_udata_copy, image_udata_free, &track};
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1, g = -1, og = -1;
+    cf_h5image im;
+    hid_t file = -1, g = -1, og = -1;
     *image = NULL, *image_len = 0;
-    /* STRONG: closing the file also closes anything an error path left open. The 1.8 file format: every
-     * metadata block carries a checksum, so a damaged file fails to load instead of feeding HDF5 garbage;
-     * any HDF5 >= 1.8 (so any h5py) reads it. */
-    if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 || H5Pset_fapl_core(fapl, increment, 0) < 0 ||
-        H5Pset_file_image_callbacks(fapl, &cb) < 0 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0)
-        goto fail;
-    /* HDF5 first opens an existing file of that name tentatively, which with the core driver reads all of
-     * it into memory: name the in-memory file something that is not on disk */
-    char mem_name[4200];
-    for (int k = 0;; k++) {
-        snprintf(mem_name, sizeof mem_name, "%s.inmemory.%ld.%d", path, (long)getpid(), k);
-        if (access(mem_name, F_OK) < 0) break;
-    }
-    if ((file = H5Fcreate(mem_name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) goto fail;
+    if ((file = cf_h5image_create(&im, path, increment)) < 0) goto fail;
     stage = "writing the root attributes";
     if (attr_write_str(file, "format", CF_CHECKPOINT_FORMAT) < 0 ||
         attr_write_i64(file, "format_version", CF_CHECKPOINT_FORMAT_VERSION) < 0 ||
@@ -508,22 +439,12 @@ static cf_status build_image(const char *path, const cf_params *ps, int nslots, 
     h5_close(&og);
     stage = "writing /train_state";
     if (write_state(file, st) < 0) goto fail;
-    stage = "closing the in-memory file";
-    herr_t closed = H5Fclose(file);
-    file = -1;
-    if (closed < 0) goto fail;
-    h5_close(&fapl);
-    size_t len = track.kept ? image_length(track.ptr, track.size) : 0;
-    if (len == 0) {
-        if (track.kept) free(track.ptr);
-        return cf_set_error(CF_ERR_INTERNAL, "%s: HDF5 did not hand back a valid in-memory file image", path);
-    }
-    *image = track.ptr, *image_len = len;
-    return CF_OK;
+    cf_status rc = cf_h5image_finish(&im, file, path, image, image_len);
+    return rc;
 fail:
     h5_detail(why, sizeof why);
-    h5_close(&g), h5_close(&og), h5_close(&file), h5_close(&fapl);
-    if (track.kept) free(track.ptr);
+    h5_close(&g), h5_close(&og), h5_close(&file);
+    cf_h5image_discard(&im);
     if (strstr(why, "allocat"))
         return cf_set_error(CF_ERR_OOM, "%s: out of memory building the checkpoint%s", path, why);
     return cf_set_error(CF_ERR_IO, "%s: checkpoint save failed while %s%s; the previous file (if any) is unchanged", path,

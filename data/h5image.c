@@ -1,0 +1,103 @@
+#include "h5image.h"
+
+#ifdef CF_HAVE_HDF5
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* HDF5's core driver grows the buffer through these callbacks and at close hands it to image_free, which
+ * keeps it, so the closed file's bytes become ours without a copy. (An image taken with H5Fget_file_image
+ * while the file is open carries the open-for-write superblock and fails its checksum on reading.) Only the
+ * buffer of the file being created is tracked; anything else, such as the image of a file HDF5 opens
+ * tentatively, is the driver's to allocate and free. */
+static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    cf_h5image *t = udata;
+    void *p = malloc(size);
+    if (p && op == H5FD_FILE_IMAGE_OP_FILE_RESIZE) t->ptr = p, t->size = size;
+    return p;
+}
+
+static void *image_memcpy(void *dst, const void *src, size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)op, (void)udata;
+    return memcpy(dst, src, size);
+}
+
+static void *image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    cf_h5image *t = udata;
+    bool ours = ptr == NULL || ptr == t->ptr;
+    void *p = realloc(ptr, size);
+    if (p && ours && op == H5FD_FILE_IMAGE_OP_FILE_RESIZE) t->ptr = p, t->size = size;
+    return p;
+}
+
+static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *udata)
+{
+    cf_h5image *t = udata;
+    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr && ptr == t->ptr) t->kept = true;
+    else free(ptr);
+    return 0;
+}
+
+static void *image_udata_copy(void *udata) { return udata; }
+static herr_t image_udata_free(void *udata) { return (void)udata, 0; }
+
+/* The file's length from its version-2 superblock (the 1.8 format): the driver's buffer is rounded up to
+ * its growth increment. */
+static size_t image_length(const unsigned char *b, size_t size)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    if (size < 48 || memcmp(b, sig, 8) != 0 || b[8] < 2 || b[9] != 8) return 0;
+    uint64_t eof = 0;
+    for (int i = 7; i >= 0; i--) eof = eof << 8 | b[28 + i]; /* base, extension, then end-of-file address */
+    return eof >= 48 && eof <= size ? (size_t)eof : 0;
+}
+
+hid_t cf_h5image_create(cf_h5image *im, const char *path, size_t increment)
+{
+    memset(im, 0, sizeof *im);
+    im->cb = (H5FD_file_image_callbacks_t){image_malloc,     image_memcpy,     image_realloc, image_free,
+                                           image_udata_copy, image_udata_free, im};
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1;
+    if (fapl >= 0 && H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0 && H5Pset_fapl_core(fapl, increment, 0) >= 0 &&
+        H5Pset_file_image_callbacks(fapl, &im->cb) >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) >= 0) {
+        /* HDF5 first opens an existing file of the name tentatively, which with the core driver reads all
+         * of it into memory: name the in-memory file something that is not on disk */
+        char mem_name[4200];
+        for (int k = 0;; k++) {
+            snprintf(mem_name, sizeof mem_name, "%s.inmemory.%ld.%d", path, (long)getpid(), k);
+            if (access(mem_name, F_OK) < 0) break;
+        }
+        file = H5Fcreate(mem_name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    }
+    if (fapl >= 0) H5Pclose(fapl);
+    return file;
+}
+
+cf_status cf_h5image_finish(cf_h5image *im, hid_t file, const char *path, void **image, size_t *len)
+{
+    *image = NULL, *len = 0;
+    if (H5Fclose(file) < 0) {
+        cf_h5image_discard(im);
+        return cf_set_error(CF_ERR_IO, "%s: closing the in-memory HDF5 file failed", path);
+    }
+    size_t n = im->kept ? image_length(im->ptr, im->size) : 0;
+    if (n == 0) {
+        cf_h5image_discard(im);
+        return cf_set_error(CF_ERR_INTERNAL, "%s: HDF5 did not hand back a valid in-memory file image", path);
+    }
+    *image = im->ptr, *len = n;
+    im->ptr = NULL, im->kept = false;
+    return CF_OK;
+}
+
+void cf_h5image_discard(cf_h5image *im)
+{
+    if (im->kept) free(im->ptr);
+    im->ptr = NULL, im->kept = false;
+}
+#endif

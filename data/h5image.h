@@ -1,0 +1,29 @@
+/* HDF5 files built in memory and written by us. HDF5 1.10 does not recover from a failed disk write
+ * (ENOSPC, EFBIG: the file stays half-closed and the library crashes later), so our writers let HDF5
+ * build the file with its core driver and hand the bytes to cf_write_file_atomic, where a full disk is an
+ * ordinary error. Used by checkpoints and NWB-style spike files. */
+#ifndef CF_H5IMAGE_H
+#define CF_H5IMAGE_H
+
+#include "autograd/cf_base.h"
+
+#ifdef CF_HAVE_HDF5
+#include <hdf5.h>
+
+typedef struct cf_h5image {
+    void *ptr;   /* the core driver's buffer */
+    size_t size;
+    bool kept;   /* the driver let go of ptr at close: it is ours */
+    H5FD_file_image_callbacks_t cb;
+} cf_h5image;
+
+/* Creates the in-memory file for `path` (the 1.8 format, whose metadata is checksummed; closing it closes
+ * whatever an error path left open), growing by `increment` bytes. -1 on failure (HDF5's error stack set). */
+hid_t cf_h5image_create(cf_h5image *im, const char *path, size_t increment);
+/* Closes file and hands its bytes to *image (malloc'ed, *len bytes). */
+cf_status cf_h5image_finish(cf_h5image *im, hid_t file, const char *path, void **image, size_t *len);
+/* After a failure: frees the buffer if the driver already let go of it. */
+void cf_h5image_discard(cf_h5image *im);
+#endif
+
+#endif
