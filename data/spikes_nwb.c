@@ -1,5 +1,6 @@
 /* Readers for HDF5 spike files: NWB-style units tables, [N, T] binned counts, and the ground truth of a
  * simulation (/simulation/weights, /simulation/hubs). Layouts are described in spikes.h. */
+#include "data/h5util.h"
 #include "spikes.h"
 
 #include <errno.h>
@@ -13,39 +14,6 @@
 #include <hdf5.h>
 
 /* ---- HDF5 plumbing ---- */
-
-/* HDF5 prints its error stack to stderr by default; we report our own message instead and restore the
- * caller's setting afterwards. */
-typedef struct {
-    H5E_auto2_t func;
-    void *data;
-} h5quiet;
-
-static h5quiet quiet_on(void)
-{
-    h5quiet q = {NULL, NULL};
-    H5Eget_auto2(H5E_DEFAULT, &q.func, &q.data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    return q;
-}
-
-static void quiet_off(h5quiet q) { H5Eset_auto2(H5E_DEFAULT, q.func, q.data); }
-
-static void h5_close(hid_t *id)
-{
-    if (*id < 0) return;
-    switch (H5Iget_type(*id)) {
-    case H5I_FILE: H5Fclose(*id); break;
-    case H5I_GROUP: H5Gclose(*id); break;
-    case H5I_DATASET: H5Dclose(*id); break;
-    case H5I_DATASPACE: H5Sclose(*id); break;
-    case H5I_DATATYPE: H5Tclose(*id); break;
-    case H5I_ATTR: H5Aclose(*id); break;
-    case H5I_GENPROP_LST: H5Pclose(*id); break;
-    default: break;
-    }
-    *id = -1;
-}
 
 /* True when every component of path ("a/b/c", relative to loc) exists. */
 static bool exists(hid_t loc, const char *path)
@@ -71,8 +39,8 @@ static cf_status numeric_shape(hid_t d, const char *file, const char *name, int 
     int r = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     hsize_t dd[8] = {0};
     if (r >= 0 && r <= 8) H5Sget_simple_extent_dims(space, dd, NULL);
-    h5_close(&type);
-    h5_close(&space);
+    cf_h5_close(&type);
+    cf_h5_close(&space);
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         return cf_set_error(CF_ERR_FORMAT, "%s: %s: not a numeric dataset", file, name);
     if (r < 0 || r > 2) return cf_set_error(CF_ERR_FORMAT, "%s: %s: rank %d (expected 1 or 2)", file, name, r);
@@ -100,21 +68,21 @@ static cf_status read_all_as(hid_t loc, const char *file, const char *name, cons
     if (st == CF_OK && rank > max_rank)
         st = cf_set_error(CF_ERR_FORMAT, "%s: %s: rank %d (expected at most %d)", file, shown, rank, max_rank);
     if (st != CF_OK) {
-        h5_close(&d);
+        cf_h5_close(&d);
         return st;
     }
     size_t n = (size_t)dims[0] * (size_t)dims[1];
     void *buf = malloc((n ? n : 1) * 8);
     if (!buf) {
-        h5_close(&d);
+        cf_h5_close(&d);
         return cf_set_error(CF_ERR_OOM, "%s: %s: out of memory for %zu values", file, shown, n);
     }
     if (n && H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
         free(buf);
-        h5_close(&d);
+        cf_h5_close(&d);
         return cf_set_error(CF_ERR_FORMAT, "%s: %s: cannot read its values as numbers (corrupt, or out of range)", file, shown);
     }
-    h5_close(&d);
+    cf_h5_close(&d);
     *out = buf;
     return CF_OK;
 }
@@ -141,9 +109,9 @@ static int attr_double(hid_t obj, const char *name, double *v)
     if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && space >= 0 && H5Sget_simple_extent_npoints(space) == 1 &&
         H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0)
         rc = 1;
-    h5_close(&type);
-    h5_close(&space);
-    h5_close(&a);
+    cf_h5_close(&type);
+    cf_h5_close(&space);
+    cf_h5_close(&a);
     return rc;
 }
 
@@ -189,7 +157,7 @@ static hid_t open_h5(const char *path)
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl >= 0) H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    h5_close(&fapl);
+    cf_h5_close(&fapl);
     if (file < 0) cf_set_error(CF_ERR_FORMAT, "%s: cannot open as HDF5 (corrupt?)", path);
     return file;
 }
@@ -268,7 +236,7 @@ static cf_status read_series(hid_t g, const char *file, const char *where, const
     double conv, off;
     hid_t d = H5Dopen2(g, "data", H5P_DEFAULT);
     int hc = attr_double(d, "conversion", &conv), ho = attr_double(d, "offset", &off);
-    h5_close(&d);
+    cf_h5_close(&d);
     if (hc != 1) conv = 1;
     if (ho != 1) off = 0;
     if (exists(g, "timestamps")) {
@@ -290,7 +258,7 @@ static cf_status read_series(hid_t g, const char *file, const char *where, const
                 h0 = 1;
                 hid_t sdset = H5Dopen2(g, "starting_time", H5P_DEFAULT);
                 hr = attr_double(sdset, "rate", &rate);
-                h5_close(&sdset);
+                cf_h5_close(&sdset);
             }
             free(buf);
         } else {
@@ -342,7 +310,7 @@ static cf_status walk_behavior(hid_t g, const char *file, const char *where, con
     unsigned flags = 0;
     if (gcpl >= 0 && H5Pget_link_creation_order(gcpl, &flags) >= 0 && (flags & H5P_CRT_ORDER_TRACKED))
         idx = H5_INDEX_CRT_ORDER;
-    h5_close(&gcpl);
+    cf_h5_close(&gcpl);
     for (hsize_t i = 0; i < info.nlinks; i++) {
         char child[256], cwhere[1024], cname[512];
         if (H5Lget_name_by_idx(g, ".", idx, H5_ITER_INC, i, child, sizeof child, H5P_DEFAULT) < 0) continue;
@@ -365,7 +333,7 @@ static cf_status walk_behavior(hid_t g, const char *file, const char *where, con
         } else if (depth > 1) {
             st = walk_behavior(c, file, cwhere, cname, depth - 1, l);
         }
-        h5_close(&c);
+        cf_h5_close(&c);
         if (st != CF_OK) return st;
     }
     return CF_OK;
@@ -394,7 +362,7 @@ static cf_status read_behavior(hid_t file, const char *path, cf_spikes *s, doubl
     if (g < 0) return cf_set_error(CF_ERR_FORMAT, "%s: /processing/behavior is not a group", path);
     series_list l = {0};
     cf_status st = walk_behavior(g, path, "/processing/behavior", "", 4, &l);
-    h5_close(&g);
+    cf_h5_close(&g);
     int k = 0;
     for (int i = 0; i < l.n; i++) k += l.v[i].k;
     if (st != CF_OK || l.n == 0 || k == 0 || l.v[0].T == 0) {
@@ -434,7 +402,7 @@ static int span_attrs(hid_t file, const char *path, double *t0, double *t1)
     hid_t u = H5Oopen(file, "units", H5P_DEFAULT);
     if (u < 0) return 0;
     int a = attr_double(u, "t_start", t0), b = attr_double(u, "t_end", t1);
-    h5_close(&u);
+    cf_h5_close(&u);
     if (a < 0 || b < 0 || (a == 1 && b == 1 && !(isfinite(*t0) && isfinite(*t1) && *t1 >= *t0))) {
         cf_set_error(CF_ERR_FORMAT, "%s: /units attributes t_start / t_end are not a finite span", path);
         return -1;
@@ -598,11 +566,11 @@ cf_spikes *cf_spikes_read_nwb(const char *path)
         cf_set_error(CF_ERR_ARG, "cf_spikes_read_nwb: NULL path");
         return NULL;
     }
-    h5quiet q = quiet_on();
+    cf_h5_quiet q = cf_h5_quiet_on();
     hid_t file = open_h5(path);
     cf_spikes *s = file >= 0 ? read_nwb(file, path) : NULL;
-    h5_close(&file);
-    quiet_off(q);
+    cf_h5_close(&file);
+    cf_h5_quiet_off(q);
     return s;
 }
 
@@ -687,9 +655,9 @@ static cf_spikes *read_counts(hid_t file, const char *path, const char *name)
         }
         s->offsets[u + 1] = n_spikes;
     }
-    h5_close(&fspace);
-    h5_close(&mspace);
-    h5_close(&d);
+    cf_h5_close(&fspace);
+    cf_h5_close(&mspace);
+    cf_h5_close(&d);
     free(row);
     row = NULL;
     s->n_units = N;
@@ -704,9 +672,9 @@ static cf_spikes *read_counts(hid_t file, const char *path, const char *name)
 oom:
     cf_set_error(CF_ERR_OOM, "%s: out of memory reading %s", path, where);
 fail:
-    h5_close(&fspace);
-    h5_close(&mspace);
-    h5_close(&d);
+    cf_h5_close(&fspace);
+    cf_h5_close(&mspace);
+    cf_h5_close(&d);
     free(row);
     free(times);
     cf_spikes_free(s);
@@ -719,11 +687,11 @@ cf_spikes *cf_spikes_read_counts_h5(const char *path, const char *dataset)
         cf_set_error(CF_ERR_ARG, "cf_spikes_read_counts_h5: NULL path");
         return NULL;
     }
-    h5quiet q = quiet_on();
+    cf_h5_quiet q = cf_h5_quiet_on();
     hid_t file = open_h5(path);
     cf_spikes *s = file >= 0 ? read_counts(file, path, dataset ? dataset : "counts") : NULL;
-    h5_close(&file);
-    quiet_off(q);
+    cf_h5_close(&file);
+    cf_h5_quiet_off(q);
     return s;
 }
 
@@ -734,7 +702,7 @@ cf_status cf_spikes_read_weights(const char *path, int *n, double **w)
     if (!path || !n || !w) return cf_set_error(CF_ERR_ARG, "cf_spikes_read_weights: NULL argument");
     *n = 0;
     *w = NULL;
-    h5quiet q = quiet_on();
+    cf_h5_quiet q = cf_h5_quiet_on();
     hid_t file = open_h5(path);
     cf_status st = file >= 0 ? CF_OK : cf_last_status();
     hsize_t dims[2];
@@ -743,8 +711,8 @@ cf_status cf_spikes_read_weights(const char *path, int *n, double **w)
     if (st == CF_OK && (dims[0] != dims[1] || dims[0] > (1 << 15)))
         st = cf_set_error(CF_ERR_FORMAT, "%s: /simulation/weights: shape [%llu, %llu] (expected square [N, N])", path,
                           (unsigned long long)dims[0], (unsigned long long)dims[1]);
-    h5_close(&file);
-    quiet_off(q);
+    cf_h5_close(&file);
+    cf_h5_quiet_off(q);
     if (st != CF_OK) {
         free(buf);
         return st;
@@ -759,14 +727,14 @@ cf_status cf_spikes_read_hubs(const char *path, int *n_hubs, int **hubs)
     if (!path || !n_hubs || !hubs) return cf_set_error(CF_ERR_ARG, "cf_spikes_read_hubs: NULL argument");
     *n_hubs = 0;
     *hubs = NULL;
-    h5quiet q = quiet_on();
+    cf_h5_quiet q = cf_h5_quiet_on();
     hid_t file = open_h5(path);
     cf_status st = file >= 0 ? CF_OK : cf_last_status();
     hsize_t dims[2];
     int64_t *buf = NULL;
     if (st == CF_OK) st = read_all(file, path, "simulation/hubs", true, 1, H5T_NATIVE_INT64, (void **)&buf, dims);
-    h5_close(&file);
-    quiet_off(q);
+    cf_h5_close(&file);
+    cf_h5_quiet_off(q);
     if (st != CF_OK) return st;
     int m = (int)dims[0];
     int *out = m ? malloc((size_t)m * sizeof *out) : NULL;
@@ -799,13 +767,13 @@ cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv)
     fclose(f);
     static const unsigned char h5sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     if (got < 8 || memcmp(sig, h5sig, 8) != 0) return cf_spikes_read_csv(path, csv);
-    h5quiet q = quiet_on();
+    cf_h5_quiet q = cf_h5_quiet_on();
     hid_t file = open_h5(path);
     cf_spikes *s = NULL;
     /* a file with a units table is NWB-style (and read_nwb names what it lacks) */
     if (file >= 0) s = exists(file, "units") || !exists(file, "counts") ? read_nwb(file, path) : read_counts(file, path, "counts");
-    h5_close(&file);
-    quiet_off(q);
+    cf_h5_close(&file);
+    cf_h5_quiet_off(q);
     return s;
 }
 

@@ -2,7 +2,7 @@
  * then written by us to a temporary file, fsynced and renamed: HDF5 1.10 does not recover from a failed
  * disk write (see recipes/checkpoint.c), while a failed write() is an ordinary error here, and a reader
  * never sees a half-written file. */
-#include "h5image.h"
+#include "h5util.h"
 #include "autograd/fileio.h"
 #include "simulate_spikes.h"
 #include "spikes.h"
@@ -52,22 +52,6 @@ static cf_status check_names(const cf_spikes *s, const char *path)
 #ifdef CF_HAVE_HDF5
 #include <hdf5.h>
 
-static void h5_close(hid_t *id)
-{
-    if (*id < 0) return;
-    switch (H5Iget_type(*id)) {
-    case H5I_FILE: H5Fclose(*id); break;
-    case H5I_GROUP: H5Gclose(*id); break;
-    case H5I_DATASET: H5Dclose(*id); break;
-    case H5I_DATASPACE: H5Sclose(*id); break;
-    case H5I_DATATYPE: H5Tclose(*id); break;
-    case H5I_ATTR: H5Aclose(*id); break;
-    case H5I_GENPROP_LST: H5Pclose(*id); break;
-    default: break;
-    }
-    *id = -1;
-}
-
 static herr_t attr_str(hid_t obj, const char *name, const char *value)
 {
     /* variable-length UTF-8, as NWB writes text (h5py reads it as str) */
@@ -76,9 +60,9 @@ static herr_t attr_str(hid_t obj, const char *name, const char *value)
     if (type >= 0 && space >= 0 && H5Tset_size(type, H5T_VARIABLE) >= 0 && H5Tset_cset(type, H5T_CSET_UTF8) >= 0 &&
         (a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT)) >= 0)
         rc = H5Awrite(a, type, &value);
-    h5_close(&a);
-    h5_close(&space);
-    h5_close(&type);
+    cf_h5_close(&a);
+    cf_h5_close(&space);
+    cf_h5_close(&type);
     return rc;
 }
 
@@ -87,8 +71,8 @@ static herr_t attr_num(hid_t obj, const char *name, hid_t type, const void *valu
     hid_t space = H5Screate(H5S_SCALAR), a = -1;
     herr_t rc = -1;
     if (space >= 0 && (a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT)) >= 0) rc = H5Awrite(a, type, value);
-    h5_close(&a);
-    h5_close(&space);
+    cf_h5_close(&a);
+    cf_h5_close(&space);
     return rc;
 }
 
@@ -104,8 +88,8 @@ static herr_t write_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, in
     for (int i = 0; i < rank; i++) n *= dims[i];
     if (space >= 0 && (d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0)
         rc = n ? H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : 0;
-    h5_close(&d);
-    h5_close(&space);
+    cf_h5_close(&d);
+    cf_h5_close(&space);
     return rc;
 }
 
@@ -126,7 +110,7 @@ static hid_t make_group(hid_t loc, const char *name)
     hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE), g = -1;
     if (gcpl >= 0 && H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0)
         g = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
-    h5_close(&gcpl);
+    cf_h5_close(&gcpl);
     return g;
 }
 
@@ -140,7 +124,7 @@ static hid_t group_path(hid_t loc, const char *rel)
         char *slash = strchr(c, '/');
         if (slash) *slash = 0;
         hid_t next = H5Lexists(cur, c, H5P_DEFAULT) > 0 ? H5Gopen2(cur, c, H5P_DEFAULT) : make_group(cur, c);
-        h5_close(&cur);
+        cf_h5_close(&cur);
         cur = next;
         if (!slash) break;
         c = slash + 1;
@@ -201,7 +185,7 @@ static cf_status build_image(const cf_spikes *s, const char *path, const double 
     if (write_f64(g, "spike_times", 1, &S, s->times) < 0) goto fail;
     for (hsize_t u = 0; u < N; u++) tmp[u] = s->offsets[u + 1];
     if (write_i64(g, "spike_times_index", N, tmp) < 0) goto fail;
-    h5_close(&g);
+    cf_h5_close(&g);
     free(tmp);
     tmp = NULL;
     if (s->n_trials > 0) {
@@ -215,8 +199,8 @@ static cf_status build_image(const cf_spikes *s, const char *path, const double 
             write_i64(g2, "id", T, tmp) < 0 || write_f64(g2, "start_time", 1, &T, s->trial_start) < 0 ||
             write_f64(g2, "stop_time", 1, &T, s->trial_stop) < 0)
             goto fail;
-        h5_close(&g2);
-        h5_close(&g);
+        cf_h5_close(&g2);
+        cf_h5_close(&g);
         free(tmp);
         tmp = NULL;
     }
@@ -238,11 +222,11 @@ static cf_status build_image(const cf_spikes *s, const char *path, const double 
             if (rc >= 0) rc = attr_str(ts, "neurodata_type", "TimeSeries");
             if (rc >= 0) rc = write_f64(ts, "data", 1, &T, col);
             if (rc >= 0) rc = write_f64(ts, "timestamps", 1, &T, s->beh_t);
-            h5_close(&ts);
+            cf_h5_close(&ts);
             if (rc < 0) goto fail;
         }
-        h5_close(&g2);
-        h5_close(&g);
+        cf_h5_close(&g2);
+        cf_h5_close(&g);
         free(buf);
         buf = NULL;
     }
@@ -279,27 +263,27 @@ static cf_status build_image(const cf_spikes *s, const char *path, const double 
             free(buf);
             buf = NULL;
         }
-        h5_close(&g);
+        cf_h5_close(&g);
     }
     {
         cf_status rc = cf_h5image_finish(&im, file, path, image, image_len);
         return rc;
     }
 oom:
-    h5_close(&g2), h5_close(&g), h5_close(&file);
+    cf_h5_close(&g2), cf_h5_close(&g), cf_h5_close(&file);
     cf_h5image_discard(&im);
     free(buf);
     free(tmp);
     return cf_set_error(CF_ERR_OOM, "%s: out of memory while %s", path, stage);
 fail_status:
-    h5_close(&g2), h5_close(&g), h5_close(&file);
+    cf_h5_close(&g2), cf_h5_close(&g), cf_h5_close(&file);
     cf_h5image_discard(&im);
     free(buf);
     free(tmp);
     cf_error_prefix("%s: ", path);
     return cf_last_status();
 fail:
-    h5_close(&g2), h5_close(&g), h5_close(&file);
+    cf_h5_close(&g2), cf_h5_close(&g), cf_h5_close(&file);
     cf_h5image_discard(&im);
     free(buf);
     free(tmp);

@@ -3,7 +3,7 @@
 #include "autograd/fileio.h"
 #include "checkpoint.h"
 
-#include "data/h5image.h"
+#include "data/h5util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -98,23 +98,6 @@ static void problem(problems *p, const char *fmt, ...)
 
 /* ---- HDF5 plumbing ---- */
 
-/* HDF5 prints its error stack to stderr by default; we report our own message instead, and restore the
- * caller's setting afterwards so other users of HDF5 in the process are not affected. */
-typedef struct {
-    H5E_auto2_t func;
-    void *data;
-} h5quiet;
-
-static h5quiet quiet_on(void)
-{
-    h5quiet q = {NULL, NULL};
-    H5Eget_auto2(H5E_DEFAULT, &q.func, &q.data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    return q;
-}
-
-static void quiet_off(h5quiet q) { H5Eset_auto2(H5E_DEFAULT, q.func, q.data); }
-
 typedef struct {
     char *buf;
     size_t n;
@@ -143,28 +126,10 @@ static const char *h5_detail(char *buf, size_t n)
 
 /* Closes any HDF5 id, keeping the error stack of an earlier failure for h5_detail (every successful
  * API call would clear it otherwise). */
-static void h5_close(hid_t *id)
-{
-    if (*id < 0) return;
-    hid_t saved = H5Eget_current_stack();
-    switch (H5Iget_type(*id)) {
-    case H5I_FILE: H5Fclose(*id); break;
-    case H5I_GROUP: H5Gclose(*id); break;
-    case H5I_DATASET: H5Dclose(*id); break;
-    case H5I_DATASPACE: H5Sclose(*id); break;
-    case H5I_DATATYPE: H5Tclose(*id); break;
-    case H5I_ATTR: H5Aclose(*id); break;
-    case H5I_GENPROP_LST: H5Pclose(*id); break;
-    default: break;
-    }
-    if (saved >= 0) H5Eset_current_stack(saved);
-    *id = -1;
-}
-
 static hid_t vlen_str_type(void)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
-    if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) h5_close(&t);
+    if (t >= 0 && (H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)) cf_h5_close(&t);
     return t;
 }
 
@@ -179,7 +144,7 @@ static int attr_write_str(hid_t obj, const char *name, const char *value)
         H5Tset_cset(t, H5T_CSET_UTF8) >= 0)
         a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
     if (a >= 0 && H5Awrite(a, t, value) >= 0) rc = 0;
-    h5_close(&a), h5_close(&s), h5_close(&t);
+    cf_h5_close(&a), cf_h5_close(&s), cf_h5_close(&t);
     return rc;
 }
 
@@ -189,7 +154,7 @@ static int attr_write_i64(hid_t obj, const char *name, int64_t v)
     int rc = -1;
     if (s >= 0) a = H5Acreate2(obj, name, H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT);
     if (a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &v) >= 0) rc = 0;
-    h5_close(&a), h5_close(&s);
+    cf_h5_close(&a), cf_h5_close(&s);
     return rc;
 }
 
@@ -227,7 +192,7 @@ static int attr_read_str(hid_t obj, const char *name, char **out)
     }
     rc = *out ? 1 : -1;
 done:
-    h5_close(&s), h5_close(&mt), h5_close(&ft), h5_close(&a);
+    cf_h5_close(&s), cf_h5_close(&mt), cf_h5_close(&ft), cf_h5_close(&a);
     return rc;
 }
 
@@ -240,7 +205,7 @@ static int attr_read_i64(hid_t obj, const char *name, int64_t *v)
     if (a >= 0 && (t = H5Aget_type(a)) >= 0 && H5Tget_class(t) == H5T_INTEGER && (s = H5Aget_space(a)) >= 0 &&
         H5Sget_simple_extent_npoints(s) == 1 && H5Aread(a, H5T_NATIVE_INT64, v) >= 0)
         rc = 1;
-    h5_close(&s), h5_close(&t), h5_close(&a);
+    cf_h5_close(&s), cf_h5_close(&t), cf_h5_close(&a);
     return rc;
 }
 
@@ -309,7 +274,7 @@ static int write_tensor(hid_t loc, const char *name, cf_dtype dt, int ndim, cons
     if ((dt == CF_BF16 || dt == CF_F16) && attr_write_str(dset, "dtype", cf_dtype_name(dt)) < 0) goto done;
     rc = 0;
 done:
-    h5_close(&dset), h5_close(&dcpl), h5_close(&space);
+    cf_h5_close(&dset), cf_h5_close(&dcpl), cf_h5_close(&space);
     return rc;
 }
 
@@ -319,7 +284,7 @@ static int write_scalar(hid_t loc, const char *name, hid_t ftype, hid_t mtype, c
     int rc = -1;
     if (s >= 0) d = H5Dcreate2(loc, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (d >= 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0) rc = 0;
-    h5_close(&d), h5_close(&s);
+    cf_h5_close(&d), cf_h5_close(&s);
     return rc;
 }
 
@@ -346,7 +311,7 @@ static int write_state(hid_t file, const cf_train_state *st)
         if (write_scalar(x, st->extra[i].key, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &st->extra[i].value) < 0) goto done;
     rc = 0;
 done:
-    h5_close(&d), h5_close(&s), h5_close(&x), h5_close(&g);
+    cf_h5_close(&d), cf_h5_close(&s), cf_h5_close(&x), cf_h5_close(&g);
     return rc;
 }
 
@@ -420,7 +385,7 @@ static cf_status build_image(const char *path, const cf_params *ps, int nslots, 
                          (const char *)ps->values + p->offset * (int64_t)es) < 0)
             goto fail;
     }
-    h5_close(&g);
+    cf_h5_close(&g);
     stage = "creating /optim";
     if ((og = H5Gcreate2(file, "optim", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0) goto fail;
     for (int s = 0; s < nslots; s++) {
@@ -434,16 +399,16 @@ static cf_status build_image(const char *path, const cf_params *ps, int nslots, 
                              (const char *)slots[s].flat + p->offset * (int64_t)es) < 0)
                 goto fail;
         }
-        h5_close(&g);
+        cf_h5_close(&g);
     }
-    h5_close(&og);
+    cf_h5_close(&og);
     stage = "writing /train_state";
     if (write_state(file, st) < 0) goto fail;
     cf_status rc = cf_h5image_finish(&im, file, path, image, image_len);
     return rc;
 fail:
     h5_detail(why, sizeof why);
-    h5_close(&g), h5_close(&og), h5_close(&file);
+    cf_h5_close(&g), cf_h5_close(&og), cf_h5_close(&file);
     cf_h5image_discard(&im);
     if (strstr(why, "allocat"))
         return cf_set_error(CF_ERR_OOM, "%s: out of memory building the checkpoint%s", path, why);
@@ -459,9 +424,9 @@ cf_status cf_checkpoint_save(const char *path, const cf_params *ps, int nslots, 
     static const cf_train_state zero_state;
     void *image = NULL;
     size_t len = 0;
-    h5quiet q = quiet_on();
+    cf_h5_quiet q = cf_h5_quiet_on();
     rc = build_image(path, ps, nslots, slots, st ? st : &zero_state, recipe_text, &image, &len);
-    quiet_off(q);
+    cf_h5_quiet_off(q);
     if (rc == CF_OK) rc = cf_write_file_atomic(path, image, len);
     free(image);
     return rc;
@@ -599,7 +564,7 @@ static cf_status describe(const char *path, hid_t g, const char *gname, const ch
     }
     rc = CF_OK;
 done:
-    h5_close(&pl), h5_close(&ty), h5_close(&sp), h5_close(&d);
+    cf_h5_close(&pl), cf_h5_close(&ty), cf_h5_close(&sp), cf_h5_close(&d);
     return rc;
 }
 
@@ -629,7 +594,7 @@ static cf_status open_reader(const char *path, cf_ckpt_reader *r)
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl >= 0) H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
     r->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    h5_close(&fapl);
+    cf_h5_close(&fapl);
     if (r->file < 0)
         return cf_set_error(CF_ERR_FORMAT, "%s: cannot open as HDF5 (truncated or corrupt?)%s", path,
                             h5_detail(why, sizeof why));
@@ -662,7 +627,7 @@ static cf_status open_reader(const char *path, cf_ckpt_reader *r)
     if (g < 0) return cf_set_error(CF_ERR_FORMAT, "%s: /model is not a group%s", path, h5_detail(why, sizeof why));
     snprintf(r->model.name, sizeof r->model.name, "/model");
     cf_status rc = load_group(r, g, "/model", &r->model);
-    h5_close(&g);
+    cf_h5_close(&g);
     if (rc != CF_OK) return rc;
 
     if (H5Lexists(r->file, "optim", H5P_DEFAULT) <= 0) return CF_OK;
@@ -680,10 +645,10 @@ static cf_status open_reader(const char *path, cf_ckpt_reader *r)
         hid_t sg = H5Gopen2(og, l.names[i], H5P_DEFAULT);
         if (sg < 0) rc = cf_set_error(CF_ERR_FORMAT, "%s: %s is not a group", path, gname);
         else rc = load_group(r, sg, gname, s);
-        h5_close(&sg);
+        cf_h5_close(&sg);
     }
     free_names(&l);
-    h5_close(&og);
+    cf_h5_close(&og);
     return rc;
 }
 
@@ -700,9 +665,9 @@ cf_ckpt_reader *cf_ckpt_open(const char *path)
         return NULL;
     }
     r->file = -1;
-    h5quiet q = quiet_on();
+    cf_h5_quiet q = cf_h5_quiet_on();
     cf_status rc = open_reader(path, r);
-    quiet_off(q);
+    cf_h5_quiet_off(q);
     if (rc != CF_OK) {
         cf_ckpt_close(r);
         return NULL;
@@ -713,9 +678,9 @@ cf_ckpt_reader *cf_ckpt_open(const char *path)
 void cf_ckpt_close(cf_ckpt_reader *r)
 {
     if (!r) return;
-    h5quiet q = quiet_on();
-    h5_close(&r->file);
-    quiet_off(q);
+    cf_h5_quiet q = cf_h5_quiet_on();
+    cf_h5_close(&r->file);
+    cf_h5_quiet_off(q);
     free(r->model.t);
     for (int i = 0; i < r->nslots; i++) free(r->slots[i].t);
     free(r->slots);
@@ -803,15 +768,15 @@ static cf_status read_tensor(cf_ckpt_reader *r, const char *slot, const char *na
         }
         free(raw);
     }
-    h5_close(&d);
+    cf_h5_close(&d);
     return rc;
 }
 
 cf_status cf_ckpt_read(cf_ckpt_reader *r, const char *slot, const char *name, cf_dtype dt, void *out)
 {
-    h5quiet q = quiet_on();
+    cf_h5_quiet q = cf_h5_quiet_on();
     cf_status rc = read_tensor(r, slot, name, dt, out);
-    quiet_off(q);
+    cf_h5_quiet_off(q);
     return rc;
 }
 
@@ -824,7 +789,7 @@ static int read_scalar(hid_t g, const char *name, hid_t mtype, void *v)
     if (d >= 0 && (s = H5Dget_space(d)) >= 0 && H5Sget_simple_extent_npoints(s) == 1 &&
         H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0)
         rc = 0;
-    h5_close(&s), h5_close(&d);
+    cf_h5_close(&s), cf_h5_close(&d);
     return rc;
 }
 
@@ -879,15 +844,15 @@ static cf_status read_state(cf_ckpt_reader *r, cf_train_state *st)
     }
     rc = CF_OK;
 done:
-    h5_close(&s), h5_close(&d), h5_close(&x), h5_close(&g);
+    cf_h5_close(&s), cf_h5_close(&d), cf_h5_close(&x), cf_h5_close(&g);
     return rc;
 }
 
 cf_status cf_ckpt_read_state(cf_ckpt_reader *r, cf_train_state *st)
 {
-    h5quiet q = quiet_on();
+    cf_h5_quiet q = cf_h5_quiet_on();
     cf_status rc = read_state(r, st);
-    quiet_off(q);
+    cf_h5_quiet_off(q);
     return rc;
 }
 

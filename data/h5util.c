@@ -1,4 +1,4 @@
-#include "h5image.h"
+#include "h5util.h"
 
 #ifdef CF_HAVE_HDF5
 #include <stdint.h>
@@ -6,6 +6,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+cf_h5_quiet cf_h5_quiet_on(void)
+{
+    cf_h5_quiet q = {NULL, NULL};
+    H5Eget_auto2(H5E_DEFAULT, &q.func, &q.data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    return q;
+}
+
+void cf_h5_quiet_off(cf_h5_quiet q) { H5Eset_auto2(H5E_DEFAULT, q.func, q.data); }
+
+void cf_h5_close(hid_t *id)
+{
+    if (*id < 0) return;
+    switch (H5Iget_type(*id)) {
+    case H5I_FILE: H5Fclose(*id); break;
+    case H5I_GROUP: H5Gclose(*id); break;
+    case H5I_DATASET: H5Dclose(*id); break;
+    case H5I_DATASPACE: H5Sclose(*id); break;
+    case H5I_DATATYPE: H5Tclose(*id); break;
+    case H5I_ATTR: H5Aclose(*id); break;
+    case H5I_GENPROP_LST: H5Pclose(*id); break;
+    default: break;
+    }
+    *id = -1;
+}
 
 /* HDF5's core driver grows the buffer through these callbacks and at close hands it to image_free, which
  * keeps it, so the closed file's bytes become ours without a copy. (An image taken with H5Fget_file_image

@@ -1,9 +1,11 @@
-/* HDF5 files built in memory and written by us. HDF5 1.10 does not recover from a failed disk write
+/* HDF5 helpers shared by our readers and writers.
+ *
+ * Files built in memory and written by us. HDF5 1.10 does not recover from a failed disk write
  * (ENOSPC, EFBIG: the file stays half-closed and the library crashes later), so our writers let HDF5
  * build the file with its core driver and hand the bytes to cf_write_file_atomic, where a full disk is an
  * ordinary error. Used by checkpoints and NWB-style spike files. */
-#ifndef CF_H5IMAGE_H
-#define CF_H5IMAGE_H
+#ifndef CF_H5UTIL_H
+#define CF_H5UTIL_H
 
 #include "autograd/cf_base.h"
 
@@ -16,6 +18,17 @@ typedef struct cf_h5image {
     bool kept;   /* the driver let go of ptr at close: it is ours */
     H5FD_file_image_callbacks_t cb;
 } cf_h5image;
+
+/* HDF5 prints its error stack to stderr by default; we report our own messages instead and restore the
+ * caller's setting afterwards, so other users of HDF5 in the process are not affected. */
+typedef struct cf_h5_quiet {
+    H5E_auto2_t func;
+    void *data;
+} cf_h5_quiet;
+cf_h5_quiet cf_h5_quiet_on(void);
+void cf_h5_quiet_off(cf_h5_quiet q);
+/* Closes any HDF5 id by its type and sets it to -1; a negative id is left alone. */
+void cf_h5_close(hid_t *id);
 
 /* Creates the in-memory file for `path` (the 1.8 format, whose metadata is checksummed; closing it closes
  * whatever an error path left open), growing by `increment` bytes. -1 on failure (HDF5's error stack set). */
