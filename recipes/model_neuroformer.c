@@ -94,6 +94,11 @@ static cf_status read_config(cf_recipe *r, nf_model *m, cf_neuroformer_config *c
     e->max_windows = cf_recipe_int(r, "model.eval.max_windows", 0);
     e->xcorr_lag = cf_recipe_int(r, "model.eval.xcorr_lag", 5);
     e->psth_bin = cf_recipe_float(r, "model.eval.psth_bin", 0.5);
+    const char *abl = cf_recipe_str(r, "model.eval.ablation_checkpoint", NULL);
+    if (abl && *abl) {
+        char buf[2048];
+        snprintf(e->ablation, sizeof e->ablation, "%s", cf_recipe_path(r, "model.eval.ablation_checkpoint", abl, buf, sizeof buf));
+    }
     CF_TRY(cf_recipe_status(r));
     if (e->batch <= 0 || e->xcorr_lag <= 0 || !(e->psth_bin > 0) || e->max_windows < 0)
         return cf_recipe_fail(r, "model.eval.batch", CF_ERR_ARG, "model.eval.batch, xcorr_lag and psth_bin must be positive");
@@ -110,6 +115,7 @@ static cf_model *create(cf_recipe *r, cf_params *ps)
         return NULL;
     }
     m->base.vt = &cf_neuroformer_model;
+    m->ps = ps;
     cf_neuroformer_config c;
     if (read_config(r, m, &c) != CF_OK) {
         free(m);

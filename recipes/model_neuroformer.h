@@ -34,6 +34,8 @@
  *   model.eval.batch (64), model.eval.temperature (1), model.eval.top_k (0), model.eval.top_p (1),
  *   model.eval.seed (0), model.eval.free_seconds (10: own-past generation length), model.eval.max_windows
  *   (0: all), model.eval.xcorr_lag (5 bins)
+ *   model.eval.ablation_checkpoint  a checkpoint of the same model trained with data.shuffle_prev: true (the
+ *                          ablation of spec 1.9); its connectivity AUC is reported as conn_auc_shuffled
  * The neuron count and the dt vocabulary come from the data (the file is read when the model is built). */
 #ifndef CF_MODEL_NEUROFORMER_H
 #define CF_MODEL_NEUROFORMER_H

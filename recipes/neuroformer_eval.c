@@ -25,14 +25,20 @@
  *   conn_auc_uniform               the control: the same accumulation with UNIFORM attention over the past
  *                                  tokens, i.e. normalised lagged co-occurrence counts; what attention adds is
  *                                  conn_auc - conn_auc_uniform
- *   conn_auc_shuffled              the ablation without retraining: every window's past neuron IDs relabelled by
- *                                  a random permutation of the units before the model sees them, the attention
- *                                  credited to the labels it saw. The data's co-occurrences are gone; what is
- *                                  left is what the trained weights (the ID embeddings) encode about who drives
- *                                  whom, so it stays above 0.5 for a model that learned the circuit.
- * The ablation that RETRAINS without the past's identities is data.shuffle_prev: true; that model's conn_auc
- * should be about 0.5 (spec 1.9). Attention is always credited to the past tokens as the model saw them. 
+ *   conn_auc_shuffled, conn_direction_acc_shuffled
+ *                                  the ablation of spec 1.9 (with model.eval.ablation_checkpoint): the same
+ *                                  model trained with data.shuffle_prev: true -- every window's past neuron IDs
+ *                                  relabelled by a random permutation of the units -- scored the same way on the
+ *                                  same (relabelled) windows. Nothing in its input ties a past token to the
+ *                                  neuron that fired, so its AUC falls to about 0.5.
+ *   conn_auc_relabelled            the relabelling at evaluation time only, on the model under evaluation, the
+ *                                  attention credited to the labels it saw. The data's co-occurrences are gone;
+ *                                  what is left is what the trained weights (the ID embeddings) encode about
+ *                                  who drives whom, so it stays above 0.5 for a model that learned the circuit
+ *                                  (which is why the ablation needs the retrained model).
+ * Attention is always credited to the past tokens as the model saw them.
  * The conn_* keys need ground truth (/simulation/weights in the data file) and are skipped without it. */
+#include "checkpoint.h"
 #include "data/spike_metrics.h"
 #include "neuroformer_internal.h"
 
@@ -372,6 +378,28 @@ typedef struct {
     int64_t n_targets;
 } tf_result;
 
+static void tf_free(tf_result *r)
+{
+    free(r->A), free(r->A_shuf), free(r->A_uni), free(r->nt), free(r->ns), free(r->nt_s), free(r->ns_s);
+    free(r->pred), free(r->target), free(r->targets), free(r->dtargets);
+    memset(r, 0, sizeof *r);
+}
+
+static cf_status tf_alloc(tf_result *r, int N, int64_t W, int64_t T)
+{
+    size_t nn = (size_t)N * (size_t)N;
+    memset(r, 0, sizeof *r);
+    r->A = calloc(nn, sizeof(double)), r->A_shuf = calloc(nn, sizeof(double)), r->A_uni = calloc(nn, sizeof(double));
+    r->nt = calloc((size_t)N, sizeof(double)), r->ns = calloc((size_t)N, sizeof(double));
+    r->nt_s = calloc((size_t)N, sizeof(double)), r->ns_s = calloc((size_t)N, sizeof(double));
+    r->pred = malloc(sizeof(double) * (size_t)W), r->target = malloc(sizeof(double) * (size_t)W);
+    r->targets = malloc(sizeof(int64_t) * (size_t)(W * T)), r->dtargets = malloc(sizeof(int64_t) * (size_t)(W * T));
+    if (r->A && r->A_shuf && r->A_uni && r->nt && r->ns && r->nt_s && r->ns_s && r->pred && r->target && r->targets && r->dtargets)
+        return CF_OK;
+    tf_free(r);
+    return cf_set_error(CF_ERR_OOM, "eval: out of memory");
+}
+
 /* The teacher-forced pass: CE, attention maps (plain and relabelled), behaviour predictions. */
 static cf_status teacher_forced(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64_t W, tf_result *res)
 {
@@ -452,6 +480,37 @@ static cf_status teacher_forced(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64
     return st;
 }
 
+/* The ablation of spec 1.9: the weights of model.eval.ablation_checkpoint (the same model trained with
+ * data.shuffle_prev) are swapped into the run's parameters, the teacher-forced pass runs on relabelled past
+ * windows as that model was trained, and the run's own weights are put back, whatever happened. */
+static cf_status ablation(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64_t W, tf_result *abl)
+{
+    cf_params *ps = nm->ps;
+    size_t bytes = (size_t)ps->total * cf_dtype_size(ps->dtype);
+    void *keep = malloc(bytes ? bytes : 1);
+    if (!keep) return cf_set_error(CF_ERR_OOM, "eval: out of memory");
+    if (tf_alloc(abl, (int)nm->nf.cfg.n_units, W, nm->nf.cfg.block) != CF_OK) {
+        free(keep);
+        return cf_last_status();
+    }
+    memcpy(keep, ps->values, bytes);
+    cf_status st = cf_checkpoint_load(nm->ev.ablation, ps, 0, NULL, NULL, NULL);
+    if (st != CF_OK) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", cf_last_error());
+        st = cf_set_error(st, "model.eval.ablation_checkpoint: %s (it must be a checkpoint of this same model, trained "
+                          "with data.shuffle_prev: true)", why);
+    }
+    bool was = nm->src.shuffle_prev;
+    nm->src.shuffle_prev = true;
+    if (st == CF_OK) st = teacher_forced(nm, ctx, ds, W, abl);
+    nm->src.shuffle_prev = was;
+    memcpy(ps->values, keep, bytes);
+    for (int i = 0; i < ps->count; i++) cf_bump_version(ps->items[i].value);
+    free(keep);
+    return st;
+}
+
 /* Every ID / dt target of a dataset's windows (for the unigram baseline). */
 static cf_status collect_targets(cf_dataset *ds, int64_t **ids, int64_t **dts, int64_t *n)
 {
@@ -474,7 +533,7 @@ static cf_status collect_targets(cf_dataset *ds, int64_t **ids, int64_t **dts, i
 }
 
 /* Connectivity metrics against the simulation's ground truth (skipped when the file has none). */
-static void connectivity(nf_model *nm, const cf_spikes *s, const tf_result *res, cf_metrics *out)
+static void connectivity(nf_model *nm, const cf_spikes *s, const tf_result *res, const tf_result *abl, cf_metrics *out)
 {
     int n = 0, n_hubs = 0, *hubs = NULL;
     double *w = NULL;
@@ -498,7 +557,14 @@ static void connectivity(nf_model *nm, const cf_spikes *s, const tf_result *res,
         if (cf_edge_direction_accuracy(A, w, N, true, NULL, 0, &v, NULL) == CF_OK) cf_metrics_set(out, "conn_direction_acc_all", v);
         memcpy(S, res->A_shuf, sizeof(double) * nn);
         cf_attention_normalize(S, res->nt_s, res->ns_s, N);
-        if (cf_edge_auc(S, w, N, true, &v) == CF_OK) cf_metrics_set(out, "conn_auc_shuffled", v);
+        if (cf_edge_auc(S, w, N, true, &v) == CF_OK) cf_metrics_set(out, "conn_auc_relabelled", v);
+        if (abl) {
+            memcpy(S, abl->A, sizeof(double) * nn);
+            cf_attention_normalize(S, abl->nt, abl->ns, N);
+            if (cf_edge_auc(S, w, N, true, &v) == CF_OK) cf_metrics_set(out, "conn_auc_shuffled", v);
+            if (n_hubs > 0 && cf_edge_direction_accuracy(S, w, N, true, hubs, n_hubs, &v, NULL) == CF_OK)
+                cf_metrics_set(out, "conn_direction_acc_shuffled", v);
+        }
         memcpy(S, res->A_uni, sizeof(double) * nn);
         cf_attention_normalize(S, res->nt, res->ns, N);
         if (cf_edge_auc(S, w, N, true, &v) == CF_OK) cf_metrics_set(out, "conn_auc_uniform", v);
@@ -540,22 +606,14 @@ cf_status cf_neuroformer_evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *val, cf
         return cf_last_status();
     }
     int64_t W = nm->ev.max_windows > 0 && nm->ev.max_windows < ds->len ? nm->ev.max_windows : ds->len;
-    size_t nn = (size_t)N * (size_t)N;
     tf_result res = {0};
-    res.A = calloc(nn, sizeof(double)), res.A_shuf = calloc(nn, sizeof(double)), res.A_uni = calloc(nn, sizeof(double));
-    res.nt = calloc((size_t)N, sizeof(double)), res.ns = calloc((size_t)N, sizeof(double));
-    res.nt_s = calloc((size_t)N, sizeof(double)), res.ns_s = calloc((size_t)N, sizeof(double));
-    res.pred = malloc(sizeof(double) * (size_t)W), res.target = malloc(sizeof(double) * (size_t)W);
-    res.targets = malloc(sizeof(int64_t) * (size_t)(W * T)), res.dtargets = malloc(sizeof(int64_t) * (size_t)(W * T));
     int64_t *tr_ids = NULL, *tr_dts = NULL, n_tr = 0;
     double *logp = NULL, *rates = calloc((size_t)N, sizeof(double));
     cf_nf_generation g = {0}, gf = {0};
     bool prev_grad = cf_set_grad_enabled(ctx, false), prev_train = cf_is_training(ctx);
     cf_set_training(ctx, false);
     cf_status st = CF_OK;
-    if (!res.A || !res.A_shuf || !res.A_uni || !res.nt || !res.ns || !res.nt_s || !res.ns_s || !res.pred || !res.target || !res.targets ||
-        !res.dtargets || !rates)
-        st = cf_set_error(CF_ERR_OOM, "eval: out of memory");
+    if (!rates || tf_alloc(&res, N, W, T) != CF_OK) st = cf_set_error(CF_ERR_OOM, "eval: out of memory");
     if (st == CF_OK) st = teacher_forced(nm, ctx, ds, W, &res);
     char key[64];
     if (st == CF_OK) {
@@ -628,13 +686,15 @@ cf_status cf_neuroformer_evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *val, cf
         snprintf(key, sizeof key, "%s_mse_beh", split);
         cf_metrics_set(out, key, sse / (double)res.n_beh);
     }
-    if (st == CF_OK) connectivity(nm, s, &res, out);
+    tf_result abl = {0};
+    if (st == CF_OK && nm->ev.ablation[0]) st = ablation(nm, ctx, ds, W, &abl);
+    if (st == CF_OK) connectivity(nm, s, &res, nm->ev.ablation[0] ? &abl : NULL, out);
+    tf_free(&abl);
     cf_set_training(ctx, prev_train);
     cf_set_grad_enabled(ctx, prev_grad);
     cf_nf_generation_free(&g);
     cf_nf_generation_free(&gf);
-    free(res.A), free(res.A_shuf), free(res.A_uni), free(res.nt), free(res.ns), free(res.nt_s), free(res.ns_s);
-    free(res.pred), free(res.target), free(res.targets), free(res.dtargets);
+    tf_free(&res);
     free(tr_ids), free(tr_dts), free(logp), free(rates);
     cf_dataset_free(ds);
     cf_dataset_free(train);
