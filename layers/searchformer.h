@@ -14,9 +14,10 @@
  *     projections absorb: a model trained here is exactly as expressive, and official weights load after
  *     permuting the q and k rows of each head (row 2i -> i, 2i+1 -> i + Dh/2).
  *     tests/test_searchformer.c checks this equivalence numerically.
- * The encoder runs WITHOUT a padding mask by default, as the official code (its padding tokens take part
- * in encoder self-attention); cross-attention masks the padding keys. encoder_padding_mask = true masks
- * them in the encoder too.
+ *   - encoder_padding_mask (the recipes' default): the official encoder runs WITHOUT a padding mask, so its
+ *     padding tokens take part in self-attention and a prompt's encoding depends on its batch's padding;
+ *     with the mask the encoder sees only the prompt (false reproduces the official code). Cross-attention
+ *     masks the padding keys either way.
  *
  * Parameter names (checkpoint keys): encoder.embed.weight, encoder.blocks.<l>.{ln1,attn.qkv,attn.proj,
  * ln2,mlp.fc1,mlp.gate,mlp.fc2}.weight, encoder.norm.weight, encoder.proj.weight, decoder.embed.weight,
@@ -38,7 +39,7 @@ typedef struct cf_searchformer_config {
                                   by 1/sqrt(2 L) (GPT-2). At the CPU scale the GPT-2 init (0.02) left the
                                   encoder path so weak that a model never learned to read the prompt. */
     double dropout;            /* residual and attention dropout, 0 */
-    bool encoder_padding_mask; /* false: as the official code */
+    bool encoder_padding_mask; /* false: as the official code (the presets); the recipes default to true */
 } cf_searchformer_config;
 
 /* The official SwiGLU hidden size: round-down-to-multiple-of-256 of (floor(8 d / 3) + 255). */

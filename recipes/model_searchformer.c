@@ -159,7 +159,7 @@ cf_status cf_searchformer_config_from_recipe(cf_recipe *r, cf_searchformer_confi
     c->rope_base = cf_recipe_float(r, "model.rope_base", 10000.0);
     c->init_std = cf_recipe_float(r, "model.init_std", 0.0);
     c->dropout = cf_recipe_float(r, "model.dropout", 0.0);
-    c->encoder_padding_mask = cf_recipe_bool(r, "model.encoder_padding_mask", false);
+    c->encoder_padding_mask = cf_recipe_bool(r, "model.encoder_padding_mask", true);
     if (cf_recipe_status(r) != CF_OK) return cf_recipe_status(r);
     if (c->enc_hidden <= 0 || c->dec_hidden <= 0 || c->dropout < 0 || c->dropout >= 1)
         return cf_recipe_fail(r, "model.hidden", CF_ERR_ARG, "hidden sizes must be positive (or 0: the official rule) "

@@ -5,7 +5,9 @@
  * data.generate.size, else the maze file's header), dim / layers / heads / hidden (both stacks) and
  * enc_dim, enc_layers, enc_heads, enc_hidden, dec_dim, dec_layers, dec_heads, dec_hidden (one stack),
  * rope_base (10000), init_std (0: PyTorch's default init, as the official code), dropout (0),
- * encoder_padding_mask (false, as the official code),
+ * encoder_padding_mask (true: the prompt's padding is masked in the encoder's self-attention too; false: as
+ * the official code, where a prompt's encoding depends on how much padding its batch happened to have -- on
+ * 7x7 mazes at 1200 steps the mask raised Solution-Only's 1-Optimal-8 from .108 to .358),
  * loss: sequence (each row's mean over its targets, then the rows' mean: spec 2.1) | token,
  * length_groups (4: rows sorted by length and run in that many groups, each at its own longest length;
  * the same loss and gradient, 1.5-2x faster on traces that vary 3x in length).

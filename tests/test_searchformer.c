@@ -108,6 +108,37 @@ static void test_rope_layout(void)
     cf_step_reset(ctx);
 }
 
+/* With encoder_padding_mask a prompt's encoding does not depend on how much padding its batch gives it (the
+ * recipes' default); without it (the official code) it does. */
+static void test_encoder_padding(void)
+{
+    int64_t V = 20, S = 6, extra = 3;
+    for (int masked = 0; masked < 2; masked++) {
+        cf_params *ps = cf_params_new(CF_F64, 5);
+        cf_searchformer m;
+        cf_searchformer_config c = tiny(V, 2);
+        c.encoder_padding_mask = masked;
+        CHECK(cf_searchformer_init(&m, ps, &c) == CF_OK);
+        cf_tensor *src = rand_tokens(1, S + extra, 7, 1, V);
+        cf_tensor *pad_short = cf_zeros(ctx, CF_BOOL, CF_SHAPE(1, S)), *pad_long = cf_zeros(ctx, CF_BOOL, CF_SHAPE(1, S + extra));
+        for (int64_t s = S; s < S + extra; s++) ((uint8_t *)cf_data(pad_long))[s] = 1;
+        cf_tensor *a = cf_searchformer_encode(ctx, &m, cf_contiguous(ctx, cf_slice(ctx, src, 1, 0, S, 1)), pad_short);
+        cf_tensor *b = cf_searchformer_encode(ctx, &m, src, pad_long);
+        CHECK(a && b);
+        double diff = 0;
+        for (int64_t s = 0; a && b && s < S; s++)
+            for (int64_t d = 0; d < a->shape[2]; d++) {
+                double x = ((const double *)cf_data(a))[s * a->shape[2] + d], y = ((const double *)cf_data(b))[s * b->shape[2] + d];
+                diff = fmax(diff, fabs(x - y));
+            }
+        if (masked) CHECK(diff < 1e-12);
+        else CHECK(diff > 1e-6);
+        cf_step_reset(ctx);
+        cf_searchformer_free(&m);
+        cf_params_free(ps);
+    }
+}
+
 /* groups > 1 gives the same loss and gradients as one padded pass; both reductions match a direct
  * computation from the logits. */
 static void test_loss_groups(void)
@@ -531,6 +562,7 @@ int main(void)
     RUN(test_presets);
     RUN(test_rope_layout);
     RUN(test_loss_groups);
+    RUN(test_encoder_padding);
     RUN(test_cache_equals_full);
     RUN(test_sampling);
     RUN(test_mode_forcing);
