@@ -56,8 +56,13 @@ typedef struct cf_spike_source {
     const char *eval_split;
     bool shuffle_prev; /* the ablation: past-window unit IDs relabelled by a random permutation per window */
     bool simulated;    /* this call wrote the file */
+    char frames_name[128]; /* data.frames.name ("": the only movie in the file) */
+    int frame_size[2];     /* data.frames.size (0 x 0: whatever the file has) */
 } cf_spike_source;
 cf_status cf_spike_source_from_recipe(cf_recipe *r, cf_spike_source *src);
+/* When the recipe uses frames (opts.tokens.frames > 0): reads them from the file into s and checks them
+ * against data.frames.size; the error says that model.frame_layers asked for them. */
+cf_status cf_spike_source_frames(const cf_spike_source *src, cf_spikes *s);
 /* Opens one split ("train", "val", "test") as a spike dataset, behaviour standardised on the training
  * ranges; with subset, the train split is cut to data.train_fraction. */
 cf_dataset *cf_spike_source_open(const cf_spike_source *src, const char *split, bool subset);
