@@ -362,7 +362,27 @@ static cf_status build(spike_ds *d, const cf_spikes *s, const cf_spike_token_con
         d->F = c->frames;
         d->shift = c->frames_official_offset ? c->window_curr : 0.0;
         d->n_trials = s->n_trials;
-        if (!(d->frames = cf_frames_copy(s->frames))) return cf_last_status();
+        /* A movie timed on the recording (a real one can be hundreds of MB) is copied only over the span
+         * this dataset's clips can reach, plus the frame after it, whose onset ends the last one's hold. */
+        const cf_frames *f = s->frames;
+        int64_t i0 = 0, i1 = f->n;
+        if (!f->per_trial) {
+            double te0 = s->t_start + (double)d->win_end[0] * dt, te1 = te0;
+            for (int64_t w = 1; w < d->base.len; w++) {
+                double te = s->t_start + (double)d->win_end[w] * dt;
+                te0 = te < te0 ? te : te0, te1 = te > te1 ? te : te1;
+            }
+            double lo = te0 + d->shift - (double)c->frames / f->rate - 1.0 / f->rate, hi = te1 + d->shift + 1.0 / f->rate;
+            while (i0 + 1 < f->n && f->t[i0 + 1] <= lo) i0++;
+            i1 = i0;
+            while (i1 < f->n && f->t[i1] <= hi) i1++;
+            if (i1 < f->n) i1++;
+            if (i1 <= i0) i1 = i0 + 1;
+        }
+        size_t px = (size_t)f->h * (size_t)f->w;
+        if (!(d->frames = cf_frames_make(f->name, i1 - i0, f->h, f->w, f->data + (size_t)i0 * px, f->t + i0, 0, f->rate,
+                                         f->per_trial)))
+            return cf_last_status();
         if (s->n_trials > 0) {
             d->trial_start = malloc((size_t)s->n_trials * sizeof *d->trial_start);
             d->trial_stop = malloc((size_t)s->n_trials * sizeof *d->trial_stop);

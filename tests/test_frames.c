@@ -252,6 +252,22 @@ static void test_dataset_frames(void)
     if (ds) CHECK(((const float *)cf_data(cf_batch_get(&b, "frames")))[3 * 6] == 21);
     cf_batch_free(&b);
     cf_dataset_free(ds);
+    /* a dataset over part of the recording keeps only the frames its clips reach: every clip is still the
+     * full movie's */
+    c.frames = 8;
+    ds = cf_spike_dataset_open(s, &c, 1.2, 1.6, &st);
+    CHECK(ds && ds->len == 8 && cf_dataset_make_batch(ds, 1, &b) == CF_OK);
+    bool same = true;
+    for (int64_t i = 0; ds && i < ds->len; i++) {
+        double te;
+        float want[8 * 6];
+        CHECK(cf_dataset_get(ds, i, &b, 0) == CF_OK && cf_spike_dataset_window(ds, i, &te, NULL, NULL, NULL) == CF_OK);
+        cf_frames_clip(f, te, 0.05, 8, 0, 2, 0, NULL, NULL, want);
+        same &= memcmp(want, cf_data(cf_batch_get(&b, "frames")), sizeof want) == 0;
+    }
+    CHECK(same);
+    cf_batch_free(&b);
+    cf_dataset_free(ds);
     cf_frames_free(f);
     cf_spikes_free(s);
 }
