@@ -1,6 +1,7 @@
 #include "h5util.h"
 
 #ifdef CF_HAVE_HDF5
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,98 @@ void cf_h5_close(hid_t *id)
     default: break;
     }
     *id = -1;
+}
+
+hid_t cf_h5_open_read(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cf_set_error(CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    if (H5Fis_hdf5(path) <= 0) {
+        cf_set_error(CF_ERR_FORMAT, "%s: not an HDF5 file", path);
+        return -1;
+    }
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0) H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    cf_h5_close(&fapl);
+    if (file < 0) cf_set_error(CF_ERR_FORMAT, "%s: cannot open as HDF5 (corrupt?)", path);
+    return file;
+}
+
+bool cf_h5_exists(hid_t loc, const char *path)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return false;
+    for (char *p = buf;; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (buf[0] && H5Lexists(loc, buf, H5P_DEFAULT) <= 0) return false;
+            if (!c) return true;
+            *p = c;
+        }
+    }
+}
+
+int cf_h5_attr_double(hid_t obj, const char *name, double *v)
+{
+    if (H5Aexists(obj, name) <= 0) return 0;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), type = -1, space = -1;
+    int rc = -1;
+    if (a < 0) return -1;
+    type = H5Aget_type(a);
+    space = H5Aget_space(a);
+    H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && space >= 0 && H5Sget_simple_extent_npoints(space) == 1 &&
+        H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0)
+        rc = 1;
+    cf_h5_close(&type);
+    cf_h5_close(&space);
+    cf_h5_close(&a);
+    return rc;
+}
+
+int cf_h5_attr_string(hid_t obj, const char *name, char *buf, size_t n)
+{
+    if (n == 0) return -1;
+    buf[0] = 0;
+    if (H5Aexists(obj, name) <= 0) return 0;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), type = -1, space = -1, mem = -1;
+    int rc = -1;
+    if (a < 0) return -1;
+    type = H5Aget_type(a);
+    space = H5Aget_space(a);
+    if (type >= 0 && H5Tget_class(type) == H5T_STRING && space >= 0 && H5Sget_simple_extent_npoints(space) == 1) {
+        if (H5Tis_variable_str(type) > 0) {
+            char *s = NULL;
+            mem = H5Tcopy(H5T_C_S1); /* the file's character set: HDF5 does not convert between ASCII and UTF-8 */
+            if (mem >= 0 && H5Tset_size(mem, H5T_VARIABLE) >= 0 && H5Tset_cset(mem, H5Tget_cset(type)) >= 0 &&
+                H5Aread(a, mem, &s) >= 0) {
+                snprintf(buf, n, "%s", s ? s : "");
+                rc = 1;
+                H5free_memory(s);
+            }
+        } else {
+            size_t len = H5Tget_size(type);
+            char *s = calloc(len + 1, 1);
+            mem = H5Tcopy(H5T_C_S1);
+            if (s && mem >= 0 && H5Tset_size(mem, len + 1) >= 0 && H5Tset_cset(mem, H5Tget_cset(type)) >= 0 &&
+                H5Aread(a, mem, s) >= 0) {
+                snprintf(buf, n, "%s", s);
+                rc = 1;
+            }
+            free(s);
+        }
+    }
+    cf_h5_close(&mem);
+    cf_h5_close(&type);
+    cf_h5_close(&space);
+    cf_h5_close(&a);
+    return rc;
 }
 
 /* HDF5's core driver grows the buffer through these callbacks and at close hands it to image_free, which

@@ -30,6 +30,17 @@ void cf_h5_quiet_off(cf_h5_quiet q);
 /* Closes any HDF5 id by its type and sets it to -1; a negative id is left alone. */
 void cf_h5_close(hid_t *id);
 
+/* ---- reading ---- */
+/* Opens path read-only (closing the file closes whatever is still open in it); -1 with a message that tells
+ * a missing file from one that is not HDF5. */
+hid_t cf_h5_open_read(const char *path);
+/* True when every component of path ("a/b/c", relative to loc) exists. */
+bool cf_h5_exists(hid_t loc, const char *path);
+/* A numeric scalar attribute read as a double: 1 found, 0 absent, -1 present but not a numeric scalar. */
+int cf_h5_attr_double(hid_t obj, const char *name, double *v);
+/* A string attribute (fixed or variable length) copied into buf: 1 found, 0 absent, -1 not a string. */
+int cf_h5_attr_string(hid_t obj, const char *name, char *buf, size_t n);
+
 /* Creates the in-memory file for `path` (the 1.8 format, whose metadata is checksummed; closing it closes
  * whatever an error path left open), growing by `increment` bytes. -1 on failure (HDF5's error stack set). */
 hid_t cf_h5image_create(cf_h5image *im, const char *path, size_t increment);

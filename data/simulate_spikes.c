@@ -9,9 +9,14 @@
 #include <string.h>
 
 /* Philox streams: one per kind of draw, so adding e.g. a stimulus does not change the connectivity. */
-enum { STREAM_HUBS = 1, STREAM_EDGES, STREAM_GAINS, STREAM_SPIKES, STREAM_STIM, STREAM_CALIB };
+enum { STREAM_HUBS = 1, STREAM_EDGES, STREAM_GAINS, STREAM_SPIKES, STREAM_STIM, STREAM_CALIB, STREAM_MOVIE, STREAM_RF,
+       STREAM_MOVIE_CALIB };
 #define CALIB_SAMPLES 2048
 #define MAX_KERNEL 64
+#define MOVIE_BLOBS 4
+#define MOVIE_TURN_S 2.0           /* each blob turns to a new random direction this often */
+#define MOVIE_MAX_VALUES (1 << 26) /* pixels in all frames: 256 MB of floats */
+#define RF_NEG_FRAC 0.3            /* units whose receptive field is negative */
 
 cf_sim_config cf_sim_defaults(void)
 {
@@ -38,6 +43,9 @@ cf_sim_config cf_sim_defaults(void)
     c.behavior_dt = 0.05;
     c.trial_s = 0;
     c.calibrate = true;
+    c.movie_gain = 2;
+    c.movie_rate_hz = 20;
+    c.movie_lag = 0.05;
     return c;
 }
 
@@ -68,6 +76,18 @@ cf_status cf_sim_check(const cf_sim_config *c)
         BAD("behavior_dt %g (need > 0)", c->behavior_dt);
     if (!(c->trial_s >= 0) || !isfinite(c->trial_s)) BAD("trial_s %g (need >= 0)", c->trial_s);
     if (c->trial_s > 0 && c->seconds / c->trial_s > 1e7) BAD("trial_s %g gives too many trials", c->trial_s);
+    if (c->movie_h != 0 || c->movie_w != 0) {
+        if (c->movie_h < 1 || c->movie_w < 1 || c->movie_h > 1024 || c->movie_w > 1024)
+            BAD("movie %dx%d (need 1..1024 pixels a side, or 0x0 for none)", c->movie_h, c->movie_w);
+        if (!isfinite(c->movie_gain)) BAD("movie_gain %g", c->movie_gain);
+        if (!(c->movie_rate_hz > 0) || !isfinite(c->movie_rate_hz) || c->movie_rate_hz * c->dt > 1 + 1e-9)
+            BAD("movie_rate_hz %g (need 0 < rate <= 1 / dt)", c->movie_rate_hz);
+        if (!(c->movie_lag >= 0) || !isfinite(c->movie_lag)) BAD("movie_lag %g (need >= 0)", c->movie_lag);
+        double frames = ceil((c->trial_s > 0 && c->trial_s < c->seconds ? c->trial_s : c->seconds) * c->movie_rate_hz - 1e-9);
+        if (frames * c->movie_h * c->movie_w > MOVIE_MAX_VALUES)
+            BAD("a movie of %.0f frames of %dx%d pixels is too large (at most 2^26 pixels in all: use trials, whose movie "
+                "is one trial long, or a smaller movie)", frames, c->movie_h, c->movie_w);
+    }
 #undef BAD
     return CF_OK;
 }
@@ -143,6 +163,128 @@ cf_status cf_sim_weights(const cf_sim_config *c, double *w)
     return CF_OK;
 }
 
+/* ---- the movie ---- */
+/* MOVIE_BLOBS Gaussian blobs, alternately bright and dark with amplitude U(0.8, 1.2) and width
+ * S * U(0.10, 0.18) (S the shorter side), start at random places and drift at S * U(0.3, 0.8) pixels per
+ * second on a torus, turning every MOVIE_TURN_S seconds; a pixel is tanh of the blobs' sum. */
+
+static bool movie_on(const cf_sim_config *c) { return c->movie_h > 0 && c->movie_w > 0; }
+
+int64_t cf_sim_movie_frames(const cf_sim_config *c)
+{
+    if (cf_sim_check(c) != CF_OK || !movie_on(c)) return 0;
+    double dur = c->trial_s > 0 && c->trial_s < c->seconds ? c->trial_s : c->seconds;
+    int64_t n = (int64_t)ceil(dur * c->movie_rate_hz - 1e-9);
+    return n > 0 ? n : 1;
+}
+
+/* Signed distance from a to b on a circle of circumference L, in [-L/2, L/2). */
+static double wrap(double d, double L)
+{
+    d = fmod(d, L);
+    if (d < -0.5 * L) d += L;
+    if (d >= 0.5 * L) d -= L;
+    return d;
+}
+
+cf_status cf_sim_movie(const cf_sim_config *c, float *frames)
+{
+    CF_TRY(cf_sim_check(c));
+    if (!movie_on(c)) return CF_OK;
+    if (!frames) return cf_set_error(CF_ERR_ARG, "cf_sim_movie: NULL output");
+    const int H = c->movie_h, W = c->movie_w;
+    const double S = H < W ? H : W, rate = c->movie_rate_hz;
+    const int64_t n = cf_sim_movie_frames(c), turn = (int64_t)llround(MOVIE_TURN_S * rate) > 0 ? (int64_t)llround(MOVIE_TURN_S * rate) : 1;
+    cf_philox_key key = cf_rng_key(c->seed, STREAM_MOVIE);
+    double x[MOVIE_BLOBS], y[MOVIE_BLOBS], sig[MOVIE_BLOBS], amp[MOVIE_BLOBS], speed[MOVIE_BLOBS], vx[MOVIE_BLOBS], vy[MOVIE_BLOBS];
+    for (int b = 0; b < MOVIE_BLOBS; b++) {
+        /* step 0: the blobs' fixed properties; step 1 + k: their directions in the k-th turn interval */
+        x[b] = W * cf_rng_uniform(key, 0, 8 * (uint64_t)b);
+        y[b] = H * cf_rng_uniform(key, 0, 8 * (uint64_t)b + 1);
+        sig[b] = S * (0.10 + 0.08 * cf_rng_uniform(key, 0, 8 * (uint64_t)b + 2));
+        /* half bright, half dark, so the screen averages near 0 */
+        amp[b] = (b % 2 ? -1.0 : 1.0) * (0.8 + 0.4 * cf_rng_uniform(key, 0, 8 * (uint64_t)b + 3));
+        speed[b] = S * (0.3 + 0.5 * cf_rng_uniform(key, 0, 8 * (uint64_t)b + 4)); /* pixels per second */
+        vx[b] = vy[b] = 0;
+    }
+    for (int64_t f = 0; f < n; f++) {
+        if (f % turn == 0)
+            for (int b = 0; b < MOVIE_BLOBS; b++) {
+                double a = 6.283185307179586 * cf_rng_uniform(key, 1 + (uint64_t)(f / turn), (uint64_t)b);
+                vx[b] = speed[b] * cos(a), vy[b] = speed[b] * sin(a);
+            }
+        float *p = frames + (size_t)f * (size_t)H * (size_t)W;
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++) {
+                double v = 0;
+                for (int b = 0; b < MOVIE_BLOBS; b++) {
+                    double dx = wrap(j + 0.5 - x[b], W), dy = wrap(i + 0.5 - y[b], H);
+                    v += amp[b] * exp(-(dx * dx + dy * dy) / (2 * sig[b] * sig[b]));
+                }
+                p[i * W + j] = (float)tanh(v); /* overlapping blobs saturate softly, inside (-1, 1) */
+            }
+        for (int b = 0; b < MOVIE_BLOBS; b++) {
+            x[b] = fmod(x[b] + vx[b] / rate + W, W);
+            y[b] = fmod(y[b] + vy[b] / rate + H, H);
+        }
+    }
+    return CF_OK;
+}
+
+cf_status cf_sim_receptive_fields(const cf_sim_config *c, float *rf, double *gain)
+{
+    CF_TRY(cf_sim_check(c));
+    if (!movie_on(c)) return CF_OK;
+    const int N = c->n_neurons, H = c->movie_h, W = c->movie_w;
+    const double S = H < W ? H : W;
+    cf_philox_key key = cf_rng_key(c->seed, STREAM_RF);
+    for (int u = 0; u < N; u++) {
+        double cx = W * cf_rng_uniform(key, 0, 8 * (uint64_t)u), cy = H * cf_rng_uniform(key, 0, 8 * (uint64_t)u + 1);
+        double s = S * (0.10 + 0.10 * cf_rng_uniform(key, 0, 8 * (uint64_t)u + 2));
+        double sign = cf_rng_uniform(key, 0, 8 * (uint64_t)u + 3) < RF_NEG_FRAC ? -1.0 : 1.0;
+        if (gain) gain[u] = c->movie_gain * (0.5 + cf_rng_uniform(key, 0, 8 * (uint64_t)u + 4));
+        if (!rf) continue;
+        float *p = rf + (size_t)u * (size_t)H * (size_t)W;
+        double sum = 0;
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++) {
+                double dx = j + 0.5 - cx, dy = i + 0.5 - cy, v = exp(-(dx * dx + dy * dy) / (2 * s * s));
+                p[i * W + j] = (float)v;
+                sum += v;
+            }
+        for (int k = 0; k < H * W; k++) p[k] = (float)(sign * p[k] / (sum > 0 ? sum : 1));
+    }
+    return CF_OK;
+}
+
+/* The movie (malloc'ed into *movie, may be NULL) and each frame's drive g_j <rf_j, frame> ([n * N] into
+ * *drive); *n the frame count. */
+static cf_status movie_drive(const cf_sim_config *c, float **movie, double **drive, int64_t *n)
+{
+    const int N = c->n_neurons;
+    const size_t px = (size_t)c->movie_h * (size_t)c->movie_w;
+    *n = cf_sim_movie_frames(c);
+    float *m = malloc((size_t)*n * px * sizeof *m), *rf = malloc((size_t)N * px * sizeof *rf);
+    double *g = malloc((size_t)N * sizeof *g), *d = malloc((size_t)*n * (size_t)N * sizeof *d);
+    cf_status st = m && rf && g && d ? CF_OK : cf_set_error(CF_ERR_OOM, "simulation: out of memory for the movie");
+    if (st == CF_OK) st = cf_sim_movie(c, m);
+    if (st == CF_OK) st = cf_sim_receptive_fields(c, rf, g);
+    for (int64_t f = 0; st == CF_OK && f < *n; f++)
+        for (int u = 0; u < N; u++) {
+            double v = 0;
+            const float *a = m + (size_t)f * px, *b = rf + (size_t)u * px;
+            for (size_t k = 0; k < px; k++) v += (double)a[k] * (double)b[k];
+            d[f * N + u] = g[u] * v;
+        }
+    free(rf);
+    free(g);
+    if (st != CF_OK || !movie) free(m), m = NULL;
+    if (st != CF_OK) free(d), d = NULL;
+    if (movie) *movie = m;
+    *drive = d;
+    return st;
+}
+
 static double logit(double p) { return log(p / (1 - p)); }
 
 static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
@@ -156,10 +298,13 @@ cf_status cf_sim_parameters(const cf_sim_config *c, double *bias, double *gain)
     double *x = malloc(CALIB_SAMPLES * sizeof *x), *g = calloc((size_t)N, sizeof *g);
     int *hubs = malloc((size_t)(c->n_hubs ? c->n_hubs : 1) * sizeof *hubs), *in_src = malloc((size_t)N * sizeof *in_src);
     float *uni = malloc(((size_t)N * (size_t)K + 1) * sizeof *uni);
+    double *mdrive = NULL; /* the movie's drive per frame and unit, sampled over the frames */
+    int64_t n_frames = 0;
     if (!w || !rate || !x || !g || !hubs || !in_src || !uni) {
         st = cf_set_error(CF_ERR_OOM, "cf_sim_parameters: out of memory");
         goto done;
     }
+    if (c->calibrate && movie_on(c) && (st = movie_drive(c, NULL, &mdrive, &n_frames)) != CF_OK) goto done;
     if ((st = cf_sim_weights(c, w)) != CF_OK || (st = cf_sim_hubs(c, hubs)) != CF_OK) goto done;
     for (int i = 0; i < N; i++) rate[i] = c->base_rate_hz * c->dt;
     for (int h = 0; h < c->n_hubs; h++) rate[hubs[h]] = c->hub_rate_hz * c->dt;
@@ -191,6 +336,11 @@ cf_status cf_sim_parameters(const cf_sim_config *c, double *bias, double *gain)
                 }
                 if ((double)uni[n_in * K] < rate[j]) v += c->refractory * kappa[1];
                 if (g[j] != 0) v += g[j] * cf_rng_normal(key, (uint64_t)j + ((uint64_t)1 << 40), (uint64_t)m);
+                if (mdrive) {
+                    int64_t f = (int64_t)(cf_rng_uniform(cf_rng_key(c->seed, STREAM_MOVIE_CALIB), (uint64_t)j, (uint64_t)m) *
+                                          (double)n_frames);
+                    v += mdrive[(f < n_frames ? f : n_frames - 1) * N + j];
+                }
                 x[m] = v;
             }
             /* f(b) = mean sigmoid(b + x) - rate is increasing in b: Newton steps, kept inside a bracket
@@ -222,6 +372,7 @@ done:
     free(hubs);
     free(in_src);
     free(uni);
+    free(mdrive);
     return st;
 }
 
@@ -245,6 +396,9 @@ cf_status cf_simulate_spikes(const cf_sim_config *c, cf_spikes **out, double *we
     int32_t *ev_unit = NULL;
     int64_t n_ev = 0, cap_ev = 0;
     cf_spikes *s = NULL;
+    float *movie = NULL;
+    double *mdrive = NULL;
+    int64_t n_frames = 0;
     if (!w || !bias || !gain || !drive || !hubs || !out_off || !u || !prev || !cur) goto oom;
     if ((st = cf_sim_weights(c, w)) != CF_OK || (st = cf_sim_hubs(c, hubs)) != CF_OK) goto fail;
     /* out-edge lists (CSR by source) so a spike touches only its targets */
@@ -277,6 +431,9 @@ cf_status cf_simulate_spikes(const cf_sim_config *c, cf_spikes **out, double *we
     const double rho = stim_on ? exp(-c->dt / c->stim_tau) : 0, innov = sqrt(1 - rho * rho);
     const double refr = c->refractory * kappa[1];
     double stim = stim_on ? cf_rng_normal(kst, 0, 0) : 0;
+    /* the movie: its drive per frame; bin t sees the frame on screen at t * dt - movie_lag (from the trial's
+     * start with trials) */
+    if (movie_on(c) && (st = movie_drive(c, &movie, &mdrive, &n_frames)) != CF_OK) goto fail;
     cap_ev = (int64_t)((double)T * N * (c->base_rate_hz * c->dt) * 2) + 1024;
     ev_bin = malloc((size_t)cap_ev * sizeof *ev_bin);
     ev_unit = malloc((size_t)cap_ev * sizeof *ev_unit);
@@ -287,13 +444,22 @@ cf_status cf_simulate_spikes(const cf_sim_config *c, cf_spikes **out, double *we
             if (t % beh_every == 0) beh_t[t / beh_every] = (double)t * c->dt, beh_v[t / beh_every] = stim;
         }
         double *d = drive + (t % R) * N;
+        const double *md = NULL;
+        if (mdrive) {
+            double tt = (double)t * c->dt, rel = tt;
+            if (c->trial_s > 0) rel = tt - floor((tt + 1e-9) / c->trial_s) * c->trial_s;
+            rel -= c->movie_lag;
+            int64_t f = (int64_t)floor(rel * c->movie_rate_hz + 1e-6);
+            if (rel > -1e-9 && f >= 0 && f < n_frames) md = mdrive + f * N;
+        }
         cf_rng_uniform_f32(ks, (uint64_t)t, u, N);
         for (int j = 0; j < N; j++) {
             double p;
-            if (d[j] == 0 && !prev[j] && !stim_on) {
+            if (d[j] == 0 && !prev[j] && !stim_on && !md) {
                 p = p0[j]; /* no input this bin (most bins): the baseline probability */
             } else {
                 double x = bias[j] + d[j] + gain[j] * stim;
+                if (md) x += md[j];
                 /* refractory term only after a spike: with r = -inf, r * 0 would be NaN */
                 if (prev[j]) x += refr;
                 p = 1.0 / (1.0 + exp(-x));
@@ -360,6 +526,15 @@ cf_status cf_simulate_spikes(const cf_sim_config *c, cf_spikes **out, double *we
         const char *name = "stimulus";
         if ((st = cf_spikes_set_behavior(s, n_beh, 1, beh_t, beh_v, &name)) != CF_OK) goto fail;
     }
+    if (movie) {
+        cf_frames *fr = cf_frames_make("movie", n_frames, c->movie_h, c->movie_w, movie, NULL, 0.0, c->movie_rate_hz,
+                                       c->trial_s > 0);
+        if (!fr) {
+            st = cf_last_status();
+            goto fail;
+        }
+        s->frames = fr;
+    }
     if (weights) memcpy(weights, w, (size_t)N * (size_t)N * sizeof *w);
     *out = s;
     s = NULL;
@@ -385,5 +560,7 @@ done:
     free(ev_unit);
     free(beh_t);
     free(beh_v);
+    free(movie);
+    free(mdrive);
     return st;
 }

@@ -26,6 +26,19 @@
  *     "stimulus", sampled every behavior_dt seconds.
  *   Trials (trial_s > 0): consecutive trials of trial_s seconds tile the recording (the dynamics run on
  *     across them).
+ *   Movie (movie_h, movie_w > 0; spec 1.7's "SimNeu3D" in miniature): a grayscale movie of movie_h x movie_w
+ *     pixels at movie_rate_hz (20) frames per second, values in (-1, 1): a few bright and dark Gaussian blobs
+ *     drifting on a torus, each turning to a new random direction every 2 s (cf_sim_movie). Every
+ *     unit has a receptive field rf_j: a normalised Gaussian blob (sum 1) at a random position, negated for
+ *     30% of the units, and a gain g_j = movie_gain * U(0.5, 1.5); the term
+ *         + g_j <rf_j, frame(t - movie_lag)>
+ *     joins the logit, the frame on screen at time t - movie_lag held for its 1 / movie_rate_hz seconds (a
+ *     blank screen, 0, before the movie starts or after it ends). With trials the SAME movie starts again at
+ *     every trial's start (as in the V1AL recordings), so the trial-averaged PSTH is stimulus-locked, and
+ *     the movie is one trial long; without trials it runs once over the recording. The calibrated baselines
+ *     take the drive into account (sampled over the movie's frames). The movie and the receptive fields
+ *     have their own Philox streams: turning the movie on changes neither the connectivity nor the hubs, and
+ *     with it off the outputs of a seed are exactly those of a build without movies.
  * A spike in bin t is stored at time t * dt; the recording is [0, n_bins * dt) with n_bins = round(seconds /
  * dt). Everything is drawn from the Philox RNG keyed by seed (separate streams for the hubs, the edges, the
  * gains, the spikes and the stimulus), so a seed gives the same data on every machine. Cost: about
@@ -57,6 +70,10 @@ typedef struct cf_sim_config {
     double behavior_dt;  /* 0.05 s: sampling of the "stimulus" behaviour variable */
     double trial_s;      /* 0 = no trials */
     bool calibrate;      /* true: baselines calibrated to the target rates (see above); false: logit(rate * dt) */
+    int movie_h, movie_w; /* movie size in pixels (0 x 0 = no movie) */
+    double movie_gain;    /* 2: scale of the receptive-field drive (logit units) */
+    double movie_rate_hz; /* 20 frames per second */
+    double movie_lag;     /* 0.05 s: the frame that drives bin t is the one on screen at t - movie_lag */
 } cf_sim_config;
 
 /* The values in the comments above. */
@@ -71,8 +88,15 @@ cf_status cf_sim_weights(const cf_sim_config *c, double *w);
 /* The baselines b_j and the stimulus gains c_j ([N] each, either may be NULL; gains are 0 without a
  * stimulus). Costs a few milliseconds with calibration (2048 samples per unit). */
 cf_status cf_sim_parameters(const cf_sim_config *c, double *bias, double *gain);
-/* Runs the simulation: *out gets the spikes (with trials and the "stimulus" behaviour when configured; free
- * with cf_spikes_free). weights ([N * N], may be NULL) gets the ground truth as cf_sim_weights. */
+/* The movie: its frame count (one trial long with trials, else the recording; 0 without a movie) and its
+ * pixels, frames [n, movie_h, movie_w] row-major; frame i is on screen from i / movie_rate_hz seconds after
+ * the start of the recording (of each trial, with trials). */
+int64_t cf_sim_movie_frames(const cf_sim_config *c);
+cf_status cf_sim_movie(const cf_sim_config *c, float *frames);
+/* The receptive fields rf [N, movie_h, movie_w] (signed, |sum| 1) and the gains g [N] (either may be NULL). */
+cf_status cf_sim_receptive_fields(const cf_sim_config *c, float *rf, double *gain);
+/* Runs the simulation: *out gets the spikes (with trials, the "stimulus" behaviour and the movie as the frames
+ * "movie" when configured; free with cf_spikes_free). weights ([N * N], may be NULL) gets the ground truth as cf_sim_weights. */
 cf_status cf_simulate_spikes(const cf_sim_config *c, cf_spikes **out, double *weights);
 
 #endif

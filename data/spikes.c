@@ -46,6 +46,7 @@ void cf_spikes_free(cf_spikes *s)
     if (s->beh_names)
         for (int j = 0; j < s->beh_dim; j++) free(s->beh_names[j]);
     free(s->beh_names);
+    cf_frames_free(s->frames);
     free(s);
 }
 
@@ -276,6 +277,7 @@ cf_status cf_spikes_validate(const cf_spikes *s, const char *what)
             if (!isfinite(s->beh[i * s->beh_dim + j]))
                 return cf_set_error(CF_ERR_FORMAT, "%s: behaviour '%s' row %" PRId64 ": not finite", what, s->beh_names[j], i);
     }
+    if (s->frames) return cf_frames_validate(s->frames, what);
     return CF_OK;
 }
 
@@ -293,7 +295,8 @@ cf_spikes *cf_spikes_copy(const cf_spikes *s)
         memcpy(c->unit_ids, s->unit_ids, (size_t)s->n_units * sizeof *c->unit_ids);
     }
     if (cf_spikes_set_trials(c, s->n_trials, s->trial_start, s->trial_stop) != CF_OK ||
-        cf_spikes_set_behavior(c, s->beh_len, s->beh_dim, s->beh_t, s->beh, (const char *const *)s->beh_names) != CF_OK) {
+        cf_spikes_set_behavior(c, s->beh_len, s->beh_dim, s->beh_t, s->beh, (const char *const *)s->beh_names) != CF_OK ||
+        cf_spikes_set_frames(c, s->frames) != CF_OK) {
         cf_spikes_free(c);
         return NULL;
     }
@@ -342,6 +345,7 @@ bool cf_spikes_equal(const cf_spikes *a, const cf_spikes *b, char *why, size_t w
                 DIFF("behaviour '%s' row %" PRId64 ": %.17g vs %.17g", a->beh_names[j], i, a->beh[i * a->beh_dim + j],
                      b->beh[i * b->beh_dim + j]);
     }
+    if (!cf_frames_equal(a->frames, b->frames, why, why_n)) return false;
     if (why && why_n) why[0] = 0;
     return true;
 }

@@ -61,6 +61,7 @@ typedef struct cf_spikes {
     double *beh_t;    /* [beh_len] */
     double *beh;      /* [beh_len * beh_dim] */
     char **beh_names; /* [beh_dim] */
+    struct cf_frames *frames; /* the stimulus movie (NULL: none; see "frames" below) */
 } cf_spikes;
 
 /* ---- building, checking, freeing ---- */
@@ -79,10 +80,12 @@ cf_status cf_spikes_set_trials(cf_spikes *s, int n, const double *start, const d
  * finite, names non-empty (at most 255 bytes). T == 0 removes it. */
 cf_status cf_spikes_set_behavior(cf_spikes *s, int64_t T, int k, const double *t, const double *values,
                                  const char *const *names);
+/* Replaces the frames (a copy; NULL removes them). They must pass cf_frames_validate. */
+cf_status cf_spikes_set_frames(cf_spikes *s, const struct cf_frames *f);
 /* Checks every invariant above; the message names `what`, the unit and the row of the first violation. */
 cf_status cf_spikes_validate(const cf_spikes *s, const char *what);
 cf_spikes *cf_spikes_copy(const cf_spikes *s);
-/* True when a and b hold the same units, spike times (bit-exact), span, trials and behaviour; otherwise false
+/* True when a and b hold the same units, spike times (bit-exact), span, trials, behaviour and frames; otherwise false
  * with the first difference described in why (may be NULL). */
 bool cf_spikes_equal(const cf_spikes *a, const cf_spikes *b, char *why, size_t why_n);
 void cf_spikes_free(cf_spikes *s); /* NULL is fine */
@@ -168,14 +171,76 @@ cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv);
 
 struct cf_sim_config;
 /* Writes s as an NWB-style HDF5 file (the layout above: units, intervals/trials when s has trials,
- * processing/behavior/<name>/{data, timestamps} per behaviour variable, /units attributes t_start and t_end,
- * root attributes format and format_version). With weights (n == s->n_units), /simulation/weights [n, n] is
+ * processing/behavior/<name>/{data, timestamps} per behaviour variable, the frames as the ImageSeries
+ * /stimulus/presentation/<name> (data [n, h, w] float32, starting_time with its rate, or timestamps when the
+ * onsets are not on a grid), /units attributes t_start and t_end, root attributes format and
+ * format_version). With weights (n == s->n_units), /simulation/weights [n, n] is
  * written too; with sim, /simulation carries the generator's configuration as attributes, and
- * /simulation/hubs, /simulation/baselines and /simulation/stim_gains the rest of the ground truth (the
+ * /simulation/hubs, /simulation/baselines and /simulation/stim_gains (with a movie also
+ * /simulation/receptive_fields [N, h, w] and /simulation/movie_gains [N]) the rest of the ground truth (the
  * baselines are recomputed with cf_sim_parameters: a few milliseconds per unit). Atomic: built in memory, written to a temporary file in the same
  * directory, fsynced, renamed over path; on failure path is untouched. */
 cf_status cf_spikes_write_nwb(const cf_spikes *s, const char *path, const double *weights, int n,
                               const struct cf_sim_config *sim);
+
+/* ---- frames: the stimulus movie (spec 1.1 "Frames", 1.6) ----
+ *
+ * A grayscale movie: n frames of h x w pixels, frame i on screen from its onset t[i] until the next onset
+ * (the last one for 1 / rate seconds). With per_trial the onsets count from each trial's start: the movie
+ * is shown again in every trial (V1AL's repeated stimuli); otherwise they are times of the recording.
+ *
+ * Files (cf_frames_read):
+ *   NWB ImageSeries: /stimulus/presentation/<name>/data [n, h, w] or [n, 1, h, w] (any numeric type; the
+ *   `conversion` and `offset` attributes of data are applied as NWB defines them), timed by
+ *   /stimulus/presentation/<name>/timestamps [n] (strictly increasing; rate = (n - 1) / (t[n-1] - t[0]), 20
+ *   for a single frame) or by starting_time (a scalar dataset with a `rate` attribute, as NWB writes it, or
+ *   attributes starting_time and rate on the group): t[i] = starting_time + i / rate. The group attribute
+ *   time_reference = "trial_start" (ours; NWB has no word for it) marks a per-trial movie.
+ *   Binned counts HDF5 (the counts format of cf_spikes_read_counts_h5): a dataset /frames [n, h, w] or
+ *   [n, 1, h, w] with an attribute frame_rate (on the dataset or the root); onsets t_start + i / frame_rate
+ *   (t_start as for the counts, or an attribute frame_start on the dataset); time_reference as above.
+ * Errors name the file, the dataset and what is wrong: a wrong rank, a non-finite pixel (with its frame),
+ * timestamps that do not increase (with the row), a rate <= 0, a missing series or dataset. */
+typedef struct cf_frames {
+    char name[128]; /* the ImageSeries' name ("movie") */
+    int64_t n;
+    int h, w;
+    float *data;    /* [n, h, w] */
+    double *t;      /* [n] onsets, strictly increasing */
+    double rate;    /* frames per second: the slot width of a clip (cf_frames_clip) */
+    bool per_trial;
+} cf_frames;
+
+/* A validated copy of n frames: data [n * h * w] (NULL: zeros), onsets t [n] or NULL for t0 + i / rate. */
+cf_frames *cf_frames_make(const char *name, int64_t n, int h, int w, const float *data, const double *t, double t0,
+                          double rate, bool per_trial);
+/* n >= 1, 1 <= h, w <= 4096, finite pixels, finite strictly increasing onsets, finite rate > 0; the message
+ * names `what` and the frame or row at fault. */
+cf_status cf_frames_validate(const cf_frames *f, const char *what);
+cf_frames *cf_frames_copy(const cf_frames *f);
+bool cf_frames_equal(const cf_frames *a, const cf_frames *b, char *why, size_t why_n);
+void cf_frames_free(cf_frames *f); /* NULL is fine */
+
+/* Reads a movie from an HDF5 file: the ImageSeries /stimulus/presentation/<name>; name NULL picks the only
+ * ImageSeries there (an error lists them when there are several); a file without /stimulus/presentation
+ * but with a dataset /frames (the counts format) gives that one (name "frames"). */
+cf_frames *cf_frames_read(const char *path, const char *name);
+/* cf_frames_read, checked against s (a per-trial movie needs trials), then attached to s (its copy freed
+ * when s is). */
+cf_status cf_spikes_load_frames(cf_spikes *s, const char *path, const char *name);
+
+/* The frame on screen at time t (relative to the trial's start for a per-trial movie), or -1: before the
+ * first onset or after the last frame's 1 / rate seconds. */
+int64_t cf_frames_index(const cf_frames *f, double t);
+/* A clip of F frames for a window ending at t_end (spec 1.1): slot k = 0..F-1 covers [a + k / rate, a +
+ * (k + 1) / rate) with a = t_end + shift - F / rate (shift 0 by default, window_curr for the official
+ * code's offset, which puts the last frame past the window) and shows the frame on screen at the slot's
+ * middle. A slot whose middle lies outside [lo, hi) (the recording, or the window's trial) or when nothing
+ * is on screen is ZEROS (a blank screen: before the recording start, outside the trial). A per-trial movie
+ * is looked up relative to the start of the trial holding the slot (trials: n_trials sorted [start, stop)
+ * intervals; none holding it: zeros). out: [F, h, w]. */
+void cf_frames_clip(const cf_frames *f, double t_end, double shift, int F, double lo, double hi, int n_trials,
+                    const double *trial_start, const double *trial_stop, float *out);
 
 /* ---- tokenization (spec 1.1) ----
  *
@@ -212,10 +277,17 @@ typedef struct cf_spike_token_config {
      * each, copied at open; std must be > 0). */
     bool behavior;
     const double *behavior_mean, *behavior_std;
+    /* frames > 0 adds the field "frames" f32 [B, 1, frames, h, w]: each window's clip of the recording's
+     * movie (cf_frames_clip; the spikes must have frames): by default the frames slots [t_end - frames / rate,
+     * t_end), with frames_official_offset those shifted by window_curr (the official code's clip, whose last
+     * frame lies past the window). Slots before the recording start, or outside the window's trial when
+     * windows are laid in trials, are blank (zeros). */
+    int frames;
+    bool frames_official_offset;
 } cf_spike_token_config;
 
 /* The spec's SMALL config: dt 0.01, windows w_c 0.05 / w_p 0.10, block sizes 32 / 64, use_trials and
- * behavior on, no standardisation. (The official lateral config has w_p 0.05, block sizes 100 / 700.) */
+ * behavior on, no standardisation, no frames. (The official lateral config has w_p 0.05, block sizes 100 / 700.) */
 cf_spike_token_config cf_spike_token_defaults(void);
 
 typedef struct cf_spike_vocab {
@@ -246,6 +318,7 @@ cf_status cf_spike_tokens_prev(const cf_spike_vocab *v, const int32_t *units, co
  *   "prev_id", "prev_dt"                  i64 [B, Tp]
  *   "prev_pad"                            bool [B, Tp] (true = PAD)
  *   "behavior"                            f32 [B, k]   (only with cfg->behavior and behaviour in s)
+ *   "frames"                              f32 [B, 1, F, h, w] (only with cfg->frames = F > 0)
  * Everything needed is copied at open: s may be freed afterwards. Items are windows in time order (trial by
  * trial). Fails (NULL, *st set) on a bad config or when no window falls in the range. */
 cf_dataset *cf_spike_dataset_open(const cf_spikes *s, const cf_spike_token_config *cfg, double t_from, double t_to,
@@ -259,6 +332,8 @@ const cf_spike_vocab *cf_spike_dataset_vocab(const cf_dataset *ds);
  * (any pointer may be NULL). */
 cf_status cf_spike_dataset_window(const cf_dataset *ds, int64_t index, double *t_end, int *trial, int64_t *n_curr,
                                   int64_t *n_prev);
+/* Frames per clip in the "frames" field (0 when absent) and their size (h, w may be NULL). */
+int cf_spike_dataset_frames(const cf_dataset *ds, int *h, int *w);
 /* Variables in the "behavior" field (0 when absent) and the name of variable j (NULL when out of range). */
 int cf_spike_dataset_behavior_dim(const cf_dataset *ds);
 const char *cf_spike_dataset_behavior_name(const cf_dataset *ds, int j);
@@ -285,6 +360,7 @@ typedef struct cf_spike_options {
     double train_frac, val_frac; /* 0.8, 0.1 */
     double block_s;              /* 0 (default): the first 80% / next 10% / last 10% of time */
     uint64_t split_seed;
+    const char *frames_name;     /* with tokens.frames > 0: the movie to read (cf_spikes_load_frames; NULL: the only one) */
 } cf_spike_options;
 
 cf_spike_options cf_spike_options_defaults(void);

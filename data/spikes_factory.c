@@ -29,6 +29,10 @@ cf_dataset *cf_spike_factory(void *options, const char *split)
     }
     cf_spikes *s = cf_spikes_load(o->path, o->csv);
     if (!s) return NULL;
+    if (o->tokens.frames > 0 && cf_spikes_load_frames(s, o->path, o->frames_name) != CF_OK) {
+        cf_spikes_free(s);
+        return NULL;
+    }
     cf_time_ranges r[3];
     cf_dataset *ds = NULL;
     if (cf_spikes_split_blocks(s, o->train_frac, o->val_frac, o->block_s, o->split_seed, &r[0], &r[1], &r[2]) == CF_OK) {

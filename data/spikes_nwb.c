@@ -15,22 +15,6 @@
 
 /* ---- HDF5 plumbing ---- */
 
-/* True when every component of path ("a/b/c", relative to loc) exists. */
-static bool exists(hid_t loc, const char *path)
-{
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return false;
-    for (char *p = buf;; p++) {
-        if (*p == '/' || *p == 0) {
-            char c = *p;
-            *p = 0;
-            if (buf[0] && H5Lexists(loc, buf, H5P_DEFAULT) <= 0) return false;
-            if (!c) return true;
-            *p = c;
-        }
-    }
-}
-
 /* Shape of a numeric dataset: rank (0..2) and dims; CF_ERR_FORMAT naming it otherwise. */
 static cf_status numeric_shape(hid_t d, const char *file, const char *name, int *rank, hsize_t dims[2])
 {
@@ -57,7 +41,7 @@ static cf_status read_all_as(hid_t loc, const char *file, const char *name, cons
 {
     *out = NULL;
     dims[0] = dims[1] = 0;
-    if (!exists(loc, name)) {
+    if (!cf_h5_exists(loc, name)) {
         if (!required) return CF_OK;
         return cf_set_error(CF_ERR_FORMAT, "%s: missing dataset %s", file, shown);
     }
@@ -96,37 +80,18 @@ static cf_status read_all(hid_t loc, const char *file, const char *name, bool re
     return read_all_as(loc, file, name, shown, required, max_rank, memtype, out, dims);
 }
 
-/* A numeric scalar attribute: 1 found, 0 absent, -1 present but not a numeric scalar. */
-static int attr_double(hid_t obj, const char *name, double *v)
-{
-    if (H5Aexists(obj, name) <= 0) return 0;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), type = -1, space = -1;
-    int rc = -1;
-    if (a < 0) return -1;
-    type = H5Aget_type(a);
-    space = H5Aget_space(a);
-    H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
-    if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && space >= 0 && H5Sget_simple_extent_npoints(space) == 1 &&
-        H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0)
-        rc = 1;
-    cf_h5_close(&type);
-    cf_h5_close(&space);
-    cf_h5_close(&a);
-    return rc;
-}
-
 /* A number given as an attribute `name` of obj, or else of the root, or else as a one-value dataset `name`:
  * 1 found, 0 absent, CF_ERR_FORMAT (-1) naming the place when it is not a number. */
 static int find_number(hid_t file, hid_t obj, const char *fname, const char *where, const char *name, double *v)
 {
-    int rc = attr_double(obj, name, v);
-    if (rc == 0) rc = attr_double(file, name, v);
+    int rc = cf_h5_attr_double(obj, name, v);
+    if (rc == 0) rc = cf_h5_attr_double(file, name, v);
     if (rc < 0) {
         cf_set_error(CF_ERR_FORMAT, "%s: attribute %s (on %s or the root) is not a numeric scalar", fname, name, where);
         return -1;
     }
     if (rc == 1) return 1;
-    if (!exists(file, name)) return 0;
+    if (!cf_h5_exists(file, name)) return 0;
     void *buf;
     hsize_t dims[2];
     if (read_all(file, fname, name, true, 1, H5T_NATIVE_DOUBLE, &buf, dims) != CF_OK) return -1;
@@ -141,32 +106,11 @@ static int find_number(hid_t file, hid_t obj, const char *fname, const char *whe
     return 1;
 }
 
-/* Opens path read-only; the message tells a missing file from a non-HDF5 one. */
-static hid_t open_h5(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cf_set_error(CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    fclose(f);
-    if (H5Fis_hdf5(path) <= 0) {
-        cf_set_error(CF_ERR_FORMAT, "%s: not an HDF5 file", path);
-        return -1;
-    }
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl >= 0) H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    cf_h5_close(&fapl);
-    if (file < 0) cf_set_error(CF_ERR_FORMAT, "%s: cannot open as HDF5 (corrupt?)", path);
-    return file;
-}
-
 /* ---- trials ---- */
 
 static cf_status read_trials(hid_t file, const char *path, cf_spikes *s, double *t_max)
 {
-    if (!exists(file, "intervals/trials")) return CF_OK;
+    if (!cf_h5_exists(file, "intervals/trials")) return CF_OK;
     double *a = NULL, *b = NULL;
     hsize_t da[2], db[2];
     cf_status st = read_all(file, path, "intervals/trials/start_time", true, 1, H5T_NATIVE_DOUBLE, (void **)&a, da);
@@ -235,11 +179,11 @@ static cf_status read_series(hid_t g, const char *file, const char *where, const
     }
     double conv, off;
     hid_t d = H5Dopen2(g, "data", H5P_DEFAULT);
-    int hc = attr_double(d, "conversion", &conv), ho = attr_double(d, "offset", &off);
+    int hc = cf_h5_attr_double(d, "conversion", &conv), ho = cf_h5_attr_double(d, "offset", &off);
     cf_h5_close(&d);
     if (hc != 1) conv = 1;
     if (ho != 1) off = 0;
-    if (exists(g, "timestamps")) {
+    if (cf_h5_exists(g, "timestamps")) {
         snprintf(shown, sizeof shown, "%s/timestamps", where);
         st = read_all_as(g, file, "timestamps", shown, true, 1, H5T_NATIVE_DOUBLE, (void **)&t, tdims);
         if (st == CF_OK && (int64_t)tdims[0] != T)
@@ -248,7 +192,7 @@ static cf_status read_series(hid_t g, const char *file, const char *where, const
     } else {
         double t0, rate;
         int h0 = 0, hr = 0;
-        if (exists(g, "starting_time")) {
+        if (cf_h5_exists(g, "starting_time")) {
             void *buf = NULL;
             hsize_t sd[2];
             snprintf(shown, sizeof shown, "%s/starting_time", where);
@@ -257,14 +201,14 @@ static cf_status read_series(hid_t g, const char *file, const char *where, const
                 t0 = *(double *)buf;
                 h0 = 1;
                 hid_t sdset = H5Dopen2(g, "starting_time", H5P_DEFAULT);
-                hr = attr_double(sdset, "rate", &rate);
+                hr = cf_h5_attr_double(sdset, "rate", &rate);
                 cf_h5_close(&sdset);
             }
             free(buf);
         } else {
-            h0 = attr_double(g, "starting_time", &t0);
+            h0 = cf_h5_attr_double(g, "starting_time", &t0);
         }
-        if (st == CF_OK && hr != 1) hr = attr_double(g, "rate", &rate);
+        if (st == CF_OK && hr != 1) hr = cf_h5_attr_double(g, "rate", &rate);
         if (st == CF_OK && (h0 != 1 || hr != 1))
             st = cf_set_error(CF_ERR_FORMAT, "%s: %s: no timestamps dataset and no starting_time with a rate", file, where);
         if (st == CF_OK && (!(rate > 0) || !isfinite(rate) || !isfinite(t0)))
@@ -357,7 +301,7 @@ static double interp(const series *s, int j, double x)
 
 static cf_status read_behavior(hid_t file, const char *path, cf_spikes *s, double *t_max)
 {
-    if (!exists(file, "processing/behavior")) return CF_OK;
+    if (!cf_h5_exists(file, "processing/behavior")) return CF_OK;
     hid_t g = H5Gopen2(file, "processing/behavior", H5P_DEFAULT);
     if (g < 0) return cf_set_error(CF_ERR_FORMAT, "%s: /processing/behavior is not a group", path);
     series_list l = {0};
@@ -398,10 +342,10 @@ static cf_status read_behavior(hid_t file, const char *path, cf_spikes *s, doubl
 /* Reads the /units t_start/t_end attributes when present (1), else 0; -1 with an error when malformed. */
 static int span_attrs(hid_t file, const char *path, double *t0, double *t1)
 {
-    if (!exists(file, "units")) return 0;
+    if (!cf_h5_exists(file, "units")) return 0;
     hid_t u = H5Oopen(file, "units", H5P_DEFAULT);
     if (u < 0) return 0;
-    int a = attr_double(u, "t_start", t0), b = attr_double(u, "t_end", t1);
+    int a = cf_h5_attr_double(u, "t_start", t0), b = cf_h5_attr_double(u, "t_end", t1);
     cf_h5_close(&u);
     if (a < 0 || b < 0 || (a == 1 && b == 1 && !(isfinite(*t0) && isfinite(*t1) && *t1 >= *t0))) {
         cf_set_error(CF_ERR_FORMAT, "%s: /units attributes t_start / t_end are not a finite span", path);
@@ -446,7 +390,7 @@ static cf_spikes *read_nwb(hid_t file, const char *path)
     int64_t *index = NULL, *ids = NULL, *obs_index = NULL;
     hsize_t dt[2], di[2], dd[2], dobs[2], doi[2];
     cf_spikes *s = NULL;
-    if (!exists(file, "units")) {
+    if (!cf_h5_exists(file, "units")) {
         cf_set_error(CF_ERR_FORMAT, "%s: no /units group (an NWB spike file needs /units/spike_times and "
                      "/units/spike_times_index)", path);
         return NULL;
@@ -567,7 +511,7 @@ cf_spikes *cf_spikes_read_nwb(const char *path)
         return NULL;
     }
     cf_h5_quiet q = cf_h5_quiet_on();
-    hid_t file = open_h5(path);
+    hid_t file = cf_h5_open_read(path);
     cf_spikes *s = file >= 0 ? read_nwb(file, path) : NULL;
     cf_h5_close(&file);
     cf_h5_quiet_off(q);
@@ -580,7 +524,7 @@ static cf_spikes *read_counts(hid_t file, const char *path, const char *name)
 {
     char where[300];
     snprintf(where, sizeof where, "/%s", name);
-    if (!exists(file, name)) {
+    if (!cf_h5_exists(file, name)) {
         cf_set_error(CF_ERR_FORMAT, "%s: missing dataset %s (a counts file holds %s [N, T] and a bin_width)", path, where,
                      where);
         return NULL;
@@ -688,7 +632,7 @@ cf_spikes *cf_spikes_read_counts_h5(const char *path, const char *dataset)
         return NULL;
     }
     cf_h5_quiet q = cf_h5_quiet_on();
-    hid_t file = open_h5(path);
+    hid_t file = cf_h5_open_read(path);
     cf_spikes *s = file >= 0 ? read_counts(file, path, dataset ? dataset : "counts") : NULL;
     cf_h5_close(&file);
     cf_h5_quiet_off(q);
@@ -703,7 +647,7 @@ cf_status cf_spikes_read_weights(const char *path, int *n, double **w)
     *n = 0;
     *w = NULL;
     cf_h5_quiet q = cf_h5_quiet_on();
-    hid_t file = open_h5(path);
+    hid_t file = cf_h5_open_read(path);
     cf_status st = file >= 0 ? CF_OK : cf_last_status();
     hsize_t dims[2];
     void *buf = NULL;
@@ -728,7 +672,7 @@ cf_status cf_spikes_read_hubs(const char *path, int *n_hubs, int **hubs)
     *n_hubs = 0;
     *hubs = NULL;
     cf_h5_quiet q = cf_h5_quiet_on();
-    hid_t file = open_h5(path);
+    hid_t file = cf_h5_open_read(path);
     cf_status st = file >= 0 ? CF_OK : cf_last_status();
     hsize_t dims[2];
     int64_t *buf = NULL;
@@ -768,10 +712,10 @@ cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv)
     static const unsigned char h5sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     if (got < 8 || memcmp(sig, h5sig, 8) != 0) return cf_spikes_read_csv(path, csv);
     cf_h5_quiet q = cf_h5_quiet_on();
-    hid_t file = open_h5(path);
+    hid_t file = cf_h5_open_read(path);
     cf_spikes *s = NULL;
     /* a file with a units table is NWB-style (and read_nwb names what it lacks) */
-    if (file >= 0) s = exists(file, "units") || !exists(file, "counts") ? read_nwb(file, path) : read_counts(file, path, "counts");
+    if (file >= 0) s = cf_h5_exists(file, "units") || !cf_h5_exists(file, "counts") ? read_nwb(file, path) : read_counts(file, path, "counts");
     cf_h5_close(&file);
     cf_h5_quiet_off(q);
     return s;

@@ -154,6 +154,18 @@ static herr_t write_sim_attrs(hid_t g, const cf_sim_config *c)
                                 "c_j stim(t)), kappa_k = exp(-(k-1)/kernel_tau)");
 }
 
+/* Only with a movie, so the files of simulations without one stay byte for byte as they were. */
+static herr_t write_movie_attrs(hid_t g, const cf_sim_config *c)
+{
+    if (attr_f64(g, "movie_h", c->movie_h) < 0 || attr_f64(g, "movie_w", c->movie_w) < 0 ||
+        attr_f64(g, "movie_gain", c->movie_gain) < 0 || attr_f64(g, "movie_rate_hz", c->movie_rate_hz) < 0 ||
+        attr_f64(g, "movie_lag", c->movie_lag) < 0)
+        return -1;
+    return attr_str(g, "movie_model", "+ movie_gains[j] * <receptive_fields[j], frame(t - movie_lag)> on the logit (frame "
+                                      "held 1 / movie_rate_hz s; the movie of /stimulus/presentation/movie, restarted at "
+                                      "every trial)");
+}
+
 /* Builds the file in memory and returns its image (malloc'ed). */
 static cf_status build_image(const cf_spikes *s, const char *path, const double *weights, int n,
                              const cf_sim_config *sim, void **image, size_t *image_len)
@@ -166,6 +178,7 @@ static cf_status build_image(const cf_spikes *s, const char *path, const double 
     *image = NULL;
     *image_len = 0;
     size_t estimate = (size_t)s->n_spikes * 8 + (size_t)s->beh_len * (size_t)(s->beh_dim + 1) * 16 + (1 << 20);
+    if (s->frames) estimate += (size_t)s->frames->n * ((size_t)s->frames->h * (size_t)s->frames->w * 4 + 8);
     cf_h5image im;
     if ((file = cf_h5image_create(&im, path, estimate < (64u << 20) ? estimate : (64u << 20))) < 0) goto fail;
     stage = "writing the root attributes";
@@ -230,6 +243,51 @@ static cf_status build_image(const cf_spikes *s, const char *path, const double 
         free(buf);
         buf = NULL;
     }
+    if (s->frames) {
+        const cf_frames *f = s->frames;
+        snprintf(where, sizeof where, "writing /stimulus/presentation/%s", f->name);
+        stage = where;
+        hid_t ts = -1, d = -1;
+        hsize_t dims[3] = {(hsize_t)f->n, (hsize_t)f->h, (hsize_t)f->w}, nf = (hsize_t)f->n;
+        /* onsets on the grid t0 + i / rate are written as starting_time + rate (NWB's regular sampling), the
+         * reader recomputing them with the same expression; any other onsets as timestamps */
+        bool uniform = true;
+        for (int64_t i = 0; i < f->n && uniform; i++) uniform = f->t[i] == f->t[0] + (double)i / f->rate;
+        herr_t rc = (g = H5Gcreate2(file, "stimulus", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+                            (g2 = H5Gcreate2(g, "presentation", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+                            (ts = H5Gcreate2(g2, f->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0
+                        ? -1
+                        : 0;
+        if (rc >= 0) rc = attr_str(ts, "neurodata_type", "ImageSeries");
+        if (rc >= 0) rc = attr_str(ts, "namespace", "core");
+        if (rc >= 0) rc = attr_str(ts, "description", "grayscale movie [frames, height, width]; frame i is on screen from its "
+                                                      "onset until the next");
+        if (rc >= 0 && f->per_trial)
+            rc = attr_str(ts, "time_reference", "trial_start"); /* ours: the movie starts again at every trial */
+        if (rc >= 0) rc = write_ds(ts, "data", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dims, f->data);
+        if (rc >= 0 && (d = H5Dopen2(ts, "data", H5P_DEFAULT)) < 0) rc = -1;
+        if (rc >= 0) rc = attr_f64(d, "conversion", 1.0);
+        if (rc >= 0) rc = attr_f64(d, "resolution", -1.0);
+        if (rc >= 0) rc = attr_str(d, "unit", "a.u.");
+        cf_h5_close(&d);
+        if (rc >= 0 && uniform) {
+            hid_t space = H5Screate(H5S_SCALAR);
+            if (space < 0 || (d = H5Dcreate2(ts, "starting_time", H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+                H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &f->t[0]) < 0 || attr_f64(d, "rate", f->rate) < 0 ||
+                attr_str(d, "unit", "seconds") < 0)
+                rc = -1;
+            cf_h5_close(&space);
+        } else if (rc >= 0) {
+            if (write_f64(ts, "timestamps", 1, &nf, f->t) < 0 || (d = H5Dopen2(ts, "timestamps", H5P_DEFAULT)) < 0 ||
+                attr_i64(d, "interval", 1) < 0 || attr_str(d, "unit", "seconds") < 0)
+                rc = -1;
+        }
+        cf_h5_close(&d);
+        cf_h5_close(&ts);
+        if (rc < 0) goto fail;
+        cf_h5_close(&g2);
+        cf_h5_close(&g);
+    }
     if (weights || sim) {
         stage = "writing /simulation";
         if ((g = H5Gcreate2(file, "simulation", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
@@ -262,6 +320,26 @@ static cf_status build_image(const cf_spikes *s, const char *path, const double 
             if (write_f64(g, "baselines", 1, &nn, bg) < 0 || write_f64(g, "stim_gains", 1, &nn, bg + nn) < 0) goto fail;
             free(buf);
             buf = NULL;
+            if (sim->movie_h > 0 && sim->movie_w > 0) {
+                /* the receptive fields and their gains: drive_j = movie_gains[j] * <receptive_fields[j], frame> */
+                hsize_t rd[3] = {nn, (hsize_t)sim->movie_h, (hsize_t)sim->movie_w};
+                float *rf = malloc((size_t)(nn * rd[1] * rd[2]) * sizeof *rf);
+                double *mg = malloc(nn * sizeof *mg);
+                buf = rf;
+                if (!rf || !mg) {
+                    free(mg);
+                    goto oom;
+                }
+                cf_status rs = cf_sim_receptive_fields(sim, rf, mg);
+                herr_t rc = rs == CF_OK ? write_ds(g, "receptive_fields", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, rd, rf) : 0;
+                if (rs == CF_OK && rc >= 0) rc = write_f64(g, "movie_gains", 1, &nn, mg);
+                if (rs == CF_OK && rc >= 0) rc = write_movie_attrs(g, sim);
+                free(mg);
+                if (rs != CF_OK) goto fail_status;
+                if (rc < 0) goto fail;
+                free(buf);
+                buf = NULL;
+            }
         }
         cf_h5_close(&g);
     }
@@ -307,6 +385,11 @@ cf_status cf_spikes_write_nwb(const cf_spikes *s, const char *path, const double
         return st;
     }
     if ((st = check_names(s, path)) != CF_OK) return st;
+    if (s->frames) {
+        const char *fn = s->frames->name;
+        if (!fn[0] || strchr(fn, '/') || strcmp(fn, ".") == 0 || strcmp(fn, "..") == 0)
+            return cf_set_error(CF_ERR_ARG, "%s: frames name '%s' is not a valid group name", path, fn);
+    }
     H5E_auto2_t func;
     void *data;
     H5Eget_auto2(H5E_DEFAULT, &func, &data);

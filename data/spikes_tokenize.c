@@ -145,7 +145,14 @@ typedef struct spike_ds {
     int beh_dim;
     float *beh; /* [len, beh_dim] */
     char **beh_names;
-    double t_start;
+    double t_start, t_end;
+    /* frames: the movie, the clip length and shift, and the trials (for per-trial movies and the blank
+     * screen outside a window's trial) */
+    cf_frames *frames;
+    int F;
+    double shift;
+    int n_trials;
+    double *trial_start, *trial_stop;
 } spike_ds;
 
 static int64_t lb_bin(const spike_ds *d, int64_t bin)
@@ -171,11 +178,21 @@ static void window_ranges(const spike_ds *d, int64_t i, int64_t *c_lo, int64_t *
 
 enum { F_ID, F_ID_T, F_DT, F_DT_T, F_PREV_ID, F_PREV_DT, F_PREV_PAD, F_BEH };
 
+/* Window index's frame clip into out [F, h, w]. */
+static void window_frames(const spike_ds *d, int64_t index, float *out)
+{
+    int tr = d->win_trial[index];
+    double lo = tr >= 0 ? d->trial_start[tr] : d->t_start, hi = tr >= 0 ? d->trial_stop[tr] : d->t_end;
+    double te = d->t_start + (double)d->win_end[index] * d->v.dt;
+    cf_frames_clip(d->frames, te, d->shift, d->F, lo, hi, d->n_trials, d->trial_start, d->trial_stop, out);
+}
+
 static cf_status spike_get(cf_dataset *ds, int64_t index, cf_batch *b, int row)
 {
     spike_ds *d = (spike_ds *)ds;
-    int need = d->beh_dim ? 8 : 7;
-    if (b->nfields < need || b->fields[F_ID]->dtype != CF_I64 || b->fields[F_PREV_PAD]->dtype != CF_BOOL)
+    int f_frames = d->beh_dim ? F_BEH + 1 : F_BEH, need = f_frames + (d->F > 0);
+    if (b->nfields < need || b->fields[F_ID]->dtype != CF_I64 || b->fields[F_PREV_PAD]->dtype != CF_BOOL ||
+        (d->F > 0 && b->fields[f_frames]->dtype != CF_F32))
         return cf_set_error(CF_ERR_ARG, "%s: the batch lacks the spike fields", ds->name);
     int64_t T = d->T, Tp = d->Tp, c_lo, c_hi, p_lo, p_start;
     window_ranges(d, index, &c_lo, &c_hi, &p_lo, &p_start);
@@ -188,6 +205,8 @@ static cf_status spike_get(cf_dataset *ds, int64_t index, cf_batch *b, int row)
                                   ROW(F_PREV_ID, int64_t, Tp), ROW(F_PREV_DT, int64_t, Tp), ROW(F_PREV_PAD, bool, Tp));
     if (st == CF_OK && d->beh_dim)
         memcpy(ROW(F_BEH, float, d->beh_dim), d->beh + index * d->beh_dim, (size_t)d->beh_dim * sizeof(float));
+    if (st == CF_OK && d->F > 0)
+        window_frames(d, index, ROW(f_frames, float, (int64_t)d->F * d->frames->h * d->frames->w));
 #undef ROW
     if (st != CF_OK) cf_error_prefix("%s: item %" PRId64 ": ", ds->name, index);
     return st;
@@ -205,6 +224,10 @@ static cf_status spike_make_batch(cf_dataset *ds, int rows, cf_batch *b)
     if (st == CF_OK) st = cf_batch_add(b, "prev_dt", CF_I64, 2, sp);
     if (st == CF_OK) st = cf_batch_add(b, "prev_pad", CF_BOOL, 2, sp);
     if (st == CF_OK && d->beh_dim) st = cf_batch_add(b, "behavior", CF_F32, 2, sb);
+    if (st == CF_OK && d->F > 0) {
+        int64_t sf[5] = {rows, 1, d->F, d->frames->h, d->frames->w};
+        st = cf_batch_add(b, "frames", CF_F32, 5, sf);
+    }
     return st;
 }
 
@@ -221,6 +244,9 @@ static void spike_free(cf_dataset *ds)
     if (d->beh_names)
         for (int j = 0; j < d->beh_dim; j++) free(d->beh_names[j]);
     free(d->beh_names);
+    cf_frames_free(d->frames);
+    free(d->trial_start);
+    free(d->trial_stop);
     free(d);
 }
 
@@ -324,6 +350,47 @@ static cf_status build(spike_ds *d, const cf_spikes *s, const cf_spike_token_con
         }
     }
     free(br);
+    /* frames: a copy of the movie and of the trials */
+    if (c->frames > 0) {
+        if (!s->frames)
+            return cf_set_error(CF_ERR_ARG, "%s: a clip of %d frames per window was asked for, but the recording has no "
+                                "frames", d->base.name, c->frames);
+        if (c->frames > 100000) return cf_set_error(CF_ERR_ARG, "%s: %d frames per clip (at most 100000)", d->base.name, c->frames);
+        if (s->frames->per_trial && s->n_trials == 0)
+            return cf_set_error(CF_ERR_ARG, "%s: the movie '%s' is timed from each trial's start but the recording has no "
+                                "trials", d->base.name, s->frames->name);
+        d->F = c->frames;
+        d->shift = c->frames_official_offset ? c->window_curr : 0.0;
+        d->n_trials = s->n_trials;
+        /* A movie timed on the recording (a real one can be hundreds of MB) is copied only over the span
+         * this dataset's clips can reach, plus the frame after it, whose onset ends the last one's hold. */
+        const cf_frames *f = s->frames;
+        int64_t i0 = 0, i1 = f->n;
+        if (!f->per_trial) {
+            double te0 = s->t_start + (double)d->win_end[0] * dt, te1 = te0;
+            for (int64_t w = 1; w < d->base.len; w++) {
+                double te = s->t_start + (double)d->win_end[w] * dt;
+                te0 = te < te0 ? te : te0, te1 = te > te1 ? te : te1;
+            }
+            double lo = te0 + d->shift - (double)c->frames / f->rate - 1.0 / f->rate, hi = te1 + d->shift + 1.0 / f->rate;
+            while (i0 + 1 < f->n && f->t[i0 + 1] <= lo) i0++;
+            i1 = i0;
+            while (i1 < f->n && f->t[i1] <= hi) i1++;
+            if (i1 < f->n) i1++;
+            if (i1 <= i0) i1 = i0 + 1;
+        }
+        size_t px = (size_t)f->h * (size_t)f->w;
+        if (!(d->frames = cf_frames_make(f->name, i1 - i0, f->h, f->w, f->data + (size_t)i0 * px, f->t + i0, 0, f->rate,
+                                         f->per_trial)))
+            return cf_last_status();
+        if (s->n_trials > 0) {
+            d->trial_start = malloc((size_t)s->n_trials * sizeof *d->trial_start);
+            d->trial_stop = malloc((size_t)s->n_trials * sizeof *d->trial_stop);
+            if (!d->trial_start || !d->trial_stop) return cf_set_error(CF_ERR_OOM, "spike dataset: out of memory");
+            memcpy(d->trial_start, s->trial_start, (size_t)s->n_trials * sizeof *d->trial_start);
+            memcpy(d->trial_stop, s->trial_stop, (size_t)s->n_trials * sizeof *d->trial_stop);
+        }
+    }
     /* behaviour per window */
     if (!c->behavior || s->beh_len == 0 || s->beh_dim == 0) return CF_OK;
     int k = s->beh_dim;
@@ -406,6 +473,7 @@ cf_dataset *cf_spike_dataset_open_ranges(const cf_spikes *s, const cf_spike_toke
     d->T = c.block_size;
     d->Tp = c.prev_block_size;
     d->t_start = s->t_start;
+    d->t_end = s->t_end;
     if ((*st = cf_spike_vocab_make(s->n_units, &c, &d->v)) != CF_OK || (*st = build(d, s, &c, r)) != CF_OK) {
         spike_free(&d->base);
         return NULL;
@@ -449,6 +517,14 @@ cf_status cf_spike_dataset_window(const cf_dataset *ds, int64_t index, double *t
     if (n_curr) *n_curr = c_hi - c_lo;
     if (n_prev) *n_prev = c_lo - p_lo;
     return CF_OK;
+}
+
+int cf_spike_dataset_frames(const cf_dataset *ds, int *h, int *w)
+{
+    const spike_ds *d = as_spike(ds, "cf_spike_dataset_frames");
+    if (h) *h = d && d->F > 0 ? d->frames->h : 0;
+    if (w) *w = d && d->F > 0 ? d->frames->w : 0;
+    return d ? d->F : 0;
 }
 
 int cf_spike_dataset_behavior_dim(const cf_dataset *ds)

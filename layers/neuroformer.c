@@ -1,5 +1,6 @@
-/* Neuroformer: embeddings, the official block in its self- and cross-attention forms, the history /
- * behaviour cross-attention stack, heads, losses, generation with KV caches, attention analysis. */
+/* Neuroformer: embeddings, the frame tokens (Conv3d patches), the official block in its self- and
+ * cross-attention forms, the history / stimulus / behaviour cross-attention stack, heads, losses, generation
+ * with KV caches, attention analysis. */
 #include "sample.h"
 #include "neuroformer.h"
 
@@ -12,7 +13,7 @@ cf_neuroformer_config cf_neuroformer_defaults(void)
     return (cf_neuroformer_config){.block = 32, .prev_block = 64, .dim = 64, .heads = 4, .state_layers = 1,
                                    .hist_layers = 1, .beh_layers = 1, .final_layers = 1, .dropout = 0.1,
                                    .init_std = 0.02, .contrastive = true, .clip_temp = 0.5, .clip_symmetric = true,
-                                   .w_id = 0.6, .w_dt = 0.4, .w_clip = 0.25, .w_beh = 1.0};
+                                   .w_id = 0.6, .w_dt = 0.4, .w_clip = 0.25, .w_beh = 1.0, .frame_kernel = {3, 5, 5}};
 }
 
 /* ---- construction ---- */
@@ -42,14 +43,15 @@ static cf_status attn_init(cf_nf_attention *a, cf_params *ps, const char *name, 
     return st;
 }
 
-static cf_status block_init(cf_nf_block *b, cf_params *ps, const char *name, const cf_neuroformer_config *c, bool self)
+static cf_status block_init(cf_nf_block *b, cf_params *ps, const char *name, const cf_neuroformer_config *c, bool self,
+                            bool causal)
 {
     memset(b, 0, sizeof *b);
     b->self = self, b->dropout = c->dropout;
     cf_params_push(ps, "%s", name);
     b->stream = cf_name_hash(ps->scope);
     cf_status st = cf_norm_init(&b->ln1, ps, "ln1", CF_NORM_LAYER, c->dim, true, 1e-5);
-    if (st == CF_OK) st = attn_init(&b->attn, ps, "attn", c, self);
+    if (st == CF_OK) st = attn_init(&b->attn, ps, "attn", c, causal);
     if (st == CF_OK) st = cf_norm_init(&b->ln2, ps, "ln2", CF_NORM_LAYER, c->dim, true, 1e-5);
     if (st == CF_OK) st = cf_mlp_init(&b->mlp, ps, "mlp", CF_MLP_GELU, c->dim, 4 * c->dim, true, c->init_std, 0);
     if (st == CF_OK) st = cf_norm_init(&b->ln_out, ps, "ln_out", CF_NORM_LAYER, c->dim, true, 1e-5);
@@ -57,8 +59,9 @@ static cf_status block_init(cf_nf_block *b, cf_params *ps, const char *name, con
     return st;
 }
 
+/* n blocks named group.<i>: self-attention (causal or not) or cross-attention (self false). */
 static cf_status blocks_init(cf_nf_block **out, int64_t n, cf_params *ps, const char *group, const cf_neuroformer_config *c,
-                             bool self)
+                             bool self, bool causal)
 {
     *out = NULL;
     if (n <= 0) return CF_OK;
@@ -67,7 +70,7 @@ static cf_status blocks_init(cf_nf_block **out, int64_t n, cf_params *ps, const 
     for (int64_t l = 0; l < n; l++) {
         char name[64];
         snprintf(name, sizeof name, "%s.%lld", group, (long long)l);
-        CF_TRY(block_init(&(*out)[l], ps, name, c, self));
+        CF_TRY(block_init(&(*out)[l], ps, name, c, self, causal));
     }
     return CF_OK;
 }
@@ -98,6 +101,21 @@ cf_status cf_neuroformer_init(cf_neuroformer *m, cf_params *ps, const cf_neurofo
                             (long long)c->dt_classes, (long long)c->block, (long long)c->prev_block, (long long)c->dim,
                             (long long)c->heads, (long long)c->state_layers, (long long)c->hist_layers,
                             (long long)c->beh_layers, (long long)c->final_layers, c->dropout, c->clip_temp);
+    if (c->frame_layers < 0) return cf_set_error(CF_ERR_ARG, "neuroformer: frame_layers %lld (need >= 0)", (long long)c->frame_layers);
+    if (c->frame_layers > 0) {
+        const int64_t *k = c->frame_kernel;
+        if (c->frames < 1 || c->frame_h < 1 || c->frame_w < 1)
+            return cf_set_error(CF_ERR_ARG, "neuroformer: frame clip %lld x %lld x %lld (frames x height x width must be "
+                                "positive with frame_layers %lld)", (long long)c->frames, (long long)c->frame_h,
+                                (long long)c->frame_w, (long long)c->frame_layers);
+        if (k[0] < 1 || k[1] < 1 || k[2] < 1 || k[0] > c->frames || k[1] > c->frame_h || k[2] > c->frame_w)
+            return cf_set_error(CF_ERR_ARG, "neuroformer: frame kernel %lldx%lldx%lld does not fit the clip of %lld frames of "
+                                "%lld x %lld pixels (each side 1..the clip's)", (long long)k[0], (long long)k[1],
+                                (long long)k[2], (long long)c->frames, (long long)c->frame_h, (long long)c->frame_w);
+        if ((c->frames / k[0]) * (c->frame_h / k[1]) * (c->frame_w / k[2]) > 65536)
+            return cf_set_error(CF_ERR_ARG, "neuroformer: frame kernel %lldx%lldx%lld makes more than 65536 frame tokens",
+                                (long long)k[0], (long long)k[1], (long long)k[2]);
+    }
     m->id_sos = c->n_units, m->id_eos = c->n_units + 1, m->id_pad = c->n_units + 2, m->id_vocab = c->n_units + 3;
     m->dt_sos = c->dt_classes, m->dt_eos = c->dt_classes + 1, m->dt_pad = c->dt_classes + 2, m->dt_vocab = c->dt_classes + 3;
     double std = c->init_std > 0 ? c->init_std : 0.02;
@@ -108,22 +126,39 @@ cf_status cf_neuroformer_init(cf_neuroformer *m, cf_params *ps, const cf_neurofo
     m->pos_emb = cf_params_add(ps, "pos_emb", CF_SHAPE(1, c->block, c->dim), false);
     m->pos_emb_prev = cf_params_add(ps, "pos_emb_prev", CF_SHAPE(1, c->prev_block, c->dim), false);
     if (!m->pos_emb || !m->pos_emb_prev) return cf_last_status();
-    CF_TRY(blocks_init(&m->state, c->state_layers, ps, "state_blocks", c, true));
-    CF_TRY(blocks_init(&m->hist, c->hist_layers, ps, "hist_blocks", c, false));
+    CF_TRY(blocks_init(&m->state, c->state_layers, ps, "state_blocks", c, true, true));
+    CF_TRY(blocks_init(&m->hist, c->hist_layers, ps, "hist_blocks", c, false, false));
+    if (c->frame_layers > 0) {
+        /* Conv3d(1 -> C) with PyTorch's default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias */
+        const int64_t *k = c->frame_kernel;
+        double bound = 1.0 / sqrt((double)(k[0] * k[1] * k[2]));
+        m->frame_conv_w = cf_params_add(ps, "frame_emb.conv.weight", CF_SHAPE(c->dim, 1, k[0], k[1], k[2]), true);
+        m->frame_conv_b = cf_params_add(ps, "frame_emb.conv.bias", CF_SHAPE(c->dim), false);
+        if (!m->frame_conv_w || !m->frame_conv_b) return cf_last_status();
+        CF_TRY(cf_init_uniform(ps, m->frame_conv_w, -bound, bound));
+        CF_TRY(cf_init_uniform(ps, m->frame_conv_b, -bound, bound));
+        CF_TRY(cf_norm_init(&m->frame_ln, ps, "frame_emb.ln", CF_NORM_LAYER, c->dim, true, 1e-5));
+        m->frame_tokens = 1 + (c->frames / k[0]) * (c->frame_h / k[1]) * (c->frame_w / k[2]);
+        CF_TRY(blocks_init(&m->frame_blocks, c->frame_layers, ps, "frame_blocks", c, true, false));
+        CF_TRY(blocks_init(&m->stim, c->frame_layers, ps, "stim_blocks", c, false, false));
+    }
     if (c->beh_inputs > 0) {
-        CF_TRY(blocks_init(&m->beh, c->beh_layers, ps, "beh_blocks", c, false));
+        CF_TRY(blocks_init(&m->beh, c->beh_layers, ps, "beh_blocks", c, false, false));
         m->beh_w = cf_params_add(ps, "beh_emb.weight", CF_SHAPE(c->beh_inputs, c->dim), false);
         m->beh_b = cf_params_add(ps, "beh_emb.bias", CF_SHAPE(c->beh_inputs, c->dim), false);
         if (!m->beh_w || !m->beh_b) return cf_last_status();
         CF_TRY(cf_init_normal(ps, m->beh_w, 0, std));
     }
-    CF_TRY(blocks_init(&m->final, c->final_layers, ps, "final_blocks", c, true));
+    CF_TRY(blocks_init(&m->final, c->final_layers, ps, "final_blocks", c, true, true));
     CF_TRY(cf_linear_init(&m->head_id, ps, "head_id", c->dim, m->id_vocab, false, std));
     CF_TRY(cf_linear_init(&m->head_dt, ps, "head_dt", c->dim, m->dt_vocab, false, std));
     if (c->beh_predict) CF_TRY(cf_linear_init(&m->head_beh, ps, "head_beh", c->dim, 1, true, std));
-    if (c->contrastive && c->beh_inputs > 0) {
+    if (c->contrastive && (c->beh_inputs > 0 || c->frame_layers > 0)) {
         CF_TRY(cf_linear_init(&m->clip_proj, ps, c->clip_separate ? "clip_proj_id" : "clip_proj", c->dim, c->dim, false, std));
-        if (c->clip_separate) CF_TRY(cf_linear_init(&m->clip_proj_beh, ps, "clip_proj_beh", c->dim, c->dim, false, std));
+        if (c->clip_separate && c->beh_inputs > 0)
+            CF_TRY(cf_linear_init(&m->clip_proj_beh, ps, "clip_proj_beh", c->dim, c->dim, false, std));
+        if (c->clip_separate && c->frame_layers > 0)
+            CF_TRY(cf_linear_init(&m->clip_proj_frames, ps, "clip_proj_frames", c->dim, c->dim, false, std));
     }
     return CF_OK;
 }
@@ -134,7 +169,9 @@ void cf_neuroformer_free(cf_neuroformer *m)
     free(m->hist);
     free(m->beh);
     free(m->final);
-    m->state = m->hist = m->beh = m->final = NULL;
+    free(m->frame_blocks);
+    free(m->stim);
+    m->state = m->hist = m->beh = m->final = m->frame_blocks = m->stim = NULL;
 }
 
 /* ---- caches ---- */
@@ -146,7 +183,9 @@ cf_status cf_nf_cache_init(cf_nf_cache *c, const cf_neuroformer *m, int64_t batc
     c->batch = batch;
     c->state = calloc((size_t)(k->state_layers + 1), sizeof *c->state);
     c->final = calloc((size_t)(k->final_layers + 1), sizeof *c->final);
-    if (!c->state || !c->final) {
+    c->hist = calloc((size_t)(k->hist_layers + 1), sizeof *c->hist);
+    c->stim = calloc((size_t)(k->frame_layers + 1), sizeof *c->stim);
+    if (!c->state || !c->final || !c->hist || !c->stim) {
         cf_nf_cache_free(c);
         return cf_set_error(CF_ERR_OOM, "neuroformer: out of memory for the KV cache");
     }
@@ -155,6 +194,10 @@ cf_status cf_nf_cache_init(cf_nf_cache *c, const cf_neuroformer *m, int64_t batc
         st = cf_kv_cache_init(&c->state[l], CF_F32, batch, k->heads, k->block, k->dim / k->heads);
     for (int64_t l = 0; l < k->final_layers && st == CF_OK; l++, c->n_final++)
         st = cf_kv_cache_init(&c->final[l], CF_F32, batch, k->heads, k->block, k->dim / k->heads);
+    for (int64_t l = 0; l < k->hist_layers && st == CF_OK; l++, c->n_hist++)
+        st = cf_kv_cache_init(&c->hist[l], CF_F32, batch, k->heads, k->prev_block, k->dim / k->heads);
+    for (int64_t l = 0; l < k->frame_layers && st == CF_OK; l++, c->n_stim++)
+        st = cf_kv_cache_init(&c->stim[l], CF_F32, batch, k->heads, m->frame_tokens, k->dim / k->heads);
     if (st != CF_OK) cf_nf_cache_free(c);
     return st;
 }
@@ -163,14 +206,20 @@ void cf_nf_cache_clear(cf_nf_cache *c)
 {
     for (int64_t l = 0; l < c->n_state; l++) cf_kv_cache_clear(&c->state[l]);
     for (int64_t l = 0; l < c->n_final; l++) cf_kv_cache_clear(&c->final[l]);
+    for (int64_t l = 0; l < c->n_hist; l++) cf_kv_cache_clear(&c->hist[l]);
+    for (int64_t l = 0; l < c->n_stim; l++) cf_kv_cache_clear(&c->stim[l]);
 }
 
 void cf_nf_cache_free(cf_nf_cache *c)
 {
     for (int64_t l = 0; c->state && l < c->n_state; l++) cf_kv_cache_free(&c->state[l]);
     for (int64_t l = 0; c->final && l < c->n_final; l++) cf_kv_cache_free(&c->final[l]);
+    for (int64_t l = 0; c->hist && l < c->n_hist; l++) cf_kv_cache_free(&c->hist[l]);
+    for (int64_t l = 0; c->stim && l < c->n_stim; l++) cf_kv_cache_free(&c->stim[l]);
     free(c->state);
     free(c->final);
+    free(c->hist);
+    free(c->stim);
     memset(c, 0, sizeof *c);
 }
 
@@ -197,19 +246,43 @@ static cf_status record_attention(cf_ctx *ctx, cf_tensor *q, cf_tensor *k, cf_te
 }
 
 /* The official block: x = q + Drop(Wo MHA(LN1(q), kv, kv)); x += Drop(MLP(LN2(x))); LN_out(x). Self blocks take
- * keys and values from their raw input x (appended to cache when given); cross blocks from mem. */
+ * keys and values from their raw input x (appended to cache when given); cross blocks from mem: with a cache
+ * they are stored at the first call and reused while the cache holds them (mem may then be NULL). */
 static cf_tensor *block_fwd(cf_ctx *ctx, const cf_nf_block *b, cf_tensor *x, cf_tensor *mem, cf_tensor *mem_pad,
                             cf_kv_cache *cache, cf_tensor **rec, double rec_weight)
 {
-    if (!x || (!b->self && !mem)) return NULL;
+    bool reuse = !b->self && cache && cache->len > 0;
+    if (!x || (!b->self && !mem && !reuse)) return NULL;
     const cf_nf_attention *a = &b->attn;
     int64_t B = x->shape[0], T = x->shape[1], H = a->heads, Dh = a->head_dim;
     cf_tensor *src = b->self ? x : mem;
     cf_tensor *q = heads_of(ctx, cf_linear_fwd(ctx, &a->query, cf_norm_fwd(ctx, &b->ln1, x)), H, Dh);
-    cf_tensor *k = heads_of(ctx, cf_linear_fwd(ctx, &a->key, src), H, Dh);
-    cf_tensor *v = heads_of(ctx, cf_linear_fwd(ctx, &a->value, src), H, Dh);
+    cf_tensor *k, *v;
+    if (reuse) {
+        if (B > cache->k->shape[0]) {
+            cf_set_error(CF_ERR_ARG, "neuroformer: the cross-attention cache holds %lld rows, %lld needed",
+                         (long long)cache->k->shape[0], (long long)B);
+            return NULL;
+        }
+        k = cf_slice(ctx, cf_slice(ctx, cache->k, 0, 0, B, 1), 2, 0, cache->len, 1);
+        v = cf_slice(ctx, cf_slice(ctx, cache->v, 0, 0, B, 1), 2, 0, cache->len, 1);
+    } else {
+        k = heads_of(ctx, cf_linear_fwd(ctx, &a->key, src), H, Dh);
+        v = heads_of(ctx, cf_linear_fwd(ctx, &a->value, src), H, Dh);
+    }
     if (!q || !k || !v) return NULL;
-    if (cache) {
+    if (cache && !b->self && !reuse) {
+        int64_t S = k->shape[2];
+        if (S > cache->cap || B > cache->k->shape[0]) {
+            cf_set_error(CF_ERR_ARG, "neuroformer: the cross-attention cache holds %lld keys of %lld rows, %lld keys of %lld "
+                         "rows needed", (long long)cache->cap, (long long)cache->k->shape[0], (long long)S, (long long)B);
+            return NULL;
+        }
+        cf_tensor *ks = cf_slice(ctx, cf_slice(ctx, cache->k, 0, 0, B, 1), 2, 0, S, 1);
+        cf_tensor *vs = cf_slice(ctx, cf_slice(ctx, cache->v, 0, 0, B, 1), 2, 0, S, 1);
+        if (!ks || !vs || cf_copy_(ks, k) != CF_OK || cf_copy_(vs, v) != CF_OK) return NULL;
+        cache->len = S;
+    } else if (cache && b->self) {
         int64_t past = cache->len;
         if (past + T > cache->cap || B > cache->k->shape[0]) {
             cf_set_error(CF_ERR_ARG, "neuroformer: KV cache holds %lld positions of %lld rows, %lld positions of %lld "
@@ -239,16 +312,15 @@ static cf_tensor *block_fwd(cf_ctx *ctx, const cf_nf_block *b, cf_tensor *x, cf_
     return cf_norm_fwd(ctx, &b->ln_out, cf_add(ctx, x, f));
 }
 
-/* The dt classes as a float column [B, T, 1] for the temporal MLP (the official code embeds the class index
- * as a real number). */
-static cf_tensor *dt_column(cf_ctx *ctx, cf_tensor *dt)
+/* The dt classes as a float column [B, T, 1] of the parameters' dtype (f32, or f64 for gradient checks) for
+ * the temporal MLP (the official code embeds the class index as a real number). */
+static cf_tensor *dt_column(cf_ctx *ctx, cf_tensor *dt, cf_dtype type)
 {
     if (!dt) return NULL;
     int64_t B = dt->shape[0], T = dt->shape[1];
-    cf_tensor *col = cf_empty(ctx, CF_F32, CF_SHAPE(B, T, 1));
+    cf_tensor *col = cf_empty(ctx, type, CF_SHAPE(B, T, 1));
     if (!col) return NULL;
-    float *p = cf_data(col);
-    for (int64_t i = 0; i < B * T; i++) p[i] = (float)cf_get_flat(dt, i);
+    for (int64_t i = 0; i < B * T; i++) cf_set_flat(col, i, cf_get_flat(dt, i));
     return col;
 }
 
@@ -262,10 +334,36 @@ static cf_tensor *embed(cf_ctx *ctx, const cf_neuroformer *m, cf_tensor *id, cf_
                      (long long)pos->shape[1]);
         return NULL;
     }
-    cf_tensor *temporal = cf_linear_fwd(ctx, t2, cf_gelu(ctx, cf_linear_fwd(ctx, t1, dt_column(ctx, dt))));
+    cf_tensor *temporal = cf_linear_fwd(ctx, t2, cf_gelu(ctx, cf_linear_fwd(ctx, t1, dt_column(ctx, dt, t1->weight->dtype))));
     cf_tensor *e = cf_add(ctx, cf_add(ctx, cf_embedding_fwd(ctx, &m->tok_emb, id), temporal),
                           cf_slice(ctx, pos, 1, offset, offset + T, 1));
     return m->cfg.dropout > 0 ? cf_dropout(ctx, e, m->cfg.dropout, stream) : e;
+}
+
+/* The frame tokens (spec 1.2 step 2) of a clip [B, 1, F, h, w] with the window's SOS embedding sos [B, 1, C]
+ * as token 0, through the frame self-attention blocks: [B, P, C]. */
+static cf_tensor *frame_tokens(cf_ctx *ctx, const cf_neuroformer *m, cf_tensor *frames, cf_tensor *sos)
+{
+    const cf_neuroformer_config *c = &m->cfg;
+    if (!sos) return NULL;
+    int64_t B = sos->shape[0];
+    if (frames->ndim != 5 || frames->shape[0] != B || frames->shape[1] != 1 || frames->shape[2] != c->frames ||
+        frames->shape[3] != c->frame_h || frames->shape[4] != c->frame_w) {
+        char got[128];
+        cf_set_error(CF_ERR_SHAPE, "neuroformer: frames %s, expected [%lld, 1, %lld, %lld, %lld] (batch, 1, frames, height, "
+                     "width)", cf_shape_str(frames, got, sizeof got), (long long)B, (long long)c->frames,
+                     (long long)c->frame_h, (long long)c->frame_w);
+        return NULL;
+    }
+    static const int channels_last[5] = {0, 2, 3, 4, 1};
+    cf_tensor *y = cf_conv3d(ctx, cf_cast(ctx, frames, m->frame_conv_w->dtype), m->frame_conv_w, m->frame_conv_b, NULL);
+    y = cf_reshape(ctx, cf_contiguous(ctx, cf_permute(ctx, y, channels_last)), CF_SHAPE(B, m->frame_tokens - 1, c->dim));
+    y = cf_relu(ctx, cf_norm_fwd(ctx, &m->frame_ln, y));
+    cf_tensor *parts[2] = {sos, y};
+    cf_tensor *t = y ? cf_concat(ctx, 2, parts, 1) : NULL;
+    if (t && c->dropout > 0) t = cf_dropout(ctx, t, c->dropout, 0x6e670);
+    for (int64_t l = 0; l < c->frame_layers; l++) t = block_fwd(ctx, &m->frame_blocks[l], t, NULL, NULL, NULL, NULL, 0);
+    return t;
 }
 
 cf_status cf_neuroformer_forward(cf_ctx *ctx, const cf_neuroformer *m, const cf_nf_inputs *in, cf_nf_cache *cache,
@@ -282,17 +380,33 @@ cf_status cf_neuroformer_forward(cf_ctx *ctx, const cf_neuroformer *m, const cf_
         return cf_set_error(CF_ERR_SHAPE, "neuroformer: the model takes %lld behaviour inputs per window; the batch has %s",
                             (long long)c->beh_inputs, in->beh ? "another shape" : "none");
     int64_t offset = cache ? cf_nf_cache_len(cache) : 0;
+    /* with a cache, the cross-attention keys and values come from it after the window's first step */
+    bool hist_cached = cache && cache->n_hist > 0 && cache->hist[0].len > 0 && !rec;
+    bool stim_cached = cache && cache->n_stim > 0 && cache->stim[0].len > 0;
     cf_tensor *x = embed(ctx, m, in->id, in->dt, &m->temp1, &m->temp2, m->pos_emb, offset, 0x6e66e);
-    cf_tensor *mem = embed(ctx, m, in->prev_id, in->prev_dt, &m->temp1_prev, &m->temp2_prev, m->pos_emb_prev, 0, 0x6e66f);
+    cf_tensor *mem = NULL, *ftok = NULL;
+    if (c->hist_layers > 0 && !hist_cached)
+        mem = embed(ctx, m, in->prev_id, in->prev_dt, &m->temp1_prev, &m->temp2_prev, m->pos_emb_prev, 0, 0x6e66f);
+    if (c->frame_layers > 0 && !stim_cached) {
+        if (!in->frames) return cf_set_error(CF_ERR_ARG, "neuroformer: the model has %lld frame layers but no frames were "
+                                             "given", (long long)c->frame_layers);
+        if (offset != 0)
+            return cf_set_error(CF_ERR_ARG, "neuroformer: the frame tokens need the window's SOS token (position 0), but the "
+                                "cache is at position %lld without the frames' keys and values", (long long)offset);
+        if (!(ftok = frame_tokens(ctx, m, in->frames, cf_slice(ctx, x, 1, 0, 1, 1)))) return cf_last_status();
+    }
     for (int64_t l = 0; l < c->state_layers; l++)
         x = block_fwd(ctx, &m->state[l], x, NULL, NULL, cache ? &cache->state[l] : NULL, NULL, 0);
     cf_tensor *acc = NULL;
     for (int64_t l = 0; l < c->hist_layers; l++)
-        x = block_fwd(ctx, &m->hist[l], x, mem, in->prev_pad, NULL, rec ? &acc : NULL, 1.0 / (double)c->hist_layers);
+        x = block_fwd(ctx, &m->hist[l], x, mem, in->prev_pad, cache && !rec ? &cache->hist[l] : NULL, rec ? &acc : NULL,
+                      1.0 / (double)c->hist_layers);
+    for (int64_t l = 0; l < c->frame_layers; l++)
+        x = block_fwd(ctx, &m->stim[l], x, ftok, NULL, cache ? &cache->stim[l] : NULL, NULL, 0);
     cf_tensor *btok = NULL;
     if (c->beh_inputs > 0) {
         int64_t B = in->beh->shape[0];
-        cf_tensor *v = cf_reshape(ctx, cf_cast(ctx, in->beh, CF_F32), CF_SHAPE(B, c->beh_inputs, 1));
+        cf_tensor *v = cf_reshape(ctx, cf_cast(ctx, in->beh, m->beh_w->dtype), CF_SHAPE(B, c->beh_inputs, 1));
         btok = cf_add(ctx, cf_mul(ctx, v, m->beh_w), m->beh_b); /* [B, k, C] */
         for (int64_t l = 0; l < c->beh_layers; l++) x = block_fwd(ctx, &m->beh[l], x, btok, NULL, NULL, NULL, 0);
     }
@@ -300,6 +414,7 @@ cf_status cf_neuroformer_forward(cf_ctx *ctx, const cf_neuroformer *m, const cf_
         x = block_fwd(ctx, &m->final[l], x, NULL, NULL, cache ? &cache->final[l] : NULL, NULL, 0);
     out->x = x;
     out->beh_tokens = btok;
+    out->frame_tokens = ftok;
     out->id_logits = cf_linear_fwd(ctx, &m->head_id, x);
     out->dt_logits = cf_linear_fwd(ctx, &m->head_dt, x);
     if (rec) rec->probs = acc;
@@ -314,14 +429,13 @@ static cf_tensor *pool_tokens(cf_ctx *ctx, const cf_neuroformer *m, cf_tensor *x
 {
     if (!x) return NULL;
     int64_t B = id->shape[0], T = id->shape[1];
-    cf_tensor *w = cf_empty(ctx, CF_F32, CF_SHAPE(B, T, 1));
+    cf_tensor *w = cf_empty(ctx, x->dtype, CF_SHAPE(B, T, 1));
     if (!w) return NULL;
-    float *p = cf_data(w);
     for (int64_t b = 0; b < B; b++) {
         int64_t n = 0;
         for (int64_t t = 0; t < T; t++) n += cf_get_flat(id, b * T + t) != (double)m->id_pad;
         for (int64_t t = 0; t < T; t++)
-            p[b * T + t] = cf_get_flat(id, b * T + t) != (double)m->id_pad ? 1.0f / (float)(n ? n : 1) : 0.0f;
+            cf_set_flat(w, b * T + t, cf_get_flat(id, b * T + t) != (double)m->id_pad ? 1.0f / (float)(n ? n : 1) : 0.0f);
     }
     return cf_sum(ctx, cf_mul(ctx, x, w), CF_DIMS(1), false);
 }
@@ -331,11 +445,13 @@ static cf_tensor *l2_normalize(cf_ctx *ctx, cf_tensor *z)
     return cf_mul(ctx, z, cf_rsqrt(ctx, cf_add_scalar(ctx, cf_sum(ctx, cf_mul(ctx, z, z), CF_DIMS(-1), true), 1e-12)));
 }
 
-static cf_tensor *contrastive(cf_ctx *ctx, const cf_neuroformer *m, cf_tensor *z_id, cf_tensor *z_beh)
+/* The contrastive loss of one modality pair: z_id [B, C] against z_other [B, C] projected by proj_other. */
+static cf_tensor *contrastive(cf_ctx *ctx, const cf_neuroformer *m, cf_tensor *z_id, cf_tensor *z_other,
+                              const cf_linear_layer *proj_other)
 {
     const cf_neuroformer_config *c = &m->cfg;
     cf_tensor *a = l2_normalize(ctx, cf_linear_fwd(ctx, &m->clip_proj, z_id));
-    cf_tensor *b = l2_normalize(ctx, cf_linear_fwd(ctx, c->clip_separate ? &m->clip_proj_beh : &m->clip_proj, z_beh));
+    cf_tensor *b = l2_normalize(ctx, cf_linear_fwd(ctx, c->clip_separate ? proj_other : &m->clip_proj, z_other));
     cf_tensor *s = cf_mul_scalar(ctx, cf_matmul(ctx, a, cf_transpose(ctx, b, 0, 1)), 1.0 / c->clip_temp); /* [B, B] */
     if (!s) return NULL;
     cf_tensor *labels = cf_arange(ctx, CF_I64, s->shape[0]);
@@ -355,12 +471,19 @@ cf_status cf_neuroformer_loss(cf_ctx *ctx, const cf_neuroformer *m, const cf_nf_
     out->id = cf_cross_entropy_last(ctx, o.id_logits, id_target, NULL);
     out->dt = cf_cross_entropy_last(ctx, o.dt_logits, dt_target, NULL);
     if (!out->id || !out->dt) return cf_last_status();
-    bool clip = c->contrastive && c->beh_inputs > 0 && o.beh_tokens;
+    bool clip_beh = c->contrastive && c->beh_inputs > 0 && o.beh_tokens;
+    bool clip_frames = c->contrastive && c->frame_layers > 0 && o.frame_tokens, clip = clip_beh || clip_frames;
     double ce_scale = clip ? 1.0 - c->w_clip : 1.0;
     cf_tensor *total = cf_add(ctx, cf_mul_scalar(ctx, out->id, c->w_id * ce_scale), cf_mul_scalar(ctx, out->dt, c->w_dt * ce_scale));
     cf_tensor *pooled = (clip || (c->beh_predict && beh_target)) ? pool_tokens(ctx, m, o.x, in->id) : NULL;
     if (clip) {
-        out->clip = contrastive(ctx, m, pooled, cf_mean(ctx, o.beh_tokens, CF_DIMS(1), false));
+        /* the mean over the modality pairs (id, behaviour) and (id, frames) */
+        cf_tensor *lb = clip_beh ? contrastive(ctx, m, pooled, cf_mean(ctx, o.beh_tokens, CF_DIMS(1), false), &m->clip_proj_beh)
+                                 : NULL;
+        cf_tensor *lf = clip_frames ? contrastive(ctx, m, pooled, cf_mean(ctx, o.frame_tokens, CF_DIMS(1), false),
+                                                  &m->clip_proj_frames)
+                                    : NULL;
+        out->clip = lb && lf ? cf_mul_scalar(ctx, cf_add(ctx, lb, lf), 0.5) : clip_beh ? lb : lf;
         total = cf_add(ctx, total, cf_mul_scalar(ctx, out->clip, c->w_clip));
         if (!out->clip) return cf_last_status();
     }
@@ -391,12 +514,13 @@ static int64_t sample(const float *logits, const bool *allowed, int64_t V, const
 }
 
 cf_status cf_neuroformer_generate(cf_ctx *ctx, const cf_neuroformer *m, int64_t B, const int64_t *prev_id,
-                                  const int64_t *prev_dt, const bool *prev_pad, const float *beh, const uint64_t *keys,
-                                  const cf_nf_sample_opts *o, cf_nf_cache *cache, int64_t *ids, int64_t *dts, int64_t *n)
+                                  const int64_t *prev_dt, const bool *prev_pad, const float *beh, const float *frames,
+                                  const uint64_t *keys, const cf_nf_sample_opts *o, cf_nf_cache *cache, int64_t *ids,
+                                  int64_t *dts, int64_t *n)
 {
     const cf_neuroformer_config *c = &m->cfg;
     int64_t T = c->block, Tp = c->prev_block, k = c->beh_inputs;
-    if (B <= 0 || !prev_id || !prev_dt || !keys || !o || !ids || !dts || !n || (k > 0 && !beh))
+    if (B <= 0 || !prev_id || !prev_dt || !keys || !o || !ids || !dts || !n || (k > 0 && !beh) || (c->frame_layers > 0 && !frames))
         return cf_set_error(CF_ERR_ARG, "neuroformer generate: bad arguments");
     if (o->use_cache && cache && cache->batch < B)
         return cf_set_error(CF_ERR_ARG, "neuroformer generate: the cache holds %lld rows, %lld asked", (long long)cache->batch,
@@ -441,6 +565,9 @@ cf_status cf_neuroformer_generate(cf_ctx *ctx, const cf_neuroformer *m, int64_t 
                            .prev_dt = cf_from_data(ctx, CF_I64, CF_SHAPE(B, Tp), prev_dt),
                            .prev_pad = prev_pad ? cf_from_data(ctx, CF_BOOL, CF_SHAPE(B, Tp), prev_pad) : NULL,
                            .beh = k > 0 ? cf_from_data(ctx, CF_F32, CF_SHAPE(B, k), beh) : NULL};
+        /* with the cache the frames are read once, at the first step (their keys and values are kept) */
+        if (c->frame_layers > 0 && (i == 0 || !o->use_cache))
+            in.frames = cf_from_data(ctx, CF_F32, CF_SHAPE(B, 1, c->frames, c->frame_h, c->frame_w), frames);
         cf_nf_outputs out;
         st = cf_neuroformer_forward(ctx, m, &in, o->use_cache ? cache : NULL, NULL, &out);
         if (st != CF_OK) break;
@@ -465,7 +592,7 @@ cf_status cf_neuroformer_generate(cf_ctx *ctx, const cf_neuroformer *m, int64_t 
     }
     cf_set_training(ctx, prev_train);
     cf_set_grad_enabled(ctx, prev_grad);
-    if (own.state || own.final) cf_nf_cache_free(&own);
+    if (own.state || own.final || own.hist || own.stim) cf_nf_cache_free(&own);
     free(cur_id);
     free(cur_dt);
     free(done);

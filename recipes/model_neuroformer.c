@@ -55,6 +55,12 @@ static cf_status read_config(cf_recipe *r, nf_model *m, cf_neuroformer_config *c
         }
     }
     int n_units = s->n_units;
+    /* the frames (model.frame_layers > 0): their size sets the model's clip */
+    int64_t frame_h = 0, frame_w = 0;
+    if (st == CF_OK && t->frames > 0) {
+        if (cf_spike_source_frames(&m->src, s) != CF_OK) st = fail_recipe(r, "model.frame_layers", "frames");
+        else frame_h = s->frames->h, frame_w = s->frames->w;
+    }
     cf_spikes_free(s);
     if (st != CF_OK) return cf_recipe_status(r) != CF_OK ? cf_recipe_status(r) : fail_recipe(r, "data.window.curr", "tokens");
     if (m->beh_total > NF_MAX_BEH) return cf_recipe_fail(r, "data.behavior", CF_ERR_ARG, "at most %d behaviour variables", NF_MAX_BEH);
@@ -84,6 +90,18 @@ static cf_status read_config(cf_recipe *r, nf_model *m, cf_neuroformer_config *c
     c->w_beh = cf_recipe_float(r, "model.loss_behavior", c->w_beh);
     c->beh_inputs = m->n_in;
     c->beh_predict = m->predict_col >= 0;
+    c->frame_layers = cf_recipe_int(r, "model.frame_layers", 0);
+    int64_t kernel[3], stride[3];
+    int nk = cf_recipe_int_list(r, "model.frame_kernel", kernel, 3, c->frame_kernel, 3);
+    int ns = cf_recipe_int_list(r, "model.frame_stride", stride, 3, kernel, nk == 3 ? 3 : 0);
+    CF_TRY(cf_recipe_status(r));
+    if (nk != 3) return cf_recipe_fail(r, "model.frame_kernel", CF_ERR_ARG, "expected [kt, kh, kw] (frames, height, width)");
+    if (ns != 3 || stride[0] != kernel[0] || stride[1] != kernel[1] || stride[2] != kernel[2])
+        return cf_recipe_fail(r, "model.frame_stride", CF_ERR_ARG, "the frame convolution's stride must equal its kernel "
+                              "[%lld, %lld, %lld] (non-overlapping patches; an overlapping stride such as V1AL's [3, 4, 4] with "
+                              "kernel [3, 8, 8] is not supported)", (long long)kernel[0], (long long)kernel[1], (long long)kernel[2]);
+    memcpy(c->frame_kernel, kernel, sizeof kernel);
+    c->frames = t->frames, c->frame_h = frame_h, c->frame_w = frame_w;
     nf_eval_settings *e = &m->ev;
     e->batch = cf_recipe_int(r, "model.eval.batch", 64);
     e->temperature = cf_recipe_float(r, "model.eval.temperature", 1.0);
@@ -122,7 +140,7 @@ static cf_model *create(cf_recipe *r, cf_params *ps)
         return NULL;
     }
     if (cf_neuroformer_init(&m->nf, ps, &c) != CF_OK) {
-        fail_recipe(r, "model.dim", "neuroformer");
+        fail_recipe(r, strstr(cf_last_error(), "frame") ? "model.frame_kernel" : "model.dim", "neuroformer");
         cf_neuroformer_free(&m->nf);
         free(m);
         return NULL;
@@ -147,6 +165,7 @@ cf_status nf_inputs_from_batch(nf_model *m, cf_ctx *ctx, const cf_batch *b, cf_n
     in->prev_dt = cf_batch_get(b, "prev_dt");
     in->prev_pad = cf_batch_get(b, "prev_pad");
     if (!in->id || !in->dt || !in->prev_id || !in->prev_dt || !in->prev_pad) return cf_last_status();
+    if (m->nf.cfg.frame_layers > 0 && !(in->frames = cf_batch_get(b, "frames"))) return cf_last_status();
     if (m->src.shuffle_prev) {
         /* a relabelled copy in the arena (batch fields are contiguous) */
         cf_tensor *p = cf_from_data(ctx, CF_I64, in->prev_id->ndim, in->prev_id->shape, cf_data(in->prev_id));

@@ -1,5 +1,5 @@
 /* `model.type: neuroformer` and `data.type: spikes` from a recipe: the spike data source (with the
- * simulate-when-missing fallback), the model as the trainer sees it, its evaluation (next-token CE against
+ * simulate-when-missing fallback and the stimulus frames), the model as the trainer sees it, its evaluation (next-token CE against
  * the unigram baseline, window F1 against a rate-matched Poisson baseline, PSTH correlation, behaviour
  * decoding, connectivity recovery from the history attention) and generation over a split.
  *
@@ -10,8 +10,9 @@
  *                          (cf_simulate_spikes + cf_spikes_write_nwb: deterministic in the seed, atomic, the
  *                          ground-truth weights stored in /simulation): neurons (40), hubs (3), seconds (1000),
  *                          seed (0), stimulus (shared-stimulus gain, 0 = none), trial_s (0), base_rate_hz (5),
- *                          hub_rate_hz (15), hub_weight (2.5), edge_prob (0.03). An existing file is used as is:
- *                          delete it to simulate again.
+ *                          hub_rate_hz (15), hub_weight (2.5), edge_prob (0.03), movie ([h, w] in pixels: a
+ *                          movie-driven circuit, see data/simulate_spikes.h; [0, 0] = none), movie_gain (2),
+ *                          movie_lag (0.05). An existing file is used as is: delete it to simulate again.
  *   data.dt (0.01), data.window.curr (0.05), data.window.prev (0.10), data.block_size.id (32),
  *   data.block_size.prev_id (64), data.use_trials (true), data.behavior (true)   tokenization (spec 1.1)
  *   data.train_frac (0.8), data.val_frac (0.1), data.block_s (0), data.split_seed (0)   time-block splits
@@ -21,15 +22,29 @@
  *   data.shuffle_prev (false) the ablation of spec 1.9: every window's previous-window unit IDs are relabelled
  *                          by a random permutation of the units (fixed per window), in training, evaluation
  *                          and generation, so the model never learns who fired in the past
+ *   data.frames.count (20)  frames per window's clip (spec 1.1; 20 = 1 s at 20 Hz), read only when
+ *                          model.frame_layers > 0 (so model.frame_layers: 0 is the ablation without frames)
+ *   data.frames.official_offset (false)  the official clip, shifted by window.curr (its last frame lies past
+ *                          the window); by default the clip ends at the window's end. Frames before the
+ *                          recording (or outside the window's trial) are blank: zeros.
+ *   data.frames.name       the ImageSeries under /stimulus/presentation (absent: the only one; the counts
+ *                          format's /frames); a series the recipe names that the file lacks is an error
+ *   data.frames.size       [h, w]: the frames must have this size (absent: whatever the file has)
  * Behaviour variables are standardised with the mean and standard deviation of their samples inside the
  * training time ranges.
  *
  * ---- model keys (model.type: neuroformer) ----
  *   model.dim (64), model.heads (4), model.state_layers (1), model.hist_layers (1), model.beh_layers (1),
  *   model.final_layers (1), model.dropout (0.1), model.init_std (0.02)
+ *   model.frame_layers (0)  L_stim: frame self-attention and stimulus cross-attention blocks over the Conv3d
+ *                          frame tokens (0: no frames); the clip's size comes from the data
+ *   model.frame_kernel ([3, 5, 5])  the Conv3d kernel [frames, height, width]
+ *   model.frame_stride (= the kernel)  only a stride equal to the kernel is supported (non-overlapping
+ *                          patches); another one is an error naming this key
  *   model.predict          name of a behaviour variable to regress (absent: none)
  *   model.behavior_inputs  (true) the other behaviour variables are inputs (cross-attention tokens)
- *   model.contrastive (true), model.clip_temp (0.5), model.clip_symmetric (true), model.clip_separate (false)
+ *   model.contrastive (true), model.clip_temp (0.5), model.clip_symmetric (true), model.clip_separate (false):
+ *                          the (id, behaviour) and (id, frames) pairs, averaged
  *   model.loss_id (0.6), model.loss_dt (0.4), model.loss_contrastive (0.25), model.loss_behavior (1)
  *   model.eval.batch (64), model.eval.temperature (1), model.eval.top_k (0), model.eval.top_p (1),
  *   model.eval.seed (0), model.eval.free_seconds (10: own-past generation length), model.eval.max_windows
@@ -58,8 +73,13 @@ typedef struct cf_spike_source {
     const char *eval_split;
     bool shuffle_prev; /* the ablation: past-window unit IDs relabelled by a random permutation per window */
     bool simulated;    /* this call wrote the file */
+    char frames_name[128]; /* data.frames.name ("": the only movie in the file) */
+    int frame_size[2];     /* data.frames.size (0 x 0: whatever the file has) */
 } cf_spike_source;
 cf_status cf_spike_source_from_recipe(cf_recipe *r, cf_spike_source *src);
+/* When the recipe uses frames (opts.tokens.frames > 0): reads them from the file into s and checks them
+ * against data.frames.size; the error says that model.frame_layers asked for them. */
+cf_status cf_spike_source_frames(const cf_spike_source *src, cf_spikes *s);
 /* Opens one split ("train", "val", "test") as a spike dataset, behaviour standardised on the training
  * ranges; with subset, the train split is cut to data.train_fraction. */
 cf_dataset *cf_spike_source_open(const cf_spike_source *src, const char *split, bool subset);

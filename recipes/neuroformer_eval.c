@@ -111,6 +111,8 @@ cf_status cf_neuroformer_generate_split(cf_model *mb, cf_ctx *ctx, cf_dataset *d
     if (v->n_units != m->cfg.n_units)
         return cf_set_error(CF_ERR_ARG, "generate: the data has %d units, the model %lld", v->n_units, (long long)m->cfg.n_units);
     int64_t T = m->cfg.block, Tp = m->cfg.prev_block, N = m->cfg.n_units, K = nm->n_in;
+    /* the frame clip of a window, when the model has frame layers */
+    int64_t FP = m->cfg.frame_layers > 0 ? m->cfg.frames * m->cfg.frame_h * m->cfg.frame_w : 0;
     double dt = v->dt, wc = v->curr_bins * dt, wp = v->prev_bins * dt;
     /* the windows to generate */
     int64_t W = 0;
@@ -134,7 +136,7 @@ cf_status cf_neuroformer_generate_split(cf_model *mb, cf_ctx *ctx, cf_dataset *d
     g->true_time = malloc(sizeof(double) * (size_t)(W * T + 1));
     int64_t *pid = malloc(sizeof(int64_t) * (size_t)(B * Tp)), *pdt = malloc(sizeof(int64_t) * (size_t)(B * Tp));
     bool *ppad = malloc(sizeof(bool) * (size_t)(B * Tp));
-    float *beh = malloc(sizeof(float) * (size_t)(B * (K + 1)));
+    float *beh = malloc(sizeof(float) * (size_t)(B * (K + 1))), *frames = malloc(sizeof(float) * (size_t)(B * FP + 1));
     uint64_t *keys = malloc(sizeof(uint64_t) * (size_t)B);
     int64_t *ids = malloc(sizeof(int64_t) * (size_t)(B * (T - 1))), *dts = malloc(sizeof(int64_t) * (size_t)(B * (T - 1)));
     int64_t *n = malloc(sizeof(int64_t) * (size_t)B);
@@ -148,7 +150,7 @@ cf_status cf_neuroformer_generate_split(cf_model *mb, cf_ctx *ctx, cf_dataset *d
     cf_nf_cache cache = {0};
     cf_status st = CF_OK;
     if (!g->t_end || !g->gen_off || !g->true_off || !g->gen_unit || !g->gen_time || !g->true_unit || !g->true_time || !pid ||
-        !pdt || !ppad || !beh || !keys || !ids || !dts || !n || !units || !bins)
+        !pdt || !ppad || !beh || !frames || !keys || !ids || !dts || !n || !units || !bins)
         st = cf_set_error(CF_ERR_OOM, "generate: out of memory");
     if (st == CF_OK) st = cf_dataset_make_batch(ds, (int)B, &b);
     if (st == CF_OK && o->sample.use_cache) st = cf_nf_cache_init(&cache, m, B);
@@ -198,11 +200,19 @@ cf_status cf_neuroformer_generate_split(cf_model *mb, cf_ctx *ctx, cf_dataset *d
                 const float *bb = (const float *)cf_data(cf_batch_get(&b, "behavior")) + i * nm->beh_total;
                 for (int j = 0; j < K; j++) beh[i * K + j] = bb[nm->in_cols[j]];
             }
+            if (FP > 0) {
+                cf_tensor *bf = cf_batch_get(&b, "frames");
+                if (!bf || bf->ndim != 5 || bf->shape[0] <= i || bf->shape[2] * bf->shape[3] * bf->shape[4] != FP) {
+                    st = bf ? cf_set_error(CF_ERR_SHAPE, "generate: the batch's frames do not match the model's clip") : cf_last_status();
+                    break;
+                }
+                memcpy(frames + i * FP, (const float *)cf_data(bf) + i * FP, sizeof(float) * (size_t)FP);
+            }
             keys[i] = (uint64_t)w;
         }
         if (st == CF_OK && nm->src.shuffle_prev) nf_shuffle_prev(pid, pdt, rows, Tp, (int)N, nm->src.opts.split_seed);
         if (st == CF_OK)
-            st = cf_neuroformer_generate(ctx, m, rows, pid, pdt, ppad, K > 0 ? beh : NULL, keys, &so,
+            st = cf_neuroformer_generate(ctx, m, rows, pid, pdt, ppad, K > 0 ? beh : NULL, FP > 0 ? frames : NULL, keys, &so,
                                          o->sample.use_cache ? &cache : NULL, ids, dts, n);
         for (int64_t i = 0; st == CF_OK && i < rows; i++) {
             int64_t w = w0 + i;
@@ -231,6 +241,7 @@ cf_status cf_neuroformer_generate_split(cf_model *mb, cf_ctx *ctx, cf_dataset *d
     free(pdt);
     free(ppad);
     free(beh);
+    free(frames);
     free(keys);
     free(ids);
     free(dts);

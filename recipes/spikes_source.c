@@ -13,7 +13,8 @@
 static const char *const sim_keys[] = {"data.simulate.neurons",      "data.simulate.hubs",       "data.simulate.seconds",
                                        "data.simulate.seed",         "data.simulate.stimulus",   "data.simulate.trial_s",
                                        "data.simulate.base_rate_hz", "data.simulate.hub_rate_hz", "data.simulate.hub_weight",
-                                       "data.simulate.edge_prob"};
+                                       "data.simulate.edge_prob",    "data.simulate.movie",      "data.simulate.movie_gain",
+                                       "data.simulate.movie_lag"};
 
 static cf_status mkdir_parents(const char *path)
 {
@@ -53,7 +54,14 @@ static cf_status maybe_simulate(cf_recipe *r, cf_spike_source *src)
     c.hub_rate_hz = cf_recipe_float(r, "data.simulate.hub_rate_hz", c.hub_rate_hz);
     c.hub_weight = cf_recipe_float(r, "data.simulate.hub_weight", c.hub_weight);
     c.edge_prob = cf_recipe_float(r, "data.simulate.edge_prob", c.edge_prob);
+    int64_t movie[2] = {0, 0};
+    int nm = cf_recipe_int_list(r, "data.simulate.movie", movie, 2, movie, 2);
+    c.movie_gain = cf_recipe_float(r, "data.simulate.movie_gain", c.movie_gain);
+    c.movie_lag = cf_recipe_float(r, "data.simulate.movie_lag", c.movie_lag);
     CF_TRY(cf_recipe_status(r));
+    if (nm != 2 || movie[0] < 0 || movie[1] < 0 || movie[0] > 1024 || movie[1] > 1024)
+        return cf_recipe_fail(r, "data.simulate.movie", CF_ERR_ARG, "expected [height, width] in pixels (e.g. [8, 8])");
+    c.movie_h = (int)movie[0], c.movie_w = (int)movie[1];
     if (c.n_hubs > c.n_neurons) c.n_hubs = c.n_neurons;
     if (c.hub_targets > c.n_neurons - 1) c.hub_targets = c.n_neurons - 1;
     if (cf_sim_check(&c) != CF_OK) return cf_recipe_fail(r, "data.simulate.neurons", CF_ERR_ARG, "%s", cf_last_error());
@@ -95,7 +103,22 @@ cf_status cf_spike_source_from_recipe(cf_recipe *r, cf_spike_source *src)
     src->train_fraction = cf_recipe_float(r, "data.train_fraction", 1.0);
     src->eval_split = cf_recipe_str(r, "data.eval_split", "test");
     src->shuffle_prev = cf_recipe_bool(r, "data.shuffle_prev", false);
+    /* the frames: read when the model has frame layers (model.frame_layers: 0 turns them off, data and all) */
+    bool frames = cf_recipe_int(r, "model.frame_layers", 0) > 0;
+    int frame_count = (int)cf_recipe_int(r, "data.frames.count", 20);
+    t->frames_official_offset = cf_recipe_bool(r, "data.frames.official_offset", false);
+    const char *fname = cf_recipe_str(r, "data.frames.name", NULL);
+    int64_t size[2] = {0, 0};
+    int ns = cf_recipe_int_list(r, "data.frames.size", size, 2, size, 2);
     CF_TRY(cf_recipe_status(r));
+    if (frame_count < 1 || frame_count > 100000)
+        return cf_recipe_fail(r, "data.frames.count", CF_ERR_ARG, "must be in 1..100000, got %d", frame_count);
+    if (ns != 2 || size[0] < 0 || size[1] < 0)
+        return cf_recipe_fail(r, "data.frames.size", CF_ERR_ARG, "expected [height, width] in pixels");
+    t->frames = frames ? frame_count : 0;
+    src->frame_size[0] = (int)size[0], src->frame_size[1] = (int)size[1];
+    snprintf(src->frames_name, sizeof src->frames_name, "%s", fname ? fname : "");
+    o->frames_name = src->frames_name[0] ? src->frames_name : NULL;
     if (!(src->train_fraction > 0 && src->train_fraction <= 1))
         return cf_recipe_fail(r, "data.train_fraction", CF_ERR_ARG, "must be in (0, 1], got %g", src->train_fraction);
     if (strcmp(src->eval_split, "train") && strcmp(src->eval_split, "val") && strcmp(src->eval_split, "test"))
@@ -192,6 +215,20 @@ static void behavior_stats(const cf_spikes *s, const cf_time_ranges *r, double *
     }
 }
 
+cf_status cf_spike_source_frames(const cf_spike_source *src, cf_spikes *s)
+{
+    if (src->opts.tokens.frames <= 0) return CF_OK;
+    if (cf_spikes_load_frames(s, src->path, src->opts.frames_name) != CF_OK) {
+        cf_error_prefix("model.frame_layers asks for the stimulus frames: ");
+        return cf_last_status();
+    }
+    const cf_frames *f = s->frames;
+    if (src->frame_size[0] > 0 && src->frame_size[1] > 0 && (f->h != src->frame_size[0] || f->w != src->frame_size[1]))
+        return cf_set_error(CF_ERR_ARG, "%s: the frames '%s' are %d x %d pixels, data.frames.size says %d x %d", src->path,
+                            f->name, f->h, f->w, src->frame_size[0], src->frame_size[1]);
+    return CF_OK;
+}
+
 cf_dataset *cf_spike_source_open(const cf_spike_source *src, const char *split, bool use_subset)
 {
     int which = strcmp(split, "train") == 0 ? 0 : strcmp(split, "val") == 0 ? 1 : strcmp(split, "test") == 0 ? 2 : -1;
@@ -201,6 +238,10 @@ cf_dataset *cf_spike_source_open(const cf_spike_source *src, const char *split, 
     }
     cf_spikes *s = cf_spikes_load(src->path, src->opts.csv);
     if (!s) return NULL;
+    if (cf_spike_source_frames(src, s) != CF_OK) {
+        cf_spikes_free(s);
+        return NULL;
+    }
     cf_time_ranges r[3];
     cf_dataset *ds = NULL;
     const cf_spike_options *o = &src->opts;

@@ -241,7 +241,7 @@ static void test_cache(void)
     uint64_t keys[B] = {11, 12, 13};
     for (int pass = 0; pass < 2; pass++) {
         cf_nf_sample_opts so = {.temperature = 1.0, .top_p = 0.95, .seed = 5, .use_cache = pass == 0, .dt_max = 4};
-        CHECK(cf_neuroformer_generate(ctx, &m, B, w.pid, w.pdt, w.pad, w.beh, keys, &so, pass == 0 ? &cache : NULL, ids[pass],
+        CHECK(cf_neuroformer_generate(ctx, &m, B, w.pid, w.pdt, w.pad, w.beh, NULL, keys, &so, pass == 0 ? &cache : NULL, ids[pass],
                                       dts[pass], n[pass]) == CF_OK);
     }
     bool same = true, dt_ok = true, some = false;
@@ -258,7 +258,7 @@ static void test_cache(void)
     CHECK(some);
     /* row 1 alone gives what it gave in the batch */
     cf_nf_sample_opts so = {.temperature = 1.0, .top_p = 0.95, .seed = 5, .use_cache = true, .dt_max = 4};
-    CHECK(cf_neuroformer_generate(ctx, &m, 1, w.pid + TP, w.pdt + TP, w.pad + TP, w.beh + K, keys + 1, &so, &cache, id1, dt1, &n1) == CF_OK);
+    CHECK(cf_neuroformer_generate(ctx, &m, 1, w.pid + TP, w.pdt + TP, w.pad + TP, w.beh + K, NULL, keys + 1, &so, &cache, id1, dt1, &n1) == CF_OK);
     CHECK(n1 == n[0][1]);
     for (int j = 0; j < n1 && n1 == n[0][1]; j++) CHECK(id1[j] == ids[0][(T - 1) + j] && dt1[j] == dts[0][(T - 1) + j]);
     cf_nf_cache_free(&cache);

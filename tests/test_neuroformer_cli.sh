@@ -85,7 +85,7 @@ check grep -q '"beh_r2": ' "$tmp/ft.json"
     bad "multimodal: $(tail -3 "$tmp/log")"
 check grep -q '"loss_clip"' "$tmp/mm/metrics.jsonl"
 full=(--set "data.path=$tmp/sim.h5" --set model.dim=16 --set model.heads=2 --set model.state_layers=1 --set model.hist_layers=1
-    --set model.beh_layers=1 --set model.final_layers=1 --set data.block_size.id=24 --set data.block_size.prev_id=24
+    --set model.beh_layers=1 --set model.final_layers=1 --set model.frame_layers=0 --set data.block_size.id=24 --set data.block_size.prev_id=24
     --set train.batch_size=4 --set log.every=1)
 "$cformer" train "$rdir/full.yaml" --run-dir "$tmp/full" --steps 2 "${full[@]}" --quiet >"$tmp/log" 2>&1 ||
     bad "full.yaml shrunk: $(tail -3 "$tmp/log")"

@@ -10,12 +10,16 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: cformer simulate spikes [--neurons N] [--hubs H] [--seconds S] [--seed S] [--stimulus]\n"
-               "                               [--stimulus-gain G] [--trial-s S] [--hub-weight W] [--edge-prob P] -o FILE.h5\n\n"
+               "                               [--stimulus-gain G] [--trial-s S] [--hub-weight W] [--edge-prob P]\n"
+               "                               [--movie HxW] [--movie-gain G] [--movie-lag S] -o FILE.h5\n\n"
                "Simulates a Bernoulli GLM circuit (10 ms bins; defaults: 40 neurons, 3 hubs each driving 10 targets,\n"
                "sparse random edges, about 5 Hz, 1000 s) and writes its spikes as an NWB-style HDF5 file, with the\n"
                "ground-truth weights at /simulation/weights (w[i, j]: edge from unit i to unit j) and the hubs at\n"
                "/simulation/hubs. --stimulus adds a shared slow stimulus (gain 1; --stimulus-gain sets it), stored as\n"
-               "the behaviour variable \"stimulus\". Deterministic in the seed; the file is written atomically.\n");
+               "the behaviour variable \"stimulus\". --movie 8x8 adds a 20 Hz grayscale movie of drifting blobs (the same\n"
+               "movie in every trial with --trial-s) seen through each unit's Gaussian receptive field with gain G (default\n"
+               "2) and a lag of S seconds (default 0.05); it is written as the ImageSeries /stimulus/presentation/movie\n"
+               "and the fields as /simulation/receptive_fields. Deterministic in the seed; the file is written atomically.\n");
 }
 
 int cf_cmd_simulate(int argc, char **argv)
@@ -44,6 +48,17 @@ int cf_cmd_simulate(int argc, char **argv)
         else if (strcmp(s, "--trial-s") == 0 && v) c.trial_s = atof(argv[++i]);
         else if (strcmp(s, "--hub-weight") == 0 && v) c.hub_weight = atof(argv[++i]);
         else if (strcmp(s, "--edge-prob") == 0 && v) c.edge_prob = atof(argv[++i]);
+        else if (strcmp(s, "--movie") == 0 && v) {
+            const char *m = argv[++i];
+            char *end = NULL;
+            long h = strtol(m, &end, 10), w = end && (*end == 'x' || *end == 'X') ? strtol(end + 1, &end, 10) : -1;
+            if (!end || *end || h < 1 || w < 1 || h > 1024 || w > 1024) {
+                fprintf(stderr, "cformer simulate: --movie '%s': expected HxW, e.g. 8x8\n", m);
+                return 2;
+            }
+            c.movie_h = (int)h, c.movie_w = (int)w;
+        } else if (strcmp(s, "--movie-gain") == 0 && v) c.movie_gain = atof(argv[++i]);
+        else if (strcmp(s, "--movie-lag") == 0 && v) c.movie_lag = atof(argv[++i]);
         else if ((strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0) && v) out = argv[++i];
         else {
             fprintf(stderr, "cformer simulate: unexpected argument '%s' (see --help)\n", s);
@@ -75,7 +90,9 @@ int cf_cmd_simulate(int argc, char **argv)
         printf("simulated %d neurons for %g s: %lld spikes (mean %.2f Hz), %lld edges (%lld inhibitory), hubs", c.n_neurons,
                c.seconds, (long long)s->n_spikes, rate, (long long)edges, (long long)inhib);
         for (int h = 0; h < c.n_hubs; h++) printf(" %d", hubs[h]);
-        printf("%s in %.2f s\nwrote %s\n", c.stim_gain != 0 ? ", with a shared stimulus," : "", cf_cli_now() - t0, out);
+        if (c.stim_gain != 0) printf(", with a shared stimulus,");
+        if (s->frames) printf(", with a %dx%d movie of %lld frames,", c.movie_h, c.movie_w, (long long)s->frames->n);
+        printf(" in %.2f s\nwrote %s\n", cf_cli_now() - t0, out);
     }
     cf_spikes_free(s);
     free(w);

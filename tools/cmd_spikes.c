@@ -18,7 +18,8 @@ static void usage(FILE *f)
                "Generates the spikes of the split's windows in time order (default: the first 10 s of the test split),\n"
                "token by token with the KV cache. Each window is conditioned on the model's OWN previous window (true\n"
                "spikes only before the first generated window), or on the true one with --true-past. Spike time =\n"
-               "window start + dt class x dt. Writes the generated spikes (NWB-style: /units/spike_times) and prints\n"
+               "window start + dt class x dt. A model with frame layers sees each window's frame clip (its tokens' keys\n"
+               "and values made once per window). Writes the generated spikes (NWB-style: /units/spike_times) and prints\n"
                "the window F1 against the true spikes. --no-cache recomputes the prefix at every token (the reference).\n");
 }
 
