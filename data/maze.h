@@ -302,6 +302,8 @@ cf_status cf_maze_dataset_stats(const cf_dataset *ds, cf_maze_ds_stats *out);
 const cf_maze_file *cf_maze_dataset_file(const cf_dataset *ds);
 /* The file record of item i, -1 when out of range or ds is no maze dataset. */
 int64_t cf_maze_dataset_record(const cf_dataset *ds, int64_t i);
+/* How a maze dataset draws its traces (NULL for other datasets). */
+const cf_maze_draw_config *cf_maze_dataset_draw(const cf_dataset *ds);
 
 /* Registry factory (INTERIM, as cf_text_factory): options is a `const cf_maze_options *`. */
 typedef struct cf_maze_options {

@@ -211,6 +211,12 @@ const cf_maze_file *cf_maze_dataset_file(const cf_dataset *ds)
     return d ? d->file : NULL;
 }
 
+const cf_maze_draw_config *cf_maze_dataset_draw(const cf_dataset *ds)
+{
+    const maze_ds *d = as_maze(ds);
+    return d ? &d->cfg.draw : NULL;
+}
+
 int64_t cf_maze_dataset_record(const cf_dataset *ds, int64_t i)
 {
     const maze_ds *d = as_maze(ds);

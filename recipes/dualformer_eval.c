@@ -98,8 +98,42 @@ static cf_maze_stat slow_fraction_of(eval_buf *e, int median, bool long_plans)
     return m.slow_fraction;
 }
 
+/* Auto mode's prior (cf_dualformer_mode_eval.prior_*): for each task, 64 draws of its training sequence
+ * under the data's draw config, each weighted as the loss weighs its row. */
+static void auto_prior(const cf_maze_file *file, const cf_maze_draw_config *draw, bool sequence_mean, eval_buf *e,
+                       cf_dualformer_mode_eval *res)
+{
+    double sum[3] = {0}, n[3] = {0};
+    cf_maze_file_info info = cf_maze_file_get_info(file);
+    int cap = (int)info.max_trace + (int)info.max_plan + 1;
+    uint16_t *seq = malloc((size_t)cap * sizeof *seq);
+    res->prior_slow = res->prior_short = res->prior_long = NAN;
+    for (int64_t t = 0; seq && draw && t < e->tasks; t++) {
+        cf_maze_record r;
+        if (cf_maze_file_record(file, e->task_ids[t], &r) != CF_OK || cf_maze_decoder_max_len(&r, draw) > cap) continue;
+        double w_slow = 0, w_all = 0;
+        for (int64_t epoch = 0; epoch < 64; epoch++) {
+            int len = cf_maze_decoder_sequence(&r, draw, e->task_ids[t], epoch, seq, cap, NULL);
+            if (len <= 0) continue;
+            double w = sequence_mean ? 1.0 / len : 1.0;
+            w_all += w;
+            w_slow += seq[0] != CF_MAZE_TOK_PLAN ? w : 0;
+        }
+        if (w_all <= 0) continue;
+        int bucket = e->optimal[t] > res->median_nodes ? 2 : 1;
+        sum[0] += w_slow / w_all, n[0] += 1;
+        sum[bucket] += w_slow / w_all, n[bucket] += 1;
+    }
+    cf_clear_error();
+    free(seq);
+    if (n[0] > 0) res->prior_slow = sum[0] / n[0];
+    if (n[1] > 0) res->prior_short = sum[1] / n[1];
+    if (n[2] > 0) res->prior_long = sum[2] / n[2];
+}
+
 static cf_status eval_mode(cf_ctx *ctx, const cf_searchformer *sf, cf_tensor *src, cf_tensor *src_pad, eval_buf *e,
-                           cf_maze_mode mode, const cf_searchformer_sample_opts *base, cf_dualformer_mode_eval *res)
+                           cf_maze_mode mode, const cf_searchformer_sample_opts *base, const cf_maze_file *file,
+                           const cf_maze_draw_config *draw, bool sequence_mean, cf_dualformer_mode_eval *res)
 {
     cf_searchformer_sample_opts o = *base;
     o.first_token = cf_maze_mode_token(mode);
@@ -122,6 +156,7 @@ static cf_status eval_mode(cf_ctx *ctx, const cf_searchformer *sf, cf_tensor *sr
     res->median_nodes = sorted[(e->tasks - 1) / 2];
     res->slow_short = slow_fraction_of(e, res->median_nodes, false);
     res->slow_long = slow_fraction_of(e, res->median_nodes, true);
+    if (mode == CF_MAZE_MODE_AUTO) auto_prior(file, draw, sequence_mean, e, res);
     res->trace_after_plan = cf_maze_wilson(mixed, N);
     res->eos = cf_maze_wilson(eos, N);
     return CF_OK;
@@ -161,7 +196,9 @@ static void print_table(const cf_dualformer_report *rep)
         print_stat(a->slow_short, 3);
         printf(" plans > %d nodes", a->median_nodes);
         print_stat(a->slow_long, 3);
-        printf("\n");
+        printf("\nauto slow fraction of a model that learned the training data's first token exactly: %.3f (plans <= %d "
+               "nodes %.3f, > %d nodes %.3f)\n", a->prior_slow, a->median_nodes, a->prior_short, a->median_nodes,
+               a->prior_long);
     }
     const cf_dualformer_mode_eval *f = &rep->mode[CF_MAZE_MODE_FAST];
     if (f->done)
@@ -185,6 +222,9 @@ static void set_flat(cf_metrics *out, const cf_dualformer_mode_eval *m)
         SET("slow_fraction", m->all.slow_fraction.value);
         SET("slow_frac_short", m->slow_short.value);
         SET("slow_frac_long", m->slow_long.value);
+        SET("slow_prior", m->prior_slow);
+        SET("slow_prior_short", m->prior_short);
+        SET("slow_prior_long", m->prior_long);
     }
     if (m->mode == CF_MAZE_MODE_FAST) SET("trace_after_plan", m->trace_after_plan.value);
 #undef SET
@@ -278,7 +318,9 @@ cf_status cf_dualformer_evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *ds, cf_r
     cf_tensor *src = cf_batch_get(&b, "src"), *src_pad = cf_batch_get(&b, "src_pad");
     static const cf_maze_mode order[3] = {CF_MAZE_MODE_SLOW, CF_MAZE_MODE_FAST, CF_MAZE_MODE_AUTO};
     for (int i = 0; i < 3 && st == CF_OK; i++)
-        if (want[order[i]]) st = eval_mode(ctx, sf, src, src_pad, &e, order[i], &o, &rep->mode[order[i]]);
+        if (want[order[i]])
+            st = eval_mode(ctx, sf, src, src_pad, &e, order[i], &o, file, cf_maze_dataset_draw(ds), ec->sequence_mean,
+                           &rep->mode[order[i]]);
     cf_set_training(ctx, prev_train);
     cf_set_grad_enabled(ctx, prev_grad);
     if (st != CF_OK) goto done;
@@ -330,6 +372,11 @@ static void mode_json(FILE *f, const cf_dualformer_mode_eval *m)
     stat_json(f, "slow_fraction", m->all.slow_fraction, &first);
     stat_json(f, "slow_fraction_short", m->slow_short, &first);
     stat_json(f, "slow_fraction_long", m->slow_long, &first);
+    if (m->mode == CF_MAZE_MODE_AUTO) {
+        fputs(", \"slow_fraction_prior\": ", f), num(f, m->prior_slow);
+        fputs(", \"slow_fraction_prior_short\": ", f), num(f, m->prior_short);
+        fputs(", \"slow_fraction_prior_long\": ", f), num(f, m->prior_long);
+    }
     stat_json(f, "trace_after_plan", m->trace_after_plan, &first);
     stat_json(f, "eos", m->eos, &first);
     fprintf(f, ", \"median_plan_nodes\": %d, \"tasks\": %lld, \"k\": %d}", m->median_nodes, (long long)m->all.tasks,

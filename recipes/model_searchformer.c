@@ -185,6 +185,7 @@ static cf_model *create(cf_recipe *r, cf_params *ps)
     cf_searchformer_config c;
     cf_status st = cf_recipe_status(r) != CF_OK ? cf_recipe_status(r) : cf_searchformer_config_from_recipe(r, &c);
     if (st == CF_OK) st = cf_dualformer_eval_config_from_recipe(r, &m->eval);
+    m->eval.sequence_mean = m->sequence_mean;
     if (st == CF_OK && cf_searchformer_init(&m->sf, ps, &c) != CF_OK)
         st = cf_recipe_fail(r, "model.dim", cf_last_status(), "%s", cf_last_error());
     if (st != CF_OK) {

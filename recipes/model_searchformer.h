@@ -50,6 +50,7 @@ typedef struct cf_dualformer_eval_config {
     double temperature;
     bool modes[3]; /* indexed by cf_maze_mode */
     bool ban_trace, loss;
+    bool sequence_mean; /* the training loss's reduction (model.loss), for auto mode's prior */
 } cf_dualformer_eval_config;
 /* Reads and checks the train.eval_* keys (the model's create does, so they are known keys). */
 cf_status cf_dualformer_eval_config_from_recipe(cf_recipe *r, cf_dualformer_eval_config *c);
@@ -62,6 +63,12 @@ typedef struct cf_dualformer_mode_eval {
     int median_nodes;               /* the split point (optimal plan nodes) */
     cf_maze_stat trace_after_plan;  /* samples with a create/close token after their first plan token */
     cf_maze_stat eos;               /* samples that ended with eos within the cap */
+    /* auto: the slow fraction of a model that learned the training data's first decoder token exactly, i.e.
+     * the trace levels' mix weighted as the loss weighs rows (model.loss: sequence gives each row's tokens
+     * 1/length each, so short plan-only rows count more; token weighs every row alike); over all tasks, and
+     * those with short / long plans. The level is drawn independently of the maze, so any dependence on the
+     * plan length here comes from the loss weighting alone. */
+    double prior_slow, prior_short, prior_long;
 } cf_dualformer_mode_eval;
 
 typedef struct cf_dualformer_report {
@@ -75,11 +82,12 @@ typedef struct cf_dualformer_report {
 /* The model's evaluate: the sampled-plan metrics per mode (and the loss) over the first train.eval_tasks
  * tasks of ds (a maze dataset); prints a table with 95% confidence intervals; flat metrics in out:
  * loss, <mode>_{solved_1, optimal_1, optimal_3, swc, steps, diversity}, auto_slow_fraction,
- * auto_slow_frac_short / _long. The full report stays in the model for write_eval. */
+ * auto_slow_frac_short / _long, auto_slow_prior (/ _short / _long: see cf_dualformer_mode_eval). The full report stays in the model for write_eval. */
 cf_status cf_dualformer_evaluate(cf_model *m, cf_ctx *ctx, cf_dataset *ds, cf_recipe *r, cf_metrics *out);
 /* Writes the last report as JSON (atomically): {"step":.., "tasks":.., "k":.., "slow": {"solved_1":..,
  * "solved_1_ci": [lo, hi], "optimal_1":.., "optimal_3":.., "swc":.., "steps":.., "diversity":.., ...},
- * "fast": {..}, "auto": {.., "slow_fraction":.., "slow_fraction_short":.., "slow_fraction_long":..},
+ * "fast": {..}, "auto": {.., "slow_fraction":.., "slow_fraction_short":.., "slow_fraction_long":..,
+ * "slow_fraction_prior":.., "slow_fraction_prior_short":.., "slow_fraction_prior_long":..},
  * then every flat metric}. */
 cf_status cf_dualformer_write_eval(cf_model *m, const char *path, const cf_metrics *flat);
 /* The report of the last evaluation of a searchformer model (NULL for other models). */
