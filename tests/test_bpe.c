@@ -1,4 +1,6 @@
 /* BPE training, encoding, the vocabulary file, tokenizers and the text dataset. */
+#define CHECK_SHOW_LAST_ERROR /* a CHECK that fails also shows cf_last_error() */
+#include "check.h"
 #include "data/bpe.h"
 #include "data/loader.h"
 #include "data/text.h"
@@ -10,19 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                                          \
-    do {                                                                                                          \
-        if (cond) {                                                                                               \
-            passed++;                                                                                             \
-        } else {                                                                                                  \
-            failed++;                                                                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                           \
-            printf(__VA_ARGS__);                                                                                  \
-            printf("  [last error: %s]\n", cf_last_error());                                                      \
-        }                                                                                                         \
-    } while (0)
 
 static char tmpdir[64];
 
@@ -435,6 +424,5 @@ int main(void)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    TEST_MAIN_END();
 }

@@ -3,6 +3,7 @@
  *
  * `test_checkpoint --export DIR` instead writes a checkpoint, its safetensors exports and the expected
  * values into DIR for tests/test_safetensors.sh, which checks them with an independent Python reader. */
+#include "check.h"
 #include "layers/params.h"
 #include "recipes/checkpoint.h"
 #include "recipes/safetensors.h"
@@ -24,19 +25,6 @@
 #include <hdf5.h>
 #endif
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                            \
-            fprintf(stderr, __VA_ARGS__);                                                                              \
-            fprintf(stderr, "\n");                                                                                     \
-        }                                                                                                              \
-    } while (0)
 
 #define HAS(hay, needle) (strstr((hay), (needle)) != NULL)
 
@@ -293,10 +281,10 @@ static void test_corruption_sweep(void)
     fflush(stdout), fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
-        failed = 0;
+        check_failed = 0;
         corruption_sweep();
         fflush(stdout), fflush(stderr);
-        _exit(failed ? 1 : 0);
+        _exit(check_failed ? 1 : 0);
     }
     int status = 0;
     CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "fork/wait failed");
@@ -663,7 +651,7 @@ static void test_inspect(void)
                           "blocks.0.mlp.fc1.weight", "[256, 128]", "32768", "deflate", "momentum", total,
                           "  model:", "lr: 3.0e-4"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) CHECK(text && HAS(text, want[i]), "inspect lacks '%s'", want[i]);
-    if (failed) fputs(text ? text : "", stderr);
+    if (check_failed) fputs(text ? text : "", stderr);
     free(text);
     out = fopen("/dev/null", "w");
     CHECK(cf_checkpoint_inspect(tpath("garbage.h5"), out) != CF_OK, "inspect of garbage succeeded");
@@ -828,8 +816,8 @@ int main(int argc, char **argv)
         test_run_dir();
         test_safetensors_live();
         rm_tree(tmpdir);
-        printf("%d passed, %d failed\n", passed, failed);
-        return failed ? 1 : 77;
+        printf("%d passed, %d failed\n", check_passed, check_failed);
+        return check_failed ? 1 : 77;
     }
     test_roundtrip(CF_F32);
     test_roundtrip(CF_F64);
@@ -848,6 +836,5 @@ int main(int argc, char **argv)
     test_safetensors();
     test_safetensors_live();
     rm_tree(tmpdir);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    TEST_MAIN_END();
 }

@@ -1,25 +1,13 @@
 /* Forward values of the conv family against hand-computed cases and a naive reference, the batch-
  * parallel path against one sample at a time, and the error messages for bad shapes. */
 #include "autograd/cformer.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        if (cond) {                                                                                                    \
-            passed++;                                                                                                  \
-        } else {                                                                                                       \
-            failed++;                                                                                                  \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-        }                                                                                                              \
-    } while (0)
 
 #define S CF_SHAPE
 
@@ -525,6 +513,5 @@ int main(void)
     test_arena(ctx);
     test_errors(ctx);
     cf_ctx_free(ctx);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    TEST_MAIN_END();
 }

@@ -1,4 +1,6 @@
 /* Dataset interface, registry, sampler and the prefetching loader. */
+#define CHECK_SHOW_LAST_ERROR /* a CHECK that fails also shows cf_last_error() */
+#include "check.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 
@@ -7,19 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                                          \
-    do {                                                                                                          \
-        if (cond) {                                                                                               \
-            passed++;                                                                                             \
-        } else {                                                                                                  \
-            failed++;                                                                                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                           \
-            printf(__VA_ARGS__);                                                                                  \
-            printf("  [last error: %s]\n", cf_last_error());                                                      \
-        }                                                                                                         \
-    } while (0)
 
 /* ---- a fake dataset: item i is the row (i, 10 i); get fails at index `bad` (when >= 0) ---- */
 
@@ -419,6 +408,5 @@ int main(void)
     test_no_allocation_growth();
     test_create_errors();
     test_registry();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    TEST_MAIN_END();
 }

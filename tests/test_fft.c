@@ -2,23 +2,12 @@
  * and odd n, NumPy's handling of the DC / Nyquist imaginary parts, thread invariance, more plan sizes
  * than the plan cache holds, argument errors. */
 #include "autograd/cformer.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-static int passed, failed;
-#define CHECK(cond, ...) \
-    do { \
-        if (cond) { \
-            passed++; \
-        } else { \
-            failed++; \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__); \
-            printf("\n"); \
-        } \
-    } while (0)
 
 #define PI 3.14159265358979323846
 
@@ -189,6 +178,5 @@ int main(void)
     test_many_sizes(ctx);
     test_errors(ctx);
     cf_ctx_free(ctx);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    TEST_MAIN_END();
 }

@@ -2,25 +2,13 @@
  * backward of repeated ids, determinism of the scatters across thread counts, and the errors for
  * out-of-range indices and bad shapes. */
 #include "autograd/cformer.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...) \
-    do { \
-        if (cond) { \
-            passed++; \
-        } else { \
-            failed++; \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__); \
-            printf("\n"); \
-        } \
-    } while (0)
 
 static cf_tensor *from(cf_ctx *c, cf_dtype dt, int nd, const int64_t *shape, const double *v)
 {
@@ -45,7 +33,7 @@ static void expect(const char *what, const cf_tensor *t, const double *want, int
             return;
         }
     }
-    passed++;
+    check_passed++;
 }
 
 static void expect_shape(const char *what, const cf_tensor *t, int nd, const int64_t *shape)
@@ -244,6 +232,5 @@ int main(void)
     test_determinism(c);
     test_errors(c);
     cf_ctx_free(c);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    TEST_MAIN_END();
 }

@@ -2,24 +2,12 @@
  * smoothing, ignore_index counts, soft targets, the class-dim layouts), known gradients, that cross
  * entropy is one fused node, and the error messages for bad shapes, dtypes, options and class indices. */
 #include "autograd/cformer.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...) \
-    do { \
-        if (cond) { \
-            passed++; \
-        } else { \
-            failed++; \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__); \
-            printf("\n"); \
-        } \
-    } while (0)
 
 static void check_values(const char *what, const cf_tensor *t, const double *want, int64_t n, double tol)
 {
@@ -295,6 +283,5 @@ int main(void)
     test_layouts(ctx);
     test_errors(ctx);
     cf_ctx_free(ctx);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    TEST_MAIN_END();
 }

@@ -1,25 +1,13 @@
 /* Forward values of the norm ops against hand-computed cases, batch_norm's running-stat update,
  * numerics (large offsets in f32), determinism across thread counts, and argument errors. */
 #include "autograd/cformer.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...) \
-    do { \
-        if (cond) { \
-            passed++; \
-        } else { \
-            failed++; \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__); \
-            printf("\n"); \
-        } \
-    } while (0)
 
 static cf_tensor *from(cf_ctx *c, cf_dtype dt, int nd, const int64_t *shape, const double *v)
 {
@@ -45,7 +33,7 @@ static void expect(const char *what, const cf_tensor *t, const double *want, int
             return;
         }
     }
-    passed++;
+    check_passed++;
 }
 
 /* The last call failed with status st and a message containing each of the given pieces. */
@@ -304,6 +292,5 @@ int main(void)
     test_determinism(c);
     test_errors(c);
     cf_ctx_free(c);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    TEST_MAIN_END();
 }

@@ -1,23 +1,12 @@
 /* dropout / drop_path: masks reproducible across thread counts and restarts, kept fraction and
  * expectation, backward through the same mask, identity cases, argument errors. */
 #include "autograd/cformer.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-static int passed, failed;
-#define CHECK(cond, ...) \
-    do { \
-        if (cond) { \
-            passed++; \
-        } else { \
-            failed++; \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__); \
-            printf("\n"); \
-        } \
-    } while (0)
 
 #define N_BIG 200000 /* above the parallel threshold, so 2 threads really split the loop */
 
@@ -203,6 +192,5 @@ int main(void)
     test_identity(ctx);
     test_errors(ctx);
     cf_ctx_free(ctx);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    TEST_MAIN_END();
 }

@@ -2,6 +2,7 @@
  * misspelt keys, unknown sections, YAML syntax, duplicates, missing required keys), --set overrides, the
  * resolved recipe's round trip and its hash. Recipes are embedded strings parsed under fake file names,
  * plus one temporary file and the example in tests/data/recipes/. */
+#include "check.h"
 #include "recipes/recipe.h"
 
 #include <math.h>
@@ -10,19 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...)                                                                                     \
-    do {                                                                                                     \
-        if (cond) {                                                                                          \
-            passed++;                                                                                        \
-        } else {                                                                                             \
-            failed++;                                                                                        \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                 \
-            fprintf(stderr, __VA_ARGS__);                                                                    \
-            fprintf(stderr, "\n");                                                                           \
-        }                                                                                                    \
-    } while (0)
 
 static bool has(const char *hay, const char *needle) { return hay && strstr(hay, needle) != NULL; }
 
@@ -622,6 +610,5 @@ int main(void)
     test_hash();
     test_files();
     test_fail();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    TEST_MAIN_END();
 }

@@ -2,24 +2,12 @@
  * rules (ties, NaN, several dims), big reductions (chunked, thread-count independent), gradient routing
  * of max with ties, and the error messages. */
 #include "autograd/cformer.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-static int passed, failed;
-
-#define CHECK(cond, ...) \
-    do { \
-        if (cond) { \
-            passed++; \
-        } else { \
-            failed++; \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__); \
-            printf("\n"); \
-        } \
-    } while (0)
 
 static bool close_to(double a, double b, double tol) { return fabs(a - b) <= tol * (1 + fabs(b)); }
 
@@ -344,6 +332,5 @@ int main(void)
     test_scalars(ctx);
     test_errors(ctx);
     cf_ctx_free(ctx);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    TEST_MAIN_END();
 }

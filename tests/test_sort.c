@@ -1,24 +1,13 @@
 /* topk / sort / argsort: known cases with ties and NaN, agreement with a reference stable sort on both
  * topk paths (insertion buffer and full sort) and across threads, gradients, argument errors. */
 #include "autograd/cformer.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int passed, failed;
-#define CHECK(cond, ...) \
-    do { \
-        if (cond) { \
-            passed++; \
-        } else { \
-            failed++; \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__); \
-            printf("\n"); \
-        } \
-    } while (0)
 
 static bool equals(const cf_tensor *t, int64_t n, const double *want)
 {
@@ -211,6 +200,5 @@ int main(void)
     test_threads(ctx);
     test_errors(ctx);
     cf_ctx_free(ctx);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    TEST_MAIN_END();
 }

@@ -2,23 +2,12 @@
  * formulas at random points, the normalisation (smooth surrogates integrate to 1 for heaviside and 2
  * for sign), strided inputs, kind names, argument errors. */
 #include "autograd/cformer.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-static int passed, failed;
-#define CHECK(cond, ...) \
-    do { \
-        if (cond) { \
-            passed++; \
-        } else { \
-            failed++; \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__); \
-            printf("\n"); \
-        } \
-    } while (0)
 
 #define PI 3.14159265358979323846
 
@@ -169,6 +158,5 @@ int main(void)
     test_strided(ctx);
     test_names_and_errors(ctx);
     cf_ctx_free(ctx);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    TEST_MAIN_END();
 }

@@ -1,0 +1,138 @@
+/* The `cformer plot` command: its options, and where the metrics and the PNG are. */
+#include "plot.h"
+
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void plot_usage(FILE *f)
+{
+    fprintf(f, "usage: cformer plot DIR [-o FILE.png] [--metrics loss,lr,...] [--log] [--width N] [--panel-height N]\n\n"
+               "Draws the curves in DIR/metrics.jsonl (DIR may also be the .jsonl file itself), one panel per\n"
+               "metric against the step, to DIR/curves.png (or FILE.png).\n\n"
+               "  -o, --output FILE   where to write the PNG\n"
+               "  --metrics LIST      comma-separated metrics, in panel order (default: loss, then every other\n"
+               "                      metric except elapsed_s and tokens_per_s)\n"
+               "  --log               log-scale y axis for the loss\n"
+               "  --width N           image width in pixels (default 960)\n"
+               "  --panel-height N    height of each panel in pixels (default 240)\n"
+               "  -q, --quiet         no warnings\n");
+}
+
+/* The value of an option given as "--opt VALUE" or "--opt=VALUE"; NULL when argv[*i] is not that option. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0) return NULL;
+    if (argv[*i][n] == '=') return argv[*i] + n + 1;
+    if (argv[*i][n] != '\0') return NULL;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static bool parse_int(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > 1000000) return false;
+    *out = (int)v;
+    return true;
+}
+
+int cf_cmd_plot(int argc, char **argv)
+{
+    if (cf_cli_wants_help(argc, argv)) {
+        plot_usage(stdout);
+        return 0;
+    }
+    const char *dir = NULL, *out = NULL, *list = NULL;
+    cf_plot_options o = {0};
+    for (int i = 1; i < argc; i++) {
+        bool missing = false;
+        const char *v;
+        if ((v = opt_value(argc, argv, &i, "-o", &missing)) || (v = opt_value(argc, argv, &i, "--output", &missing))) out = v;
+        else if ((v = opt_value(argc, argv, &i, "--metrics", &missing))) list = v;
+        else if ((v = opt_value(argc, argv, &i, "--width", &missing)) || (v = opt_value(argc, argv, &i, "--panel-height", &missing))) {
+            int *dst = v == argv[i] ? (strcmp(argv[i - 1], "--width") == 0 ? &o.width : &o.panel_height)
+                                    : (strncmp(argv[i], "--width=", 8) == 0 ? &o.width : &o.panel_height);
+            if (!parse_int(v, dst)) {
+                fprintf(stderr, "cformer plot: %s needs a number of pixels, not '%s'\n",
+                        dst == &o.width ? "--width" : "--panel-height", v);
+                return 2;
+            }
+        } else if (missing) {
+            fprintf(stderr, "cformer plot: %s needs a value\n", argv[i]);
+            return 2;
+        } else if (strcmp(argv[i], "--log") == 0) o.log_loss = true;
+        else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) o.quiet = true;
+        else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            fprintf(stderr, "cformer plot: unknown option '%s'\n\n", argv[i]);
+            plot_usage(stderr);
+            return 2;
+        } else if (!dir) dir = argv[i];
+        else {
+            fprintf(stderr, "cformer plot: one run directory at a time ('%s' and '%s')\n", dir, argv[i]);
+            return 2;
+        }
+    }
+    if (!dir) {
+        plot_usage(stderr);
+        return 2;
+    }
+
+    /* DIR is a run directory, or the metrics file itself */
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/') dl--;
+    char *jsonl = NULL, *png = NULL, **names = NULL, *names_buf = NULL;
+    int rc = 1;
+    struct stat st;
+    bool is_file = stat(dir, &st) == 0 && !S_ISDIR(st.st_mode);
+    size_t cap = dl + 32;
+    if (!(jsonl = malloc(cap)) || !(png = malloc(cap + (out ? strlen(out) : 0)))) goto oom;
+    if (is_file) {
+        snprintf(jsonl, cap, "%.*s", (int)dl, dir);
+        size_t cut = dl;
+        while (cut > 0 && dir[cut - 1] != '/') cut--;
+        if (cut > 0) snprintf(png, cap, "%.*scurves.png", (int)cut, dir);
+        else snprintf(png, cap, "curves.png");
+    } else {
+        snprintf(jsonl, cap, "%.*s/metrics.jsonl", (int)dl, dir);
+        snprintf(png, cap, "%.*s/curves.png", (int)dl, dir);
+    }
+    if (out) strcpy(png, out);
+
+    if (list) {
+        if (!(names_buf = strdup(list)) || !(names = calloc(strlen(list) + 1, sizeof *names))) goto oom;
+        for (char *save = NULL, *tok = strtok_r(names_buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+            if (*tok) names[o.n_metrics++] = tok;
+        if (o.n_metrics == 0) {
+            fprintf(stderr, "cformer plot: --metrics names no metric\n");
+            rc = 2;
+            goto done;
+        }
+        o.metrics = (const char *const *)names;
+    }
+    if (cf_plot_metrics(jsonl, png, &o) != CF_OK) {
+        fprintf(stderr, "cformer plot: %s\n", cf_last_error());
+        goto done;
+    }
+    printf("wrote %s\n", png);
+    rc = 0;
+    goto done;
+oom:
+    fprintf(stderr, "cformer plot: out of memory\n");
+done:
+    free(names);
+    free(names_buf);
+    free(png);
+    free(jsonl);
+    return rc;
+}
