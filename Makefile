@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build demo test asan bench install clean
+.PHONY: all deps configure build demo test asan minimal bench install clean
 
 all: build
 
@@ -26,6 +26,10 @@ test: build
 asan:
 	@$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DCF_SANITIZE=ON -DCF_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)"
 
+# The optional dependencies off (no HDF5, MPI, CUDA): everything must still build; what needs them skips.
+minimal:
+	@$(MAKE) test BUILD=build-minimal CMAKE_FLAGS="-DCF_HDF5=OFF -DCF_MPI=OFF -DCF_CUDA=OFF $(CMAKE_FLAGS)"
+
 bench: build
 	$(BUILD)/bin/cformer bench ops
 
@@ -33,4 +37,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-minimal

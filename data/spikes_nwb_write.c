@@ -1,6 +1,6 @@
 /* The NWB-style HDF5 writer (layout in spikes.h). The file is built in memory with HDF5's core driver and
  * then written by us to a temporary file, fsynced and renamed: HDF5 1.10 does not recover from a failed
- * disk write (see recipes/checkpoint.c), while a failed write() is an ordinary error here, and a reader
+ * disk write (see build_image in recipes/checkpoint_save.c), while a failed write() is an ordinary error here, and a reader
  * never sees a half-written file. */
 #include "h5util.h"
 #include "autograd/fileio.h"
@@ -408,7 +408,7 @@ cf_status cf_spikes_write_nwb(const cf_spikes *s, const char *path, const double
 cf_status cf_spikes_write_nwb(const cf_spikes *s, const char *path, const double *weights, int n,
                               const struct cf_sim_config *sim)
 {
-    (void)s, (void)weights, (void)n, (void)sim, (void)check_names, (void)write_atomic;
+    (void)s, (void)weights, (void)n, (void)sim, (void)check_names;
     return cf_set_error(CF_ERR_UNSUPPORTED, "%s: this build has no HDF5 (configure with -DCF_HDF5=ON)", path ? path : "?");
 }
 

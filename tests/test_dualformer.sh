@@ -4,6 +4,7 @@
 # --init-from, and evaluate: eval.json holds one object per decoding mode (slow, fast, auto) with the
 # spec's metrics and their confidence intervals.
 set -uo pipefail
+grep -q "^CF_HDF5:BOOL=OFF" "${3:-.}/CMakeCache.txt" 2>/dev/null && { echo "skipped: this build has no HDF5 (checkpoints need it)"; exit 77; }
 cformer=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

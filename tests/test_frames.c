@@ -19,6 +19,7 @@
 
 static char tmpdir[256];
 
+#ifdef CF_HAVE_HDF5
 static const char *tmp_path(const char *name)
 {
     static char buf[8][512];
@@ -27,6 +28,7 @@ static const char *tmp_path(const char *name)
     snprintf(p, 512, "%s/%s", tmpdir, name);
     return p;
 }
+#endif
 
 /* FNV-1a over (unit, bin) of every spike, unit by unit. */
 static uint64_t spike_hash(const cf_spikes *s, double dt)

@@ -4,6 +4,7 @@
 # gives what recomputation gives), fine-tuning with --init-from, the full recipe shrunk, the shuffled-past
 # ablation, and a recipe whose data file is missing being simulated on first use.
 set -uo pipefail
+grep -q "^CF_HDF5:BOOL=OFF" "${3:-.}/CMakeCache.txt" 2>/dev/null && { echo "skipped: this build has no HDF5 (checkpoints need it)"; exit 77; }
 cformer=$1 src=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -5,6 +5,7 @@
 # and the errors for a recording without frames, an overlapping frame stride, a frame size other than the
 # recipe's and a missing series. (The with/without-frames property: tests/test_neuroformer_frames_property.sh.)
 set -uo pipefail
+grep -q "^CF_HDF5:BOOL=OFF" "${3:-.}/CMakeCache.txt" 2>/dev/null && { echo "skipped: this build has no HDF5 (checkpoints need it)"; exit 77; }
 cformer=$1 src=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

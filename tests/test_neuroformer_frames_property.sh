@@ -5,6 +5,7 @@
 # control that shows the comparison can fail: when the same movie is shown but drives nothing (gain 0), the
 # frames buy nothing. (The rest of the frame branch's CLI: tests/test_neuroformer_frames_cli.sh.)
 set -uo pipefail
+grep -q "^CF_HDF5:BOOL=OFF" "${3:-.}/CMakeCache.txt" 2>/dev/null && { echo "skipped: this build has no HDF5 (checkpoints need it)"; exit 77; }
 cformer=$1 src=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

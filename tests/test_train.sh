@@ -3,6 +3,7 @@
 # bit-exactly, evaluate, generate with and without the KV cache, export and read back with an independent
 # reader, inspect, recipe errors with file:line, a corrupt checkpoint, and every recipe in recipes/.
 set -uo pipefail
+grep -q "^CF_HDF5:BOOL=OFF" "${3:-.}/CMakeCache.txt" 2>/dev/null && { echo "skipped: this build has no HDF5 (checkpoints need it)"; exit 77; }
 cformer=$1 src=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -3,6 +3,7 @@
 # curve as 1 process (relative difference < 1e-5 per step), with ZeRO 0 and 1, and a checkpoint written by
 # 2 ZeRO ranks resumes on 1 process and continues the same curve.
 set -uo pipefail
+grep -q "^CF_HDF5:BOOL=OFF" "${3:-.}/CMakeCache.txt" 2>/dev/null && { echo "skipped: this build has no HDF5 (checkpoints need it)"; exit 77; }
 cformer=$1 src=$2
 command -v mpirun >/dev/null || { echo "no mpirun: skipped"; exit 77; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
