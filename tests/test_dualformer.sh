@@ -3,15 +3,9 @@
 # its help and errors), pretrain a Searchformer on complete traces, fine-tune it on randomized traces with
 # --init-from, and evaluate: eval.json holds one object per decoding mode (slow, fast, auto) with the
 # spec's metrics and their confidence intervals.
-set -uo pipefail
-grep -q "^CF_HDF5:BOOL=OFF" "${3:-.}/CMakeCache.txt" 2>/dev/null && { echo "skipped: this build has no HDF5 (checkpoints need it)"; exit 77; }
+source "$(dirname "$0")/harness.bash"
+needs_hdf5 "${3:-.}"
 cformer=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if "$@"; then ok; else bad "$*"; fi; }
 
 # 1. cformer data
 check "$cformer" data --help >/dev/null

@@ -3,15 +3,9 @@
 # truth), train the small recipe a few steps, eval writes every metric key, spike generation (the KV cache
 # gives what recomputation gives), fine-tuning with --init-from, the full recipe shrunk, the shuffled-past
 # ablation, and a recipe whose data file is missing being simulated on first use.
-set -uo pipefail
-grep -q "^CF_HDF5:BOOL=OFF" "${3:-.}/CMakeCache.txt" 2>/dev/null && { echo "skipped: this build has no HDF5 (checkpoints need it)"; exit 77; }
+source "$(dirname "$0")/harness.bash"
+needs_hdf5 "${3:-.}"
 cformer=$1 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if "$@"; then ok; else bad "$*"; fi; }
 rdir=$src/recipes/neuroformer
 
 # 1. simulate: a small circuit with a stimulus

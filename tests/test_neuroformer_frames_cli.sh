@@ -4,15 +4,9 @@
 # the recipes (sim-frames.yaml with the official clip offset, full.yaml's official frame settings shrunk),
 # and the errors for a recording without frames, an overlapping frame stride, a frame size other than the
 # recipe's and a missing series. (The with/without-frames property: tests/test_neuroformer_frames_property.sh.)
-set -uo pipefail
-grep -q "^CF_HDF5:BOOL=OFF" "${3:-.}/CMakeCache.txt" 2>/dev/null && { echo "skipped: this build has no HDF5 (checkpoints need it)"; exit 77; }
+source "$(dirname "$0")/harness.bash"
+needs_hdf5 "${3:-.}"
 cformer=$1 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if "$@"; then ok; else bad "$*"; fi; }
 rdir=$src/recipes/neuroformer
 export OMP_NUM_THREADS=1
 

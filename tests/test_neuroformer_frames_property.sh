@@ -4,15 +4,9 @@
 # (lower test ID cross-entropy after the same short training) than the same model without them; and the
 # control that shows the comparison can fail: when the same movie is shown but drives nothing (gain 0), the
 # frames buy nothing. (The rest of the frame branch's CLI: tests/test_neuroformer_frames_cli.sh.)
-set -uo pipefail
-grep -q "^CF_HDF5:BOOL=OFF" "${3:-.}/CMakeCache.txt" 2>/dev/null && { echo "skipped: this build has no HDF5 (checkpoints need it)"; exit 77; }
+source "$(dirname "$0")/harness.bash"
+needs_hdf5 "${3:-.}"
 cformer=$1 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if "$@"; then ok; else bad "$*"; fi; }
 rdir=$src/recipes/neuroformer
 export OMP_NUM_THREADS=1
 

@@ -2,15 +2,9 @@
 # The training system end to end through the cformer command: train, kill (--stop-at) and resume
 # bit-exactly, evaluate, generate with and without the KV cache, export and read back with an independent
 # reader, inspect, recipe errors with file:line, a corrupt checkpoint, and every recipe in recipes/.
-set -uo pipefail
-grep -q "^CF_HDF5:BOOL=OFF" "${3:-.}/CMakeCache.txt" 2>/dev/null && { echo "skipped: this build has no HDF5 (checkpoints need it)"; exit 77; }
+source "$(dirname "$0")/harness.bash"
+needs_hdf5 "${3:-.}"
 cformer=$1 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if "$@"; then ok; else bad "$*"; fi; }
 
 recipe=$src/recipes/gpt/village-bytes.yaml
 sets=(--set model.dim=32 --set model.layers=1 --set model.seq=32 --set train.batch_size=4 --set log.every=2)

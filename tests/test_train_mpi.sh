@@ -2,8 +2,8 @@
 # Data parallelism through the cformer command: 2 ranks with the recipe's global batch train the same
 # curve as 1 process (relative difference < 1e-5 per step), with ZeRO 0 and 1, and a checkpoint written by
 # 2 ZeRO ranks resumes on 1 process and continues the same curve.
-set -uo pipefail
-grep -q "^CF_HDF5:BOOL=OFF" "${3:-.}/CMakeCache.txt" 2>/dev/null && { echo "skipped: this build has no HDF5 (checkpoints need it)"; exit 77; }
+source "$(dirname "$0")/harness.bash"
+needs_hdf5 "${3:-.}"
 cformer=$1 src=$2
 command -v mpirun >/dev/null || { echo "no mpirun: skipped"; exit 77; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -11,11 +11,8 @@ export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none OMP
 # Open MPI's own allocations read as leaks to LeakSanitizer in sanitizer builds; our code's leaks are
 # caught by the 1-process runs of the other tests.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-tmp=$(mktemp -d)
 export TMPDIR=$tmp # a private Open MPI session directory: runs started together do not collide
-trap 'rm -rf "$tmp"' EXIT
 mpirun -np 2 true >/dev/null 2>&1 || { echo "mpirun cannot start 2 processes here: skipped"; exit 77; }
-pass=0 fail=0
 recipe=$src/recipes/bench/gpt-small.yaml
 sets=(--set model.dim=64 --set model.layers=2 --set model.seq=32 --set log.every=1 --set optim.lr=1e-3
       --set train.threads=1 --set train.batch_size=8 --quiet)
