@@ -30,6 +30,14 @@
  *   calcium traces must be deconvolved or thresholded first); k counts in bin b become k spikes at the bin's
  *   start t_start + b * bin_width. Trials and behaviour are read as in NWB files when present.
  * CSV (cf_spikes_read_csv): one spike per line, `time,unit[,trial]`; see cf_spikes_csv_options.
+ * A directory in the official Neuroformer Visnav layout (cf_spikes_read_visnav; spec 1.6), all NumPy .npy
+ *   (data/npy.h): spikerates_dt_<dt>.npy [N, T] counts in bins of <dt> s from time 0 (the bin width comes from
+ *   the name); every other <name>_dt_<dt>.npy [T'] is a behaviour variable <name> (behavior_speed, phi, th)
+ *   sampled at i * <dt> (all go onto the first one's grid, in name order, others interpolated linearly);
+ *   stimulus.npy [n, 1, h, w] or [n, h, w] is the movie at 20 Hz from time 0 (cf_frames_read on the
+ *   directory); an optional sel*.csv lists the 1-based neurons to keep (unit_ids keep those labels).
+ *   Non-integer counts are rounded with a note on stderr (spec 1.10: calcium traces must be deconvolved
+ *   first); negative or non-finite counts are errors naming the neuron and bin.
  *
  * Bad input never crashes: the loaders return NULL with cf_last_error() naming the file, the dataset (or
  * the CSV line) and the offending row. HDF5's own error printing is silenced while we read and write.
@@ -163,7 +171,13 @@ cf_spikes_csv_options cf_spikes_csv_defaults(void);
  * extent). Errors name path:line and the column. o NULL: cf_spikes_csv_defaults(). */
 cf_spikes *cf_spikes_read_csv(const char *path, const cf_spikes_csv_options *o);
 
-/* Picks the reader by content: an HDF5 file is a counts file when it has /counts and no /units group, else
+/* The Visnav directory layout above. dt > 0 picks spikerates_dt_<dt>.npy when there are several; 0: the only
+ * one. Missing files are errors naming the directory and the layout expected. */
+cf_spikes *cf_spikes_read_visnav(const char *dir, double dt);
+/* True when path names a directory. */
+bool cf_path_is_dir(const char *path);
+
+/* Picks the reader by content: a directory is a Visnav layout; an HDF5 file is a counts file when it has /counts and no /units group, else
  * NWB-style; anything that is not HDF5 is read as CSV (csv may be NULL). */
 cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv);
 
@@ -221,10 +235,15 @@ cf_frames *cf_frames_copy(const cf_frames *f);
 bool cf_frames_equal(const cf_frames *a, const cf_frames *b, char *why, size_t why_n);
 void cf_frames_free(cf_frames *f); /* NULL is fine */
 
-/* Reads a movie from an HDF5 file: the ImageSeries /stimulus/presentation/<name>; name NULL picks the only
+/* Reads a movie from an HDF5 file (or a Visnav directory: cf_frames_read_dir): the ImageSeries /stimulus/presentation/<name>; name NULL picks the only
  * ImageSeries there (an error lists them when there are several); a file without /stimulus/presentation
  * but with a dataset /frames (the counts format) gives that one (name "frames"). */
 cf_frames *cf_frames_read(const char *path, const char *name);
+/* Frames from an .npy file [n, 1, h, w] or [n, h, w] (any numeric dtype, finite), onsets t0 + i / rate. */
+cf_frames *cf_frames_read_npy(const char *path, double rate, double t0);
+/* A Visnav directory's movie: <dir>/<name>.npy (name NULL: stimulus.npy) at 20 Hz from time 0. cf_frames_read
+ * calls this when path is a directory. */
+cf_frames *cf_frames_read_dir(const char *dir, const char *name);
 /* cf_frames_read, checked against s (a per-trial movie needs trials), then attached to s (its copy freed
  * when s is). */
 cf_status cf_spikes_load_frames(cf_spikes *s, const char *path, const char *name);

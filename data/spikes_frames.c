@@ -384,6 +384,7 @@ cf_frames *cf_frames_read(const char *path, const char *name)
         cf_set_error(CF_ERR_ARG, "cf_frames_read: NULL path");
         return NULL;
     }
+    if (cf_path_is_dir(path)) return cf_frames_read_dir(path, name);
     cf_h5_quiet q = cf_h5_quiet_on();
     hid_t file = cf_h5_open_read(path);
     cf_frames *f = NULL;
@@ -424,7 +425,7 @@ cf_frames *cf_frames_read(const char *path, const char *name)
 
 cf_frames *cf_frames_read(const char *path, const char *name)
 {
-    (void)name;
+    if (cf_path_is_dir(path)) return cf_frames_read_dir(path, name);
     cf_set_error(CF_ERR_UNSUPPORTED, "%s: this build has no HDF5 (configure with -DCF_HDF5=ON)", path ? path : "?");
     return NULL;
 }

@@ -701,6 +701,7 @@ cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv)
         cf_set_error(CF_ERR_ARG, "cf_spikes_load: NULL path");
         return NULL;
     }
+    if (cf_path_is_dir(path)) return cf_spikes_read_visnav(path, 0);
     FILE *f = fopen(path, "rb");
     if (!f) {
         cf_set_error(CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -755,6 +756,7 @@ cf_status cf_spikes_read_hubs(const char *path, int *n_hubs, int **hubs)
 
 cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv)
 {
+    if (cf_path_is_dir(path)) return cf_spikes_read_visnav(path, 0);
     FILE *f = path ? fopen(path, "rb") : NULL;
     if (!f) return cf_spikes_read_csv(path, csv);
     unsigned char sig[4] = {0};
