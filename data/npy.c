@@ -120,6 +120,8 @@ static cf_status parse_shape(parser *ps, cf_npy_info *info)
 static cf_status parse_descr(const char *d, cf_npy_info *info, const parser *ps)
 {
     size_t n = strlen(d);
+    if (n >= 2 && d[1] == 'O')
+        return perr(ps, "object arrays ('|O', pickled Python objects) cannot be read; save a numeric array");
     if (n < 3 || n > 4) goto bad;
     char order = d[0], kind = d[1];
     char *endp = NULL;
@@ -134,7 +136,6 @@ static cf_status parse_descr(const char *d, cf_npy_info *info, const parser *ps)
     case 'i': info->kind = CF_NPY_INT; if (size != 1 && size != 2 && size != 4 && size != 8) goto bad; break;
     case 'u': info->kind = CF_NPY_UINT; if (size != 1 && size != 2 && size != 4 && size != 8) goto bad; break;
     case 'b': info->kind = CF_NPY_BOOL; if (size != 1) goto bad; break;
-    case 'O': return perr(ps, "object arrays ('|O', pickled Python objects) cannot be read; save a numeric array");
     default: goto bad;
     }
     /* numpy writes '|' for one-byte types only */
