@@ -22,7 +22,8 @@
 
 #include <stdio.h>
 
-#define CF_BATCH_MAX_FIELDS 8
+/* 16: a spike batch with behaviour and frames (Visnav) already has 9 */
+#define CF_BATCH_MAX_FIELDS 16
 #define CF_BATCH_NAME_MAX 32
 
 typedef struct cf_dataset cf_dataset;
