@@ -4,8 +4,10 @@
  * decoding, connectivity recovery from the history attention) and generation over a split.
  *
  * ---- data keys (data.type: spikes) ----
- *   data.path              spike file (NWB-style HDF5, counts HDF5 or CSV; cf_spikes_load); relative to the
- *                          recipe file's folder
+ *   data.path              spike file (NWB-style HDF5, counts HDF5 or CSV; cf_spikes_load) or a directory in
+ *                          the official Visnav .npy layout (cf_spikes_read_visnav: spikerates_dt_<dt>.npy,
+ *                          <name>_dt_<dt>.npy behaviour, stimulus.npy frames at 20 Hz, sel*.csv); relative to
+ *                          the recipe file's folder
  *   data.simulate.*        when present and data.path does not exist, the file is SIMULATED there first
  *                          (cf_simulate_spikes + cf_spikes_write_nwb: deterministic in the seed, atomic, the
  *                          ground-truth weights stored in /simulation): neurons (40), hubs (3), seconds (1000),
