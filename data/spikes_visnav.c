@@ -68,9 +68,13 @@ static cf_status list_dir(const char *dir, char ***names, int *n)
     struct dirent *e;
     while (st == CF_OK && (e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
-        if (!ends_with(e->d_name, ".npy") && !ends_with(e->d_name, ".csv")) continue;
+        /* only the files of the layout: <name>_dt_<dt>.npy and sel*.csv (other files are ignored) */
+        char prefix[256];
+        double dt;
+        bool sel = strncmp(e->d_name, "sel", 3) == 0 && ends_with(e->d_name, ".csv");
+        if (!sel && !dt_name(e->d_name, prefix, sizeof prefix, &dt)) continue;
         if (*n >= MAX_FILES) {
-            st = cf_set_error(CF_ERR_FORMAT, "%s: more than %d .npy / .csv files", dir, MAX_FILES);
+            st = cf_set_error(CF_ERR_FORMAT, "%s: more than %d *_dt_<dt>.npy / sel*.csv files", dir, MAX_FILES);
             break;
         }
         if (!(v[*n] = strdup(e->d_name))) st = cf_set_error(CF_ERR_OOM, "%s: out of memory", dir);
