@@ -4,6 +4,7 @@
  * `test_checkpoint --export DIR` instead writes a checkpoint, its safetensors exports and the expected
  * values into DIR for tests/test_safetensors.sh, which checks them with an independent Python reader. */
 #include "check.h"
+#include "tmpdir.h"
 #include "layers/params.h"
 #include "recipes/checkpoint.h"
 #include "recipes/safetensors.h"
@@ -142,26 +143,6 @@ static int count_matching(const char *dir, const char *needle)
         if (strstr(e->d_name, needle)) n++;
     if (d) closedir(d);
     return n;
-}
-
-static void rm_tree(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0) return;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-            char sub[2048];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            rm_tree(sub);
-        }
-        if (d) closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
 }
 
 /* ---- tests ---- */
@@ -815,7 +796,7 @@ int main(int argc, char **argv)
         printf("skipped: %s\n", cf_last_error());
         test_run_dir();
         test_safetensors_live();
-        rm_tree(tmpdir);
+        test_rmtree(tmpdir);
         printf("%d passed, %d failed\n", check_passed, check_failed);
         return check_failed ? 1 : 77;
     }
@@ -835,6 +816,6 @@ int main(int argc, char **argv)
     test_inspect();
     test_safetensors();
     test_safetensors_live();
-    rm_tree(tmpdir);
+    test_rmtree(tmpdir);
     TEST_MAIN_END();
 }

@@ -9,6 +9,7 @@
 #include "data/spikes.h"
 
 #include "check.h"
+#include "tmpdir.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -17,18 +18,6 @@
 #include <hdf5.h>
 #endif
 
-static char tmpdir[256];
-
-#ifdef CF_HAVE_HDF5
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
-#endif
 
 /* FNV-1a over (unit, bin) of every spike, unit by unit. */
 static uint64_t spike_hash(const cf_spikes *s, double dt)
@@ -531,11 +520,7 @@ static void test_foreign_and_bad(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cf_test_frames_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 2;
-    }
+    if (!test_dir_make("test_frames")) return 2;
     RUN(test_sim_unchanged_without_movie);
     RUN(test_sim_movie);
     RUN(test_clip_timing);
@@ -544,8 +529,6 @@ int main(void)
     RUN(test_round_trip);
     RUN(test_foreign_and_bad);
 #endif
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    test_rmtree(test_dir);
     TEST_MAIN_END();
 }

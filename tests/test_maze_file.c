@@ -5,6 +5,7 @@
  * Solution-Only and Searchformer modes). */
 #include "autograd/cformer.h"
 #include "check.h"
+#include "tmpdir.h"
 #include "data/loader.h"
 #include "data/maze.h"
 
@@ -590,16 +591,6 @@ static void test_dataset_lengths(void)
     cf_dataset_free(full);
 }
 
-static void cleanup(void)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') unlink(tmp(e->d_name));
-    if (d) closedir(d);
-    rmdir(dir);
-}
-
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/cf_test_maze_XXXXXX");
@@ -614,6 +605,6 @@ int main(void)
     RUN(test_dataset_splits);
     RUN(test_dataset_modes);
     RUN(test_dataset_lengths);
-    cleanup();
+    test_rmtree(dir);
     TEST_MAIN_END();
 }

@@ -6,22 +6,13 @@
 #include "data/spikes.h"
 
 #include "check.h"
+#include "tmpdir.h"
 
 #include <dirent.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char tmpdir[256];
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
 
 /* An npy image: preamble for `version`, the dict padded to a 64-byte boundary and ended by '\n', the data. */
 static size_t make_npy(unsigned char *out, size_t cap, int version, const char *dict, const void *data, size_t n)
@@ -248,7 +239,7 @@ static void test_malformed(void)
     void *y = NULL;
     CHECK(cf_npy_read(tmp_path("nope.npy"), CF_NPY_OUT_F64, 0, NULL, &y) == CF_ERR_IO);
     CHECK_ERROR_HAS("nope.npy");
-    CHECK(cf_npy_read(tmpdir, CF_NPY_OUT_F64, 0, NULL, &y) != CF_OK && y == NULL);
+    CHECK(cf_npy_read(test_dir, CF_NPY_OUT_F64, 0, NULL, &y) != CF_OK && y == NULL);
 }
 
 /* Every truncation and many byte flips of a valid file: each read either fails with a message or succeeds
@@ -301,7 +292,7 @@ static void write_npy_f64(const char *path, const char *shape, const double *v, 
 static void test_visnav(void)
 {
     char dir[600];
-    snprintf(dir, sizeof dir, "%s/visnav", tmpdir);
+    snprintf(dir, sizeof dir, "%s/visnav", test_dir);
     mkdir(dir, 0700);
     char p[700];
     /* no spikerates yet: the error names the directory and the layout */
@@ -377,32 +368,14 @@ static void test_visnav(void)
     CHECK_ERROR_HAS("th_dt_0.05.npy: a behaviour variable must be 1-D");
 }
 
-static void cleanup(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char p[800];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (unlink(p) != 0) cleanup(p), rmdir(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cf_test_npy_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (!test_dir_make("test_npy")) return 1;
     RUN(test_round_trips);
     RUN(test_header_forms);
     RUN(test_malformed);
     RUN(test_fuzz);
     RUN(test_visnav);
-    cleanup(tmpdir);
+    test_rmtree(test_dir);
     TEST_MAIN_END();
 }

@@ -6,6 +6,7 @@
 #include "data/spikes.h"
 
 #include "check.h"
+#include "tmpdir.h"
 
 #include <dirent.h>
 #include <inttypes.h>
@@ -17,16 +18,6 @@
 #include <hdf5.h>
 #endif
 
-static char tmpdir[256];
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
 
 static void write_text(const char *path, const char *text)
 {
@@ -559,7 +550,7 @@ static void test_nwb_round_trip(void)
         return;
     }
     char sub[300];
-    snprintf(sub, sizeof sub, "%s/rt", tmpdir);
+    snprintf(sub, sizeof sub, "%s/rt", test_dir);
     mkdir(sub, 0700);
     char path[400];
     snprintf(path, sizeof path, "%s/sim.nwb", sub);
@@ -880,27 +871,9 @@ static void test_factory(void)
     CHECK_ERROR_HAS("none.csv");
 }
 
-static void cleanup(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char p[800];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (unlink(p) != 0) cleanup(p), rmdir(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cf_test_spikes_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (!test_dir_make("test_spikes")) return 1;
     RUN(test_from_events);
     RUN(test_binning);
     RUN(test_splits);
@@ -918,6 +891,6 @@ int main(void)
     RUN(test_dataset_ranges_trials_behavior);
     RUN(test_dataset_on_simulation);
     RUN(test_factory);
-    cleanup(tmpdir);
+    test_rmtree(test_dir);
     TEST_MAIN_END();
 }
