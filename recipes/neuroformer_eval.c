@@ -411,8 +411,8 @@ static cf_status tf_alloc(tf_result *r, int N, int64_t W, int64_t T)
     return cf_set_error(CF_ERR_OOM, "eval: out of memory");
 }
 
-/* The teacher-forced pass: CE, attention maps (plain and relabelled), behaviour predictions. */
-static cf_status teacher_forced(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64_t W, tf_result *res)
+/* The teacher-forced pass: CE, attention maps (plain, and relabelled when asked), behaviour predictions. */
+static cf_status teacher_forced(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64_t W, bool relabelled, tf_result *res)
 {
     const cf_neuroformer *m = &nm->nf;
     int64_t N = m->cfg.n_units, T = m->cfg.block, Tp = m->cfg.prev_block, B = nm->ev.batch < W ? nm->ev.batch : W;
@@ -447,7 +447,7 @@ static cf_status teacher_forced(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64
             for (int64_t i = 0; i < rows; i++)
                 res->pred[res->n_beh] = cf_get_flat(l.beh_pred, i), res->target[res->n_beh++] = cf_get_flat(beh_t, i);
         /* attention of the true past, then of the relabelled past */
-        for (int pass = 0; pass < 2 && st == CF_OK; pass++) {
+        for (int pass = 0; pass < (relabelled ? 2 : 1) && st == CF_OK; pass++) {
             cf_nf_inputs in2 = in;
             const int64_t *prev = cf_data(in.prev_id);
             if (pass == 1) {
@@ -514,7 +514,7 @@ static cf_status ablation(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64_t W, 
     }
     bool was = nm->src.shuffle_prev;
     nm->src.shuffle_prev = true;
-    if (st == CF_OK) st = teacher_forced(nm, ctx, ds, W, abl);
+    if (st == CF_OK) st = teacher_forced(nm, ctx, ds, W, false, abl);
     nm->src.shuffle_prev = was;
     memcpy(ps->values, keep, bytes);
     for (int i = 0; i < ps->count; i++) cf_bump_version(ps->items[i].value);
@@ -625,7 +625,7 @@ cf_status cf_neuroformer_evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *val, cf
     cf_set_training(ctx, false);
     cf_status st = CF_OK;
     if (!rates || tf_alloc(&res, N, W, T) != CF_OK) st = cf_set_error(CF_ERR_OOM, "eval: out of memory");
-    if (st == CF_OK) st = teacher_forced(nm, ctx, ds, W, &res);
+    if (st == CF_OK) st = teacher_forced(nm, ctx, ds, W, true, &res);
     char key[64];
     if (st == CF_OK) {
         snprintf(key, sizeof key, "%s_ce_id", split);
