@@ -1,6 +1,6 @@
-#include "arena.h"
+#include "autograd/arena.h"
 
-#include "cf_base.h"
+#include "autograd/cf_base.h"
 
 #include <stdlib.h>
 

@@ -2,7 +2,7 @@
 #ifndef CF_CTX_H
 #define CF_CTX_H
 
-#include "cf_tensor.h"
+#include "autograd/cf_tensor.h"
 
 typedef struct cf_ctx_options {
     cf_device device;      /* CF_CPU unless built with CUDA */

@@ -4,13 +4,13 @@
 #ifndef CF_NODE_H
 #define CF_NODE_H
 
-#include "arena.h"
-#include "cf_ctx.h"
-#include "rng.h"
+#include "autograd/arena.h"
+#include "autograd/cf_ctx.h"
+#include "autograd/rng.h"
 
 typedef enum cf_op {
 #define CF_OP(name) CF_OP_##name,
-#include "ops.def"
+#include "autograd/ops.def"
 #undef CF_OP
     CF_OP_COUNT
 } cf_op;

@@ -2,18 +2,18 @@
 #ifndef CF_OPS_H
 #define CF_OPS_H
 
-#include "ops/attention.h"
-#include "ops/conv.h"
-#include "ops/elementwise.h"
-#include "ops/fft.h"
-#include "ops/index.h"
-#include "ops/loss.h"
-#include "ops/matmul.h"
-#include "ops/norm.h"
-#include "ops/random.h"
-#include "ops/reduce.h"
-#include "ops/shape.h"
-#include "ops/sort.h"
-#include "ops/spike.h"
+#include "autograd/ops/attention.h"
+#include "autograd/ops/conv.h"
+#include "autograd/ops/elementwise.h"
+#include "autograd/ops/fft.h"
+#include "autograd/ops/index.h"
+#include "autograd/ops/loss.h"
+#include "autograd/ops/matmul.h"
+#include "autograd/ops/norm.h"
+#include "autograd/ops/random.h"
+#include "autograd/ops/reduce.h"
+#include "autograd/ops/shape.h"
+#include "autograd/ops/sort.h"
+#include "autograd/ops/spike.h"
 
 #endif

@@ -2,7 +2,7 @@
 #ifndef CF_TENSOR_H
 #define CF_TENSOR_H
 
-#include "cf_base.h"
+#include "autograd/cf_base.h"
 
 #include <stdio.h>
 

@@ -7,10 +7,10 @@
 #define CF_VERSION_MINOR 1
 #define CF_VERSION_PATCH 0
 
-#include "cf_base.h"
-#include "cf_ctx.h"
-#include "cf_ops.h"
-#include "cf_tensor.h"
-#include "rng.h"
+#include "autograd/cf_base.h"
+#include "autograd/cf_ctx.h"
+#include "autograd/cf_ops.h"
+#include "autograd/cf_tensor.h"
+#include "autograd/rng.h"
 
 #endif

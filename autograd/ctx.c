@@ -1,6 +1,6 @@
 /* Context lifetime, step reset, modes and the arena statistics. */
-#include "cpu/cpu.h"
-#include "ctx_internal.h"
+#include "autograd/cpu/cpu.h"
+#include "autograd/ctx_internal.h"
 
 #include <stdlib.h>
 

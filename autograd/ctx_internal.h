@@ -2,7 +2,7 @@
 #ifndef CF_CTX_INTERNAL_H
 #define CF_CTX_INTERNAL_H
 
-#include "cf_node.h"
+#include "autograd/cf_node.h"
 
 struct cf_ctx {
     cf_device device;

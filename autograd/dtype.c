@@ -1,5 +1,5 @@
 /* Dtype sizes, names and the half-precision conversions used for storage. */
-#include "cf_base.h"
+#include "autograd/cf_base.h"
 
 #include <string.h>
 

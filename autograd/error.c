@@ -1,5 +1,5 @@
 /* Thread-local error state: every public function that fails leaves a message here. */
-#include "cf_base.h"
+#include "autograd/cf_base.h"
 
 #include <stdarg.h>
 #include <stdio.h>

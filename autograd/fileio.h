@@ -3,7 +3,7 @@
 #ifndef CF_FILEIO_H
 #define CF_FILEIO_H
 
-#include "cf_base.h"
+#include "autograd/cf_base.h"
 
 /* Writes buf as path atomically. On failure the temporary file is removed, path is untouched and the
  * error names path and the cause. */

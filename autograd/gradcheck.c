@@ -1,7 +1,7 @@
 /* The gradient-check harness (see gradcheck.h). */
-#include "gradcheck.h"
+#include "autograd/gradcheck.h"
 
-#include "cf_ops.h"
+#include "autograd/cf_ops.h"
 
 #include <math.h>
 #include <stdio.h>

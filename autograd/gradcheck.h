@@ -6,7 +6,7 @@
 #ifndef CF_GRADCHECK_H
 #define CF_GRADCHECK_H
 
-#include "cf_node.h"
+#include "autograd/cf_node.h"
 
 typedef struct cf_gc cf_gc;
 /* Computes the op under test from the inputs; the result may have any shape. */

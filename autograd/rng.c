@@ -1,4 +1,4 @@
-#include "rng.h"
+#include "autograd/rng.h"
 
 #include <math.h>
 

@@ -1,7 +1,7 @@
 /* The tape: node creation and recording, and reverse-mode backward with accumulation, saved-tensor
  * version checks and gradient-final hooks. */
-#include "cpu/cpu.h"
-#include "ctx_internal.h"
+#include "autograd/cpu/cpu.h"
+#include "autograd/ctx_internal.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 
 static const char *const op_names[CF_OP_COUNT + 1] = {
 #define CF_OP(name) #name,
-#include "ops.def"
+#include "autograd/ops.def"
 #undef CF_OP
     NULL};
 

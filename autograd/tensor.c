@@ -1,6 +1,6 @@
 /* Tensor construction, geometry queries, element access and the untracked in-place writes. */
-#include "cpu/cpu.h"
-#include "ctx_internal.h"
+#include "autograd/cpu/cpu.h"
+#include "autograd/ctx_internal.h"
 
 #include <inttypes.h>
 #include <math.h>

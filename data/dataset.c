@@ -1,7 +1,7 @@
 /* Batches, the checked dataset wrappers and the registry of dataset factories by name. */
-#include "dataset.h"
+#include "data/dataset.h"
 
-#include "text.h"
+#include "data/text/text.h"
 
 #include <inttypes.h>
 #include <pthread.h>

@@ -1,4 +1,4 @@
-#include "h5util.h"
+#include "data/h5util.h"
 
 #ifdef CF_HAVE_HDF5
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* Sampler (per-epoch Philox Fisher-Yates, rank sharding) and the double-buffered prefetching loader. */
-#include "loader.h"
+#include "data/loader.h"
 
 #include "autograd/rng.h"
 

@@ -17,7 +17,7 @@
 #ifndef CF_LOADER_H
 #define CF_LOADER_H
 
-#include "dataset.h"
+#include "data/dataset.h"
 
 typedef struct cf_loader cf_loader;
 

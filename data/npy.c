@@ -1,5 +1,5 @@
 /* The .npy reader (see npy.h): header parsing, size checks, element conversion, Fortran-order transposition. */
-#include "npy.h"
+#include "data/npy.h"
 
 #include <errno.h>
 #include <float.h>

@@ -1,9 +1,9 @@
 /* Gradient buckets, the gradient-final hook that starts their reduction during backward, and the
  * finish that completes it. See ddp.h for the contract. */
-#include "ddp.h"
+#include "distributed/ddp.h"
 
-#include "pg_internal.h"
-#include "zero.h"
+#include "distributed/pg_internal.h"
+#include "distributed/zero.h"
 
 #include <limits.h>
 #include <stdlib.h>

@@ -42,7 +42,7 @@
 #define CF_DDP_H
 
 #include "layers/params.h"
-#include "pg.h"
+#include "distributed/pg.h"
 
 typedef struct cf_ddp cf_ddp;
 

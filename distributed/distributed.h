@@ -3,9 +3,9 @@
 #ifndef CF_DISTRIBUTED_H
 #define CF_DISTRIBUTED_H
 
-#include "ddp.h"
-#include "nccl.h"
-#include "pg.h"
-#include "zero.h"
+#include "distributed/ddp.h"
+#include "distributed/nccl.h"
+#include "distributed/pg.h"
+#include "distributed/zero.h"
 
 #endif

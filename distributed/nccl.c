@@ -1,8 +1,8 @@
 /* NCCL communicator and collectives. Compiled for real only with CF_HAVE_NCCL (see nccl.h); otherwise
  * every entry point reports CF_ERR_UNSUPPORTED. */
-#include "nccl.h"
+#include "distributed/nccl.h"
 
-#include "pg_internal.h"
+#include "distributed/pg_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

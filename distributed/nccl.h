@@ -16,7 +16,7 @@
 #ifndef CF_NCCL_H
 #define CF_NCCL_H
 
-#include "pg.h"
+#include "distributed/pg.h"
 
 typedef struct cf_nccl cf_nccl;
 

@@ -1,6 +1,6 @@
 /* The process group: MPI start-up, rank/local-rank discovery, and the checked, deadline-bounded
  * collectives. Without MPI (build or launch) every collective is a local no-op or copy. */
-#include "pg_internal.h"
+#include "distributed/pg_internal.h"
 
 #include <limits.h>
 #include <math.h>

@@ -3,7 +3,7 @@
 #ifndef CF_PG_INTERNAL_H
 #define CF_PG_INTERNAL_H
 
-#include "pg.h"
+#include "distributed/pg.h"
 
 #define CF_DIST_TRY(expr) \
     do { \

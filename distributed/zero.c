@@ -2,9 +2,9 @@
  * the full-state gather/scatter for checkpoints. The SGD and Adam(W) updates repeat optim/optim.c's
  * formulas exactly (same operations in the same order), restricted to a sub-range, so a sharded run
  * follows the unsharded one. */
-#include "zero.h"
+#include "distributed/zero.h"
 
-#include "pg_internal.h"
+#include "distributed/pg_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -18,7 +18,7 @@
 #ifndef CF_ZERO_H
 #define CF_ZERO_H
 
-#include "ddp.h"
+#include "distributed/ddp.h"
 #include "optim/optim.h"
 
 typedef struct cf_zero cf_zero;

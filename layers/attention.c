@@ -1,5 +1,5 @@
 /* Multi-head (and grouped-query) attention over the fused sdpa op, with a KV cache for decoding. */
-#include "nn.h"
+#include "layers/nn.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* Linear, embedding, norms and MLPs. */
-#include "nn.h"
+#include "layers/nn.h"
 
 #include <math.h>
 #include <string.h>

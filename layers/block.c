@@ -1,6 +1,6 @@
 /* Transformer blocks: pre-LN or post-LN, encoder (self-attention + MLP) or decoder (causal
  * self-attention + cross-attention + MLP), with residual dropout. */
-#include "nn.h"
+#include "layers/nn.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* conv2d -> batch norm -> activation, the image models' basic block. */
-#include "nn.h"
+#include "layers/nn.h"
 
 #include <math.h>
 

@@ -1,4 +1,4 @@
-#include "gpt.h"
+#include "layers/gpt.h"
 
 #include <math.h>
 #include <stdlib.h>

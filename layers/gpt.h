@@ -3,7 +3,7 @@
 #ifndef CF_GPT_H
 #define CF_GPT_H
 
-#include "nn.h"
+#include "layers/nn.h"
 
 typedef enum cf_pos_kind { CF_POS_LEARNED, CF_POS_SINUSOIDAL, CF_POS_ROPE, CF_POS_NONE } cf_pos_kind;
 bool cf_pos_kind_parse(const char *s, cf_pos_kind *out); /* "learned", "sinusoidal", "rope", "none" */

@@ -1,8 +1,8 @@
 /* Neuroformer: embeddings, the frame tokens (Conv3d patches), the official block in its self- and
  * cross-attention forms, the history / stimulus / behaviour cross-attention stack, heads, losses, generation
  * with KV caches, attention analysis. */
-#include "sample.h"
-#include "neuroformer.h"
+#include "layers/sample.h"
+#include "layers/neuroformer.h"
 
 #include <math.h>
 #include <stdlib.h>

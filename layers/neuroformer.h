@@ -47,7 +47,7 @@
 #ifndef CF_NEUROFORMER_H
 #define CF_NEUROFORMER_H
 
-#include "nn.h"
+#include "layers/nn.h"
 
 typedef struct cf_neuroformer_config {
     int64_t n_units;    /* N: ID tokens 0..N-1, then SOS N, EOS N+1, PAD N+2 */
@@ -192,7 +192,7 @@ cf_status cf_neuroformer_generate(cf_ctx *ctx, const cf_neuroformer *m, int64_t 
  * for every query q whose target y_q is a unit and every past token k that is a unit x_k (and not PAD),
  * A[y_q, x_k] += att[q * Tp + k]. n_target[y] counts the queries with target y, n_source[x] the past tokens
  * of unit x. att: [T' * Tp] (one row of cf_nf_attn_record.probs), targets [T'] (< 0 or >= N: skipped),
- * prev_id [Tp]. Normalise afterwards with cf_attention_normalize (data/spike_metrics.h). */
+ * prev_id [Tp]. Normalise afterwards with cf_attention_normalize (data/spikes/spike_metrics.h). */
 void cf_nf_accumulate_attention(const float *att, const int64_t *targets, int64_t Tq, const int64_t *prev_id, int64_t Tp,
                                 int64_t n_units, double *A, double *n_target, double *n_source);
 

@@ -4,7 +4,7 @@
 #ifndef CF_NN_H
 #define CF_NN_H
 
-#include "params.h"
+#include "layers/params.h"
 
 /* ---- linear ---- */
 typedef struct cf_linear_layer {

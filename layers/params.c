@@ -1,4 +1,4 @@
-#include "params.h"
+#include "layers/params.h"
 
 #include "autograd/rng.h"
 

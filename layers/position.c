@@ -1,6 +1,6 @@
 /* Position encodings: the sinusoidal table and rotary embeddings. Learned positions are an embedding,
  * relative-position biases an additive attention bias (see the papers' layers). */
-#include "nn.h"
+#include "layers/nn.h"
 
 #include <math.h>
 

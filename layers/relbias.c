@@ -1,5 +1,5 @@
 /* T5-style learned relative-position bias for attention scores. */
-#include "nn.h"
+#include "layers/nn.h"
 
 #include <math.h>
 

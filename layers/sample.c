@@ -1,4 +1,4 @@
-#include "sample.h"
+#include "layers/sample.h"
 
 #include <math.h>
 #include <stdlib.h>

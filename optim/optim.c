@@ -1,6 +1,6 @@
 /* SGD, Adam and AdamW updates over the flat buffers. The inner loops are per parameter (its decay flag
  * decides the weight decay) and vectorise; big parameters are split across threads. */
-#include "optim.h"
+#include "optim/optim.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,12 +1,12 @@
 /* Runs the gradient checks of the op list: `test_gradcheck OP` (one op, as CTest calls it) or
  * `test_gradcheck all`. An op fails when a case fails or when its cases never recorded the op. */
-#include "../autograd/gradcheck.h"
+#include "autograd/gradcheck.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #define CF_OP(name) cf_status cf_gradcheck_##name(cf_gc *g);
-#include "../autograd/ops.def"
+#include "autograd/ops.def"
 #undef CF_OP
 
 static const struct {
@@ -14,7 +14,7 @@ static const struct {
     cf_status (*fn)(cf_gc *);
 } checks[] = {
 #define CF_OP(name) {#name, cf_gradcheck_##name},
-#include "../autograd/ops.def"
+#include "autograd/ops.def"
 #undef CF_OP
 };
 

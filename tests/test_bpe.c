@@ -1,9 +1,9 @@
 /* BPE training, encoding, the vocabulary file, tokenizers and the text dataset. */
 #define CHECK_SHOW_LAST_ERROR /* a CHECK that fails also shows cf_last_error() */
-#include "check.h"
-#include "data/bpe.h"
+#include "tests/check.h"
+#include "data/text/bpe.h"
 #include "data/loader.h"
-#include "data/text.h"
+#include "data/text/text.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -3,11 +3,11 @@
  *
  * `test_checkpoint --export DIR` instead writes a checkpoint, its safetensors exports and the expected
  * values into DIR for tests/test_safetensors.sh, which checks them with an independent Python reader. */
-#include "check.h"
-#include "tmpdir.h"
+#include "tests/check.h"
+#include "tests/tmpdir.h"
 #include "layers/params.h"
-#include "recipes/checkpoint.h"
-#include "recipes/safetensors.h"
+#include "recipes/checkpoint/checkpoint.h"
+#include "recipes/checkpoint/safetensors.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* Forward values of the conv family against hand-computed cases and a naive reference, the batch-
  * parallel path against one sample at a time, and the error messages for bad shapes. */
 #include "autograd/cformer.h"
-#include "check.h"
+#include "tests/check.h"
 
 #include <math.h>
 #include <stdio.h>

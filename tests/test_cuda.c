@@ -1,6 +1,6 @@
 /* The CUDA runtime plumbing: without a GPU this test reports SKIP (exit 77), never a pass. */
 #include "autograd/cformer.h"
-#include "check.h"
+#include "tests/check.h"
 
 #ifdef CF_HAVE_CUDA
 #include "autograd/cuda/cuda_api.h"

@@ -1,6 +1,6 @@
 /* Dataset interface, registry, sampler and the prefetching loader. */
 #define CHECK_SHOW_LAST_ERROR /* a CHECK that fails also shows cf_last_error() */
-#include "check.h"
+#include "tests/check.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 

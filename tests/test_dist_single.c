@@ -7,7 +7,7 @@
 #include "layers/params.h"
 #include "optim/optim.h"
 
-#include "check.h"
+#include "tests/check.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -18,9 +18,9 @@
 #include "distributed/distributed.h"
 #include "layers/params.h"
 #include "optim/optim.h"
-#include "recipes/checkpoint.h"
+#include "recipes/checkpoint/checkpoint.h"
 
-#include "check.h"
+#include "tests/check.h"
 
 #include <math.h>
 #include <signal.h>

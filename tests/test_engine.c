@@ -1,7 +1,7 @@
 /* The engine itself: tensors and views, broadcasting, the arena, the tape's rules (accumulation, no-grad,
  * detach, hooks, in-place detection), dtype conversion and error messages. */
 #include "autograd/cformer.h"
-#include "check.h"
+#include "tests/check.h"
 
 static cf_ctx *ctx;
 

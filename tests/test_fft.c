@@ -2,7 +2,7 @@
  * and odd n, NumPy's handling of the DC / Nyquist imaginary parts, thread invariance, more plan sizes
  * than the plan cache holds, argument errors. */
 #include "autograd/cformer.h"
-#include "check.h"
+#include "tests/check.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,15 +1,15 @@
-/* The stimulus movie of spike data (data/spikes.h "frames"): the movie-driven simulator (deterministic, its
+/* The stimulus movie of spike data (data/spikes/spikes.h "frames"): the movie-driven simulator (deterministic, its
  * outputs without a movie pinned to those of the build before movies existed, rates near the target, the
  * same movie in every trial giving stimulus-locked PSTHs), the NWB ImageSeries round trip through the writer,
  * foreign layouts ([n, 1, h, w], timestamps, group attributes, the counts format's /frames), every kind of
  * bad input failing with the file, dataset and fault named, and the clip timing of spec 1.1 (the default
  * clip ending at the window's end, the official one a frame later, blank frames before the recording and
  * outside the trial) in cf_frames_clip and in the dataset's "frames" field. */
-#include "data/simulate_spikes.h"
-#include "data/spikes.h"
+#include "data/spikes/simulate_spikes.h"
+#include "data/spikes/spikes.h"
 
-#include "check.h"
-#include "tmpdir.h"
+#include "tests/check.h"
+#include "tests/tmpdir.h"
 
 #include <stdlib.h>
 #include <unistd.h>

@@ -1,11 +1,11 @@
 /* No malloc in the training hot loop after the first steps: a GPT trained through the loader, the tape,
  * backward, clipping and AdamW, with every malloc/calloc/realloc/posix_memalign of our code counted
  * (the link wraps them; see tests/CMakeLists.txt). */
-#include "check.h"
+#include "tests/check.h"
 #include "data/loader.h"
 #include "layers/gpt.h"
 #include "optim/optim.h"
-#include "recipes/model.h"
+#include "recipes/run/model.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * backward of repeated ids, determinism of the scatters across thread counts, and the errors for
  * out-of-range indices and bad shapes. */
 #include "autograd/cformer.h"
-#include "check.h"
+#include "tests/check.h"
 
 #include <math.h>
 #include <stdio.h>

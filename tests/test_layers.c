@@ -1,9 +1,9 @@
 /* Layers and the GPT model: state_dict names, the KV cache against recomputation, RoPE's relative-position
  * property, pre/post-LN and SwiGLU variants training, cached generation against uncached. */
-#include "check.h"
+#include "tests/check.h"
 #include "layers/gpt.h"
 #include "optim/optim.h"
-#include "recipes/model_gpt.h"
+#include "recipes/gpt/model.h"
 
 #include <stdlib.h>
 

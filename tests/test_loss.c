@@ -2,7 +2,7 @@
  * smoothing, ignore_index counts, soft targets, the class-dim layouts), known gradients, that cross
  * entropy is one fused node, and the error messages for bad shapes, dtypes, options and class indices. */
 #include "autograd/cformer.h"
-#include "check.h"
+#include "tests/check.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,8 +2,8 @@
  * unsolvable mazes too), the A* log on a hand-worked maze (deterministic mode), trace invariants, the
  * vocabulary and the prompt -> maze round trip, the record checker. */
 #include "autograd/cformer.h"
-#include "check.h"
-#include "data/maze.h"
+#include "tests/check.h"
+#include "data/mazes/maze.h"
 
 #include <stdlib.h>
 #include <string.h>

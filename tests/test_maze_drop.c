@@ -2,8 +2,8 @@
  * after every draw, the prompt and the plan never altered over many draws, level frequencies, re-drawing per
  * epoch (and the draw-once variant), the paper's and the code's level 3, config checks. */
 #include "autograd/cformer.h"
-#include "check.h"
-#include "data/maze.h"
+#include "tests/check.h"
+#include "data/mazes/maze.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,8 +2,8 @@
  * steps, mode and eos detection; the Wilson and normal intervals against known values; the per-mode metrics
  * on a hand-made set of samples; the checker on A*'s own plans. */
 #include "autograd/cformer.h"
-#include "check.h"
-#include "data/maze.h"
+#include "tests/check.h"
+#include "data/mazes/maze.h"
 
 #include <math.h>
 #include <string.h>

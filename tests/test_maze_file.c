@@ -4,10 +4,10 @@
  * writes, and the dataset's batches (framing, shift, padding, splits, skip/truncate, re-draw per epoch,
  * Solution-Only and Searchformer modes). */
 #include "autograd/cformer.h"
-#include "check.h"
-#include "tmpdir.h"
+#include "tests/check.h"
+#include "tests/tmpdir.h"
 #include "data/loader.h"
-#include "data/maze.h"
+#include "data/mazes/maze.h"
 
 #include <dirent.h>
 #include <stdlib.h>

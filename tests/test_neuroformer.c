@@ -2,11 +2,11 @@
  * cross-attention (padded previous-window tokens change nothing), the recorded attention, the loss falling
  * when overfitting a few windows, generation with the KV cache equal to recomputation, and the
  * occurrence-normalised connectivity matrix on a hand case. */
-#include "data/spike_metrics.h"
+#include "data/spikes/spike_metrics.h"
 #include "layers/neuroformer.h"
 #include "optim/optim.h"
 
-#include "check.h"
+#include "tests/check.h"
 
 #include <stdlib.h>
 

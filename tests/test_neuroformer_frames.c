@@ -7,7 +7,7 @@
 #include "layers/neuroformer.h"
 #include "optim/optim.h"
 
-#include "check.h"
+#include "tests/check.h"
 
 #include <stdlib.h>
 

@@ -1,7 +1,7 @@
 /* Forward values of the norm ops against hand-computed cases, batch_norm's running-stat update,
  * numerics (large offsets in f32), determinism across thread counts, and argument errors. */
 #include "autograd/cformer.h"
-#include "check.h"
+#include "tests/check.h"
 
 #include <math.h>
 #include <stdio.h>

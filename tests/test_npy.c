@@ -1,12 +1,12 @@
 /* The .npy reader (data/npy.h): round trips of files this test writes byte by byte in every dtype, byte
  * order and version; header variants; Fortran order; each malformed case; truncations and byte flips of a
- * valid file (no crash, an error or a consistent result); and a Visnav-style directory (data/spikes.h). */
+ * valid file (no crash, an error or a consistent result); and a Visnav-style directory (data/spikes/spikes.h). */
 #define CHECK_SHOW_LAST_ERROR
 #include "data/npy.h"
-#include "data/spikes.h"
+#include "data/spikes/spikes.h"
 
-#include "check.h"
-#include "tmpdir.h"
+#include "tests/check.h"
+#include "tests/tmpdir.h"
 
 #include <dirent.h>
 #include <stdlib.h>

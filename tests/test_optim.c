@@ -1,5 +1,5 @@
 /* Optimizers against hand-computed updates, clipping, and the schedules' values. */
-#include "check.h"
+#include "tests/check.h"
 #include "optim/optim.h"
 
 static cf_params *one_param(double value, double grad, bool decay)

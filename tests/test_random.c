@@ -1,7 +1,7 @@
 /* dropout / drop_path: masks reproducible across thread counts and restarts, kept fraction and
  * expectation, backward through the same mask, identity cases, argument errors. */
 #include "autograd/cformer.h"
-#include "check.h"
+#include "tests/check.h"
 
 #include <math.h>
 #include <stdio.h>

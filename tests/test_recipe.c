@@ -2,8 +2,8 @@
  * misspelt keys, unknown sections, YAML syntax, duplicates, missing required keys), --set overrides, the
  * resolved recipe's round trip and its hash. Recipes are embedded strings parsed under fake file names,
  * plus one temporary file and the example in tests/data/recipes/. */
-#include "check.h"
-#include "recipes/recipe.h"
+#include "tests/check.h"
+#include "recipes/recipe/recipe.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * rules (ties, NaN, several dims), big reductions (chunked, thread-count independent), gradient routing
  * of max with ties, and the error messages. */
 #include "autograd/cformer.h"
-#include "check.h"
+#include "tests/check.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /* The spiking-circuit simulator: config checks, speed (1000 s of 40 units), rates near the configured
  * ones, hubs with more out-edges, the edge distribution, refractoriness, the stimulus and trials, and
  * determinism by seed. */
-#include "data/simulate_spikes.h"
+#include "data/spikes/simulate_spikes.h"
 
-#include "check.h"
+#include "tests/check.h"
 
 #include <stdlib.h>
 #include <time.h>

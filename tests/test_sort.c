@@ -1,7 +1,7 @@
 /* topk / sort / argsort: known cases with ties and NaN, agreement with a reference stable sort on both
  * topk paths (insertion buffer and full sort) and across threads, gradients, argument errors. */
 #include "autograd/cformer.h"
-#include "check.h"
+#include "tests/check.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * formulas at random points, the normalisation (smooth surrogates integrate to 1 for heaviside and 2
  * for sign), strided inputs, kind names, argument errors. */
 #include "autograd/cformer.h"
-#include "check.h"
+#include "tests/check.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /* Spike metrics and baselines: edge AUC (perfect 1, reversed 0, ties 0.5, target-major input), direction
  * accuracy, window F1 in its three modes on hand cases, unigram cross-entropy, the Poisson baseline,
  * Pearson / PSTH, the lagged cross-correlation baseline, and the attention normalisation. */
-#include "data/simulate_spikes.h"
-#include "data/spike_metrics.h"
+#include "data/spikes/simulate_spikes.h"
+#include "data/spikes/spike_metrics.h"
 
-#include "check.h"
+#include "tests/check.h"
 
 #include <stdlib.h>
 

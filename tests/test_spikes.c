@@ -2,11 +2,11 @@
  * kind of bad input, which must fail with a message naming file, dataset or line, and row), the NWB round
  * trip of a simulation, and the Neuroformer tokenization on hand-made windows. */
 #include "data/loader.h"
-#include "data/simulate_spikes.h"
-#include "data/spikes.h"
+#include "data/spikes/simulate_spikes.h"
+#include "data/spikes/spikes.h"
 
-#include "check.h"
-#include "tmpdir.h"
+#include "tests/check.h"
+#include "tests/tmpdir.h"
 
 #include <dirent.h>
 #include <inttypes.h>

@@ -1,7 +1,7 @@
 /* The cformer command: one entry point for every job, `cformer <command> --help` for each. */
 #include "autograd/cformer.h"
-#include "cli.h"
-#include "plot.h"
+#include "tools/cli.h"
+#include "tools/plot.h"
 
 #include <stdio.h>
 #include <string.h>

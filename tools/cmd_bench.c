@@ -1,6 +1,6 @@
 /* `cformer bench ops`: the core ops timed against baselines measured in the same run. */
 #include "autograd/cformer.h"
-#include "cli.h"
+#include "tools/cli.h"
 
 #include <cblas.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* `cformer export` and `cformer inspect`: checkpoints for other tools and for people. */
-#include "cli.h"
-#include "recipes/checkpoint.h"
-#include "recipes/safetensors.h"
+#include "tools/cli.h"
+#include "recipes/checkpoint/checkpoint.h"
+#include "recipes/checkpoint/safetensors.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* `cformer data`: generate and describe data files. `data mazes` writes maze navigation tasks with A*
- * traces (data/maze.h) for Searchformer / Dualformer; `data info FILE` summarises a maze file. */
-#include "cli.h"
-#include "data/maze.h"
+ * traces (data/mazes/maze.h) for Searchformer / Dualformer; `data info FILE` summarises a maze file. */
+#include "tools/cli.h"
+#include "data/mazes/maze.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -14,7 +14,7 @@ static void mazes_usage(FILE *f)
     fprintf(f, "usage: cformer data mazes --size N --count C [--seed S] -o FILE\n"
                "                          [--width W --height H] [--min-plan NODES] [--deterministic] [--official-walls]\n\n"
                "Generates C maze tasks (task i is a pure function of (i, seed, options)) with their A* search traces\n"
-               "and optimal plans, and writes them atomically to FILE (the CFMAZE format of data/maze.h), for recipes\n"
+               "and optimal plans, and writes them atomically to FILE (the CFMAZE format of data/mazes/maze.h), for recipes\n"
                "with data.type: mazes. Mazes are N x N (or W x H, at most %d), 30-50%% walls, plans of at least\n"
                "max(w, h) nodes (--min-plan changes it); A* breaks ties at random unless --deterministic.\n"
                "--official-walls draws the wall count as the official code does (integer wh/10).\n\n"

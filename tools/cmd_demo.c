@@ -4,9 +4,9 @@
  * download. `--mlp` is the first demo: a small MLP on a generated regression task, using nothing but the
  * engine, parameters and optimizer. */
 #include "autograd/cformer.h"
-#include "cli.h"
+#include "tools/cli.h"
 #include "optim/optim.h"
-#include "recipes/run.h"
+#include "recipes/run/run.h"
 
 #include <dirent.h>
 #include <sys/stat.h>

@@ -1,9 +1,9 @@
 /* `cformer generate`: samples text from a trained GPT with the KV cache. */
-#include "cli.h"
-#include "data/text.h"
-#include "recipes/checkpoint.h"
-#include "recipes/model_gpt.h"
-#include "recipes/run.h"
+#include "tools/cli.h"
+#include "data/text/text.h"
+#include "recipes/checkpoint/checkpoint.h"
+#include "recipes/gpt/model.h"
+#include "recipes/run/run.h"
 
 #include <stdio.h>
 #include <stdlib.h>

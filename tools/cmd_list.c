@@ -1,7 +1,7 @@
 /* `cformer list ops`: what the engine provides. */
 #include "autograd/cf_node.h"
-#include "cli.h"
-#include "recipes/model.h"
+#include "tools/cli.h"
+#include "recipes/run/model.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
-/* `cformer simulate spikes`: a spiking circuit with known directed connectivity (data/simulate_spikes.h),
+/* `cformer simulate spikes`: a spiking circuit with known directed connectivity (data/spikes/simulate_spikes.h),
  * written as an NWB-style HDF5 file with the ground truth in /simulation (weights, hubs, baselines, gains). */
-#include "cli.h"
-#include "data/simulate_spikes.h"
+#include "tools/cli.h"
+#include "data/spikes/simulate_spikes.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
 /* `cformer spikes generate`: autoregressive spike generation with a trained Neuroformer (spec 1.4), written
  * as an NWB-style HDF5 file. */
-#include "cli.h"
-#include "data/spike_metrics.h"
-#include "recipes/checkpoint.h"
-#include "recipes/model_neuroformer.h"
-#include "recipes/run.h"
+#include "tools/cli.h"
+#include "data/spikes/spike_metrics.h"
+#include "recipes/checkpoint/checkpoint.h"
+#include "recipes/neuroformer/model.h"
+#include "recipes/run/run.h"
 
 #include <stdio.h>
 #include <stdlib.h>

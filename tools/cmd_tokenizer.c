@@ -1,6 +1,6 @@
 /* `cformer tokenizer train FILE --vocab N -o VOCAB`: a byte-level BPE vocabulary for data.vocab_file. */
-#include "cli.h"
-#include "data/bpe.h"
+#include "tools/cli.h"
+#include "data/text/bpe.h"
 
 #include <stdio.h>
 #include <stdlib.h>

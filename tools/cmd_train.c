@@ -1,6 +1,6 @@
 /* `cformer train`, `eval`, `recipe check`, and `bench train`: the jobs a recipe drives. */
-#include "cli.h"
-#include "recipes/run.h"
+#include "tools/cli.h"
+#include "recipes/run/run.h"
 
 #include <stdio.h>
 #include <stdlib.h>

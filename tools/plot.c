@@ -1,7 +1,7 @@
 /* `cformer plot`: reads a run's metrics.jsonl and draws each metric against the step as stacked panels in a
  * PNG. The JSON reader and the rasteriser are ours (a few hundred lines, no dependency); libpng only encodes.
  * This file picks the panels, lays them out and draws them; plot_internal.h lists the other pieces. */
-#include "plot_internal.h"
+#include "tools/plot_internal.h"
 
 #include <math.h>
 #include <stdio.h>

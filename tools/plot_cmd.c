@@ -1,7 +1,7 @@
 /* The `cformer plot` command: its options, and where the metrics and the PNG are. */
-#include "plot.h"
+#include "tools/plot.h"
 
-#include "cli.h"
+#include "tools/cli.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,9 +4,9 @@
 #ifndef CF_PLOT_INTERNAL_H
 #define CF_PLOT_INTERNAL_H
 
-#include "plot.h"
+#include "tools/plot.h"
 
-#include "png_font.h"
+#include "tools/png_font.h"
 
 #include <stddef.h>
 #include <stdint.h>

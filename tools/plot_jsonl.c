@@ -1,6 +1,6 @@
 /* Reading metrics.jsonl for `cformer plot`: one flat JSON object per line. The JSON reader is ours (no
  * dependency); it reads numbers, null and keys, and skips strings, bools and nested values. */
-#include "plot_internal.h"
+#include "tools/plot_internal.h"
 
 #include <errno.h>
 #include <math.h>

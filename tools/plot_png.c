@@ -1,7 +1,7 @@
 /* The PNG file of `cformer plot`: libpng encodes the canvas, written atomically (a temporary file in the same
  * directory, fsynced, renamed). */
 #include "autograd/fileio.h"
-#include "plot_internal.h"
+#include "tools/plot_internal.h"
 
 #include "autograd/cformer.h"
 

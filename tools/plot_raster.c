@@ -1,6 +1,6 @@
 /* The canvas of `cformer plot`: an RGB pixel buffer with clipped fills, lines and text in our 5x7 font
  * (png_font.c), so no graphics or font library is needed. */
-#include "plot_internal.h"
+#include "tools/plot_internal.h"
 
 #include <math.h>
 #include <stdlib.h>

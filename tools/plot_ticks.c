@@ -1,6 +1,6 @@
 /* Axis ticks for `cformer plot`: 1-2-5 steps on linear axes, decades on log axes, and labels short
  * enough for a small font. */
-#include "plot_internal.h"
+#include "tools/plot_internal.h"
 
 #include <math.h>
 #include <stdio.h>

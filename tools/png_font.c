@@ -1,6 +1,6 @@
 /* The classic 5x7 LCD font (public domain, as shipped with many HD44780/KS0108 drivers), column-major,
  * with an eighth row for the descenders of g, j, p, q and y so that "step" does not read "steP". */
-#include "png_font.h"
+#include "tools/png_font.h"
 
 static const uint8_t glyphs[95][CF_FONT_W] = {
     {0x00, 0x00, 0x00, 0x00, 0x00}, /* ' ' */

@@ -9,10 +9,10 @@
  * debugs better as plain C than as one macro. */
 #ifndef SDPA_T
 
-#include "../ops/attention.h"
-#include "../ops/attention_attr.h"
-#include "cpu.h"
-#include "fastmath.h"
+#include "autograd/ops/attention.h"
+#include "autograd/ops/attention_attr.h"
+#include "autograd/cpu/cpu.h"
+#include "autograd/cpu/fastmath.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -204,12 +204,12 @@ static inline int thread_id(void)
 
 #define SDPA_T float
 #define SDPA_SUF f32
-#include "attention.c"
+#include "autograd/cpu/attention.c"
 #undef SDPA_T
 #undef SDPA_SUF
 #define SDPA_T double
 #define SDPA_SUF f64
-#include "attention.c"
+#include "autograd/cpu/attention.c"
 #undef SDPA_T
 #undef SDPA_SUF
 

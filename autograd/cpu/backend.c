@@ -1,17 +1,17 @@
 /* The CPU backend's kernel table, generated from the op list. */
-#include "cpu.h"
+#include "autograd/cpu/cpu.h"
 
 static const cf_backend cpu_backend = {
     .name = "cpu",
     .device = CF_CPU,
     .fwd = {
 #define CF_OP(name) [CF_OP_##name] = cf_cpu_##name##_fwd,
-#include "../ops.def"
+#include "autograd/ops.def"
 #undef CF_OP
     },
     .bwd = {
 #define CF_OP(name) [CF_OP_##name] = cf_cpu_##name##_bwd,
-#include "../ops.def"
+#include "autograd/ops.def"
 #undef CF_OP
     },
 };

@@ -11,8 +11,8 @@
  *     conv bwd w      : dW += dy cols(x)^T                                dW += x cols(dy)^T
  * conv1d is conv2d with a height of 1; conv3d (non-overlapping patches) is the same code with a depth.
  * Depthwise 2-D convolutions skip the column matrix and run direct loops. */
-#include "../ops/conv_attr.h"
-#include "cpu.h"
+#include "autograd/ops/conv_attr.h"
+#include "autograd/cpu/cpu.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -43,12 +43,12 @@ static inline void out_range(int64_t off, int64_t s, int64_t in, int64_t out, in
 
 #define T float
 #define FN(name) name##_f32
-#include "conv_loops.inc"
+#include "autograd/cpu/conv_loops.inc"
 #undef T
 #undef FN
 #define T double
 #define FN(name) name##_f64
-#include "conv_loops.inc"
+#include "autograd/cpu/conv_loops.inc"
 #undef T
 #undef FN
 

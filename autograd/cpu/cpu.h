@@ -3,13 +3,13 @@
 #ifndef CF_CPU_H
 #define CF_CPU_H
 
-#include "../cf_node.h"
+#include "autograd/cf_node.h"
 
 /* Every op in ops.def has these two kernels on the CPU. */
 #define CF_OP(name) \
     cf_status cf_cpu_##name##_fwd(cf_ctx *ctx, cf_node *n); \
     cf_status cf_cpu_##name##_bwd(cf_ctx *ctx, cf_node *n);
-#include "../ops.def"
+#include "autograd/ops.def"
 #undef CF_OP
 
 /* Loops with fewer elements than this run on one thread: below it OpenMP's fork costs more than it saves. */

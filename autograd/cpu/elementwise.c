@@ -1,9 +1,9 @@
 /* CPU kernels of the elementwise ops. Each op is one line of FWD/BWD expressions below; the macros
  * turn it into f32 and f64 kernels that walk broadcast operands with cf_iter and run contiguous data
  * through one flat, vectorisable OpenMP loop. */
-#include "../ops/elementwise_attr.h"
-#include "cpu.h"
-#include "fastmath.h"
+#include "autograd/ops/elementwise_attr.h"
+#include "autograd/cpu/cpu.h"
+#include "autograd/cpu/fastmath.h"
 
 #include <string.h>
 #include <tgmath.h>

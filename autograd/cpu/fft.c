@@ -6,8 +6,8 @@
  *   rfft:  gx = c2r(G'), G' = G with interior bins halved, Im of DC / Nyquist dropped (c2r sums each
  *          interior bin twice, once for its negative-frequency mirror);
  *   irfft: gX = w_k / n * r2c(g), w = 1 for DC and even-n Nyquist (Im 0), 2 for interior bins. */
-#include "../ops/fft_attr.h"
-#include "cpu.h"
+#include "autograd/ops/fft_attr.h"
+#include "autograd/cpu/cpu.h"
 
 #include <fftw3.h>
 #include <pthread.h>

@@ -12,8 +12,8 @@
  *    block) and walks k in ascending order; distinct (o, column) pairs never collide, so again no races
  *    and a fixed order.
  * Index values are range-checked before any memory is touched. */
-#include "../ops/index_attr.h"
-#include "cpu.h"
+#include "autograd/ops/index_attr.h"
+#include "autograd/cpu/cpu.h"
 
 #include <inttypes.h>
 #include <stdio.h>

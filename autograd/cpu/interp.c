@@ -1,6 +1,6 @@
 /* CPU bilinear resizing with PyTorch's source-index rule (upsample_bilinear2d given an output size). */
-#include "../ops/conv_attr.h"
-#include "cpu.h"
+#include "autograd/ops/conv_attr.h"
+#include "autograd/cpu/cpu.h"
 
 #include <string.h>
 
@@ -16,12 +16,12 @@ typedef struct tap {
 
 #define T float
 #define FN(name) name##_f32
-#include "interp_loops.inc"
+#include "autograd/cpu/interp_loops.inc"
 #undef T
 #undef FN
 #define T double
 #define FN(name) name##_f64
-#include "interp_loops.inc"
+#include "autograd/cpu/interp_loops.inc"
 #undef T
 #undef FN
 

@@ -1,5 +1,5 @@
 /* Broadcast iteration and the reductions that undo broadcasting in backward. */
-#include "cpu.h"
+#include "autograd/cpu/cpu.h"
 
 #include <string.h>
 

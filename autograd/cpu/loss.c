@@ -11,9 +11,9 @@
  * includes itself with LK_T defined. */
 #ifndef LK_T
 
-#include "../ops/loss_attr.h"
-#include "../ops/reduce_attr.h" /* the vectorised exp */
-#include "cpu.h"
+#include "autograd/ops/loss_attr.h"
+#include "autograd/ops/reduce_attr.h" /* the vectorised exp */
+#include "autograd/cpu/cpu.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -100,7 +100,7 @@ static void finish_out(cf_tensor *out, const double *ls, int64_t S, cf_reduction
 #define LOG1P log1pf
 #define POW powf
 #define FABS fabsf
-#include "loss.c"
+#include "autograd/cpu/loss.c"
 #undef LK_T
 #undef LK_S
 #undef EXP
@@ -117,7 +117,7 @@ static void finish_out(cf_tensor *out, const double *ls, int64_t S, cf_reduction
 #define LOG1P log1p
 #define POW pow
 #define FABS fabs
-#include "loss.c"
+#include "autograd/cpu/loss.c"
 #undef LK_T
 #undef LK_S
 #undef EXP

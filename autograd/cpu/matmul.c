@@ -1,6 +1,6 @@
 /* CPU matmul and linear through CBLAS. Operands whose last two dims are row- or column-major go to
  * GEMM as they are (a transposed view becomes a transpose flag); anything else is copied once. */
-#include "cpu.h"
+#include "autograd/cpu/cpu.h"
 
 #include <cblas.h>
 #include <string.h>

@@ -9,8 +9,8 @@
  * Gradients of weight and bias are sums over rows; they are formed as partial sums over fixed blocks of
  * rows (or per sample) and then summed over the blocks in order, so the result does not depend on the
  * thread count and no two threads ever add into one element. */
-#include "../ops/norm_attr.h"
-#include "cpu.h"
+#include "autograd/ops/norm_attr.h"
+#include "autograd/cpu/cpu.h"
 
 #include <math.h>
 #include <string.h>

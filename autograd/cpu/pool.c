@@ -1,6 +1,6 @@
 /* CPU max/avg pools, fixed-window and adaptive. 1-D pools run as 2-D ones with a height of 1. */
-#include "../ops/conv_attr.h"
-#include "cpu.h"
+#include "autograd/ops/conv_attr.h"
+#include "autograd/cpu/cpu.h"
 
 #include <math.h>
 #include <string.h>
@@ -32,12 +32,12 @@ static inline void window(int64_t o, int64_t in, int64_t out, int64_t k, int64_t
 
 #define T float
 #define FN(name) name##_f32
-#include "pool_loops.inc"
+#include "autograd/cpu/pool_loops.inc"
 #undef T
 #undef FN
 #define T double
 #define FN(name) name##_f64
-#include "pool_loops.inc"
+#include "autograd/cpu/pool_loops.inc"
 #undef T
 #undef FN
 

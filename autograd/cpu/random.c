@@ -1,8 +1,8 @@
 /* CPU kernels of dropout and drop-path. The mask is a pure function of (key, step, index), so forward
  * and backward each regenerate it block by block in parallel: no mask is stored and the result does
  * not depend on how the loop is split between threads. */
-#include "../ops/random_attr.h"
-#include "cpu.h"
+#include "autograd/ops/random_attr.h"
+#include "autograd/cpu/cpu.h"
 
 /* x itself when contiguous, else a contiguous arena copy (the mask is indexed in row-major order). */
 static cf_tensor *contiguous_input(cf_ctx *ctx, cf_tensor *x)

@@ -12,8 +12,8 @@
  * includes itself with RK_T defined (see the end of the first part). */
 #ifndef RK_T
 
-#include "../ops/reduce_attr.h"
-#include "cpu.h"
+#include "autograd/ops/reduce_attr.h"
+#include "autograd/cpu/cpu.h"
 
 #include <string.h>
 
@@ -123,7 +123,7 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 #define RK_S _f
 #define EXP expf_shifted
 #define LOG logf
-#include "reduce.c"
+#include "autograd/cpu/reduce.c"
 #undef RK_T
 #undef RK_S
 #undef EXP
@@ -132,7 +132,7 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 #define RK_S _d
 #define EXP exp
 #define LOG log
-#include "reduce.c"
+#include "autograd/cpu/reduce.c"
 #undef RK_T
 #undef RK_S
 #undef EXP

@@ -1,7 +1,7 @@
 /* CPU kernels of the shape ops. Views need no forward work; their backward applies the view's geometry
  * to the input's gradient buffer and adds the output's gradient through it. */
-#include "../ops/shape_attr.h"
-#include "cpu.h"
+#include "autograd/ops/shape_attr.h"
+#include "autograd/cpu/cpu.h"
 
 #include <string.h>
 

@@ -2,8 +2,8 @@
  * is handled by one thread: a stable merge sort of (value, index) pairs, or for small k a sorted
  * insertion buffer of the best k, which is O(len * k) with no second pass. Ties keep index order
  * because both only move an element ahead of another that it strictly beats. */
-#include "../ops/sort_attr.h"
-#include "cpu.h"
+#include "autograd/ops/sort_attr.h"
+#include "autograd/cpu/cpu.h"
 
 #include <math.h>
 #ifdef _OPENMP

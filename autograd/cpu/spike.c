@@ -1,8 +1,8 @@
 /* CPU kernels of heaviside and sign: a step forward and a surrogate backward (ops/spike.h has the
  * formulas). Operands are walked with cf_iter, so strided inputs need no copy. */
-#include "../ops/spike.h"
-#include "../ops/spike_attr.h"
-#include "cpu.h"
+#include "autograd/ops/spike.h"
+#include "autograd/ops/spike_attr.h"
+#include "autograd/cpu/cpu.h"
 
 #include <tgmath.h>
 

@@ -1,6 +1,6 @@
 /* One thread count for OpenMP and OpenBLAS. We link the OpenMP build of OpenBLAS, so a GEMM called
  * from inside a parallel region runs single-threaded instead of oversubscribing the cores. */
-#include "cpu.h"
+#include "autograd/cpu/cpu.h"
 
 #include <cblas.h>
 #ifdef _OPENMP

@@ -1,7 +1,7 @@
 /* The CUDA backend's table. Kernels are added op by op (NULL entries are reported by `cformer list ops`
  * and by the cross-backend test); the backend is offered only when a device is present. */
-#include "../cf_node.h"
-#include "cuda_api.h"
+#include "autograd/cf_node.h"
+#include "autograd/cuda/cuda_api.h"
 
 static const cf_backend cuda_backend = {
     .name = "cuda",

@@ -1,5 +1,5 @@
 // Thin wrappers over the CUDA runtime: every call is checked and its error string handed back to C.
-#include "cuda_api.h"
+#include "autograd/cuda/cuda_api.h"
 
 #include <cuda_runtime.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /* The cf_sdpa frontend: shape, dtype and option checks, then one node with the optional masks and bias
  * as extra inputs. */
-#include "attention.h"
+#include "autograd/ops/attention.h"
 
-#include "../cf_node.h"
-#include "attention_attr.h"
+#include "autograd/cf_node.h"
+#include "autograd/ops/attention_attr.h"
 
 #include <math.h>
 

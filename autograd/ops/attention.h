@@ -2,7 +2,7 @@
 #ifndef CF_OPS_ATTENTION_H
 #define CF_OPS_ATTENTION_H
 
-#include "../cf_tensor.h"
+#include "autograd/cf_tensor.h"
 
 /* Structural masks of cf_sdpa. Query i sits at absolute position p = i + (Tk - Tq): the queries are the
  * last Tq positions of the Tk keys, as in decoding with a KV cache (p = i when Tq == Tk). The kernels

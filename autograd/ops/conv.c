@@ -1,8 +1,8 @@
 /* Convolution frontends: option defaults, shape rules and PyTorch's output-size formulas. */
-#include "conv.h"
+#include "autograd/ops/conv.h"
 
-#include "../cf_node.h"
-#include "conv_attr.h"
+#include "autograd/cf_node.h"
+#include "autograd/ops/conv_attr.h"
 
 #include <inttypes.h>
 

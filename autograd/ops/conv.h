@@ -6,7 +6,7 @@
 #ifndef CF_OPS_CONV_H
 #define CF_OPS_CONV_H
 
-#include "../cf_tensor.h"
+#include "autograd/cf_tensor.h"
 
 typedef struct cf_conv2d_opts {
     int64_t stride[2];   /* 0: 1 */

@@ -1,7 +1,7 @@
 /* Elementwise op frontends: dtype and broadcast checks, output allocation, node recording. */
-#include "../cf_node.h"
-#include "elementwise.h"
-#include "elementwise_attr.h"
+#include "autograd/cf_node.h"
+#include "autograd/ops/elementwise.h"
+#include "autograd/ops/elementwise_attr.h"
 
 #include <math.h>
 

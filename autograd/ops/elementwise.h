@@ -2,7 +2,7 @@
 #ifndef CF_OPS_ELEMENTWISE_H
 #define CF_OPS_ELEMENTWISE_H
 
-#include "../cf_tensor.h"
+#include "autograd/cf_tensor.h"
 
 cf_tensor *cf_add(cf_ctx *ctx, cf_tensor *a, cf_tensor *b);
 cf_tensor *cf_sub(cf_ctx *ctx, cf_tensor *a, cf_tensor *b);

@@ -1,8 +1,8 @@
 /* Frontends of rfft and irfft: shape checks and the transform length. */
-#include "fft.h"
+#include "autograd/ops/fft.h"
 
-#include "../cf_node.h"
-#include "fft_attr.h"
+#include "autograd/cf_node.h"
+#include "autograd/ops/fft_attr.h"
 
 #include <limits.h>
 

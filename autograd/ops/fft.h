@@ -10,7 +10,7 @@
 #ifndef CF_OPS_FFT_H
 #define CF_OPS_FFT_H
 
-#include "../cf_tensor.h"
+#include "autograd/cf_tensor.h"
 
 /* x: [..., L] f32/f64. n: the transform length; the input is cropped or zero-padded to n
  * (n == 0: n = L). Returns [..., n/2 + 1, 2]. */

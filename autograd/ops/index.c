@@ -1,9 +1,9 @@
 /* Index op frontends: dtype and shape rules. Index values are range-checked by the kernels, which
  * read them anyway (on a GPU backend they live on the device). */
-#include "index.h"
+#include "autograd/ops/index.h"
 
-#include "../cf_node.h"
-#include "index_attr.h"
+#include "autograd/cf_node.h"
+#include "autograd/ops/index_attr.h"
 
 #include <inttypes.h>
 

@@ -5,7 +5,7 @@
 #ifndef CF_OPS_INDEX_H
 #define CF_OPS_INDEX_H
 
-#include "../cf_tensor.h"
+#include "autograd/cf_tensor.h"
 
 /* Rows of weight [V, D] picked by ids (any shape, values in [0, V)): out [..ids.shape, D]
  * (torch.nn.functional.embedding). */

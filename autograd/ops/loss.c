@@ -1,8 +1,8 @@
 /* Loss frontends: option and shape checks, output allocation, node recording. Class indices are
  * checked against the class count by the forward kernel, which reads them. */
-#include "loss.h"
+#include "autograd/ops/loss.h"
 
-#include "loss_attr.h"
+#include "autograd/ops/loss_attr.h"
 
 static cf_status check_reduction(const char *op, cf_reduction r)
 {

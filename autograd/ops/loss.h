@@ -4,7 +4,7 @@
 #ifndef CF_OPS_LOSS_H
 #define CF_OPS_LOSS_H
 
-#include "../cf_tensor.h"
+#include "autograd/cf_tensor.h"
 
 typedef enum cf_reduction { CF_REDUCTION_MEAN = 0, CF_REDUCTION_SUM, CF_REDUCTION_NONE } cf_reduction;
 

@@ -2,8 +2,8 @@
 #ifndef CF_LOSS_ATTR_H
 #define CF_LOSS_ATTR_H
 
-#include "../cf_node.h"
-#include "loss.h"
+#include "autograd/cf_node.h"
+#include "autograd/ops/loss.h"
 
 struct loss_attr {
     cf_reduction reduction;

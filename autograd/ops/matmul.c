@@ -1,8 +1,8 @@
 /* Matmul and linear frontends: shape rules and 1-D promotion. */
-#include "matmul.h"
+#include "autograd/ops/matmul.h"
 
-#include "../cf_node.h"
-#include "shape.h"
+#include "autograd/cf_node.h"
+#include "autograd/ops/shape.h"
 
 #include <inttypes.h>
 

@@ -2,7 +2,7 @@
 #ifndef CF_OPS_MATMUL_H
 #define CF_OPS_MATMUL_H
 
-#include "../cf_tensor.h"
+#include "autograd/cf_tensor.h"
 
 /* NumPy matmul: 1-D operands are promoted and the added dim removed; batch dims broadcast. */
 cf_tensor *cf_matmul(cf_ctx *ctx, cf_tensor *a, cf_tensor *b);

@@ -1,8 +1,8 @@
 /* Norm op frontends: shape and dtype checks of x and its optional parameters, node recording. */
-#include "norm.h"
+#include "autograd/ops/norm.h"
 
-#include "../cf_node.h"
-#include "norm_attr.h"
+#include "autograd/cf_node.h"
+#include "autograd/ops/norm_attr.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -3,7 +3,7 @@
 #ifndef CF_OPS_NORM_H
 #define CF_OPS_NORM_H
 
-#include "../cf_tensor.h"
+#include "autograd/cf_tensor.h"
 
 /* PyTorch's defaults, for callers that want them. */
 #define CF_NORM_EPS 1e-5

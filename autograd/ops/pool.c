@@ -1,8 +1,8 @@
 /* Pooling and bilinear-resize frontends: option defaults, shape rules and PyTorch's output sizes. */
-#include "conv.h"
+#include "autograd/ops/conv.h"
 
-#include "../cf_node.h"
-#include "conv_attr.h"
+#include "autograd/cf_node.h"
+#include "autograd/ops/conv_attr.h"
 
 #include <inttypes.h>
 

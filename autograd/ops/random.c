@@ -1,8 +1,8 @@
 /* Frontends of dropout and drop-path: argument checks, the identity cases, the mask's key. */
-#include "random.h"
+#include "autograd/ops/random.h"
 
-#include "../cf_node.h"
-#include "random_attr.h"
+#include "autograd/cf_node.h"
+#include "autograd/ops/random_attr.h"
 
 #include <math.h>
 

@@ -14,7 +14,7 @@
 #ifndef CF_OPS_RANDOM_H
 #define CF_OPS_RANDOM_H
 
-#include "../cf_tensor.h"
+#include "autograd/cf_tensor.h"
 
 /* Zeroes each element of x with probability p (0 <= p <= 1). */
 cf_tensor *cf_dropout(cf_ctx *ctx, cf_tensor *x, double p, uint64_t stream);

@@ -3,7 +3,7 @@
 #ifndef CF_RANDOM_ATTR_H
 #define CF_RANDOM_ATTR_H
 
-#include "../cf_node.h"
+#include "autograd/cf_node.h"
 
 struct random_attr {
     cf_philox_key key;

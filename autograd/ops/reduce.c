@@ -1,7 +1,7 @@
 /* Reduction, scan and softmax frontends: dim lists to masks, output shapes, node recording. */
-#include "reduce.h"
+#include "autograd/ops/reduce.h"
 
-#include "reduce_attr.h"
+#include "autograd/ops/reduce_attr.h"
 
 int cf_dims_from_mask(uint32_t mask, int *dims)
 {

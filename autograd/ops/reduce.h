@@ -7,7 +7,7 @@
 #ifndef CF_OPS_REDUCE_H
 #define CF_OPS_REDUCE_H
 
-#include "../cf_tensor.h"
+#include "autograd/cf_tensor.h"
 
 #define CF_DIMS(...) (int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int)), (const int[]){__VA_ARGS__}
 #define CF_ALL_DIMS 0, (const int *)0

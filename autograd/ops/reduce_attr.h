@@ -3,7 +3,7 @@
 #ifndef CF_REDUCE_ATTR_H
 #define CF_REDUCE_ATTR_H
 
-#include "../cf_node.h"
+#include "autograd/cf_node.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Shape op frontends: views record a node whose output shares the input's storage; copies allocate. */
-#include "shape.h"
+#include "autograd/ops/shape.h"
 
-#include "shape_attr.h"
+#include "autograd/ops/shape_attr.h"
 
 #include <inttypes.h>
 #include <string.h>

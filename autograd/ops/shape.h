@@ -3,7 +3,7 @@
 #ifndef CF_OPS_SHAPE_H
 #define CF_OPS_SHAPE_H
 
-#include "../cf_tensor.h"
+#include "autograd/cf_tensor.h"
 
 /* One -1 in shape is inferred. */
 cf_tensor *cf_reshape(cf_ctx *ctx, cf_tensor *x, int ndim, const int64_t *shape);

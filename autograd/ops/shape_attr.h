@@ -3,7 +3,7 @@
 #ifndef CF_SHAPE_ATTR_H
 #define CF_SHAPE_ATTR_H
 
-#include "../cf_node.h"
+#include "autograd/cf_node.h"
 
 typedef struct cf_geom {
     int ndim;

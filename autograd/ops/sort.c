@@ -1,8 +1,8 @@
 /* Frontends of topk, sort and argsort: checks, the value and index outputs, node recording. */
-#include "sort.h"
+#include "autograd/ops/sort.h"
 
-#include "../cf_node.h"
-#include "sort_attr.h"
+#include "autograd/cf_node.h"
+#include "autograd/ops/sort_attr.h"
 
 /* name: the public function, for messages (argsort runs the sort op) */
 static cf_tensor *sort_op(cf_ctx *ctx, cf_op op, const char *name, cf_tensor *x, int64_t k, int dim, bool largest,

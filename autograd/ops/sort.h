@@ -7,7 +7,7 @@
 #ifndef CF_OPS_SORT_H
 #define CF_OPS_SORT_H
 
-#include "../cf_tensor.h"
+#include "autograd/cf_tensor.h"
 
 /* The k largest (largest = true) or smallest values along dim; dim's size becomes k (0 <= k <= size).
  * sorted: best first; otherwise the chosen k in their original (ascending index) order.

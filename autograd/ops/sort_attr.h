@@ -2,7 +2,7 @@
 #ifndef CF_SORT_ATTR_H
 #define CF_SORT_ATTR_H
 
-#include "../cf_node.h"
+#include "autograd/cf_node.h"
 
 struct sort_attr {
     int dim;

@@ -1,8 +1,8 @@
 /* Frontends of heaviside and sign: surrogate kind and sharpness checks. */
-#include "spike.h"
+#include "autograd/ops/spike.h"
 
-#include "../cf_node.h"
-#include "spike_attr.h"
+#include "autograd/cf_node.h"
+#include "autograd/ops/spike_attr.h"
 
 #include <math.h>
 #include <string.h>

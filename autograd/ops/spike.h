@@ -12,7 +12,7 @@
 #ifndef CF_OPS_SPIKE_H
 #define CF_OPS_SPIKE_H
 
-#include "../cf_tensor.h"
+#include "autograd/cf_tensor.h"
 
 typedef enum cf_surrogate {
     /* straight-through: d = 1 for both ops (alpha ignored) */

@@ -1,8 +1,8 @@
 /* Gradient checks of the fused attention: every mask kind, key padding, the bias gradient (full and
  * broadcast), the KV-cache offset, dropout, grouped-query heads and strided q/k/v views. Sizes stay
  * below one tile, so these check the arithmetic; tests/test_attention.c covers multi-tile skipping. */
-#include "../../autograd/cformer.h"
-#include "../../autograd/gradcheck.h"
+#include "autograd/cformer.h"
+#include "autograd/gradcheck.h"
 
 typedef struct {
     cf_sdpa_opts o;

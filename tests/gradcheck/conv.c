@@ -1,8 +1,8 @@
 /* Gradient checks of the conv family: every stride/padding/dilation/groups option, depthwise and 1x1
  * kernels, bias or none, non-contiguous inputs, gradients accumulated from two uses, and every pooling
  * and resizing mode. Sizes stay tiny: the numeric check runs two forwards per input element. */
-#include "../../autograd/cformer.h"
-#include "../../autograd/gradcheck.h"
+#include "autograd/cformer.h"
+#include "autograd/gradcheck.h"
 
 #define S CF_SHAPE
 

@@ -1,6 +1,6 @@
 /* Gradient checks of the elementwise ops. */
-#include "../../autograd/cformer.h"
-#include "../../autograd/gradcheck.h"
+#include "autograd/cformer.h"
+#include "autograd/gradcheck.h"
 
 #include <math.h>
 

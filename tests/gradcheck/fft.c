@@ -1,8 +1,8 @@
 /* Gradient checks of rfft and irfft. The Hermitian half-spectrum's weights differ for DC, the Nyquist
  * bin (even n only) and the interior bins, so every case family runs with even and odd n, and with
  * the input cropped and zero-padded to n. */
-#include "../../autograd/cformer.h"
-#include "../../autograd/gradcheck.h"
+#include "autograd/cformer.h"
+#include "autograd/gradcheck.h"
 
 struct fft_case {
     int64_t n;

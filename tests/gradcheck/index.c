@@ -1,7 +1,7 @@
 /* Gradient checks of the index ops: repeated indices (the scatters must add them), several dims
  * including negative ones, index tensors smaller than the data, and non-contiguous inputs. */
-#include "../../autograd/cformer.h"
-#include "../../autograd/gradcheck.h"
+#include "autograd/cformer.h"
+#include "autograd/gradcheck.h"
 
 static cf_tensor *transposed(cf_gc *g, int64_t a, int64_t b)
 {

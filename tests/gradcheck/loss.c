@@ -3,8 +3,8 @@
  * focal loss's alpha/gamma variants.
  * Every case gets fresh inputs: backward walks the whole tape of the step, so an input shared with an
  * earlier case would collect that case's gradient again. */
-#include "../../autograd/cformer.h"
-#include "../../autograd/gradcheck.h"
+#include "autograd/cformer.h"
+#include "autograd/gradcheck.h"
 
 typedef struct loss_case {
     int kind; /* 0: cross_entropy, 1: cross_entropy_last, 2: nll_loss */

@@ -1,6 +1,6 @@
 /* Gradient checks of matmul and linear, including transposed views and broadcast batches. */
-#include "../../autograd/cformer.h"
-#include "../../autograd/gradcheck.h"
+#include "autograd/cformer.h"
+#include "autograd/gradcheck.h"
 
 static cf_tensor *fn_matmul(cf_ctx *c, cf_tensor *const *x, const void *u)
 {

@@ -1,7 +1,7 @@
 /* Gradient checks of the norm ops: every combination of optional weight/bias that changes the
  * backward, several normalised extents, non-contiguous inputs, and batch_norm in both modes. */
-#include "../../autograd/cformer.h"
-#include "../../autograd/gradcheck.h"
+#include "autograd/cformer.h"
+#include "autograd/gradcheck.h"
 
 #define EPS 1e-5
 

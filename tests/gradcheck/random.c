@@ -1,7 +1,7 @@
 /* Gradient checks of dropout and drop-path. The mask is fixed by (seed, step, stream), and the harness
  * stays within one step, so every forward of a case uses the same mask and the op is linear in x. */
-#include "../../autograd/cformer.h"
-#include "../../autograd/gradcheck.h"
+#include "autograd/cformer.h"
+#include "autograd/gradcheck.h"
 
 struct rnd_case {
     double p;

@@ -2,8 +2,8 @@
  * keepdim on and off, the column loop order, and non-contiguous inputs.
  * Every case gets fresh inputs: backward walks the whole tape of the step, so an input shared with an
  * earlier case would collect that case's gradient again. */
-#include "../../autograd/cformer.h"
-#include "../../autograd/gradcheck.h"
+#include "autograd/cformer.h"
+#include "autograd/gradcheck.h"
 
 typedef struct red_case {
     int op; /* a CF_OP_* */

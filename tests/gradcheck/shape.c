@@ -1,7 +1,7 @@
 /* Gradient checks of the shape ops: the harness weights each output by a fixed random tensor, so a
  * plain view output checks the geometry of its backward. */
-#include "../../autograd/cformer.h"
-#include "../../autograd/gradcheck.h"
+#include "autograd/cformer.h"
+#include "autograd/gradcheck.h"
 
 static cf_tensor *fn_reshape(cf_ctx *c, cf_tensor *const *x, const void *u)
 {

@@ -1,7 +1,7 @@
 /* Gradient checks of topk and sort: the values' gradient is scattered back to the chosen positions.
  * Inputs are random normals, so there are no ties for a perturbation to reorder. */
-#include "../../autograd/cformer.h"
-#include "../../autograd/gradcheck.h"
+#include "autograd/cformer.h"
+#include "autograd/gradcheck.h"
 
 struct topk_case {
     int64_t k;

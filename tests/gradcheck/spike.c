@@ -3,8 +3,8 @@
  * small graph, out = step(x) * w, and compares x's gradient with r * w * d(x) computed here from the
  * surrogate formulas in ops/spike.h (and the forward with the step), in f64 and f32; cf_gc_record
  * reports the verdict. Points include 0 and +-1, where the step and the clipped STE switch. */
-#include "../../autograd/cformer.h"
-#include "../../autograd/gradcheck.h"
+#include "autograd/cformer.h"
+#include "autograd/gradcheck.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,0 +1,539 @@
+/* safetensors writer (from a checkpoint or live parameters) and a small validating reader. */
+#include "autograd/fileio.h"
+#include "recipes/checkpoint/safetensors.h"
+
+#include "recipes/checkpoint/checkpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Hugging Face refuses headers above 100 MB; so do we, which also bounds what a corrupt file makes us read. */
+#define ST_MAX_HEADER (100ll << 20)
+
+/* ---- a growable string ---- */
+
+typedef struct {
+    char *s;
+    size_t len, cap;
+    bool oom;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *p, size_t n)
+{
+    if (b->oom) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->oom = true;
+            return;
+        }
+        b->s = s, b->cap = cap;
+    }
+    memcpy(b->s + b->len, p, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void sb_printf(sbuf *b, const char *fmt, ...) CF_PRINTF(2, 3);
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0) sb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+static void sb_json_str(sbuf *b, const char *s)
+{
+    sb_add(b, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            sb_add(b, e, 2);
+        } else if (c < 0x20) {
+            sb_printf(b, "\\u%04x", c);
+        } else {
+            sb_add(b, (const char *)&c, 1);
+        }
+    }
+    sb_add(b, "\"", 1);
+}
+
+/* ---- writer ---- */
+
+typedef struct {
+    const char *name;
+    int ndim;
+    const int64_t *shape;
+    int64_t numel;
+    int src; /* index for the fetch callback */
+} entry;
+
+/* Fills out with the numel values of tensor src, as f32. */
+typedef cf_status (*fetch_fn)(void *user, int src, float *out);
+
+static int cmp_entry(const void *a, const void *b) { return strcmp(((const entry *)a)->name, ((const entry *)b)->name); }
+
+static const char *st_dtype_name(cf_dtype dt)
+{
+    switch (dt) {
+    case CF_F32: return "F32";
+    case CF_F64: return "F64";
+    case CF_BF16: return "BF16";
+    case CF_F16: return "F16";
+    default: return NULL;
+    }
+}
+
+static void put_le(unsigned char *p, uint64_t v, int nbytes)
+{
+    for (int i = 0; i < nbytes; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static cf_status write_file(const char *path, entry *e, int n, cf_dtype dt, int64_t step, fetch_fn fetch, void *user)
+{
+    const char *dname = st_dtype_name(dt);
+    if (!dname || dt == CF_F64)
+        return cf_set_error(CF_ERR_DTYPE, "%s: safetensors export supports f32, bf16 and f16, not %s", path,
+                            cf_dtype_name(dt));
+    if (n > 1) qsort(e, (size_t)n, sizeof *e, cmp_entry);
+    size_t es = cf_dtype_size(dt);
+    int64_t maxn = 1, off = 0;
+    sbuf h = {0};
+    sb_printf(&h, "{\"__metadata__\":{\"format\":\"pt\",\"step\":\"%lld\",\"recipe_format_version\":\"%d\"}",
+              (long long)step, CF_CHECKPOINT_FORMAT_VERSION);
+    for (int i = 0; i < n; i++) {
+        sb_add(&h, ",", 1);
+        sb_json_str(&h, e[i].name);
+        sb_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", dname);
+        for (int d = 0; d < e[i].ndim; d++) sb_printf(&h, "%s%lld", d ? "," : "", (long long)e[i].shape[d]);
+        int64_t bytes = e[i].numel * (int64_t)es;
+        sb_printf(&h, "],\"data_offsets\":[%lld,%lld]}", (long long)off, (long long)(off + bytes));
+        off += bytes;
+        if (e[i].numel > maxn) maxn = e[i].numel;
+    }
+    sb_add(&h, "}", 1);
+    while (!h.oom && h.len % 8) sb_add(&h, " ", 1);
+    if (h.oom) {
+        free(h.s);
+        return cf_set_error(CF_ERR_OOM, "%s: out of memory building the header", path);
+    }
+
+    char tmp[4096], why[256] = "";
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+        free(h.s);
+        return cf_set_error(CF_ERR_ARG, "%s: path too long", path);
+    }
+    float *vals = malloc((size_t)maxn * sizeof *vals);
+    unsigned char *bytes = malloc((size_t)maxn * es);
+    FILE *f = NULL;
+    cf_status rc = CF_OK;
+    if (!vals || !bytes) {
+        rc = cf_set_error(CF_ERR_OOM, "%s: out of memory for a tensor of %lld values", path, (long long)maxn);
+        goto done;
+    }
+    if (!(f = fopen(tmp, "wb"))) {
+        rc = cf_set_error(CF_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
+        goto done;
+    }
+    unsigned char len8[8];
+    put_le(len8, (uint64_t)h.len, 8);
+    if (fwrite(len8, 1, 8, f) != 8 || fwrite(h.s, 1, h.len, f) != h.len) goto io_error;
+    for (int i = 0; i < n; i++) {
+        if (e[i].numel == 0) continue;
+        if ((rc = fetch(user, e[i].src, vals)) != CF_OK) goto done;
+        for (int64_t k = 0; k < e[i].numel; k++) {
+            uint32_t u;
+            switch (dt) {
+            case CF_BF16: put_le(bytes + 2 * k, cf_f32_to_bf16(vals[k]), 2); break;
+            case CF_F16: put_le(bytes + 2 * k, cf_f32_to_f16(vals[k]), 2); break;
+            default:
+                memcpy(&u, &vals[k], 4);
+                put_le(bytes + 4 * k, u, 4);
+                break;
+            }
+        }
+        if (fwrite(bytes, es, (size_t)e[i].numel, f) != (size_t)e[i].numel) goto io_error;
+    }
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) goto io_error;
+    int closed = fclose(f);
+    f = NULL;
+    if (closed != 0) goto io_error;
+    if (rename(tmp, path) != 0) goto io_error;
+    if (cf_fsync_dir_of(path) != 0)
+        rc = cf_set_error(CF_ERR_IO, "%s: written, but fsync of its directory failed: %s", path, strerror(errno));
+    goto done_written;
+io_error:
+    snprintf(why, sizeof why, "%s", strerror(errno));
+    rc = cf_set_error(CF_ERR_IO, "%s: writing %s failed: %s", path, tmp, why);
+done:
+    if (f) fclose(f);
+    if (rc != CF_OK) unlink(tmp);
+done_written:
+    free(bytes);
+    free(vals);
+    free(h.s);
+    return rc;
+}
+
+/* -- from live parameters -- */
+
+static cf_status fetch_params(void *user, int src, float *out)
+{
+    const cf_params *ps = user;
+    const cf_param *p = &ps->items[src];
+    if (ps->dtype == CF_F32) {
+        memcpy(out, (const float *)ps->values + p->offset, (size_t)p->numel * sizeof *out);
+    } else {
+        const double *v = (const double *)ps->values + p->offset;
+        for (int64_t i = 0; i < p->numel; i++) out[i] = (float)v[i];
+    }
+    return CF_OK;
+}
+
+cf_status cf_safetensors_save_params(const char *out_path, const cf_params *ps, cf_dtype dtype, int64_t step)
+{
+    if (!out_path || !ps) return cf_set_error(CF_ERR_ARG, "safetensors: no path or no parameters");
+    if (ps->dtype != CF_F32 && ps->dtype != CF_F64)
+        return cf_set_error(CF_ERR_DTYPE, "%s: parameters of dtype %s cannot be exported", out_path, cf_dtype_name(ps->dtype));
+    entry *e = calloc((size_t)(ps->count ? ps->count : 1), sizeof *e);
+    if (!e) return cf_set_error(CF_ERR_OOM, "%s: out of memory", out_path);
+    for (int i = 0; i < ps->count; i++) {
+        const cf_param *p = &ps->items[i];
+        e[i] = (entry){p->name, p->value->ndim, p->value->shape, p->numel, i};
+    }
+    cf_status rc = write_file(out_path, e, ps->count, dtype, step, fetch_params, (void *)(uintptr_t)ps);
+    free(e);
+    return rc;
+}
+
+/* -- from a checkpoint -- */
+
+static cf_status fetch_ckpt(void *user, int src, float *out)
+{
+    cf_ckpt_reader *r = user;
+    return cf_ckpt_read(r, NULL, cf_ckpt_tensor_at(r, NULL, src)->name, CF_F32, out);
+}
+
+cf_status cf_export_safetensors(const char *ckpt_path, const char *out_path, cf_dtype dtype)
+{
+    if (!out_path) return cf_set_error(CF_ERR_ARG, "export: no output path");
+    if (dtype != CF_F32 && dtype != CF_BF16 && dtype != CF_F16)
+        return cf_set_error(CF_ERR_DTYPE, "%s: safetensors export supports f32, bf16 and f16, not %s", out_path,
+                            cf_dtype_name(dtype));
+    cf_ckpt_reader *r = cf_ckpt_open(ckpt_path);
+    if (!r) return cf_last_status();
+    cf_train_state st;
+    int64_t step = cf_ckpt_read_state(r, &st) == CF_OK ? st.step : 0; /* a /model-only file has no step */
+    int n = cf_ckpt_count(r, NULL);
+    entry *e = calloc((size_t)(n ? n : 1), sizeof *e);
+    cf_status rc;
+    if (!e) {
+        rc = cf_set_error(CF_ERR_OOM, "%s: out of memory", out_path);
+    } else {
+        for (int i = 0; i < n; i++) {
+            const cf_ckpt_tensor *t = cf_ckpt_tensor_at(r, NULL, i);
+            e[i] = (entry){t->name, t->ndim, t->shape, t->numel, i};
+        }
+        rc = write_file(out_path, e, n, dtype, step, fetch_ckpt, r);
+    }
+    free(e);
+    cf_ckpt_close(r);
+    return rc;
+}
+
+/* ---- reader: just enough JSON for a safetensors header ---- */
+
+typedef struct {
+    const char *p, *end, *start;
+    const char *path;
+} jp;
+
+static void ws(jp *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t')) j->p++;
+}
+
+static bool lit(jp *j, char c)
+{
+    ws(j);
+    if (j->p < j->end && *j->p == c) return j->p++, true;
+    return false;
+}
+
+static cf_status bad(jp *j, const char *what)
+{
+    return cf_set_error(CF_ERR_FORMAT, "%s: safetensors header: %s at byte %ld", j->path, what, 8 + (long)(j->p - j->start));
+}
+
+/* A JSON string into out (UTF-8; \u escapes of the BMP). */
+static cf_status str(jp *j, char *out, size_t n)
+{
+    if (!lit(j, '"')) return bad(j, "expected a string");
+    size_t k = 0;
+    while (j->p < j->end && *j->p != '"') {
+        unsigned c = (unsigned char)*j->p++;
+        if (c == '\\') {
+            if (j->p >= j->end) break;
+            char esc = *j->p++;
+            switch (esc) {
+            case 'n': c = '\n'; break;
+            case 't': c = '\t'; break;
+            case 'r': c = '\r'; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'u': {
+                if (j->end - j->p < 4) return bad(j, "short \\u escape");
+                unsigned v = 0;
+                for (int i = 0; i < 4; i++) {
+                    char h = *j->p++;
+                    v = v * 16 + (unsigned)(h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                                            : h >= 'A' && h <= 'F' ? h - 'A' + 10 : 0);
+                }
+                unsigned char u8[3];
+                size_t m = v < 0x80 ? 1 : v < 0x800 ? 2 : 3;
+                if (m == 1) u8[0] = (unsigned char)v;
+                else if (m == 2) u8[0] = (unsigned char)(0xc0 | (v >> 6)), u8[1] = (unsigned char)(0x80 | (v & 0x3f));
+                else
+                    u8[0] = (unsigned char)(0xe0 | (v >> 12)), u8[1] = (unsigned char)(0x80 | ((v >> 6) & 0x3f)),
+                    u8[2] = (unsigned char)(0x80 | (v & 0x3f));
+                for (size_t i = 0; i < m; i++)
+                    if (out && k + 1 < n) out[k++] = (char)u8[i];
+                continue;
+            }
+            default: c = (unsigned char)esc; break;
+            }
+        }
+        if (out && k + 1 < n) out[k++] = (char)c;
+        else if (out) return bad(j, "string too long");
+    }
+    if (!lit(j, '"')) return bad(j, "unterminated string");
+    if (out) out[k] = '\0';
+    return CF_OK;
+}
+
+static cf_status integer(jp *j, int64_t *v)
+{
+    ws(j);
+    int64_t x = 0;
+    const char *s = j->p;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+        if (x > (INT64_MAX - 9) / 10) return bad(j, "number too large");
+        x = x * 10 + (*j->p++ - '0');
+    }
+    if (j->p == s) return bad(j, "expected a non-negative integer");
+    *v = x;
+    return CF_OK;
+}
+
+static cf_status skip_value(jp *j, int depth);
+
+static cf_status skip_value(jp *j, int depth)
+{
+    if (depth > 32) return bad(j, "nesting too deep");
+    ws(j);
+    if (j->p >= j->end) return bad(j, "unexpected end");
+    char c = *j->p;
+    if (c == '"') return str(j, NULL, 0);
+    if (c == '{' || c == '[') {
+        char close = c == '{' ? '}' : ']';
+        j->p++;
+        if (lit(j, close)) return CF_OK;
+        do {
+            if (c == '{') {
+                cf_status rc = str(j, NULL, 0);
+                if (rc != CF_OK) return rc;
+                if (!lit(j, ':')) return bad(j, "expected ':'");
+            }
+            cf_status rc = skip_value(j, depth + 1);
+            if (rc != CF_OK) return rc;
+        } while (lit(j, ','));
+        return lit(j, close) ? CF_OK : bad(j, "expected ',' or a closing bracket");
+    }
+    while (j->p < j->end && (strchr("-+.eE", *j->p) || (*j->p >= '0' && *j->p <= '9') || (*j->p >= 'a' && *j->p <= 'z')))
+        j->p++;
+    return CF_OK;
+}
+
+static cf_status tensor_info(jp *j, cf_st_entry *e)
+{
+    bool have_dt = false, have_shape = false, have_off = false;
+    if (!lit(j, '{')) return bad(j, "expected a tensor object");
+    if (lit(j, '}')) return bad(j, "empty tensor object");
+    do {
+        char key[32], val[32];
+        cf_status rc = str(j, key, sizeof key);
+        if (rc != CF_OK) return rc;
+        if (!lit(j, ':')) return bad(j, "expected ':'");
+        if (strcmp(key, "dtype") == 0) {
+            if ((rc = str(j, val, sizeof val)) != CF_OK) return rc;
+            if (strcmp(val, "F32") == 0) e->dtype = CF_F32;
+            else if (strcmp(val, "F64") == 0) e->dtype = CF_F64;
+            else if (strcmp(val, "BF16") == 0) e->dtype = CF_BF16;
+            else if (strcmp(val, "F16") == 0) e->dtype = CF_F16;
+            else return cf_set_error(CF_ERR_UNSUPPORTED, "%s: tensor %s has dtype %s (F32, F64, BF16 or F16 are read)",
+                                     j->path, e->name, val);
+            have_dt = true;
+        } else if (strcmp(key, "shape") == 0) {
+            if (!lit(j, '[')) return bad(j, "expected a shape array");
+            e->ndim = 0;
+            if (!lit(j, ']')) {
+                do {
+                    if (e->ndim >= CF_MAX_DIMS) return bad(j, "too many dimensions");
+                    if ((rc = integer(j, &e->shape[e->ndim++])) != CF_OK) return rc;
+                } while (lit(j, ','));
+                if (!lit(j, ']')) return bad(j, "expected ']'");
+            }
+            have_shape = true;
+        } else if (strcmp(key, "data_offsets") == 0) {
+            if (!lit(j, '[') || integer(j, &e->begin) != CF_OK || !lit(j, ',') || integer(j, &e->end) != CF_OK || !lit(j, ']'))
+                return bad(j, "data_offsets is not [begin, end]");
+            have_off = true;
+        } else if ((rc = skip_value(j, 0)) != CF_OK) {
+            return rc;
+        }
+    } while (lit(j, ','));
+    if (!lit(j, '}')) return bad(j, "expected '}'");
+    if (!have_dt || !have_shape || !have_off)
+        return cf_set_error(CF_ERR_FORMAT, "%s: tensor %s lacks dtype, shape or data_offsets", j->path, e->name);
+    return CF_OK;
+}
+
+cf_status cf_safetensors_read_header(const char *path, cf_st_entry **entries, int *count, int64_t *data_start)
+{
+    if (!path || !entries || !count || !data_start) return cf_set_error(CF_ERR_ARG, "safetensors: bad arguments");
+    *entries = NULL, *count = 0, *data_start = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return cf_set_error(CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    unsigned char len8[8];
+    char *hdr = NULL;
+    cf_st_entry *e = NULL;
+    int n = 0, cap = 0;
+    uint64_t hl = 0;
+    cf_status rc = CF_OK;
+    if (fstat(fileno(f), &sb) != 0 || fread(len8, 1, 8, f) != 8) {
+        rc = cf_set_error(CF_ERR_FORMAT, "%s: shorter than the 8-byte header length", path);
+        goto done;
+    }
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | len8[i];
+    if (hl > (uint64_t)ST_MAX_HEADER || (int64_t)hl > (int64_t)sb.st_size - 8) {
+        rc = cf_set_error(CF_ERR_FORMAT, "%s: header length %llu does not fit the file (%lld bytes)", path,
+                          (unsigned long long)hl, (long long)sb.st_size);
+        goto done;
+    }
+    if (!(hdr = malloc(hl + 1)) || fread(hdr, 1, hl, f) != hl) {
+        rc = cf_set_error(hdr ? CF_ERR_IO : CF_ERR_OOM, "%s: cannot read the %llu-byte header", path, (unsigned long long)hl);
+        goto done;
+    }
+    jp j = {hdr, hdr + hl, hdr, path};
+    int64_t data_len = (int64_t)sb.st_size - 8 - (int64_t)hl;
+    if (!lit(&j, '{')) {
+        rc = bad(&j, "expected '{'");
+        goto done;
+    }
+    if (!lit(&j, '}')) do {
+            char name[CF_PARAM_NAME_MAX];
+            if ((rc = str(&j, name, sizeof name)) != CF_OK) goto done;
+            if (!lit(&j, ':')) {
+                rc = bad(&j, "expected ':'");
+                goto done;
+            }
+            if (strcmp(name, "__metadata__") == 0) {
+                if ((rc = skip_value(&j, 0)) != CF_OK) goto done;
+                continue;
+            }
+            if (n == cap) {
+                cap = cap ? 2 * cap : 64;
+                cf_st_entry *ne = realloc(e, (size_t)cap * sizeof *ne);
+                if (!ne) {
+                    rc = cf_set_error(CF_ERR_OOM, "%s: out of memory", path);
+                    goto done;
+                }
+                e = ne;
+            }
+            cf_st_entry *t = &e[n++];
+            memset(t, 0, sizeof *t);
+            memcpy(t->name, name, sizeof name);
+            if ((rc = tensor_info(&j, t)) != CF_OK) goto done;
+            int64_t numel = 1;
+            for (int d = 0; d < t->ndim; d++) {
+                if (t->shape[d] && numel > INT64_MAX / 8 / t->shape[d]) {
+                    rc = cf_set_error(CF_ERR_FORMAT, "%s: tensor %s: shape too large", path, t->name);
+                    goto done;
+                }
+                numel *= t->shape[d];
+            }
+            if (t->begin > t->end || t->end > data_len || t->end - t->begin != numel * (int64_t)cf_dtype_size(t->dtype)) {
+                rc = cf_set_error(CF_ERR_FORMAT,
+                                  "%s: tensor %s: data_offsets [%lld, %lld] do not match its shape and dtype or lie "
+                                  "past the end of the file (%lld data bytes)",
+                                  path, t->name, (long long)t->begin, (long long)t->end, (long long)data_len);
+                goto done;
+            }
+        } while (lit(&j, ','));
+    if (rc == CF_OK && !lit(&j, '}')) rc = bad(&j, "expected ',' or '}'");
+    if (rc == CF_OK) {
+        ws(&j);
+        if (j.p != j.end) rc = bad(&j, "trailing bytes after the header object");
+    }
+done:
+    free(hdr);
+    fclose(f);
+    if (rc != CF_OK) {
+        free(e);
+        return rc;
+    }
+    *entries = e, *count = n, *data_start = 8 + (int64_t)hl;
+    return CF_OK;
+}
+
+cf_status cf_safetensors_read_f32(const char *path, const cf_st_entry *e, int64_t data_start, float *out)
+{
+    if (!path || !e || !out) return cf_set_error(CF_ERR_ARG, "safetensors: bad arguments");
+    size_t es = cf_dtype_size(e->dtype);
+    int64_t numel = es ? (e->end - e->begin) / (int64_t)es : 0;
+    if (numel == 0) return CF_OK;
+    FILE *f = fopen(path, "rb");
+    if (!f) return cf_set_error(CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char *raw = malloc((size_t)(e->end - e->begin));
+    cf_status rc = CF_OK;
+    if (!raw) rc = cf_set_error(CF_ERR_OOM, "%s: out of memory", path);
+    else if (fseeko(f, (off_t)(data_start + e->begin), SEEK_SET) != 0 ||
+             fread(raw, 1, (size_t)(e->end - e->begin), f) != (size_t)(e->end - e->begin))
+        rc = cf_set_error(CF_ERR_IO, "%s: tensor %s: cannot read %lld bytes at offset %lld", path, e->name,
+                          (long long)(e->end - e->begin), (long long)(data_start + e->begin));
+    for (int64_t i = 0; rc == CF_OK && i < numel; i++) {
+        const unsigned char *p = raw + (size_t)i * es;
+        uint64_t u = 0;
+        for (int b = (int)es - 1; b >= 0; b--) u = u << 8 | p[b];
+        switch (e->dtype) {
+        case CF_BF16: out[i] = cf_bf16_to_f32((uint16_t)u); break;
+        case CF_F16: out[i] = cf_f16_to_f32((uint16_t)u); break;
+        case CF_F32: {
+            uint32_t w = (uint32_t)u;
+            memcpy(&out[i], &w, 4);
+            break;
+        }
+        default: {
+            double d;
+            memcpy(&d, &u, 8);
+            out[i] = (float)d;
+            break;
+        }
+        }
+    }
+    free(raw);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,154 @@
+/* `model.type: gpt`: the GPT-style decoder LM from a recipe. Batches hold "tokens" and "targets" i64
+ * [B, T]; the loss is the mean next-token cross-entropy. */
+#include "layers/gpt.h"
+#include "recipes/run/model.h"
+#include "recipes/gpt/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    cf_model base;
+    cf_gpt gpt;
+} gpt_model;
+
+static bool parse_enum(cf_recipe *r, const char *key, const char *dflt, bool (*parse)(const char *, void *), void *out,
+                       const char *choices)
+{
+    const char *s = cf_recipe_str(r, key, dflt);
+    if (s && !parse(s, out)) {
+        cf_recipe_fail(r, key, CF_ERR_ARG, "unknown value '%s' (choose from %s)", s, choices);
+        return false;
+    }
+    return true;
+}
+
+#define PARSER(fn, T) \
+    static bool fn##_any(const char *s, void *out) { return fn(s, (T *)out); }
+PARSER(cf_pos_kind_parse, cf_pos_kind)
+PARSER(cf_norm_kind_parse, cf_norm_kind)
+PARSER(cf_mlp_kind_parse, cf_mlp_kind)
+
+cf_status cf_gpt_config_from_recipe(cf_recipe *r, cf_gpt_config *c)
+{
+    *c = cf_gpt_defaults();
+    c->vocab = cf_recipe_int(r, "model.vocab", c->vocab);
+    c->seq = cf_recipe_int(r, "model.seq", c->seq);
+    c->dim = cf_recipe_int(r, "model.dim", c->dim);
+    c->layers = cf_recipe_int(r, "model.layers", c->layers);
+    c->heads = cf_recipe_int(r, "model.heads", c->heads);
+    c->kv_heads = cf_recipe_int(r, "model.kv_heads", 0);
+    c->hidden = cf_recipe_int(r, "model.hidden", 4 * c->dim);
+    parse_enum(r, "model.pos", "learned", cf_pos_kind_parse_any, &c->pos, "learned, sinusoidal, rope, none");
+    parse_enum(r, "model.norm", "layer", cf_norm_kind_parse_any, &c->norm, "layer, rms");
+    parse_enum(r, "model.mlp", "gelu", cf_mlp_kind_parse_any, &c->mlp, "gelu, gelu_tanh, relu, swiglu");
+    c->prenorm = cf_recipe_bool(r, "model.prenorm", true);
+    c->bias = cf_recipe_bool(r, "model.bias", true);
+    c->tie = cf_recipe_bool(r, "model.tie", false);
+    c->dropout = cf_recipe_float(r, "model.dropout", 0.0);
+    c->init_std = cf_recipe_float(r, "model.init_std", 0.02);
+    if (cf_recipe_status(r) != CF_OK) return cf_recipe_status(r);
+    if (c->vocab <= 0 || c->seq <= 0 || c->dim <= 0 || c->layers <= 0 || c->heads <= 0 || c->dim % c->heads)
+        return cf_recipe_fail(r, "model.dim", CF_ERR_ARG,
+                              "vocab, seq, dim, layers and heads must be positive and dim divisible by heads");
+    return CF_OK;
+}
+
+static cf_model *create(cf_recipe *r, cf_params *ps)
+{
+    gpt_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        cf_set_error(CF_ERR_OOM, "gpt: out of memory");
+        return NULL;
+    }
+    m->base.vt = &cf_gpt_model;
+    cf_gpt_config c;
+    if (cf_gpt_config_from_recipe(r, &c) != CF_OK || cf_gpt_init(&m->gpt, ps, &c) != CF_OK) {
+        cf_gpt_free(&m->gpt);
+        free(m);
+        return NULL;
+    }
+    return &m->base;
+}
+
+static cf_tensor *loss(cf_model *mb, cf_ctx *ctx, const cf_batch *b, cf_metrics *out)
+{
+    (void)out;
+    gpt_model *m = (gpt_model *)mb;
+    return cf_gpt_loss(ctx, &m->gpt, cf_batch_get(b, "tokens"), cf_batch_get(b, "targets"));
+}
+
+static int64_t items(cf_model *mb, const cf_batch *b)
+{
+    (void)mb;
+    cf_tensor *t = cf_batch_get(b, "tokens");
+    return t ? cf_numel(t) : 0;
+}
+
+static double flops(cf_model *mb)
+{
+    gpt_model *m = (gpt_model *)mb;
+    return cf_gpt_flops_per_token(&m->gpt, m->gpt.cfg.seq);
+}
+
+/* Mean next-token cross-entropy over every window of the split (for text: contiguous, non-overlapping
+ * windows covering the validation split) and its perplexity. */
+static cf_status evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *ds, cf_recipe *r, cf_metrics *out)
+{
+    gpt_model *m = (gpt_model *)mb;
+    int rows = (int)cf_recipe_int(r, "train.eval_batch_size", 8);
+    if (rows > ds->len) rows = (int)ds->len;
+    cf_batch b = {0};
+    CF_TRY(cf_dataset_make_batch(ds, rows, &b));
+    bool prev_grad = cf_set_grad_enabled(ctx, false), prev_train = cf_is_training(ctx);
+    cf_set_training(ctx, false);
+    cf_ce_opts sum = CF_CE_DEFAULTS;
+    sum.reduction = CF_REDUCTION_SUM;
+    double total = 0, count = 0;
+    cf_status st = CF_OK;
+    for (int64_t at = 0; at < ds->len && st == CF_OK; at += rows) {
+        int n = (int)(ds->len - at < rows ? ds->len - at : rows);
+        for (int i = 0; i < n && st == CF_OK; i++) st = cf_dataset_get(ds, at + i, &b, i);
+        if (st == CF_OK) st = cf_batch_set_rows(&b, n);
+        if (st != CF_OK) break;
+        cf_tensor *tok = cf_batch_get(&b, "tokens"), *tgt = cf_batch_get(&b, "targets");
+        cf_tensor *loss = cf_cross_entropy_last(ctx, cf_gpt_logits(ctx, &m->gpt, tok, NULL), tgt, &sum);
+        if (!loss) {
+            st = cf_last_status();
+            break;
+        }
+        total += cf_item(loss);
+        for (int64_t i = 0; i < cf_numel(tgt); i++) count += cf_get_flat(tgt, i) != -100;
+        cf_step_reset(ctx);
+    }
+    cf_set_training(ctx, prev_train);
+    cf_set_grad_enabled(ctx, prev_grad);
+    cf_batch_free(&b);
+    if (st == CF_OK) {
+        cf_metrics_set(out, "ce", total / count);
+        cf_metrics_set(out, "perplexity", exp(total / count));
+        cf_metrics_set(out, "tokens", count);
+    }
+    return st;
+}
+
+static void free_model(cf_model *mb)
+{
+    gpt_model *m = (gpt_model *)mb;
+    cf_gpt_free(&m->gpt);
+    free(m);
+}
+
+cf_gpt *cf_gpt_of(cf_model *m) { return m && m->vt == &cf_gpt_model ? &((gpt_model *)m)->gpt : NULL; }
+
+const cf_model_vtable cf_gpt_model = {
+    .name = "gpt",
+    .summary = "GPT-style decoder-only language model (tokens -> next-token cross-entropy)",
+    .create = create,
+    .loss = loss,
+    .items = items,
+    .flops_per_item = flops,
+    .evaluate = evaluate,
+    .free = free_model,
+};

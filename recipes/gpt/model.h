@@ -1,0 +1,27 @@
+/* The GPT model as the trainer sees it, and its generation. */
+#ifndef CF_MODEL_GPT_H
+#define CF_MODEL_GPT_H
+
+#include "layers/gpt.h"
+#include "recipes/run/model.h"
+
+extern const cf_model_vtable cf_gpt_model;
+
+cf_status cf_gpt_config_from_recipe(cf_recipe *r, cf_gpt_config *c);
+/* The cf_gpt inside a model made by cf_gpt_model.create; NULL for other models. */
+cf_gpt *cf_gpt_of(cf_model *m);
+
+typedef struct cf_sample_opts {
+    double temperature; /* 0: greedy */
+    int64_t top_k;      /* 0: off */
+    double top_p;       /* 1: off */
+    uint64_t seed;
+    bool use_cache;     /* false recomputes the whole prefix each token (the reference path) */
+} cf_sample_opts;
+
+/* Appends n_new sampled tokens to prompt[0..n_prompt) into out (n_prompt + n_new entries). Runs without
+ * gradients; the arena is reset between tokens. */
+cf_status cf_gpt_generate(cf_ctx *ctx, const cf_gpt *m, const int64_t *prompt, int64_t n_prompt, int64_t n_new,
+                          const cf_sample_opts *o, int64_t *out);
+
+#endif

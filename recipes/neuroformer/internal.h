@@ -1,0 +1,36 @@
+/* Shared between model_neuroformer.c and neuroformer_eval.c: the model as the recipe built it. */
+#ifndef CF_NEUROFORMER_INTERNAL_H
+#define CF_NEUROFORMER_INTERNAL_H
+
+#include "recipes/neuroformer/model.h"
+
+#define NF_MAX_BEH 64
+
+typedef struct nf_eval_settings {
+    int64_t batch, top_k, max_windows, xcorr_lag;
+    double temperature, top_p, free_seconds, psth_bin;
+    uint64_t seed;
+    char ablation[2048]; /* model.eval.ablation_checkpoint: a model trained with data.shuffle_prev ("" none) */
+} nf_eval_settings;
+
+typedef struct nf_model {
+    cf_model base;
+    cf_neuroformer nf;
+    cf_spike_source src;
+    cf_spike_vocab vocab;
+    int beh_total;             /* behaviour variables in the batches */
+    int predict_col;           /* the regressed variable, -1: none */
+    int n_in, in_cols[NF_MAX_BEH]; /* the input variables */
+    nf_eval_settings ev;
+    cf_params *ps; /* the run's parameters (the evaluation swaps the ablation's weights in and back) */
+} nf_model;
+
+/* The model's inputs from a batch of the spikes dataset (arena tensors for the behaviour columns);
+ * *beh_target gets the regressed column [B] or NULL. */
+cf_status nf_inputs_from_batch(nf_model *m, cf_ctx *ctx, const cf_batch *b, cf_nf_inputs *in, cf_tensor **beh_target);
+
+/* data.shuffle_prev: relabels the unit tokens of each previous window (rows of prev_id [rows, Tp]) by a random
+ * permutation of the units keyed by the window's tokens (the same window always gets the same one). */
+void nf_shuffle_prev(int64_t *prev_id, const int64_t *prev_dt, int64_t rows, int64_t Tp, int n_units, uint64_t seed);
+
+#endif

@@ -1,0 +1,276 @@
+/* `data.type: spikes`: the data.* keys, the simulate-when-missing fallback, the split datasets with
+ * behaviour standardised on the training ranges, and the few-shot subset (data.train_fraction). */
+#include "data/spikes/simulate_spikes.h"
+#include "recipes/neuroformer/model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const sim_keys[] = {"data.simulate.neurons",      "data.simulate.hubs",       "data.simulate.seconds",
+                                       "data.simulate.seed",         "data.simulate.stimulus",   "data.simulate.trial_s",
+                                       "data.simulate.base_rate_hz", "data.simulate.hub_rate_hz", "data.simulate.hub_weight",
+                                       "data.simulate.edge_prob",    "data.simulate.movie",      "data.simulate.movie_gain",
+                                       "data.simulate.movie_lag"};
+
+static cf_status mkdir_parents(const char *path)
+{
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf) return CF_OK;
+    *slash = '\0';
+    for (char *p = buf + 1;; p++) {
+        bool end = *p == '\0';
+        if (*p == '/' || end) {
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return cf_set_error(CF_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
+            if (end) break;
+            *p = '/';
+        }
+    }
+    return CF_OK;
+}
+
+/* Reads the data.simulate.* keys (only when one is present, so recipes without them do not list them) and
+ * simulates the file when it is missing. */
+static cf_status maybe_simulate(cf_recipe *r, cf_spike_source *src)
+{
+    bool any = false;
+    for (size_t i = 0; i < sizeof sim_keys / sizeof sim_keys[0]; i++) any |= cf_recipe_has(r, sim_keys[i]);
+    if (!any) return CF_OK;
+    cf_sim_config c = cf_sim_defaults();
+    c.n_neurons = (int)cf_recipe_int(r, "data.simulate.neurons", c.n_neurons);
+    c.n_hubs = (int)cf_recipe_int(r, "data.simulate.hubs", c.n_hubs);
+    c.seconds = cf_recipe_float(r, "data.simulate.seconds", c.seconds);
+    c.seed = (uint64_t)cf_recipe_int(r, "data.simulate.seed", 0);
+    c.stim_gain = cf_recipe_float(r, "data.simulate.stimulus", 0.0);
+    c.trial_s = cf_recipe_float(r, "data.simulate.trial_s", 0.0);
+    c.base_rate_hz = cf_recipe_float(r, "data.simulate.base_rate_hz", c.base_rate_hz);
+    c.hub_rate_hz = cf_recipe_float(r, "data.simulate.hub_rate_hz", c.hub_rate_hz);
+    c.hub_weight = cf_recipe_float(r, "data.simulate.hub_weight", c.hub_weight);
+    c.edge_prob = cf_recipe_float(r, "data.simulate.edge_prob", c.edge_prob);
+    int64_t movie[2] = {0, 0};
+    int nm = cf_recipe_int_list(r, "data.simulate.movie", movie, 2, movie, 2);
+    c.movie_gain = cf_recipe_float(r, "data.simulate.movie_gain", c.movie_gain);
+    c.movie_lag = cf_recipe_float(r, "data.simulate.movie_lag", c.movie_lag);
+    CF_TRY(cf_recipe_status(r));
+    if (nm != 2 || movie[0] < 0 || movie[1] < 0 || movie[0] > 1024 || movie[1] > 1024)
+        return cf_recipe_fail(r, "data.simulate.movie", CF_ERR_ARG, "expected [height, width] in pixels (e.g. [8, 8])");
+    c.movie_h = (int)movie[0], c.movie_w = (int)movie[1];
+    if (c.n_hubs > c.n_neurons) c.n_hubs = c.n_neurons;
+    if (c.hub_targets > c.n_neurons - 1) c.hub_targets = c.n_neurons - 1;
+    if (cf_sim_check(&c) != CF_OK) return cf_recipe_fail(r, "data.simulate.neurons", CF_ERR_ARG, "%s", cf_last_error());
+    if (access(src->path, F_OK) == 0) return CF_OK;
+    cf_spikes *s = NULL;
+    double *w = malloc(sizeof(double) * (size_t)c.n_neurons * (size_t)c.n_neurons);
+    cf_status st = w ? mkdir_parents(src->path) : cf_set_error(CF_ERR_OOM, "simulate: out of memory");
+    if (st == CF_OK) st = cf_simulate_spikes(&c, &s, w);
+    if (st == CF_OK) st = cf_spikes_write_nwb(s, src->path, w, c.n_neurons, &c);
+    if (st == CF_OK) src->simulated = true;
+    else cf_error_prefix("data.simulate: ");
+    cf_spikes_free(s);
+    free(w);
+    return st;
+}
+
+cf_status cf_spike_source_from_recipe(cf_recipe *r, cf_spike_source *src)
+{
+    memset(src, 0, sizeof *src);
+    const char *raw = cf_recipe_require_str(r, "data.path");
+    CF_TRY(cf_recipe_status(r));
+    char buf[2048];
+    snprintf(src->path, sizeof src->path, "%s", cf_recipe_path(r, "data.path", raw, buf, sizeof buf));
+    cf_spike_options *o = &src->opts;
+    *o = cf_spike_options_defaults();
+    o->path = src->path;
+    cf_spike_token_config *t = &o->tokens;
+    t->dt = cf_recipe_float(r, "data.dt", t->dt);
+    t->window_curr = cf_recipe_float(r, "data.window.curr", t->window_curr);
+    t->window_prev = cf_recipe_float(r, "data.window.prev", t->window_prev);
+    t->block_size = (int)cf_recipe_int(r, "data.block_size.id", t->block_size);
+    t->prev_block_size = (int)cf_recipe_int(r, "data.block_size.prev_id", t->prev_block_size);
+    t->use_trials = cf_recipe_bool(r, "data.use_trials", t->use_trials);
+    t->behavior = cf_recipe_bool(r, "data.behavior", t->behavior);
+    o->train_frac = cf_recipe_float(r, "data.train_frac", o->train_frac);
+    o->val_frac = cf_recipe_float(r, "data.val_frac", o->val_frac);
+    o->block_s = cf_recipe_float(r, "data.block_s", o->block_s);
+    o->split_seed = (uint64_t)cf_recipe_int(r, "data.split_seed", 0);
+    src->train_fraction = cf_recipe_float(r, "data.train_fraction", 1.0);
+    src->eval_split = cf_recipe_str(r, "data.eval_split", "test");
+    src->shuffle_prev = cf_recipe_bool(r, "data.shuffle_prev", false);
+    /* the frames: read when the model has frame layers (model.frame_layers: 0 turns them off, data and all) */
+    bool frames = cf_recipe_int(r, "model.frame_layers", 0) > 0;
+    int frame_count = (int)cf_recipe_int(r, "data.frames.count", 20);
+    t->frames_official_offset = cf_recipe_bool(r, "data.frames.official_offset", false);
+    const char *fname = cf_recipe_str(r, "data.frames.name", NULL);
+    int64_t size[2] = {0, 0};
+    int ns = cf_recipe_int_list(r, "data.frames.size", size, 2, size, 2);
+    CF_TRY(cf_recipe_status(r));
+    if (frame_count < 1 || frame_count > 100000)
+        return cf_recipe_fail(r, "data.frames.count", CF_ERR_ARG, "must be in 1..100000, got %d", frame_count);
+    if (ns != 2 || size[0] < 0 || size[1] < 0)
+        return cf_recipe_fail(r, "data.frames.size", CF_ERR_ARG, "expected [height, width] in pixels");
+    t->frames = frames ? frame_count : 0;
+    src->frame_size[0] = (int)size[0], src->frame_size[1] = (int)size[1];
+    snprintf(src->frames_name, sizeof src->frames_name, "%s", fname ? fname : "");
+    o->frames_name = src->frames_name[0] ? src->frames_name : NULL;
+    if (!(src->train_fraction > 0 && src->train_fraction <= 1))
+        return cf_recipe_fail(r, "data.train_fraction", CF_ERR_ARG, "must be in (0, 1], got %g", src->train_fraction);
+    if (strcmp(src->eval_split, "train") && strcmp(src->eval_split, "val") && strcmp(src->eval_split, "test"))
+        return cf_recipe_fail(r, "data.eval_split", CF_ERR_ARG, "unknown split '%s' (choose from train, val, test)", src->eval_split);
+    cf_spike_vocab v;
+    if (cf_spike_vocab_make(1, t, &v) != CF_OK) return cf_recipe_fail(r, "data.window.curr", CF_ERR_ARG, "%s", cf_last_error());
+    return maybe_simulate(r, src);
+}
+
+/* ---- a subset of another dataset (few-shot fine-tuning) ---- */
+typedef struct {
+    cf_dataset base;
+    cf_dataset *inner;
+    int64_t *index;
+} subset_ds;
+
+static cf_status subset_get(cf_dataset *ds, int64_t i, cf_batch *b, int row)
+{
+    subset_ds *d = (subset_ds *)ds;
+    return d->inner->vt->get(d->inner, d->index[i], b, row);
+}
+
+static cf_status subset_make_batch(cf_dataset *ds, int rows, cf_batch *b)
+{
+    subset_ds *d = (subset_ds *)ds;
+    CF_TRY(d->inner->vt->make_batch(d->inner, rows, b));
+    b->owner = ds;
+    return CF_OK;
+}
+
+static void subset_free(cf_dataset *ds)
+{
+    subset_ds *d = (subset_ds *)ds;
+    cf_dataset_free(d->inner);
+    free(d->index);
+    free(d);
+}
+
+static const cf_dataset_vtable subset_vt = {"spikes-subset", subset_get, subset_make_batch, subset_free};
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* round(fraction * len) windows (at least 1) drawn without replacement by a seeded Fisher-Yates, kept in time order. */
+static cf_dataset *subset(cf_dataset *inner, double fraction, uint64_t seed)
+{
+    int64_t n = (int64_t)llround(fraction * (double)inner->len);
+    if (n < 1) n = 1;
+    if (n >= inner->len) return inner;
+    subset_ds *d = calloc(1, sizeof *d);
+    int64_t *perm = malloc(sizeof(int64_t) * (size_t)inner->len);
+    if (!d || !perm) {
+        free(d);
+        free(perm);
+        cf_dataset_free(inner);
+        cf_set_error(CF_ERR_OOM, "spikes: out of memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < inner->len; i++) perm[i] = i;
+    cf_philox_key key = cf_rng_key(seed, 0x5ab5e7);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t j = i + (int64_t)(cf_rng_uniform(key, 0, (uint64_t)i) * (double)(inner->len - i));
+        if (j >= inner->len) j = inner->len - 1;
+        int64_t tmp = perm[i];
+        perm[i] = perm[j], perm[j] = tmp;
+    }
+    qsort(perm, (size_t)n, sizeof *perm, cmp_i64);
+    d->base.vt = &subset_vt;
+    d->base.len = n;
+    d->inner = inner;
+    d->index = perm;
+    snprintf(d->base.name, sizeof d->base.name, "%.200s (%lld windows)", inner->name, (long long)n);
+    return &d->base;
+}
+
+/* Mean and standard deviation of each behaviour variable over its samples inside the ranges. */
+static void behavior_stats(const cf_spikes *s, const cf_time_ranges *r, double *mean, double *sd)
+{
+    for (int j = 0; j < s->beh_dim; j++) {
+        double sum = 0, sq = 0, n = 0;
+        for (int64_t i = 0; i < s->beh_len; i++) {
+            bool in = false;
+            for (int k = 0; k < r->n && !in; k++) in = s->beh_t[i] >= r->from[k] && s->beh_t[i] < r->to[k];
+            if (!in) continue;
+            double v = s->beh[i * s->beh_dim + j];
+            sum += v, sq += v * v, n += 1;
+        }
+        mean[j] = n > 0 ? sum / n : 0;
+        double var = n > 1 ? (sq - sum * sum / n) / (n - 1) : 0;
+        sd[j] = var > 1e-12 ? sqrt(var) : 1.0;
+    }
+}
+
+cf_status cf_spike_source_frames(const cf_spike_source *src, cf_spikes *s)
+{
+    if (src->opts.tokens.frames <= 0) return CF_OK;
+    if (cf_spikes_load_frames(s, src->path, src->opts.frames_name) != CF_OK) {
+        cf_error_prefix("model.frame_layers asks for the stimulus frames: ");
+        return cf_last_status();
+    }
+    const cf_frames *f = s->frames;
+    if (src->frame_size[0] > 0 && src->frame_size[1] > 0 && (f->h != src->frame_size[0] || f->w != src->frame_size[1]))
+        return cf_set_error(CF_ERR_ARG, "%s: the frames '%s' are %d x %d pixels, data.frames.size says %d x %d", src->path,
+                            f->name, f->h, f->w, src->frame_size[0], src->frame_size[1]);
+    return CF_OK;
+}
+
+cf_dataset *cf_spike_source_open(const cf_spike_source *src, const char *split, bool use_subset)
+{
+    int which = strcmp(split, "train") == 0 ? 0 : strcmp(split, "val") == 0 ? 1 : strcmp(split, "test") == 0 ? 2 : -1;
+    if (which < 0) {
+        cf_set_error(CF_ERR_ARG, "%s: split '%s' (spike datasets have train, val and test)", src->path, split);
+        return NULL;
+    }
+    cf_spikes *s = cf_spikes_load(src->path, src->opts.csv);
+    if (!s) return NULL;
+    if (cf_spike_source_frames(src, s) != CF_OK) {
+        cf_spikes_free(s);
+        return NULL;
+    }
+    cf_time_ranges r[3];
+    cf_dataset *ds = NULL;
+    const cf_spike_options *o = &src->opts;
+    if (cf_spikes_split_blocks(s, o->train_frac, o->val_frac, o->block_s, o->split_seed, &r[0], &r[1], &r[2]) == CF_OK) {
+        cf_spike_token_config t = o->tokens;
+        double *stats = s->beh_dim > 0 ? malloc(sizeof(double) * 2 * (size_t)s->beh_dim) : NULL;
+        if (stats) {
+            behavior_stats(s, &r[0], stats, stats + s->beh_dim);
+            t.behavior_mean = stats, t.behavior_std = stats + s->beh_dim;
+        }
+        ds = cf_spike_dataset_open_ranges(s, &t, &r[which], NULL);
+        if (ds) snprintf(ds->name, sizeof ds->name, "spikes %.200s [%s]", src->path, split);
+        else cf_error_prefix("%s [%s]: ", src->path, split);
+        free(stats);
+        for (int k = 0; k < 3; k++) cf_time_ranges_free(&r[k]);
+    } else {
+        cf_error_prefix("%s: ", src->path);
+    }
+    cf_spikes_free(s);
+    if (ds && use_subset && which == 0 && src->train_fraction < 1) ds = subset(ds, src->train_fraction, o->split_seed);
+    return ds;
+}
+
+static cf_dataset *spikes_factory(void *rl, const char *split)
+{
+    cf_spike_source src;
+    if (cf_spike_source_from_recipe(rl, &src) != CF_OK) return NULL;
+    return cf_spike_source_open(&src, split, true);
+}
+
+void cf_register_spikes_dataset(void);
+void cf_register_spikes_dataset(void) { cf_dataset_register("spikes", spikes_factory); }

@@ -1,0 +1,207 @@
+/* Building a run from a recipe. */
+#include "recipes/run/run.h"
+
+#include "recipes/checkpoint/checkpoint.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static cf_status mkdirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return cf_set_error(CF_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return cf_set_error(CF_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
+    return CF_OK;
+}
+
+cf_status cf_run_mkdirs(const char *path) { return mkdirs(path); }
+
+static const char *base_name(const char *path, char *buf, size_t n)
+{
+    const char *s = strrchr(path, '/');
+    snprintf(buf, n, "%s", s ? s + 1 : path);
+    char *dot = strrchr(buf, '.');
+    if (dot && (strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0)) *dot = '\0';
+    return buf;
+}
+
+static cf_status read_optim(cf_run *run, bool create)
+{
+    cf_recipe *r = run->recipe;
+    cf_optim_kind kind = CF_OPTIM_ADAMW;
+    const char *type = cf_recipe_str(r, "optim.type", "adamw");
+    if (type && !cf_optim_kind_parse(type, &kind))
+        return cf_recipe_fail(r, "optim.type", CF_ERR_ARG, "unknown optimizer '%s' (choose from sgd, adam, adamw)", type);
+    cf_optim_config c = cf_optim_defaults(kind);
+    run->lr = c.lr = cf_recipe_float(r, "optim.lr", kind == CF_OPTIM_SGD ? 0.1 : 3e-4);
+    c.weight_decay = cf_recipe_float(r, "optim.weight_decay", c.weight_decay);
+    c.decay_all = cf_recipe_bool(r, "optim.decay_all", false);
+    if (kind == CF_OPTIM_SGD) {
+        c.momentum = cf_recipe_float(r, "optim.momentum", 0.9);
+        c.nesterov = cf_recipe_bool(r, "optim.nesterov", false);
+        c.dampening = cf_recipe_float(r, "optim.dampening", 0.0);
+    } else {
+        c.beta1 = cf_recipe_float(r, "optim.beta1", c.beta1);
+        c.beta2 = cf_recipe_float(r, "optim.beta2", c.beta2);
+        c.eps = cf_recipe_float(r, "optim.eps", c.eps);
+    }
+    run->clip = cf_recipe_float(r, "optim.clip", 1.0);
+    const char *sched = cf_recipe_str(r, "optim.schedule", "cosine");
+    if (sched && !cf_schedule_kind_parse(sched, &run->sched.kind))
+        return cf_recipe_fail(r, "optim.schedule", CF_ERR_ARG,
+                              "unknown schedule '%s' (choose from constant, cosine, linear, inv_sqrt)", sched);
+    run->sched.warmup_steps = cf_recipe_int(r, "optim.warmup", 0);
+    run->sched.total_steps = cf_recipe_int(r, "optim.decay_steps", run->steps);
+    run->sched.min_lr_ratio = cf_recipe_float(r, "optim.min_lr_ratio", 0.1);
+    CF_TRY(cf_recipe_status(r));
+    run->optim_cfg = c;
+    if (!create) return CF_OK; /* evaluation: the keys are read so they count as known, nothing is built */
+    if (run->ddp && cf_ddp_zero_stage(run->ddp) == 1) {
+        run->zero = cf_zero_new(run->ddp, &c);
+        return run->zero ? CF_OK : cf_last_status();
+    }
+    run->opt = cf_optim_new(run->params, &c);
+    return run->opt ? CF_OK : cf_last_status();
+}
+
+cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
+{
+    memset(run, 0, sizeof *run);
+    cf_register_builtins();
+    run->recipe = cf_recipe_load(o->recipe_path);
+    if (!run->recipe) return cf_last_status();
+    cf_recipe *r = run->recipe;
+    for (int i = 0; i < o->n_sets; i++) CF_TRY(cf_recipe_set(r, o->sets[i]));
+    if (o->steps > 0) {
+        char s[64];
+        snprintf(s, sizeof s, "train.steps=%lld", (long long)o->steps);
+        CF_TRY(cf_recipe_set(r, s));
+    }
+
+    run->steps = cf_recipe_int(r, "train.steps", 1000);
+    run->batch_size = cf_recipe_int(r, "train.batch_size", 8);
+    run->grad_accum = cf_recipe_int(r, "train.grad_accum", 1);
+    run->seed = cf_recipe_int(r, "train.seed", 0);
+    run->threads = cf_recipe_int(r, "train.threads", 0);
+    run->eval_every = cf_recipe_int(r, "train.eval_every", 0);
+    run->eval_batches = cf_recipe_int(r, "train.eval_batches", 0);
+    run->log_every = cf_recipe_int(r, "log.every", 10);
+    run->ckpt_every = cf_recipe_int(r, "checkpoint.every", 0);
+    run->ckpt_keep = cf_recipe_int(r, "checkpoint.keep", 3);
+    run->pg = cf_pg_init(NULL, NULL);
+    if (!run->pg) return cf_last_status();
+    run->world = cf_pg_world(run->pg), run->rank = cf_pg_rank(run->pg);
+    const char *backend = cf_recipe_str(r, "distributed.backend", "auto");
+    double bucket_mb = cf_recipe_float(r, "distributed.bucket_mb", 25.0);
+    int64_t zero = cf_recipe_int(r, "distributed.zero", 0);
+    double timeout = cf_recipe_float(r, "distributed.timeout_s", 1800.0);
+    CF_TRY(cf_recipe_status(r));
+    if (strcmp(backend, "auto") != 0 && strcmp(backend, "mpi") != 0 && strcmp(backend, "nccl") != 0)
+        return cf_recipe_fail(r, "distributed.backend", CF_ERR_ARG, "unknown backend '%s' (choose from auto, mpi, nccl)", backend);
+    if (strcmp(backend, "nccl") == 0)
+        return cf_recipe_fail(r, "distributed.backend", CF_ERR_UNSUPPORTED,
+                              "nccl needs a CUDA build with NCCL; this run is on the CPU (use mpi or auto)");
+    if (zero != 0 && zero != 1) return cf_recipe_fail(r, "distributed.zero", CF_ERR_ARG, "must be 0 or 1, got %lld", (long long)zero);
+    cf_pg_set_timeout(run->pg, timeout);
+    if (run->steps < 0 || run->batch_size <= 0 || run->grad_accum <= 0 || run->batch_size % (run->grad_accum * run->world))
+        return cf_recipe_fail(r, "train.batch_size", CF_ERR_ARG,
+                              "must be positive and divisible by train.grad_accum x the number of ranks");
+    char name[256];
+    if (o->run_dir)
+        snprintf(run->run_dir, sizeof run->run_dir, "%s", o->run_dir);
+    else
+        snprintf(run->run_dir, sizeof run->run_dir, "runs/%s", base_name(o->recipe_path, name, sizeof name));
+
+    run->ctx = cf_ctx_new(&(cf_ctx_options){.threads = (int)run->threads, .seed = (uint64_t)run->seed});
+    run->params = cf_params_new(CF_F32, (uint64_t)run->seed);
+    if (!run->ctx || !run->params) return cf_last_status();
+
+    const char *mtype = cf_recipe_require_str(r, "model.type");
+    CF_TRY(cf_recipe_status(r));
+    const cf_model_vtable *mvt = cf_model_find(mtype);
+    if (!mvt) {
+        char known[512] = "";
+        for (int i = 0; i < cf_model_count(); i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", cf_model_at(i)->name);
+        return cf_recipe_fail(r, "model.type", CF_ERR_ARG, "unknown model '%s' (known: %s)", mtype, known);
+    }
+    run->model = mvt->create(r, run->params);
+    if (!run->model) return cf_recipe_status(r) != CF_OK ? cf_recipe_status(r) : cf_last_status();
+    if (with_optimizer && (run->world > 1 || zero)) {
+        /* every rank starts from rank 0's weights; buckets exist before the first backward */
+        run->ddp = cf_ddp_new(run->pg, run->params, &(cf_ddp_options){.bucket_mb = bucket_mb, .zero_stage = (int)zero});
+        if (!run->ddp) return cf_last_status();
+        CF_TRY(cf_ddp_broadcast_params(run->ddp));
+    }
+
+    const char *dtype = cf_recipe_require_str(r, "data.type");
+    CF_TRY(cf_recipe_status(r));
+    cf_dataset_config dc = {.recipe = r, .split = "train"};
+    if (with_optimizer) {
+        run->train_set = cf_dataset_create(dtype, &dc);
+        if (!run->train_set) {
+            if (cf_recipe_status(r) != CF_OK) return cf_recipe_status(r);
+            cf_error_prefix("%s: data: ", cf_recipe_name(r));
+            return cf_last_status();
+        }
+    }
+    dc.split = "val";
+    run->val_set = cf_dataset_create(dtype, &dc);
+    if (!run->val_set) {
+        if (cf_recipe_status(r) != CF_OK) return cf_recipe_status(r);
+        cf_error_prefix("%s: data: ", cf_recipe_name(r));
+        return cf_last_status();
+    }
+    cf_loader_config lc = cf_loader_defaults();
+    lc.batch_size = (int)(run->batch_size / (run->grad_accum * run->world));
+    lc.seed = (uint64_t)run->seed;
+    lc.shuffle = cf_recipe_bool(r, "data.shuffle", true);
+    lc.rank = run->rank, lc.world = run->world;
+    CF_TRY(cf_recipe_status(r));
+    if (with_optimizer) {
+        run->loader = cf_loader_create(run->train_set, &lc);
+        if (!run->loader) return cf_last_status();
+    }
+    CF_TRY(read_optim(run, with_optimizer));
+    CF_TRY(cf_recipe_status(r));
+    CF_TRY(cf_recipe_check_unknown(r));
+    /* ranks must train the same thing: compare the resolved recipes */
+    return run->world > 1 ? cf_pg_check_same(run->pg, cf_recipe_hash(r), "the resolved recipe") : CF_OK;
+}
+
+void cf_run_close(cf_run *run)
+{
+    cf_loader_free(run->loader);
+    cf_dataset_free(run->train_set);
+    cf_dataset_free(run->val_set);
+    if (run->model) run->model->vt->free(run->model);
+    cf_optim_free(run->opt);
+    cf_zero_free(run->zero);
+    cf_ddp_free(run->ddp);
+    cf_params_free(run->params);
+    cf_ctx_free(run->ctx);
+    cf_recipe_free(run->recipe);
+    cf_pg_finalize(run->pg);
+    memset(run, 0, sizeof *run);
+}
+
+cf_status cf_recipe_check(const cf_run_options *o)
+{
+    cf_run run;
+    cf_status st = cf_run_open(&run, o, true);
+    if (st == CF_OK) {
+        char *text = cf_recipe_resolved(run.recipe);
+        printf("%s: ok (%lld parameters)\n---\n%s", o->recipe_path, (long long)cf_params_numel(run.params), text ? text : "");
+        free(text);
+    }
+    cf_run_close(&run);
+    return st;
+}

@@ -1,0 +1,278 @@
+/* The training loop: micro-batches with gradient accumulation, clipping, the optimizer and schedule,
+ * logging, periodic evaluation and atomic checkpoints; resume continues bit-exactly. */
+#include "recipes/run/progress.h"
+#include "recipes/checkpoint/checkpoint.h"
+#include "recipes/run/run.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+cf_status cf_run_mkdirs(const char *path);
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Optimizer state buffers in the parameters' flat layout: the optimizer's own, or (ZeRO) full buffers the
+ * caller fills by gathering or scatters after loading; *owned tells the caller to free them. */
+static cf_status slots_of(cf_run *run, cf_ckpt_slot *slots, int *n, bool *owned)
+{
+    *owned = run->zero != NULL;
+    if (!run->zero) {
+        *n = cf_optim_slot_count(run->opt);
+        for (int i = 0; i < *n; i++) slots[i] = (cf_ckpt_slot){cf_optim_slot_name(run->opt, i), cf_optim_slot_data(run->opt, i)};
+        return CF_OK;
+    }
+    *n = cf_zero_slot_count(run->zero);
+    size_t bytes = (size_t)(run->params->total ? run->params->total : 1) * cf_dtype_size(run->params->dtype);
+    for (int i = 0; i < *n; i++) {
+        void *full = calloc(1, bytes);
+        if (!full) return cf_set_error(CF_ERR_OOM, "checkpoint: out of memory for optimizer state");
+        slots[i] = (cf_ckpt_slot){cf_zero_slot_name(run->zero, i), full};
+    }
+    return CF_OK;
+}
+
+static void free_slots(cf_ckpt_slot *slots, int n, bool owned)
+{
+    for (int i = 0; owned && i < n; i++) free((void *)slots[i].flat);
+}
+
+static int64_t optim_steps(const cf_run *run) { return run->zero ? cf_zero_steps_taken(run->zero) : cf_optim_steps_taken(run->opt); }
+
+/* Collective when ranks > 1 (ZeRO gathers its shards); rank 0 writes. The data cursor is stored as a
+ * global position so a run can resume on another number of ranks. */
+static cf_status save(cf_run *run, int64_t step)
+{
+    char dir[1200], path[1300];
+    snprintf(dir, sizeof dir, "%s/checkpoints", run->run_dir);
+    cf_ckpt_slot slots[4];
+    int n;
+    bool owned;
+    CF_TRY(slots_of(run, slots, &n, &owned));
+    cf_status s = CF_OK;
+    for (int i = 0; run->zero && i < n && s == CF_OK; i++) s = cf_zero_gather_state(run->zero, i, (void *)slots[i].flat, 0);
+    if (s == CF_OK && run->rank == 0) {
+        s = cf_run_mkdirs(dir);
+        cf_checkpoint_path(dir, step, path, sizeof path);
+        cf_train_state st = {.step = step, .seed = (uint64_t)run->seed, .world_size = run->world};
+        cf_loader_cursor(run->loader, &st.epoch, &st.cursor);
+        st.cursor *= run->world;
+        cf_train_state_set(&st, "optim_steps", (double)optim_steps(run));
+        char *text = cf_recipe_resolved(run->recipe);
+        if (s == CF_OK) s = cf_checkpoint_save(path, run->params, n, slots, &st, text);
+        free(text);
+        if (s == CF_OK && run->ckpt_keep > 0) s = cf_checkpoint_prune(dir, (int)run->ckpt_keep);
+    }
+    free_slots(slots, n, owned);
+    return s;
+}
+
+static cf_status resume(cf_run *run, const char *which, int64_t *start)
+{
+    char path[1300];
+    if (strcmp(which, "latest") == 0) {
+        char dir[1200];
+        snprintf(dir, sizeof dir, "%s/checkpoints", run->run_dir);
+        int64_t latest = -1;
+        CF_TRY(cf_checkpoint_latest(dir, path, sizeof path, &latest));
+        if (latest < 0) {
+            *start = 0; /* nothing to resume: a fresh run */
+            return CF_OK;
+        }
+    } else {
+        snprintf(path, sizeof path, "%s", which);
+    }
+    cf_ckpt_slot slots[4];
+    int n;
+    bool owned;
+    CF_TRY(slots_of(run, slots, &n, &owned));
+    cf_train_state st;
+    cf_status s = cf_checkpoint_load(path, run->params, n, slots, &st, NULL);
+    for (int i = 0; run->zero && i < n && s == CF_OK; i++) s = cf_zero_scatter_state(run->zero, i, slots[i].flat, -1);
+    free_slots(slots, n, owned);
+    CF_TRY(s);
+    double t = 0;
+    cf_train_state_get(&st, "optim_steps", &t);
+    if (run->zero) cf_zero_set_steps_taken(run->zero, (int64_t)t);
+    else cf_optim_set_steps_taken(run->opt, (int64_t)t);
+    if (st.cursor % run->world != 0)
+        return cf_set_error(CF_ERR_STATE, "%s: data position %lld does not split over %d ranks; resume with a world size "
+                            "that divides train.batch_size", path, (long long)st.cursor, run->world);
+    CF_TRY(cf_loader_seek(run->loader, st.epoch, st.cursor / run->world));
+    *start = st.step;
+    if (run->rank == 0)
+        printf("resumed from %s at step %lld (saved by %d rank%s, now %d)\n", path, (long long)st.step, st.world_size,
+               st.world_size == 1 ? "" : "s", run->world);
+    return CF_OK;
+}
+
+/* Mean loss over (up to max_batches of) the validation split, in order, without gradients. */
+static cf_status default_eval(cf_run *run, int64_t max_batches, cf_metrics *out)
+{
+    cf_model *m = run->model;
+    if (m->vt->evaluate) return m->vt->evaluate(m, run->ctx, run->val_set, run->recipe, out);
+    cf_loader_config lc = cf_loader_defaults();
+    lc.batch_size = (int)(run->batch_size / run->grad_accum);
+    if (lc.batch_size > run->val_set->len) lc.batch_size = (int)run->val_set->len;
+    lc.shuffle = false, lc.prefetch = false, lc.drop_last = false;
+    cf_loader *l = cf_loader_create(run->val_set, &lc);
+    if (!l) return cf_last_status();
+    int64_t nb = cf_loader_batches_per_epoch(l);
+    if (max_batches > 0 && max_batches < nb) nb = max_batches;
+    bool prev_grad = cf_set_grad_enabled(run->ctx, false), prev_train = cf_is_training(run->ctx);
+    cf_set_training(run->ctx, false);
+    double sum = 0, items = 0;
+    cf_status st = CF_OK;
+    for (int64_t i = 0; i < nb && st == CF_OK; i++) {
+        const cf_batch *b = cf_loader_next(l);
+        cf_tensor *loss = b ? m->vt->loss(m, run->ctx, b, NULL) : NULL;
+        if (!loss) {
+            st = cf_last_status();
+            break;
+        }
+        double w = (double)m->vt->items(m, b);
+        sum += cf_item(loss) * w, items += w;
+        cf_step_reset(run->ctx);
+    }
+    cf_set_training(run->ctx, prev_train);
+    cf_set_grad_enabled(run->ctx, prev_grad);
+    cf_loader_free(l);
+    if (st == CF_OK) {
+        cf_metrics_set(out, "val_loss", sum / items);
+        cf_metrics_set(out, "val_items", items);
+    }
+    return st;
+}
+
+cf_status cf_run_evaluate(cf_run *run, int64_t max_batches, cf_metrics *out) { return default_eval(run, max_batches, out); }
+
+static long peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+cf_status cf_train(const cf_run_options *o)
+{
+    cf_run run;
+    cf_status st = cf_run_open(&run, o, true);
+    if (st != CF_OK) {
+        if (run.pg && cf_pg_world(run.pg) > 1) cf_pg_abort(run.pg, "%s", cf_last_error());
+        cf_run_close(&run);
+        return st;
+    }
+    int64_t start = 0;
+    cf_progress prog = {0};
+    if (!o->bench && run.rank == 0) {
+        st = cf_run_mkdirs(run.run_dir);
+        char *text = cf_recipe_resolved(run.recipe);
+        if (st == CF_OK && text) {
+            char path[1200];
+            snprintf(path, sizeof path, "%s/recipe.yaml", run.run_dir);
+            FILE *f = fopen(path, "w");
+            if (f) fputs(text, f), fclose(f);
+            if (!o->quiet) printf("--- resolved recipe (%s)\n%s---\n", path, text);
+        }
+        free(text);
+    }
+    if (!o->bench) {
+        if (st == CF_OK && o->init_from) {
+            char report[4096];
+            st = cf_checkpoint_init_from(o->init_from, run.params, report, sizeof report);
+            if (st == CF_OK) printf("init from %s:\n%s\n", o->init_from, report);
+        }
+        if (st == CF_OK && o->resume) st = resume(&run, o->resume, &start);
+        if (st == CF_OK && run.rank == 0) st = cf_progress_open(&prog, run.run_dir, run.steps, o->quiet);
+    }
+    if (st == CF_OK && !o->quiet && run.rank == 0)
+        printf("model %s: %lld parameters; %lld steps of batch %lld on %d threads; run dir %s\n",
+               run.model->vt->name, (long long)cf_params_numel(run.params), (long long)run.steps,
+               (long long)run.batch_size, cf_get_threads(run.ctx), run.run_dir);
+    if (st == CF_OK && !o->quiet && run.rank == 0 && run.world > 1)
+        printf("data parallel over %d ranks (%s), %lld rows per rank per micro-step%s\n", run.world, "mpi",
+               (long long)(run.batch_size / run.grad_accum / run.world), run.zero ? ", ZeRO-1 optimizer state" : "");
+
+    cf_model *m = run.model;
+    double t0 = now(), t_log = t0, bench_t0 = 0, items_since = 0, bench_items = 0;
+    int64_t bench_steps = 0;
+    cf_metrics metrics = {0};
+    int64_t end = o->stop_at > 0 && o->stop_at < run.steps ? o->stop_at : run.steps;
+    for (int64_t step = start; st == CF_OK && step < end; step++) {
+        if (o->bench && step - start == o->bench_warmup) bench_t0 = now(), bench_items = 0, bench_steps = 0;
+        double lr = cf_schedule_lr(&run.sched, run.lr, step), loss_sum = 0;
+        cf_params_zero_grad(run.params);
+        metrics.n = 0;
+        for (int64_t a = 0; a < run.grad_accum && st == CF_OK; a++) {
+            const cf_batch *b = cf_loader_next(run.loader);
+            cf_ctx_set_step(run.ctx, (uint64_t)(step * run.grad_accum + a)); /* dropout masks follow the step */
+            if (run.ddp) cf_ddp_set_sync(run.ddp, a == run.grad_accum - 1); /* only the last micro-step talks */
+            cf_tensor *loss = b ? m->vt->loss(m, run.ctx, b, &metrics) : NULL;
+            if (!loss || (st = cf_backward(run.ctx, loss, NULL)) != CF_OK) {
+                st = cf_last_status() != CF_OK ? cf_last_status() : CF_ERR_INTERNAL;
+                break;
+            }
+            loss_sum += cf_item(loss);
+            double items = (double)m->vt->items(m, b) * run.world;
+            items_since += items, bench_items += items;
+            cf_step_reset(run.ctx);
+        }
+        if (st == CF_OK && run.ddp) st = cf_ddp_finish(run.ddp);
+        if (st != CF_OK) break;
+        double loss = loss_sum / (double)run.grad_accum, gnorm = 0;
+        if (run.world > 1 && (st = cf_pg_allreduce_scalar(run.pg, &loss, CF_REDUCE_AVG)) != CF_OK) break;
+        if (!isfinite(loss)) {
+            st = cf_set_error(CF_ERR_STATE, "step %lld: the loss is %g; lower optim.lr or check the data", (long long)step, loss);
+            break;
+        }
+        if (run.zero) {
+            if (run.grad_accum > 1) cf_zero_scale_grads(run.zero, 1.0 / (double)run.grad_accum);
+            if ((st = cf_zero_clip_grad_norm(run.zero, run.clip, &gnorm)) == CF_OK) st = cf_zero_step(run.zero, lr);
+            if (st != CF_OK) break;
+        } else {
+            if (run.grad_accum > 1) cf_scale_grads(run.params, 1.0 / (double)run.grad_accum);
+            gnorm = cf_clip_grad_norm(run.params, run.clip);
+            cf_optim_step(run.opt, lr);
+        }
+        bench_steps++;
+        int64_t done = step + 1;
+        if (!o->bench && run.rank == 0 && (done % run.log_every == 0 || done == end || done == start + 1)) {
+            double t = now(), rate = items_since / (t - t_log);
+            cf_progress_log(&prog, done, loss, lr, gnorm, rate, t - t0, (t - t0) / (double)(done - start) * (double)(run.steps - done), &metrics);
+            t_log = t, items_since = 0;
+        }
+        if (!o->bench && run.eval_every > 0 && done % run.eval_every == 0) {
+            cf_metrics ev = {0};
+            st = default_eval(&run, run.eval_batches, &ev);
+            if (st == CF_OK && run.rank == 0) cf_progress_log_eval(&prog, done, &ev);
+        }
+        if (!o->bench && st == CF_OK && ((run.ckpt_every > 0 && done % run.ckpt_every == 0) || done == end))
+            st = save(&run, done);
+    }
+    if (!o->bench) cf_progress_close(&prog);
+    if (st != CF_OK && run.world > 1) cf_pg_abort(run.pg, "%s", cf_last_error()); /* never leave the others waiting */
+    if (run.ddp && run.rank == 0 && (!o->quiet || o->bench)) {
+        cf_ddp_stats ds = cf_ddp_stats_get(run.ddp);
+        printf("communication: %.3f s blocked (not hidden by backward) over %lld steps, %.1f MB reduced per rank\n", ds.wait_s,
+               (long long)ds.steps, ds.bytes / 1e6);
+    }
+    if (st == CF_OK && o->bench && bench_steps > 0 && run.rank == 0) {
+        double dt = now() - bench_t0;
+        double tps = bench_items / dt, step_ms = 1e3 * dt / (double)bench_steps;
+        double fpi = m->vt->flops_per_item ? m->vt->flops_per_item(m) : 0;
+        if (fpi > 0) printf("model flops per token %.3g: %.1f GFLOP/s\n", fpi, fpi * tps * 1e-9);
+        printf("step arena high-water %.1f MB, parameters + gradients + optimizer state %.1f MB\n",
+               (double)cf_ctx_arena_high_water(run.ctx) / 1e6,
+               (double)run.params->total * (double)cf_dtype_size(run.params->dtype) * (2 + (run.opt ? cf_optim_slot_count(run.opt) : 2)) / 1e6);
+        printf("tokens_per_s=%.1f step_ms=%.2f peak_rss_mb=%ld\n", tps, step_ms, peak_rss_mb());
+    }
+    cf_run_close(&run);
+    return st;
+}
