@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int cf_fsync_dir_of(const char *path)
@@ -55,4 +56,11 @@ io_fail:
     unlink(tmp);
     return cf_set_error(CF_ERR_IO, "%s: writing %s failed after %zu of %zu bytes: %s; the previous file (if any) is unchanged",
                         path, tmp, len - left, len, why);
+}
+
+double cf_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

@@ -11,4 +11,7 @@ cf_status cf_write_file_atomic(const char *path, const void *buf, size_t len);
 /* fsync of the directory that holds path (after a rename into it); 0 on success, -1 with errno. */
 int cf_fsync_dir_of(const char *path);
 
+/* Seconds from a monotonic clock (for durations). */
+double cf_now(void);
+
 #endif

@@ -58,10 +58,24 @@ typedef struct cf_dataset_vtable {
     void (*free)(cf_dataset *ds); /* frees everything, including ds itself */
 } cf_dataset_vtable;
 
+/* What a dataset tells the model that will read it: the run opens the datasets first and hands the training
+ * split's info to the model's create, so a model never reads a data file to learn its sizes. A factory fills
+ * the fields its family has and leaves the rest zero. */
+#define CF_DATA_INFO_CHANNELS 64
+typedef struct cf_data_info {
+    int64_t vocab;               /* token datasets: vocabulary size (ids in [0, vocab)) */
+    int64_t seq;                 /* tokens per row when fixed (text), else 0 */
+    int64_t units;               /* spikes: neurons */
+    int channels;                /* named per-item channels (spikes: behaviour variables) */
+    char channel_names[CF_DATA_INFO_CHANNELS][32];
+    int64_t frames, frame_h, frame_w; /* stimulus frames per item and their size in pixels */
+} cf_data_info;
+
 struct cf_dataset {
     const cf_dataset_vtable *vt;
     int64_t len;   /* number of items */
     char name[256]; /* for messages: e.g. "text data/tiny.txt [train]" */
+    cf_data_info info; /* filled by the factory (zero where the family has no such field) */
 };
 
 /* Checked wrappers: index in [0, len), row in [0, capacity), batch made by this dataset. */

@@ -41,9 +41,10 @@ train:
   steps: 4
   batch_size: 8
   threads: 1
-  eval_tasks: 4
-  eval_samples: 2
-  eval_max_len: 60
+eval:
+  tasks: 4
+  samples: 2
+  max_len: 60
 optim:
   lr: 3.0e-3
 log:
@@ -82,19 +83,19 @@ fi
 # auto mode's prior: the training data's first-token mix as the loss weighs it -- 1 for complete traces,
 # about 1 - p4 = 0.8 under the token-mean loss, less under the sequence-mean loss (plan-only rows are short)
 prior() { grep -o '"slow_fraction_prior": [0-9.]*' "$1" | awk '{print $2}'; }
-"$cformer" eval "$tmp/searchformer.yaml" --checkpoint "$ft" --out "$tmp/p_full.json" --set 'train.eval_modes=[auto]' \
+"$cformer" eval "$tmp/searchformer.yaml" --checkpoint "$ft" --out "$tmp/p_full.json" --set 'eval.modes=[auto]' \
     >/dev/null 2>&1 || bad "eval auto (full traces)"
-"$cformer" eval "$tmp/dualformer.yaml" --checkpoint "$ft" --out "$tmp/p_tok.json" --set 'train.eval_modes=[auto]' \
+"$cformer" eval "$tmp/dualformer.yaml" --checkpoint "$ft" --out "$tmp/p_tok.json" --set 'eval.modes=[auto]' \
     --set model.loss=token >/dev/null 2>&1 || bad "eval auto (token loss)"
 p_full=$(prior "$tmp/p_full.json") p_tok=$(prior "$tmp/p_tok.json") p_seq=$(prior "$tmp/eval.json")
 awk -v f="$p_full" -v t="$p_tok" -v s="$p_seq" 'BEGIN { exit !(f == 1 && t > 0.7 && t < 0.9 && s > 0 && s < t - 0.05) }' && ok ||
     bad "auto prior: full $p_full, token $p_tok, sequence $p_seq"
 # a mode list in the recipe limits the modes
-"$cformer" eval "$tmp/dualformer.yaml" --checkpoint "$ft" --out "$tmp/fast.json" --set 'train.eval_modes=[fast]' \
+"$cformer" eval "$tmp/dualformer.yaml" --checkpoint "$ft" --out "$tmp/fast.json" --set 'eval.modes=[fast]' \
     >/dev/null 2>&1 || bad "eval fast only"
 grep -q '"fast": {' "$tmp/fast.json" && ! grep -q '"slow": {' "$tmp/fast.json" && ok || bad "eval_modes ignored"
-out=$("$cformer" eval "$tmp/dualformer.yaml" --checkpoint "$ft" --set 'train.eval_modes=[quick]' 2>&1) && bad "bad mode accepted"
-echo "$out" | grep -q "train.eval_modes: unknown mode 'quick'" && ok || bad "bad mode message: $out"
+out=$("$cformer" eval "$tmp/dualformer.yaml" --checkpoint "$ft" --set 'eval.modes=[quick]' 2>&1) && bad "bad mode accepted"
+echo "$out" | grep -q "eval.modes: unknown mode 'quick'" && ok || bad "bad mode message: $out"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

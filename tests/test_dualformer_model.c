@@ -466,7 +466,7 @@ static cf_recipe *recipe(const char *extra_data, const char *path)
     snprintf(text, sizeof text,
              "model:\n  type: searchformer\n  dim: 32\n  layers: 1\n  heads: 4\n"
              "data:\n  type: mazes\n  path: %s\n  generate: {size: 4, count: 40, seed: 3}\n%s"
-             "train:\n  eval_tasks: 3\n  eval_samples: 2\n  eval_max_len: 30\n  eval_rows: 4\n", path, extra_data);
+             "eval:\n  tasks: 3\n  samples: 2\n  max_len: 30\n  rows: 4\n", path, extra_data);
     return cf_recipe_parse(text, "t.yaml");
 }
 
@@ -484,11 +484,11 @@ static void test_registry(void)
     cf_recipe *r = recipe("  trace: random\n  level_p: [0.2, 0.2, 0.2, 0.2, 0.2]\n", path);
     CHECK(strcmp(cf_recipe_str(r, "model.type", ""), "searchformer") == 0 && strcmp(cf_recipe_str(r, "data.type", ""), "mazes") == 0);
     cf_params *ps = cf_params_new(CF_F32, 1);
-    cf_model *m = vt->create(r, ps);
-    CHECK(m && cf_dualformer_of(m) && cf_dualformer_of(m)->cfg.vocab == 48 + 16);
     cf_dataset *train = cf_dataset_create("mazes", &(cf_dataset_config){.recipe = r, .split = "train"});
     cf_dataset *val = cf_dataset_create("mazes", &(cf_dataset_config){.recipe = r, .split = "val"});
-    CHECK(train && val);
+    CHECK(train && val && train->info.vocab == 48 + 16);
+    cf_model *m = train ? vt->create(r, ps, &train->info) : NULL;
+    CHECK(m && cf_dualformer_of(m) && cf_dualformer_of(m)->cfg.vocab == 48 + 16);
     bool known = cf_recipe_check_unknown(r) == CF_OK;
     if (!known) fprintf(stderr, "%s\n", cf_recipe_error(r));
     CHECK(known);
@@ -504,7 +504,8 @@ static void test_registry(void)
         cf_step_reset(ctx);
         cf_batch_free(&b);
         cf_metrics met = {0};
-        CHECK(vt->evaluate(m, ctx, val, r, &met) == CF_OK);
+        cf_eval_input in = {.recipe = r, .info = &train->info, .split = val, .split_name = "val", .train = train, .batch_size = 4};
+        CHECK(vt->evaluate(m, ctx, &in, &met) == CF_OK);
         double v;
         CHECK(cf_metrics_get(&met, "slow_optimal_1", &v) && v >= 0 && v <= 1);
         CHECK(cf_metrics_get(&met, "auto_slow_fraction", &v) && cf_metrics_get(&met, "fast_steps", &v) && v == 0);
@@ -547,7 +548,7 @@ static void test_registry(void)
     snprintf(other, sizeof other, "%s/missing.bin", tmpdir);
     r = cf_recipe_parse("model:\n  type: searchformer\ndata:\n  type: mazes\n  path: /nonexistent/m.bin\n", "t.yaml");
     ps = cf_params_new(CF_F32, 1);
-    CHECK(!vt->create(r, ps));
+    CHECK(!vt->create(r, ps, &(cf_data_info){0})); /* no vocabulary from the data, none in the recipe */
     CHECK(strstr(cf_recipe_error(r), "model.vocab") != NULL);
     cf_params_free(ps);
     cf_recipe_free(r);

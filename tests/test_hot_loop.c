@@ -45,8 +45,8 @@ int main(void)
     CHECK(cf_recipe_set(r, "model.dropout=0.1") == CF_OK);
     cf_ctx *ctx = cf_ctx_new(&(cf_ctx_options){.threads = 2, .arena_bytes = 1 << 20});
     cf_params *ps = cf_params_new(CF_F32, 1);
-    cf_model *m = cf_model_find("gpt")->create(r, ps);
     cf_dataset *ds = cf_dataset_create("random_tokens", &(cf_dataset_config){.recipe = r, .split = "train"});
+    cf_model *m = ds ? cf_model_find("gpt")->create(r, ps, &ds->info) : NULL;
     CHECK(m && ds);
     cf_loader_config lc = cf_loader_defaults();
     lc.batch_size = 4;

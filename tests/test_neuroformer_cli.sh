@@ -37,9 +37,9 @@ check grep -q '"loss_dt"' "$tmp/run/metrics.jsonl"
 # 3. the ablation (past-window IDs shuffled in training), then eval writes every key, the ablation's AUC too
 "$cformer" train "$rdir/sim-pretrain.yaml" --run-dir "$tmp/abl" --steps 2 "${small[@]}" --set data.shuffle_prev=true \
     --quiet >"$tmp/log" 2>&1 || bad "shuffle_prev: $(tail -3 "$tmp/log")"
-ev=("${small[@]}" --set model.eval.max_windows=100 --set model.eval.free_seconds=1)
+ev=("${small[@]}" --set eval.max_windows=100 --set eval.free_seconds=1)
 "$cformer" eval "$rdir/sim-pretrain.yaml" --checkpoint "$ckpt" --out "$tmp/eval.json" "${ev[@]}" \
-    --set "model.eval.ablation_checkpoint=$tmp/abl/checkpoints/step-00000002.h5" >"$tmp/log" 2>&1 ||
+    --set "eval.ablation_checkpoint=$tmp/abl/checkpoints/step-00000002.h5" >"$tmp/log" 2>&1 ||
     bad "eval: $(tail -3 "$tmp/log")"
 for k in test_ce_id unigram_ce_id f1 f1_poisson psth_r conn_auc conn_direction_acc conn_auc_xcorr conn_auc_shuffled \
     conn_auc_relabelled conn_auc_uniform f1_free test_ce_dt; do
@@ -71,7 +71,7 @@ fi
     --set data.train_fraction=0.2 >"$tmp/log" 2>&1 || bad "finetune: $(tail -3 "$tmp/log")"
 check grep -q "head_beh" "$tmp/log"
 "$cformer" eval "$rdir/finetune-behavior.yaml" --checkpoint "$tmp/ft/checkpoints/step-00000004.h5" --out "$tmp/ft.json" \
-    "${ev[@]}" --set model.eval.free_seconds=0 >"$tmp/log" 2>&1 || bad "finetune eval: $(tail -3 "$tmp/log")"
+    "${ev[@]}" --set eval.free_seconds=0 >"$tmp/log" 2>&1 || bad "finetune eval: $(tail -3 "$tmp/log")"
 check grep -q '"beh_r": ' "$tmp/ft.json"
 check grep -q '"beh_r2": ' "$tmp/ft.json"
 
@@ -87,8 +87,8 @@ full=(--set "data.path=$tmp/sim.h5" --set model.dim=16 --set model.heads=2 --set
 
 # 7. an ablation checkpoint of another model is refused with the key named, and the eval's weights are kept
 out=$("$cformer" eval "$rdir/sim-pretrain.yaml" --checkpoint "$ckpt" --out "$tmp/eval2.json" "${ev[@]}" \
-    --set "model.eval.ablation_checkpoint=$tmp/ft/checkpoints/step-00000004.h5" 2>&1) && bad "foreign ablation checkpoint accepted"
-if echo "$out" | grep -q "model.eval.ablation_checkpoint.*step-00000004.h5"; then ok; else bad "ablation message: $out"; fi
+    --set "eval.ablation_checkpoint=$tmp/ft/checkpoints/step-00000004.h5" 2>&1) && bad "foreign ablation checkpoint accepted"
+if echo "$out" | grep -q "eval.ablation_checkpoint.*step-00000004.h5"; then ok; else bad "ablation message: $out"; fi
 
 # 8. a missing data file with data.simulate.* keys is simulated on first use, beside the recipe
 mkdir -p "$tmp/copy"

@@ -32,7 +32,7 @@ fi
 
 # a short training run with frames to generate from
 small=(--set model.dim=16 --set model.heads=2 --set train.batch_size=8 --set data.block_size.id=16
-    --set data.block_size.prev_id=24 --set data.frames.count=4 --set model.eval.free_seconds=0 --set model.eval.max_windows=60)
+    --set data.block_size.prev_id=24 --set data.frames.count=4 --set eval.free_seconds=0 --set eval.max_windows=60)
 run=$tmp/run-movie-1
 "$cformer" train "$rdir/sim-frames.yaml" --run-dir "$run" --steps 20 --quiet --set "data.path=$tmp/movie.h5" "${small[@]}" \
     >"$tmp/log" 2>&1 || bad "train: $(tail -2 "$tmp/log")"

@@ -15,19 +15,21 @@ sim=(simulate spikes --neurons 8 --hubs 0 --seconds 120 --trial-s 10 --movie 8x8
 "$cformer" "${sim[@]}" --movie-gain 5 -o "$tmp/movie.h5" >/dev/null 2>&1 || bad "simulate gain 5"
 "$cformer" "${sim[@]}" --movie-gain 0 -o "$tmp/blind.h5" >/dev/null 2>&1 || bad "simulate gain 0"
 
-# with vs without frames, same data, same 100 steps, the test ID cross-entropy of the evaluation at the last
-# step (train.eval_every; the test split's 240 windows). Sizes for seconds (also under sanitizers): C 16, no
+# with vs without frames, same data, same 100 steps, the test ID cross-entropy of `cformer eval` on the last
+# checkpoint (the test split's 240 windows). Sizes for seconds (also under sanitizers): C 16, no
 # state or history layers, no dropout, no contrastive term (both models weigh the cross-entropies alike);
 # the clip is the last 2 frames read as one Conv3d patch (the receptive fields cover the whole frame).
 small=(--set model.dim=16 --set model.heads=2 --set model.state_layers=0 --set model.hist_layers=0 --set model.dropout=0
     --set model.contrastive=false --set train.batch_size=16 --set train.steps=100 --set optim.lr=1e-2 --set optim.warmup=10
     --set data.block_size.id=8 --set data.block_size.prev_id=8 --set data.frames.count=2 --set "model.frame_kernel=[2, 8, 8]"
-    --set train.eval_every=100 --set checkpoint.every=100 --set log.every=100 --set model.eval.free_seconds=0)
+    --set checkpoint.every=100 --set log.every=100 --set eval.free_seconds=0)
 ce() { # data frame_layers -> test_ce_id
     local run=$tmp/run-$(basename "$1" .h5)-$2
     "$cformer" train "$rdir/sim-frames.yaml" --run-dir "$run" --quiet --set "data.path=$1" --set "model.frame_layers=$2" \
         "${small[@]}" >"$run.log" 2>&1 || { bad "train $1 frame_layers=$2: $(tail -2 "$run.log")"; echo nan; return; }
-    grep -o '"val_test_ce_id": [0-9.e-]*' "$run/metrics.jsonl" | cut -d' ' -f2
+    "$cformer" eval --checkpoint "$run/checkpoints/step-00000100.h5" --out "$run.json" >>"$run.log" 2>&1 ||
+        { bad "eval $1 frame_layers=$2: $(tail -2 "$run.log")"; echo nan; return; }
+    grep -o '"test_ce_id": [0-9.e-]*' "$run.json" | cut -d' ' -f2
 }
 with=$(ce "$tmp/movie.h5" 1) without=$(ce "$tmp/movie.h5" 0)
 echo "movie-driven circuit: test_ce_id $with with frames, $without without"

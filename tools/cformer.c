@@ -15,17 +15,15 @@ static const struct {
     {"demo", cf_cmd_demo, "train a small model on generated data (the quickstart job)"},
     {"train", cf_cmd_train, "train the model of a YAML recipe (resumable, checkpointed)"},
     {"eval", cf_cmd_eval, "evaluate a checkpoint; writes eval.json"},
-    {"generate", cf_cmd_generate, "sample from a trained language model"},
-    {"simulate", cf_cmd_simulate, "`simulate spikes -o FILE.h5`: a spiking circuit with known connectivity"},
-    {"spikes", cf_cmd_spikes, "`spikes generate RECIPE --checkpoint CKPT -o GEN.h5`: generate spikes (Neuroformer)"},
+    {"generate", cf_cmd_generate, "sample from a trained model (text, spike trains, ...: the model's generation)"},
     {"export", cf_cmd_export, "convert a checkpoint for other tools (safetensors)"},
     {"inspect", cf_cmd_inspect, "show a checkpoint's tensors, state and recipe"},
     {"recipe", cf_cmd_recipe, "`recipe check FILE`: validate a recipe and print it resolved"},
     {"bench", cf_cmd_bench, "`bench ops` (core ops vs BLAS/memcpy), `bench train RECIPE` (throughput)"},
     {"tokenizer", cf_cmd_tokenizer, "`tokenizer train FILE --vocab N -o VOCAB`: learn a BPE vocabulary"},
     {"plot", cf_cmd_plot, "draw the curves in a run's metrics.jsonl to a PNG: `plot RUN_DIR`"},
-    {"data", cf_cmd_data, "`data mazes`: generate maze tasks with A* traces (Searchformer/Dualformer)"},
-    {"list", cf_cmd_list, "list what is built in: models, datasets, ops"},
+    {"data", cf_cmd_data, "`data <generator>`: write generated or simulated data (`data --help` lists them)"},
+    {"list", cf_cmd_list, "list what is built in: papers, models, datasets, ops"},
 };
 
 bool cf_cli_wants_help(int argc, char **argv)
@@ -61,6 +59,9 @@ int main(int argc, char **argv)
         printf("cformer %d.%d.%d\n", CF_VERSION_MAJOR, CF_VERSION_MINOR, CF_VERSION_PATCH);
         return 0;
     }
+    /* older spellings: `simulate <generator>` is `data <generator>`, `spikes generate` is `generate` */
+    if (strcmp(argv[1], "simulate") == 0) return cf_cmd_data(argc - 1, argv + 1);
+    if (strcmp(argv[1], "spikes") == 0 && argc >= 3 && strcmp(argv[2], "generate") == 0) return cf_cmd_generate(argc - 2, argv + 2);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "cformer: unknown command '%s'\n\n", argv[1]);

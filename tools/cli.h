@@ -15,8 +15,6 @@ int cf_cmd_generate(int argc, char **argv);
 int cf_cmd_export(int argc, char **argv);
 int cf_cmd_inspect(int argc, char **argv);
 int cf_cmd_tokenizer(int argc, char **argv);
-int cf_cmd_simulate(int argc, char **argv);
-int cf_cmd_spikes(int argc, char **argv);
 int cf_cmd_data(int argc, char **argv);
 
 /* argv[i] is "--help" or "-h" for some i. */

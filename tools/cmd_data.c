@@ -1,132 +1,45 @@
-/* `cformer data`: generate and describe data files. `data mazes` writes maze navigation tasks with A*
- * traces (data/mazes/maze.h) for Searchformer / Dualformer; `data info FILE` summarises a maze file. */
+/* `cformer data`: writes and describes data files through the papers' data generators (recipes/run/paper.h):
+ * `cformer data <generator> [args]`, `cformer data info FILE`. `cformer simulate <generator>` is the same. */
+#include "recipes/run/paper.h"
 #include "tools/cli.h"
-#include "data/mazes/maze.h"
 
-#include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-static void mazes_usage(FILE *f)
+static void usage(FILE *f)
 {
-    fprintf(f, "usage: cformer data mazes --size N --count C [--seed S] -o FILE\n"
-               "                          [--width W --height H] [--min-plan NODES] [--deterministic] [--official-walls]\n\n"
-               "Generates C maze tasks (task i is a pure function of (i, seed, options)) with their A* search traces\n"
-               "and optimal plans, and writes them atomically to FILE (the CFMAZE format of data/mazes/maze.h), for recipes\n"
-               "with data.type: mazes. Mazes are N x N (or W x H, at most %d), 30-50%% walls, plans of at least\n"
-               "max(w, h) nodes (--min-plan changes it); A* breaks ties at random unless --deterministic.\n"
-               "--official-walls draws the wall count as the official code does (integer wh/10).\n\n"
-               "  cformer data mazes --size 7 --count 20000 --seed 1 -o mazes-7x7.bin\n",
-            CF_MAZE_MAX_DIM);
+    fprintf(f, "usage: cformer data <generator> [args]   write a data file (`cformer data <generator> --help`)\n"
+               "       cformer data info FILE             validate and summarise a data file\n\ngenerators:\n");
+    for (int i = 0; i < cf_paper_count(); i++)
+        for (const cf_data_generator *g = cf_paper_at(i)->generators; g && g->name; g++)
+            fprintf(f, "  %-10s %s (%s)\n", g->name, g->summary, cf_paper_at(i)->name);
 }
 
-/* A whole decimal integer in [lo, hi]; prints why not. */
-static bool parse_int(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "cformer data mazes: %s '%s': expected an integer in %" PRId64 "..%" PRId64 "\n", opt, s, lo, hi);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-static int cmd_mazes(int argc, char **argv)
-{
-    if (cf_cli_wants_help(argc, argv)) {
-        mazes_usage(stdout);
-        return 0;
-    }
-    int64_t size = 0, count = 0, seed = 0, width = 0, height = 0, min_plan = 0;
-    const char *out = NULL;
-    cf_maze_gen_options o = cf_maze_gen_defaults();
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        bool val = i + 1 < argc;
-        bool ok = true;
-        if (strcmp(s, "--size") == 0 && val) ok = parse_int(s, argv[++i], 2, CF_MAZE_MAX_DIM, &size);
-        else if (strcmp(s, "--width") == 0 && val) ok = parse_int(s, argv[++i], 2, CF_MAZE_MAX_DIM, &width);
-        else if (strcmp(s, "--height") == 0 && val) ok = parse_int(s, argv[++i], 2, CF_MAZE_MAX_DIM, &height);
-        else if (strcmp(s, "--count") == 0 && val) ok = parse_int(s, argv[++i], 1, INT64_C(1) << 40, &count);
-        else if (strcmp(s, "--seed") == 0 && val) ok = parse_int(s, argv[++i], 0, INT64_MAX, &seed);
-        else if (strcmp(s, "--min-plan") == 0 && val) ok = parse_int(s, argv[++i], 1, CF_MAZE_MAX_CELLS, &min_plan);
-        else if ((strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0) && val) out = argv[++i];
-        else if (strcmp(s, "--deterministic") == 0) o.deterministic = true;
-        else if (strcmp(s, "--official-walls") == 0) o.official_wall_count = true;
-        else {
-            fprintf(stderr, "cformer data mazes: unexpected argument '%s'%s\n\n", s,
-                    val || s[0] != '-' ? "" : " (missing its value?)");
-            mazes_usage(stderr);
-            return 2;
-        }
-        if (!ok) return 2;
-    }
-    if ((!size && !(width && height)) || !count || !out) {
-        fprintf(stderr, "cformer data mazes: needs --size (or --width and --height), --count and -o FILE\n\n");
-        mazes_usage(stderr);
-        return 2;
-    }
-    o.width = (int)width, o.height = (int)height, o.min_plan_nodes = (int)min_plan;
-    double t0 = cf_cli_now();
-    if (cf_maze_generate_file(out, (int)(size ? size : width), count, (uint64_t)seed, &o) != CF_OK) {
-        fprintf(stderr, "cformer data mazes: %s\n", cf_last_error());
-        return 1;
-    }
-    cf_maze_file *f = cf_maze_file_open(out);
-    if (!f) {
-        fprintf(stderr, "cformer data mazes: %s\n", cf_last_error());
-        return 1;
-    }
-    cf_maze_file_info in = cf_maze_file_get_info(f);
-    cf_maze_file_close(f);
-    printf("wrote %s: %" PRId64 " %dx%d mazes, seed %" PRIu64 ", vocabulary %d, longest prompt/trace/plan %d/%d/%d "
-           "tokens (%.1f s)\n", out, in.count, in.width, in.height, in.seed, in.vocab_size, in.max_prompt, in.max_trace,
-           in.max_plan, cf_cli_now() - t0);
-    return 0;
-}
-
-static int cmd_info(int argc, char **argv)
+static int info(int argc, char **argv)
 {
     if (cf_cli_wants_help(argc, argv) || argc != 2) {
-        printf("usage: cformer data info FILE\n\nValidates a maze file and prints its header and mean section lengths.\n");
+        printf("usage: cformer data info FILE\n\nValidates a data file of a generator's format and summarises it.\n");
         return cf_cli_wants_help(argc, argv) ? 0 : 2;
     }
-    cf_maze_file *f = cf_maze_file_open(argv[1]);
-    if (!f) {
-        fprintf(stderr, "cformer data info: %s\n", cf_last_error());
-        return 1;
-    }
-    cf_maze_file_info in = cf_maze_file_get_info(f);
-    double sp = 0, st = 0, sl = 0;
-    for (int64_t i = 0; i < in.count; i++) {
-        cf_maze_record r;
-        if (cf_maze_file_record(f, i, &r) != CF_OK) continue;
-        sp += r.n_prompt, st += r.n_trace, sl += r.n_plan;
-    }
-    double n = in.count > 0 ? (double)in.count : 1;
-    printf("%s: version %u, %" PRId64 " %dx%d mazes, seed %" PRIu64 ", %s A*, min plan %d nodes, vocabulary %d\n"
-           "tokens per task: prompt %.1f (max %d), trace %.1f (max %d), plan %.1f (max %d)\n",
-           argv[1], in.version, in.count, in.width, in.height, in.seed,
-           in.flags & CF_MAZE_FLAG_DETERMINISTIC ? "deterministic" : "random tie-break", in.min_plan_nodes,
-           in.vocab_size, sp / n, in.max_prompt, st / n, in.max_trace, sl / n, in.max_plan);
-    cf_maze_file_close(f);
-    return 0;
+    char formats[256] = "";
+    for (int i = 0; i < cf_paper_count(); i++)
+        for (const cf_data_generator *g = cf_paper_at(i)->generators; g && g->name; g++) {
+            if (!g->describe) continue;
+            int rc = g->describe(argv[1]);
+            if (rc >= 0) return rc;
+            snprintf(formats + strlen(formats), sizeof formats - strlen(formats), "%s%s", formats[0] ? ", " : "", g->name);
+        }
+    fprintf(stderr, "cformer data info: %s: not a file of a known format (%s)\n", argv[1], formats[0] ? formats : "none");
+    return 1;
 }
 
 int cf_cmd_data(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "mazes") == 0) return cmd_mazes(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "info") == 0) return cmd_info(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "info") == 0) return info(argc - 1, argv + 1);
+    const cf_data_generator *g = argc >= 2 ? cf_data_generator_find(argv[1]) : NULL;
+    if (g) return g->run(argc - 1, argv + 1);
     bool help = cf_cli_wants_help(argc, argv);
-    FILE *f = help ? stdout : stderr;
-    if (argc >= 2 && !help) fprintf(f, "cformer data: unknown data command '%s'\n\n", argv[1]);
-    fprintf(f, "usage: cformer data mazes --size N --count C [--seed S] -o FILE   generate maze tasks with A* traces\n"
-               "       cformer data info FILE                                    validate and summarise a maze file\n\n"
-               "`cformer data mazes --help` lists its options.\n");
+    if (argc >= 2 && !help) fprintf(stderr, "cformer %s: unknown generator '%s'\n\n", argv[0], argv[1]);
+    usage(help ? stdout : stderr);
     return help ? 0 : 2;
 }

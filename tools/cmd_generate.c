@@ -1,87 +1,64 @@
-/* `cformer generate`: samples text from a trained GPT with the KV cache. */
-#include "tools/cli.h"
-#include "data/text/text.h"
+/* `cformer generate`: samples from a trained model with the model type's own generation (text from a
+ * language model, spike trains from a spike model, ...). */
 #include "recipes/checkpoint/checkpoint.h"
-#include "recipes/gpt/model.h"
+#include "recipes/run/paper.h"
 #include "recipes/run/run.h"
+#include "tools/cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: cformer generate [RECIPE] --checkpoint CKPT [--set section.key=value]... [the model's arguments]\n\n"
+               "Loads the checkpoint into the recipe's model (without RECIPE: the recipe the checkpoint holds) and runs\n"
+               "the model's generation. The model types' own arguments:\n");
+    cf_register_builtins();
+    for (int i = 0; i < cf_model_count(); i++) {
+        const cf_model_vtable *vt = cf_model_at(i);
+        if (vt->generate) fprintf(f, "\nmodel.type: %s\n%s", vt->name, vt->generate_usage ? vt->generate_usage : "");
+    }
+}
+
 int cf_cmd_generate(int argc, char **argv)
 {
     if (cf_cli_wants_help(argc, argv)) {
-        printf("usage: cformer generate RECIPE --checkpoint CKPT [--prompt TEXT] [--tokens N] [--temperature T]\n"
-               "                        [--top-k K] [--top-p P] [--seed S] [--no-cache] [--set section.key=value]...\n\n"
-               "Samples N tokens (default 200) after the prompt with the model's tokenizer; temperature 0 is greedy.\n"
-               "--no-cache recomputes the whole prefix for every token (the reference the KV cache is checked against).\n");
+        usage(stdout);
         return 0;
     }
     cf_run_options o = {0};
-    const char *sets[64], *ckpt = NULL, *prompt = "\n";
-    int64_t n_new = 200;
-    cf_sample_opts so = {.temperature = 0.8, .top_k = 0, .top_p = 1.0, .seed = 1, .use_cache = true};
+    const char *sets[128], *ckpt = NULL;
+    char **rest = malloc(sizeof(char *) * (size_t)(argc + 1));
+    int n_rest = 0;
+    if (!rest) return 1;
+    rest[n_rest++] = argv[0];
     o.sets = sets;
+    /* the generic arguments; everything else is the model's */
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         bool v = i + 1 < argc;
         if (strcmp(s, "--checkpoint") == 0 && v) ckpt = argv[++i];
-        else if (strcmp(s, "--prompt") == 0 && v) prompt = argv[++i];
-        else if (strcmp(s, "--tokens") == 0 && v) n_new = atoll(argv[++i]);
-        else if (strcmp(s, "--temperature") == 0 && v) so.temperature = atof(argv[++i]);
-        else if (strcmp(s, "--top-k") == 0 && v) so.top_k = atoll(argv[++i]);
-        else if (strcmp(s, "--top-p") == 0 && v) so.top_p = atof(argv[++i]);
-        else if (strcmp(s, "--seed") == 0 && v) so.seed = (uint64_t)atoll(argv[++i]);
-        else if (strcmp(s, "--no-cache") == 0) so.use_cache = false;
-        else if (strcmp(s, "--set") == 0 && v && o.n_sets < 64) sets[o.n_sets++] = argv[++i];
-        else if (s[0] != '-' && !o.recipe_path) o.recipe_path = s;
-        else {
-            fprintf(stderr, "cformer generate: unexpected argument '%s'\n", s);
-            return 2;
-        }
+        else if (strcmp(s, "--set") == 0 && v && o.n_sets < 128) sets[o.n_sets++] = argv[++i];
+        else if (s[0] != '-' && !o.recipe_path && (strstr(s, ".yaml") || strstr(s, ".yml"))) o.recipe_path = s;
+        else rest[n_rest++] = argv[i];
     }
-    if (!o.recipe_path || !ckpt || n_new < 0) {
-        fprintf(stderr, "cformer generate: need RECIPE and --checkpoint CKPT (see --help)\n");
+    rest[n_rest] = NULL;
+    if (!ckpt) {
+        fprintf(stderr, "cformer generate: need --checkpoint CKPT (see --help)\n");
+        free(rest);
         return 2;
     }
+    if (!o.recipe_path) o.recipe_from = ckpt;
     cf_run run;
     cf_status st = cf_run_open(&run, &o, false);
-    cf_gpt *gpt = st == CF_OK ? cf_gpt_of(run.model) : NULL;
-    if (st == CF_OK && !gpt) st = cf_set_error(CF_ERR_ARG, "generate supports model.type gpt");
+    int rc = 1;
+    if (st == CF_OK && !run.model->vt->generate)
+        st = cf_set_error(CF_ERR_UNSUPPORTED, "model.type %s has no generation", run.model->vt->name);
     if (st == CF_OK) st = cf_checkpoint_load(ckpt, run.params, 0, NULL, NULL, NULL);
-    const cf_tokenizer *tok = NULL;
-    if (st == CF_OK && strcmp(run.val_set->vt->kind, "text") == 0) tok = cf_text_dataset_tokenizer(run.val_set);
-    size_t plen = strlen(prompt);
-    int32_t *ids32 = malloc(sizeof(int32_t) * (plen + 1));
-    int64_t *ids = malloc(sizeof(int64_t) * (plen + (size_t)n_new + 1));
-    size_t n_ids = 0;
-    if (st == CF_OK && (!ids32 || !ids)) st = cf_set_error(CF_ERR_OOM, "out of memory");
-    if (st == CF_OK) {
-        if (tok) st = cf_tokenizer_encode(tok, (const uint8_t *)prompt, plen, ids32, &n_ids);
-        else for (n_ids = 0; n_ids < plen; n_ids++) ids32[n_ids] = (uint8_t)prompt[n_ids];
-    }
-    for (size_t i = 0; st == CF_OK && i < n_ids; i++) ids[i] = ids32[i];
-    if (st == CF_OK) st = cf_gpt_generate(run.ctx, gpt, ids, (int64_t)n_ids, n_new, &so, ids);
-    if (st == CF_OK) {
-        int64_t total = (int64_t)n_ids + n_new;
-        int32_t *all = malloc(sizeof(int32_t) * (size_t)total);
-        uint8_t *text = malloc((size_t)total * 64 + 1);
-        size_t n_text = 0;
-        for (int64_t i = 0; all && i < total; i++) all[i] = (int32_t)ids[i];
-        if (!all || !text) st = cf_set_error(CF_ERR_OOM, "out of memory");
-        else if (tok) st = cf_tokenizer_decode(tok, all, (size_t)total, text, (size_t)total * 64, &n_text);
-        else for (n_text = 0; n_text < (size_t)total; n_text++) text[n_text] = (uint8_t)all[n_text];
-        if (st == CF_OK) fwrite(text, 1, n_text, stdout), printf("\n");
-        free(all);
-        free(text);
-    }
-    free(ids32);
-    free(ids);
+    if (st == CF_OK) rc = run.model->vt->generate(&run, n_rest, rest);
+    else fprintf(stderr, "cformer generate: %s\n", cf_last_error());
     cf_run_close(&run);
-    if (st != CF_OK) {
-        fprintf(stderr, "cformer generate: %s\n", cf_last_error());
-        return 1;
-    }
-    return 0;
+    free(rest);
+    return rc;
 }

@@ -1,7 +1,7 @@
 /* `cformer list ops`: what the engine provides. */
 #include "autograd/cf_node.h"
 #include "tools/cli.h"
-#include "recipes/run/model.h"
+#include "recipes/run/paper.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -9,8 +9,10 @@
 int cf_cmd_list(int argc, char **argv)
 {
     if (cf_cli_wants_help(argc, argv) || argc < 2) {
-        printf("usage: cformer list models|datasets|ops\n\nLists the models a recipe's model.type can name, the datasets\n"
-               "data.type can name, or the differentiable ops and the backends with kernels for each.\n");
+        printf("usage: cformer list papers|models|datasets|ops\n\nLists the papers (recipes/papers.def: one line each,\n"
+               "tab-separated: folder, models, datasets, data generators, whether every model has its own evaluation,\n"
+               "the smoke recipe and its CI-sized overrides, the title), the models a recipe's model.type can name, the\n"
+               "datasets data.type can name, or the differentiable ops and the backends with kernels for each.\n");
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "ops") == 0) {
@@ -23,6 +25,26 @@ int cf_cmd_list(int argc, char **argv)
         return 0;
     }
     cf_register_builtins();
+    if (strcmp(argv[1], "papers") == 0) {
+        for (int i = 0; i < cf_paper_count(); i++) {
+            const cf_paper *p = cf_paper_at(i);
+            bool evaluator = p->models && p->models[0];
+            printf("%s\t", p->name);
+            for (const cf_model_vtable *const *m = p->models; m && *m; m++) {
+                printf("%s%s", m == p->models ? "" : ",", (*m)->name);
+                evaluator &= (*m)->evaluate != NULL;
+            }
+            printf("%s\t", p->models && p->models[0] ? "" : "-"); /* "-": none (empty columns would merge) */
+            for (const cf_dataset_entry *d = p->datasets; d && d->name; d++) printf("%s%s", d == p->datasets ? "" : ",", d->name);
+            printf("%s\t", p->datasets && p->datasets[0].name ? "" : "-");
+            for (const cf_data_generator *g = p->generators; g && g->name; g++)
+                printf("%s%s", g == p->generators ? "" : ",", g->name);
+            printf("%s", p->generators && p->generators[0].name ? "" : "-");
+            printf("\t%s\t%s\t%s\t%s\n", evaluator ? "evaluator" : "no-evaluator", p->smoke_recipe ? p->smoke_recipe : "-",
+                   p->smoke_sets ? p->smoke_sets : "-", p->title);
+        }
+        return 0;
+    }
     if (strcmp(argv[1], "models") == 0) {
         for (int i = 0; i < cf_model_count(); i++) printf("%-16s %s\n", cf_model_at(i)->name, cf_model_at(i)->summary);
         return 0;
@@ -31,6 +53,6 @@ int cf_cmd_list(int argc, char **argv)
         cf_dataset_list(stdout);
         return 0;
     }
-    fprintf(stderr, "cformer list: unknown list '%s' (try: models, datasets, ops)\n", argv[1]);
+    fprintf(stderr, "cformer list: unknown list '%s' (try: papers, models, datasets, ops)\n", argv[1]);
     return 2;
 }

@@ -63,7 +63,7 @@ static bool parse(int argc, char **argv, job_args *a, const char *cmd, const cha
         }
 #undef OPT
     }
-    if (!a->o.recipe_path) {
+    if (!a->o.recipe_path && !(strstr(extra, "--checkpoint") && a->checkpoint)) {
         fprintf(stderr, "cformer %s: no recipe given (see cformer %s --help)\n", cmd, cmd);
         return false;
     }
@@ -97,9 +97,12 @@ int cf_cmd_train(int argc, char **argv)
 int cf_cmd_eval(int argc, char **argv)
 {
     if (cf_cli_wants_help(argc, argv)) {
-        printf("usage: cformer eval RECIPE --checkpoint CKPT [--out FILE] [--set section.key=value]... [--run-dir DIR]\n\n"
-               "Evaluates a checkpoint on the recipe's validation split, prints a table and writes every metric as\n"
-               "one JSON object to FILE (default RUN_DIR/eval.json).\n");
+        printf("usage: cformer eval [RECIPE] --checkpoint CKPT [--out FILE] [--set section.key=value]... [--run-dir DIR]\n\n"
+               "Evaluates a checkpoint on the split eval.split names (by default the model type's choice: val for most)\n"
+               "with the model's own evaluation (the validation loss for a model without one), prints a\n"
+               "table and writes every metric as one JSON object to FILE (default RUN_DIR/eval.json). Without RECIPE\n"
+               "the resolved recipe stored in the checkpoint is used (its relative paths resolved as in the recipe file\n"
+               "it came from; RUN_DIR is then the run that wrote CKPT); --set overrides either.\n");
         return 0;
     }
     job_args a;

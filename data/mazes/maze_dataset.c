@@ -144,6 +144,7 @@ cf_dataset *cf_maze_dataset_open(const char *path, const cf_maze_ds_config *cfg,
     sx->file_records = n;
     sx->split_records = hi - lo;
     sx->width = in.width, sx->height = in.height, sx->vocab_size = in.vocab_size;
+    d->base.info.vocab = in.vocab_size;
 
     /* lengths: the longest of the split unless the config caps them */
     int64_t long_src = 0, long_tgt = 0;

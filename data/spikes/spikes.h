@@ -351,6 +351,11 @@ const cf_spike_vocab *cf_spike_dataset_vocab(const cf_dataset *ds);
  * (any pointer may be NULL). */
 cf_status cf_spike_dataset_window(const cf_dataset *ds, int64_t index, double *t_end, int *trial, int64_t *n_curr,
                                   int64_t *n_prev);
+/* Hands the dataset the recording it was built from (ownership moves: the dataset frees it), so an evaluation
+ * handed the dataset can reach the whole recording (rates, trial averages, ground truth) without reading the
+ * file again. cf_spike_dataset_recording returns it, or NULL (with an error) when none was kept. */
+cf_status cf_spike_dataset_keep_recording(cf_dataset *ds, cf_spikes *s);
+const cf_spikes *cf_spike_dataset_recording(const cf_dataset *ds);
 /* Frames per clip in the "frames" field (0 when absent) and their size (h, w may be NULL). */
 int cf_spike_dataset_frames(const cf_dataset *ds, int *h, int *w);
 /* Variables in the "behavior" field (0 when absent) and the name of variable j (NULL when out of range). */

@@ -149,6 +149,7 @@ typedef struct spike_ds {
     /* frames: the movie, the clip length and shift, and the trials (for per-trial movies and the blank
      * screen outside a window's trial) */
     cf_frames *frames;
+    cf_spikes *recording; /* cf_spike_dataset_keep_recording: the whole recording, owned */
     int F;
     double shift;
     int n_trials;
@@ -245,6 +246,7 @@ static void spike_free(cf_dataset *ds)
         for (int j = 0; j < d->beh_dim; j++) free(d->beh_names[j]);
     free(d->beh_names);
     cf_frames_free(d->frames);
+    cf_spikes_free(d->recording);
     free(d->trial_start);
     free(d->trial_stop);
     free(d);
@@ -478,6 +480,11 @@ cf_dataset *cf_spike_dataset_open_ranges(const cf_spikes *s, const cf_spike_toke
         spike_free(&d->base);
         return NULL;
     }
+    cf_data_info *in = &d->base.info;
+    in->units = s->n_units;
+    in->channels = d->beh_dim < CF_DATA_INFO_CHANNELS ? d->beh_dim : CF_DATA_INFO_CHANNELS;
+    for (int j = 0; j < in->channels; j++) snprintf(in->channel_names[j], sizeof in->channel_names[j], "%s", d->beh_names[j]);
+    if (d->F > 0) in->frames = d->F, in->frame_h = d->frames->h, in->frame_w = d->frames->w;
     return &d->base;
 }
 
@@ -517,6 +524,22 @@ cf_status cf_spike_dataset_window(const cf_dataset *ds, int64_t index, double *t
     if (n_curr) *n_curr = c_hi - c_lo;
     if (n_prev) *n_prev = c_lo - p_lo;
     return CF_OK;
+}
+
+cf_status cf_spike_dataset_keep_recording(cf_dataset *ds, cf_spikes *s)
+{
+    spike_ds *d = (spike_ds *)as_spike(ds, "cf_spike_dataset_keep_recording");
+    if (!d) return cf_last_status();
+    cf_spikes_free(d->recording);
+    d->recording = s;
+    return CF_OK;
+}
+
+const cf_spikes *cf_spike_dataset_recording(const cf_dataset *ds)
+{
+    const spike_ds *d = as_spike(ds, "cf_spike_dataset_recording");
+    if (d && !d->recording) cf_set_error(CF_ERR_STATE, "%s: the dataset did not keep its recording", ds->name);
+    return d ? d->recording : NULL;
 }
 
 int cf_spike_dataset_frames(const cf_dataset *ds, int *h, int *w)

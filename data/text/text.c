@@ -232,6 +232,8 @@ cf_dataset *cf_text_dataset_open(const char *path, const char *tokenizer, const 
         t->n = hi - lo;
     }
     t->base.len = t->n > 0 ? (t->n - 1) / seq : 0;
+    t->base.info.vocab = cf_tokenizer_vocab_size(t->tk);
+    t->base.info.seq = seq;
     if (t->base.len < 1) {
         cf_set_error(CF_ERR_FORMAT, "%s: split '%s' has %" PRId64 " of the file's %" PRId64 " tokens, fewer than "
                      "one window of seq+1 = %" PRId64, path, split, t->n, total, seq + 1);

@@ -233,33 +233,33 @@ static void set_flat(cf_metrics *out, const cf_dualformer_mode_eval *m)
 cf_status cf_dualformer_eval_config_from_recipe(cf_recipe *r, cf_dualformer_eval_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->tasks = cf_recipe_int(r, "train.eval_tasks", 100);
-    c->k = (int)cf_recipe_int(r, "train.eval_samples", 8);
-    c->temperature = cf_recipe_float(r, "train.eval_temperature", 1.0);
-    c->max_len = cf_recipe_int(r, "train.eval_max_len", 0);
-    c->rows = cf_recipe_int(r, "train.eval_rows", 64);
-    c->seed = cf_recipe_int(r, "train.eval_seed", 0);
-    c->ban_trace = cf_recipe_bool(r, "train.eval_ban_trace", false);
-    c->loss = cf_recipe_bool(r, "train.eval_loss", true);
+    c->tasks = cf_recipe_int(r, "eval.tasks", 100);
+    c->k = (int)cf_recipe_int(r, "eval.samples", 8);
+    c->temperature = cf_recipe_float(r, "eval.temperature", 1.0);
+    c->max_len = cf_recipe_int(r, "eval.max_len", 0);
+    c->rows = cf_recipe_int(r, "eval.rows", 64);
+    c->seed = cf_recipe_int(r, "eval.seed", 0);
+    c->ban_trace = cf_recipe_bool(r, "eval.ban_trace", false);
+    c->loss = cf_recipe_bool(r, "eval.loss", true);
     const char *names[8];
-    int nm = cf_recipe_str_list(r, "train.eval_modes", names, 8);
+    int nm = cf_recipe_str_list(r, "eval.modes", names, 8);
     CF_TRY(cf_recipe_status(r));
     if (c->tasks < 1 || c->k < 1 || c->k > 1024 || c->rows < 1 || c->max_len < 0)
-        return cf_recipe_fail(r, "train.eval_tasks", CF_ERR_ARG, "eval_tasks, eval_samples (<= 1024) and eval_rows must "
-                              "be positive and eval_max_len >= 0");
+        return cf_recipe_fail(r, "eval.tasks", CF_ERR_ARG, "eval.tasks, eval.samples (<= 1024) and eval.rows must "
+                              "be positive and eval.max_len >= 0");
     for (int j = 0; j < 3; j++) c->modes[j] = nm == 0;
     for (int i = 0; i < nm; i++) {
         int j = 0;
         while (j < 3 && strcmp(names[i], MODE_NAME[j]) != 0) j++;
-        if (j == 3) return cf_recipe_fail(r, "train.eval_modes", CF_ERR_ARG, "unknown mode '%s' (slow, fast, auto)", names[i]);
+        if (j == 3) return cf_recipe_fail(r, "eval.modes", CF_ERR_ARG, "unknown mode '%s' (slow, fast, auto)", names[i]);
         c->modes[j] = true;
     }
     return CF_OK;
 }
 
-cf_status cf_dualformer_evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *ds, cf_recipe *r, cf_metrics *out)
+cf_status cf_dualformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out)
 {
-    (void)r;
+    cf_dataset *ds = in->split;
     cf_dualformer *sf = cf_dualformer_of(mb);
     cf_dualformer_report *rep = cf_dualformer_report_of(mb);
     const cf_dualformer_eval_config *ec = cf_dualformer_eval_config_of(mb);

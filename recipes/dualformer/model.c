@@ -123,28 +123,18 @@ cf_dataset *cf_mazes_factory(void *rl, const char *split)
 
 /* ---- the model ---- */
 
-static int64_t vocab_from_data(cf_recipe *r)
-{
-    gen_keys g = read_generate(r);
-    if (g.generate) return cf_maze_vocab_size((int)g.size, (int)g.size);
-    char pbuf[2048];
-    const char *path = cf_recipe_has(r, "data.path") ? data_path(r, pbuf, sizeof pbuf) : NULL;
-    cf_maze_file *f = path ? cf_maze_file_open(path) : NULL;
-    if (!f) return 0;
-    int64_t v = cf_maze_file_get_info(f).vocab_size;
-    cf_maze_file_close(f);
-    return v;
-}
-
-cf_status cf_dualformer_config_from_recipe(cf_recipe *r, cf_dualformer_config *c)
+cf_status cf_dualformer_config_from_recipe(cf_recipe *r, const cf_data_info *info, cf_dualformer_config *c)
 {
     const char *size = cf_recipe_str(r, "model.size", "cpu");
     int64_t vocab = cf_recipe_int(r, "model.vocab", 0);
     if (cf_recipe_status(r) != CF_OK) return cf_recipe_status(r);
-    if (vocab <= 0) vocab = vocab_from_data(r);
+    if (vocab <= 0) vocab = info ? info->vocab : 0;
     if (vocab <= 0)
-        return cf_recipe_fail(r, "model.vocab", CF_ERR_ARG, "not given and not found from data.generate.size or the "
-                              "maze file at data.path (a w x h maze needs 48 + w*h)");
+        return cf_recipe_fail(r, "model.vocab", CF_ERR_ARG, "not given and the data has no vocabulary (a w x h maze "
+                              "file needs 48 + w*h)");
+    if (info && info->vocab > vocab)
+        return cf_recipe_fail(r, "model.vocab", CF_ERR_ARG, "%lld is smaller than the maze file's vocabulary of %lld",
+                              (long long)vocab, (long long)info->vocab);
     if (cf_dualformer_preset(size, vocab, c) != CF_OK) return cf_recipe_fail(r, "model.size", CF_ERR_ARG, "%s", cf_last_error());
     int64_t dim = cf_recipe_int(r, "model.dim", c->enc_dim), layers = cf_recipe_int(r, "model.layers", c->enc_layers);
     int64_t heads = cf_recipe_int(r, "model.heads", c->enc_heads), hidden = cf_recipe_int(r, "model.hidden", 0);
@@ -167,7 +157,7 @@ cf_status cf_dualformer_config_from_recipe(cf_recipe *r, cf_dualformer_config *c
     return CF_OK;
 }
 
-static cf_model *create(cf_recipe *r, cf_params *ps)
+static cf_model *create(cf_recipe *r, cf_params *ps, const cf_data_info *info)
 {
     df_model *m = calloc(1, sizeof *m);
     if (!m) {
@@ -183,7 +173,7 @@ static cf_model *create(cf_recipe *r, cf_params *ps)
     if (m->groups < 1 && cf_recipe_status(r) == CF_OK)
         cf_recipe_fail(r, "model.length_groups", CF_ERR_ARG, "must be >= 1 (1: one pass over the padded batch)");
     cf_dualformer_config c;
-    cf_status st = cf_recipe_status(r) != CF_OK ? cf_recipe_status(r) : cf_dualformer_config_from_recipe(r, &c);
+    cf_status st = cf_recipe_status(r) != CF_OK ? cf_recipe_status(r) : cf_dualformer_config_from_recipe(r, info, &c);
     if (st == CF_OK) st = cf_dualformer_eval_config_from_recipe(r, &m->eval);
     m->eval.sequence_mean = m->sequence_mean;
     if (st == CF_OK && cf_dualformer_init(&m->sf, ps, &c) != CF_OK)
@@ -258,8 +248,3 @@ const cf_model_vtable cf_dualformer_model = {
     .write_eval = cf_dualformer_write_eval,
 };
 
-void cf_register_dualformer(void)
-{
-    cf_model_register(&cf_dualformer_model);
-    cf_dataset_register("mazes", cf_mazes_factory);
-}

@@ -20,11 +20,11 @@
  * (0.4, 0.15, 0.15, 0.1, 0.2)), level3: paper | code, level3_drop_p (0.3), draw_once (false), seed
  * (default train.seed), max_src / max_tgt (0: the split's longest), truncate (false), val_fraction (0.05).
  *
- * Evaluation keys (train.*): eval_tasks (100; tasks of the validation split, in order), eval_samples (k, 8),
- * eval_modes ([slow, fast, auto]), eval_temperature (1.0; a normal temperature, logits / T -- the official
- * code multiplies by its argument, the same at 1), eval_max_len (0: 4 x the longest decoder sequence of
- * the maze file, spec 2.7), eval_rows (rows decoded together, 64), eval_seed (0), eval_ban_trace (false:
- * when true, create/close can not follow a plan token), eval_loss (true: also the mean loss). */
+ * Evaluation keys (eval.*): tasks (100; tasks of the evaluated split, eval.split, in order), samples (k, 8),
+ * modes ([slow, fast, auto]), temperature (1.0; a normal temperature, logits / T -- the official
+ * code multiplies by its argument, the same at 1), max_len (0: 4 x the longest decoder sequence of
+ * the maze file, spec 2.7), rows (rows decoded together, 64), seed (0), ban_trace (false:
+ * when true, create/close can not follow a plan token), loss (true: also the mean loss). */
 #ifndef CF_DUALFORMER_MODEL_H
 #define CF_DUALFORMER_MODEL_H
 
@@ -34,10 +34,8 @@
 
 extern const cf_model_vtable cf_dualformer_model;
 
-/* Registers model "searchformer" and dataset "mazes" (called by cf_register_builtins). */
-void cf_register_dualformer(void);
-
-cf_status cf_dualformer_config_from_recipe(cf_recipe *r, cf_dualformer_config *c);
+/* The model.* keys; the vocabulary (when model.vocab is absent) from the data's info (NULL: model.vocab only). */
+cf_status cf_dualformer_config_from_recipe(cf_recipe *r, const cf_data_info *info, cf_dualformer_config *c);
 /* The model inside a cf_dualformer_model instance; NULL for other models. */
 cf_dualformer *cf_dualformer_of(cf_model *m);
 /* The `mazes` dataset factory (recipe_like is a cf_recipe *). */
@@ -52,7 +50,7 @@ typedef struct cf_dualformer_eval_config {
     bool ban_trace, loss;
     bool sequence_mean; /* the training loss's reduction (model.loss), for auto mode's prior */
 } cf_dualformer_eval_config;
-/* Reads and checks the train.eval_* keys (the model's create does, so they are known keys). */
+/* Reads and checks the eval.* keys (the model's create does, so they are known keys). */
 cf_status cf_dualformer_eval_config_from_recipe(cf_recipe *r, cf_dualformer_eval_config *c);
 
 typedef struct cf_dualformer_mode_eval {
@@ -79,17 +77,21 @@ typedef struct cf_dualformer_report {
     cf_dualformer_mode_eval mode[3]; /* indexed by cf_maze_mode: AUTO, SLOW, FAST */
 } cf_dualformer_report;
 
-/* The model's evaluate: the sampled-plan metrics per mode (and the loss) over the first train.eval_tasks
+/* The model's evaluate: the sampled-plan metrics per mode (and the loss) over the first eval.tasks
  * tasks of ds (a maze dataset); prints a table with 95% confidence intervals; flat metrics in out:
  * loss, <mode>_{solved_1, optimal_1, optimal_3, swc, steps, diversity}, auto_slow_fraction,
  * auto_slow_frac_short / _long, auto_slow_prior (/ _short / _long: see cf_dualformer_mode_eval). The full report stays in the model for write_eval. */
-cf_status cf_dualformer_evaluate(cf_model *m, cf_ctx *ctx, cf_dataset *ds, cf_recipe *r, cf_metrics *out);
+cf_status cf_dualformer_evaluate(cf_model *m, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out);
 /* Writes the last report as JSON (atomically): {"step":.., "tasks":.., "k":.., "slow": {"solved_1":..,
  * "solved_1_ci": [lo, hi], "optimal_1":.., "optimal_3":.., "swc":.., "steps":.., "diversity":.., ...},
  * "fast": {..}, "auto": {.., "slow_fraction":.., "slow_fraction_short":.., "slow_fraction_long":..,
  * "slow_fraction_prior":.., "slow_fraction_prior_short":.., "slow_fraction_prior_long":..},
  * then every flat metric}. */
 cf_status cf_dualformer_write_eval(cf_model *m, const char *path, const cf_metrics *flat);
+/* `cformer data mazes` (mazes_cmd.c) and `cformer data info FILE` for a maze file (see cf_data_generator). */
+int cf_dualformer_mazes_cmd(int argc, char **argv);
+int cf_dualformer_mazes_describe(const char *path);
+
 /* The report of the last evaluation of a searchformer model (NULL for other models). */
 cf_dualformer_report *cf_dualformer_report_of(cf_model *m);
 /* The evaluation settings of a searchformer model (NULL for other models). */

@@ -55,7 +55,7 @@ cf_status cf_gpt_config_from_recipe(cf_recipe *r, cf_gpt_config *c)
     return CF_OK;
 }
 
-static cf_model *create(cf_recipe *r, cf_params *ps)
+static cf_model *create(cf_recipe *r, cf_params *ps, const cf_data_info *info)
 {
     gpt_model *m = calloc(1, sizeof *m);
     if (!m) {
@@ -64,7 +64,14 @@ static cf_model *create(cf_recipe *r, cf_params *ps)
     }
     m->base.vt = &cf_gpt_model;
     cf_gpt_config c;
-    if (cf_gpt_config_from_recipe(r, &c) != CF_OK || cf_gpt_init(&m->gpt, ps, &c) != CF_OK) {
+    cf_status st = cf_gpt_config_from_recipe(r, &c);
+    if (st == CF_OK && info->vocab > c.vocab)
+        st = cf_recipe_fail(r, "model.vocab", CF_ERR_ARG, "%lld is smaller than the data's vocabulary of %lld tokens",
+                            (long long)c.vocab, (long long)info->vocab);
+    if (st == CF_OK && info->seq > 0 && info->seq > c.seq)
+        st = cf_recipe_fail(r, "model.seq", CF_ERR_ARG, "%lld is shorter than the data's rows of %lld tokens",
+                            (long long)c.seq, (long long)info->seq);
+    if (st != CF_OK || cf_gpt_init(&m->gpt, ps, &c) != CF_OK) {
         cf_gpt_free(&m->gpt);
         free(m);
         return NULL;
@@ -93,18 +100,19 @@ static double flops(cf_model *mb)
 }
 
 /* Mean next-token cross-entropy over every window of the split (for text: contiguous, non-overlapping
- * windows covering the validation split) and its perplexity. */
-static cf_status evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *ds, cf_recipe *r, cf_metrics *out)
+ * windows covering the split) and its perplexity. Token losses are summed in double, so the result does not
+ * depend on eval.batch_size. */
+static cf_status evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out)
 {
     gpt_model *m = (gpt_model *)mb;
-    int rows = (int)cf_recipe_int(r, "train.eval_batch_size", 8);
-    if (rows > ds->len) rows = (int)ds->len;
+    cf_dataset *ds = in->split;
+    int rows = (int)(in->batch_size < ds->len ? in->batch_size : ds->len);
     cf_batch b = {0};
     CF_TRY(cf_dataset_make_batch(ds, rows, &b));
     bool prev_grad = cf_set_grad_enabled(ctx, false), prev_train = cf_is_training(ctx);
     cf_set_training(ctx, false);
-    cf_ce_opts sum = CF_CE_DEFAULTS;
-    sum.reduction = CF_REDUCTION_SUM;
+    cf_ce_opts each = CF_CE_DEFAULTS;
+    each.reduction = CF_REDUCTION_NONE;
     double total = 0, count = 0;
     cf_status st = CF_OK;
     for (int64_t at = 0; at < ds->len && st == CF_OK; at += rows) {
@@ -113,13 +121,13 @@ static cf_status evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *ds, cf_recipe *
         if (st == CF_OK) st = cf_batch_set_rows(&b, n);
         if (st != CF_OK) break;
         cf_tensor *tok = cf_batch_get(&b, "tokens"), *tgt = cf_batch_get(&b, "targets");
-        cf_tensor *loss = cf_cross_entropy_last(ctx, cf_gpt_logits(ctx, &m->gpt, tok, NULL), tgt, &sum);
+        cf_tensor *loss = cf_cross_entropy_last(ctx, cf_gpt_logits(ctx, &m->gpt, tok, NULL), tgt, &each);
         if (!loss) {
             st = cf_last_status();
             break;
         }
-        total += cf_item(loss);
-        for (int64_t i = 0; i < cf_numel(tgt); i++) count += cf_get_flat(tgt, i) != -100;
+        for (int64_t i = 0; i < cf_numel(tgt); i++)
+            if (cf_get_flat(tgt, i) != -100) total += cf_get_flat(loss, i), count += 1;
         cf_step_reset(ctx);
     }
     cf_set_training(ctx, prev_train);
@@ -151,4 +159,6 @@ const cf_model_vtable cf_gpt_model = {
     .flops_per_item = flops,
     .evaluate = evaluate,
     .free = free_model,
+    .generate = cf_gpt_generate_cmd,
+    .generate_usage = CF_GPT_GENERATE_USAGE,
 };

@@ -24,4 +24,11 @@ typedef struct cf_sample_opts {
 cf_status cf_gpt_generate(cf_ctx *ctx, const cf_gpt *m, const int64_t *prompt, int64_t n_prompt, int64_t n_new,
                           const cf_sample_opts *o, int64_t *out);
 
+/* `cformer generate` for a GPT recipe (the vtable's generate; generate_cmd.c). */
+int cf_gpt_generate_cmd(struct cf_run *run, int argc, char **argv);
+#define CF_GPT_GENERATE_USAGE \
+    "  [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--no-cache]\n" \
+    "Samples N tokens (default 200) after the prompt with the model's tokenizer; temperature 0 is greedy.\n" \
+    "--no-cache recomputes the whole prefix for every token (the reference the KV cache is checked against).\n"
+
 #endif

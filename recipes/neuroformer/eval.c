@@ -491,34 +491,27 @@ static cf_status teacher_forced(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64
     return st;
 }
 
-/* The ablation of spec 1.9: the weights of model.eval.ablation_checkpoint (the same model trained with
- * data.shuffle_prev) are swapped into the run's parameters, the teacher-forced pass runs on relabelled past
- * windows as that model was trained, and the run's own weights are put back, whatever happened. */
-static cf_status ablation(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64_t W, tf_result *abl)
+/* The ablation of spec 1.9: a second instance of the model with the weights of eval.ablation_checkpoint (the
+ * same model trained with data.shuffle_prev) runs the teacher-forced pass on relabelled past windows, as that
+ * model was trained. The evaluated model's parameters are not touched. */
+static cf_status ablation(nf_model *nm, cf_ctx *ctx, const cf_eval_input *in, cf_dataset *ds, int64_t W, tf_result *abl)
 {
-    cf_params *ps = nm->ps;
-    size_t bytes = (size_t)ps->total * cf_dtype_size(ps->dtype);
-    void *keep = malloc(bytes ? bytes : 1);
-    if (!keep) return cf_set_error(CF_ERR_OOM, "eval: out of memory");
-    if (tf_alloc(abl, (int)nm->nf.cfg.n_units, W, nm->nf.cfg.block) != CF_OK) {
-        free(keep);
-        return cf_last_status();
-    }
-    memcpy(keep, ps->values, bytes);
-    cf_status st = cf_checkpoint_load(nm->ev.ablation, ps, 0, NULL, NULL, NULL);
-    if (st != CF_OK) {
+    cf_params *ps = cf_params_new(CF_F32, 0);
+    cf_model *other = ps ? cf_neuroformer_model.create(in->recipe, ps, in->info) : NULL;
+    cf_status st = other ? tf_alloc(abl, (int)nm->nf.cfg.n_units, W, nm->nf.cfg.block) : cf_last_status();
+    if (st == CF_OK && (st = cf_checkpoint_load(nm->ev.ablation, ps, 0, NULL, NULL, NULL)) != CF_OK) {
         char why[1024];
         snprintf(why, sizeof why, "%s", cf_last_error());
-        st = cf_set_error(st, "model.eval.ablation_checkpoint: %s (it must be a checkpoint of this same model, trained "
+        st = cf_set_error(st, "eval.ablation_checkpoint: %s (it must be a checkpoint of this same model, trained "
                           "with data.shuffle_prev: true)", why);
     }
-    bool was = nm->src.shuffle_prev;
-    nm->src.shuffle_prev = true;
-    if (st == CF_OK) st = teacher_forced(nm, ctx, ds, W, false, abl);
-    nm->src.shuffle_prev = was;
-    memcpy(ps->values, keep, bytes);
-    for (int i = 0; i < ps->count; i++) cf_bump_version(ps->items[i].value);
-    free(keep);
+    if (st == CF_OK) {
+        nf_model *am = (nf_model *)other;
+        am->src.shuffle_prev = true;
+        st = teacher_forced(am, ctx, ds, W, false, abl);
+    }
+    if (other) other->vt->free(other);
+    cf_params_free(ps);
     return st;
 }
 
@@ -601,21 +594,18 @@ static void connectivity(nf_model *nm, const cf_spikes *s, const tf_result *res,
     free(hubs);
 }
 
-cf_status cf_neuroformer_evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *val, cf_recipe *r, cf_metrics *out)
+cf_status cf_neuroformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out)
 {
-    (void)val, (void)r;
     if (!mb || mb->vt != &cf_neuroformer_model) return cf_set_error(CF_ERR_ARG, "eval: the model is not a neuroformer");
     nf_model *nm = (nf_model *)mb;
     const cf_neuroformer *m = &nm->nf;
-    const char *split = nm->src.eval_split;
+    const char *split = in->split_name;
     int N = (int)m->cfg.n_units;
     int64_t T = m->cfg.block;
-    cf_dataset *ds = cf_spike_source_open(&nm->src, split, false), *train = NULL;
-    cf_spikes *s = ds ? cf_spikes_load(nm->src.path, NULL) : NULL;
-    if (!ds || !s) {
-        cf_dataset_free(ds);
-        return cf_last_status();
-    }
+    /* the split as handed; the baselines from the whole training split (not a few-shot subset of it) */
+    cf_dataset *ds = in->split, *train = cf_spike_source_full(in->train);
+    const cf_spikes *s = cf_spike_dataset_recording(cf_spike_source_full(ds));
+    if (!s || !train) return cf_last_status();
     int64_t W = nm->ev.max_windows > 0 && nm->ev.max_windows < ds->len ? nm->ev.max_windows : ds->len;
     tf_result res = {0};
     int64_t *tr_ids = NULL, *tr_dts = NULL, n_tr = 0;
@@ -636,7 +626,6 @@ cf_status cf_neuroformer_evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *val, cf
         cf_metrics_set(out, "windows", (double)W);
     }
     /* the unigram baseline and the Poisson rates, from the training split */
-    if (st == CF_OK && !(train = cf_spike_source_open(&nm->src, "train", false))) st = cf_last_status();
     if (st == CF_OK) st = collect_targets(train, &tr_ids, &tr_dts, &n_tr);
     if (st == CF_OK) {
         int64_t V = m->id_vocab > m->dt_vocab ? m->id_vocab : m->dt_vocab;
@@ -698,7 +687,7 @@ cf_status cf_neuroformer_evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *val, cf
         cf_metrics_set(out, key, sse / (double)res.n_beh);
     }
     tf_result abl = {0};
-    if (st == CF_OK && nm->ev.ablation[0]) st = ablation(nm, ctx, ds, W, &abl);
+    if (st == CF_OK && nm->ev.ablation[0]) st = ablation(nm, ctx, in, ds, W, &abl);
     if (st == CF_OK) connectivity(nm, s, &res, nm->ev.ablation[0] ? &abl : NULL, out);
     tf_free(&abl);
     cf_set_training(ctx, prev_train);
@@ -707,8 +696,5 @@ cf_status cf_neuroformer_evaluate(cf_model *mb, cf_ctx *ctx, cf_dataset *val, cf
     cf_nf_generation_free(&gf);
     tf_free(&res);
     free(tr_ids), free(tr_dts), free(logp), free(rates);
-    cf_dataset_free(ds);
-    cf_dataset_free(train);
-    cf_spikes_free(s);
     return st;
 }

@@ -10,7 +10,7 @@ typedef struct nf_eval_settings {
     int64_t batch, top_k, max_windows, xcorr_lag;
     double temperature, top_p, free_seconds, psth_bin;
     uint64_t seed;
-    char ablation[2048]; /* model.eval.ablation_checkpoint: a model trained with data.shuffle_prev ("" none) */
+    char ablation[2048]; /* eval.ablation_checkpoint: a model trained with data.shuffle_prev ("" none) */
 } nf_eval_settings;
 
 typedef struct nf_model {
@@ -22,7 +22,6 @@ typedef struct nf_model {
     int predict_col;           /* the regressed variable, -1: none */
     int n_in, in_cols[NF_MAX_BEH]; /* the input variables */
     nf_eval_settings ev;
-    cf_params *ps; /* the run's parameters (the evaluation swaps the ablation's weights in and back) */
 } nf_model;
 
 /* The model's inputs from a batch of the spikes dataset (arena tensors for the behaviour columns);

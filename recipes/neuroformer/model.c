@@ -32,36 +32,32 @@ static cf_status fail_recipe(cf_recipe *r, const char *key, const char *what)
     return cf_recipe_fail(r, key, cf_last_status() != CF_OK ? cf_last_status() : CF_ERR_ARG, "%s: %s", what, cf_last_error());
 }
 
-static cf_status read_config(cf_recipe *r, nf_model *m, cf_neuroformer_config *c)
+static cf_status read_config(cf_recipe *r, nf_model *m, cf_neuroformer_config *c, const cf_data_info *info)
 {
     CF_TRY(cf_spike_source_from_recipe(r, &m->src));
-    cf_spikes *s = cf_spikes_load(m->src.path, NULL);
-    if (!s) return fail_recipe(r, "data.path", "cannot read the spike data");
+    if (info->units < 1) return cf_recipe_fail(r, "data.type", CF_ERR_ARG, "neuroformer needs spike data (data.type: spikes)");
     cf_spike_token_config *t = &m->src.opts.tokens;
-    cf_status st = cf_spike_vocab_make(s->n_units, t, &m->vocab);
-    m->beh_total = t->behavior ? s->beh_dim : 0;
+    cf_status st = cf_spike_vocab_make((int)info->units, t, &m->vocab);
+    m->beh_total = info->channels;
     const char *predict = cf_recipe_str(r, "model.predict", NULL);
     bool beh_inputs = cf_recipe_bool(r, "model.behavior_inputs", true);
     m->predict_col = -1;
     if (st == CF_OK && predict) {
         for (int j = 0; j < m->beh_total; j++)
-            if (strcmp(s->beh_names[j], predict) == 0) m->predict_col = j;
+            if (strcmp(info->channel_names[j], predict) == 0) m->predict_col = j;
         if (m->predict_col < 0) {
             char names[512] = "";
             for (int j = 0; j < m->beh_total; j++)
-                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", j ? ", " : "", s->beh_names[j]);
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", j ? ", " : "", info->channel_names[j]);
             st = cf_recipe_fail(r, "model.predict", CF_ERR_ARG, "no behaviour variable '%s' in %s (it has: %s)", predict,
                                 m->src.path, m->beh_total ? names : "none");
         }
     }
-    int n_units = s->n_units;
+    int n_units = (int)info->units;
     /* the frames (model.frame_layers > 0): their size sets the model's clip */
-    int64_t frame_h = 0, frame_w = 0;
-    if (st == CF_OK && t->frames > 0) {
-        if (cf_spike_source_frames(&m->src, s) != CF_OK) st = fail_recipe(r, "model.frame_layers", "frames");
-        else frame_h = s->frames->h, frame_w = s->frames->w;
-    }
-    cf_spikes_free(s);
+    int64_t frame_h = info->frame_h, frame_w = info->frame_w;
+    if (st == CF_OK && t->frames > 0 && (info->frames != t->frames || frame_h < 1 || frame_w < 1))
+        st = cf_recipe_fail(r, "model.frame_layers", CF_ERR_ARG, "the data has no clips of %d frames", t->frames);
     if (st != CF_OK) return cf_recipe_status(r) != CF_OK ? cf_recipe_status(r) : fail_recipe(r, "data.window.curr", "tokens");
     if (m->beh_total > NF_MAX_BEH) return cf_recipe_fail(r, "data.behavior", CF_ERR_ARG, "at most %d behaviour variables", NF_MAX_BEH);
     m->n_in = 0;
@@ -103,29 +99,29 @@ static cf_status read_config(cf_recipe *r, nf_model *m, cf_neuroformer_config *c
     memcpy(c->frame_kernel, kernel, sizeof kernel);
     c->frames = t->frames, c->frame_h = frame_h, c->frame_w = frame_w;
     nf_eval_settings *e = &m->ev;
-    e->batch = cf_recipe_int(r, "model.eval.batch", 64);
-    e->temperature = cf_recipe_float(r, "model.eval.temperature", 1.0);
-    e->top_k = cf_recipe_int(r, "model.eval.top_k", 0);
-    e->top_p = cf_recipe_float(r, "model.eval.top_p", 1.0);
-    e->seed = (uint64_t)cf_recipe_int(r, "model.eval.seed", 0);
-    e->free_seconds = cf_recipe_float(r, "model.eval.free_seconds", 10.0);
-    e->max_windows = cf_recipe_int(r, "model.eval.max_windows", 0);
-    e->xcorr_lag = cf_recipe_int(r, "model.eval.xcorr_lag", 5);
-    e->psth_bin = cf_recipe_float(r, "model.eval.psth_bin", 0.5);
-    const char *abl = cf_recipe_str(r, "model.eval.ablation_checkpoint", NULL);
+    e->batch = cf_recipe_int(r, "eval.rows", 64);
+    e->temperature = cf_recipe_float(r, "eval.temperature", 1.0);
+    e->top_k = cf_recipe_int(r, "eval.top_k", 0);
+    e->top_p = cf_recipe_float(r, "eval.top_p", 1.0);
+    e->seed = (uint64_t)cf_recipe_int(r, "eval.seed", 0);
+    e->free_seconds = cf_recipe_float(r, "eval.free_seconds", 10.0);
+    e->max_windows = cf_recipe_int(r, "eval.max_windows", 0);
+    e->xcorr_lag = cf_recipe_int(r, "eval.xcorr_lag", 5);
+    e->psth_bin = cf_recipe_float(r, "eval.psth_bin", 0.5);
+    const char *abl = cf_recipe_str(r, "eval.ablation_checkpoint", NULL);
     if (abl && *abl) {
         char buf[2048];
-        snprintf(e->ablation, sizeof e->ablation, "%s", cf_recipe_path(r, "model.eval.ablation_checkpoint", abl, buf, sizeof buf));
+        snprintf(e->ablation, sizeof e->ablation, "%s", cf_recipe_path(r, "eval.ablation_checkpoint", abl, buf, sizeof buf));
     }
     CF_TRY(cf_recipe_status(r));
     if (e->batch <= 0 || e->xcorr_lag <= 0 || !(e->psth_bin > 0) || e->max_windows < 0)
-        return cf_recipe_fail(r, "model.eval.batch", CF_ERR_ARG, "model.eval.batch, xcorr_lag and psth_bin must be positive");
+        return cf_recipe_fail(r, "eval.rows", CF_ERR_ARG, "eval.rows, eval.xcorr_lag and eval.psth_bin must be positive");
     if (c->w_clip < 0 || c->w_clip >= 1)
         return cf_recipe_fail(r, "model.loss_contrastive", CF_ERR_ARG, "must be in [0, 1) (the CE weights are scaled by 1 - it)");
     return CF_OK;
 }
 
-static cf_model *create(cf_recipe *r, cf_params *ps)
+static cf_model *create(cf_recipe *r, cf_params *ps, const cf_data_info *info)
 {
     nf_model *m = calloc(1, sizeof *m);
     if (!m) {
@@ -133,9 +129,8 @@ static cf_model *create(cf_recipe *r, cf_params *ps)
         return NULL;
     }
     m->base.vt = &cf_neuroformer_model;
-    m->ps = ps;
     cf_neuroformer_config c;
-    if (read_config(r, m, &c) != CF_OK) {
+    if (read_config(r, m, &c, info) != CF_OK) {
         free(m);
         return NULL;
     }
@@ -237,13 +232,9 @@ const cf_model_vtable cf_neuroformer_model = {
     .loss = loss,
     .items = items,
     .evaluate = cf_neuroformer_evaluate,
+    .eval_split = "test",
+    .generate = cf_neuroformer_generate_cmd,
+    .generate_usage = CF_NEUROFORMER_GENERATE_USAGE,
     .free = free_model,
 };
 
-void cf_register_spikes_dataset(void);
-
-void cf_register_neuroformer(void)
-{
-    cf_model_register(&cf_neuroformer_model);
-    cf_register_spikes_dataset();
-}

@@ -20,7 +20,6 @@
  *   data.train_frac (0.8), data.val_frac (0.1), data.block_s (0), data.split_seed (0)   time-block splits
  *   data.train_fraction (1)  use this fraction of the training windows (few-shot fine-tuning), drawn by
  *                          data.split_seed
- *   data.eval_split ("test")  the split `cformer eval` scores (metrics are prefixed with its name)
  *   data.shuffle_prev (false) the ablation of spec 1.9: every window's previous-window unit IDs are relabelled
  *                          by a random permutation of the units (fixed per window), in training, evaluation
  *                          and generation, so the model never learns who fired in the past
@@ -63,8 +62,11 @@
 
 extern const cf_model_vtable cf_neuroformer_model;
 
-/* Registers model "neuroformer" and dataset "spikes" (called by cf_register_builtins). */
-void cf_register_neuroformer(void);
+/* The `spikes` dataset factory (recipe_like is a cf_recipe *): reads the data.* keys, simulates the file when
+ * it is missing and data.simulate.* is given, and opens the split (its info: units, behaviour names, frames). */
+cf_dataset *cf_spikes_factory(void *recipe_like, const char *split);
+/* The whole training split behind a few-shot subset (data.train_fraction < 1); ds itself otherwise. */
+cf_dataset *cf_spike_source_full(cf_dataset *ds);
 
 /* The data.* keys resolved: the options for cf_spike_factory (path points into this struct) and the split
  * settings. Simulates the file first when data.path is missing and data.simulate.* keys are given. */
@@ -72,9 +74,7 @@ typedef struct cf_spike_source {
     char path[2048];
     cf_spike_options opts;
     double train_fraction;
-    const char *eval_split;
     bool shuffle_prev; /* the ablation: past-window unit IDs relabelled by a random permutation per window */
-    bool simulated;    /* this call wrote the file */
     char frames_name[128]; /* data.frames.name ("": the only movie in the file) */
     int frame_size[2];     /* data.frames.size (0 x 0: whatever the file has) */
 } cf_spike_source;
@@ -116,6 +116,22 @@ void cf_nf_generation_free(cf_nf_generation *g);
 cf_spikes *cf_nf_generation_spikes(const cf_nf_generation *g, int n_units, bool truth);
 
 /* The model's evaluation (the vtable's evaluate); exposed for the demo and tests. */
-cf_status cf_neuroformer_evaluate(cf_model *m, cf_ctx *ctx, cf_dataset *ds, cf_recipe *r, cf_metrics *out);
+cf_status cf_neuroformer_evaluate(cf_model *m, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out);
+
+/* `cformer data spikes` (simulate_cmd.c) and `cformer demo` (demo.c): argv[0] is the command's name. */
+int cf_neuroformer_simulate_cmd(int argc, char **argv);
+int cf_neuroformer_demo(int argc, char **argv);
+
+/* `cformer generate` for a Neuroformer recipe (the vtable's generate; generate.c). */
+int cf_neuroformer_generate_cmd(struct cf_run *run, int argc, char **argv);
+#define CF_NEUROFORMER_GENERATE_USAGE \
+    "  -o GEN.h5 [--seconds S] [--true-past] [--split test|val|train] [--temperature T] [--top-k K] [--top-p P]\n" \
+    "  [--seed S] [--batch B] [--no-cache]\n" \
+    "Generates the spikes of the split's windows in time order (default: the first 10 s of the test split), token by\n" \
+    "token with the KV cache. Each window is conditioned on the model's OWN previous window (true spikes only before\n" \
+    "the first generated window), or on the true one with --true-past. Spike time = window start + dt class x dt. A\n" \
+    "model with frame layers sees each window's frame clip. Writes the generated spikes (NWB-style:\n" \
+    "/units/spike_times) and prints the window F1 against the true spikes. --no-cache recomputes the prefix at every\n" \
+    "token (the reference).\n"
 
 #endif

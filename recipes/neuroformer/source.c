@@ -71,8 +71,7 @@ static cf_status maybe_simulate(cf_recipe *r, cf_spike_source *src)
     cf_status st = w ? mkdir_parents(src->path) : cf_set_error(CF_ERR_OOM, "simulate: out of memory");
     if (st == CF_OK) st = cf_simulate_spikes(&c, &s, w);
     if (st == CF_OK) st = cf_spikes_write_nwb(s, src->path, w, c.n_neurons, &c);
-    if (st == CF_OK) src->simulated = true;
-    else cf_error_prefix("data.simulate: ");
+    if (st != CF_OK) cf_error_prefix("data.simulate: ");
     cf_spikes_free(s);
     free(w);
     return st;
@@ -101,7 +100,6 @@ cf_status cf_spike_source_from_recipe(cf_recipe *r, cf_spike_source *src)
     o->block_s = cf_recipe_float(r, "data.block_s", o->block_s);
     o->split_seed = (uint64_t)cf_recipe_int(r, "data.split_seed", 0);
     src->train_fraction = cf_recipe_float(r, "data.train_fraction", 1.0);
-    src->eval_split = cf_recipe_str(r, "data.eval_split", "test");
     src->shuffle_prev = cf_recipe_bool(r, "data.shuffle_prev", false);
     /* the frames: read when the model has frame layers (model.frame_layers: 0 turns them off, data and all) */
     bool frames = cf_recipe_int(r, "model.frame_layers", 0) > 0;
@@ -121,11 +119,9 @@ cf_status cf_spike_source_from_recipe(cf_recipe *r, cf_spike_source *src)
     o->frames_name = src->frames_name[0] ? src->frames_name : NULL;
     if (!(src->train_fraction > 0 && src->train_fraction <= 1))
         return cf_recipe_fail(r, "data.train_fraction", CF_ERR_ARG, "must be in (0, 1], got %g", src->train_fraction);
-    if (strcmp(src->eval_split, "train") && strcmp(src->eval_split, "val") && strcmp(src->eval_split, "test"))
-        return cf_recipe_fail(r, "data.eval_split", CF_ERR_ARG, "unknown split '%s' (choose from train, val, test)", src->eval_split);
     cf_spike_vocab v;
     if (cf_spike_vocab_make(1, t, &v) != CF_OK) return cf_recipe_fail(r, "data.window.curr", CF_ERR_ARG, "%s", cf_last_error());
-    return maybe_simulate(r, src);
+    return CF_OK;
 }
 
 /* ---- a subset of another dataset (few-shot fine-tuning) ---- */
@@ -193,6 +189,7 @@ static cf_dataset *subset(cf_dataset *inner, double fraction, uint64_t seed)
     d->base.len = n;
     d->inner = inner;
     d->index = perm;
+    d->base.info = inner->info;
     snprintf(d->base.name, sizeof d->base.name, "%.200s (%lld windows)", inner->name, (long long)n);
     return &d->base;
 }
@@ -253,8 +250,17 @@ cf_dataset *cf_spike_source_open(const cf_spike_source *src, const char *split, 
             t.behavior_mean = stats, t.behavior_std = stats + s->beh_dim;
         }
         ds = cf_spike_dataset_open_ranges(s, &t, &r[which], NULL);
-        if (ds) snprintf(ds->name, sizeof ds->name, "spikes %.200s [%s]", src->path, split);
-        else cf_error_prefix("%s [%s]: ", src->path, split);
+        if (ds) {
+            snprintf(ds->name, sizeof ds->name, "spikes %.200s [%s]", src->path, split);
+            /* the dataset keeps the recording for the evaluation (rates, trial averages, ground truth); the
+             * movie's clips are copied already */
+            cf_frames_free(s->frames);
+            s->frames = NULL;
+            cf_spike_dataset_keep_recording(ds, s);
+            s = NULL;
+        } else {
+            cf_error_prefix("%s [%s]: ", src->path, split);
+        }
         free(stats);
         for (int k = 0; k < 3; k++) cf_time_ranges_free(&r[k]);
     } else {
@@ -265,12 +271,11 @@ cf_dataset *cf_spike_source_open(const cf_spike_source *src, const char *split, 
     return ds;
 }
 
-static cf_dataset *spikes_factory(void *rl, const char *split)
+cf_dataset *cf_spike_source_full(cf_dataset *ds) { return ds && ds->vt == &subset_vt ? ((subset_ds *)ds)->inner : ds; }
+
+cf_dataset *cf_spikes_factory(void *rl, const char *split)
 {
     cf_spike_source src;
-    if (cf_spike_source_from_recipe(rl, &src) != CF_OK) return NULL;
+    if (cf_spike_source_from_recipe(rl, &src) != CF_OK || maybe_simulate(rl, &src) != CF_OK) return NULL;
     return cf_spike_source_open(&src, split, true);
 }
-
-void cf_register_spikes_dataset(void);
-void cf_register_spikes_dataset(void) { cf_dataset_register("spikes", spikes_factory); }

@@ -49,6 +49,7 @@ void cf_recipe_free(cf_recipe *r)
     }
     free(r->entries);
     free(r->decls);
+    free(r->base_dir);
     free(r->err);
     free(r->name);
     free(r);
@@ -608,6 +609,29 @@ static const char *suggest(const cf_recipe *r, const char *key)
     return best;
 }
 
+/* Keys that moved: evaluation settings were spread over train.eval_*, model.eval.* and data.eval_split before
+ * the eval section held them all. A from ending in '.' or '_' is a prefix (the rest of the key is kept). */
+static const struct {
+    const char *from, *to;
+} moved_keys[] = {
+    {"model.eval.batch", "eval.rows"}, {"data.eval_split", "eval.split"}, {"train.eval_", "eval."}, {"model.eval.", "eval."},
+};
+
+/* The key's new name when it moved (into buf), else NULL. */
+static const char *moved_to(const char *key, char *buf, size_t n)
+{
+    for (size_t i = 0; i < sizeof moved_keys / sizeof moved_keys[0]; i++) {
+        const char *from = moved_keys[i].from;
+        size_t len = strlen(from);
+        bool prefix = from[len - 1] == '.' || from[len - 1] == '_';
+        if (prefix ? strncmp(key, from, len) == 0 : strcmp(key, from) == 0) {
+            snprintf(buf, n, "%s%s", moved_keys[i].to, prefix ? key + len : "");
+            return buf;
+        }
+    }
+    return NULL;
+}
+
 cf_status cf_recipe_check_unknown(cf_recipe *r)
 {
     if (!r) return cf_set_error(CF_ERR_ARG, "cf_recipe_check_unknown: no recipe");
@@ -621,9 +645,12 @@ cf_status cf_recipe_check_unknown(cf_recipe *r)
         if (e->used) continue;
         char loc[512], line[1024];
         where_text(r, e, loc, sizeof loc);
-        const char *s = suggest(r, e->key);
-        int n = snprintf(line, sizeof line, "%s%s: unknown key '%s'%s%s%s", unknown ? "\n" : "", loc, e->key,
-                         s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+        char mv[256];
+        const char *to = moved_to(e->key, mv, sizeof mv), *s = to ? NULL : suggest(r, e->key);
+        int n = to ? snprintf(line, sizeof line, "%s%s: unknown key '%s' (evaluation keys moved to the eval section: "
+                              "write '%s')", unknown ? "\n" : "", loc, e->key, to)
+                   : snprintf(line, sizeof line, "%s%s: unknown key '%s'%s%s%s", unknown ? "\n" : "", loc, e->key,
+                              s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
         if (n < 0) continue;
         if ((size_t)n >= sizeof line) n = (int)sizeof line - 1;
         if (len + (size_t)n + 1 > cap) {
@@ -658,4 +685,32 @@ cf_status cf_recipe_check_unknown(cf_recipe *r)
         free(text);
     }
     return cf_recipe_status(r);
+}
+
+/* ---- paths ---- */
+
+cf_status cf_recipe_set_base_dir(cf_recipe *r, const char *dir)
+{
+    if (!r) return cf_set_error(CF_ERR_ARG, "cf_recipe_set_base_dir: no recipe");
+    char *copy = dir ? strdup(dir) : NULL;
+    if (dir && !copy) return cf_set_error(CF_ERR_OOM, "recipe: out of memory");
+    free(r->base_dir);
+    r->base_dir = copy;
+    return CF_OK;
+}
+
+const char *cf_recipe_path(cf_recipe *r, const char *key, const char *value, char *buf, size_t n)
+{
+    const char *origin = NULL;
+    int line = 0;
+    if (!value || value[0] == '/' || !cf_recipe_where(r, key, &origin, &line) || !origin || strcmp(origin, "--set") == 0)
+        return value;
+    if (r->base_dir) {
+        snprintf(buf, n, "%s/%s", r->base_dir, value);
+        return buf;
+    }
+    const char *slash = strrchr(origin, '/');
+    if (!slash) return value;
+    snprintf(buf, n, "%.*s/%s", (int)(slash - origin), origin, value);
+    return buf;
 }

@@ -1,6 +1,6 @@
 /* cformer recipes: the typed configuration that drives a run, written in YAML.
  *
- * A recipe is a mapping of sections -- model, data, optim, train, checkpoint, distributed, log -- whose
+ * A recipe is a mapping of sections -- model, data, optim, train, eval, checkpoint, distributed, log -- whose
  * values are scalars or flat lists of scalars; one nested mapping level inside a section holds a
  * sub-config. Keys are addressed with dots: "train.steps", "model.attn.window".
  *
@@ -42,7 +42,7 @@
 typedef struct cf_recipe cf_recipe;
 
 /* The sections, in the order the resolved recipe lists them. */
-#define CF_RECIPE_SECTIONS "model", "data", "optim", "train", "checkpoint", "distributed", "log"
+#define CF_RECIPE_SECTIONS "model", "data", "optim", "train", "eval", "checkpoint", "distributed", "log"
 
 /* Parses a YAML file / text. Syntax errors, duplicate keys, unknown sections and values that are not
  * scalars or flat lists fail here: NULL, with cf_last_error() naming file:line (and column for syntax).
@@ -84,6 +84,14 @@ int64_t cf_recipe_require_int(cf_recipe *r, const char *key);
 double cf_recipe_require_float(cf_recipe *r, const char *key);
 bool cf_recipe_require_bool(cf_recipe *r, const char *key);
 const char *cf_recipe_require_str(cf_recipe *r, const char *key);
+
+/* value of key resolved as a path: relative to the recipe file's folder (or the base folder set below) when
+ * the key came from the file, to the working directory when it came from --set, as on any command line.
+ * Returns value or buf. */
+const char *cf_recipe_path(cf_recipe *r, const char *key, const char *value, char *buf, size_t n);
+/* Sets the folder the file's relative paths are resolved against, for a recipe parsed from text that was
+ * not read from its file (a checkpoint's stored recipe). NULL restores the default. */
+cf_status cf_recipe_set_base_dir(cf_recipe *r, const char *dir);
 
 /* Whether the key has a non-null value. A query only: it does not declare the key as known. */
 bool cf_recipe_has(const cf_recipe *r, const char *key);

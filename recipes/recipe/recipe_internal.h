@@ -5,7 +5,7 @@
 
 #include "recipes/recipe/recipe.h"
 
-#define CF_RECIPE_NSECTIONS 7
+#define CF_RECIPE_NSECTIONS 8
 #define CF_RECIPE_NAME_MAX 128 /* bytes in one level of a key */
 extern const char *const cf_recipe_sections[CF_RECIPE_NSECTIONS];
 
@@ -52,6 +52,7 @@ typedef struct rdecl {
 
 struct cf_recipe {
     char *name;
+    char *base_dir; /* where relative paths of the file's keys point (NULL: the folder of name) */
     rentry *entries;
     int nentries, centries;
     rdecl *decls;

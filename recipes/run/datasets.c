@@ -1,6 +1,7 @@
-/* Recipe adapters for the datasets: each reads its data.* keys and opens the format's reader. */
+/* The datasets every paper may use (random_tokens, text): each reads its data.* keys and opens the format's
+ * reader. Papers register their own datasets (recipes/run/paper.h). */
 #include "data/text/text.h"
-#include "recipes/run/model.h"
+#include "recipes/run/registry_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,27 +53,13 @@ static cf_dataset *random_tokens_factory(void *rl, const char *split)
     d->base.len = cf_recipe_int(r, "data.size", 4096);
     d->seed = (uint64_t)cf_recipe_int(r, "data.seed", 0) + (strcmp(split, "train") == 0 ? 0 : 0x9e37);
     snprintf(d->base.name, sizeof d->base.name, "random_tokens [%s]", split);
+    d->base.info.vocab = d->vocab, d->base.info.seq = d->seq;
     if (cf_recipe_status(r) != CF_OK || d->vocab <= 0 || d->seq <= 0 || d->base.len <= 0) {
         if (cf_recipe_status(r) == CF_OK) cf_recipe_fail(r, "data.size", CF_ERR_ARG, "vocab, seq and size must be positive");
         free(d);
         return NULL;
     }
     return &d->base;
-}
-
-/* A path from the recipe: relative paths written in a recipe file are relative to that file's folder
- * (so a recipe works from any working directory); paths given with --set are relative to the working
- * directory, as on any command line. */
-const char *cf_recipe_path(cf_recipe *r, const char *key, const char *value, char *buf, size_t n)
-{
-    const char *origin = NULL;
-    int line = 0;
-    if (!value || value[0] == '/' || !cf_recipe_where(r, key, &origin, &line) || !origin || strcmp(origin, "--set") == 0)
-        return value;
-    const char *slash = strrchr(origin, '/');
-    if (!slash) return value;
-    snprintf(buf, n, "%.*s/%s", (int)(slash - origin), origin, value);
-    return buf;
 }
 
 /* ---- text files ---- */
@@ -93,17 +80,8 @@ static cf_dataset *text_factory(void *rl, const char *split)
     return cf_text_dataset_open(path, tok, vocab, split, seq, &st);
 }
 
-void cf_register_builtins(void)
+void cf_register_builtin_datasets(void)
 {
-    static bool done;
-    if (done) return;
-    done = true;
     cf_dataset_register("random_tokens", random_tokens_factory);
     cf_dataset_register("text", text_factory);
-    extern const cf_model_vtable cf_gpt_model;
-    cf_model_register(&cf_gpt_model);
-    extern void cf_register_neuroformer(void);
-    cf_register_neuroformer();
-    extern void cf_register_dualformer(void);
-    cf_register_dualformer();
 }

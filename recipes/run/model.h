@@ -9,6 +9,8 @@
 
 #define CF_METRICS_MAX 48
 
+struct cf_run;
+
 typedef struct cf_metrics {
     int n;
     char name[CF_METRICS_MAX][32];
@@ -20,23 +22,49 @@ bool cf_metrics_get(const cf_metrics *m, const char *name, double *value);
 
 typedef struct cf_model cf_model;
 
+/* What a model's full evaluation is handed: everything is open already (the evaluation re-opens nothing). */
+typedef struct cf_eval_input {
+    cf_recipe *recipe;          /* the run's recipe (the evaluation's own keys were read by create) */
+    const cf_data_info *info;   /* the training data's info, as create got it */
+    cf_dataset *split;          /* the split to score: eval.split */
+    const char *split_name;     /* "val", "test", ... (metric names may carry it) */
+    cf_dataset *train;          /* the training split, for baselines fit on training data */
+    int64_t batch_size;         /* rows per forward pass: eval.batch_size */
+} cf_eval_input;
+
+/* One model type: what a recipe's `model.type` selects. A paper registers its models (recipes/papers.def).
+ *
+ *     cf_model *m = vt->create(recipe, params, &train_set->info);   // reads model.* and eval.* keys only
+ *     cf_tensor *l = vt->loss(m, ctx, batch, &metrics);            // every training step
+ *     vt->evaluate(m, ctx, &(cf_eval_input){...}, &metrics);       // `cformer eval`
+ */
 typedef struct cf_model_vtable {
     const char *name;
     const char *summary;
-    /* Reads model.* keys (and any other key it needs), adds its parameters to ps. NULL on error. */
-    cf_model *(*create)(cf_recipe *r, cf_params *ps);
+    /* Reads its model.* keys and its evaluation's eval.* keys (every key it will ever read, so a misspelt one
+     * is refused before training starts) and adds its parameters to ps. Sizes that come from the data (vocabulary,
+     * neurons, frame size) come from info: create opens no file. NULL on error. */
+    cf_model *(*create)(cf_recipe *r, cf_params *ps, const cf_data_info *info);
     /* Forward and loss of one batch (a scalar); per-batch metrics may be added to out. */
     cf_tensor *(*loss)(cf_model *m, cf_ctx *ctx, const cf_batch *b, cf_metrics *out);
     /* Items (tokens, samples) in one batch, for throughput. */
     int64_t (*items)(cf_model *m, const cf_batch *b);
     /* Training FLOPs per item (optional, for MFU). */
     double (*flops_per_item)(cf_model *m);
-    /* Evaluation over a whole split (optional: the default is the mean loss over the split's batches). */
-    cf_status (*evaluate)(cf_model *m, cf_ctx *ctx, cf_dataset *ds, cf_recipe *r, cf_metrics *out);
+    /* The paper's evaluation of in->split (`cformer eval`). Optional: without it `cformer eval` reports the
+     * validation loss, as training does every eval.every steps. */
+    cf_status (*evaluate)(cf_model *m, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out);
     void (*free)(cf_model *m);
     /* Writes the last evaluation's results to path as JSON, for `cformer eval` (optional: the default
      * writes the flat metrics). flat holds the metrics evaluate returned (plus the step). */
     cf_status (*write_eval)(cf_model *m, const char *path, const cf_metrics *flat);
+    /* The split `cformer eval` scores when the recipe has no eval.split (NULL: "val"). */
+    const char *eval_split;
+    /* `cformer generate RECIPE --checkpoint CKPT [args]` (optional): samples from the loaded model. argv holds the
+     * arguments the generic command did not take (argv[0] is "generate"); returns a process exit code. */
+    int (*generate)(struct cf_run *run, int argc, char **argv);
+    /* Usage lines of generate's own arguments, for `cformer generate --help`. */
+    const char *generate_usage;
 } cf_model_vtable;
 
 struct cf_model {
@@ -48,10 +76,8 @@ cf_status cf_model_register(const cf_model_vtable *vt);
 const cf_model_vtable *cf_model_find(const char *name);
 int cf_model_count(void);
 const cf_model_vtable *cf_model_at(int i);
-/* value of key resolved as a path: relative to the recipe file's folder when the key came from the file,
- * to the working directory when it came from --set. Returns value or buf. */
-const char *cf_recipe_path(cf_recipe *r, const char *key, const char *value, char *buf, size_t n);
-/* Registers the built-in models and datasets once (idempotent). */
+/* Registers the built-in models and datasets (the random_tokens dataset and every paper of
+ * recipes/papers.def) once; idempotent. */
 void cf_register_builtins(void);
 
 #endif

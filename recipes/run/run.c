@@ -1,7 +1,9 @@
 /* Building a run from a recipe. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "recipes/run/run.h"
 
 #include "recipes/checkpoint/checkpoint.h"
+#include "recipes/run/paper.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -72,11 +74,128 @@ static cf_status read_optim(cf_run *run, bool create)
     return run->opt ? CF_OK : cf_last_status();
 }
 
+/* The first line of a recipe text the run saved: "# recipe: PATH" (cf_run_recipe_text). */
+#define RECIPE_ORIGIN "# recipe: "
+
+char *cf_run_recipe_text(const cf_run *run)
+{
+    char *text = cf_recipe_resolved(run->recipe);
+    if (!text || !run->recipe_file[0]) return text;
+    size_t n = strlen(RECIPE_ORIGIN) + strlen(run->recipe_file) + 1 + strlen(text) + 1;
+    char *out = malloc(n);
+    if (out) snprintf(out, n, "%s%s\n%s", RECIPE_ORIGIN, run->recipe_file, text);
+    else cf_set_error(CF_ERR_OOM, "recipe: out of memory");
+    free(text);
+    return out;
+}
+
+/* The recipe: the file, or the resolved recipe a checkpoint stores (its relative paths resolved against the
+ * folder of the file it came from, named on its first line). */
+static cf_recipe *load_recipe(cf_run *run, const cf_run_options *o)
+{
+    if (o->recipe_path) {
+        char *abs = realpath(o->recipe_path, NULL);
+        snprintf(run->recipe_file, sizeof run->recipe_file, "%s", abs ? abs : o->recipe_path);
+        free(abs);
+        return cf_recipe_load(o->recipe_path);
+    }
+    if (!o->recipe_from) {
+        cf_set_error(CF_ERR_ARG, "no recipe: give a recipe file or a checkpoint that holds one");
+        return NULL;
+    }
+    cf_ckpt_reader *rd = cf_ckpt_open(o->recipe_from);
+    if (!rd) return NULL;
+    const char *text = cf_ckpt_recipe(rd);
+    cf_recipe *r = NULL;
+    if (!text || !text[0]) {
+        cf_set_error(CF_ERR_FORMAT, "%s: the checkpoint holds no recipe; give the recipe file", o->recipe_from);
+    } else {
+        char name[1200];
+        snprintf(name, sizeof name, "%s (its recipe)", o->recipe_from);
+        r = cf_recipe_parse(text, name);
+        size_t ol = strlen(RECIPE_ORIGIN);
+        if (r && strncmp(text, RECIPE_ORIGIN, ol) == 0) {
+            const char *end = strchr(text + ol, '\n');
+            size_t len = end ? (size_t)(end - text - ol) : strlen(text + ol);
+            snprintf(run->recipe_file, sizeof run->recipe_file, "%.*s", (int)len, text + ol);
+            char dir[1024];
+            snprintf(dir, sizeof dir, "%s", run->recipe_file);
+            char *slash = strrchr(dir, '/');
+            if (slash) *slash = '\0';
+            if (slash && cf_recipe_set_base_dir(r, dir) != CF_OK) cf_recipe_free(r), r = NULL;
+        }
+    }
+    cf_ckpt_close(rd);
+    return r;
+}
+
+/* The run directory: --run-dir, else runs/<recipe name>; evaluating a checkpoint without its recipe file,
+ * the run that wrote it (RUN/checkpoints/step-N.h5). */
+static void choose_run_dir(cf_run *run, const cf_run_options *o)
+{
+    char name[1024];
+    if (o->run_dir) {
+        snprintf(run->run_dir, sizeof run->run_dir, "%s", o->run_dir);
+        return;
+    }
+    if (!o->recipe_path && o->recipe_from) {
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%s", o->recipe_from);
+        char *slash = strrchr(buf, '/');
+        if (slash) {
+            *slash = '\0';
+            char *parent = strrchr(buf, '/');
+            if (strcmp(parent ? parent + 1 : buf, "checkpoints") == 0) {
+                if (parent) *parent = '\0';
+                snprintf(run->run_dir, sizeof run->run_dir, "%s", parent ? buf : ".");
+                return;
+            }
+        }
+    }
+    snprintf(run->run_dir, sizeof run->run_dir, "runs/%.1000s", base_name(run->recipe_file[0] ? run->recipe_file : "run", name, sizeof name));
+}
+
+static cf_dataset *open_split(cf_run *run, const char *dtype, const char *split)
+{
+    cf_recipe *r = run->recipe;
+    cf_dataset *ds = cf_dataset_create(dtype, &(cf_dataset_config){.recipe = r, .split = split});
+    if (!ds) {
+        if (cf_recipe_status(r) != CF_OK) return NULL;
+        cf_error_prefix("%s: data: ", cf_recipe_name(r));
+    }
+    return ds;
+}
+
+cf_dataset *cf_run_open_split(cf_run *run, const char *split)
+{
+    const char *dtype = cf_recipe_str(run->recipe, "data.type", NULL);
+    if (!dtype) {
+        cf_set_error(CF_ERR_ARG, "%s: no data.type", cf_recipe_name(run->recipe));
+        return NULL;
+    }
+    return open_split(run, dtype, split);
+}
+
+/* The eval section's run-level keys (the model reads its own eval.* keys in create). */
+static cf_status read_eval(cf_run *run, const cf_model_vtable *mvt)
+{
+    cf_recipe *r = run->recipe;
+    run->eval_every = cf_recipe_int(r, "eval.every", 0);
+    run->eval_batches = cf_recipe_int(r, "eval.batches", 0);
+    run->eval_batch_size = cf_recipe_int(r, "eval.batch_size", run->batch_size / run->grad_accum);
+    run->eval_split = cf_recipe_str(r, "eval.split", mvt->eval_split ? mvt->eval_split : "val");
+    CF_TRY(cf_recipe_status(r));
+    if (run->eval_every < 0) return cf_recipe_fail(r, "eval.every", CF_ERR_ARG, "must be >= 0 (0: no evaluation during training)");
+    if (run->eval_batches < 0) return cf_recipe_fail(r, "eval.batches", CF_ERR_ARG, "must be >= 0 (0: the whole split)");
+    if (run->eval_batch_size < 1) return cf_recipe_fail(r, "eval.batch_size", CF_ERR_ARG, "must be positive");
+    return CF_OK;
+}
+
 cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
 {
     memset(run, 0, sizeof *run);
     cf_register_builtins();
-    run->recipe = cf_recipe_load(o->recipe_path);
+    run->recipe = load_recipe(run, o);
     if (!run->recipe) return cf_last_status();
     cf_recipe *r = run->recipe;
     for (int i = 0; i < o->n_sets; i++) CF_TRY(cf_recipe_set(r, o->sets[i]));
@@ -91,8 +210,6 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     run->grad_accum = cf_recipe_int(r, "train.grad_accum", 1);
     run->seed = cf_recipe_int(r, "train.seed", 0);
     run->threads = cf_recipe_int(r, "train.threads", 0);
-    run->eval_every = cf_recipe_int(r, "train.eval_every", 0);
-    run->eval_batches = cf_recipe_int(r, "train.eval_batches", 0);
     run->log_every = cf_recipe_int(r, "log.every", 10);
     run->ckpt_every = cf_recipe_int(r, "checkpoint.every", 0);
     run->ckpt_keep = cf_recipe_int(r, "checkpoint.keep", 3);
@@ -114,17 +231,15 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     if (run->steps < 0 || run->batch_size <= 0 || run->grad_accum <= 0 || run->batch_size % (run->grad_accum * run->world))
         return cf_recipe_fail(r, "train.batch_size", CF_ERR_ARG,
                               "must be positive and divisible by train.grad_accum x the number of ranks");
-    char name[256];
-    if (o->run_dir)
-        snprintf(run->run_dir, sizeof run->run_dir, "%s", o->run_dir);
-    else
-        snprintf(run->run_dir, sizeof run->run_dir, "runs/%s", base_name(o->recipe_path, name, sizeof name));
+    choose_run_dir(run, o);
 
     run->ctx = cf_ctx_new(&(cf_ctx_options){.threads = (int)run->threads, .seed = (uint64_t)run->seed});
     run->params = cf_params_new(CF_F32, (uint64_t)run->seed);
     if (!run->ctx || !run->params) return cf_last_status();
 
+    /* the data first: the model is built for what the training split holds */
     const char *mtype = cf_recipe_require_str(r, "model.type");
+    const char *dtype = cf_recipe_require_str(r, "data.type");
     CF_TRY(cf_recipe_status(r));
     const cf_model_vtable *mvt = cf_model_find(mtype);
     if (!mvt) {
@@ -133,32 +248,16 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
             snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", cf_model_at(i)->name);
         return cf_recipe_fail(r, "model.type", CF_ERR_ARG, "unknown model '%s' (known: %s)", mtype, known);
     }
-    run->model = mvt->create(r, run->params);
+    if (!(run->train_set = open_split(run, dtype, "train"))) return cf_last_status();
+    if (!(run->val_set = open_split(run, dtype, "val"))) return cf_last_status();
+    CF_TRY(read_eval(run, mvt));
+    run->model = mvt->create(r, run->params, &run->train_set->info);
     if (!run->model) return cf_recipe_status(r) != CF_OK ? cf_recipe_status(r) : cf_last_status();
     if (with_optimizer && (run->world > 1 || zero)) {
         /* every rank starts from rank 0's weights; buckets exist before the first backward */
         run->ddp = cf_ddp_new(run->pg, run->params, &(cf_ddp_options){.bucket_mb = bucket_mb, .zero_stage = (int)zero});
         if (!run->ddp) return cf_last_status();
         CF_TRY(cf_ddp_broadcast_params(run->ddp));
-    }
-
-    const char *dtype = cf_recipe_require_str(r, "data.type");
-    CF_TRY(cf_recipe_status(r));
-    cf_dataset_config dc = {.recipe = r, .split = "train"};
-    if (with_optimizer) {
-        run->train_set = cf_dataset_create(dtype, &dc);
-        if (!run->train_set) {
-            if (cf_recipe_status(r) != CF_OK) return cf_recipe_status(r);
-            cf_error_prefix("%s: data: ", cf_recipe_name(r));
-            return cf_last_status();
-        }
-    }
-    dc.split = "val";
-    run->val_set = cf_dataset_create(dtype, &dc);
-    if (!run->val_set) {
-        if (cf_recipe_status(r) != CF_OK) return cf_recipe_status(r);
-        cf_error_prefix("%s: data: ", cf_recipe_name(r));
-        return cf_last_status();
     }
     cf_loader_config lc = cf_loader_defaults();
     lc.batch_size = (int)(run->batch_size / (run->grad_accum * run->world));

@@ -9,7 +9,8 @@
 #include "optim/optim.h"
 
 typedef struct cf_run_options {
-    const char *recipe_path;
+    const char *recipe_path;  /* NULL: the recipe stored in recipe_from (a checkpoint) */
+    const char *recipe_from;  /* with recipe_path NULL: a checkpoint whose resolved recipe the run uses */
     int n_sets;
     const char *const *sets;  /* "section.key=value" overrides */
     const char *run_dir;      /* NULL: runs/<recipe name> */
@@ -25,10 +26,11 @@ typedef struct cf_run_options {
 typedef struct cf_run {
     cf_recipe *recipe;
     char run_dir[1024];
+    char recipe_file[1024]; /* the recipe file's absolute path (for a checkpoint's recipe: the file it came from) */
     cf_ctx *ctx;
     cf_params *params;
     cf_model *model;
-    cf_dataset *train_set, *val_set;
+    cf_dataset *train_set, *val_set; /* both always open: train_set->info is what the model was built for */
     cf_loader *loader;
     cf_optimizer *opt;   /* replicated optimizer state (zero 0) */
     cf_zero *zero;       /* sharded optimizer state (distributed.zero: 1) */
@@ -39,7 +41,11 @@ typedef struct cf_run {
     /* train.* and friends, resolved */
     int64_t steps, batch_size, grad_accum, seed, threads;
     double lr, clip;
-    int64_t log_every, eval_every, eval_batches, ckpt_every, ckpt_keep;
+    int64_t log_every, ckpt_every, ckpt_keep;
+    /* the eval section's run-level keys: the validation loss every eval_every steps over eval_batches batches
+     * (0: all) of eval_batch_size rows; the split `cformer eval` scores */
+    int64_t eval_every, eval_batches, eval_batch_size;
+    const char *eval_split;
     int rank, world;
 } cf_run;
 
@@ -49,12 +55,18 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
 void cf_run_close(cf_run *run);
 
 cf_status cf_train(const cf_run_options *o);
-/* Loads ckpt into a run and evaluates the validation split; writes the metrics as one JSON object to
- * out_path (NULL: RUN_DIR/eval.json) and prints a table. */
+/* Loads ckpt into a run and evaluates eval.split with the model's evaluation (the validation loss when it has
+ * none); writes the metrics as one JSON object to out_path (NULL: RUN_DIR/eval.json) and prints a table. Without
+ * o->recipe_path the checkpoint's own resolved recipe is used (--set still overrides). out_path may not be ckpt. */
 cf_status cf_evaluate(const cf_run_options *o, const char *ckpt, const char *out_path);
-/* Mean loss over (up to max_batches, 0: all) the validation split in order, or the model's own
- * evaluation when it has one. */
-cf_status cf_run_evaluate(cf_run *run, int64_t max_batches, cf_metrics *out);
+/* The validation loss: the mean loss over (up to eval.batches of) ds in order, without gradients, as
+ * "<prefix>_loss" and "<prefix>_items". What training logs every eval.every steps. */
+cf_status cf_run_validate(cf_run *run, cf_dataset *ds, const char *prefix, cf_metrics *out);
+/* Opens another split of the run's dataset (data.type's factory with the run's recipe); caller frees. */
+cf_dataset *cf_run_open_split(cf_run *run, const char *split);
+/* The resolved recipe as the run saves it (RUN_DIR/recipe.yaml, checkpoints): a first comment line names the
+ * recipe file it came from, so `cformer eval CKPT` resolves its relative paths as the file did. Caller frees. */
+char *cf_run_recipe_text(const cf_run *run);
 /* Builds everything and reports every problem, without training. */
 cf_status cf_recipe_check(const cf_run_options *o);
 

@@ -65,7 +65,7 @@ static cf_status save(cf_run *run, int64_t step)
         cf_loader_cursor(run->loader, &st.epoch, &st.cursor);
         st.cursor *= run->world;
         cf_train_state_set(&st, "optim_steps", (double)optim_steps(run));
-        char *text = cf_recipe_resolved(run->recipe);
+        char *text = cf_run_recipe_text(run);
         if (s == CF_OK) s = cf_checkpoint_save(path, run->params, n, slots, &st, text);
         free(text);
         if (s == CF_OK && run->ckpt_keep > 0) s = cf_checkpoint_prune(dir, (int)run->ckpt_keep);
@@ -113,46 +113,6 @@ static cf_status resume(cf_run *run, const char *which, int64_t *start)
     return CF_OK;
 }
 
-/* Mean loss over (up to max_batches of) the validation split, in order, without gradients. */
-static cf_status default_eval(cf_run *run, int64_t max_batches, cf_metrics *out)
-{
-    cf_model *m = run->model;
-    if (m->vt->evaluate) return m->vt->evaluate(m, run->ctx, run->val_set, run->recipe, out);
-    cf_loader_config lc = cf_loader_defaults();
-    lc.batch_size = (int)(run->batch_size / run->grad_accum);
-    if (lc.batch_size > run->val_set->len) lc.batch_size = (int)run->val_set->len;
-    lc.shuffle = false, lc.prefetch = false, lc.drop_last = false;
-    cf_loader *l = cf_loader_create(run->val_set, &lc);
-    if (!l) return cf_last_status();
-    int64_t nb = cf_loader_batches_per_epoch(l);
-    if (max_batches > 0 && max_batches < nb) nb = max_batches;
-    bool prev_grad = cf_set_grad_enabled(run->ctx, false), prev_train = cf_is_training(run->ctx);
-    cf_set_training(run->ctx, false);
-    double sum = 0, items = 0;
-    cf_status st = CF_OK;
-    for (int64_t i = 0; i < nb && st == CF_OK; i++) {
-        const cf_batch *b = cf_loader_next(l);
-        cf_tensor *loss = b ? m->vt->loss(m, run->ctx, b, NULL) : NULL;
-        if (!loss) {
-            st = cf_last_status();
-            break;
-        }
-        double w = (double)m->vt->items(m, b);
-        sum += cf_item(loss) * w, items += w;
-        cf_step_reset(run->ctx);
-    }
-    cf_set_training(run->ctx, prev_train);
-    cf_set_grad_enabled(run->ctx, prev_grad);
-    cf_loader_free(l);
-    if (st == CF_OK) {
-        cf_metrics_set(out, "val_loss", sum / items);
-        cf_metrics_set(out, "val_items", items);
-    }
-    return st;
-}
-
-cf_status cf_run_evaluate(cf_run *run, int64_t max_batches, cf_metrics *out) { return default_eval(run, max_batches, out); }
-
 static long peak_rss_mb(void)
 {
     struct rusage ru;
@@ -173,7 +133,7 @@ cf_status cf_train(const cf_run_options *o)
     cf_progress prog = {0};
     if (!o->bench && run.rank == 0) {
         st = cf_run_mkdirs(run.run_dir);
-        char *text = cf_recipe_resolved(run.recipe);
+        char *text = cf_run_recipe_text(&run);
         if (st == CF_OK && text) {
             char path[1200];
             snprintf(path, sizeof path, "%s/recipe.yaml", run.run_dir);
@@ -250,7 +210,7 @@ cf_status cf_train(const cf_run_options *o)
         }
         if (!o->bench && run.eval_every > 0 && done % run.eval_every == 0) {
             cf_metrics ev = {0};
-            st = default_eval(&run, run.eval_batches, &ev);
+            st = cf_run_validate(&run, run.val_set, "val", &ev);
             if (st == CF_OK && run.rank == 0) cf_progress_log_eval(&prog, done, &ev);
         }
         if (!o->bench && st == CF_OK && ((run.ckpt_every > 0 && done % run.ckpt_every == 0) || done == end))

@@ -1,6 +1,7 @@
-/* `cformer simulate spikes`: a spiking circuit with known directed connectivity (data/spikes/simulate_spikes.h),
+/* `cformer data spikes` (also spelt `cformer simulate spikes`): a spiking circuit with known directed connectivity (data/spikes/simulate_spikes.h),
  * written as an NWB-style HDF5 file with the ground truth in /simulation (weights, hubs, baselines, gains). */
-#include "tools/cli.h"
+#include "autograd/fileio.h"
+#include "recipes/neuroformer/model.h"
 #include "data/spikes/simulate_spikes.h"
 
 #include <stdio.h>
@@ -9,7 +10,7 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cformer simulate spikes [--neurons N] [--hubs H] [--seconds S] [--seed S] [--stimulus]\n"
+    fprintf(f, "usage: cformer data spikes [--neurons N] [--hubs H] [--seconds S] [--seed S] [--stimulus]\n"
                "                               [--stimulus-gain G] [--trial-s S] [--hub-weight W] [--edge-prob P]\n"
                "                               [--movie HxW] [--movie-gain G] [--movie-lag S] -o FILE.h5\n\n"
                "Simulates a Bernoulli GLM circuit (10 ms bins; defaults: 40 neurons, 3 hubs each driving 10 targets,\n"
@@ -22,20 +23,17 @@ static void usage(FILE *f)
                "and the fields as /simulation/receptive_fields. Deterministic in the seed; the file is written atomically.\n");
 }
 
-int cf_cmd_simulate(int argc, char **argv)
+int cf_neuroformer_simulate_cmd(int argc, char **argv)
 {
-    if (cf_cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
-    if (argc < 2 || strcmp(argv[1], "spikes") != 0) {
-        usage(stderr);
-        return 2;
-    }
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
     cf_sim_config c = cf_sim_defaults();
     const char *out = NULL;
     bool hub_targets_set = false;
-    for (int i = 2; i < argc; i++) {
+    for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         bool v = i + 1 < argc;
         if (strcmp(s, "--neurons") == 0 && v) c.n_neurons = atoi(argv[++i]);
@@ -53,7 +51,7 @@ int cf_cmd_simulate(int argc, char **argv)
             char *end = NULL;
             long h = strtol(m, &end, 10), w = end && (*end == 'x' || *end == 'X') ? strtol(end + 1, &end, 10) : -1;
             if (!end || *end || h < 1 || w < 1 || h > 1024 || w > 1024) {
-                fprintf(stderr, "cformer simulate: --movie '%s': expected HxW, e.g. 8x8\n", m);
+                fprintf(stderr, "cformer data spikes: --movie '%s': expected HxW, e.g. 8x8\n", m);
                 return 2;
             }
             c.movie_h = (int)h, c.movie_w = (int)w;
@@ -61,21 +59,21 @@ int cf_cmd_simulate(int argc, char **argv)
         else if (strcmp(s, "--movie-lag") == 0 && v) c.movie_lag = atof(argv[++i]);
         else if ((strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0) && v) out = argv[++i];
         else {
-            fprintf(stderr, "cformer simulate: unexpected argument '%s' (see --help)\n", s);
+            fprintf(stderr, "cformer data spikes: unexpected argument '%s' (see --help)\n", s);
             return 2;
         }
     }
     if (!out) {
-        fprintf(stderr, "cformer simulate: no output file (-o FILE.h5)\n");
+        fprintf(stderr, "cformer data spikes: no output file (-o FILE.h5)\n");
         return 2;
     }
     /* small circuits: fewer hub targets than the default 10 when there are not enough neurons */
     if (!hub_targets_set && c.hub_targets > c.n_neurons - 1) c.hub_targets = c.n_neurons > 1 ? c.n_neurons - 1 : 0;
     if (c.n_neurons <= 0) {
-        fprintf(stderr, "cformer simulate: --neurons must be positive\n");
+        fprintf(stderr, "cformer data spikes: --neurons must be positive\n");
         return 2;
     }
-    double t0 = cf_cli_now();
+    double t0 = cf_now();
     cf_spikes *s = NULL;
     double *w = malloc(sizeof(double) * (size_t)c.n_neurons * (size_t)c.n_neurons);
     int *hubs = malloc(sizeof(int) * (size_t)(c.n_hubs > 0 ? c.n_hubs : 1));
@@ -92,13 +90,13 @@ int cf_cmd_simulate(int argc, char **argv)
         for (int h = 0; h < c.n_hubs; h++) printf(" %d", hubs[h]);
         if (c.stim_gain != 0) printf(", with a shared stimulus,");
         if (s->frames) printf(", with a %dx%d movie of %lld frames,", c.movie_h, c.movie_w, (long long)s->frames->n);
-        printf(" in %.2f s\nwrote %s\n", cf_cli_now() - t0, out);
+        printf(" in %.2f s\nwrote %s\n", cf_now() - t0, out);
     }
     cf_spikes_free(s);
     free(w);
     free(hubs);
     if (st != CF_OK) {
-        fprintf(stderr, "cformer simulate: %s\n", cf_last_error());
+        fprintf(stderr, "cformer data spikes: %s\n", cf_last_error());
         return 1;
     }
     return 0;
