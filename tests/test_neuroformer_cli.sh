@@ -9,7 +9,7 @@ cformer=$1 src=$2
 rdir=$src/recipes/neuroformer
 
 # 1. simulate: a small circuit with a stimulus
-out=$("$cformer" simulate spikes --neurons 16 --hubs 2 --seconds 60 --seed 3 --stimulus -o "$tmp/sim.h5" 2>&1) || bad "simulate: $out"
+out=$("$cformer" data spikes --neurons 16 --hubs 2 --seconds 60 --seed 3 --stimulus -o "$tmp/sim.h5" 2>&1) || bad "simulate: $out"
 check test -f "$tmp/sim.h5"
 if echo "$out" | grep -q "simulated 16 neurons for 60 s"; then ok; else bad "simulate output: $out"; fi
 if /usr/bin/python3 -c "import numpy, h5py" 2>/dev/null; then
@@ -47,14 +47,14 @@ for k in test_ce_id unigram_ce_id f1 f1_poisson psth_r conn_auc conn_direction_a
 done
 
 # 4. generation: own past and true past; the KV cache gives what recomputation gives
-g=(spikes generate "$rdir/sim-pretrain.yaml" --checkpoint "$ckpt" --seconds 1 --seed 4 "${small[@]}")
-"$cformer" "${g[@]}" -o "$tmp/gen1.h5" >"$tmp/g1" 2>&1 || bad "spikes generate: $(tail -2 "$tmp/g1")"
-"$cformer" "${g[@]}" -o "$tmp/gen2.h5" --no-cache >"$tmp/g2" 2>&1 || bad "spikes generate --no-cache: $(tail -2 "$tmp/g2")"
+g=(generate "$rdir/sim-pretrain.yaml" --checkpoint "$ckpt" --seconds 1 --seed 4 "${small[@]}")
+"$cformer" "${g[@]}" -o "$tmp/gen1.h5" >"$tmp/g1" 2>&1 || bad "generate: $(tail -2 "$tmp/g1")"
+"$cformer" "${g[@]}" -o "$tmp/gen2.h5" --no-cache >"$tmp/g2" 2>&1 || bad "generate --no-cache: $(tail -2 "$tmp/g2")"
 check test -f "$tmp/gen1.h5"
 if [ -n "$(head -1 "$tmp/g1")" ] && diff <(head -1 "$tmp/g1" | sed 's/ in [0-9.]* s$//') \
     <(head -1 "$tmp/g2" | sed 's/ in [0-9.]* s$//') >/dev/null; then ok; else bad "cache vs recompute: $(cat "$tmp/g1" "$tmp/g2")"; fi
 check grep -q "generated 20 windows" "$tmp/g1"
-"$cformer" "${g[@]}" -o "$tmp/gen3.h5" --true-past >"$tmp/g3" 2>&1 || bad "spikes generate --true-past: $(tail -2 "$tmp/g3")"
+"$cformer" "${g[@]}" -o "$tmp/gen3.h5" --true-past >"$tmp/g3" 2>&1 || bad "generate --true-past: $(tail -2 "$tmp/g3")"
 check grep -q "true past" "$tmp/g3"
 if /usr/bin/python3 -c "import numpy, h5py" 2>/dev/null; then
     /usr/bin/python3 - "$tmp/gen1.h5" "$tmp/gen2.h5" <<'PY' && ok || bad "generated files differ or are malformed"

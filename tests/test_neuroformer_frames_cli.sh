@@ -11,7 +11,7 @@ rdir=$src/recipes/neuroformer
 export OMP_NUM_THREADS=1
 
 # 1. simulate a movie-driven circuit
-out=$("$cformer" simulate spikes --neurons 8 --hubs 0 --seconds 60 --trial-s 10 --movie 8x8 --seed 3 --movie-gain 4 \
+out=$("$cformer" data spikes --neurons 8 --hubs 0 --seconds 60 --trial-s 10 --movie 8x8 --seed 3 --movie-gain 4 \
     -o "$tmp/movie.h5" 2>&1) || bad "simulate: $out"
 if echo "$out" | grep -q "with a 8x8 movie of 200 frames"; then ok; else bad "simulate output: $out"; fi
 "$cformer" simulate spikes --neurons 4 --movie 8 -o "$tmp/x.h5" >/dev/null 2>&1 && bad "--movie 8 accepted" || ok

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The paper's property for Neuroformer's frame branch, through the cformer command: on a movie-driven
-# circuit (cformer simulate spikes --movie), a model conditioned on the frames predicts the spikes better
+# circuit (cformer data spikes --movie), a model conditioned on the frames predicts the spikes better
 # (lower test ID cross-entropy after the same short training) than the same model without them; and the
 # control that shows the comparison can fail: when the same movie is shown but drives nothing (gain 0), the
 # frames buy nothing. (The rest of the frame branch's CLI: tests/test_neuroformer_frames_cli.sh.)
@@ -11,7 +11,7 @@ rdir=$src/recipes/neuroformer
 export OMP_NUM_THREADS=1
 
 # the same 8-unit circuit and 8x8 movie (seed 3), the movie driving the units (gain 5) or nothing (gain 0)
-sim=(simulate spikes --neurons 8 --hubs 0 --seconds 120 --trial-s 10 --movie 8x8 --seed 3)
+sim=(data spikes --neurons 8 --hubs 0 --seconds 120 --trial-s 10 --movie 8x8 --seed 3)
 "$cformer" "${sim[@]}" --movie-gain 5 -o "$tmp/movie.h5" >/dev/null 2>&1 || bad "simulate gain 5"
 "$cformer" "${sim[@]}" --movie-gain 0 -o "$tmp/blind.h5" >/dev/null 2>&1 || bad "simulate gain 0"
 
