@@ -41,9 +41,9 @@ cf_status cf_run_validate(cf_run *run, cf_dataset *ds, const char *prefix, cf_me
     cf_loader_free(l);
     if (st == CF_OK) {
         char key[64];
-        snprintf(key, sizeof key, "%s_loss", prefix);
+        snprintf(key, sizeof key, "%s%sloss", prefix, prefix[0] ? "_" : "");
         cf_metrics_set(out, key, sum / items);
-        snprintf(key, sizeof key, "%s_items", prefix);
+        snprintf(key, sizeof key, "%s%sitems", prefix, prefix[0] ? "_" : "");
         cf_metrics_set(out, key, items);
     }
     return st;

@@ -60,7 +60,8 @@ cf_status cf_train(const cf_run_options *o);
  * o->recipe_path the checkpoint's own resolved recipe is used (--set still overrides). out_path may not be ckpt. */
 cf_status cf_evaluate(const cf_run_options *o, const char *ckpt, const char *out_path);
 /* The validation loss: the mean loss over (up to eval.batches of) ds in order, without gradients, as
- * "<prefix>_loss" and "<prefix>_items". What training logs every eval.every steps. */
+ * "<prefix>_loss" and "<prefix>_items" ("loss", "items" for prefix ""). What training logs every eval.every
+ * steps (as val_loss, val_items: cf_progress_log_eval prefixes val_). */
 cf_status cf_run_validate(cf_run *run, cf_dataset *ds, const char *prefix, cf_metrics *out);
 /* Opens another split of the run's dataset (data.type's factory with the run's recipe); caller frees. */
 cf_dataset *cf_run_open_split(cf_run *run, const char *split);

@@ -210,7 +210,7 @@ cf_status cf_train(const cf_run_options *o)
         }
         if (!o->bench && run.eval_every > 0 && done % run.eval_every == 0) {
             cf_metrics ev = {0};
-            st = cf_run_validate(&run, run.val_set, "val", &ev);
+            st = cf_run_validate(&run, run.val_set, "", &ev); /* logged as val_loss, val_items */
             if (st == CF_OK && run.rank == 0) cf_progress_log_eval(&prog, done, &ev);
         }
         if (!o->bench && st == CF_OK && ((run.ckpt_every > 0 && done % run.ckpt_every == 0) || done == end))
