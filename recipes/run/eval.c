@@ -1,12 +1,11 @@
 /* `cformer eval`: a checkpoint on the validation split, as a table and as eval.json. */
+#include "autograd/fileio.h"
 #include "recipes/run/progress.h"
 #include "recipes/checkpoint/checkpoint.h"
 #include "recipes/run/run.h"
 
 #include <math.h>
 #include <stdio.h>
-
-cf_status cf_run_mkdirs(const char *path);
 
 cf_status cf_evaluate(const cf_run_options *o, const char *ckpt, const char *out_path)
 {
@@ -22,7 +21,7 @@ cf_status cf_evaluate(const cf_run_options *o, const char *ckpt, const char *out
         if (out_path) {
             snprintf(path, sizeof path, "%s", out_path);
         } else {
-            st = cf_run_mkdirs(run.run_dir);
+            st = cf_mkdirs(run.run_dir);
             snprintf(path, sizeof path, "%s/eval.json", run.run_dir);
         }
         if (st == CF_OK)
