@@ -72,7 +72,7 @@ static int cmd_mazes(int argc, char **argv)
         return 2;
     }
     o.width = (int)width, o.height = (int)height, o.min_plan_nodes = (int)min_plan;
-    double t0 = cf_cli_now();
+    double t0 = cf_now();
     if (cf_maze_generate_file(out, (int)(size ? size : width), count, (uint64_t)seed, &o) != CF_OK) {
         fprintf(stderr, "cformer data mazes: %s\n", cf_last_error());
         return 1;
@@ -86,7 +86,7 @@ static int cmd_mazes(int argc, char **argv)
     cf_maze_file_close(f);
     printf("wrote %s: %" PRId64 " %dx%d mazes, seed %" PRIu64 ", vocabulary %d, longest prompt/trace/plan %d/%d/%d "
            "tokens (%.1f s)\n", out, in.count, in.width, in.height, in.seed, in.vocab_size, in.max_prompt, in.max_trace,
-           in.max_plan, cf_cli_now() - t0);
+           in.max_plan, cf_now() - t0);
     return 0;
 }
 

@@ -4,6 +4,7 @@
  * download. `--mlp` is the first demo: a small MLP on a generated regression task, using nothing but the
  * engine, parameters and optimizer. */
 #include "autograd/cformer.h"
+#include "autograd/fileio.h"
 #include "tools/cli.h"
 #include "optim/optim.h"
 #include "recipes/run/run.h"
@@ -98,7 +99,7 @@ static int mlp_demo(int steps)
     bool tty = isatty(fileno(stdout));
     printf("cformer demo: MLP with %lld parameters, batch %d, %d steps, %d threads\n", (long long)cf_params_numel(ps),
            batch, steps, cf_get_threads(ctx));
-    double t0 = cf_cli_now(), first = 0, ema = 0;
+    double t0 = cf_now(), first = 0, ema = 0;
     for (int s = 0; s < steps; s++) {
         make_batch(x, y, 1, (uint64_t)s);
         cf_params_zero_grad(ps);
@@ -110,10 +111,10 @@ static int mlp_demo(int steps)
         cf_step_reset(ctx);
         ema = s ? 0.9 * ema + 0.1 * l : l;
         if (s == 0) first = l;
-        if (s % 50 == 0 || s == steps - 1) progress(s + 1, steps, ema, cf_cli_now() - t0, tty);
+        if (s % 50 == 0 || s == steps - 1) progress(s + 1, steps, ema, cf_now() - t0, tty);
     }
     if (tty) printf("\n");
-    printf("loss %.5f -> %.5f in %.2fs (%.1f steps/s)\n", first, ema, cf_cli_now() - t0, steps / (cf_cli_now() - t0));
+    printf("loss %.5f -> %.5f in %.2fs (%.1f steps/s)\n", first, ema, cf_now() - t0, steps / (cf_now() - t0));
     cf_tensor_free(x);
     cf_tensor_free(y);
     cf_optim_free(opt);
@@ -193,8 +194,8 @@ static int neuroformer_demo(bool quick, const char *keep_dir)
     char dir[1024], path[1200], run_dir[1200], ckpt[1400], eval_path[1200], abl_dir[1200], abl_set[1500];
     if (keep_dir) {
         snprintf(dir, sizeof dir, "%s", keep_dir);
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-            fprintf(stderr, "cformer demo: cannot create %s: %s\n", dir, strerror(errno));
+        if (cf_mkdirs(dir) != CF_OK) {
+            fprintf(stderr, "cformer demo: %s\n", cf_last_error());
             return 1;
         }
     } else {
@@ -211,13 +212,12 @@ static int neuroformer_demo(bool quick, const char *keep_dir)
     snprintf(eval_path, sizeof eval_path, "%s/eval.json", dir);
     snprintf(abl_dir, sizeof abl_dir, "%s/run-shuffled-past", dir);
     snprintf(abl_set, sizeof abl_set, "model.eval.ablation_checkpoint=%s/checkpoints/step-%08d.h5", abl_dir, steps);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "cformer demo: cannot write %s: %s\n", path, strerror(errno));
+    cf_atomic_file *af = cf_atomic_open(path);
+    if (af) cf_atomic_printf(af, demo_recipe, free_s, max_windows, seconds, warmup, steps, quick ? 50 : 100);
+    if (!af || cf_atomic_commit(af) != CF_OK) {
+        fprintf(stderr, "cformer demo: %s\n", cf_last_error());
         return 1;
     }
-    fprintf(f, demo_recipe, free_s, max_windows, seconds, warmup, steps, quick ? 50 : 100);
-    fclose(f);
     printf("cformer demo: Neuroformer (Antoniades et al. 2024) on a simulated spiking circuit\n"
            "  1. simulate %g s of 40 neurons (3 hub neurons drive 10 targets each, plus sparse random edges)\n"
            "  2. pretrain a small Neuroformer (%d steps) to predict each 50 ms window's spikes from the previous window\n"
@@ -225,7 +225,7 @@ static int neuroformer_demo(bool quick, const char *keep_dir)
            "  4. generate the test windows' spikes and score them; read the circuit's wiring off the attention\n"
            "work directory: %s%s\n\n",
            seconds, steps, dir, keep_dir ? "" : " (removed at the end; --dir DIR keeps it)");
-    double t0 = cf_cli_now();
+    double t0 = cf_now();
     cf_run_options o = {.recipe_path = path, .run_dir = run_dir, .quiet = false};
     cf_status st = cf_train(&o);
     if (st == CF_OK) {
@@ -234,7 +234,7 @@ static int neuroformer_demo(bool quick, const char *keep_dir)
         printf("\nthe ablation: the same model, the previous window's neuron IDs shuffled...\n");
         st = cf_train(&ab);
     }
-    double t_train = cf_cli_now() - t0;
+    double t_train = cf_now() - t0;
     if (st == CF_OK) {
         const char *sets[] = {abl_set};
         cf_run_options ev = {.recipe_path = path, .run_dir = run_dir, .n_sets = 1, .sets = sets};
@@ -242,13 +242,14 @@ static int neuroformer_demo(bool quick, const char *keep_dir)
         st = cf_evaluate(&ev, ckpt, eval_path);
     }
     char *json = NULL;
+    FILE *f;
     if (st == CF_OK && (f = fopen(eval_path, "r"))) {
         json = calloc(1, 16384);
         if (json && fread(json, 1, 16383, f) == 0) json[0] = '\0';
         fclose(f);
     }
     if (st == CF_OK) {
-        printf("\n==== cformer demo: results (%.0f s of training, %.0f s in all) ====\n", t_train, cf_cli_now() - t0);
+        printf("\n==== cformer demo: results (%.0f s of training, %.0f s in all) ====\n", t_train, cf_now() - t0);
         printf("next-spike cross-entropy      %.3f nats   (unigram baseline %.3f)\n", json_value(json, "test_ce_id"),
                json_value(json, "unigram_ce_id"));
         printf("window F1 of generated spikes %.3f        (rate-matched Poisson %.3f, top-rate units %.3f)\n",

@@ -75,7 +75,7 @@ int cf_cmd_simulate(int argc, char **argv)
         fprintf(stderr, "cformer simulate: --neurons must be positive\n");
         return 2;
     }
-    double t0 = cf_cli_now();
+    double t0 = cf_now();
     cf_spikes *s = NULL;
     double *w = malloc(sizeof(double) * (size_t)c.n_neurons * (size_t)c.n_neurons);
     int *hubs = malloc(sizeof(int) * (size_t)(c.n_hubs > 0 ? c.n_hubs : 1));
@@ -92,7 +92,7 @@ int cf_cmd_simulate(int argc, char **argv)
         for (int h = 0; h < c.n_hubs; h++) printf(" %d", hubs[h]);
         if (c.stim_gain != 0) printf(", with a shared stimulus,");
         if (s->frames) printf(", with a %dx%d movie of %lld frames,", c.movie_h, c.movie_w, (long long)s->frames->n);
-        printf(" in %.2f s\nwrote %s\n", cf_cli_now() - t0, out);
+        printf(" in %.2f s\nwrote %s\n", cf_now() - t0, out);
     }
     cf_spikes_free(s);
     free(w);

@@ -72,7 +72,7 @@ int cf_cmd_spikes(int argc, char **argv)
     cf_spike_source src;
     if (st == CF_OK) st = cf_spike_source_from_recipe(run.recipe, &src);
     if (st == CF_OK && !(ds = cf_spike_source_open(&src, split, false))) st = cf_last_status();
-    double t0 = cf_cli_now();
+    double t0 = cf_now();
     if (st == CF_OK) st = cf_neuroformer_generate_split(run.model, run.ctx, ds, &go, &g);
     int n_units = st == CF_OK ? (int)cf_neuroformer_of(run.model)->cfg.n_units : 0;
     if (st == CF_OK && !(gen = cf_nf_generation_spikes(&g, n_units, false))) st = cf_last_status();
@@ -89,7 +89,7 @@ int cf_cmd_spikes(int argc, char **argv)
         printf("generated %lld windows (%.2f s to %.2f s, %s past): %lld spikes (true: %lld), window F1 %.4f, in %.1f s\n"
                "wrote %s\n",
                (long long)g.windows, g.t_from, g.t_to, go.true_past ? "true" : "own", (long long)g.gen_off[g.windows],
-               (long long)g.true_off[g.windows], counted ? f1 / (double)counted : 0.0, cf_cli_now() - t0, out);
+               (long long)g.true_off[g.windows], counted ? f1 / (double)counted : 0.0, cf_now() - t0, out);
     }
     cf_spikes_free(gen);
     cf_nf_generation_free(&g);
