@@ -120,24 +120,36 @@ static void test_abort_leaves_nothing(void)
     CHECK(temp_files() == 0);
 }
 
-/* Runs write(af) under a 4 KiB file-size limit with SIGXFSZ ignored: writes past it fail with EFBIG, as
- * they would with ENOSPC on a full disk. */
+/* A 4 KiB file-size limit with SIGXFSZ ignored: writes past it fail with EFBIG, as they would with ENOSPC
+ * on a full disk. */
+static struct rlimit fsize_saved;
+static void (*sigxfsz_saved)(int);
+
+static void fsize_limit(bool on)
+{
+    if (on) {
+        getrlimit(RLIMIT_FSIZE, &fsize_saved);
+        struct rlimit lim = fsize_saved;
+        lim.rlim_cur = 4096;
+        sigxfsz_saved = signal(SIGXFSZ, SIG_IGN);
+        setrlimit(RLIMIT_FSIZE, &lim);
+    } else {
+        setrlimit(RLIMIT_FSIZE, &fsize_saved);
+        signal(SIGXFSZ, sigxfsz_saved);
+    }
+}
+
+/* Opens path, runs write(af) and commits, under the file-size limit. */
 static cf_status commit_past_limit(const char *path, void (*write)(cf_atomic_file *af))
 {
-    struct rlimit old, lim;
-    getrlimit(RLIMIT_FSIZE, &old);
-    lim = old;
-    lim.rlim_cur = 4096;
-    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
-    setrlimit(RLIMIT_FSIZE, &lim);
+    fsize_limit(true);
     cf_status st = CF_ERR_INTERNAL;
     cf_atomic_file *af = cf_atomic_open(path);
     if (af) {
         write(af);
         st = cf_atomic_commit(af);
     }
-    setrlimit(RLIMIT_FSIZE, &old);
-    signal(SIGXFSZ, prev);
+    fsize_limit(false);
     return st;
 }
 
@@ -182,15 +194,9 @@ static void test_write_error_keeps_old_file(void)
     CHECK(file_is(path, "previous") && temp_files() == 0);
 
     /* the thin wrapper too */
-    struct rlimit lim0, lim;
-    getrlimit(RLIMIT_FSIZE, &lim0);
-    lim = lim0;
-    lim.rlim_cur = 4096;
-    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
-    setrlimit(RLIMIT_FSIZE, &lim);
+    fsize_limit(true);
     st = cf_write_file_atomic(path, old, sizeof old);
-    setrlimit(RLIMIT_FSIZE, &lim0);
-    signal(SIGXFSZ, prev);
+    fsize_limit(false);
     CHECK(st == CF_ERR_IO && strstr(cf_last_error(), strerror(EFBIG)), "cf_write_file_atomic: %s", cf_last_error());
     CHECK(file_is(path, "previous") && temp_files() == 0);
 }
