@@ -2,10 +2,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+struct cf_atomic_file {
+    FILE *f;
+    char *path, *tmp;
+    int err; /* the first failure's errno; 0 while all is well */
+};
 
 int cf_fsync_dir_of(const char *path)
 {
@@ -21,46 +29,165 @@ int cf_fsync_dir_of(const char *path)
     return rc;
 }
 
-cf_status cf_write_file_atomic(const char *path, const void *buf, size_t len)
+static void atomic_free(cf_atomic_file *af)
 {
-    char tmp[4096], why[256];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return cf_set_error(CF_ERR_ARG, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return cf_set_error(CF_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-    const char *p = buf;
-    size_t left = len;
-    errno = 0;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) goto io_fail;
-        p += w, left -= (size_t)w;
-    }
-    if (fsync(fd) < 0) goto io_fail;
-    int closed = close(fd);
-    fd = -1;
-    if (closed < 0) goto io_fail;
-    if (rename(tmp, path) < 0) {
-        snprintf(why, sizeof why, "%s", strerror(errno));
-        unlink(tmp);
-        return cf_set_error(CF_ERR_IO, "%s: cannot rename %s over it: %s; the previous file (if any) is unchanged", path,
-                            tmp, why);
-    }
-    if (cf_fsync_dir_of(path) < 0)
-        return cf_set_error(CF_ERR_IO, "%s: written, but fsync of its directory failed: %s", path, strerror(errno));
-    return CF_OK;
-io_fail:
-    snprintf(why, sizeof why, "%s", errno ? strerror(errno) : "short write");
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    return cf_set_error(CF_ERR_IO, "%s: writing %s failed after %zu of %zu bytes: %s; the previous file (if any) is unchanged",
-                        path, tmp, len - left, len, why);
+    free(af->path);
+    free(af->tmp);
+    free(af);
 }
 
-double cf_now(void)
+cf_atomic_file *cf_atomic_open(const char *path)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    static atomic_uint serial;
+    if (!path || !*path) {
+        cf_set_error(CF_ERR_ARG, "cf_atomic_open: empty path");
+        return NULL;
+    }
+    size_t cap = strlen(path) + 64;
+    cf_atomic_file *af = calloc(1, sizeof *af);
+    if (!af || !(af->path = strdup(path)) || !(af->tmp = malloc(cap))) {
+        if (af) atomic_free(af);
+        cf_set_error(CF_ERR_OOM, "%s: out of memory", path);
+        return NULL;
+    }
+    int fd = -1;
+    snprintf(af->tmp, cap, "%s.tmp.%ld", path, (long)getpid());
+    for (int tries = 0; tries < 100; tries++) {
+        fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST) break;
+        /* this process writes path twice at once (or a dead one with our pid left its file): another name */
+        snprintf(af->tmp, cap, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&serial, 1u) + 1u);
+    }
+    if (fd < 0 || !(af->f = fdopen(fd, "wb"))) {
+        cf_set_error(CF_ERR_IO, "%s: cannot create the temporary file %s: %s", path, af->tmp, strerror(errno));
+        if (fd >= 0) close(fd), unlink(af->tmp);
+        atomic_free(af);
+        return NULL;
+    }
+    return af;
+}
+
+/* Sets the thread's error from the recorded failure. */
+static cf_status atomic_error(const cf_atomic_file *af, const char *tail)
+{
+    return cf_set_error(CF_ERR_IO, "%s: writing %s failed: %s%s", af->path, af->tmp, strerror(af->err), tail);
+}
+
+static void record(cf_atomic_file *af)
+{
+    if (!af->err) af->err = errno ? errno : EIO;
+}
+
+cf_status cf_atomic_write(cf_atomic_file *af, const void *buf, size_t len)
+{
+    if (af->err) return atomic_error(af, "");
+    errno = 0;
+    if (len > 0 && fwrite(buf, 1, len, af->f) != len) {
+        record(af);
+        return atomic_error(af, "");
+    }
+    return CF_OK;
+}
+
+cf_status cf_atomic_printf(cf_atomic_file *af, const char *fmt, ...)
+{
+    if (af->err) return atomic_error(af, "");
+    va_list ap;
+    va_start(ap, fmt);
+    errno = 0;
+    int n = vfprintf(af->f, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        record(af);
+        return atomic_error(af, "");
+    }
+    return CF_OK;
+}
+
+FILE *cf_atomic_stream(cf_atomic_file *af) { return af->f; }
+
+const char *cf_atomic_path(const cf_atomic_file *af) { return af->path; }
+
+void cf_atomic_abort(cf_atomic_file *af)
+{
+    if (!af) return;
+    if (af->f) fclose(af->f);
+    unlink(af->tmp);
+    atomic_free(af);
+}
+
+cf_status cf_atomic_commit(cf_atomic_file *af)
+{
+    if (!af) return cf_set_error(CF_ERR_ARG, "cf_atomic_commit: NULL file");
+    errno = 0;
+    if (!af->err && (fflush(af->f) != 0 || ferror(af->f))) record(af);
+    if (!af->err && fsync(fileno(af->f)) != 0) record(af);
+    errno = 0;
+    if (fclose(af->f) != 0) record(af);
+    af->f = NULL;
+    cf_status st = CF_OK;
+    if (af->err) {
+        st = atomic_error(af, "; the previous file (if any) is unchanged");
+    } else if (rename(af->tmp, af->path) != 0) {
+        st = cf_set_error(CF_ERR_IO, "%s: cannot rename %s over it: %s; the previous file (if any) is unchanged",
+                          af->path, af->tmp, strerror(errno));
+    }
+    if (st != CF_OK) {
+        unlink(af->tmp);
+    } else if (cf_fsync_dir_of(af->path) != 0) {
+        st = cf_set_error(CF_ERR_IO, "%s: written, but fsync of its directory failed: %s", af->path, strerror(errno));
+    }
+    atomic_free(af);
+    return st;
+}
+
+cf_status cf_write_file_atomic(const char *path, const void *buf, size_t len)
+{
+    cf_atomic_file *af = cf_atomic_open(path);
+    if (!af) return cf_last_status();
+    cf_atomic_write(af, buf, len); /* a failure is sticky: commit reports it */
+    return cf_atomic_commit(af);
+}
+
+/* mkdir of one component; an existing directory is fine (checked by stat: a read-only filesystem may say
+ * EROFS rather than EEXIST for a directory that exists). */
+static cf_status mkdir_one(const char *dir)
+{
+    if (mkdir(dir, 0777) == 0) return CF_OK;
+    int err = errno;
+    struct stat sb;
+    if (stat(dir, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) return CF_OK;
+        return cf_set_error(CF_ERR_IO, "cannot create the directory %s: a file of that name exists", dir);
+    }
+    return cf_set_error(CF_ERR_IO, "cannot create the directory %s: %s", dir, strerror(err));
+}
+
+cf_status cf_mkdirs(const char *dir)
+{
+    if (!dir || !*dir) return cf_set_error(CF_ERR_ARG, "cf_mkdirs: empty directory name");
+    char *buf = strdup(dir);
+    if (!buf) return cf_set_error(CF_ERR_OOM, "%s: out of memory", dir);
+    cf_status st = CF_OK;
+    for (char *p = buf + 1; *p && st == CF_OK; p++) {
+        if (*p != '/' || p[-1] == '/') continue;
+        *p = '\0';
+        st = mkdir_one(buf);
+        *p = '/';
+    }
+    if (st == CF_OK) st = mkdir_one(buf);
+    free(buf);
+    return st;
+}
+
+cf_status cf_mkdirs_for(const char *file)
+{
+    if (!file) return cf_set_error(CF_ERR_ARG, "cf_mkdirs_for: NULL path");
+    const char *slash = strrchr(file, '/');
+    if (!slash || slash == file) return CF_OK;
+    char *dir = strndup(file, (size_t)(slash - file));
+    if (!dir) return cf_set_error(CF_ERR_OOM, "%s: out of memory", file);
+    cf_status st = cf_mkdirs(dir);
+    free(dir);
+    return st;
 }

@@ -144,7 +144,7 @@ static cf_status start_bucket(cf_ddp *d, int k, bool in_backward)
 {
     bucket *bk = &d->b[k];
     size_t es = cf_dtype_size(d->ps->dtype);
-    if (d->t_first == 0) d->t_first = cf_pg_now();
+    if (d->t_first == 0) d->t_first = cf_now();
     bk->started = true;
     bk->done = true;
     if (in_backward) d->stats.buckets_in_backward++;
@@ -359,7 +359,7 @@ cf_status cf_ddp_finish(cf_ddp *d)
             break;
         }
     }
-    double t0 = cf_pg_now();
+    double t0 = cf_now();
 #ifdef CF_HAVE_MPI
     for (int k = 0; k < d->next_start; k++) {
         bucket *bk = &d->b[k];
@@ -369,7 +369,7 @@ cf_status cf_ddp_finish(cf_ddp *d)
         if (w != CF_OK && st == CF_OK) st = w, snprintf(msg, sizeof msg, "%s", cf_last_error());
     }
 #endif
-    double t1 = cf_pg_now();
+    double t1 = cf_now();
     if (st == CF_OK && comm_active(d)) {
         cf_params *ps = d->ps;
         double inv = 1.0 / cf_pg_world(d->pg);
@@ -383,7 +383,7 @@ cf_status cf_ddp_finish(cf_ddp *d)
     }
     d->stats.steps++;
     d->stats.wait_s += t1 - t0;
-    if (d->t_first > 0) d->stats.window_s += cf_pg_now() - d->t_first;
+    if (d->t_first > 0) d->stats.window_s += cf_now() - d->t_first;
     d->err = CF_OK;
     reset_step(d);
     if (st != CF_OK) return cf_set_error(st, "%s", msg);

@@ -143,7 +143,7 @@ cf_status cf_nccl_reduce_scatter(cf_nccl *nc, const void *send, void *recv, int6
 
 cf_status cf_nccl_wait(cf_nccl *nc, void *stream)
 {
-    double t0 = cf_pg_now(), limit = cf_pg_timeout(nc->pg);
+    double t0 = cf_now(), limit = cf_pg_timeout(nc->pg);
     for (;;) {
         cudaError_t ce = cudaStreamQuery((cudaStream_t)stream);
         if (ce == cudaSuccess) return CF_OK;
@@ -156,7 +156,7 @@ cf_status cf_nccl_wait(cf_nccl *nc, void *stream)
             ncclCommAbort(nc->comm);
             cf_pg_abort(nc->pg, "NCCL reported an asynchronous error: %s", ncclGetErrorString(async));
         }
-        if (limit > 0 && cf_pg_now() - t0 > limit) {
+        if (limit > 0 && cf_now() - t0 > limit) {
             ncclCommAbort(nc->comm);
             cf_pg_abort(nc->pg, "NCCL collective did not complete within %g s (CF_DIST_TIMEOUT): another rank is dead "
                         "or stuck", limit);

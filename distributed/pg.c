@@ -25,13 +25,6 @@ struct cf_pg {
 
 /* ---- helpers ---- */
 
-double cf_pg_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* An environment variable as an int; false when unset or not a number. */
 static bool env_int(const char *name, int *out)
 {
@@ -307,13 +300,13 @@ cf_status cf_pg_wait_mpi(cf_pg *pg, MPI_Request *r, const char *what)
     }
     /* Poll so a dead-or-stuck peer ends in an abort, not a hang. After 10 ms of waiting, nap between
      * polls so a waiting rank does not steal the core a slower peer (oversubscribed) computes on. */
-    double t0 = cf_pg_now();
+    double t0 = cf_now();
     for (long it = 0;; it++) {
         int flag = 0, rc = MPI_Test(r, &flag, MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS) return cf_pg_mpi_fail(pg, rc, what);
         if (flag) return CF_OK;
         if ((it & 63) == 0) {
-            double waited = cf_pg_now() - t0;
+            double waited = cf_now() - t0;
             if (waited > pg->timeout_s)
                 cf_pg_abort(pg, "%s did not complete within %g s (CF_DIST_TIMEOUT): another rank is dead, stuck or "
                             "issued a different collective", what, pg->timeout_s);

@@ -3,6 +3,7 @@
 #ifndef CF_PG_INTERNAL_H
 #define CF_PG_INTERNAL_H
 
+#include "autograd/clock.h" /* cf_now: the deadlines and the communication timings */
 #include "distributed/pg.h"
 
 #define CF_DIST_TRY(expr) \
@@ -28,6 +29,5 @@ cf_status cf_pg_test_mpi(cf_pg *pg, MPI_Request *r, bool *done, const char *what
 /* dtype check shared by the collectives: f32, f64, i32, i64; AVG only for floats. */
 cf_status cf_pg_check_args(const char *what, int64_t n, cf_dtype dt, cf_reduce_op op);
 void cf_pg_scale(void *buf, int64_t n, cf_dtype dt, double s);
-double cf_pg_now(void); /* monotonic seconds */
 
 #endif

@@ -142,13 +142,13 @@ cf_status cf_zero_step(cf_zero *z, double lr)
     cf_params *ps = z->ps;
 #ifdef CF_HAVE_MPI
     if (cf_pg_uses_mpi(z->pg) && cf_pg_world(z->pg) > 1) {
-        double t0 = cf_pg_now();
+        double t0 = cf_now();
         MPI_Request r;
         int rc = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, ps->values, z->counts, z->displs,
                                  cf_pg_mpi_type(ps->dtype), cf_pg_comm_of(z->pg), &r);
         if (rc != MPI_SUCCESS) return cf_pg_mpi_fail(z->pg, rc, "MPI_Iallgatherv");
         CF_DIST_TRY(cf_pg_wait_mpi(z->pg, &r, "parameter all-gather"));
-        z->gather_s += cf_pg_now() - t0;
+        z->gather_s += cf_now() - t0;
     }
 #endif
     for (int k = 0; k < ps->count; k++) cf_bump_version(ps->items[k].value);

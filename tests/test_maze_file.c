@@ -3,6 +3,7 @@
  * range, out-of-vocabulary tokens, grammar, checksums) with the file and record in the message, atomic
  * writes, and the dataset's batches (framing, shift, padding, splits, skip/truncate, re-draw per epoch,
  * Solution-Only and Searchformer modes). */
+#include "autograd/clock.h"
 #include "autograd/cformer.h"
 #include "tests/check.h"
 #include "tests/tmpdir.h"
@@ -12,7 +13,6 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -35,13 +35,6 @@ static const char *tmp(const char *name)
     k = (k + 1) % 4;
     snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
     return buf[k];
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static unsigned char *slurp(const char *path, long *n)
@@ -89,9 +82,9 @@ static uint64_t get64(const unsigned char *p)
 static void test_generate(void)
 {
     int n = SANITIZED ? 2000 : 20000;
-    double t0 = now();
+    double t0 = cf_now();
     CHECK(cf_maze_generate_file(tmp("big.bin"), 7, n, 1, NULL) == CF_OK);
-    double dt = now() - t0;
+    double dt = cf_now() - t0;
     printf("generated %d 7x7 tasks in %.2f s\n", n, dt);
     CHECK(SANITIZED || dt < 5.0);
     cf_maze_file *f = cf_maze_file_open(tmp("big.bin"));

@@ -2,6 +2,8 @@
 #ifndef CF_CLI_H
 #define CF_CLI_H
 
+#include "autograd/clock.h" /* cf_now: the commands' timings */
+
 #include <stdbool.h>
 
 int cf_cmd_demo(int argc, char **argv);
@@ -19,7 +21,5 @@ int cf_cmd_data(int argc, char **argv);
 
 /* argv[i] is "--help" or "-h" for some i. */
 bool cf_cli_wants_help(int argc, char **argv);
-/* Wall-clock seconds from a monotonic clock. */
-double cf_cli_now(void);
 
 #endif

@@ -15,11 +15,11 @@ static double time_it(bench_fn fn, void *user, double min_time)
     double best = 1e30;
     for (int round = 0; round < 3; round++) {
         int iters = 0;
-        double t0 = cf_cli_now(), t;
+        double t0 = cf_now(), t;
         do {
             fn(user);
             iters++;
-            t = cf_cli_now() - t0;
+            t = cf_now() - t0;
         } while (t < min_time);
         if (t / iters < best) best = t / iters;
     }

@@ -2,6 +2,7 @@
  * `--mlp` is the first demo: a small MLP on a generated regression task, using nothing but the engine,
  * parameters and optimizer. */
 #include "autograd/cformer.h"
+#include "autograd/clock.h"
 #include "tools/cli.h"
 #include "optim/optim.h"
 #include "recipes/run/paper.h"
@@ -92,7 +93,7 @@ static int mlp_demo(int steps)
     bool tty = isatty(fileno(stdout));
     printf("cformer demo: MLP with %lld parameters, batch %d, %d steps, %d threads\n", (long long)cf_params_numel(ps),
            batch, steps, cf_get_threads(ctx));
-    double t0 = cf_cli_now(), first = 0, ema = 0;
+    double t0 = cf_now(), first = 0, ema = 0;
     for (int s = 0; s < steps; s++) {
         make_batch(x, y, 1, (uint64_t)s);
         cf_params_zero_grad(ps);
@@ -104,10 +105,10 @@ static int mlp_demo(int steps)
         cf_step_reset(ctx);
         ema = s ? 0.9 * ema + 0.1 * l : l;
         if (s == 0) first = l;
-        if (s % 50 == 0 || s == steps - 1) progress(s + 1, steps, ema, cf_cli_now() - t0, tty);
+        if (s % 50 == 0 || s == steps - 1) progress(s + 1, steps, ema, cf_now() - t0, tty);
     }
     if (tty) printf("\n");
-    printf("loss %.5f -> %.5f in %.2fs (%.1f steps/s)\n", first, ema, cf_cli_now() - t0, steps / (cf_cli_now() - t0));
+    printf("loss %.5f -> %.5f in %.2fs (%.1f steps/s)\n", first, ema, cf_now() - t0, steps / (cf_now() - t0));
     cf_tensor_free(x);
     cf_tensor_free(y);
     cf_optim_free(opt);

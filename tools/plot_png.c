@@ -5,12 +5,9 @@
 
 #include "autograd/cformer.h"
 
-#include <errno.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
 typedef struct {
     jmp_buf jb;
@@ -67,25 +64,14 @@ static cf_status png_encode(FILE *f, const canvas *c, const char *source, png_er
 
 cf_status plot_png_write_atomic(const char *path, const canvas *c, const char *source)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return cf_set_error(CF_ERR_ARG, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return cf_set_error(CF_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+    cf_atomic_file *af = cf_atomic_open(path);
+    if (!af) return cf_last_status();
     png_err err = {.msg = ""};
+    FILE *f = cf_atomic_stream(af);
     cf_status rc = png_encode(f, c, source, &err);
-    if (rc == CF_ERR_IO) rc = cf_set_error(CF_ERR_IO, "%s: writing %s failed: %s", path, tmp, err.msg);
-    if (rc == CF_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-        rc = cf_set_error(CF_ERR_IO, "%s: writing %s failed: %s", path, tmp, strerror(errno));
-    if (fclose(f) != 0 && rc == CF_OK)
-        rc = cf_set_error(CF_ERR_IO, "%s: writing %s failed: %s", path, tmp, strerror(errno));
-    if (rc == CF_OK && rename(tmp, path) != 0)
-        rc = cf_set_error(CF_ERR_IO, "%s: cannot rename %s to it: %s", path, tmp, strerror(errno));
-    if (rc != CF_OK) {
-        unlink(tmp);
-        return rc;
-    }
-    if (cf_fsync_dir_of(path) != 0)
-        return cf_set_error(CF_ERR_IO, "%s: written, but fsync of its directory failed: %s", path, strerror(errno));
-    return CF_OK;
+    /* on a failed write libpng says only "Write Error"; the commit then fails naming the cause (ENOSPC ...) */
+    if (rc == CF_OK || ferror(f)) return cf_atomic_commit(af);
+    if (rc == CF_ERR_IO) rc = cf_set_error(CF_ERR_IO, "%s: encoding the PNG failed: %s", path, err.msg);
+    cf_atomic_abort(af);
+    return rc;
 }

@@ -223,7 +223,7 @@ int cf_maze_decoder_max_len(const cf_maze_record *r, const cf_maze_draw_config *
 #define CF_MAZE_FLAG_OFFICIAL_WALLS 2u
 
 typedef struct cf_maze_writer cf_maze_writer;
-/* Opens "<path>.tmp.<pid>.<n>" for exactly `count` records of a w x h maze. */
+/* Opens a temporary file next to path (cf_atomic_open) for exactly `count` records of a w x h maze. */
 cf_maze_writer *cf_maze_writer_open(const char *path, int w, int h, int64_t count, uint64_t seed, uint32_t flags,
                                     int min_plan_nodes);
 /* Checks the record (vocabulary, section grammar) and appends it. */

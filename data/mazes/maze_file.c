@@ -5,15 +5,11 @@
 #include "data/mazes/maze.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #define HEADER_BYTES 96
@@ -58,8 +54,8 @@ static uint32_t crc(uint32_t c, const uint8_t *p, uint64_t n)
 /* ---- writer ---- */
 
 struct cf_maze_writer {
-    char *path, *tmp;
-    FILE *f;
+    cf_atomic_file *af;
+    const char *path; /* cf_atomic_path(af) */
     int w, h, min_plan;
     int64_t count, added;
     uint64_t seed;
@@ -74,10 +70,6 @@ struct cf_maze_writer {
 
 static void writer_free(cf_maze_writer *wr)
 {
-    if (!wr) return;
-    if (wr->f) fclose(wr->f);
-    free(wr->path);
-    free(wr->tmp);
     free(wr->index);
     free(wr->buf);
     free(wr);
@@ -86,16 +78,13 @@ static void writer_free(cf_maze_writer *wr)
 void cf_maze_writer_abort(cf_maze_writer *wr)
 {
     if (!wr) return;
-    if (wr->f) fclose(wr->f);
-    wr->f = NULL;
-    if (wr->tmp) unlink(wr->tmp);
+    cf_atomic_abort(wr->af);
     writer_free(wr);
 }
 
 cf_maze_writer *cf_maze_writer_open(const char *path, int w, int h, int64_t count, uint64_t seed, uint32_t flags,
                                     int min_plan_nodes)
 {
-    static atomic_uint serial;
     if (!path) {
         cf_set_error(CF_ERR_ARG, "cf_maze_writer_open: NULL path");
         return NULL;
@@ -109,28 +98,20 @@ cf_maze_writer *cf_maze_writer_open(const char *path, int w, int h, int64_t coun
         return NULL;
     }
     cf_maze_writer *wr = calloc(1, sizeof *wr);
-    size_t plen = strlen(path);
-    if (!wr || !(wr->path = strdup(path)) || !(wr->tmp = malloc(plen + 48)) ||
-        !(wr->index = calloc((size_t)count + 1, ENTRY_BYTES))) {
+    if (!wr || !(wr->index = calloc((size_t)count + 1, ENTRY_BYTES))) {
         cf_set_error(CF_ERR_OOM, "%s: out of memory for the index of %" PRId64 " records", path, count);
-        writer_free(wr);
+        if (wr) writer_free(wr);
         return NULL;
     }
     wr->w = w, wr->h = h, wr->count = count, wr->seed = seed, wr->flags = flags, wr->min_plan = min_plan_nodes;
-    snprintf(wr->tmp, plen + 48, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&serial, 1u));
-    int fd = open(wr->tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-    if (fd < 0 || !(wr->f = fdopen(fd, "wb"))) {
-        cf_set_error(CF_ERR_IO, "%s: cannot create %s: %s", path, wr->tmp, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(wr->tmp);
-        }
+    if (!(wr->af = cf_atomic_open(path))) {
         writer_free(wr);
         return NULL;
     }
+    wr->path = cf_atomic_path(wr->af);
     /* the header and the index are written at commit; the data starts after the room reserved for them */
-    if (fseeko(wr->f, (off_t)(HEADER_BYTES + (uint64_t)count * ENTRY_BYTES), SEEK_SET) != 0) {
-        cf_set_error(CF_ERR_IO, "%s: cannot seek in %s: %s", path, wr->tmp, strerror(errno));
+    if (fseeko(cf_atomic_stream(wr->af), (off_t)(HEADER_BYTES + (uint64_t)count * ENTRY_BYTES), SEEK_SET) != 0) {
+        cf_set_error(CF_ERR_IO, "%s: cannot seek in its temporary file: %s", path, strerror(errno));
         cf_maze_writer_abort(wr);
         return NULL;
     }
@@ -147,8 +128,7 @@ static cf_status write_tokens(cf_maze_writer *wr, const uint16_t *t, int n)
         wr->buf_cap = need;
     }
     for (int i = 0; i < n; i++) put16(wr->buf + 2 * i, t[i]);
-    if (n > 0 && fwrite(wr->buf, 1, need, wr->f) != need)
-        return cf_set_error(CF_ERR_IO, "%s: write to %s failed: %s", wr->path, wr->tmp, strerror(errno));
+    CF_TRY(cf_atomic_write(wr->af, wr->buf, need));
     wr->data_crc = crc(wr->data_crc, wr->buf, need);
     return CF_OK;
 }
@@ -211,30 +191,16 @@ cf_status cf_maze_writer_commit(cf_maze_writer *wr)
     put32(hd + 84, crc(0, wr->index, index_bytes));
     put32(hd + 88, wr->data_crc);
     put32(hd + 92, crc(0, hd, 92));
-    const char *what = "write";
-    if (fseeko(wr->f, 0, SEEK_SET) != 0 || fwrite(hd, 1, HEADER_BYTES, wr->f) != HEADER_BYTES ||
-        (index_bytes && fwrite(wr->index, 1, index_bytes, wr->f) != index_bytes))
-        goto io_fail;
-    what = "fsync";
-    if (fflush(wr->f) != 0 || fsync(fileno(wr->f)) != 0) goto io_fail;
-    what = "close";
-    int rc = fclose(wr->f);
-    wr->f = NULL;
-    if (rc != 0) goto io_fail;
-    what = "rename";
-    if (rename(wr->tmp, wr->path) != 0) goto io_fail;
-    if (cf_fsync_dir_of(wr->path) != 0) {
-        cf_status st = cf_set_error(CF_ERR_IO, "%s: written, but fsync of its directory failed: %s", wr->path,
-                                    strerror(errno));
-        writer_free(wr);
+    if (fseeko(cf_atomic_stream(wr->af), 0, SEEK_SET) != 0) {
+        cf_status st = cf_set_error(CF_ERR_IO, "%s: cannot seek in its temporary file: %s; the previous file (if any) "
+                                    "is unchanged", wr->path, strerror(errno));
+        cf_maze_writer_abort(wr);
         return st;
     }
+    cf_atomic_write(wr->af, hd, HEADER_BYTES);
+    cf_atomic_write(wr->af, wr->index, index_bytes); /* a failure is sticky: the commit reports it */
+    cf_status st = cf_atomic_commit(wr->af);
     writer_free(wr);
-    return CF_OK;
-io_fail:;
-    cf_status st = cf_set_error(CF_ERR_IO, "%s: %s of %s failed: %s; the previous file (if any) is unchanged",
-                                wr->path, what, wr->tmp, strerror(errno));
-    cf_maze_writer_abort(wr);
     return st;
 }
 

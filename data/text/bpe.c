@@ -2,13 +2,13 @@
  * file. */
 #include "data/text/bpe.h"
 
+#include "autograd/fileio.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define BPE_FORMAT_VERSION 1
 #define BPE_MAX_MERGES (1 << 24)
@@ -746,54 +746,12 @@ cf_status cf_bpe_decode(const cf_bpe *b, const int32_t *ids, size_t n, uint8_t *
 cf_status cf_bpe_save(const cf_bpe *b, const char *path)
 {
     if (!b || !path) return cf_set_error(CF_ERR_ARG, "cf_bpe_save: NULL tokenizer or path");
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) return cf_set_error(CF_ERR_OOM, "cf_bpe_save: %s: out of memory", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        cf_status st = cf_set_error(CF_ERR_IO, "cf_bpe_save: %s: cannot create a temporary file: %s", path,
-                                    strerror(errno));
-        free(tmp);
-        return st;
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return cf_set_error(CF_ERR_IO, "cf_bpe_save: %s: %s", path, strerror(errno));
-    }
-    bool ok = fprintf(f, "cformer-bpe %d\nmerges %d\n", BPE_FORMAT_VERSION, b->n_merges) > 0;
-    for (int k = 0; ok && k < b->n_merges; k++)
-        ok = fprintf(f, "%" PRId32 " %" PRId32 "\n", b->merges[2 * k], b->merges[2 * k + 1]) > 0;
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int err = errno;
-    ok = (fclose(f) == 0) && ok;
-    if (ok && rename(tmp, path) != 0) {
-        err = errno;
-        ok = false;
-    }
-    if (!ok) {
-        unlink(tmp);
-        free(tmp);
-        return cf_set_error(CF_ERR_IO, "cf_bpe_save: %s: write failed: %s", path, strerror(err));
-    }
-    free(tmp);
-    /* make the rename itself durable; best effort, as some filesystems refuse fsync on a directory */
-    char *dir = strdup(path);
-    if (dir) {
-        char *slash = strrchr(dir, '/');
-        const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
-        int dfd = open(d, O_RDONLY);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    }
-    return CF_OK;
+    cf_atomic_file *af = cf_atomic_open(path);
+    if (!af) return cf_last_status();
+    cf_atomic_printf(af, "cformer-bpe %d\nmerges %d\n", BPE_FORMAT_VERSION, b->n_merges);
+    for (int k = 0; k < b->n_merges; k++)
+        if (cf_atomic_printf(af, "%" PRId32 " %" PRId32 "\n", b->merges[2 * k], b->merges[2 * k + 1]) != CF_OK) break;
+    return cf_atomic_commit(af);
 }
 
 /* Reads one line into buf; false at end of file. *too_long when it did not fit. */

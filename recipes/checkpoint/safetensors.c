@@ -1,73 +1,17 @@
 /* safetensors writer (from a checkpoint or live parameters) and a small validating reader. */
 #include "autograd/fileio.h"
+#include "autograd/json.h"
 #include "recipes/checkpoint/safetensors.h"
 
 #include "recipes/checkpoint/checkpoint.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 /* Hugging Face refuses headers above 100 MB; so do we, which also bounds what a corrupt file makes us read. */
 #define ST_MAX_HEADER (100ll << 20)
-
-/* ---- a growable string ---- */
-
-typedef struct {
-    char *s;
-    size_t len, cap;
-    bool oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *p, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = true;
-            return;
-        }
-        b->s = s, b->cap = cap;
-    }
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...) CF_PRINTF(2, 3);
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0) sb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-static void sb_json_str(sbuf *b, const char *s)
-{
-    sb_add(b, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            sb_add(b, e, 2);
-        } else if (c < 0x20) {
-            sb_printf(b, "\\u%04x", c);
-        } else {
-            sb_add(b, (const char *)&c, 1);
-        }
-    }
-    sb_add(b, "\"", 1);
-}
 
 /* ---- writer ---- */
 
@@ -100,6 +44,56 @@ static void put_le(unsigned char *p, uint64_t v, int nbytes)
     for (int i = 0; i < nbytes; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
+/* The JSON header, padded with spaces to a multiple of 8 bytes so that the data starts aligned; *maxn gets
+ * the largest tensor's element count. */
+static cf_status build_header(const char *path, const entry *e, int n, const char *dname, size_t es, int64_t step,
+                              char **hdr, size_t *hlen, int64_t *maxn)
+{
+    FILE *mem = open_memstream(hdr, hlen);
+    if (!mem) return cf_set_error(CF_ERR_OOM, "%s: out of memory building the header", path);
+    char num[32];
+    cf_json j;
+    cf_json_init(&j, mem);
+    cf_json_object(&j);
+    cf_json_key(&j, "__metadata__");
+    cf_json_object(&j);
+    cf_json_kv_string(&j, "format", "pt");
+    snprintf(num, sizeof num, "%lld", (long long)step);
+    cf_json_kv_string(&j, "step", num);
+    snprintf(num, sizeof num, "%d", CF_CHECKPOINT_FORMAT_VERSION);
+    cf_json_kv_string(&j, "recipe_format_version", num);
+    cf_json_end(&j);
+    int64_t off = 0;
+    *maxn = 1;
+    for (int i = 0; i < n; i++) {
+        int64_t bytes = e[i].numel * (int64_t)es;
+        cf_json_key(&j, e[i].name);
+        cf_json_object(&j);
+        cf_json_kv_string(&j, "dtype", dname);
+        cf_json_key(&j, "shape");
+        cf_json_array(&j);
+        for (int d = 0; d < e[i].ndim; d++) cf_json_int(&j, e[i].shape[d]);
+        cf_json_end(&j);
+        cf_json_key(&j, "data_offsets");
+        cf_json_array(&j);
+        cf_json_int(&j, off);
+        cf_json_int(&j, off + bytes);
+        cf_json_end(&j);
+        cf_json_end(&j);
+        off += bytes;
+        if (e[i].numel > *maxn) *maxn = e[i].numel;
+    }
+    cf_json_end(&j);
+    bool ok = fflush(mem) == 0;
+    if (ok) fprintf(mem, "%*s", (int)((8 - *hlen % 8) % 8), "");
+    ok = !ferror(mem) && ok;
+    ok = fclose(mem) == 0 && ok;
+    if (ok && cf_json_ok(&j)) return CF_OK;
+    free(*hdr);
+    *hdr = NULL;
+    return cf_set_error(CF_ERR_OOM, "%s: out of memory building the header", path);
+}
+
 static cf_status write_file(const char *path, entry *e, int n, cf_dtype dt, int64_t step, fetch_fn fetch, void *user)
 {
     const char *dname = st_dtype_name(dt);
@@ -107,48 +101,27 @@ static cf_status write_file(const char *path, entry *e, int n, cf_dtype dt, int6
         return cf_set_error(CF_ERR_DTYPE, "%s: safetensors export supports f32, bf16 and f16, not %s", path,
                             cf_dtype_name(dt));
     if (n > 1) qsort(e, (size_t)n, sizeof *e, cmp_entry);
-    size_t es = cf_dtype_size(dt);
-    int64_t maxn = 1, off = 0;
-    sbuf h = {0};
-    sb_printf(&h, "{\"__metadata__\":{\"format\":\"pt\",\"step\":\"%lld\",\"recipe_format_version\":\"%d\"}",
-              (long long)step, CF_CHECKPOINT_FORMAT_VERSION);
-    for (int i = 0; i < n; i++) {
-        sb_add(&h, ",", 1);
-        sb_json_str(&h, e[i].name);
-        sb_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", dname);
-        for (int d = 0; d < e[i].ndim; d++) sb_printf(&h, "%s%lld", d ? "," : "", (long long)e[i].shape[d]);
-        int64_t bytes = e[i].numel * (int64_t)es;
-        sb_printf(&h, "],\"data_offsets\":[%lld,%lld]}", (long long)off, (long long)(off + bytes));
-        off += bytes;
-        if (e[i].numel > maxn) maxn = e[i].numel;
-    }
-    sb_add(&h, "}", 1);
-    while (!h.oom && h.len % 8) sb_add(&h, " ", 1);
-    if (h.oom) {
-        free(h.s);
-        return cf_set_error(CF_ERR_OOM, "%s: out of memory building the header", path);
-    }
+    size_t es = cf_dtype_size(dt), hlen = 0;
+    int64_t maxn = 1;
+    char *hdr = NULL;
+    CF_TRY(build_header(path, e, n, dname, es, step, &hdr, &hlen, &maxn));
 
-    char tmp[4096], why[256] = "";
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        free(h.s);
-        return cf_set_error(CF_ERR_ARG, "%s: path too long", path);
-    }
     float *vals = malloc((size_t)maxn * sizeof *vals);
     unsigned char *bytes = malloc((size_t)maxn * es);
-    FILE *f = NULL;
+    cf_atomic_file *af = NULL;
     cf_status rc = CF_OK;
     if (!vals || !bytes) {
         rc = cf_set_error(CF_ERR_OOM, "%s: out of memory for a tensor of %lld values", path, (long long)maxn);
         goto done;
     }
-    if (!(f = fopen(tmp, "wb"))) {
-        rc = cf_set_error(CF_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
+    if (!(af = cf_atomic_open(path))) {
+        rc = cf_last_status();
         goto done;
     }
     unsigned char len8[8];
-    put_le(len8, (uint64_t)h.len, 8);
-    if (fwrite(len8, 1, 8, f) != 8 || fwrite(h.s, 1, h.len, f) != h.len) goto io_error;
+    put_le(len8, (uint64_t)hlen, 8);
+    cf_atomic_write(af, len8, 8);
+    if ((rc = cf_atomic_write(af, hdr, hlen)) != CF_OK) goto done;
     for (int i = 0; i < n; i++) {
         if (e[i].numel == 0) continue;
         if ((rc = fetch(user, e[i].src, vals)) != CF_OK) goto done;
@@ -163,26 +136,15 @@ static cf_status write_file(const char *path, entry *e, int n, cf_dtype dt, int6
                 break;
             }
         }
-        if (fwrite(bytes, es, (size_t)e[i].numel, f) != (size_t)e[i].numel) goto io_error;
+        if ((rc = cf_atomic_write(af, bytes, es * (size_t)e[i].numel)) != CF_OK) goto done;
     }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) goto io_error;
-    int closed = fclose(f);
-    f = NULL;
-    if (closed != 0) goto io_error;
-    if (rename(tmp, path) != 0) goto io_error;
-    if (cf_fsync_dir_of(path) != 0)
-        rc = cf_set_error(CF_ERR_IO, "%s: written, but fsync of its directory failed: %s", path, strerror(errno));
-    goto done_written;
-io_error:
-    snprintf(why, sizeof why, "%s", strerror(errno));
-    rc = cf_set_error(CF_ERR_IO, "%s: writing %s failed: %s", path, tmp, why);
+    rc = cf_atomic_commit(af);
+    af = NULL;
 done:
-    if (f) fclose(f);
-    if (rc != CF_OK) unlink(tmp);
-done_written:
+    cf_atomic_abort(af);
     free(bytes);
     free(vals);
-    free(h.s);
+    free(hdr);
     return rc;
 }
 

@@ -3,23 +3,16 @@
  * data/mazes/maze.h's checker; 1-Solved-k, 1-Optimal-k, 3-Optimal-k, SWC, reasoning steps, plan diversity and
  * auto mode's slow fraction (overall and for short vs long optimal plans), with 95% confidence
  * intervals. The table goes to stdout; write_eval writes the per-mode JSON. */
+#include "autograd/clock.h"
+#include "autograd/json.h"
 #include "recipes/dualformer/model.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 static const char *const MODE_NAME[3] = {"auto", "slow", "fast"};
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_int(const void *a, const void *b)
 {
@@ -270,7 +263,7 @@ cf_status cf_dualformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input 
     int k = ec->k;
     double temp = ec->temperature;
     const bool *want = ec->modes;
-    double t_start = now();
+    double t_start = cf_now();
     cf_maze_file_info info = cf_maze_file_get_info(file);
     eval_buf e = {0};
     e.tasks = tasks < ds->len ? tasks : ds->len;
@@ -324,7 +317,7 @@ cf_status cf_dualformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input 
     cf_set_training(ctx, prev_train);
     cf_set_grad_enabled(ctx, prev_grad);
     if (st != CF_OK) goto done;
-    rep->seconds = now() - t_start;
+    rep->seconds = cf_now() - t_start;
     print_table(rep);
     if (!isnan(rep->loss)) cf_metrics_set(out, "loss", rep->loss);
     for (int i = 0; i < 3; i++)
@@ -337,83 +330,68 @@ done:
 
 /* ---- JSON ---- */
 
-static void num(FILE *f, double v)
+static void stat_json(cf_json *j, const char *name, cf_maze_stat s)
 {
-    if (isfinite(v)) fprintf(f, "%.8g", v);
-    else fputs("null", f);
+    char ci[64];
+    snprintf(ci, sizeof ci, "%s_ci", name);
+    cf_json_kv_number(j, name, s.value);
+    cf_json_key(j, ci);
+    cf_json_array(j);
+    cf_json_number(j, s.lo);
+    cf_json_number(j, s.hi);
+    cf_json_end(j);
 }
 
-static void stat_json(FILE *f, const char *name, cf_maze_stat s, bool *first)
+static void mode_json(cf_json *j, const cf_dualformer_mode_eval *m)
 {
-    fprintf(f, "%s\"%s\": ", *first ? "" : ", ", name);
-    num(f, s.value);
-    fprintf(f, ", \"%s_ci\": [", name);
-    num(f, s.lo);
-    fputs(", ", f);
-    num(f, s.hi);
-    fputs("]", f);
-    *first = false;
-}
-
-static void mode_json(FILE *f, const cf_dualformer_mode_eval *m)
-{
-    bool first = true;
-    fprintf(f, "\"%s\": {", MODE_NAME[m->mode]);
-    stat_json(f, "solved_1", m->all.solved1, &first);
-    stat_json(f, "solved_3", m->all.solved3, &first);
-    stat_json(f, "optimal_1", m->all.optimal1, &first);
-    stat_json(f, "optimal_3", m->all.optimal3, &first);
-    stat_json(f, "swc", m->all.swc, &first);
-    stat_json(f, "steps", m->all.reasoning, &first);
-    stat_json(f, "diversity", m->all.diversity_correct, &first);
-    stat_json(f, "diversity_optimal", m->all.diversity_optimal, &first);
-    stat_json(f, "correct_rate", m->all.correct_rate, &first);
-    stat_json(f, "optimal_rate", m->all.optimal_rate, &first);
-    stat_json(f, "slow_fraction", m->all.slow_fraction, &first);
-    stat_json(f, "slow_fraction_short", m->slow_short, &first);
-    stat_json(f, "slow_fraction_long", m->slow_long, &first);
+    cf_json_key(j, MODE_NAME[m->mode]);
+    cf_json_object(j);
+    stat_json(j, "solved_1", m->all.solved1);
+    stat_json(j, "solved_3", m->all.solved3);
+    stat_json(j, "optimal_1", m->all.optimal1);
+    stat_json(j, "optimal_3", m->all.optimal3);
+    stat_json(j, "swc", m->all.swc);
+    stat_json(j, "steps", m->all.reasoning);
+    stat_json(j, "diversity", m->all.diversity_correct);
+    stat_json(j, "diversity_optimal", m->all.diversity_optimal);
+    stat_json(j, "correct_rate", m->all.correct_rate);
+    stat_json(j, "optimal_rate", m->all.optimal_rate);
+    stat_json(j, "slow_fraction", m->all.slow_fraction);
+    stat_json(j, "slow_fraction_short", m->slow_short);
+    stat_json(j, "slow_fraction_long", m->slow_long);
     if (m->mode == CF_MAZE_MODE_AUTO) {
-        fputs(", \"slow_fraction_prior\": ", f), num(f, m->prior_slow);
-        fputs(", \"slow_fraction_prior_short\": ", f), num(f, m->prior_short);
-        fputs(", \"slow_fraction_prior_long\": ", f), num(f, m->prior_long);
+        cf_json_kv_number(j, "slow_fraction_prior", m->prior_slow);
+        cf_json_kv_number(j, "slow_fraction_prior_short", m->prior_short);
+        cf_json_kv_number(j, "slow_fraction_prior_long", m->prior_long);
     }
-    stat_json(f, "trace_after_plan", m->trace_after_plan, &first);
-    stat_json(f, "eos", m->eos, &first);
-    fprintf(f, ", \"median_plan_nodes\": %d, \"tasks\": %lld, \"k\": %d}", m->median_nodes, (long long)m->all.tasks,
-            m->all.k);
+    stat_json(j, "trace_after_plan", m->trace_after_plan);
+    stat_json(j, "eos", m->eos);
+    cf_json_kv_int(j, "median_plan_nodes", m->median_nodes);
+    cf_json_kv_int(j, "tasks", m->all.tasks);
+    cf_json_kv_int(j, "k", m->all.k);
+    cf_json_end(j);
 }
 
 cf_status cf_dualformer_write_eval(cf_model *mb, const char *path, const cf_metrics *flat)
 {
     const cf_dualformer_report *rep = cf_dualformer_report_of(mb);
     if (!rep || !path) return cf_set_error(CF_ERR_ARG, "dualformer eval: not a searchformer model (or no path)");
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return cf_set_error(CF_ERR_IO, "cannot write %s", tmp);
-    fprintf(f, "{\"format\": \"cformer-dualformer-eval\", \"version\": 1, \"tasks\": %lld, \"k\": %d, \"temperature\": ",
-            (long long)rep->tasks, rep->k);
-    num(f, rep->temperature);
-    fprintf(f, ", \"max_len\": %lld, \"loss\": ", (long long)rep->max_len);
-    num(f, rep->loss);
+    cf_json j;
+    CF_TRY(cf_json_open(&j, path));
+    cf_json_object(&j);
+    cf_json_kv_string(&j, "format", "cformer-dualformer-eval");
+    cf_json_kv_int(&j, "version", 1);
+    cf_json_kv_int(&j, "tasks", rep->tasks);
+    cf_json_kv_int(&j, "k", rep->k);
+    cf_json_kv_number(&j, "temperature", rep->temperature);
+    cf_json_kv_int(&j, "max_len", rep->max_len);
+    cf_json_kv_number(&j, "loss", rep->loss);
     static const cf_maze_mode order[3] = {CF_MAZE_MODE_SLOW, CF_MAZE_MODE_FAST, CF_MAZE_MODE_AUTO};
     for (int i = 0; i < 3; i++)
-        if (rep->mode[order[i]].done) {
-            fputs(",\n ", f);
-            mode_json(f, &rep->mode[order[i]]);
-        }
+        if (rep->mode[order[i]].done) mode_json(&j, &rep->mode[order[i]]);
     /* the flat metrics too (step, loss, slow_optimal_1, ...), for tools that read eval.json's numbers */
-    for (int i = 0; flat && i < flat->n; i++) {
-        if (strcmp(flat->name[i], "loss") == 0) continue;
-        fprintf(f, ",\n \"%s\": ", flat->name[i]);
-        num(f, flat->value[i]);
-    }
-    fputs("}\n", f);
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return cf_set_error(CF_ERR_IO, "cannot write %s", path);
-    }
-    return CF_OK;
+    for (int i = 0; flat && i < flat->n; i++)
+        if (strcmp(flat->name[i], "loss") != 0) cf_json_kv_number(&j, flat->name[i], flat->value[i]);
+    cf_json_end(&j);
+    return cf_json_commit(&j);
 }

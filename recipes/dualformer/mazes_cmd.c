@@ -1,6 +1,6 @@
 /* `cformer data mazes` writes maze navigation tasks with A* traces (data/mazes/maze.h) for the Dualformer
  * recipes; `cformer data info FILE` summarises a maze file (the generator's describe). */
-#include "autograd/fileio.h"
+#include "autograd/clock.h"
 #include "data/mazes/maze.h"
 #include "recipes/dualformer/model.h"
 

@@ -2,6 +2,7 @@
  * Neuroformer on it with the trainer (cf_train, a progress bar), train the shuffled-past ablation, evaluate
  * (cf_evaluate) and print the spike-prediction F1 and the connectivity AUC recovered from the attention --
  * nothing to download. */
+#include "autograd/clock.h"
 #include "autograd/fileio.h"
 #include "recipes/neuroformer/model.h"
 #include "recipes/run/run.h"
@@ -81,8 +82,8 @@ static int run_demo(bool quick, const char *keep_dir)
     char dir[1024], path[1200], run_dir[1200], ckpt[1400], eval_path[1200], abl_dir[1200], abl_set[1500];
     if (keep_dir) {
         snprintf(dir, sizeof dir, "%s", keep_dir);
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-            fprintf(stderr, "cformer demo: cannot create %s: %s\n", dir, strerror(errno));
+        if (cf_mkdirs(dir) != CF_OK) {
+            fprintf(stderr, "cformer demo: %s\n", cf_last_error());
             return 1;
         }
     } else {
@@ -99,13 +100,12 @@ static int run_demo(bool quick, const char *keep_dir)
     snprintf(eval_path, sizeof eval_path, "%s/eval.json", dir);
     snprintf(abl_dir, sizeof abl_dir, "%s/run-shuffled-past", dir);
     snprintf(abl_set, sizeof abl_set, "eval.ablation_checkpoint=%s/checkpoints/step-%08d.h5", abl_dir, steps);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "cformer demo: cannot write %s: %s\n", path, strerror(errno));
+    cf_atomic_file *af = cf_atomic_open(path);
+    if (af) cf_atomic_printf(af, demo_recipe, free_s, max_windows, seconds, warmup, steps, quick ? 50 : 100);
+    if (!af || cf_atomic_commit(af) != CF_OK) {
+        fprintf(stderr, "cformer demo: %s\n", cf_last_error());
         return 1;
     }
-    fprintf(f, demo_recipe, free_s, max_windows, seconds, warmup, steps, quick ? 50 : 100);
-    fclose(f);
     printf("cformer demo: Neuroformer (Antoniades et al. 2024) on a simulated spiking circuit\n"
            "  1. simulate %g s of 40 neurons (3 hub neurons drive 10 targets each, plus sparse random edges)\n"
            "  2. pretrain a small Neuroformer (%d steps) to predict each 50 ms window's spikes from the previous window\n"
@@ -130,6 +130,7 @@ static int run_demo(bool quick, const char *keep_dir)
         st = cf_evaluate(&ev, ckpt, eval_path);
     }
     char *json = NULL;
+    FILE *f;
     if (st == CF_OK && (f = fopen(eval_path, "r"))) {
         json = calloc(1, 16384);
         if (json && fread(json, 1, 16383, f) == 0) json[0] = '\0';

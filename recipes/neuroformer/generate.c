@@ -1,7 +1,7 @@
 /* `cformer generate` for a Neuroformer recipe: autoregressive spike generation over a split (Neuroformer
  * (Antoniades et al., ICLR 2024), Sec. 3.4), written as an NWB-style HDF5 file, with the window F1 against the
  * true spikes. */
-#include "autograd/fileio.h"
+#include "autograd/clock.h"
 #include "data/spikes/spike_metrics.h"
 #include "recipes/neuroformer/model.h"
 #include "recipes/run/run.h"

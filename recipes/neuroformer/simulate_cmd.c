@@ -1,6 +1,6 @@
 /* `cformer data spikes` (also spelt `cformer simulate spikes`): a spiking circuit with known directed connectivity (data/spikes/simulate_spikes.h),
  * written as an NWB-style HDF5 file with the ground truth in /simulation (weights, hubs, baselines, gains). */
-#include "autograd/fileio.h"
+#include "autograd/clock.h"
 #include "recipes/neuroformer/model.h"
 #include "data/spikes/simulate_spikes.h"
 

@@ -1,13 +1,12 @@
 /* `data.type: spikes`: the data.* keys, the simulate-when-missing fallback, the split datasets with
  * behaviour standardised on the training ranges, and the few-shot subset (data.train_fraction). */
+#include "autograd/fileio.h"
 #include "data/spikes/simulate_spikes.h"
 #include "recipes/neuroformer/model.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const sim_keys[] = {"data.simulate.neurons",      "data.simulate.hubs",       "data.simulate.seconds",
@@ -15,26 +14,6 @@ static const char *const sim_keys[] = {"data.simulate.neurons",      "data.simul
                                        "data.simulate.base_rate_hz", "data.simulate.hub_rate_hz", "data.simulate.hub_weight",
                                        "data.simulate.edge_prob",    "data.simulate.movie",      "data.simulate.movie_gain",
                                        "data.simulate.movie_lag"};
-
-static cf_status mkdir_parents(const char *path)
-{
-    char buf[2048];
-    snprintf(buf, sizeof buf, "%s", path);
-    char *slash = strrchr(buf, '/');
-    if (!slash || slash == buf) return CF_OK;
-    *slash = '\0';
-    for (char *p = buf + 1;; p++) {
-        bool end = *p == '\0';
-        if (*p == '/' || end) {
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return cf_set_error(CF_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
-            if (end) break;
-            *p = '/';
-        }
-    }
-    return CF_OK;
-}
 
 /* Reads the data.simulate.* keys (only when one is present, so recipes without them do not list them) and
  * simulates the file when it is missing. */
@@ -68,7 +47,7 @@ static cf_status maybe_simulate(cf_recipe *r, cf_spike_source *src)
     if (access(src->path, F_OK) == 0) return CF_OK;
     cf_spikes *s = NULL;
     double *w = malloc(sizeof(double) * (size_t)c.n_neurons * (size_t)c.n_neurons);
-    cf_status st = w ? mkdir_parents(src->path) : cf_set_error(CF_ERR_OOM, "simulate: out of memory");
+    cf_status st = w ? cf_mkdirs_for(src->path) : cf_set_error(CF_ERR_OOM, "simulate: out of memory");
     if (st == CF_OK) st = cf_simulate_spikes(&c, &s, w);
     if (st == CF_OK) st = cf_spikes_write_nwb(s, src->path, w, c.n_neurons, &c);
     if (st != CF_OK) cf_error_prefix("data.simulate: ");

@@ -1,5 +1,6 @@
 /* Evaluation: the validation loss training logs, and `cformer eval` (a checkpoint scored on eval.split by the
  * model's own evaluation, as a table and as eval.json). */
+#include "autograd/fileio.h"
 #include "recipes/checkpoint/checkpoint.h"
 #include "recipes/run/progress.h"
 #include "recipes/run/run.h"
@@ -8,8 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-
-cf_status cf_run_mkdirs(const char *path);
 
 cf_status cf_run_validate(cf_run *run, cf_dataset *ds, const char *prefix, cf_metrics *out)
 {
@@ -86,7 +85,7 @@ cf_status cf_evaluate(const cf_run_options *o, const char *ckpt, const char *out
         if (out_path) {
             snprintf(path, sizeof path, "%s", out_path);
         } else {
-            st = cf_run_mkdirs(run.run_dir);
+            st = cf_mkdirs(run.run_dir);
             snprintf(path, sizeof path, "%s/eval.json", run.run_dir);
         }
         if (st == CF_OK)

@@ -1,24 +1,23 @@
 #include "recipes/run/progress.h"
 
 #include "autograd/fileio.h"
+#include "autograd/json.h"
 
 #include "recipes/run/run.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-cf_status cf_run_mkdirs(const char *path);
-
 cf_status cf_progress_open(cf_progress *p, const char *dir, int64_t total_steps, bool quiet)
 {
     memset(p, 0, sizeof *p);
-    CF_TRY(cf_run_mkdirs(dir));
-    char path[1200];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    p->jsonl = fopen(path, "a");
-    if (!p->jsonl) return cf_set_error(CF_ERR_IO, "cannot open %s for writing", path);
+    CF_TRY(cf_mkdirs(dir));
+    snprintf(p->path, sizeof p->path, "%s/metrics.jsonl", dir);
+    p->jsonl = fopen(p->path, "a");
+    if (!p->jsonl) return cf_set_error(CF_ERR_IO, "cannot open %s for writing: %s", p->path, strerror(errno));
     p->tty = isatty(fileno(stdout));
     p->quiet = quiet;
     p->total = total_steps;
@@ -32,10 +31,23 @@ void cf_progress_close(cf_progress *p)
     p->jsonl = NULL;
 }
 
-static void json_number(FILE *f, double v)
+/* Starts a metrics.jsonl line: {"step": s */
+static void begin_line(cf_progress *p, cf_json *j, int64_t step)
 {
-    if (isfinite(v)) fprintf(f, "%.9g", v);
-    else fprintf(f, "null"); /* JSON has no NaN or inf */
+    errno = 0; /* so that the cause of a failed write below is the one reported */
+    cf_json_init(j, p->jsonl);
+    cf_json_object(j);
+    cf_json_kv_int(j, "step", step);
+}
+
+/* Ends the line and pushes it to the file: a full disk must stop the run, not drop lines silently. */
+static cf_status end_line(cf_progress *p, cf_json *j)
+{
+    cf_json_end(j);
+    fputc('\n', p->jsonl);
+    if (fflush(p->jsonl) == 0 && !ferror(p->jsonl)) return CF_OK;
+    return cf_set_error(CF_ERR_IO, "%s: cannot append the metrics line: %s; stopping the run", p->path,
+                        errno ? strerror(errno) : "write error");
 }
 
 static void fmt_time(char *buf, size_t n, double s)
@@ -46,28 +58,21 @@ static void fmt_time(char *buf, size_t n, double s)
     else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
-void cf_progress_log(cf_progress *p, int64_t step, double loss, double lr, double grad_norm, double items_per_s,
-                     double elapsed_s, double eta_s, const cf_metrics *m)
+cf_status cf_progress_log(cf_progress *p, int64_t step, double loss, double lr, double grad_norm, double items_per_s,
+                          double elapsed_s, double eta_s, const cf_metrics *m)
 {
     if (p->jsonl) {
-        fprintf(p->jsonl, "{\"step\": %lld, \"loss\": ", (long long)step);
-        json_number(p->jsonl, loss);
-        fprintf(p->jsonl, ", \"lr\": ");
-        json_number(p->jsonl, lr);
-        fprintf(p->jsonl, ", \"grad_norm\": ");
-        json_number(p->jsonl, grad_norm);
-        fprintf(p->jsonl, ", \"tokens_per_s\": ");
-        json_number(p->jsonl, items_per_s);
-        fprintf(p->jsonl, ", \"elapsed_s\": ");
-        json_number(p->jsonl, elapsed_s);
-        for (int i = 0; m && i < m->n; i++) {
-            fprintf(p->jsonl, ", \"%s\": ", m->name[i]);
-            json_number(p->jsonl, m->value[i]);
-        }
-        fprintf(p->jsonl, "}\n");
-        fflush(p->jsonl);
+        cf_json j;
+        begin_line(p, &j, step);
+        cf_json_kv_number(&j, "loss", loss);
+        cf_json_kv_number(&j, "lr", lr);
+        cf_json_kv_number(&j, "grad_norm", grad_norm);
+        cf_json_kv_number(&j, "tokens_per_s", items_per_s);
+        cf_json_kv_number(&j, "elapsed_s", elapsed_s);
+        for (int i = 0; m && i < m->n; i++) cf_json_kv_number(&j, m->name[i], m->value[i]);
+        CF_TRY(end_line(p, &j));
     }
-    if (p->quiet) return;
+    if (p->quiet) return CF_OK;
     char eta[32];
     fmt_time(eta, sizeof eta, eta_s);
     if (p->tty) {
@@ -84,39 +89,34 @@ void cf_progress_log(cf_progress *p, int64_t step, double loss, double lr, doubl
         for (int i = 0; m && i < m->n; i++) printf("  %s %.4g", m->name[i], m->value[i]);
         printf("\n");
     }
+    return CF_OK;
 }
 
-void cf_progress_log_eval(cf_progress *p, int64_t step, const cf_metrics *m)
+cf_status cf_progress_log_eval(cf_progress *p, int64_t step, const cf_metrics *m)
 {
     if (p->jsonl) {
-        fprintf(p->jsonl, "{\"step\": %lld", (long long)step);
+        cf_json j;
+        begin_line(p, &j, step);
         for (int i = 0; i < m->n; i++) {
-            fprintf(p->jsonl, ", \"val_%s\": ", m->name[i]);
-            json_number(p->jsonl, m->value[i]);
+            char key[80];
+            snprintf(key, sizeof key, "val_%s", m->name[i]);
+            cf_json_kv_number(&j, key, m->value[i]);
         }
-        fprintf(p->jsonl, "}\n");
-        fflush(p->jsonl);
+        CF_TRY(end_line(p, &j));
     }
-    if (p->quiet) return;
+    if (p->quiet) return CF_OK;
     printf("%seval at step %lld:", p->tty ? "\n" : "", (long long)step);
     for (int i = 0; i < m->n; i++) printf("  %s %.4g", m->name[i], m->value[i]);
     printf("\n");
+    return CF_OK;
 }
 
 cf_status cf_write_metrics_json(const char *path, const cf_metrics *m)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) return cf_set_error(CF_ERR_OOM, "%s: out of memory", path);
-    fprintf(f, "{");
-    for (int i = 0; i < m->n; i++) {
-        fprintf(f, "%s\"%s\": ", i ? ", " : "", m->name[i]);
-        json_number(f, m->value[i]);
-    }
-    fprintf(f, "}\n");
-    fclose(f);
-    cf_status st = cf_write_file_atomic(path, text, len);
-    free(text);
-    return st;
+    cf_json j;
+    CF_TRY(cf_json_open(&j, path));
+    cf_json_object(&j);
+    for (int i = 0; i < m->n; i++) cf_json_kv_number(&j, m->name[i], m->value[i]);
+    cf_json_end(&j);
+    return cf_json_commit(&j);
 }

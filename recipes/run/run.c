@@ -5,26 +5,8 @@
 #include "recipes/checkpoint/checkpoint.h"
 #include "recipes/run/paper.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-static cf_status mkdirs(const char *path)
-{
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return cf_set_error(CF_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return cf_set_error(CF_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
-    return CF_OK;
-}
-
-cf_status cf_run_mkdirs(const char *path) { return mkdirs(path); }
 
 static const char *base_name(const char *path, char *buf, size_t n)
 {

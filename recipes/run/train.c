@@ -1,5 +1,7 @@
 /* The training loop: micro-batches with gradient accumulation, clipping, the optimizer and schedule,
  * logging, periodic evaluation and atomic checkpoints; resume continues bit-exactly. */
+#include "autograd/clock.h"
+#include "autograd/fileio.h"
 #include "recipes/run/progress.h"
 #include "recipes/checkpoint/checkpoint.h"
 #include "recipes/run/run.h"
@@ -8,16 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
-
-cf_status cf_run_mkdirs(const char *path);
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Optimizer state buffers in the parameters' flat layout: the optimizer's own, or (ZeRO) full buffers the
  * caller fills by gathering or scatters after loading; *owned tells the caller to free them. */
@@ -59,7 +51,7 @@ static cf_status save(cf_run *run, int64_t step)
     cf_status s = CF_OK;
     for (int i = 0; run->zero && i < n && s == CF_OK; i++) s = cf_zero_gather_state(run->zero, i, (void *)slots[i].flat, 0);
     if (s == CF_OK && run->rank == 0) {
-        s = cf_run_mkdirs(dir);
+        s = cf_mkdirs(dir);
         cf_checkpoint_path(dir, step, path, sizeof path);
         cf_train_state st = {.step = step, .seed = (uint64_t)run->seed, .world_size = run->world};
         cf_loader_cursor(run->loader, &st.epoch, &st.cursor);
@@ -132,14 +124,13 @@ cf_status cf_train(const cf_run_options *o)
     int64_t start = 0;
     cf_progress prog = {0};
     if (!o->bench && run.rank == 0) {
-        st = cf_run_mkdirs(run.run_dir);
+        st = cf_mkdirs(run.run_dir);
         char *text = cf_run_recipe_text(&run);
         if (st == CF_OK && text) {
             char path[1200];
             snprintf(path, sizeof path, "%s/recipe.yaml", run.run_dir);
-            FILE *f = fopen(path, "w");
-            if (f) fputs(text, f), fclose(f);
-            if (!o->quiet) printf("--- resolved recipe (%s)\n%s---\n", path, text);
+            st = cf_write_file_atomic(path, text, strlen(text));
+            if (st == CF_OK && !o->quiet) printf("--- resolved recipe (%s)\n%s---\n", path, text);
         }
         free(text);
     }
@@ -161,12 +152,12 @@ cf_status cf_train(const cf_run_options *o)
                (long long)(run.batch_size / run.grad_accum / run.world), run.zero ? ", ZeRO-1 optimizer state" : "");
 
     cf_model *m = run.model;
-    double t0 = now(), t_log = t0, bench_t0 = 0, items_since = 0, bench_items = 0;
+    double t0 = cf_now(), t_log = t0, bench_t0 = 0, items_since = 0, bench_items = 0;
     int64_t bench_steps = 0;
     cf_metrics metrics = {0};
     int64_t end = o->stop_at > 0 && o->stop_at < run.steps ? o->stop_at : run.steps;
     for (int64_t step = start; st == CF_OK && step < end; step++) {
-        if (o->bench && step - start == o->bench_warmup) bench_t0 = now(), bench_items = 0, bench_steps = 0;
+        if (o->bench && step - start == o->bench_warmup) bench_t0 = cf_now(), bench_items = 0, bench_steps = 0;
         double lr = cf_schedule_lr(&run.sched, run.lr, step), loss_sum = 0;
         cf_params_zero_grad(run.params);
         metrics.n = 0;
@@ -204,14 +195,14 @@ cf_status cf_train(const cf_run_options *o)
         bench_steps++;
         int64_t done = step + 1;
         if (!o->bench && run.rank == 0 && (done % run.log_every == 0 || done == end || done == start + 1)) {
-            double t = now(), rate = items_since / (t - t_log);
-            cf_progress_log(&prog, done, loss, lr, gnorm, rate, t - t0, (t - t0) / (double)(done - start) * (double)(run.steps - done), &metrics);
+            double t = cf_now(), rate = items_since / (t - t_log);
+            if ((st = cf_progress_log(&prog, done, loss, lr, gnorm, rate, t - t0, (t - t0) / (double)(done - start) * (double)(run.steps - done), &metrics)) != CF_OK) break;
             t_log = t, items_since = 0;
         }
         if (!o->bench && run.eval_every > 0 && done % run.eval_every == 0) {
             cf_metrics ev = {0};
             st = cf_run_validate(&run, run.val_set, "", &ev); /* logged as val_loss, val_items */
-            if (st == CF_OK && run.rank == 0) cf_progress_log_eval(&prog, done, &ev);
+            if (st == CF_OK && run.rank == 0) st = cf_progress_log_eval(&prog, done, &ev);
         }
         if (!o->bench && st == CF_OK && ((run.ckpt_every > 0 && done % run.ckpt_every == 0) || done == end))
             st = save(&run, done);
@@ -224,7 +215,7 @@ cf_status cf_train(const cf_run_options *o)
                (long long)ds.steps, ds.bytes / 1e6);
     }
     if (st == CF_OK && o->bench && bench_steps > 0 && run.rank == 0) {
-        double dt = now() - bench_t0;
+        double dt = cf_now() - bench_t0;
         double tps = bench_items / dt, step_ms = 1e3 * dt / (double)bench_steps;
         double fpi = m->vt->flops_per_item ? m->vt->flops_per_item(m) : 0;
         if (fpi > 0) printf("model flops per token %.3g: %.1f GFLOP/s\n", fpi, fpi * tps * 1e-9);
