@@ -1,4 +1,4 @@
-/* `cformer spikes generate`: autoregressive spike generation with a trained Neuroformer (spec 1.4), written
+/* `cformer spikes generate`: autoregressive spike generation with a trained Neuroformer (window by window), written
  * as an NWB-style HDF5 file. */
 #include "tools/cli.h"
 #include "data/spikes/spike_metrics.h"

@@ -1,6 +1,6 @@
 /* Checkpoints: the model, optimizer state, training state and resolved recipe in one HDF5 file.
  *
- * Layout (format "cformer-checkpoint", format_version 1; see DESIGN.md "Formats"):
+ * Layout (format "cformer-checkpoint", format_version 1; see docs/design.md "Formats"):
  *   /                      attributes: format = "cformer-checkpoint", format_version = 1 (int64),
  *                          recipe = resolved recipe text, created_by = "cformer 0.1.0"; strings are
  *                          fixed-length UTF-8 (h5py gives bytes: f.attrs["recipe"].decode())

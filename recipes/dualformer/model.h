@@ -8,7 +8,7 @@
  * encoder_padding_mask (true: the prompt's padding is masked in the encoder's self-attention too; false: as
  * the official code, where a prompt's encoding depends on how much padding its batch happened to have -- on
  * 7x7 mazes at 1200 steps the mask raised Solution-Only's 1-Optimal-8 from .108 to .358),
- * loss: sequence (each row's mean over its targets, then the rows' mean: spec 2.1) | token,
+ * loss: sequence (each row's mean over its targets, then the rows' mean: the official code) | token,
  * length_groups (4: rows sorted by length and run in that many groups, each at its own longest length;
  * the same loss and gradient, 1.5-2x faster on traces that vary 3x in length).
  * A batch holds the maze dataset's fields src, src_pad, tgt_in, tgt_out (data/mazes/maze.h).
@@ -16,14 +16,14 @@
  * data.* keys of `mazes`: path (required; relative to the recipe file), generate: {size, count, seed}
  * (when given and path does not exist, the file is generated deterministically -- cf_maze_generate_file,
  * written atomically -- and an existing file must match them), trace: full | random | none (Searchformer /
- * Dualformer / Solution-Only), level_p: [p0, p1, p2, p3, p4] (random; default the spec's small-run
+ * Dualformer / Solution-Only), level_p: [p0, p1, p2, p3, p4] (random; default cformer's small-run choice
  * (0.4, 0.15, 0.15, 0.1, 0.2)), level3: paper | code, level3_drop_p (0.3), draw_once (false), seed
  * (default train.seed), max_src / max_tgt (0: the split's longest), truncate (false), val_fraction (0.05).
  *
  * Evaluation keys (train.*): eval_tasks (100; tasks of the validation split, in order), eval_samples (k, 8),
  * eval_modes ([slow, fast, auto]), eval_temperature (1.0; a normal temperature, logits / T -- the official
  * code multiplies by its argument, the same at 1), eval_max_len (0: 4 x the longest decoder sequence of
- * the maze file, spec 2.7), eval_rows (rows decoded together, 64), eval_seed (0), eval_ban_trace (false:
+ * the maze file), eval_rows (rows decoded together, 64), eval_seed (0), eval_ban_trace (false:
  * when true, create/close can not follow a plan token), eval_loss (true: also the mean loss). */
 #ifndef CF_DUALFORMER_MODEL_H
 #define CF_DUALFORMER_MODEL_H

@@ -1,4 +1,5 @@
-/* Neuroformer's evaluation (spec 1.8, 1.9) and generation over a split (spec 1.4).
+/* Neuroformer's evaluation (Antoniades et al., ICLR 2024: spike-prediction F1, connectivity from attention;
+ * baselines and ablation are cformer's) and generation over a split.
  *
  * evaluate() scores the split named by data.eval_split ("test"), with metric names:
  *   <split>_ce_id, <split>_ce_dt   teacher-forced next-token cross-entropy (nats) of the ID and dt targets
@@ -26,7 +27,7 @@
  *                                  tokens, i.e. normalised lagged co-occurrence counts; what attention adds is
  *                                  conn_auc - conn_auc_uniform
  *   conn_auc_shuffled, conn_direction_acc_shuffled
- *                                  the ablation of spec 1.9 (with model.eval.ablation_checkpoint): the same
+ *                                  the connectivity ablation (with model.eval.ablation_checkpoint): the same
  *                                  model trained with data.shuffle_prev: true -- every window's past neuron IDs
  *                                  relabelled by a random permutation of the units -- scored the same way on the
  *                                  same (relabelled) windows. Nothing in its input ties a past token to the
@@ -491,7 +492,7 @@ static cf_status teacher_forced(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64
     return st;
 }
 
-/* The ablation of spec 1.9: the weights of model.eval.ablation_checkpoint (the same model trained with
+/* The connectivity ablation: the weights of model.eval.ablation_checkpoint (the same model trained with
  * data.shuffle_prev) are swapped into the run's parameters, the teacher-forced pass runs on relabelled past
  * windows as that model was trained, and the run's own weights are put back, whatever happened. */
 static cf_status ablation(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64_t W, tf_result *abl)
