@@ -305,7 +305,8 @@ int64_t cf_maze_dataset_record(const cf_dataset *ds, int64_t i);
 /* How a maze dataset draws its traces (NULL for other datasets). */
 const cf_maze_draw_config *cf_maze_dataset_draw(const cf_dataset *ds);
 
-/* Registry factory (INTERIM, as cf_text_factory): options is a `const cf_maze_options *`. */
+/* A factory-shaped opener that takes options instead of a recipe: options is a `const cf_maze_options *`.
+ * It is not registered; the recipes' `mazes` dataset is cf_mazes_factory (recipes/dualformer/model.h). */
 typedef struct cf_maze_options {
     const char *path;
     cf_maze_ds_config cfg;

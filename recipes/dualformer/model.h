@@ -43,7 +43,7 @@ cf_dualformer *cf_dualformer_of(cf_model *m);
 /* The `mazes` dataset factory (recipe_like is a cf_recipe *). */
 cf_dataset *cf_mazes_factory(void *recipe_like, const char *split);
 
-/* ---- evaluation (dualformer_eval.c) ---- */
+/* ---- evaluation (recipes/dualformer/eval.c) ---- */
 typedef struct cf_dualformer_eval_config {
     int64_t tasks, max_len, rows, seed;
     int k;
