@@ -84,12 +84,12 @@ cf_status cf_dataset_get(cf_dataset *ds, int64_t index, cf_batch *b, int row);
 cf_status cf_dataset_make_batch(cf_dataset *ds, int rows, cf_batch *b);
 void cf_dataset_free(cf_dataset *ds); /* NULL is fine */
 
-/* ---- registry: datasets by name, so a recipe's `data.dataset: text` picks its factory ---- */
+/* ---- registry: datasets by name, so a recipe's `data.type: text` picks its factory ---- */
 
-/* recipe_like is opaque here and will be a `cf_recipe *` (recipes/ is written separately; the data library
- * links after recipes/, so it cannot call into it: recipes/ registers adapters that read `data.*` keys and
- * call the format's open function, e.g. cf_text_dataset_open). split: "train", "val" or "test".
- * Returns NULL with an error set on failure. */
+/* recipe_like is the run's `cf_recipe *` (recipes/recipe/recipe.h), opaque here because data/ builds below
+ * recipes/ and cannot depend on it. The factories that read `data.*` keys and call a format's open function
+ * (e.g. cf_text_dataset_open) live with the recipes -- recipes/run/datasets.c and each paper's folder -- and
+ * register here. split: "train", "val" or "test". Returns NULL with an error set on failure. */
 typedef cf_dataset *(*cf_dataset_factory)(void *recipe_like, const char *split);
 
 typedef struct cf_dataset_config {
@@ -97,8 +97,8 @@ typedef struct cf_dataset_config {
     const char *split; /* handed to the factory as split */
 } cf_dataset_config;
 
-/* Registers (or replaces: a later registration of the same name wins, so recipes/ can install the
- * recipe-reading adapter over a built-in) a factory. Names are [A-Za-z0-9_.-], at most 63 bytes. */
+/* Registers a factory, or replaces the one of the same name (a later registration wins: the recipes'
+ * "text" adapter replaces data/'s own, tests install fakes). Names are [A-Za-z0-9_.-], at most 63 bytes. */
 cf_status cf_dataset_register(const char *name, cf_dataset_factory fn);
 /* Creates a dataset with the named factory; unknown names are an error listing the known ones. */
 cf_dataset *cf_dataset_create(const char *name, const cf_dataset_config *cfg);

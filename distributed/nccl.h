@@ -1,13 +1,11 @@
 /* NCCL collectives on GPU buffers, for the CUDA path.
  *
- * STATUS: compiled only when the build defines CF_HAVE_NCCL (with CF_HAVE_MPI: the NCCL unique id is
- * broadcast over the MPI process group). The build does not define it yet -- CMakeLists.txt has no
- * CF_NCCL option -- so in every build today each function below returns CF_ERR_UNSUPPORTED (NULL for
- * cf_nccl_init) and cf_nccl_available() is false. The NCCL code is written against NCCL 2.18+; it
- * compiles and links against NCCL 2.28 / CUDA 13, but no collective has run on a GPU yet. To turn it on (docs/distributed.md):
- *     find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} ...) and, when found with CF_CUDA
- *     and CF_MPI: target_link_libraries(cf_distributed PUBLIC ${NCCL_LIBRARY} CUDA::cudart) and
- *     target_compile_definitions(cf_distributed PUBLIC CF_HAVE_NCCL=1).
+ * STATUS: compiled when the build defines CF_HAVE_NCCL, which CMakeLists.txt does when CF_NCCL (on by
+ * default), CF_CUDA and CF_MPI are on and libnccl and nccl.h are found (the NCCL unique id is broadcast
+ * over the MPI process group). In a build without it each function below returns CF_ERR_UNSUPPORTED (NULL
+ * for cf_nccl_init) and cf_nccl_available() is false. The NCCL code is written against NCCL 2.18+; it
+ * compiles and links against NCCL 2.28 / CUDA 13, but no collective has run on a GPU yet, and the trainer
+ * does not call it (docs/distributed.md, "NCCL").
  *
  * Streams are passed as void * (a cudaStream_t; NULL is the default stream) so this header needs no
  * CUDA headers. Operations are asynchronous on the stream; cf_nccl_wait blocks with the process

@@ -185,7 +185,7 @@ cf_tensor *cf_dualformer_loss(cf_ctx *ctx, const cf_dualformer *m, cf_tensor *sr
             copy_row(cf_data(p), cf_data(pc), i, r, S, S, 1);
             copy_row(cf_data(in), cf_data(ti), i, r, T, Tg, sizeof(int64_t));
             copy_row(cf_data(out), tp, i, r, T, Tg, sizeof(int64_t));
-            /* the spec's reduction: each row's mean over its targets, then the mean over the rows */
+            /* the official code's reduction: each row's mean over its targets, then the mean over the rows */
             double wi = sequence_mean ? (cnt[r] > 0 ? 1.0 / ((double)cnt[r] * (double)rows) : 0.0)
                                       : (total > 0 ? 1.0 / (double)total : NAN);
             cf_set_flat(w, i, wi);

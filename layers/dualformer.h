@@ -1,5 +1,6 @@
-/* The Searchformer encoder-decoder (Lehnert et al. 2024; Dualformer, Su et al. 2025, trains the same
- * model on randomized traces). Spec: papers/neuroformer-dualformer-lmuformer.md section 2.3.
+/* The Searchformer encoder-decoder (Lehnert et al., "Beyond A*: Better Planning with Transformers via Search
+ * Dynamics Bootstrapping", 2024; Dualformer, Su et al., ICLR 2025, trains the same model on randomized
+ * traces), as the official code builds it (github.com/facebookresearch/searchformer).
  *
  *   encoder  Embedding(V, d_enc) -> L x [h = x + Attn(RMS(x)); y = h + SwiGLU(RMS(h))] -> RMS -> Linear(d_enc -> d_dec)
  *            non-causal self-attention with RoPE on q and k
@@ -46,7 +47,7 @@ typedef struct cf_dualformer_config {
 int64_t cf_dualformer_ffn_hidden(int64_t dim);
 /* Presets (HyperParams.from_name), encoder and decoder alike:
  *   "s"   d 192, 6 layers, 3 heads (enc/dec-s)       "m-s" d 384, 8 layers, 4 heads (enc/dec-m-s)
- *   "l"   d 768, 9 layers, 4 heads (enc/dec-l)       "cpu" d 96, 2 layers, 4 heads (spec 2.6 small reproduction)
+ *   "l"   d 768, 9 layers, 4 heads (enc/dec-l)       "cpu" d 96, 2 layers, 4 heads (cformer's small CPU size)
  * CF_ERR_ARG naming the known presets for another name. */
 cf_status cf_dualformer_preset(const char *name, int64_t vocab, cf_dualformer_config *out);
 
@@ -67,7 +68,7 @@ cf_tensor *cf_dualformer_encode(cf_ctx *ctx, const cf_dualformer *m, cf_tensor *
 cf_tensor *cf_dualformer_decode(cf_ctx *ctx, const cf_dualformer *m, cf_tensor *tgt_in, cf_tensor *mem,
                                   cf_tensor *mem_pad);
 /* The training loss: cross-entropy of tgt_out (the ignore value -100 skipped) given src i64 [B, S],
- * src_pad bool [B, S], tgt_in i64 [B, T]. sequence_mean (the spec's and the official reduction): each row
+ * src_pad bool [B, S], tgt_in i64 [B, T]. sequence_mean (the official code's reduction): each row
  * averaged over its non-ignored tokens, then the rows averaged (rows with no target are left out);
  * otherwise the mean over all non-ignored tokens. groups > 1 sorts the rows by target length and runs
  * that many groups, each cut to its own longest target: the same loss and gradient (to rounding) at the

@@ -340,7 +340,8 @@ static cf_tensor *embed(cf_ctx *ctx, const cf_neuroformer *m, cf_tensor *id, cf_
     return m->cfg.dropout > 0 ? cf_dropout(ctx, e, m->cfg.dropout, stream) : e;
 }
 
-/* The frame tokens (spec 1.2 step 2) of a clip [B, 1, F, h, w] with the window's SOS embedding sos [B, 1, C]
+/* The frame tokens (the official code's Conv3d patches) of a clip [B, 1, F, h, w] with the window's SOS
+ * embedding sos [B, 1, C]
  * as token 0, through the frame self-attention blocks: [B, P, C]. */
 static cf_tensor *frame_tokens(cf_ctx *ctx, const cf_neuroformer *m, cf_tensor *frames, cf_tensor *sos)
 {

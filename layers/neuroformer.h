@@ -1,12 +1,13 @@
-/* Neuroformer (Antoniades et al., ICLR 2024; spec: neuroformer-dualformer-lmuformer.md section 1): a
+/* Neuroformer (Antoniades et al., "Neuroformer: Multimodal and Multitask Generative Pretraining for Brain
+ * Data", ICLR 2024; shapes and defaults as in its official code, github.com/a-antoniades/Neuroformer): a
  * GPT-style model that generates the spikes of a window token by token (neuron ID + time-offset class),
  * conditioned on the population's previous window, on the stimulus movie and, optionally, on behaviour.
  *
- * Forward (spec 1.2), C = dim:
+ * Forward (as the official code builds it), C = dim:
  *   E      = TokEmb(id) + TempEmb(dt) + PosEmb[0:T]                     (dropout on the sum)
  *   E_prev = TokEmb(prev_id) + TempEmbPrev(prev_dt) + PosEmbPrev[0:Tp]  (TokEmb shared)
  *            TempEmb is the official MLP on the scalar dt class: Linear(1, C/2) -> GELU -> Linear(C/2, C).
- *   frame tokens (when frame_layers > 0; spec 1.2 step 2): the clip [B, 1, F, h, w] through
+ *   frame tokens (when frame_layers > 0): the clip [B, 1, F, h, w] through
  *            Conv3d(1 -> C, kernel k = stride k, with bias) -> [B, C, F/kt, h/kh, w/kw], channels last,
  *            LayerNorm(C), ReLU, flattened to [B, P - 1, C] (P - 1 = (F/kt)(h/kh)(w/kw), floored as PyTorch
  *            does); the window's SOS embedding E[:, 0] is prepended as token 0, then dropout; then
@@ -14,18 +15,19 @@
  *            encoding is computed but never added, because of a bug; it is not added here either.)
  *   x = state_layers causal self-attention blocks on E
  *   x = hist_layers cross-attention blocks (q = x, kv = E_prev) WITH the previous window's key-padding mask
- *       (the official code attends to PAD keys; spec 1.10)
+ *       (the official code attends to PAD keys; the mask is cformer's fix)
  *   x = frame_layers cross-attention blocks (q = x, kv = the frame tokens)
  *   x = beh_layers cross-attention blocks over the behaviour tokens (when beh_inputs > 0): variable j's
  *       standardised value v_j becomes v_j * W[j] + b[j] (a per-variable Linear(1, C); the official
- *       LayerNorm over one feature erased the value, spec 1.10)
+ *       LayerNorm over one feature erased the value; cformer's fix)
  *   x = final_layers causal self-attention blocks
  *   heads: id_logits = W_id x [B, T, N+3], dt_logits = W_dt x [B, T, M+4] (no bias);
  *          behaviour regression Linear(C, 1) on the mean of x over the window's real tokens (SOS..EOS).
  * Every block is the official one: x = q + Drop(W_o MHA(LN1(q), kv, kv)); x = x + Drop(MLP(LN2(x)));
  * return LN_out(x). Keys and values are NOT normalised (for self-attention they are the block's raw input).
  *
- * Losses (spec 1.3): w_id CE(id) + w_dt CE(dt) (targets -100 ignored) + w_clip L_clip + w_beh MSE(beh).
+ * Losses (next-token CE plus the paper's contrastive alignment; the official code's weights):
+ *   w_id CE(id) + w_dt CE(dt) (targets -100 ignored) + w_clip L_clip + w_beh MSE(beh).
  * The contrastive term pools z_id = masked mean of the final x, and for each other modality z_beh = mean of
  * the behaviour tokens and z_frames = mean of the frame tokens after the frame self-attention; each pair
  * (id, beh), (id, frames) is projected with one shared P: C -> C without bias (or one per modality),
@@ -68,10 +70,10 @@ typedef struct cf_neuroformer_config {
     int64_t frame_kernel[3];
 } cf_neuroformer_config;
 
-/* The spec's SMALL CPU config (1.5): C 64, 4 heads, one state / history / final layer (and one behaviour
- * layer when there are behaviour inputs), dropout 0.1, T 32, Tp 64, contrastive on (temperature 0.5,
- * symmetric), loss weights id 0.6, dt 0.4, contrastive 0.25, behaviour 1, no frames (frame kernel 3x5x5,
- * the official Visnav one, when frame_layers is set). n_units and dt_classes: set them. */
+/* cformer's small CPU configuration (not the paper's): C 64, 4 heads, one state / history / final layer
+ * (and one behaviour layer when there are behaviour inputs), dropout 0.1, T 32, Tp 64, contrastive on
+ * (temperature 0.5, symmetric), loss weights id 0.6, dt 0.4, contrastive 0.25, behaviour 1, no frames
+ * (frame kernel 3x5x5, the official Visnav one, when frame_layers is set). n_units and dt_classes: set them. */
 cf_neuroformer_config cf_neuroformer_defaults(void);
 
 typedef struct cf_nf_attention {
@@ -159,11 +161,11 @@ typedef struct cf_nf_losses {
 /* Forward and loss. id_target, dt_target: i64 [B, T] (CF_SPIKE_IGNORE = -100 ignored); beh_target f32 [B]
  * (NULL: no behaviour term). total = w_id L_id + w_dt L_dt + w_clip L_clip + w_beh L_beh; when the
  * contrastive term is on, w_id and w_dt are scaled by (1 - w_clip), so the defaults give the official
- * 0.45 / 0.30 / 0.25 (spec 1.3) and 0.6 / 0.4 without it. */
+ * 0.45 / 0.30 / 0.25 (the official code's) and 0.6 / 0.4 without it. */
 cf_status cf_neuroformer_loss(cf_ctx *ctx, const cf_neuroformer *m, const cf_nf_inputs *in, cf_tensor *id_target,
                               cf_tensor *dt_target, cf_tensor *beh_target, cf_nf_losses *out);
 
-/* ---- generation (spec 1.4) ---- */
+/* ---- generation: window by window, token by token, as the official code (plus a KV cache) ---- */
 typedef struct cf_nf_sample_opts {
     double temperature; /* 0: greedy */
     int64_t top_k;      /* 0: off */
@@ -187,7 +189,7 @@ cf_status cf_neuroformer_generate(cf_ctx *ctx, const cf_neuroformer *m, int64_t 
                                   const uint64_t *keys, const cf_nf_sample_opts *o, cf_nf_cache *cache, int64_t *ids,
                                   int64_t *dts, int64_t *n);
 
-/* ---- connectivity (spec 1.8) ---- */
+/* ---- connectivity: the paper's readout of circuit connectivity from attention (simulated hub circuits) ---- */
 /* Accumulates one window's attention into A [N * N] (TARGET-major: A[y * N + x]) and the counts:
  * for every query q whose target y_q is a unit and every past token k that is a unit x_k (and not PAD),
  * A[y_q, x_k] += att[q * Tp + k]. n_target[y] counts the queries with target y, n_source[x] the past tokens

@@ -2,7 +2,7 @@
 # Dualformer through the cformer command as our user runs it: generate a maze file (`cformer data mazes`,
 # its help and errors), pretrain a Searchformer on complete traces, fine-tune it on randomized traces with
 # --init-from, and evaluate: eval.json holds one object per decoding mode (slow, fast, auto) with the
-# spec's metrics and their confidence intervals.
+# Dualformer paper's metrics and their confidence intervals.
 source "$(dirname "$0")/harness.bash"
 needs_hdf5 "${3:-.}"
 cformer=$1

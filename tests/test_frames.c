@@ -2,7 +2,7 @@
  * outputs without a movie pinned to those of the build before movies existed, rates near the target, the
  * same movie in every trial giving stimulus-locked PSTHs), the NWB ImageSeries round trip through the writer,
  * foreign layouts ([n, 1, h, w], timestamps, group attributes, the counts format's /frames), every kind of
- * bad input failing with the file, dataset and fault named, and the clip timing of spec 1.1 (the default
+ * bad input failing with the file, dataset and fault named, and the clip timing (the default
  * clip ending at the window's end, the official one a frame later, blank frames before the recording and
  * outside the trial) in cf_frames_clip and in the dataset's "frames" field. */
 #include "data/spikes/simulate_spikes.h"
@@ -140,7 +140,7 @@ static void test_sim_movie(void)
     free(rf);
 }
 
-/* ---- the clip (spec 1.1) ---- */
+/* ---- the clip ---- */
 
 /* A movie whose frame i is the constant i + 1 (0 stays the blank screen). */
 static cf_frames *counting_movie(int64_t n, bool per_trial)

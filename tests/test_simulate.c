@@ -72,7 +72,7 @@ static void test_default_run(void)
     printf("  mean rate %.2f Hz, non-hubs %.2f Hz (max %.2f)\n", mean, mean_other, max_other);
     CHECK(mean_other > 4 && mean_other < 6.5); /* configured 5 Hz */
     CHECK(max_other < 10);
-    CHECK(mean < 30); /* the spec's sanity bound */
+    CHECK(mean < 30); /* cformer's sanity bound for the simulator */
     /* spikes sit on the bin grid, at most one per unit and bin */
     int64_t nb = cf_spikes_n_bins(s, c.dt);
     CHECK(nb == 100000);
@@ -188,7 +188,7 @@ static void test_uncalibrated(void)
     if (s && cf_spikes_rates(s, 0, 100, r) == CF_OK)
         for (int i = 0; i < 40; i++) mean += r[i] / 40;
     printf("  literal baselines: mean rate %.2f Hz\n", mean);
-    CHECK(mean > 5 && mean < 30); /* input lifts it above 5 Hz; the spec's bound holds */
+    CHECK(mean > 5 && mean < 30); /* input lifts it above 5 Hz; the 30 Hz bound holds */
     cf_spikes_free(s);
 }
 

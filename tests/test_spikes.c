@@ -619,7 +619,7 @@ static void test_vocab(void)
     cf_spike_vocab v;
     CHECK(cf_spike_vocab_make(40, &c, &v) == CF_OK);
     CHECK(v.id_size == 43 && v.id_sos == 40 && v.id_eos == 41 && v.id_pad == 42);
-    CHECK(v.dt_size == 9 && v.dt_max == 5 && v.dt_sos == 6 && v.dt_eos == 7 && v.dt_pad == 8); /* spec: 6 + 3 */
+    CHECK(v.dt_size == 9 && v.dt_max == 5 && v.dt_sos == 6 && v.dt_eos == 7 && v.dt_pad == 8); /* 6 + SOS, EOS, PAD */
     c.window_prev = 0.15;
     CHECK(cf_spike_vocab_make(40, &c, &v) == CF_OK && v.dt_size == 19 && v.prev_bins == 15 && v.curr_bins == 5);
     CHECK_NEAR(cf_spike_dt_value(&v, 3), 0.03, 1e-12);

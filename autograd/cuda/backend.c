@@ -1,5 +1,6 @@
-/* The CUDA backend's table. Kernels are added op by op (NULL entries are reported by `cformer list ops`
- * and by the cross-backend test); the backend is offered only when a device is present. */
+/* The CUDA backend's table. Kernels are added op by op; it holds none yet, and `cformer list ops` shows each
+ * NULL entry as "-". There is no cross-backend test yet: tests/test_cuda.c checks only the runtime plumbing
+ * (device count, allocation, copies both ways). The backend is offered only when a device is present. */
 #include "autograd/cf_node.h"
 #include "autograd/cuda/cuda_api.h"
 

@@ -1,4 +1,4 @@
-/* A* search that logs the create/close steps Searchformer is trained on (spec 2.1), and BFS for checks.
+/* A* search that logs the create/close steps Searchformer is trained on (Lehnert et al., 2024), and BFS for checks.
  *
  * The official code removes an improved node from its heap and re-heapifies; here an improved OPEN entry
  * is invalidated by a per-cell version number and skipped when popped (lazy deletion). Among the live

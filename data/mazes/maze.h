@@ -1,5 +1,5 @@
-/* Maze navigation tasks with A* search traces, for Searchformer and Dualformer (spec: papers/
- * neuroformer-dualformer-lmuformer.md section 2). This header is the data side and the evaluation checker;
+/* Maze navigation tasks with A* search traces, for Searchformer (Lehnert et al., 2024) and Dualformer (Su et
+ * al., ICLR 2025), in the official code's formats. This header is the data side and the evaluation checker;
  * the model, training and decoding sit on top of it.
  *
  *   maze_gen.c    the maze generator (walls, start, goal, rejection rules) and the seeded random source
@@ -17,14 +17,14 @@
  * A w x h maze's vocabulary size is cf_maze_vocab_size(w, h) = 48 + w*h; the ids a maze of that size can
  * not produce (reserved, coordinates >= max(w, h)) are outside its vocabulary (cf_maze_token_valid).
  *
- * ---- Sequences (spec 2.1) ----
+ * ---- Sequences (Searchformer's token format, as the official code writes it) ----
  *   prompt (stored):  start x y goal x y (wall x y)*          walls sorted by cell index y*w + x
  *   encoder input:    bos <prompt> eos
  *   trace (stored):   (create|close x y c<g> c<h>)*           one clause per A* log step, in order
  *   plan (stored):    (plan x y)+                              every node from start to goal
  *   decoder:          bos <trace at the drawn level> <plan> eos
  * The decoder's first token after bos is the mode: `create` = slow (a trace, then the plan), `plan` = fast
- * (the plan at once); there are no extra mode tokens (spec 2.2). At inference force it with
+ * (the plan at once); there are no extra mode tokens (Dualformer's mode control). At inference force it with
  * cf_maze_mode_token, or leave it to the model (auto).
  *
  * Coordinates: x is the column (0..w-1), y the row (0..h-1); moves are up (y+1), down (y-1), left (x-1),
@@ -87,13 +87,13 @@ cf_maze_rng cf_maze_rng_init(uint64_t seed, uint64_t stream, uint64_t step);
 double cf_maze_rng_uniform(cf_maze_rng *r);     /* [0, 1) */
 int cf_maze_rng_int(cf_maze_rng *r, int lo, int hi); /* lo..hi inclusive (Python's randint) */
 
-/* ---- A* (spec 2.1) ----
+/* ---- A* (as Searchformer's official code logs it) ----
  * Push start and log create; loop: pop the smallest f = g + h, log close, stop at the goal; for each child
  * (up, down, left, right; shuffled in random mode) skip it when OPEN holds it with f <= the child's f or
  * CLOSED holds it with f <= the child's f, else (re)push it (an improved OPEN entry replaces the old one)
  * and log create. Ties on f: deterministic mode pops the smaller position hash x + 100000*y first (the
  * official code's __lt__); random mode pops a uniformly random one among the equal-f entries (each push
- * draws a tie key; the official code calls random.choice inside the heap comparator, spec 2.7). */
+ * draws a tie key; the official code calls random.choice inside the heap comparator). */
 typedef struct cf_maze_step {
     uint8_t action; /* CF_MAZE_TOK_CREATE or CF_MAZE_TOK_CLOSE */
     uint8_t x, y;
@@ -117,15 +117,15 @@ cf_status cf_maze_astar(const cf_maze *m, bool deterministic, cf_maze_rng *rng, 
 /* Nodes of a shortest start->goal path by BFS (start counts), 0 when unreachable. For checks. */
 int cf_maze_bfs_nodes(const cf_maze *m);
 
-/* ---- generator (spec 2.1) ---- */
+/* ---- generator (Searchformer's maze tasks, as the official code draws them) ---- */
 typedef struct cf_maze_gen_options {
     int width, height;        /* 0: the size given to the call */
     bool deterministic;       /* deterministic A* tie-break (default false: the datasets' random mode) */
     bool official_wall_count; /* walls randint((wh/10)*3, (wh/10)*5) with integer wh/10 as the official code;
-                                 default randint(floor(3wh/10), floor(5wh/10)) as the spec (same for wh % 10 == 0) */
+                                 default randint(floor(3wh/10), floor(5wh/10)) (equal when wh % 10 == 0) */
     int attempts_per_layout;  /* start/goal draws on one wall layout before a new layout (default 100, as the
                                  official --num-attempts-per-maze) */
-    int min_plan_nodes;       /* reject plans with fewer nodes; 0 = max(w, h) (spec) */
+    int min_plan_nodes;       /* reject plans with fewer nodes; 0 = max(w, h) (the official rule) */
 } cf_maze_gen_options;
 cf_maze_gen_options cf_maze_gen_defaults(void);
 
@@ -166,7 +166,7 @@ typedef struct cf_maze_record {
  * start to goal in unit steps off the walls. CF_ERR_FORMAT naming the section and token position. */
 cf_status cf_maze_record_check(const cf_maze_record *r, int w, int h);
 
-/* ---- randomized traces (spec 2.2) ----
+/* ---- randomized traces (Dualformer's trace-dropping levels, Su et al., ICLR 2025) ----
  * Level 0 the full trace; 1 only the create clauses (create x y cg ch); 2 level 1 without costs
  * (create x y); 3 paper: level 2 with each clause dropped independently with probability level3_drop_p
  * (0.3), code (CF_MAZE_L3_CODE, the official maze tokenizer): a random randint(10, 40)% of the level-1
@@ -273,7 +273,7 @@ cf_status cf_maze_file_maze(const cf_maze_file *f, int64_t i, cf_maze *m, int *o
  * Lengths: S = max_src and T = max_tgt, or (when 0) the longest the split can produce. An item longer than
  * S or T (its longest possible draw) is skipped (default: left out of the split when opened) or, with
  * truncate, cut at S / T (then the target may lose its plan and eos). Both counts are in the stats.
- * The loss the spec uses (2.1): CE over tgt_out (every token after bos), averaged over each row's non-ignored
+ * The official code's loss: CE over tgt_out (every token after bos), averaged over each row's non-ignored
  * tokens, then over the rows.
  * Splits by record index of the file: "train" = the first records, "val" = the last
  * ceil(val_fraction * count) records (default 5%), "all" or "test" = every record (use "test" on a
@@ -305,14 +305,15 @@ int64_t cf_maze_dataset_record(const cf_dataset *ds, int64_t i);
 /* How a maze dataset draws its traces (NULL for other datasets). */
 const cf_maze_draw_config *cf_maze_dataset_draw(const cf_dataset *ds);
 
-/* Registry factory (INTERIM, as cf_text_factory): options is a `const cf_maze_options *`. */
+/* A factory-shaped opener that takes options instead of a recipe: options is a `const cf_maze_options *`.
+ * It is not registered; the recipes' `mazes` dataset is cf_mazes_factory (recipes/dualformer/model.h). */
 typedef struct cf_maze_options {
     const char *path;
     cf_maze_ds_config cfg;
 } cf_maze_options;
 cf_dataset *cf_maze_factory(void *options, const char *split);
 
-/* ---- evaluation (spec 2.5) ---- */
+/* ---- evaluation (Dualformer's metrics: 1-Solved-k, 1-Optimal-k, SWC, reasoning steps, diversity) ---- */
 /* Why a sampled output has no correct plan. The checks run in this order; the first failure is reported. */
 typedef enum cf_plan_verdict {
     CF_PLAN_OK = 0,

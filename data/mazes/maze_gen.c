@@ -1,4 +1,5 @@
-/* The maze generator (spec 2.1) and the seeded random source every maze draw comes from. */
+/* The maze generator (Searchformer's maze tasks, Lehnert et al., 2024) and the seeded random source every
+ * maze draw comes from. */
 #include "data/mazes/maze.h"
 
 #include <inttypes.h>

@@ -1,4 +1,5 @@
-/* The maze vocabulary and the prompt / trace / plan token formats (spec 2.1; ids in maze.h). */
+/* The maze vocabulary and the prompt / trace / plan token formats (Searchformer's, Lehnert et al., 2024;
+ * ids in maze.h). */
 #include "data/mazes/maze.h"
 
 #include <inttypes.h>

@@ -1,5 +1,5 @@
-/* Evaluation (spec 2.5): the checker of one sampled decoder output, and the per-mode metrics over k samples
- * per task with 95% confidence intervals. Pure functions. */
+/* Evaluation (Dualformer's metrics, Su et al., ICLR 2025): the checker of one sampled decoder output, and
+ * the per-mode metrics over k samples per task with 95% confidence intervals. Pure functions. */
 #include "data/mazes/maze.h"
 
 #include <math.h>

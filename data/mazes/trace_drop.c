@@ -1,4 +1,4 @@
-/* Dualformer's randomized traces (spec 2.2): the level of one use of an example, the level applied to a
+/* Dualformer's randomized traces (Su et al., ICLR 2025): the level of one use of an example, the level applied to a
  * stored trace, and the decoder sequence built from them. The prompt and the plan are only ever copied. */
 #include "data/mazes/maze.h"
 

@@ -1,14 +1,14 @@
-/* A spiking circuit with known directed connectivity (spec: Neuroformer 1.7), to check that a model's
- * attention recovers who drives whom.
+/* A spiking circuit with known directed connectivity, to check that a model's attention recovers who drives
+ * whom, as Neuroformer (Antoniades et al., ICLR 2024) shows on simulated circuits with hub connectivity. The
+ * paper's simulator is not published; this one is cformer's substitute.
  *
  * Discrete-time Bernoulli GLM on bins of dt seconds. With w[i * N + j] the weight of the edge FROM unit i TO
  * unit j (source row, target column; the diagonal is 0), unit j fires in bin t with probability
  *     p_j(t) = sigmoid( b_j + sum_i sum_{k=1..K} w[i, j] kappa_k s_i(t-k) + r kappa_1 s_j(t-1) + c_j stim(t) )
- * with kappa_k = exp(-(k-1) / kernel_tau) and s(t) in {0, 1}. (The spec writes W_ij for the weight onto i
- * from j in this formula, and W_ij for the edge i -> j in its metrics; here one matrix, source-major, serves
- * both: a score matrix S[i * N + j] for "i drives j" is compared with w directly.)
- *   Baselines: the spec asks for baselines "chosen for about 5 Hz (hubs 15 Hz)". logit(rate * dt) is that rate
- *     without input, but the excitatory drive then lifts the mean to about 19 Hz with units near 50 Hz
+ * with kappa_k = exp(-(k-1) / kernel_tau) and s(t) in {0, 1}. (One matrix, source-major, serves both the
+ * dynamics and the metrics: a score matrix S[i * N + j] for "i drives j" is compared with w directly.)
+ *   Baselines: cformer aims at about 5 Hz (hubs 15 Hz). logit(rate * dt) is that rate without input, but
+ *     the excitatory drive then lifts the mean to about 19 Hz with units near 50 Hz
  *     (40 units, defaults), i.e. ~38 spikes per 50 ms window, more than a block_size of 32 holds. So by
  *     default (calibrate) each b_j is set so that sigmoid(b_j + its input) averages to the target rate
  *     when the inputs fire independently at their target rates (a Monte-Carlo estimate from the seed;
@@ -26,8 +26,9 @@
  *     "stimulus", sampled every behavior_dt seconds.
  *   Trials (trial_s > 0): consecutive trials of trial_s seconds tile the recording (the dynamics run on
  *     across them).
- *   Movie (movie_h, movie_w > 0; spec 1.7's "SimNeu3D" in miniature): a grayscale movie of movie_h x movie_w
- *     pixels at movie_rate_hz (20) frames per second, values in (-1, 1): a few bright and dark Gaussian blobs
+ *   Movie (movie_h, movie_w > 0; the paper's movie-driven simulation, "SimNeu3D" in the official code, in
+ *     miniature): a grayscale movie of movie_h x movie_w pixels at movie_rate_hz (20) frames per second,
+ *     values in (-1, 1): a few bright and dark Gaussian blobs
  *     drifting on a torus, each turning to a new random direction every 2 s (cf_sim_movie). Every
  *     unit has a receptive field rf_j: a normalised Gaussian blob (sum 1) at a random position, negated for
  *     30% of the units, and a gain g_j = movie_gain * U(0.5, 1.5); the term

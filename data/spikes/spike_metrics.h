@@ -1,4 +1,5 @@
-/* Baselines and metrics for spike generation and connectivity recovery (spec: Neuroformer 1.8, 1.9).
+/* Baselines and metrics for spike generation and connectivity recovery (Neuroformer, Antoniades et al., ICLR
+ * 2024; the baselines are cformer's).
  * Pure functions over plain arrays (plus cf_spikes where noted), so evaluation code and tests can call them
  * without a model.
  *
@@ -27,7 +28,7 @@ cf_status cf_unigram_ce(const double *logp, int vocab, const int64_t *targets, i
 cf_status cf_poisson_window_ids(const double *rates_hz, int n_units, double window_s, uint64_t seed, uint64_t window,
                                 int32_t *ids, int64_t cap, int64_t *n_out);
 
-/* ---- window F1 (spec 1.8) ---- */
+/* ---- window F1 (the official code's spike-prediction score) ---- */
 
 typedef enum cf_f1_mode {
     CF_F1_SET,      /* sets of IDs: P = TP/|pred|, R = TP/|true|; both empty: P = R = F1 = 1; one empty: 0 */
@@ -72,8 +73,8 @@ cf_status cf_edge_auc(const double *score, const double *w, int n, bool target_m
  * count (e.g. the hubs). *n_edges gets the number of edges scored (may be NULL); none is an error. */
 cf_status cf_edge_direction_accuracy(const double *score, const double *w, int n, bool target_major, const int *sources,
                                      int n_sources, double *acc, int64_t *n_edges);
-/* In place A[t * n + s] /= (n_target[t] * n_source[s]) (0 where the product is 0): the occurrence
- * normalisation of spec 1.8 so high-rate neurons do not dominate the attention matrix. */
+/* In place A[t * n + s] /= (n_target[t] * n_source[s]) (0 where the product is 0): cformer's occurrence
+ * normalisation, so high-rate neurons do not dominate the attention matrix. */
 cf_status cf_attention_normalize(double *A, const double *n_target, const double *n_source, int n);
 
 #endif

@@ -1,6 +1,7 @@
 /* Spike data for Neuroformer-style models: one in-memory representation (cf_spikes), the loaders for the
  * formats neuroscientists have (NWB-style HDF5, (time, unit[, trial]) CSV, [N, T] binned counts in HDF5),
- * an NWB-style writer, binning, time-block splits, and the tokenizing dataset (spec: Neuroformer 1.1).
+ * an NWB-style writer, binning, time-block splits, and the tokenizing dataset (Neuroformer's tokenization,
+ * Antoniades et al., ICLR 2024).
  *
  * ---- the representation ----
  * Spikes are per-unit sorted times in seconds, stored CSR-style: unit u fired at
@@ -30,14 +31,14 @@
  *   calcium traces must be deconvolved or thresholded first); k counts in bin b become k spikes at the bin's
  *   start t_start + b * bin_width. Trials and behaviour are read as in NWB files when present.
  * CSV (cf_spikes_read_csv): one spike per line, `time,unit[,trial]`; see cf_spikes_csv_options.
- * A directory in the official Neuroformer Visnav layout (cf_spikes_read_visnav; spec 1.6), all NumPy .npy
+ * A directory in the official Neuroformer Visnav layout, as released (cf_spikes_read_visnav), all NumPy .npy
  *   (data/npy.h): spikerates_dt_<dt>.npy [N, T] counts in bins of <dt> s from time 0 (the bin width comes from
  *   the name); every other <name>_dt_<dt>.npy [T'] is a behaviour variable <name> (behavior_speed, phi, th)
  *   sampled at i * <dt> (all go onto the first one's grid, in name order, others interpolated linearly);
  *   stimulus.npy [n, 1, h, w] or [n, h, w] is the movie at 20 Hz from time 0 (cf_frames_read on the
  *   directory); an optional sel*.csv lists the 1-based neurons to keep (unit_ids keep those labels).
- *   Non-integer counts are rounded with a note on stderr (spec 1.10: calcium traces must be deconvolved
- *   first); negative or non-finite counts are errors naming the neuron and bin.
+ *   Non-integer counts are rounded with a note on stderr, as the official loader rounds them (calcium traces
+ *   must be deconvolved first); negative or non-finite counts are errors naming the neuron and bin.
  *
  * Bad input never crashes: the loaders return NULL with cf_last_error() naming the file, the dataset (or
  * the CSV line) and the offending row. HDF5's own error printing is silenced while we read and write.
@@ -45,8 +46,8 @@
  *
  * ---- splits ----
  * Adjacent windows share spikes (the previous window of one is the current window of the one before), so a
- * random split by window leaks between train and test (spec 1.10). Split by contiguous time blocks instead
- * (cf_spikes_split_blocks) and open one dataset per split over its time ranges. */
+ * random split by window (the official code's) leaks between train and test. Split by contiguous time blocks
+ * instead (cf_spikes_split_blocks) and open one dataset per split over its time ranges. */
 #ifndef CF_SPIKES_H
 #define CF_SPIKES_H
 
@@ -105,7 +106,7 @@ void cf_spikes_free(cf_spikes *s); /* NULL is fine */
 int64_t cf_spikes_n_bins(const cf_spikes *s, double dt);
 /* counts[u * n_bins + b] = spikes of unit u in [t_start + b dt, t_start + (b+1) dt). Spike times are snapped to
  * bins with a 1e-6-bin tolerance, so a spike written at a bin edge (k * dt) lands in bin k despite rounding.
- * Spikes at or past bin n_bins are not counted. The default resolution of the spec is dt = 0.01 s. */
+ * Spikes at or past bin n_bins are not counted. The official code's resolution is dt = 0.01 s. */
 cf_status cf_spikes_bin(const cf_spikes *s, double dt, int64_t n_bins, int32_t *counts);
 /* The bin of time t on the grid t_start + k dt (the same snapping). */
 int64_t cf_spikes_bin_of(const cf_spikes *s, double t, double dt);
@@ -197,7 +198,7 @@ struct cf_sim_config;
 cf_status cf_spikes_write_nwb(const cf_spikes *s, const char *path, const double *weights, int n,
                               const struct cf_sim_config *sim);
 
-/* ---- frames: the stimulus movie (spec 1.1 "Frames", 1.6) ----
+/* ---- frames: the stimulus movie (as the official code and data release use it) ----
  *
  * A grayscale movie: n frames of h x w pixels, frame i on screen from its onset t[i] until the next onset
  * (the last one for 1 / rate seconds). With per_trial the onsets count from each trial's start: the movie
@@ -251,7 +252,7 @@ cf_status cf_spikes_load_frames(cf_spikes *s, const char *path, const char *name
 /* The frame on screen at time t (relative to the trial's start for a per-trial movie), or -1: before the
  * first onset or after the last frame's 1 / rate seconds. */
 int64_t cf_frames_index(const cf_frames *f, double t);
-/* A clip of F frames for a window ending at t_end (spec 1.1): slot k = 0..F-1 covers [a + k / rate, a +
+/* A clip of F frames for a window ending at t_end: slot k = 0..F-1 covers [a + k / rate, a +
  * (k + 1) / rate) with a = t_end + shift - F / rate (shift 0 by default, window_curr for the official
  * code's offset, which puts the last frame past the window) and shows the frame on screen at the slot's
  * middle. A slot whose middle lies outside [lo, hi) (the recording, or the window's trial) or when nothing
@@ -261,7 +262,7 @@ int64_t cf_frames_index(const cf_frames *f, double t);
 void cf_frames_clip(const cf_frames *f, double t_end, double shift, int F, double lo, double hi, int n_trials,
                     const double *trial_start, const double *trial_stop, float *out);
 
-/* ---- tokenization (spec 1.1) ----
+/* ---- tokenization (Neuroformer's, as the official code implements it) ----
  *
  * A window is keyed by its end time t_end (on the grid t_start + k * window_curr, or trial start + k *
  * window_curr inside a trial). Current window [t_end - w_c, t_end); previous window [t_end - w_c - w_p,
@@ -305,8 +306,9 @@ typedef struct cf_spike_token_config {
     bool frames_official_offset;
 } cf_spike_token_config;
 
-/* The spec's SMALL config: dt 0.01, windows w_c 0.05 / w_p 0.10, block sizes 32 / 64, use_trials and
- * behavior on, no standardisation, no frames. (The official lateral config has w_p 0.05, block sizes 100 / 700.) */
+/* cformer's small CPU configuration: dt 0.01, windows w_c 0.05 / w_p 0.10, block sizes 32 / 64, use_trials
+ * and behavior on, no standardisation, no frames. (The official lateral config has w_p 0.05, block sizes
+ * 100 / 700.) */
 cf_spike_token_config cf_spike_token_defaults(void);
 
 typedef struct cf_spike_vocab {
@@ -362,8 +364,8 @@ int cf_spike_dataset_frames(const cf_dataset *ds, int *h, int *w);
 int cf_spike_dataset_behavior_dim(const cf_dataset *ds);
 const char *cf_spike_dataset_behavior_name(const cf_dataset *ds, int j);
 
-/* Window spike counts over the dataset, to size block_size from a high percentile (spec 1.10: a window
- * with more than T-2 spikes silently loses its earliest ones). */
+/* Window spike counts over the dataset, to size block_size from a high percentile (a window with more than
+ * T-2 spikes loses its earliest ones, silently in the official code). */
 typedef struct cf_spike_window_stats {
     int64_t windows;
     int64_t truncated_curr, truncated_prev; /* windows with more than T-2 / Tp-2 spikes */

@@ -1,5 +1,5 @@
 /* The stimulus movie of a recording (cf_frames, layout and file formats in spikes.h): building, checking,
- * lookup by time, the clip of a window (spec 1.1 "Frames") and the HDF5 readers (NWB ImageSeries and the
+ * lookup by time, the clip of a window (spikes.h "frames") and the HDF5 readers (NWB ImageSeries and the
  * counts format's /frames). */
 #include "data/h5util.h"
 #include "data/spikes/spikes.h"

@@ -1,4 +1,5 @@
-/* Neuroformer tokenization (spec 1.1) and the dataset of spike windows over a cf_spikes. */
+/* Neuroformer tokenization (Antoniades et al., ICLR 2024; as the official code) and the dataset of spike
+ * windows over a cf_spikes. */
 #include "data/spikes/spikes.h"
 
 #include <inttypes.h>
@@ -90,7 +91,7 @@ cf_status cf_spike_tokens_current(const cf_spike_vocab *v, const int32_t *units,
                                   int64_t n, int T, int64_t *id_x, int64_t *id_y, int64_t *dt_x, int64_t *dt_y)
 {
     if (!v || T < 2 || !id_x || !id_y || !dt_x || !dt_y) return cf_set_error(CF_ERR_ARG, "cf_spike_tokens_current: bad arguments");
-    /* a fuller window keeps its LAST T-2 spikes (spec 1.1) */
+    /* a fuller window keeps its LAST T-2 spikes (as the official code) */
     int64_t keep = n < T - 2 ? n : T - 2, skip = n - keep;
     cf_status st = check_window(v, units + (n > 0 ? skip : 0), bins + (n > 0 ? skip : 0), bin0, keep, "current");
     if (st != CF_OK) return st;

@@ -1,4 +1,4 @@
-/* The official Neuroformer Visnav layout: a directory of .npy files (spec: Neuroformer 1.6).
+/* The official Neuroformer Visnav layout: a directory of .npy files (as the release distributes it).
  *   spikerates_dt_<dt>.npy  [N, T] counts in bins of <dt> seconds from time 0
  *   <name>_dt_<dt>.npy      [T'] a behaviour variable sampled at <dt> (behavior_speed, phi, th)
  *   stimulus.npy            [n, 1, h, w] or [n, h, w], the movie at 20 Hz from time 0 (cf_frames_read)

@@ -46,9 +46,10 @@ const cf_tokenizer *cf_text_dataset_tokenizer(const cf_dataset *ds);
 int64_t cf_text_dataset_split_tokens(const cf_dataset *ds);
 int64_t cf_text_dataset_seq(const cf_dataset *ds);
 
-/* The registry's "text" factory. INTERIM: until recipes/ lands, options is a `const cf_text_options *`;
- * recipes/ will register its own "text" factory over it that reads data.path, data.tokenizer,
- * data.vocab and model seq from the cf_recipe and calls cf_text_dataset_open. */
+/* data/'s own "text" factory, registered when the registry starts, for programs without recipes: options is
+ * a `const cf_text_options *`. A run replaces it (cf_register_builtins) with the recipes' adapter, which reads
+ * data.path, data.tokenizer, data.vocab_file and data.seq (default model.seq) and calls
+ * cf_text_dataset_open. */
 typedef struct cf_text_options {
     const char *path;
     const char *tokenizer; /* "byte" (default when NULL) or "bpe" */

@@ -1,13 +1,13 @@
 /* Checkpoints: the model, optimizer state, training state and resolved recipe in one HDF5 file.
  *
- * Layout (format "cformer-checkpoint", format_version 1; see DESIGN.md "Formats"):
+ * Layout (format "cformer-checkpoint", format_version 1; see docs/design.md "Formats"):
  *   /                      attributes: format = "cformer-checkpoint", format_version = 1 (int64),
  *                          recipe = resolved recipe text, created_by = "cformer 0.1.0"; strings are
  *                          fixed-length UTF-8 (h5py gives bytes: f.attrs["recipe"].decode())
  *   /model/<name>          one dataset per parameter in its true shape, name verbatim
  *                          ("blocks.0.attn.qkv.weight"), f32 as IEEE_F32LE, f64 as IEEE_F64LE;
  *                          bf16/f16 as uint16 with a string attribute dtype = "bf16"/"f16"
- *   /optim/<slot>/<name>   optimizer state ("exp_avg", "exp_avg_sq", "momentum") in the same shapes
+ *   /optim/<slot>/<name>   optimizer state ("exp_avg", "exp_avg_sq", "momentum_buffer") in the same shapes
  *   /train_state/          scalar datasets step, seed, epoch, cursor (i64/u64), world_size (i32),
  *                          rng (u64[n], absent when n = 0), extra/<key> (f64 scalars)
  * Datasets of 4 KiB and more are chunked with shuffle + deflate level 4 + fletcher32; smaller ones are

@@ -1,5 +1,5 @@
 /* The checkpoint save: the whole file is built in memory and written atomically. The layout is described
- * in checkpoint.h and DESIGN.md "Formats"; it is a contract with h5py users. */
+ * in checkpoint.h and docs/design.md "Formats"; it is a contract with h5py users. */
 #include "autograd/fileio.h"
 #include "recipes/checkpoint/checkpoint_internal.h"
 

@@ -1,4 +1,4 @@
-/* Dualformer evaluation (spec 2.5): for each task, k sampled outputs per decoding mode (slow = forced
+/* Dualformer evaluation (Su et al., ICLR 2025): for each task, k sampled outputs per decoding mode (slow = forced
  * `create`, fast = forced `plan`, auto = the model's choice), checked against the task's A* plan with
  * data/mazes/maze.h's checker; 1-Solved-k, 1-Optimal-k, 3-Optimal-k, SWC, reasoning steps, plan diversity and
  * auto mode's slow fraction (overall and for short vs long optimal plans), with 95% confidence
@@ -268,7 +268,7 @@ cf_status cf_dualformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input 
     eval_buf e = {0};
     e.tasks = tasks < ds->len ? tasks : ds->len;
     e.k = k;
-    e.cap = max_len > 0 ? max_len : 4 * ((int64_t)info.max_trace + info.max_plan + 1); /* spec 2.7 */
+    e.cap = max_len > 0 ? max_len : 4 * ((int64_t)info.max_trace + info.max_plan + 1); /* cformer's cap */
     int64_t N = e.tasks * k;
     e.mazes = malloc((size_t)e.tasks * sizeof *e.mazes);
     e.optimal = malloc((size_t)e.tasks * sizeof *e.optimal);

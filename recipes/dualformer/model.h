@@ -8,7 +8,7 @@
  * encoder_padding_mask (true: the prompt's padding is masked in the encoder's self-attention too; false: as
  * the official code, where a prompt's encoding depends on how much padding its batch happened to have -- on
  * 7x7 mazes at 1200 steps the mask raised Solution-Only's 1-Optimal-8 from .108 to .358),
- * loss: sequence (each row's mean over its targets, then the rows' mean: spec 2.1) | token,
+ * loss: sequence (each row's mean over its targets, then the rows' mean: the official code) | token,
  * length_groups (4: rows sorted by length and run in that many groups, each at its own longest length;
  * the same loss and gradient, 1.5-2x faster on traces that vary 3x in length).
  * A batch holds the maze dataset's fields src, src_pad, tgt_in, tgt_out (data/mazes/maze.h).
@@ -16,14 +16,14 @@
  * data.* keys of `mazes`: path (required; relative to the recipe file), generate: {size, count, seed}
  * (when given and path does not exist, the file is generated deterministically -- cf_maze_generate_file,
  * written atomically -- and an existing file must match them), trace: full | random | none (Searchformer /
- * Dualformer / Solution-Only), level_p: [p0, p1, p2, p3, p4] (random; default the spec's small-run
+ * Dualformer / Solution-Only), level_p: [p0, p1, p2, p3, p4] (random; default cformer's small-run choice
  * (0.4, 0.15, 0.15, 0.1, 0.2)), level3: paper | code, level3_drop_p (0.3), draw_once (false), seed
  * (default train.seed), max_src / max_tgt (0: the split's longest), truncate (false), val_fraction (0.05).
  *
  * Evaluation keys (eval.*): tasks (100; tasks of the evaluated split, eval.split, in order), samples (k, 8),
  * modes ([slow, fast, auto]), temperature (1.0; a normal temperature, logits / T -- the official
  * code multiplies by its argument, the same at 1), max_len (0: 4 x the longest decoder sequence of
- * the maze file, spec 2.7), rows (rows decoded together, 64), seed (0), ban_trace (false:
+ * the maze file), rows (rows decoded together, 64), seed (0), ban_trace (false:
  * when true, create/close can not follow a plan token), loss (true: also the mean loss). */
 #ifndef CF_DUALFORMER_MODEL_H
 #define CF_DUALFORMER_MODEL_H
@@ -41,7 +41,7 @@ cf_dualformer *cf_dualformer_of(cf_model *m);
 /* The `mazes` dataset factory (recipe_like is a cf_recipe *). */
 cf_dataset *cf_mazes_factory(void *recipe_like, const char *split);
 
-/* ---- evaluation (dualformer_eval.c) ---- */
+/* ---- evaluation (recipes/dualformer/eval.c) ---- */
 typedef struct cf_dualformer_eval_config {
     int64_t tasks, max_len, rows, seed;
     int k;

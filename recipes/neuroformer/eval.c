@@ -1,6 +1,7 @@
-/* Neuroformer's evaluation (spec 1.8, 1.9) and generation over a split (spec 1.4).
+/* Neuroformer's evaluation (Antoniades et al., ICLR 2024: spike-prediction F1, connectivity from attention;
+ * baselines and ablation are cformer's) and generation over a split.
  *
- * evaluate() scores the split named by data.eval_split ("test"), with metric names:
+ * evaluate() scores the split it is handed (eval.split, "test" by default), with metric names:
  *   <split>_ce_id, <split>_ce_dt   teacher-forced next-token cross-entropy (nats) of the ID and dt targets
  *   unigram_ce_id, unigram_ce_dt   the same under the unigram distribution of the training targets (Laplace)
  *   uniform_ce_dt                  log of the dt vocabulary
@@ -8,10 +9,10 @@
  *                                  (one step ahead) vs the truth, and a rate-matched Poisson window (rates of the
  *                                  training ranges) vs the truth; mean over the windows (both empty: 1)
  *   f1_free                        the same for free-running generation (the model's own past) over the first
- *                                  model.eval.free_seconds of the split
+ *                                  eval.free_seconds of the split
  *   psth_r                         mean per-unit Pearson r of the true and the (true-past) generated PSTH: trial
  *                                  averaged when the data has trials, otherwise the single-trial time course in
- *                                  bins of model.eval.psth_bin seconds
+ *                                  bins of eval.psth_bin seconds
  *   rate_r_free                    Pearson r across units of the free-running generated vs the true rates
  *   beh_r, beh_r2, <split>_mse_beh behaviour decoding on the split (with model.predict)
  *   conn_auc, conn_direction_acc   connectivity from the history cross-attention (averaged over heads and
@@ -26,7 +27,7 @@
  *                                  tokens, i.e. normalised lagged co-occurrence counts; what attention adds is
  *                                  conn_auc - conn_auc_uniform
  *   conn_auc_shuffled, conn_direction_acc_shuffled
- *                                  the ablation of spec 1.9 (with model.eval.ablation_checkpoint): the same
+ *                                  the connectivity ablation (with eval.ablation_checkpoint): the same
  *                                  model trained with data.shuffle_prev: true -- every window's past neuron IDs
  *                                  relabelled by a random permutation of the units -- scored the same way on the
  *                                  same (relabelled) windows. Nothing in its input ties a past token to the
@@ -491,7 +492,7 @@ static cf_status teacher_forced(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64
     return st;
 }
 
-/* The ablation of spec 1.9: a second instance of the model with the weights of eval.ablation_checkpoint (the
+/* The connectivity ablation: a second instance of the model with the weights of eval.ablation_checkpoint (the
  * same model trained with data.shuffle_prev) runs the teacher-forced pass on relabelled past windows, as that
  * model was trained. The evaluated model's parameters are not touched. */
 static cf_status ablation(nf_model *nm, cf_ctx *ctx, const cf_eval_input *in, cf_dataset *ds, int64_t W, tf_result *abl)

@@ -1,5 +1,4 @@
-/* `cformer generate` for a Neuroformer recipe: autoregressive spike generation over a split (Neuroformer
- * (Antoniades et al., ICLR 2024), Sec. 3.4), written as an NWB-style HDF5 file, with the window F1 against the
+/* `cformer generate` for a Neuroformer recipe: autoregressive spike generation over a split, written as an NWB-style HDF5 file, with the window F1 against the
  * true spikes. */
 #include "autograd/clock.h"
 #include "data/spikes/spike_metrics.h"

@@ -1,4 +1,5 @@
-/* Shared between model_neuroformer.c and neuroformer_eval.c: the model as the recipe built it. */
+/* Shared between recipes/neuroformer/model.c and eval.c: the model as the recipe built it. Not installed
+ * (CMake installs no recipes/<paper>/internal.h); users include recipes/neuroformer/model.h. */
 #ifndef CF_NEUROFORMER_INTERNAL_H
 #define CF_NEUROFORMER_INTERNAL_H
 

@@ -16,14 +16,14 @@
  *                          movie-driven circuit, see data/spikes/simulate_spikes.h; [0, 0] = none), movie_gain (2),
  *                          movie_lag (0.05). An existing file is used as is: delete it to simulate again.
  *   data.dt (0.01), data.window.curr (0.05), data.window.prev (0.10), data.block_size.id (32),
- *   data.block_size.prev_id (64), data.use_trials (true), data.behavior (true)   tokenization (spec 1.1)
+ *   data.block_size.prev_id (64), data.use_trials (true), data.behavior (true)   tokenization (Neuroformer's)
  *   data.train_frac (0.8), data.val_frac (0.1), data.block_s (0), data.split_seed (0)   time-block splits
  *   data.train_fraction (1)  use this fraction of the training windows (few-shot fine-tuning), drawn by
  *                          data.split_seed
- *   data.shuffle_prev (false) the ablation of spec 1.9: every window's previous-window unit IDs are relabelled
+ *   data.shuffle_prev (false) cformer's connectivity ablation: every window's previous-window unit IDs are relabelled
  *                          by a random permutation of the units (fixed per window), in training, evaluation
  *                          and generation, so the model never learns who fired in the past
- *   data.frames.count (20)  frames per window's clip (spec 1.1; 20 = 1 s at 20 Hz), read only when
+ *   data.frames.count (20)  frames per window's clip (official: 20 = 1 s at 20 Hz), read only when
  *                          model.frame_layers > 0 (so model.frame_layers: 0 is the ablation without frames)
  *   data.frames.official_offset (false)  the official clip, shifted by window.curr (its last frame lies past
  *                          the window); by default the clip ends at the window's end. Frames before the
@@ -47,11 +47,12 @@
  *   model.contrastive (true), model.clip_temp (0.5), model.clip_symmetric (true), model.clip_separate (false):
  *                          the (id, behaviour) and (id, frames) pairs, averaged
  *   model.loss_id (0.6), model.loss_dt (0.4), model.loss_contrastive (0.25), model.loss_behavior (1)
- *   model.eval.batch (64), model.eval.temperature (1), model.eval.top_k (0), model.eval.top_p (1),
- *   model.eval.seed (0), model.eval.free_seconds (10: own-past generation length), model.eval.max_windows
- *   (0: all), model.eval.xcorr_lag (5 bins)
- *   model.eval.ablation_checkpoint  a checkpoint of the same model trained with data.shuffle_prev: true (the
- *                          ablation of spec 1.9); its connectivity AUC is reported as conn_auc_shuffled
+ * ---- evaluation keys (eval.*) ----
+ *   eval.split ("test"), eval.rows (64: windows generated together), eval.temperature (1), eval.top_k (0),
+ *   eval.top_p (1), eval.seed (0), eval.free_seconds (10: own-past generation length), eval.max_windows
+ *   (0: all), eval.xcorr_lag (5 bins), eval.psth_bin (0.5 s)
+ *   eval.ablation_checkpoint  a checkpoint of the same model trained with data.shuffle_prev: true (the
+ *                          connectivity ablation); its connectivity AUC is reported as conn_auc_shuffled
  * The neuron count and the dt vocabulary come from the data (the file is read when the model is built). */
 #ifndef CF_MODEL_NEUROFORMER_H
 #define CF_MODEL_NEUROFORMER_H
@@ -89,7 +90,7 @@ cf_dataset *cf_spike_source_open(const cf_spike_source *src, const char *split, 
 /* The cf_neuroformer inside a model made by cf_neuroformer_model.create; NULL for other models. */
 cf_neuroformer *cf_neuroformer_of(cf_model *m);
 
-/* Generation over a split's windows in time order (spec 1.4). */
+/* Generation over a split's windows in time order (window by window, as the official code). */
 typedef struct cf_nf_gen_options {
     cf_nf_sample_opts sample;
     bool true_past;    /* condition every window on the true previous window (windows are then batched) */
