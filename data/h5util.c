@@ -54,6 +54,35 @@ hid_t cf_h5_open_read(const char *path)
     return file;
 }
 
+/* A name for an in-memory file that is not on disk: HDF5's core driver refuses to open a file image under
+ * the name of an existing file (and, when creating, first reads such a file whole). */
+static void mem_name(char *buf, size_t n, const char *path)
+{
+    for (int k = 0;; k++) {
+        snprintf(buf, n, "%s.inmemory.%ld.%d", path, (long)getpid(), k);
+        if (access(buf, F_OK) < 0) return;
+    }
+}
+
+hid_t cf_h5_open_image(const void *buf, size_t n, const char *what)
+{
+    if (!what) what = "(HDF5 buffer)";
+    if (!buf || n == 0) {
+        cf_set_error(CF_ERR_FORMAT, "%s: not an HDF5 file (empty)", what);
+        return -1;
+    }
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1;
+    if (fapl >= 0 && H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0 && H5Pset_fapl_core(fapl, 1 << 16, 0) >= 0 &&
+        H5Pset_file_image(fapl, (void *)buf, n) >= 0) {
+        char name[4200];
+        mem_name(name, sizeof name, what);
+        file = H5Fopen(name, H5F_ACC_RDONLY, fapl);
+    }
+    cf_h5_close(&fapl);
+    if (file < 0) cf_set_error(CF_ERR_FORMAT, "%s: cannot open as HDF5 (not HDF5, or corrupt?)", what);
+    return file;
+}
+
 bool cf_h5_exists(hid_t loc, const char *path)
 {
     char buf[1024];
@@ -184,14 +213,9 @@ hid_t cf_h5image_create(cf_h5image *im, const char *path, size_t increment)
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1;
     if (fapl >= 0 && H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0 && H5Pset_fapl_core(fapl, increment, 0) >= 0 &&
         H5Pset_file_image_callbacks(fapl, &im->cb) >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) >= 0) {
-        /* HDF5 first opens an existing file of the name tentatively, which with the core driver reads all
-         * of it into memory: name the in-memory file something that is not on disk */
-        char mem_name[4200];
-        for (int k = 0;; k++) {
-            snprintf(mem_name, sizeof mem_name, "%s.inmemory.%ld.%d", path, (long)getpid(), k);
-            if (access(mem_name, F_OK) < 0) break;
-        }
-        file = H5Fcreate(mem_name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        char name[4200];
+        mem_name(name, sizeof name, path);
+        file = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     }
     if (fapl >= 0) H5Pclose(fapl);
     return file;

@@ -220,7 +220,8 @@ static cf_status load_group(cf_ckpt_reader *r, hid_t g, const char *gname, rgrou
     return rc;
 }
 
-static cf_status open_reader(const char *path, cf_ckpt_reader *r)
+/* Opens the file at path into r->file. */
+static cf_status open_file(const char *path, cf_ckpt_reader *r)
 {
     char why[256];
     struct stat sb;
@@ -235,6 +236,14 @@ static cf_status open_reader(const char *path, cf_ckpt_reader *r)
     if (r->file < 0)
         return cf_set_error(CF_ERR_FORMAT, "%s: cannot open as HDF5 (truncated or corrupt?)%s", path,
                             ckpt_h5_detail(why, sizeof why));
+    return CF_OK;
+}
+
+/* Checks the format attributes of the open r->file and describes every tensor. */
+static cf_status read_index(cf_ckpt_reader *r)
+{
+    const char *path = r->path;
+    char why[256];
     char *fmt = NULL;
     int got = attr_read_str(r->file, "format", &fmt);
     if (got <= 0 || strcmp(fmt, CF_CHECKPOINT_FORMAT) != 0) {
@@ -289,12 +298,9 @@ static cf_status open_reader(const char *path, cf_ckpt_reader *r)
     return rc;
 }
 
-cf_ckpt_reader *cf_ckpt_open(const char *path)
+/* The reader of the file at path (buf NULL) or of the n bytes at buf, named path in messages. */
+static cf_ckpt_reader *open_reader(const char *path, const void *buf, size_t n)
 {
-    if (!path || !path[0]) {
-        cf_set_error(CF_ERR_ARG, "checkpoint: no path given");
-        return NULL;
-    }
     cf_ckpt_reader *r = calloc(1, sizeof *r);
     if (!r || !(r->path = strdup(path))) {
         free(r);
@@ -303,13 +309,31 @@ cf_ckpt_reader *cf_ckpt_open(const char *path)
     }
     r->file = -1;
     cf_h5_quiet q = cf_h5_quiet_on();
-    cf_status rc = open_reader(path, r);
+    cf_status rc = CF_OK;
+    if (!buf) rc = open_file(path, r);
+    else if ((r->file = cf_h5_open_image(buf, n, path)) < 0) rc = cf_last_status();
+    if (rc == CF_OK) rc = read_index(r);
     cf_h5_quiet_off(q);
     if (rc != CF_OK) {
         cf_ckpt_close(r);
         return NULL;
     }
     return r;
+}
+
+cf_ckpt_reader *cf_ckpt_open(const char *path)
+{
+    if (!path || !path[0]) {
+        cf_set_error(CF_ERR_ARG, "checkpoint: no path given");
+        return NULL;
+    }
+    return open_reader(path, NULL, 0);
+}
+
+cf_ckpt_reader *cf_ckpt_open_mem(const void *buf, size_t n, const char *what)
+{
+    static const char none; /* a NULL buffer is an empty one (cf_h5_open_image refuses it), not a path */
+    return open_reader(what ? what : "(checkpoint buffer)", buf ? buf : &none, buf ? n : 0);
 }
 
 void cf_ckpt_close(cf_ckpt_reader *r)
