@@ -1,4 +1,5 @@
 /* The (time, unit[, trial]) CSV reader: one spike per line, header optional. */
+#include "autograd/fileio.h"
 #include "data/spikes/spikes.h"
 
 #include <ctype.h>
@@ -359,13 +360,8 @@ cf_spikes *cf_spikes_read_csv(const char *path, const cf_spikes_csv_options *o)
 cf_spikes *cf_spikes_read_csv_mem(const void *buf, size_t n, const char *what, const cf_spikes_csv_options *o)
 {
     if (!what) what = "(spike CSV buffer)";
-    static char none;
-    FILE *f = fmemopen(n ? (void *)buf : &none, n ? n : 1, "r"); /* a stream over no bytes: one NUL, a blank line */
-    if (!f) {
-        cf_set_error(n && !buf ? CF_ERR_ARG : CF_ERR_OOM, "%s: cannot read the buffer: %s", what, strerror(errno));
-        return NULL;
-    }
-    cf_spikes *s = read_csv(f, what, o);
-    fclose(f);
+    FILE *f = cf_open_mem(buf, n, what);
+    cf_spikes *s = f ? read_csv(f, what, o) : NULL;
+    if (f) fclose(f);
     return s;
 }

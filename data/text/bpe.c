@@ -1,5 +1,6 @@
 /* Byte-level BPE: pre-split, training with incremental pair counts, heap-based encoding, the vocabulary
  * file. */
+#include "autograd/fileio.h"
 #include "data/text/bpe.h"
 
 #include <errno.h>
@@ -915,13 +916,8 @@ cf_bpe *cf_bpe_load(const char *path)
 cf_bpe *cf_bpe_load_mem(const void *buf, size_t n, const char *what)
 {
     if (!what) what = "(BPE buffer)";
-    static char none;
-    FILE *f = fmemopen(n ? (void *)buf : &none, n ? n : 1, "rb"); /* no bytes: a stream of one NUL */
-    if (!f) {
-        cf_set_error(n && !buf ? CF_ERR_ARG : CF_ERR_OOM, "%s: cannot read the buffer: %s", what, strerror(errno));
-        return NULL;
-    }
-    cf_bpe *b = load(f, what);
-    fclose(f);
+    FILE *f = cf_open_mem(buf, n, what);
+    cf_bpe *b = f ? load(f, what) : NULL;
+    if (f) fclose(f);
     return b;
 }
