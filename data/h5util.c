@@ -98,6 +98,15 @@ bool cf_h5_exists(hid_t loc, const char *path)
     }
 }
 
+bool cf_h5_numeric_type_ok(hid_t type)
+{
+    H5T_class_t cls = H5Tget_class(type);
+    size_t size = H5Tget_size(type), prec = H5Tget_precision(type);
+    int off = H5Tget_offset(type);
+    return (cls == H5T_INTEGER || cls == H5T_FLOAT) && size >= 1 && size <= 8 && prec >= 1 && off >= 0 &&
+           (size_t)off + prec <= 8 * size;
+}
+
 int cf_h5_attr_double(hid_t obj, const char *name, double *v)
 {
     if (H5Aexists(obj, name) <= 0) return 0;
@@ -107,7 +116,8 @@ int cf_h5_attr_double(hid_t obj, const char *name, double *v)
     type = H5Aget_type(a);
     space = H5Aget_space(a);
     H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
-    if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && space >= 0 && H5Sget_simple_extent_npoints(space) == 1 &&
+    if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && cf_h5_numeric_type_ok(type) && space >= 0 &&
+        H5Sget_simple_extent_npoints(space) == 1 &&
         H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0)
         rc = 1;
     cf_h5_close(&type);

@@ -19,7 +19,7 @@
 static cf_status numeric_shape(hid_t d, const char *file, const char *name, int *rank, hsize_t dims[2])
 {
     hid_t type = H5Dget_type(d), space = H5Dget_space(d);
-    H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    H5T_class_t cls = type >= 0 && cf_h5_numeric_type_ok(type) ? H5Tget_class(type) : H5T_NO_CLASS;
     int r = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     hsize_t dd[8] = {0};
     if (r >= 0 && r <= 8) H5Sget_simple_extent_dims(space, dd, NULL);

@@ -172,6 +172,11 @@ static cf_status describe(const char *path, hid_t g, const char *gname, const ch
     }
     H5T_class_t cls = H5Tget_class(ty);
     size_t sz = H5Tget_size(ty);
+    if (!cf_h5_numeric_type_ok(ty)) {
+        cf_set_error(rc, "%s: %s/%s: not a well-formed numeric type (HDF5 type class %d, %zu bytes, precision %zu)",
+                     path, gname, name, (int)cls, sz, H5Tget_precision(ty));
+        goto done;
+    }
     if (cls == H5T_FLOAT && (sz == 2 || sz == 4 || sz == 8)) {
         t->t.dtype = sz == 8 ? CF_F64 : sz == 4 ? CF_F32 : CF_F16;
     } else if (cls == H5T_INTEGER && sz == 2) {
@@ -446,12 +451,12 @@ cf_status cf_ckpt_read(cf_ckpt_reader *r, const char *slot, const char *name, cf
 static int read_scalar(hid_t g, const char *name, hid_t mtype, void *v)
 {
     if (H5Lexists(g, name, H5P_DEFAULT) <= 0) return -1;
-    hid_t d = H5Dopen2(g, name, H5P_DEFAULT), s = -1;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT), s = -1, t = -1;
     int rc = -1;
-    if (d >= 0 && (s = H5Dget_space(d)) >= 0 && H5Sget_simple_extent_npoints(s) == 1 &&
-        H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0)
+    if (d >= 0 && (t = H5Dget_type(d)) >= 0 && cf_h5_numeric_type_ok(t) && (s = H5Dget_space(d)) >= 0 &&
+        H5Sget_simple_extent_npoints(s) == 1 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0)
         rc = 0;
-    cf_h5_close(&s), cf_h5_close(&d);
+    cf_h5_close(&t), cf_h5_close(&s), cf_h5_close(&d);
     return rc;
 }
 
