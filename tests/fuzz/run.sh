@@ -17,7 +17,7 @@ seconds=${FUZZ_SECONDS:-20}
 runs=${FUZZ_RUNS:--1}
 work=$build/fuzz
 mkdir -p "$work/crashes"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:allocator_may_return_null=1:suppressions=$here/asan.supp
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:allocator_may_return_null=1:quarantine_size_mb=64:suppressions=$here/asan.supp
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=suppressions=$here/lsan.supp
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
