@@ -2,8 +2,9 @@
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+FUZZ_SECONDS ?= 600
 
-.PHONY: all deps configure build demo test asan minimal bench install clean
+.PHONY: all deps configure build demo test asan minimal bench install clean fuzz fuzz-build
 
 all: build
 
@@ -30,6 +31,16 @@ asan:
 minimal:
 	@$(MAKE) test BUILD=build-minimal CMAKE_FLAGS="-DCF_HDF5=OFF -DCF_MPI=OFF -DCF_CUDA=OFF $(CMAKE_FLAGS)"
 
+# The libFuzzer harnesses of tests/fuzz in their own clang build (ASan + UBSan + coverage instrumentation);
+# `make fuzz` runs each for FUZZ_SECONDS over its corpus and prints executions and coverage per harness.
+fuzz-build: deps
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCF_FUZZ=ON -DCF_TESTS=OFF -DCF_MPI=OFF \
+		-DCF_CUDA=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build-fuzz
+
 bench: build
 	$(BUILD)/bin/cformer bench ops
 
@@ -37,4 +48,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf build build-asan build-minimal
+	rm -rf build build-asan build-minimal build-fuzz

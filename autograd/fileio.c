@@ -9,6 +9,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+FILE *cf_open_mem(const void *buf, size_t n, const char *what)
+{
+    static char none; /* fmemopen may refuse a size of 0: a stream of one NUL reads as an empty line */
+    if (n && !buf) {
+        cf_set_error(CF_ERR_ARG, "%s: NULL buffer of %zu bytes", what, n);
+        return NULL;
+    }
+    FILE *f = fmemopen(n ? (void *)buf : &none, n ? n : 1, "r");
+    if (!f) cf_set_error(CF_ERR_OOM, "%s: cannot read the buffer: %s", what, strerror(errno));
+    return f;
+}
 struct cf_atomic_file {
     FILE *f;
     char *path, *tmp;

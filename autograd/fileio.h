@@ -53,5 +53,8 @@ int cf_fsync_dir_of(const char *path);
 cf_status cf_mkdirs(const char *dir);
 /* cf_mkdirs of the directory that holds file ("a/b/c.json" -> "a/b"); nothing for a bare name. */
 cf_status cf_mkdirs_for(const char *file);
+/* A read-only stream over the n bytes at buf (fmemopen), so one parser of FILE * serves files and buffers.
+ * No bytes (n 0) read as an empty line. NULL with an error naming `what` on failure; fclose it. */
+FILE *cf_open_mem(const void *buf, size_t n, const char *what);
 
 #endif

@@ -54,6 +54,35 @@ hid_t cf_h5_open_read(const char *path)
     return file;
 }
 
+/* A name for an in-memory file that is not on disk: HDF5's core driver refuses to open a file image under
+ * the name of an existing file (and, when creating, first reads such a file whole). */
+static void mem_name(char *buf, size_t n, const char *path)
+{
+    for (int k = 0;; k++) {
+        snprintf(buf, n, "%s.inmemory.%ld.%d", path, (long)getpid(), k);
+        if (access(buf, F_OK) < 0) return;
+    }
+}
+
+hid_t cf_h5_open_image(const void *buf, size_t n, const char *what)
+{
+    if (!what) what = "(HDF5 buffer)";
+    if (!buf || n == 0) {
+        cf_set_error(CF_ERR_FORMAT, "%s: not an HDF5 file (empty)", what);
+        return -1;
+    }
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1;
+    if (fapl >= 0 && H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0 && H5Pset_fapl_core(fapl, 1 << 16, 0) >= 0 &&
+        H5Pset_file_image(fapl, (void *)buf, n) >= 0) {
+        char name[4200];
+        mem_name(name, sizeof name, what);
+        file = H5Fopen(name, H5F_ACC_RDONLY, fapl);
+    }
+    cf_h5_close(&fapl);
+    if (file < 0) cf_set_error(CF_ERR_FORMAT, "%s: cannot open as HDF5 (not HDF5, or corrupt?)", what);
+    return file;
+}
+
 bool cf_h5_exists(hid_t loc, const char *path)
 {
     char buf[1024];
@@ -69,6 +98,15 @@ bool cf_h5_exists(hid_t loc, const char *path)
     }
 }
 
+bool cf_h5_numeric_type_ok(hid_t type)
+{
+    H5T_class_t cls = H5Tget_class(type);
+    size_t size = H5Tget_size(type), prec = H5Tget_precision(type);
+    int off = H5Tget_offset(type);
+    return (cls == H5T_INTEGER || cls == H5T_FLOAT) && size >= 1 && size <= 8 && prec >= 1 && off >= 0 &&
+           (size_t)off + prec <= 8 * size;
+}
+
 int cf_h5_attr_double(hid_t obj, const char *name, double *v)
 {
     if (H5Aexists(obj, name) <= 0) return 0;
@@ -78,7 +116,8 @@ int cf_h5_attr_double(hid_t obj, const char *name, double *v)
     type = H5Aget_type(a);
     space = H5Aget_space(a);
     H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
-    if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && space >= 0 && H5Sget_simple_extent_npoints(space) == 1 &&
+    if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && cf_h5_numeric_type_ok(type) && space >= 0 &&
+        H5Sget_simple_extent_npoints(space) == 1 &&
         H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0)
         rc = 1;
     cf_h5_close(&type);
@@ -184,14 +223,9 @@ hid_t cf_h5image_create(cf_h5image *im, const char *path, size_t increment)
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1;
     if (fapl >= 0 && H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0 && H5Pset_fapl_core(fapl, increment, 0) >= 0 &&
         H5Pset_file_image_callbacks(fapl, &im->cb) >= 0 && H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) >= 0) {
-        /* HDF5 first opens an existing file of the name tentatively, which with the core driver reads all
-         * of it into memory: name the in-memory file something that is not on disk */
-        char mem_name[4200];
-        for (int k = 0;; k++) {
-            snprintf(mem_name, sizeof mem_name, "%s.inmemory.%ld.%d", path, (long)getpid(), k);
-            if (access(mem_name, F_OK) < 0) break;
-        }
-        file = H5Fcreate(mem_name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        char name[4200];
+        mem_name(name, sizeof name, path);
+        file = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     }
     if (fapl >= 0) H5Pclose(fapl);
     return file;

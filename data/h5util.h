@@ -36,6 +36,14 @@ void cf_h5_close(hid_t *id);
 hid_t cf_h5_open_read(const char *path);
 /* True when every component of path ("a/b/c", relative to loc) exists. */
 bool cf_h5_exists(hid_t loc, const char *path);
+/* Opens the n bytes of an HDF5 file held in memory, read-only and closing like cf_h5_open_read; HDF5 copies
+ * the bytes, so buf may be freed once this returns. `what` names the buffer in messages. -1 with a message
+ * when the buffer is empty or is not a readable HDF5 file. */
+hid_t cf_h5_open_image(const void *buf, size_t n, const char *what);
+/* True when a numeric (integer or float) type is one HDF5 can convert safely: 1..8 bytes whose precision and
+ * offset fit inside them. HDF5 1.10 converts a corrupt type (bits beyond its size) by reading out of bounds
+ * and dies (SIGBUS in H5T__bit_copy), so readers check a file's type before reading through it. */
+bool cf_h5_numeric_type_ok(hid_t type);
 /* A numeric scalar attribute read as a double: 1 found, 0 absent, -1 present but not a numeric scalar. */
 int cf_h5_attr_double(hid_t obj, const char *name, double *v);
 /* A string attribute (fixed or variable length) copied into buf: 1 found, 0 absent, -1 not a string. */

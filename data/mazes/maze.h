@@ -253,6 +253,8 @@ typedef struct cf_maze_file_info {
  * section's grammar (the prompt parses to a maze), the checksums. Errors name the path and, for a record,
  * its index: "mazes.bin: record 17: trace token 40 = 3000 outside the vocabulary (size 97)". */
 cf_maze_file *cf_maze_file_open(const char *path);
+/* The same over the n bytes of a maze file in memory (copied); `what` names them in messages. */
+cf_maze_file *cf_maze_file_open_mem(const void *buf, size_t n, const char *what);
 void cf_maze_file_close(cf_maze_file *f);
 cf_maze_file_info cf_maze_file_get_info(const cf_maze_file *f);
 const char *cf_maze_file_path(const cf_maze_file *f);

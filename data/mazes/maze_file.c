@@ -300,18 +300,40 @@ static bool host_little_endian(void)
     return b == 1;
 }
 
-cf_maze_file *cf_maze_file_open(const char *path)
+static cf_maze_file *file_new(const char *path)
 {
-    if (!path) {
-        cf_set_error(CF_ERR_ARG, "cf_maze_file_open: NULL path");
-        return NULL;
-    }
     cf_maze_file *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(path))) {
         cf_set_error(CF_ERR_OOM, "%s: out of memory", path);
         cf_maze_file_close(f);
         return NULL;
     }
+    return f;
+}
+
+static cf_maze_file *parse(cf_maze_file *f, uint64_t size);
+
+cf_maze_file *cf_maze_file_open_mem(const void *buf, size_t n, const char *what)
+{
+    cf_maze_file *f = file_new(what ? what : "(maze buffer)");
+    if (!f) return NULL;
+    if (!(f->bytes = malloc(n ? n : 1))) {
+        cf_set_error(CF_ERR_OOM, "%s: out of memory for %zu bytes", f->path, n);
+        cf_maze_file_close(f);
+        return NULL;
+    }
+    if (n) memcpy(f->bytes, buf, n);
+    return parse(f, n);
+}
+
+cf_maze_file *cf_maze_file_open(const char *path)
+{
+    if (!path) {
+        cf_set_error(CF_ERR_ARG, "cf_maze_file_open: NULL path");
+        return NULL;
+    }
+    cf_maze_file *f = file_new(path);
+    if (!f) return NULL;
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         cf_set_error(CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -335,6 +357,16 @@ cf_maze_file *cf_maze_file_open(const char *path)
         cf_set_error(CF_ERR_IO, "%s: read %zu of %" PRIu64 " bytes", path, got, size);
         goto fail;
     }
+    return parse(f, size);
+fail:
+    cf_maze_file_close(f);
+    return NULL;
+}
+
+/* Validates the size bytes at f->bytes (the whole file) and fills in f; closes f on failure. */
+static cf_maze_file *parse(cf_maze_file *f, uint64_t size)
+{
+    const char *path = f->path;
     const uint8_t *hd = f->bytes;
     if (size < HEADER_BYTES) {
         if (size >= 8 && memcmp(hd, MAGIC, 8) != 0)

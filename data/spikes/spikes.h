@@ -178,6 +178,11 @@ cf_spikes *cf_spikes_read_visnav(const char *dir, double dt);
 /* True when path names a directory. */
 bool cf_path_is_dir(const char *path);
 
+/* From memory (n bytes at buf; `what` names them in messages, as the path does for the readers above): the
+ * CSV reader, and the HDF5 reader that picks NWB-style or binned counts as cf_spikes_load does. */
+cf_spikes *cf_spikes_read_csv_mem(const void *buf, size_t n, const char *what, const cf_spikes_csv_options *o);
+cf_spikes *cf_spikes_read_h5_mem(const void *buf, size_t n, const char *what);
+
 /* Picks the reader by content: a directory is a Visnav layout; an HDF5 file is a counts file when it has /counts and no /units group, else
  * NWB-style; anything that is not HDF5 is read as CSV (csv may be NULL). */
 cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv);

@@ -1,4 +1,5 @@
 /* The (time, unit[, trial]) CSV reader: one spike per line, header optional. */
+#include "autograd/fileio.h"
 #include "data/spikes/spikes.h"
 
 #include <ctype.h>
@@ -131,21 +132,13 @@ static int cmp_span(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-cf_spikes *cf_spikes_read_csv(const char *path, const cf_spikes_csv_options *opt)
+/* Reads the CSV from f (which the caller closes), named path in messages. */
+static cf_spikes *read_csv(FILE *f, const char *path, const cf_spikes_csv_options *opt)
 {
     cf_spikes_csv_options o = opt ? *opt : cf_spikes_csv_defaults();
-    if (!path) {
-        cf_set_error(CF_ERR_ARG, "cf_spikes_read_csv: NULL path");
-        return NULL;
-    }
     if (!(o.resolution > 0) || !isfinite(o.resolution) || o.n_units < 0 || !(o.trial_duration >= 0)) {
         cf_set_error(CF_ERR_ARG, "%s: CSV options: resolution %g, n_units %d, trial_duration %g", path, o.resolution,
                      o.n_units, o.trial_duration);
-        return NULL;
-    }
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        cf_set_error(CF_ERR_IO, "%s: cannot open spike CSV: %s", path, strerror(errno));
         return NULL;
     }
     static const char *const time_names[] = {"time", "t", "spike_time", "spike_times", "timestamp", "times", NULL};
@@ -253,8 +246,6 @@ cf_spikes *cf_spikes_read_csv(const char *path, const cf_spikes_csv_options *opt
         cf_set_error(CF_ERR_IO, "%s: read error after line %" PRId64 ": %s", path, line_no, strerror(errno));
         goto fail;
     }
-    fclose(f);
-    f = NULL;
     free(line);
     line = NULL;
     if (ev.n == 0) {
@@ -341,7 +332,6 @@ cf_spikes *cf_spikes_read_csv(const char *path, const cf_spikes_csv_options *opt
 oom:
     cf_set_error(CF_ERR_OOM, "%s: out of memory", path);
 fail:
-    if (f) fclose(f);
     free(line);
     events_free(&ev);
     free(ids);
@@ -349,4 +339,29 @@ fail:
     free(tr);
     cf_spikes_free(s);
     return NULL;
+}
+
+cf_spikes *cf_spikes_read_csv(const char *path, const cf_spikes_csv_options *o)
+{
+    if (!path) {
+        cf_set_error(CF_ERR_ARG, "cf_spikes_read_csv: NULL path");
+        return NULL;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        cf_set_error(CF_ERR_IO, "%s: cannot open spike CSV: %s", path, strerror(errno));
+        return NULL;
+    }
+    cf_spikes *s = read_csv(f, path, o);
+    fclose(f);
+    return s;
+}
+
+cf_spikes *cf_spikes_read_csv_mem(const void *buf, size_t n, const char *what, const cf_spikes_csv_options *o)
+{
+    if (!what) what = "(spike CSV buffer)";
+    FILE *f = cf_open_mem(buf, n, what);
+    cf_spikes *s = f ? read_csv(f, what, o) : NULL;
+    if (f) fclose(f);
+    return s;
 }

@@ -19,7 +19,7 @@
 static cf_status numeric_shape(hid_t d, const char *file, const char *name, int *rank, hsize_t dims[2])
 {
     hid_t type = H5Dget_type(d), space = H5Dget_space(d);
-    H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    H5T_class_t cls = type >= 0 && cf_h5_numeric_type_ok(type) ? H5Tget_class(type) : H5T_NO_CLASS;
     int r = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     hsize_t dd[8] = {0};
     if (r >= 0 && r <= 8) H5Sget_simple_extent_dims(space, dd, NULL);
@@ -695,6 +695,13 @@ cf_status cf_spikes_read_hubs(const char *path, int *n_hubs, int **hubs)
 
 /* ---- by content ---- */
 
+/* A file with a units table is NWB-style (and read_nwb names what it lacks); one with only counts is binned. */
+static cf_spikes *read_by_content(hid_t file, const char *path)
+{
+    return cf_h5_exists(file, "units") || !cf_h5_exists(file, "counts") ? read_nwb(file, path)
+                                                                         : read_counts(file, path, "counts");
+}
+
 cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv)
 {
     if (!path) {
@@ -714,9 +721,18 @@ cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv)
     if (got < 8 || memcmp(sig, h5sig, 8) != 0) return cf_spikes_read_csv(path, csv);
     cf_h5_quiet q = cf_h5_quiet_on();
     hid_t file = cf_h5_open_read(path);
-    cf_spikes *s = NULL;
-    /* a file with a units table is NWB-style (and read_nwb names what it lacks) */
-    if (file >= 0) s = cf_h5_exists(file, "units") || !cf_h5_exists(file, "counts") ? read_nwb(file, path) : read_counts(file, path, "counts");
+    cf_spikes *s = file >= 0 ? read_by_content(file, path) : NULL;
+    cf_h5_close(&file);
+    cf_h5_quiet_off(q);
+    return s;
+}
+
+cf_spikes *cf_spikes_read_h5_mem(const void *buf, size_t n, const char *what)
+{
+    if (!what) what = "(spike buffer)";
+    cf_h5_quiet q = cf_h5_quiet_on();
+    hid_t file = cf_h5_open_image(buf, n, what);
+    cf_spikes *s = file >= 0 ? read_by_content(file, what) : NULL;
     cf_h5_close(&file);
     cf_h5_quiet_off(q);
     return s;
@@ -752,6 +768,13 @@ cf_status cf_spikes_read_hubs(const char *path, int *n_hubs, int **hubs)
 {
     (void)n_hubs, (void)hubs;
     return no_hdf5(path);
+}
+
+cf_spikes *cf_spikes_read_h5_mem(const void *buf, size_t n, const char *what)
+{
+    (void)buf, (void)n;
+    no_hdf5(what);
+    return NULL;
 }
 
 cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv)

@@ -1,5 +1,6 @@
 /* Byte-level BPE: pre-split, training with incremental pair counts, heap-based encoding, the vocabulary
  * file. */
+#include "autograd/fileio.h"
 #include "data/text/bpe.h"
 
 #include "autograd/fileio.h"
@@ -787,17 +788,9 @@ static bool parse_ints(const char *s, long long *v, int count)
     return *s == '\0';
 }
 
-cf_bpe *cf_bpe_load(const char *path)
+/* Reads a vocabulary from f (which the caller closes), named path in messages. */
+static cf_bpe *load(FILE *f, const char *path)
 {
-    if (!path) {
-        cf_set_error(CF_ERR_ARG, "cf_bpe_load: NULL path");
-        return NULL;
-    }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cf_set_error(CF_ERR_IO, "%s: cannot open BPE vocabulary: %s", path, strerror(errno));
-        return NULL;
-    }
     char line[256];
     bool too_long;
     long long v[2];
@@ -856,10 +849,33 @@ cf_bpe *cf_bpe_load(const char *path)
         cf_set_error(CF_ERR_IO, "%s: read error: %s", path, strerror(errno));
         goto fail;
     }
-    fclose(f);
     return build(merges, n, path, 3);
 fail:
     free(merges);
-    fclose(f);
     return NULL;
+}
+
+cf_bpe *cf_bpe_load(const char *path)
+{
+    if (!path) {
+        cf_set_error(CF_ERR_ARG, "cf_bpe_load: NULL path");
+        return NULL;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cf_set_error(CF_ERR_IO, "%s: cannot open BPE vocabulary: %s", path, strerror(errno));
+        return NULL;
+    }
+    cf_bpe *b = load(f, path);
+    fclose(f);
+    return b;
+}
+
+cf_bpe *cf_bpe_load_mem(const void *buf, size_t n, const char *what)
+{
+    if (!what) what = "(BPE buffer)";
+    FILE *f = cf_open_mem(buf, n, what);
+    cf_bpe *b = f ? load(f, what) : NULL;
+    if (f) fclose(f);
+    return b;
 }

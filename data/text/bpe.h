@@ -32,6 +32,8 @@ void cf_bpe_free(cf_bpe *bpe);
 cf_status cf_bpe_save(const cf_bpe *bpe, const char *path);
 /* Reads a vocabulary; a malformed file is an error naming the path and line. */
 cf_bpe *cf_bpe_load(const char *path);
+/* The same from the n bytes of a vocabulary file in memory; `what` names them in messages. */
+cf_bpe *cf_bpe_load_mem(const void *buf, size_t n, const char *what);
 
 int cf_bpe_vocab_size(const cf_bpe *bpe);
 int cf_bpe_merge_count(const cf_bpe *bpe);

@@ -104,6 +104,9 @@ typedef struct cf_ckpt_tensor {
 } cf_ckpt_tensor;
 
 cf_ckpt_reader *cf_ckpt_open(const char *path); /* NULL with an error naming path and the problem */
+/* The same over the n bytes of a checkpoint file in memory (copied: buf may be freed once this returns);
+ * `what` names it in messages and in cf_ckpt_file. */
+cf_ckpt_reader *cf_ckpt_open_mem(const void *buf, size_t n, const char *what);
 void cf_ckpt_close(cf_ckpt_reader *r);
 const char *cf_ckpt_file(const cf_ckpt_reader *r);
 int64_t cf_ckpt_format_version(const cf_ckpt_reader *r);

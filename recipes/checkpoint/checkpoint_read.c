@@ -172,6 +172,11 @@ static cf_status describe(const char *path, hid_t g, const char *gname, const ch
     }
     H5T_class_t cls = H5Tget_class(ty);
     size_t sz = H5Tget_size(ty);
+    if (!cf_h5_numeric_type_ok(ty)) {
+        cf_set_error(rc, "%s: %s/%s: not a well-formed numeric type (HDF5 type class %d, %zu bytes, precision %zu)",
+                     path, gname, name, (int)cls, sz, H5Tget_precision(ty));
+        goto done;
+    }
     if (cls == H5T_FLOAT && (sz == 2 || sz == 4 || sz == 8)) {
         t->t.dtype = sz == 8 ? CF_F64 : sz == 4 ? CF_F32 : CF_F16;
     } else if (cls == H5T_INTEGER && sz == 2) {
@@ -220,7 +225,8 @@ static cf_status load_group(cf_ckpt_reader *r, hid_t g, const char *gname, rgrou
     return rc;
 }
 
-static cf_status open_reader(const char *path, cf_ckpt_reader *r)
+/* Opens the file at path into r->file. */
+static cf_status open_file(const char *path, cf_ckpt_reader *r)
 {
     char why[256];
     struct stat sb;
@@ -235,6 +241,14 @@ static cf_status open_reader(const char *path, cf_ckpt_reader *r)
     if (r->file < 0)
         return cf_set_error(CF_ERR_FORMAT, "%s: cannot open as HDF5 (truncated or corrupt?)%s", path,
                             ckpt_h5_detail(why, sizeof why));
+    return CF_OK;
+}
+
+/* Checks the format attributes of the open r->file and describes every tensor. */
+static cf_status read_index(cf_ckpt_reader *r)
+{
+    const char *path = r->path;
+    char why[256];
     char *fmt = NULL;
     int got = attr_read_str(r->file, "format", &fmt);
     if (got <= 0 || strcmp(fmt, CF_CHECKPOINT_FORMAT) != 0) {
@@ -289,12 +303,9 @@ static cf_status open_reader(const char *path, cf_ckpt_reader *r)
     return rc;
 }
 
-cf_ckpt_reader *cf_ckpt_open(const char *path)
+/* The reader of the file at path (buf NULL) or of the n bytes at buf, named path in messages. */
+static cf_ckpt_reader *open_reader(const char *path, const void *buf, size_t n)
 {
-    if (!path || !path[0]) {
-        cf_set_error(CF_ERR_ARG, "checkpoint: no path given");
-        return NULL;
-    }
     cf_ckpt_reader *r = calloc(1, sizeof *r);
     if (!r || !(r->path = strdup(path))) {
         free(r);
@@ -303,13 +314,31 @@ cf_ckpt_reader *cf_ckpt_open(const char *path)
     }
     r->file = -1;
     cf_h5_quiet q = cf_h5_quiet_on();
-    cf_status rc = open_reader(path, r);
+    cf_status rc = CF_OK;
+    if (!buf) rc = open_file(path, r);
+    else if ((r->file = cf_h5_open_image(buf, n, path)) < 0) rc = cf_last_status();
+    if (rc == CF_OK) rc = read_index(r);
     cf_h5_quiet_off(q);
     if (rc != CF_OK) {
         cf_ckpt_close(r);
         return NULL;
     }
     return r;
+}
+
+cf_ckpt_reader *cf_ckpt_open(const char *path)
+{
+    if (!path || !path[0]) {
+        cf_set_error(CF_ERR_ARG, "checkpoint: no path given");
+        return NULL;
+    }
+    return open_reader(path, NULL, 0);
+}
+
+cf_ckpt_reader *cf_ckpt_open_mem(const void *buf, size_t n, const char *what)
+{
+    static const char none; /* a NULL buffer is an empty one (cf_h5_open_image refuses it), not a path */
+    return open_reader(what ? what : "(checkpoint buffer)", buf ? buf : &none, buf ? n : 0);
 }
 
 void cf_ckpt_close(cf_ckpt_reader *r)
@@ -422,12 +451,12 @@ cf_status cf_ckpt_read(cf_ckpt_reader *r, const char *slot, const char *name, cf
 static int read_scalar(hid_t g, const char *name, hid_t mtype, void *v)
 {
     if (H5Lexists(g, name, H5P_DEFAULT) <= 0) return -1;
-    hid_t d = H5Dopen2(g, name, H5P_DEFAULT), s = -1;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT), s = -1, t = -1;
     int rc = -1;
-    if (d >= 0 && (s = H5Dget_space(d)) >= 0 && H5Sget_simple_extent_npoints(s) == 1 &&
-        H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0)
+    if (d >= 0 && (t = H5Dget_type(d)) >= 0 && cf_h5_numeric_type_ok(t) && (s = H5Dget_space(d)) >= 0 &&
+        H5Sget_simple_extent_npoints(s) == 1 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0)
         rc = 0;
-    cf_h5_close(&s), cf_h5_close(&d);
+    cf_h5_close(&t), cf_h5_close(&s), cf_h5_close(&d);
     return rc;
 }
 
