@@ -110,6 +110,33 @@ static long chunk_middle(const char *path, const char *dset)
     return got >= 0 && size > 8 ? (long)(addr + size / 2) : -1;
 }
 
+/* Runs fn(arg, out) in a child process and copies out[0, out_len) back. Every read of a damaged file runs
+ * in one: HDF5 1.10 keeps some state of a file with damaged metadata until exit (it reports "infinite loop
+ * closing library", and the leak checker sees it), which _exit leaves behind with the child; and a crash
+ * shows up as a signal instead of ending the test run. */
+static void in_child(const char *what, void (*fn)(void *arg, void *out), void *arg, void *out, size_t out_len)
+{
+    int fds[2];
+    CHECK(pipe(fds) == 0, "pipe");
+    fflush(stdout), fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        check_failed = 0;
+        fn(arg, out);
+        bool ok = out_len == 0 || write(fds[1], out, out_len) == (ssize_t)out_len;
+        fflush(stdout), fflush(stderr);
+        _exit(check_failed || !ok ? 1 : 0);
+    }
+    close(fds[1]);
+    bool got = out_len == 0 || read(fds[0], out, out_len) == (ssize_t)out_len;
+    close(fds[0]);
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "fork/wait failed");
+    CHECK(got && WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s %s %d", what,
+          WIFSIGNALED(status) ? "crashed with signal" : "failed, status", WIFSIGNALED(status) ? WTERMSIG(status) : status);
+}
+
 /* ---- the fixture: a saved checkpoint, its image, and fresh destinations to load into ---- */
 
 typedef struct {
@@ -247,8 +274,9 @@ static void flip_and_read(fixture *fx, const char *name, long at, unsigned must)
     read_every_way(fx, name, must);
 }
 
-static void test_flips(void)
+static void flips(void *arg, void *out)
 {
+    (void)arg, (void)out;
     fixture fx;
     fixture_make(&fx);
     const unsigned all = (1u << NPATHS) - 1, reads_slots = 1u << P_RESUME | 1u << P_INSPECT;
@@ -315,8 +343,17 @@ static void sweep_range(fixture *fx, size_t lo, size_t hi, int counts[3])
     if (fd >= 0) close(fd);
 }
 
-/* The sweep runs in children of BATCH bytes each: HDF5 1.10 keeps some state of every file with damaged
- * metadata until exit (it reports "infinite loop closing library"), and a crash shows up as a signal. */
+typedef struct {
+    fixture *fx;
+    size_t lo, hi;
+} batch;
+
+static void sweep_batch(void *arg, void *out)
+{
+    const batch *b = arg;
+    sweep_range(b->fx, b->lo, b->hi, out);
+}
+
 static void test_sweep(void)
 {
     enum { BATCH = 1024 };
@@ -326,26 +363,9 @@ static void test_sweep(void)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (size_t lo = 0; lo < fx.len; lo += BATCH) {
-        int fds[2];
-        CHECK(pipe(fds) == 0, "pipe");
-        fflush(stdout), fflush(stderr);
-        pid_t pid = fork();
-        if (pid == 0) {
-            int counts[3] = {0, 0, 0};
-            check_failed = 0;
-            sweep_range(&fx, lo, lo + BATCH < fx.len ? lo + BATCH : fx.len, counts);
-            bool ok = write(fds[1], counts, sizeof counts) == (ssize_t)sizeof counts;
-            fflush(stdout), fflush(stderr);
-            _exit(check_failed || !ok ? 1 : 0);
-        }
-        close(fds[1]);
-        int counts[3] = {0, 0, 0}, status = 0;
-        bool got = read(fds[0], counts, sizeof counts) == (ssize_t)sizeof counts;
-        close(fds[0]);
-        CHECK(pid > 0 && waitpid(pid, &status, 0) == pid, "fork/wait failed");
-        CHECK(got && WIFEXITED(status) && WEXITSTATUS(status) == 0, "the sweep of bytes %zu.. %s %d", lo,
-              WIFSIGNALED(status) ? "crashed with signal" : "failed, status",
-              WIFSIGNALED(status) ? WTERMSIG(status) : status);
+        batch b = {&fx, lo, lo + BATCH < fx.len ? lo + BATCH : fx.len};
+        int counts[3] = {0, 0, 0};
+        in_child("the byte sweep", sweep_batch, &b, counts, sizeof counts);
         for (int k = 0; k < 3; k++) total[k] += counts[k];
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -504,7 +524,7 @@ int main(void)
     return 77;
 #else
     if (!test_dir_make("ckpt_integrity")) return 1;
-    test_flips();
+    in_child("the damaged-byte reads", flips, NULL, NULL, 0);
     test_bad_state();
     test_unchecked_file();
     test_sweep();
