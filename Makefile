@@ -3,6 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 600
+FUZZ_RUNS ?= -1
 
 .PHONY: all deps configure build demo test asan minimal bench install clean fuzz fuzz-build
 
@@ -39,7 +40,7 @@ fuzz-build: deps
 	@cmake --build build-fuzz -j $(JOBS) --target fuzzers
 
 fuzz: fuzz-build
-	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh build-fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) tests/fuzz/run.sh build-fuzz
 
 bench: build
 	$(BUILD)/bin/cformer bench ops

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 
@@ -598,6 +599,154 @@ static void test_fail(void)
     cf_recipe_free(NULL);
 }
 
+/* ---- resource limits: hostile inputs fail promptly, naming the line and the limit ---- */
+
+/* A growable text for generated recipes. */
+typedef struct {
+    char *p;
+    size_t n, cap;
+} text;
+
+static void put(text *t, const char *s, size_t n)
+{
+    if (t->n + n + 1 > t->cap) {
+        t->cap = 2 * (t->n + n + 1);
+        t->p = realloc(t->p, t->cap);
+    }
+    memcpy(t->p + t->n, s, n);
+    t->n += n;
+    t->p[t->n] = '\0';
+}
+
+static void puts_(text *t, const char *s) { put(t, s, strlen(s)); }
+
+static void repeat(text *t, const char *s, size_t times)
+{
+    for (size_t i = 0; i < times; i++) puts_(t, s);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The text must fail within 0.25 s, with an error holding `where` (file:line) and `what` (the limit). */
+static void refused_fast(const char *label, text *t, const char *where, const char *what)
+{
+    double t0 = now_s();
+    cf_recipe *r = cf_recipe_parse(t->p, "limits.yaml");
+    double dt = now_s() - t0;
+    CHECK(r == NULL, "%s: parsed", label);
+    CHECK(has(cf_last_error(), where) && has(cf_last_error(), what), "%s: the error lacks '%s' or '%s': %s", label,
+          where, what, cf_last_error());
+    CHECK(dt < 0.25, "%s: took %.3f s", label, dt);
+    printf("  %-28s %6.1f ms, %7zu bytes: %s\n", label, 1e3 * dt, t->n, cf_last_error());
+    cf_recipe_free(r);
+    free(t->p);
+    memset(t, 0, sizeof *t);
+}
+
+static void test_limits(void)
+{
+    text t = {0};
+    /* 100000 nested flow lists (quadratic in libyaml's scanner when parsed whole) */
+    puts_(&t, "model:\n  x: ");
+    repeat(&t, "[", 100000);
+    repeat(&t, "]", 100000);
+    refused_fast("flow lists 100000 deep", &t, "limits.yaml:2:", "limit of 8 levels");
+
+    puts_(&t, "model:\n  x: ");
+    repeat(&t, "{a: ", 100000);
+    repeat(&t, "}", 100000);
+    refused_fast("flow mappings 100000 deep", &t, "limits.yaml:2:", "limit of 8 levels");
+
+    puts_(&t, "model:\n  x:\n    ");
+    repeat(&t, "- ", 100000);
+    puts_(&t, "1\n");
+    refused_fast("block lists 100000 deep", &t, "limits.yaml:3:", "limit of 8 levels");
+
+    /* billion laughs: each level is nine aliases of the one before (9^9 values); the nesting gives up first */
+    puts_(&t, "model:\n  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for (int i = 1; i < 9; i++) {
+        char line[160];
+        snprintf(line, sizeof line, "  l%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n", i, i, i - 1,
+                 i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+        puts_(&t, line);
+    }
+    refused_fast("billion laughs", &t, "limits.yaml:8:", "alias *l5 nests past the limit of 8 levels");
+
+    /* the same expansion kept flat: one list of 1000 values used by key after key */
+    puts_(&t, "model:\n  a: &a [");
+    repeat(&t, "1, ", 999);
+    puts_(&t, "1]\n");
+    for (int i = 0; i < 3000; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "  k%d: *a\n", i);
+        puts_(&t, line);
+    }
+    /* keys are values too: 1002 up to a's list, then 1001 per key: k1046 (line 1049) is the first past 2^20 */
+    refused_fast("aliases of a flat list", &t, "limits.yaml:1049:", "alias *a expands the recipe past the limit of 1048576 values");
+
+    /* 2 GiB implied: a 1 MiB string used 2048 times in one list; the 16th use passes 16 MiB */
+    puts_(&t, "model:\n  s: &s \"");
+    repeat(&t, "0123456789abcdef", 1 << 16);
+    puts_(&t, "\"\n  l: [");
+    repeat(&t, "*s, ", 2047);
+    puts_(&t, "*s]\n");
+    refused_fast("2 GiB of aliased text", &t, "limits.yaml:3:", "past the limit of 16777216 bytes of values");
+
+    puts_(&t, "model:\n");
+    for (int i = 0; i < 5000; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "  k%d: %d\n", i, i);
+        puts_(&t, line);
+    }
+    refused_fast("5000 keys", &t, "limits.yaml:4097:", "limit of 4096 keys"); /* "model" is the first key */
+
+    puts_(&t, "model:\n  l: [");
+    for (int i = 0; i < 2000; i++) {
+        char item[32];
+        snprintf(item, sizeof item, "&a%d %d, ", i, i);
+        puts_(&t, item);
+    }
+    puts_(&t, "0]\n");
+    refused_fast("2000 anchors", &t, "limits.yaml:2:", "anchor &a1024 is past the limit of 1024 anchors");
+
+    puts_(&t, "model:\n  a: &a 1\n  l: [");
+    repeat(&t, "*a, ", 5000);
+    puts_(&t, "1]\n");
+    refused_fast("5000 aliases", &t, "limits.yaml:3:", "past the limit of 4096 aliases");
+
+    puts_(&t, "model:\n  s: \"");
+    repeat(&t, "0123456789abcdef", (16 << 20) / 16);
+    puts_(&t, "\"\n");
+    refused_fast("16 MiB of text", &t, "limits.yaml: ", "past the limit of 16 MiB");
+
+    /* a --set value obeys the same limits */
+    cf_recipe *r = parse_ok("model:\n  x: 1\n", "set.yaml");
+    puts_(&t, "model.x=");
+    repeat(&t, "[", 100000);
+    double t0 = now_s();
+    CHECK(r && cf_recipe_set(r, t.p) == CF_ERR_FORMAT &&
+              has(cf_last_error(), "--set: model.x: column 9: nesting past the limit of 8 levels"),
+          "deep --set: %s", cf_last_error());
+    CHECK(now_s() - t0 < 0.25, "deep --set took %.3f s", now_s() - t0);
+    free(t.p);
+    cf_recipe_free(r);
+
+    /* within the limits: anchors and aliases are values like any other */
+    r = parse_ok("model:\n  dims: &d [64, 128]\n  attn: &attn {window: 4, heads: [1, 2]}\n"
+                 "data:\n  dims: *d\n  sub: *attn\n",
+                 "alias.yaml");
+    int64_t d[2] = {0, 0};
+    CHECK(r && cf_recipe_int_list(r, "data.dims", d, 2, NULL, 0) == 2 && d[1] == 128 &&
+              cf_recipe_int(r, "data.sub.window", 0) == 4 && cf_recipe_int_list(r, "data.sub.heads", d, 2, NULL, 0) == 2,
+          "aliases within the limits: %s", r ? cf_recipe_error(r) : cf_last_error());
+    cf_recipe_free(r);
+}
+
 int main(void)
 {
     test_value_types();
@@ -610,5 +759,6 @@ int main(void)
     test_hash();
     test_files();
     test_fail();
+    test_limits();
     TEST_MAIN_END();
 }

@@ -4,16 +4,37 @@
  *   /                      attributes: format = "cformer-checkpoint", format_version = 1 (int64),
  *                          recipe = resolved recipe text, created_by = "cformer 0.1.0"; strings are
  *                          fixed-length UTF-8 (h5py gives bytes: f.attrs["recipe"].decode())
+ *   /recipe                only for a recipe text of 60 KiB or more, which then is not an attribute:
+ *                          the text as a uint8 array (h5py: bytes(f["recipe"][()]).decode())
  *   /model/<name>          one dataset per parameter in its true shape, name verbatim
  *                          ("blocks.0.attn.qkv.weight"), f32 as IEEE_F32LE, f64 as IEEE_F64LE;
  *                          bf16/f16 as uint16 with a string attribute dtype = "bf16"/"f16"
  *   /optim/<slot>/<name>   optimizer state ("exp_avg", "exp_avg_sq", "momentum_buffer") in the same shapes
  *   /train_state/          scalar datasets step, seed, epoch, cursor (i64/u64), world_size (i32),
  *                          rng (u64[n], absent when n = 0), extra/<key> (f64 scalars)
- * Datasets of 4 KiB and more are chunked with shuffle + deflate level 4 + fletcher32; smaller ones are
- * contiguous. The file uses the HDF5 1.8 format (checksummed metadata; any h5py reads it). So
+ * The file uses the HDF5 1.10 format (read by HDF5 >= 1.10, so by every h5py wheel since 2.8; cformer
+ * wrote the 1.8 format before, and those files still load). So
  *   {k: torch.from_numpy(f['model'][k][()]) for k in f['model']}
  * is a PyTorch state_dict, and anyone with h5py can read a checkpoint without our code.
+ *
+ * Integrity: every byte that is read back is under a checksum that HDF5 verifies on every read (ours and
+ * h5py's), so a damaged file fails with an error naming the damaged dataset instead of loading changed
+ * numbers. Datasets of 4 KiB and more are chunked with shuffle + deflate level 4 + fletcher32 (per chunk),
+ * found through the 1.10 chunk indexes (single chunk, fixed array), which are checksummed metadata; the
+ * 1.8 format's v1 B-tree index was not, and one damaged byte there read a chunk as zeros or unfiltered.
+ * Smaller datasets (biases, norms, scalars, the whole training state) are compact: their bytes live in
+ * their object header, which HDF5 checksums like all metadata, as it does the root attributes holding the
+ * recipe text (a text too long for the header is the chunked dataset /recipe, see above). cf_ckpt_open
+ * opens every dataset's header, so damage in a small dataset, the state or the recipe fails every way of
+ * reading the file (load, resume, init-from, export, inspect); chunks are verified as they are read.
+ * Files without these checksums (small datasets stored contiguous by cformer before the checksums
+ * covered them, or files written by other tools) still load, with one warning on stderr per open naming
+ * how many datasets are unchecked; cf_ckpt_unchecked counts them and inspect reports them.
+ *
+ * Training state: a state is refused (CF_ERR_ARG by the save, CF_ERR_FORMAT by every reader of it) unless
+ * 0 <= step, epoch, cursor < CF_CKPT_COUNT_MAX, 1 <= world_size <= CF_CKPT_WORLD_MAX, every extra is
+ * finite, and extra "optim_steps" (when present) is a whole number in [0, step]; the error names the file
+ * and the field ("ck.h5: /train_state/step is -1; ...").
  *
  * Not thread-safe: HDF5 (serial build) must be used from one thread at a time.
  * Every function here returns CF_ERR_UNSUPPORTED in a build without HDF5, except the file-name helpers
@@ -30,6 +51,8 @@
 #define CF_CKPT_RNG_WORDS 8
 #define CF_CKPT_EXTRA_MAX 32
 #define CF_CKPT_KEY_MAX 64
+#define CF_CKPT_COUNT_MAX ((int64_t)1 << 53) /* steps/epochs/cursors: exact as doubles (optim_steps is one) */
+#define CF_CKPT_WORLD_MAX (1 << 20)
 
 /* One optimizer state buffer laid out exactly like ps->values (same dtype, same offsets). The save
  * reads through flat; the load WRITES through flat (the const only lets callers pass read-only views
@@ -64,7 +87,8 @@ bool cf_train_state_get(const cf_train_state *st, const char *key, double *value
 
 /* Writes the checkpoint atomically: to "<path>.tmp.<pid>" in the same directory, flushed, fsynced,
  * renamed over path, directory fsynced. On failure the temporary file is removed and an existing file at
- * path is untouched. st and recipe_text may be NULL (an all-zero state / "" is stored).
+ * path is untouched. st and recipe_text may be NULL (step 0 on one rank, all else zero / "" is stored). A state
+ * that a reader would refuse (see "Training state" above) is CF_ERR_ARG naming the field, and nothing is written.
  * Memory: the file is built in memory first (HDF5 1.10 cannot survive a failed disk write), so a save
  * briefly holds one more copy of the parameters and slots (less compression). */
 cf_status cf_checkpoint_save(const char *path, const cf_params *ps, int nslots, const cf_ckpt_slot *slots,
@@ -73,7 +97,8 @@ cf_status cf_checkpoint_save(const char *path, const cf_params *ps, int nslots, 
 /* Strict load: every parameter of ps must be in /model with the same shape and /model must hold nothing
  * else; each requested slot must be in /optim likewise. On any problem the error names the file and
  * lists the tensors at fault, and nothing (params, slots, st, recipe) is modified. Floating datasets are
- * converted to ps->dtype. st and recipe_text_out may be NULL; *recipe_text_out is malloc'ed.
+ * converted to ps->dtype. st and recipe_text_out may be NULL; *recipe_text_out is malloc'ed. /train_state is
+ * read and checked whenever the file has one, also when st is NULL; it is required only when st is given.
  * Memory: everything is read into scratch ((1 + nslots) x ps->total elements) before it is committed. */
 cf_status cf_checkpoint_load(const char *path, cf_params *ps, int nslots, cf_ckpt_slot *slots, cf_train_state *st,
                              char **recipe_text_out);
@@ -84,7 +109,9 @@ cf_status cf_checkpoint_load(const char *path, cf_params *ps, int nslots, cf_ckp
 cf_status cf_checkpoint_init_from(const char *path, cf_params *ps, char *report, size_t report_len);
 
 /* Prints format version, training state, every tensor (name, shape, dtype, numel), the optimizer slots,
- * the total parameter count and the recipe text (backs `cformer inspect CKPT`). */
+ * the total parameter count, the recipe text and how many datasets are checksummed (backs `cformer inspect
+ * CKPT`). It reads every tensor, so it doubles as a full verification: a damaged dataset or an impossible
+ * training state is printed as such and returned as the error, after the summary. */
 cf_status cf_checkpoint_inspect(const char *path, FILE *out);
 
 /* ---- reading a checkpoint piece by piece (inspect, export, converters) ----
@@ -117,10 +144,16 @@ int cf_ckpt_count(const cf_ckpt_reader *r, const char *slot);
 const cf_ckpt_tensor *cf_ckpt_tensor_at(const cf_ckpt_reader *r, const char *slot, int i);
 const cf_ckpt_tensor *cf_ckpt_find(const cf_ckpt_reader *r, const char *slot, const char *name);
 int cf_ckpt_nslots(const cf_ckpt_reader *r);
+bool cf_ckpt_has_state(const cf_ckpt_reader *r); /* the file has a /train_state group */
+/* Datasets in the file (tensors, state values; the root attributes count as one) and how many of them
+ * have no checksum (0 for every file cformer writes now; see "Integrity" above). */
+int cf_ckpt_datasets(const cf_ckpt_reader *r);
+int cf_ckpt_unchecked(const cf_ckpt_reader *r);
 const char *cf_ckpt_slot_name(const cf_ckpt_reader *r, int i);
 /* Reads one tensor into out (numel elements of dt, which is CF_F32 or CF_F64), converting. */
 cf_status cf_ckpt_read(cf_ckpt_reader *r, const char *slot, const char *name, cf_dtype dt, void *out);
-/* Reads /train_state; CF_ERR_FORMAT when it is absent or malformed. */
+/* Reads /train_state; CF_ERR_FORMAT when it is absent, damaged or impossible (see "Training state"). On
+ * error *st is all zero. */
 cf_status cf_ckpt_read_state(cf_ckpt_reader *r, cf_train_state *st);
 
 /* ---- run-directory helpers (no HDF5 needed) ---- */

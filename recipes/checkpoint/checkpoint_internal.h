@@ -15,8 +15,17 @@ static inline bool ckpt_key_ok(const char *key)
     return n > 0 && n < CF_CKPT_KEY_MAX && !strchr(key, '/') && strcmp(key, ".") != 0;
 }
 
+/* Whether st is a state a run could have reached (see checkpoint.h, "Training state"): CF_OK, or `code` with
+ * an error naming path and the first impossible field ("/train_state/step is -1; ..."). The save uses
+ * CF_ERR_ARG, the reader CF_ERR_FORMAT. */
+cf_status ckpt_state_check(const cf_train_state *st, const char *path, cf_status code);
+
 #ifdef CF_HAVE_HDF5
 #include "data/h5util.h"
+
+/* A recipe text of this many bytes or more is stored as the dataset /recipe instead of the root attribute
+ * "recipe": an attribute message above 64 KiB leaves the checksummed object header. */
+#define CKPT_RECIPE_ATTR_MAX (60 << 10)
 
 #include <hdf5.h>
 

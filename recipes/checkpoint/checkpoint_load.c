@@ -140,7 +140,8 @@ cf_status cf_checkpoint_load(const char *path, cf_params *ps, int nslots, cf_ckp
             rc = cf_ckpt_read(r, s < 0 ? NULL : slots[s].name, p->name, ps->dtype, base + p->offset * (int64_t)es);
         }
     }
-    if (rc == CF_OK && st) rc = cf_ckpt_read_state(r, &tmp_st);
+    /* an impossible or damaged state fails every load, not only the resumes that use it */
+    if (rc == CF_OK && (st || cf_ckpt_has_state(r))) rc = cf_ckpt_read_state(r, &tmp_st);
     if (rc == CF_OK && recipe_text_out && !(recipe = strdup(cf_ckpt_recipe(r))))
         rc = cf_set_error(CF_ERR_OOM, "%s: out of memory", path);
     if (rc == CF_OK) {

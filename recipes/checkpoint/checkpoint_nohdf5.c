@@ -56,6 +56,9 @@ const cf_ckpt_tensor *cf_ckpt_find(const cf_ckpt_reader *r, const char *slot, co
     return (void)r, (void)slot, (void)name, NULL;
 }
 int cf_ckpt_nslots(const cf_ckpt_reader *r) { return (void)r, 0; }
+bool cf_ckpt_has_state(const cf_ckpt_reader *r) { return (void)r, false; }
+int cf_ckpt_unchecked(const cf_ckpt_reader *r) { return (void)r, 0; }
+int cf_ckpt_datasets(const cf_ckpt_reader *r) { return (void)r, 0; }
 const char *cf_ckpt_slot_name(const cf_ckpt_reader *r, int i) { return (void)r, (void)i, NULL; }
 cf_status cf_ckpt_read(cf_ckpt_reader *r, const char *slot, const char *name, cf_dtype dt, void *out)
 {

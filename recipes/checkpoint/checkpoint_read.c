@@ -17,6 +17,12 @@ typedef struct {
     bool coded16; /* uint16 storage decoded by us (bf16/f16 "dtype" attribute) */
 } rtensor;
 
+/* The datasets of the file by whether HDF5 verifies a checksum over their bytes when they are read. */
+typedef struct {
+    int checked, unchecked;
+    char first_unchecked[2 * CF_PARAM_NAME_MAX + 16];
+} census;
+
 typedef struct {
     char name[CF_PARAM_NAME_MAX];
     int n;
@@ -31,7 +37,37 @@ struct cf_ckpt_reader {
     rgroup model;
     int nslots;
     rgroup *slots;
+    bool has_state;
+    census sums;
 };
+
+/* Whether HDF5 checks the bytes of dataset d (create plist pl) on every read: a compact dataset lives in
+ * its object header, which has a checksum from header version 2 on (the HDF5 1.8 format, which our writer
+ * uses); a chunked one needs the fletcher32 filter; a contiguous one is never checked. */
+static bool dataset_checked(hid_t d, hid_t pl)
+{
+    H5D_layout_t layout = H5Pget_layout(pl);
+    if (layout == H5D_CHUNKED) {
+        int nf = H5Pget_nfilters(pl);
+        for (int i = 0; i < nf; i++) {
+            unsigned flags, cd[8];
+            size_t ncd = 8;
+            if (H5Pget_filter2(pl, (unsigned)i, &flags, &ncd, cd, 0, NULL, NULL) == H5Z_FILTER_FLETCHER32) return true;
+        }
+        return false;
+    }
+    H5O_info_t oi;
+    return layout == H5D_COMPACT && H5Oget_info2(d, &oi, H5O_INFO_HDR) >= 0 && oi.hdr.version >= 2;
+}
+
+static void count_dataset(census *c, bool checked, const char *gname, const char *name)
+{
+    if (checked) {
+        c->checked++;
+    } else if (c->unchecked++ == 0) {
+        snprintf(c->first_unchecked, sizeof c->first_unchecked, "%s/%s", gname, name);
+    }
+}
 
 /* A variable-length UTF-8 string type, for reading the string attributes that h5py writes that way. */
 static hid_t vlen_str_type(void)
@@ -135,8 +171,9 @@ static cf_status list_group(const char *path, hid_t g, const char *gname, name_l
     return CF_OK;
 }
 
-/* Describes dataset gname/name into t; names what is wrong on failure. */
-static cf_status describe(const char *path, hid_t g, const char *gname, const char *name, rtensor *t)
+/* Describes dataset gname/name into t and counts it in sums; names what is wrong on failure. Opening the
+ * dataset loads its header, so a damaged header (or compact data) fails here. */
+static cf_status describe(const char *path, hid_t g, const char *gname, const char *name, rtensor *t, census *sums)
 {
     char why[256];
     memset(t, 0, sizeof *t);
@@ -154,6 +191,7 @@ static cf_status describe(const char *path, hid_t g, const char *gname, const ch
         cf_set_error(rc, "%s: %s/%s: unreadable dataset header%s", path, gname, name, ckpt_h5_detail(why, sizeof why));
         goto done;
     }
+    count_dataset(sums, dataset_checked(d, pl), gname, name);
     int nd = H5Sget_simple_extent_ndims(sp);
     if (nd < 0 || nd > CF_MAX_DIMS) {
         cf_set_error(rc, "%s: %s/%s: %d dimensions (at most %d are supported)", path, gname, name, nd, CF_MAX_DIMS);
@@ -218,10 +256,70 @@ static cf_status load_group(cf_ckpt_reader *r, hid_t g, const char *gname, rgrou
     out->t = calloc((size_t)(l.n ? l.n : 1), sizeof *out->t);
     if (!out->t) rc = cf_set_error(CF_ERR_OOM, "%s: out of memory listing %s", r->path, gname);
     for (int i = 0; rc == CF_OK && i < l.n; i++) {
-        rc = describe(r->path, g, gname, l.names[i], &out->t[i]);
+        rc = describe(r->path, g, gname, l.names[i], &out->t[i], &r->sums);
         if (rc == CF_OK) out->n++;
     }
     free_names(&l);
+    return rc;
+}
+
+/* Opens every object under g (the training state: scalars, rng, extra/<key>), which verifies the checksums
+ * of their headers and of compact data, and counts the datasets in r->sums. Values are read on request. */
+static cf_status survey(cf_ckpt_reader *r, hid_t g, const char *gname)
+{
+    name_list l;
+    char why[256], sub[CF_PARAM_NAME_MAX + 32];
+    cf_status rc = list_group(r->path, g, gname, &l);
+    for (int i = 0; rc == CF_OK && i < l.n; i++) {
+        H5O_info_t oi;
+        hid_t o = -1, pl = -1;
+        if (H5Oget_info_by_name2(g, l.names[i], &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
+            (o = H5Oopen(g, l.names[i], H5P_DEFAULT)) < 0) {
+            rc = cf_set_error(CF_ERR_FORMAT, "%s: %s/%s: unreadable (damaged file?)%s", r->path, gname, l.names[i],
+                              ckpt_h5_detail(why, sizeof why));
+        } else if (oi.type == H5O_TYPE_GROUP) {
+            snprintf(sub, sizeof sub, "%s/%s", gname, l.names[i]);
+            rc = survey(r, o, sub);
+        } else if (oi.type == H5O_TYPE_DATASET && (pl = H5Dget_create_plist(o)) >= 0) {
+            count_dataset(&r->sums, dataset_checked(o, pl), gname, l.names[i]);
+        } else {
+            rc = cf_set_error(CF_ERR_FORMAT, "%s: %s/%s: neither a dataset nor a group%s", r->path, gname, l.names[i],
+                              ckpt_h5_detail(why, sizeof why));
+        }
+        cf_h5_close(&pl), cf_h5_close(&o);
+    }
+    free_names(&l);
+    return rc;
+}
+
+/* The recipe text stored as the byte dataset /recipe (a text too long for the root attribute); counted in
+ * r->sums. */
+static cf_status read_recipe_dataset(cf_ckpt_reader *r)
+{
+    char why[256];
+    hid_t d = H5Dopen2(r->file, "recipe", H5P_DEFAULT), ty = -1, sp = -1, pl = -1;
+    cf_status rc = CF_ERR_FORMAT;
+    hssize_t n = -1;
+    if (d < 0 || (ty = H5Dget_type(d)) < 0 || (sp = H5Dget_space(d)) < 0 || (pl = H5Dget_create_plist(d)) < 0 ||
+        H5Tget_class(ty) != H5T_INTEGER || H5Tget_size(ty) != 1 || H5Sget_simple_extent_ndims(sp) != 1 ||
+        (n = H5Sget_simple_extent_npoints(sp)) < 0) {
+        cf_set_error(rc, "%s: /recipe: damaged, or not the recipe text as a 1-D byte dataset%s", r->path,
+                     ckpt_h5_detail(why, sizeof why));
+        goto done;
+    }
+    count_dataset(&r->sums, dataset_checked(d, pl), "", "recipe");
+    if (!(r->recipe = malloc((size_t)n + 1))) {
+        rc = cf_set_error(CF_ERR_OOM, "%s: out of memory for the %lld-byte recipe", r->path, (long long)n);
+    } else if (n > 0 && H5Dread(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->recipe) < 0) {
+        cf_set_error(rc, "%s: /recipe: reading the recipe text failed (damaged file?)%s", r->path,
+                     ckpt_h5_detail(why, sizeof why));
+    } else {
+        r->recipe[n] = '\0';
+        if (strlen(r->recipe) == (size_t)n) rc = CF_OK;
+        else cf_set_error(rc, "%s: /recipe: the recipe text holds a NUL byte at offset %zu", r->path, strlen(r->recipe));
+    }
+done:
+    cf_h5_close(&pl), cf_h5_close(&sp), cf_h5_close(&ty), cf_h5_close(&d);
     return rc;
 }
 
@@ -249,6 +347,12 @@ static cf_status read_index(cf_ckpt_reader *r)
 {
     const char *path = r->path;
     char why[256];
+    /* the root group's header holds the root attributes; loading it verifies their checksum */
+    H5O_info_t root;
+    if (H5Oget_info2(r->file, &root, H5O_INFO_HDR) < 0)
+        return cf_set_error(CF_ERR_FORMAT, "%s: the root group's header, which holds the format and the recipe text, "
+                            "is damaged or unreadable%s", path, ckpt_h5_detail(why, sizeof why));
+    count_dataset(&r->sums, root.hdr.version >= 2, "", "(root attributes: format, recipe)");
     char *fmt = NULL;
     int got = attr_read_str(r->file, "format", &fmt);
     if (got <= 0 || strcmp(fmt, CF_CHECKPOINT_FORMAT) != 0) {
@@ -267,8 +371,14 @@ static cf_status read_index(cf_ckpt_reader *r)
         return cf_set_error(CF_ERR_FORMAT, "%s: checkpoint format_version %lld is not supported (this build reads 1..%d%s)",
                             path, (long long)r->version, CF_CHECKPOINT_FORMAT_VERSION,
                             r->version > CF_CHECKPOINT_FORMAT_VERSION ? "; it was written by a newer cformer" : "");
-    if (attr_read_str(r->file, "created_by", &r->created_by) < 0 || attr_read_str(r->file, "recipe", &r->recipe) < 0)
-        return cf_set_error(CF_ERR_FORMAT, "%s: root attribute created_by or recipe is not a string", path);
+    static const char *const strs[] = {"created_by", "recipe"};
+    char **dst[] = {&r->created_by, &r->recipe};
+    for (int i = 0; i < 2; i++)
+        if (attr_read_str(r->file, strs[i], dst[i]) < 0)
+            return cf_set_error(CF_ERR_FORMAT, "%s: root attribute %s is damaged or not a string%s", path, strs[i],
+                                ckpt_h5_detail(why, sizeof why));
+    cf_status rc = CF_OK;
+    if (!r->recipe && H5Lexists(r->file, "recipe", H5P_DEFAULT) > 0 && (rc = read_recipe_dataset(r)) != CF_OK) return rc;
     if ((!r->created_by && !(r->created_by = strdup(""))) || (!r->recipe && !(r->recipe = strdup(""))))
         return cf_set_error(CF_ERR_OOM, "%s: out of memory", path);
 
@@ -277,9 +387,17 @@ static cf_status read_index(cf_ckpt_reader *r)
     hid_t g = H5Gopen2(r->file, "model", H5P_DEFAULT);
     if (g < 0) return cf_set_error(CF_ERR_FORMAT, "%s: /model is not a group%s", path, ckpt_h5_detail(why, sizeof why));
     snprintf(r->model.name, sizeof r->model.name, "/model");
-    cf_status rc = load_group(r, g, "/model", &r->model);
+    rc = load_group(r, g, "/model", &r->model);
     cf_h5_close(&g);
     if (rc != CF_OK) return rc;
+
+    if ((r->has_state = H5Lexists(r->file, "train_state", H5P_DEFAULT) > 0)) {
+        if ((g = H5Gopen2(r->file, "train_state", H5P_DEFAULT)) < 0)
+            return cf_set_error(CF_ERR_FORMAT, "%s: /train_state is not a group%s", path, ckpt_h5_detail(why, sizeof why));
+        rc = survey(r, g, "/train_state");
+        cf_h5_close(&g);
+        if (rc != CF_OK) return rc;
+    }
 
     if (H5Lexists(r->file, "optim", H5P_DEFAULT) <= 0) return CF_OK;
     hid_t og = H5Gopen2(r->file, "optim", H5P_DEFAULT);
@@ -323,6 +441,11 @@ static cf_ckpt_reader *open_reader(const char *path, const void *buf, size_t n)
         cf_ckpt_close(r);
         return NULL;
     }
+    if (r->sums.unchecked)
+        fprintf(stderr,
+                "warning: %s: %d of %d datasets (%s, ...) have no checksum: the file was written by an earlier cformer "
+                "or another tool, and damage in them cannot be detected; saving it again with cformer adds checksums\n",
+                path, r->sums.unchecked, r->sums.checked + r->sums.unchecked, r->sums.first_unchecked);
     return r;
 }
 
@@ -361,6 +484,9 @@ int64_t cf_ckpt_format_version(const cf_ckpt_reader *r) { return r->version; }
 const char *cf_ckpt_created_by(const cf_ckpt_reader *r) { return r->created_by; }
 const char *cf_ckpt_recipe(const cf_ckpt_reader *r) { return r->recipe; }
 int cf_ckpt_nslots(const cf_ckpt_reader *r) { return r->nslots; }
+bool cf_ckpt_has_state(const cf_ckpt_reader *r) { return r->has_state; }
+int cf_ckpt_unchecked(const cf_ckpt_reader *r) { return r->sums.unchecked; }
+int cf_ckpt_datasets(const cf_ckpt_reader *r) { return r->sums.checked + r->sums.unchecked; }
 const char *cf_ckpt_slot_name(const cf_ckpt_reader *r, int i) { return i >= 0 && i < r->nslots ? r->slots[i].name : NULL; }
 
 static const rgroup *group_of(const cf_ckpt_reader *r, const char *slot)
@@ -447,17 +573,17 @@ cf_status cf_ckpt_read(cf_ckpt_reader *r, const char *slot, const char *name, cf
     return rc;
 }
 
-/* Reads a dataset holding exactly one value; 0 ok, -1 absent or wrong. */
-static int read_scalar(hid_t g, const char *name, hid_t mtype, void *v)
+/* Reads a dataset of 1 to max values (max 1: a scalar); the count, or -1 when absent or wrong. */
+static int read_small(hid_t g, const char *name, hid_t mtype, int max, void *v)
 {
     if (H5Lexists(g, name, H5P_DEFAULT) <= 0) return -1;
     hid_t d = H5Dopen2(g, name, H5P_DEFAULT), s = -1, t = -1;
-    int rc = -1;
+    hssize_t n = -1;
     if (d >= 0 && (t = H5Dget_type(d)) >= 0 && cf_h5_numeric_type_ok(t) && (s = H5Dget_space(d)) >= 0 &&
-        H5Sget_simple_extent_npoints(s) == 1 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0)
-        rc = 0;
+        (n = H5Sget_simple_extent_npoints(s)) >= 1 && n <= max && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+        n = -1;
     cf_h5_close(&t), cf_h5_close(&s), cf_h5_close(&d);
-    return rc;
+    return n >= 1 && n <= max ? (int)n : -1;
 }
 
 static cf_status read_state(cf_ckpt_reader *r, cf_train_state *st)
@@ -465,28 +591,26 @@ static cf_status read_state(cf_ckpt_reader *r, cf_train_state *st)
     memset(st, 0, sizeof *st);
     if (H5Lexists(r->file, "train_state", H5P_DEFAULT) <= 0)
         return cf_set_error(CF_ERR_FORMAT, "%s: no /train_state group", r->path);
-    hid_t g = H5Gopen2(r->file, "train_state", H5P_DEFAULT), x = -1, d = -1, s = -1;
+    hid_t g = H5Gopen2(r->file, "train_state", H5P_DEFAULT), x = -1;
     if (g < 0) return cf_set_error(CF_ERR_FORMAT, "%s: /train_state is not a group", r->path);
     cf_status rc = CF_ERR_FORMAT;
+    char why[256];
     int32_t ws = 0;
     static const char *const names[] = {"step", "seed", "epoch", "cursor", "world_size"};
     void *dst[] = {&st->step, &st->seed, &st->epoch, &st->cursor, &ws};
     hid_t mt[] = {H5T_NATIVE_INT64, H5T_NATIVE_UINT64, H5T_NATIVE_INT64, H5T_NATIVE_INT64, H5T_NATIVE_INT32};
     for (int i = 0; i < 5; i++)
-        if (read_scalar(g, names[i], mt[i], dst[i]) < 0) {
-            cf_set_error(rc, "%s: /train_state/%s is missing or not a single number", r->path, names[i]);
+        if (read_small(g, names[i], mt[i], 1, dst[i]) < 0) {
+            cf_set_error(rc, "%s: /train_state/%s is missing, damaged or not a single number%s", r->path, names[i],
+                         ckpt_h5_detail(why, sizeof why));
             goto done;
         }
     st->world_size = ws;
-    if (H5Lexists(g, "rng", H5P_DEFAULT) > 0) {
-        hssize_t n = -1;
-        if ((d = H5Dopen2(g, "rng", H5P_DEFAULT)) < 0 || (s = H5Dget_space(d)) < 0 ||
-            (n = H5Sget_simple_extent_npoints(s)) < 0 || n > CF_CKPT_RNG_WORDS ||
-            H5Dread(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->rng) < 0) {
-            cf_set_error(rc, "%s: /train_state/rng is unreadable or longer than %d words", r->path, CF_CKPT_RNG_WORDS);
-            goto done;
-        }
-        st->n_rng = (int)n;
+    if (H5Lexists(g, "rng", H5P_DEFAULT) > 0 &&
+        (st->n_rng = read_small(g, "rng", H5T_NATIVE_UINT64, CF_CKPT_RNG_WORDS, st->rng)) < 0) {
+        cf_set_error(rc, "%s: /train_state/rng is damaged, empty or longer than %d words%s", r->path, CF_CKPT_RNG_WORDS,
+                     ckpt_h5_detail(why, sizeof why));
+        goto done;
     }
     if (H5Lexists(g, "extra", H5P_DEFAULT) > 0) {
         name_list l;
@@ -499,9 +623,9 @@ static cf_status read_state(cf_ckpt_reader *r, cf_train_state *st)
         for (int i = 0; i < l.n; i++) {
             double v;
             if (st->n_extra >= CF_CKPT_EXTRA_MAX || !ckpt_key_ok(l.names[i]) ||
-                read_scalar(x, l.names[i], H5T_NATIVE_DOUBLE, &v) < 0) {
-                cf_set_error(rc, "%s: /train_state/extra/%s: not a number, a bad key, or more than %d extras", r->path,
-                             l.names[i], CF_CKPT_EXTRA_MAX);
+                read_small(x, l.names[i], H5T_NATIVE_DOUBLE, 1, &v) < 0) {
+                cf_set_error(rc, "%s: /train_state/extra/%s: damaged, not a number, a bad key, or more than %d extras%s",
+                             r->path, l.names[i], CF_CKPT_EXTRA_MAX, ckpt_h5_detail(why, sizeof why));
                 free_names(&l);
                 goto done;
             }
@@ -510,9 +634,10 @@ static cf_status read_state(cf_ckpt_reader *r, cf_train_state *st)
         }
         free_names(&l);
     }
-    rc = CF_OK;
+    rc = ckpt_state_check(st, r->path, CF_ERR_FORMAT);
 done:
-    cf_h5_close(&s), cf_h5_close(&d), cf_h5_close(&x), cf_h5_close(&g);
+    cf_h5_close(&x), cf_h5_close(&g);
+    if (rc != CF_OK) memset(st, 0, sizeof *st);
     return rc;
 }
 

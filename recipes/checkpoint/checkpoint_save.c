@@ -47,6 +47,7 @@ static hid_t file_type_of(cf_dtype dt)
 
 enum { CHUNK_MIN_BYTES = 4 << 10, CHUNK_TARGET_BYTES = 1 << 20, DEFLATE_LEVEL = 4 };
 
+
 /* Chunks of at most ~1 MiB made by halving leading dims first, so a chunk holds whole rows where it can. */
 static void choose_chunk(int ndim, const hsize_t *dims, size_t es, hsize_t *chunk)
 {
@@ -60,18 +61,17 @@ static void choose_chunk(int ndim, const hsize_t *dims, size_t es, hsize_t *chun
         }
 }
 
-/* One tensor as a dataset; returns 0 or -1 (HDF5's error stack holds why). */
-static int write_tensor(hid_t loc, const char *name, cf_dtype dt, int ndim, const int64_t *shape, const void *data)
+/* An array of es-byte elements as a dataset, chunked with checksums from 4 KiB on and compact below; returns
+ * the open dataset or -1 (HDF5's error stack holds why). */
+static hid_t write_array(hid_t loc, const char *name, hid_t ftype, hid_t mtype, size_t es, int ndim,
+                         const int64_t *shape, const void *data)
 {
     hsize_t dims[CF_MAX_DIMS], chunk[CF_MAX_DIMS];
     int64_t numel = 1;
     for (int i = 0; i < ndim; i++) dims[i] = (hsize_t)shape[i], numel *= shape[i];
-    size_t es = cf_dtype_size(dt);
     hid_t space = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), dset = -1;
-    int rc = -1;
     if (space < 0 || dcpl < 0) goto done;
-    /* below 4 KiB a tensor stays contiguous: its chunk index would cost about as much as its data */
     if (ndim > 0 && numel > 0 && (size_t)numel * es >= CHUNK_MIN_BYTES) {
         choose_chunk(ndim, dims, es, chunk);
         /* shuffle groups the bytes of each float, which deflate compresses much better; fletcher32 lets a
@@ -79,30 +79,55 @@ static int write_tensor(hid_t loc, const char *name, cf_dtype dt, int ndim, cons
         if (H5Pset_chunk(dcpl, ndim, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, DEFLATE_LEVEL) < 0 ||
             H5Pset_fletcher32(dcpl) < 0)
             goto done;
+    } else if (H5Pset_layout(dcpl, H5D_COMPACT) < 0) {
+        /* below 4 KiB (small tensors, scalars, the training state) the bytes live in the dataset's object
+         * header, which HDF5 checksums like all metadata, so a damaged byte fails the open instead of loading;
+         * a fletcher32 chunk would cost a chunk index about the size of the data, and scalars cannot be chunked */
+        goto done;
     }
-    dset = H5Dcreate2(loc, name, file_type_of(dt), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    if (dset < 0) goto done;
-    if (numel > 0 && H5Dwrite(dset, ckpt_mem_type_of(dt), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) goto done;
-    if ((dt == CF_BF16 || dt == CF_F16) && attr_write_str(dset, "dtype", cf_dtype_name(dt)) < 0) goto done;
-    rc = 0;
+    dset = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (dset >= 0 && numel > 0 && H5Dwrite(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) cf_h5_close(&dset);
 done:
-    cf_h5_close(&dset), cf_h5_close(&dcpl), cf_h5_close(&space);
+    cf_h5_close(&dcpl), cf_h5_close(&space);
+    return dset;
+}
+
+/* One tensor as a dataset; returns 0 or -1. */
+static int write_tensor(hid_t loc, const char *name, cf_dtype dt, int ndim, const int64_t *shape, const void *data)
+{
+    hid_t d = write_array(loc, name, file_type_of(dt), ckpt_mem_type_of(dt), cf_dtype_size(dt), ndim, shape, data);
+    int rc = d < 0 || ((dt == CF_BF16 || dt == CF_F16) && attr_write_str(d, "dtype", cf_dtype_name(dt)) < 0) ? -1 : 0;
+    cf_h5_close(&d);
+    return rc;
+}
+
+/* n values of a file type as a 1-D dataset, or one as a scalar dataset (n = 0); returns 0 or -1. */
+static int write_values(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int64_t n, const void *v)
+{
+    hid_t d = write_array(loc, name, ftype, mtype, H5Tget_size(ftype), n ? 1 : 0, &n, v);
+    int rc = d < 0 ? -1 : 0;
+    cf_h5_close(&d);
     return rc;
 }
 
 static int write_scalar(hid_t loc, const char *name, hid_t ftype, hid_t mtype, const void *v)
 {
-    hid_t s = H5Screate(H5S_SCALAR), d = -1;
-    int rc = -1;
-    if (s >= 0) d = H5Dcreate2(loc, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (d >= 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0) rc = 0;
-    cf_h5_close(&d), cf_h5_close(&s);
-    return rc;
+    return write_values(loc, name, ftype, mtype, 0, v);
+}
+
+/* The recipe text: a root attribute while it fits in the root group's (checksummed) header; a longer one
+ * would go to HDF5's dense attribute storage, which has no checksum over large values, so it becomes the
+ * chunked, checksummed byte dataset /recipe instead. */
+static int write_recipe(hid_t file, const char *text)
+{
+    int64_t n = (int64_t)strlen(text);
+    if (n < CKPT_RECIPE_ATTR_MAX) return attr_write_str(file, "recipe", text);
+    return write_values(file, "recipe", H5T_STD_U8LE, H5T_NATIVE_UCHAR, n, text);
 }
 
 static int write_state(hid_t file, const cf_train_state *st)
 {
-    hid_t g = H5Gcreate2(file, "train_state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), x = -1, s = -1, d = -1;
+    hid_t g = H5Gcreate2(file, "train_state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), x = -1;
     int rc = -1;
     int32_t ws = st->world_size;
     if (g < 0 || write_scalar(g, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &st->step) < 0 ||
@@ -111,19 +136,14 @@ static int write_state(hid_t file, const cf_train_state *st)
         write_scalar(g, "cursor", H5T_STD_I64LE, H5T_NATIVE_INT64, &st->cursor) < 0 ||
         write_scalar(g, "world_size", H5T_STD_I32LE, H5T_NATIVE_INT32, &ws) < 0)
         goto done;
-    if (st->n_rng > 0) {
-        hsize_t n = (hsize_t)st->n_rng;
-        if ((s = H5Screate_simple(1, &n, NULL)) < 0 ||
-            (d = H5Dcreate2(g, "rng", H5T_STD_U64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
-            H5Dwrite(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, st->rng) < 0)
-            goto done;
-    }
+    if (st->n_rng > 0 && write_values(g, "rng", H5T_STD_U64LE, H5T_NATIVE_UINT64, st->n_rng, st->rng) < 0)
+        goto done;
     if ((x = H5Gcreate2(g, "extra", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0) goto done;
     for (int i = 0; i < st->n_extra; i++)
         if (write_scalar(x, st->extra[i].key, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &st->extra[i].value) < 0) goto done;
     rc = 0;
 done:
-    cf_h5_close(&d), cf_h5_close(&s), cf_h5_close(&x), cf_h5_close(&g);
+    cf_h5_close(&x), cf_h5_close(&g);
     return rc;
 }
 
@@ -148,19 +168,8 @@ static cf_status check_save_args(const char *path, const cf_params *ps, int nslo
             if (strcmp(slots[i].name, slots[j].name) == 0)
                 return cf_set_error(CF_ERR_ARG, "%s: optimizer slot '%s' given twice", path, slots[i].name);
     }
-    if (st) {
-        if (st->n_rng < 0 || st->n_rng > CF_CKPT_RNG_WORDS || st->n_extra < 0 || st->n_extra > CF_CKPT_EXTRA_MAX)
-            return cf_set_error(CF_ERR_ARG, "%s: train state has %d rng words (max %d) and %d extras (max %d)", path,
-                                st->n_rng, CF_CKPT_RNG_WORDS, st->n_extra, CF_CKPT_EXTRA_MAX);
-        for (int i = 0; i < st->n_extra; i++) {
-            if (!ckpt_key_ok(st->extra[i].key))
-                return cf_set_error(CF_ERR_ARG, "%s: train state extra key '%s' is not allowed", path, st->extra[i].key);
-            for (int j = 0; j < i; j++)
-                if (strcmp(st->extra[i].key, st->extra[j].key) == 0)
-                    return cf_set_error(CF_ERR_ARG, "%s: train state extra key '%s' given twice", path, st->extra[i].key);
-        }
-    }
-    return CF_OK;
+    /* never write a state the reader would refuse */
+    return st ? ckpt_state_check(st, path, CF_ERR_ARG) : CF_OK;
 }
 
 /* Builds the whole checkpoint in memory with HDF5's core driver and returns its image (malloc'ed).
@@ -181,10 +190,14 @@ static cf_status build_image(const char *path, const cf_params *ps, int nslots, 
     hid_t file = -1, g = -1, og = -1;
     *image = NULL, *image_len = 0;
     if ((file = cf_h5image_create(&im, path, increment)) < 0) goto fail;
+    /* chunked datasets get the 1.10 chunk indexes (single chunk, fixed array), which are checksummed like all
+     * 1.10 metadata; the 1.8 v1 B-tree is not, and a damaged key there reads a chunk as zeros or unfiltered */
+    stage = "choosing the HDF5 format";
+    if (H5Fset_libver_bounds(file, H5F_LIBVER_V110, H5F_LIBVER_V110) < 0) goto fail;
     stage = "writing the root attributes";
     if (attr_write_str(file, "format", CF_CHECKPOINT_FORMAT) < 0 ||
         attr_write_i64(file, "format_version", CF_CHECKPOINT_FORMAT_VERSION) < 0 ||
-        attr_write_str(file, "recipe", recipe_text ? recipe_text : "") < 0 ||
+        write_recipe(file, recipe_text ? recipe_text : "") < 0 ||
         attr_write_str(file, "created_by", "cformer 0.1.0") < 0)
         goto fail;
     stage = "creating /model";
@@ -233,7 +246,7 @@ cf_status cf_checkpoint_save(const char *path, const cf_params *ps, int nslots, 
 {
     cf_status rc = check_save_args(path, ps, nslots, slots, st);
     if (rc != CF_OK) return rc;
-    static const cf_train_state zero_state;
+    static const cf_train_state zero_state = {.world_size = 1};
     void *image = NULL;
     size_t len = 0;
     cf_h5_quiet q = cf_h5_quiet_on();

@@ -195,19 +195,18 @@ cf_status cf_export_safetensors(const char *ckpt_path, const char *out_path, cf_
                             cf_dtype_name(dtype));
     cf_ckpt_reader *r = cf_ckpt_open(ckpt_path);
     if (!r) return cf_last_status();
-    cf_train_state st;
-    int64_t step = cf_ckpt_read_state(r, &st) == CF_OK ? st.step : 0; /* a /model-only file has no step */
+    cf_train_state st = {0}; /* a /model-only file has no state: step 0 */
+    cf_status rc = cf_ckpt_has_state(r) ? cf_ckpt_read_state(r, &st) : CF_OK;
     int n = cf_ckpt_count(r, NULL);
-    entry *e = calloc((size_t)(n ? n : 1), sizeof *e);
-    cf_status rc;
-    if (!e) {
+    entry *e = rc == CF_OK ? calloc((size_t)(n ? n : 1), sizeof *e) : NULL;
+    if (rc == CF_OK && !e) {
         rc = cf_set_error(CF_ERR_OOM, "%s: out of memory", out_path);
-    } else {
+    } else if (rc == CF_OK) {
         for (int i = 0; i < n; i++) {
             const cf_ckpt_tensor *t = cf_ckpt_tensor_at(r, NULL, i);
             e[i] = (entry){t->name, t->ndim, t->shape, t->numel, i};
         }
-        rc = write_file(out_path, e, n, dtype, step, fetch_ckpt, r);
+        rc = write_file(out_path, e, n, dtype, st.step, fetch_ckpt, r);
     }
     free(e);
     cf_ckpt_close(r);

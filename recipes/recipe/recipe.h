@@ -29,6 +29,15 @@
  * (also yes/no/on/off, in lower, Title or UPPER case); a string is any scalar. A null value (`key:`, `~`,
  * `null`) reads as the default. Quoting does not change what a getter accepts: "5" reads as 5 too.
  *
+ * Limits: the parser refuses, with the file, line and limit in the message, a text of more than
+ * CF_RECIPE_MAX_BYTES bytes, nesting deeper than CF_RECIPE_MAX_DEPTH levels (a valid recipe needs 4: the
+ * root, a section, a sub-config, a flat list), and -- counting each use of an alias as a copy of its
+ * anchor -- more than CF_RECIPE_MAX_VALUES scalars, CF_RECIPE_MAX_BYTES bytes of scalars or
+ * CF_RECIPE_MAX_KEYS keys, more than CF_RECIPE_MAX_ANCHORS anchors or CF_RECIPE_MAX_ALIASES aliases. They
+ * are checked while the YAML is streamed, before any tree is built, and the parse stops at the first event
+ * past a limit: a hostile text (nested flow lists 100000 deep, "billion laughs" aliases) fails in time and
+ * memory bounded by the limits. --set values obey the same limits.
+ *
  * Strings returned by getters stay valid until cf_recipe_free(). Nothing here is thread-safe per recipe.
  * Recipes are read once at start-up; nothing here belongs in a hot loop. */
 #ifndef CF_RECIPE_H
@@ -40,6 +49,14 @@
 #include <stdint.h>
 
 typedef struct cf_recipe cf_recipe;
+
+/* Resource limits (see "Limits" above). */
+#define CF_RECIPE_MAX_BYTES (16 << 20)
+#define CF_RECIPE_MAX_DEPTH 8
+#define CF_RECIPE_MAX_VALUES (1 << 20)
+#define CF_RECIPE_MAX_KEYS 4096
+#define CF_RECIPE_MAX_ANCHORS 1024
+#define CF_RECIPE_MAX_ALIASES 4096
 
 /* The sections, in the order the resolved recipe lists them. */
 #define CF_RECIPE_SECTIONS "model", "data", "optim", "train", "eval", "checkpoint", "distributed", "log"

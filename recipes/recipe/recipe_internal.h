@@ -67,6 +67,12 @@ struct cf_recipe {
 cf_status cf_recipe_parse_value(const char *text, rvalue *out);
 void cf_recipe_value_free(rvalue *v);
 
+/* recipe_limits.c: checks the limits of recipe.h ("Limits") on the YAML event stream of text, stopping at
+ * the first event past one; the error names name:line (name NULL: a --set value, located by column). A
+ * syntax error is not reported here: it returns CF_OK and the loader, which stops at the same place,
+ * reports it. */
+cf_status cf_recipe_check_limits(const char *text, size_t len, const char *name);
+
 /* recipe.c */
 rentry *cf_recipe_find(const cf_recipe *r, const char *key);
 /* Appends a key; takes over *v (and clears it) on success. */

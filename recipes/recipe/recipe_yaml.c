@@ -8,8 +8,6 @@
 #include <string.h>
 #include <yaml.h>
 
-#define MAX_RECIPE_BYTES (16u << 20)
-
 static int line_of(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
 
 /* libyaml's own words, located: "f.yaml:4:3: did not find expected key (while parsing a block mapping
@@ -245,13 +243,18 @@ cf_recipe *cf_recipe_parse(const char *text, const char *name)
     }
     cf_recipe *r = cf_recipe_new(name);
     if (!r) return NULL;
+    size_t len = strlen(text);
     yaml_parser_t p;
+    if (cf_recipe_check_limits(text, len, r->name) != CF_OK) {
+        cf_recipe_free(r);
+        return NULL;
+    }
     if (!yaml_parser_initialize(&p)) {
         cf_set_error(CF_ERR_OOM, "%s: out of memory starting the YAML parser", r->name);
         cf_recipe_free(r);
         return NULL;
     }
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, strlen(text));
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
     yaml_document_t doc;
     cf_status st = CF_OK;
     if (!yaml_parser_load(&p, &doc)) {
@@ -298,8 +301,9 @@ cf_recipe *cf_recipe_load(const char *path)
     cf_status st = text ? CF_OK : CF_ERR_OOM;
     while (st == CF_OK) {
         if (len + 1 >= cap) {
-            if (cap >= MAX_RECIPE_BYTES) {
-                st = cf_set_error(CF_ERR_FORMAT, "%s: larger than %u bytes; not a recipe", path, MAX_RECIPE_BYTES);
+            if (cap >= CF_RECIPE_MAX_BYTES) {
+                st = cf_set_error(CF_ERR_FORMAT, "%s: %d bytes or more, past the limit of %d MiB for a recipe", path,
+                                  CF_RECIPE_MAX_BYTES - 1, CF_RECIPE_MAX_BYTES >> 20);
                 break;
             }
             char *t = realloc(text, cap * 2);
@@ -337,6 +341,7 @@ cf_recipe *cf_recipe_load(const char *path)
 cf_status cf_recipe_parse_value(const char *text, rvalue *out)
 {
     memset(out, 0, sizeof *out);
+    CF_TRY(cf_recipe_check_limits(text, strlen(text), NULL));
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p)) return cf_set_error(CF_ERR_OOM, "out of memory starting the YAML parser");
     yaml_parser_set_input_string(&p, (const unsigned char *)text, strlen(text));
