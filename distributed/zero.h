@@ -51,7 +51,10 @@ double cf_zero_gather_seconds(const cf_zero *z);
 /* The interface's calls under the names ZeRO code used before the interface existed (any optimizer). */
 static inline void cf_zero_free(cf_zero *z) { cf_optim_free(z); }
 static inline void cf_zero_scale_grads(cf_zero *z, double s) { cf_optim_scale_grads(z, s); }
-static inline cf_status cf_zero_clip_grad_norm(cf_zero *z, double max_norm, double *norm) { return cf_optim_clip_grad_norm(z, max_norm, norm); }
+static inline cf_status cf_zero_clip_grad_norm(cf_zero *z, double max_norm, double *norm)
+{
+    return cf_optim_clip_grad_norm(z, max_norm, norm);
+}
 static inline cf_status cf_zero_step(cf_zero *z, double lr) { return cf_optim_step(z, lr); }
 static inline int64_t cf_zero_steps_taken(const cf_zero *z) { return cf_optim_steps_taken(z); }
 static inline void cf_zero_set_steps_taken(cf_zero *z, int64_t t) { cf_optim_set_steps_taken(z, t); }

@@ -72,7 +72,10 @@ void cf_optim_free(cf_optimizer *o)
 }
 
 void cf_optim_scale_grads(cf_optimizer *o, double s) { o->vt->scale_grads(o, s); }
-cf_status cf_optim_clip_grad_norm(cf_optimizer *o, double max_norm, double *norm) { return o->vt->clip_grad_norm(o, max_norm, norm); }
+cf_status cf_optim_clip_grad_norm(cf_optimizer *o, double max_norm, double *norm)
+{
+    return o->vt->clip_grad_norm(o, max_norm, norm);
+}
 cf_status cf_optim_step(cf_optimizer *o, double lr) { return o->vt->step(o, lr); }
 int64_t cf_optim_steps_taken(const cf_optimizer *o) { return o->t; }
 void cf_optim_set_steps_taken(cf_optimizer *o, int64_t t) { o->t = t; }

@@ -494,14 +494,11 @@ static void run_interface(cf_optim_config cfg)
 
 static void test_optim_interface(void)
 {
-    cf_optim_config adamw = cf_optim_defaults(CF_OPTIM_ADAMW);
-    adamw.weight_decay = 0.05;
-    run_interface(adamw);
-    run_interface(cf_optim_defaults(CF_OPTIM_ADAM));
-    cf_optim_config sgd = cf_optim_defaults(CF_OPTIM_SGD);
-    sgd.momentum = 0.9, sgd.dampening = 0.1, sgd.weight_decay = 1e-3;
-    run_interface(sgd);
-    run_interface(cf_optim_defaults(CF_OPTIM_SGD)); /* no slots */
+    cf_optim_config cfgs[4] = {cf_optim_defaults(CF_OPTIM_ADAMW), cf_optim_defaults(CF_OPTIM_ADAM),
+                               cf_optim_defaults(CF_OPTIM_SGD), cf_optim_defaults(CF_OPTIM_SGD)};
+    cfgs[0].weight_decay = 0.05;
+    cfgs[2].momentum = 0.9, cfgs[2].dampening = 0.1, cfgs[2].weight_decay = 1e-3; /* cfgs[3]: no slots */
+    for (int i = 0; i < 4; i++) run_interface(cfgs[i]);
 
     cf_params *ps = six_params();
     cf_optim_config bad = cf_optim_defaults(CF_OPTIM_ADAM);
