@@ -1,30 +1,31 @@
-/* ZeRO-1: the optimizer update on this rank's shard of the flat buffers, the parameter all-gather, and
- * the full-state gather/scatter for checkpoints. The SGD and Adam(W) updates repeat optim/optim.c's
- * formulas exactly (same operations in the same order), restricted to a sub-range, so a sharded run
- * follows the unsharded one. */
+/* ZeRO-1: the optimizer interface (optim/optim.h) over this rank's shard of the flat buffers -- the
+ * update on the shard, the parameter all-gather, and the full-state gather/scatter for checkpoints. The
+ * update is optim's cf_optim_update_range restricted to the shard (same operations in the same order),
+ * so a sharded run follows the unsharded one. */
 #include "distributed/zero.h"
 
 #include "distributed/pg_internal.h"
+#include "optim/optim_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct cf_zero {
+typedef struct zero {
+    cf_optimizer base; /* first: a zero * is a cf_optimizer *; base.slot[i] holds hi - lo (+ 1) elements */
     cf_ddp *ddp;
     cf_pg *pg;
-    cf_params *ps;
-    cf_optim_config cfg;
     int64_t lo, hi;
-    void *slot[2]; /* hi - lo elements each */
-    const char *slot_name[2];
-    int nslots;
-    int64_t t;
     double gather_s;
 #ifdef CF_HAVE_MPI
     int *counts, *displs; /* every rank's shard, for the v-collectives */
 #endif
-};
+} zero;
+
+static const cf_optim_vtable zero_vt;
+
+/* o's ZeRO part, or NULL when o did not come from cf_zero_new. */
+static zero *as_zero(const cf_optimizer *o) { return o && o->vt == &zero_vt ? (zero *)o : NULL; }
 
 void cf_zero_shard_range(int64_t total, int world, int rank, int64_t *lo, int64_t *hi)
 {
@@ -36,7 +37,7 @@ void cf_zero_shard_range(int64_t total, int world, int rank, int64_t *lo, int64_
     *hi = b < total ? b : total;
 }
 
-cf_zero *cf_zero_new(cf_ddp *ddp, const cf_optim_config *cfg)
+cf_optimizer *cf_zero_new(cf_ddp *ddp, const cf_optim_config *cfg)
 {
     if (!ddp || !cfg) {
         cf_set_error(CF_ERR_ARG, "cf_zero_new: NULL ddp or config");
@@ -48,98 +49,95 @@ cf_zero *cf_zero_new(cf_ddp *ddp, const cf_optim_config *cfg)
                      cf_ddp_zero_stage(ddp));
         return NULL;
     }
-    if (cfg->kind != CF_OPTIM_SGD && cfg->kind != CF_OPTIM_ADAM && cfg->kind != CF_OPTIM_ADAMW) {
-        cf_set_error(CF_ERR_ARG, "cf_zero_new: unknown optimizer kind %d", (int)cfg->kind);
-        return NULL;
-    }
-    cf_zero *z = calloc(1, sizeof *z);
-    if (!z) {
-        cf_set_error(CF_ERR_OOM, "cf_zero_new: out of memory");
-        return NULL;
-    }
-    z->ddp = ddp, z->pg = cf_ddp_pg(ddp), z->ps = cf_ddp_params(ddp), z->cfg = *cfg;
-    int world = cf_pg_world(z->pg);
-    cf_zero_shard_range(z->ps->total, world, cf_pg_rank(z->pg), &z->lo, &z->hi);
-    if (cfg->kind == CF_OPTIM_SGD) {
-        if (cfg->momentum != 0) z->nslots = 1, z->slot_name[0] = "momentum_buffer";
-    } else {
-        z->nslots = 2, z->slot_name[0] = "exp_avg", z->slot_name[1] = "exp_avg_sq";
-    }
-    size_t es = cf_dtype_size(z->ps->dtype);
-    for (int i = 0; i < z->nslots; i++) {
-        z->slot[i] = calloc((size_t)(z->hi - z->lo + 1), es);
-        if (!z->slot[i]) goto oom;
-    }
+    cf_pg *pg = cf_ddp_pg(ddp);
+    cf_params *ps = cf_ddp_params(ddp);
+    int world = cf_pg_world(pg);
+    int64_t lo, hi;
+    cf_zero_shard_range(ps->total, world, cf_pg_rank(pg), &lo, &hi);
+    zero *z = (zero *)cf_optim_alloc(sizeof *z, &zero_vt, ps, cfg, hi - lo + 1, "cf_zero_new");
+    if (!z) return NULL;
+    z->base.shards = world;
+    z->ddp = ddp, z->pg = pg, z->lo = lo, z->hi = hi;
 #ifdef CF_HAVE_MPI
     z->counts = calloc((size_t)world, sizeof *z->counts);
     z->displs = calloc((size_t)world, sizeof *z->displs);
-    if (!z->counts || !z->displs) goto oom;
+    if (!z->counts || !z->displs) {
+        cf_optim_free(&z->base);
+        cf_set_error(CF_ERR_OOM, "cf_zero_new: out of memory for the shard table");
+        return NULL;
+    }
     for (int r = 0; r < world; r++) {
-        int64_t lo, hi;
-        cf_zero_shard_range(z->ps->total, world, r, &lo, &hi);
+        cf_zero_shard_range(ps->total, world, r, &lo, &hi);
         z->counts[r] = (int)(hi - lo), z->displs[r] = (int)lo; /* total < 2^31: checked by cf_ddp_new */
     }
 #endif
-    return z;
-oom:
-    cf_zero_free(z);
-    cf_set_error(CF_ERR_OOM, "cf_zero_new: out of memory for the optimizer state shard");
-    return NULL;
+    return &z->base;
 }
 
-void cf_zero_free(cf_zero *z)
+static void zero_release(cf_optimizer *o)
 {
-    if (!z) return;
-    for (int i = 0; i < 2; i++) free(z->slot[i]);
 #ifdef CF_HAVE_MPI
+    zero *z = as_zero(o);
     free(z->counts);
     free(z->displs);
+#else
+    (void)o;
 #endif
-    free(z);
 }
 
-void cf_zero_shard(const cf_zero *z, int64_t *lo, int64_t *hi) { *lo = z->lo, *hi = z->hi; }
-int64_t cf_zero_steps_taken(const cf_zero *z) { return z->t; }
-void cf_zero_set_steps_taken(cf_zero *z, int64_t t) { z->t = t; }
-int cf_zero_slot_count(const cf_zero *z) { return z->nslots; }
-const char *cf_zero_slot_name(const cf_zero *z, int i) { return i >= 0 && i < z->nslots ? z->slot_name[i] : NULL; }
-void *cf_zero_slot_shard(cf_zero *z, int i) { return i >= 0 && i < z->nslots ? z->slot[i] : NULL; }
-double cf_zero_gather_seconds(const cf_zero *z) { return z->gather_s; }
-
-/* ---- gradients ---- */
-
-cf_status cf_zero_clip_grad_norm(cf_zero *z, double max_norm, double *norm)
+void cf_zero_shard(const cf_zero *o, int64_t *lo, int64_t *hi)
 {
+    const zero *z = as_zero(o);
+    *lo = z ? z->lo : 0, *hi = z ? z->hi : 0;
+}
+
+void *cf_zero_slot_shard(cf_zero *o, int i)
+{
+    return as_zero(o) && i >= 0 && i < o->nslots ? o->slot[i] : NULL;
+}
+
+double cf_zero_gather_seconds(const cf_zero *o)
+{
+    const zero *z = as_zero(o);
+    return z ? z->gather_s : 0;
+}
+
+/* ---- gradients and the update: the owned shard ---- */
+
+static void zero_scale_grads(cf_optimizer *o, double s)
+{
+    zero *z = as_zero(o);
+    size_t es = cf_dtype_size(o->ps->dtype);
+    cf_pg_scale((char *)o->ps->grads + (size_t)z->lo * es, z->hi - z->lo, o->ps->dtype, s);
+}
+
+static cf_status zero_clip_grad_norm(cf_optimizer *o, double max_norm, double *norm)
+{
+    zero *z = as_zero(o);
     int64_t n = z->hi - z->lo;
     double ss = 0;
-    if (z->ps->dtype == CF_F32) {
-        const float *g = (const float *)z->ps->grads + z->lo;
+    if (o->ps->dtype == CF_F32) {
+        const float *g = (const float *)o->ps->grads + z->lo;
         #pragma omp parallel for reduction(+ : ss) if (n > 65536)
         for (int64_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
     } else {
-        const double *g = (const double *)z->ps->grads + z->lo;
+        const double *g = (const double *)o->ps->grads + z->lo;
         #pragma omp parallel for reduction(+ : ss) if (n > 65536)
         for (int64_t i = 0; i < n; i++) ss += g[i] * g[i];
     }
     CF_DIST_TRY(cf_pg_allreduce_scalar(z->pg, &ss, CF_REDUCE_SUM));
     double nm = sqrt(ss);
     if (norm) *norm = nm;
-    if (max_norm > 0 && nm > max_norm) cf_zero_scale_grads(z, max_norm / (nm + 1e-6));
+    if (max_norm > 0 && nm > max_norm) zero_scale_grads(o, max_norm / (nm + 1e-6));
     return CF_OK;
 }
 
-void cf_zero_scale_grads(cf_zero *z, double s)
+static cf_status zero_step(cf_optimizer *o, double lr)
 {
-    size_t es = cf_dtype_size(z->ps->dtype);
-    cf_pg_scale((char *)z->ps->grads + (size_t)z->lo * es, z->hi - z->lo, z->ps->dtype, s);
-}
-
-cf_status cf_zero_step(cf_zero *z, double lr)
-{
-    const cf_optim_config *c = &z->cfg;
-    z->t++;
-    cf_optim_update_range(c, z->ps, z->slot, z->lo, z->lo, z->hi, lr, z->t);
-    cf_params *ps = z->ps;
+    zero *z = as_zero(o);
+    cf_params *ps = o->ps;
+    o->t++;
+    cf_optim_update_range(&o->cfg, ps, o->slot, z->lo, z->lo, z->hi, lr, o->t);
 #ifdef CF_HAVE_MPI
     if (cf_pg_uses_mpi(z->pg) && cf_pg_world(z->pg) > 1) {
         double t0 = cf_now();
@@ -157,57 +155,78 @@ cf_status cf_zero_step(cf_zero *z, double lr)
 
 /* ---- full state for checkpoints ---- */
 
-static cf_status check_slot(const cf_zero *z, const char *what, int slot, int root)
+/* o's ZeRO part when o is a ZeRO optimizer, slot one of its slots and root (unless < 0) one of its
+ * ranks; else NULL with the error set. */
+static zero *checked(cf_optimizer *o, const char *what, int slot, int root)
 {
-    if (slot < 0 || slot >= z->nslots)
-        return cf_set_error(CF_ERR_ARG, "%s: slot %d does not exist (the optimizer has %d)", what, slot, z->nslots);
-    if (root >= cf_pg_world(z->pg))
-        return cf_set_error(CF_ERR_ARG, "%s: root %d is not a rank of a world of %d", what, root, cf_pg_world(z->pg));
-    return CF_OK;
+    zero *z = as_zero(o);
+    if (!z) {
+        cf_set_error(CF_ERR_ARG, "%s: not a ZeRO-1 optimizer (made by cf_zero_new)", what);
+        return NULL;
+    }
+    if (cf_optim_check_slot(o, slot, what) != CF_OK) return NULL;
+    if (root >= cf_pg_world(z->pg)) {
+        cf_set_error(CF_ERR_ARG, "%s: root %d is not a rank of a world of %d", what, root, cf_pg_world(z->pg));
+        return NULL;
+    }
+    return z;
 }
 
-cf_status cf_zero_gather_state(cf_zero *z, int slot, void *full, int root)
+cf_status cf_zero_gather_state(cf_zero *o, int slot, void *full, int root)
 {
-    CF_DIST_TRY(check_slot(z, "cf_zero_gather_state", slot, root < 0 ? 0 : root));
+    zero *z = checked(o, "cf_zero_gather_state", slot, root);
+    if (!z) return cf_last_status();
     if (root < 0) return cf_set_error(CF_ERR_ARG, "cf_zero_gather_state: root %d is not a rank", root);
-    bool me = cf_pg_rank(z->pg) == root;
-    if (me && !full) return cf_set_error(CF_ERR_ARG, "cf_zero_gather_state: NULL buffer on the root rank");
-    size_t es = cf_dtype_size(z->ps->dtype);
-    int64_t total = z->ps->total;
+    if (cf_pg_rank(z->pg) == root && !full)
+        return cf_set_error(CF_ERR_ARG, "cf_zero_gather_state: NULL buffer on the root rank");
 #ifdef CF_HAVE_MPI
     if (cf_pg_uses_mpi(z->pg) && cf_pg_world(z->pg) > 1) {
-        MPI_Datatype t = cf_pg_mpi_type(z->ps->dtype);
+        MPI_Datatype t = cf_pg_mpi_type(o->ps->dtype);
         MPI_Request r;
-        int rc = MPI_Igatherv(z->slot[slot], (int)(z->hi - z->lo), t, full, z->counts, z->displs, t, root,
+        int rc = MPI_Igatherv(o->slot[slot], (int)(z->hi - z->lo), t, full, z->counts, z->displs, t, root,
                               cf_pg_comm_of(z->pg), &r);
         if (rc != MPI_SUCCESS) return cf_pg_mpi_fail(z->pg, rc, "MPI_Igatherv");
-        CF_DIST_TRY(cf_pg_wait_mpi(z->pg, &r, "optimizer state gather"));
-        return CF_OK;
+        return cf_pg_wait_mpi(z->pg, &r, "optimizer state gather");
     }
 #endif
-    memcpy(full, z->slot[slot], (size_t)total * es);
+    memcpy(full, o->slot[slot], (size_t)o->ps->total * cf_dtype_size(o->ps->dtype));
     return CF_OK;
 }
 
-cf_status cf_zero_scatter_state(cf_zero *z, int slot, const void *full, int root)
+cf_status cf_zero_scatter_state(cf_zero *o, int slot, const void *full, int root)
 {
-    CF_DIST_TRY(check_slot(z, "cf_zero_scatter_state", slot, root));
-    size_t es = cf_dtype_size(z->ps->dtype);
+    zero *z = checked(o, "cf_zero_scatter_state", slot, root);
+    if (!z) return cf_last_status();
+    size_t es = cf_dtype_size(o->ps->dtype);
     int64_t n = z->hi - z->lo;
     if (root < 0 || cf_pg_world(z->pg) == 1) {
         if (!full) return cf_set_error(CF_ERR_ARG, "cf_zero_scatter_state: NULL full state");
-        memcpy(z->slot[slot], (const char *)full + (size_t)z->lo * es, (size_t)n * es);
+        memcpy(o->slot[slot], (const char *)full + (size_t)z->lo * es, (size_t)n * es);
         return CF_OK;
     }
     if (cf_pg_rank(z->pg) == root && !full)
         return cf_set_error(CF_ERR_ARG, "cf_zero_scatter_state: NULL full state on the root rank");
 #ifdef CF_HAVE_MPI
-    MPI_Datatype t = cf_pg_mpi_type(z->ps->dtype);
+    MPI_Datatype t = cf_pg_mpi_type(o->ps->dtype);
     MPI_Request r;
-    int rc = MPI_Iscatterv(full, z->counts, z->displs, t, z->slot[slot], (int)n, t, root, cf_pg_comm_of(z->pg), &r);
+    int rc = MPI_Iscatterv(full, z->counts, z->displs, t, o->slot[slot], (int)n, t, root, cf_pg_comm_of(z->pg), &r);
     if (rc != MPI_SUCCESS) return cf_pg_mpi_fail(z->pg, rc, "MPI_Iscatterv");
     return cf_pg_wait_mpi(z->pg, &r, "optimizer state scatter");
 #else
     return CF_OK;
 #endif
 }
+
+/* The interface's checkpoint access: rank 0 collects the full state; every rank copies its shard of a
+ * full state it holds. */
+static cf_status zero_slot_read(cf_optimizer *o, int i, void *full) { return cf_zero_gather_state(o, i, full, 0); }
+static cf_status zero_slot_write(cf_optimizer *o, int i, const void *full) { return cf_zero_scatter_state(o, i, full, -1); }
+
+static const cf_optim_vtable zero_vt = {
+    .scale_grads = zero_scale_grads,
+    .clip_grad_norm = zero_clip_grad_norm,
+    .step = zero_step,
+    .slot_read = zero_slot_read,
+    .slot_write = zero_slot_write,
+    .release = zero_release,
+};

@@ -6,56 +6,59 @@
  * a parameter may straddle two ranks. That is exact because SGD and Adam(W) are element-wise; each
  * element keeps its parameter's weight-decay setting.
  *
- * A step: backward with a cf_ddp made with zero_stage = 1 reduce-scatters each gradient bucket so that
- * after cf_ddp_finish this rank's shard of ps->grads holds the averaged gradient; then
- *     cf_zero_clip_grad_norm(z, max_norm, &norm);   // global norm: one all-reduce of a scalar
- *     cf_zero_step(z, lr);                          // update the owned slice, all-gather parameters
- * Do not use cf_clip_grad_norm / cf_optim_step on ps in this mode (the non-owned gradients are local).
+ * The optimizer is optim.h's cf_optimizer (cf_zero_new returns one), so a trainer drives it like the
+ * replicated one. A step: backward with a cf_ddp made with zero_stage = 1 reduce-scatters each gradient
+ * bucket so that after cf_ddp_finish this rank's shard of ps->grads holds the averaged gradient; then
+ *     cf_optim_clip_grad_norm(opt, max_norm, &norm);  // global norm: one all-reduce of a scalar
+ *     cf_optim_step(opt, lr);                         // update the owned slice, all-gather parameters
+ * Do not use cf_clip_grad_norm / cf_scale_grads on ps in this mode (the non-owned gradients are local).
  *
  * Checkpoints hold the FULL optimizer state (/optim/<slot>/<name>, the layout of ps->values), so a run
- * can resume on any number of ranks, with or without ZeRO: cf_zero_gather_state collects the shards on
- * one rank for saving, cf_zero_scatter_state hands each rank its shard of a loaded full state. */
+ * can resume on any number of ranks, with or without ZeRO: cf_optim_slot_read gathers a slot on rank 0
+ * (cf_zero_gather_state: on any root), cf_optim_slot_write takes each rank's shard of a full state every
+ * rank holds (cf_zero_scatter_state: or sent from one root). */
 #ifndef CF_ZERO_H
 #define CF_ZERO_H
 
 #include "distributed/ddp.h"
 #include "optim/optim.h"
 
-typedef struct cf_zero cf_zero;
+/* A cf_optimizer made by cf_zero_new (the name says which one a function needs). */
+typedef struct cf_optimizer cf_zero;
 
 /* Rank `rank`'s shard [*lo, *hi) of a flat buffer of `total` elements split over `world` ranks. */
 void cf_zero_shard_range(int64_t total, int world, int rank, int64_t *lo, int64_t *hi);
 
-/* ddp must have zero_stage 1. Slot names and update rules are those of optim.h's cf_optimizer. The
- * flat buffer must hold fewer than 2^31 elements (MPI's int counts in the all-gather). */
-cf_zero *cf_zero_new(cf_ddp *ddp, const cf_optim_config *cfg);
-void cf_zero_free(cf_zero *z);
+/* ddp must have zero_stage 1. Slot names and update rules are those of the replicated optimizer;
+ * cf_optim_shards gives the world size. The flat buffer must hold fewer than 2^31 elements (MPI's int
+ * counts in the all-gather). Free with cf_optim_free. */
+cf_optimizer *cf_zero_new(cf_ddp *ddp, const cf_optim_config *cfg);
 
+/* The functions below need z from cf_zero_new (another optimizer: an empty shard, NULL, 0, CF_ERR_ARG). */
+/* This rank's shard [*lo, *hi) of the flat buffers. */
 void cf_zero_shard(const cf_zero *z, int64_t *lo, int64_t *hi);
-/* Global L2 norm of the averaged gradients (each rank sums its shard, one scalar all-reduce); scales
- * the owned shard so the norm is at most max_norm when max_norm > 0 (same rule as cf_clip_grad_norm). */
-cf_status cf_zero_clip_grad_norm(cf_zero *z, double max_norm, double *norm);
-/* Multiplies the owned gradient shard by s (gradient accumulation's 1/accum). */
-void cf_zero_scale_grads(cf_zero *z, double s);
-/* Updates the owned slice of the parameters from the owned gradient shard, then all-gathers the
- * parameters so every rank holds the full updated model. */
-cf_status cf_zero_step(cf_zero *z, double lr);
-
-int64_t cf_zero_steps_taken(const cf_zero *z);
-void cf_zero_set_steps_taken(cf_zero *z, int64_t t);
-int cf_zero_slot_count(const cf_zero *z);
-const char *cf_zero_slot_name(const cf_zero *z, int i);
 /* This rank's shard of slot i: hi - lo elements of the parameters' dtype. */
 void *cf_zero_slot_shard(cf_zero *z, int i);
-
 /* Collects slot i from every rank into full (ps->total elements, the layout of ps->values; padding
  * between parameters is zero) on rank root. full may be NULL on the other ranks. */
 cf_status cf_zero_gather_state(cf_zero *z, int slot, void *full, int root);
 /* Sets this rank's shard of slot i from a full state: root >= 0: full is read on rank root only and
  * sent (full may be NULL elsewhere); root < 0: every rank passes the full state and copies its shard. */
 cf_status cf_zero_scatter_state(cf_zero *z, int slot, const void *full, int root);
-
-/* Seconds spent in the parameter all-gather of cf_zero_step (cumulative). */
+/* Seconds spent in the parameter all-gather of cf_optim_step (cumulative). */
 double cf_zero_gather_seconds(const cf_zero *z);
+
+/* The interface's calls under the names ZeRO code used before the interface existed (any optimizer). */
+static inline void cf_zero_free(cf_zero *z) { cf_optim_free(z); }
+static inline void cf_zero_scale_grads(cf_zero *z, double s) { cf_optim_scale_grads(z, s); }
+static inline cf_status cf_zero_clip_grad_norm(cf_zero *z, double max_norm, double *norm)
+{
+    return cf_optim_clip_grad_norm(z, max_norm, norm);
+}
+static inline cf_status cf_zero_step(cf_zero *z, double lr) { return cf_optim_step(z, lr); }
+static inline int64_t cf_zero_steps_taken(const cf_zero *z) { return cf_optim_steps_taken(z); }
+static inline void cf_zero_set_steps_taken(cf_zero *z, int64_t t) { cf_optim_set_steps_taken(z, t); }
+static inline int cf_zero_slot_count(const cf_zero *z) { return cf_optim_slot_count(z); }
+static inline const char *cf_zero_slot_name(const cf_zero *z, int i) { return cf_optim_slot_name(z, i); }
 
 #endif

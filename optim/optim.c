@@ -1,19 +1,11 @@
-/* SGD, Adam and AdamW updates over the flat buffers. The inner loops are per parameter (its decay flag
- * decides the weight decay) and vectorise; big parameters are split across threads. */
-#include "optim/optim.h"
+/* SGD, Adam and AdamW updates over the flat buffers, the optimizer interface's common part and its
+ * replicated implementation. The inner loops are per parameter (its decay flag decides the weight
+ * decay) and vectorise; big parameters are split across threads. */
+#include "optim/optim_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct cf_optimizer {
-    cf_optim_config cfg;
-    cf_params *ps;
-    void *slot[2];
-    const char *slot_name[2];
-    int nslots;
-    int64_t t;
-};
 
 cf_optim_config cf_optim_defaults(cf_optim_kind kind)
 {
@@ -30,27 +22,33 @@ bool cf_optim_kind_parse(const char *s, cf_optim_kind *out)
     return false;
 }
 
-cf_optimizer *cf_optim_new(cf_params *ps, const cf_optim_config *cfg)
+/* ---- the common part of every implementation ---- */
+
+cf_optimizer *cf_optim_alloc(size_t size, const cf_optim_vtable *vt, cf_params *ps, const cf_optim_config *cfg,
+                             int64_t slot_elems, const char *who)
 {
-    if (cf_params_grads(ps) != CF_OK) return NULL;
-    cf_optimizer *o = calloc(1, sizeof *o);
-    if (!o) {
-        cf_set_error(CF_ERR_OOM, "optimizer: out of memory");
+    if (cfg->kind != CF_OPTIM_SGD && cfg->kind != CF_OPTIM_ADAM && cfg->kind != CF_OPTIM_ADAMW) {
+        cf_set_error(CF_ERR_ARG, "%s: unknown optimizer kind %d", who, (int)cfg->kind);
         return NULL;
     }
-    o->cfg = *cfg;
-    o->ps = ps;
+    cf_optimizer *o = calloc(1, size);
+    if (!o) {
+        cf_set_error(CF_ERR_OOM, "%s: out of memory", who);
+        return NULL;
+    }
+    o->vt = vt, o->cfg = *cfg, o->ps = ps, o->shards = 1;
     if (cfg->kind == CF_OPTIM_SGD) {
         if (cfg->momentum != 0) o->nslots = 1, o->slot_name[0] = "momentum_buffer";
     } else {
         o->nslots = 2, o->slot_name[0] = "exp_avg", o->slot_name[1] = "exp_avg_sq";
     }
-    size_t bytes = (size_t)(ps->total ? ps->total : 1) * cf_dtype_size(ps->dtype);
+    size_t bytes = (size_t)(slot_elems > 0 ? slot_elems : 1) * cf_dtype_size(ps->dtype);
     for (int i = 0; i < o->nslots; i++) {
         if (posix_memalign(&o->slot[i], 64, bytes) != 0) {
             o->slot[i] = NULL;
+            cf_set_error(CF_ERR_OOM, "%s: out of memory for %s", who, o->slot_name[i]);
+            o->vt = NULL; /* the implementation added nothing yet */
             cf_optim_free(o);
-            cf_set_error(CF_ERR_OOM, "optimizer: out of memory for %s", o->slot_name[i]);
             return NULL;
         }
         memset(o->slot[i], 0, bytes);
@@ -58,18 +56,45 @@ cf_optimizer *cf_optim_new(cf_params *ps, const cf_optim_config *cfg)
     return o;
 }
 
+cf_status cf_optim_check_slot(const cf_optimizer *o, int slot, const char *who)
+{
+    if (slot < 0 || slot >= o->nslots)
+        return cf_set_error(CF_ERR_ARG, "%s: slot %d does not exist (the optimizer has %d)", who, slot, o->nslots);
+    return CF_OK;
+}
+
 void cf_optim_free(cf_optimizer *o)
 {
     if (!o) return;
+    if (o->vt && o->vt->release) o->vt->release(o);
     for (int i = 0; i < 2; i++) free(o->slot[i]);
     free(o);
 }
 
+void cf_optim_scale_grads(cf_optimizer *o, double s) { o->vt->scale_grads(o, s); }
+cf_status cf_optim_clip_grad_norm(cf_optimizer *o, double max_norm, double *norm)
+{
+    return o->vt->clip_grad_norm(o, max_norm, norm);
+}
+cf_status cf_optim_step(cf_optimizer *o, double lr) { return o->vt->step(o, lr); }
 int64_t cf_optim_steps_taken(const cf_optimizer *o) { return o->t; }
 void cf_optim_set_steps_taken(cf_optimizer *o, int64_t t) { o->t = t; }
+int cf_optim_shards(const cf_optimizer *o) { return o->shards; }
 int cf_optim_slot_count(const cf_optimizer *o) { return o->nslots; }
-const char *cf_optim_slot_name(const cf_optimizer *o, int i) { return i < o->nslots ? o->slot_name[i] : NULL; }
-void *cf_optim_slot_data(cf_optimizer *o, int i) { return i < o->nslots ? o->slot[i] : NULL; }
+const char *cf_optim_slot_name(const cf_optimizer *o, int i) { return i >= 0 && i < o->nslots ? o->slot_name[i] : NULL; }
+
+cf_status cf_optim_slot_read(cf_optimizer *o, int i, void *full)
+{
+    cf_status s = cf_optim_check_slot(o, i, "cf_optim_slot_read");
+    return s != CF_OK ? s : o->vt->slot_read(o, i, full);
+}
+
+cf_status cf_optim_slot_write(cf_optimizer *o, int i, const void *full)
+{
+    cf_status s = cf_optim_check_slot(o, i, "cf_optim_slot_write");
+    if (s == CF_OK && !full) s = cf_set_error(CF_ERR_ARG, "cf_optim_slot_write: NULL buffer for slot %d", i);
+    return s != CF_OK ? s : o->vt->slot_write(o, i, full);
+}
 
 #define UPDATE_KERNELS(T) \
     static void sgd_##T(T *restrict p, const T *restrict g, T *restrict buf, int64_t n, double lr, double wd, \
@@ -134,12 +159,54 @@ void cf_optim_update_range(const cf_optim_config *c, cf_params *ps, void *const 
     }
 }
 
-cf_status cf_optim_step(cf_optimizer *o, double lr)
+/* ---- the replicated implementation: the whole state on every process ---- */
+
+static void replicated_scale_grads(cf_optimizer *o, double s) { cf_scale_grads(o->ps, s); }
+
+static cf_status replicated_clip_grad_norm(cf_optimizer *o, double max_norm, double *norm)
+{
+    double n = cf_clip_grad_norm(o->ps, max_norm);
+    if (norm) *norm = n;
+    return CF_OK;
+}
+
+static cf_status replicated_step(cf_optimizer *o, double lr)
 {
     o->t++;
     cf_optim_update_range(&o->cfg, o->ps, o->slot, 0, 0, o->ps->total, lr, o->t);
     for (int k = 0; k < o->ps->count; k++) cf_bump_version(o->ps->items[k].value);
     return CF_OK;
+}
+
+static cf_status replicated_slot_read(cf_optimizer *o, int i, void *full)
+{
+    if (full) memcpy(full, o->slot[i], (size_t)o->ps->total * cf_dtype_size(o->ps->dtype));
+    return CF_OK;
+}
+
+static cf_status replicated_slot_write(cf_optimizer *o, int i, const void *full)
+{
+    memcpy(o->slot[i], full, (size_t)o->ps->total * cf_dtype_size(o->ps->dtype));
+    return CF_OK;
+}
+
+static const cf_optim_vtable replicated_vt = {
+    .scale_grads = replicated_scale_grads,
+    .clip_grad_norm = replicated_clip_grad_norm,
+    .step = replicated_step,
+    .slot_read = replicated_slot_read,
+    .slot_write = replicated_slot_write,
+};
+
+cf_optimizer *cf_optim_new(cf_params *ps, const cf_optim_config *cfg)
+{
+    if (cf_params_grads(ps) != CF_OK) return NULL;
+    return cf_optim_alloc(sizeof(cf_optimizer), &replicated_vt, ps, cfg, ps->total, "optimizer");
+}
+
+void *cf_optim_slot_data(cf_optimizer *o, int i)
+{
+    return o->vt == &replicated_vt && i >= 0 && i < o->nslots ? o->slot[i] : NULL;
 }
 
 double cf_clip_grad_norm(cf_params *ps, double max_norm)

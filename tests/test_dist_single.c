@@ -1,7 +1,7 @@
 /* distributed/ in a group of one: the process group's local paths, bucket layout (reverse parameter
  * order, sizes, slice boundaries), the gradient-final hook counting during backward, sync on/off,
  * unused and frozen parameters, the ZeRO-1 shard layout and update (against optim's cf_optim_step),
- * and the NCCL stub. Runs without mpirun. */
+ * both optimizers driven through the one optimizer interface, and the NCCL stub. Runs without mpirun. */
 #include "autograd/cformer.h"
 #include "distributed/distributed.h"
 #include "layers/params.h"
@@ -407,6 +407,108 @@ static void test_zero_world1(void)
     cf_pg_finalize(pg);
 }
 
+/* One training step through the optimizer interface only, as the trainer drives it. */
+static double interface_step(cf_optimizer *o, cf_params *ps, int step)
+{
+    for (int64_t i = 0; i < ps->total; i++) ((float *)ps->grads)[i] = (float)sin(0.07 * (double)i - step);
+    double norm = -1;
+    cf_optim_scale_grads(o, 1.0 / 3.0); /* three accumulated micro-batches */
+    CHECK(cf_optim_clip_grad_norm(o, 2.0, &norm) == CF_OK);
+    CHECK(cf_optim_step(o, 0.02) == CF_OK);
+    return norm;
+}
+
+/* Both implementations behind one interface: the replicated optimizer and ZeRO-1 at world 1 take the same
+ * calls and end with the same parameters, steps and checkpoint slots; a full state written into each
+ * reads back the same and steers the next updates the same way. */
+static void run_interface(cf_optim_config cfg)
+{
+    cf_pg *pg = cf_pg_init(NULL, NULL);
+    cf_params *ps[2] = {six_params(), six_params()};
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 6; i++) cf_init_normal(ps[k], ps[k]->items[i].value, 0, 1);
+        ps[k]->items[1].decay = false;
+    }
+    cf_ddp *ddp = cf_ddp_new(pg, ps[1], &(cf_ddp_options){.zero_stage = 1});
+    cf_optimizer *opt[2] = {cf_optim_new(ps[0], &cfg), cf_zero_new(ddp, &cfg)};
+    CHECK(ddp && opt[0] && opt[1]);
+    if (!ddp || !opt[0] || !opt[1]) return;
+    int64_t total = ps[0]->total;
+    size_t bytes = (size_t)total * sizeof(float);
+    CHECK(cf_optim_slot_count(opt[0]) == cf_optim_slot_count(opt[1]));
+    CHECK(cf_optim_shards(opt[0]) == 1 && cf_optim_shards(opt[1]) == 1);
+    CHECK(cf_optim_slot_data(opt[1], 0) == NULL); /* a sharded state is read through cf_optim_slot_read */
+
+    for (int step = 0; step < 4; step++) {
+        double n0 = interface_step(opt[0], ps[0], step), n1 = interface_step(opt[1], ps[1], step);
+        CHECK(n0 > 0 && fabs(n0 - n1) <= 1e-12 * n0, "step %d: norms %.17g vs %.17g", step, n0, n1);
+    }
+    CHECK(memcmp(ps[0]->values, ps[1]->values, bytes) == 0);
+    CHECK(cf_optim_steps_taken(opt[0]) == 4 && cf_optim_steps_taken(opt[1]) == 4);
+
+    int ns = cf_optim_slot_count(opt[0]);
+    float *full[2] = {calloc((size_t)total, sizeof(float)), calloc((size_t)total, sizeof(float))};
+    for (int i = 0; i < ns; i++) {
+        CHECK(strcmp(cf_optim_slot_name(opt[0], i), cf_optim_slot_name(opt[1], i)) == 0);
+        for (int k = 0; k < 2; k++) CHECK(cf_optim_slot_read(opt[k], i, full[k]) == CF_OK);
+        CHECK(memcmp(full[0], full[1], bytes) == 0, "slot %s differs", cf_optim_slot_name(opt[0], i));
+        CHECK(memcmp(full[0], cf_optim_slot_data(opt[0], i), bytes) == 0);
+        bool moved = false;
+        for (int64_t e = 0; e < total; e++) moved |= full[0][e] != 0;
+        CHECK(moved, "slot %s is still zero after 4 steps", cf_optim_slot_name(opt[0], i));
+        /* a checkpoint's state (here: a changed one) goes into both and reads back unchanged */
+        for (int64_t e = 0; e < total; e++) full[0][e] = full[0][e] * 0.5f + (i ? 1e-4f : 1e-3f);
+        for (int k = 0; k < 2; k++) CHECK(cf_optim_slot_write(opt[k], i, full[0]) == CF_OK);
+        CHECK(cf_optim_slot_read(opt[1], i, full[1]) == CF_OK && memcmp(full[0], full[1], bytes) == 0);
+        CHECK(cf_optim_slot_read(opt[0], i, NULL) == CF_OK); /* a rank that only takes part */
+    }
+    for (int k = 0; k < 2; k++) cf_optim_set_steps_taken(opt[k], 20);
+    for (int step = 4; step < 6; step++) interface_step(opt[0], ps[0], step), interface_step(opt[1], ps[1], step);
+    CHECK(memcmp(ps[0]->values, ps[1]->values, bytes) == 0);
+    CHECK(cf_optim_steps_taken(opt[1]) == 22);
+
+    /* bad slots and buffers name what is wrong; ZeRO's own calls refuse another optimizer */
+    for (int k = 0; k < 2; k++) {
+        CHECK(cf_optim_slot_read(opt[k], ns, full[0]) == CF_ERR_ARG);
+        CHECK_ERROR_HAS("does not exist");
+        CHECK(cf_optim_slot_write(opt[k], -1, full[0]) == CF_ERR_ARG);
+        CHECK(cf_optim_slot_name(opt[k], ns) == NULL && cf_optim_slot_data(opt[k], ns) == NULL);
+        if (ns > 0) {
+            CHECK(cf_optim_slot_write(opt[k], 0, NULL) == CF_ERR_ARG);
+            CHECK_ERROR_HAS("NULL buffer");
+        }
+    }
+    CHECK(cf_zero_gather_state(opt[0], 0, full[0], 0) == CF_ERR_ARG);
+    CHECK_ERROR_HAS("not a ZeRO-1 optimizer");
+    CHECK(cf_zero_scatter_state(opt[0], 0, full[0], -1) == CF_ERR_ARG);
+    int64_t lo = -1, hi = -1;
+    cf_zero_shard(opt[0], &lo, &hi);
+    CHECK(lo == 0 && hi == 0 && cf_zero_slot_shard(opt[0], 0) == NULL && cf_zero_gather_seconds(opt[0]) == 0);
+    free(full[0]);
+    free(full[1]);
+    for (int k = 0; k < 2; k++) cf_optim_free(opt[k]);
+    cf_ddp_free(ddp);
+    for (int k = 0; k < 2; k++) cf_params_free(ps[k]);
+    cf_pg_finalize(pg);
+}
+
+static void test_optim_interface(void)
+{
+    cf_optim_config cfgs[4] = {cf_optim_defaults(CF_OPTIM_ADAMW), cf_optim_defaults(CF_OPTIM_ADAM),
+                               cf_optim_defaults(CF_OPTIM_SGD), cf_optim_defaults(CF_OPTIM_SGD)};
+    cfgs[0].weight_decay = 0.05;
+    cfgs[2].momentum = 0.9, cfgs[2].dampening = 0.1, cfgs[2].weight_decay = 1e-3; /* cfgs[3]: no slots */
+    for (int i = 0; i < 4; i++) run_interface(cfgs[i]);
+
+    cf_params *ps = six_params();
+    cf_optim_config bad = cf_optim_defaults(CF_OPTIM_ADAM);
+    bad.kind = (cf_optim_kind)9;
+    CHECK(cf_optim_new(ps, &bad) == NULL && cf_last_status() == CF_ERR_ARG);
+    CHECK_ERROR_HAS("unknown optimizer kind 9");
+    cf_optim_free(NULL);
+    cf_params_free(ps);
+}
+
 static void test_nccl_stub(void)
 {
 #ifndef CF_HAVE_NCCL
@@ -430,6 +532,7 @@ int main(void)
     RUN(test_hooks);
     RUN(test_shard_range);
     RUN(test_zero_world1);
+    RUN(test_optim_interface);
     RUN(test_nccl_stub);
     TEST_MAIN_END();
 }

@@ -48,11 +48,7 @@ static cf_status read_optim(cf_run *run, bool create)
     CF_TRY(cf_recipe_status(r));
     run->optim_cfg = c;
     if (!create) return CF_OK; /* evaluation: the keys are read so they count as known, nothing is built */
-    if (run->ddp && cf_ddp_zero_stage(run->ddp) == 1) {
-        run->zero = cf_zero_new(run->ddp, &c);
-        return run->zero ? CF_OK : cf_last_status();
-    }
-    run->opt = cf_optim_new(run->params, &c);
+    run->opt = run->ddp && cf_ddp_zero_stage(run->ddp) == 1 ? cf_zero_new(run->ddp, &c) : cf_optim_new(run->params, &c);
     return run->opt ? CF_OK : cf_last_status();
 }
 
@@ -265,7 +261,6 @@ void cf_run_close(cf_run *run)
     cf_dataset_free(run->val_set);
     if (run->model) run->model->vt->free(run->model);
     cf_optim_free(run->opt);
-    cf_zero_free(run->zero);
     cf_ddp_free(run->ddp);
     cf_params_free(run->params);
     cf_ctx_free(run->ctx);

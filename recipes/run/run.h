@@ -32,8 +32,7 @@ typedef struct cf_run {
     cf_model *model;
     cf_dataset *train_set, *val_set; /* both always open: train_set->info is what the model was built for */
     cf_loader *loader;
-    cf_optimizer *opt;   /* replicated optimizer state (zero 0) */
-    cf_zero *zero;       /* sharded optimizer state (distributed.zero: 1) */
+    cf_optimizer *opt;   /* replicated state, or sharded over the ranks (distributed.zero: 1) */
     cf_optim_config optim_cfg;
     cf_schedule sched;
     cf_pg *pg;           /* ranks of this job (a group of one without mpirun) */

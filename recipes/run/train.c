@@ -11,32 +11,26 @@
 #include <string.h>
 #include <sys/resource.h>
 
-/* Optimizer state buffers in the parameters' flat layout: the optimizer's own, or (ZeRO) full buffers the
- * caller fills by gathering or scatters after loading; *owned tells the caller to free them. */
-static cf_status slots_of(cf_run *run, cf_ckpt_slot *slots, int *n, bool *owned)
+static void free_slots(cf_ckpt_slot *slots, int n)
 {
-    *owned = run->zero != NULL;
-    if (!run->zero) {
-        *n = cf_optim_slot_count(run->opt);
-        for (int i = 0; i < *n; i++) slots[i] = (cf_ckpt_slot){cf_optim_slot_name(run->opt, i), cf_optim_slot_data(run->opt, i)};
-        return CF_OK;
-    }
-    *n = cf_zero_slot_count(run->zero);
+    for (int i = 0; i < n; i++) free((void *)slots[i].flat);
+}
+
+/* The optimizer's checkpoint slots: names, and (want) zeroed full buffers in the parameters' flat layout
+ * for cf_optim_slot_read / _write; without want, NULL buffers (ranks that only take part in a gather). */
+static cf_status alloc_slots(cf_run *run, cf_ckpt_slot *slots, int *n, bool want)
+{
+    *n = cf_optim_slot_count(run->opt);
     size_t bytes = (size_t)(run->params->total ? run->params->total : 1) * cf_dtype_size(run->params->dtype);
     for (int i = 0; i < *n; i++) {
-        void *full = calloc(1, bytes);
-        if (!full) return cf_set_error(CF_ERR_OOM, "checkpoint: out of memory for optimizer state");
-        slots[i] = (cf_ckpt_slot){cf_zero_slot_name(run->zero, i), full};
+        slots[i] = (cf_ckpt_slot){cf_optim_slot_name(run->opt, i), want ? calloc(1, bytes) : NULL};
+        if (want && !slots[i].flat) {
+            free_slots(slots, i);
+            return cf_set_error(CF_ERR_OOM, "checkpoint: out of memory for optimizer state");
+        }
     }
     return CF_OK;
 }
-
-static void free_slots(cf_ckpt_slot *slots, int n, bool owned)
-{
-    for (int i = 0; owned && i < n; i++) free((void *)slots[i].flat);
-}
-
-static int64_t optim_steps(const cf_run *run) { return run->zero ? cf_zero_steps_taken(run->zero) : cf_optim_steps_taken(run->opt); }
 
 /* Collective when ranks > 1 (ZeRO gathers its shards); rank 0 writes. The data cursor is stored as a
  * global position so a run can resume on another number of ranks. */
@@ -46,23 +40,22 @@ static cf_status save(cf_run *run, int64_t step)
     snprintf(dir, sizeof dir, "%s/checkpoints", run->run_dir);
     cf_ckpt_slot slots[4];
     int n;
-    bool owned;
-    CF_TRY(slots_of(run, slots, &n, &owned));
+    CF_TRY(alloc_slots(run, slots, &n, run->rank == 0));
     cf_status s = CF_OK;
-    for (int i = 0; run->zero && i < n && s == CF_OK; i++) s = cf_zero_gather_state(run->zero, i, (void *)slots[i].flat, 0);
+    for (int i = 0; i < n && s == CF_OK; i++) s = cf_optim_slot_read(run->opt, i, (void *)slots[i].flat);
     if (s == CF_OK && run->rank == 0) {
         s = cf_mkdirs(dir);
         cf_checkpoint_path(dir, step, path, sizeof path);
         cf_train_state st = {.step = step, .seed = (uint64_t)run->seed, .world_size = run->world};
         cf_loader_cursor(run->loader, &st.epoch, &st.cursor);
         st.cursor *= run->world;
-        cf_train_state_set(&st, "optim_steps", (double)optim_steps(run));
+        cf_train_state_set(&st, "optim_steps", (double)cf_optim_steps_taken(run->opt));
         char *text = cf_run_recipe_text(run);
         if (s == CF_OK) s = cf_checkpoint_save(path, run->params, n, slots, &st, text);
         free(text);
         if (s == CF_OK && run->ckpt_keep > 0) s = cf_checkpoint_prune(dir, (int)run->ckpt_keep);
     }
-    free_slots(slots, n, owned);
+    free_slots(slots, n);
     return s;
 }
 
@@ -83,17 +76,15 @@ static cf_status resume(cf_run *run, const char *which, int64_t *start)
     }
     cf_ckpt_slot slots[4];
     int n;
-    bool owned;
-    CF_TRY(slots_of(run, slots, &n, &owned));
+    CF_TRY(alloc_slots(run, slots, &n, true));
     cf_train_state st;
     cf_status s = cf_checkpoint_load(path, run->params, n, slots, &st, NULL);
-    for (int i = 0; run->zero && i < n && s == CF_OK; i++) s = cf_zero_scatter_state(run->zero, i, slots[i].flat, -1);
-    free_slots(slots, n, owned);
+    for (int i = 0; i < n && s == CF_OK; i++) s = cf_optim_slot_write(run->opt, i, slots[i].flat);
+    free_slots(slots, n);
     CF_TRY(s);
     double t = 0;
     cf_train_state_get(&st, "optim_steps", &t);
-    if (run->zero) cf_zero_set_steps_taken(run->zero, (int64_t)t);
-    else cf_optim_set_steps_taken(run->opt, (int64_t)t);
+    cf_optim_set_steps_taken(run->opt, (int64_t)t);
     if (st.cursor % run->world != 0)
         return cf_set_error(CF_ERR_STATE, "%s: data position %lld does not split over %d ranks; resume with a world size "
                             "that divides train.batch_size", path, (long long)st.cursor, run->world);
@@ -149,7 +140,7 @@ cf_status cf_train(const cf_run_options *o)
                (long long)run.batch_size, cf_get_threads(run.ctx), run.run_dir);
     if (st == CF_OK && !o->quiet && run.rank == 0 && run.world > 1)
         printf("data parallel over %d ranks (%s), %lld rows per rank per micro-step%s\n", run.world, "mpi",
-               (long long)(run.batch_size / run.grad_accum / run.world), run.zero ? ", ZeRO-1 optimizer state" : "");
+               (long long)(run.batch_size / run.grad_accum / run.world), cf_optim_shards(run.opt) > 1 ? ", ZeRO-1 optimizer state" : "");
 
     cf_model *m = run.model;
     double t0 = cf_now(), t_log = t0, bench_t0 = 0, items_since = 0, bench_items = 0;
@@ -183,15 +174,9 @@ cf_status cf_train(const cf_run_options *o)
             st = cf_set_error(CF_ERR_STATE, "step %lld: the loss is %g; lower optim.lr or check the data", (long long)step, loss);
             break;
         }
-        if (run.zero) {
-            if (run.grad_accum > 1) cf_zero_scale_grads(run.zero, 1.0 / (double)run.grad_accum);
-            if ((st = cf_zero_clip_grad_norm(run.zero, run.clip, &gnorm)) == CF_OK) st = cf_zero_step(run.zero, lr);
-            if (st != CF_OK) break;
-        } else {
-            if (run.grad_accum > 1) cf_scale_grads(run.params, 1.0 / (double)run.grad_accum);
-            gnorm = cf_clip_grad_norm(run.params, run.clip);
-            cf_optim_step(run.opt, lr);
-        }
+        if (run.grad_accum > 1) cf_optim_scale_grads(run.opt, 1.0 / (double)run.grad_accum);
+        if ((st = cf_optim_clip_grad_norm(run.opt, run.clip, &gnorm)) == CF_OK) st = cf_optim_step(run.opt, lr);
+        if (st != CF_OK) break;
         bench_steps++;
         int64_t done = step + 1;
         if (!o->bench && run.rank == 0 && (done % run.log_every == 0 || done == end || done == start + 1)) {
@@ -221,7 +206,7 @@ cf_status cf_train(const cf_run_options *o)
         if (fpi > 0) printf("model flops per token %.3g: %.1f GFLOP/s\n", fpi, fpi * tps * 1e-9);
         printf("step arena high-water %.1f MB, parameters + gradients + optimizer state %.1f MB\n",
                (double)cf_ctx_arena_high_water(run.ctx) / 1e6,
-               (double)run.params->total * (double)cf_dtype_size(run.params->dtype) * (2 + (run.opt ? cf_optim_slot_count(run.opt) : 2)) / 1e6);
+               (double)run.params->total * (double)cf_dtype_size(run.params->dtype) * (2 + cf_optim_slot_count(run.opt)) / 1e6);
         printf("tokens_per_s=%.1f step_ms=%.2f peak_rss_mb=%ld\n", tps, step_ms, peak_rss_mb());
     }
     cf_run_close(&run);
