@@ -19,7 +19,8 @@ typedef enum cf_status {
     CF_ERR_FORMAT,      /* a file or text is malformed */
     CF_ERR_STATE,       /* the call is illegal in the current state (e.g. stale saved tensor) */
     CF_ERR_UNSUPPORTED, /* not available in this build */
-    CF_ERR_INTERNAL
+    CF_ERR_INTERNAL,
+    CF_ERR_INTERRUPTED  /* stopped on request (a signal) after saving what is needed to continue */
 } cf_status;
 
 typedef enum cf_dtype {

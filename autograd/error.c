@@ -47,7 +47,7 @@ const char *cf_status_name(cf_status st)
 {
     static const char *names[] = {"ok",          "bad argument", "shape error",   "dtype error",
                                   "device error", "out of memory", "i/o error",   "format error",
-                                  "state error",  "unsupported",   "internal error"};
+                                  "state error",  "unsupported",   "internal error", "interrupted"};
     if ((unsigned)st < sizeof names / sizeof names[0]) return names[st];
     return "unknown status";
 }

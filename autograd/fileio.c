@@ -202,3 +202,9 @@ cf_status cf_mkdirs_for(const char *file)
     free(dir);
     return st;
 }
+
+bool cf_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}

@@ -48,6 +48,9 @@ cf_status cf_write_file_atomic(const char *path, const void *buf, size_t len);
 /* fsync of the directory that holds path (after a rename into it); 0 on success, -1 with errno. */
 int cf_fsync_dir_of(const char *path);
 
+/* Whether a and b name the same existing file (same device and inode), so an output never replaces an input. */
+bool cf_same_file(const char *a, const char *b);
+
 /* mkdir -p: creates dir and its missing parents (mode 0777 before the umask); an existing directory is
  * fine. The error names the first component that could not be created and why. */
 cf_status cf_mkdirs(const char *dir);

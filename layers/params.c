@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,3 +195,24 @@ cf_status cf_init_uniform(cf_params *ps, cf_tensor *t, double lo, double hi)
 }
 
 cf_status cf_init_constant(cf_tensor *t, double v) { return cf_fill_(t, v); }
+
+cf_status cf_params_check_finite(const cf_params *ps, const char *what)
+{
+    for (int i = 0; ps && i < ps->count; i++) {
+        const cf_param *p = &ps->items[i];
+        int64_t bad = 0;
+        if (ps->dtype == CF_F64) {
+            const double *v = (const double *)ps->values + p->offset;
+            for (int64_t k = 0; k < p->numel; k++) bad += !isfinite(v[k]);
+        } else if (ps->dtype == CF_F32) {
+            const float *v = (const float *)ps->values + p->offset;
+            for (int64_t k = 0; k < p->numel; k++) bad += !isfinite(v[k]);
+        } else {
+            for (int64_t k = 0; k < p->numel; k++) bad += !isfinite(cf_get_flat(p->value, k));
+        }
+        if (bad)
+            return cf_set_error(CF_ERR_STATE, "%s: parameter %s holds %lld non-finite value%s (NaN or infinity) of %lld",
+                                what ? what : "parameters", p->name, (long long)bad, bad == 1 ? "" : "s", (long long)p->numel);
+    }
+    return CF_OK;
+}

@@ -47,6 +47,9 @@ cf_param *cf_params_find(const cf_params *ps, const char *name);
 cf_status cf_params_grads(cf_params *ps);
 void cf_params_zero_grad(cf_params *ps);
 int64_t cf_params_numel(const cf_params *ps);
+/* CF_OK when every value is finite; else an error naming the first parameter with a NaN or infinity, its
+ * count of non-finite values, and `what` (e.g. the checkpoint's path). */
+cf_status cf_params_check_finite(const cf_params *ps, const char *what);
 
 /* Deterministic initialisers: the stream is a hash of the parameter's name, so a value does not depend
  * on the order in which a model was built. */

@@ -56,6 +56,7 @@ int cf_cmd_generate(int argc, char **argv)
     if (st == CF_OK && !run.model->vt->generate)
         st = cf_set_error(CF_ERR_UNSUPPORTED, "model.type %s has no generation", run.model->vt->name);
     if (st == CF_OK) st = cf_checkpoint_load(ckpt, run.params, 0, NULL, NULL, NULL);
+    if (st == CF_OK) st = cf_params_check_finite(run.params, ckpt);
     if (st == CF_OK) rc = run.model->vt->generate(&run, n_rest, rest);
     else fprintf(stderr, "cformer generate: %s\n", cf_last_error());
     cf_run_close(&run);

@@ -55,6 +55,8 @@ static bool parse(int argc, char **argv, job_args *a, const char *cmd, const cha
             a->out = argv[++i];
         } else if (strcmp(s, "--quiet") == 0 && strstr(extra, "--quiet")) {
             a->o.quiet = true;
+        } else if (strcmp(s, "--overwrite") == 0 && strstr(extra, "--overwrite")) {
+            a->o.overwrite = true;
         } else if (s[0] == '-' || a->o.recipe_path) {
             fprintf(stderr, "cformer %s: unexpected argument '%s' (see cformer %s --help)\n", cmd, s, cmd);
             return false;
@@ -70,27 +72,35 @@ static bool parse(int argc, char **argv, job_args *a, const char *cmd, const cha
     return true;
 }
 
+/* Exit codes: 1 a failure, 75 (EX_TEMPFAIL) a job stopped by SIGTERM / SIGUSR1 after saving its checkpoint. */
+#define EXIT_INTERRUPTED 75
+
 static int fail(const char *cmd)
 {
     fprintf(stderr, "cformer %s: %s\n", cmd, cf_last_error());
-    return 1;
+    return cf_last_status() == CF_ERR_INTERRUPTED ? EXIT_INTERRUPTED : 1;
 }
 
 int cf_cmd_train(int argc, char **argv)
 {
     if (cf_cli_wants_help(argc, argv)) {
-        printf("usage: cformer train RECIPE [--set section.key=value]... [--run-dir DIR]\n"
+        printf("usage: cformer train RECIPE [--set section.key=value]... [--run-dir DIR] [--overwrite]\n"
                "                     [--resume latest|CKPT] [--init-from CKPT] [--steps N] [--stop-at N] [--quiet]\n\n"
                "Trains the model of a YAML recipe. Writes DIR/recipe.yaml (the resolved recipe), DIR/metrics.jsonl\n"
                "(one JSON object per logged step) and DIR/checkpoints/step-NNNNNNNN.h5 (every checkpoint.every\n"
                "steps and at the end, keeping checkpoint.keep). DIR defaults to runs/<recipe name>.\n"
                "--resume latest continues the newest checkpoint in DIR bit-exactly (a fresh run when there is\n"
                "none); --init-from loads the matching weights of another run (fine-tuning) and reports the rest.\n"
-               "--stop-at N ends the job after step N with a checkpoint, as a time-boxed or killed job would.\n");
+               "--stop-at N ends the job after step N with a checkpoint, as a time-boxed or killed job would.\n"
+               "DIR is locked while the job runs (a second job on it is refused, naming the holder). A fresh run\n"
+               "(no --resume) refuses a DIR that holds an earlier run; --overwrite removes that run's checkpoints and\n"
+               "metrics first. SIGTERM or SIGUSR1 (Slurm: #SBATCH --signal=USR1@300) ends the job after the current\n"
+               "step with a checkpoint and exit code 75; continue with --resume latest. A step whose loss or gradient\n"
+               "is not finite never updates the weights: train.nonfinite: stop (default) ends the run, skip drops it.\n");
         return 0;
     }
     job_args a;
-    if (!parse(argc, argv, &a, "train", "--run-dir --resume --init-from --steps --stop-at --quiet")) return 2;
+    if (!parse(argc, argv, &a, "train", "--run-dir --resume --init-from --steps --stop-at --quiet --overwrite")) return 2;
     return cf_train(&a.o) == CF_OK ? 0 : fail("train");
 }
 

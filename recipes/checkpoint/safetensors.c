@@ -190,6 +190,8 @@ static cf_status fetch_ckpt(void *user, int src, float *out)
 cf_status cf_export_safetensors(const char *ckpt_path, const char *out_path, cf_dtype dtype)
 {
     if (!out_path) return cf_set_error(CF_ERR_ARG, "export: no output path");
+    if (cf_same_file(out_path, ckpt_path))
+        return cf_set_error(CF_ERR_ARG, "export: -o %s is the checkpoint being exported; choose another file", out_path);
     if (dtype != CF_F32 && dtype != CF_BF16 && dtype != CF_F16)
         return cf_set_error(CF_ERR_DTYPE, "%s: safetensors export supports f32, bf16 and f16, not %s", out_path,
                             cf_dtype_name(dtype));

@@ -48,15 +48,9 @@ cf_status cf_run_validate(cf_run *run, cf_dataset *ds, const char *prefix, cf_me
     return st;
 }
 
-static bool same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 cf_status cf_evaluate(const cf_run_options *o, const char *ckpt, const char *out_path)
 {
-    if (out_path && same_file(out_path, ckpt))
+    if (out_path && cf_same_file(out_path, ckpt))
         return cf_set_error(CF_ERR_ARG, "--out %s is the checkpoint being evaluated; choose another file", out_path);
     cf_run_options oo = *o;
     if (!oo.recipe_path) oo.recipe_from = ckpt;
@@ -64,6 +58,7 @@ cf_status cf_evaluate(const cf_run_options *o, const char *ckpt, const char *out
     cf_status st = cf_run_open(&run, &oo, false);
     cf_train_state ts = {0};
     if (st == CF_OK) st = cf_checkpoint_load(ckpt, run.params, 0, NULL, &ts, NULL);
+    if (st == CF_OK) st = cf_params_check_finite(run.params, ckpt);
     cf_dataset *split = NULL;
     if (st == CF_OK) {
         split = strcmp(run.eval_split, "val") == 0 ? run.val_set : cf_run_open_split(&run, run.eval_split);

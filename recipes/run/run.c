@@ -188,6 +188,7 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     run->grad_accum = cf_recipe_int(r, "train.grad_accum", 1);
     run->seed = cf_recipe_int(r, "train.seed", 0);
     run->threads = cf_recipe_int(r, "train.threads", 0);
+    const char *nonfinite = cf_recipe_str(r, "train.nonfinite", "stop");
     run->log_every = cf_recipe_int(r, "log.every", 10);
     run->ckpt_every = cf_recipe_int(r, "checkpoint.every", 0);
     run->ckpt_keep = cf_recipe_int(r, "checkpoint.keep", 3);
@@ -206,6 +207,9 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
                               "nccl needs a CUDA build with NCCL; this run is on the CPU (use mpi or auto)");
     if (zero != 0 && zero != 1) return cf_recipe_fail(r, "distributed.zero", CF_ERR_ARG, "must be 0 or 1, got %lld", (long long)zero);
     cf_pg_set_timeout(run->pg, timeout);
+    if (strcmp(nonfinite, "stop") != 0 && strcmp(nonfinite, "skip") != 0)
+        return cf_recipe_fail(r, "train.nonfinite", CF_ERR_ARG, "unknown value '%s' (choose from stop, skip)", nonfinite);
+    run->nonfinite_skip = strcmp(nonfinite, "skip") == 0;
     if (run->steps < 0 || run->batch_size <= 0 || run->grad_accum <= 0 || run->batch_size % (run->grad_accum * run->world))
         return cf_recipe_fail(r, "train.batch_size", CF_ERR_ARG,
                               "must be positive and divisible by train.grad_accum x the number of ranks");

@@ -15,6 +15,7 @@ typedef struct cf_run_options {
     const char *const *sets;  /* "section.key=value" overrides */
     const char *run_dir;      /* NULL: runs/<recipe name> */
     const char *resume;       /* NULL, "latest" or a checkpoint path */
+    bool overwrite;           /* a fresh run may replace an earlier run's outputs in run_dir (else refused) */
     const char *init_from;    /* checkpoint whose matching weights start the model */
     int64_t steps;            /* > 0 overrides train.steps */
     int64_t stop_at;          /* > 0: stop after this step (checkpointed), as if the job were killed */
@@ -39,6 +40,7 @@ typedef struct cf_run {
     cf_ddp *ddp;         /* gradient buckets, when world > 1 */
     /* train.* and friends, resolved */
     int64_t steps, batch_size, grad_accum, seed, threads;
+    bool nonfinite_skip;   /* train.nonfinite: skip (drop a step whose loss or gradient is not finite) | stop */
     double lr, clip;
     int64_t log_every, ckpt_every, ckpt_keep;
     /* the eval section's run-level keys: the validation loss every eval_every steps over eval_batches batches

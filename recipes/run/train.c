@@ -1,12 +1,21 @@
 /* The training loop: micro-batches with gradient accumulation, clipping, the optimizer and schedule,
- * logging, periodic evaluation and atomic checkpoints; resume continues bit-exactly. */
+ * logging, periodic evaluation and atomic checkpoints; resume continues bit-exactly.
+ *
+ * Nothing saved is lost: the run directory is locked for the job's life and a fresh run refuses a directory
+ * that holds an earlier run (recipes/run/rundir.h); a step whose loss or gradient norm is not finite never
+ * updates the weights (train.nonfinite: stop ends the run, skip drops the step and counts it) and a checkpoint
+ * is never written from non-finite weights; SIGTERM or SIGUSR1 (a scheduler's time limit or preemption, e.g.
+ * Slurm's --signal=USR1@300) ends the job after the current step with a checkpoint, to continue with
+ * --resume latest. */
 #include "autograd/clock.h"
 #include "autograd/fileio.h"
 #include "recipes/run/progress.h"
 #include "recipes/checkpoint/checkpoint.h"
+#include "recipes/run/rundir.h"
 #include "recipes/run/run.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -36,8 +45,10 @@ static cf_status alloc_slots(cf_run *run, cf_ckpt_slot *slots, int *n, bool want
  * global position so a run can resume on another number of ranks. */
 static cf_status save(cf_run *run, int64_t step)
 {
-    char dir[1200], path[1300];
+    char dir[1200], path[1300], what[1400];
     snprintf(dir, sizeof dir, "%s/checkpoints", run->run_dir);
+    snprintf(what, sizeof what, "step %lld: not saved (the last checkpoint stays)", (long long)step);
+    CF_TRY(cf_params_check_finite(run->params, what));
     cf_ckpt_slot slots[4];
     int n;
     CF_TRY(alloc_slots(run, slots, &n, run->rank == 0));
@@ -82,6 +93,15 @@ static cf_status resume(cf_run *run, const char *which, int64_t *start)
     for (int i = 0; i < n && s == CF_OK; i++) s = cf_optim_slot_write(run->opt, i, slots[i].flat);
     free_slots(slots, n);
     CF_TRY(s);
+    /* checkpoints of this directory past the resume point belong to another trajectory: continuing here would
+     * mix the two (and --resume latest would later pick theirs) */
+    char dir[1200], newer[1300];
+    int64_t latest = -1;
+    snprintf(dir, sizeof dir, "%s/checkpoints", run->run_dir);
+    CF_TRY(cf_checkpoint_latest(dir, newer, sizeof newer, &latest));
+    if (latest > st.step)
+        return cf_set_error(CF_ERR_STATE, "%s is step %lld, but %s holds %s, a later step of another run; resuming here "
+                            "would mix the two: resume into another --run-dir", path, (long long)st.step, run->run_dir, newer);
     double t = 0;
     cf_train_state_get(&st, "optim_steps", &t);
     cf_optim_set_steps_taken(run->opt, (int64_t)t);
@@ -93,6 +113,50 @@ static cf_status resume(cf_run *run, const char *which, int64_t *start)
     if (run->rank == 0)
         printf("resumed from %s at step %lld (saved by %d rank%s, now %d)\n", path, (long long)st.step, st.world_size,
                st.world_size == 1 ? "" : "s", run->world);
+    return CF_OK;
+}
+
+/* SIGTERM / SIGUSR1: finish the step, checkpoint, stop. */
+static volatile sig_atomic_t stop_signal;
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+typedef struct {
+    struct sigaction term, usr1;
+} saved_handlers;
+
+static void catch_stop_signals(saved_handlers *old)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    stop_signal = 0;
+    sigaction(SIGTERM, &sa, &old->term);
+    sigaction(SIGUSR1, &sa, &old->usr1);
+}
+
+static void restore_signals(const saved_handlers *old)
+{
+    sigaction(SIGTERM, &old->term, NULL);
+    sigaction(SIGUSR1, &old->usr1, NULL);
+}
+
+/* Whether any rank was asked to stop (every rank must agree, so the stop is collective). */
+static cf_status stop_requested(cf_run *run, int *sig)
+{
+    double v = stop_signal;
+    if (run->world > 1) CF_TRY(cf_pg_allreduce_scalar(run->pg, &v, CF_REDUCE_MAX));
+    *sig = (int)v;
+    return CF_OK;
+}
+
+/* The run directory's guards (rank 0): the lock, the fresh-run check, stale temporary files. */
+static cf_status guard_run_dir(cf_run *run, const cf_run_options *o, cf_run_lock *lock)
+{
+    if (run->rank != 0) return CF_OK;
+    CF_TRY(cf_run_dir_lock(run->run_dir, lock));
+    if (!o->resume) CF_TRY(cf_run_dir_fresh(run->run_dir, o->overwrite));
+    cf_run_dir_remove_stale(run->run_dir);
     return CF_OK;
 }
 
@@ -114,7 +178,13 @@ cf_status cf_train(const cf_run_options *o)
     }
     int64_t start = 0;
     cf_progress prog = {0};
-    if (!o->bench && run.rank == 0) {
+    cf_run_lock lock = {-1};
+    saved_handlers handlers;
+    if (!o->bench) {
+        st = guard_run_dir(&run, o, &lock);
+        catch_stop_signals(&handlers);
+    }
+    if (st == CF_OK && !o->bench && run.rank == 0) {
         st = cf_mkdirs(run.run_dir);
         char *text = cf_run_recipe_text(&run);
         if (st == CF_OK && text) {
@@ -144,7 +214,7 @@ cf_status cf_train(const cf_run_options *o)
 
     cf_model *m = run.model;
     double t0 = cf_now(), t_log = t0, bench_t0 = 0, items_since = 0, bench_items = 0;
-    int64_t bench_steps = 0;
+    int64_t bench_steps = 0, skipped = 0;
     cf_metrics metrics = {0};
     int64_t end = o->stop_at > 0 && o->stop_at < run.steps ? o->stop_at : run.steps;
     for (int64_t step = start; st == CF_OK && step < end; step++) {
@@ -168,15 +238,28 @@ cf_status cf_train(const cf_run_options *o)
         }
         if (st == CF_OK && run.ddp) st = cf_ddp_finish(run.ddp);
         if (st != CF_OK) break;
-        double loss = loss_sum / (double)run.grad_accum, gnorm = 0;
+        double loss = loss_sum / (double)run.grad_accum, gnorm = NAN;
         if (run.world > 1 && (st = cf_pg_allreduce_scalar(run.pg, &loss, CF_REDUCE_AVG)) != CF_OK) break;
-        if (!isfinite(loss)) {
-            st = cf_set_error(CF_ERR_STATE, "step %lld: the loss is %g; lower optim.lr or check the data", (long long)step, loss);
+        /* the update only from a finite loss and a finite gradient norm (the norm is the same on every rank) */
+        if (isfinite(loss)) {
+            if (run.grad_accum > 1) cf_optim_scale_grads(run.opt, 1.0 / (double)run.grad_accum);
+            if ((st = cf_optim_clip_grad_norm(run.opt, run.clip, &gnorm)) != CF_OK) break;
+        }
+        if (isfinite(loss) && isfinite(gnorm)) {
+            if ((st = cf_optim_step(run.opt, lr)) != CF_OK) break;
+        } else if (run.nonfinite_skip) {
+            skipped++;
+            if (run.rank == 0)
+                fprintf(stderr, "step %lld: the %s is %g: the step is dropped (train.nonfinite: skip; %lld so far)\n",
+                        (long long)step + 1, isfinite(loss) ? "gradient norm" : "loss", isfinite(loss) ? gnorm : loss,
+                        (long long)skipped);
+        } else {
+            st = cf_set_error(CF_ERR_STATE, "step %lld: the %s is %g; the weights were not updated and the last checkpoint "
+                              "is kept (lower optim.lr, check the data, or set train.nonfinite: skip to drop such steps)",
+                              (long long)step + 1, isfinite(loss) ? "gradient norm" : "loss", isfinite(loss) ? gnorm : loss);
             break;
         }
-        if (run.grad_accum > 1) cf_optim_scale_grads(run.opt, 1.0 / (double)run.grad_accum);
-        if ((st = cf_optim_clip_grad_norm(run.opt, run.clip, &gnorm)) == CF_OK) st = cf_optim_step(run.opt, lr);
-        if (st != CF_OK) break;
+        if (skipped) cf_metrics_set(&metrics, "nonfinite_skipped", (double)skipped);
         bench_steps++;
         int64_t done = step + 1;
         if (!o->bench && run.rank == 0 && (done % run.log_every == 0 || done == end || done == start + 1)) {
@@ -189,11 +272,24 @@ cf_status cf_train(const cf_run_options *o)
             st = cf_run_validate(&run, run.val_set, "", &ev); /* logged as val_loss, val_items */
             if (st == CF_OK && run.rank == 0) st = cf_progress_log_eval(&prog, done, &ev);
         }
+        bool saved = false;
         if (!o->bench && st == CF_OK && ((run.ckpt_every > 0 && done % run.ckpt_every == 0) || done == end))
-            st = save(&run, done);
+            st = save(&run, done), saved = true;
+        int sig = 0;
+        if (!o->bench && st == CF_OK && (st = stop_requested(&run, &sig)) == CF_OK && sig) {
+            if (!saved) st = save(&run, done);
+            if (st == CF_OK)
+                st = cf_set_error(CF_ERR_INTERRUPTED, "stopped by %s after step %lld, which is saved in %s/checkpoints; "
+                                  "continue with --resume latest", sig == SIGTERM ? "SIGTERM" : "SIGUSR1", (long long)done,
+                                  run.run_dir);
+            break;
+        }
     }
     if (!o->bench) cf_progress_close(&prog);
-    if (st != CF_OK && run.world > 1) cf_pg_abort(run.pg, "%s", cf_last_error()); /* never leave the others waiting */
+    /* never leave the others waiting (an interruption is collective: every rank stops at the same step) */
+    if (st != CF_OK && st != CF_ERR_INTERRUPTED && run.world > 1) cf_pg_abort(run.pg, "%s", cf_last_error());
+    if (!o->bench) restore_signals(&handlers);
+    cf_run_dir_unlock(&lock);
     if (run.ddp && run.rank == 0 && (!o->quiet || o->bench)) {
         cf_ddp_stats ds = cf_ddp_stats_get(run.ddp);
         printf("communication: %.3f s blocked (not hidden by backward) over %lld steps, %.1f MB reduced per rank\n", ds.wait_s,
