@@ -14,6 +14,7 @@ small=("${sizes[@]}" --quiet)
 # (started in the background, cformer itself must be the job, so that signals reach it: no function around it)
 train() { "$cformer" train "$recipe" "${small[@]}" "$@"; }
 steps() { ls "$1"/checkpoints/ 2>/dev/null | grep -c '^step-.*\.h5$'; }
+logged() { cat "$1/metrics.jsonl" 2>/dev/null | grep -c '"loss"'; } # training lines logged so far
 
 # 1. a fresh run refuses a directory that holds an earlier run; --overwrite starts over; --resume continues
 train --run-dir "$tmp/a" --steps 4 >/dev/null 2>&1 || bad "first run"
@@ -38,7 +39,7 @@ echo "$out" | grep -q "in use by another run (host .*, pid $first" && ok || bad 
 
 # 4. SIGTERM ends the first job after its step with a checkpoint and exit code 75; --resume latest continues
 #    bit-exactly: the same losses as a run that was never stopped
-for _ in $(seq 100); do [ "$(grep -c '"loss"' "$tmp/b/metrics.jsonl" 2>/dev/null)" -ge 3 ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ "$(logged "$tmp/b")" -ge 3 ] && break; sleep 0.1; done
 kill -TERM "$first"
 wait "$first"
 rc=$?
@@ -55,7 +56,7 @@ loss_at() { grep -o "\"step\": $2, \"loss\": [-0-9.e]*" "$1/metrics.jsonl" | tai
 # SIGUSR1 (Slurm's --signal) too
 "$cformer" train "$recipe" "${small[@]}" --run-dir "$tmp/u" --steps 100000 >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 100); do [ "$(grep -c '"loss"' "$tmp/u/metrics.jsonl" 2>/dev/null)" -ge 2 ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ "$(logged "$tmp/u")" -ge 2 ] && break; sleep 0.1; done
 kill -USR1 $pid
 wait $pid
 rc=$?
