@@ -542,3 +542,24 @@ cf_status cf_pg_check_same(cf_pg *pg, uint64_t hash, const char *what)
     free(all);
     return CF_ERR_STATE;
 }
+
+cf_status cf_pg_broadcast_text(cf_pg *pg, char **text, int root)
+{
+    bool me = cf_pg_rank(pg) == root;
+    int64_t len = me && *text ? (int64_t)strlen(*text) : 0;
+    CF_TRY(cf_pg_broadcast(pg, &len, 1, CF_I64, root));
+    /* sent as 32-bit words (the collectives move numeric dtypes), the last one padded */
+    int64_t words = (len + 3) / 4;
+    char *buf = calloc((size_t)words + 1, 4);
+    /* a rank that cannot take part ends the job: the others are already in the broadcast */
+    if (!buf) cf_pg_abort(pg, "broadcast of %lld bytes of text: out of memory", (long long)len);
+    if (me && len) memcpy(buf, *text, (size_t)len);
+    cf_status st = words ? cf_pg_broadcast(pg, buf, words, CF_I32, root) : CF_OK;
+    if (me || st != CF_OK) {
+        free(buf);
+        return st;
+    }
+    buf[len] = '\0';
+    *text = buf;
+    return CF_OK;
+}

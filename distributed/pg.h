@@ -63,6 +63,9 @@ cf_status cf_pg_barrier(cf_pg *pg);
 cf_status cf_pg_allreduce(cf_pg *pg, void *buf, int64_t n, cf_dtype dt, cf_reduce_op op);
 /* buf on root is sent to every other rank's buf. */
 cf_status cf_pg_broadcast(cf_pg *pg, void *buf, int64_t n, cf_dtype dt, int root);
+/* Text from root to every rank: on root *text is sent (unchanged); elsewhere *text receives a malloc'ed copy
+ * (the caller frees it; any earlier *text is not freed). */
+cf_status cf_pg_broadcast_text(cf_pg *pg, char **text, int root);
 /* recv (world * n elements) receives rank r's n elements at recv + r * n. send may be NULL: then this
  * rank's block is already in place in recv. */
 cf_status cf_pg_allgather(cf_pg *pg, const void *send, void *recv, int64_t n, cf_dtype dt);

@@ -21,12 +21,19 @@ train --run-dir "$tmp/a" --steps 4 >/dev/null 2>&1 || bad "first run"
 out=$(train --run-dir "$tmp/a" --steps 4 2>&1) && bad "a fresh run into a used directory was accepted"
 echo "$out" | grep -q "holds an earlier run.*--resume latest.*--overwrite" && ok || bad "used-directory message: $out"
 check test -f "$tmp/a/checkpoints/step-00000004.h5" # the earlier run is untouched
-train --run-dir "$tmp/a" --steps 2 --overwrite >/dev/null 2>&1 || bad "--overwrite"
+train --run-dir "$tmp/a" --steps 4 --stop-at 2 --overwrite >/dev/null 2>&1 || bad "--overwrite"
 [ "$(steps "$tmp/a")" = 1 ] && check test -f "$tmp/a/checkpoints/step-00000002.h5" || bad "--overwrite left $(ls "$tmp/a/checkpoints")"
 train --run-dir "$tmp/a" --steps 4 --resume latest >/dev/null 2>&1 || bad "resume after overwrite"
 check test -f "$tmp/a/checkpoints/step-00000004.h5"
 
-# 2. a resume from an earlier checkpoint into a directory with later ones would mix two trajectories
+# 2. a resume that changes the trajectory (here train.steps, and with it the schedule) is refused, naming the keys;
+#    --allow-recipe-change lets it through
+out=$(train --run-dir "$tmp/a" --steps 6 --resume latest 2>&1) && bad "a resume with another train.steps was accepted"
+echo "$out" | grep -q "train.steps: 4 -> 6.*--allow-recipe-change" && ok || bad "recipe-change message: $out"
+train --run-dir "$tmp/a2" --steps 4 --stop-at 2 >/dev/null 2>&1 || bad "a2"
+train --run-dir "$tmp/a2" --steps 6 --set optim.decay_steps=4 --resume latest --allow-recipe-change >/dev/null 2>&1 ||
+    bad "--allow-recipe-change"
+#    and a resume from an earlier checkpoint into a directory with later ones would mix two trajectories
 out=$(train --run-dir "$tmp/a" --steps 4 --resume "$tmp/a/checkpoints/step-00000002.h5" 2>&1) && bad "mixed resume accepted"
 echo "$out" | grep -q "later step of another run" && ok || bad "mixed resume message: $out"
 

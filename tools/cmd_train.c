@@ -57,6 +57,8 @@ static bool parse(int argc, char **argv, job_args *a, const char *cmd, const cha
             a->o.quiet = true;
         } else if (strcmp(s, "--overwrite") == 0 && strstr(extra, "--overwrite")) {
             a->o.overwrite = true;
+        } else if (strcmp(s, "--allow-recipe-change") == 0 && strstr(extra, "--allow-recipe-change")) {
+            a->o.allow_recipe_change = true;
         } else if (s[0] == '-' || a->o.recipe_path) {
             fprintf(stderr, "cformer %s: unexpected argument '%s' (see cformer %s --help)\n", cmd, s, cmd);
             return false;
@@ -85,12 +87,16 @@ int cf_cmd_train(int argc, char **argv)
 {
     if (cf_cli_wants_help(argc, argv)) {
         printf("usage: cformer train RECIPE [--set section.key=value]... [--run-dir DIR] [--overwrite]\n"
-               "                     [--resume latest|CKPT] [--init-from CKPT] [--steps N] [--stop-at N] [--quiet]\n\n"
+               "                     [--resume latest|CKPT [--allow-recipe-change]] [--init-from CKPT] [--steps N] [--stop-at N]\n"
+               "                     [--quiet]\n\n"
                "Trains the model of a YAML recipe. Writes DIR/recipe.yaml (the resolved recipe), DIR/metrics.jsonl\n"
                "(one JSON object per logged step) and DIR/checkpoints/step-NNNNNNNN.h5 (every checkpoint.every\n"
                "steps and at the end, keeping checkpoint.keep). DIR defaults to runs/<recipe name>.\n"
                "--resume latest continues the newest checkpoint in DIR bit-exactly (a fresh run when there is\n"
-               "none); --init-from loads the matching weights of another run (fine-tuning) and reports the rest.\n"
+               "none); a recipe that differs from the checkpoint's in a key that changes the trajectory (anything\n"
+               "but log.*, checkpoint.*, eval.*, train.threads, distributed.*) is refused, naming the keys,\n"
+               "unless --allow-recipe-change. Every rank resumes from what rank 0 reads. --init-from loads the\n"
+               "matching weights of another run (fine-tuning) and reports the rest.\n"
                "--stop-at N ends the job after step N with a checkpoint, as a time-boxed or killed job would.\n"
                "DIR is locked while the job runs (a second job on it is refused, naming the holder). A fresh run\n"
                "(no --resume) refuses a DIR that holds an earlier run; --overwrite removes that run's checkpoints and\n"
@@ -100,7 +106,7 @@ int cf_cmd_train(int argc, char **argv)
         return 0;
     }
     job_args a;
-    if (!parse(argc, argv, &a, "train", "--run-dir --resume --init-from --steps --stop-at --quiet --overwrite")) return 2;
+    if (!parse(argc, argv, &a, "train", "--run-dir --resume --init-from --steps --stop-at --quiet --overwrite --allow-recipe-change")) return 2;
     return cf_train(&a.o) == CF_OK ? 0 : fail("train");
 }
 

@@ -136,6 +136,12 @@ cf_status cf_recipe_check_unknown(cf_recipe *r);
  * --set or default), sections in CF_RECIPE_SECTIONS order and keys sorted, floats in shortest round-trip
  * form. Parsing it and reading the same keys gives the same values. Caller frees; NULL on OOM. */
 char *cf_recipe_resolved(const cf_recipe *r);
+/* Compares two resolved recipe texts (cf_recipe_resolved's format; comment lines are ignored) key by key and
+ * returns how many keys differ (-1 on out of memory), skipping the keys for which skip (may be NULL) is true.
+ * out (may be NULL) receives "train.seed: 0 -> 1; data.path: a -> b" (a's value, then b's; "(unset)" for a key
+ * one side lacks), cut to n bytes. For naming what differs between ranks, or between a checkpoint's recipe
+ * and the one a resume uses. */
+int cf_recipe_diff(const char *a, const char *b, bool (*skip)(const char *key), char *out, size_t n);
 /* 64-bit FNV-1a of the resolved text: equal recipes on every MPI rank have equal hashes. */
 uint64_t cf_recipe_hash(const cf_recipe *r);
 

@@ -169,6 +169,41 @@ static cf_status read_eval(cf_run *run, const cf_model_vtable *mvt)
     return CF_OK;
 }
 
+/* The resolved recipe with the command-line options that change what a job does, as one text. */
+static char *trajectory_text(const cf_run *run, const cf_run_options *o)
+{
+    char *recipe = cf_recipe_resolved(run->recipe);
+    if (!recipe) return NULL;
+    /* (not the run directory: on disks not shared across nodes each rank names its own) */
+    char opts[2300];
+    snprintf(opts, sizeof opts, "command line:\n  resume: %.1000s\n  init_from: %.1000s\n  stop_at: %lld\n  overwrite: %d\n",
+             o->resume ? o->resume : "-", o->init_from ? o->init_from : "-", (long long)o->stop_at, (int)o->overwrite);
+    size_t n = strlen(opts) + strlen(recipe) + 1;
+    char *text = malloc(n);
+    if (text) snprintf(text, n, "%s%s", opts, recipe);
+    free(recipe);
+    return text;
+}
+
+/* Ranks must train the same thing: every rank compares its resolved recipe and command-line options with rank
+ * 0's and names what differs; all ranks fail together. */
+static cf_status check_ranks_agree(cf_run *run, const cf_run_options *o)
+{
+    char *mine = trajectory_text(run, o), *root = run->rank == 0 ? mine : NULL;
+    if (!mine) cf_pg_abort(run->pg, "out of memory comparing the recipe across ranks");
+    CF_TRY(cf_pg_broadcast_text(run->pg, &root, 0));
+    char diff[1024];
+    double differs = run->rank != 0 && cf_recipe_diff(root, mine, NULL, diff, sizeof diff) != 0;
+    if (differs) fprintf(stderr, "cformer: rank %d differs from rank 0 (rank 0's value -> this rank's): %s\n", run->rank, diff);
+    if (root != mine) free(root);
+    free(mine);
+    CF_TRY(cf_pg_allreduce_scalar(run->pg, &differs, CF_REDUCE_MAX));
+    if (differs)
+        return cf_set_error(CF_ERR_STATE, "the ranks were started with different recipes or options (each rank that "
+                            "differs names the keys above); start every rank with the same command");
+    return CF_OK;
+}
+
 cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
 {
     memset(run, 0, sizeof *run);
@@ -254,8 +289,7 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     CF_TRY(read_optim(run, with_optimizer));
     CF_TRY(cf_recipe_status(r));
     CF_TRY(cf_recipe_check_unknown(r));
-    /* ranks must train the same thing: compare the resolved recipes */
-    return run->world > 1 ? cf_pg_check_same(run->pg, cf_recipe_hash(r), "the resolved recipe") : CF_OK;
+    return run->world > 1 ? check_ranks_agree(run, o) : CF_OK;
 }
 
 void cf_run_close(cf_run *run)

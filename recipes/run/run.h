@@ -16,6 +16,7 @@ typedef struct cf_run_options {
     const char *run_dir;      /* NULL: runs/<recipe name> */
     const char *resume;       /* NULL, "latest" or a checkpoint path */
     bool overwrite;           /* a fresh run may replace an earlier run's outputs in run_dir (else refused) */
+    bool allow_recipe_change; /* a resume may change keys that change the trajectory (else refused, naming them) */
     const char *init_from;    /* checkpoint whose matching weights start the model */
     int64_t steps;            /* > 0 overrides train.steps */
     int64_t stop_at;          /* > 0: stop after this step (checkpointed), as if the job were killed */

@@ -70,49 +70,95 @@ static cf_status save(cf_run *run, int64_t step)
     return s;
 }
 
-static cf_status resume(cf_run *run, const char *which, int64_t *start)
+/* Keys a resume may change without changing the trajectory: what is logged, saved and evaluated, and how the
+ * work is spread (threads, ranks, ZeRO sharding, buckets: the same steps, bit for bit or to rounding). */
+static bool resume_may_change(const char *key)
 {
-    char path[1300];
-    if (strcmp(which, "latest") == 0) {
-        char dir[1200];
-        snprintf(dir, sizeof dir, "%s/checkpoints", run->run_dir);
-        int64_t latest = -1;
-        CF_TRY(cf_checkpoint_latest(dir, path, sizeof path, &latest));
-        if (latest < 0) {
-            *start = 0; /* nothing to resume: a fresh run */
-            return CF_OK;
-        }
+    static const char *const prefixes[] = {"log.", "checkpoint.", "eval.", "train.threads", "distributed."};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0) return true;
+    return false;
+}
+
+/* Rank 0's half of a resume: finds and reads the checkpoint into params and the full slot buffers, and checks
+ * it continues this run. *found is false for `latest` in a directory without checkpoints (a fresh run). */
+static cf_status read_resume(cf_run *run, const cf_run_options *o, cf_ckpt_slot *slots, int n, cf_train_state *st,
+                             char *path, size_t cap, bool *found)
+{
+    char dir[1200];
+    int64_t latest = -1;
+    snprintf(dir, sizeof dir, "%s/checkpoints", run->run_dir);
+    *found = true;
+    if (strcmp(o->resume, "latest") == 0) {
+        CF_TRY(cf_checkpoint_latest(dir, path, cap, &latest));
+        if (latest < 0) return *found = false, CF_OK;
     } else {
-        snprintf(path, sizeof path, "%s", which);
+        snprintf(path, cap, "%s", o->resume);
     }
+    char *stored = NULL;
+    CF_TRY(cf_checkpoint_load(path, run->params, n, slots, st, &stored));
+    /* checkpoints of this directory past the resume point belong to another trajectory: continuing here would
+     * mix the two (and --resume latest would later pick theirs) */
+    char newer[1300];
+    cf_status s = cf_checkpoint_latest(dir, newer, sizeof newer, &latest);
+    if (s == CF_OK && latest > st->step)
+        s = cf_set_error(CF_ERR_STATE, "%s is step %lld, but %s holds %s, a later step of another run; resuming here "
+                         "would mix the two: resume into another --run-dir", path, (long long)st->step, run->run_dir, newer);
+    /* the same trajectory: the recipe may change only in what is logged, saved and evaluated */
+    char *now = s == CF_OK ? cf_recipe_resolved(run->recipe) : NULL, diff[1024];
+    int changed = now ? cf_recipe_diff(stored, now, resume_may_change, diff, sizeof diff) : 0;
+    if (s == CF_OK && changed > 0 && !o->allow_recipe_change)
+        s = cf_set_error(CF_ERR_STATE, "%s was trained with another recipe (checkpoint's value -> now): %s; resuming "
+                         "would change the run's trajectory: restore them, or pass --allow-recipe-change", path, diff);
+    else if (s == CF_OK && changed > 0)
+        fprintf(stderr, "resuming with recipe changes (--allow-recipe-change): %s\n", diff);
+    free(now);
+    free(stored);
+    return s;
+}
+
+/* Resume (--resume latest|CKPT): rank 0 reads the checkpoint and every rank takes its weights, optimizer state
+ * and data position from rank 0, so a run directory that only rank 0 sees (not shared across nodes) resumes
+ * every rank alike, and a rank never starts from other weights. */
+static cf_status resume(cf_run *run, const cf_run_options *o, int64_t *start)
+{
     cf_ckpt_slot slots[4];
     int n;
     CF_TRY(alloc_slots(run, slots, &n, true));
-    cf_train_state st;
-    cf_status s = cf_checkpoint_load(path, run->params, n, slots, &st, NULL);
-    for (int i = 0; i < n && s == CF_OK; i++) s = cf_optim_slot_write(run->opt, i, slots[i].flat);
-    free_slots(slots, n);
-    CF_TRY(s);
-    /* checkpoints of this directory past the resume point belong to another trajectory: continuing here would
-     * mix the two (and --resume latest would later pick theirs) */
-    char dir[1200], newer[1300];
-    int64_t latest = -1;
-    snprintf(dir, sizeof dir, "%s/checkpoints", run->run_dir);
-    CF_TRY(cf_checkpoint_latest(dir, newer, sizeof newer, &latest));
-    if (latest > st.step)
-        return cf_set_error(CF_ERR_STATE, "%s is step %lld, but %s holds %s, a later step of another run; resuming here "
-                            "would mix the two: resume into another --run-dir", path, (long long)st.step, run->run_dir, newer);
+    cf_train_state st = {0};
+    char path[1300] = "";
+    bool found = false;
+    cf_status s = run->rank == 0 ? read_resume(run, o, slots, n, &st, path, sizeof path, &found) : CF_OK;
     double t = 0;
     cf_train_state_get(&st, "optim_steps", &t);
-    cf_optim_set_steps_taken(run->opt, (int64_t)t);
-    if (st.cursor % run->world != 0)
+    int64_t head[6] = {s != CF_OK ? -1 : found, st.step, st.epoch, st.cursor, (int64_t)t, st.world_size};
+    if (run->world > 1) {
+        cf_status b = cf_pg_broadcast(run->pg, head, 6, CF_I64, 0);
+        if (b == CF_OK && head[0] < 0 && run->rank != 0)
+            s = cf_set_error(CF_ERR_STATE, "rank 0 could not resume (its message says why)");
+        if (b == CF_OK && head[0] == 1) {
+            b = cf_pg_broadcast(run->pg, run->params->values, run->params->total, run->params->dtype, 0);
+            for (int i = 0; i < run->params->count; i++) cf_bump_version(run->params->items[i].value);
+            for (int i = 0; i < n && b == CF_OK; i++)
+                b = cf_pg_broadcast(run->pg, (void *)slots[i].flat, run->params->total, run->params->dtype, 0);
+        }
+        if (s == CF_OK) s = b;
+    }
+    if (s == CF_OK && head[0] == 1)
+        for (int i = 0; i < n && s == CF_OK; i++) s = cf_optim_slot_write(run->opt, i, slots[i].flat);
+    free_slots(slots, n);
+    CF_TRY(s);
+    if (head[0] == 0) return *start = 0, CF_OK; /* nothing to resume: a fresh run */
+    cf_optim_set_steps_taken(run->opt, head[4]);
+    if (head[3] % run->world != 0)
         return cf_set_error(CF_ERR_STATE, "%s: data position %lld does not split over %d ranks; resume with a world size "
-                            "that divides train.batch_size", path, (long long)st.cursor, run->world);
-    CF_TRY(cf_loader_seek(run->loader, st.epoch, st.cursor / run->world));
-    *start = st.step;
+                            "that divides train.batch_size", run->rank == 0 ? path : "the checkpoint", (long long)head[3],
+                            run->world);
+    CF_TRY(cf_loader_seek(run->loader, head[2], head[3] / run->world));
+    *start = head[1];
     if (run->rank == 0)
-        printf("resumed from %s at step %lld (saved by %d rank%s, now %d)\n", path, (long long)st.step, st.world_size,
-               st.world_size == 1 ? "" : "s", run->world);
+        printf("resumed from %s at step %lld (saved by %lld rank%s, now %d)\n", path, (long long)head[1], (long long)head[5],
+               head[5] == 1 ? "" : "s", run->world);
     return CF_OK;
 }
 
@@ -201,7 +247,7 @@ cf_status cf_train(const cf_run_options *o)
             st = cf_checkpoint_init_from(o->init_from, run.params, report, sizeof report);
             if (st == CF_OK) printf("init from %s:\n%s\n", o->init_from, report);
         }
-        if (st == CF_OK && o->resume) st = resume(&run, o->resume, &start);
+        if (st == CF_OK && o->resume) st = resume(&run, o, &start);
         if (st == CF_OK && run.rank == 0) st = cf_progress_open(&prog, run.run_dir, run.steps, o->quiet);
     }
     if (st == CF_OK && !o->quiet && run.rank == 0)
