@@ -14,6 +14,9 @@
 #   CF_DIST_TIMEOUT seconds a collective may wait before the job is aborted (default 1800)
 #   OMP_NUM_THREADS threads per rank (default: the task's CPUs, SLURM_CPUS_PER_TASK)
 # See docs/distributed.md for what each rank does and how to size the job.
+# Time limits and preemption: Slurm sends SIGUSR1 (--signal below) or SIGTERM; cformer ends the step, saves a
+# checkpoint and exits with 75; this script then requeues the job, which resumes (--resume latest starts fresh
+# when the run directory has no checkpoint yet). Give the same --run-dir to every submission of one run.
 
 #SBATCH --job-name=cformer
 #SBATCH --nodes=2                  # 2 nodes x 8 ranks = a world of 16
@@ -23,6 +26,9 @@
 #SBATCH --time=24:00:00
 #SBATCH --output=%x-%j.out         # job-name-jobid.out; every rank's stderr lands here too
 #SBATCH --exclusive
+#SBATCH --signal=USR1@300          # 5 minutes before the time limit every rank gets SIGUSR1: cformer finishes
+                                   # the step, writes a checkpoint and exits 75
+#SBATCH --requeue                  # ... and the job is requeued (below); it continues with --resume latest
 
 set -euo pipefail
 
@@ -46,17 +52,25 @@ case "$CF_LAUNCHER" in
 srun)
     # --kill-on-bad-exit: a rank that dies ends the whole step (the others would otherwise wait in a
     # collective until CF_DIST_TIMEOUT). Each rank picks its GPU from SLURM_LOCALID.
-    exec srun --mpi="$CF_SRUN_MPI" --kill-on-bad-exit=1 --cpu-bind=cores \
-        "$CFORMER" train "$RECIPE" "$@"
+    srun --mpi="$CF_SRUN_MPI" --kill-on-bad-exit=1 --cpu-bind=cores \
+        "$CFORMER" train "$RECIPE" --resume latest "$@"
     ;;
 mpirun)
     # Open MPI's mpirun kills the job when a rank exits non-zero. -x forwards the variables to the ranks.
-    exec mpirun --bind-to core --map-by "ppr:${SLURM_NTASKS_PER_NODE:-1}:node:PE=${SLURM_CPUS_PER_TASK:-1}" \
+    mpirun --bind-to core --map-by "ppr:${SLURM_NTASKS_PER_NODE:-1}:node:PE=${SLURM_CPUS_PER_TASK:-1}" \
         -x OMP_NUM_THREADS -x CF_DIST_TIMEOUT \
-        "$CFORMER" train "$RECIPE" "$@"
+        "$CFORMER" train "$RECIPE" --resume latest "$@"
     ;;
 *)
     echo "CF_LAUNCHER must be srun or mpirun, not $CF_LAUNCHER" >&2
     exit 2
     ;;
-esac
+esac &
+# the launcher runs in the background so this shell can take Slurm's signal (B: is not used: the ranks get it)
+wait $! || rc=$?
+rc=${rc:-0}
+if [ "$rc" = 75 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+    echo "cformer: stopped by a signal after a checkpoint; requeueing job $SLURM_JOB_ID"
+    scontrol requeue "$SLURM_JOB_ID"
+fi
+exit "$rc"
