@@ -65,6 +65,12 @@ static void test_int_in(void)
           cf_recipe_error(r));
     cf_recipe_free(r);
 
+    /* large powers of two read as such */
+    r = cf_recipe_parse("model:\n  dim: 0x10000000000\n", "p.yaml");
+    cf_recipe_int_in(r, "model.dim", 64, 1, INT64_C(1) << 20);
+    CHECK(has(cf_recipe_error(r), "p.yaml:2: model.dim: 0x10000000000 is out of range [1, 2^20]"), "%s", cf_recipe_error(r));
+    cf_recipe_free(r);
+
     /* a type error is reported as before, not as a range error */
     r = cf_recipe_parse("train:\n  steps: abc\n", "t.yaml");
     CHECK(cf_recipe_int_in(r, "train.steps", 5, 0, 10) == 5);

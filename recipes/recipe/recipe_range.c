@@ -7,10 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A bound for messages: integers exactly, floats in %g ("inf" for infinity). */
+/* A bound for messages: integers exactly (a power of two from 2^16 up as "2^k"), floats in %g ("inf" for
+ * infinity). */
 static void bound_text(double v, bool is_int, int64_t iv, char *buf, size_t n)
 {
-    if (is_int)
+    if (is_int && iv >= 65536 && (iv & (iv - 1)) == 0)
+        snprintf(buf, n, "2^%d", __builtin_ctzll((unsigned long long)iv));
+    else if (is_int)
         snprintf(buf, n, "%" PRId64, iv);
     else if (isinf(v))
         snprintf(buf, n, "%sinf", v < 0 ? "-" : "");
