@@ -72,5 +72,40 @@ refuse "dualformer eval.samples" "eval.samples: 0 is out of range [1, 1024]" \
 refuse "neuroformer loss weight" "model.loss_contrastive: 1 is out of range [0, 1)" \
     "$cformer" recipe check "$src/recipes/neuroformer/sim-pretrain.yaml" --set model.loss_contrastive=1
 
+# 5. command-line numbers: strict, in range, the message names the command and the option
+refuse "--stop-at -1" "cformer train: --stop-at '-1': expected an integer in [1, 2^53]" \
+    "$cformer" train "$recipe" --run-dir "$tmp/run" "${small[@]}" --stop-at -1
+refuse "--steps 1e99" "cformer train: --steps '1e99': expected an integer in [1, 2^53]" \
+    "$cformer" train "$recipe" --run-dir "$tmp/run" "${small[@]}" --steps 1e99
+refuse "--steps abc" "--steps 'abc': expected an integer" "$cformer" bench train "$recipe" --steps abc
+refuse "--warmup -3" "--warmup '-3': expected an integer in [0, 2^53]" "$cformer" bench train "$recipe" --warmup -3
+refuse "bench --threads" "cformer bench: --threads '70000': expected an integer in [0, 1024]" "$cformer" bench ops --threads 70000
+refuse "demo --steps" "cformer demo: --steps '0': expected an integer in [1, 1000000]" "$cformer" demo --mlp --steps 0
+refuse "tokenizer --vocab" "cformer tokenizer train: --vocab '12x': expected an integer in [257, 2^20]" \
+    "$cformer" tokenizer train "$src/recipes/data/village.txt" --vocab 12x -o "$tmp/v.bpe"
+refuse "data spikes --neurons" "cformer data spikes: --neurons '1e9': expected an integer in [1, 4096]" \
+    "$cformer" data spikes --neurons 1e9 -o "$tmp/s.h5"
+refuse "data spikes --edge-prob" "cformer data spikes: --edge-prob 'nan': expected a number in [0, 1]" \
+    "$cformer" data spikes --edge-prob nan -o "$tmp/s.h5"
+refuse "data mazes --seed" "cformer data mazes: --seed '-3': expected an integer" \
+    "$cformer" data mazes --size 5 --count 5 --seed -3 -o "$tmp/m.bin"
+refuse "plot --width" "cformer plot: --width 'wide': expected an integer in [0, 1000000]" "$cformer" plot "$tmp" --width wide
+
+# generation's options, on a checkpoint of a two-step run (checkpoints need HDF5)
+if ! grep -q "^CF_HDF5:BOOL=OFF" "${3:-.}/CMakeCache.txt" 2>/dev/null &&
+    "$cformer" train "$recipe" --run-dir "$tmp/gen" --steps 2 "${small[@]}" >/dev/null 2>&1; then
+    ckpt=$tmp/gen/checkpoints/step-00000002.h5
+    g=("$cformer" generate "$recipe" --checkpoint "$ckpt" "${sets[@]}" --tokens 4)
+    refuse "--top-p 2" "cformer generate: --top-p '2': expected a number in (0, 1]" "${g[@]}" --top-p 2
+    refuse "--temperature nan" "cformer generate: --temperature 'nan': expected a number in [0, 1000000]" \
+        "${g[@]}" --temperature nan
+    refuse "--tokens abc" "cformer generate: --tokens 'abc': expected an integer in [0, 2^20]" "${g[@]}" --tokens abc
+    refuse "--seed -3" "cformer generate: --seed '-3': expected an integer >= 0" "${g[@]}" --seed -3
+    refuse "--top-k 1.5" "cformer generate: --top-k '1.5': expected an integer" "${g[@]}" --top-k 1.5
+    check "${g[@]}" --top-p 0.9 --temperature 0 --seed 3 >/dev/null
+else
+    echo "generation cases skipped: no checkpoint (this build has no HDF5?)"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -123,6 +123,14 @@ int cf_recipe_float_list_in(cf_recipe *r, const char *key, double *out, int max,
  * key was not read by a ranged getter. A query only. */
 bool cf_recipe_range(const cf_recipe *r, const char *key, double *lo, double *hi, cf_range_bounds *b);
 
+/* The ranges as such, for other numbers (command-line options) checked and worded as recipe keys are:
+ * whether v lies in the range (NaN never; an infinity only where the range includes that infinite bound),
+ * and the range as text, "[1, 2^20]", "(0, 10]", or one-sided "> 0", ">= 1" when the other side is unbounded
+ * (an infinity; INT64_MIN / INT64_MAX for integers). The text functions return whether it is one-sided. */
+bool cf_range_holds(double v, double lo, double hi, cf_range_bounds b);
+bool cf_range_text(char *buf, size_t n, double lo, double hi, cf_range_bounds b);
+bool cf_range_text_int(char *buf, size_t n, int64_t lo, int64_t hi);
+
 /* Required keys: a missing (or null) key is the sticky error "FILE: missing required key data.path".
  * cf_recipe_require only checks presence (read the key with any getter too); the typed variants do both
  * and return 0 / 0.0 / false / NULL when missing. */

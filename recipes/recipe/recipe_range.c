@@ -28,36 +28,52 @@ typedef struct range {
     cf_range_bounds b;
 } range;
 
-static bool lo_unbounded(const range *g) { return g->is_int ? g->ilo == INT64_MIN : g->lo == -INFINITY && !(g->b & CF_RANGE_OPEN_LO); }
-static bool hi_unbounded(const range *g) { return g->is_int ? g->ihi == INT64_MAX : g->hi == INFINITY && !(g->b & CF_RANGE_OPEN_HI); }
-
-/* "is out of range [lo, hi]", or one-sided "is out of range: must be >= lo" when the other side is open to
- * infinity (or INT64_MIN / INT64_MAX for integers). */
-static void range_text(const range *g, char *buf, size_t n)
+/* Writes the interval, or the one side that bounds it ("> 0"); returns whether it is one-sided. */
+static bool interval_text(char *buf, size_t n, const char *lo, const char *hi, bool lo_inf, bool hi_inf, cf_range_bounds b)
 {
-    char lo[64], hi[64];
-    bound_text(g->lo, g->is_int, g->ilo, lo, sizeof lo);
-    bound_text(g->hi, g->is_int, g->ihi, hi, sizeof hi);
-    bool lo_inf = g->is_int ? g->ilo == INT64_MIN : isinf(g->lo), hi_inf = g->is_int ? g->ihi == INT64_MAX : isinf(g->hi);
-    if (hi_inf && !lo_inf)
-        snprintf(buf, n, "is out of range: must be %s %s", g->b & CF_RANGE_OPEN_LO ? ">" : ">=", lo);
-    else if (lo_inf && !hi_inf)
-        snprintf(buf, n, "is out of range: must be %s %s", g->b & CF_RANGE_OPEN_HI ? "<" : "<=", hi);
-    else
-        snprintf(buf, n, "is out of range %s%s, %s%s", g->b & CF_RANGE_OPEN_LO ? "(" : "[", lo, hi,
-                 g->b & CF_RANGE_OPEN_HI ? ")" : "]");
+    if (hi_inf != lo_inf) {
+        snprintf(buf, n, "%s %s", hi_inf ? (b & CF_RANGE_OPEN_LO ? ">" : ">=") : (b & CF_RANGE_OPEN_HI ? "<" : "<="),
+                 hi_inf ? lo : hi);
+        return true;
+    }
+    snprintf(buf, n, "%s%s, %s%s", b & CF_RANGE_OPEN_LO ? "(" : "[", lo, hi, b & CF_RANGE_OPEN_HI ? ")" : "]");
+    return false;
 }
 
-static bool in_float(const range *g, double v)
+bool cf_range_text(char *buf, size_t n, double lo, double hi, cf_range_bounds b)
 {
-    if (isnan(v)) return false;
-    if (isinf(v)) return v < 0 ? lo_unbounded(g) : hi_unbounded(g);
-    return (g->b & CF_RANGE_OPEN_LO ? v > g->lo : v >= g->lo) && (g->b & CF_RANGE_OPEN_HI ? v < g->hi : v <= g->hi);
+    char l[64], h[64];
+    bound_text(lo, false, 0, l, sizeof l);
+    bound_text(hi, false, 0, h, sizeof h);
+    return interval_text(buf, n, l, h, isinf(lo), isinf(hi), b);
+}
+
+bool cf_range_text_int(char *buf, size_t n, int64_t lo, int64_t hi)
+{
+    char l[64], h[64];
+    bound_text(0, true, lo, l, sizeof l);
+    bound_text(0, true, hi, h, sizeof h);
+    return interval_text(buf, n, l, h, lo == INT64_MIN, hi == INT64_MAX, CF_RANGE_CLOSED);
+}
+
+bool cf_range_holds(double v, double lo, double hi, cf_range_bounds b)
+{
+    if (isnan(v) || isnan(lo) || isnan(hi)) return false;
+    if (isinf(v)) return v < 0 ? lo == -INFINITY && !(b & CF_RANGE_OPEN_LO) : hi == INFINITY && !(b & CF_RANGE_OPEN_HI);
+    return (b & CF_RANGE_OPEN_LO ? v > lo : v >= lo) && (b & CF_RANGE_OPEN_HI ? v < hi : v <= hi);
+}
+
+/* "is out of range [lo, hi]", or one-sided "is out of range: must be >= lo". */
+static void range_text(const range *g, char *buf, size_t n)
+{
+    char t[160];
+    bool one = g->is_int ? cf_range_text_int(t, sizeof t, g->ilo, g->ihi) : cf_range_text(t, sizeof t, g->lo, g->hi, g->b);
+    snprintf(buf, n, "is out of range%s%s", one ? ": must be " : " ", t);
 }
 
 static bool in_range(const range *g, int64_t iv, double fv)
 {
-    return g->is_int ? iv >= g->ilo && iv <= g->ihi : in_float(g, fv);
+    return g->is_int ? iv >= g->ilo && iv <= g->ihi : cf_range_holds(fv, g->lo, g->hi, g->b);
 }
 
 /* Whether the read just done by a plain getter succeeded (a failed one has already set the sticky error). */
