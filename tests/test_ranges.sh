@@ -65,6 +65,9 @@ for key in model.dim model.layers model.vocab model.seq model.heads model.hidden
 done
 refuse "dim 2^40" "model.dim: 1099511627776 is out of range [1, 2^20]" \
     "$cformer" recipe check "$recipe" --set model.dim=1099511627776
+# sizes each in range whose product is not: the parameter is named with its shape, nothing is allocated
+refuse "vocab x dim past 2^40" "parameter wte.weight [2147483647, 1048576]: more than 1099511627776 elements" \
+    "$cformer" recipe check "$recipe" --set model.vocab=2147483647 --set model.dim=1048576
 
 # 4. the paper folders' keys are ranged too
 refuse "dualformer eval.samples" "eval.samples: 0 is out of range [1, 1024]" \

@@ -3,9 +3,10 @@
  * cf_recipe_float_in call declares (recipes/recipe/recipe.h); a value outside it is refused with the key's
  * file:line before anything is built.
  *
- * The size bounds keep every product the layers form from recipe sizes far inside int64 (dim x hidden x layers
- * <= 2^20 x 2^22 x 2^12 = 2^54), and layers/params.c refuses a model whose parameters pass CF_PARAMS_MAX_NUMEL
- * before allocating. They are sanity bounds, not hardware limits: a model at a bound does not fit in memory. */
+ * The size bounds keep the sizes the layers derive from them (3 x dim, 4 x dim, heads x head size) far inside
+ * int64; a parameter's element count (vocab x dim can reach 2^51) is overflow-checked by layers/params.c, which
+ * refuses a parameter that would take the model past CF_PARAMS_MAX_NUMEL (2^40) elements before allocating it.
+ * They are sanity bounds, not hardware limits: a model at a bound does not fit in memory. */
 #ifndef CF_RUN_LIMITS_H
 #define CF_RUN_LIMITS_H
 
