@@ -78,6 +78,16 @@ static void test_int_in(void)
     cf_recipe_free(r);
 }
 
+/* Reads key from a fresh parse of src (named t.yaml) with the float range; the error must hold msg (NULL: none). */
+static void float_case(const char *src, const char *key, double lo, double hi, cf_range_bounds b, const char *msg)
+{
+    cf_recipe *r = cf_recipe_parse(src, "t.yaml");
+    cf_recipe_float_in(r, key, 1, lo, hi, b);
+    if (msg) CHECK(has(cf_recipe_error(r), msg), "%s: %s", key, cf_recipe_error(r));
+    else CHECK(cf_recipe_status(r) == CF_OK, "%s: %s", key, cf_recipe_error(r));
+    cf_recipe_free(r);
+}
+
 static void test_float_in(void)
 {
     FRESH(r);
@@ -86,44 +96,22 @@ static void test_float_in(void)
     CHECK(cf_recipe_float_in(r, "optim.lr", 1e-3, 0, 10, CF_RANGE_OPEN_LO) == 1e-3, "negative lr: the default");
     CHECK(has(cf_recipe_error(r), "t.yaml:5: optim.lr: -0.5 is out of range (0, 10]"), "%s", cf_recipe_error(r));
     cf_recipe_free(r);
-
-    r = cf_recipe_parse(text, "t.yaml");
-    cf_recipe_float_in(r, "optim.beta1", 0.9, 0, 1, CF_RANGE_OPEN_HI);
-    CHECK(has(cf_recipe_error(r), "t.yaml:6: optim.beta1: 1.5 is out of range [0, 1)"), "%s", cf_recipe_error(r));
-    cf_recipe_free(r);
-
-    /* NaN is in no range, not even an unbounded one */
-    r = cf_recipe_parse(text, "t.yaml");
-    cf_recipe_float_in(r, "optim.eps", 1e-8, -INFINITY, INFINITY, CF_RANGE_CLOSED);
-    CHECK(has(cf_recipe_error(r), "t.yaml:7: optim.eps: .nan is out of range"), "%s", cf_recipe_error(r));
-    cf_recipe_free(r);
-    r = cf_recipe_parse(text, "t.yaml");
-    cf_recipe_float_in(r, "optim.eps", 1e-8, 0, INFINITY, CF_RANGE_OPEN);
-    CHECK(has(cf_recipe_error(r), "t.yaml:7: optim.eps: .nan is out of range: must be > 0"), "%s", cf_recipe_error(r));
-    cf_recipe_free(r);
-
-    /* +inf only where the range includes it */
     r = cf_recipe_parse(text, "t.yaml");
     CHECK(cf_recipe_float_in(r, "optim.clip", 1, 0, INFINITY, CF_RANGE_CLOSED) == INFINITY, "[0, inf] holds .inf");
     CHECK(cf_recipe_status(r) == CF_OK, "%s", cf_recipe_error(r));
     cf_recipe_free(r);
-    r = cf_recipe_parse(text, "t.yaml");
-    cf_recipe_float_in(r, "optim.clip", 1, 0, INFINITY, CF_RANGE_OPEN_HI);
-    CHECK(has(cf_recipe_error(r), "t.yaml:8: optim.clip: .inf is out of range: must be >= 0"), "%s", cf_recipe_error(r));
-    cf_recipe_free(r);
-    r = cf_recipe_parse(text, "t.yaml");
-    cf_recipe_float_in(r, "optim.clip", 1, 0, 1e6, CF_RANGE_CLOSED);
-    CHECK(has(cf_recipe_error(r), "t.yaml:8: optim.clip: .inf is out of range [0, 1000000]"), "%s", cf_recipe_error(r));
-    cf_recipe_free(r);
 
+    float_case(text, "optim.beta1", 0, 1, CF_RANGE_OPEN_HI, "t.yaml:6: optim.beta1: 1.5 is out of range [0, 1)");
+    /* NaN is in no range, not even an unbounded one */
+    float_case(text, "optim.eps", -INFINITY, INFINITY, CF_RANGE_CLOSED, "t.yaml:7: optim.eps: .nan is out of range");
+    float_case(text, "optim.eps", 0, INFINITY, CF_RANGE_OPEN, "t.yaml:7: optim.eps: .nan is out of range: must be > 0");
+    /* +inf only where the range includes it */
+    float_case(text, "optim.clip", 0, INFINITY, CF_RANGE_OPEN_HI, "t.yaml:8: optim.clip: .inf is out of range: must be >= 0");
+    float_case(text, "optim.clip", 0, 1e6, CF_RANGE_CLOSED, "t.yaml:8: optim.clip: .inf is out of range [0, 1000000]");
     /* open bounds exclude the bound itself */
-    r = cf_recipe_parse("optim:\n  lr: 0\n", "z.yaml");
-    cf_recipe_float_in(r, "optim.lr", 1, 0, 10, CF_RANGE_OPEN_LO);
-    CHECK(has(cf_recipe_error(r), "z.yaml:2: optim.lr: 0 is out of range (0, 10]"), "%s", cf_recipe_error(r));
-    cf_recipe_free(r);
-    r = cf_recipe_parse("optim:\n  lr: 10\n", "z.yaml");
-    CHECK(cf_recipe_float_in(r, "optim.lr", 1, 0, 10, CF_RANGE_OPEN_LO) == 10 && cf_recipe_status(r) == CF_OK);
-    cf_recipe_free(r);
+    float_case("optim:\n  lr: 0\n", "optim.lr", 0, 10, CF_RANGE_OPEN_LO, "t.yaml:2: optim.lr: 0 is out of range (0, 10]");
+    float_case("optim:\n  lr: 10\n", "optim.lr", 0, 10, CF_RANGE_OPEN_LO, NULL);
+    float_case("optim:\n  lr: 10\n", "optim.lr", 0, 10, CF_RANGE_OPEN_HI, "t.yaml:2: optim.lr: 10 is out of range [0, 10)");
 }
 
 static void test_lists(void)
