@@ -65,6 +65,38 @@ static void repoint(cf_params *ps)
     }
 }
 
+/* "[3, 4]" */
+static const char *shape_text(int ndim, const int64_t *shape, char *buf, size_t n)
+{
+    size_t len = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && len < n; i++) len += (size_t)snprintf(buf + len, n - len, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (len < n) snprintf(buf + len, n - len, "]");
+    return buf;
+}
+
+/* The element count of a parameter's shape, overflow-checked and at most CF_PARAMS_MAX_NUMEL; the error names
+ * the parameter and its shape. */
+static cf_status param_numel(const char *name, int ndim, const int64_t *shape, int64_t *numel)
+{
+    char sh[256];
+    if (ndim < 0 || ndim > CF_MAX_DIMS || (ndim > 0 && !shape))
+        return cf_set_error(CF_ERR_SHAPE, "parameter %s: %d dimensions (at most %d)", name, ndim, CF_MAX_DIMS);
+    int64_t n = 1;
+    bool over = false;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return cf_set_error(CF_ERR_SHAPE, "parameter %s: negative size in shape %s", name,
+                                shape_text(ndim, shape, sh, sizeof sh));
+        over |= __builtin_mul_overflow(n, shape[i], &n);
+    }
+    if (over || n > CF_PARAMS_MAX_NUMEL)
+        return cf_set_error(CF_ERR_ARG, "parameter %s %s: more than %lld elements (2^40): a model this large is refused "
+                            "before anything is allocated", name, shape_text(ndim, shape, sh, sizeof sh),
+                            (long long)CF_PARAMS_MAX_NUMEL);
+    *numel = n;
+    return CF_OK;
+}
+
 cf_tensor *cf_params_add(cf_params *ps, const char *name, int ndim, const int64_t *shape, bool decay)
 {
     char full[CF_PARAM_NAME_MAX];
@@ -81,11 +113,18 @@ cf_tensor *cf_params_add(cf_params *ps, const char *name, int ndim, const int64_
         cf_set_error(CF_ERR_STATE, "parameter %s added after the gradient buffer was made", full);
         return NULL;
     }
-    int64_t numel = 1;
-    for (int i = 0; i < ndim; i++) numel *= shape[i];
+    int64_t numel = 0;
+    if (param_numel(full, ndim, shape, &numel) != CF_OK) return NULL;
     size_t es = cf_dtype_size(ps->dtype);
     /* keep each parameter 64-byte aligned inside the flat buffer */
     int64_t align = 64 / (int64_t)es, offset = (ps->total + align - 1) / align * align;
+    if (numel > CF_PARAMS_MAX_NUMEL - offset) {
+        char sh[256];
+        cf_set_error(CF_ERR_ARG, "parameter %s %s: the model's parameters would pass %lld elements (2^40) with it: "
+                     "a model this large is refused before anything is allocated", full,
+                     shape_text(ndim, shape, sh, sizeof sh), (long long)CF_PARAMS_MAX_NUMEL);
+        return NULL;
+    }
     if (offset + numel > ps->cap_elems) {
         int64_t cap = ps->cap_elems ? ps->cap_elems : 1 << 16;
         while (cap < offset + numel) cap *= 2;

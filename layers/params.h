@@ -10,6 +10,10 @@
 #include "autograd/cformer.h"
 
 #define CF_PARAM_NAME_MAX 160
+/* The most elements a model's parameters may hold in all (2^40: 4 TiB of f32). A parameter whose shape's
+ * product overflows or passes it, or that would take the total past it, is refused by cf_params_add with
+ * its name and shape in the message, before anything is allocated. */
+#define CF_PARAMS_MAX_NUMEL (INT64_C(1) << 40)
 
 typedef struct cf_param {
     char name[CF_PARAM_NAME_MAX];
@@ -40,7 +44,8 @@ void cf_params_push(cf_params *ps, const char *fmt, ...) CF_PRINTF(2, 3);
 void cf_params_pop(cf_params *ps);
 
 /* Adds a zero-initialised parameter named scope + "." + name. Its tensor stays valid (the storage is
- * re-pointed if the flat buffer grows). Duplicate names are an error. */
+ * re-pointed if the flat buffer grows). Duplicate names, a negative size and a size past
+ * CF_PARAMS_MAX_NUMEL are errors (NULL). */
 cf_tensor *cf_params_add(cf_params *ps, const char *name, int ndim, const int64_t *shape, bool decay);
 cf_param *cf_params_find(const cf_params *ps, const char *name);
 /* Allocates the flat gradient buffer (zeroed) and attaches each parameter's grad as a view of it. */

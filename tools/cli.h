@@ -2,7 +2,9 @@
 #ifndef CF_CLI_H
 #define CF_CLI_H
 
-#include "autograd/clock.h" /* cf_now: the commands' timings */
+#include "autograd/clock.h"      /* cf_now: the commands' timings */
+#include "recipes/run/cli_args.h" /* cf_cli_int, cf_cli_float: every numeric option */
+#include "recipes/run/limits.h"   /* the ranges options share with recipe keys */
 
 #include <stdbool.h>
 

@@ -177,10 +177,12 @@ int cf_cmd_bench(int argc, char **argv)
                "memcpy of the same bytes, and fused attention; every baseline is measured in the same run.\n");
         return argc < 2 ? 2 : 0;
     }
-    int threads = 0;
+    int64_t threads = 0;
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
-        else {
+        if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) { /* the range of train.threads */
+            if (!cf_cli_int("bench", argv[i], argv[i + 1], 0, CF_MAX_THREADS, &threads)) return 2;
+            i++;
+        } else {
             fprintf(stderr, "cformer bench: unknown argument '%s'\n", argv[i]);
             return 2;
         }
@@ -189,7 +191,7 @@ int cf_cmd_bench(int argc, char **argv)
         fprintf(stderr, "cformer bench: unknown benchmark '%s' (try: ops)\n", argv[1]);
         return 2;
     }
-    cf_ctx *ctx = cf_ctx_new(&(cf_ctx_options){.threads = threads, .arena_bytes = 256u << 20});
+    cf_ctx *ctx = cf_ctx_new(&(cf_ctx_options){.threads = (int)threads, .arena_bytes = 256u << 20});
     if (!ctx) {
         fprintf(stderr, "cformer bench: %s\n", cf_last_error());
         return 1;

@@ -77,10 +77,6 @@ static void progress(int step, int steps, double loss, double elapsed, bool tty)
 static int mlp_demo(int steps)
 {
     int batch = 256, hidden = 64;
-    if (steps <= 0) {
-        fprintf(stderr, "cformer demo: --steps must be positive\n");
-        return 2;
-    }
     cf_ctx *ctx = cf_ctx_new(&(cf_ctx_options){.seed = 1});
     cf_params *ps = cf_params_new(CF_F32, 1);
     if (!ctx || !ps) goto fail;
@@ -123,10 +119,13 @@ fail:
 int cf_cmd_demo(int argc, char **argv)
 {
     bool mlp = false;
-    int steps = 600;
+    int64_t steps = 600;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--mlp") == 0) mlp = true;
-        else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) steps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) {
+            if (!cf_cli_int("demo", argv[i], argv[i + 1], 1, 1000000, &steps)) return 2;
+            i++;
+        }
     }
     const cf_paper *p = NULL;
     for (int i = 0; i < cf_paper_count() && !p; i++)
@@ -141,7 +140,7 @@ int cf_cmd_demo(int argc, char **argv)
                "  --mlp      the first demo instead: a 2-64-64-1 MLP with AdamW on a generated regression task\n");
         return 0;
     }
-    if (mlp) return mlp_demo(steps);
+    if (mlp) return mlp_demo((int)steps);
     if (!p) {
         fprintf(stderr, "cformer demo: no paper has a demo (recipes/papers.def); try --mlp\n");
         return 2;

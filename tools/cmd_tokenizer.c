@@ -43,23 +43,25 @@ int cf_cmd_tokenizer(int argc, char **argv)
         return cf_cli_wants_help(argc, argv) ? 0 : 2;
     }
     const char *in = NULL, *out = NULL;
-    int vocab = 0;
+    int64_t vocab = 0;
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--vocab") == 0 && i + 1 < argc) vocab = atoi(argv[++i]);
-        else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) out = argv[++i];
+        if (strcmp(argv[i], "--vocab") == 0 && i + 1 < argc) {
+            if (!cf_cli_int("tokenizer train", argv[i], argv[i + 1], 257, 1 << 20, &vocab)) return 2;
+            i++;
+        } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) out = argv[++i];
         else if (argv[i][0] != '-' && !in) in = argv[i];
         else {
             fprintf(stderr, "cformer tokenizer: unexpected argument '%s'\n", argv[i]);
             return 2;
         }
     }
-    if (!in || !out || vocab <= 256) {
+    if (!in || !out || !vocab) {
         fprintf(stderr, "cformer tokenizer train: need FILE, --vocab N (> 256) and -o VOCAB\n");
         return 2;
     }
     size_t n = 0;
     uint8_t *text = read_all(in, &n);
-    cf_bpe *bpe = text ? cf_bpe_train(text, n, vocab) : NULL;
+    cf_bpe *bpe = text ? cf_bpe_train(text, n, (int)vocab) : NULL;
     cf_status st = bpe ? cf_bpe_save(bpe, out) : cf_last_status();
     if (st == CF_OK) printf("wrote %s: %d tokens (%d merges) from %zu bytes\n", out, cf_bpe_vocab_size(bpe), cf_bpe_merge_count(bpe), n);
     cf_bpe_free(bpe);

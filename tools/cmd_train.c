@@ -39,16 +39,12 @@ static bool parse(int argc, char **argv, job_args *a, const char *cmd, const cha
             a->o.resume = argv[++i];
         } else if (OPT("--init-from")) {
             a->o.init_from = argv[++i];
-        } else if (OPT("--steps")) {
-            a->o.steps = atoll(argv[++i]);
-            if (a->o.steps <= 0) {
-                fprintf(stderr, "cformer %s: --steps must be a positive number\n", cmd);
-                return false;
-            }
+        } else if (OPT("--steps")) { /* the range of train.steps, without 0 (0 means "the recipe's") */
+            if (!cf_cli_int(cmd, s, argv[++i], 1, CF_MAX_STEPS, &a->o.steps)) return false;
         } else if (OPT("--stop-at")) {
-            a->o.stop_at = atoll(argv[++i]);
+            if (!cf_cli_int(cmd, s, argv[++i], 1, CF_MAX_STEPS, &a->o.stop_at)) return false;
         } else if (OPT("--warmup")) {
-            a->o.bench_warmup = atoll(argv[++i]);
+            if (!cf_cli_int(cmd, s, argv[++i], 0, CF_MAX_STEPS, &a->o.bench_warmup)) return false;
         } else if (OPT("--checkpoint")) {
             a->checkpoint = argv[++i];
         } else if (OPT("--out")) {

@@ -3,7 +3,6 @@
 
 #include "tools/cli.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,16 +36,6 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, bo
     return argv[++*i];
 }
 
-static bool parse_int(const char *s, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > 1000000) return false;
-    *out = (int)v;
-    return true;
-}
-
 int cf_cmd_plot(int argc, char **argv)
 {
     if (cf_cli_wants_help(argc, argv)) {
@@ -63,11 +52,9 @@ int cf_cmd_plot(int argc, char **argv)
         else if ((v = opt_value(argc, argv, &i, "--width", &missing)) || (v = opt_value(argc, argv, &i, "--panel-height", &missing))) {
             int *dst = v == argv[i] ? (strcmp(argv[i - 1], "--width") == 0 ? &o.width : &o.panel_height)
                                     : (strncmp(argv[i], "--width=", 8) == 0 ? &o.width : &o.panel_height);
-            if (!parse_int(v, dst)) {
-                fprintf(stderr, "cformer plot: %s needs a number of pixels, not '%s'\n",
-                        dst == &o.width ? "--width" : "--panel-height", v);
-                return 2;
-            }
+            int64_t px; /* pixels; 0: the default */
+            if (!cf_cli_int("plot", dst == &o.width ? "--width" : "--panel-height", v, 0, 1000000, &px)) return 2;
+            *dst = (int)px;
         } else if (missing) {
             fprintf(stderr, "cformer plot: %s needs a value\n", argv[i]);
             return 2;

@@ -6,6 +6,7 @@
 #include "autograd/clock.h"
 #include "autograd/json.h"
 #include "recipes/dualformer/model.h"
+#include "recipes/run/limits.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -226,20 +227,17 @@ static void set_flat(cf_metrics *out, const cf_dualformer_mode_eval *m)
 cf_status cf_dualformer_eval_config_from_recipe(cf_recipe *r, cf_dualformer_eval_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->tasks = cf_recipe_int(r, "eval.tasks", 100);
-    c->k = (int)cf_recipe_int(r, "eval.samples", 8);
-    c->temperature = cf_recipe_float(r, "eval.temperature", 1.0);
-    c->max_len = cf_recipe_int(r, "eval.max_len", 0);
-    c->rows = cf_recipe_int(r, "eval.rows", 64);
-    c->seed = cf_recipe_int(r, "eval.seed", 0);
+    c->tasks = cf_recipe_int_in(r, "eval.tasks", 100, 1, CF_MAX_COUNT);
+    c->k = (int)cf_recipe_int_in(r, "eval.samples", 8, 1, 1024);
+    c->temperature = cf_recipe_float_in(r, "eval.temperature", 1.0, 0, 1e6, CF_RANGE_CLOSED); /* 0: greedy */
+    c->max_len = cf_recipe_int_in(r, "eval.max_len", 0, 0, CF_MAX_SEQ);                      /* 0: the model's */
+    c->rows = cf_recipe_int_in(r, "eval.rows", 64, 1, CF_MAX_ROWS);
+    c->seed = cf_recipe_int_in(r, "eval.seed", 0, 0, CF_MAX_SEED);
     c->ban_trace = cf_recipe_bool(r, "eval.ban_trace", false);
     c->loss = cf_recipe_bool(r, "eval.loss", true);
     const char *names[8];
     int nm = cf_recipe_str_list(r, "eval.modes", names, 8);
     CF_TRY(cf_recipe_status(r));
-    if (c->tasks < 1 || c->k < 1 || c->k > 1024 || c->rows < 1 || c->max_len < 0)
-        return cf_recipe_fail(r, "eval.tasks", CF_ERR_ARG, "eval.tasks, eval.samples (<= 1024) and eval.rows must "
-                              "be positive and eval.max_len >= 0");
     for (int j = 0; j < 3; j++) c->modes[j] = nm == 0;
     for (int i = 0; i < nm; i++) {
         int j = 0;

@@ -3,8 +3,8 @@
 #include "autograd/clock.h"
 #include "data/mazes/maze.h"
 #include "recipes/dualformer/model.h"
+#include "recipes/run/cli_args.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,20 +23,6 @@ static void mazes_usage(FILE *f)
             CF_MAZE_MAX_DIM);
 }
 
-/* A whole decimal integer in [lo, hi]; prints why not. */
-static bool parse_int(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "cformer data mazes: %s '%s': expected an integer in %" PRId64 "..%" PRId64 "\n", opt, s, lo, hi);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 int cf_dualformer_mazes_cmd(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -51,12 +37,12 @@ int cf_dualformer_mazes_cmd(int argc, char **argv)
         const char *s = argv[i];
         bool val = i + 1 < argc;
         bool ok = true;
-        if (strcmp(s, "--size") == 0 && val) ok = parse_int(s, argv[++i], 2, CF_MAZE_MAX_DIM, &size);
-        else if (strcmp(s, "--width") == 0 && val) ok = parse_int(s, argv[++i], 2, CF_MAZE_MAX_DIM, &width);
-        else if (strcmp(s, "--height") == 0 && val) ok = parse_int(s, argv[++i], 2, CF_MAZE_MAX_DIM, &height);
-        else if (strcmp(s, "--count") == 0 && val) ok = parse_int(s, argv[++i], 1, INT64_C(1) << 40, &count);
-        else if (strcmp(s, "--seed") == 0 && val) ok = parse_int(s, argv[++i], 0, INT64_MAX, &seed);
-        else if (strcmp(s, "--min-plan") == 0 && val) ok = parse_int(s, argv[++i], 1, CF_MAZE_MAX_CELLS, &min_plan);
+        if (strcmp(s, "--size") == 0 && val) ok = cf_cli_int("data mazes", s, argv[++i], 2, CF_MAZE_MAX_DIM, &size);
+        else if (strcmp(s, "--width") == 0 && val) ok = cf_cli_int("data mazes", s, argv[++i], 2, CF_MAZE_MAX_DIM, &width);
+        else if (strcmp(s, "--height") == 0 && val) ok = cf_cli_int("data mazes", s, argv[++i], 2, CF_MAZE_MAX_DIM, &height);
+        else if (strcmp(s, "--count") == 0 && val) ok = cf_cli_int("data mazes", s, argv[++i], 1, INT64_C(1) << 40, &count);
+        else if (strcmp(s, "--seed") == 0 && val) ok = cf_cli_int("data mazes", s, argv[++i], 0, INT64_MAX, &seed);
+        else if (strcmp(s, "--min-plan") == 0 && val) ok = cf_cli_int("data mazes", s, argv[++i], 1, CF_MAZE_MAX_CELLS, &min_plan);
         else if ((strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0) && val) out = argv[++i];
         else if (strcmp(s, "--deterministic") == 0) o.deterministic = true;
         else if (strcmp(s, "--official-walls") == 0) o.official_wall_count = true;

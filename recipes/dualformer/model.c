@@ -1,8 +1,10 @@
 /* `model.type: searchformer` and `data.type: mazes` from a recipe (keys: recipes/dualformer/model.h). */
 #include "recipes/dualformer/model.h"
+#include "recipes/run/limits.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +29,9 @@ typedef struct {
 static gen_keys read_generate(cf_recipe *r)
 {
     gen_keys g;
-    g.size = cf_recipe_int(r, "data.generate.size", 0);
-    g.count = cf_recipe_int(r, "data.generate.count", 20000);
-    g.seed = cf_recipe_int(r, "data.generate.seed", 1);
+    g.size = cf_recipe_int_in(r, "data.generate.size", 0, 0, CF_MAZE_MAX_DIM); /* >= 2 when given (ensure_file) */
+    g.count = cf_recipe_int_in(r, "data.generate.count", 20000, 1, CF_MAX_COUNT);
+    g.seed = cf_recipe_int_in(r, "data.generate.seed", 1, 0, CF_MAX_SEED);
     g.generate = cf_recipe_has(r, "data.generate.size");
     return g;
 }
@@ -52,9 +54,9 @@ static cf_status ensure_file(cf_recipe *r, const char *path, const gen_keys *g)
                                   "generate it, or run `cformer data mazes`)", path, strerror(errno));
         return CF_OK;
     }
-    if (g->size < 2 || g->size > CF_MAZE_MAX_DIM || g->count < 1)
-        return cf_recipe_fail(r, "data.generate.size", CF_ERR_ARG, "size %" PRId64 " (2..%d) and count %" PRId64
-                              " (>= 1)", g->size, CF_MAZE_MAX_DIM, g->count);
+    if (g->size < 2)
+        return cf_recipe_fail(r, "data.generate.size", CF_ERR_ARG, "%" PRId64 " is out of range [2, %d]", g->size,
+                              CF_MAZE_MAX_DIM);
     if (exists) {
         cf_maze_file *f = cf_maze_file_open(path);
         if (!f) return cf_last_status();
@@ -99,14 +101,15 @@ cf_dataset *cf_mazes_factory(void *rl, const char *split)
     c.draw.trace = trace == 0 ? CF_MAZE_TRACE_FULL : trace == 1 ? CF_MAZE_TRACE_RANDOM : CF_MAZE_TRACE_NONE;
     c.draw.level3 = level3 == 0 ? CF_MAZE_L3_PAPER : CF_MAZE_L3_CODE;
     static const double small_run_p[5] = {0.4, 0.15, 0.15, 0.1, 0.2};
-    int np = cf_recipe_float_list(r, "data.level_p", c.draw.level_p, 5, small_run_p, 5);
-    c.draw.level3_drop_p = cf_recipe_float(r, "data.level3_drop_p", 0.3);
+    int np = cf_recipe_float_list_in(r, "data.level_p", c.draw.level_p, 5, small_run_p, 5, 0, 1);
+    c.draw.level3_drop_p = cf_recipe_float_in(r, "data.level3_drop_p", 0.3, 0, 1, CF_RANGE_CLOSED);
     c.draw.draw_once = cf_recipe_bool(r, "data.draw_once", false);
-    c.draw.seed = (uint64_t)cf_recipe_int(r, "data.seed", cf_recipe_int(r, "train.seed", 0));
-    c.max_src = cf_recipe_int(r, "data.max_src", 0);
-    c.max_tgt = cf_recipe_int(r, "data.max_tgt", 0);
+    int64_t train_seed = cf_recipe_int_in(r, "train.seed", 0, 0, CF_MAX_SEED);
+    c.draw.seed = (uint64_t)cf_recipe_int_in(r, "data.seed", train_seed, 0, CF_MAX_SEED);
+    c.max_src = cf_recipe_int_in(r, "data.max_src", 0, 0, CF_MAX_SEQ); /* 0: no limit */
+    c.max_tgt = cf_recipe_int_in(r, "data.max_tgt", 0, 0, CF_MAX_SEQ);
     c.truncate = cf_recipe_bool(r, "data.truncate", false);
-    c.val_fraction = cf_recipe_float(r, "data.val_fraction", 0.05);
+    c.val_fraction = cf_recipe_float_in(r, "data.val_fraction", 0.05, 0, 1, CF_RANGE_OPEN_HI);
     if (cf_recipe_status(r) != CF_OK) return NULL;
     if (np != 5) {
         cf_recipe_fail(r, "data.level_p", CF_ERR_ARG, "needs 5 probabilities (levels 0..4), got %d", np);
@@ -126,7 +129,7 @@ cf_dataset *cf_mazes_factory(void *rl, const char *split)
 cf_status cf_dualformer_config_from_recipe(cf_recipe *r, const cf_data_info *info, cf_dualformer_config *c)
 {
     const char *size = cf_recipe_str(r, "model.size", "cpu");
-    int64_t vocab = cf_recipe_int(r, "model.vocab", 0);
+    int64_t vocab = cf_recipe_int_in(r, "model.vocab", 0, 0, CF_MAX_VOCAB); /* 0: the data's */
     if (cf_recipe_status(r) != CF_OK) return cf_recipe_status(r);
     if (vocab <= 0) vocab = info ? info->vocab : 0;
     if (vocab <= 0)
@@ -136,25 +139,25 @@ cf_status cf_dualformer_config_from_recipe(cf_recipe *r, const cf_data_info *inf
         return cf_recipe_fail(r, "model.vocab", CF_ERR_ARG, "%lld is smaller than the maze file's vocabulary of %lld",
                               (long long)vocab, (long long)info->vocab);
     if (cf_dualformer_preset(size, vocab, c) != CF_OK) return cf_recipe_fail(r, "model.size", CF_ERR_ARG, "%s", cf_last_error());
-    int64_t dim = cf_recipe_int(r, "model.dim", c->enc_dim), layers = cf_recipe_int(r, "model.layers", c->enc_layers);
-    int64_t heads = cf_recipe_int(r, "model.heads", c->enc_heads), hidden = cf_recipe_int(r, "model.hidden", 0);
-    c->enc_dim = cf_recipe_int(r, "model.enc_dim", dim);
-    c->dec_dim = cf_recipe_int(r, "model.dec_dim", dim);
-    c->enc_layers = cf_recipe_int(r, "model.enc_layers", layers);
-    c->dec_layers = cf_recipe_int(r, "model.dec_layers", layers);
-    c->enc_heads = cf_recipe_int(r, "model.enc_heads", heads);
-    c->dec_heads = cf_recipe_int(r, "model.dec_heads", heads);
-    c->enc_hidden = cf_recipe_int(r, "model.enc_hidden", hidden > 0 ? hidden : cf_dualformer_ffn_hidden(c->enc_dim));
-    c->dec_hidden = cf_recipe_int(r, "model.dec_hidden", hidden > 0 ? hidden : cf_dualformer_ffn_hidden(c->dec_dim));
-    c->rope_base = cf_recipe_float(r, "model.rope_base", 10000.0);
-    c->init_std = cf_recipe_float(r, "model.init_std", 0.0);
-    c->dropout = cf_recipe_float(r, "model.dropout", 0.0);
+    int64_t dim = cf_recipe_int_in(r, "model.dim", c->enc_dim, 1, CF_MAX_DIM);
+    int64_t layers = cf_recipe_int_in(r, "model.layers", c->enc_layers, 1, CF_MAX_LAYERS);
+    int64_t heads = cf_recipe_int_in(r, "model.heads", c->enc_heads, 1, CF_MAX_DIM);
+    int64_t hidden = cf_recipe_int_in(r, "model.hidden", 0, 0, CF_MAX_HIDDEN); /* 0: the official rule */
+    c->enc_dim = cf_recipe_int_in(r, "model.enc_dim", dim, 1, CF_MAX_DIM);
+    c->dec_dim = cf_recipe_int_in(r, "model.dec_dim", dim, 1, CF_MAX_DIM);
+    c->enc_layers = cf_recipe_int_in(r, "model.enc_layers", layers, 1, CF_MAX_LAYERS);
+    c->dec_layers = cf_recipe_int_in(r, "model.dec_layers", layers, 1, CF_MAX_LAYERS);
+    c->enc_heads = cf_recipe_int_in(r, "model.enc_heads", heads, 1, CF_MAX_DIM);
+    c->dec_heads = cf_recipe_int_in(r, "model.dec_heads", heads, 1, CF_MAX_DIM);
+    c->enc_hidden = cf_recipe_int_in(r, "model.enc_hidden", hidden > 0 ? hidden : cf_dualformer_ffn_hidden(c->enc_dim), 1,
+                                     CF_MAX_HIDDEN);
+    c->dec_hidden = cf_recipe_int_in(r, "model.dec_hidden", hidden > 0 ? hidden : cf_dualformer_ffn_hidden(c->dec_dim), 1,
+                                     CF_MAX_HIDDEN);
+    c->rope_base = cf_recipe_float_in(r, "model.rope_base", 10000.0, 0, INFINITY, CF_RANGE_OPEN);
+    c->init_std = cf_recipe_float_in(r, "model.init_std", 0.0, 0, INFINITY, CF_RANGE_OPEN_HI); /* 0: the official */
+    c->dropout = cf_recipe_float_in(r, "model.dropout", 0.0, 0, 1, CF_RANGE_OPEN_HI);
     c->encoder_padding_mask = cf_recipe_bool(r, "model.encoder_padding_mask", true);
-    if (cf_recipe_status(r) != CF_OK) return cf_recipe_status(r);
-    if (c->enc_hidden <= 0 || c->dec_hidden <= 0 || c->dropout < 0 || c->dropout >= 1)
-        return cf_recipe_fail(r, "model.hidden", CF_ERR_ARG, "hidden sizes must be positive (or 0: the official rule) "
-                              "and dropout in [0, 1)");
-    return CF_OK;
+    return cf_recipe_status(r);
 }
 
 static cf_model *create(cf_recipe *r, cf_params *ps, const cf_data_info *info)
@@ -169,9 +172,7 @@ static cf_model *create(cf_recipe *r, cf_params *ps, const cf_data_info *info)
     int loss = 0;
     parse_choice(r, "model.loss", "sequence", losses, 2, &loss);
     m->sequence_mean = loss == 0;
-    m->groups = (int)cf_recipe_int(r, "model.length_groups", 4);
-    if (m->groups < 1 && cf_recipe_status(r) == CF_OK)
-        cf_recipe_fail(r, "model.length_groups", CF_ERR_ARG, "must be >= 1 (1: one pass over the padded batch)");
+    m->groups = (int)cf_recipe_int_in(r, "model.length_groups", 4, 1, 1 << 16); /* 1: one pass over the padded batch */
     cf_dualformer_config c;
     cf_status st = cf_recipe_status(r) != CF_OK ? cf_recipe_status(r) : cf_dualformer_config_from_recipe(r, info, &c);
     if (st == CF_OK) st = cf_dualformer_eval_config_from_recipe(r, &m->eval);

@@ -1,6 +1,7 @@
 /* `cformer generate` for a GPT recipe: text sampled after a prompt with the model's tokenizer and the KV cache. */
 #include "data/text/text.h"
 #include "recipes/gpt/model.h"
+#include "recipes/run/cli_args.h"
 #include "recipes/run/run.h"
 
 #include <stdio.h>
@@ -12,25 +13,22 @@ int cf_gpt_generate_cmd(cf_run *run, int argc, char **argv)
     const char *prompt = "\n";
     int64_t n_new = 200;
     cf_sample_opts so = {.temperature = 0.8, .top_k = 0, .top_p = 1.0, .seed = 1, .use_cache = true};
+    cf_cli_sampling sm = {.temperature = so.temperature, .top_p = so.top_p, .top_k = so.top_k, .seed = 1};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
-        bool v = i + 1 < argc;
-        if (strcmp(s, "--prompt") == 0 && v) prompt = argv[++i];
-        else if (strcmp(s, "--tokens") == 0 && v) n_new = atoll(argv[++i]);
-        else if (strcmp(s, "--temperature") == 0 && v) so.temperature = atof(argv[++i]);
-        else if (strcmp(s, "--top-k") == 0 && v) so.top_k = atoll(argv[++i]);
-        else if (strcmp(s, "--top-p") == 0 && v) so.top_p = atof(argv[++i]);
-        else if (strcmp(s, "--seed") == 0 && v) so.seed = (uint64_t)atoll(argv[++i]);
+        bool v = i + 1 < argc, ok = true;
+        int sampling = cf_cli_sampling_arg(argc, argv, &i, &sm);
+        if (sampling) ok = sampling > 0;
+        else if (strcmp(s, "--prompt") == 0 && v) prompt = argv[++i];
+        else if (strcmp(s, "--tokens") == 0 && v) ok = cf_cli_int("generate", s, argv[++i], 0, 1 << 20, &n_new);
         else if (strcmp(s, "--no-cache") == 0) so.use_cache = false;
         else {
             fprintf(stderr, "cformer generate: unexpected argument '%s' (see --help)\n", s);
             return 2;
         }
+        if (!ok) return 2;
     }
-    if (n_new < 0) {
-        fprintf(stderr, "cformer generate: --tokens must be >= 0\n");
-        return 2;
-    }
+    so.temperature = sm.temperature, so.top_p = sm.top_p, so.top_k = sm.top_k, so.seed = (uint64_t)sm.seed;
     cf_gpt *gpt = cf_gpt_of(run->model);
     cf_status st = CF_OK;
     const cf_tokenizer *tok = NULL;

@@ -1,6 +1,7 @@
 /* `model.type: gpt`: the GPT-style decoder LM from a recipe. Batches hold "tokens" and "targets" i64
  * [B, T]; the loss is the mean next-token cross-entropy. */
 #include "layers/gpt.h"
+#include "recipes/run/limits.h"
 #include "recipes/run/model.h"
 #include "recipes/gpt/model.h"
 
@@ -33,25 +34,28 @@ PARSER(cf_mlp_kind_parse, cf_mlp_kind)
 cf_status cf_gpt_config_from_recipe(cf_recipe *r, cf_gpt_config *c)
 {
     *c = cf_gpt_defaults();
-    c->vocab = cf_recipe_int(r, "model.vocab", c->vocab);
-    c->seq = cf_recipe_int(r, "model.seq", c->seq);
-    c->dim = cf_recipe_int(r, "model.dim", c->dim);
-    c->layers = cf_recipe_int(r, "model.layers", c->layers);
-    c->heads = cf_recipe_int(r, "model.heads", c->heads);
-    c->kv_heads = cf_recipe_int(r, "model.kv_heads", 0);
-    c->hidden = cf_recipe_int(r, "model.hidden", 4 * c->dim);
+    c->vocab = cf_recipe_int_in(r, "model.vocab", c->vocab, 1, CF_MAX_VOCAB);
+    c->seq = cf_recipe_int_in(r, "model.seq", c->seq, 1, CF_MAX_SEQ);
+    c->dim = cf_recipe_int_in(r, "model.dim", c->dim, 1, CF_MAX_DIM);
+    c->layers = cf_recipe_int_in(r, "model.layers", c->layers, 1, CF_MAX_LAYERS);
+    c->heads = cf_recipe_int_in(r, "model.heads", c->heads, 1, CF_MAX_DIM);
+    c->kv_heads = cf_recipe_int_in(r, "model.kv_heads", 0, 0, CF_MAX_DIM); /* 0: as many as model.heads */
+    c->hidden = cf_recipe_int_in(r, "model.hidden", 4 * c->dim, 1, CF_MAX_HIDDEN);
     parse_enum(r, "model.pos", "learned", cf_pos_kind_parse_any, &c->pos, "learned, sinusoidal, rope, none");
     parse_enum(r, "model.norm", "layer", cf_norm_kind_parse_any, &c->norm, "layer, rms");
     parse_enum(r, "model.mlp", "gelu", cf_mlp_kind_parse_any, &c->mlp, "gelu, gelu_tanh, relu, swiglu");
     c->prenorm = cf_recipe_bool(r, "model.prenorm", true);
     c->bias = cf_recipe_bool(r, "model.bias", true);
     c->tie = cf_recipe_bool(r, "model.tie", false);
-    c->dropout = cf_recipe_float(r, "model.dropout", 0.0);
-    c->init_std = cf_recipe_float(r, "model.init_std", 0.02);
+    c->dropout = cf_recipe_float_in(r, "model.dropout", 0.0, 0, 1, CF_RANGE_OPEN_HI);
+    c->init_std = cf_recipe_float_in(r, "model.init_std", 0.02, 0, INFINITY, CF_RANGE_OPEN_HI);
     if (cf_recipe_status(r) != CF_OK) return cf_recipe_status(r);
-    if (c->vocab <= 0 || c->seq <= 0 || c->dim <= 0 || c->layers <= 0 || c->heads <= 0 || c->dim % c->heads)
-        return cf_recipe_fail(r, "model.dim", CF_ERR_ARG,
-                              "vocab, seq, dim, layers and heads must be positive and dim divisible by heads");
+    if (c->dim % c->heads)
+        return cf_recipe_fail(r, "model.heads", CF_ERR_ARG, "%lld does not divide model.dim (%lld)", (long long)c->heads,
+                              (long long)c->dim);
+    if (c->kv_heads && c->heads % c->kv_heads)
+        return cf_recipe_fail(r, "model.kv_heads", CF_ERR_ARG, "%lld does not divide model.heads (%lld)",
+                              (long long)c->kv_heads, (long long)c->heads);
     return CF_OK;
 }
 

@@ -3,6 +3,8 @@
 #include "autograd/clock.h"
 #include "data/spikes/spike_metrics.h"
 #include "recipes/neuroformer/model.h"
+#include "recipes/run/cli_args.h"
+#include "recipes/run/limits.h"
 #include "recipes/run/run.h"
 
 #include <stdio.h>
@@ -13,24 +15,27 @@ int cf_neuroformer_generate_cmd(cf_run *run, int argc, char **argv)
 {
     const char *out = NULL, *split = "test";
     cf_nf_gen_options go = {.sample = {.temperature = 1.0, .top_p = 1.0, .seed = 1, .use_cache = true}, .seconds = 10, .batch = 64};
+    cf_cli_sampling sm = {.temperature = go.sample.temperature, .top_p = go.sample.top_p, .seed = 1};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
-        bool v = i + 1 < argc;
-        if ((strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0) && v) out = argv[++i];
-        else if (strcmp(s, "--seconds") == 0 && v) go.seconds = atof(argv[++i]);
+        bool v = i + 1 < argc, ok = true;
+        int sampling = cf_cli_sampling_arg(argc, argv, &i, &sm);
+        if (sampling) ok = sampling > 0;
+        else if ((strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0) && v) out = argv[++i];
+        else if (strcmp(s, "--seconds") == 0 && v) /* 0: all of the split */
+            ok = cf_cli_float("generate", s, argv[++i], 0, 1e9, CF_RANGE_CLOSED, &go.seconds);
         else if (strcmp(s, "--true-past") == 0) go.true_past = true;
         else if (strcmp(s, "--split") == 0 && v) split = argv[++i];
-        else if (strcmp(s, "--temperature") == 0 && v) go.sample.temperature = atof(argv[++i]);
-        else if (strcmp(s, "--top-k") == 0 && v) go.sample.top_k = atoll(argv[++i]);
-        else if (strcmp(s, "--top-p") == 0 && v) go.sample.top_p = atof(argv[++i]);
-        else if (strcmp(s, "--seed") == 0 && v) go.sample.seed = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(s, "--batch") == 0 && v) go.batch = atoll(argv[++i]);
+        else if (strcmp(s, "--batch") == 0 && v) ok = cf_cli_int("generate", s, argv[++i], 1, CF_MAX_ROWS, &go.batch);
         else if (strcmp(s, "--no-cache") == 0) go.sample.use_cache = false;
         else {
             fprintf(stderr, "cformer generate: unexpected argument '%s' (see --help)\n", s);
             return 2;
         }
+        if (!ok) return 2;
     }
+    go.sample.temperature = sm.temperature, go.sample.top_p = sm.top_p, go.sample.top_k = sm.top_k;
+    go.sample.seed = (uint64_t)sm.seed;
     if (!out) {
         fprintf(stderr, "cformer generate: a Neuroformer writes its spikes to a file: give -o FILE.h5 (see --help)\n");
         return 2;

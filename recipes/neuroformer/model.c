@@ -1,7 +1,9 @@
 /* `model.type: neuroformer`: the model from its recipe keys (sizes of the vocabularies from the data), its
  * loss on a batch of the spikes dataset, and the registration of the model and the dataset. */
 #include "recipes/neuroformer/internal.h"
+#include "recipes/run/limits.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,28 +70,30 @@ static cf_status read_config(cf_recipe *r, nf_model *m, cf_neuroformer_config *c
     c->n_units = n_units;
     c->dt_classes = m->vocab.dt_max + 1;
     c->block = t->block_size, c->prev_block = t->prev_block_size;
-    c->dim = cf_recipe_int(r, "model.dim", c->dim);
-    c->heads = cf_recipe_int(r, "model.heads", c->heads);
-    c->state_layers = cf_recipe_int(r, "model.state_layers", c->state_layers);
-    c->hist_layers = cf_recipe_int(r, "model.hist_layers", c->hist_layers);
-    c->beh_layers = cf_recipe_int(r, "model.beh_layers", c->beh_layers);
-    c->final_layers = cf_recipe_int(r, "model.final_layers", c->final_layers);
-    c->dropout = cf_recipe_float(r, "model.dropout", c->dropout);
-    c->init_std = cf_recipe_float(r, "model.init_std", c->init_std);
+    /* a stack may have no layers (0); dim even and divisible by heads is checked below */
+    c->dim = cf_recipe_int_in(r, "model.dim", c->dim, 2, CF_MAX_DIM);
+    c->heads = cf_recipe_int_in(r, "model.heads", c->heads, 1, CF_MAX_DIM);
+    c->state_layers = cf_recipe_int_in(r, "model.state_layers", c->state_layers, 0, CF_MAX_LAYERS);
+    c->hist_layers = cf_recipe_int_in(r, "model.hist_layers", c->hist_layers, 0, CF_MAX_LAYERS);
+    c->beh_layers = cf_recipe_int_in(r, "model.beh_layers", c->beh_layers, 0, CF_MAX_LAYERS);
+    c->final_layers = cf_recipe_int_in(r, "model.final_layers", c->final_layers, 0, CF_MAX_LAYERS);
+    c->dropout = cf_recipe_float_in(r, "model.dropout", c->dropout, 0, 1, CF_RANGE_OPEN_HI);
+    c->init_std = cf_recipe_float_in(r, "model.init_std", c->init_std, 0, INFINITY, CF_RANGE_OPEN_HI);
     c->contrastive = cf_recipe_bool(r, "model.contrastive", c->contrastive);
-    c->clip_temp = cf_recipe_float(r, "model.clip_temp", c->clip_temp);
+    c->clip_temp = cf_recipe_float_in(r, "model.clip_temp", c->clip_temp, 0, INFINITY, CF_RANGE_OPEN);
     c->clip_symmetric = cf_recipe_bool(r, "model.clip_symmetric", c->clip_symmetric);
     c->clip_separate = cf_recipe_bool(r, "model.clip_separate", c->clip_separate);
-    c->w_id = cf_recipe_float(r, "model.loss_id", c->w_id);
-    c->w_dt = cf_recipe_float(r, "model.loss_dt", c->w_dt);
-    c->w_clip = cf_recipe_float(r, "model.loss_contrastive", c->w_clip);
-    c->w_beh = cf_recipe_float(r, "model.loss_behavior", c->w_beh);
+    /* loss weights; the contrastive one in [0, 1): the cross-entropy weights are scaled by 1 - it */
+    c->w_id = cf_recipe_float_in(r, "model.loss_id", c->w_id, 0, INFINITY, CF_RANGE_OPEN_HI);
+    c->w_dt = cf_recipe_float_in(r, "model.loss_dt", c->w_dt, 0, INFINITY, CF_RANGE_OPEN_HI);
+    c->w_clip = cf_recipe_float_in(r, "model.loss_contrastive", c->w_clip, 0, 1, CF_RANGE_OPEN_HI);
+    c->w_beh = cf_recipe_float_in(r, "model.loss_behavior", c->w_beh, 0, INFINITY, CF_RANGE_OPEN_HI);
     c->beh_inputs = m->n_in;
     c->beh_predict = m->predict_col >= 0;
-    c->frame_layers = cf_recipe_int(r, "model.frame_layers", 0);
+    c->frame_layers = cf_recipe_int_in(r, "model.frame_layers", 0, 0, CF_MAX_LAYERS);
     int64_t kernel[3], stride[3];
-    int nk = cf_recipe_int_list(r, "model.frame_kernel", kernel, 3, c->frame_kernel, 3);
-    int ns = cf_recipe_int_list(r, "model.frame_stride", stride, 3, kernel, nk == 3 ? 3 : 0);
+    int nk = cf_recipe_int_list_in(r, "model.frame_kernel", kernel, 3, c->frame_kernel, 3, 1, 1 << 16);
+    int ns = cf_recipe_int_list_in(r, "model.frame_stride", stride, 3, kernel, nk == 3 ? 3 : 0, 1, 1 << 16);
     CF_TRY(cf_recipe_status(r));
     if (nk != 3) return cf_recipe_fail(r, "model.frame_kernel", CF_ERR_ARG, "expected [kt, kh, kw] (frames, height, width)");
     if (ns != 3 || stride[0] != kernel[0] || stride[1] != kernel[1] || stride[2] != kernel[2])
@@ -99,25 +103,24 @@ static cf_status read_config(cf_recipe *r, nf_model *m, cf_neuroformer_config *c
     memcpy(c->frame_kernel, kernel, sizeof kernel);
     c->frames = t->frames, c->frame_h = frame_h, c->frame_w = frame_w;
     nf_eval_settings *e = &m->ev;
-    e->batch = cf_recipe_int(r, "eval.rows", 64);
-    e->temperature = cf_recipe_float(r, "eval.temperature", 1.0);
-    e->top_k = cf_recipe_int(r, "eval.top_k", 0);
-    e->top_p = cf_recipe_float(r, "eval.top_p", 1.0);
-    e->seed = (uint64_t)cf_recipe_int(r, "eval.seed", 0);
-    e->free_seconds = cf_recipe_float(r, "eval.free_seconds", 10.0);
-    e->max_windows = cf_recipe_int(r, "eval.max_windows", 0);
-    e->xcorr_lag = cf_recipe_int(r, "eval.xcorr_lag", 5);
-    e->psth_bin = cf_recipe_float(r, "eval.psth_bin", 0.5);
+    e->batch = cf_recipe_int_in(r, "eval.rows", 64, 1, CF_MAX_ROWS);
+    e->temperature = cf_recipe_float_in(r, "eval.temperature", 1.0, 0, 1e6, CF_RANGE_CLOSED); /* 0: greedy */
+    e->top_k = cf_recipe_int_in(r, "eval.top_k", 0, 0, CF_MAX_VOCAB);                          /* 0: all */
+    e->top_p = cf_recipe_float_in(r, "eval.top_p", 1.0, 0, 1, CF_RANGE_OPEN_LO);
+    e->seed = (uint64_t)cf_recipe_int_in(r, "eval.seed", 0, 0, CF_MAX_SEED);
+    e->free_seconds = cf_recipe_float_in(r, "eval.free_seconds", 10.0, 0, 1e7, CF_RANGE_CLOSED);
+    e->max_windows = cf_recipe_int_in(r, "eval.max_windows", 0, 0, CF_MAX_COUNT); /* 0: all */
+    e->xcorr_lag = cf_recipe_int_in(r, "eval.xcorr_lag", 5, 1, 1 << 20);
+    e->psth_bin = cf_recipe_float_in(r, "eval.psth_bin", 0.5, 0, 1e6, CF_RANGE_OPEN_LO);
     const char *abl = cf_recipe_str(r, "eval.ablation_checkpoint", NULL);
     if (abl && *abl) {
         char buf[2048];
         snprintf(e->ablation, sizeof e->ablation, "%s", cf_recipe_path(r, "eval.ablation_checkpoint", abl, buf, sizeof buf));
     }
     CF_TRY(cf_recipe_status(r));
-    if (e->batch <= 0 || e->xcorr_lag <= 0 || !(e->psth_bin > 0) || e->max_windows < 0)
-        return cf_recipe_fail(r, "eval.rows", CF_ERR_ARG, "eval.rows, eval.xcorr_lag and eval.psth_bin must be positive");
-    if (c->w_clip < 0 || c->w_clip >= 1)
-        return cf_recipe_fail(r, "model.loss_contrastive", CF_ERR_ARG, "must be in [0, 1) (the CE weights are scaled by 1 - it)");
+    if (c->dim % 2 || c->dim % c->heads)
+        return cf_recipe_fail(r, "model.dim", CF_ERR_ARG, "%lld must be even and divisible by model.heads (%lld)",
+                              (long long)c->dim, (long long)c->heads);
     return CF_OK;
 }
 

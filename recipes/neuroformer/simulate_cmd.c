@@ -3,7 +3,10 @@
 #include "autograd/clock.h"
 #include "recipes/neuroformer/model.h"
 #include "data/spikes/simulate_spikes.h"
+#include "recipes/run/cli_args.h"
+#include "recipes/run/limits.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,46 +36,47 @@ int cf_neuroformer_simulate_cmd(int argc, char **argv)
     cf_sim_config c = cf_sim_defaults();
     const char *out = NULL;
     bool hub_targets_set = false;
+    int64_t neurons = c.n_neurons, hubs_n = c.n_hubs, targets = c.hub_targets, seed = 0;
+    const char *cmd = "data spikes";
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
-        bool v = i + 1 < argc;
-        if (strcmp(s, "--neurons") == 0 && v) c.n_neurons = atoi(argv[++i]);
-        else if (strcmp(s, "--hubs") == 0 && v) c.n_hubs = atoi(argv[++i]);
-        else if (strcmp(s, "--hub-targets") == 0 && v) c.hub_targets = atoi(argv[++i]), hub_targets_set = true;
-        else if (strcmp(s, "--seconds") == 0 && v) c.seconds = atof(argv[++i]);
-        else if (strcmp(s, "--seed") == 0 && v) c.seed = strtoull(argv[++i], NULL, 10);
+        bool v = i + 1 < argc, ok = true;
+        /* the ranges of cf_sim_check (data/spikes/simulate_spikes.h) that depend on no other option */
+        if (strcmp(s, "--neurons") == 0 && v) ok = cf_cli_int(cmd, s, argv[++i], 1, 4096, &neurons);
+        else if (strcmp(s, "--hubs") == 0 && v) ok = cf_cli_int(cmd, s, argv[++i], 0, 4096, &hubs_n);
+        else if (strcmp(s, "--hub-targets") == 0 && v) ok = cf_cli_int(cmd, s, argv[++i], 0, 4095, &targets), hub_targets_set = true;
+        else if (strcmp(s, "--seconds") == 0 && v) ok = cf_cli_float(cmd, s, argv[++i], 0, 1e9, CF_RANGE_OPEN_LO, &c.seconds);
+        else if (strcmp(s, "--seed") == 0 && v) ok = cf_cli_int(cmd, s, argv[++i], 0, CF_MAX_SEED, &seed);
         else if (strcmp(s, "--stimulus") == 0) c.stim_gain = c.stim_gain != 0 ? c.stim_gain : 1.0;
-        else if (strcmp(s, "--stimulus-gain") == 0 && v) c.stim_gain = atof(argv[++i]);
-        else if (strcmp(s, "--trial-s") == 0 && v) c.trial_s = atof(argv[++i]);
-        else if (strcmp(s, "--hub-weight") == 0 && v) c.hub_weight = atof(argv[++i]);
-        else if (strcmp(s, "--edge-prob") == 0 && v) c.edge_prob = atof(argv[++i]);
+        else if (strcmp(s, "--stimulus-gain") == 0 && v) ok = cf_cli_float(cmd, s, argv[++i], -INFINITY, INFINITY, CF_RANGE_OPEN, &c.stim_gain);
+        else if (strcmp(s, "--trial-s") == 0 && v) ok = cf_cli_float(cmd, s, argv[++i], 0, INFINITY, CF_RANGE_OPEN_HI, &c.trial_s);
+        else if (strcmp(s, "--hub-weight") == 0 && v) ok = cf_cli_float(cmd, s, argv[++i], -INFINITY, INFINITY, CF_RANGE_OPEN, &c.hub_weight);
+        else if (strcmp(s, "--edge-prob") == 0 && v) ok = cf_cli_float(cmd, s, argv[++i], 0, 1, CF_RANGE_CLOSED, &c.edge_prob);
         else if (strcmp(s, "--movie") == 0 && v) {
             const char *m = argv[++i];
             char *end = NULL;
             long h = strtol(m, &end, 10), w = end && (*end == 'x' || *end == 'X') ? strtol(end + 1, &end, 10) : -1;
             if (!end || *end || h < 1 || w < 1 || h > 1024 || w > 1024) {
-                fprintf(stderr, "cformer data spikes: --movie '%s': expected HxW, e.g. 8x8\n", m);
+                fprintf(stderr, "cformer data spikes: --movie '%s': expected HxW, e.g. 8x8 (1 to 1024 pixels a side)\n", m);
                 return 2;
             }
             c.movie_h = (int)h, c.movie_w = (int)w;
-        } else if (strcmp(s, "--movie-gain") == 0 && v) c.movie_gain = atof(argv[++i]);
-        else if (strcmp(s, "--movie-lag") == 0 && v) c.movie_lag = atof(argv[++i]);
+        } else if (strcmp(s, "--movie-gain") == 0 && v) ok = cf_cli_float(cmd, s, argv[++i], -INFINITY, INFINITY, CF_RANGE_OPEN, &c.movie_gain);
+        else if (strcmp(s, "--movie-lag") == 0 && v) ok = cf_cli_float(cmd, s, argv[++i], 0, INFINITY, CF_RANGE_OPEN_HI, &c.movie_lag);
         else if ((strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0) && v) out = argv[++i];
         else {
             fprintf(stderr, "cformer data spikes: unexpected argument '%s' (see --help)\n", s);
             return 2;
         }
+        if (!ok) return 2;
     }
+    c.n_neurons = (int)neurons, c.n_hubs = (int)hubs_n, c.hub_targets = (int)targets, c.seed = (uint64_t)seed;
     if (!out) {
         fprintf(stderr, "cformer data spikes: no output file (-o FILE.h5)\n");
         return 2;
     }
     /* small circuits: fewer hub targets than the default 10 when there are not enough neurons */
     if (!hub_targets_set && c.hub_targets > c.n_neurons - 1) c.hub_targets = c.n_neurons > 1 ? c.n_neurons - 1 : 0;
-    if (c.n_neurons <= 0) {
-        fprintf(stderr, "cformer data spikes: --neurons must be positive\n");
-        return 2;
-    }
     double t0 = cf_now();
     cf_spikes *s = NULL;
     double *w = malloc(sizeof(double) * (size_t)c.n_neurons * (size_t)c.n_neurons);

@@ -3,6 +3,7 @@
 #include "autograd/fileio.h"
 #include "data/spikes/simulate_spikes.h"
 #include "recipes/neuroformer/model.h"
+#include "recipes/run/limits.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -23,22 +24,23 @@ static cf_status maybe_simulate(cf_recipe *r, cf_spike_source *src)
     for (size_t i = 0; i < sizeof sim_keys / sizeof sim_keys[0]; i++) any |= cf_recipe_has(r, sim_keys[i]);
     if (!any) return CF_OK;
     cf_sim_config c = cf_sim_defaults();
-    c.n_neurons = (int)cf_recipe_int(r, "data.simulate.neurons", c.n_neurons);
-    c.n_hubs = (int)cf_recipe_int(r, "data.simulate.hubs", c.n_hubs);
-    c.seconds = cf_recipe_float(r, "data.simulate.seconds", c.seconds);
-    c.seed = (uint64_t)cf_recipe_int(r, "data.simulate.seed", 0);
-    c.stim_gain = cf_recipe_float(r, "data.simulate.stimulus", 0.0);
-    c.trial_s = cf_recipe_float(r, "data.simulate.trial_s", 0.0);
-    c.base_rate_hz = cf_recipe_float(r, "data.simulate.base_rate_hz", c.base_rate_hz);
-    c.hub_rate_hz = cf_recipe_float(r, "data.simulate.hub_rate_hz", c.hub_rate_hz);
-    c.hub_weight = cf_recipe_float(r, "data.simulate.hub_weight", c.hub_weight);
-    c.edge_prob = cf_recipe_float(r, "data.simulate.edge_prob", c.edge_prob);
+    /* the ranges of cf_sim_check (data/spikes/simulate_spikes.h) where they do not depend on other keys */
+    c.n_neurons = (int)cf_recipe_int_in(r, "data.simulate.neurons", c.n_neurons, 1, 4096);
+    c.n_hubs = (int)cf_recipe_int_in(r, "data.simulate.hubs", c.n_hubs, 0, 4096); /* at most the neurons */
+    c.seconds = cf_recipe_float_in(r, "data.simulate.seconds", c.seconds, 0, 1e9, CF_RANGE_OPEN_LO);
+    c.seed = (uint64_t)cf_recipe_int_in(r, "data.simulate.seed", 0, 0, CF_MAX_SEED);
+    c.stim_gain = cf_recipe_float_in(r, "data.simulate.stimulus", 0.0, -INFINITY, INFINITY, CF_RANGE_OPEN);
+    c.trial_s = cf_recipe_float_in(r, "data.simulate.trial_s", 0.0, 0, INFINITY, CF_RANGE_OPEN_HI);
+    c.base_rate_hz = cf_recipe_float_in(r, "data.simulate.base_rate_hz", c.base_rate_hz, 0, INFINITY, CF_RANGE_OPEN);
+    c.hub_rate_hz = cf_recipe_float_in(r, "data.simulate.hub_rate_hz", c.hub_rate_hz, 0, INFINITY, CF_RANGE_OPEN);
+    c.hub_weight = cf_recipe_float_in(r, "data.simulate.hub_weight", c.hub_weight, -INFINITY, INFINITY, CF_RANGE_OPEN);
+    c.edge_prob = cf_recipe_float_in(r, "data.simulate.edge_prob", c.edge_prob, 0, 1, CF_RANGE_CLOSED);
     int64_t movie[2] = {0, 0};
-    int nm = cf_recipe_int_list(r, "data.simulate.movie", movie, 2, movie, 2);
-    c.movie_gain = cf_recipe_float(r, "data.simulate.movie_gain", c.movie_gain);
-    c.movie_lag = cf_recipe_float(r, "data.simulate.movie_lag", c.movie_lag);
+    int nm = cf_recipe_int_list_in(r, "data.simulate.movie", movie, 2, movie, 2, 0, 1024);
+    c.movie_gain = cf_recipe_float_in(r, "data.simulate.movie_gain", c.movie_gain, -INFINITY, INFINITY, CF_RANGE_OPEN);
+    c.movie_lag = cf_recipe_float_in(r, "data.simulate.movie_lag", c.movie_lag, 0, INFINITY, CF_RANGE_OPEN_HI);
     CF_TRY(cf_recipe_status(r));
-    if (nm != 2 || movie[0] < 0 || movie[1] < 0 || movie[0] > 1024 || movie[1] > 1024)
+    if (nm != 2)
         return cf_recipe_fail(r, "data.simulate.movie", CF_ERR_ARG, "expected [height, width] in pixels (e.g. [8, 8])");
     c.movie_h = (int)movie[0], c.movie_w = (int)movie[1];
     if (c.n_hubs > c.n_neurons) c.n_hubs = c.n_neurons;
@@ -67,37 +69,35 @@ cf_status cf_spike_source_from_recipe(cf_recipe *r, cf_spike_source *src)
     *o = cf_spike_options_defaults();
     o->path = src->path;
     cf_spike_token_config *t = &o->tokens;
-    t->dt = cf_recipe_float(r, "data.dt", t->dt);
-    t->window_curr = cf_recipe_float(r, "data.window.curr", t->window_curr);
-    t->window_prev = cf_recipe_float(r, "data.window.prev", t->window_prev);
-    t->block_size = (int)cf_recipe_int(r, "data.block_size.id", t->block_size);
-    t->prev_block_size = (int)cf_recipe_int(r, "data.block_size.prev_id", t->prev_block_size);
+    /* tokens: the ranges of cf_spike_vocab_make (data/spikes/spikes.h); windows are multiples of dt */
+    t->dt = cf_recipe_float_in(r, "data.dt", t->dt, 0, INFINITY, CF_RANGE_OPEN);
+    t->window_curr = cf_recipe_float_in(r, "data.window.curr", t->window_curr, 0, INFINITY, CF_RANGE_OPEN);
+    t->window_prev = cf_recipe_float_in(r, "data.window.prev", t->window_prev, 0, INFINITY, CF_RANGE_OPEN);
+    t->block_size = (int)cf_recipe_int_in(r, "data.block_size.id", t->block_size, 2, 1 << 20);
+    t->prev_block_size = (int)cf_recipe_int_in(r, "data.block_size.prev_id", t->prev_block_size, 2, 1 << 20);
     t->use_trials = cf_recipe_bool(r, "data.use_trials", t->use_trials);
     t->behavior = cf_recipe_bool(r, "data.behavior", t->behavior);
-    o->train_frac = cf_recipe_float(r, "data.train_frac", o->train_frac);
-    o->val_frac = cf_recipe_float(r, "data.val_frac", o->val_frac);
-    o->block_s = cf_recipe_float(r, "data.block_s", o->block_s);
-    o->split_seed = (uint64_t)cf_recipe_int(r, "data.split_seed", 0);
-    src->train_fraction = cf_recipe_float(r, "data.train_fraction", 1.0);
+    o->train_frac = cf_recipe_float_in(r, "data.train_frac", o->train_frac, 0, 1, CF_RANGE_CLOSED);
+    o->val_frac = cf_recipe_float_in(r, "data.val_frac", o->val_frac, 0, 1, CF_RANGE_CLOSED);
+    /* split blocks of block_s seconds; <= 0: one contiguous split */
+    o->block_s = cf_recipe_float_in(r, "data.block_s", o->block_s, -INFINITY, INFINITY, CF_RANGE_OPEN);
+    o->split_seed = (uint64_t)cf_recipe_int_in(r, "data.split_seed", 0, 0, CF_MAX_SEED);
+    src->train_fraction = cf_recipe_float_in(r, "data.train_fraction", 1.0, 0, 1, CF_RANGE_OPEN_LO);
     src->shuffle_prev = cf_recipe_bool(r, "data.shuffle_prev", false);
     /* the frames: read when the model has frame layers (model.frame_layers: 0 turns them off, data and all) */
-    bool frames = cf_recipe_int(r, "model.frame_layers", 0) > 0;
-    int frame_count = (int)cf_recipe_int(r, "data.frames.count", 20);
+    bool frames = cf_recipe_int_in(r, "model.frame_layers", 0, 0, CF_MAX_LAYERS) > 0;
+    int frame_count = (int)cf_recipe_int_in(r, "data.frames.count", 20, 1, 100000);
     t->frames_official_offset = cf_recipe_bool(r, "data.frames.official_offset", false);
     const char *fname = cf_recipe_str(r, "data.frames.name", NULL);
     int64_t size[2] = {0, 0};
-    int ns = cf_recipe_int_list(r, "data.frames.size", size, 2, size, 2);
+    int ns = cf_recipe_int_list_in(r, "data.frames.size", size, 2, size, 2, 0, 1 << 16); /* 0: the file's size */
     CF_TRY(cf_recipe_status(r));
-    if (frame_count < 1 || frame_count > 100000)
-        return cf_recipe_fail(r, "data.frames.count", CF_ERR_ARG, "must be in 1..100000, got %d", frame_count);
-    if (ns != 2 || size[0] < 0 || size[1] < 0)
+    if (ns != 2)
         return cf_recipe_fail(r, "data.frames.size", CF_ERR_ARG, "expected [height, width] in pixels");
     t->frames = frames ? frame_count : 0;
     src->frame_size[0] = (int)size[0], src->frame_size[1] = (int)size[1];
     snprintf(src->frames_name, sizeof src->frames_name, "%s", fname ? fname : "");
     o->frames_name = src->frames_name[0] ? src->frames_name : NULL;
-    if (!(src->train_fraction > 0 && src->train_fraction <= 1))
-        return cf_recipe_fail(r, "data.train_fraction", CF_ERR_ARG, "must be in (0, 1], got %g", src->train_fraction);
     cf_spike_vocab v;
     if (cf_spike_vocab_make(1, t, &v) != CF_OK) return cf_recipe_fail(r, "data.window.curr", CF_ERR_ARG, "%s", cf_last_error());
     return CF_OK;

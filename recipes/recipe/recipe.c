@@ -64,7 +64,7 @@ rentry *cf_recipe_find(const cf_recipe *r, const char *key)
     return NULL;
 }
 
-static rdecl *find_decl(const cf_recipe *r, const char *key)
+rdecl *cf_recipe_find_decl(const cf_recipe *r, const char *key)
 {
     for (int i = 0; i < r->ndecls; i++)
         if (strcmp(r->decls[i].key, key) == 0) return &r->decls[i];
@@ -134,6 +134,17 @@ static cf_status stick(cf_recipe *r, cf_status st, const char *fmt, ...)
     va_end(ap);
     return s;
 }
+
+cf_status cf_recipe_stick(cf_recipe *r, cf_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cf_status s = vstick(r, st, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void cf_recipe_where_text(const cf_recipe *r, const rentry *e, char *buf, size_t n) { where_text(r, e, buf, n); }
 
 cf_status cf_recipe_status(const cf_recipe *r)
 {
@@ -212,7 +223,7 @@ static rentry *lookup(cf_recipe *r, const char *key, bool mark, bool *bad)
 
 static rdecl *declare(cf_recipe *r, const char *key, rtype type)
 {
-    rdecl *d = find_decl(r, key);
+    rdecl *d = cf_recipe_find_decl(r, key);
     if (!d) {
         for (int i = 0; i < r->ndecls; i++) {
             const char *k = r->decls[i].key;
@@ -552,7 +563,7 @@ cf_status cf_recipe_set(cf_recipe *r, const char *assignment)
         return cf_set_error(CF_ERR_ARG,
                             "--set: '%s' is not section.key or section.sub.key (names of [A-Za-z0-9_-])", key);
     }
-    if (find_decl(r, key))
+    if (cf_recipe_find_decl(r, key))
         return cf_set_error(CF_ERR_STATE, "--set: %s: the program already read this key; apply --set before reading",
                             key);
     for (int i = 0; i < r->nentries; i++) {

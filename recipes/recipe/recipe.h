@@ -19,8 +19,8 @@
  * Getters return values, not statuses: the first error (a wrong type, a missing required key) is kept
  * inside the recipe ("sticky") and the getter returns the default. Read every key, then check once:
  *
- *     int64_t steps = cf_recipe_int(r, "train.steps", 1000);
- *     double lr = cf_recipe_float(r, "optim.lr", 1e-3);
+ *     int64_t steps = cf_recipe_int_in(r, "train.steps", 1000, 0, INT64_MAX);
+ *     double lr = cf_recipe_float_in(r, "optim.lr", 1e-3, 0, 10, CF_RANGE_OPEN_LO);
  *     const char *path = cf_recipe_require_str(r, "data.path");
  *     if (cf_recipe_check_unknown(r) != CF_OK) { fprintf(stderr, "%s\n", cf_recipe_error(r)); ... }
  *
@@ -92,6 +92,44 @@ int cf_recipe_float_list(cf_recipe *r, const char *key, double *out, int max, co
                          int ndflt);
 /* String lists have no default (absent: 0 items); the pointers stay valid until cf_recipe_free(). */
 int cf_recipe_str_list(cf_recipe *r, const char *key, const char **out, int max);
+
+/* ---- ranged getters: every numeric key a program reads has a declared valid range ----
+ * As the getters above, and then the value (from the file, --set or the default) must lie in the range, else
+ * the sticky error "FILE:LINE: train.threads: 70000 is out of range [0, 1024]" (one-sided ranges read
+ * "log.every: 0 is out of range: must be >= 1"; an absent key's default is named "(the default)") and the
+ * getter returns dflt. NaN is in no range; +-inf only where a bound is an infinity the range includes.
+ * The range is remembered with the key (cf_recipe_range) but is not part of the resolved recipe, whose
+ * text and hash stay what cf_recipe_int/float give.
+ *
+ *     int64_t every = cf_recipe_int_in(r, "log.every", 10, 1, INT64_MAX);            // >= 1
+ *     double lr = cf_recipe_float_in(r, "optim.lr", 3e-4, 0, 10, CF_RANGE_OPEN_LO);  // (0, 10]
+ *     double eps = cf_recipe_float_in(r, "optim.eps", 1e-8, 0, INFINITY, CF_RANGE_OPEN); // > 0, finite */
+typedef enum cf_range_bounds {
+    CF_RANGE_CLOSED = 0,  /* [lo, hi] */
+    CF_RANGE_OPEN_LO = 1, /* (lo, hi] */
+    CF_RANGE_OPEN_HI = 2, /* [lo, hi) */
+    CF_RANGE_OPEN = 3,    /* (lo, hi) */
+} cf_range_bounds;
+
+/* [lo, hi], lo <= hi; INT64_MIN / INT64_MAX mean "no bound" in messages. */
+int64_t cf_recipe_int_in(cf_recipe *r, const char *key, int64_t dflt, int64_t lo, int64_t hi);
+double cf_recipe_float_in(cf_recipe *r, const char *key, double dflt, double lo, double hi, cf_range_bounds b);
+/* Every item in [lo, hi] (closed for both); the error names the item: "model.frame_kernel[1]: 0 is ...". */
+int cf_recipe_int_list_in(cf_recipe *r, const char *key, int64_t *out, int max, const int64_t *dflt, int ndflt,
+                          int64_t lo, int64_t hi);
+int cf_recipe_float_list_in(cf_recipe *r, const char *key, double *out, int max, const double *dflt, int ndflt,
+                            double lo, double hi);
+/* The range the last ranged getter of key declared (ints as doubles; bounds as CF_RANGE_*). False when the
+ * key was not read by a ranged getter. A query only. */
+bool cf_recipe_range(const cf_recipe *r, const char *key, double *lo, double *hi, cf_range_bounds *b);
+
+/* The ranges as such, for other numbers (command-line options) checked and worded as recipe keys are:
+ * whether v lies in the range (NaN never; an infinity only where the range includes that infinite bound),
+ * and the range as text, "[1, 2^20]", "(0, 10]", or one-sided "> 0", ">= 1" when the other side is unbounded
+ * (an infinity; INT64_MIN / INT64_MAX for integers). The text functions return whether it is one-sided. */
+bool cf_range_holds(double v, double lo, double hi, cf_range_bounds b);
+bool cf_range_text(char *buf, size_t n, double lo, double hi, cf_range_bounds b);
+bool cf_range_text_int(char *buf, size_t n, int64_t lo, int64_t hi);
 
 /* Required keys: a missing (or null) key is the sticky error "FILE: missing required key data.path".
  * cf_recipe_require only checks presence (read the key with any getter too); the typed variants do both

@@ -48,6 +48,10 @@ typedef struct rdecl {
     double *fl;
     char **sl;
     int n;
+    /* the range of the last ranged getter (kept across re-reads; not part of the resolved text) */
+    bool ranged;
+    cf_range_bounds bounds;
+    double lo, hi;
 } rdecl;
 
 struct cf_recipe {
@@ -75,6 +79,11 @@ cf_status cf_recipe_check_limits(const char *text, size_t len, const char *name)
 
 /* recipe.c */
 rentry *cf_recipe_find(const cf_recipe *r, const char *key);
+rdecl *cf_recipe_find_decl(const cf_recipe *r, const char *key);
+/* Records the sticky error (the first one wins) and returns the recipe's status. */
+cf_status cf_recipe_stick(cf_recipe *r, cf_status st, const char *fmt, ...) CF_PRINTF(3, 4);
+/* Where an entry came from, for messages: "file.yaml:12", "--set", or the file name for NULL (absent). */
+void cf_recipe_where_text(const cf_recipe *r, const rentry *e, char *buf, size_t n);
 /* Appends a key; takes over *v (and clears it) on success. */
 cf_status cf_recipe_add_entry(cf_recipe *r, const char *key, bool from_set, int line, rvalue *v);
 

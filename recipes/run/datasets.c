@@ -1,10 +1,14 @@
 /* The datasets every paper may use (random_tokens, text): each reads its data.* keys and opens the format's
  * reader. Papers register their own datasets (recipes/run/paper.h). */
 #include "data/text/text.h"
+#include "recipes/run/limits.h"
 #include "recipes/run/registry_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* The rows' length: data.seq, by default model.seq (both in [1, CF_MAX_SEQ]). */
+static int64_t model_seq(cf_recipe *r) { return cf_recipe_int_in(r, "model.seq", 128, 1, CF_MAX_SEQ); }
 
 /* ---- random tokens: uniform ids, for benchmarks and smoke tests ---- */
 typedef struct {
@@ -48,14 +52,13 @@ static cf_dataset *random_tokens_factory(void *rl, const char *split)
         return NULL;
     }
     d->base.vt = &random_tokens_vt;
-    d->vocab = cf_recipe_int(r, "data.vocab", cf_recipe_int(r, "model.vocab", 256));
-    d->seq = cf_recipe_int(r, "data.seq", cf_recipe_int(r, "model.seq", 128));
-    d->base.len = cf_recipe_int(r, "data.size", 4096);
-    d->seed = (uint64_t)cf_recipe_int(r, "data.seed", 0) + (strcmp(split, "train") == 0 ? 0 : 0x9e37);
+    d->vocab = cf_recipe_int_in(r, "data.vocab", cf_recipe_int_in(r, "model.vocab", 256, 1, CF_MAX_VOCAB), 1, CF_MAX_VOCAB);
+    d->seq = cf_recipe_int_in(r, "data.seq", model_seq(r), 1, CF_MAX_SEQ);
+    d->base.len = cf_recipe_int_in(r, "data.size", 4096, 1, CF_MAX_COUNT);
+    d->seed = (uint64_t)cf_recipe_int_in(r, "data.seed", 0, 0, CF_MAX_SEED) + (strcmp(split, "train") == 0 ? 0 : 0x9e37);
     snprintf(d->base.name, sizeof d->base.name, "random_tokens [%s]", split);
     d->base.info.vocab = d->vocab, d->base.info.seq = d->seq;
-    if (cf_recipe_status(r) != CF_OK || d->vocab <= 0 || d->seq <= 0 || d->base.len <= 0) {
-        if (cf_recipe_status(r) == CF_OK) cf_recipe_fail(r, "data.size", CF_ERR_ARG, "vocab, seq and size must be positive");
+    if (cf_recipe_status(r) != CF_OK) {
         free(d);
         return NULL;
     }
@@ -70,7 +73,7 @@ static cf_dataset *text_factory(void *rl, const char *split)
     const char *path = cf_recipe_path(r, "data.path", cf_recipe_require_str(r, "data.path"), pbuf, sizeof pbuf);
     const char *tok = cf_recipe_str(r, "data.tokenizer", "byte");
     const char *vocab = cf_recipe_path(r, "data.vocab_file", cf_recipe_str(r, "data.vocab_file", NULL), vbuf, sizeof vbuf);
-    int64_t seq = cf_recipe_int(r, "data.seq", cf_recipe_int(r, "model.seq", 128));
+    int64_t seq = cf_recipe_int_in(r, "data.seq", model_seq(r), 1, CF_MAX_SEQ);
     if (cf_recipe_status(r) != CF_OK) return NULL;
     if (strcmp(tok, "bpe") == 0 && !vocab) {
         cf_recipe_fail(r, "data.tokenizer", CF_ERR_ARG, "the bpe tokenizer needs data.vocab_file");

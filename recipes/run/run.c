@@ -3,8 +3,10 @@
 #include "recipes/run/run.h"
 
 #include "recipes/checkpoint/checkpoint.h"
+#include "recipes/run/limits.h"
 #include "recipes/run/paper.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,26 +27,27 @@ static cf_status read_optim(cf_run *run, bool create)
     if (type && !cf_optim_kind_parse(type, &kind))
         return cf_recipe_fail(r, "optim.type", CF_ERR_ARG, "unknown optimizer '%s' (choose from sgd, adam, adamw)", type);
     cf_optim_config c = cf_optim_defaults(kind);
-    run->lr = c.lr = cf_recipe_float(r, "optim.lr", kind == CF_OPTIM_SGD ? 0.1 : 3e-4);
-    c.weight_decay = cf_recipe_float(r, "optim.weight_decay", c.weight_decay);
+    /* lr in (0, 10]; betas, momentum, dampening in [0, 1); eps > 0; decay, clip >= 0 (clip 0: no clipping) */
+    run->lr = c.lr = cf_recipe_float_in(r, "optim.lr", kind == CF_OPTIM_SGD ? 0.1 : 3e-4, 0, 10, CF_RANGE_OPEN_LO);
+    c.weight_decay = cf_recipe_float_in(r, "optim.weight_decay", c.weight_decay, 0, INFINITY, CF_RANGE_OPEN_HI);
     c.decay_all = cf_recipe_bool(r, "optim.decay_all", false);
     if (kind == CF_OPTIM_SGD) {
-        c.momentum = cf_recipe_float(r, "optim.momentum", 0.9);
+        c.momentum = cf_recipe_float_in(r, "optim.momentum", 0.9, 0, 1, CF_RANGE_OPEN_HI);
         c.nesterov = cf_recipe_bool(r, "optim.nesterov", false);
-        c.dampening = cf_recipe_float(r, "optim.dampening", 0.0);
+        c.dampening = cf_recipe_float_in(r, "optim.dampening", 0.0, 0, 1, CF_RANGE_OPEN_HI);
     } else {
-        c.beta1 = cf_recipe_float(r, "optim.beta1", c.beta1);
-        c.beta2 = cf_recipe_float(r, "optim.beta2", c.beta2);
-        c.eps = cf_recipe_float(r, "optim.eps", c.eps);
+        c.beta1 = cf_recipe_float_in(r, "optim.beta1", c.beta1, 0, 1, CF_RANGE_OPEN_HI);
+        c.beta2 = cf_recipe_float_in(r, "optim.beta2", c.beta2, 0, 1, CF_RANGE_OPEN_HI);
+        c.eps = cf_recipe_float_in(r, "optim.eps", c.eps, 0, 1, CF_RANGE_OPEN_LO);
     }
-    run->clip = cf_recipe_float(r, "optim.clip", 1.0);
+    run->clip = cf_recipe_float_in(r, "optim.clip", 1.0, 0, INFINITY, CF_RANGE_OPEN_HI);
     const char *sched = cf_recipe_str(r, "optim.schedule", "cosine");
     if (sched && !cf_schedule_kind_parse(sched, &run->sched.kind))
         return cf_recipe_fail(r, "optim.schedule", CF_ERR_ARG,
                               "unknown schedule '%s' (choose from constant, cosine, linear, inv_sqrt)", sched);
-    run->sched.warmup_steps = cf_recipe_int(r, "optim.warmup", 0);
-    run->sched.total_steps = cf_recipe_int(r, "optim.decay_steps", run->steps);
-    run->sched.min_lr_ratio = cf_recipe_float(r, "optim.min_lr_ratio", 0.1);
+    run->sched.warmup_steps = cf_recipe_int_in(r, "optim.warmup", 0, 0, CF_MAX_STEPS);
+    run->sched.total_steps = cf_recipe_int_in(r, "optim.decay_steps", run->steps, 0, CF_MAX_STEPS);
+    run->sched.min_lr_ratio = cf_recipe_float_in(r, "optim.min_lr_ratio", 0.1, 0, 1, CF_RANGE_CLOSED);
     CF_TRY(cf_recipe_status(r));
     run->optim_cfg = c;
     if (!create) return CF_OK; /* evaluation: the keys are read so they count as known, nothing is built */
@@ -158,15 +161,11 @@ cf_dataset *cf_run_open_split(cf_run *run, const char *split)
 static cf_status read_eval(cf_run *run, const cf_model_vtable *mvt)
 {
     cf_recipe *r = run->recipe;
-    run->eval_every = cf_recipe_int(r, "eval.every", 0);
-    run->eval_batches = cf_recipe_int(r, "eval.batches", 0);
-    run->eval_batch_size = cf_recipe_int(r, "eval.batch_size", run->batch_size / run->grad_accum);
+    run->eval_every = cf_recipe_int_in(r, "eval.every", 0, 0, CF_MAX_STEPS);       /* 0: no evaluation in training */
+    run->eval_batches = cf_recipe_int_in(r, "eval.batches", 0, 0, CF_MAX_COUNT);    /* 0: the whole split */
+    run->eval_batch_size = cf_recipe_int_in(r, "eval.batch_size", run->batch_size / run->grad_accum, 1, CF_MAX_ROWS);
     run->eval_split = cf_recipe_str(r, "eval.split", mvt->eval_split ? mvt->eval_split : "val");
-    CF_TRY(cf_recipe_status(r));
-    if (run->eval_every < 0) return cf_recipe_fail(r, "eval.every", CF_ERR_ARG, "must be >= 0 (0: no evaluation during training)");
-    if (run->eval_batches < 0) return cf_recipe_fail(r, "eval.batches", CF_ERR_ARG, "must be >= 0 (0: the whole split)");
-    if (run->eval_batch_size < 1) return cf_recipe_fail(r, "eval.batch_size", CF_ERR_ARG, "must be positive");
-    return CF_OK;
+    return cf_recipe_status(r);
 }
 
 /* The resolved recipe with the command-line options that change what a job does, as one text. */
@@ -218,36 +217,35 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
         CF_TRY(cf_recipe_set(r, s));
     }
 
-    run->steps = cf_recipe_int(r, "train.steps", 1000);
-    run->batch_size = cf_recipe_int(r, "train.batch_size", 8);
-    run->grad_accum = cf_recipe_int(r, "train.grad_accum", 1);
-    run->seed = cf_recipe_int(r, "train.seed", 0);
-    run->threads = cf_recipe_int(r, "train.threads", 0);
+    run->steps = cf_recipe_int_in(r, "train.steps", 1000, 0, CF_MAX_STEPS);
+    run->batch_size = cf_recipe_int_in(r, "train.batch_size", 8, 1, CF_MAX_ROWS);
+    run->grad_accum = cf_recipe_int_in(r, "train.grad_accum", 1, 1, CF_MAX_ROWS);
+    run->seed = cf_recipe_int_in(r, "train.seed", 0, 0, CF_MAX_SEED);
+    run->threads = cf_recipe_int_in(r, "train.threads", 0, 0, CF_MAX_THREADS); /* 0: the OpenMP default */
     const char *nonfinite = cf_recipe_str(r, "train.nonfinite", "stop");
-    run->log_every = cf_recipe_int(r, "log.every", 10);
-    run->ckpt_every = cf_recipe_int(r, "checkpoint.every", 0);
-    run->ckpt_keep = cf_recipe_int(r, "checkpoint.keep", 3);
+    run->log_every = cf_recipe_int_in(r, "log.every", 10, 1, CF_MAX_STEPS);
+    run->ckpt_every = cf_recipe_int_in(r, "checkpoint.every", 0, 0, CF_MAX_STEPS); /* 0: only at the end */
+    run->ckpt_keep = cf_recipe_int_in(r, "checkpoint.keep", 3, 0, 1 << 20);      /* 0: keep every checkpoint */
     run->pg = cf_pg_init(NULL, NULL);
     if (!run->pg) return cf_last_status();
     run->world = cf_pg_world(run->pg), run->rank = cf_pg_rank(run->pg);
     const char *backend = cf_recipe_str(r, "distributed.backend", "auto");
-    double bucket_mb = cf_recipe_float(r, "distributed.bucket_mb", 25.0);
-    int64_t zero = cf_recipe_int(r, "distributed.zero", 0);
-    double timeout = cf_recipe_float(r, "distributed.timeout_s", 1800.0);
+    double bucket_mb = cf_recipe_float_in(r, "distributed.bucket_mb", 25.0, 0, 65536, CF_RANGE_OPEN_LO);
+    int64_t zero = cf_recipe_int_in(r, "distributed.zero", 0, 0, 1); /* the ZeRO stage: 0 (none) or 1 */
+    double timeout = cf_recipe_float_in(r, "distributed.timeout_s", 1800.0, 0, 1e9, CF_RANGE_OPEN_LO);
     CF_TRY(cf_recipe_status(r));
     if (strcmp(backend, "auto") != 0 && strcmp(backend, "mpi") != 0 && strcmp(backend, "nccl") != 0)
         return cf_recipe_fail(r, "distributed.backend", CF_ERR_ARG, "unknown backend '%s' (choose from auto, mpi, nccl)", backend);
     if (strcmp(backend, "nccl") == 0)
         return cf_recipe_fail(r, "distributed.backend", CF_ERR_UNSUPPORTED,
                               "nccl needs a CUDA build with NCCL; this run is on the CPU (use mpi or auto)");
-    if (zero != 0 && zero != 1) return cf_recipe_fail(r, "distributed.zero", CF_ERR_ARG, "must be 0 or 1, got %lld", (long long)zero);
     cf_pg_set_timeout(run->pg, timeout);
     if (strcmp(nonfinite, "stop") != 0 && strcmp(nonfinite, "skip") != 0)
         return cf_recipe_fail(r, "train.nonfinite", CF_ERR_ARG, "unknown value '%s' (choose from stop, skip)", nonfinite);
     run->nonfinite_skip = strcmp(nonfinite, "skip") == 0;
-    if (run->steps < 0 || run->batch_size <= 0 || run->grad_accum <= 0 || run->batch_size % (run->grad_accum * run->world))
-        return cf_recipe_fail(r, "train.batch_size", CF_ERR_ARG,
-                              "must be positive and divisible by train.grad_accum x the number of ranks");
+    if (run->batch_size % (run->grad_accum * run->world))
+        return cf_recipe_fail(r, "train.batch_size", CF_ERR_ARG, "%lld is not divisible by train.grad_accum (%lld) x the "
+                              "number of ranks (%d)", (long long)run->batch_size, (long long)run->grad_accum, run->world);
     choose_run_dir(run, o);
 
     run->ctx = cf_ctx_new(&(cf_ctx_options){.threads = (int)run->threads, .seed = (uint64_t)run->seed});
