@@ -66,6 +66,12 @@ cf_status cf_spike_source_from_recipe(cf_recipe *r, cf_spike_source *src)
     cf_spike_options *o = &src->opts;
     *o = cf_spike_options_defaults();
     o->path = src->path;
+    src->csv = cf_spikes_csv_defaults();
+    src->csv.remap_ids = cf_recipe_bool(r, "data.remap_ids", false);
+    src->csv.limits.max_units = cf_recipe_int(r, "data.max_units", CF_SPIKES_MAX_UNITS);
+    src->csv.limits.max_seconds = cf_recipe_float(r, "data.max_seconds", CF_SPIKES_MAX_SECONDS);
+    src->csv.limits.key_prefix = "data.";
+    o->csv = &src->csv;
     cf_spike_token_config *t = &o->tokens;
     t->dt = cf_recipe_float(r, "data.dt", t->dt);
     t->window_curr = cf_recipe_float(r, "data.window.curr", t->window_curr);
@@ -96,6 +102,13 @@ cf_status cf_spike_source_from_recipe(cf_recipe *r, cf_spike_source *src)
     src->frame_size[0] = (int)size[0], src->frame_size[1] = (int)size[1];
     snprintf(src->frames_name, sizeof src->frames_name, "%s", fname ? fname : "");
     o->frames_name = src->frames_name[0] ? src->frames_name : NULL;
+    const cf_spike_limits *lim = &src->csv.limits;
+    if (lim->max_units < 1 || lim->max_units > CF_SPIKES_UNITS_CEILING)
+        return cf_recipe_fail(r, "data.max_units", CF_ERR_ARG, "must be in 1..%d, got %lld", CF_SPIKES_UNITS_CEILING,
+                              (long long)lim->max_units);
+    if (!(lim->max_seconds > 0) || !isfinite(lim->max_seconds))
+        return cf_recipe_fail(r, "data.max_seconds", CF_ERR_ARG, "must be a finite span > 0 (seconds), got %g",
+                              lim->max_seconds);
     if (!(src->train_fraction > 0 && src->train_fraction <= 1))
         return cf_recipe_fail(r, "data.train_fraction", CF_ERR_ARG, "must be in (0, 1], got %g", src->train_fraction);
     cf_spike_vocab v;
