@@ -276,7 +276,7 @@ static cf_spikes *read_csv(FILE *f, const char *path, const cf_spikes_csv_option
     if (o.remap_ids) {
         if (!(ids = distinct(ev.unit, ev.n, &n_ids))) goto oom;
         if (n_ids > lim.max_units) {
-            cf_spike_limit_error(&lim, CF_SPIKE_UNITS, "%s: %" PRId64 " distinct unit ids", path, n_ids);
+            cf_spike_limit_error(&lim, CF_SPIKE_UNITS, "%s: the number of distinct unit ids (%" PRId64 ")", path, n_ids);
             goto fail;
         }
         for (int64_t i = 0; i < ev.n; i++) ev.unit[i] = index_of(ids, n_ids, ev.unit[i]);

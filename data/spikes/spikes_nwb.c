@@ -441,7 +441,7 @@ static cf_spikes *read_nwb(hid_t file, const char *path, const cf_spike_limits *
     }
     int64_t n_rows = rows_of(file, "units/spike_times_index");
     if (n_rows > lim->max_units) {
-        cf_spike_limit_error(lim, CF_SPIKE_UNITS, "%s: /units/spike_times_index: %" PRId64 " rows (units)", path, n_rows);
+        cf_spike_limit_error(lim, CF_SPIKE_UNITS, "%s: /units/spike_times_index: the unit count (%" PRId64 " rows)", path, n_rows);
         return NULL;
     }
     cf_status st = read_all(file, path, "units/spike_times", true, 1, H5T_NATIVE_DOUBLE, (void **)&times, dt);
@@ -453,7 +453,7 @@ static cf_spikes *read_nwb(hid_t file, const char *path, const cf_spike_limits *
     if (st != CF_OK) goto fail;
     int64_t S = (int64_t)dt[0], N = (int64_t)di[0];
     if (N > lim->max_units) { /* a rank-0 index (one row) or a file changed since rows_of */
-        cf_spike_limit_error(lim, CF_SPIKE_UNITS, "%s: /units/spike_times_index: %" PRId64 " rows (units)", path, N);
+        cf_spike_limit_error(lim, CF_SPIKE_UNITS, "%s: /units/spike_times_index: the unit count (%" PRId64 " rows)", path, N);
         goto fail;
     }
     if (ids && (int64_t)dd[0] != N) {
@@ -599,7 +599,7 @@ static cf_spikes *read_counts(hid_t file, const char *path, const char *name, co
         goto fail;
     }
     if (dims[0] > (hsize_t)lim->max_units) {
-        cf_spike_limit_error(lim, CF_SPIKE_UNITS, "%s: %s: shape [%llu, %llu]: %llu rows (units)", path, where,
+        cf_spike_limit_error(lim, CF_SPIKE_UNITS, "%s: %s: shape [%llu, %llu]: the unit count (%llu rows)", path, where,
                              (unsigned long long)dims[0], (unsigned long long)dims[1], (unsigned long long)dims[0]);
         goto fail;
     }

@@ -194,8 +194,8 @@ static cf_spikes *read_counts(const char *path, const char *sel_path, double dt,
         n_sel = N;
     }
     if (n_sel > lim->max_units) {
-        if (sel) cf_spike_limit_error(lim, CF_SPIKE_UNITS, "%s: %d neurons selected", sel_path, n_sel);
-        else cf_spike_limit_error(lim, CF_SPIKE_UNITS, "%s: shape [%d, %" PRId64 "]: %d neurons", path, N, T, N);
+        if (sel) cf_spike_limit_error(lim, CF_SPIKE_UNITS, "%s: the number of neurons selected (%d)", sel_path, n_sel);
+        else cf_spike_limit_error(lim, CF_SPIKE_UNITS, "%s: shape [%d, %" PRId64 "]: the neuron count (%d)", path, N, T, N);
         goto out;
     }
     if (cf_npy_read(path, CF_NPY_OUT_F64, CF_NPY_FINITE, &info, (void **)&x) != CF_OK) goto out;
