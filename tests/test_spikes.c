@@ -686,6 +686,24 @@ static void test_h5_limits(void)
     make_counts(q, v, 2, 4, 0.01, 1);
     o.limits.max_units = 1;
     REFUSED(q, &o, "/counts: shape [2, 4]: the unit count (2 rows) exceeds data.max_units (1)", NULL, NULL);
+    /* datasets declared but never written (HDF5 returns their fill value): a few KB claiming 16 MB */
+    hsize_t big = 2000000;
+    f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = group(f, "units"), space = H5Screate_simple(1, &big, NULL);
+    H5Dclose(H5Dcreate2(g, "spike_times", H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Sclose(space);
+    int64_t end_row = (int64_t)big;
+    ds_i64(g, "spike_times_index", 1, &end_row);
+    H5Gclose(g);
+    hsize_t cdims[2] = {2, 1000000};
+    space = H5Screate_simple(2, cdims, NULL);
+    H5Dclose(H5Dcreate2(f, "counts", H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Sclose(space);
+    attr_f64(f, "bin_width", 0.01);
+    H5Fclose(f);
+    REFUSED(p, NULL, "/units/spike_times declares 2000000 values (16000000 bytes) but the file stores 0 bytes", NULL, NULL);
+    CHECK(cf_spikes_read_counts_h5(p, NULL) == NULL);
+    CHECK_ERROR_HAS("/counts declares 2000000 values");
 }
 
 static int count_files(const char *dir)

@@ -43,7 +43,8 @@
  * Bad input never crashes: the loaders return NULL with cf_last_error() naming the file, the dataset (or
  * the CSV line) and the offending row. HDF5's own error printing is silenced while we read and write.
  * Data beyond the bounds of a cf_spike_limits (units, recording span; see "bounds" below) is refused before
- * anything is allocated for it.
+ * anything is allocated for it, and so is an HDF5 dataset the file does not back: over 1 MiB declared with
+ * less than 1/4096 of it stored (never written, HDF5 would hand back its fill value; deflate stays near 1000:1).
  * Without HDF5 in the build (CF_HAVE_HDF5 undefined) the HDF5 functions fail with CF_ERR_UNSUPPORTED.
  *
  * ---- splits ----

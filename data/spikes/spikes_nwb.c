@@ -34,6 +34,23 @@ static cf_status numeric_shape(hid_t d, const char *file, const char *name, int 
     return CF_OK;
 }
 
+/* A dataset's declared size must be backed by the file before it is read: HDF5 returns the fill value for
+ * storage never written, so a file of a few KB can declare gigabytes of "values". Refuses (naming the
+ * dataset) more than 1 MiB declared with over 4096 times less stored -- beyond what deflate (about 1000:1 at
+ * best) compresses to. */
+static cf_status check_stored(hid_t d, const char *file, const char *shown, uint64_t n_values)
+{
+    hid_t type = H5Dget_type(d);
+    size_t size = type >= 0 ? H5Tget_size(type) : 8;
+    cf_h5_close(&type);
+    if (size == 0 || n_values > UINT64_MAX / 2 / size)
+        return cf_set_error(CF_ERR_FORMAT, "%s: %s declares %" PRIu64 " values: too many to read", file, shown, n_values);
+    uint64_t declared = n_values * (uint64_t)size, stored = H5Dget_storage_size(d);
+    if (declared <= (1u << 20) || stored >= declared / 4096) return CF_OK;
+    return cf_set_error(CF_ERR_FORMAT, "%s: %s declares %" PRIu64 " values (%" PRIu64 " bytes) but the file stores %" PRIu64
+                        " bytes of them: a placeholder of fill values, not data", file, shown, n_values, declared, stored);
+}
+
 /* Reads a whole numeric dataset (rank 0..max_rank) converted to memtype (NATIVE_DOUBLE or NATIVE_INT64).
  * Missing: CF_ERR_FORMAT naming it when required, else CF_OK with *out NULL and *n 0. dims gets the shape. */
 static cf_status read_all_as(hid_t loc, const char *file, const char *name, const char *shown, bool required,
@@ -51,11 +68,15 @@ static cf_status read_all_as(hid_t loc, const char *file, const char *name, cons
     cf_status st = numeric_shape(d, file, shown, &rank, dims);
     if (st == CF_OK && rank > max_rank)
         st = cf_set_error(CF_ERR_FORMAT, "%s: %s: rank %d (expected at most %d)", file, shown, rank, max_rank);
+    if (st == CF_OK && dims[1] > 0 && dims[0] > (hsize_t)(SIZE_MAX / 8) / dims[1])
+        st = cf_set_error(CF_ERR_FORMAT, "%s: %s: shape [%llu, %llu] is too large to read", file, shown,
+                          (unsigned long long)dims[0], (unsigned long long)dims[1]);
+    size_t n = st == CF_OK ? (size_t)dims[0] * (size_t)dims[1] : 0;
+    if (st == CF_OK) st = check_stored(d, file, shown, n);
     if (st != CF_OK) {
         cf_h5_close(&d);
         return st;
     }
-    size_t n = (size_t)dims[0] * (size_t)dims[1];
     void *buf = malloc((n ? n : 1) * 8);
     if (!buf) {
         cf_h5_close(&d);
@@ -621,6 +642,7 @@ static cf_spikes *read_counts(hid_t file, const char *path, const char *name, co
     }
     int N = (int)dims[0];
     int64_t T = (int64_t)dims[1];
+    if (check_stored(d, path, where, (uint64_t)N * (uint64_t)T) != CF_OK) goto fail;
     if ((double)T * bw > lim->max_seconds) {
         cf_spike_limit_error(lim, CF_SPIKE_SECONDS, "%s: %s: shape [%d, %" PRId64 "]: %" PRId64 " bins of bin_width %g s span %g "
                              "s, which", path, where, N, T, T, bw, (double)T * bw);
