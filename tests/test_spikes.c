@@ -285,6 +285,17 @@ static void write_csv_with(const char *path, int n, int at, const char *row)
     fclose(f);
 }
 
+/* text is refused under o (the error holding frag) and read once the bound is raised. */
+static cf_spikes *refused_until_raised(const char *path, const char *text, const cf_spikes_csv_options *o,
+                                       const cf_spikes_csv_options *raised, const char *frag, int line)
+{
+    write_text(path, text);
+    expect_refused(path, o, frag, NULL, NULL, line);
+    cf_spikes *s = cf_spikes_load(path, raised);
+    CHECK(s != NULL, "line %d: not read with the bound raised: %s", line, cf_last_error());
+    return s;
+}
+
 static void test_csv_limits(void)
 {
     const char *p = tmp_path("outlier.csv");
@@ -317,26 +328,21 @@ static void test_csv_limits(void)
     o.limits.max_units = 1;
     REFUSED(p, &o, "the number of distinct unit ids (2) exceeds max_units (1)", NULL, NULL);
     /* raising a bound admits the data */
-    o = cf_spikes_csv_defaults();
-    o.limits.max_units = 7;
-    write_text(p, "0.1,6\n0.2,7\n");
-    REFUSED(p, &o, ":2: column 2 (unit): unit id 7 exceeds max_units (7)", NULL, NULL);
-    o.limits.max_units = 8;
-    s = cf_spikes_load(p, &o);
+    cf_spikes_csv_options lo = cf_spikes_csv_defaults(), hi = lo;
+    lo.limits.max_units = 7, hi.limits.max_units = 8;
+    s = refused_until_raised(p, "0.1,6\n0.2,7\n", &lo, &hi, ":2: column 2 (unit): unit id 7 exceeds max_units (7)", __LINE__);
     CHECK(s && s->n_units == 8);
     cf_spikes_free(s);
-    o.n_units = 9;
-    REFUSED(p, &o, "the CSV option n_units 9 exceeds max_units (8)", NULL, NULL);
-    o = cf_spikes_csv_defaults();
-    o.limits.max_seconds = 10;
-    write_text(p, "0.5,1\n12,0\n");
-    REFUSED(p, &o, ":2: column 1 (time): time 12 s exceeds max_seconds (10 s)", NULL, NULL);
-    o.limits.max_seconds = 20;
-    s = cf_spikes_load(p, &o);
+    hi.n_units = 9;
+    REFUSED(p, &hi, "the CSV option n_units 9 exceeds max_units (8)", NULL, NULL);
+    lo = hi = cf_spikes_csv_defaults();
+    lo.limits.max_seconds = 10, hi.limits.max_seconds = 20;
+    s = refused_until_raised(p, "0.5,1\n12,0\n", &lo, &hi, ":2: column 1 (time): time 12 s exceeds max_seconds (10 s)",
+                             __LINE__);
     CHECK(s && s->n_units == 2 && fabs(s->t_end - 12.01) < 1e-9);
     cf_spikes_free(s);
     /* the span is the latest spike plus its bin: 9.995 + 0.01 passes 10 */
-    o.limits.max_seconds = 10;
+    o = lo;
     write_text(p, "0.5,1\n9.995,0\n");
     REFUSED(p, &o, ":2: the recording up to the latest spike (9.995 s) plus its bin (0.01 s)", "max_seconds (10 s)", NULL);
     /* trial-relative times: the trials laid end to end make the span */
