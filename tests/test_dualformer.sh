@@ -53,9 +53,25 @@ checkpoint:
   every: 4
 EOF
 sed -e 's/trace: full/trace: random\n  level_p: [0.4, 0.15, 0.15, 0.1, 0.2]/' "$tmp/searchformer.yaml" >"$tmp/dualformer.yaml"
+# a damaged maze file is refused with the file and its fault named (the datasets are opened before the model
+# is built, so no message about the model's vocabulary stands in for it), by train and by eval
+cp "$tmp/m.bin" "$tmp/flip.bin"
+printf '\xff\xff' | dd of="$tmp/flip.bin" bs=1 seek=$(($(wc -c <"$tmp/m.bin") / 2)) conv=notrunc 2>/dev/null
+printf 'not a maze file' >"$tmp/junk.bin"
+damaged() { # command file fault
+    out=$("$cformer" "$1" "$tmp/searchformer.yaml" --run-dir "$tmp/damaged" ${ckpt:+--checkpoint "$ckpt"} \
+        --set data.path="$tmp/$2" 2>&1)
+    [ $? -eq 1 ] && echo "$out" | grep -q "data: $tmp/$2: .*$3" && ! echo "$out" | grep -q "model\." && ok ||
+        bad "$1 on the damaged $2: $out"
+}
+ckpt=
+damaged train cut.bin "truncated"
+damaged train flip.bin "outside the vocabulary"
+damaged train junk.bin "bad magic (not a cformer maze file)"
 "$cformer" train "$tmp/searchformer.yaml" --run-dir "$tmp/sf" --quiet >"$tmp/log" 2>&1 || bad "pretrain: $(tail -3 "$tmp/log")"
 ckpt=$tmp/sf/checkpoints/step-00000004.h5
 check test -f "$ckpt"
+damaged eval cut.bin "truncated"
 "$cformer" train "$tmp/dualformer.yaml" --run-dir "$tmp/df" --init-from "$ckpt" >"$tmp/log" 2>&1 || bad "fine-tune: $(tail -3 "$tmp/log")"
 grep -q "init from $ckpt" "$tmp/log" && ok || bad "fine-tune did not load the checkpoint"
 grep -q "trace: random" "$tmp/df/recipe.yaml" && ok || bad "resolved recipe lacks the trace mode"

@@ -104,6 +104,18 @@ if echo "$out" | grep -q "nope.h5"; then ok; else bad "missing file message: $ou
 out=$("$cformer" train "$rdir/finetune-behavior.yaml" --set "data.path=$tmp/sim.h5" --set model.predict=speed --quiet 2>&1) &&
     bad "unknown behaviour variable accepted"
 if echo "$out" | grep -q "no behaviour variable 'speed'"; then ok; else bad "predict message: $out"; fi
+# one outlier row of a CSV is refused at its line, the message naming the recipe key that raises the bound
+awk 'BEGIN { print "time,unit"; for (i = 1; i <= 3000; i++) printf "%.2f,%d\n", i * 0.01, i % 3 == 2 ? 16000000 : i % 3 }' \
+    >"$tmp/outlier.csv"
+out=$("$cformer" recipe check "$rdir/sim-pretrain.yaml" --set "data.path=$tmp/outlier.csv" 2>&1) && bad "unit 16000000 accepted"
+echo "$out" | grep -q "outlier.csv:3: column 2 (unit): unit id 16000000 exceeds data.max_units (100000); raise data.max_units" &&
+    echo "$out" | grep -q "or set data.remap_ids: true" && ok || bad "outlier unit message: $out"
+"$cformer" recipe check "$rdir/sim-pretrain.yaml" --set "data.path=$tmp/outlier.csv" --set data.remap_ids=true >"$tmp/log" 2>&1 &&
+    ok || bad "data.remap_ids: $(tail -3 "$tmp/log")"
+out=$("$cformer" recipe check "$rdir/sim-pretrain.yaml" --set "data.path=$tmp/outlier.csv" --set data.remap_ids=true \
+    --set data.max_seconds=10 2>&1) && bad "a 30 s recording accepted under data.max_seconds=10"
+echo "$out" | grep -q "outlier.csv:1001: column 1 (time): time 10.00 s exceeds data.max_seconds (10 s)" && ok ||
+    bad "span message: $out"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

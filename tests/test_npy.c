@@ -2,6 +2,7 @@
  * order and version; header variants; Fortran order; each malformed case; truncations and byte flips of a
  * valid file (no crash, an error or a consistent result); and a Visnav-style directory (data/spikes/spikes.h). */
 #define CHECK_SHOW_LAST_ERROR
+#include "autograd/clock.h"
 #include "data/npy.h"
 #include "data/spikes/spikes.h"
 
@@ -368,6 +369,73 @@ static void test_visnav(void)
     CHECK_ERROR_HAS("th_dt_0.05.npy: a behaviour variable must be 1-D");
 }
 
+/* cf_spikes_load(dir, o) fails in well under a second with an error holding frag. */
+static void refused_fast(const char *dir, const cf_spikes_csv_options *o, const char *frag, int line)
+{
+    double t0 = cf_now();
+    cf_spikes *s = cf_spikes_load(dir, o);
+    double took = cf_now() - t0;
+    CHECK(s == NULL && took < 0.5, "line %d: %s, after %.2f s", line, s ? "read" : "refused", took);
+    cf_spikes_free(s);
+    CHECK(strstr(cf_last_error(), frag), "line %d: the error lacks '%s': %s", line, frag, cf_last_error());
+}
+
+/* Sizes a header declares are checked against the file before anything is allocated, and the shape of the
+ * spike counts against the bounds (neurons, recording span) before the array is read. */
+static void test_declared_sizes(void)
+{
+    /* a 128-byte file declaring 10^18 doubles */
+    static unsigned char buf[4096];
+    size_t n = make_npy(buf, sizeof buf, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000, 1000000000), }",
+                        NULL, 0);
+    CHECK(n == 128);
+    char dir[600], p[700];
+    snprintf(dir, sizeof dir, "%s/visnav_big", test_dir);
+    mkdir(dir, 0700);
+    snprintf(p, sizeof p, "%s/spikerates_dt_0.01.npy", dir);
+    write_bytes(p, buf, n);
+    double t0 = cf_now();
+    void *x = NULL;
+    CHECK(cf_npy_read(p, CF_NPY_OUT_F64, 0, NULL, &x) == CF_ERR_FORMAT && !x && cf_now() - t0 < 0.5);
+    CHECK_ERROR_HAS("truncated npy data: shape and dtype <f8 need 8000000000000000000 bytes, the file has 0");
+    refused_fast(dir, NULL, "spikerates_dt_0.01.npy: truncated npy data", __LINE__);
+    unlink(p);
+    /* 20 bins of 1e5 s: a 2e6 s recording */
+    double r[300] = {0};
+    r[5] = 1, r[150] = 2;
+    snprintf(p, sizeof p, "%s/spikerates_dt_100000.npy", dir);
+    write_npy_f64(p, "(1, 20)", r, 20);
+    refused_fast(dir, NULL, "spikerates_dt_100000.npy: shape [1, 20]: 20 bins of 100000 s (the file name's dt) span 2e+06 s, "
+                 "which exceeds max_seconds (1e+06 s)", __LINE__);
+    cf_spikes_csv_options o = cf_spikes_csv_defaults();
+    o.limits.max_seconds = 3e6;
+    cf_spikes *s = cf_spikes_load(dir, &o);
+    CHECK(s && s->n_units == 1 && s->n_spikes == 1);
+    cf_spikes_free(s);
+    unlink(p);
+    /* 3 neurons against a bound of 2; a selection of 2 of them fits */
+    snprintf(p, sizeof p, "%s/spikerates_dt_0.01.npy", dir);
+    write_npy_f64(p, "(3, 100)", r, 300);
+    o = cf_spikes_csv_defaults();
+    o.limits.max_units = 2;
+    o.limits.key_prefix = "data.";
+    refused_fast(dir, &o, "spikerates_dt_0.01.npy: shape [3, 100]: the neuron count (3) exceeds data.max_units (2)", __LINE__);
+    char sel[700];
+    snprintf(sel, sizeof sel, "%s/sel.csv", dir);
+    FILE *f = fopen(sel, "w");
+    if (f) fputs("1,2\n", f), fclose(f);
+    s = cf_spikes_load(dir, &o);
+    CHECK(s && s->n_units == 2 && s->n_spikes == 3);
+    cf_spikes_free(s);
+    o.limits.max_units = 1;
+    refused_fast(dir, &o, "sel.csv: the number of neurons selected (2) exceeds data.max_units (1)", __LINE__);
+    unlink(sel);
+    /* two million spikes in one 10 ms bin */
+    r[150] = 2e6;
+    write_npy_f64(p, "(3, 100)", r, 300);
+    refused_fast(dir, NULL, "count 2e+06 at neuron 1 (0-based), bin 50 is implausibly large", __LINE__);
+}
+
 int main(void)
 {
     if (!test_dir_make("test_npy")) return 1;
@@ -376,6 +444,7 @@ int main(void)
     RUN(test_malformed);
     RUN(test_fuzz);
     RUN(test_visnav);
+    RUN(test_declared_sizes);
     test_rmtree(test_dir);
     TEST_MAIN_END();
 }

@@ -1,6 +1,7 @@
 /* Spike data: the representation, binning, splits, the CSV / NWB / counts readers (good files and every
  * kind of bad input, which must fail with a message naming file, dataset or line, and row), the NWB round
  * trip of a simulation, and the Neuroformer tokenization on hand-made windows. */
+#include "autograd/clock.h"
 #include "data/loader.h"
 #include "data/spikes/simulate_spikes.h"
 #include "data/spikes/spikes.h"
@@ -248,6 +249,121 @@ static void test_csv(void)
     CHECK(cf_spikes_read_csv(tmp_path("missing.csv"), NULL) == NULL);
     CHECK_ERROR_HAS("missing.csv");
     CHECK(cf_last_status() == CF_ERR_IO);
+}
+
+/* ---- bounds: one outlier row is refused at once, naming the file, the row and the bound ---- */
+
+/* cf_spikes_load(path, o) fails in well under a second with an error naming path and each fragment. */
+static void expect_refused(const char *path, const cf_spikes_csv_options *o, const char *f1, const char *f2,
+                           const char *f3, int line)
+{
+    double t0 = cf_now();
+    cf_spikes *s = cf_spikes_load(path, o);
+    double took = cf_now() - t0;
+    CHECK(s == NULL, "line %d: %s was read", line, path);
+    cf_spikes_free(s);
+    CHECK(took < 0.5, "line %d: refused after %.2f s", line, took);
+    const char *frags[] = {path, f1, f2, f3};
+    for (int i = 0; i < 4; i++)
+        CHECK(!frags[i] || strstr(cf_last_error(), frags[i]), "line %d: the error lacks '%s': %s", line, frags[i],
+              cf_last_error());
+}
+#define REFUSED(path, o, f1, f2, f3) expect_refused(path, o, f1, f2, f3, __LINE__)
+
+/* `n` ordinary spike lines (time, unit < 10, times < 100 s) with `row` in place of line `at` (1-based). */
+static void write_csv_with(const char *path, int n, int at, const char *row)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    for (int i = 1; i <= n; i++) {
+        if (i == at) fprintf(f, "%s\n", row);
+        else fprintf(f, "%.3f,%d\n", (double)(i % 9973) * 0.01, i % 10);
+    }
+    fclose(f);
+}
+
+/* text is refused under o (the error holding frag) and read once the bound is raised. */
+static cf_spikes *refused_until_raised(const char *path, const char *text, const cf_spikes_csv_options *o,
+                                       const cf_spikes_csv_options *raised, const char *frag, int line)
+{
+    write_text(path, text);
+    expect_refused(path, o, frag, NULL, NULL, line);
+    cf_spikes *s = cf_spikes_load(path, raised);
+    CHECK(s != NULL, "line %d: not read with the bound raised: %s", line, cf_last_error());
+    return s;
+}
+
+static void test_csv_limits(void)
+{
+    const char *p = tmp_path("outlier.csv");
+    cf_spikes_csv_options o = cf_spikes_csv_defaults();
+    /* a spike at 1e7 s would lay a billion 10 ms bins: refused at its line, by default (1e6 s) */
+    write_csv_with(p, 100000, 7, "1e7,3");
+    REFUSED(p, NULL, ":7: column 1 (time): time 1e7 s", "max_seconds (1e+06 s)", "raise max_seconds");
+    /* unit id 16000000 would make 16 million units (the largest id + 1) */
+    write_csv_with(p, 100000, 7, "1.5,16000000");
+    REFUSED(p, NULL, ":7: column 2 (unit): unit id 16000000 exceeds max_units (100000)", "raise max_units",
+            "or set remap_ids: true");
+    /* the bounds are named as the caller calls them (the recipe keys) */
+    o.limits.key_prefix = "data.";
+    REFUSED(p, &o, "exceeds data.max_units (100000); raise data.max_units", "data.remap_ids", NULL);
+    write_csv_with(p, 10, 3, "2e6,1");
+    REFUSED(p, &o, ":3:", "data.max_seconds (1e+06 s)", NULL);
+    /* nine bytes naming unit 9999994 (formerly 10 million units built in seconds) */
+    write_text(p, "0,9999994");
+    REFUSED(p, NULL, ":1: column 2 (unit): unit id 9999994", "max_units (100000)", NULL);
+    double t0 = cf_now();
+    CHECK(cf_spikes_read_csv_mem("0,9999994", 9, "nine.csv", NULL) == NULL && cf_now() - t0 < 0.5);
+    CHECK_ERROR_HAS("nine.csv:1:");
+    /* with remap_ids the ids are labels: only their number is bounded */
+    o = cf_spikes_csv_defaults();
+    o.remap_ids = true;
+    write_text(p, "0.1,16000000\n0.2,5\n");
+    cf_spikes *s = cf_spikes_load(p, &o);
+    CHECK(s && s->n_units == 2 && s->unit_ids && s->unit_ids[1] == 16000000);
+    cf_spikes_free(s);
+    o.limits.max_units = 1;
+    REFUSED(p, &o, "the number of distinct unit ids (2) exceeds max_units (1)", NULL, NULL);
+    /* raising a bound admits the data */
+    cf_spikes_csv_options lo = cf_spikes_csv_defaults(), hi = lo;
+    lo.limits.max_units = 7, hi.limits.max_units = 8;
+    s = refused_until_raised(p, "0.1,6\n0.2,7\n", &lo, &hi, ":2: column 2 (unit): unit id 7 exceeds max_units (7)", __LINE__);
+    CHECK(s && s->n_units == 8);
+    cf_spikes_free(s);
+    hi.n_units = 9;
+    REFUSED(p, &hi, "the CSV option n_units 9 exceeds max_units (8)", NULL, NULL);
+    lo = hi = cf_spikes_csv_defaults();
+    lo.limits.max_seconds = 10, hi.limits.max_seconds = 20;
+    s = refused_until_raised(p, "0.5,1\n12,0\n", &lo, &hi, ":2: column 1 (time): time 12 s exceeds max_seconds (10 s)",
+                             __LINE__);
+    CHECK(s && s->n_units == 2 && fabs(s->t_end - 12.01) < 1e-9);
+    cf_spikes_free(s);
+    /* the span is the latest spike plus its bin: 9.995 + 0.01 passes 10 */
+    o = lo;
+    write_text(p, "0.5,1\n9.995,0\n");
+    REFUSED(p, &o, ":2: the recording up to the latest spike (9.995 s) plus its bin (0.01 s)", "max_seconds (10 s)", NULL);
+    /* trial-relative times: the trials laid end to end make the span */
+    write_text(p, "time,unit,trial\n0.5,1,1\n4,0,2\n0.2,0,3\n");
+    REFUSED(p, &o, "3 trials of 4.01 s (as long as the latest time in a trial, line 3) laid end to end make a 12.03 s "
+            "recording, which exceeds max_seconds (10 s)", NULL, NULL);
+    o.trial_duration = 5;
+    REFUSED(p, &o, "3 trials of trial_duration 5 s laid end to end make a 15 s recording", NULL, NULL);
+    o.trial_duration = 3;
+    REFUSED(p, &o, ":3: column 1 (time): 4 is not inside the trial duration 3 s", NULL, NULL);
+    /* bounds that make no sense are argument errors */
+    o = cf_spikes_csv_defaults();
+    o.limits.max_units = -1;
+    CHECK(cf_spikes_load(p, &o) == NULL && cf_last_status() == CF_ERR_ARG);
+    CHECK_ERROR_HAS("max_units -1 outside 1..16777216");
+    o.limits.max_units = CF_SPIKES_UNITS_CEILING + 1;
+    CHECK(cf_spikes_read_csv(p, &o) == NULL && cf_last_status() == CF_ERR_ARG);
+    o.limits.max_units = 0;
+    o.limits.max_seconds = NAN;
+    CHECK(cf_spikes_read_csv(p, &o) == NULL && cf_last_status() == CF_ERR_ARG);
+    CHECK_ERROR_HAS("max_seconds nan");
 }
 
 /* ---- HDF5 ---- */
@@ -524,6 +640,76 @@ static void test_counts_h5(void)
     make_counts(p, v, 2, 4, -1, 1);
     CHECK(cf_spikes_read_counts_h5(p, NULL) == NULL);
     CHECK_ERROR_HAS("bin_width");
+}
+
+/* The bounds in HDF5 files: the row (or the attributes, or the shape) at fault is named. */
+static void test_h5_limits(void)
+{
+    const char *p = tmp_path("outlier.nwb");
+    double times[] = {0.1, 0.5, 0.2, 0.3, 0.9, 1e7}; /* unit 2's last spike (row 5) at 1e7 s */
+    int64_t index[] = {2, 2, 6};
+    nwb_spec sp = {times, 6, index, 3, false, false, NULL, NULL, 0, false, NULL, 0};
+    make_nwb(p, &sp);
+    REFUSED(p, NULL, "/units/spike_times: row 5: time 1e+07 s", "exceeds max_seconds (1e+06 s)", NULL);
+    cf_spikes_csv_options o = cf_spikes_csv_defaults();
+    o.limits.max_seconds = 2e7;
+    cf_spikes *s = cf_spikes_load(p, &o);
+    CHECK(s && s->n_units == 3 && s->t_end > 1e7);
+    cf_spikes_free(s);
+    CHECK(cf_spikes_read_nwb(p) == NULL); /* the direct readers keep the defaults */
+    CHECK_ERROR_HAS("max_seconds (1e+06 s)");
+    /* a trial ending at 2e6 s */
+    times[5] = 3.0;
+    double ta[] = {0.0, 5.0}, tb[] = {5.0, 2e6};
+    sp.trial_a = ta, sp.trial_b = tb, sp.n_trials = 2;
+    make_nwb(p, &sp);
+    REFUSED(p, NULL, "/intervals/trials/stop_time: row 1: time 2e+06 s", "max_seconds", NULL);
+    /* the span the /units attributes declare */
+    sp.n_trials = 0;
+    make_nwb(p, &sp);
+    hid_t f = H5Fopen(p, H5F_ACC_RDWR, H5P_DEFAULT), u = H5Oopen(f, "units", H5P_DEFAULT);
+    attr_f64(u, "t_start", 0.0);
+    attr_f64(u, "t_end", 5e6);
+    H5Oclose(u);
+    H5Fclose(f);
+    REFUSED(p, NULL, "the /units attributes t_start 0, t_end 5e+06: a span of 5e+06 s", "max_seconds", NULL);
+    /* more units than the bound: refused from the index's shape, before anything is read */
+    make_nwb(p, &(nwb_spec){times, 6, index, 3, false, false, NULL, NULL, 0, false, NULL, 0});
+    o = cf_spikes_csv_defaults();
+    o.limits.max_units = 2;
+    o.limits.key_prefix = "data.";
+    REFUSED(p, &o, "/units/spike_times_index: the unit count (3 rows) exceeds data.max_units (2)", NULL, NULL);
+    o.limits.max_units = 3;
+    s = cf_spikes_load(p, &o);
+    CHECK(s && s->n_units == 3);
+    cf_spikes_free(s);
+    /* binned counts: T bins of bin_width, and N rows */
+    const char *q = tmp_path("outlier_counts.h5");
+    double v[] = {0, 2, 0, 1, 1, 0, 0, 3};
+    make_counts(q, v, 2, 4, 1e6, 1);
+    REFUSED(q, NULL, "/counts: shape [2, 4]: 4 bins of bin_width 1e+06 s span 4e+06 s, which exceeds max_seconds", NULL,
+            NULL);
+    make_counts(q, v, 2, 4, 0.01, 1);
+    o.limits.max_units = 1;
+    REFUSED(q, &o, "/counts: shape [2, 4]: the unit count (2 rows) exceeds data.max_units (1)", NULL, NULL);
+    /* datasets declared but never written (HDF5 returns their fill value): a few KB claiming 16 MB */
+    hsize_t big = 2000000;
+    f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = group(f, "units"), space = H5Screate_simple(1, &big, NULL);
+    H5Dclose(H5Dcreate2(g, "spike_times", H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Sclose(space);
+    int64_t end_row = (int64_t)big;
+    ds_i64(g, "spike_times_index", 1, &end_row);
+    H5Gclose(g);
+    hsize_t cdims[2] = {2, 1000000};
+    space = H5Screate_simple(2, cdims, NULL);
+    H5Dclose(H5Dcreate2(f, "counts", H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Sclose(space);
+    attr_f64(f, "bin_width", 0.01);
+    H5Fclose(f);
+    REFUSED(p, NULL, "/units/spike_times declares 2000000 values (16000000 bytes) but the file stores 0 bytes", NULL, NULL);
+    CHECK(cf_spikes_read_counts_h5(p, NULL) == NULL);
+    CHECK_ERROR_HAS("/counts declares 2000000 values");
 }
 
 static int count_files(const char *dir)
@@ -878,10 +1064,12 @@ int main(void)
     RUN(test_binning);
     RUN(test_splits);
     RUN(test_csv);
+    RUN(test_csv_limits);
 #ifdef CF_HAVE_HDF5
     RUN(test_nwb_foreign);
     RUN(test_nwb_bad);
     RUN(test_counts_h5);
+    RUN(test_h5_limits);
     RUN(test_nwb_round_trip);
 #else
     printf("(no HDF5 in this build: the NWB and counts tests are skipped)\n");

@@ -6,6 +6,8 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +50,43 @@ void cf_spikes_free(cf_spikes *s)
     free(s->beh_names);
     cf_frames_free(s->frames);
     free(s);
+}
+
+cf_status cf_spike_limits_resolve(const cf_spike_limits *l, cf_spike_limits *out)
+{
+    cf_spike_limits r = l ? *l : (cf_spike_limits){0};
+    if (!r.key_prefix) r.key_prefix = "";
+    if (r.max_units == 0) r.max_units = CF_SPIKES_MAX_UNITS;
+    if (r.max_seconds == 0) r.max_seconds = CF_SPIKES_MAX_SECONDS;
+    if (r.max_units < 1 || r.max_units > CF_SPIKES_UNITS_CEILING)
+        return cf_set_error(CF_ERR_ARG, "%smax_units %" PRId64 " outside 1..%d (0: the default %d)", r.key_prefix,
+                            r.max_units, CF_SPIKES_UNITS_CEILING, CF_SPIKES_MAX_UNITS);
+    if (!(r.max_seconds > 0) || !isfinite(r.max_seconds))
+        return cf_set_error(CF_ERR_ARG, "%smax_seconds %g is not a finite span > 0 (0: the default %g s)", r.key_prefix,
+                            r.max_seconds, CF_SPIKES_MAX_SECONDS);
+    *out = r;
+    return CF_OK;
+}
+
+cf_status cf_spike_limit_error(const cf_spike_limits *l, cf_spike_bound which, const char *fmt, ...)
+{
+    char subject[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(subject, sizeof subject, fmt, ap);
+    va_end(ap);
+    cf_spike_limits r;
+    if (cf_spike_limits_resolve(l, &r) != CF_OK) r = (cf_spike_limits){CF_SPIKES_MAX_UNITS, CF_SPIKES_MAX_SECONDS, ""};
+    const char *k = r.key_prefix;
+    if (which == CF_SPIKE_SECONDS)
+        return cf_set_error(CF_ERR_FORMAT, "%s exceeds %smax_seconds (%g s), the longest recording span accepted; raise "
+                            "%smax_seconds if the recording really is that long", subject, k, r.max_seconds, k);
+    if (which == CF_SPIKE_UNIT_IDS)
+        return cf_set_error(CF_ERR_FORMAT, "%s exceeds %smax_units (%" PRId64 "); raise %smax_units if the recording "
+                            "has that many units, or set %sremap_ids: true to number the distinct ids 0, 1, ...", subject,
+                            k, r.max_units, k, k);
+    return cf_set_error(CF_ERR_FORMAT, "%s exceeds %smax_units (%" PRId64 "); raise %smax_units if the recording has "
+                        "that many units", subject, k, r.max_units, k);
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -42,6 +42,9 @@
  *
  * Bad input never crashes: the loaders return NULL with cf_last_error() naming the file, the dataset (or
  * the CSV line) and the offending row. HDF5's own error printing is silenced while we read and write.
+ * Data beyond the bounds of a cf_spike_limits (units, recording span; see "bounds" below) is refused before
+ * anything is allocated for it, and so is an HDF5 dataset the file does not back: over 1 MiB declared with
+ * less than 1/4096 of it stored (never written, HDF5 would hand back its fill value; deflate stays near 1000:1).
  * Without HDF5 in the build (CF_HAVE_HDF5 undefined) the HDF5 functions fail with CF_ERR_UNSUPPORTED.
  *
  * ---- splits ----
@@ -136,7 +139,41 @@ cf_status cf_spikes_split_blocks(const cf_spikes *s, double train_frac, double v
 double cf_time_ranges_total(const cf_time_ranges *r);
 void cf_time_ranges_free(cf_time_ranges *r); /* frees the arrays and zeroes *r */
 
-/* ---- loaders ---- */
+/* ---- bounds on what a file may imply ----
+ * One outlier row -- a spike at 1e7 s, a unit id of 16000000 -- would make the tokenizer lay a billion time
+ * bins (or 2e8 windows) over the recording, or the model a vocabulary of millions of units: gigabytes and
+ * minutes for what is almost always a corrupt or mistyped row. The readers refuse data beyond these bounds
+ * as soon as the row is read (before allocating for it), naming the file, the row (CSV line; HDF5 dataset
+ * and row; .npy file and shape) and the bound by the name the caller gives it, so the message says how to
+ * raise it:
+ *     spikes.csv:7: column 2 (unit): unit id 16000000 exceeds data.max_units (100000); raise data.max_units
+ *     if the recording has that many units, or set data.remap_ids: true to number the distinct ids 0, 1, ...
+ * The span bound is on t_end - t_start: a CSV's span starts at 0, an NWB file's at 0 or at its /units
+ * attribute t_start. */
+#define CF_SPIKES_MAX_UNITS 100000   /* the default max_units */
+#define CF_SPIKES_MAX_SECONDS 1e6    /* the default max_seconds (11.6 days) */
+#define CF_SPIKES_UNITS_CEILING (1 << 24) /* max_units itself is at most this */
+
+typedef struct cf_spike_limits {
+    int64_t max_units;      /* units in the recording, 1..CF_SPIKES_UNITS_CEILING; 0: CF_SPIKES_MAX_UNITS */
+    double max_seconds;     /* the recording's span t_end - t_start, finite > 0; 0: CF_SPIKES_MAX_SECONDS */
+    const char *key_prefix; /* messages call the bounds <prefix>max_units, <prefix>max_seconds (and the CSV
+                             * option <prefix>remap_ids): "data." for the recipe keys; NULL: "" */
+} cf_spike_limits;
+
+/* l with the defaults applied (l NULL: all defaults; key_prefix never NULL in out). A negative or non-finite
+ * bound, or max_units above CF_SPIKES_UNITS_CEILING, is CF_ERR_ARG naming the bound. */
+cf_status cf_spike_limits_resolve(const cf_spike_limits *l, cf_spike_limits *out);
+
+/* The error for data beyond a bound (CF_ERR_FORMAT, returned): the formatted subject (the file, the row and
+ * the value) followed by "exceeds <prefix>max_units (N); raise ..." -- for CF_SPIKE_UNIT_IDS the advice adds
+ * <prefix>remap_ids -- or "exceeds <prefix>max_seconds (S s), the longest recording span accepted; ...". */
+typedef enum cf_spike_bound { CF_SPIKE_UNITS, CF_SPIKE_UNIT_IDS, CF_SPIKE_SECONDS } cf_spike_bound;
+cf_status cf_spike_limit_error(const cf_spike_limits *l, cf_spike_bound which, const char *fmt, ...) CF_PRINTF(3, 4);
+
+/* ---- loaders ----
+ * cf_spikes_read_nwb, cf_spikes_read_counts_h5 and cf_spikes_read_h5_mem apply the default bounds;
+ * cf_spikes_load applies those of its options (every format it reads). */
 
 cf_spikes *cf_spikes_read_nwb(const char *path);
 /* dataset NULL means "counts". */
@@ -160,6 +197,10 @@ typedef struct cf_spikes_csv_options {
     bool trial_relative;
     double trial_duration;
     double resolution; /* 0.01 by default */
+    /* The bounds (zero: the defaults). The unit bound applies to the largest id + 1, to n_units, or with
+     * remap_ids to the distinct ids; a line whose time reaches max_seconds is refused at that line.
+     * cf_spikes_load applies these bounds to every format it reads, not only to CSV. */
+    cf_spike_limits limits;
 } cf_spikes_csv_options;
 
 cf_spikes_csv_options cf_spikes_csv_defaults(void);
@@ -173,8 +214,11 @@ cf_spikes_csv_options cf_spikes_csv_defaults(void);
 cf_spikes *cf_spikes_read_csv(const char *path, const cf_spikes_csv_options *o);
 
 /* The Visnav directory layout above. dt > 0 picks spikerates_dt_<dt>.npy when there are several; 0: the only
- * one. Missing files are errors naming the directory and the layout expected. */
-cf_spikes *cf_spikes_read_visnav(const char *dir, double dt);
+ * one. Missing files are errors naming the directory and the layout expected. The shape of the counts is
+ * checked against the bounds (limits NULL: the defaults) before the array is read: neurons (after the
+ * selection) against max_units, T * dt against max_seconds. A count above 1e6 in one bin is an error naming
+ * the neuron and bin. */
+cf_spikes *cf_spikes_read_visnav(const char *dir, double dt, const cf_spike_limits *limits);
 /* True when path names a directory. */
 bool cf_path_is_dir(const char *path);
 
@@ -386,7 +430,7 @@ cf_status cf_spike_dataset_stats(const cf_dataset *ds, cf_spike_window_stats *ou
  * the split's windows; the dataset's name carries the path and the split. */
 typedef struct cf_spike_options {
     const char *path;
-    const cf_spikes_csv_options *csv; /* NULL: defaults */
+    const cf_spikes_csv_options *csv; /* NULL: defaults; its limits bound every format (cf_spikes_load) */
     cf_spike_token_config tokens;
     double train_frac, val_frac; /* 0.8, 0.1 */
     double block_s;              /* 0 (default): the first 80% / next 10% / last 10% of time */

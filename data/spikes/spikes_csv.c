@@ -12,7 +12,6 @@
 #include <strings.h>
 
 #define MAX_FIELDS 64
-#define MAX_UNITS (1 << 24) /* without remap_ids, ids are array indices: refuse absurd ones */
 
 cf_spikes_csv_options cf_spikes_csv_defaults(void)
 {
@@ -141,6 +140,15 @@ static cf_spikes *read_csv(FILE *f, const char *path, const cf_spikes_csv_option
                      o.n_units, o.trial_duration);
         return NULL;
     }
+    cf_spike_limits lim;
+    if (cf_spike_limits_resolve(&o.limits, &lim) != CF_OK) {
+        cf_error_prefix("%s: CSV options: ", path);
+        return NULL;
+    }
+    if (!o.remap_ids && o.n_units > lim.max_units) {
+        cf_spike_limit_error(&lim, CF_SPIKE_UNITS, "%s: the CSV option n_units %d", path, o.n_units);
+        return NULL;
+    }
     static const char *const time_names[] = {"time", "t", "spike_time", "spike_times", "timestamp", "times", NULL};
     static const char *const unit_names[] = {"unit", "id", "unit_id", "neuron", "neuron_id", "cluster", "units", NULL};
     static const char *const trial_names[] = {"trial", "trial_id", "trials", NULL};
@@ -149,7 +157,7 @@ static cf_spikes *read_csv(FILE *f, const char *path, const cf_spikes_csv_option
     char *line = NULL, *fields[MAX_FIELDS];
     size_t cap = 0;
     ssize_t len;
-    int64_t line_no = 0, max_unit = -1, max_unit_line = 0;
+    int64_t line_no = 0, max_unit = -1, max_t_line = 0;
     double max_t = -1;
     events ev = {0};
     cf_spikes *s = NULL;
@@ -206,6 +214,11 @@ static cf_spikes *read_csv(FILE *f, const char *path, const cf_spikes_csv_option
                          fields[c_time], isfinite(t) ? "negative" : "not finite");
             goto fail;
         }
+        if (t >= lim.max_seconds) { /* the span starts at 0 (a trial-relative time: the trial is this long) */
+            cf_spike_limit_error(&lim, CF_SPIKE_SECONDS, "%s:%" PRId64 ": column %d (time): time %s s", path, line_no,
+                                 c_time + 1, fields[c_time]);
+            goto fail;
+        }
         if (!parse_num(fields[c_unit], &u) || u != floor(u) || !isfinite(u)) {
             cf_set_error(CF_ERR_FORMAT, "%s:%" PRId64 ": column %d (unit): '%s' is not an integer", path, line_no, c_unit + 1,
                          fields[c_unit]);
@@ -220,6 +233,11 @@ static cf_spikes *read_csv(FILE *f, const char *path, const cf_spikes_csv_option
                              c_unit + 1, fields[c_unit]);
             goto fail;
         }
+        if (!o.remap_ids && o.n_units == 0 && u >= (double)lim.max_units) { /* ids are array indices */
+            cf_spike_limit_error(&lim, CF_SPIKE_UNIT_IDS, "%s:%" PRId64 ": column %d (unit): unit id %s", path, line_no,
+                                 c_unit + 1, fields[c_unit]);
+            goto fail;
+        }
         if (have_trial_col) {
             if (!parse_num(fields[c_trial], &trial) || trial != floor(trial) || !isfinite(trial) || fabs(trial) > 9.2e18) {
                 cf_set_error(CF_ERR_FORMAT, "%s:%" PRId64 ": column %d (trial): '%s' is not an integer", path, line_no,
@@ -232,11 +250,11 @@ static cf_spikes *read_csv(FILE *f, const char *path, const cf_spikes_csv_option
                 goto fail;
             }
         }
-        if ((int64_t)u > max_unit) {
-            max_unit = (int64_t)u;
-            max_unit_line = line_no;
+        if ((int64_t)u > max_unit) max_unit = (int64_t)u;
+        if (t > max_t) {
+            max_t = t;
+            max_t_line = line_no;
         }
-        if (t > max_t) max_t = t;
         if (!events_push(&ev, t, (int64_t)u, (int64_t)trial)) {
             cf_set_error(CF_ERR_OOM, "%s:%" PRId64 ": out of memory", path, line_no);
             goto fail;
@@ -257,8 +275,8 @@ static cf_spikes *read_csv(FILE *f, const char *path, const cf_spikes_csv_option
     int64_t n_ids = 0;
     if (o.remap_ids) {
         if (!(ids = distinct(ev.unit, ev.n, &n_ids))) goto oom;
-        if (n_ids > MAX_UNITS) {
-            cf_set_error(CF_ERR_FORMAT, "%s: %" PRId64 " distinct units (at most %d)", path, n_ids, MAX_UNITS);
+        if (n_ids > lim.max_units) {
+            cf_spike_limit_error(&lim, CF_SPIKE_UNITS, "%s: the number of distinct unit ids (%" PRId64 ")", path, n_ids);
             goto fail;
         }
         for (int64_t i = 0; i < ev.n; i++) ev.unit[i] = index_of(ids, n_ids, ev.unit[i]);
@@ -266,12 +284,7 @@ static cf_spikes *read_csv(FILE *f, const char *path, const cf_spikes_csv_option
     } else if (o.n_units > 0) {
         n_units = o.n_units;
     } else {
-        if (max_unit >= MAX_UNITS) {
-            cf_set_error(CF_ERR_FORMAT, "%s:%" PRId64 ": unit id %" PRId64 " is too large for a dense numbering (at most %d "
-                         "units); set remap_ids to number the distinct ids", path, max_unit_line, max_unit, MAX_UNITS);
-            goto fail;
-        }
-        n_units = (int)max_unit + 1;
+        n_units = (int)max_unit + 1; /* below max_units: checked line by line */
     }
     /* trials and the span */
     double res = o.resolution, t_end;
@@ -302,6 +315,19 @@ static cf_spikes *read_csv(FILE *f, const char *path, const cf_spikes_csv_option
         }
     } else {
         t_end = max_t + res;
+    }
+    if (t_end > lim.max_seconds) {
+        if (n_trials && o.trial_relative && o.trial_duration > 0)
+            cf_spike_limit_error(&lim, CF_SPIKE_SECONDS, "%s: %d trials of trial_duration %g s laid end to end make a %g s "
+                                 "recording, which", path, n_trials, o.trial_duration, t_end);
+        else if (n_trials && o.trial_relative)
+            cf_spike_limit_error(&lim, CF_SPIKE_SECONDS, "%s: %d trials of %g s (as long as the latest time in a trial, "
+                                 "line %" PRId64 ") laid end to end make a %g s recording, which", path, n_trials,
+                                 t_end / n_trials, max_t_line, t_end);
+        else
+            cf_spike_limit_error(&lim, CF_SPIKE_SECONDS, "%s:%" PRId64 ": the recording up to the latest spike (%g s) plus "
+                                 "its bin (%g s)", path, max_t_line, max_t, res);
+        goto fail;
     }
     if (!(s = cf_spikes_from_events(ev.t, ev.unit, ev.n, n_units, 0.0, t_end, path))) goto fail;
     events_free(&ev);

@@ -34,6 +34,23 @@ static cf_status numeric_shape(hid_t d, const char *file, const char *name, int 
     return CF_OK;
 }
 
+/* A dataset's declared size must be backed by the file before it is read: HDF5 returns the fill value for
+ * storage never written, so a file of a few KB can declare gigabytes of "values". Refuses (naming the
+ * dataset) more than 1 MiB declared with over 4096 times less stored -- beyond what deflate (about 1000:1 at
+ * best) compresses to. */
+static cf_status check_stored(hid_t d, const char *file, const char *shown, uint64_t n_values)
+{
+    hid_t type = H5Dget_type(d);
+    size_t size = type >= 0 ? H5Tget_size(type) : 8;
+    cf_h5_close(&type);
+    if (size == 0 || n_values > UINT64_MAX / 2 / size)
+        return cf_set_error(CF_ERR_FORMAT, "%s: %s declares %" PRIu64 " values: too many to read", file, shown, n_values);
+    uint64_t declared = n_values * (uint64_t)size, stored = H5Dget_storage_size(d);
+    if (declared <= (1u << 20) || stored >= declared / 4096) return CF_OK;
+    return cf_set_error(CF_ERR_FORMAT, "%s: %s declares %" PRIu64 " values (%" PRIu64 " bytes) but the file stores %" PRIu64
+                        " bytes of them: a placeholder of fill values, not data", file, shown, n_values, declared, stored);
+}
+
 /* Reads a whole numeric dataset (rank 0..max_rank) converted to memtype (NATIVE_DOUBLE or NATIVE_INT64).
  * Missing: CF_ERR_FORMAT naming it when required, else CF_OK with *out NULL and *n 0. dims gets the shape. */
 static cf_status read_all_as(hid_t loc, const char *file, const char *name, const char *shown, bool required,
@@ -51,11 +68,15 @@ static cf_status read_all_as(hid_t loc, const char *file, const char *name, cons
     cf_status st = numeric_shape(d, file, shown, &rank, dims);
     if (st == CF_OK && rank > max_rank)
         st = cf_set_error(CF_ERR_FORMAT, "%s: %s: rank %d (expected at most %d)", file, shown, rank, max_rank);
+    if (st == CF_OK && dims[1] > 0 && dims[0] > (hsize_t)(SIZE_MAX / 8) / dims[1])
+        st = cf_set_error(CF_ERR_FORMAT, "%s: %s: shape [%llu, %llu] is too large to read", file, shown,
+                          (unsigned long long)dims[0], (unsigned long long)dims[1]);
+    size_t n = st == CF_OK ? (size_t)dims[0] * (size_t)dims[1] : 0;
+    if (st == CF_OK) st = check_stored(d, file, shown, n);
     if (st != CF_OK) {
         cf_h5_close(&d);
         return st;
     }
-    size_t n = (size_t)dims[0] * (size_t)dims[1];
     void *buf = malloc((n ? n : 1) * 8);
     if (!buf) {
         cf_h5_close(&d);
@@ -106,9 +127,38 @@ static int find_number(hid_t file, hid_t obj, const char *fname, const char *whe
     return 1;
 }
 
+/* The end of the recording as the data imply it so far, and the row that set it (named when the span is
+ * beyond max_seconds). */
+typedef struct {
+    double t_max; /* the span's end so far */
+    double t;     /* the time at that row */
+    int64_t row;  /* -1: not one row (a whole dataset's extent) */
+    char where[300];
+} span_end;
+
+static void span_extend(span_end *e, double t_max, double t, const char *where, int64_t row)
+{
+    if (!(t_max > e->t_max)) return;
+    e->t_max = t_max, e->t = t, e->row = row;
+    snprintf(e->where, sizeof e->where, "%s", where);
+}
+
+/* The number of rows of dataset name (its first dimension), or -1 when it is absent or not a dataset. */
+static int64_t rows_of(hid_t loc, const char *name)
+{
+    if (!cf_h5_exists(loc, name)) return -1;
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT), space = d >= 0 ? H5Dget_space(d) : -1;
+    hsize_t dims[8] = {0};
+    int r = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    if (r >= 1 && r <= 8) H5Sget_simple_extent_dims(space, dims, NULL);
+    cf_h5_close(&space);
+    cf_h5_close(&d);
+    return r < 0 ? -1 : r == 0 ? 1 : (int64_t)dims[0];
+}
+
 /* ---- trials ---- */
 
-static cf_status read_trials(hid_t file, const char *path, cf_spikes *s, double *t_max)
+static cf_status read_trials(hid_t file, const char *path, cf_spikes *s, span_end *end)
 {
     if (!cf_h5_exists(file, "intervals/trials")) return CF_OK;
     double *a = NULL, *b = NULL;
@@ -127,8 +177,8 @@ static cf_status read_trials(hid_t file, const char *path, cf_spikes *s, double 
         else if (i > 0 && a[i] < a[i - 1])
             st = cf_set_error(CF_ERR_FORMAT, "%s: intervals/trials/start_time: row %llu: %g before the previous trial's "
                               "start %g (unsorted)", path, (unsigned long long)i, a[i], a[i - 1]);
-        else if (b[i] > *t_max)
-            *t_max = b[i];
+        else
+            span_extend(end, b[i], b[i], "/intervals/trials/stop_time", (int64_t)i);
     }
     if (st == CF_OK) st = cf_spikes_set_trials(s, (int)da[0], a, b);
     free(a);
@@ -299,7 +349,7 @@ static double interp(const series *s, int j, double x)
     return s->data[lo * s->k + j] * (1 - w) + s->data[hi * s->k + j] * w;
 }
 
-static cf_status read_behavior(hid_t file, const char *path, cf_spikes *s, double *t_max)
+static cf_status read_behavior(hid_t file, const char *path, cf_spikes *s, span_end *end)
 {
     if (!cf_h5_exists(file, "processing/behavior")) return CF_OK;
     hid_t g = H5Gopen2(file, "processing/behavior", H5P_DEFAULT);
@@ -330,7 +380,11 @@ static cf_status read_behavior(hid_t file, const char *path, cf_spikes *s, doubl
         }
     }
     if (st == CF_OK) st = cf_spikes_set_behavior(s, T, k, base->t, vals, (const char *const *)names);
-    if (st == CF_OK && base->t[T - 1] > *t_max) *t_max = base->t[T - 1];
+    if (st == CF_OK) {
+        char where[300];
+        snprintf(where, sizeof where, "/processing/behavior/%.200s/timestamps", base->name);
+        span_extend(end, base->t[T - 1], base->t[T - 1], where, T - 1);
+    }
     if (names)
         for (int j = 0; j < k; j++) free(names[j]);
     free(names);
@@ -354,12 +408,13 @@ static int span_attrs(hid_t file, const char *path, double *t0, double *t1)
     return a == 1 && b == 1;
 }
 
-/* Trials, behaviour and the span for s (whose spikes are read): shared by both readers. */
-static cf_status finish(hid_t file, const char *path, cf_spikes *s, double t_max_data, double t_start_default)
+/* Trials, behaviour and the span for s (whose spikes are read; end: how far they reach): shared by both
+ * readers. The span must be within lim->max_seconds. */
+static cf_status finish(hid_t file, const char *path, cf_spikes *s, span_end *end, double t_start_default,
+                        const cf_spike_limits *lim)
 {
-    double t_max = t_max_data;
-    cf_status st = read_trials(file, path, s, &t_max);
-    if (st == CF_OK) st = read_behavior(file, path, s, &t_max);
+    cf_status st = read_trials(file, path, s, end);
+    if (st == CF_OK) st = read_behavior(file, path, s, end);
     if (st != CF_OK) return st;
     double t0, t1;
     int have = span_attrs(file, path, &t0, &t1);
@@ -369,7 +424,17 @@ static cf_status finish(hid_t file, const char *path, cf_spikes *s, double t_max
         s->t_end = t1;
     } else {
         s->t_start = t_start_default;
-        if (t_max > s->t_end) s->t_end = t_max;
+        if (end->t_max > s->t_end) s->t_end = end->t_max;
+    }
+    if (s->t_end - s->t_start > lim->max_seconds) {
+        if (have)
+            return cf_spike_limit_error(lim, CF_SPIKE_SECONDS, "%s: the /units attributes t_start %g, t_end %g: a span of %g "
+                                        "s, which", path, t0, t1, t1 - t0);
+        if (end->row < 0)
+            return cf_spike_limit_error(lim, CF_SPIKE_SECONDS, "%s: %s: a span of %g s from %g s, which", path, end->where,
+                                        s->t_end - s->t_start, s->t_start);
+        return cf_spike_limit_error(lim, CF_SPIKE_SECONDS, "%s: %s: row %" PRId64 ": time %g s (the recording from %g s "
+                                    "must reach it)", path, end->where, end->row, end->t, s->t_start);
     }
     for (int u = 0; u < s->n_units; u++) {
         int64_t a = s->offsets[u], b = s->offsets[u + 1];
@@ -384,7 +449,7 @@ static cf_status finish(hid_t file, const char *path, cf_spikes *s, double t_max
 
 /* ---- NWB ---- */
 
-static cf_spikes *read_nwb(hid_t file, const char *path)
+static cf_spikes *read_nwb(hid_t file, const char *path, const cf_spike_limits *lim)
 {
     double *times = NULL, *obs = NULL;
     int64_t *index = NULL, *ids = NULL, *obs_index = NULL;
@@ -395,6 +460,11 @@ static cf_spikes *read_nwb(hid_t file, const char *path)
                      "/units/spike_times_index)", path);
         return NULL;
     }
+    int64_t n_rows = rows_of(file, "units/spike_times_index");
+    if (n_rows > lim->max_units) {
+        cf_spike_limit_error(lim, CF_SPIKE_UNITS, "%s: /units/spike_times_index: the unit count (%" PRId64 " rows)", path, n_rows);
+        return NULL;
+    }
     cf_status st = read_all(file, path, "units/spike_times", true, 1, H5T_NATIVE_DOUBLE, (void **)&times, dt);
     if (st == CF_OK) st = read_all(file, path, "units/spike_times_index", true, 1, H5T_NATIVE_INT64, (void **)&index, di);
     if (st == CF_OK) st = read_all(file, path, "units/id", false, 1, H5T_NATIVE_INT64, (void **)&ids, dd);
@@ -403,8 +473,8 @@ static cf_spikes *read_nwb(hid_t file, const char *path)
         st = read_all(file, path, "units/obs_intervals_index", true, 1, H5T_NATIVE_INT64, (void **)&obs_index, doi);
     if (st != CF_OK) goto fail;
     int64_t S = (int64_t)dt[0], N = (int64_t)di[0];
-    if (N > (1 << 24)) {
-        cf_set_error(CF_ERR_FORMAT, "%s: /units/spike_times_index: %" PRId64 " units (at most %d)", path, N, 1 << 24);
+    if (N > lim->max_units) { /* a rank-0 index (one row) or a file changed since rows_of */
+        cf_spike_limit_error(lim, CF_SPIKE_UNITS, "%s: /units/spike_times_index: the unit count (%" PRId64 " rows)", path, N);
         goto fail;
     }
     if (ids && (int64_t)dd[0] != N) {
@@ -432,6 +502,7 @@ static cf_spikes *read_nwb(hid_t file, const char *path)
         goto fail;
     }
     double t_max = 0;
+    int64_t t_max_row = -1;
     for (int64_t u = 0; u < N; u++)
         for (int64_t i = u ? index[u - 1] : 0; i < index[u]; i++) {
             double t = times[i];
@@ -445,8 +516,10 @@ static cf_spikes *read_nwb(hid_t file, const char *path)
                              "the previous spike %.17g (unsorted)", path, i, u, t, times[i - 1]);
                 goto fail;
             }
-            if (t + 1e-3 > t_max) t_max = t + 1e-3;
+            if (t + 1e-3 > t_max) t_max = t + 1e-3, t_max_row = i;
         }
+    span_end end = {0, 0, -1, ""};
+    if (t_max_row >= 0) span_extend(&end, t_max, t_max - 1e-3, "/units/spike_times", t_max_row);
     if (obs) {
         int64_t M = (int64_t)dobs[0];
         if (dobs[1] != 2) {
@@ -471,7 +544,7 @@ static cf_spikes *read_nwb(hid_t file, const char *path)
                              obs[2 * r], obs[2 * r + 1]);
                 goto fail;
             }
-            if (obs[2 * r + 1] > t_max) t_max = obs[2 * r + 1];
+            span_extend(&end, obs[2 * r + 1], obs[2 * r + 1], "/units/obs_intervals (its end)", r);
         }
     }
     /* times are validated and sorted per unit: build the CSR directly */
@@ -486,8 +559,8 @@ static cf_spikes *read_nwb(hid_t file, const char *path)
     s->unit_ids = ids;
     ids = NULL;
     s->t_start = 0;
-    s->t_end = t_max;
-    if (finish(file, path, s, t_max, 0.0) != CF_OK) goto fail;
+    s->t_end = end.t_max;
+    if (finish(file, path, s, &end, 0.0, lim) != CF_OK) goto fail;
     free(index);
     free(obs);
     free(obs_index);
@@ -510,9 +583,11 @@ cf_spikes *cf_spikes_read_nwb(const char *path)
         cf_set_error(CF_ERR_ARG, "cf_spikes_read_nwb: NULL path");
         return NULL;
     }
+    cf_spike_limits lim;
+    cf_spike_limits_resolve(NULL, &lim);
     cf_h5_quiet q = cf_h5_quiet_on();
     hid_t file = cf_h5_open_read(path);
-    cf_spikes *s = file >= 0 ? read_nwb(file, path) : NULL;
+    cf_spikes *s = file >= 0 ? read_nwb(file, path, &lim) : NULL;
     cf_h5_close(&file);
     cf_h5_quiet_off(q);
     return s;
@@ -520,7 +595,7 @@ cf_spikes *cf_spikes_read_nwb(const char *path)
 
 /* ---- binned counts ---- */
 
-static cf_spikes *read_counts(hid_t file, const char *path, const char *name)
+static cf_spikes *read_counts(hid_t file, const char *path, const char *name, const cf_spike_limits *lim)
 {
     char where[300];
     snprintf(where, sizeof where, "/%s", name);
@@ -544,8 +619,9 @@ static cf_spikes *read_counts(hid_t file, const char *path, const char *name)
         cf_set_error(CF_ERR_FORMAT, "%s: %s: rank %d (expected [N units, T bins])", path, where, rank);
         goto fail;
     }
-    if (dims[0] > (1 << 24)) {
-        cf_set_error(CF_ERR_FORMAT, "%s: %s: %llu units (at most %d)", path, where, (unsigned long long)dims[0], 1 << 24);
+    if (dims[0] > (hsize_t)lim->max_units) {
+        cf_spike_limit_error(lim, CF_SPIKE_UNITS, "%s: %s: shape [%llu, %llu]: the unit count (%llu rows)", path, where,
+                             (unsigned long long)dims[0], (unsigned long long)dims[1], (unsigned long long)dims[0]);
         goto fail;
     }
     double bw, t0 = 0;
@@ -566,6 +642,12 @@ static cf_spikes *read_counts(hid_t file, const char *path, const char *name)
     }
     int N = (int)dims[0];
     int64_t T = (int64_t)dims[1];
+    if (check_stored(d, path, where, (uint64_t)N * (uint64_t)T) != CF_OK) goto fail;
+    if ((double)T * bw > lim->max_seconds) {
+        cf_spike_limit_error(lim, CF_SPIKE_SECONDS, "%s: %s: shape [%d, %" PRId64 "]: %" PRId64 " bins of bin_width %g s span %g "
+                             "s, which", path, where, N, T, T, bw, (double)T * bw);
+        goto fail;
+    }
     if (!(s = calloc(1, sizeof *s)) || !(s->offsets = calloc((size_t)N + 1, sizeof *s->offsets)) ||
         !(row = malloc((size_t)(T ? T : 1) * sizeof *row)))
         goto oom;
@@ -611,7 +693,9 @@ static cf_spikes *read_counts(hid_t file, const char *path, const char *name)
     if (!s->times) goto oom;
     s->t_start = t0;
     s->t_end = t0 + (double)T * bw;
-    if (finish(file, path, s, s->t_end, t0) != CF_OK) goto fail;
+    span_end end = {s->t_end, s->t_end, -1, ""};
+    snprintf(end.where, sizeof end.where, "%s", where);
+    if (finish(file, path, s, &end, t0, lim) != CF_OK) goto fail;
     return s;
 oom:
     cf_set_error(CF_ERR_OOM, "%s: out of memory reading %s", path, where);
@@ -631,9 +715,11 @@ cf_spikes *cf_spikes_read_counts_h5(const char *path, const char *dataset)
         cf_set_error(CF_ERR_ARG, "cf_spikes_read_counts_h5: NULL path");
         return NULL;
     }
+    cf_spike_limits lim;
+    cf_spike_limits_resolve(NULL, &lim);
     cf_h5_quiet q = cf_h5_quiet_on();
     hid_t file = cf_h5_open_read(path);
-    cf_spikes *s = file >= 0 ? read_counts(file, path, dataset ? dataset : "counts") : NULL;
+    cf_spikes *s = file >= 0 ? read_counts(file, path, dataset ? dataset : "counts", &lim) : NULL;
     cf_h5_close(&file);
     cf_h5_quiet_off(q);
     return s;
@@ -696,10 +782,10 @@ cf_status cf_spikes_read_hubs(const char *path, int *n_hubs, int **hubs)
 /* ---- by content ---- */
 
 /* A file with a units table is NWB-style (and read_nwb names what it lacks); one with only counts is binned. */
-static cf_spikes *read_by_content(hid_t file, const char *path)
+static cf_spikes *read_by_content(hid_t file, const char *path, const cf_spike_limits *lim)
 {
-    return cf_h5_exists(file, "units") || !cf_h5_exists(file, "counts") ? read_nwb(file, path)
-                                                                         : read_counts(file, path, "counts");
+    return cf_h5_exists(file, "units") || !cf_h5_exists(file, "counts") ? read_nwb(file, path, lim)
+                                                                         : read_counts(file, path, "counts", lim);
 }
 
 cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv)
@@ -708,7 +794,12 @@ cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv)
         cf_set_error(CF_ERR_ARG, "cf_spikes_load: NULL path");
         return NULL;
     }
-    if (cf_path_is_dir(path)) return cf_spikes_read_visnav(path, 0);
+    cf_spike_limits lim;
+    if (cf_spike_limits_resolve(csv ? &csv->limits : NULL, &lim) != CF_OK) {
+        cf_error_prefix("%s: ", path);
+        return NULL;
+    }
+    if (cf_path_is_dir(path)) return cf_spikes_read_visnav(path, 0, &lim);
     FILE *f = fopen(path, "rb");
     if (!f) {
         cf_set_error(CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -721,7 +812,7 @@ cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv)
     if (got < 8 || memcmp(sig, h5sig, 8) != 0) return cf_spikes_read_csv(path, csv);
     cf_h5_quiet q = cf_h5_quiet_on();
     hid_t file = cf_h5_open_read(path);
-    cf_spikes *s = file >= 0 ? read_by_content(file, path) : NULL;
+    cf_spikes *s = file >= 0 ? read_by_content(file, path, &lim) : NULL;
     cf_h5_close(&file);
     cf_h5_quiet_off(q);
     return s;
@@ -730,9 +821,11 @@ cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv)
 cf_spikes *cf_spikes_read_h5_mem(const void *buf, size_t n, const char *what)
 {
     if (!what) what = "(spike buffer)";
+    cf_spike_limits lim;
+    cf_spike_limits_resolve(NULL, &lim);
     cf_h5_quiet q = cf_h5_quiet_on();
     hid_t file = cf_h5_open_image(buf, n, what);
-    cf_spikes *s = file >= 0 ? read_by_content(file, what) : NULL;
+    cf_spikes *s = file >= 0 ? read_by_content(file, what, &lim) : NULL;
     cf_h5_close(&file);
     cf_h5_quiet_off(q);
     return s;
@@ -779,7 +872,7 @@ cf_spikes *cf_spikes_read_h5_mem(const void *buf, size_t n, const char *what)
 
 cf_spikes *cf_spikes_load(const char *path, const cf_spikes_csv_options *csv)
 {
-    if (cf_path_is_dir(path)) return cf_spikes_read_visnav(path, 0);
+    if (cf_path_is_dir(path)) return cf_spikes_read_visnav(path, 0, csv ? &csv->limits : NULL);
     FILE *f = path ? fopen(path, "rb") : NULL;
     if (!f) return cf_spikes_read_csv(path, csv);
     unsigned char sig[4] = {0};

@@ -18,6 +18,7 @@
 
 #define VISNAV_FRAME_RATE 20.0
 #define MAX_FILES 64
+#define MAX_COUNT 1e6 /* spikes of one neuron in one bin: more is corrupt data (as in the HDF5 counts reader) */
 
 bool cf_path_is_dir(const char *path)
 {
@@ -165,15 +166,16 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
-/* Reads the counts, applies the selection, rounds (with a note), checks the sign. */
-static cf_spikes *read_counts(const char *path, const char *sel_path, double dt)
+/* Reads the counts, applies the selection, rounds (with a note), checks the sign. The shape is checked
+ * against the bounds before the array is read. */
+static cf_spikes *read_counts(const char *path, const char *sel_path, double dt, const cf_spike_limits *lim)
 {
     cf_npy_info info;
     double *x = NULL;
-    if (cf_npy_read(path, CF_NPY_OUT_F64, CF_NPY_FINITE, &info, (void **)&x) != CF_OK) return NULL;
     cf_spikes *s = NULL;
     int *sel = NULL, n_sel = 0;
     int32_t *counts = NULL;
+    if (cf_npy_read_info(path, &info) != CF_OK) return NULL;
     if (info.ndim != 2 || info.shape[0] < 1 || info.shape[1] < 1 || info.shape[0] > INT32_MAX) {
         cf_set_error(CF_ERR_FORMAT, "%s: spike rates must be a non-empty 2-D array [neurons, bins], got %d dimensions", path,
                      info.ndim);
@@ -181,11 +183,22 @@ static cf_spikes *read_counts(const char *path, const char *sel_path, double dt)
     }
     int N = (int)info.shape[0];
     int64_t T = info.shape[1];
+    if ((double)T * dt > lim->max_seconds) {
+        cf_spike_limit_error(lim, CF_SPIKE_SECONDS, "%s: shape [%d, %" PRId64 "]: %" PRId64 " bins of %g s (the file name's "
+                             "dt) span %g s, which", path, N, T, T, dt, (double)T * dt);
+        goto out;
+    }
     if (sel_path) {
         if (read_sel(sel_path, N, &sel, &n_sel) != CF_OK) goto out;
     } else {
         n_sel = N;
     }
+    if (n_sel > lim->max_units) {
+        if (sel) cf_spike_limit_error(lim, CF_SPIKE_UNITS, "%s: the number of neurons selected (%d)", sel_path, n_sel);
+        else cf_spike_limit_error(lim, CF_SPIKE_UNITS, "%s: shape [%d, %" PRId64 "]: the neuron count (%d)", path, N, T, N);
+        goto out;
+    }
+    if (cf_npy_read(path, CF_NPY_OUT_F64, CF_NPY_FINITE, &info, (void **)&x) != CF_OK) goto out;
     counts = malloc((size_t)n_sel * (size_t)T * sizeof *counts);
     if (!counts) {
         cf_set_error(CF_ERR_OOM, "%s: out of memory", path);
@@ -203,8 +216,9 @@ static cf_spikes *read_counts(const char *path, const char *sel_path, double dt)
             }
             double r = floor(v + 0.5);
             if (r != v) rounded++;
-            if (r > INT32_MAX) {
-                cf_set_error(CF_ERR_FORMAT, "%s: count %g at neuron %d, bin %" PRId64 " is implausibly large", path, v, u, b);
+            if (r > MAX_COUNT) {
+                cf_set_error(CF_ERR_FORMAT, "%s: count %g at neuron %d (0-based), bin %" PRId64 " is implausibly large (more "
+                             "than %g spikes in one bin)", path, v, u, b, MAX_COUNT);
                 goto out;
             }
             counts[(int64_t)k * T + b] = (int32_t)r;
@@ -281,10 +295,15 @@ static cf_status read_behavior(cf_spikes *s, const char *dir, char **names, int 
     return st;
 }
 
-cf_spikes *cf_spikes_read_visnav(const char *dir, double dt)
+cf_spikes *cf_spikes_read_visnav(const char *dir, double dt, const cf_spike_limits *limits)
 {
     if (!dir) {
         cf_set_error(CF_ERR_ARG, "cf_spikes_read_visnav: NULL directory");
+        return NULL;
+    }
+    cf_spike_limits lim;
+    if (cf_spike_limits_resolve(limits, &lim) != CF_OK) {
+        cf_error_prefix("%s: ", dir);
         return NULL;
     }
     char **names;
@@ -322,7 +341,7 @@ cf_spikes *cf_spikes_read_visnav(const char *dir, double dt)
         goto out;
     }
     char *rp = join(dir, rates), *sp = sel ? join(dir, sel) : NULL;
-    if (rp && (!sel || sp)) s = read_counts(rp, sp, rates_dt);
+    if (rp && (!sel || sp)) s = read_counts(rp, sp, rates_dt, &lim);
     else cf_set_error(CF_ERR_OOM, "%s: out of memory", dir);
     free(rp);
     free(sp);

@@ -15,6 +15,10 @@
  *                          hub_rate_hz (15), hub_weight (2.5), edge_prob (0.03), movie ([h, w] in pixels: a
  *                          movie-driven circuit, see data/spikes/simulate_spikes.h; [0, 0] = none), movie_gain (2),
  *                          movie_lag (0.05). An existing file is used as is: delete it to simulate again.
+ *   data.max_units (100000), data.max_seconds (1e6 = 11.6 days)   bounds on the data: a file with more units
+ *                          (a CSV: a unit id at or above it) or a longer recording span is refused, naming the
+ *                          row (one outlier row would otherwise make gigabytes of bins or vocabulary)
+ *   data.remap_ids (false)  a CSV's unit ids are labels: the distinct ids are numbered 0, 1, ... in order
  *   data.dt (0.01), data.window.curr (0.05), data.window.prev (0.10), data.block_size.id (32),
  *   data.block_size.prev_id (64), data.use_trials (true), data.behavior (true)   tokenization (Neuroformer's)
  *   data.train_frac (0.8), data.val_frac (0.1), data.block_s (0), data.split_seed (0)   time-block splits
@@ -74,6 +78,7 @@ cf_dataset *cf_spike_source_full(cf_dataset *ds);
 typedef struct cf_spike_source {
     char path[2048];
     cf_spike_options opts;
+    cf_spikes_csv_options csv; /* opts.csv points here: data.remap_ids and the bounds data.max_units, data.max_seconds */
     double train_fraction;
     bool shuffle_prev; /* the ablation: past-window unit IDs relabelled by a random permutation per window */
     char frames_name[128]; /* data.frames.name ("": the only movie in the file) */

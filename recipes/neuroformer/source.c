@@ -68,6 +68,12 @@ cf_status cf_spike_source_from_recipe(cf_recipe *r, cf_spike_source *src)
     cf_spike_options *o = &src->opts;
     *o = cf_spike_options_defaults();
     o->path = src->path;
+    src->csv = cf_spikes_csv_defaults();
+    src->csv.remap_ids = cf_recipe_bool(r, "data.remap_ids", false);
+    src->csv.limits.max_units = cf_recipe_int_in(r, "data.max_units", CF_SPIKES_MAX_UNITS, 1, CF_SPIKES_UNITS_CEILING);
+    src->csv.limits.max_seconds = cf_recipe_float_in(r, "data.max_seconds", CF_SPIKES_MAX_SECONDS, 0, INFINITY, CF_RANGE_OPEN);
+    src->csv.limits.key_prefix = "data.";
+    o->csv = &src->csv;
     cf_spike_token_config *t = &o->tokens;
     /* tokens: the ranges of cf_spike_vocab_make (data/spikes/spikes.h); windows are multiples of dt */
     t->dt = cf_recipe_float_in(r, "data.dt", t->dt, 0, INFINITY, CF_RANGE_OPEN);

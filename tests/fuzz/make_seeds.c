@@ -178,6 +178,9 @@ static void texts(void)
     put_text("fuzz_spikes_csv", "absolute.csv", "Ct,unit,trial\n1.5,0,7\n1.75,1,7\n3.0,0,9\n");
     put_text("fuzz_spikes_csv", "quoted.csv", "H\"spike_time\"\t\"cluster\"\t\"trial_id\"\n\"0.5\"\t\"3\"\t\"0\"\n1.9\t2\t1\n");
     put_text("fuzz_spikes_csv", "bad.csv", "@0.1,0\n-1,2\nnan,1\n");
+    /* one outlier row beyond the bounds: refused at its line (these once built 10 million units, 1e9 bins) */
+    put_text("fuzz_spikes_csv", "huge-unit.csv", "@0,9999994");
+    put_text("fuzz_spikes_csv", "late-spike.csv", "@0.1,0\n1e7,1\n");
 
     /* fuzz_recipe: the recipe, then NUL-separated --set assignments */
     static const char r1[] = "model:\n  type: transformer\n  dims: [64, 128]\n  attn: {window: 128, causal: true}\n"
