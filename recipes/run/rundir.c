@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE /* flock, gethostname */
 #include "recipes/run/rundir.h"
 
+#include "autograd/fileio.h"
 #include "recipes/checkpoint/checkpoint.h"
 
 #include <dirent.h>
@@ -16,24 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static cf_status make_dir(const char *dir)
-{
-    if (mkdir(dir, 0777) == 0 || errno == EEXIST) return CF_OK;
-    if (errno != ENOENT) return cf_set_error(CF_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-    char parent[1024];
-    snprintf(parent, sizeof parent, "%s", dir);
-    char *slash = strrchr(parent, '/');
-    if (!slash || slash == parent) return cf_set_error(CF_ERR_IO, "cannot create %s: %s", dir, strerror(ENOENT));
-    *slash = '\0';
-    CF_TRY(make_dir(parent));
-    if (mkdir(dir, 0777) == 0 || errno == EEXIST) return CF_OK;
-    return cf_set_error(CF_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-}
-
 cf_status cf_run_dir_lock(const char *dir, cf_run_lock *lock)
 {
     lock->fd = -1;
-    CF_TRY(make_dir(dir));
+    CF_TRY(cf_mkdirs(dir));
     char path[1100];
     snprintf(path, sizeof path, "%s/lock", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
