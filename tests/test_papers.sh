@@ -44,7 +44,7 @@ done
 
 # the generic code names no paper
 for name in "${names[@]}"; do
-    hits=$(grep -ril -- "$name" "$src"/tools/*.c "$src"/tools/*.h "$src"/recipes/run/ 2>/dev/null)
+    hits=$(grep -ril -- "$name" "$src"/tools/ "$src"/recipes/run/ 2>/dev/null)
     [ -z "$hits" ] && ok || bad "generic code names the paper '$name': $hits"
 done
 

@@ -3,7 +3,7 @@
 4 layers, d 256, 4 heads, seq 128, batch 8, pre-LN, GELU MLP 4x, learned positions, untied head, no
 dropout, AdamW lr 3e-4) on random tokens, timed the same way (warm-up steps, then N timed steps).
 
-    python3 tools/bench_gpt_torch.py --steps 20 --threads 1
+    python3 recipes/gpt/bench_gpt_torch.py --steps 20 --threads 1
 
 prints `tokens_per_s=<x> step_ms=<y> peak_rss_mb=<z>` as its last line, like cformer."""
 import argparse

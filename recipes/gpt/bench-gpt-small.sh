@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The gpt-small training benchmark against PyTorch and the GEMM bound, all measured in one run:
-#     tools/bench-gpt-small.sh [build-dir] [steps]
+#     recipes/gpt/bench-gpt-small.sh [build-dir] [steps]
 # GEMM bound = FLOPs per step / cblas_sgemm's rate at n = 1024 (from `cformer bench ops`).
 set -euo pipefail
 build=${1:-build} steps=${2:-20}
@@ -21,9 +21,9 @@ for t in 1 "$nproc"; do
 done
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then
     echo "== PyTorch, 1 thread + OpenBLAS $nproc threads"
-    OPENBLAS_NUM_THREADS=$nproc /usr/bin/python3 "$src/tools/bench_gpt_torch.py" --steps "$steps" --threads 1 | tail -1
+    OPENBLAS_NUM_THREADS=$nproc /usr/bin/python3 "$src/recipes/gpt/bench_gpt_torch.py" --steps "$steps" --threads 1 | tail -1
     echo "== PyTorch, $nproc threads"
-    /usr/bin/python3 "$src/tools/bench_gpt_torch.py" --steps "$steps" --threads "$nproc" | tail -1
+    /usr/bin/python3 "$src/recipes/gpt/bench_gpt_torch.py" --steps "$steps" --threads "$nproc" | tail -1
 else
     echo "(python3-torch not installed: no PyTorch baseline)"
 fi
