@@ -4,7 +4,7 @@
 # GEMM bound = FLOPs per step / cblas_sgemm's rate at n = 1024 (from `cformer bench ops`).
 set -euo pipefail
 build=${1:-build} steps=${2:-20}
-src=$(cd "$(dirname "$0")/.." && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
 cformer=$build/bin/cformer
 recipe=$src/recipes/bench/gpt-small.yaml
 # OpenMP waiting as the environment says: on a dedicated machine the default (spinning) is fastest for
