@@ -115,16 +115,8 @@ static cf_status zero_clip_grad_norm(cf_optimizer *o, double max_norm, double *n
 {
     zero *z = as_zero(o);
     int64_t n = z->hi - z->lo;
-    double ss = 0;
-    if (o->ps->dtype == CF_F32) {
-        const float *g = (const float *)o->ps->grads + z->lo;
-        #pragma omp parallel for reduction(+ : ss) if (n > 65536)
-        for (int64_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
-    } else {
-        const double *g = (const double *)o->ps->grads + z->lo;
-        #pragma omp parallel for reduction(+ : ss) if (n > 65536)
-        for (int64_t i = 0; i < n; i++) ss += g[i] * g[i];
-    }
+    size_t es = cf_dtype_size(o->ps->dtype);
+    double ss = cf_optim_sum_squares(o->ps->dtype, (const char *)o->ps->grads + (size_t)z->lo * es, n);
     CF_DIST_TRY(cf_pg_allreduce_scalar(z->pg, &ss, CF_REDUCE_SUM));
     double nm = sqrt(ss);
     if (norm) *norm = nm;

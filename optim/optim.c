@@ -209,20 +209,40 @@ void *cf_optim_slot_data(cf_optimizer *o, int i)
     return o->vt == &replicated_vt && i >= 0 && i < o->nslots ? o->slot[i] : NULL;
 }
 
+#define SS_BLOCK 16384 /* elements summed in order into one partial */
+#define SS_PASS 256    /* partials per parallel pass, added in order after it */
+
+double cf_optim_sum_squares(cf_dtype dt, const void *x, int64_t n)
+{
+    double total = 0;
+    for (int64_t p0 = 0; p0 < n; p0 += (int64_t)SS_BLOCK * SS_PASS) {
+        double part[SS_PASS];
+        int64_t nb = (n - p0 + SS_BLOCK - 1) / SS_BLOCK;
+        if (nb > SS_PASS) nb = SS_PASS;
+        #pragma omp parallel for if (n > 65536)
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t lo = p0 + b * SS_BLOCK, hi = lo + SS_BLOCK < n ? lo + SS_BLOCK : n;
+            double s = 0;
+            if (dt == CF_F32) {
+                const float *g = x;
+                #pragma omp simd reduction(+ : s)
+                for (int64_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
+            } else {
+                const double *g = x;
+                #pragma omp simd reduction(+ : s)
+                for (int64_t i = lo; i < hi; i++) s += g[i] * g[i];
+            }
+            part[b] = s;
+        }
+        for (int64_t b = 0; b < nb; b++) total += part[b];
+    }
+    return total;
+}
+
 double cf_clip_grad_norm(cf_params *ps, double max_norm)
 {
     if (!ps->grads) return 0;
-    double ss = 0;
-    int64_t n = ps->total;
-    if (ps->dtype == CF_F32) {
-        const float *g = ps->grads;
-        #pragma omp parallel for reduction(+ : ss) if (n > 65536)
-        for (int64_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
-    } else {
-        const double *g = ps->grads;
-        #pragma omp parallel for reduction(+ : ss) if (n > 65536)
-        for (int64_t i = 0; i < n; i++) ss += g[i] * g[i];
-    }
+    double ss = cf_optim_sum_squares(ps->dtype, ps->grads, ps->total);
     double norm = sqrt(ss);
     if (max_norm > 0 && norm > max_norm) cf_scale_grads(ps, max_norm / (norm + 1e-6));
     return norm;

@@ -53,5 +53,8 @@ cf_optimizer *cf_optim_alloc(size_t size, const cf_optim_vtable *vt, cf_params *
                              int64_t slot_elems, const char *who);
 /* CF_OK when slot is one of o's slots, else CF_ERR_ARG naming `who`, the slot and how many there are. */
 cf_status cf_optim_check_slot(const cf_optimizer *o, int slot, const char *who);
+/* The sum of x[i]^2 over n f32 or f64 values, accumulated in f64 in an order fixed by n alone (blocks of
+ * 16384 added in block order), so a clipping decision never depends on the thread count. */
+double cf_optim_sum_squares(cf_dtype dt, const void *x, int64_t n);
 
 #endif

@@ -14,7 +14,6 @@
 #include "autograd/cpu/cpu.h"
 #include "autograd/cpu/fastmath.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -281,15 +280,7 @@ cf_status cf_cpu_sdpa_bwd(cf_ctx *ctx, cf_node *n)
 static void FN(gemm)(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T *A, int64_t lda,
                      const T *Bm, int64_t ldb, T beta, T *C, int64_t ldc)
 {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) {
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0 ? (T)0 : beta * C[i * ldc + j];
-        return;
-    }
-    enum CBLAS_TRANSPOSE a = ta ? CblasTrans : CblasNoTrans, b = tb ? CblasTrans : CblasNoTrans;
-    _Generic((T)0, float: cblas_sgemm, double: cblas_dgemm)(CblasRowMajor, a, b, (int)M, (int)N, (int)K, alpha, A,
-                                                            (int)lda, Bm, (int)ldb, beta, C, (int)ldc);
+    cf_cpu_gemm(_Generic((T)0, float: CF_F32, double: CF_F64), ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C, ldc);
 }
 
 static inline T FN(exp)(T x) { return _Generic(x, float: cf_fast_expf, double: exp)(x); }

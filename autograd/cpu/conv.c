@@ -14,7 +14,6 @@
 #include "autograd/ops/conv_attr.h"
 #include "autograd/cpu/cpu.h"
 
-#include <cblas.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -91,23 +90,7 @@ static cgeom geometry(const cf_node *n)
 static void gemm(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const void *A, int64_t lda,
                  const void *B, int64_t ldb, double beta, void *C, int64_t ldc)
 {
-    if (M == 0 || N == 0) return;
-    if (K == 0) { /* C = beta C, without reading C when beta is 0 */
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < N; j++) {
-                double v = 0.0;
-                if (beta != 0) v = beta * (dt == CF_F32 ? ((float *)C)[i * ldc + j] : ((double *)C)[i * ldc + j]);
-                if (dt == CF_F32) ((float *)C)[i * ldc + j] = (float)v;
-                else ((double *)C)[i * ldc + j] = v;
-            }
-        return;
-    }
-    enum CBLAS_TRANSPOSE a = ta ? CblasTrans : CblasNoTrans, b = tb ? CblasTrans : CblasNoTrans;
-    if (dt == CF_F32)
-        cblas_sgemm(CblasRowMajor, a, b, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, (float)beta, C,
-                    (int)ldc);
-    else
-        cblas_dgemm(CblasRowMajor, a, b, (int)M, (int)N, (int)K, 1.0, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    cf_cpu_gemm(dt, ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
 }
 
 static cf_tensor *contiguous(cf_ctx *ctx, cf_tensor *t)

@@ -18,6 +18,16 @@
 /* Sets OpenMP's and OpenBLAS's thread counts together; returns the count in force (n <= 0: default). */
 int cf_cpu_set_threads(int n);
 
+/* C[M, N] = alpha op(A) op(B) + beta C, row-major (op: transpose when ta / tb), dt f32 or f64, through BLAS.
+ * The result depends on the shapes and values only, never on the thread count: C is cut into tiles
+ * by the shape alone (cf_cpu_gemm_tiles), each one single-threaded GEMM over the whole K, and the tiles
+ * are shared among the OpenMP threads (run one after another inside a parallel region). K == 0 gives
+ * beta C (0 for beta 0, C unread). Every CPU kernel calls BLAS through this, never cblas directly. */
+void cf_cpu_gemm(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const void *A,
+                 int64_t lda, const void *B, int64_t ldb, double beta, void *C, int64_t ldc);
+/* The tile of cf_cpu_gemm for an [M, N] result over K: *mb rows by *nb columns (edges multiples of 64). */
+void cf_cpu_gemm_tiles(int64_t M, int64_t N, int64_t K, int64_t *mb, int64_t *nb);
+
 /* Geometry of up to 4 operands walked together over one shape (operand 0 is usually the output).
  * Broadcast dims have stride 0; adjacent dims that are contiguous in every operand are merged. */
 #define CF_ITER_MAX 6

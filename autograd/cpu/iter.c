@@ -55,13 +55,17 @@ void cf_iter_init(cf_iter *it, int ndim, const int64_t *shape, int nops, const c
         int64_t inner = cf_iter_inner(it), rows = cf_iter_rows(it); \
         int64_t si = it->stride[0][it->ndim - 1], di = it->stride[1][it->ndim - 1]; \
         if (di == 0) { /* innermost dim reduced: each row sums into one dst element */ \
-            _Pragma("omp parallel for if (it->numel > CF_PAR_MIN)") for (int64_t r = 0; r < rows; r++) \
+            /* rows share a dst element when an outer dim is reduced too: then they are added in row \
+             * order on one thread (an atomic add's order would follow the threads' timing) */ \
+            bool shared = false; \
+            for (int d = 0; d < it->ndim - 1; d++) shared |= it->stride[1][d] == 0; \
+            _Pragma("omp parallel for if (!shared && it->numel > CF_PAR_MIN)") for (int64_t r = 0; r < rows; r++) \
             { \
                 int64_t off[CF_ITER_MAX]; \
                 cf_iter_row(it, r, off); \
                 double acc = 0; \
                 for (int64_t j = 0; j < inner; j++) acc += src[off[0] + j * si]; \
-                _Pragma("omp atomic") dst[off[1]] += (T)acc; \
+                dst[off[1]] += (T)acc; \
             } \
             return; \
         } \

@@ -2,7 +2,6 @@
  * GEMM as they are (a transposed view becomes a transpose flag); anything else is copied once. */
 #include "autograd/cpu/cpu.h"
 
-#include <cblas.h>
 #include <string.h>
 
 typedef struct {
@@ -14,20 +13,7 @@ typedef struct {
 static void gemm(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const void *A, int64_t lda,
                  const void *B, int64_t ldb, double beta, void *C, int64_t ldc)
 {
-    if (M == 0 || N == 0) return;
-    if (K == 0) { /* C = beta C */
-        for (int64_t i = 0; i < M; i++)
-            for (int64_t j = 0; j < N; j++) {
-                if (dt == CF_F32) ((float *)C)[i * ldc + j] *= (float)beta;
-                else ((double *)C)[i * ldc + j] *= beta;
-            }
-        return;
-    }
-    enum CBLAS_TRANSPOSE a = ta ? CblasTrans : CblasNoTrans, b = tb ? CblasTrans : CblasNoTrans;
-    if (dt == CF_F32)
-        cblas_sgemm(CblasRowMajor, a, b, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, (float)beta, C, (int)ldc);
-    else
-        cblas_dgemm(CblasRowMajor, a, b, (int)M, (int)N, (int)K, 1.0, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    cf_cpu_gemm(dt, ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* How GEMM can read the [R, C] matrix in t's last two dims, if at all. */
