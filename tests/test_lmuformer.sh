@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# LMUFormer through the cformer command: the `kws` generator (help, errors, determinism, the .npy/.csv
-# format), each recipe of recipes/lmuformer/ (lmuformer, spiking, lmu-only) trained a few steps on a tiny
+# LMUFormer through the cformer command: the `kws` and `pseq` generators (help, errors, determinism, the
+# .npy/.csv format), each recipe of recipes/lmuformer/ (lmuformer, spiking, lmu-only, psmnist) trained a few steps on a tiny
 # set and evaluated with eval.streaming -- the frame-by-frame logits equal the batch logits and the carried
-# state and arena bytes are the same after N and after 2N frames -- and the recipe errors.
+# state and arena bytes are the same after N and after 2N frames (tests/test_lmuformer_model.c checks the
+# same with firing spiking neurons) -- and the recipe errors.
 source "$(dirname "$0")/harness.bash"
 needs_hdf5 "${3:-.}"
 cformer=$1 root=$2
@@ -22,17 +23,23 @@ head -1 "$tmp/k/train.csv" | grep -qx "index,label" && ok || bad "train.csv head
     cmp -s "$tmp/k/train.npy" "$tmp/k2/train.npy" && cmp -s "$tmp/k/test.csv" "$tmp/k2/test.csv" && ok ||
     bad "generation is not deterministic"
 
+out=$("$cformer" data pseq --out "$tmp/p" --train 30 --val 10 --test 10 --pixels 16 --noise 0.1) || bad "data pseq: $out"
+echo "$out" | grep -q "30/10/10 items, 10 classes, 16 pixels" && ok || bad "data pseq output: $out"
+"$cformer" data pseq --out "$tmp/p" --pixels 1 >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "1 pixel accepted"
+
 # 2. every recipe, a few steps each, then the evaluation with streaming
-small=(--set data.path="$tmp/k" --set model.dim=8 --set model.memory=8 --set model.theta=16 --set train.steps=3
+small=(--set model.dim=8 --set model.memory=8 --set model.theta=16 --set train.steps=3
        --set train.batch_size=10 --set eval.every=3 --set eval.batches=1 --set eval.batch_size=10
        --set checkpoint.every=3 --set eval.streaming_items=3)
-for r in lmuformer spiking lmu-only; do
-    run="$tmp/run-$r"
-    "$cformer" train "$root/recipes/lmuformer/$r.yaml" --run-dir "$run" --quiet "${small[@]}" >"$run.log" 2>&1 ||
+for r in lmuformer spiking lmu-only psmnist; do
+    run="$tmp/run-$r" data="$tmp/k" steps=3
+    [ $r = psmnist ] && data="$tmp/p"
+    "$cformer" train "$root/recipes/lmuformer/$r.yaml" --run-dir "$run" --quiet "${small[@]}" --set data.path="$data" \
+        --set train.steps=$steps --set checkpoint.every=$steps >"$run.log" 2>&1 ||
         { bad "$r: does not train: $(tail -3 "$run.log")"; continue; }
     ok
-    "$cformer" eval "$root/recipes/lmuformer/$r.yaml" --checkpoint "$run/checkpoints/step-00000003.h5" \
-        --out "$run.json" "${small[@]}" >"$run.eval.log" 2>&1 || { bad "$r: eval: $(tail -3 "$run.eval.log")"; continue; }
+    "$cformer" eval "$root/recipes/lmuformer/$r.yaml" --checkpoint "$run/checkpoints/step-$(printf %08d $steps).h5" \
+        --out "$run.json" "${small[@]}" --set data.path="$data" >"$run.eval.log" 2>&1 || { bad "$r: eval: $(tail -3 "$run.eval.log")"; continue; }
     python3 - "$run.json" "$r" <<'PY' && ok || bad "$r: eval.json"
 import json, sys
 e = json.load(open(sys.argv[1]))
@@ -46,6 +53,7 @@ PY
 done
 
 # 3. errors name the key
+small+=(--set data.path="$tmp/k")
 out=$("$cformer" train "$root/recipes/lmuformer/lmuformer.yaml" --run-dir "$tmp/e1" "${small[@]}" \
       --set model.causal=false 2>&1) && bad "streaming without causal accepted"
 echo "$out" | grep -q "eval.streaming: needs model.causal: true" && ok || bad "causal message: $out"

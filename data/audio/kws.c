@@ -12,15 +12,22 @@
 
 cf_kws_config cf_kws_defaults(void) { return (cf_kws_config){.classes = 10, .mels = 32, .frames = 64, .shift = 8, .noise = 0.5}; }
 
-static uint64_t next(uint64_t *s)
+uint64_t cf_kws_next(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-static double uni(uint64_t *s) { return (double)(next(s) >> 11) * 0x1.0p-53; }
-static double gauss(uint64_t *s) { return sqrt(-2 * log(1 - uni(s))) * cos(6.283185307179586 * uni(s)); }
+double cf_kws_uniform(uint64_t *s) { return (double)(cf_kws_next(s) >> 11) * 0x1.0p-53; }
+double cf_kws_normal(uint64_t *s)
+{
+    double r = sqrt(-2 * log(1 - cf_kws_uniform(s)));
+    return r * cos(6.283185307179586 * cf_kws_uniform(s));
+}
+static uint64_t next(uint64_t *s) { return cf_kws_next(s); }
+static double uni(uint64_t *s) { return cf_kws_uniform(s); }
+static double gauss(uint64_t *s) { return cf_kws_normal(s); }
 
 /* class k, band b: start frequency and total sweep in mel bins, from a fixed seed (shared by all splits) */
 static void band(const cf_kws_config *c, int k, int b, double *f0, double *sweep)
@@ -76,6 +83,20 @@ static void paths(const char *dir, const char *split, char *npy, char *csv, size
     snprintf(csv, cap, "%s/%s.csv", dir, split);
 }
 
+cf_status cf_kws_save(const char *dir, const char *split, const float *x, const int64_t *label, int64_t items,
+                      int64_t frames, int64_t mels)
+{
+    char npy[2048], csv[2048];
+    paths(dir, split, npy, csv, sizeof npy);
+    cf_status st = cf_mkdirs(dir);
+    cf_atomic_file *af = st == CF_OK ? cf_atomic_open(csv) : NULL;
+    if (!af) return cf_last_status();
+    st = cf_atomic_printf(af, "index,label\n");
+    for (int64_t i = 0; i < items && st == CF_OK; i++) st = cf_atomic_printf(af, "%" PRId64 ",%" PRId64 "\n", i, label[i]);
+    if (st == CF_OK) st = write_npy(npy, x, items, frames, mels);
+    return st == CF_OK ? cf_atomic_commit(af) : st;
+}
+
 cf_status cf_kws_write(const char *dir, const char *split, const cf_kws_config *c, int64_t count, uint64_t seed)
 {
     if (c->classes < 2 || c->mels < 6 || c->frames < 8 || c->shift < 0 || c->shift >= c->frames / 4 || count < 1 ||
@@ -83,27 +104,17 @@ cf_status cf_kws_write(const char *dir, const char *split, const cf_kws_config *
         return cf_set_error(CF_ERR_ARG, "kws: classes %d, mels %d, frames %d, shift %d, count %" PRId64 ", noise %g: want "
                                         "classes >= 2, mels >= 6, frames >= 8, 0 <= shift < frames/4, count >= 1, "
                                         "noise >= 0", c->classes, c->mels, c->frames, c->shift, count, c->noise);
-    char npy[2048], csv[2048];
-    paths(dir, split, npy, csv, sizeof npy);
-    cf_status st = cf_mkdirs(dir);
-    if (st != CF_OK) return st;
     size_t per = (size_t)c->frames * (size_t)c->mels;
     float *x = malloc((size_t)count * per * sizeof(float));
-    cf_atomic_file *af = x ? cf_atomic_open(csv) : NULL;
-    if (!x || !af) {
-        free(x);
-        return x ? cf_last_status() : cf_set_error(CF_ERR_OOM, "kws: out of memory for %" PRId64 " items", count);
-    }
+    int64_t *label = malloc((size_t)count * sizeof *label);
+    cf_status st = x && label ? CF_OK : cf_set_error(CF_ERR_OOM, "kws: out of memory for %" PRId64 " items", count);
     uint64_t s = seed * 0x2545f4914f6cdd1dull + 1;
-    st = cf_atomic_printf(af, "index,label\n");
     for (int64_t i = 0; i < count && st == CF_OK; i++) {
-        int k = (int)(next(&s) % (uint64_t)c->classes);
-        draw(c, k, &s, x + (size_t)i * per);
-        st = cf_atomic_printf(af, "%" PRId64 ",%d\n", i, k);
+        label[i] = (int64_t)(next(&s) % (uint64_t)c->classes);
+        draw(c, (int)label[i], &s, x + (size_t)i * per);
     }
-    if (st == CF_OK) st = write_npy(npy, x, count, c->frames, c->mels);
-    st = st == CF_OK ? cf_atomic_commit(af) : st;
-    free(x);
+    if (st == CF_OK) st = cf_kws_save(dir, split, x, label, count, c->frames, c->mels);
+    free(x), free(label);
     return st;
 }
 

@@ -29,6 +29,14 @@ typedef struct cf_kws_config {
 cf_kws_config cf_kws_defaults(void);
 /* Writes DIR/<split>.npy and .csv atomically (count items, drawn from seed). */
 cf_status cf_kws_write(const char *dir, const char *split, const cf_kws_config *c, int64_t count, uint64_t seed);
+/* Writes any labelled feature sequences x [items, frames, mels] in this layout (other generators share it:
+ * data/series/pseq.h). */
+cf_status cf_kws_save(const char *dir, const char *split, const float *x, const int64_t *label, int64_t items,
+                      int64_t frames, int64_t mels);
+/* The generators' random numbers: splitmix64 steps, uniform [0, 1), standard normal. */
+uint64_t cf_kws_next(uint64_t *state);
+double cf_kws_uniform(uint64_t *state);
+double cf_kws_normal(uint64_t *state);
 
 typedef struct cf_kws_set {
     int64_t items, frames, mels;

@@ -1,5 +1,6 @@
 /* The `kws` dataset (synthetic keyword spotting, data/audio/kws.h) for recipes, and `cformer data kws`. */
 #include "data/audio/kws.h"
+#include "data/series/pseq.h"
 #include "recipes/lmuformer/model.h"
 #include "recipes/run/cli_args.h"
 #include "recipes/run/limits.h"
@@ -45,8 +46,11 @@ static void kws_free(cf_dataset *d)
 
 static const cf_dataset_vtable kws_vt = {"kws", kws_get, kws_make_batch, kws_free};
 
+/* what data.generate asks for */
 typedef struct gen_keys {
+    bool pseq; /* data.generate.kind: kws (default) or pseq */
     cf_kws_config c;
+    cf_pseq_config p;
     int64_t count[3], seed;
 } gen_keys;
 
@@ -55,7 +59,11 @@ static const char *const splits[3] = {"train", "val", "test"};
 /* Writes every split that is missing (data.generate given), else requires the files. */
 static cf_status ensure(cf_recipe *r, const char *dir, const char *split)
 {
-    gen_keys g = {.c = cf_kws_defaults()};
+    gen_keys g = {.c = cf_kws_defaults(), .p = cf_pseq_defaults()};
+    const char *kind = cf_recipe_str(r, "data.generate.kind", "kws");
+    g.pseq = kind && strcmp(kind, "pseq") == 0;
+    if (kind && !g.pseq && strcmp(kind, "kws") != 0)
+        return cf_recipe_fail(r, "data.generate.kind", CF_ERR_ARG, "unknown value '%s' (choose from kws, pseq)", kind);
     static const int64_t dflt[3] = {4000, 500, 1000};
     for (int i = 0; i < 3; i++) {
         char key[64];
@@ -67,7 +75,9 @@ static cf_status ensure(cf_recipe *r, const char *dir, const char *split)
     g.c.mels = (int)cf_recipe_int_in(r, "data.generate.mels", g.c.mels, 6, 4096);
     g.c.frames = (int)cf_recipe_int_in(r, "data.generate.frames", g.c.frames, 8, 1 << 16);
     g.c.shift = (int)cf_recipe_int_in(r, "data.generate.shift", g.c.shift, 0, 1 << 14);
-    g.c.noise = cf_recipe_float_in(r, "data.generate.noise", g.c.noise, 0, 100, CF_RANGE_CLOSED);
+    g.c.noise = cf_recipe_float_in(r, "data.generate.noise", g.pseq ? g.p.noise : g.c.noise, 0, 100, CF_RANGE_CLOSED);
+    g.p.pixels = (int)cf_recipe_int_in(r, "data.generate.pixels", g.p.pixels, 2, 1 << 16);
+    g.p.classes = g.c.classes, g.p.noise = g.c.noise;
     bool generate = cf_recipe_has(r, "data.generate");
     CF_TRY(cf_recipe_status(r));
     char path[2048];
@@ -80,7 +90,9 @@ static cf_status ensure(cf_recipe *r, const char *dir, const char *split)
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s.npy", dir, splits[i]);
         if (stat(path, &sb) == 0) continue;
-        cf_status st = cf_kws_write(dir, splits[i], &g.c, g.count[i], (uint64_t)g.seed * 3 + (uint64_t)i);
+        uint64_t seed = (uint64_t)g.seed * 3 + (uint64_t)i;
+        cf_status st = g.pseq ? cf_pseq_write(dir, splits[i], &g.p, g.count[i], seed)
+                              : cf_kws_write(dir, splits[i], &g.c, g.count[i], seed);
         if (st != CF_OK) return cf_recipe_fail(r, "data.generate", st, "%s", cf_last_error());
     }
     return CF_OK;
@@ -108,56 +120,113 @@ cf_dataset *cf_kws_factory(void *rl, const char *split)
     return &k->base;
 }
 
-#define KWS_USAGE \
-    "usage: cformer data kws --out DIR [--seed S] [--train N] [--val N] [--test N] [--classes K] [--mels F]\n" \
-    "                        [--frames N] [--shift S] [--noise SIGMA]\n" \
-    "  writes DIR/{train,val,test}.npy (float32 [items, frames, mels]) and .csv (index,label)\n"
+/* the options both generators take; extra parses a generator's own (returns false on a bad or unknown one) */
+typedef struct gen_args {
+    const char *cmd, *usage, *out;
+    int64_t count[3], seed, classes;
+    double noise;
+    bool (*extra)(struct gen_args *g, const char *opt, const char *val, void *user);
+    void *user;
+} gen_args;
 
-int cf_kws_cmd(int argc, char **argv)
+/* 0: parsed, -1: --help printed, 2: a usage error (printed) */
+static int parse(gen_args *g, int argc, char **argv)
 {
-    cf_kws_config c = cf_kws_defaults();
-    int64_t count[3] = {4000, 500, 1000}, seed = 1, v;
-    double noise = c.noise;
-    const char *out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *a = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
-            fputs(KWS_USAGE, stdout);
-            return 0;
+            fputs(g->usage, stdout);
+            return -1;
         }
         if (!a) {
-            fprintf(stderr, "data kws: %s needs a value\n" KWS_USAGE, o);
+            fprintf(stderr, "%s: %s needs a value\n%s", g->cmd, o, g->usage);
             return 2;
         }
         i++;
         bool ok = true;
-        if (strcmp(o, "--out") == 0) out = a;
-        else if (strcmp(o, "--seed") == 0) ok = cf_cli_int("data kws", o, a, 0, CF_MAX_SEED, &seed);
-        else if (strcmp(o, "--train") == 0) ok = cf_cli_int("data kws", o, a, 1, CF_MAX_COUNT, &count[0]);
-        else if (strcmp(o, "--val") == 0) ok = cf_cli_int("data kws", o, a, 1, CF_MAX_COUNT, &count[1]);
-        else if (strcmp(o, "--test") == 0) ok = cf_cli_int("data kws", o, a, 1, CF_MAX_COUNT, &count[2]);
-        else if (strcmp(o, "--classes") == 0) ok = cf_cli_int("data kws", o, a, 2, 1000, &v), c.classes = (int)v;
-        else if (strcmp(o, "--mels") == 0) ok = cf_cli_int("data kws", o, a, 6, 4096, &v), c.mels = (int)v;
-        else if (strcmp(o, "--frames") == 0) ok = cf_cli_int("data kws", o, a, 8, 1 << 16, &v), c.frames = (int)v;
-        else if (strcmp(o, "--shift") == 0) ok = cf_cli_int("data kws", o, a, 0, 1 << 14, &v), c.shift = (int)v;
-        else if (strcmp(o, "--noise") == 0) ok = cf_cli_float("data kws", o, a, 0, 100, CF_RANGE_CLOSED, &noise);
-        else {
-            fprintf(stderr, "data kws: unknown option %s\n" KWS_USAGE, o);
-            return 2;
-        }
+        if (strcmp(o, "--out") == 0) g->out = a;
+        else if (strcmp(o, "--seed") == 0) ok = cf_cli_int(g->cmd, o, a, 0, CF_MAX_SEED, &g->seed);
+        else if (strcmp(o, "--train") == 0) ok = cf_cli_int(g->cmd, o, a, 1, CF_MAX_COUNT, &g->count[0]);
+        else if (strcmp(o, "--val") == 0) ok = cf_cli_int(g->cmd, o, a, 1, CF_MAX_COUNT, &g->count[1]);
+        else if (strcmp(o, "--test") == 0) ok = cf_cli_int(g->cmd, o, a, 1, CF_MAX_COUNT, &g->count[2]);
+        else if (strcmp(o, "--classes") == 0) ok = cf_cli_int(g->cmd, o, a, 2, 1000, &g->classes);
+        else if (strcmp(o, "--noise") == 0) ok = cf_cli_float(g->cmd, o, a, 0, 100, CF_RANGE_CLOSED, &g->noise);
+        else ok = g->extra(g, o, a, g->user);
         if (!ok) return 2;
     }
-    if (!out) {
-        fputs("data kws: --out DIR is required\n" KWS_USAGE, stderr);
+    if (!g->out) {
+        fprintf(stderr, "%s: --out DIR is required\n%s", g->cmd, g->usage);
         return 2;
     }
-    c.noise = noise;
+    return 0;
+}
+
+static bool unknown(gen_args *g, const char *o)
+{
+    fprintf(stderr, "%s: unknown option %s\n%s", g->cmd, o, g->usage);
+    return false;
+}
+
+static bool kws_opt(gen_args *g, const char *o, const char *a, void *user)
+{
+    cf_kws_config *c = user;
+    int64_t v = 0;
+    bool ok;
+    if (strcmp(o, "--mels") == 0) ok = cf_cli_int(g->cmd, o, a, 6, 4096, &v), c->mels = (int)v;
+    else if (strcmp(o, "--frames") == 0) ok = cf_cli_int(g->cmd, o, a, 8, 1 << 16, &v), c->frames = (int)v;
+    else if (strcmp(o, "--shift") == 0) ok = cf_cli_int(g->cmd, o, a, 0, 1 << 14, &v), c->shift = (int)v;
+    else return unknown(g, o);
+    return ok;
+}
+
+static bool pseq_opt(gen_args *g, const char *o, const char *a, void *user)
+{
+    cf_pseq_config *c = user;
+    int64_t v = 0;
+    if (strcmp(o, "--pixels") != 0) return unknown(g, o);
+    bool ok = cf_cli_int(g->cmd, o, a, 2, 1 << 16, &v);
+    c->pixels = (int)v;
+    return ok;
+}
+
+int cf_kws_cmd(int argc, char **argv)
+{
+    cf_kws_config c = cf_kws_defaults();
+    gen_args g = {"data kws",
+                  "usage: cformer data kws --out DIR [--seed S] [--train N] [--val N] [--test N] [--classes K]\n"
+                  "                        [--mels F] [--frames N] [--shift S] [--noise SIGMA]\n"
+                  "  writes DIR/{train,val,test}.npy (float32 [items, frames, mels]) and .csv (index,label)\n",
+                  NULL, {4000, 500, 1000}, 1, c.classes, c.noise, kws_opt, &c};
+    int rc = parse(&g, argc, argv);
+    if (rc) return rc < 0 ? 0 : rc;
+    c.classes = (int)g.classes, c.noise = g.noise;
     for (int i = 0; i < 3; i++)
-        if (cf_kws_write(out, splits[i], &c, count[i], (uint64_t)seed * 3 + (uint64_t)i) != CF_OK) {
+        if (cf_kws_write(g.out, splits[i], &c, g.count[i], (uint64_t)g.seed * 3 + (uint64_t)i) != CF_OK) {
             fprintf(stderr, "data kws: %s\n", cf_last_error());
             return 1;
         }
     printf("wrote %s/{train,val,test}.npy|.csv: %" PRId64 "/%" PRId64 "/%" PRId64 " items, %d classes, %d frames x %d mels\n",
-           out, count[0], count[1], count[2], c.classes, c.frames, c.mels);
+           g.out, g.count[0], g.count[1], g.count[2], c.classes, c.frames, c.mels);
+    return 0;
+}
+
+int cf_pseq_cmd(int argc, char **argv)
+{
+    cf_pseq_config c = cf_pseq_defaults();
+    gen_args g = {"data pseq",
+                  "usage: cformer data pseq --out DIR [--seed S] [--train N] [--val N] [--test N] [--classes K]\n"
+                  "                         [--pixels P] [--noise SIGMA]\n"
+                  "  writes DIR/{train,val,test}.npy (float32 [items, pixels, 1]) and .csv (index,label)\n",
+                  NULL, {4000, 500, 1000}, 1, c.classes, c.noise, pseq_opt, &c};
+    int rc = parse(&g, argc, argv);
+    if (rc) return rc < 0 ? 0 : rc;
+    c.classes = (int)g.classes, c.noise = g.noise;
+    for (int i = 0; i < 3; i++)
+        if (cf_pseq_write(g.out, splits[i], &c, g.count[i], (uint64_t)g.seed * 3 + (uint64_t)i) != CF_OK) {
+            fprintf(stderr, "data pseq: %s\n", cf_last_error());
+            return 1;
+        }
+    printf("wrote %s/{train,val,test}.npy|.csv: %" PRId64 "/%" PRId64 "/%" PRId64 " items, %d classes, %d pixels\n",
+           g.out, g.count[0], g.count[1], g.count[2], c.classes, c.pixels);
     return 0;
 }

@@ -33,7 +33,7 @@ typedef struct cf_lmuf {
     int variant;
     int64_t F, D, d, classes, frames;
     double theta;
-    bool causal, streaming;
+    bool causal, streaming, pool_last; /* pool_last: the head reads the last frame, not the running mean */
     int64_t stream_items, curve_every;
     cf_lmuf_conv pe[4], rpe, in_proj, proj, fc1, fc2, wu, wh;
     cf_lmuf_bn pe_bn[4], rpe_bn, proj_bn, fc1_bn, fc2_bn, in_bn, ffn_bn, u_bn, m_bn, h_bn, head_bn;

@@ -11,7 +11,8 @@
  *   lmu_only   conv1x1 F -> D, one LMU block, no convolutional embedding and no channel mixer (the ablation)
  * Head: the cumulative mean of the features up to each frame, then Linear(D -> classes): the logits after t
  * frames (the paper's accuracy against frames seen, Sec. 4.4); training uses the last frame, BCE-with-logits on
- * one-hot labels (the official recipe).
+ * one-hot labels (the official recipe). model.pool: last puts the head on each frame's own features instead
+ * (the sequential-classification readout of the LMU paper, Voelker et al. 2019, Sec. 4.2).
  *
  * Streaming: with state (model.causal, convolutions padded on the left only), one frame at a time carries the
  * convolutions' last k-1 inputs, the LIF membranes, the LMU memory and the running feature sum, so memory is
@@ -208,6 +209,7 @@ cf_tensor *cf_lmuf_logits_all(cf_lmuf_pass *p, cf_tensor *x)
     cf_ctx *ctx = p->ctx;
     cf_tensor *f = features(p, x);
     if (!f) return NULL;
+    if (p->m->pool_last) return head(p, cf_transpose(ctx, f, 1, 2));
     int64_t bsz = f->shape[0], D = f->shape[1], n = f->shape[2], seen = p->st ? p->st->seen : 0;
     cf_tensor *cs = cf_cumsum(ctx, f, 2);
     if (p->st && p->st->sum) {
@@ -246,7 +248,9 @@ static cf_tensor *loss(cf_model *mb, cf_ctx *ctx, const cf_batch *b, cf_metrics 
     cf_tensor *x = cf_lmuf_input(ctx, m, b), *y = cf_batch_get(b, "label");
     cf_tensor *f = x && y ? features(&p, x) : NULL;
     if (!f) return NULL;
-    cf_tensor *lg = head(&p, cf_mean(ctx, f, 1, (int[]){2}, false)); /* = the mean over time of per-frame logits */
+    /* mean pooling: = the mean over time of per-frame logits; last: the last frame's */
+    cf_tensor *lg = head(&p, m->pool_last ? cf_squeeze(ctx, cf_narrow(ctx, f, 2, f->shape[2] - 1, 1), 2)
+                                          : cf_mean(ctx, f, 1, (int[]){2}, false));
     cf_tensor *onehot = cf_zeros(ctx, lg ? lg->dtype : CF_F32, CF_SHAPE(f->shape[0], m->classes));
     if (!lg || !onehot) return NULL;
     int64_t correct = 0;
@@ -320,6 +324,10 @@ static cf_model *create(cf_recipe *r, cf_params *ps, const cf_data_info *info)
     m->d = cf_recipe_int_in(r, "model.memory", m->variant == CF_LMUF_SPIKING ? 2 * m->D : m->D, 1, 4096);
     m->theta = cf_recipe_float_in(r, "model.theta", (double)m->frames, 0, 1e9, CF_RANGE_OPEN_LO);
     m->causal = cf_recipe_bool(r, "model.causal", false);
+    const char *pool = cf_recipe_str(r, "model.pool", "mean");
+    m->pool_last = pool && strcmp(pool, "last") == 0;
+    if (pool && !m->pool_last && strcmp(pool, "mean") != 0)
+        cf_recipe_fail(r, "model.pool", CF_ERR_ARG, "unknown value '%s' (choose from mean, last)", pool);
     m->streaming = cf_recipe_bool(r, "eval.streaming", false);
     m->stream_items = cf_recipe_int_in(r, "eval.streaming_items", 32, 1, CF_MAX_COUNT);
     m->curve_every = cf_recipe_int_in(r, "eval.curve_every", 4, 1, CF_MAX_SEQ);

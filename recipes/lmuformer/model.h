@@ -13,5 +13,7 @@ extern const cf_model_vtable cf_lmuformer_model;
 cf_dataset *cf_kws_factory(void *recipe_like, const char *split);
 /* `cformer data kws --out DIR [...]` */
 int cf_kws_cmd(int argc, char **argv);
+/* `cformer data pseq --out DIR [...]`: permuted sequential templates (data/series/pseq.h), same layout */
+int cf_pseq_cmd(int argc, char **argv);
 
 #endif

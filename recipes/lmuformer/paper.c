@@ -9,6 +9,8 @@ static const cf_dataset_entry datasets[] = {{"kws", cf_kws_factory}, {0}};
 static const cf_data_generator generators[] = {
     {"kws", "synthetic keyword spotting: formant sweeps as [frames, mels] features (.npy) and labels (.csv)",
      cf_kws_cmd, NULL},
+    {"pseq", "permuted sequential templates (a psMNIST stand-in): one value per frame (.npy) and labels (.csv)",
+     cf_pseq_cmd, NULL},
     {0},
 };
 
