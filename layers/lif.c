@@ -1,6 +1,8 @@
 /* LIF neurons over time (layers/lif.h), composed from heaviside and elementwise ops. */
 #include "layers/lif.h"
 
+#include "layers/lmu_steps.h"
+
 cf_lif_config cf_lif_default(void) { return cf_lif_threshold(1.0); }
 
 cf_lif_config cf_lif_threshold(double v_threshold)
@@ -74,5 +76,5 @@ cf_tensor *cf_lif_fwd(cf_ctx *ctx, const cf_lif_config *c, cf_tensor *x, cf_lif_
         if (!st->v) st->v = cf_tensor_alloc(x->dtype, x->ndim, v->shape);
         if (!st->v || cf_copy_(st->v, v) != CF_OK) return NULL;
     }
-    return n == 1 ? spikes[0] : cf_concat(ctx, (int)n, spikes, td);
+    return cf_concat_steps(ctx, n, spikes, td);
 }

@@ -2,6 +2,7 @@
 #include "layers/lmu.h"
 
 #include "autograd/cf_node.h"
+#include "layers/lmu_steps.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -168,7 +169,7 @@ static cf_tensor *recurrent(cf_ctx *ctx, cf_lmu_memory *m, cf_tensor *u, cf_tens
         if (!*state) *state = cf_tensor_alloc(u->dtype, CF_SHAPE(bsz, d));
         if (!*state || cf_copy_(*state, mt) != CF_OK) return NULL;
     }
-    return n == 1 ? cols[0] : cf_concat(ctx, (int)n, cols, 2);
+    return cf_concat_steps(ctx, n, cols, 2);
 }
 
 cf_tensor *cf_lmu_memory_fwd(cf_ctx *ctx, cf_lmu_memory *m, cf_tensor *u, cf_lmu_mode mode, cf_tensor **state)
