@@ -1,6 +1,6 @@
 /* Leaky integrate-and-fire neurons over time, with surrogate gradients (the spiking units of
  * "LMUFormer: Low Complexity Yet Powerful Spiking Model With Legendre Memory Units", Liu et al., ICLR
- * 2024, Sec. 3.2; the neuron is SpikingJelly's multi-step LIF node).
+ * 2024, its spiking neurons; the neuron is SpikingJelly's multi-step LIF node).
  *
  * For x [..., N] (time on the LAST dim; each leading index is one neuron), with V_{-1} = state or v_reset:
  *     H_t = V_{t-1} + (X_t - (V_{t-1} - v_reset)) / tau          (decay_input)

@@ -1,7 +1,7 @@
 /* The Legendre Memory Unit's memory and the parallel LMU cell.
  *
  * Memory (Voelker et al., "Legendre Memory Units: Continuous-Time Representation in Recurrent Neural
- * Networks", NeurIPS 2019, Sec. 3, Eqs. 1-2): order d, window theta; for i, j in 0..d-1
+ * Networks", NeurIPS 2019, the delay system in Legendre coordinates): order d, window theta; for i, j in 0..d-1
  *     A_ij = (2i+1)/theta * (-1 if i < j else (-1)^(i-j+1)),   B_i = (2i+1)/theta * (-1)^i,
  * discretised by zero-order hold with dt = 1:  Abar = e^A,  Bbar = A^-1 (e^A - I) B, both read off
  * expm([[A, B], [0, 0]]) = [[Abar, Bbar], [0, 1]] computed in double precision, then cast.
@@ -9,12 +9,12 @@
  * The memory of a scalar input sequence u [B, N] is m [B, d, N] with
  *     m_t = Abar m_{t-1} + Bbar u_t,  m_{-1} = 0          (recurrent form)
  *         = sum_{k=0..t} H_k u_{t-k},  H_k = Abar^k Bbar     (parallel form; Chilkuri & Eliasmith,
- *           "Parallelizing Legendre Memory Unit Training", ICML 2021, Sec. 3, Eq. 16)
+ *           "Parallelizing Legendre Memory Unit Training", ICML 2021, the convolution form)
  * The parallel form is a causal convolution computed as irfft(rfft(u, 2N) * rfft(H, 2N))[:N]; the 2N
  * zero-padding prevents circular wrap. Both forms are tape ops (rfft/irfft, matmul), so gradients come from
  * the ops' own backward; the two forms agree to float rounding (tests/test_lmu.c).
  *
- * Parallel LMU cell (Chilkuri & Eliasmith 2021, Eqs. 13-15), channel-first x [B, C, N]:
+ * Parallel LMU cell (Chilkuri & Eliasmith 2021), channel-first x [B, C, N]:
  *     u_t = relu(W_u x_t + b_u)          (a scalar per step; W_u: C -> 1)
  *     m   = memory(u)                    (parallel or recurrent)
  *     h_t = relu(W_h [m_t ; x_t] + b_h)  (W_h: d + C -> out)

@@ -1,5 +1,5 @@
 /* A synthetic keyword-spotting set, the stand-in for Google Speech Commands v2 used to check LMUFormer
- * (Liu et al., ICLR 2024, Sec. 5.1) without network access: log-mel-like feature arrays and labels.
+ * (Liu et al., ICLR 2024) without network access: log-mel-like feature arrays and labels.
  *
  * Each class is a "word" of 3 formant bands, each sweeping linearly in frequency over the utterance with a
  * class-specific start and slope (drawn once from a fixed seed, shared by every split). An item is the

@@ -1,5 +1,5 @@
 /* Permuted sequential templates: the stand-in for permuted sequential MNIST (psMNIST, the LMU's benchmark in
- * Voelker et al., NeurIPS 2019, Sec. 4.2, and in LMUFormer, Liu et al., ICLR 2024) without the MNIST files.
+ * Voelker et al., NeurIPS 2019, and in LMUFormer, Liu et al., ICLR 2024) without the MNIST files.
  *
  * `classes` random templates of `pixels` values in [0, 1) (drawn once from a fixed seed, shared by every
  * split); an item is its class's template plus Gaussian noise of std `noise`, its pixels reordered by one fixed

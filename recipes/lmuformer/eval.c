@@ -1,5 +1,5 @@
 /* LMUFormer's evaluation (`cformer eval`): top-1 accuracy of the split, accuracy against the number of frames
- * seen (the paper's streaming curve, Liu et al., ICLR 2024, Sec. 4.4 and Fig. 4: the head on the cumulative
+ * seen (the paper's streaming curve, Liu et al., ICLR 2024: the head on the cumulative
  * mean of the features, the official all_seq test mode), and with eval.streaming the frame-by-frame pass:
  * its agreement with the batch logits, the carried state and arena bytes after N and after 2N frames
  * (constant in the sequence length) and the time per frame. */

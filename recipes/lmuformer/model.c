@@ -1,18 +1,18 @@
 /* `model.type: lmuformer`: LMUFormer and Spiking LMUFormer (Liu et al., "LMUFormer: Low Complexity Yet
- * Powerful Spiking Model With Legendre Memory Units", ICLR 2024, Sec. 3, Fig. 2), and the LMU-only ablation.
+ * Powerful Spiking Model With Legendre Memory Units", ICLR 2024), and the LMU-only ablation.
  *
  * Input x [B, F, N] (F mel bins, N frames, channel-first). Every layer runs along the frame axis:
- *   lmuformer  patch embedding 4 x [conv k3 -> ReLU -> BN], x += conv_rpe(x) (Sec. 3.2);
- *              x += BN(conv1x1(LMU cell(x)))  (parallel LMU, Chilkuri & Eliasmith 2021; Sec. 3.3);
- *              x += ReLU(BN(conv1x1(GELU(BN(conv1x1 D->4D (x))))))   (channel mixing, Sec. 3.4)
+ *   lmuformer  patch embedding 4 x [conv k3 -> ReLU -> BN], x += conv_rpe(x);
+ *              x += BN(conv1x1(LMU cell(x)))  (parallel LMU, Chilkuri & Eliasmith 2021);
+ *              x += ReLU(BN(conv1x1(GELU(BN(conv1x1 D->4D (x))))))   (channel mixing)
  *   spiking    the same with LIF neurons (layers/lif.h) in the patch embedding, the LMU cell
  *              (u = LIF(BN(W_u s)), m = LIF(BN(memory(u))), h = LIF(BN(W_h [m; s]))) and the channel mixer
- *              (Sec. 3.5); memory order 2D by default
+ *              (the spiking model); memory order 2D by default
  *   lmu_only   conv1x1 F -> D, one LMU block, no convolutional embedding and no channel mixer (the ablation)
  * Head: the cumulative mean of the features up to each frame, then Linear(D -> classes): the logits after t
- * frames (the paper's accuracy against frames seen, Sec. 4.4); training uses the last frame, BCE-with-logits on
+ * frames (the paper's accuracy against frames seen); training uses the last frame, BCE-with-logits on
  * one-hot labels (the official recipe). model.pool: last puts the head on each frame's own features instead
- * (the sequential-classification readout of the LMU paper, Voelker et al. 2019, Sec. 4.2).
+ * (the sequential-classification readout of the LMU paper, Voelker et al. 2019).
  *
  * Streaming: with state (model.causal, convolutions padded on the left only), one frame at a time carries the
  * convolutions' last k-1 inputs, the LIF membranes, the LMU memory and the running feature sum, so memory is
