@@ -189,6 +189,35 @@ static bool pseq_opt(gen_args *g, const char *o, const char *a, void *user)
     return ok;
 }
 
+static cf_status kws_write(gen_args *g, const char *split, int64_t count, uint64_t seed)
+{
+    cf_kws_config *c = g->user;
+    c->classes = (int)g->classes, c->noise = g->noise;
+    return cf_kws_write(g->out, split, c, count, seed);
+}
+
+static cf_status pseq_write(gen_args *g, const char *split, int64_t count, uint64_t seed)
+{
+    cf_pseq_config *c = g->user;
+    c->classes = (int)g->classes, c->noise = g->noise;
+    return cf_pseq_write(g->out, split, c, count, seed);
+}
+
+/* parses the options and writes the three splits; -1: --help shown, else a process exit code */
+static int generate(gen_args *g, int argc, char **argv, cf_status (*write)(gen_args *, const char *, int64_t, uint64_t))
+{
+    int rc = parse(g, argc, argv);
+    if (rc) return rc;
+    for (int i = 0; i < 3; i++)
+        if (write(g, splits[i], g->count[i], (uint64_t)g->seed * 3 + (uint64_t)i) != CF_OK) {
+            fprintf(stderr, "%s: %s\n", g->cmd, cf_last_error());
+            return 1;
+        }
+    printf("wrote %s/{train,val,test}.npy|.csv: %" PRId64 "/%" PRId64 "/%" PRId64 " items, %" PRId64 " classes, ", g->out,
+           g->count[0], g->count[1], g->count[2], g->classes);
+    return 0;
+}
+
 int cf_kws_cmd(int argc, char **argv)
 {
     cf_kws_config c = cf_kws_defaults();
@@ -197,17 +226,9 @@ int cf_kws_cmd(int argc, char **argv)
                   "                        [--mels F] [--frames N] [--shift S] [--noise SIGMA]\n"
                   "  writes DIR/{train,val,test}.npy (float32 [items, frames, mels]) and .csv (index,label)\n",
                   NULL, {4000, 500, 1000}, 1, c.classes, c.noise, kws_opt, &c};
-    int rc = parse(&g, argc, argv);
-    if (rc) return rc < 0 ? 0 : rc;
-    c.classes = (int)g.classes, c.noise = g.noise;
-    for (int i = 0; i < 3; i++)
-        if (cf_kws_write(g.out, splits[i], &c, g.count[i], (uint64_t)g.seed * 3 + (uint64_t)i) != CF_OK) {
-            fprintf(stderr, "data kws: %s\n", cf_last_error());
-            return 1;
-        }
-    printf("wrote %s/{train,val,test}.npy|.csv: %" PRId64 "/%" PRId64 "/%" PRId64 " items, %d classes, %d frames x %d mels\n",
-           g.out, g.count[0], g.count[1], g.count[2], c.classes, c.frames, c.mels);
-    return 0;
+    int rc = generate(&g, argc, argv, kws_write);
+    if (rc == 0) printf("%d frames x %d mels\n", c.frames, c.mels);
+    return rc < 0 ? 0 : rc;
 }
 
 int cf_pseq_cmd(int argc, char **argv)
@@ -218,15 +239,7 @@ int cf_pseq_cmd(int argc, char **argv)
                   "                         [--pixels P] [--noise SIGMA]\n"
                   "  writes DIR/{train,val,test}.npy (float32 [items, pixels, 1]) and .csv (index,label)\n",
                   NULL, {4000, 500, 1000}, 1, c.classes, c.noise, pseq_opt, &c};
-    int rc = parse(&g, argc, argv);
-    if (rc) return rc < 0 ? 0 : rc;
-    c.classes = (int)g.classes, c.noise = g.noise;
-    for (int i = 0; i < 3; i++)
-        if (cf_pseq_write(g.out, splits[i], &c, g.count[i], (uint64_t)g.seed * 3 + (uint64_t)i) != CF_OK) {
-            fprintf(stderr, "data pseq: %s\n", cf_last_error());
-            return 1;
-        }
-    printf("wrote %s/{train,val,test}.npy|.csv: %" PRId64 "/%" PRId64 "/%" PRId64 " items, %d classes, %d pixels\n",
-           g.out, g.count[0], g.count[1], g.count[2], c.classes, c.pixels);
-    return 0;
+    int rc = generate(&g, argc, argv, pseq_write);
+    if (rc == 0) printf("%d pixels\n", c.pixels);
+    return rc < 0 ? 0 : rc;
 }
