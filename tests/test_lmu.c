@@ -57,7 +57,7 @@ static grads run_cell(cf_lmu_cell *c, cf_tensor *x, cf_tensor *r, cf_lmu_mode mo
     return out;
 }
 
-/* spec setup: d = 64, theta = N = 128, x [4, 32, 128] */
+/* d = 64, theta = N = 128, x [4, 32, 128] */
 static void test_parallel_equals_recurrent_dt(cf_dtype dt)
 {
     double tol = dt == CF_F32 ? 1e-5 : 1e-10;
