@@ -42,7 +42,7 @@ static void check_variant(const char *variant, cf_dtype dt)
     CHECK(m != NULL, "%s: create: %s", variant, cf_last_error());
     if (!m) return;
     boost_bn(ps);
-    cf_lmuf *lm = (cf_lmuf *)m;
+    cf_lmuf *lm = &((cf_lmuf_model *)m)->net;
     bool prev = cf_set_grad_enabled(ctx, false);
     cf_set_training(ctx, false);
     int64_t B = 3, N = 20, C = 5;

@@ -52,9 +52,9 @@ static cf_status curve(cf_lmuf *m, cf_ctx *ctx, cf_dataset *ds, int rows, int64_
 }
 
 /* the first `rows` items streamed one frame at a time, for 2N frames (the sequence, then again) */
-static cf_status streaming(cf_lmuf *m, cf_ctx *ctx, cf_dataset *ds, int64_t frames, cf_metrics *out)
+static cf_status streaming(cf_lmuf *m, int64_t items, cf_ctx *ctx, cf_dataset *ds, int64_t frames, cf_metrics *out)
 {
-    int rows = (int)(m->stream_items < ds->len ? m->stream_items : ds->len);
+    int rows = (int)(items < ds->len ? items : ds->len);
     cf_batch b = {0};
     CF_TRY(cf_dataset_make_batch(ds, rows, &b));
     cf_status st = load(ds, 0, rows, &b);
@@ -113,7 +113,8 @@ static cf_status streaming(cf_lmuf *m, cf_ctx *ctx, cf_dataset *ds, int64_t fram
 
 cf_status cf_lmuformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out)
 {
-    cf_lmuf *m = (cf_lmuf *)mb;
+    cf_lmuf_model *mm = (cf_lmuf_model *)mb;
+    cf_lmuf *m = &mm->net;
     cf_dataset *ds = in->split;
     int64_t frames = ds->info.frames;
     if (ds->len < 1 || frames < 1) return cf_set_error(CF_ERR_ARG, "lmuformer: %s is empty", ds->name);
@@ -127,7 +128,7 @@ cf_status cf_lmuformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *
         double n = (double)ds->len, final = (double)correct[frames - 1];
         cf_metrics_set(out, "accuracy", final / n);
         cf_metrics_set(out, "items", n);
-        int64_t every = m->curve_every, first99 = frames;
+        int64_t every = mm->curve_every, first99 = frames;
         if (frames / every > 32) every = (frames + 31) / 32; /* at most 32 points */
         char name[32];
         for (int64_t t = every; t <= frames; t += every) {
@@ -137,7 +138,7 @@ cf_status cf_lmuformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *
         for (int64_t t = frames; t >= 1 && (double)correct[t - 1] >= 0.99 * final; t--) first99 = t;
         cf_metrics_set(out, "frames_for_99pct_of_final", (double)first99);
         cf_metrics_set(out, "fraction_for_99pct_of_final", (double)first99 / (double)frames);
-        if (m->streaming) st = streaming(m, ctx, ds, frames, out);
+        if (mm->streaming) st = streaming(m, mm->stream_items, ctx, ds, frames, out);
     }
     cf_set_training(ctx, prev_train);
     cf_set_grad_enabled(ctx, prev_grad);
