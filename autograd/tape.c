@@ -178,10 +178,17 @@ cf_tensor *cf_grad_slot(cf_ctx *ctx, cf_tensor *t, bool *overwrite)
     return new_grad(ctx, t, false);
 }
 
+/* Whether backward reads input i: bits 0..30 of saves name inputs; an op with more inputs (a concat of many
+ * tensors) saves those past the 31st only when it saves every input. */
+static bool saves_input(const cf_node *n, int i)
+{
+    return i < 31 ? (n->saves >> i) & 1u : (n->saves & CF_SAVE_INPUTS) == CF_SAVE_INPUTS;
+}
+
 static cf_status check_saved(const cf_node *n)
 {
     for (int i = 0; i < n->n_in; i++) {
-        if (!(n->saves & (1u << i))) continue;
+        if (!saves_input(n, i)) continue;
         if (n->in[i]->storage->version != n->in_version[i])
             return cf_set_error(CF_ERR_STATE,
                                 "backward of %s: input %d was modified in place after it was saved "

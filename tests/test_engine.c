@@ -226,6 +226,21 @@ static void test_seed_gradient(void)
     cf_step_reset(ctx);
 }
 
+/* An op with more inputs than the saved-input bit mask has (a concat of 40 tensors): backward must neither shift
+ * past the mask (UBSan catches that) nor skip the inputs beyond it. */
+static void test_many_inputs(void)
+{
+    cf_tensor *xs[40];
+    for (int i = 0; i < 40; i++) {
+        xs[i] = cf_full(ctx, CF_F64, CF_SHAPE(2), (double)i);
+        xs[i]->requires_grad = true;
+    }
+    cf_tensor *y = cf_sum(ctx, cf_mul(ctx, cf_concat(ctx, 40, xs, 0), cf_concat(ctx, 40, xs, 0)), 0, NULL, false);
+    CHECK(y && cf_backward(ctx, y, NULL) == CF_OK);
+    for (int i = 0; i < 40; i++) CHECK(xs[i]->grad && cf_get_flat(xs[i]->grad, 1) == 2.0 * i);
+    cf_step_reset(ctx);
+}
+
 int main(void)
 {
     ctx = cf_ctx_new(&(cf_ctx_options){.threads = 2, .arena_bytes = 1 << 20});
@@ -241,6 +256,7 @@ int main(void)
     RUN(test_half_conversions);
     RUN(test_seed_gradient);
     RUN(test_two_losses_one_step);
+    RUN(test_many_inputs);
     cf_ctx_free(ctx);
     TEST_MAIN_END();
 }
