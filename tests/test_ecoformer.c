@@ -156,6 +156,15 @@ static void test_ste_mask(void)
     backward_weighted(c, y, masked);
     CHECK(max_diff(x1->grad, x2->grad) < 1e-12, "STE gradient differs from the masked identity by %g",
           max_diff(x1->grad, x2->grad));
+    /* sign(0) = +1 (the released code's torch.sign gives 0): a zero projection makes every code +1, so h.h = b */
+    cf_tensor *saved = cf_detach(c, kh.proj);
+    saved = cf_mul_scalar(c, saved, 1.0);
+    cf_fill_(kh.proj, 0.0);
+    cf_tensor *h0 = cf_kernel_hash_fwd(c, &kh, x2);
+    double lo = INFINITY;
+    for (int64_t i = 0; i < cf_numel(h0); i++) lo = fmin(lo, cf_get_flat(h0, i));
+    CHECK(lo == 1.0, "a zero projection gave a code %g", lo);
+    cf_copy_(kh.proj, saved);
     /* and not the plain identity: the mask matters */
     cf_zero_grad(x2);
     backward_weighted(c, cf_kernel_hash_project(c, &kh, x2), r);
