@@ -1,0 +1,79 @@
+/* EcoFormer's evaluation of a split (Liu et al., NeurIPS 2022): top-1 accuracy, the hash AUC of every hashed
+ * layer on the first eval.auc_rows rows (how often a query's top-k cosine neighbours get larger code inner
+ * products than its bottom-k; 0.5 is chance), and the counted multiplications, additions and energy per
+ * image of Sec. 4's energy model (attention alone and the whole network). */
+#include "recipes/ecoformer/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int64_t cf_eco_correct(const cf_tensor *logits, const cf_tensor *label)
+{
+    int64_t right = 0, B = label->shape[0], K = logits->shape[1];
+    for (int64_t i = 0; i < B; i++) {
+        int64_t best = 0;
+        for (int64_t k = 1; k < K; k++)
+            if (cf_get_flat(logits, i * K + k) > cf_get_flat(logits, i * K + best)) best = k;
+        right += best == (int64_t)cf_get_flat(label, i);
+    }
+    return right;
+}
+
+cf_status cf_ecoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out)
+{
+    cf_eco_classifier *m = cf_eco_classifier_of(mb);
+    cf_dataset *ds = in->split;
+    int64_t L = m->cfg.layers;
+    int rows = (int)(in->batch_size < ds->len ? in->batch_size : ds->len);
+    cf_batch b = {0};
+    CF_TRY(cf_dataset_make_batch(ds, rows, &b));
+    cf_eco_probe *probes = calloc((size_t)L, sizeof *probes);
+    double *auc = calloc((size_t)L, sizeof *auc), auc_weight = 0;
+    bool prev_grad = cf_set_grad_enabled(ctx, false), prev_train = cf_is_training(ctx);
+    cf_set_training(ctx, false);
+    int64_t right = 0, seen = 0;
+    cf_status st = probes && auc ? CF_OK : cf_set_error(CF_ERR_OOM, "ecoformer eval: out of memory");
+    for (int64_t at = 0; at < ds->len && st == CF_OK; at += rows) {
+        int n = (int)(ds->len - at < rows ? ds->len - at : rows);
+        for (int i = 0; i < n && st == CF_OK; i++) st = cf_dataset_get(ds, at + i, &b, i);
+        if (st == CF_OK) st = cf_batch_set_rows(&b, n);
+        if (st != CF_OK) break;
+        cf_tensor *label = cf_batch_get(&b, "label");
+        cf_tensor *logits = cf_eco_classifier_logits(ctx, m, cf_batch_get(&b, "pixels"), probes);
+        if (!logits || !label) {
+            st = cf_last_status();
+            break;
+        }
+        right += cf_eco_correct(logits, label), seen += n;
+        if (m->cfg.attn.hashed && at < m->cfg.auc_rows) {
+            for (int64_t l = 0; l < L; l++) auc[l] += n * cf_hash_auc(probes[l].qk, probes[l].codes, m->cfg.learn.topk);
+            auc_weight += n;
+        }
+        cf_step_reset(ctx);
+    }
+    cf_set_training(ctx, prev_train);
+    cf_set_grad_enabled(ctx, prev_grad);
+    cf_batch_free(&b);
+    if (st == CF_OK) {
+        cf_metrics_set(out, "accuracy", (double)right / (double)seen);
+        cf_metrics_set(out, "images", (double)seen);
+        double mean_auc = 0;
+        for (int64_t l = 0; l < L && auc_weight > 0; l++) {
+            char name[48];
+            snprintf(name, sizeof name, "hash_auc_layer%d", (int)l);
+            cf_metrics_set(out, name, auc[l] / auc_weight);
+            mean_auc += auc[l] / auc_weight / (double)L;
+        }
+        if (auc_weight > 0) cf_metrics_set(out, "hash_auc", mean_auc);
+        if (m->cfg.attn.hashed) cf_metrics_set(out, "hash_learned", cf_kernel_hash_learned(&m->attn[0].hash));
+        cf_attn_cost a = cf_eco_classifier_cost(m, true), all = cf_eco_classifier_cost(m, false);
+        cf_metrics_set(out, "attn_muls", a.muls);
+        cf_metrics_set(out, "attn_adds", a.adds);
+        cf_metrics_set(out, "attn_energy_pj", a.energy_pj);
+        cf_metrics_set(out, "muls", all.muls);
+        cf_metrics_set(out, "adds", all.adds);
+        cf_metrics_set(out, "energy_pj", all.energy_pj);
+    }
+    free(probes), free(auc);
+    return st;
+}

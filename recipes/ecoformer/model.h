@@ -1,0 +1,54 @@
+/* EcoFormer (Liu et al., NeurIPS 2022) on the LRA-"Image"-like shapes task: `model.type: ecoformer` and
+ * `data.type: lra_shapes`.
+ *
+ * Model keys: model.attention (softmax | ecoformer), model.hash (ksh | random: the hash projection learned
+ * on the first training batch, or left at its N(0, 1) initialisation), model.dim (64), model.heads (2),
+ * model.layers (2), model.mlp_ratio (2), model.classes (4), model.bits (16), model.anchors (25),
+ * model.topk (10), model.hash_iters (100), model.hash_lr (5e-4), model.hash_momentum (0.9), model.hash_rows
+ * (rows of the first batch the hash learns from, 0: all; 8), model.hash_seed (1), model.code_compat (false).
+ * Eval keys: eval.auc_rows (64: test rows whose codes give the hash AUC).
+ * Data keys: data.path (a directory), data.size (16: images are size x size, N = size^2 tokens),
+ * data.generate: {train, val, test, noise, seed} (writes the missing split files <path>/shapes<size>_<split>.tsv).
+ * Batches: "pixels" f32 [B, N] in [0, 1], "label" i64 [B]. */
+#ifndef CF_RECIPES_ECOFORMER_MODEL_H
+#define CF_RECIPES_ECOFORMER_MODEL_H
+
+#include "layers/ecoformer.h"
+#include "layers/nn.h"
+#include "recipes/run/model.h"
+
+typedef struct cf_eco_classifier_config {
+    int64_t seq, dim, heads, layers, hidden, classes;
+    cf_eco_attention_config attn;
+    cf_hash_learn_opts learn;
+    int64_t auc_rows; /* eval.auc_rows */
+} cf_eco_classifier_config;
+
+typedef struct cf_eco_classifier {
+    cf_eco_classifier_config cfg;
+    cf_linear_layer embed;   /* Linear(1, dim) of each pixel */
+    cf_tensor *pos;          /* [seq, dim] learned */
+    cf_norm_layer *ln1, *ln2;
+    cf_eco_attention *attn;
+    cf_mlp *mlp;
+    cf_norm_layer ln_f;
+    cf_linear_layer head;
+} cf_eco_classifier;
+
+/* pixels [B, seq] -> logits [B, classes]; probes (one per layer, may be NULL) receive qk and the codes. */
+cf_tensor *cf_eco_classifier_logits(cf_ctx *ctx, cf_eco_classifier *m, cf_tensor *pixels, cf_eco_probe *probes);
+/* Counted multiplications and additions per image (Sec. 4's energy model: attention cores by
+ * cf_*_attn_cost, every other linear map one mul and one add per MAC). */
+cf_attn_cost cf_eco_classifier_cost(const cf_eco_classifier *m, bool attention_only);
+
+extern const cf_model_vtable cf_ecoformer_model;
+cf_eco_classifier *cf_eco_classifier_of(cf_model *m);
+cf_dataset *cf_lra_shapes_factory(void *recipe_like, const char *split);
+/* `cformer data lra-shapes` */
+int cf_ecoformer_shapes_cmd(int argc, char **argv);
+/* Rows of logits [B, K] whose argmax is label [B] (eval.c). */
+int64_t cf_eco_correct(const cf_tensor *logits, const cf_tensor *label);
+/* evaluate of the model (eval.c) */
+cf_status cf_ecoformer_evaluate(cf_model *m, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out);
+
+#endif

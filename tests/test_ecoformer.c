@@ -1,0 +1,289 @@
+/* EcoFormer's layers (Liu et al., NeurIPS 2022): the linear binary-code attention equals its explicit N x N
+ * form (outputs and gradients, both numerators); the hash's straight-through mask (Sec. 3.2); f64
+ * finite-difference gradients of the composed hash and attention; the KSH learning step lowering its loss and
+ * its residual ||Y Y^T - b S0||^2 and beating a random projection in hash AUC (Sec. 3.3); the hash buffers
+ * surviving a checkpoint round trip; the energy counts (Sec. 4). */
+#include "autograd/cformer.h"
+#include "layers/ecoformer.h"
+#include "recipes/checkpoint/checkpoint.h"
+#include "tests/check.h"
+#include "tests/tmpdir.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+static cf_tensor *leaf(cf_ctx *c, int nd, const int64_t *shape, uint64_t stream)
+{
+    cf_tensor *x = cf_randn(c, CF_F64, nd, shape, 11, stream);
+    cf_requires_grad_(x, true);
+    return x;
+}
+
+static double max_diff(const cf_tensor *a, const cf_tensor *b)
+{
+    double m = 0;
+    for (int64_t i = 0; i < cf_numel(a); i++) m = fmax(m, fabs(cf_get_flat(a, i) - cf_get_flat(b, i)));
+    return cf_numel(a) == cf_numel(b) ? m : INFINITY;
+}
+/* Backward of sum(out * r): the gradient reaches each leaf's ->grad. */
+
+static void backward_weighted(cf_ctx *c, cf_tensor *out, cf_tensor *r)
+{
+    cf_backward(c, cf_sum(c, cf_mul(c, out, r), 0, NULL, false), NULL);
+}
+
+static void test_linear_equals_explicit(void)
+{
+    cf_ctx *c = cf_ctx_new(NULL);
+    for (int compat = 0; compat < 2; compat++) {
+        cf_tensor *hl = leaf(c, CF_SHAPE(2, 3, 9, 5), 1), *v1 = leaf(c, CF_SHAPE(2, 3, 9, 4), 2);
+        /* codes are +-1 in use; the identity holds for any real h, which the gradient check needs */
+        cf_tensor *h1 = cf_detach(c, cf_sign(c, hl, CF_SURROGATE_STE, 1));
+        cf_requires_grad_(h1, true);
+        cf_tensor *h2 = cf_detach(c, h1), *v2 = cf_detach(c, v1);
+        cf_requires_grad_(h2, true), cf_requires_grad_(v2, true);
+        cf_tensor *r = cf_randn(c, CF_F64, CF_SHAPE(2, 3, 9, 4), 5, 3);
+        cf_tensor *lin = cf_binary_linear_attention(c, h1, v1, compat);
+        cf_tensor *exp = cf_binary_attention_explicit(c, h2, v2, compat);
+        CHECK(lin && exp);
+        CHECK(max_diff(lin, exp) < 1e-12, "compat %d: forward differs by %g", compat, max_diff(lin, exp));
+        backward_weighted(c, lin, r);
+        backward_weighted(c, exp, r);
+        CHECK(max_diff(h1->grad, h2->grad) < 1e-12, "compat %d: dh differs by %g", compat, max_diff(h1->grad, h2->grad));
+        CHECK(max_diff(v1->grad, v2->grad) < 1e-12, "compat %d: dv differs by %g", compat, max_diff(v1->grad, v2->grad));
+        /* the explicit form written out by hand for one query: sum_j (h_i.h_j + c) v_j / sum_j (h_i.h_j + c) */
+        double num = 0, den = 0, cc = 6;
+        for (int64_t j = 0; j < 9; j++) {
+            double dot = 0;
+            for (int64_t k = 0; k < 5; k++) dot += cf_get_flat(h1, k) * cf_get_flat(h1, j * 5 + k);
+            num += (compat ? dot : dot + cc) * cf_get_flat(v1, j * 4) + (compat && j == 0 ? cc * cf_get_flat(v1, 0) : 0);
+            den += dot + cc;
+        }
+        CHECK_NEAR(cf_get_flat(lin, 0), num / den, 1e-12);
+        cf_step_reset(c);
+    }
+    /* the two numerators differ (the official code's c v_i against c sum_j v_j) */
+    cf_tensor *h = cf_sign(c, cf_randn(c, CF_F64, CF_SHAPE(1, 1, 6, 3), 3, 1), CF_SURROGATE_STE, 1);
+    cf_tensor *v = cf_randn(c, CF_F64, CF_SHAPE(1, 1, 6, 2), 3, 2);
+    CHECK(max_diff(cf_binary_linear_attention(c, h, v, false), cf_binary_linear_attention(c, h, v, true)) > 1e-3);
+    CHECK(!cf_binary_linear_attention(c, h, cf_randn(c, CF_F64, CF_SHAPE(1, 1, 5, 2), 3, 2), false));
+    cf_ctx_free(c);
+}
+
+/* Central differences of sum(f(x) * r) against backward, f64. */
+typedef cf_tensor *(*unary_fn)(cf_ctx *, cf_tensor *, const void *);
+
+static double fd_error(cf_ctx *c, unary_fn f, const void *user, cf_tensor *x, cf_tensor *r)
+{
+    cf_zero_grad(x);
+    backward_weighted(c, f(c, x, user), r);
+    double worst = 0, eps = 1e-6;
+    bool grad = cf_set_grad_enabled(c, false);
+    for (int64_t i = 0; i < cf_numel(x); i++) {
+        double x0 = cf_get_flat(x, i), lo, hi;
+        cf_set_flat(x, i, x0 + eps);
+        hi = cf_item(cf_sum(c, cf_mul(c, f(c, x, user), r), 0, NULL, false));
+        cf_set_flat(x, i, x0 - eps);
+        lo = cf_item(cf_sum(c, cf_mul(c, f(c, x, user), r), 0, NULL, false));
+        cf_set_flat(x, i, x0);
+        double fd = (hi - lo) / (2 * eps), an = cf_get_flat(x->grad, i);
+        worst = fmax(worst, fabs(fd - an) / (1e-6 + fabs(fd)));
+    }
+    cf_set_grad_enabled(c, grad);
+    return worst;
+}
+
+static cf_tensor *project_fn(cf_ctx *c, cf_tensor *x, const void *kh) { return cf_kernel_hash_project(c, kh, x); }
+static cf_tensor *attn_v_fn(cf_ctx *c, cf_tensor *v, const void *h)
+{
+    return cf_binary_linear_attention(c, (cf_tensor *)h, v, false);
+}
+static cf_tensor *attn_h_fn(cf_ctx *c, cf_tensor *h, const void *v)
+{
+    return cf_binary_linear_attention(c, h, (cf_tensor *)v, false);
+}
+
+static void test_gradients_f64(void)
+{
+    cf_ctx *c = cf_ctx_new(NULL);
+    cf_params *ps = cf_params_new(CF_F64, 3);
+    cf_kernel_hash kh;
+    CHECK(cf_kernel_hash_init(&kh, ps, "hash", 2, 3, 4, 5) == CF_OK);
+    for (int64_t i = 0; i < cf_numel(kh.anchors); i++) cf_set_flat(kh.anchors, i, 0.3 * sin((double)i));
+    for (int64_t i = 0; i < cf_numel(kh.mu); i++) cf_set_flat(kh.mu, i, 0.1 * (double)i);
+    cf_tensor *x = leaf(c, CF_SHAPE(2, 2, 6, 3), 4);
+    double e = fd_error(c, project_fn, &kh, x, cf_randn(c, CF_F64, CF_SHAPE(2, 2, 6, 4), 1, 9));
+    CHECK(e < 1e-5, "kernel hash projection (phi A^T, s2 not detached): relative gradient error %g", e);
+    cf_tensor *h = leaf(c, CF_SHAPE(2, 2, 7, 4), 5), *v = leaf(c, CF_SHAPE(2, 2, 7, 3), 6);
+    cf_tensor *r = cf_randn(c, CF_F64, CF_SHAPE(2, 2, 7, 3), 1, 10);
+    e = fd_error(c, attn_v_fn, h, v, r);
+    CHECK(e < 1e-5, "binary attention dv: relative error %g", e);
+    /* h near +-1 keeps the (real-valued) denominator away from zero */
+    for (int64_t i = 0; i < cf_numel(h); i++) cf_set_flat(h, i, cf_get_flat(h, i) > 0 ? 1 + 0.1 * cf_get_flat(h, i) : -1 + 0.1 * cf_get_flat(h, i));
+    e = fd_error(c, attn_h_fn, v, h, r);
+    CHECK(e < 1e-5, "binary attention dh: relative error %g", e);
+    cf_params_free(ps);
+    cf_ctx_free(c);
+}
+
+/* Straight-through: d sum(h * r) / d qk = d sum(y * (r where |y| <= 1)) / d qk; codes are exactly +-1. */
+static void test_ste_mask(void)
+{
+    cf_ctx *c = cf_ctx_new(NULL);
+    cf_params *ps = cf_params_new(CF_F64, 3);
+    cf_kernel_hash kh;
+    CHECK(cf_kernel_hash_init(&kh, ps, "hash", 2, 4, 8, 6) == CF_OK);
+    for (int64_t i = 0; i < cf_numel(kh.anchors); i++) cf_set_flat(kh.anchors, i, 0.5 * cos(1.7 * (double)i));
+    cf_tensor *x1 = leaf(c, CF_SHAPE(2, 2, 10, 4), 1);
+    cf_tensor *x2 = cf_detach(c, x1);
+    cf_requires_grad_(x2, true);
+    cf_tensor *r = cf_randn(c, CF_F64, CF_SHAPE(2, 2, 10, 8), 2, 2);
+    cf_tensor *h = cf_kernel_hash_fwd(c, &kh, x1);
+    cf_tensor *y = cf_kernel_hash_project(c, &kh, x2);
+    int64_t inside = 0, ones = 0, n = cf_numel(y);
+    cf_tensor *masked = cf_zeros_like(c, r);
+    for (int64_t i = 0; i < n; i++) {
+        double yi = cf_get_flat(y, i), hi = cf_get_flat(h, i);
+        bool in = fabs(yi) <= 1;
+        inside += in;
+        ones += hi == (yi >= 0 ? 1.0 : -1.0);
+        cf_set_flat(masked, i, in ? cf_get_flat(r, i) : 0.0);
+    }
+    CHECK(ones == n, "%lld of %lld codes are sign(y) in {-1, +1}", (long long)ones, (long long)n);
+    CHECK(inside > 0 && inside < n, "the case must have codes on both sides of |y| = 1 (%lld of %lld inside)",
+          (long long)inside, (long long)n);
+    backward_weighted(c, h, r);
+    backward_weighted(c, y, masked);
+    CHECK(max_diff(x1->grad, x2->grad) < 1e-12, "STE gradient differs from the masked identity by %g",
+          max_diff(x1->grad, x2->grad));
+    /* sign(0) = +1 (the released code's torch.sign gives 0): a zero projection makes every code +1, so h.h = b */
+    cf_tensor *saved = cf_detach(c, kh.proj);
+    saved = cf_mul_scalar(c, saved, 1.0);
+    cf_fill_(kh.proj, 0.0);
+    cf_tensor *h0 = cf_kernel_hash_fwd(c, &kh, x2);
+    double lo = INFINITY;
+    for (int64_t i = 0; i < cf_numel(h0); i++) lo = fmin(lo, cf_get_flat(h0, i));
+    CHECK(lo == 1.0, "a zero projection gave a code %g", lo);
+    cf_copy_(kh.proj, saved);
+    /* and not the plain identity: the mask matters */
+    cf_zero_grad(x2);
+    backward_weighted(c, cf_kernel_hash_project(c, &kh, x2), r);
+    CHECK(max_diff(x1->grad, x2->grad) > 1e-6);
+    cf_params_free(ps);
+    cf_ctx_free(c);
+}
+
+/* Unit tokens around 4 cluster centres per head, so the cosine top-k are mostly a token's own cluster. */
+static cf_tensor *clustered(cf_ctx *c, int64_t B, int64_t H, int64_t N, int64_t C, uint64_t seed, uint64_t noise)
+{
+    cf_tensor *x = cf_randn(c, CF_F64, CF_SHAPE(B, H, N, C), seed, 100 + noise);
+    cf_tensor *centre = cf_randn(c, CF_F64, CF_SHAPE(H, 4, C), seed, 2);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t n = 0; n < N; n++) {
+                int64_t k = (n * 7 + b) % 4, base = ((b * H + h) * N + n) * C;
+                double norm = 0;
+                for (int64_t d = 0; d < C; d++) {
+                    double v = cf_get_flat(centre, (h * 4 + k) * C + d) + 0.8 * cf_get_flat(x, base + d);
+                    cf_set_flat(x, base + d, v);
+                    norm += v * v;
+                }
+                for (int64_t d = 0; d < C; d++) cf_set_flat(x, base + d, cf_get_flat(x, base + d) / sqrt(norm));
+            }
+    return x;
+}
+
+static void test_ksh_learning(void)
+{
+    enum { BITS = 8 };
+    cf_ctx *c = cf_ctx_new(NULL);
+    cf_params *ps = cf_params_new(CF_F64, 5);
+    cf_kernel_hash ksh, rnd;
+    CHECK(cf_kernel_hash_init(&ksh, ps, "ksh", 2, 8, BITS, 10) == CF_OK);
+    CHECK(cf_kernel_hash_init(&rnd, ps, "rnd", 2, 8, BITS, 10) == CF_OK);
+    cf_tensor *qk = clustered(c, 3, 2, 48, 8, 7, 0);
+    double sf[BITS], sl[BITS], bo[BITS], bk[BITS], res[BITS + 1];
+    cf_hash_learn_trace tr = {sf, sl, bo, bk, res};
+    cf_hash_learn_opts o = CF_HASH_LEARN_DEFAULTS;
+    o.topk = 5, o.iters = 60, o.lr = 0.5;
+    CHECK(!cf_kernel_hash_learned(&ksh));
+    CHECK(cf_kernel_hash_learn(&ksh, qk, &o, &tr) == CF_OK);
+    CHECK(cf_kernel_hash_learned(&ksh));
+    int lowered = 0;
+    for (int b = 0; b < BITS; b++) {
+        CHECK(sl[b] < sf[b], "bit %d: smooth KSH loss %g -> %g did not decrease", b, sf[b], sl[b]);
+        CHECK(bk[b] <= bo[b], "bit %d: kept binarised loss %g above the old %g", b, bk[b], bo[b]);
+        lowered += bk[b] < bo[b];
+    }
+    CHECK(lowered > 0, "no bit's binarised loss improved");
+    CHECK(res[BITS] < res[0], "residual ||YY^T - b S0||^2 %g -> %g did not decrease", res[0], res[BITS]);
+    o.learn_proj = false;
+    CHECK(cf_kernel_hash_learn(&rnd, qk, &o, NULL) == CF_OK);
+    /* held-out tokens of the same clusters */
+    cf_tensor *test = clustered(c, 2, 2, 48, 8, 7, 1);
+    double auc_ksh = cf_hash_auc(test, cf_kernel_hash_fwd(c, &ksh, test), 5);
+    double auc_rnd = cf_hash_auc(test, cf_kernel_hash_fwd(c, &rnd, test), 5);
+    /* a random kernel hash already preserves much of the similarity (it is an LSH); KSH must add to it */
+    CHECK(auc_ksh > 0.9 && auc_ksh > auc_rnd + 0.01, "hash AUC: KSH %.3f, random A %.3f", auc_ksh, auc_rnd);
+    /* errors: more anchors than tokens */
+    cf_kernel_hash big;
+    CHECK(cf_kernel_hash_init(&big, ps, "big", 2, 8, 4, 100) == CF_OK);
+    CHECK(cf_kernel_hash_learn(&big, qk, &o, NULL) != CF_OK);
+    CHECK_ERROR_HAS("anchors 100 <= tokens 48");
+    cf_params_free(ps);
+    cf_ctx_free(c);
+}
+
+static void test_checkpoint_round_trip(void)
+{
+#ifdef CF_HAVE_HDF5
+    if (!test_dir_make("ecoformer")) {
+        CHECK(0, "no scratch directory");
+        return;
+    }
+    cf_ctx *c = cf_ctx_new(NULL);
+    cf_params *ps = cf_params_new(CF_F32, 1), *back = cf_params_new(CF_F32, 2);
+    cf_kernel_hash kh, kb;
+    CHECK(cf_kernel_hash_init(&kh, ps, "blocks.0.attn.hash", 2, 8, 6, 10) == CF_OK);
+    CHECK(cf_kernel_hash_init(&kb, back, "blocks.0.attn.hash", 2, 8, 6, 10) == CF_OK);
+    cf_hash_learn_opts o = CF_HASH_LEARN_DEFAULTS;
+    o.topk = 4;
+    CHECK(cf_kernel_hash_learn(&kh, cf_cast(c, clustered(c, 2, 2, 32, 8, 3, 0), CF_F32), &o, NULL) == CF_OK);
+    CHECK(max_diff(kh.proj, kb.proj) > 0 && max_diff(kh.anchors, kb.anchors) > 0);
+    const char *path = tmp_path("hash.h5");
+    CHECK(cf_checkpoint_save(path, ps, 0, NULL, NULL, NULL) == CF_OK);
+    CHECK(cf_checkpoint_load(path, back, 0, NULL, NULL, NULL) == CF_OK);
+    CHECK(max_diff(kh.anchors, kb.anchors) == 0 && max_diff(kh.mu, kb.mu) == 0 && max_diff(kh.proj, kb.proj) == 0);
+    CHECK(cf_kernel_hash_learned(&kb), "the learned flag did not survive: a resumed run would relearn");
+    CHECK(!kb.proj->requires_grad && !kb.anchors->requires_grad && !kb.mu->requires_grad);
+    cf_params_free(ps), cf_params_free(back);
+    cf_ctx_free(c);
+    test_rmtree(test_dir);
+#endif
+}
+
+static void test_energy_counts(void)
+{
+    /* Sec. 4 formulas by hand for H = 1, N = 4, C = 2, b = 3, m = 5 */
+    cf_attn_cost e = cf_ecoformer_attn_cost(1, 4, 2, 3, 5);
+    CHECK_NEAR(e.adds, 2 * 4 * 5 * 2 + 4 * 5 * 3 + 4 * 3 + 4 * 3 * 2 + (4 * 3 * 2 + 4 * 2) + 4 * 3, 0);
+    CHECK_NEAR(e.muls, 2 * 4 * 5 + 4 * 5 * 3 + (4 * 3 + 4) + 4 * 2, 0);
+    CHECK_NEAR(e.energy_pj, 3.7 * e.muls + 0.9 * e.adds, 1e-9);
+    cf_attn_cost s = cf_softmax_attn_cost(2, 4, 2);
+    CHECK_NEAR(s.adds, 2 * 16 * 4, 0);
+    CHECK_NEAR(s.muls, 2 * 16 * 4 + 2 * 16, 0);
+    /* linear against quadratic: doubling N doubles EcoFormer's count and quadruples softmax's */
+    CHECK_NEAR(cf_ecoformer_attn_cost(2, 2048, 32, 16, 25).energy_pj / cf_ecoformer_attn_cost(2, 1024, 32, 16, 25).energy_pj, 2, 1e-12);
+    CHECK_NEAR(cf_softmax_attn_cost(2, 2048, 32).energy_pj / cf_softmax_attn_cost(2, 1024, 32).energy_pj, 4, 1e-12);
+}
+
+int main(void)
+{
+    RUN(test_linear_equals_explicit);
+    RUN(test_gradients_f64);
+    RUN(test_ste_mask);
+    RUN(test_ksh_learning);
+    RUN(test_checkpoint_round_trip);
+    RUN(test_energy_counts);
+    TEST_MAIN_END();
+}
