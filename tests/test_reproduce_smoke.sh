@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# tools/reproduce.sh --smoke for every paper: each published table's runs train a few steps on tiny data and
+# are evaluated with tiny settings, and the table comes out -- results.json parses, it has the spec's tables,
+# rows and columns with a value per seed, the mean / sd / min / max agree with the per-run values, the
+# environment (commit, nproc, CPU model, BLAS kernel) is recorded, and results.md has a line per cell.
+# Every registered paper has a reproduction spec; bad arguments and a cell without a value are refused.
+source "$(dirname "$0")/harness.bash"
+needs_hdf5 "${3:-.}"
+src=$2 build=${3:-.}
+command -v python3 >/dev/null || { echo "skipped: no python3"; exit 77; }
+export OMP_NUM_THREADS=1
+
+# the results of one reproduction against its spec; $3 = the number of seeds
+check_results() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import json, math, statistics, sys
+out, spec, seeds = sys.argv[1], json.load(open(sys.argv[2])), int(sys.argv[3])
+r = json.load(open(out + "/results.json"))
+md = open(out + "/results.md").read()
+assert r["format"] == "cformer-reproduce" and r["paper"] == spec["paper"] and r["smoke"] is True, r["paper"]
+assert not r["missing"], r["missing"]
+env = r["environment"]
+for k in ("commit", "nproc", "cpu_model", "blas", "blas_config", "date"):
+    assert k in env, k
+assert env["nproc"] >= 1 and env["cpu_model"] and len(env["commit"]) >= 40, env
+assert [t["title"] for t in r["tables"]] == [t["title"] for t in spec["tables"]]
+for t, ts in zip(r["tables"], spec["tables"]):
+    want = [(row["row"], c["column"], c.get("published")) for row in ts["rows"] for c in row["cells"]]
+    assert [(x["row"], x["column"], x["published"]) for x in t["rows"]] == want, t["title"]
+    assert "## " + t["title"] in md
+    for x in t["rows"]:
+        vals = [v["value"] for v in x["runs"]]
+        assert len(vals) == seeds and all(isinstance(v, float) for v in vals), (x["row"], x["column"], vals)
+        fin = [v for v in vals if math.isfinite(v)]
+        assert x["n"] == len(fin)
+        if fin:
+            assert abs(x["mean"] - statistics.fmean(fin)) < 1e-9 and x["min"] == min(fin) and x["max"] == max(fin)
+            assert (x["sd"] is None) == (len(fin) < 2)
+        assert any(line.startswith(f"| {x['row']} | {x['column']} |") for line in md.splitlines()), x["row"]
+seeds_seen = {v["seed"] for t in r["tables"] for x in t["rows"] for v in x["runs"]}
+assert len(seeds_seen) >= seeds, seeds_seen
+PY
+}
+
+# every paper of the registry has a reproduction
+while IFS=$'\t' read -r name _; do
+    [ -f "$src/tools/reproduce/$name.json" ] && ok || bad "paper '$name' has no tools/reproduce/$name.json"
+done < <("$1" list papers)
+
+# each paper's smoke reproduction (gpt with two seeds: the spread over seeds)
+for spec in "$src"/tools/reproduce/*.json; do
+    paper=$(basename "$spec" .json)
+    seeds=1
+    [ "$paper" = gpt ] && seeds=2
+    out=$tmp/$paper
+    if "$src/tools/reproduce.sh" "$paper" --smoke --seeds $seeds --out "$out" --build "$build" >"$tmp/$paper.log" 2>&1; then
+        ok
+        check_results "$out" "$spec" $seeds && ok || bad "$paper: results do not match the spec"
+        if [ "$paper" = gpt ]; then check grep -q "^| village-bytes.yaml | perplexity | 1.43 | " "$out/results.md"; fi
+    else
+        bad "$paper: tools/reproduce.sh --smoke failed: $(tail -5 "$tmp/$paper.log")"
+    fi
+done
+
+# bad arguments: exit 2, naming what is wrong
+out=$("$src/tools/reproduce.sh" nosuchpaper --smoke 2>&1)
+[ $? -eq 2 ] && echo "$out" | grep -q "no reproduction for 'nosuchpaper' (known: .*gpt" && ok || bad "unknown paper: $out"
+out=$("$src/tools/reproduce.sh" gpt --seeds 0 2>&1)
+[ $? -eq 2 ] && echo "$out" | grep -q -- "--seeds must be an integer" && ok || bad "--seeds 0: $out"
+out=$("$src/tools/reproduce.sh" gpt --threads x 2>&1)
+[ $? -eq 2 ] && echo "$out" | grep -q -- "--threads must be" && ok || bad "--threads x: $out"
+
+# a cell whose key the evaluation does not write: the table is still written, the command fails naming it
+python3 - "$src/tools/reproduce/gpt.json" "$tmp/bad.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["runs"] = [r for r in s["runs"] if r["name"] == "village-bpe"]
+s["tables"][0]["rows"] = [{"row": "bpe", "run": "village-bpe", "cells": [
+    {"column": "ce", "key": "ce", "published": 1.0}, {"column": "typo", "key": "perplexityy", "published": 2.0}]}]
+json.dump(s, open(sys.argv[2], "w"))
+PY
+(cd "$src" && python3 tools/reproduce/run.py "$tmp/bad.json" --cformer "$build/bin/cformer" --out "$tmp/bad" --smoke) \
+    >"$tmp/bad.log" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q "no value for: .*bpe / typo (perplexityy)" "$tmp/bad.log" && ok || bad "missing cell (rc $rc): $(tail -3 "$tmp/bad.log")"
+check test -s "$tmp/bad/results.json"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
