@@ -36,6 +36,7 @@ for t, ts in zip(r["tables"], spec["tables"]):
         if fin:
             assert abs(x["mean"] - statistics.fmean(fin)) < 1e-9 and x["min"] == min(fin) and x["max"] == max(fin)
             assert (x["sd"] is None) == (len(fin) < 2)
+            assert len(fin) < 2 or abs(x["sd"] - statistics.stdev(fin)) < 1e-9
         assert any(line.startswith(f"| {x['row']} | {x['column']} |") for line in md.splitlines()), x["row"]
 seeds_seen = {v["seed"] for t in r["tables"] for x in t["rows"] for v in x["runs"]}
 assert len(seeds_seen) >= seeds, seeds_seen
@@ -61,6 +62,18 @@ for spec in "$src"/tools/reproduce/*.json; do
         bad "$paper: tools/reproduce.sh --smoke failed: $(tail -5 "$tmp/$paper.log")"
     fi
 done
+
+# --dry-run: the full runs' commands, nothing run or written -- seeds from the recipes' train.seed, the
+# fine-tuning from the same seed index's Searchformer step 1200, the ablation checkpoint of the same seed
+plan=$("$src/tools/reproduce.sh" dualformer --dry-run --seeds 2 --threads 2 --out "$tmp/dry" --build "$build" 2>&1)
+check test ! -e "$tmp/dry"
+[ "$(echo "$plan" | grep -c " train ")" = 8 ] && [ "$(echo "$plan" | grep -c " eval ")" = 8 ] && ok || bad "dry run: $plan"
+echo "$plan" | grep -q "dualformer-finetune.yaml .*--set train.seed=3 --set train.threads=2 --init-from $tmp/dry/runs/searchformer-seed2/checkpoints/step-00001200.h5" &&
+    ok || bad "dry run fine-tuning: $plan"
+check grep -q "solution-only-seed1/eval.json --set train.threads=2" <<<"$plan"
+plan=$("$src/tools/reproduce.sh" neuroformer --dry-run --out "$tmp/dry" --build "$build" 2>&1)
+echo "$plan" | grep -q "sim-pretrain-seed0/eval.json --set eval.ablation_checkpoint=$tmp/dry/runs/sim-pretrain-shuffled-seed0/" &&
+    ok || bad "dry run ablation: $plan"
 
 # bad arguments: exit 2, naming what is wrong
 out=$("$src/tools/reproduce.sh" nosuchpaper --smoke 2>&1)

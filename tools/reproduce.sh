@@ -14,6 +14,7 @@
 #   --threads T  train.threads and OMP_NUM_THREADS (default: the recipes' own)
 #   --smoke      every run a few steps with tiny evaluation settings, data in DIR (seconds, for CI: checks
 #                the tables are produced, not their numbers)
+#   --dry-run    print the train and eval commands it would run, and run nothing
 #   --build DIR  the build directory (default build; configured and built when it has no bin/cformer)
 # Exit status: 0, 1 (a run failed or a table cell has no value), 2 (bad arguments).
 set -euo pipefail
@@ -22,7 +23,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 die() { echo "reproduce: $*" >&2; exit 2; }
 
-paper="" seeds=1 threads=0 smoke=0 out="" build="$root/build"
+paper="" seeds=1 threads=0 smoke=0 dry=0 out="" build="$root/build"
 while [ $# -gt 0 ]; do
     case $1 in
         --seeds) [ $# -ge 2 ] || die "--seeds needs a value"; seeds=$2; shift ;;
@@ -30,6 +31,7 @@ while [ $# -gt 0 ]; do
         --out) [ $# -ge 2 ] || die "--out needs a directory"; out=$2; shift ;;
         --build) [ $# -ge 2 ] || die "--build needs a directory"; build=$2; shift ;;
         --smoke) smoke=1 ;;
+        --dry-run) dry=1 ;;
         -h|--help) usage; exit 0 ;;
         -*) die "unknown option '$1' (see tools/reproduce.sh --help)" ;;
         *) [ -z "$paper" ] || die "one paper at a time (got '$paper' and '$1')"; paper=$1 ;;
@@ -53,16 +55,19 @@ if [ ! -x "$cformer" ]; then
 fi
 
 [ -n "$out" ] || out=$root/reproduce/$paper-$(date -u +%Y%m%d-%H%M%S)
+cd "$root"
+args=("$spec" --cformer "$cformer" --out "$out" --seeds "$seeds" --threads "$threads")
+if [ $smoke = 1 ]; then args+=(--smoke); fi
+if [ $dry = 1 ]; then exec python3 "$root/tools/reproduce/run.py" "${args[@]}" --dry-run; fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+args[4]=$out
 # The published measurements ran with passive waiting on shared cores (README.md, Threads).
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-command_line="tools/reproduce.sh $paper --seeds $seeds${threads:+ --threads $threads}$([ $smoke = 1 ] && echo " --smoke")"
-[ "$threads" = 0 ] && command_line=${command_line/ --threads 0/}
+command_line="tools/reproduce.sh $paper --seeds $seeds"
+if [ "$threads" != 0 ]; then command_line+=" --threads $threads"; fi
+if [ $smoke = 1 ]; then command_line+=" --smoke"; fi
 
 python3 "$root/tools/reproduce/environment.py" --cformer "$cformer" --root "$root" --threads "$threads" \
     >"$out/environment.json"
-cd "$root"
-args=("$spec" --cformer "$cformer" --out "$out" --seeds "$seeds" --threads "$threads" --command "$command_line")
-[ $smoke = 1 ] && args+=(--smoke)
-exec python3 "$root/tools/reproduce/run.py" "${args[@]}"
+exec python3 "$root/tools/reproduce/run.py" "${args[@]}" --command "$command_line"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Re-runs a paper's published tables and prints them beside the published numbers (tools/reproduce.sh).
 
-    run.py SPEC.json --cformer BIN --out DIR --seeds N [--threads T] [--smoke] [--command STR]
+    run.py SPEC.json --cformer BIN --out DIR --seeds N [--threads T] [--smoke] [--dry-run] [--command STR]
 
 SPEC.json (tools/reproduce/<paper>.json) holds
   runs:   {name, recipe, set: [...], eval_set: [...], init_from: {run, step}, eval_ckpt: {KEY: run},
@@ -22,12 +22,13 @@ SPEC.json (tools/reproduce/<paper>.json) holds
 Writes DIR/results.json (environment, every run's values and timings, each cell's mean / sd / min / max)
 and DIR/results.md, prints the Markdown, and exits 1 when a run fails or a cell has no value.
 The environment (commit, nproc, CPU model, BLAS kernel) is read by tools/reproduce.sh and passed in
-DIR/environment.json.
+DIR/environment.json. --dry-run prints the commands and runs (and writes) nothing.
 """
 import argparse
 import glob
 import json
 import math
+import shlex
 import os
 import statistics
 import subprocess
@@ -78,22 +79,28 @@ def recipe_seed(cformer, recipe):
     return 0
 
 
-def last_checkpoint(run_dir):
+def checkpoint(args, run_dir, step=None):
+    """The run's checkpoint of `step` (None: its last one); with --dry-run, the path it will have."""
+    if args.dry_run:
+        return os.path.join(run_dir, "checkpoints", f"step-{step:08d}.h5" if step else "step-LAST.h5")
+    if step is not None:
+        path = os.path.join(run_dir, "checkpoints", f"step-{step:08d}.h5")
+        if not os.path.exists(path):
+            fail(f"{path}: missing (the run keeps checkpoint.keep checkpoints every checkpoint.every steps)")
+        return path
     ckpts = sorted(glob.glob(os.path.join(run_dir, "checkpoints", "step-*.h5")))
     if not ckpts:
         fail(f"{run_dir}: no checkpoint was written")
     return ckpts[-1]
 
 
-def checkpoint_at(run_dir, step):
-    path = os.path.join(run_dir, "checkpoints", f"step-{step:08d}.h5")
-    if not os.path.exists(path):
-        fail(f"{path}: missing (the run keeps checkpoint.keep checkpoints every checkpoint.every steps)")
-    return path
-
-
-def run_logged(cmd, log_path, env):
-    """Runs cmd with its output in log_path; returns the wall seconds, or exits naming the log's tail."""
+def run_logged(args, label, cmd, log_path, env):
+    """Runs cmd (printing label) with its output in log_path; returns the wall seconds, or exits naming the
+    log's tail. With --dry-run, prints the command instead."""
+    if args.dry_run:
+        print(shlex.join(cmd))
+        return 0.0
+    print(label, flush=True)
     t0 = time.monotonic()
     with open(log_path, "w") as log:
         log.write("$ " + " ".join(cmd) + "\n")
@@ -141,23 +148,25 @@ def train_and_eval(args, spec, seed_index, env):
                "--set", f"train.seed={seed}"] + common
         if "init_from" in r:
             src = done[r["init_from"]["run"]]["run_dir"]
-            cmd += ["--init-from", last_checkpoint(src) if args.smoke else checkpoint_at(src, r["init_from"]["step"])]
-        print(f"  train {r['name']} seed {seed} ...", flush=True)
-        train_s = run_logged(cmd, run_dir + ".train.log", env)
-        ckpt = last_checkpoint(run_dir)
+            cmd += ["--init-from", checkpoint(args, src, None if args.smoke else r["init_from"]["step"])]
+        train_s = run_logged(args, f"  train {r['name']} seed {seed} ...", cmd, run_dir + ".train.log", env)
+        ckpt = checkpoint(args, run_dir)
         ev_values, eval_s = {}, 0.0
         if r.get("eval", True):
             ev = sets(r.get("eval_set", []) + [kv for kv in smoke_sets if kv.startswith("eval.")], args.out)
             if args.threads:
                 ev += sets([f"train.threads={args.threads}"], args.out)
             for key, other in r.get("eval_ckpt", {}).items():
-                ev += ["--set", f"{key}={last_checkpoint(done[other]['run_dir'])}"]
+                ev += ["--set", f"{key}={checkpoint(args, done[other]['run_dir'])}"]
             eval_json = os.path.join(run_dir, "eval.json")
-            print(f"  eval  {r['name']} seed {seed} ...", flush=True)
-            eval_s = run_logged([args.cformer, "eval", "--checkpoint", ckpt, "--out", eval_json] + ev,
+            eval_s = run_logged(args, f"  eval  {r['name']} seed {seed} ...", [args.cformer, "eval", "--checkpoint", ckpt, "--out", eval_json] + ev,
                                 run_dir + ".eval.log", env)
-            with open(eval_json) as f:
-                ev_values = json.load(f)
+            if not args.dry_run:
+                with open(eval_json) as f:
+                    ev_values = json.load(f)
+        if args.dry_run:
+            done[r["name"]] = {"run_dir": run_dir}
+            continue
         last = {}  # each key's value on the last line that has it (training and validation lines alternate)
         with open(os.path.join(run_dir, "metrics.jsonl")) as f:
             for line in f:
@@ -258,13 +267,15 @@ def main():
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--dry-run", action="store_true")
     ap.add_argument("--command", default="")
     args = ap.parse_args()
     if args.seeds < 1:
         fail("--seeds must be at least 1")
     spec = load_spec(args.spec)
     for sub in ("runs", "data"):
-        os.makedirs(os.path.join(args.out, sub), exist_ok=True)
+        if not args.dry_run:
+            os.makedirs(os.path.join(args.out, sub), exist_ok=True)
     try:
         with open(os.path.join(args.out, "environment.json")) as f:
             env_info = json.load(f)
@@ -276,8 +287,10 @@ def main():
     t0 = time.monotonic()
     per_seed = []
     for i in range(args.seeds):
-        print(f"seed index {i + 1} of {args.seeds}", flush=True)
+        print(f"{'# ' if args.dry_run else ''}seed index {i + 1} of {args.seeds}", flush=True)
         per_seed.append(train_and_eval(args, spec, i, env))
+    if args.dry_run:
+        return
     tables, missing = build_tables(spec, per_seed)
     result = {"format": "cformer-reproduce", "version": 1, "paper": spec["paper"], "command": args.command,
               "seeds": args.seeds, "smoke": args.smoke, "wall_s": round(time.monotonic() - t0, 1),
