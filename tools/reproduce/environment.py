@@ -7,9 +7,9 @@ DIR/environment.json and run.py copies it into results.json):
 commit (with "-dirty" when the work tree has changes), date (UTC), nproc (the `nproc` command: the cores
 this process may use), cpu_model (/proc/cpuinfo's first "model name"), blas (the kernel OpenBLAS chose:
 openblas_get_corename() of the libopenblas the cformer binary links, which honours OPENBLAS_CORETYPE;
-without OpenBLAS, the OPENBLAS_CORETYPE environment value), openblas_coretype, blas_config (openblas_get_config()), threads,
-omp_num_threads, omp_wait_policy, build_type (CMAKE_BUILD_TYPE of the build). A value that cannot be read
-is null, never a guess.
+without OpenBLAS, the OPENBLAS_CORETYPE environment value), openblas_coretype, blas_config
+(openblas_get_config()), threads, omp_num_threads, omp_wait_policy, build_type (CMAKE_BUILD_TYPE of the
+build). A value that cannot be read is null, never a guess.
 """
 import argparse
 import ctypes
@@ -28,12 +28,13 @@ def output(cmd, cwd=None):
         return None
 
 
-def cpu_model():
+def first_value(path, prefix, sep):
+    """The text after `sep` on the first line of `path` that starts with `prefix`, or None."""
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if line.startswith(prefix):
+                    return line.split(sep, 1)[1].strip()
     except OSError:
         pass
     return None
@@ -53,18 +54,6 @@ def openblas(binary):
     return None, None
 
 
-def build_type(binary):
-    cache = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(binary))), "CMakeCache.txt")
-    try:
-        with open(cache) as f:
-            for line in f:
-                if line.startswith("CMAKE_BUILD_TYPE:"):
-                    return line.split("=", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cformer", required=True)
@@ -80,14 +69,15 @@ def main():
         "commit": commit,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "nproc": int(output(["nproc"]) or 0) or None,
-        "cpu_model": cpu_model(),
+        "cpu_model": first_value("/proc/cpuinfo", "model name", ":"),
         "blas": core or (f"{coretype} (OPENBLAS_CORETYPE)" if coretype else None),
         "openblas_coretype": coretype,
         "blas_config": config,
         "threads": args.threads or "the recipes'",
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-        "build_type": build_type(args.cformer),
+        "build_type": first_value(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(args.cformer))),
+                                               "CMakeCache.txt"), "CMAKE_BUILD_TYPE:", "="),
     }
     print(json.dumps(info, indent=1))
 
