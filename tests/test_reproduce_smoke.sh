@@ -43,6 +43,22 @@ assert len(seeds_seen) >= seeds, seeds_seen
 PY
 }
 
+# every published number of a spec is the one its README prints (0.37 as .370, 0.546 as .546, 99 as 99)
+python3 - "$src" "$src"/tools/reproduce/*.json <<'PY' && ok || bad "a spec's published number is not in its README"
+import json, sys
+for path in sys.argv[2:]:
+    for t in json.load(open(path))["tables"]:
+        text = open(sys.argv[1] + "/" + t["readme"]).read() if t.get("readme") else None
+        for row in t["rows"]:
+            for c in row["cells"]:
+                v = c.get("published")
+                if text is None or v is None:
+                    continue
+                forms = {f"{v:g}", f"{v:.3f}", f"{v:.3f}".lstrip("0"), f"{v:g}".lstrip("0")}
+                if not any(f in text for f in forms):
+                    sys.exit(f"{path}: {row['row']} / {c['column']}: {v} is not in {t['readme']}")
+PY
+
 # every paper of the registry has a reproduction
 while IFS=$'\t' read -r name _; do
     [ -f "$src/tools/reproduce/$name.json" ] && ok || bad "paper '$name' has no tools/reproduce/$name.json"
@@ -54,7 +70,8 @@ for spec in "$src"/tools/reproduce/*.json; do
     seeds=1
     [ "$paper" = gpt ] && seeds=2
     out=$tmp/$paper
-    if "$src/tools/reproduce.sh" "$paper" --smoke --seeds $seeds --out "$out" --build "$build" >"$tmp/$paper.log" 2>&1; then
+    if "$src/tools/reproduce.sh" "$paper" --smoke --seeds $seeds --out "$out" --build "$build" \
+        >"$tmp/$paper.log" 2>&1; then
         ok
         check_results "$out" "$spec" $seeds && ok || bad "$paper: results do not match the spec"
         if [ "$paper" = gpt ]; then check grep -q "^| village-bytes.yaml | perplexity | 1.43 | " "$out/results.md"; fi
@@ -67,17 +84,17 @@ done
 # fine-tuning from the same seed index's Searchformer step 1200, the ablation checkpoint of the same seed
 plan=$("$src/tools/reproduce.sh" dualformer --dry-run --seeds 2 --threads 2 --out "$tmp/dry" --build "$build" 2>&1)
 check test ! -e "$tmp/dry"
-[ "$(echo "$plan" | grep -c " train ")" = 8 ] && [ "$(echo "$plan" | grep -c " eval ")" = 8 ] && ok || bad "dry run: $plan"
-echo "$plan" | grep -q "dualformer-finetune.yaml .*--set train.seed=3 --set train.threads=2 --init-from $tmp/dry/runs/searchformer-seed2/checkpoints/step-00001200.h5" &&
-    ok || bad "dry run fine-tuning: $plan"
+[ "$(grep -c " train " <<<"$plan")" = 8 ] && [ "$(grep -c " eval " <<<"$plan")" = 8 ] && ok || bad "dry run: $plan"
+init=$tmp/dry/runs/searchformer-seed2/checkpoints/step-00001200.h5
+check grep -q "dualformer-finetune.yaml .*--set train.seed=3 --set train.threads=2 --init-from $init" <<<"$plan"
 check grep -q "solution-only-seed1/eval.json --set train.threads=2" <<<"$plan"
 plan=$("$src/tools/reproduce.sh" neuroformer --dry-run --out "$tmp/dry" --build "$build" 2>&1)
-echo "$plan" | grep -q "sim-pretrain-seed0/eval.json --set eval.ablation_checkpoint=$tmp/dry/runs/sim-pretrain-shuffled-seed0/" &&
-    ok || bad "dry run ablation: $plan"
+check grep -q "sim-pretrain-seed0/eval.json --set eval.ablation_checkpoint=$tmp/dry/runs/sim-pretrain-shuffled-seed0/" \
+    <<<"$plan"
 
 # bad arguments: exit 2, naming what is wrong
 out=$("$src/tools/reproduce.sh" nosuchpaper --smoke 2>&1)
-[ $? -eq 2 ] && echo "$out" | grep -q "no reproduction for 'nosuchpaper' (known: .*gpt" && ok || bad "unknown paper: $out"
+[ $? -eq 2 ] && grep -q "no reproduction for 'nosuchpaper' (known: .*gpt" <<<"$out" && ok || bad "unknown paper: $out"
 out=$("$src/tools/reproduce.sh" gpt --seeds 0 2>&1)
 [ $? -eq 2 ] && echo "$out" | grep -q -- "--seeds must be an integer" && ok || bad "--seeds 0: $out"
 out=$("$src/tools/reproduce.sh" gpt --threads x 2>&1)
@@ -95,7 +112,8 @@ PY
 (cd "$src" && python3 tools/reproduce/run.py "$tmp/bad.json" --cformer "$build/bin/cformer" --out "$tmp/bad" --smoke) \
     >"$tmp/bad.log" 2>&1
 rc=$?
-[ $rc -eq 1 ] && grep -q "no value for: .*bpe / typo (perplexityy)" "$tmp/bad.log" && ok || bad "missing cell (rc $rc): $(tail -3 "$tmp/bad.log")"
+if [ $rc -eq 1 ] && grep -q "no value for: .*bpe / typo (perplexityy)" "$tmp/bad.log"; then ok; else
+    bad "missing cell (rc $rc): $(tail -3 "$tmp/bad.log")"; fi
 check test -s "$tmp/bad/results.json"
 
 echo "$pass passed, $fail failed"

@@ -2,14 +2,15 @@
 # Re-runs every published table of a paper's README from this checkout and prints it beside the published
 # numbers, with the mean, standard deviation, min / max and per-run values over training seeds:
 #
-#   tools/reproduce.sh PAPER [--seeds N] [--threads T] [--smoke] [--out DIR] [--build DIR]
+#   tools/reproduce.sh PAPER [--seeds N] [--threads T] [--smoke] [--dry-run] [--out DIR] [--build DIR]
 #   make reproduce-PAPER [SEEDS=N] [THREADS=T]
 #
 # PAPER is gpt, neuroformer or dualformer (tools/reproduce/PAPER.json lists its runs and tables, with the
 # published numbers). Each run is `cformer train RECIPE --run-dir DIR/runs/NAME-seedS --set train.seed=S`
 # then `cformer eval --checkpoint` its last checkpoint; tools/reproduce/run.py combines the eval.json files.
 # Output: DIR (default reproduce/PAPER-YYYYmmdd-HHMMSS/) holds results.md, results.json, environment.json
-# (commit, nproc, CPU model, the OpenBLAS kernel), and runs/ (run directories, train and eval logs).
+# (commit, nproc, CPU model, the OpenBLAS kernel), runs/ (run directories, train and eval logs) and data/
+# (--smoke's small data); .gitignore leaves out runs/ and data/.
 #   --seeds N    seeds S = the recipe's train.seed + 0 .. N-1 (default 1: the published configuration)
 #   --threads T  train.threads and OMP_NUM_THREADS (default: the recipes' own)
 #   --smoke      every run a few steps with tiny evaluation settings, data in DIR (seconds, for CI: checks
@@ -41,7 +42,8 @@ done
 [ -n "$paper" ] || { usage >&2; exit 2; }
 spec=$root/tools/reproduce/$paper.json
 if [ ! -f "$spec" ]; then
-    die "no reproduction for '$paper' (known: $(cd "$root/tools/reproduce" && ls *.json | sed 's/\.json$//' | tr '\n' ' '))"
+    known=$(cd "$root/tools/reproduce" && ls *.json | sed 's/\.json$//' | tr '\n' ' ')
+    die "no reproduction for '$paper' (known: ${known% })"
 fi
 [[ $seeds =~ ^[1-9][0-9]{0,2}$ ]] || die "--seeds must be an integer from 1 to 999, got '$seeds'"
 [[ $threads =~ ^[0-9]{1,4}$ ]] || die "--threads must be a non-negative integer, got '$threads'"

@@ -159,8 +159,8 @@ def train_and_eval(args, spec, seed_index, env):
             for key, other in r.get("eval_ckpt", {}).items():
                 ev += ["--set", f"{key}={checkpoint(args, done[other]['run_dir'])}"]
             eval_json = os.path.join(run_dir, "eval.json")
-            eval_s = run_logged(args, f"  eval  {r['name']} seed {seed} ...", [args.cformer, "eval", "--checkpoint", ckpt, "--out", eval_json] + ev,
-                                run_dir + ".eval.log", env)
+            cmd = [args.cformer, "eval", "--checkpoint", ckpt, "--out", eval_json] + ev
+            eval_s = run_logged(args, f"  eval  {r['name']} seed {seed} ...", cmd, run_dir + ".eval.log", env)
             if not args.dry_run:
                 with open(eval_json) as f:
                     ev_values = json.load(f)
@@ -245,8 +245,9 @@ def markdown(result):
                 "|---|---|---|---|---|---|---|---|"]
         for r in t["rows"]:
             per = ", ".join(f"{x['seed']}: {fmt(x['value'])}" for x in r["runs"])
-            out.append(f"| {r['row']} | {r['column']} | {fmt_published(r['published'])} | {fmt(r['mean'])} | {fmt(r['sd'])} "
-                       f"| {fmt(r['min'])} | {fmt(r['max'])} | {per} |")
+            cells = [r["row"], r["column"], fmt_published(r["published"])]
+            cells += [fmt(r[k]) for k in ("mean", "sd", "min", "max")]
+            out.append("| " + " | ".join(cells + [per]) + " |")
     return "\n".join(out) + "\n"
 
 
