@@ -4,6 +4,7 @@
     run.py SPEC.json --cformer BIN --out DIR --seeds N [--threads T] [--smoke] [--dry-run] [--command STR]
 
 SPEC.json (tools/reproduce/<paper>.json) holds
+  smoke:  {set: [...]}: --set options every run adds under --smoke (see below)
   runs:   {name, recipe, set: [...], eval_set: [...], init_from: {run, step}, eval_ckpt: {KEY: run},
            eval: false (train only), smoke: {set: [...]}}
           Each run is trained once per seed (`cformer train RECIPE --run-dir DIR/runs/NAME-seedS --set
@@ -13,8 +14,8 @@ SPEC.json (tools/reproduce/<paper>.json) holds
           checkpoint of the same seed index as an eval.* key (the ablation's checkpoint); "{out}" in a
           set value is DIR.
           --smoke trains every run with the paper's registry smoke settings (`cformer list papers`: a few
-          steps, tiny data written under DIR/data, tiny evaluation), then the run's own smoke.set, and
-          init_from takes the other run's last checkpoint.
+          steps, tiny data written under DIR/data, tiny evaluation), then the spec's smoke.set, then the
+          run's own smoke.set, and init_from takes the other run's last checkpoint.
   tables: {title, readme, rows: [{row, run, cells: [{column, key, published}]}]}
           key: a dotted path into eval.json ("ce", "slow.optimal_1"), or "train:KEY" for the last
           value of KEY in the run's metrics.jsonl ("train:loss", "train:elapsed_s"); published: the README's
@@ -135,7 +136,10 @@ def registry_smoke_sets(cformer, paper, data_dir):
 def train_and_eval(args, spec, seed_index, env):
     """Trains and evaluates every run of the spec for one seed index; returns {run: {...}}."""
     done = {}
-    base = registry_smoke_sets(args.cformer, spec["paper"], os.path.join(args.out, "data")) if args.smoke else []
+    base = []
+    if args.smoke:
+        base = registry_smoke_sets(args.cformer, spec["paper"], os.path.join(args.out, "data"))
+        base += spec.get("smoke", {}).get("set", [])
     for r in spec["runs"]:
         smoke = r.get("smoke", {}) if args.smoke else {}
         smoke_sets = base + smoke.get("set", [])
