@@ -116,5 +116,12 @@ if [ $rc -eq 1 ] && grep -q "no value for: .*bpe / typo (perplexityy)" "$tmp/bad
     bad "missing cell (rc $rc): $(tail -3 "$tmp/bad.log")"; fi
 check test -s "$tmp/bad/results.json"
 
+# a spec whose run starts from a run listed after it is refused before anything runs
+printf '%s' '{"paper": "gpt", "tables": [], "runs": [{"name": "a", "recipe": "r.yaml", "init_from": {"run": "b",
+    "step": 1}}, {"name": "b", "recipe": "r.yaml"}]}' >"$tmp/order.json"
+out=$(python3 "$src/tools/reproduce/run.py" "$tmp/order.json" --cformer "$1" --out "$tmp/order" 2>&1)
+[ $? -eq 1 ] && grep -q "order.json: run 'a' refers to 'b', which is not a run listed before it" <<<"$out" &&
+    [ ! -e "$tmp/order" ] && ok || bad "run order: $out"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

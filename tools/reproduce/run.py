@@ -29,8 +29,8 @@ import argparse
 import glob
 import json
 import math
-import shlex
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -48,21 +48,27 @@ def load_spec(path):
             spec = json.load(f)
     except (OSError, ValueError) as e:
         fail(f"{path}: {e}")
+    def need(obj, keys, what):
+        if not isinstance(obj, dict) or any(k not in obj for k in keys):
+            fail(f"{path}: {what} needs the keys {', '.join(keys)}: {json.dumps(obj)}")
+
+    need(spec, ("paper", "runs", "tables"), "the spec")
     names = set()
-    for r in spec.get("runs", []):
-        for k in ("name", "recipe"):
-            if k not in r:
-                fail(f"{path}: a run lacks '{k}': {r}")
-        names.add(r["name"])
     for r in spec["runs"]:
+        need(r, ("name", "recipe"), "a run")
         refs = [r.get("init_from", {}).get("run")] + list(r.get("eval_ckpt", {}).values())
         for ref in filter(None, refs):
             if ref not in names:
-                fail(f"{path}: run '{r['name']}' refers to unknown run '{ref}'")
-    for t in spec.get("tables", []):
+                fail(f"{path}: run '{r['name']}' refers to '{ref}', which is not a run listed before it")
+        names.add(r["name"])
+    for t in spec["tables"]:
+        need(t, ("title", "rows"), "a table")
         for row in t["rows"]:
+            need(row, ("row", "run", "cells"), f"a row of '{t['title']}'")
             if row["run"] not in names:
                 fail(f"{path}: table '{t['title']}' row '{row['row']}' names unknown run '{row['run']}'")
+            for c in row["cells"]:
+                need(c, ("column", "key"), f"a cell of '{row['row']}'")
     return spec
 
 
@@ -104,13 +110,13 @@ def run_logged(args, label, cmd, log_path, env):
     print(label, flush=True)
     t0 = time.monotonic()
     with open(log_path, "w") as log:
-        log.write("$ " + " ".join(cmd) + "\n")
+        log.write("$ " + shlex.join(cmd) + "\n")
         log.flush()
         rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
     if rc != 0:
         with open(log_path) as log:
             tail = "".join(log.readlines()[-5:])
-        fail(f"exit {rc}: {' '.join(cmd)}\n{tail}")
+        fail(f"exit {rc}: {shlex.join(cmd)}\n{tail}")
     return time.monotonic() - t0
 
 
