@@ -48,6 +48,9 @@ fi
 [[ $seeds =~ ^[1-9][0-9]{0,2}$ ]] || die "--seeds must be an integer from 1 to 999, got '$seeds'"
 [[ $threads =~ ^[0-9]{1,4}$ ]] || die "--threads must be a non-negative integer, got '$threads'"
 command -v python3 >/dev/null || die "python3 is needed to combine the results"
+[ -n "$out" ] || out=$root/reproduce/$paper-$(date -u +%Y%m%d-%H%M%S)
+case $out in /*) ;; *) out=$PWD/$out ;; esac   # relative to where the command was given, not to $root
+case $build in /*) ;; *) build=$PWD/$build ;; esac
 
 cformer=$build/bin/cformer
 if [ ! -x "$cformer" ]; then
@@ -56,14 +59,11 @@ if [ ! -x "$cformer" ]; then
     cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
 fi
 
-[ -n "$out" ] || out=$root/reproduce/$paper-$(date -u +%Y%m%d-%H%M%S)
-cd "$root"
+cd "$root"   # the specs name recipes relative to the repository
 args=("$spec" --cformer "$cformer" --out "$out" --seeds "$seeds" --threads "$threads")
 if [ $smoke = 1 ]; then args+=(--smoke); fi
 if [ $dry = 1 ]; then exec python3 "$root/tools/reproduce/run.py" "${args[@]}" --dry-run; fi
 mkdir -p "$out"
-out=$(cd "$out" && pwd)
-args[4]=$out
 # The published measurements ran with passive waiting on shared cores (README.md, Threads).
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 command_line="tools/reproduce.sh $paper --seeds $seeds"
@@ -71,5 +71,6 @@ if [ "$threads" != 0 ]; then command_line+=" --threads $threads"; fi
 if [ $smoke = 1 ]; then command_line+=" --smoke"; fi
 
 python3 "$root/tools/reproduce/environment.py" --cformer "$cformer" --root "$root" --threads "$threads" \
-    >"$out/environment.json"
+    >"$out/environment.json.tmp"
+mv "$out/environment.json.tmp" "$out/environment.json"
 exec python3 "$root/tools/reproduce/run.py" "${args[@]}" --command "$command_line"
