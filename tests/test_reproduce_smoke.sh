@@ -12,9 +12,9 @@ export OMP_NUM_THREADS=1
 
 # the results of one reproduction against its spec; $3 = the number of seeds
 check_results() {
-    python3 - "$1" "$2" "$3" <<'PY'
+    python3 - "$1" "$2" "$3" "$(git -C "$src" rev-parse HEAD 2>/dev/null)" <<'PY'
 import json, math, statistics, sys
-out, spec, seeds = sys.argv[1], json.load(open(sys.argv[2])), int(sys.argv[3])
+out, spec, seeds, head = sys.argv[1], json.load(open(sys.argv[2])), int(sys.argv[3]), sys.argv[4]
 r = json.load(open(out + "/results.json"))
 md = open(out + "/results.md").read()
 assert r["format"] == "cformer-reproduce" and r["paper"] == spec["paper"] and r["smoke"] is True, r["paper"]
@@ -22,7 +22,8 @@ assert not r["missing"], r["missing"]
 env = r["environment"]
 for k in ("commit", "nproc", "cpu_model", "blas", "blas_config", "date"):
     assert k in env, k
-assert env["nproc"] >= 1 and env["cpu_model"] and len(env["commit"]) >= 40, env
+assert env["nproc"] >= 1 and env["cpu_model"], env
+assert (env["commit"] or "").startswith(head) if head else env["commit"] is None, (env["commit"], head)
 assert [t["title"] for t in r["tables"]] == [t["title"] for t in spec["tables"]]
 for t, ts in zip(r["tables"], spec["tables"]):
     want = [(row["row"], c["column"], c.get("published")) for row in ts["rows"] for c in row["cells"]]
