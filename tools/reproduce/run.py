@@ -30,6 +30,7 @@ import glob
 import json
 import math
 import os
+import re
 import shlex
 import signal
 import statistics
@@ -73,17 +74,31 @@ def load_spec(path):
     return spec
 
 
-def recipe_seed(cformer, recipe):
-    """train.seed of the resolved recipe (`cformer recipe check` prints it as YAML)."""
-    out = subprocess.run([cformer, "recipe", "check", recipe], capture_output=True, text=True)
-    if out.returncode != 0:
-        fail(f"cformer recipe check {recipe}: {out.stderr.strip()}")
+def recipe_seed(recipe, set_items):
+    """train.seed of a run: a train.seed= among its --set options, else the recipe file's (block style
+    `train:` / `  seed: N` or flow style `train: {seed: N}`), else the trainer's default, 0. Read from the
+    file rather than `cformer recipe check`, which builds the data (a dry run would simulate it)."""
+    for kv in set_items:
+        if kv.startswith("train.seed="):
+            return int(kv.split("=", 1)[1])
     section = None
-    for line in out.stdout.splitlines():
-        if line and not line[0].isspace():
-            section = line.split(":")[0].strip()
-        elif section == "train" and line.strip().startswith("seed:"):
-            return int(line.split(":", 1)[1].split("#")[0])
+    try:
+        with open(recipe) as f:
+            for line in f:
+                code = line.split("#")[0].rstrip()
+                if not code.strip():
+                    continue
+                if not code[0].isspace():
+                    section, _, rest = code.partition(":")
+                    m = re.search(r"[{,]\s*seed:\s*(\d+)", rest) if section == "train" else None
+                elif section == "train":
+                    m = re.fullmatch(r"\s+seed:\s*(\d+)", code)
+                else:
+                    m = None
+                if m:
+                    return int(m.group(1))
+    except OSError as e:
+        fail(f"{recipe}: {e.strerror}")
     return 0
 
 
@@ -150,7 +165,7 @@ def train_and_eval(args, spec, seed_index, env):
     for r in spec["runs"]:
         smoke = r.get("smoke", {}) if args.smoke else {}
         smoke_sets = base + smoke.get("set", [])
-        seed = recipe_seed(args.cformer, r["recipe"]) + seed_index
+        seed = recipe_seed(r["recipe"], r.get("set", []) + smoke_sets) + seed_index
         run_dir = os.path.join(args.out, "runs", f"{r['name']}-seed{seed}")
         common = sets(r.get("set", []) + smoke_sets, args.out)
         if args.threads:
