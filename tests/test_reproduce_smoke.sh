@@ -3,7 +3,9 @@
 # are evaluated with tiny settings, and the table comes out -- results.json parses, it has the spec's tables,
 # rows and columns with a value per seed, the mean / sd / min / max agree with the per-run values, the
 # environment (commit, nproc, CPU model, BLAS kernel) is recorded, and results.md has a line per cell.
-# Every registered paper has a reproduction spec; bad arguments and a cell without a value are refused.
+# Every registered paper has a reproduction spec and every published number of a spec is its README's; the
+# full runs' plan (--dry-run) has the right seeds, fine-tuning source and ablation checkpoint; bad arguments,
+# a cell without a value and a spec whose run refers to a later one are refused.
 source "$(dirname "$0")/harness.bash"
 needs_hdf5 "${3:-.}"
 src=$2 build=${3:-.}
