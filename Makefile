@@ -4,8 +4,12 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 600
 FUZZ_RUNS ?= -1
+SEEDS ?= 1
+THREADS ?= 0
 
-.PHONY: all deps configure build demo test asan minimal bench install clean fuzz fuzz-build
+REPRODUCE := $(patsubst tools/reproduce/%.json,reproduce-%,$(wildcard tools/reproduce/*.json))
+
+.PHONY: all deps configure build demo test asan minimal bench install clean fuzz fuzz-build $(REPRODUCE)
 
 all: build
 
@@ -41,6 +45,11 @@ fuzz-build: deps
 
 fuzz: fuzz-build
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) tests/fuzz/run.sh build-fuzz
+
+# A paper's published tables re-run from this checkout, beside the published numbers (tools/reproduce.sh):
+# `make reproduce-gpt SEEDS=3` writes reproduce/gpt-DATE/results.md and results.json.
+$(REPRODUCE): reproduce-%: build
+	tools/reproduce.sh $* --seeds $(SEEDS) --threads $(THREADS) --build $(BUILD)
 
 bench: build
 	$(BUILD)/bin/cformer bench ops

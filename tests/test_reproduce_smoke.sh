@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# tools/reproduce.sh --smoke for every paper: each published table's runs train a few steps on tiny data and
+# are evaluated with tiny settings, and the table comes out -- results.json parses, it has the spec's tables,
+# rows and columns with a value per seed, the mean / sd / min / max agree with the per-run values, the
+# environment (commit, nproc, CPU model, BLAS kernel) is recorded, and results.md has a line per cell.
+# Every registered paper has a reproduction spec and every published number of a spec is its README's; the
+# full runs' plan (--dry-run) has the right seeds, fine-tuning source and ablation checkpoint; bad arguments,
+# a cell without a value and a spec whose run refers to a later one are refused.
+source "$(dirname "$0")/harness.bash"
+needs_hdf5 "${3:-.}"
+src=$2 build=${3:-.}
+command -v python3 >/dev/null || { echo "skipped: no python3"; exit 77; }
+export OMP_NUM_THREADS=1
+
+# the results of one reproduction against its spec; $3 = the number of seeds
+check_results() {
+    python3 - "$1" "$2" "$3" "$(git -C "$src" rev-parse HEAD 2>/dev/null)" <<'PY'
+import json, math, statistics, sys
+out, spec, seeds, head = sys.argv[1], json.load(open(sys.argv[2])), int(sys.argv[3]), sys.argv[4]
+r = json.load(open(out + "/results.json"))
+md = open(out + "/results.md").read()
+assert r["format"] == "cformer-reproduce" and r["paper"] == spec["paper"] and r["smoke"] is True, r["paper"]
+assert not r["missing"], r["missing"]
+env = r["environment"]
+for k in ("commit", "nproc", "cpu_model", "blas", "blas_config", "date"):
+    assert k in env, k
+assert env["nproc"] >= 1 and env["cpu_model"], env
+assert (env["commit"] or "").startswith(head) if head else env["commit"] is None, (env["commit"], head)
+assert [t["title"] for t in r["tables"]] == [t["title"] for t in spec["tables"]]
+for t, ts in zip(r["tables"], spec["tables"]):
+    want = [(row["row"], c["column"], c.get("published")) for row in ts["rows"] for c in row["cells"]]
+    assert [(x["row"], x["column"], x["published"]) for x in t["rows"]] == want, t["title"]
+    assert "## " + t["title"] in md
+    for x in t["rows"]:
+        vals = [v["value"] for v in x["runs"]]
+        assert len(vals) == seeds and all(isinstance(v, float) for v in vals), (x["row"], x["column"], vals)
+        fin = [v for v in vals if math.isfinite(v)]
+        assert x["n"] == len(fin)
+        if fin:
+            assert abs(x["mean"] - statistics.fmean(fin)) < 1e-9 and x["min"] == min(fin) and x["max"] == max(fin)
+            assert (x["sd"] is None) == (len(fin) < 2)
+            assert len(fin) < 2 or abs(x["sd"] - statistics.stdev(fin)) < 1e-9
+        assert any(line.startswith(f"| {x['row']} | {x['column']} |") for line in md.splitlines()), x["row"]
+seeds_seen = {v["seed"] for t in r["tables"] for x in t["rows"] for v in x["runs"]}
+assert len(seeds_seen) >= seeds, seeds_seen
+PY
+}
+
+# every published number of a spec is the one its README prints (0.37 as .370, 0.546 as .546, 99 as 99)
+python3 - "$src" "$src"/tools/reproduce/*.json <<'PY' && ok || bad "a spec's published number is not in its README"
+import json, sys
+for path in sys.argv[2:]:
+    for t in json.load(open(path))["tables"]:
+        text = open(sys.argv[1] + "/" + t["readme"]).read() if t.get("readme") else None
+        for row in t["rows"]:
+            for c in row["cells"]:
+                v = c.get("published")
+                if text is None or v is None:
+                    continue
+                forms = {f"{v:g}", f"{v:.3f}", f"{v:.3f}".lstrip("0"), f"{v:g}".lstrip("0")}
+                if not any(f in text for f in forms):
+                    sys.exit(f"{path}: {row['row']} / {c['column']}: {v} is not in {t['readme']}")
+PY
+
+# every paper of the registry has a reproduction
+while IFS=$'\t' read -r name _; do
+    [ -f "$src/tools/reproduce/$name.json" ] && ok || bad "paper '$name' has no tools/reproduce/$name.json"
+done < <("$1" list papers)
+
+# each paper's smoke reproduction (gpt with two seeds: the spread over seeds)
+for spec in "$src"/tools/reproduce/*.json; do
+    paper=$(basename "$spec" .json)
+    seeds=1
+    [ "$paper" = gpt ] && seeds=2
+    out=$tmp/$paper
+    if "$src/tools/reproduce.sh" "$paper" --smoke --seeds $seeds --out "$out" --build "$build" \
+        >"$tmp/$paper.log" 2>&1; then
+        ok
+        check_results "$out" "$spec" $seeds && ok || bad "$paper: results do not match the spec"
+        if [ "$paper" = gpt ]; then check grep -q "^| village-bytes.yaml | perplexity | 1.43 | " "$out/results.md"; fi
+    else
+        bad "$paper: tools/reproduce.sh --smoke failed: $(tail -5 "$tmp/$paper.log")"
+    fi
+done
+
+# --dry-run: the full runs' commands, nothing run or written -- seeds from the recipes' train.seed, the
+# fine-tuning from the same seed index's Searchformer step 1200, the ablation checkpoint of the same seed
+plan=$("$src/tools/reproduce.sh" dualformer --dry-run --seeds 2 --threads 2 --out "$tmp/dry" --build "$build" 2>&1)
+check test ! -e "$tmp/dry"
+[ "$(grep -c " train " <<<"$plan")" = 8 ] && [ "$(grep -c " eval " <<<"$plan")" = 8 ] && ok || bad "dry run: $plan"
+init=$tmp/dry/runs/searchformer-seed2/checkpoints/step-00001200.h5
+check grep -q "dualformer-finetune.yaml .*--set train.seed=3 --set train.threads=2 --init-from $init" <<<"$plan"
+check grep -q "solution-only-seed1/eval.json --set train.threads=2" <<<"$plan"
+plan=$("$src/tools/reproduce.sh" neuroformer --dry-run --out "$tmp/dry" --build "$build" 2>&1)
+check grep -q "sim-pretrain-seed0/eval.json --set eval.ablation_checkpoint=$tmp/dry/runs/sim-pretrain-shuffled-seed0/" \
+    <<<"$plan"
+
+# bad arguments: exit 2, naming what is wrong
+out=$("$src/tools/reproduce.sh" nosuchpaper --smoke 2>&1)
+[ $? -eq 2 ] && grep -q "no reproduction for 'nosuchpaper' (known: .*gpt" <<<"$out" && ok || bad "unknown paper: $out"
+out=$("$src/tools/reproduce.sh" gpt --seeds 0 2>&1)
+[ $? -eq 2 ] && echo "$out" | grep -q -- "--seeds must be an integer" && ok || bad "--seeds 0: $out"
+out=$("$src/tools/reproduce.sh" gpt --threads x 2>&1)
+[ $? -eq 2 ] && echo "$out" | grep -q -- "--threads must be" && ok || bad "--threads x: $out"
+
+# a cell whose key the evaluation does not write: the table is still written, the command fails naming it
+python3 - "$src/tools/reproduce/gpt.json" "$tmp/bad.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["runs"] = [r for r in s["runs"] if r["name"] == "village-bpe"]
+s["tables"][0]["rows"] = [{"row": "bpe", "run": "village-bpe", "cells": [
+    {"column": "ce", "key": "ce", "published": 1.0}, {"column": "typo", "key": "perplexityy", "published": 2.0}]}]
+json.dump(s, open(sys.argv[2], "w"))
+PY
+(cd "$src" && python3 tools/reproduce/run.py "$tmp/bad.json" --cformer "$build/bin/cformer" --out "$tmp/bad" --smoke) \
+    >"$tmp/bad.log" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q "no value for: .*bpe / typo (perplexityy)" "$tmp/bad.log"; then ok; else
+    bad "missing cell (rc $rc): $(tail -3 "$tmp/bad.log")"; fi
+check test -s "$tmp/bad/results.json"
+
+# a spec whose run starts from a run listed after it is refused before anything runs
+printf '%s' '{"paper": "gpt", "tables": [], "runs": [{"name": "a", "recipe": "r.yaml", "init_from": {"run": "b",
+    "step": 1}}, {"name": "b", "recipe": "r.yaml"}]}' >"$tmp/order.json"
+out=$(python3 "$src/tools/reproduce/run.py" "$tmp/order.json" --cformer "$1" --out "$tmp/order" 2>&1)
+[ $? -eq 1 ] && grep -q "order.json: run 'a' refers to 'b', which is not a run listed before it" <<<"$out" &&
+    [ ! -e "$tmp/order" ] && ok || bad "run order: $out"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""Re-runs a paper's published tables and prints them beside the published numbers (tools/reproduce.sh).
+
+    run.py SPEC.json --cformer BIN --out DIR --seeds N [--threads T] [--smoke] [--dry-run] [--command STR]
+
+SPEC.json (tools/reproduce/<paper>.json) holds
+  smoke:  {set: [...]}: --set options every run adds under --smoke (see below)
+  runs:   {name, recipe, set: [...], eval_set: [...], init_from: {run, step}, eval_ckpt: {KEY: run},
+           eval: false (train only), smoke: {set: [...]}}
+          Each run is trained once per seed (`cformer train RECIPE --run-dir DIR/runs/NAME-seedS --set
+          train.seed=S ...`, S = the recipe's train.seed + i for i < N) and its last checkpoint evaluated
+          (`cformer eval --checkpoint CKPT --out .../eval.json`). init_from starts it from another run's
+          checkpoint of the same seed index (`--init-from`); eval_ckpt passes another run's last
+          checkpoint of the same seed index as an eval.* key (the ablation's checkpoint); "{out}" in a
+          set value is DIR.
+          --smoke trains every run with the paper's registry smoke settings (`cformer list papers`: a few
+          steps, tiny data written under DIR/data, tiny evaluation), then the spec's smoke.set, then the
+          run's own smoke.set, and init_from takes the other run's last checkpoint.
+  tables: {title, readme, rows: [{row, run, cells: [{column, key, published}]}]}
+          key: a dotted path into eval.json ("ce", "slow.optimal_1"), or "train:KEY" for the last
+          value of KEY in the run's metrics.jsonl ("train:loss", "train:elapsed_s"); published: the README's
+          number, or null where the README publishes none.
+Writes DIR/results.json (environment, every run's values and timings, each cell's mean / sd / min / max)
+and DIR/results.md, prints the Markdown, and exits 1 when a run fails or a cell has no value.
+The environment (commit, nproc, CPU model, BLAS kernel) is read by tools/reproduce.sh and passed in
+DIR/environment.json. --dry-run prints the commands and runs (and writes) nothing.
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import re
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+
+def fail(msg):
+    print(f"reproduce: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def load_spec(path):
+    try:
+        with open(path) as f:
+            spec = json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"{path}: {e}")
+    def need(obj, keys, what):
+        if not isinstance(obj, dict) or any(k not in obj for k in keys):
+            fail(f"{path}: {what} needs the keys {', '.join(keys)}: {json.dumps(obj)}")
+
+    need(spec, ("paper", "runs", "tables"), "the spec")
+    names = set()
+    for r in spec["runs"]:
+        need(r, ("name", "recipe"), "a run")
+        refs = [r.get("init_from", {}).get("run")] + list(r.get("eval_ckpt", {}).values())
+        for ref in filter(None, refs):
+            if ref not in names:
+                fail(f"{path}: run '{r['name']}' refers to '{ref}', which is not a run listed before it")
+        names.add(r["name"])
+    for t in spec["tables"]:
+        need(t, ("title", "rows"), "a table")
+        for row in t["rows"]:
+            need(row, ("row", "run", "cells"), f"a row of '{t['title']}'")
+            if row["run"] not in names:
+                fail(f"{path}: table '{t['title']}' row '{row['row']}' names unknown run '{row['run']}'")
+            for c in row["cells"]:
+                need(c, ("column", "key"), f"a cell of '{row['row']}'")
+    return spec
+
+
+def recipe_seed(recipe, set_items):
+    """train.seed of a run: a train.seed= among its --set options, else the recipe file's (block style
+    `train:` / `  seed: N` or flow style `train: {seed: N}`), else the trainer's default, 0. Read from the
+    file rather than `cformer recipe check`, which builds the data (a dry run would simulate it)."""
+    for kv in set_items:
+        if kv.startswith("train.seed="):
+            return int(kv.split("=", 1)[1])
+    section = None
+    try:
+        with open(recipe) as f:
+            for line in f:
+                code = line.split("#")[0].rstrip()
+                if not code.strip():
+                    continue
+                if not code[0].isspace():
+                    section, _, rest = code.partition(":")
+                    m = re.search(r"[{,]\s*seed:\s*(\d+)", rest) if section == "train" else None
+                elif section == "train":
+                    m = re.fullmatch(r"\s+seed:\s*(\d+)", code)
+                else:
+                    m = None
+                if m:
+                    return int(m.group(1))
+    except OSError as e:
+        fail(f"{recipe}: {e.strerror}")
+    return 0
+
+
+def checkpoint(args, run_dir, step=None):
+    """The run's checkpoint of `step` (None: its last one); with --dry-run, the path it will have."""
+    if args.dry_run:
+        return os.path.join(run_dir, "checkpoints", f"step-{step:08d}.h5" if step else "step-LAST.h5")
+    if step is not None:
+        path = os.path.join(run_dir, "checkpoints", f"step-{step:08d}.h5")
+        if not os.path.exists(path):
+            fail(f"{path}: missing (the run keeps checkpoint.keep checkpoints every checkpoint.every steps)")
+        return path
+    ckpts = sorted(glob.glob(os.path.join(run_dir, "checkpoints", "step-*.h5")))
+    if not ckpts:
+        fail(f"{run_dir}: no checkpoint was written")
+    return ckpts[-1]
+
+
+def run_logged(args, label, cmd, log_path, env):
+    """Runs cmd (printing label) with its output in log_path; returns the wall seconds, or exits naming the
+    log's tail. With --dry-run, prints the command instead."""
+    if args.dry_run:
+        print(shlex.join(cmd))
+        return 0.0
+    print(label, flush=True)
+    t0 = time.monotonic()
+    with open(log_path, "w") as log:
+        log.write("$ " + shlex.join(cmd) + "\n")
+        log.flush()
+        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+    if rc != 0:
+        with open(log_path) as log:
+            tail = "".join(log.readlines()[-5:])
+        fail(f"exit {rc}: {shlex.join(cmd)}\n{tail}")
+    return time.monotonic() - t0
+
+
+def sets(items, out_dir):
+    """--set options; "{out}" in a value is the output directory (where --smoke puts its small data)."""
+    out = []
+    for s in items:
+        out += ["--set", s.replace("{out}", out_dir)]
+    return out
+
+
+def registry_smoke_sets(cformer, paper, data_dir):
+    """The paper's smoke settings from the registry (`cformer list papers`: the sets its own smoke test
+    trains with), SMOKE_DIR replaced by data_dir."""
+    out = subprocess.run([cformer, "list", "papers"], capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        f = line.split("\t")
+        if f[0] == paper and len(f) >= 7:
+            return [] if f[6] == "-" else [kv.replace("SMOKE_DIR", data_dir) for kv in f[6].split()]
+    fail(f"cformer list papers: no paper '{paper}' with smoke settings")
+
+
+def train_and_eval(args, spec, seed_index, env):
+    """Trains and evaluates every run of the spec for one seed index; returns {run: {...}}."""
+    done = {}
+    base = []
+    if args.smoke:
+        base = registry_smoke_sets(args.cformer, spec["paper"], os.path.join(args.out, "data"))
+        base += spec.get("smoke", {}).get("set", [])
+    for r in spec["runs"]:
+        smoke = r.get("smoke", {}) if args.smoke else {}
+        smoke_sets = base + smoke.get("set", [])
+        seed = recipe_seed(r["recipe"], r.get("set", []) + smoke_sets) + seed_index
+        run_dir = os.path.join(args.out, "runs", f"{r['name']}-seed{seed}")
+        common = sets(r.get("set", []) + smoke_sets, args.out)
+        if args.threads:
+            common += sets([f"train.threads={args.threads}"], args.out)
+        cmd = [args.cformer, "train", r["recipe"], "--run-dir", run_dir, "--quiet", "--overwrite",
+               "--set", f"train.seed={seed}"] + common
+        if "init_from" in r:
+            src = done[r["init_from"]["run"]]["run_dir"]
+            cmd += ["--init-from", checkpoint(args, src, None if args.smoke else r["init_from"]["step"])]
+        train_s = run_logged(args, f"  train {r['name']} seed {seed} ...", cmd, run_dir + ".train.log", env)
+        ckpt = checkpoint(args, run_dir)
+        ev_values, eval_s = {}, 0.0
+        if r.get("eval", True):
+            ev = sets(r.get("eval_set", []) + [kv for kv in smoke_sets if kv.startswith("eval.")], args.out)
+            if args.threads:
+                ev += sets([f"train.threads={args.threads}"], args.out)
+            for key, other in r.get("eval_ckpt", {}).items():
+                ev += ["--set", f"{key}={checkpoint(args, done[other]['run_dir'])}"]
+            eval_json = os.path.join(run_dir, "eval.json")
+            cmd = [args.cformer, "eval", "--checkpoint", ckpt, "--out", eval_json] + ev
+            eval_s = run_logged(args, f"  eval  {r['name']} seed {seed} ...", cmd, run_dir + ".eval.log", env)
+            if not args.dry_run:
+                with open(eval_json) as f:
+                    ev_values = json.load(f)
+        if args.dry_run:
+            done[r["name"]] = {"run_dir": run_dir}
+            continue
+        last = {}  # each key's value on the last line that has it (training and validation lines alternate)
+        with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+            for line in f:
+                if line.strip():
+                    last.update(json.loads(line))
+        done[r["name"]] = {"seed": seed, "run_dir": run_dir, "checkpoint": ckpt, "train_s": round(train_s, 1),
+                           "eval_s": round(eval_s, 1), "eval": ev_values, "train": last}
+    return done
+
+
+def lookup(run, key):
+    src, path = ("train", key[6:]) if key.startswith("train:") else ("eval", key)
+    v = run[src]
+    for part in path.split("."):
+        if not isinstance(v, dict) or part not in v:
+            return None
+        v = v[part]
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def summarise(values):
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return {"n": 0, "mean": None, "sd": None, "min": None, "max": None}
+    return {"n": len(finite), "mean": statistics.fmean(finite),
+            "sd": statistics.stdev(finite) if len(finite) > 1 else None, "min": min(finite), "max": max(finite)}
+
+
+def fmt(v):
+    if v is None:
+        return "--"
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    if abs(v) >= 100 or v == int(v):
+        return f"{v:.1f}" if v != int(v) else f"{int(v)}"
+    return f"{v:.3f}" if abs(v) >= 0.001 or v == 0 else f"{v:.3g}"
+
+
+def fmt_published(v):
+    """A published number as the README writes it (0.37, 204.5, 6080)."""
+    return "--" if v is None else f"{v:g}"
+
+
+def build_tables(spec, per_seed):
+    tables, missing = [], []
+    for t in spec["tables"]:
+        rows = []
+        for row in t["rows"]:
+            for cell in row["cells"]:
+                runs = [s[row["run"]] for s in per_seed]
+                values = [lookup(r, cell["key"]) for r in runs]
+                if any(v is None for v in values):
+                    missing.append(f"{t['title']}: {row['row']} / {cell['column']} ({cell['key']})")
+                rows.append({"row": row["row"], "column": cell["column"], "key": cell["key"],
+                             "published": cell.get("published"),
+                             "runs": [{"seed": r["seed"], "value": v} for r, v in zip(runs, values)],
+                             **summarise(values)})
+        tables.append({"title": t["title"], "readme": t.get("readme"), "rows": rows})
+    return tables, missing
+
+
+def markdown(result):
+    env = result["environment"]
+    out = [f"# Reproduction: {result['paper']}", "",
+           f"`{result['command']}`", "",
+           "| | |", "|---|---|"]
+    for k in ("date", "commit", "nproc", "cpu_model", "blas", "blas_config", "threads", "omp_wait_policy",
+              "seeds", "smoke", "wall_s"):
+        v = result.get(k, env.get(k))
+        out.append(f"| {k} | {v} |")
+    for t in result["tables"]:
+        out += ["", f"## {t['title']}", ""]
+        if t.get("readme"):
+            out += [f"Published in `{t['readme']}`.", ""]
+        out += ["| row | column | published | mean | sd | min | max | per run (seed: value) |",
+                "|---|---|---|---|---|---|---|---|"]
+        for r in t["rows"]:
+            per = ", ".join(f"{x['seed']}: {fmt(x['value'])}" for x in r["runs"])
+            cells = [r["row"], r["column"], fmt_published(r["published"])]
+            cells += [fmt(r[k]) for k in ("mean", "sd", "min", "max")]
+            out.append("| " + " | ".join(cells + [per]) + " |")
+    return "\n".join(out) + "\n"
+
+
+def write_atomic(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("spec")
+    ap.add_argument("--cformer", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--dry-run", action="store_true")
+    ap.add_argument("--command", default="")
+    args = ap.parse_args()
+    if args.seeds < 1:
+        fail("--seeds must be at least 1")
+    spec = load_spec(args.spec)
+    for sub in ("runs", "data"):
+        if not args.dry_run:
+            os.makedirs(os.path.join(args.out, sub), exist_ok=True)
+    try:
+        with open(os.path.join(args.out, "environment.json")) as f:
+            env_info = json.load(f)
+    except (OSError, ValueError):
+        env_info = {}
+    env = dict(os.environ)
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    t0 = time.monotonic()
+    per_seed = []
+    for i in range(args.seeds):
+        print(f"{'# ' if args.dry_run else ''}seed index {i + 1} of {args.seeds}", flush=True)
+        per_seed.append(train_and_eval(args, spec, i, env))
+    if args.dry_run:
+        return
+    tables, missing = build_tables(spec, per_seed)
+    result = {"format": "cformer-reproduce", "version": 1, "paper": spec["paper"], "command": args.command,
+              "seeds": args.seeds, "smoke": args.smoke, "wall_s": round(time.monotonic() - t0, 1),
+              "environment": env_info, "tables": tables,
+              "runs": [{name: {k: v for k, v in r.items() if k != "eval"}
+                        for name, r in s.items()} for s in per_seed],
+              "missing": missing}
+    md = markdown(result)
+    write_atomic(os.path.join(args.out, "results.json"), json.dumps(result, indent=1) + "\n")
+    write_atomic(os.path.join(args.out, "results.md"), md)
+    print(md)
+    print(f"written: {args.out}/results.md, {args.out}/results.json")
+    if missing:
+        fail("no value for: " + "; ".join(missing))
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `--dry-run | head` ends quietly
+    main()
