@@ -7,7 +7,7 @@ FUZZ_RUNS ?= -1
 SEEDS ?= 1
 THREADS ?= 0
 
-REPRODUCE := $(patsubst tools/reproduce/%.json,reproduce-%,$(wildcard tools/reproduce/*.json))
+REPRODUCE := $(patsubst recipes/%/reproduce.json,reproduce-%,$(wildcard recipes/*/reproduce.json))
 
 .PHONY: all deps configure build demo test asan minimal bench install clean fuzz fuzz-build $(REPRODUCE)
 

@@ -47,7 +47,7 @@ PY
 }
 
 # every published number of a spec is the one its README prints (0.37 as .370, 0.546 as .546, 99 as 99)
-python3 - "$src" "$src"/tools/reproduce/*.json <<'PY' && ok || bad "a spec's published number is not in its README"
+python3 - "$src" "$src"/recipes/*/reproduce.json <<'PY' && ok || bad "a spec's published number is not in its README"
 import json, sys
 for path in sys.argv[2:]:
     for t in json.load(open(path))["tables"]:
@@ -64,12 +64,12 @@ PY
 
 # every paper of the registry has a reproduction
 while IFS=$'\t' read -r name _; do
-    [ -f "$src/tools/reproduce/$name.json" ] && ok || bad "paper '$name' has no tools/reproduce/$name.json"
+    [ -f "$src/recipes/$name/reproduce.json" ] && ok || bad "paper '$name' has no recipes/$name/reproduce.json"
 done < <("$1" list papers)
 
 # each paper's smoke reproduction (gpt with two seeds: the spread over seeds)
-for spec in "$src"/tools/reproduce/*.json; do
-    paper=$(basename "$spec" .json)
+for spec in "$src"/recipes/*/reproduce.json; do
+    paper=$(basename "$(dirname "$spec")")
     seeds=1
     [ "$paper" = gpt ] && seeds=2
     out=$tmp/$paper
@@ -104,7 +104,7 @@ out=$("$src/tools/reproduce.sh" gpt --threads x 2>&1)
 [ $? -eq 2 ] && echo "$out" | grep -q -- "--threads must be" && ok || bad "--threads x: $out"
 
 # a cell whose key the evaluation does not write: the table is still written, the command fails naming it
-python3 - "$src/tools/reproduce/gpt.json" "$tmp/bad.json" <<'PY'
+python3 - "$src/recipes/gpt/reproduce.json" "$tmp/bad.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 s["runs"] = [r for r in s["runs"] if r["name"] == "village-bpe"]

@@ -5,7 +5,7 @@
 #   tools/reproduce.sh PAPER [--seeds N] [--threads T] [--smoke] [--dry-run] [--out DIR] [--build DIR]
 #   make reproduce-PAPER [SEEDS=N] [THREADS=T]
 #
-# PAPER is gpt, neuroformer or dualformer (tools/reproduce/PAPER.json lists its runs and tables, with the
+# PAPER is a folder of recipes/ with a reproduce.json (recipes/PAPER/reproduce.json lists its runs and tables, with the
 # published numbers). Each run is `cformer train RECIPE --run-dir DIR/runs/NAME-seedS --set train.seed=S`
 # then `cformer eval --checkpoint` its last checkpoint; tools/reproduce/run.py combines the eval.json files.
 # Output: DIR (default reproduce/PAPER-YYYYmmdd-HHMMSS/) holds results.md, results.json, environment.json
@@ -40,9 +40,9 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -n "$paper" ] || { usage >&2; exit 2; }
-spec=$root/tools/reproduce/$paper.json
+spec=$root/recipes/$paper/reproduce.json
 if [ ! -f "$spec" ]; then
-    known=$(cd "$root/tools/reproduce" && ls *.json | sed 's/\.json$//' | tr '\n' ' ')
+    known=$(cd "$root/recipes" && ls */reproduce.json | sed 's#/reproduce\.json$##' | tr '\n' ' ')
     die "no reproduction for '$paper' (known: ${known% })"
 fi
 [[ $seeds =~ ^[1-9][0-9]{0,2}$ ]] || die "--seeds must be an integer from 1 to 999, got '$seeds'"

@@ -3,7 +3,7 @@
 
     run.py SPEC.json --cformer BIN --out DIR --seeds N [--threads T] [--smoke] [--dry-run] [--command STR]
 
-SPEC.json (tools/reproduce/<paper>.json) holds
+SPEC.json (recipes/<paper>/reproduce.json) holds
   smoke:  {set: [...]}: --set options every run adds under --smoke (see below)
   runs:   {name, recipe, set: [...], eval_set: [...], init_from: {run, step}, eval_ckpt: {KEY: run},
            eval: false (train only), smoke: {set: [...]}}
