@@ -3,6 +3,7 @@
 # Dualformer (the Searchformer encoder-decoder on randomized maze traces, whose GEMM shapes OpenBLAS
 # split differently with 1 and 2 threads) and a tiny GPT, 50 steps each with 1, 2 and 3 threads.
 source "$(dirname "$0")/harness.bash"
+needs_hdf5 "${3:-.}"
 cformer=$1
 export OMP_WAIT_POLICY=passive
 
