@@ -63,21 +63,19 @@ static bool exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
-/* Removes every step-*.h5 of dir (--overwrite). */
+/* Removes every checkpoint of dir (--overwrite). */
 static cf_status remove_checkpoints(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d) return CF_OK;
+    int64_t *steps = NULL;
+    int n = 0;
+    CF_TRY(cf_checkpoint_list(dir, &steps, &n));
     cf_status st = CF_OK;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (strncmp(e->d_name, "step-", 5) != 0 || n < 8 || strcmp(e->d_name + n - 3, ".h5") != 0) continue;
+    for (int i = 0; i < n; i++) {
         char path[1400];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (unlink(path) != 0 && st == CF_OK) st = cf_set_error(CF_ERR_IO, "--overwrite: cannot remove %s: %s", path, strerror(errno));
+        if (cf_checkpoint_path(dir, steps[i], path, sizeof path) == CF_OK && unlink(path) != 0 && st == CF_OK)
+            st = cf_set_error(CF_ERR_IO, "--overwrite: cannot remove %s: %s", path, strerror(errno));
     }
-    closedir(d);
+    free(steps);
     return st;
 }
 

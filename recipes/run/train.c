@@ -85,25 +85,21 @@ static bool resume_may_change(const char *key)
 static cf_status read_resume(cf_run *run, const cf_run_options *o, cf_ckpt_slot *slots, int n, cf_train_state *st,
                              char *path, size_t cap, bool *found)
 {
-    char dir[1200];
+    char dir[1200], newest[1300];
     int64_t latest = -1;
     snprintf(dir, sizeof dir, "%s/checkpoints", run->run_dir);
-    *found = true;
-    if (strcmp(o->resume, "latest") == 0) {
-        CF_TRY(cf_checkpoint_latest(dir, path, cap, &latest));
-        if (latest < 0) return *found = false, CF_OK;
-    } else {
-        snprintf(path, cap, "%s", o->resume);
-    }
+    CF_TRY(cf_checkpoint_latest(dir, newest, sizeof newest, &latest));
+    *found = strcmp(o->resume, "latest") != 0 || latest >= 0;
+    if (!*found) return CF_OK;
+    snprintf(path, cap, "%s", strcmp(o->resume, "latest") == 0 ? newest : o->resume);
     char *stored = NULL;
     CF_TRY(cf_checkpoint_load(path, run->params, n, slots, st, &stored));
     /* checkpoints of this directory past the resume point belong to another trajectory: continuing here would
      * mix the two (and --resume latest would later pick theirs) */
-    char newer[1300];
-    cf_status s = cf_checkpoint_latest(dir, newer, sizeof newer, &latest);
-    if (s == CF_OK && latest > st->step)
+    cf_status s = CF_OK;
+    if (latest > st->step)
         s = cf_set_error(CF_ERR_STATE, "%s is step %lld, but %s holds %s, a later step of another run; resuming here "
-                         "would mix the two: resume into another --run-dir", path, (long long)st->step, run->run_dir, newer);
+                         "would mix the two: resume into another --run-dir", path, (long long)st->step, run->run_dir, newest);
     /* the same trajectory: the recipe may change only in what is logged, saved and evaluated */
     char *now = s == CF_OK ? cf_recipe_resolved(run->recipe) : NULL, diff[1024];
     int changed = now ? cf_recipe_diff(stored, now, resume_may_change, diff, sizeof diff) : 0;
@@ -185,15 +181,6 @@ static void restore_signals(const saved_handlers *old)
 {
     sigaction(SIGTERM, &old->term, NULL);
     sigaction(SIGUSR1, &old->usr1, NULL);
-}
-
-/* Whether any rank was asked to stop (every rank must agree, so the stop is collective). */
-static cf_status stop_requested(cf_run *run, int *sig)
-{
-    double v = stop_signal;
-    if (run->world > 1) CF_TRY(cf_pg_allreduce_scalar(run->pg, &v, CF_REDUCE_MAX));
-    *sig = (int)v;
-    return CF_OK;
 }
 
 /* The run directory's guards (rank 0): the lock, the fresh-run check, stale temporary files. */
@@ -284,8 +271,15 @@ cf_status cf_train(const cf_run_options *o)
         }
         if (st == CF_OK && run.ddp) st = cf_ddp_finish(run.ddp);
         if (st != CF_OK) break;
-        double loss = loss_sum / (double)run.grad_accum, gnorm = NAN;
-        if (run.world > 1 && (st = cf_pg_allreduce_scalar(run.pg, &loss, CF_REDUCE_AVG)) != CF_OK) break;
+        /* the mean loss over ranks and whether any rank was asked to stop, in one all-reduce (every rank must
+         * agree to stop, at the same step); sum then 1/world is what CF_REDUCE_AVG computes */
+        double shared[2] = {loss_sum / (double)run.grad_accum, stop_signal != 0}, gnorm = NAN;
+        if (run.world > 1) {
+            if ((st = cf_pg_allreduce(run.pg, shared, 2, CF_F64, CF_REDUCE_SUM)) != CF_OK) break;
+            shared[0] *= 1.0 / run.world;
+        }
+        double loss = shared[0];
+        bool stop = shared[1] > 0;
         /* the update only from a finite loss and a finite gradient norm (the norm is the same on every rank) */
         if (isfinite(loss)) {
             if (run.grad_accum > 1) cf_optim_scale_grads(run.opt, 1.0 / (double)run.grad_accum);
@@ -321,13 +315,12 @@ cf_status cf_train(const cf_run_options *o)
         bool saved = false;
         if (!o->bench && st == CF_OK && ((run.ckpt_every > 0 && done % run.ckpt_every == 0) || done == end))
             st = save(&run, done), saved = true;
-        int sig = 0;
-        if (!o->bench && st == CF_OK && (st = stop_requested(&run, &sig)) == CF_OK && sig) {
+        if (!o->bench && st == CF_OK && stop) {
             if (!saved) st = save(&run, done);
             if (st == CF_OK)
                 st = cf_set_error(CF_ERR_INTERRUPTED, "stopped by %s after step %lld, which is saved in %s/checkpoints; "
-                                  "continue with --resume latest", sig == SIGTERM ? "SIGTERM" : "SIGUSR1", (long long)done,
-                                  run.run_dir);
+                                  "continue with --resume latest", stop_signal == SIGTERM ? "SIGTERM" : stop_signal == SIGUSR1
+                                  ? "SIGUSR1" : "a signal to another rank", (long long)done, run.run_dir);
             break;
         }
     }
