@@ -121,6 +121,21 @@ static void spikes_h5(void)
     H5Aclose(a), H5Sclose(asp), H5Dclose(d), H5Sclose(sp), H5Fclose(f);
 }
 
+/* what cformer reads from other tools: a tokenizer.json, a config.json, a sharded safetensors index */
+static void jsons(void)
+{
+    put_text("fuzz_json", "tokenizer.json",
+             "{\"version\": \"1.0\", \"added_tokens\": [{\"id\": 3, \"content\": \"<|end|>\", \"special\": true}],\n"
+             " \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a b\"]},\n"
+             " \"note\": \"\\u00e9\\ud83d\\ude00\\n\", \"x\": [-1.5e-3, true, false, null, 9007199254740993]}\n");
+    put_text("fuzz_json", "config.json",
+             "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 64, \"rope_theta\": 10000.0,\n"
+             " \"rope_scaling\": null, \"tie_word_embeddings\": false}\n");
+    put_text("fuzz_json", "index.json",
+             "{\"metadata\": {\"total_size\": 128}, \"weight_map\": {\"lm_head.weight\": \"model-00001-of-00002.safetensors\"}}\n");
+    malformed("fuzz_json", "tokenizer.json");
+}
+
 static void mazes(void)
 {
     check(cf_maze_generate_file(at("fuzz_maze", "3x3.maze"), 3, 2, 1, NULL), "3x3.maze");
@@ -207,5 +222,6 @@ int main(int argc, char **argv)
     bpe();
     npys();
     texts();
+    jsons();
     return 0;
 }
