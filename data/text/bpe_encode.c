@@ -7,10 +7,6 @@
 
 /* ---- encoding and decoding ---- */
 
-typedef struct enc_item {
-    int32_t rank, pos;
-} enc_item;
-
 static inline bool enc_before(enc_item a, enc_item b) { return a.rank != b.rank ? a.rank < b.rank : a.pos < b.pos; }
 
 static void enc_push(enc_item *h, size_t *n, enc_item it)
@@ -41,14 +37,7 @@ static enc_item enc_pop(enc_item *h, size_t *n)
     return top;
 }
 
-/* Scratch for one chunk, grown to the longest chunk seen. */
-typedef struct enc_scratch {
-    int32_t *tok, *prev, *next;
-    enc_item *heap;
-    size_t cap;
-} enc_scratch;
-
-static bool scratch_fit(enc_scratch *s, size_t n)
+bool cf_bpe_scratch_fit(cf_bpe_scratch *s, size_t n)
 {
     if (n <= s->cap) return true;
     size_t cap = s->cap ? s->cap : 64;
@@ -67,41 +56,53 @@ static bool scratch_fit(enc_scratch *s, size_t n)
     return true;
 }
 
-/* Applies the merges to one chunk: the lowest-ranked pair first, equal ranks left to right, which is the
- * order training merged them in. Writes the tokens to out and returns their count. */
-static size_t encode_chunk(const cf_bpe *b, const uint8_t *c, size_t n, int32_t *out, enc_scratch *s)
+void cf_bpe_scratch_free(cf_bpe_scratch *s)
 {
-    int32_t *tok = s->tok, *prev = s->prev, *next = s->next;
+    free(s->tok), free(s->prev), free(s->next), free(s->heap);
+    memset(s, 0, sizeof *s);
+}
+
+size_t cf_bpe_merge_chunk(size_t n, cf_bpe_pair_fn pair, const void *model, int32_t *out, cf_bpe_scratch *s)
+{
+    int32_t *tok = s->tok, *prev = s->prev, *next = s->next, made;
+    enc_item *heap = s->heap;
     size_t nh = 0;
     for (size_t i = 0; i < n; i++) {
-        tok[i] = c[i];
         prev[i] = (int32_t)i - 1;
         next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
     }
     for (size_t i = 0; i + 1 < n; i++) {
-        int32_t r = cf_bpe_rank_of(b, tok[i], tok[i + 1]);
-        if (r >= 0) enc_push(s->heap, &nh, (enc_item){r, (int32_t)i});
+        int32_t r = pair(model, tok[i], tok[i + 1], &made);
+        if (r >= 0) enc_push(heap, &nh, (enc_item){r, (int32_t)i});
     }
     while (nh > 0) {
-        enc_item it = enc_pop(s->heap, &nh);
+        enc_item it = enc_pop(heap, &nh);
         int32_t i = it.pos, j = next[i];
         /* skip items whose left token was consumed or whose pair has changed since the push */
-        if (tok[i] < 0 || j < 0 || cf_bpe_rank_of(b, tok[i], tok[j]) != it.rank) continue;
-        tok[i] = 256 + it.rank;
+        if (tok[i] < 0 || j < 0 || pair(model, tok[i], tok[j], &made) != it.rank) continue;
+        tok[i] = made;
         tok[j] = -1;
         next[i] = next[j];
         if (next[j] >= 0) prev[next[j]] = i;
         if (prev[i] >= 0) {
-            int32_t r = cf_bpe_rank_of(b, tok[prev[i]], tok[i]);
-            if (r >= 0) enc_push(s->heap, &nh, (enc_item){r, prev[i]});
+            int32_t r = pair(model, tok[prev[i]], tok[i], &made);
+            if (r >= 0) enc_push(heap, &nh, (enc_item){r, prev[i]});
         }
         if (next[i] >= 0) {
-            int32_t r = cf_bpe_rank_of(b, tok[i], tok[next[i]]);
-            if (r >= 0) enc_push(s->heap, &nh, (enc_item){r, i});
+            int32_t r = pair(model, tok[i], tok[next[i]], &made);
+            if (r >= 0) enc_push(heap, &nh, (enc_item){r, i});
         }
     }
     size_t k = 0;
     for (int32_t i = 0; i >= 0; i = next[i]) out[k++] = tok[i];
+    return k;
+}
+
+/* cf_bpe's own merges: merge k makes token 256 + k. */
+static int32_t own_pair(const void *model, int32_t l, int32_t r, int32_t *made)
+{
+    int32_t k = cf_bpe_rank_of(model, l, r);
+    *made = 256 + k;
     return k;
 }
 
@@ -115,22 +116,23 @@ cf_status cf_bpe_encode(const cf_bpe *b, const uint8_t *bytes, size_t n, int32_t
         *n_out = n;
         return CF_OK;
     }
-    enc_scratch s = {0};
+    cf_bpe_scratch s = {0};
     for (size_t at = 0; at < n;) {
         size_t len = cf_bpe_chunk_len(bytes + at, n - at);
         if (len > INT32_MAX) len = INT32_MAX; /* positions are int32 */
         if (len == 1) {
             out[k++] = bytes[at];
         } else {
-            if (!scratch_fit(&s, len)) {
-                free(s.tok), free(s.prev), free(s.next), free(s.heap);
+            if (!cf_bpe_scratch_fit(&s, len)) {
+                cf_bpe_scratch_free(&s);
                 return cf_set_error(CF_ERR_OOM, "cf_bpe_encode: out of memory for a chunk of %zu bytes", len);
             }
-            k += encode_chunk(b, bytes + at, len, out + k, &s);
+            for (size_t i = 0; i < len; i++) s.tok[i] = bytes[at + i];
+            k += cf_bpe_merge_chunk(len, own_pair, b, out + k, &s);
         }
         at += len;
     }
-    free(s.tok), free(s.prev), free(s.next), free(s.heap);
+    cf_bpe_scratch_free(&s);
     *n_out = k;
     return CF_OK;
 }

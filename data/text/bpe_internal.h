@@ -60,4 +60,26 @@ static inline int32_t cf_bpe_rank_of(const cf_bpe *b, int32_t l, int32_t r)
     return v ? *v : -1;
 }
 
+/* The merge engine the byte-level BPE and the Hugging Face tokenizer share: a pair table answers whether
+ * tokens (l, r) merge, with the merge's rank (lower first; -1: they do not) and the token it makes. */
+typedef int32_t (*cf_bpe_pair_fn)(const void *model, int32_t l, int32_t r, int32_t *made);
+
+typedef struct enc_item {
+    int32_t rank, pos;
+} enc_item;
+
+/* Scratch for one chunk, grown to the longest chunk seen (zero-initialise; cf_bpe_scratch_free). */
+typedef struct cf_bpe_scratch {
+    int32_t *tok, *prev, *next;
+    enc_item *heap;
+    size_t cap;
+} cf_bpe_scratch;
+
+bool cf_bpe_scratch_fit(cf_bpe_scratch *s, size_t n);
+void cf_bpe_scratch_free(cf_bpe_scratch *s);
+/* Merges the n tokens the caller put in s->tok[0..n) (after cf_bpe_scratch_fit(s, n)): the lowest-ranked
+ * pair first, equal ranks left to right -- the order training merged them in. Writes the tokens to out and
+ * returns their count (<= n). */
+size_t cf_bpe_merge_chunk(size_t n, cf_bpe_pair_fn pair, const void *model, int32_t *out, cf_bpe_scratch *s);
+
 #endif

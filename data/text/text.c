@@ -1,4 +1,4 @@
-/* Tokenizers (byte, BPE) and the next-token text dataset. */
+/* Tokenizers (bytes, our BPE, Hugging Face tokenizer.json) and the next-token text dataset. */
 #include "data/text/text.h"
 
 #include <errno.h>
@@ -8,20 +8,28 @@
 
 /* ---- tokenizers ---- */
 
+typedef enum { TK_BYTE, TK_BPE, TK_HF } tk_kind;
+
 struct cf_tokenizer {
-    cf_bpe *bpe; /* NULL: byte tokenizer */
+    tk_kind kind;
+    cf_bpe *bpe;           /* TK_BPE */
+    cf_hf_tokenizer *hf;   /* TK_HF */
 };
+
+static const char *const kind_names[] = {"byte", "bpe", "hf"};
 
 cf_tokenizer *cf_tokenizer_open(const char *kind, const char *vocab_path)
 {
     if (!kind) kind = "byte";
-    bool is_bpe = strcmp(kind, "bpe") == 0;
-    if (!is_bpe && strcmp(kind, "byte") != 0) {
-        cf_set_error(CF_ERR_ARG, "unknown tokenizer '%s' (known: byte, bpe)", kind);
+    int k = 0;
+    while (k < 3 && strcmp(kind, kind_names[k]) != 0) k++;
+    if (k == 3) {
+        cf_set_error(CF_ERR_ARG, "unknown tokenizer '%s' (known: byte, bpe, hf)", kind);
         return NULL;
     }
-    if (is_bpe && (!vocab_path || !*vocab_path)) {
-        cf_set_error(CF_ERR_ARG, "tokenizer 'bpe' needs a vocabulary file path");
+    if (k != TK_BYTE && (!vocab_path || !*vocab_path)) {
+        cf_set_error(CF_ERR_ARG, "tokenizer '%s' needs a vocabulary file path (%s)", kind,
+                     k == TK_BPE ? "a `cformer tokenizer train` file" : "a Hugging Face tokenizer.json");
         return NULL;
     }
     cf_tokenizer *tk = calloc(1, sizeof *tk);
@@ -29,7 +37,8 @@ cf_tokenizer *cf_tokenizer_open(const char *kind, const char *vocab_path)
         cf_set_error(CF_ERR_OOM, "cf_tokenizer_open: out of memory");
         return NULL;
     }
-    if (is_bpe && !(tk->bpe = cf_bpe_load(vocab_path))) {
+    tk->kind = (tk_kind)k;
+    if ((k == TK_BPE && !(tk->bpe = cf_bpe_load(vocab_path))) || (k == TK_HF && !(tk->hf = cf_hf_tokenizer_load(vocab_path)))) {
         free(tk);
         return NULL;
     }
@@ -40,17 +49,30 @@ void cf_tokenizer_free(cf_tokenizer *tk)
 {
     if (!tk) return;
     cf_bpe_free(tk->bpe);
+    cf_hf_tokenizer_free(tk->hf);
     free(tk);
 }
 
-const char *cf_tokenizer_kind(const cf_tokenizer *tk) { return tk && tk->bpe ? "bpe" : "byte"; }
-int cf_tokenizer_vocab_size(const cf_tokenizer *tk) { return tk && tk->bpe ? cf_bpe_vocab_size(tk->bpe) : 256; }
+const char *cf_tokenizer_kind(const cf_tokenizer *tk) { return tk ? kind_names[tk->kind] : "byte"; }
+
+int cf_tokenizer_vocab_size(const cf_tokenizer *tk)
+{
+    if (!tk) return 256;
+    return tk->kind == TK_BPE ? cf_bpe_vocab_size(tk->bpe) : tk->kind == TK_HF ? cf_hf_tokenizer_vocab_size(tk->hf) : 256;
+}
+
 const cf_bpe *cf_tokenizer_bpe(const cf_tokenizer *tk) { return tk ? tk->bpe : NULL; }
+
+size_t cf_tokenizer_max_tokens(const cf_tokenizer *tk, size_t n)
+{
+    return tk && tk->kind == TK_HF ? cf_hf_tokenizer_max_tokens(tk->hf, n) : n;
+}
 
 cf_status cf_tokenizer_encode(const cf_tokenizer *tk, const uint8_t *bytes, size_t n, int32_t *out, size_t *n_out)
 {
     if (!tk) return cf_set_error(CF_ERR_ARG, "cf_tokenizer_encode: NULL tokenizer");
-    if (tk->bpe) return cf_bpe_encode(tk->bpe, bytes, n, out, n_out);
+    if (tk->kind == TK_BPE) return cf_bpe_encode(tk->bpe, bytes, n, out, n_out);
+    if (tk->kind == TK_HF) return cf_hf_tokenizer_encode(tk->hf, bytes, n, false, out, n_out);
     if ((!bytes && n) || (!out && n) || !n_out) return cf_set_error(CF_ERR_ARG, "cf_tokenizer_encode: NULL argument");
     for (size_t i = 0; i < n; i++) out[i] = bytes[i];
     *n_out = n;
@@ -61,7 +83,8 @@ cf_status cf_tokenizer_decode(const cf_tokenizer *tk, const int32_t *ids, size_t
                               size_t *n_out)
 {
     if (!tk) return cf_set_error(CF_ERR_ARG, "cf_tokenizer_decode: NULL tokenizer");
-    if (tk->bpe) return cf_bpe_decode(tk->bpe, ids, n, out, cap, n_out);
+    if (tk->kind == TK_BPE) return cf_bpe_decode(tk->bpe, ids, n, out, cap, n_out);
+    if (tk->kind == TK_HF) return cf_hf_tokenizer_decode(tk->hf, ids, n, out, cap, n_out);
     if ((!ids && n) || !n_out) return cf_set_error(CF_ERR_ARG, "cf_tokenizer_decode: NULL argument");
     for (size_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] > 255)
@@ -79,7 +102,7 @@ cf_status cf_tokenizer_decode(const cf_tokenizer *tk, const int32_t *ids, size_t
 typedef struct text_ds {
     cf_dataset base;
     cf_tokenizer *tk;
-    /* the split's tokens: bytes for the byte tokenizer (no 4x copy), ids for BPE */
+    /* the split's tokens: bytes for the byte tokenizer (no 4x copy), ids for the others */
     uint8_t *bytes;
     int32_t *ids;
     int64_t n; /* tokens in the split */
@@ -201,7 +224,7 @@ cf_dataset *cf_text_dataset_open(const char *path, const char *tokenizer, const 
     uint8_t *raw = read_file(path, &nbytes);
     if (!raw) goto fail;
     int64_t total, lo;
-    if (!t->tk->bpe) {
+    if (t->tk->kind == TK_BYTE) {
         total = (int64_t)nbytes;
         lo = train ? 0 : total * 9 / 10;
         int64_t hi = train ? total * 9 / 10 : total;
@@ -210,14 +233,15 @@ cf_dataset *cf_text_dataset_open(const char *path, const char *tokenizer, const 
         t->bytes = raw;
         t->n = hi - lo;
     } else {
-        int32_t *ids = malloc((nbytes ? nbytes : 1) * sizeof *ids);
+        size_t cap = cf_tokenizer_max_tokens(t->tk, nbytes);
+        int32_t *ids = malloc((cap ? cap : 1) * sizeof *ids);
         size_t nid = 0;
         if (!ids) {
             free(raw);
             cf_set_error(CF_ERR_OOM, "%s: out of memory tokenizing %zu bytes", path, nbytes);
             goto fail;
         }
-        cf_status est = cf_bpe_encode(t->tk->bpe, raw, nbytes, ids, &nid);
+        cf_status est = cf_tokenizer_encode(t->tk, raw, nbytes, ids, &nid);
         free(raw);
         if (est != CF_OK) {
             free(ids);

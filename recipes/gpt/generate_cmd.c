@@ -34,7 +34,7 @@ int cf_gpt_generate_cmd(cf_run *run, int argc, char **argv)
     const cf_tokenizer *tok = NULL;
     if (strcmp(run->val_set->vt->kind, "text") == 0) tok = cf_text_dataset_tokenizer(run->val_set);
     size_t plen = strlen(prompt);
-    int32_t *ids32 = malloc(sizeof(int32_t) * (plen + 1));
+    int32_t *ids32 = malloc(sizeof(int32_t) * (cf_tokenizer_max_tokens(tok, plen) + 1));
     int64_t *ids = malloc(sizeof(int64_t) * (plen + (size_t)n_new + 1));
     size_t n_ids = 0;
     if (!ids32 || !ids) st = cf_set_error(CF_ERR_OOM, "out of memory");

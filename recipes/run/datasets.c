@@ -75,8 +75,8 @@ static cf_dataset *text_factory(void *rl, const char *split)
     const char *vocab = cf_recipe_path(r, "data.vocab_file", cf_recipe_str(r, "data.vocab_file", NULL), vbuf, sizeof vbuf);
     int64_t seq = cf_recipe_int_in(r, "data.seq", model_seq(r), 1, CF_MAX_SEQ);
     if (cf_recipe_status(r) != CF_OK) return NULL;
-    if (strcmp(tok, "bpe") == 0 && !vocab) {
-        cf_recipe_fail(r, "data.tokenizer", CF_ERR_ARG, "the bpe tokenizer needs data.vocab_file");
+    if (strcmp(tok, "byte") != 0 && !vocab) {
+        cf_recipe_fail(r, "data.tokenizer", CF_ERR_ARG, "the %s tokenizer needs data.vocab_file", tok);
         return NULL;
     }
     cf_status st = CF_OK;
