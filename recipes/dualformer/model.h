@@ -90,6 +90,10 @@ cf_status cf_dualformer_evaluate(cf_model *m, cf_ctx *ctx, const cf_eval_input *
 cf_status cf_dualformer_write_eval(cf_model *m, const char *path, const cf_metrics *flat);
 /* `cformer data mazes` (mazes_cmd.c) and `cformer data info FILE` for a maze file (see cf_data_generator). */
 int cf_dualformer_mazes_cmd(int argc, char **argv);
+/* Reasoning traces for language models (traces_cmd.c): the `math_traces` dataset factory (recipe_like is a
+ * cf_recipe *) and `cformer data math-traces`. */
+cf_dataset *cf_math_traces_factory(void *recipe_like, const char *split);
+int cf_dualformer_traces_cmd(int argc, char **argv);
 int cf_dualformer_mazes_describe(const char *path);
 
 /* The report of the last evaluation of a searchformer model (NULL for other models). */

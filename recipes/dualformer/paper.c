@@ -5,10 +5,12 @@
 #include "recipes/run/paper.h"
 
 static const cf_model_vtable *const models[] = {&cf_dualformer_model, NULL};
-static const cf_dataset_entry datasets[] = {{"mazes", cf_mazes_factory}, {0}};
+static const cf_dataset_entry datasets[] = {{"mazes", cf_mazes_factory}, {"math_traces", cf_math_traces_factory}, {0}};
 static const cf_data_generator generators[] = {
     {"mazes", "maze navigation tasks with A* search traces and optimal plans", cf_dualformer_mazes_cmd,
      cf_dualformer_mazes_describe},
+    {"math-traces", "multi-step arithmetic and algebra problems with exact step-by-step solutions (JSON Lines)",
+     cf_dualformer_traces_cmd, NULL},
     {0},
 };
 

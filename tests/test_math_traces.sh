@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `cformer data math-traces` and `data.type: math_traces` end to end: the generator's file is deterministic
+# and extends with --count, a decoder LM trains on randomized traces for a few steps and is evaluated on the
+# response tokens only, the recipe can generate its own file, and bad input is refused naming the key or line.
+# Args: <cformer-binary> <source-dir> <build-dir>.
+source "$(dirname "$0")/harness.bash"
+cf=$1
+needs_hdf5 "$3"
+
+check "$cf" data math-traces --count 300 --seed 4 -o "$tmp/a.jsonl"
+check "$cf" data math-traces --count 300 --seed 4 -o "$tmp/b.jsonl"
+check cmp -s "$tmp/a.jsonl" "$tmp/b.jsonl"
+"$cf" data math-traces --count 500 --seed 4 -o "$tmp/c.jsonl" > /dev/null
+check cmp -s "$tmp/a.jsonl" <(head -n 300 "$tmp/c.jsonl")
+check [ "$(wc -l < "$tmp/a.jsonl")" -eq 300 ]
+
+cat > "$tmp/lm.yaml" <<YAML
+model: {type: gpt, vocab: 256, seq: 512, dim: 32, layers: 1, heads: 2}
+data: {type: math_traces, path: gen.jsonl, drop_p: 0.3, generate: {count: 200, seed: 2}}
+train: {steps: 3, batch_size: 2, seed: 1}
+optim: {type: adamw, lr: 1.0e-3}
+eval: {every: 3, batches: 1}
+YAML
+check "$cf" train "$tmp/lm.yaml" --run-dir "$tmp/run" --quiet
+check [ -s "$tmp/gen.jsonl" ]
+check "$cf" eval "$tmp/lm.yaml" --checkpoint "$tmp/run/checkpoints/step-00000003.h5" --out "$tmp/eval.json"
+check grep -q '"ce"' "$tmp/eval.json"
+
+expect_fail() { # message-fragment command...
+    local frag=$1
+    shift
+    if "$@" > "$tmp/out" 2>&1 || ! grep -q -- "$frag" "$tmp/out"; then bad "expected '$frag' from: $* (got: $(cat "$tmp/out"))"; else ok; fi
+}
+expect_fail "data.drop_p" "$cf" train "$tmp/lm.yaml" --run-dir "$tmp/r2" --set data.drop_p=1.5
+sed '/^data:/s/, generate: {count: 200, seed: 2}//' "$tmp/lm.yaml" > "$tmp/nogen.yaml"
+expect_fail "give data.generate" "$cf" train "$tmp/nogen.yaml" --run-dir "$tmp/r3" --set data.path=missing.jsonl
+expect_fail "longer than data.seq + 1" "$cf" train "$tmp/lm.yaml" --run-dir "$tmp/r4" --set model.seq=64
+printf '{"problem": "p", "steps": [], "answer": "1"}\n{"problem": "q"}\n' > "$tmp/bad.jsonl"
+expect_fail "bad.jsonl:2: \"answer\" missing" "$cf" train "$tmp/lm.yaml" --run-dir "$tmp/r5" --set data.path="$tmp/bad.jsonl"
+expect_fail "needs --count N" "$cf" data math-traces -o "$tmp/x.jsonl"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
