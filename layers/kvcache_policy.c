@@ -107,7 +107,8 @@ void cf_kv_select(const cf_kv_policy_config *cfg, const int64_t *pos, const doub
     if (r != stack) free(r);
 }
 
-cf_status cf_kv_policy_init(cf_kv_policy *p, const cf_kv_policy_config *cfg, int64_t layer, const cf_kv_cache *c)
+cf_status cf_kv_policy_init(cf_kv_policy *p, const cf_kv_policy_config *cfg, int64_t layer, int64_t batch,
+                           int64_t heads, int64_t cap)
 {
     memset(p, 0, sizeof *p);
     if (cfg->budget < 1 || cfg->recent < 0 || cfg->recent > 1 || cfg->sinks < 0 || cfg->steps < 1 ||
@@ -116,12 +117,11 @@ cf_status cf_kv_policy_init(cf_kv_policy *p, const cf_kv_policy_config *cfg, int
                             "steps %lld >= 1, temperatures %g, %g > 0", cf_kv_policy_name(cfg->kind),
                             (long long)cfg->budget, cfg->recent, (long long)cfg->sinks, (long long)cfg->steps,
                             cfg->tau_init, cfg->tau_end);
-    if (!c->k || c->k->ndim != 4 || (c->k->dtype != CF_F32 && c->k->dtype != CF_F64) || !cf_is_contiguous(c->k) ||
-        !cf_is_contiguous(c->v))
-        return cf_set_error(CF_ERR_ARG, "kv policy: the cache must hold contiguous f32 or f64 [B, H, cap, Dh] keys");
-    if (c->len != 0) return cf_set_error(CF_ERR_ARG, "kv policy: the cache must be empty (it holds %lld)", (long long)c->len);
+    if (batch < 1 || heads < 1 || cap < 1)
+        return cf_set_error(CF_ERR_ARG, "kv policy: a cache of %lld sequences x %lld heads x %lld positions",
+                            (long long)batch, (long long)heads, (long long)cap);
     p->cfg = *cfg, p->layer = layer;
-    p->batch = c->k->shape[0], p->heads = c->k->shape[1], p->cap = c->k->shape[2];
+    p->batch = batch, p->heads = heads, p->cap = cap;
     size_t rows = (size_t)(p->batch * p->heads * p->cap);
     p->pos = malloc(sizeof *p->pos * rows);
     p->score = calloc(rows, sizeof *p->score);
@@ -213,11 +213,20 @@ static cf_status after(cf_kv_hook *h, cf_ctx *ctx, cf_kv_cache *c, cf_tensor *q)
 {
     (void)ctx;
     cf_kv_policy *p = (cf_kv_policy *)h;
-    if (!q || q->ndim != 4 || q->shape[0] != p->batch || q->shape[1] % p->heads || c->len > p->cap)
+    const cf_tensor *k = c->k;
+    if (!k || k->ndim != 4 || k->shape[0] != p->batch || k->shape[1] != p->heads || k->shape[2] != p->cap ||
+        (k->dtype != CF_F32 && k->dtype != CF_F64) || k->dtype != c->v->dtype || !cf_is_contiguous(k) ||
+        !cf_is_contiguous(c->v))
+        return cf_set_error(CF_ERR_SHAPE, "kv policy: made for a contiguous f32/f64 cache of %lld x %lld x %lld "
+                            "positions, used on another", (long long)p->batch, (long long)p->heads, (long long)p->cap);
+    if (!q || q->ndim != 4 || q->shape[0] != p->batch || q->shape[1] % p->heads || q->shape[3] != k->shape[3])
         return cf_set_error(CF_ERR_SHAPE, "kv policy: queries of %lld sequences x %lld heads for a cache of %lld x %lld",
                             q ? (long long)q->shape[0] : 0LL, q ? (long long)q->shape[1] : 0LL, (long long)p->batch,
                             (long long)p->heads);
     int64_t Hq = q->shape[1], T = q->shape[2], Dh = q->shape[3], first = cf_kv_cache_pos(c) - T;
+    if (c->len > p->cap || (p->step == 0 && (c->len != T || c->evicted != 0)))
+        return cf_set_error(CF_ERR_ARG, "kv policy: its first forward must fill an empty cache (%lld rows held before "
+                            "%lld new)", (long long)(c->len - T + c->evicted), (long long)T);
     for (int64_t bh = 0; bh < p->batch * p->heads; bh++)
         for (int64_t i = 0; i < T; i++) {
             p->pos[bh * p->cap + c->len - T + i] = first + i;

@@ -26,7 +26,7 @@
  *     cf_kv_policy pol[L];
  *     cf_kv_policy_config pc = cf_kv_policy_defaults();
  *     pc.kind = CF_KV_KEYFORMER, pc.budget = cf_kv_budget(n_prompt, 0.4), pc.steps = n_new;
- *     for (l...) { cf_kv_policy_init(&pol[l], &pc, l, &caches[l]); caches[l].hook = &pol[l].hook; }
+ *     for (l...) { cf_kv_policy_init(&pol[l], &pc, l, 1, kv_heads, cap); caches[l].hook = &pol[l].hook; }
  *     ... cf_gpt_logits(ctx, gpt, prompt, caches); then one token per step ...
  *     for (l...) cf_kv_policy_free(&pol[l]);
  */
@@ -67,8 +67,10 @@ typedef struct cf_kv_policy {
     uint8_t *keep;                    /* [cap] */
 } cf_kv_policy;
 
-/* For the (empty) cache c, which it then serves; layer seeds the noise. cf_kv_policy_free frees it. */
-cf_status cf_kv_policy_init(cf_kv_policy *p, const cf_kv_policy_config *cfg, int64_t layer, const cf_kv_cache *c);
+/* For a cache of [batch, heads, cap, Dh] (cf_kv_cache_init's sizes; heads = KV heads), empty when the policy first
+ * runs; layer seeds the noise. The hook refuses a cache of other sizes. cf_kv_policy_free frees it. */
+cf_status cf_kv_policy_init(cf_kv_policy *p, const cf_kv_policy_config *cfg, int64_t layer, int64_t batch,
+                           int64_t heads, int64_t cap);
 void cf_kv_policy_free(cf_kv_policy *p);
 /* The original position of row i of (sequence b, KV head h): what a test inspects. */
 static inline int64_t cf_kv_policy_position(const cf_kv_policy *p, int64_t b, int64_t h, int64_t i)

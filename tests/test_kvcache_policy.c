@@ -146,7 +146,7 @@ static void run_keys(cf_kv_policy_kind kind, const double *prompt, int64_t k, do
     cf_kv_policy p;
     cf_kv_policy_config pc = cfg_of(kind, k, recent, 1);
     pc.seed = seed;
-    CHECK(cf_kv_policy_init(&p, &pc, 0, &c) == CF_OK);
+    CHECK(cf_kv_policy_init(&p, &pc, 0, 1, 1, 16) == CF_OK);
     c.hook = &p.hook;
     double next[1] = {0};
     CHECK(feed(&c, prompt, 5) == CF_OK);
@@ -194,7 +194,7 @@ static unsigned long long run_random(cf_kv_policy_kind kind, int64_t k, uint64_t
     cf_kv_policy p;
     cf_kv_policy_config pc = cfg_of(kind, k, 0.3, 4);
     pc.seed = seed, pc.steps = steps;
-    cf_kv_policy_init(&p, &pc, 3, &c);
+    cf_kv_policy_init(&p, &pc, 3, 1, H, cap);
     c.hook = &p.hook;
     cf_philox_key key = cf_rng_key(99, 1);
     unsigned long long hash = 1469598103934665603ull;
@@ -249,20 +249,26 @@ static void test_bad_arguments(void)
     cf_kv_cache_init(&c, CF_F32, 1, 1, 8, 2);
     cf_kv_policy p;
     cf_kv_policy_config pc = cfg_of(CF_KV_H2O, 0, 0.3, 4);
-    CHECK(cf_kv_policy_init(&p, &pc, 0, &c) == CF_ERR_ARG);
+    CHECK(cf_kv_policy_init(&p, &pc, 0, 1, 1, 8) == CF_ERR_ARG);
     CHECK_ERROR_HAS("budget 0");
     pc = cfg_of(CF_KV_H2O, 4, 1.5, 4);
-    CHECK(cf_kv_policy_init(&p, &pc, 0, &c) == CF_ERR_ARG);
-    c.len = 2;
+    CHECK(cf_kv_policy_init(&p, &pc, 0, 1, 1, 8) == CF_ERR_ARG);
     pc = cfg_of(CF_KV_H2O, 4, 0.3, 4);
-    CHECK(cf_kv_policy_init(&p, &pc, 0, &c) == CF_ERR_ARG);
-    CHECK_ERROR_HAS("must be empty");
-    c.len = 0;
-    CHECK(cf_kv_policy_init(&p, &pc, 0, &c) == CF_OK);
+    CHECK(cf_kv_policy_init(&p, &pc, 0, 1, 0, 8) == CF_ERR_ARG);
+    CHECK(cf_kv_policy_init(&p, &pc, 0, 1, 1, 8) == CF_OK);
     c.hook = &p.hook;
+    c.len = 3; /* two rows held before its first forward of one */
+    cf_tensor *q = cf_zeros(ctx, CF_F32, CF_SHAPE(1, 1, 1, 2));
+    CHECK(c.hook->after(c.hook, ctx, &c, q) == CF_ERR_ARG);
+    CHECK_ERROR_HAS("empty cache");
     c.len = 1;
-    cf_tensor *q = cf_zeros(ctx, CF_F32, CF_SHAPE(2, 1, 1, 2)); /* two sequences for a cache of one */
+    q = cf_zeros(ctx, CF_F32, CF_SHAPE(2, 1, 1, 2)); /* two sequences for a cache of one */
     CHECK(c.hook->after(c.hook, ctx, &c, q) == CF_ERR_SHAPE);
+    cf_step_reset(ctx);
+    cf_kv_policy_free(&p);
+    CHECK(cf_kv_policy_init(&p, &pc, 0, 1, 1, 16) == CF_OK); /* made for another cache */
+    CHECK(c.hook->after(&p.hook, ctx, &c, q) == CF_ERR_SHAPE);
+    CHECK_ERROR_HAS("used on another");
     cf_step_reset(ctx);
     cf_kv_policy_free(&p);
     cf_kv_cache_free(&c);
@@ -279,7 +285,7 @@ static cf_status decode(const cf_gpt *g, const cf_kv_policy_config *pc, int64_t 
     for (int64_t l = 0; l < L; l++) {
         CF_TRY(cf_kv_cache_init(&caches[l], CF_F32, 1, g->cfg.heads, n0 + steps, g->cfg.dim / g->cfg.heads));
         if (pc) {
-            CF_TRY(cf_kv_policy_init(&pol[l], pc, l, &caches[l]));
+            CF_TRY(cf_kv_policy_init(&pol[l], pc, l, 1, g->cfg.heads, n0 + steps));
             caches[l].hook = &pol[l].hook;
         }
     }
