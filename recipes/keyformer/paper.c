@@ -12,3 +12,4 @@ const cf_paper cf_paper_keyformer = {
     .models = models,
     .smoke_recipe = "village-smoke.yaml",
     .smoke_sets = "train.steps=3 eval.every=3 eval.batches=2",
+};
