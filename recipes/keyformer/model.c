@@ -60,19 +60,17 @@ static cf_status read_eval(cf_recipe *r, const cf_data_info *info, cf_keyformer_
 
 static cf_model *create(cf_recipe *r, cf_params *ps, const cf_data_info *info)
 {
-    keyformer_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        cf_set_error(CF_ERR_OOM, "keyformer: out of memory");
-        return NULL;
+    /* the GPT first: it reads the model.* keys the evaluation's defaults depend on */
+    cf_model *gpt = cf_gpt_model.create(r, ps, info);
+    keyformer_model *m = gpt ? calloc(1, sizeof *m) : NULL;
+    if (gpt && !m) cf_set_error(CF_ERR_OOM, "keyformer: out of memory");
+    if (m && read_eval(r, info, &m->eval) == CF_OK) {
+        m->base.vt = &cf_keyformer_model, m->gpt = gpt;
+        return &m->base;
     }
-    m->base.vt = &cf_keyformer_model;
-    m->gpt = cf_gpt_model.create(r, ps, info);
-    if (!m->gpt || read_eval(r, info, &m->eval) != CF_OK) {
-        if (m->gpt) cf_gpt_model.free(m->gpt);
-        free(m);
-        return NULL;
-    }
-    return &m->base;
+    if (gpt) cf_gpt_model.free(gpt);
+    free(m);
+    return NULL;
 }
 
 static cf_tensor *loss(cf_model *mb, cf_ctx *ctx, const cf_batch *b, cf_metrics *out)
