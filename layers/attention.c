@@ -18,7 +18,7 @@ cf_status cf_kv_cache_init(cf_kv_cache *c, cf_dtype dt, int64_t batch, int64_t h
 {
     c->k = cf_tensor_alloc(dt, CF_SHAPE(batch, heads, cap, head_dim));
     c->v = cf_tensor_alloc(dt, CF_SHAPE(batch, heads, cap, head_dim));
-    c->len = 0, c->cap = cap;
+    c->len = 0, c->cap = cap, c->evicted = 0, c->hook = NULL;
     if (!c->k || !c->v) {
         cf_kv_cache_free(c);
         return cf_last_status();
@@ -89,10 +89,10 @@ cf_tensor *cf_attention_fwd(cf_ctx *ctx, const cf_attention *a, cf_tensor *x, cf
         k = heads_of(ctx, qkv, H * Dh, Hkv, Dh);
         v = heads_of(ctx, qkv, (H + Hkv) * Dh, Hkv, Dh);
     }
-    int64_t past = cache ? cache->len : 0;
+    int64_t past = cache ? cache->len : 0, at = cache ? cf_kv_cache_pos(cache) : 0; /* rows held, position */
     if (c->rope && !c->cross) {
-        q = cf_rope(ctx, q, past, c->rope_base);
-        k = cf_rope(ctx, k, past, c->rope_base);
+        q = cf_rope(ctx, q, at, c->rope_base);
+        k = cf_rope(ctx, k, at, c->rope_base);
     }
     if (cache) {
         if (!k || !v) return NULL;
@@ -116,6 +116,7 @@ cf_tensor *cf_attention_fwd(cf_ctx *ctx, const cf_attention *a, cf_tensor *x, cf
                       .dropout = c->dropout,
                       .dropout_stream = a->stream};
     cf_tensor *y = cf_sdpa(ctx, q, k, v, &o); /* [B, H, T, Dh] */
+    if (y && cache && cache->hook && cache->hook->after(cache->hook, ctx, cache, q) != CF_OK) return NULL;
     y = cf_reshape(ctx, cf_transpose(ctx, y, 1, 2), CF_SHAPE(B, T, H * Dh));
     return cf_linear_fwd(ctx, &a->proj, y);
 }

@@ -62,7 +62,7 @@ cf_tensor *cf_gpt_logits(cf_ctx *ctx, const cf_gpt *m, cf_tensor *tokens, cf_kv_
         cf_set_error(CF_ERR_SHAPE, "gpt: tokens must be [batch, time], got %s", cf_shape_str(tokens, b, sizeof b));
         return NULL;
     }
-    int64_t T = tokens->shape[1], offset = caches ? caches[0].len : 0;
+    int64_t T = tokens->shape[1], offset = caches ? cf_kv_cache_pos(&caches[0]) : 0;
     if (offset + T > c->seq && c->pos == CF_POS_LEARNED) {
         cf_set_error(CF_ERR_SHAPE, "gpt: positions up to %lld, but the model has %lld learned positions",
                      (long long)(offset + T), (long long)c->seq);

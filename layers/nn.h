@@ -87,13 +87,23 @@ void cf_conv_block_free(cf_conv_block *b);
 cf_tensor *cf_conv_block_fwd(cf_ctx *ctx, const cf_conv_block *b, cf_tensor *x);
 
 /* ---- multi-head attention ---- */
-typedef struct cf_kv_cache {
+typedef struct cf_kv_cache cf_kv_cache;
+/* An eviction policy's hook (layers/kvcache_policy.h): cf_attention_fwd calls after(hook, ctx, cache, q) once the
+ * forward's queries q [B, H, T, Dh] (rotated) have attended to the cache; it may drop cached rows (compacting k and
+ * v, lowering len and raising evicted by as much). NULL: the cache keeps every position. */
+typedef struct cf_kv_hook {
+    cf_status (*after)(struct cf_kv_hook *h, cf_ctx *ctx, cf_kv_cache *c, cf_tensor *q);
+} cf_kv_hook;
+struct cf_kv_cache {
     cf_tensor *k, *v; /* persistent [B, Hkv, cap, Dh] */
     int64_t len, cap;
-} cf_kv_cache;
+    int64_t evicted;  /* positions dropped by the hook: the next token's position is len + evicted */
+    cf_kv_hook *hook; /* NULL: keep everything */
+};
 cf_status cf_kv_cache_init(cf_kv_cache *c, cf_dtype dt, int64_t batch, int64_t heads, int64_t cap, int64_t head_dim);
 void cf_kv_cache_free(cf_kv_cache *c);
-static inline void cf_kv_cache_clear(cf_kv_cache *c) { c->len = 0; }
+static inline void cf_kv_cache_clear(cf_kv_cache *c) { c->len = c->evicted = 0; }
+static inline int64_t cf_kv_cache_pos(const cf_kv_cache *c) { return c->len + c->evicted; }
 
 typedef enum cf_attn_mask { CF_ATTN_FULL, CF_ATTN_CAUSAL, CF_ATTN_WINDOW, CF_ATTN_BLOCK } cf_attn_mask;
 bool cf_attn_mask_parse(const char *s, cf_attn_mask *out); /* "full", "causal", "window", "block" */

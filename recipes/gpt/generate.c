@@ -38,6 +38,7 @@ cf_status cf_gpt_generate(cf_ctx *ctx, const cf_gpt *m, const int64_t *prompt, i
         for (int64_t l = 0; caches && l < c->layers && st == CF_OK; l++)
             st = cf_kv_cache_init(&caches[l], m->wte.weight->dtype, 1, kvh, total < window ? total : window,
                                   c->dim / c->heads);
+        for (int64_t l = 0; caches && o->hooks && l < c->layers; l++) caches[l].hook = o->hooks[l];
         if (!caches) st = cf_set_error(CF_ERR_OOM, "generate: out of memory");
     }
     bool prev = cf_set_grad_enabled(ctx, false);

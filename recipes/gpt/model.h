@@ -17,6 +17,7 @@ typedef struct cf_sample_opts {
     double top_p;       /* 1: off */
     uint64_t seed;
     bool use_cache;     /* false recomputes the whole prefix each token (the reference path) */
+    cf_kv_hook **hooks; /* with use_cache: one eviction hook per layer (layers/kvcache_policy.h); NULL keeps all */
 } cf_sample_opts;
 
 /* Appends n_new sampled tokens to prompt[0..n_prompt) into out (n_prompt + n_new entries). Runs without
