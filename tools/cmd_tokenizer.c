@@ -148,6 +148,6 @@ int cf_cmd_tokenizer(int argc, char **argv)
            "writes the vocabulary for a recipe's data.tokenizer: bpe / data.vocab_file. encode prints the ids of\n"
            "TEXT (or of FILE's bytes) on one line; decode writes the bytes of the ids. --kind and --vocab are a\n"
            "recipe's data.tokenizer and data.vocab_file: bpe takes a `tokenizer train` file, hf a Hugging Face\n"
-           "tokenizer.json (byte-level BPE: GPT-2, Llama 3; added tokens in the text stay text).\n");
+           "tokenizer.json (byte-level BPE; added tokens in the text stay text).\n");
     return cf_cli_wants_help(argc, argv) ? 0 : 2;
 }
