@@ -1,10 +1,11 @@
 /* Dualformer: Controllable Fast and Slow Thinking by Learning with Randomized Reasoning Traces (Su et al., ICLR
  * 2025), on the Searchformer encoder-decoder (Lehnert et al., "Beyond A*: Better Planning with Transformers via
  * Search Dynamics Bootstrapping", COLM 2024). */
+#include "recipes/dualformer/lm.h"
 #include "recipes/dualformer/model.h"
 #include "recipes/run/paper.h"
 
-static const cf_model_vtable *const models[] = {&cf_dualformer_model, NULL};
+static const cf_model_vtable *const models[] = {&cf_dualformer_model, &cf_dualformer_lm_model, NULL};
 static const cf_dataset_entry datasets[] = {{"mazes", cf_mazes_factory}, {"math_traces", cf_math_traces_factory}, {0}};
 static const cf_data_generator generators[] = {
     {"mazes", "maze navigation tasks with A* search traces and optimal plans", cf_dualformer_mazes_cmd,

@@ -59,7 +59,9 @@ cf_status cf_gpt_generate(cf_ctx *ctx, const cf_gpt *m, const int64_t *prompt, i
         out[len] = sample_row(logits, n - 1, c->vocab, o, cf_rng_uniform(key, 0, (uint64_t)len), cands, row);
         len++;
         cf_step_reset(ctx);
+        if (o->stop && o->stop(o->stop_user, out, len)) break;
     }
+    if (o->generated) *o->generated = len - n_prompt;
     cf_set_training(ctx, prev_train);
     cf_set_grad_enabled(ctx, prev);
     if (caches)

@@ -18,10 +18,15 @@ typedef struct cf_sample_opts {
     uint64_t seed;
     bool use_cache;     /* false recomputes the whole prefix each token (the reference path) */
     cf_kv_hook **hooks; /* with use_cache: one eviction hook per layer (layers/kvcache_policy.h); NULL keeps all */
+    /* optional: called after each new token with the sequence so far (prompt included); true ends the
+     * generation there. *generated (when non-NULL) gets the number of tokens produced. */
+    bool (*stop)(void *user, const int64_t *tokens, int64_t len);
+    void *stop_user;
+    int64_t *generated;
 } cf_sample_opts;
 
-/* Appends n_new sampled tokens to prompt[0..n_prompt) into out (n_prompt + n_new entries). Runs without
- * gradients; the arena is reset between tokens. */
+/* Appends up to n_new sampled tokens (fewer when o->stop ends it) to prompt[0..n_prompt) into out (room for
+ * n_prompt + n_new entries). Runs without gradients; the arena is reset between tokens. */
 cf_status cf_gpt_generate(cf_ctx *ctx, const cf_gpt *m, const int64_t *prompt, int64_t n_prompt, int64_t n_new,
                           const cf_sample_opts *o, int64_t *out);
 
