@@ -313,19 +313,29 @@ static void malformed(void)
         put_piece(&o, p, 0, 6);
     }
     refused(&o, CF_ERR_FORMAT, "byte_fallback is set but there is no byte piece <0xFF>");
-    /* what is not implemented, by name */
+    /* a second trainer_spec merges into the first (protobuf): one field changed, refused by name */
+    static const struct {
+        uint32_t field;
+        uint64_t v;
+        cf_status st;
+        const char *want;
+    } trainer[] = {
+        {3, 1, CF_ERR_UNSUPPORTED, "a unigram model (trainer_spec.model_type 1); only BPE models are implemented"},
+        {3, 3, CF_ERR_UNSUPPORTED, "a word model"},
+        {3, 7, CF_ERR_FORMAT, "trainer_spec: model_type: unknown value 7"},
+        {24, 1, CF_ERR_UNSUPPORTED, "treat_whitespace_as_suffix is not implemented"},
+        {35, 1, CF_ERR_FORMAT, "byte_fallback is set but there is no byte piece <0x00>"},
+        {44, 1, CF_ERR_FORMAT, "trainer_spec: unk_surface: expected length-delimited bytes, found wire type 0"},
+    };
+    for (size_t k = 0; k < sizeof trainer / sizeof *trainer; k++) {
+        small_model(&o, -1, -2, true);
+        m.n = 0;
+        put_uint(&m, trainer[k].field, trainer[k].v);
+        put_msg(&o, 2, &m);
+        refused(&o, trainer[k].st, trainer[k].want);
+    }
     small_model(&o, -1, -2, false);
-    refused(&o, CF_ERR_UNSUPPORTED, "a unigram model (trainer_spec.model_type 1); only BPE models are implemented");
-    small_model(&o, -1, -2, false);
-    m.n = 0;
-    put_uint(&m, 3, 3);
-    put_msg(&o, 2, &m);
-    refused(&o, CF_ERR_UNSUPPORTED, "a word model");
-    small_model(&o, -1, -2, false);
-    m.n = 0;
-    put_uint(&m, 3, 7);
-    put_msg(&o, 2, &m);
-    refused(&o, CF_ERR_FORMAT, "trainer_spec: model_type: unknown value 7");
+    refused(&o, CF_ERR_UNSUPPORTED, "a unigram model"); /* no trainer_spec: the default model type */
     small_model(&o, -1, -2, true);
     m.n = 0;
     put_bytes(&m, 1, "nmt_nfkc", 8);
@@ -335,12 +345,7 @@ static void malformed(void)
     small_model(&o, -1, -2, true);
     put_msg(&o, 5, &m);
     refused(&o, CF_ERR_UNSUPPORTED, "denormalizer_spec has a 8-byte precompiled_charsmap");
-    small_model(&o, -1, -2, true);
-    m.n = 0;
-    put_uint(&m, 24, 1);
-    put_msg(&o, 2, &m);
-    refused(&o, CF_ERR_UNSUPPORTED, "treat_whitespace_as_suffix is not implemented");
-    /* a later trainer_spec merges into the first one (protobuf), and unknown fields are skipped */
+    /* unknown fields are skipped, at every level */
     small_model(&o, -1, -2, true);
     m.n = 0;
     put_uint(&m, 4, 12);

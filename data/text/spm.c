@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SPM_MAX_FILE ((size_t)1 << 30)
 
@@ -217,20 +218,17 @@ static int32_t special(const cf_spm *s, const spm_opt_str *name, const char *def
     return s->type[id] == type ? id : -1;
 }
 
-cf_spm *cf_spm_load_mem(const void *buf, size_t n, const char *what)
+/* Loads the model in buf[0..n), which the result takes over (freed on failure too). */
+static cf_spm *load_owned(uint8_t *buf, size_t n, const char *what)
 {
-    if (!what) what = "SentencePiece model";
-    if (!buf && n) {
-        cf_set_error(CF_ERR_ARG, "cf_spm_load_mem: NULL buffer for %s", what);
+    cf_spm *s = calloc(1, sizeof *s);
+    if (!s) {
+        free(buf);
+        cf_set_error(CF_ERR_OOM, "%s: out of memory", what);
         return NULL;
     }
-    cf_spm *s = calloc(1, sizeof *s);
+    s->buf = buf;
     spm_raw r = {0};
-    if (!s || !(s->buf = malloc(n ? n : 1))) {
-        cf_set_error(CF_ERR_OOM, "%s: out of memory for a %zu-byte model", what, n);
-        goto fail;
-    }
-    if (n) memcpy(s->buf, buf, n);
     if (!cf_spm_parse(s->buf, n, what, &r)) goto fail;
     if (r.n_pieces == 0) {
         cf_set_error(CF_ERR_FORMAT, "%s: no pieces (%zu bytes): not a SentencePiece model", what, n);
@@ -261,6 +259,20 @@ fail:
     return NULL;
 }
 
+cf_spm *cf_spm_load_mem(const void *buf, size_t n, const char *what)
+{
+    if (!what) what = "SentencePiece model";
+    uint8_t *copy = malloc(n ? n : 1);
+    if ((!buf && n) || !copy) {
+        free(copy);
+        cf_set_error(copy ? CF_ERR_ARG : CF_ERR_OOM, "cf_spm_load_mem: %s for %s",
+                     copy ? "NULL buffer" : "out of memory", what);
+        return NULL;
+    }
+    if (n) memcpy(copy, buf, n);
+    return load_owned(copy, n, what);
+}
+
 cf_spm *cf_spm_load(const char *path)
 {
     if (!path) {
@@ -272,25 +284,22 @@ cf_spm *cf_spm_load(const char *path)
         cf_set_error(CF_ERR_IO, "%s: cannot open SentencePiece model: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap || cap >= SPM_MAX_FILE) break;
-        uint8_t *nb = realloc(buf, cap * 2);
-        if (!nb) free(buf);
-        buf = nb;
-        cap *= 2;
-    }
+    /* a model is one protobuf message: read it whole, its size from the file system */
+    struct stat st;
     cf_spm *s = NULL;
-    if (!buf) {
-        cf_set_error(CF_ERR_OOM, "%s: out of memory reading the model", path);
-    } else if (ferror(f)) {
-        cf_set_error(CF_ERR_IO, "%s: read error: %s", path, strerror(errno));
-    } else if (n == cap) {
-        cf_set_error(CF_ERR_FORMAT, "%s: larger than %zu bytes: not a tokenizer model", path, SPM_MAX_FILE);
+    uint8_t *buf = NULL;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        cf_set_error(CF_ERR_IO, "%s: not a regular file", path);
+    } else if ((uint64_t)st.st_size > SPM_MAX_FILE) {
+        cf_set_error(CF_ERR_FORMAT, "%s: %lld bytes, larger than %zu: not a tokenizer model", path,
+                     (long long)st.st_size, SPM_MAX_FILE);
+    } else if (!(buf = malloc(st.st_size ? (size_t)st.st_size : 1))) {
+        cf_set_error(CF_ERR_OOM, "%s: out of memory for %lld bytes", path, (long long)st.st_size);
+    } else if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+        cf_set_error(CF_ERR_IO, "%s: read error: %s", path, ferror(f) ? strerror(errno) : "file shrank while read");
     } else {
-        s = cf_spm_load_mem(buf, n, path);
+        s = load_owned(buf, (size_t)st.st_size, path);
+        buf = NULL;
     }
     free(buf);
     fclose(f);

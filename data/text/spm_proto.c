@@ -135,78 +135,81 @@ static pb sub(const pb *p, const pb_field *f, const char *ctx)
     return (pb){p->buf, f->off, f->off + f->len, p->what, ctx};
 }
 
-static bool parse_piece(pb p, spm_raw_piece *sp)
+/* Calls on(p, f, ctx) for each field of the message p; stops at the first failure. */
+typedef bool (*field_fn)(const pb *p, const pb_field *f, void *ctx);
+
+static bool walk(pb p, field_fn on, void *ctx)
 {
     pb_field f;
     bool done;
     for (;;) {
         if (!next_field(&p, &f, &done)) return false;
         if (done) return true;
-        if (f.num == 1) {
-            if (!want(&p, &f, WT_LEN, "piece")) return false;
-            sp->piece = (spm_span){f.off, f.len};
-        } else if (f.num == 2) {
-            if (!want(&p, &f, WT_I32, "score")) return false;
-            uint32_t bits = (uint32_t)f.v;
-            memcpy(&sp->score, &bits, sizeof bits);
-            if (isnan(sp->score)) return fail(&p, f.at, "score is NaN");
-        } else if (f.num == 3) {
-            if (!get_enum(&p, &f, "type", CF_SPM_NORMAL, CF_SPM_BYTE, &sp->type)) return false;
-        }
+        if (!on(&p, &f, ctx)) return false;
     }
 }
 
-static bool parse_trainer(pb p, spm_raw *r)
+static bool piece_field(const pb *p, const pb_field *f, void *ctx)
 {
-    pb_field f;
-    bool done;
-    for (;;) {
-        if (!next_field(&p, &f, &done)) return false;
-        if (done) return true;
-        bool ok = true;
-        switch (f.num) {
-        case 3: ok = get_enum(&p, &f, "model_type", 1, 4, &r->model_type); break;
-        case 24: ok = get_bool(&p, &f, "treat_whitespace_as_suffix", &r->treat_ws_as_suffix); break;
-        case 35: ok = get_bool(&p, &f, "byte_fallback", &r->byte_fallback); break;
-        case 44: ok = get_str(&p, &f, "unk_surface", &r->unk_surface); break;
-        case 45: ok = get_str(&p, &f, "unk_piece", &r->unk_piece); break;
-        case 46: ok = get_str(&p, &f, "bos_piece", &r->bos_piece); break;
-        case 47: ok = get_str(&p, &f, "eos_piece", &r->eos_piece); break;
-        case 48: ok = get_str(&p, &f, "pad_piece", &r->pad_piece); break;
-        default: break;
-        }
-        if (!ok) return false;
+    spm_raw_piece *sp = ctx;
+    if (f->num == 1) {
+        if (!want(p, f, WT_LEN, "piece")) return false;
+        if (f->len > UINT32_MAX) return fail(p, f->at, "piece of %zu bytes", f->len);
+        sp->piece = (spm_span){f->off, f->len};
+    } else if (f->num == 2) {
+        if (!want(p, f, WT_I32, "score")) return false;
+        uint32_t bits = (uint32_t)f->v;
+        memcpy(&sp->score, &bits, sizeof bits);
+        if (isnan(sp->score)) return fail(p, f->at, "score is NaN");
+    } else if (f->num == 3) {
+        return get_enum(p, f, "type", CF_SPM_NORMAL, CF_SPM_BYTE, &sp->type);
     }
+    return true;
 }
 
-/* A NormalizerSpec; `deno` for the denormalizer_spec, of which only the charsmap matters. */
-static bool parse_normalizer(pb p, spm_raw *r, bool deno)
+static bool trainer_field(const pb *p, const pb_field *f, void *ctx)
 {
-    pb_field f;
-    bool done;
-    for (;;) {
-        if (!next_field(&p, &f, &done)) return false;
-        if (done) return true;
-        bool ok = true;
-        if (f.num == 2) {
-            if (!want(&p, &f, WT_LEN, "precompiled_charsmap")) return false;
-            *(deno ? &r->denorm_charsmap_len : &r->charsmap_len) = f.len;
-        } else if (deno) {
-            continue;
-        } else if (f.num == 1) {
-            ok = get_str(&p, &f, "name", &r->norm_name);
-        } else if (f.num == 3) {
-            ok = get_bool(&p, &f, "add_dummy_prefix", &r->add_dummy_prefix);
-        } else if (f.num == 4) {
-            ok = get_bool(&p, &f, "remove_extra_whitespaces", &r->remove_extra_ws);
-        } else if (f.num == 5) {
-            ok = get_bool(&p, &f, "escape_whitespaces", &r->escape_ws);
-        }
-        if (!ok) return false;
+    spm_raw *r = ctx;
+    switch (f->num) {
+    case 3: return get_enum(p, f, "model_type", 1, 4, &r->model_type);
+    case 24: return get_bool(p, f, "treat_whitespace_as_suffix", &r->treat_ws_as_suffix);
+    case 35: return get_bool(p, f, "byte_fallback", &r->byte_fallback);
+    case 44: return get_str(p, f, "unk_surface", &r->unk_surface);
+    case 45: return get_str(p, f, "unk_piece", &r->unk_piece);
+    case 46: return get_str(p, f, "bos_piece", &r->bos_piece);
+    case 47: return get_str(p, f, "eos_piece", &r->eos_piece);
+    case 48: return get_str(p, f, "pad_piece", &r->pad_piece);
+    default: return true;
     }
 }
 
-static bool add_piece(pb *p, const pb_field *f, spm_raw *r, int *cap)
+static bool normalizer_field(const pb *p, const pb_field *f, void *ctx)
+{
+    spm_raw *r = ctx;
+    switch (f->num) {
+    case 1: return get_str(p, f, "name", &r->norm_name);
+    case 2:
+        if (!want(p, f, WT_LEN, "precompiled_charsmap")) return false;
+        r->charsmap_len = f->len;
+        return true;
+    case 3: return get_bool(p, f, "add_dummy_prefix", &r->add_dummy_prefix);
+    case 4: return get_bool(p, f, "remove_extra_whitespaces", &r->remove_extra_ws);
+    case 5: return get_bool(p, f, "escape_whitespaces", &r->escape_ws);
+    default: return true;
+    }
+}
+
+/* The denormalizer_spec: only whether it has a charsmap matters. */
+static bool denormalizer_field(const pb *p, const pb_field *f, void *ctx)
+{
+    spm_raw *r = ctx;
+    if (f->num != 2) return true;
+    if (!want(p, f, WT_LEN, "precompiled_charsmap")) return false;
+    r->denorm_charsmap_len = f->len;
+    return true;
+}
+
+static bool add_piece(const pb *p, const pb_field *f, spm_raw *r, int *cap)
 {
     if (r->n_pieces == *cap) {
         if (*cap >= INT32_MAX / 2) return fail(p, f->at, "more than %d pieces", *cap);
@@ -223,35 +226,36 @@ static bool add_piece(pb *p, const pb_field *f, spm_raw *r, int *cap)
     snprintf(ctx, sizeof ctx, "pieces[%d]", r->n_pieces);
     spm_raw_piece *sp = &r->pieces[r->n_pieces];
     *sp = (spm_raw_piece){.piece = {f->off, 0}, .at = f->at, .score = 0.0f, .type = CF_SPM_NORMAL};
-    if (!parse_piece(sub(p, f, ctx), sp)) return false;
+    if (!walk(sub(p, f, ctx), piece_field, sp)) return false;
     r->n_pieces++;
     return true;
+}
+
+/* The pieces[] and the specs of the ModelProto. */
+typedef struct model_ctx {
+    spm_raw *r;
+    int cap;
+} model_ctx;
+
+static bool model_field(const pb *p, const pb_field *f, void *ctx)
+{
+    model_ctx *m = ctx;
+    switch (f->num) {
+    case 1: return want(p, f, WT_LEN, "pieces") && add_piece(p, f, m->r, &m->cap);
+    case 2: return want(p, f, WT_LEN, "trainer_spec") && walk(sub(p, f, "trainer_spec"), trainer_field, m->r);
+    case 3: return want(p, f, WT_LEN, "normalizer_spec") && walk(sub(p, f, "normalizer_spec"), normalizer_field, m->r);
+    case 5:
+        return want(p, f, WT_LEN, "denormalizer_spec") &&
+               walk(sub(p, f, "denormalizer_spec"), denormalizer_field, m->r);
+    default: return true;
+    }
 }
 
 bool cf_spm_parse(const uint8_t *buf, size_t n, const char *what, spm_raw *r)
 {
     *r = (spm_raw){.model_type = 1, .add_dummy_prefix = true, .remove_extra_ws = true, .escape_ws = true};
-    pb p = {buf, 0, n, what, "ModelProto"};
-    int cap = 0;
-    pb_field f;
-    bool done;
-    for (;;) {
-        if (!next_field(&p, &f, &done)) goto fail;
-        if (done) return true;
-        bool ok = true;
-        if (f.num == 1) {
-            ok = want(&p, &f, WT_LEN, "pieces") && add_piece(&p, &f, r, &cap);
-        } else if (f.num == 2) {
-            ok = want(&p, &f, WT_LEN, "trainer_spec") && parse_trainer(sub(&p, &f, "trainer_spec"), r);
-        } else if (f.num == 3) {
-            ok = want(&p, &f, WT_LEN, "normalizer_spec") && parse_normalizer(sub(&p, &f, "normalizer_spec"), r, false);
-        } else if (f.num == 5) {
-            ok = want(&p, &f, WT_LEN, "denormalizer_spec") &&
-                 parse_normalizer(sub(&p, &f, "denormalizer_spec"), r, true);
-        }
-        if (!ok) goto fail;
-    }
-fail:
+    model_ctx m = {r, 0};
+    if (walk((pb){buf, 0, n, what, "ModelProto"}, model_field, &m)) return true;
     free(r->pieces);
     r->pieces = NULL;
     r->n_pieces = 0;
