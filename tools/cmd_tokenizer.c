@@ -142,12 +142,12 @@ int cf_cmd_tokenizer(int argc, char **argv)
     if ((strcmp(sub, "encode") == 0 || strcmp(sub, "decode") == 0) && !cf_cli_wants_help(argc, argv))
         return encode_decode(argc, argv, strcmp(sub, "encode") == 0);
     printf("usage: cformer tokenizer train FILE --vocab N -o VOCAB\n"
-           "       cformer tokenizer encode [--kind byte|bpe|hf] [--vocab FILE] (TEXT | --file FILE)\n"
-           "       cformer tokenizer decode [--kind byte|bpe|hf] [--vocab FILE] ID...\n\n"
+           "       cformer tokenizer encode [--kind byte|bpe|hf|spm] [--vocab FILE] (TEXT | --file FILE)\n"
+           "       cformer tokenizer decode [--kind byte|bpe|hf|spm] [--vocab FILE] ID...\n\n"
            "train learns byte-level BPE merges from FILE (any bytes) up to N tokens (256 byte tokens included) and\n"
            "writes the vocabulary for a recipe's data.tokenizer: bpe / data.vocab_file. encode prints the ids of\n"
            "TEXT (or of FILE's bytes) on one line; decode writes the bytes of the ids. --kind and --vocab are a\n"
            "recipe's data.tokenizer and data.vocab_file: bpe takes a `tokenizer train` file, hf a Hugging Face\n"
-           "tokenizer.json (byte-level BPE; added tokens in the text stay text).\n");
+           "tokenizer.json (byte-level BPE; added tokens in the text stay text), spm a SentencePiece tokenizer.model.\n");
     return cf_cli_wants_help(argc, argv) ? 0 : 2;
 }

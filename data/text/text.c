@@ -1,4 +1,5 @@
-/* Tokenizers (bytes, our BPE, Hugging Face tokenizer.json) and the next-token text dataset. */
+/* Tokenizers (bytes, our BPE, Hugging Face tokenizer.json, SentencePiece tokenizer.model) and the next-token
+ * text dataset. */
 #include "data/text/text.h"
 
 #include <errno.h>
@@ -8,28 +9,30 @@
 
 /* ---- tokenizers ---- */
 
-typedef enum { TK_BYTE, TK_BPE, TK_HF } tk_kind;
+typedef enum { TK_BYTE, TK_BPE, TK_HF, TK_SPM, TK_KINDS } tk_kind;
 
 struct cf_tokenizer {
     tk_kind kind;
     cf_bpe *bpe;           /* TK_BPE */
     cf_hf_tokenizer *hf;   /* TK_HF */
+    cf_spm *spm;           /* TK_SPM */
 };
 
-static const char *const kind_names[] = {"byte", "bpe", "hf"};
+static const char *const kind_names[TK_KINDS] = {"byte", "bpe", "hf", "spm"};
 
 cf_tokenizer *cf_tokenizer_open(const char *kind, const char *vocab_path)
 {
     if (!kind) kind = "byte";
     int k = 0;
-    while (k < 3 && strcmp(kind, kind_names[k]) != 0) k++;
-    if (k == 3) {
-        cf_set_error(CF_ERR_ARG, "unknown tokenizer '%s' (known: byte, bpe, hf)", kind);
+    while (k < TK_KINDS && strcmp(kind, kind_names[k]) != 0) k++;
+    if (k == TK_KINDS) {
+        cf_set_error(CF_ERR_ARG, "unknown tokenizer '%s' (known: byte, bpe, hf, spm)", kind);
         return NULL;
     }
+    static const char *const needs[TK_KINDS] = {"", "a `cformer tokenizer train` file", "a Hugging Face tokenizer.json",
+                                                "a SentencePiece tokenizer.model"};
     if (k != TK_BYTE && (!vocab_path || !*vocab_path)) {
-        cf_set_error(CF_ERR_ARG, "tokenizer '%s' needs a vocabulary file path (%s)", kind,
-                     k == TK_BPE ? "a `cformer tokenizer train` file" : "a Hugging Face tokenizer.json");
+        cf_set_error(CF_ERR_ARG, "tokenizer '%s' needs a vocabulary file path (%s)", kind, needs[k]);
         return NULL;
     }
     cf_tokenizer *tk = calloc(1, sizeof *tk);
@@ -38,7 +41,8 @@ cf_tokenizer *cf_tokenizer_open(const char *kind, const char *vocab_path)
         return NULL;
     }
     tk->kind = (tk_kind)k;
-    if ((k == TK_BPE && !(tk->bpe = cf_bpe_load(vocab_path))) || (k == TK_HF && !(tk->hf = cf_hf_tokenizer_load(vocab_path)))) {
+    if ((k == TK_BPE && !(tk->bpe = cf_bpe_load(vocab_path))) || (k == TK_HF && !(tk->hf = cf_hf_tokenizer_load(vocab_path))) ||
+        (k == TK_SPM && !(tk->spm = cf_spm_load(vocab_path)))) {
         free(tk);
         return NULL;
     }
@@ -50,6 +54,7 @@ void cf_tokenizer_free(cf_tokenizer *tk)
     if (!tk) return;
     cf_bpe_free(tk->bpe);
     cf_hf_tokenizer_free(tk->hf);
+    cf_spm_free(tk->spm);
     free(tk);
 }
 
@@ -58,14 +63,20 @@ const char *cf_tokenizer_kind(const cf_tokenizer *tk) { return tk ? kind_names[t
 int cf_tokenizer_vocab_size(const cf_tokenizer *tk)
 {
     if (!tk) return 256;
-    return tk->kind == TK_BPE ? cf_bpe_vocab_size(tk->bpe) : tk->kind == TK_HF ? cf_hf_tokenizer_vocab_size(tk->hf) : 256;
+    switch (tk->kind) {
+    case TK_BPE: return cf_bpe_vocab_size(tk->bpe);
+    case TK_HF: return cf_hf_tokenizer_vocab_size(tk->hf);
+    case TK_SPM: return cf_spm_vocab_size(tk->spm);
+    default: return 256;
+    }
 }
 
 const cf_bpe *cf_tokenizer_bpe(const cf_tokenizer *tk) { return tk ? tk->bpe : NULL; }
 
 size_t cf_tokenizer_max_tokens(const cf_tokenizer *tk, size_t n)
 {
-    return tk && tk->kind == TK_HF ? cf_hf_tokenizer_max_tokens(tk->hf, n) : n;
+    if (tk && tk->kind == TK_HF) return cf_hf_tokenizer_max_tokens(tk->hf, n);
+    return tk && tk->kind == TK_SPM ? 3 * n + 3 : n; /* spm: byte fallback, bos-less (spm.h) */
 }
 
 cf_status cf_tokenizer_encode(const cf_tokenizer *tk, const uint8_t *bytes, size_t n, int32_t *out, size_t *n_out)
@@ -73,6 +84,7 @@ cf_status cf_tokenizer_encode(const cf_tokenizer *tk, const uint8_t *bytes, size
     if (!tk) return cf_set_error(CF_ERR_ARG, "cf_tokenizer_encode: NULL tokenizer");
     if (tk->kind == TK_BPE) return cf_bpe_encode(tk->bpe, bytes, n, out, n_out);
     if (tk->kind == TK_HF) return cf_hf_tokenizer_encode(tk->hf, bytes, n, false, out, n_out);
+    if (tk->kind == TK_SPM) return cf_spm_encode(tk->spm, bytes, n, out, 3 * n + 3, n_out);
     if ((!bytes && n) || (!out && n) || !n_out) return cf_set_error(CF_ERR_ARG, "cf_tokenizer_encode: NULL argument");
     for (size_t i = 0; i < n; i++) out[i] = bytes[i];
     *n_out = n;
@@ -85,6 +97,7 @@ cf_status cf_tokenizer_decode(const cf_tokenizer *tk, const int32_t *ids, size_t
     if (!tk) return cf_set_error(CF_ERR_ARG, "cf_tokenizer_decode: NULL tokenizer");
     if (tk->kind == TK_BPE) return cf_bpe_decode(tk->bpe, ids, n, out, cap, n_out);
     if (tk->kind == TK_HF) return cf_hf_tokenizer_decode(tk->hf, ids, n, out, cap, n_out);
+    if (tk->kind == TK_SPM) return cf_spm_decode(tk->spm, ids, n, out, cap, n_out);
     if ((!ids && n) || !n_out) return cf_set_error(CF_ERR_ARG, "cf_tokenizer_decode: NULL argument");
     for (size_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] > 255)
