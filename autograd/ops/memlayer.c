@@ -9,20 +9,15 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const weight_names[CF_MEMWEIGHT_COUNT] = {"code", "paper"};
-
 const char *cf_memweight_name(cf_memweight kind)
 {
-    return (unsigned)kind < CF_MEMWEIGHT_COUNT ? weight_names[kind] : "?";
+    return kind == CF_MEMWEIGHT_CODE ? "code" : kind == CF_MEMWEIGHT_PAPER ? "paper" : "?";
 }
 
 bool cf_memweight_parse(const char *s, cf_memweight *out)
 {
     for (int i = 0; s && i < CF_MEMWEIGHT_COUNT; i++)
-        if (strcmp(s, weight_names[i]) == 0) {
-            *out = (cf_memweight)i;
-            return true;
-        }
+        if (strcmp(s, cf_memweight_name((cf_memweight)i)) == 0) return *out = (cf_memweight)i, true;
     return false;
 }
 

@@ -86,16 +86,11 @@ static void free_model(cf_model *mb)
 static cf_model *create(cf_recipe *r, cf_params *ps, const cf_data_info *info)
 {
     cf_mf_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        cf_set_error(CF_ERR_OOM, "memoryformer: out of memory");
-        return NULL;
-    }
+    if (!m) return cf_set_error(CF_ERR_OOM, "memoryformer: out of memory"), NULL;
     m->base.vt = &cf_memoryformer_model;
-    if (read_config(r, m, info) != CF_OK || build(m, ps) != CF_OK) {
-        free_model(&m->base);
-        return NULL;
-    }
-    return &m->base;
+    if (read_config(r, m, info) == CF_OK && build(m, ps) == CF_OK) return &m->base;
+    free_model(&m->base);
+    return NULL;
 }
 
 cf_tensor *cf_mf_logits(cf_ctx *ctx, const cf_mf_model *m, cf_tensor *tokens, cf_memory_usage *usage)
