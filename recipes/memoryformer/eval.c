@@ -45,6 +45,8 @@ cf_status cf_mf_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *in, cf_
 {
     cf_mf_model *m = (cf_mf_model *)mb;
     cf_dataset *ds = in->split;
+    if (ds->len < 1)
+        return cf_set_error(CF_ERR_ARG, "memoryformer eval: the %s split has no windows to score", in->split_name);
     cf_memory_usage_free(&m->usage);
     if (m->memory) {
         int64_t K = m->dim / m->mcfg.tau;

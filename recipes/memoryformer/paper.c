@@ -8,6 +8,6 @@ const cf_paper cf_paper_memoryformer = {
     .title = "MemoryFormer: Minimize Transformer Computation by Removing Fully-Connected Layers (Ding et al., NeurIPS "
              "2024)",
     .models = models,
-    .smoke_recipe = "smoke.yaml",
+    .smoke_recipe = "memoryformer-smoke.yaml",
     .smoke_sets = "train.steps=3 eval.every=3",
 };
