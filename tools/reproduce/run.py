@@ -15,7 +15,8 @@ SPEC.json (recipes/<paper>/reproduce.json) holds
           set value is DIR.
           --smoke trains every run with the paper's registry smoke settings (`cformer list papers`: a few
           steps, tiny data written under DIR/data, tiny evaluation), then the spec's smoke.set, then the
-          run's own smoke.set, and init_from takes the other run's last checkpoint.
+          run's own smoke.set, and init_from takes the other run's last checkpoint; the smoke sets of eval.* and
+          data.* keys go to the evaluation too (a --set data.path is relative to the working directory).
   tables: {title, readme, rows: [{row, run, cells: [{column, key, published}]}]}
           key: a dotted path into eval.json ("ce", "slow.optimal_1"), or "train:KEY" for the last
           value of KEY in the run's metrics.jsonl ("train:loss", "train:elapsed_s"); published: the README's
@@ -179,7 +180,7 @@ def train_and_eval(args, spec, seed_index, env):
         ckpt = checkpoint(args, run_dir)
         ev_values, eval_s = {}, 0.0
         if r.get("eval", True):
-            ev = sets(r.get("eval_set", []) + [kv for kv in smoke_sets if kv.startswith("eval.")], args.out)
+            ev = sets(r.get("eval_set", []) + [kv for kv in smoke_sets if kv.startswith(("eval.", "data."))], args.out)
             if args.threads:
                 ev += sets([f"train.threads={args.threads}"], args.out)
             for key, other in r.get("eval_ckpt", {}).items():
