@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `cformer tokenizer encode|decode` with every tokenizer kind a recipe can name: ids as the fixtures give
-# them (tests/data/tokenizers/*.expected.json), any bytes round-trip through a file, and bad arguments
+# them (tests/data/tokenizers/*.expected.json for hf, llama.json for spm), any bytes round-trip through a file, and bad arguments
 # (unknown kind, missing vocabulary, an id outside it) are refused with exit status 2 or 1 and a message.
 # Args: <cformer-binary> <source-dir> <build-dir>.
 source "$(dirname "$0")/harness.bash"
@@ -8,6 +8,8 @@ cf=$1 fx=$2/tests/data/tokenizers
 
 check [ "$("$cf" tokenizer encode --kind hf --vocab "$fx/llama3.tokenizer.json" "hello world")" = "256 543 553" ]
 check [ "$("$cf" tokenizer decode --kind hf --vocab "$fx/llama3.tokenizer.json" 256 543 553)" = "hello world" ]
+check [ "$("$cf" tokenizer encode --kind spm --vocab "$fx/llama.model" "Hello world")" = "310 78 311 275 320 266 320 316 301" ]
+check [ "$("$cf" tokenizer decode --kind spm --vocab "$fx/llama.model" 310 78 311 275 320 266 320 316 301)" = "Hello world" ]
 check [ "$("$cf" tokenizer encode "ab")" = "97 98" ]
 check [ "$("$cf" tokenizer decode 104 105)" = "hi" ]
 
