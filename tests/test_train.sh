@@ -81,6 +81,16 @@ out=$("$cformer" train "$recipe" --run-dir "$tmp/full" --steps 14 --resume lates
 if echo "$out" | grep -q "step-00000099.h5"; then ok; else bad "corrupt message: $out"; fi
 check test -f "$ckpt"
 
+# 6b. a relative --set path is the working directory's, also when the checkpoint's recipe is read again from
+#     elsewhere (the saved recipe holds it made absolute)
+mkdir -p "$tmp/cwd" "$tmp/other"
+cp "$src/recipes/data/village.txt" "$tmp/cwd/mytext.txt"
+(cd "$tmp/cwd" && "$cformer" train "$recipe" --run-dir "$tmp/setpath" --steps 2 "${small[@]}" --set data.path=mytext.txt) \
+    >/dev/null 2>&1 || bad "train with a relative --set data.path"
+check grep -q "path: $tmp/cwd/mytext.txt" "$tmp/setpath/recipe.yaml"
+(cd "$tmp/other" && "$cformer" eval --checkpoint "$tmp/setpath/checkpoints/step-00000002.h5" --out "$tmp/other/e.json") \
+    >/dev/null 2>&1 || bad "eval of that checkpoint from another folder"
+
 # 7. every recipe in recipes/ runs a few steps (tiny sizes where the recipe allows)
 while IFS= read -r r; do
     head -5 "$r" | grep -q '^# cformer-test: skip' && continue # too big for a CPU test; its own test runs it shrunk

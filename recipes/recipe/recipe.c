@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- the object ---- */
 
@@ -710,12 +711,27 @@ cf_status cf_recipe_set_base_dir(cf_recipe *r, const char *dir)
     return CF_OK;
 }
 
+/* A relative path given with --set is relative to the working directory: made absolute here, and stored so in
+ * the recipe (entry and declaration), so the resolved recipe a run saves -- and a later `cformer eval` of its
+ * checkpoint, whose recipe resolves against the original file's folder -- names the same file. */
+static const char *absolute_set_path(cf_recipe *r, const char *key, const char *value, char *buf, size_t n)
+{
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd) || (size_t)snprintf(buf, n, "%s/%s", cwd, value) >= n) return value;
+    rentry *e = cf_recipe_find(r, key);
+    rdecl *d = cf_recipe_find_decl(r, key);
+    char *a = e && e->v.kind == RV_SCALAR ? strdup(buf) : NULL, *b = d && d->s ? strdup(buf) : NULL;
+    if (a) free(e->v.s.text), e->v.s.text = a;
+    if (b) free(d->s), d->s = b;
+    return buf;
+}
+
 const char *cf_recipe_path(cf_recipe *r, const char *key, const char *value, char *buf, size_t n)
 {
     const char *origin = NULL;
     int line = 0;
-    if (!value || value[0] == '/' || !cf_recipe_where(r, key, &origin, &line) || !origin || strcmp(origin, "--set") == 0)
-        return value;
+    if (!value || value[0] == '/' || !cf_recipe_where(r, key, &origin, &line) || !origin) return value;
+    if (strcmp(origin, "--set") == 0) return absolute_set_path(r, key, value, buf, n);
     if (r->base_dir) {
         snprintf(buf, n, "%s/%s", r->base_dir, value);
         return buf;

@@ -141,8 +141,9 @@ bool cf_recipe_require_bool(cf_recipe *r, const char *key);
 const char *cf_recipe_require_str(cf_recipe *r, const char *key);
 
 /* value of key resolved as a path: relative to the recipe file's folder (or the base folder set below) when
- * the key came from the file, to the working directory when it came from --set, as on any command line.
- * Returns value or buf. */
+ * the key came from the file, to the working directory when it came from --set, as on any command line (a
+ * relative --set path is made absolute in the recipe too, so a resolved recipe a run saves names the same
+ * file wherever it is read again). Returns value or buf. */
 const char *cf_recipe_path(cf_recipe *r, const char *key, const char *value, char *buf, size_t n);
 /* Sets the folder the file's relative paths are resolved against, for a recipe parsed from text that was
  * not read from its file (a checkpoint's stored recipe). NULL restores the default. */
