@@ -183,7 +183,7 @@ cf_status cf_shapelets_discover(const float *x, const int64_t *y, int64_t N, int
         for (int64_t d = 0; d < V; d++) {
             per = cf_pip_spans(x + (i * V + d) * T, T, pips, spans, cap);
             for (int64_t k = 0; k < per; k++)
-                cand[n++] = (cf_shapelet){i, d, spans[k][0], spans[k][1], y[i], 0, 0};
+                if (!c->max_len || spans[k][1] - spans[k][0] <= c->max_len) cand[n++] = (cf_shapelet){i, d, spans[k][0], spans[k][1], y[i], 0, 0};
         }
     free(spans);
     cf_status st = CF_OK;

@@ -43,6 +43,7 @@ typedef struct cf_shapelet_config {
     int64_t per_class; /* shapelets kept per class (the paper's num_shapelet) */
     int64_t window;    /* alignment search radius w around the candidate's own start */
     double num_pip;    /* PIPs per series as a fraction of T (at least 5) */
+    int64_t max_len;   /* candidates longer than this are skipped (0: no limit) */
 } cf_shapelet_config;
 
 /* The candidate spans of one series x[0..T) (T >= 3): writes up to cap (start, end) pairs (duplicates

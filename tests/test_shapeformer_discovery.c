@@ -52,7 +52,7 @@ static void planted(const int64_t counts[4], uint64_t seed, const char *what)
     float *x = malloc((size_t)(N * V * T) * sizeof *x);
     cf_shapelet sh[4 * 3];
     CHECK(cf_ts_dense(s, T, CF_TS_PAD_REFUSE, CF_TS_MISSING_REFUSE, 0, x) == CF_OK);
-    CHECK(cf_shapelets_discover(x, s->label, N, V, T, 4, &(cf_shapelet_config){K, 10, 0.2}, sh) == CF_OK);
+    CHECK(cf_shapelets_discover(x, s->label, N, V, T, 4, &(cf_shapelet_config){K, 10, 0.2, 0}, sh) == CF_OK);
     for (int c = 0; c < 4; c++) {
         const cf_shapelet *top = &sh[c * K];
         for (int j = 1; j < K; j++)
@@ -82,10 +82,10 @@ static void test_errors(void)
     float x[2 * 1 * 5] = {0};
     int64_t y[2] = {0, 0};
     cf_shapelet sh[2];
-    CHECK(cf_shapelets_discover(x, y, 2, 1, 5, 2, &(cf_shapelet_config){1, 2, 0.2}, sh) != CF_OK);
+    CHECK(cf_shapelets_discover(x, y, 2, 1, 5, 2, &(cf_shapelet_config){1, 2, 0.2, 0}, sh) != CF_OK);
     CHECK_ERROR_HAS("class 1 has no training series");
     y[1] = 7;
-    CHECK(cf_shapelets_discover(x, y, 2, 1, 5, 2, &(cf_shapelet_config){1, 2, 0.2}, sh) != CF_OK);
+    CHECK(cf_shapelets_discover(x, y, 2, 1, 5, 2, &(cf_shapelet_config){1, 2, 0.2, 0}, sh) != CF_OK);
     CHECK_ERROR_HAS("label 7 of series 1");
 }
 
