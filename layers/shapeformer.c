@@ -162,7 +162,9 @@ cf_status cf_shapeformer_set_shapelets(cf_shapeformer *m, const cf_shapelet *sh,
         for (int64_t t = 0; t < Lmax; t++) cf_set_flat(m->values, i * Lmax + t, t < L ? s[t] : 0);
         double g[4] = {(double)sh[i].dim, (double)sh[i].start, (double)sh[i].end, (double)L};
         for (int k = 0; k < 4; k++) cf_set_flat(m->geometry, i * 4 + k, g[k]);
-        cf_set_flat(m->ce, i, cf_cid_complexity(s, L) - sqrt(0.001) + 1e-3); /* sqrt(sum d^2) + 1e-3 */
+        double ce = 0;
+        for (int64_t t = 0; t + 1 < L; t++) ce += ((double)s[t + 1] - s[t]) * ((double)s[t + 1] - s[t]);
+        cf_set_flat(m->ce, i, sqrt(ce) + 1e-3);
         cf_set_flat(m->sw, i, exp(20 * sh[i].gain - zmax) / zsum * (double)M);
     }
     cf_set_flat(m->found, 0, 1);
