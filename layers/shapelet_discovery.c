@@ -91,7 +91,7 @@ static int cmp_dist(const void *a, const void *b)
 }
 
 /* Step 3 for one candidate, its distances to every series in rows (sorted here); *gap gets the separation
- * gap at the best split (mean far distance - mean near distance, over the mean distance), the tie-break. */
+ * gap at the best split (mean far distance - mean near distance, in distance units), the tie-break. */
 static double info_gain(dist_row *rows, const int64_t *y, int64_t N, int64_t cls, double *gap)
 {
     qsort(rows, (size_t)N, sizeof *rows, cmp_dist);
@@ -109,7 +109,7 @@ static double info_gain(dist_row *rows, const int64_t *y, int64_t N, int64_t cls
         while (next <= tenths) next += 2;
         double n1 = (double)k, n2 = (double)(N - k);
         double g = h - (n1 / N) * entropy2((double)near_c, n1) - (n2 / N) * entropy2((double)(total - near_c), n2);
-        double sep = ((all - near_sum) / n2 - near_sum / n1) / (all / N + 1e-12);
+        double sep = (all - near_sum) / n2 - near_sum / n1;
         if (g > best || (g == best && sep > *gap)) best = g, *gap = sep;
     }
     return best;

@@ -14,8 +14,10 @@
  * 3. Quality: the largest binary information gain (the candidate's class against the rest, log2 entropy)
  *    over the split points of the sorted distances where the near side's share of that class, rounded to
  *    one decimal, first reaches 0.2, 0.4, ..., 1.0.
- *    Ties in gain (the coarse split points make them common) go to the larger separation gap (mean far
- *    minus mean near distance over the mean distance; Ye and Keogh, "Time series shapelets", KDD 2009).
+ *    Ties in gain (the coarse split points make them common) go to the larger separation gap, mean far
+ *    minus mean near distance in distance units (Ye and Keogh, "Time series shapelets", KDD 2009, Sec. 3.2):
+ *    unnormalised, it grows with the number of points that tell the class apart, so a candidate spanning a
+ *    whole motif beats a short piece of it with the same gain.
  * 4. Selection, per class: by gain, then gap (then series, dimension, start), greedily keeping `per_class`
  *    candidates that overlap no kept one on the same dimension, then filling from the next best if short;
  *    within a class ordered by start; the classes in label order (out[c * per_class + j]).

@@ -1,8 +1,10 @@
 /* ShapeFormer's offline shapelet discovery (layers/shapelet_discovery.h): PIP spans and the CID distance on
- * hand-computed cases, and the property the experiment needs: on the planted-motif set (data/series/motifs.h)
- * each class's top shapelet lies on the planted dimension and overlaps the planted span. The issue asks for
- * IoU > 0.5; the IoUs are printed and the README reports how many classes reach it (the PIP spans of three
- * consecutive PIPs at num_pip 0.2 are about 10 points, shorter than the 12-20-point motifs). */
+ * hand-computed cases, and the issue's property: on the planted-motif set (data/series/motifs.h) each class's
+ * top shapelet (the largest gain, ties to the larger separation gap: the discovery's own ranking) lies on the
+ * planted dimension and span with IoU > 0.5, on the balanced and the imbalanced training sets.
+ * The property is checked at motif amplitude 4: at the recipes' 2 the planted span itself barely tells its
+ * class apart by raw CID distance against the unit sine background (the V-notch's best information gain is
+ * 0.2 bits of 0.81), so no ranking by gain can find it; recipes/shapeformer/README.md has the sweep. */
 #define CHECK_SHOW_LAST_ERROR
 #include "autograd/cformer.h"
 #include "data/series/motifs.h"
@@ -42,30 +44,37 @@ static double iou(int64_t a0, int64_t a1, int64_t b0, int64_t b1)
     return inter / (double)((a1 - a0) + (b1 - b0) - (int64_t)inter);
 }
 
-static void planted(const int64_t counts[4], uint64_t seed, const char *what)
+/* The discovery's ranking (step 4): gain, then separation gap. */
+static const cf_shapelet *top_of(const cf_shapelet *sh, int64_t k)
+{
+    const cf_shapelet *top = sh;
+    for (int64_t j = 1; j < k; j++)
+        if (sh[j].gain > top->gain || (sh[j].gain == top->gain && sh[j].gap > top->gap)) top = &sh[j];
+    return top;
+}
+
+static void planted(const int64_t counts[4], double amplitude, uint64_t seed, const char *what)
 {
     cf_motif *pl = NULL;
-    cf_ts_set *s = cf_motifs_make(counts, 2.0, seed, &pl);
+    cf_ts_set *s = cf_motifs_make(counts, amplitude, seed, &pl);
     CHECK(s != NULL);
     if (!s) return;
     int64_t N = s->cases, V = s->dims, T = s->max_len, K = 3;
     float *x = malloc((size_t)(N * V * T) * sizeof *x);
     cf_shapelet sh[4 * 3];
     CHECK(cf_ts_dense(s, T, CF_TS_PAD_REFUSE, CF_TS_MISSING_REFUSE, 0, x) == CF_OK);
-    CHECK(cf_shapelets_discover(x, s->label, N, V, T, 4, &(cf_shapelet_config){K, 10, 0.2, 0}, sh) == CF_OK);
+    CHECK(cf_shapelets_discover(x, s->label, N, V, T, 4, &(cf_shapelet_config){K, 10, 0.2, 40}, sh) == CF_OK);
     for (int c = 0; c < 4; c++) {
-        const cf_shapelet *top = &sh[c * K];
-        for (int j = 1; j < K; j++)
-            if (sh[c * K + j].gain > top->gain) top = &sh[c * K + j];
+        const cf_shapelet *top = top_of(sh + c * K, K);
         const cf_motif *m = &pl[top->series];
-        double o = iou(top->start, top->end, m->start, m->end);
+        double o = top->dim == m->dim ? iou(top->start, top->end, m->start, m->end) : 0;
         CHECK(top->label == c && s->label[top->series] == c);
-        CHECK(top->dim == m->dim && o > 0, "%s class %d: top shapelet dim %lld [%lld, %lld) gain %.3f; planted dim "
-              "%lld [%lld, %lld): IoU %.2f", what, c, (long long)top->dim, (long long)top->start, (long long)top->end,
-              top->gain, (long long)m->dim, (long long)m->start, (long long)m->end, o);
-        printf("  %s class %d: dim %lld [%lld, %lld) gain %.3f, planted [%lld, %lld), IoU %.2f\n", what, c,
-               (long long)top->dim, (long long)top->start, (long long)top->end, top->gain, (long long)m->start,
-               (long long)m->end, o);
+        CHECK(o > 0.5, "%s class %d: top shapelet dim %lld [%lld, %lld) gain %.3f; planted dim %lld [%lld, %lld): "
+              "IoU %.2f", what, c, (long long)top->dim, (long long)top->start, (long long)top->end, top->gain,
+              (long long)m->dim, (long long)m->start, (long long)m->end, o);
+        printf("  %s class %d: dim %lld [%lld, %lld) gain %.3f gap %.2f, planted dim %lld [%lld, %lld), IoU %.2f\n",
+               what, c, (long long)top->dim, (long long)top->start, (long long)top->end, top->gain, top->gap,
+               (long long)m->dim, (long long)m->start, (long long)m->end, o);
     }
     free(x), free(pl);
     cf_ts_free(s);
@@ -73,8 +82,8 @@ static void planted(const int64_t counts[4], uint64_t seed, const char *what)
 
 static void test_planted(void)
 {
-    planted((int64_t[4]){20, 20, 20, 20}, 1, "balanced");
-    planted((int64_t[4]){40, 20, 10, 5}, 1, "imbalanced");
+    planted((int64_t[4]){20, 20, 20, 20}, 4.0, 1, "balanced");
+    planted((int64_t[4]){40, 20, 10, 5}, 4.0, 1, "imbalanced");
 }
 
 static void test_errors(void)
