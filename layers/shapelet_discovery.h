@@ -16,8 +16,8 @@
  *    one decimal, first reaches 0.2, 0.4, ..., 1.0.
  *    Ties in gain (the coarse split points make them common) go to the larger separation gap, mean far
  *    minus mean near distance in distance units (Ye and Keogh, "Time series shapelets: a new primitive for
- *    data mining", KDD 2009): unnormalised, it grows with the number of points that tell the class apart, so a candidate spanning a
- *    whole motif beats a short piece of it with the same gain.
+ *    data mining", KDD 2009): unnormalised, it grows with the number of points that tell the class apart,
+ *    so a candidate spanning a whole motif beats a short piece of it with the same gain.
  * 4. Selection, per class: by gain, then gap (then series, dimension, start), greedily keeping `per_class`
  *    candidates that overlap no kept one on the same dimension, then filling from the next best if short;
  *    within a class ordered by start; the classes in label order (out[c * per_class + j]).
