@@ -31,7 +31,7 @@ CASES = {
                                      original_max_position_embeddings=64)),
     "mistral-f16": dict(dtype="f16", vocab=50, dim=48, layers=3, heads=4, kv_heads=2, head_dim=16, hidden=64,
                         theta=1000000.0, tie=True, window=5, scaling=dict(type="linear", factor=2.0)),
-    "llama2-f32-tied": dict(dtype="f32", vocab=40, dim=32, layers=1, heads=2, kv_heads=2, hidden=40, theta=10000.0,
+    "llama2-f32-tied": dict(dtype="f32", vocab=256, dim=32, layers=1, heads=2, kv_heads=2, hidden=40, theta=10000.0,
                             tie=True, window=0, scaling=None),
 }
 T, B = 12, 2
