@@ -127,8 +127,10 @@ cf_status cf_llama_hf_config(const char *config_path, cf_llama_config *out, cf_d
     else if (td && strcmp(td, "float16") == 0) *dtype = CF_F16;
     else refuse_if(&c, "torch_dtype", td && strcmp(td, "float32") != 0, "only bfloat16, float16 and float32 are read");
     cf_jv_free(doc);
-    if (c.st == CF_OK && cf_llama_config_check(&k) != CF_OK)
-        c.st = cf_set_error(CF_ERR_FORMAT, "%s: %s", config_path, cf_last_error());
+    if (c.st == CF_OK && cf_llama_config_check(&k) != CF_OK) {
+        cf_error_prefix("%s: ", config_path);
+        c.st = CF_ERR_FORMAT;
+    }
     if (c.st == CF_OK) *out = k;
     return c.st;
 }
@@ -324,7 +326,7 @@ cf_status cf_llama_hf_export(const char *ckpt, const char *out_dir, cf_dtype dty
     cf_recipe *rec = cf_recipe_parse(cf_ckpt_recipe(r), ckpt);
     cf_llama_config k;
     cf_status st = rec ? cf_llama_config_from_recipe(rec, &k) : cf_last_status();
-    if (st != CF_OK && rec) st = cf_set_error(st, "%s: its recipe: %s", ckpt, cf_recipe_error(rec));
+    if (st != CF_OK && rec) cf_error_prefix("%s: its recipe: ", ckpt);
     /* the model's parameter list (shapes), built without values: each tensor is streamed from the file */
     cf_params *ps = st == CF_OK ? cf_params_new(CF_F32, 0) : NULL;
     cf_llama m = {0};

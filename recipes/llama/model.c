@@ -38,13 +38,19 @@ cf_status cf_llama_config_from_recipe(cf_recipe *r, cf_llama_config *c)
     c->init_std = cf_recipe_float_in(r, "model.init_std", c->init_std, 0, INFINITY, CF_RANGE_OPEN_HI);
     if (cf_recipe_status(r) != CF_OK) return cf_recipe_status(r);
     cf_llama_config probe = *c;
-    if (cf_llama_config_check(&probe) != CF_OK) return cf_recipe_fail(r, "model.heads", CF_ERR_ARG, "%s", cf_last_error());
+    char why[512];
+    if (cf_llama_config_check(&probe) != CF_OK) {
+        snprintf(why, sizeof why, "%s", cf_last_error());
+        return cf_recipe_fail(r, "model.heads", CF_ERR_ARG, "%s", why);
+    }
     double f[1];
     if (c->rope_scaling.kind == CF_ROPE_SCALE_LLAMA3 && !(c->rope_scaling.high_freq_factor > c->rope_scaling.low_freq_factor))
         return cf_recipe_fail(r, "model.rope_scaling.high_freq_factor", CF_ERR_ARG, "%g must exceed low_freq_factor %g",
                               c->rope_scaling.high_freq_factor, c->rope_scaling.low_freq_factor);
-    if (cf_rope_inv_freq(c->rope_theta, 2, &c->rope_scaling, f) != CF_OK)
-        return cf_recipe_fail(r, "model.rope_scaling.type", CF_ERR_ARG, "%s", cf_last_error());
+    if (cf_rope_inv_freq(c->rope_theta, 2, &c->rope_scaling, f) != CF_OK) {
+        snprintf(why, sizeof why, "%s", cf_last_error());
+        return cf_recipe_fail(r, "model.rope_scaling.type", CF_ERR_ARG, "%s", why);
+    }
     return CF_OK;
 }
 
