@@ -308,50 +308,43 @@ static cf_status write_config(const char *path, const cf_llama_config *k, cf_dty
     return cf_json_commit(&j);
 }
 
-typedef struct {
-    cf_ckpt_reader *r;
-    const cf_params *ps;
-} export_src;
-
-static cf_status fetch_param(void *user, int src, float *out)
+static cf_status fetch_tensor(void *user, int src, float *out)
 {
-    export_src *x = user;
-    return cf_ckpt_read(x->r, NULL, x->ps->items[src].name, CF_F32, out);
+    cf_ckpt_reader *r = user;
+    return cf_ckpt_read(r, NULL, cf_ckpt_tensor_at(r, NULL, src)->name, CF_F32, out);
 }
 
+/* The checkpoint's tensors under their Hugging Face names, streamed one at a time; every tensor must be one
+ * of the family's and their number what the recipe's shape implies. */
 cf_status cf_llama_hf_export(const char *ckpt, const char *out_dir, cf_dtype dtype)
 {
     cf_ckpt_reader *r = cf_ckpt_open(ckpt);
     if (!r) return cf_last_status();
     cf_recipe *rec = cf_recipe_parse(cf_ckpt_recipe(r), ckpt);
-    cf_llama_config k;
+    cf_llama_config k = cf_llama_defaults();
     cf_status st = rec ? cf_llama_config_from_recipe(rec, &k) : cf_last_status();
+    if (st == CF_OK) st = cf_llama_config_check(&k);
     if (st != CF_OK && rec) cf_error_prefix("%s: its recipe: ", ckpt);
-    /* the model's parameter list (shapes), built without values: each tensor is streamed from the file */
-    cf_params *ps = st == CF_OK ? cf_params_new(CF_F32, 0) : NULL;
-    cf_llama m = {0};
-    if (st == CF_OK) st = ps ? cf_llama_init(&m, ps, &k) : cf_last_status();
-    cf_st_out *outs = st == CF_OK ? calloc((size_t)ps->count, sizeof *outs) : NULL;
-    char (*names)[CF_PARAM_NAME_MAX] = st == CF_OK ? calloc((size_t)ps->count, sizeof *names) : NULL;
+    int n = cf_ckpt_count(r, NULL);
+    int64_t want = 2 + 9 * k.layers + (k.tie ? 0 : 1);
+    if (st == CF_OK && n != want)
+        st = cf_set_error(CF_ERR_FORMAT, "%s: %d tensors, but the llama of its recipe (%lld layers, %s) has %lld", ckpt, n,
+                          (long long)k.layers, k.tie ? "tied" : "untied", (long long)want);
+    cf_st_out *outs = st == CF_OK ? calloc((size_t)n, sizeof *outs) : NULL;
+    char (*names)[CF_PARAM_NAME_MAX] = st == CF_OK ? calloc((size_t)n, sizeof *names) : NULL;
     if (st == CF_OK && (!outs || !names)) st = cf_set_error(CF_ERR_OOM, "export: out of memory");
-    for (int i = 0; st == CF_OK && i < ps->count; i++) {
-        const cf_param *p = &ps->items[i];
-        const cf_ckpt_tensor *t = cf_ckpt_find(r, NULL, p->name);
-        bool same = t && t->ndim == p->value->ndim;
-        for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == p->value->shape[d];
-        if (!same)
-            st = cf_set_error(CF_ERR_FORMAT, "%s: tensor %s is %s for the model its recipe describes", ckpt, p->name,
-                              t ? "of another shape" : "missing");
-        cf_llama_hf_name(p->name, names[i], sizeof names[i]);
-        outs[i] = (cf_st_out){.name = names[i], .ndim = p->value->ndim, .src = i};
-        memcpy(outs[i].shape, p->value->shape, sizeof outs[i].shape);
+    for (int i = 0; st == CF_OK && i < n; i++) {
+        const cf_ckpt_tensor *t = cf_ckpt_tensor_at(r, NULL, i);
+        if (!cf_llama_hf_name(t->name, names[i], sizeof names[i]))
+            st = cf_set_error(CF_ERR_FORMAT, "%s: tensor %s is not a parameter of the llama family", ckpt, t->name);
+        outs[i] = (cf_st_out){.name = names[i], .ndim = t->ndim, .src = i};
+        memcpy(outs[i].shape, t->shape, sizeof outs[i].shape);
     }
     char path[4096];
     if (st == CF_OK) st = cf_mkdirs(out_dir);
     if (st == CF_OK) {
         snprintf(path, sizeof path, "%s/model.safetensors", out_dir);
-        export_src src = {r, ps};
-        st = cf_safetensors_write(path, ps->count, outs, dtype, fetch_param, &src);
+        st = cf_safetensors_write(path, n, outs, dtype, fetch_tensor, r);
     }
     if (st == CF_OK) {
         snprintf(path, sizeof path, "%s/config.json", out_dir);
@@ -359,8 +352,6 @@ cf_status cf_llama_hf_export(const char *ckpt, const char *out_dir, cf_dtype dty
     }
     free(outs);
     free(names);
-    cf_llama_free(&m);
-    cf_params_free(ps);
     cf_recipe_free(rec);
     cf_ckpt_close(r);
     return st;
