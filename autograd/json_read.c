@@ -140,8 +140,9 @@ static cf_jv *container(reader *r, cf_jv *v, int depth)
             return fail(r, "out of memory");
         }
     } while (eat(r, ','));
-    if (!eat(r, close)) return cf_jv_free(v), fail(r, v->type == CF_JV_OBJECT ? "expected ',' or '}'" : "expected ',' or ']'");
-    return v;
+    if (eat(r, close)) return v;
+    cf_jv_free(v);
+    return fail(r, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
 }
 
 static cf_jv *value(reader *r, int depth)
