@@ -166,6 +166,13 @@ cf_tensor *cf_llama_logits(cf_ctx *ctx, const cf_llama *m, cf_tensor *tokens)
     return m->cfg.tie ? cf_linear(ctx, h, m->embed.weight, NULL) : cf_linear_fwd(ctx, &m->head, h);
 }
 
+int64_t cf_llama_param_count(const cf_llama_config *c)
+{
+    int64_t qdim = c->heads * c->head_dim, kvdim = c->kv_heads * c->head_dim;
+    int64_t per_layer = 2 * c->dim + c->dim * (2 * qdim + 2 * kvdim) + 3 * c->dim * c->hidden;
+    return c->layers * per_layer + c->vocab * c->dim * (c->tie ? 1 : 2) + c->dim;
+}
+
 double cf_llama_flops_per_token(const cf_llama *m, int64_t seq)
 {
     const cf_llama_config *c = &m->cfg;

@@ -89,6 +89,9 @@ void cf_llama_free(cf_llama *m);
 cf_tensor *cf_llama_logits(cf_ctx *ctx, const cf_llama *m, cf_tensor *tokens);
 /* One layer on h [B, T, dim] at positions 0 .. T-1 (exposed for tests). */
 cf_tensor *cf_llama_layer_fwd(cf_ctx *ctx, const cf_llama *m, const cf_llama_layer *l, cf_tensor *h);
+/* Parameters of the shape c (after cf_llama_config_check), counted without building it: the memory arithmetic of
+ * full-size recipes. */
+int64_t cf_llama_param_count(const cf_llama_config *c);
 /* Training FLOPs per token: 6 N (matrices, head included) + 6 L T_eff dim_attn, T_eff = min(seq, window). */
 double cf_llama_flops_per_token(const cf_llama *m, int64_t seq);
 

@@ -5,7 +5,8 @@
  *
  * `test_llama --logits OUTDIR TOKENS OUT` (for tests/test_llama_parity.sh): loads OUTDIR/recipe.yaml and
  * OUTDIR/model.h5 as written by `cformer import hf`, runs the tokens (rows of ids, whitespace separated) and
- * writes the logits as raw little-endian f64. */
+ * writes the logits as raw little-endian f64. `test_llama --count RECIPE` prints the parameter count of a
+ * recipe's shape without building it. */
 #include "tests/check.h"
 #include "layers/llama.h"
 #include "recipes/checkpoint/checkpoint.h"
@@ -249,6 +250,8 @@ static void test_names(void)
     c.tie = true, c.head_dim = 6; /* head_dim other than dim / heads (Mistral Nemo's shape) */
     CHECK(cf_llama_init(&m, ps, &c) == CF_OK);
     CHECK(!cf_params_find(ps, "head.weight") && cf_params_find(ps, "layers.0.attn.q.weight")->value->shape[0] == 24);
+    CHECK(cf_llama_param_count(&m.cfg) == cf_params_numel(ps), "counted %lld, built %lld",
+          (long long)cf_llama_param_count(&m.cfg), (long long)cf_params_numel(ps));
     cf_llama_free(&m);
     cf_params_free(ps);
     c.kv_heads = 3;
@@ -296,6 +299,16 @@ static int logits_mode(const char *dir, const char *tokens_path, const char *out
 int main(int argc, char **argv)
 {
     ctx = cf_ctx_new(&(cf_ctx_options){.seed = 1});
+    if (argc == 3 && strcmp(argv[1], "--count") == 0) {
+        cf_recipe *r = cf_recipe_load(argv[2]);
+        cf_llama_config c;
+        int rc = r && cf_llama_config_from_recipe(r, &c) == CF_OK && cf_llama_config_check(&c) == CF_OK ? 0 : 1;
+        if (rc == 0) printf("%lld\n", (long long)cf_llama_param_count(&c));
+        else fprintf(stderr, "%s\n", cf_last_error());
+        cf_recipe_free(r);
+        cf_ctx_free(ctx);
+        return rc;
+    }
     if (argc == 5 && strcmp(argv[1], "--logits") == 0) {
         int rc = logits_mode(argv[2], argv[3], argv[4]);
         cf_ctx_free(ctx);

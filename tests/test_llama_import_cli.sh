@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `cformer import hf` refuses what it cannot convert before reading any weights, naming the file and the
-# architecture, and lists the architectures it knows. Args: <cformer-binary> <source-dir> <build-dir>.
+# architecture, and lists the architectures it knows; the 8B recipe has the 8B shape. Args: <cformer-binary> <source-dir> <build-dir>.
 source "$(dirname "$0")/harness.bash"
-cformer=$1
+cformer=$1 src=$2 build=$3
+# the full-size recipe has the Llama 3 8B shape: 8,030,261,248 parameters ("The Llama 3 Herd of Models", Table 3)
+check test "$("$build/bin/test_llama" --count "$src/recipes/llama/llama3-8b.yaml")" = 8030261248
 mkdir -p "$tmp/neox" "$tmp/none"
 echo '{"architectures": ["GPTNeoXForCausalLM"], "hidden_size": 8}' >"$tmp/neox/config.json"
 echo '{"hidden_size": 8}' >"$tmp/none/config.json"

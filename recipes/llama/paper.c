@@ -11,7 +11,7 @@ const cf_paper cf_paper_llama = {
     .name = "llama",
     .title = "Llama 2: Open Foundation and Fine-Tuned Chat Models (Touvron et al., 2023); Mistral 7B (Jiang et al., 2023)",
     .models = models,
-    .smoke_recipe = "village-bytes.yaml",
+    .smoke_recipe = "village-llama.yaml",
     .smoke_sets = "train.steps=3 eval.every=3 eval.batches=2",
     .hf_architectures = architectures,
     .hf_import = cf_llama_hf_import,
