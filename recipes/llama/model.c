@@ -2,6 +2,7 @@
  * the mean next-token cross-entropy; the evaluation scores every window of a split. */
 #include "recipes/llama/model.h"
 #include "recipes/run/limits.h"
+#include "recipes/run/lm_eval.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -90,8 +91,7 @@ static cf_tensor *loss(cf_model *mb, cf_ctx *ctx, const cf_batch *b, cf_metrics 
 static int64_t items(cf_model *mb, const cf_batch *b)
 {
     (void)mb;
-    cf_tensor *t = cf_batch_get(b, "tokens");
-    return t ? cf_numel(t) : 0;
+    return cf_lm_items(b);
 }
 
 static double flops(cf_model *mb)
@@ -100,57 +100,12 @@ static double flops(cf_model *mb)
     return cf_llama_flops_per_token(&m->net, m->seq);
 }
 
-/* Adds one scored batch: per-token losses (summed in double, so the result does not depend on
- * eval.batch_size) and whether the most likely next token was the target. */
-static void tally(const cf_tensor *logits, const cf_tensor *tgt, const cf_tensor *nll, double sums[3])
-{
-    int64_t V = logits->shape[logits->ndim - 1];
-    for (int64_t i = 0; i < cf_numel(tgt); i++) {
-        int64_t want = (int64_t)cf_get_flat(tgt, i);
-        if (want == -100) continue;
-        int64_t best = 0;
-        for (int64_t v = 1; v < V; v++)
-            if (cf_get_flat(logits, i * V + v) > cf_get_flat(logits, i * V + best)) best = v;
-        sums[0] += cf_get_flat(nll, i), sums[1] += best == want, sums[2] += 1;
-    }
-}
+static cf_tensor *logits_of(cf_ctx *ctx, void *net, cf_tensor *tokens) { return cf_llama_logits(ctx, net, tokens); }
 
 /* Next-token cross-entropy, perplexity and top-1 accuracy over every window of the split. */
 static cf_status evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out)
 {
-    llama_model *m = (llama_model *)mb;
-    cf_dataset *ds = in->split;
-    int rows = (int)(in->batch_size < ds->len ? in->batch_size : ds->len);
-    cf_batch b = {0};
-    CF_TRY(cf_dataset_make_batch(ds, rows, &b));
-    bool prev_grad = cf_set_grad_enabled(ctx, false), prev_train = cf_is_training(ctx);
-    cf_set_training(ctx, false);
-    cf_ce_opts each = CF_CE_DEFAULTS;
-    each.reduction = CF_REDUCTION_NONE;
-    double sums[3] = {0, 0, 0};
-    cf_status st = CF_OK;
-    for (int64_t at = 0; at < ds->len && st == CF_OK; at += rows) {
-        int n = (int)(ds->len - at < rows ? ds->len - at : rows);
-        for (int i = 0; i < n && st == CF_OK; i++) st = cf_dataset_get(ds, at + i, &b, i);
-        if (st == CF_OK) st = cf_batch_set_rows(&b, n);
-        cf_tensor *tgt = cf_batch_get(&b, "targets");
-        cf_tensor *logits = st == CF_OK ? cf_llama_logits(ctx, &m->net, cf_batch_get(&b, "tokens")) : NULL;
-        cf_tensor *nll = logits ? cf_cross_entropy_last(ctx, logits, tgt, &each) : NULL;
-        if (!nll) st = st == CF_OK ? cf_last_status() : st;
-        else tally(logits, tgt, nll, sums);
-        cf_step_reset(ctx);
-    }
-    cf_set_training(ctx, prev_train);
-    cf_set_grad_enabled(ctx, prev_grad);
-    cf_batch_free(&b);
-    if (st == CF_OK && sums[2] == 0) st = cf_set_error(CF_ERR_ARG, "llama eval: the %s split has no target tokens", in->split_name);
-    if (st == CF_OK) {
-        cf_metrics_set(out, "ce", sums[0] / sums[2]);
-        cf_metrics_set(out, "perplexity", exp(sums[0] / sums[2]));
-        cf_metrics_set(out, "accuracy", sums[1] / sums[2]);
-        cf_metrics_set(out, "tokens", sums[2]);
-    }
-    return st;
+    return cf_lm_evaluate(ctx, in, logits_of, &((llama_model *)mb)->net, true, out);
 }
 
 static void free_model(cf_model *mb)
