@@ -15,8 +15,8 @@ typedef struct block {
 } block;
 
 struct cf_json_doc {
+    cf_jv root; /* first: a root pointer is its document's (cf_jv_free) */
     block *blocks;
-    cf_jv root;
 };
 
 typedef struct {
@@ -426,4 +426,54 @@ const cf_jv *cf_json_need(const cf_jv *obj, const char *key, cf_json_type type, 
         return NULL;
     }
     return v;
+}
+
+/* ---- accessors ---- */
+
+/* The document's root is its first member, so a root pointer is the document's. */
+cf_jv *cf_jv_parse(const char *text, size_t n, const char *what)
+{
+    if (n > CF_JV_MAX_BYTES) {
+        cf_set_error(CF_ERR_FORMAT, "%s: %zu bytes, more than the %zu read as JSON", what ? what : "JSON", n, CF_JV_MAX_BYTES);
+        return NULL;
+    }
+    cf_json_doc *d = cf_json_parse(text, n, what);
+    return d ? &d->root : NULL;
+}
+
+cf_jv *cf_jv_read_file(const char *path)
+{
+    cf_json_doc *d = cf_json_parse_file(path, CF_JV_MAX_BYTES);
+    return d ? &d->root : NULL;
+}
+
+void cf_jv_free(cf_jv *root) { cf_json_doc_free((cf_json_doc *)(void *)root); }
+
+cf_jv_type cf_jv_kind(const cf_jv *v) { return v ? v->type : CF_JSON_NULL; }
+
+int cf_jv_len(const cf_jv *v) { return v && (v->type == CF_JSON_ARRAY || v->type == CF_JSON_OBJECT) ? v->n : 0; }
+
+const cf_jv *cf_jv_at(const cf_jv *v, int i) { return i >= 0 && i < cf_jv_len(v) ? &v->items[i] : NULL; }
+
+const char *cf_jv_key_at(const cf_jv *v, int i)
+{
+    return v && v->type == CF_JSON_OBJECT && i >= 0 && i < v->n ? v->keys[i] : NULL;
+}
+
+const cf_jv *cf_jv_get(const cf_jv *v, const char *key) { return cf_json_get(v, key); }
+
+const char *cf_jv_str(const cf_jv *v) { return v && v->type == CF_JSON_STRING ? v->s : NULL; }
+
+bool cf_jv_number(const cf_jv *v, double *out)
+{
+    if (!v || v->type != CF_JSON_NUMBER) return false;
+    if (out) *out = v->num;
+    return true;
+}
+
+bool cf_jv_bool(const cf_jv *v, bool *out)
+{
+    if (!v || v->type != CF_JSON_BOOL) return false;
+    if (out) *out = v->b;
+    return true;
 }

@@ -20,7 +20,8 @@
  *     for (int i = 0; vocab && vocab->type == CF_JSON_OBJECT && i < vocab->n; i++)
  *         use(vocab->keys[i], vocab->items[i].num);
  *     cf_json_doc_free(d);                                       // frees every value and string at once
- * Values are owned by the document and valid until cf_json_doc_free. */
+ * Values are owned by the document and valid until cf_json_doc_free. The cf_jv_* accessors at the end are
+ * the same tree read through NULL-safe functions. */
 #ifndef CF_JSON_READ_H
 #define CF_JSON_READ_H
 
@@ -65,5 +66,37 @@ const cf_jv *cf_json_get(const cf_jv *obj, const char *key);
  * "WHAT: KEY: missing" / "WHAT: KEY: expected a string/number/... (line L)". */
 const cf_jv *cf_json_need(const cf_jv *obj, const char *key, cf_json_type type, const char *what);
 const char *cf_json_type_name(cf_json_type t);
+
+/* ---- accessors: NULL-safe lookups that chain without checks ----
+ *
+ *     cf_jv *doc = cf_jv_read_file("model/config.json");       // the root; NULL: cf_last_error() says why
+ *     double d;  if (cf_jv_number(cf_jv_get(doc, "hidden_size"), &d)) ...
+ *     const char *arch = cf_jv_str(cf_jv_at(cf_jv_get(doc, "architectures"), 0));   // NULL if not a string
+ *     cf_jv_free(doc);                                          // only on a root these functions returned
+ * Every accessor takes NULL and answers as for a missing value. */
+#define CF_JV_MAX_DEPTH CF_JSON_READ_MAX_DEPTH
+#define CF_JV_MAX_BYTES ((size_t)256 << 20)
+typedef cf_json_type cf_jv_type;
+#define CF_JV_NULL CF_JSON_NULL
+#define CF_JV_BOOL CF_JSON_BOOL
+#define CF_JV_NUMBER CF_JSON_NUMBER
+#define CF_JV_STRING CF_JSON_STRING
+#define CF_JV_ARRAY CF_JSON_ARRAY
+#define CF_JV_OBJECT CF_JSON_OBJECT
+
+/* The root of a parsed document (cf_json_parse / cf_json_parse_file at most CF_JV_MAX_BYTES), freed with
+ * cf_jv_free. */
+cf_jv *cf_jv_parse(const char *text, size_t n, const char *what);
+cf_jv *cf_jv_read_file(const char *path);
+void cf_jv_free(cf_jv *root);
+
+cf_jv_type cf_jv_kind(const cf_jv *v);           /* CF_JV_NULL for NULL */
+int cf_jv_len(const cf_jv *v);                   /* items of an array or members of an object; else 0 */
+const cf_jv *cf_jv_at(const cf_jv *v, int i);    /* array item or object member value; NULL out of range */
+const char *cf_jv_key_at(const cf_jv *v, int i); /* object member name; NULL out of range */
+const cf_jv *cf_jv_get(const cf_jv *v, const char *key); /* object member (cf_json_get); NULL when absent */
+const char *cf_jv_str(const cf_jv *v);           /* a string's UTF-8 text; NULL for any other value */
+bool cf_jv_number(const cf_jv *v, double *out);  /* false unless a number */
+bool cf_jv_bool(const cf_jv *v, bool *out);      /* false unless true/false */
 
 #endif

@@ -57,6 +57,9 @@ cf_tensor *cf_mlp_fwd(cf_ctx *ctx, const cf_mlp *m, cf_tensor *x);
 cf_tensor *cf_sinusoidal_positions(cf_ctx *ctx, cf_dtype dt, int64_t offset, int64_t T, int64_t D);
 /* Rotary embedding on x [B, H, T, Dh] (Dh even) at positions offset..offset+T-1, rotate-half layout. */
 cf_tensor *cf_rope(cf_ctx *ctx, cf_tensor *x, int64_t offset, double base);
+/* The same with the Dh/2 frequencies given (inv_freq[i] serves columns i and i + Dh/2): scaled rotary
+ * embeddings (Llama 3's, linear interpolation) compute their own. cf_rope is base^(-2i/Dh). */
+cf_tensor *cf_rope_freqs(cf_ctx *ctx, cf_tensor *x, int64_t offset, const double *inv_freq);
 
 /* Learned relative-position bias (T5): a [buckets, heads] table indexed by the bucketed distance j - i
  * (exact for small distances, logarithmic up to max_distance), added to the attention scores. */

@@ -3,6 +3,7 @@
 #include "layers/nn.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 cf_tensor *cf_sinusoidal_positions(cf_ctx *ctx, cf_dtype dt, int64_t offset, int64_t T, int64_t D)
 {
@@ -18,8 +19,8 @@ cf_tensor *cf_sinusoidal_positions(cf_ctx *ctx, cf_dtype dt, int64_t offset, int
 }
 
 /* cos and sin tables [T, Dh] in the rotate-half layout: frequency i serves columns i and i + Dh/2. */
-static void rope_tables(cf_ctx *ctx, cf_dtype dt, int64_t offset, int64_t T, int64_t Dh, double base, cf_tensor **cos_t,
-                        cf_tensor **sin_t)
+static void rope_tables(cf_ctx *ctx, cf_dtype dt, int64_t offset, int64_t T, int64_t Dh, const double *inv_freq,
+                        cf_tensor **cos_t, cf_tensor **sin_t)
 {
     *cos_t = cf_empty(ctx, dt, CF_SHAPE(T, Dh));
     *sin_t = cf_empty(ctx, dt, CF_SHAPE(T, Dh));
@@ -27,7 +28,7 @@ static void rope_tables(cf_ctx *ctx, cf_dtype dt, int64_t offset, int64_t T, int
     int64_t half = Dh / 2;
     for (int64_t t = 0; t < T; t++)
         for (int64_t i = 0; i < half; i++) {
-            double a = (double)(t + offset) * pow(base, -2.0 * (double)i / (double)Dh);
+            double a = (double)(t + offset) * inv_freq[i];
             cf_set_flat(*cos_t, t * Dh + i, cos(a));
             cf_set_flat(*cos_t, t * Dh + i + half, cos(a));
             cf_set_flat(*sin_t, t * Dh + i, sin(a));
@@ -35,7 +36,7 @@ static void rope_tables(cf_ctx *ctx, cf_dtype dt, int64_t offset, int64_t T, int
         }
 }
 
-cf_tensor *cf_rope(cf_ctx *ctx, cf_tensor *x, int64_t offset, double base)
+cf_tensor *cf_rope_freqs(cf_ctx *ctx, cf_tensor *x, int64_t offset, const double *inv_freq)
 {
     if (!x) return NULL;
     int64_t T = x->shape[x->ndim - 2], Dh = x->shape[x->ndim - 1];
@@ -45,8 +46,23 @@ cf_tensor *cf_rope(cf_ctx *ctx, cf_tensor *x, int64_t offset, double base)
         return NULL;
     }
     cf_tensor *c, *s;
-    rope_tables(ctx, x->dtype, offset, T, Dh, base > 0 ? base : 10000.0, &c, &s);
+    rope_tables(ctx, x->dtype, offset, T, Dh, inv_freq, &c, &s);
     cf_tensor *x1 = cf_slice(ctx, x, -1, 0, Dh / 2, 1), *x2 = cf_slice(ctx, x, -1, Dh / 2, Dh, 1);
     cf_tensor *rot = cf_concat(ctx, 2, (cf_tensor *[]){cf_neg(ctx, x2), x1}, -1);
     return cf_add(ctx, cf_mul(ctx, x, c), cf_mul(ctx, rot, s));
+}
+
+cf_tensor *cf_rope(cf_ctx *ctx, cf_tensor *x, int64_t offset, double base)
+{
+    if (!x) return NULL;
+    int64_t Dh = x->shape[x->ndim - 1];
+    double *inv_freq = malloc((size_t)(Dh / 2 + 1) * sizeof *inv_freq);
+    if (!inv_freq) {
+        cf_set_error(CF_ERR_OOM, "rope: out of memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < Dh / 2; i++) inv_freq[i] = pow(base > 0 ? base : 10000.0, -2.0 * (double)i / (double)Dh);
+    cf_tensor *y = cf_rope_freqs(ctx, x, offset, inv_freq);
+    free(inv_freq);
+    return y;
 }

@@ -20,6 +20,9 @@ int cf_cmd_export(int argc, char **argv);
 int cf_cmd_inspect(int argc, char **argv);
 int cf_cmd_tokenizer(int argc, char **argv);
 int cf_cmd_data(int argc, char **argv);
+int cf_cmd_import(int argc, char **argv);
+/* `cformer export CKPT --format hf -o DIR` (cmd_hf.c), through the paper that registers the model. */
+int cf_cli_export_hf(const char *ckpt, const char *out, cf_dtype dt);
 
 /* argv[i] is "--help" or "-h" for some i. */
 bool cf_cli_wants_help(int argc, char **argv);

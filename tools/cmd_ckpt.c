@@ -9,9 +9,11 @@
 int cf_cmd_export(int argc, char **argv)
 {
     if (cf_cli_wants_help(argc, argv)) {
-        printf("usage: cformer export CKPT --format safetensors [--dtype f32|bf16|f16] -o FILE\n\n"
-               "Writes the model's tensors under their checkpoint names (PyTorch state_dict names), loadable with\n"
-               "safetensors.torch.load_file or Hugging Face tools.\n");
+        printf("usage: cformer export CKPT --format safetensors [--dtype f32|bf16|f16] -o FILE\n"
+               "       cformer export CKPT --format hf [--dtype f32|bf16|f16] -o DIR\n\n"
+               "safetensors writes the model's tensors under their checkpoint names (PyTorch state_dict names), loadable\n"
+               "with safetensors.torch.load_file. hf writes DIR/config.json + DIR/model.safetensors in the Hugging Face\n"
+               "layout of the model's architecture (models with an import, `cformer import --help`).\n");
         return 0;
     }
     const char *ckpt = NULL, *out = NULL, *format = "safetensors";
@@ -37,8 +39,9 @@ int cf_cmd_export(int argc, char **argv)
         fprintf(stderr, "cformer export: need CKPT and -o FILE (see --help)\n");
         return 2;
     }
+    if (strcmp(format, "hf") == 0) return cf_cli_export_hf(ckpt, out, dt);
     if (strcmp(format, "safetensors") != 0) {
-        fprintf(stderr, "cformer export: unknown format '%s' (supported: safetensors)\n", format);
+        fprintf(stderr, "cformer export: unknown format '%s' (supported: safetensors, hf)\n", format);
         return 2;
     }
     if (cf_export_safetensors(ckpt, out, dt) != CF_OK) {

@@ -179,6 +179,24 @@ cf_status cf_safetensors_save_params(const char *out_path, const cf_params *ps, 
     return rc;
 }
 
+/* -- under other names -- */
+
+cf_status cf_safetensors_write(const char *out_path, int n, const cf_st_out *t, cf_dtype dtype, cf_st_fetch fetch,
+                               void *user)
+{
+    if (!out_path || n < 0 || (n && (!t || !fetch))) return cf_set_error(CF_ERR_ARG, "safetensors: bad arguments");
+    entry *e = calloc((size_t)(n ? n : 1), sizeof *e);
+    if (!e) return cf_set_error(CF_ERR_OOM, "%s: out of memory", out_path);
+    for (int i = 0; i < n; i++) {
+        int64_t numel = 1;
+        for (int d = 0; d < t[i].ndim; d++) numel *= t[i].shape[d];
+        e[i] = (entry){t[i].name, t[i].ndim, t[i].shape, numel, t[i].src};
+    }
+    cf_status rc = write_file(out_path, e, n, dtype, 0, fetch, user);
+    free(e);
+    return rc;
+}
+
 /* -- from a checkpoint -- */
 
 static cf_status fetch_ckpt(void *user, int src, float *out)

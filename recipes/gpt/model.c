@@ -2,6 +2,7 @@
  * [B, T]; the loss is the mean next-token cross-entropy. */
 #include "layers/gpt.h"
 #include "recipes/run/limits.h"
+#include "recipes/run/lm_eval.h"
 #include "recipes/run/model.h"
 #include "recipes/gpt/model.h"
 
@@ -93,8 +94,7 @@ static cf_tensor *loss(cf_model *mb, cf_ctx *ctx, const cf_batch *b, cf_metrics 
 static int64_t items(cf_model *mb, const cf_batch *b)
 {
     (void)mb;
-    cf_tensor *t = cf_batch_get(b, "tokens");
-    return t ? cf_numel(t) : 0;
+    return cf_lm_items(b);
 }
 
 static double flops(cf_model *mb)
@@ -103,46 +103,13 @@ static double flops(cf_model *mb)
     return cf_gpt_flops_per_token(&m->gpt, m->gpt.cfg.seq);
 }
 
+static cf_tensor *logits_of(cf_ctx *ctx, void *net, cf_tensor *tokens) { return cf_gpt_logits(ctx, net, tokens, NULL); }
+
 /* Mean next-token cross-entropy over every window of the split (for text: contiguous, non-overlapping
- * windows covering the split) and its perplexity. Token losses are summed in double, so the result does not
- * depend on eval.batch_size. */
+ * windows covering the split) and its perplexity (cf_lm_score_split: independent of eval.batch_size). */
 static cf_status evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out)
 {
-    gpt_model *m = (gpt_model *)mb;
-    cf_dataset *ds = in->split;
-    int rows = (int)(in->batch_size < ds->len ? in->batch_size : ds->len);
-    cf_batch b = {0};
-    CF_TRY(cf_dataset_make_batch(ds, rows, &b));
-    bool prev_grad = cf_set_grad_enabled(ctx, false), prev_train = cf_is_training(ctx);
-    cf_set_training(ctx, false);
-    cf_ce_opts each = CF_CE_DEFAULTS;
-    each.reduction = CF_REDUCTION_NONE;
-    double total = 0, count = 0;
-    cf_status st = CF_OK;
-    for (int64_t at = 0; at < ds->len && st == CF_OK; at += rows) {
-        int n = (int)(ds->len - at < rows ? ds->len - at : rows);
-        for (int i = 0; i < n && st == CF_OK; i++) st = cf_dataset_get(ds, at + i, &b, i);
-        if (st == CF_OK) st = cf_batch_set_rows(&b, n);
-        if (st != CF_OK) break;
-        cf_tensor *tok = cf_batch_get(&b, "tokens"), *tgt = cf_batch_get(&b, "targets");
-        cf_tensor *loss = cf_cross_entropy_last(ctx, cf_gpt_logits(ctx, &m->gpt, tok, NULL), tgt, &each);
-        if (!loss) {
-            st = cf_last_status();
-            break;
-        }
-        for (int64_t i = 0; i < cf_numel(tgt); i++)
-            if (cf_get_flat(tgt, i) != -100) total += cf_get_flat(loss, i), count += 1;
-        cf_step_reset(ctx);
-    }
-    cf_set_training(ctx, prev_train);
-    cf_set_grad_enabled(ctx, prev_grad);
-    cf_batch_free(&b);
-    if (st == CF_OK) {
-        cf_metrics_set(out, "ce", total / count);
-        cf_metrics_set(out, "perplexity", exp(total / count));
-        cf_metrics_set(out, "tokens", count);
-    }
-    return st;
+    return cf_lm_evaluate(ctx, in, logits_of, &((gpt_model *)mb)->gpt, false, out);
 }
 
 static void free_model(cf_model *mb)

@@ -51,6 +51,13 @@ typedef struct cf_paper {
     const char *smoke_recipe;
     /* --set overrides that make the smoke recipe CI-sized (space-separated "key=value"; may be NULL). */
     const char *smoke_sets;
+    /* Pretrained weights in the Hugging Face layout (optional): the config.json "architectures" names this
+     * paper converts (NULL-terminated); `cformer import hf DIR -o OUT` calls hf_import (writes OUT/recipe.yaml
+     * and the checkpoint OUT/model.h5), `cformer export CKPT --format hf -o DIR` calls hf_export for a
+     * checkpoint whose model.type is one of the paper's models (writes config.json + model.safetensors). */
+    const char *const *hf_architectures;
+    cf_status (*hf_import)(const char *dir, const char *out_dir);
+    cf_status (*hf_export)(const char *ckpt, const char *out_dir, cf_dtype dtype);
 } cf_paper;
 
 #define CF_PAPER(folder) extern const cf_paper cf_paper_##folder;
@@ -61,6 +68,10 @@ typedef struct cf_paper {
 int cf_paper_count(void);
 const cf_paper *cf_paper_at(int i);
 const cf_paper *cf_paper_find(const char *name);
+/* The paper whose hf_architectures holds arch, or NULL. */
+const cf_paper *cf_paper_for_hf_architecture(const char *arch);
+/* The paper registering the model type name, or NULL. */
+const cf_paper *cf_paper_of_model(const char *name);
 /* The data generator called name across every paper, or NULL. */
 const cf_data_generator *cf_data_generator_find(const char *name);
 

@@ -29,6 +29,22 @@ const cf_data_generator *cf_data_generator_find(const char *name)
     return NULL;
 }
 
+const cf_paper *cf_paper_for_hf_architecture(const char *arch)
+{
+    for (int i = 0; arch && i < N_PAPERS; i++)
+        for (const char *const *a = papers[i]->hf_architectures; a && *a; a++)
+            if (strcmp(*a, arch) == 0) return papers[i];
+    return NULL;
+}
+
+const cf_paper *cf_paper_of_model(const char *name)
+{
+    for (int i = 0; name && i < N_PAPERS; i++)
+        for (const cf_model_vtable *const *m = papers[i]->models; m && *m; m++)
+            if (strcmp((*m)->name, name) == 0) return papers[i];
+    return NULL;
+}
+
 void cf_register_builtins(void)
 {
     static bool done;
