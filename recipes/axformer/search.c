@@ -10,6 +10,7 @@
  * OUT/search.json (rewritten after every step) and OUT/pruned.h5 (a checkpoint `cformer eval` scores). */
 #include "recipes/axformer/model.h"
 
+#include "autograd/fileio.h"
 #include "autograd/json.h"
 #include "recipes/checkpoint/checkpoint.h"
 #include "recipes/run/run.h"
@@ -297,7 +298,8 @@ static int search_cmd(int argc, char **argv)
     char evaldir[2048];
     snprintf(evaldir, sizeof evaldir, "%s/scoring", out);
     cf_run_options o = {.recipe_path = recipe, .n_sets = n_sets, .sets = sets, .run_dir = evaldir, .quiet = true};
-    cf_status st = cf_run_open(&s->run, &o, false);
+    cf_status st = cf_mkdirs(out);
+    if (st == CF_OK) st = cf_run_open(&s->run, &o, false);
     bool opened = st == CF_OK;
     if (st == CF_OK) st = run_search(s, ckpt);
     if (st != CF_OK) fprintf(stderr, "cformer run axformer-search: %s\n", cf_last_error());
