@@ -1,34 +1,13 @@
 /* CPU kernels of topk_softmax (autograd/ops/hardattn.h). One thread per row: the k-th largest value is
  * found by quickselect on a copy of the row (O(len)), the kept set is every entry strictly larger plus the
  * first entries equal to it in index order (so exactly k are kept, ties to the lower index as cf_topk), and
- * the softmax runs over the kept entries. Backward is the softmax backward from the output, which is zero
+ * the softmax runs over the kept entries. The quickselect copies live in a scratch buffer of the input's size
+ * (each row its own slice, so no thread bookkeeping). Backward is the softmax backward from the output, which is zero
  * wherever the output is. NaN counts as larger than every number, as in cf_topk. */
 #include "autograd/ops/hardattn_attr.h"
 #include "autograd/cpu/cpu.h"
 
 #include <math.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-static int max_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
-static int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 #define HARDATTN_KERNELS(T, EXPF) \
     static inline bool gt_##T(T a, T b) { return a > b || (isnan(a) && !isnan(b)); } \
     /* The k-th largest (1-based) of buf[0..n), reordering buf (Hoare quickselect, middle pivot). */ \
@@ -77,11 +56,8 @@ static int thread_id(void)
     } \
     static void fwd_##T(T *y, const T *x, int64_t rows, int64_t len, int64_t k, T *scratch) \
     { \
-        _Pragma("omp parallel if (rows > 1 && rows * len > CF_PAR_MIN)") \
-        { \
-            T *buf = scratch + (size_t)thread_id() * (size_t)len; \
-            _Pragma("omp for") for (int64_t r = 0; r < rows; r++) row_fwd_##T(y + r * len, x + r * len, len, k, buf); \
-        } \
+        _Pragma("omp parallel for if (rows > 1 && rows * len > CF_PAR_MIN)") for (int64_t r = 0; r < rows; r++) \
+            row_fwd_##T(y + r * len, x + r * len, len, k, scratch + r * len); \
     } \
     /* gx = y * (g - sum(g * y)) per row */ \
     static void bwd_##T(T *gx, const T *y, const T *g, int64_t rows, int64_t len, bool acc) \
@@ -121,7 +97,7 @@ cf_status cf_cpu_topk_softmax_fwd(cf_ctx *ctx, cf_node *n)
     if (rows == 0) return CF_OK;
     int64_t k = CF_ATTR(n, struct hardattn_attr)->k;
     size_t el = x->dtype == CF_F32 ? sizeof(float) : sizeof(double);
-    void *scratch = cf_scratch(ctx, (size_t)max_threads() * (size_t)len * el);
+    void *scratch = cf_scratch(ctx, (size_t)rows * (size_t)len * el);
     if (!scratch) return cf_last_status();
     if (x->dtype == CF_F32)
         fwd_float(cf_data(n->out), cf_data(x), rows, len, k, scratch);
