@@ -50,6 +50,9 @@ f = [s["flops_per_example"] for s in steps]
 assert all(b <= a for a, b in zip(f, f[1:])), f
 assert j["flops_ratio"] >= 1, j["flops_ratio"]
 assert steps[1]["stage"] == "layers", steps[1]
+# the wall-clock ratio comes from the back-to-back timing of the unpruned and the pruned switches
+assert j["ms_per_example_unpruned"] > 0 and j["ms_per_example_pruned"] > 0, j
+assert abs(j["wallclock_ratio"] - j["ms_per_example_unpruned"] / j["ms_per_example_pruned"]) < 1e-9, j
 PY
 grep -q "refit" "$tmp/s/search.json" && ok || bad "no refit step"
 "$cformer" eval --checkpoint "$tmp/s/pruned.h5" --out "$tmp/e.json" >/dev/null 2>&1 || bad "eval of pruned.h5"
@@ -59,6 +62,21 @@ e = json.load(open('$tmp/e.json')); s = json.load(open('$tmp/s/search.json'))
 assert e['layers_kept'] < 2 or e['blocks_kept'] < 4 or e['heads_kept'] < 4, e
 assert abs(e['flops_per_example'] - s['steps'][-1]['flops_per_example']) < 1e-6 * e['flops_per_example'], (e, s['steps'][-1])
 " && ok || bad "pruned checkpoint lost its switches: $(cat "$tmp/e.json")"
+
+# 4. the one-command reproduction (recipes/axformer/reproduce.sh), its smoke size: pretrain -> finetune -> search
+#    for two seeds, then the table with one row per seed and the mean over them
+"$root/recipes/axformer/reproduce.sh" --smoke --seeds 2 --out "$tmp/r" --build "$(dirname "$(dirname "$cformer")")" \
+    >"$tmp/r.log" 2>&1 || bad "reproduce.sh --smoke: $(tail -5 "$tmp/r.log")"
+python3 - "$tmp/r" <<'PY' && ok || bad "reproduce.sh table: $(cat "$tmp/r.log")"
+import json, sys
+r = json.load(open(sys.argv[1] + "/results.json"))
+assert [s["seed"] for s in r["seeds"]] == ["1", "2"], r["seeds"]
+f = [s["flops_ratio"] for s in r["seeds"]]
+assert abs(r["summary"]["flops_ratio"]["mean"] - sum(f) / 2) < 1e-9, r["summary"]
+md = open(sys.argv[1] + "/results.md").read()
+assert "| mean +- std (2 seeds) |" in md and "removal order" in md, md
+PY
+"$root/recipes/axformer/reproduce.sh" --seeds 0 >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "--seeds 0 accepted"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
