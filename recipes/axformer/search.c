@@ -315,7 +315,7 @@ static void usage(FILE *f)
                "greedily by validation loss and accuracy, re-fine-tuning (model.search.refit_steps) after each granularity;\n"
                "then top-k attention (model.search.hard_k) layer by layer. Writes DIR/search.json (removal order, accuracy,\n"
                "counted FLOPs and measured wall-clock after each step) and DIR/pruned.h5.\n\n"
-               "  cformer run axformer-search recipes/axformer/search.yaml --checkpoint runs/axformer-finetune/checkpoints/step-00000300.h5 --out runs/axformer-search\n");
+               "  cformer run axformer-search recipes/axformer/search.yaml --checkpoint runs/finetune/checkpoints/step-00000400.h5 --out runs/search\n");
 }
 
 static int search_cmd(int argc, char **argv)
