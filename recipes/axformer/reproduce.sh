@@ -34,18 +34,19 @@ cformer=$build/bin/cformer
 [ -x "$cformer" ] || die "no $cformer (build first: cmake -S . -B build && cmake --build build)"
 
 # The small configuration: spec 3.6's 6-layer post-LN encoder with 4 heads at d = 64 (FFN 256) on rows of 32
-# tokens; pre-training PRE steps, fine-tuning FT steps at a learning rate that over-fits the 1000 examples,
-# re-fine-tuning REFIT steps after each granularity of the search.
+# tokens and a 4000-sentence corpus; pre-training PRE steps, then the recipes' fine-tuning (to convergence) and
+# search (re-fine-tuning after each granularity). Empty PRE: the recipe's own step count.
 common=(--set data.path="$out/data")
+pre=""
 case $size in
     small) common+=(--set model.dim=64 --set model.hidden=256 --set data.len=31 --set data.generate.corpus=4000)
-           pre=600 ft=400 refit=60 ftlr=3e-4 ;;
-    full)  pre=1200 ft=400 refit=60 ftlr=3e-4 ;;
+           pre=600 ;;
+    full)  ;;
     smoke) common+=(--set model.dim=16 --set model.hidden=32 --set model.layers=2 --set model.heads=2 --set data.len=15
                     --set data.generate.corpus=64 --set data.generate.train=64 --set data.generate.val=32
-                    --set data.generate.test=32
-                    --set train.batch_size=16 --set eval.batch_size=16 --set eval.batches=1)
-           pre=2 ft=2 refit=2 ftlr=3e-4 ;;
+                    --set data.generate.test=32 --set train.batch_size=16 --set eval.batch_size=16
+                    --set eval.batches=1 --set train.steps=2 --set model.search.refit_steps=2)
+           pre=2 ;;
 esac
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 last() { ls "$1"/checkpoints/step-*.h5 | tail -1; }
@@ -53,15 +54,15 @@ mkdir -p "$out"
 for ((s = 1; s <= seeds; s++)); do
     d=$out/seed-$s
     mkdir -p "$d"
-    echo "seed $s: pre-training ($pre steps), fine-tuning ($ft steps), search -> $d" >&2
+    echo "seed $s: pre-training, fine-tuning, search -> $d" >&2
     "$cformer" train "$root/recipes/axformer/pretrain.yaml" --run-dir "$d/pretrain" --overwrite --quiet "${common[@]}" \
-        --set train.seed=$s --steps $pre --set checkpoint.every=$pre --set eval.every=$pre >"$d/pretrain.log" 2>&1 ||
-        { tail -5 "$d/pretrain.log" >&2; exit 1; }
+        --set train.seed=$s ${pre:+--set train.steps=$pre --set checkpoint.every=$pre --set eval.every=$pre} \
+        >"$d/pretrain.log" 2>&1 || { tail -5 "$d/pretrain.log" >&2; exit 1; }
     "$cformer" train "$root/recipes/axformer/finetune.yaml" --run-dir "$d/finetune" --overwrite --quiet "${common[@]}" \
-        --set train.seed=$s --steps $ft --set checkpoint.every=$ft --set optim.lr=$ftlr --set optim.warmup=20 \
-        --init-from "$(last "$d/pretrain")" >"$d/finetune.log" 2>&1 || { tail -5 "$d/finetune.log" >&2; exit 1; }
+        --set train.seed=$s --init-from "$(last "$d/pretrain")" >"$d/finetune.log" 2>&1 ||
+        { tail -5 "$d/finetune.log" >&2; exit 1; }
     "$cformer" run axformer-search "$root/recipes/axformer/search.yaml" --checkpoint "$(last "$d/finetune")" \
-        --out "$d/search" "${common[@]}" --set train.seed=$s --set model.search.refit_steps=$refit \
-        >"$d/search.log" 2>&1 || { tail -5 "$d/search.log" >&2; exit 1; }
+        --out "$d/search" "${common[@]}" --set train.seed=$s >"$d/search.log" 2>&1 ||
+        { tail -5 "$d/search.log" >&2; exit 1; }
 done
 python3 "$root/recipes/axformer/table.py" "$out" "recipes/axformer/reproduce.sh --seeds $seeds$([ $size = small ] || echo " --$size")"
