@@ -65,7 +65,7 @@ assert abs(e['flops_per_example'] - s['steps'][-1]['flops_per_example']) < 1e-6 
 
 # 4. the one-command reproduction (recipes/axformer/reproduce.sh), its smoke size: pretrain -> finetune -> search
 #    for two seeds, then the table with one row per seed and the mean over them
-"$root/recipes/axformer/reproduce.sh" --smoke --seeds 2 --out "$tmp/r" --build "$(dirname "$(dirname "$cformer")")" \
+"$root/recipes/axformer/reproduce.sh" --smoke --seeds 2 --tolerance 0.01 --out "$tmp/r" --build "$(dirname "$(dirname "$cformer")")" \
     >"$tmp/r.log" 2>&1 || bad "reproduce.sh --smoke: $(tail -5 "$tmp/r.log")"
 python3 - "$tmp/r" <<'PY' && ok || bad "reproduce.sh table: $(cat "$tmp/r.log")"
 import json, sys
@@ -74,9 +74,12 @@ assert [s["seed"] for s in r["seeds"]] == ["1", "2"], r["seeds"]
 f = [s["flops_ratio"] for s in r["seeds"]]
 assert abs(r["summary"]["flops_ratio"]["mean"] - sum(f) / 2) < 1e-9, r["summary"]
 md = open(sys.argv[1] + "/results.md").read()
-assert "| mean +- std (2 seeds) |" in md and "removal order" in md, md
+assert "| mean +- std (2 seeds) |" in md and "removal order" in md and "--tolerance 0.01" in md, md
 PY
+grep -q "tolerance: 0.01" "$tmp"/r/seed-1/search/refit-*/recipe.yaml && ok || bad "--tolerance did not reach the search"
 "$root/recipes/axformer/reproduce.sh" --seeds 0 >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "--seeds 0 accepted"
+"$root/recipes/axformer/reproduce.sh" --tolerance -1 --out "$tmp/bad" >/dev/null 2>&1; [ $? -eq 2 ] && ok ||
+    bad "--tolerance -1 accepted"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
