@@ -23,6 +23,7 @@ static const struct {
     {"tokenizer", cf_cmd_tokenizer, "`tokenizer train FILE --vocab N -o VOCAB`: learn a BPE vocabulary"},
     {"plot", cf_cmd_plot, "draw the curves in a run's metrics.jsonl to a PNG: `plot RUN_DIR`"},
     {"data", cf_cmd_data, "`data <generator>`: write generated or simulated data (`data --help` lists them)"},
+    {"run", cf_cmd_run, "`run <command>`: a paper's own job, e.g. a search (`run --help` lists them)"},
     {"list", cf_cmd_list, "list what is built in: papers, models, datasets, ops"},
 };
 

@@ -7,6 +7,7 @@
 #include "recipes/run/limits.h"   /* the ranges options share with recipe keys */
 
 #include <stdbool.h>
+#include <stdio.h>
 
 int cf_cmd_demo(int argc, char **argv);
 int cf_cmd_bench(int argc, char **argv);
@@ -23,6 +24,9 @@ int cf_cmd_data(int argc, char **argv);
 int cf_cmd_import(int argc, char **argv);
 /* `cformer export CKPT --format hf -o DIR` (cmd_hf.c), through the paper that registers the model. */
 int cf_cli_export_hf(const char *ckpt, const char *out, cf_dtype dt);
+int cf_cmd_run(int argc, char **argv);
+/* The papers' `cformer run` commands with their usage lines (for `run --help` and `list commands`). */
+void cf_list_commands(FILE *f);
 
 /* argv[i] is "--help" or "-h" for some i. */
 bool cf_cli_wants_help(int argc, char **argv);

@@ -9,10 +9,10 @@
 int cf_cmd_list(int argc, char **argv)
 {
     if (cf_cli_wants_help(argc, argv) || argc < 2) {
-        printf("usage: cformer list papers|models|datasets|ops\n\nLists the papers (recipes/papers.def: one line each,\n"
+        printf("usage: cformer list papers|models|datasets|commands|ops\n\nLists the papers (recipes/papers.def: one line each,\n"
                "tab-separated: folder, models, datasets, data generators, whether every model has its own evaluation,\n"
                "the smoke recipe and its CI-sized overrides, the title), the models a recipe's model.type can name, the\n"
-               "datasets data.type can name, or the differentiable ops and the backends with kernels for each.\n");
+               "datasets data.type can name, the papers' `cformer run` commands, or the differentiable ops and the backends with kernels for each.\n");
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "ops") == 0) {
@@ -49,10 +49,14 @@ int cf_cmd_list(int argc, char **argv)
         for (int i = 0; i < cf_model_count(); i++) printf("%-16s %s\n", cf_model_at(i)->name, cf_model_at(i)->summary);
         return 0;
     }
+    if (strcmp(argv[1], "commands") == 0) {
+        cf_list_commands(stdout);
+        return 0;
+    }
     if (strcmp(argv[1], "datasets") == 0) {
         cf_dataset_list(stdout);
         return 0;
     }
-    fprintf(stderr, "cformer list: unknown list '%s' (try: papers, models, datasets, ops)\n", argv[1]);
+    fprintf(stderr, "cformer list: unknown list '%s' (try: papers, models, datasets, commands, ops)\n", argv[1]);
     return 2;
 }

@@ -14,7 +14,7 @@
  *     CF_PAPER(mypaper)
  *
  * The generic commands reach a paper only through this table: `cformer data <generator>`, `cformer demo`,
- * `cformer generate` (the model's generate), `cformer eval` (the model's evaluate), `cformer list`. */
+ * `cformer generate` (the model's generate), `cformer run <command>`, `cformer eval` (the model's evaluate), `cformer list`. */
 #ifndef CF_PAPER_H
 #define CF_PAPER_H
 
@@ -38,12 +38,21 @@ typedef struct cf_data_generator {
     int (*describe)(const char *path);
 } cf_data_generator;
 
+/* `cformer run <name> [args]`: a paper's own job that is neither training nor evaluation (a search, a sweep). */
+typedef struct cf_paper_command {
+    const char *name;
+    const char *summary; /* one line for `cformer run --help` and `cformer list` */
+    const char *usage;   /* its argument synopsis ("--checkpoint CKPT --out DIR"), for `cformer run --help` */
+    int (*run)(int argc, char **argv); /* argv[0] is the command's name; returns a process exit code */
+} cf_paper_command;
+
 typedef struct cf_paper {
     const char *name;                      /* = its folder under recipes/ */
     const char *title;                     /* the paper: title, authors, venue */
     const cf_model_vtable *const *models;  /* NULL-terminated */
     const cf_dataset_entry *datasets;      /* terminated by an entry with name NULL; may be NULL */
     const cf_data_generator *generators;   /* terminated by an entry with name NULL; may be NULL */
+    const cf_paper_command *commands;      /* terminated by an entry with name NULL; may be NULL */
     /* The quickstart job (`cformer demo`), optional: argv[0] is "demo"; returns a process exit code. */
     int (*demo)(int argc, char **argv);
     /* A recipe file of the folder (relative to it) that the test suite trains for a few steps and evaluates
@@ -74,5 +83,7 @@ const cf_paper *cf_paper_for_hf_architecture(const char *arch);
 const cf_paper *cf_paper_of_model(const char *name);
 /* The data generator called name across every paper, or NULL. */
 const cf_data_generator *cf_data_generator_find(const char *name);
+/* The `cformer run` command called name across every paper, or NULL. */
+const cf_paper_command *cf_paper_command_find(const char *name);
 
 #endif

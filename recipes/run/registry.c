@@ -45,6 +45,14 @@ const cf_paper *cf_paper_of_model(const char *name)
     return NULL;
 }
 
+const cf_paper_command *cf_paper_command_find(const char *name)
+{
+    for (int i = 0; name && i < N_PAPERS; i++)
+        for (const cf_paper_command *c = papers[i]->commands; c && c->name; c++)
+            if (strcmp(c->name, name) == 0) return c;
+    return NULL;
+}
+
 void cf_register_builtins(void)
 {
     static bool done;
