@@ -116,6 +116,8 @@ cf_status cf_autoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input 
         for (int i = 0; i < m->nhorizons; i++)
             if (m->horizons[i] <= O) report(out, acc, O, m->horizons[i], per_step, true);
         if (!m->vanilla) report_delays(out, &hist, m->season);
+        const cf_forecast_config *c = m->vanilla ? &m->tf.cfg : &m->net.cfg;
+        if (m->nbench > 0) st = cf_autoformer_bench(ctx, c->dim, c->heads, c->factor, m->bench_lengths, m->nbench, out);
     }
     cf_batch_free(&b);
     free(acc);

@@ -67,6 +67,8 @@ static void eval_keys(cf_recipe *r, cf_autoformer_model_t *m, const cf_data_info
     if (nd == 1) dflt[0] = O;
     m->nhorizons = cf_recipe_int_list_in(r, "eval.horizons", m->horizons, 5, dflt, nd, 1, CF_MAX_SEQ);
     if (m->nhorizons < 0) m->nhorizons = 0;
+    m->nbench = cf_recipe_int_list_in(r, "eval.bench_lengths", m->bench_lengths, 5, NULL, 0, 2, 1 << 16);
+    if (m->nbench < 0) m->nbench = 0;
     for (int i = 0; i < m->nhorizons; i++)
         if (info->frames > 0 && m->horizons[i] > info->frames) {
             cf_recipe_fail(r, "eval.horizons", CF_ERR_ARG, "%lld is beyond data.pred_len %lld",

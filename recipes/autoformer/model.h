@@ -19,6 +19,8 @@ typedef struct cf_autoformer_model_t {
     int64_t season;                  /* eval.season: the seasonal-naive period (and the delay histogram's) */
     int64_t horizons[5];             /* eval.horizons: per-horizon metrics over the first h steps (at most 5) */
     int nhorizons;
+    int64_t bench_lengths[5];        /* eval.bench_lengths: time Auto-Correlation against attention (bench.c) */
+    int nbench;
 } cf_autoformer_model_t;
 
 /* The forecast [B, O, cout] of a batch ("x", "x_mark", "dec_mark", "y" of data/series/csv_dataset.h). */
@@ -26,6 +28,10 @@ cf_tensor *cf_autoformer_forecast(cf_ctx *ctx, cf_autoformer_model_t *m, const c
 /* `cformer eval`: MSE and MAE per horizon (z-scored and original units), the seasonal-naive baseline, and for
  * Autoformer the histogram of encoder layer 1's delays. */
 cf_status cf_autoformer_evaluate(cf_model *m, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out);
+/* ac_ms_L<L> and attn_ms_L<L>: the fastest ms (of 9) of a forward+backward of one Auto-Correlation layer and of one full
+ * attention layer (width D, H heads, batch 1) at each of the n lengths. */
+cf_status cf_autoformer_bench(cf_ctx *ctx, int64_t D, int64_t H, double factor, const int64_t *lengths, int n,
+                              cf_metrics *out);
 
 /* data.type: series_csv (data/series/csv_dataset.h; data.generate writes the synthetic series when the file is
  * missing) */
