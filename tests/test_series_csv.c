@@ -59,51 +59,54 @@ static void test_dates(void)
 static void refused(const char *name, const char *text, cf_nan_policy nan, const char *frag1, const char *frag2,
                     int line)
 {
-    cf_series_table t;
+    cf_series_table t; /* line: the case's index, for messages */
     const char *p = write_text(name, text);
     cf_status st = cf_series_csv_read(p, "date", nan, &t);
-    CHECK(st != CF_OK, "line %d: %s accepted", line, name);
-    CHECK(t.rows == 0 && t.values == NULL, "line %d: a refused table is not empty", line);
+    CHECK(st != CF_OK, "case %d: %s accepted", line, name);
+    CHECK(t.rows == 0 && t.values == NULL, "case %d: a refused table is not empty", line);
     if (st == CF_OK) return;
     const char *e = cf_last_error();
-    CHECK(strstr(e, p) != NULL, "line %d: '%s' does not name the file", line, e);
-    CHECK(strstr(e, frag1) != NULL, "line %d: '%s' lacks '%s'", line, e, frag1);
-    CHECK(!frag2 || strstr(e, frag2) != NULL, "line %d: '%s' lacks '%s'", line, e, frag2);
+    CHECK(strstr(e, p) != NULL, "case %d: '%s' does not name the file", line, e);
+    CHECK(strstr(e, frag1) != NULL, "case %d: '%s' lacks '%s'", line, e, frag1);
+    CHECK(!frag2 || strstr(e, frag2) != NULL, "case %d: '%s' lacks '%s'", line, e, frag2);
 }
 
 static void test_malformed(void)
 {
-    const char *h = "date,A,B\n";
-    char buf[512];
-    refused("empty.csv", "", CF_NAN_REFUSE, "empty", NULL, __LINE__);
-    refused("header-only.csv", h, CF_NAN_REFUSE, "no data rows", NULL, __LINE__);
-    refused("no-date.csv", "time,A\n2016-01-01,1\n", CF_NAN_REFUSE, ":1:", "no date column 'date'", __LINE__);
-    refused("only-date.csv", "date\n2016-01-01\n", CF_NAN_REFUSE, ":1:", "no numeric column", __LINE__);
-    refused("dup.csv", "date,A,A\n2016-01-01,1,2\n", CF_NAN_REFUSE, ":1: column 3", "repeats column 2", __LINE__);
-    refused("empty-name.csv", "date,,B\n2016-01-01,1,2\n", CF_NAN_REFUSE, ":1: column 2", "empty name", __LINE__);
-    snprintf(buf, sizeof buf, "%s2016-01-01 00:00,1,2\n2016-01-01 01:00,1\n", h);
-    refused("short-row.csv", buf, CF_NAN_REFUSE, ":3:", "2 fields, the header has 3", __LINE__);
-    snprintf(buf, sizeof buf, "%s2016-01-01 00:00,1,2,3\n", h);
-    refused("long-row.csv", buf, CF_NAN_REFUSE, ":2:", "more than 3 fields", __LINE__);
-    snprintf(buf, sizeof buf, "%s2016-01-01 00:00,1,2\n2016-01-01 01:00,1,x7\n", h);
-    refused("text-cell.csv", buf, CF_NAN_REFUSE, ":3: column 3 'B'", "'x7' is not a finite number", __LINE__);
-    snprintf(buf, sizeof buf, "%s2016-01-01 00:00,1.5e,2\n", h);
-    refused("half-number.csv", buf, CF_NAN_REFUSE, ":2: column 2 'A'", "'1.5e'", __LINE__);
-    snprintf(buf, sizeof buf, "%s2016-01-01 00:00,inf,2\n", h);
-    refused("inf.csv", buf, CF_NAN_REFUSE, ":2: column 2 'A'", "finite", __LINE__);
-    snprintf(buf, sizeof buf, "%s2016-01-01 00:00,1,2\n2016-02-30 00:00,1,2\n", h);
-    refused("bad-date.csv", buf, CF_NAN_REFUSE, ":3: column 1 'date'", "'2016-02-30 00:00' is not a date", __LINE__);
-    snprintf(buf, sizeof buf, "%s2016-01-01 02:00,1,2\n2016-01-01 01:00,1,2\n", h);
-    refused("backwards.csv", buf, CF_NAN_REFUSE, ":3: column 1 'date'", "is not after the previous row's "
-            "2016-01-01 02:00:00", __LINE__);
-    snprintf(buf, sizeof buf, "%s2016-01-01 01:00,1,2\n2016-01-01 01:00,1,2\n", h);
-    refused("repeated-date.csv", buf, CF_NAN_REFUSE, ":3:", "dates must increase", __LINE__);
-    snprintf(buf, sizeof buf, "%s2016-01-01 00:00,1,2\n\n2016-01-01 01:00,1,2\n", h);
-    refused("blank-line.csv", buf, CF_NAN_REFUSE, ":3:", "empty line", __LINE__);
-    snprintf(buf, sizeof buf, "%s2016-01-01 00:00,1,2\n2016-01-01 01:00,NaN,2\n", h);
-    refused("nan-refused.csv", buf, CF_NAN_REFUSE, ":3: column 2 'A'", "missing value", __LINE__);
-    snprintf(buf, sizeof buf, "B,date,A\n1,2016-01-01 00:00,\n2,2016-01-01 01:00,\n");
-    refused("nan-column.csv", buf, CF_NAN_FFILL, ":2: column 3 'A'", "no value at all", __LINE__);
+#define H "date,A,B\n"
+    static const struct {
+        const char *name, *text;
+        cf_nan_policy nan;
+        const char *frag1, *frag2;
+    } cases[] = {
+        {"empty.csv", "", CF_NAN_REFUSE, "empty", NULL},
+        {"header-only.csv", H, CF_NAN_REFUSE, "no data rows", NULL},
+        {"no-date.csv", "time,A\n2016-01-01,1\n", CF_NAN_REFUSE, ":1:", "no date column 'date'"},
+        {"only-date.csv", "date\n2016-01-01\n", CF_NAN_REFUSE, ":1:", "no numeric column"},
+        {"dup.csv", "date,A,A\n2016-01-01,1,2\n", CF_NAN_REFUSE, ":1: column 3", "repeats column 2"},
+        {"empty-name.csv", "date,,B\n2016-01-01,1,2\n", CF_NAN_REFUSE, ":1: column 2", "empty name"},
+        {"short-row.csv", H "2016-01-01 00:00,1,2\n2016-01-01 01:00,1\n", CF_NAN_REFUSE, ":3:",
+         "2 fields, the header has 3"},
+        {"long-row.csv", H "2016-01-01 00:00,1,2,3\n", CF_NAN_REFUSE, ":2:", "more than 3 fields"},
+        {"text-cell.csv", H "2016-01-01 00:00,1,2\n2016-01-01 01:00,1,x7\n", CF_NAN_REFUSE, ":3: column 3 'B'",
+         "'x7' is not a finite number"},
+        {"half-number.csv", H "2016-01-01 00:00,1.5e,2\n", CF_NAN_REFUSE, ":2: column 2 'A'", "'1.5e'"},
+        {"inf.csv", H "2016-01-01 00:00,inf,2\n", CF_NAN_REFUSE, ":2: column 2 'A'", "finite"},
+        {"bad-date.csv", H "2016-01-01 00:00,1,2\n2016-02-30 00:00,1,2\n", CF_NAN_REFUSE, ":3: column 1 'date'",
+         "'2016-02-30 00:00' is not a date"},
+        {"backwards.csv", H "2016-01-01 02:00,1,2\n2016-01-01 01:00,1,2\n", CF_NAN_REFUSE, ":3: column 1 'date'",
+         "is not after the previous row's 2016-01-01 02:00:00"},
+        {"repeated-date.csv", H "2016-01-01 01:00,1,2\n2016-01-01 01:00,1,2\n", CF_NAN_REFUSE, ":3:",
+         "dates must increase"},
+        {"blank-line.csv", H "2016-01-01 00:00,1,2\n\n2016-01-01 01:00,1,2\n", CF_NAN_REFUSE, ":3:", "empty line"},
+        {"nan-refused.csv", H "2016-01-01 00:00,1,2\n2016-01-01 01:00,NaN,2\n", CF_NAN_REFUSE, ":3: column 2 'A'",
+         "missing value"},
+        {"nan-column.csv", "B,date,A\n1,2016-01-01 00:00,\n2,2016-01-01 01:00,\n", CF_NAN_FFILL, ":2: column 3 'A'",
+         "no value at all"},
+    };
+#undef H
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        refused(cases[i].name, cases[i].text, cases[i].nan, cases[i].frag1, cases[i].frag2, (int)i);
     cf_series_table t;
     CHECK(cf_series_csv_read(tmp_path("does-not-exist.csv"), "date", CF_NAN_REFUSE, &t) == CF_ERR_IO);
     CHECK_ERROR_HAS("does-not-exist.csv");
