@@ -47,10 +47,9 @@ static bool digits(const char **s, int n, int64_t *v)
 bool cf_parse_datetime(const char *s, int64_t *stamp)
 {
     int64_t y, mo, d, h = 0, mi = 0, sec = 0;
-    char sep = s[4];
-    if (!digits(&s, 4, &y) || (sep != '-' && sep != '/') || *s++ != sep || !digits(&s, 2, &mo) || *s++ != sep ||
-        !digits(&s, 2, &d))
-        return false;
+    if (!digits(&s, 4, &y)) return false;
+    char sep = *s++; /* '-' or '/', the same twice */
+    if ((sep != '-' && sep != '/') || !digits(&s, 2, &mo) || *s++ != sep || !digits(&s, 2, &d)) return false;
     if (*s == ' ' || *s == 'T') {
         s++;
         if (!digits(&s, 2, &h) || *s++ != ':' || !digits(&s, 2, &mi)) return false;
