@@ -57,7 +57,8 @@ for h in (12, 24):
 assert e["mse_h24"] == e["mse"] and e["mae"] > 0 and e["mse_orig"] > 0 and e["mae_orig"] > 0, e
 assert ("delay_top1" in e) == (arch == "autoformer"), e
 if arch == "autoformer":
-    assert 0 <= e["delay_share_multiple"] <= 1 and 0 <= e["delay_top1"] < I, e
+    assert 0 <= e["delay_share_multiple"] <= 1 and 0 <= e["delay_top1"] < I and 0 <= e["delay_phase"] < P, e
+    assert 3.0 / P - 1e-9 <= e["delay_share_phase"] <= 1, e
 PY
 done
 

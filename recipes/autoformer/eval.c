@@ -5,7 +5,9 @@
  * Beside the model: the seasonal-naive forecast (x[I - P + (j mod P)] for step j, P = eval.season) of the same
  * windows (naive_mse, ...). For Autoformer, the delays encoder layer 1 chose in inference mode: the four most
  * chosen (delay_top1..4), the share within one step of a multiple of P (delay_share_multiple, delay 0
- * included) and the share of delay 0. */
+ * included), and the residue r mod P within one step of which the most delays fall (delay_phase) with their
+ * share (delay_share_phase: period-spaced delays r, r + P, ... give a share near 1, period-blind ones about
+ * 3/P). */
 #include "data/series/csv_dataset.h"
 #include "recipes/autoformer/model.h"
 
@@ -52,13 +54,23 @@ static void report(cf_metrics *out, const double *acc, int64_t O, int64_t h, dou
 
 static void report_delays(cf_metrics *out, const cf_delay_hist *h, int64_t P)
 {
-    int64_t total = 0, near = 0;
+    int64_t total = 0, near = 0, phase = 0, best_phase = -1;
     for (int64_t t = 0; t < h->len; t++) {
         total += h->counts[t];
         int64_t r = t % P;
         if (r <= 1 || r >= P - 1) near += h->counts[t];
     }
     if (total == 0) return;
+    /* the residue mod P (+-1, circularly) that holds the most delays: learned query and key projections may put
+     * a constant phase between them, so period-spaced delays sit at r, r + P, r + 2P, ... */
+    for (int64_t r = 0; r < P; r++) {
+        int64_t n = 0;
+        for (int64_t t = 0; t < h->len; t++) {
+            int64_t d = ((t - r) % P + P) % P;
+            if (d <= 1 || d >= P - 1) n += h->counts[t];
+        }
+        if (n > phase) phase = n, best_phase = r;
+    }
     bool used[4096] = {false};
     for (int k = 0; k < 4 && k < h->len; k++) {
         int64_t best = -1;
@@ -71,7 +83,8 @@ static void report_delays(cf_metrics *out, const cf_delay_hist *h, int64_t P)
         cf_metrics_set(out, name, (double)best);
     }
     cf_metrics_set(out, "delay_share_multiple", (double)near / (double)total);
-    cf_metrics_set(out, "delay_share_zero", (double)h->counts[0] / (double)total);
+    cf_metrics_set(out, "delay_phase", (double)best_phase);
+    cf_metrics_set(out, "delay_share_phase", (double)phase / (double)total);
 }
 
 cf_status cf_autoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out)

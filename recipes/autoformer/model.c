@@ -69,6 +69,11 @@ static void eval_keys(cf_recipe *r, cf_autoformer_model_t *m, const cf_data_info
     if (m->nhorizons < 0) m->nhorizons = 0;
     m->nbench = cf_recipe_int_list_in(r, "eval.bench_lengths", m->bench_lengths, 5, NULL, 0, 2, 1 << 16);
     if (m->nbench < 0) m->nbench = 0;
+    /* the report: windows, 6 metrics for all steps and per horizon, 7 delay metrics, 2 per length, the step */
+    int fit = (CF_METRICS_MAX - 1 - 1 - 6 * (1 + m->nhorizons) - 7) / 2;
+    if (m->nbench > fit)
+        cf_recipe_fail(r, "eval.bench_lengths", CF_ERR_ARG, "%d lengths, but with %d eval.horizons at most %d fit "
+                       "in the report", m->nbench, m->nhorizons, fit < 0 ? 0 : fit);
     for (int i = 0; i < m->nhorizons; i++)
         if (info->frames > 0 && m->horizons[i] > info->frames) {
             cf_recipe_fail(r, "eval.horizons", CF_ERR_ARG, "%lld is beyond data.pred_len %lld",
