@@ -65,6 +65,22 @@ static cf_status layer_init(cf_autoformer_layer *l, cf_params *ps, const cf_fore
     return st;
 }
 
+/* Both forecasters' last layers -- the encoder's and the decoder's LayerNorm (named "...norm.layernorm" in
+ * Autoformer's my_Layernorm) and the projection D -> C -- then the model's name scope is closed; st: so far. */
+static cf_status finish_init(cf_params *ps, const char *name, const cf_forecast_config *c, bool season_norm,
+                             cf_norm_layer *enc_norm, cf_norm_layer *dec_norm, cf_linear_layer *proj, cf_status st)
+{
+    const char *leaf = season_norm ? ".layernorm" : "";
+    char en[48], dn[48];
+    snprintf(en, sizeof en, "encoder.norm%s", leaf);
+    snprintf(dn, sizeof dn, "decoder.norm%s", leaf);
+    if (st == CF_OK) st = cf_norm_init(enc_norm, ps, en, CF_NORM_LAYER, c->dim, true, 1e-5);
+    if (st == CF_OK) st = cf_norm_init(dec_norm, ps, dn, CF_NORM_LAYER, c->dim, true, 1e-5);
+    if (st == CF_OK) st = cf_linear_init(proj, ps, "decoder.projection", c->dim, c->cin, true, 0);
+    if (*name) cf_params_pop(ps);
+    return st;
+}
+
 cf_status cf_autoformer_init(cf_autoformer *m, cf_params *ps, const char *name, const cf_forecast_config *c)
 {
     memset(m, 0, sizeof *m);
@@ -89,11 +105,7 @@ cf_status cf_autoformer_init(cf_autoformer *m, cf_params *ps, const char *name, 
         st = layer_init(&m->dec[i], ps, c, true);
         cf_params_pop(ps);
     }
-    if (st == CF_OK) st = cf_norm_init(&m->enc_norm, ps, "encoder.norm.layernorm", CF_NORM_LAYER, c->dim, true, 1e-5);
-    if (st == CF_OK) st = cf_norm_init(&m->dec_norm, ps, "decoder.norm.layernorm", CF_NORM_LAYER, c->dim, true, 1e-5);
-    if (st == CF_OK) st = cf_linear_init(&m->proj, ps, "decoder.projection", c->dim, c->cin, true, 0);
-    if (*name) cf_params_pop(ps);
-    return st;
+    return finish_init(ps, name, c, true, &m->enc_norm, &m->dec_norm, &m->proj, st);
 }
 
 void cf_autoformer_free(cf_autoformer *m)
@@ -201,11 +213,7 @@ cf_status cf_vanilla_forecaster_init(cf_vanilla_forecaster *m, cf_params *ps, co
         snprintf(nm, sizeof nm, "decoder.layers.%lld", (long long)i);
         st = cf_block_init(&m->dec[i], ps, nm, &bc);
     }
-    if (st == CF_OK) st = cf_norm_init(&m->enc_norm, ps, "encoder.norm", CF_NORM_LAYER, c->dim, true, 1e-5);
-    if (st == CF_OK) st = cf_norm_init(&m->dec_norm, ps, "decoder.norm", CF_NORM_LAYER, c->dim, true, 1e-5);
-    if (st == CF_OK) st = cf_linear_init(&m->proj, ps, "decoder.projection", c->dim, c->cin, true, 0);
-    if (*name) cf_params_pop(ps);
-    return st;
+    return finish_init(ps, name, c, false, &m->enc_norm, &m->dec_norm, &m->proj, st);
 }
 
 void cf_vanilla_forecaster_free(cf_vanilla_forecaster *m)
