@@ -1,8 +1,9 @@
 /* The cost of Auto-Correlation against full attention as the length grows (Wu et al., NeurIPS 2021, Sec. 3.2:
  * "O(L log L) complexity" against self-attention's O(L^2)): one self-correlation layer (cf_autocorr_fwd) and
  * one full softmax attention layer (cf_attention_fwd) of the same width, forward and backward of the sum of the
- * output, batch 1, f32, timed at each length in the same run (the fastest of 9 passes: the least disturbed by other jobs on the cores). `cformer eval`
- * runs it when eval.bench_lengths is given (recipes/autoformer/bench-autocorr.sh prints the table). */
+ * output, batch 1, f32, timed at each length in the same run (the fastest of 9 passes: the least disturbed by
+ * other jobs on the cores). `cformer eval` runs it when eval.bench_lengths is given
+ * (recipes/autoformer/bench-autocorr.sh prints the table). */
 #include "recipes/autoformer/model.h"
 
 #include "autograd/clock.h"
