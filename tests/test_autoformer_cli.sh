@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Autoformer through the cformer command: `cformer data series` (help, errors, determinism, the ETT layout);
+# both recipes of recipes/autoformer/ (autoformer, transformer) trained a few steps on a short series and
+# evaluated -- MSE/MAE per horizon on the z-scored scale and in original units, the seasonal-naive baseline
+# (exact: its value is recomputed here from the CSV), Autoformer's delay histogram -- and recipe and CSV errors
+# naming key, file, line and column; get-real-data.sh converts a statsmodels-style CSV to the ETT layout.
+source "$(dirname "$0")/harness.bash"
+needs_hdf5 "${3:-.}"
+cformer=$1 root=$2
+
+# 1. cformer data series
+"$cformer" data series --help | grep -q -- "--out FILE.csv" && ok || bad "data series --help"
+"$cformer" data series --rows 5 >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "missing --out accepted"
+out=$("$cformer" data series --out "$tmp/s.csv" --rows 1 2>&1); [ $? -eq 2 ] && ok || bad "1 row accepted"
+echo "$out" | grep -q -- "--rows" && ok || bad "rows message: $out"
+out=$("$cformer" data series --out "$tmp/s.csv" --rows 1500 --seed 3) || bad "data series: $out"
+head -1 "$tmp/s.csv" | grep -qx "date,V0,V1,V2,OT" && ok || bad "header: $(head -1 "$tmp/s.csv")"
+sed -n 2p "$tmp/s.csv" | grep -q "^2016-07-01 00:00:00," && ok || bad "first date"
+[ "$(wc -l <"$tmp/s.csv")" -eq 1501 ] && ok || bad "rows"
+"$cformer" data series --out "$tmp/s2.csv" --rows 1500 --seed 3 >/dev/null && cmp -s "$tmp/s.csv" "$tmp/s2.csv" && ok ||
+    bad "generation is not deterministic"
+
+# 2. both recipes, a few steps each, then the evaluation
+small=(--set data.path="$tmp/s.csv" --set data.seq_len=48 --set data.label_len=24 --set data.pred_len=24
+       --set 'eval.horizons=[12,24]' --set model.dim=8 --set model.heads=2 --set model.ff=16 --set train.steps=2
+       --set train.batch_size=8 --set eval.every=2 --set eval.batches=1 --set eval.batch_size=64 --set checkpoint.every=2)
+for r in autoformer transformer; do
+    run="$tmp/run-$r"
+    "$cformer" train "$root/recipes/autoformer/$r.yaml" --run-dir "$run" --quiet "${small[@]}" >"$run.log" 2>&1 ||
+        { bad "$r: does not train: $(tail -3 "$run.log")"; continue; }
+    ok
+    "$cformer" eval "$root/recipes/autoformer/$r.yaml" --checkpoint "$run/checkpoints/step-00000002.h5" \
+        --out "$run.json" "${small[@]}" >"$run.eval.log" 2>&1 || { bad "$r: eval: $(tail -3 "$run.eval.log")"; continue; }
+    python3 - "$run.json" "$r" "$tmp/s.csv" <<'PY' && ok || bad "$r: eval.json"
+import csv, json, math, sys
+e, arch = json.load(open(sys.argv[1])), sys.argv[2]
+rows = [[float(v) for v in r[1:]] for r in list(csv.reader(open(sys.argv[3])))[1:]]
+N, I, O, P = len(rows), 48, 24, 24
+ntr, nte = int(N * 0.7), int(N * 0.2)
+cols = list(zip(*rows))
+mean = [sum(c[:ntr]) / ntr for c in cols]
+sd = [math.sqrt(sum((v - m) ** 2 for v in c[:ntr]) / ntr) for c, m in zip(cols, mean)]
+z = [[(v - m) / s for v, m, s in zip(r, mean, sd)] for r in rows]
+b1, b2 = N - nte - I, N
+windows = b2 - b1 - I - O + 1
+assert e["windows"] == windows, (e["windows"], windows)
+for h in (12, 24):
+    se = ae = 0.0
+    for s in range(b1, b1 + windows):
+        for j in range(h):
+            for c in range(4):
+                d = z[s + I - P + j % P][c] - z[s + I + j][c]
+                se, ae = se + d * d, ae + abs(d)
+    n = windows * h * 4
+    assert abs(e["naive_mse_h%d" % h] - se / n) < 1e-4 * max(1, se / n), (h, e["naive_mse_h%d" % h], se / n)
+    assert abs(e["naive_mae_h%d" % h] - ae / n) < 1e-4, (h, e["naive_mae_h%d" % h], ae / n)
+assert e["mse_h24"] == e["mse"] and e["mae"] > 0 and e["mse_orig"] > 0 and e["mae_orig"] > 0, e
+assert ("delay_top1" in e) == (arch == "autoformer"), e
+if arch == "autoformer":
+    assert 0 <= e["delay_share_multiple"] <= 1 and 0 <= e["delay_top1"] < I and 0 <= e["delay_phase"] < P, e
+    assert 3.0 / P - 1e-9 <= e["delay_share_phase"] <= 1, e
+PY
+done
+
+# 3. errors name the key, the file, the line and the column
+run="$tmp/e"
+out=$("$cformer" train "$root/recipes/autoformer/autoformer.yaml" --run-dir "$run-1" "${small[@]}" \
+      --set model.moving_avg=24 2>&1) && bad "even moving_avg accepted"
+echo "$out" | grep -q "model.moving_avg: 24 must be odd" && ok || bad "moving_avg message: $out"
+out=$("$cformer" train "$root/recipes/autoformer/autoformer.yaml" --run-dir "$run-2" "${small[@]}" \
+      --set data.features=X 2>&1) && bad "unknown features accepted"
+echo "$out" | grep -q "data.features: unknown value 'X'" && ok || bad "features message: $out"
+out=$("$cformer" train "$root/recipes/autoformer/autoformer.yaml" --run-dir "$run-3" "${small[@]}" \
+      --set 'eval.horizons=[48]' 2>&1) && bad "horizon beyond pred_len accepted"
+echo "$out" | grep -q "eval.horizons: 48 is beyond data.pred_len 24" && ok || bad "horizons message: $out"
+cp "$tmp/s.csv" "$tmp/bad.csv"
+sed -i '7s/,[^,]*$/,oops/' "$tmp/bad.csv"
+out=$("$cformer" train "$root/recipes/autoformer/autoformer.yaml" --run-dir "$run-4" "${small[@]}" \
+      --set data.path="$tmp/bad.csv" 2>&1) && bad "a text cell accepted"
+echo "$out" | grep -q "bad.csv:7: column 5 'OT': 'oops' is not a finite number" && ok || bad "cell message: $out"
+# a missing file is written by data.generate (the recipe's synthetic series)
+"$cformer" train "$root/recipes/autoformer/autoformer.yaml" --run-dir "$run-5" "${small[@]}" \
+    --set data.path="$tmp/gen/none.csv" --set data.generate.rows=1200 >/dev/null 2>&1 || bad "data.generate failed"
+[ "$(wc -l <"$tmp/gen/none.csv")" -eq 1201 ] && head -1 "$tmp/gen/none.csv" | grep -qx "date,V0,V1,V2,OT" && ok ||
+    bad "data.generate did not write the series"
+
+# 4. the real-data script's conversion (without apt: a statsmodels-style CSV given directly)
+printf 'date,co2\n19580329,316.1\n19580405,317.3\n19580412,\n19580419,317.5\n' >"$tmp/co2-raw.csv"
+bash "$root/recipes/autoformer/get-real-data.sh" --from "$tmp/co2-raw.csv" --out "$tmp/co2.csv" >/dev/null 2>&1 ||
+    bad "get-real-data.sh --from failed"
+head -2 "$tmp/co2.csv" | tail -1 | grep -qx "1958-03-29 00:00:00,316.1" && ok || bad "co2 conversion: $(head -3 "$tmp/co2.csv")"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
