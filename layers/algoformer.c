@@ -34,19 +34,6 @@ static cf_status check_config(const cf_algoformer_config *c)
     return CF_OK;
 }
 
-static cf_status init_stack(cf_block **out, cf_params *ps, const char *name, int64_t n, const cf_block_config *bc)
-{
-    *out = NULL;
-    if (n == 0) return CF_OK;
-    if (!(*out = calloc((size_t)n, sizeof **out))) return cf_set_error(CF_ERR_OOM, "algoformer: out of memory");
-    for (int64_t l = 0; l < n; l++) {
-        char bname[48];
-        snprintf(bname, sizeof bname, "%s.%lld", name, (long long)l);
-        CF_TRY(cf_block_init(&(*out)[l], ps, bname, bc));
-    }
-    return CF_OK;
-}
-
 cf_status cf_algoformer_init(cf_algoformer *m, cf_params *ps, const cf_algoformer_config *cfg)
 {
     memset(m, 0, sizeof *m);
@@ -61,9 +48,9 @@ cf_status cf_algoformer_init(cf_algoformer *m, cf_params *ps, const cf_algoforme
                           .eps = 1e-5, .std = std, .out_std = out_std};
     CF_TRY(cf_linear_init(&m->read_in, ps, "read_in", cfg->input_dim, cfg->dim, true, std));
     CF_TRY(cf_embedding_init(&m->wpe, ps, "wpe", cfg->positions, cfg->dim, std));
-    cf_status st = init_stack(&m->pre, ps, "pre", cfg->pre, &bc);
-    if (st == CF_OK) st = init_stack(&m->loop, ps, "loop", cfg->loop, &bc);
-    if (st == CF_OK) st = init_stack(&m->post, ps, "post", cfg->post, &bc);
+    cf_status st = cf_block_stack_init(&m->pre, ps, "pre", cfg->pre, &bc);
+    if (st == CF_OK) st = cf_block_stack_init(&m->loop, ps, "loop", cfg->loop, &bc);
+    if (st == CF_OK) st = cf_block_stack_init(&m->post, ps, "post", cfg->post, &bc);
     if (st == CF_OK) st = cf_norm_init(&m->ln_f, ps, "ln_f", CF_NORM_LAYER, cfg->dim, true, 1e-5);
     if (st == CF_OK) st = cf_linear_init(&m->read_out, ps, "read_out", cfg->dim, 1, true, std);
     if (st != CF_OK) cf_algoformer_free(m);

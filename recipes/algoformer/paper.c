@@ -13,5 +13,5 @@ const cf_paper cf_paper_algoformer = {
     .datasets = datasets,
     .smoke_recipe = "algoformer.yaml",
     .smoke_sets = "train.steps=3 eval.every=3 eval.batches=2 data.eval_items=16 eval.batch_size=8 "
-                  "model.dim=16 model.heads=2 train.batch_size=8 data.n_every=1 eval.loops=[12]",
+                  "model.dim=16 model.heads=2 train.batch_size=8 data.n_every=1",
 };
