@@ -52,7 +52,7 @@ static void check_tied(int64_t T, int64_t W)
     CHECK(cf_algoformer_init(&m, ps, &c) == CF_OK, "init: %s", cf_last_error());
     cf_block *copies = calloc((size_t)T, sizeof *copies);
     for (int64_t j = 0; j < T; j++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "copy.%lld", (long long)j);
         CHECK(cf_block_init(&copies[j], cp, name, &m.loop[0].cfg) == CF_OK);
     }

@@ -146,7 +146,7 @@ cf_status cf_algoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input 
     cf_metrics_set(out, "loops", (double)rep->loops);
     for (int e = 0; e < rep->extra; e++) {
         char name[32];
-        snprintf(name, sizeof name, "mse_at_n_loops%lld", (long long)rep->extra_loops[e]);
+        snprintf(name, sizeof name, "mse_at_n_loops%d", (int)rep->extra_loops[e]); /* loops <= 64 */
         cf_metrics_set(out, name, rep->extra_mse[e][n]);
     }
     return CF_OK;
