@@ -2,6 +2,7 @@
  * self-attention + cross-attention + MLP), with residual dropout. */
 #include "layers/nn.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 cf_status cf_block_init(cf_block *b, cf_params *ps, const char *name, const cf_block_config *cfg)
@@ -48,4 +49,18 @@ cf_tensor *cf_block_fwd(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor 
     if (b->cfg.cross)
         x = cf_norm_fwd(ctx, &b->ln3, residual(ctx, b, x, cf_attention_fwd(ctx, &b->cross, x, mem, mem_padding, NULL, NULL), 2));
     return cf_norm_fwd(ctx, &b->ln2, residual(ctx, b, x, cf_mlp_fwd(ctx, &b->mlp, x), 3));
+}
+
+cf_status cf_block_stack_init(cf_block **blocks, cf_params *ps, const char *prefix, int64_t n,
+                              const cf_block_config *bc)
+{
+    *blocks = NULL;
+    if (n == 0) return CF_OK;
+    if (!(*blocks = calloc((size_t)n, sizeof **blocks))) return cf_set_error(CF_ERR_OOM, "%s: out of memory", prefix);
+    for (int64_t l = 0; l < n; l++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s.%lld", prefix, (long long)l);
+        CF_TRY(cf_block_init(&(*blocks)[l], ps, name, bc));
+    }
+    return CF_OK;
 }

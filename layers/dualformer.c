@@ -49,19 +49,6 @@ static cf_block_config block_config(const cf_dualformer_config *c, bool decoder)
                              .out_std = std > 0 ? std / sqrt(2.0 * (double)(layers > 0 ? layers : 1)) : 0};
 }
 
-static cf_status init_stack(cf_block **blocks, cf_params *ps, const char *prefix, const cf_block_config *bc,
-                            int64_t layers)
-{
-    *blocks = calloc((size_t)layers, sizeof **blocks);
-    if (!*blocks) return cf_set_error(CF_ERR_OOM, "searchformer: out of memory");
-    for (int64_t l = 0; l < layers; l++) {
-        char name[64];
-        snprintf(name, sizeof name, "%s.%lld", prefix, (long long)l);
-        CF_TRY(cf_block_init(&(*blocks)[l], ps, name, bc));
-    }
-    return CF_OK;
-}
-
 cf_status cf_dualformer_init(cf_dualformer *m, cf_params *ps, const cf_dualformer_config *cfg)
 {
     memset(m, 0, sizeof *m);
@@ -80,14 +67,14 @@ cf_status cf_dualformer_init(cf_dualformer *m, cf_params *ps, const cf_dualforme
     cf_status st;
     cf_params_push(ps, "encoder");
     st = cf_embedding_init(&m->enc_embed, ps, "embed", c->vocab, c->enc_dim, std);
-    if (st == CF_OK) st = init_stack(&m->enc_blocks, ps, "blocks", &ebc, c->enc_layers);
+    if (st == CF_OK) st = cf_block_stack_init(&m->enc_blocks, ps, "blocks", c->enc_layers, &ebc);
     if (st == CF_OK) st = cf_norm_init(&m->enc_norm, ps, "norm", CF_NORM_RMS, c->enc_dim, false, ebc.eps);
     if (st == CF_OK) st = cf_linear_init(&m->enc_proj, ps, "proj", c->enc_dim, c->dec_dim, false, std);
     cf_params_pop(ps);
     if (st != CF_OK) return st;
     cf_params_push(ps, "decoder");
     st = cf_embedding_init(&m->dec_embed, ps, "embed", c->vocab, c->dec_dim, std);
-    if (st == CF_OK) st = init_stack(&m->dec_blocks, ps, "blocks", &dbc, c->dec_layers);
+    if (st == CF_OK) st = cf_block_stack_init(&m->dec_blocks, ps, "blocks", c->dec_layers, &dbc);
     if (st == CF_OK) st = cf_norm_init(&m->dec_norm, ps, "norm", CF_NORM_RMS, c->dec_dim, false, dbc.eps);
     if (st == CF_OK) st = cf_linear_init(&m->head, ps, "head", c->dec_dim, c->vocab, false, std);
     cf_params_pop(ps);

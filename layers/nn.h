@@ -166,5 +166,9 @@ typedef struct cf_block {
 cf_status cf_block_init(cf_block *b, cf_params *ps, const char *name, const cf_block_config *cfg);
 cf_tensor *cf_block_fwd(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *self_padding, cf_tensor *mem,
                         cf_tensor *mem_padding, cf_kv_cache *cache);
+/* A stack of n blocks named prefix.0 .. prefix.<n-1>, all of config bc: *blocks is a calloc'ed array the caller
+ * frees (NULL when n is 0). */
+cf_status cf_block_stack_init(cf_block **blocks, cf_params *ps, const char *prefix, int64_t n,
+                              const cf_block_config *bc);
 
 #endif
