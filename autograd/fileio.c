@@ -208,3 +208,45 @@ bool cf_same_file(const char *a, const char *b)
     struct stat sa, sb;
     return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
+
+char *cf_read_file(const char *path, size_t max_bytes, size_t *n)
+{
+    if (!path || !n) {
+        cf_set_error(CF_ERR_ARG, "cf_read_file: NULL path or size");
+        return NULL;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cf_set_error(CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (len + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) break;
+            buf = nb, cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0 || (max_bytes && len > max_bytes)) break;
+    }
+    int err = errno;
+    bool bad = !buf || ferror(f) || (!feof(f) && !(max_bytes && len > max_bytes));
+    if (bad) {
+        if (buf && ferror(f)) cf_set_error(CF_ERR_IO, "%s: read error at offset %zu: %s", path, len, strerror(err));
+        else cf_set_error(CF_ERR_OOM, "%s: out of memory after %zu bytes", path, len);
+    } else if (max_bytes && len > max_bytes) {
+        cf_set_error(CF_ERR_FORMAT, "%s: larger than %zu bytes, the most read", path, max_bytes);
+        bad = true;
+    }
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[len] = 0;
+    *n = len;
+    return buf;
+}

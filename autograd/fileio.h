@@ -59,5 +59,9 @@ cf_status cf_mkdirs_for(const char *file);
 /* A read-only stream over the n bytes at buf (fmemopen), so one parser of FILE * serves files and buffers.
  * No bytes (n 0) read as an empty line. NULL with an error naming `what` on failure; fclose it. */
 FILE *cf_open_mem(const void *buf, size_t n, const char *what);
+/* The whole file at path, read into a malloc'd buffer with a NUL after its n bytes (*n gets n; the bytes may
+ * hold NULs). At most max_bytes (0: no limit); a larger file is CF_ERR_FORMAT. NULL with an error naming the
+ * path: cannot open (and why), a read error at its offset, out of memory. */
+char *cf_read_file(const char *path, size_t max_bytes, size_t *n);
 
 #endif

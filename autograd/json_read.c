@@ -2,6 +2,8 @@
  * document's arena when their array or object closes. */
 #include "autograd/json_read.h"
 
+#include "autograd/fileio.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -355,43 +357,9 @@ cf_json_doc *cf_json_parse(const char *text, size_t n, const char *what)
 
 cf_json_doc *cf_json_parse_file(const char *path, size_t max_bytes)
 {
-    if (!path) {
-        cf_set_error(CF_ERR_ARG, "cf_json_parse_file: NULL path");
-        return NULL;
-    }
-    if (max_bytes == 0) max_bytes = (size_t)1 << 30;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cf_set_error(CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            if (cap > max_bytes) break;
-            char *b = realloc(buf, 2 * cap);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = b, cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    bool err = ferror(f) != 0;
-    fclose(f);
-    if (!buf) {
-        cf_set_error(CF_ERR_OOM, "%s: out of memory reading it", path);
-        return NULL;
-    }
-    cf_json_doc *d = NULL;
-    if (err) cf_set_error(CF_ERR_IO, "%s: read error", path);
-    else if (n > max_bytes) cf_set_error(CF_ERR_FORMAT, "%s: larger than %zu bytes, the most read as JSON", path, max_bytes);
-    else d = cf_json_parse(buf, n, path);
+    size_t n = 0;
+    char *buf = cf_read_file(path, max_bytes ? max_bytes : (size_t)1 << 30, &n);
+    cf_json_doc *d = buf ? cf_json_parse(buf, n, path) : NULL;
     free(buf);
     return d;
 }

@@ -1,39 +1,14 @@
 /* `cformer tokenizer train FILE --vocab N -o VOCAB`: a byte-level BPE vocabulary for data.vocab_file;
  * `cformer tokenizer encode|decode`: any tokenizer a recipe can name, from the command line. */
 #include "tools/cli.h"
+#include "autograd/fileio.h"
 #include "data/text/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static uint8_t *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cf_set_error(CF_ERR_IO, "%s: cannot open", path);
-        return NULL;
-    }
-    size_t cap = 1 << 20, len = 0;
-    uint8_t *buf = malloc(cap);
-    for (size_t got; buf && (got = fread(buf + len, 1, cap - len, f)) > 0;) {
-        len += got;
-        if (len == cap) {
-            uint8_t *b = realloc(buf, cap *= 2);
-            if (!b) free(buf);
-            buf = b;
-        }
-    }
-    bool err = ferror(f);
-    fclose(f);
-    if (!buf || err) {
-        free(buf);
-        cf_set_error(err ? CF_ERR_IO : CF_ERR_OOM, "%s: cannot read", path);
-        return NULL;
-    }
-    *n = len;
-    return buf;
-}
+static uint8_t *read_all(const char *path, size_t *n) { return (uint8_t *)cf_read_file(path, 0, n); }
 
 static int train(int argc, char **argv)
 {

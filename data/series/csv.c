@@ -53,29 +53,9 @@ typedef struct reader {
 
 static char *read_all(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cf_set_error(CF_ERR_IO, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    for (size_t got; buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
-        len += got;
-        if (len + 1 == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) free(buf);
-            buf = nb;
-        }
-    }
-    bool err = ferror(f);
-    fclose(f);
-    if (!buf || err) {
-        free(buf);
-        cf_set_error(buf ? CF_ERR_IO : CF_ERR_OOM, "%s: %s", path, buf ? "read error" : "out of memory");
-        return NULL;
-    }
-    buf[len] = '\0';
+    size_t len = 0;
+    char *buf = cf_read_file(path, 0, &len);
+    if (!buf) return NULL;
     if (strlen(buf) != len) {
         free(buf);
         cf_set_error(CF_ERR_IO, "%s: a NUL byte in the file (not a text CSV)", path);

@@ -2,6 +2,8 @@
  * text dataset. */
 #include "data/text/text.h"
 
+#include "autograd/fileio.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -166,42 +168,6 @@ static void text_free(cf_dataset *ds)
 
 static const cf_dataset_vtable text_vt = {"text", text_get, text_make_batch, text_free};
 
-/* Reads the whole file; NULL with an error naming path (and the offset of a failed read). */
-static uint8_t *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cf_set_error(CF_ERR_IO, "%s: cannot open text data: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        if (len == cap) {
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) break;
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    if (!buf || ferror(f) || !feof(f)) {
-        int err = errno;
-        if (buf && ferror(f))
-            cf_set_error(CF_ERR_IO, "%s: read error at offset %zu: %s", path, len, strerror(err));
-        else
-            cf_set_error(CF_ERR_OOM, "%s: out of memory after %zu bytes", path, len);
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    *n = len;
-    return buf;
-}
-
 cf_dataset *cf_text_dataset_open(const char *path, const char *tokenizer, const char *vocab_path, const char *split,
                                  int64_t seq, cf_status *st)
 {
@@ -234,7 +200,7 @@ cf_dataset *cf_text_dataset_open(const char *path, const char *tokenizer, const 
         goto fail;
     }
     size_t nbytes = 0;
-    uint8_t *raw = read_file(path, &nbytes);
+    uint8_t *raw = (uint8_t *)cf_read_file(path, 0, &nbytes);
     if (!raw) goto fail;
     int64_t total, lo;
     if (t->tk->kind == TK_BYTE) {

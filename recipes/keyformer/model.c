@@ -6,17 +6,16 @@
 #include "recipes/run/limits.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
-    cf_model base;
-    cf_model *gpt; /* made by cf_gpt_model.create */
+    cf_gpt_wrap w;
     cf_keyformer_eval eval;
 } keyformer_model;
 
-static cf_status read_eval(cf_recipe *r, const cf_data_info *info, cf_keyformer_eval *e)
+static cf_status read_eval(cf_recipe *r, const cf_data_info *info, cf_gpt_wrap *w)
 {
+    cf_keyformer_eval *e = &((keyformer_model *)w)->eval;
     const char *names[8];
     int np = cf_recipe_str_list(r, "eval.policies", names, 8);
     if (np < 0) return cf_recipe_status(r);
@@ -60,39 +59,12 @@ static cf_status read_eval(cf_recipe *r, const cf_data_info *info, cf_keyformer_
 
 static cf_model *create(cf_recipe *r, cf_params *ps, const cf_data_info *info)
 {
-    /* the GPT first: it reads the model.* keys the evaluation's defaults depend on */
-    cf_model *gpt = cf_gpt_model.create(r, ps, info);
-    keyformer_model *m = gpt ? calloc(1, sizeof *m) : NULL;
-    if (gpt && !m) cf_set_error(CF_ERR_OOM, "keyformer: out of memory");
-    if (m && read_eval(r, info, &m->eval) == CF_OK) {
-        m->base.vt = &cf_keyformer_model, m->gpt = gpt;
-        return &m->base;
-    }
-    if (gpt) cf_gpt_model.free(gpt);
-    free(m);
-    return NULL;
+    return cf_gpt_wrap_create(r, ps, info, sizeof(keyformer_model), &cf_keyformer_model, read_eval);
 }
 
-static cf_tensor *loss(cf_model *mb, cf_ctx *ctx, const cf_batch *b, cf_metrics *out)
+static cf_status evaluate(cf_model *m, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out)
 {
-    return cf_gpt_model.loss(((keyformer_model *)mb)->gpt, ctx, b, out);
-}
-
-static int64_t items(cf_model *mb, const cf_batch *b) { return cf_gpt_model.items(((keyformer_model *)mb)->gpt, b); }
-
-static double flops(cf_model *mb) { return cf_gpt_model.flops_per_item(((keyformer_model *)mb)->gpt); }
-
-static cf_status evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out)
-{
-    keyformer_model *m = (keyformer_model *)mb;
-    return cf_keyformer_evaluate(ctx, cf_gpt_of(m->gpt), &m->eval, in->split, out);
-}
-
-static void free_model(cf_model *mb)
-{
-    keyformer_model *m = (keyformer_model *)mb;
-    cf_gpt_model.free(m->gpt);
-    free(m);
+    return cf_keyformer_evaluate(ctx, cf_gpt_wrap_gpt(m), &((keyformer_model *)m)->eval, in->split, out);
 }
 
 const cf_keyformer_eval *cf_keyformer_eval_of(cf_model *m)
@@ -100,17 +72,17 @@ const cf_keyformer_eval *cf_keyformer_eval_of(cf_model *m)
     return m && m->vt == &cf_keyformer_model ? &((keyformer_model *)m)->eval : NULL;
 }
 
-cf_gpt *cf_keyformer_gpt(cf_model *m) { return m && m->vt == &cf_keyformer_model ? cf_gpt_of(((keyformer_model *)m)->gpt) : NULL; }
+cf_gpt *cf_keyformer_gpt(cf_model *m) { return m && m->vt == &cf_keyformer_model ? cf_gpt_wrap_gpt(m) : NULL; }
 
 const cf_model_vtable cf_keyformer_model = {
     .name = "keyformer",
     .summary = "GPT decoder evaluated under KV-cache eviction (full, window, streaming, h2o, keyformer) per budget",
     .create = create,
-    .loss = loss,
-    .items = items,
-    .flops_per_item = flops,
+    .loss = cf_gpt_wrap_loss,
+    .items = cf_gpt_wrap_items,
+    .flops_per_item = cf_gpt_wrap_flops,
     .evaluate = evaluate,
-    .free = free_model,
+    .free = cf_gpt_wrap_free,
     .generate = cf_keyformer_generate_cmd,
     .generate_usage = CF_KEYFORMER_GENERATE_USAGE,
 };
