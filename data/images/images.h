@@ -13,11 +13,12 @@
  *     images  f32 [rows, C, out_h, out_w]   augmented and normalised (augment.h)
  *     labels  i64 [rows]                    the item's own label
  *     targets f32 [rows, classes]           soft targets (mixup / cutmix / smoothing), each row sums to 1
+ * Its cf_data_info: vocab = classes (labels in [0, vocab)), frames = 1, frame_h x frame_w = out_h x out_w.
  * Draws are keyed by (seed, index, epoch) so a resume repeats them; get() allocates nothing.
  *
  *     cf_image_source *s = cf_image_source_idx("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz");
  *     cf_augment a; cf_augment_defaults(&a, s->c, s->h, s->w, s->classes);
- *     cf_dataset *ds = cf_images_dataset_open(s, &a, seed, 0, s->n, "fashion-mnist [train]"); // owns s
+ *     cf_dataset *ds = cf_images_dataset_open(s, &a, seed, NULL, s->n, "fashion-mnist [train]"); // owns s
  */
 #ifndef CF_IMAGES_H
 #define CF_IMAGES_H
@@ -52,10 +53,14 @@ cf_image_source *cf_image_source_h5(const char *path, const char *images_key, co
 cf_image_source *cf_image_source_folder(const char *root, int h, int w, int c);
 void cf_image_source_free(cf_image_source *s); /* NULL is fine */
 
-/* The dataset over items [first, first+count) of src (a split of one source), augmented as `aug` says
- * (aug->channels must equal src->c and aug->classes src->classes). Takes ownership of src, also on
- * failure. */
-cf_dataset *cf_images_dataset_open(cf_image_source *src, const cf_augment *aug, uint64_t seed, int64_t first,
+/* The dataset over `count` items of src: item k is source item items[k] (a split of one source; the map
+ * is copied), or k itself when items is NULL. Augmented as `aug` says (aug->channels must equal src->c and
+ * aug->classes src->classes). Takes ownership of src, also on failure. */
+cf_dataset *cf_images_dataset_open(cf_image_source *src, const cf_augment *aug, uint64_t seed, const int64_t *items,
                                    int64_t count, const char *name);
+/* The deterministic split of n items: item i belongs to the held-out part when a fixed hash of i falls
+ * below `fraction` (so classes stored in order are spread over both parts). Writes the chosen part's
+ * source indices to out (n entries of room) and returns how many. held_out: true for the held-out part. */
+int64_t cf_images_split(int64_t n, double fraction, bool held_out, int64_t *out);
 
 #endif

@@ -73,7 +73,7 @@ typedef struct {
     cf_image_source *src;
     cf_augment aug;
     uint64_t seed;
-    int64_t first;
+    int64_t *items; /* split map, or NULL */
     uint8_t *hwc[2]; /* the item and its mixing partner, decoded */
     float *other;    /* the partner's view */
 } images_ds;
@@ -88,12 +88,12 @@ static cf_status img_get(cf_dataset *ds, int64_t index, cf_batch *b, int row)
     size_t view = (size_t)a->channels * a->out_h * a->out_w;
     float *out = (float *)cf_data(im) + (size_t)row * view;
     int32_t la = 0, lb2 = 0;
-    CF_TRY(d->src->read(d->src, d->first + index, d->hwc[0], &la));
+    CF_TRY(d->src->read(d->src, d->items ? d->items[index] : index, d->hwc[0], &la));
     cf_augment_view(a, d->hwc[0], d->src->h, d->src->w, d->seed, index, epoch, 0, out);
     cf_augment_mix mix = cf_augment_draw_mix(a, d->seed, index, epoch, ds->len);
     lb2 = la;
     if (mix.mode != CF_MIX_NONE) {
-        CF_TRY(d->src->read(d->src, d->first + mix.partner, d->hwc[1], &lb2));
+        CF_TRY(d->src->read(d->src, d->items ? d->items[mix.partner] : mix.partner, d->hwc[1], &lb2));
         cf_augment_view(a, d->hwc[1], d->src->h, d->src->w, d->seed, mix.partner, epoch, 1, d->other);
         cf_augment_apply_mix(a, &mix, out, d->other);
     }
@@ -117,12 +117,23 @@ static void img_free(cf_dataset *ds)
     free(d->hwc[0]);
     free(d->hwc[1]);
     free(d->other);
+    free(d->items);
     free(d);
 }
 
 static const cf_dataset_vtable images_vt = {"images", img_get, img_make_batch, img_free};
 
-cf_dataset *cf_images_dataset_open(cf_image_source *src, const cf_augment *aug, uint64_t seed, int64_t first,
+int64_t cf_images_split(int64_t n, double fraction, bool held_out, int64_t *out)
+{
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double u = (double)(((uint64_t)i * 0x9e3779b97f4a7c15ull) >> 11) / 9007199254740992.0; /* 2^53 */
+        if ((u < fraction) == held_out) out[k++] = i;
+    }
+    return k;
+}
+
+cf_dataset *cf_images_dataset_open(cf_image_source *src, const cf_augment *aug, uint64_t seed, const int64_t *items,
                                    int64_t count, const char *name)
 {
     if (!src) return NULL;
@@ -135,21 +146,23 @@ cf_dataset *cf_images_dataset_open(cf_image_source *src, const cf_augment *aug, 
     else if (!(a->ratio_lo > 0 && a->ratio_lo <= a->ratio_hi)) bad = "the crop ratio needs 0 < lo <= hi";
     else if (!(a->smoothing >= 0 && a->smoothing < 1)) bad = "label smoothing must be in [0, 1)";
     else if (!(a->mixup_alpha >= 0 && a->cutmix_alpha >= 0 && a->mix_prob >= 0 && a->mix_prob <= 1)) bad = "mixup/cutmix alpha must be >= 0 and the mix probability in [0, 1]";
-    else if (first < 0 || count < 1 || first + count > src->n) bad = "the split is empty or lies outside the source";
+    else if (count < 1 || (!items && count > src->n)) bad = "the split is empty or larger than the source";
+    for (int64_t k = 0; !bad && items && k < count; k++)
+        if (items[k] < 0 || items[k] >= src->n) bad = "the split names an item outside the source";
     for (int c = 0; !bad && c < a->channels; c++)
         if (!(a->std[c] > 0)) bad = "every channel's std must be > 0";
     if (bad) {
-        cf_set_error(CF_ERR_ARG, "%s: %s (source %s: %lld images %d x %d x %d, %d classes; split [%lld, %lld))", name, bad,
-                     src->name, (long long)src->n, src->h, src->w, src->c, src->classes, (long long)first,
-                     (long long)(first + count));
+        cf_set_error(CF_ERR_ARG, "%s: %s (source %s: %lld images %d x %d x %d, %d classes; split of %lld items)", name, bad,
+                     src->name, (long long)src->n, src->h, src->w, src->c, src->classes, (long long)count);
         cf_image_source_free(src);
         return NULL;
     }
     images_ds *d = calloc(1, sizeof *d);
     size_t item = (size_t)src->h * src->w * src->c;
     if (d) d->hwc[0] = malloc(item), d->hwc[1] = malloc(item),
-           d->other = malloc(sizeof(float) * (size_t)a->channels * a->out_h * a->out_w);
-    if (!d || !d->hwc[0] || !d->hwc[1] || !d->other) {
+           d->other = malloc(sizeof(float) * (size_t)a->channels * a->out_h * a->out_w),
+           d->items = items ? malloc(sizeof *items * (size_t)count) : NULL;
+    if (!d || !d->hwc[0] || !d->hwc[1] || !d->other || (items && !d->items)) {
         cf_set_error(CF_ERR_OOM, "%s: out of memory", name);
         if (d) d->src = src, img_free(&d->base);
         else cf_image_source_free(src);
@@ -161,6 +174,7 @@ cf_dataset *cf_images_dataset_open(cf_image_source *src, const cf_augment *aug, 
     d->base.info.channels = 0;
     d->base.info.frame_h = a->out_h, d->base.info.frame_w = a->out_w, d->base.info.frames = 1;
     d->base.info.vocab = src->classes;
-    d->src = src, d->aug = *a, d->seed = seed, d->first = first;
+    if (items) memcpy(d->items, items, sizeof *items * (size_t)count);
+    d->src = src, d->aug = *a, d->seed = seed;
     return &d->base;
 }
