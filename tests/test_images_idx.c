@@ -58,21 +58,17 @@ static void test_malformed(void)
     CHECK(cf_idx_parse(ok, sizeof ok, "ok.idx", &x) == CF_OK && x.count == 6 && x.data[5] == 6);
     cf_idx_free(&x);
     expect_bad(ok, 3, "offset 3", "header");
-    uint8_t m[14];
-    memcpy(m, ok, sizeof m), m[1] = 7;
-    expect_bad(m, sizeof m, "offset 0", "magic");
-    memcpy(m, ok, sizeof m), m[2] = 0x0D;
-    expect_bad(m, sizeof m, "offset 2", "float");
-    memcpy(m, ok, sizeof m), m[2] = 0x0C;
-    expect_bad(m, sizeof m, "offset 2", "int");
-    memcpy(m, ok, sizeof m), m[2] = 0x42;
-    expect_bad(m, sizeof m, "offset 2", "unknown");
-    memcpy(m, ok, sizeof m), m[3] = 0;
-    expect_bad(m, sizeof m, "offset 3", "0 dimensions");
-    memcpy(m, ok, sizeof m), m[3] = 9;
-    expect_bad(m, sizeof m, "offset 3", "9 dimensions");
-    memcpy(m, ok, sizeof m), m[7] = 0;
-    expect_bad(m, sizeof m, "offset 4", "size 0");
+    /* one byte of the valid file changed: (offset, new value, fragments the error must have) */
+    static const struct { int at; uint8_t v; const char *f1, *f2; } cases[] = {
+        {1, 7, "offset 0", "magic"},          {2, 0x0D, "offset 2", "float"},     {2, 0x0C, "offset 2", "int"},
+        {2, 0x42, "offset 2", "unknown"},     {3, 0, "offset 3", "0 dimensions"}, {3, 9, "offset 3", "9 dimensions"},
+        {7, 0, "offset 4", "size 0"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        uint8_t m[14];
+        memcpy(m, ok, sizeof m), m[cases[k].at] = cases[k].v;
+        expect_bad(m, sizeof m, cases[k].f1, cases[k].f2);
+    }
     expect_bad(ok, 6, "offset 6", "dimension sizes");
     expect_bad(ok, 12, "offset 12", "4 of the 6");
     uint8_t big[15];

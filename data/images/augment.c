@@ -1,5 +1,6 @@
 /* Image augmentation (contract and paper citations in augment.h). */
 #include "data/images/augment.h"
+#include "data/images/images_internal.h"
 
 #include "autograd/rng.h"
 
@@ -116,19 +117,12 @@ void cf_augment_view(const cf_augment *a, const uint8_t *hwc, int h, int w, uint
     draw_crop(a, h, w, key, st, &y0, &x0, &ch, &cw);
     bool flip = a->flip && cf_rng_uniform(key, st, SLOT_FLIP) < 0.5;
     int C = a->channels, OH = a->out_h, OW = a->out_w;
-    double sy = ch / OH, sx = cw / OW;
     for (int oy = 0; oy < OH; oy++) {
-        double fy = y0 + (oy + 0.5) * sy - 0.5;
-        if (fy < y0) fy = y0;
-        if (fy > y0 + ch - 1) fy = y0 + ch - 1;
-        int iy = (int)fy, iy1 = iy + 1 < (int)(y0 + ch) ? iy + 1 : iy;
-        double wy = fy - iy;
+        int iy, iy1, ix, ix1;
+        double wy, wx;
+        bilinear_tap(y0, ch, OH, oy, &iy, &iy1, &wy);
         for (int ox = 0; ox < OW; ox++) {
-            double fx = x0 + (ox + 0.5) * sx - 0.5;
-            if (fx < x0) fx = x0;
-            if (fx > x0 + cw - 1) fx = x0 + cw - 1;
-            int ix = (int)fx, ix1 = ix + 1 < (int)(x0 + cw) ? ix + 1 : ix;
-            double wx = fx - ix;
+            bilinear_tap(x0, cw, OW, ox, &ix, &ix1, &wx);
             int dx = flip ? OW - 1 - ox : ox;
             for (int c = 0; c < C; c++) {
                 double p00 = hwc[((size_t)iy * w + ix) * C + c], p01 = hwc[((size_t)iy * w + ix1) * C + c];

@@ -3,6 +3,7 @@
  * JPEG through libjpeg(-turbo) when the build has it. Decoding happens in read(), i.e. on the loader's
  * prefetch thread; the decode buffer grows to the largest image seen and is then reused. */
 #include "data/images/images.h"
+#include "data/images/images_internal.h"
 
 #include <dirent.h>
 #include <png.h>
@@ -145,15 +146,11 @@ static bool has_ext(const char *name, const char *ext)
 static void resample(const uint8_t *rgba, int ih, int iw, uint8_t *out, int h, int w, int c)
 {
     for (int y = 0; y < h; y++) {
-        double fy = (y + 0.5) * ih / h - 0.5;
-        fy = fy < 0 ? 0 : fy > ih - 1 ? ih - 1 : fy;
-        int y0 = (int)fy, y1 = y0 + 1 < ih ? y0 + 1 : y0;
-        double wy = fy - y0;
+        int y0, y1, x0, x1;
+        double wy, wx, px[4];
+        bilinear_tap(0, ih, h, y, &y0, &y1, &wy);
         for (int x = 0; x < w; x++) {
-            double fx = (x + 0.5) * iw / w - 0.5;
-            fx = fx < 0 ? 0 : fx > iw - 1 ? iw - 1 : fx;
-            int x0 = (int)fx, x1 = x0 + 1 < iw ? x0 + 1 : x0;
-            double wx = fx - x0, px[4];
+            bilinear_tap(0, iw, w, x, &x0, &x1, &wx);
             for (int k = 0; k < 4; k++) {
                 double a = rgba[((size_t)y0 * iw + x0) * 4 + k], b = rgba[((size_t)y0 * iw + x1) * 4 + k];
                 double cc = rgba[((size_t)y1 * iw + x0) * 4 + k], d = rgba[((size_t)y1 * iw + x1) * 4 + k];
