@@ -73,7 +73,13 @@ cf_image_source *cf_image_source_h5(const char *path, const char *images_key, co
                      CF_IMAGE_MAX_SIDE, CF_AUGMENT_MAX_CHANNELS);
         goto done;
     }
-    size_t bytes = (size_t)n * idims[1] * idims[2] * (size_t)c;
+    size_t item = (size_t)idims[1] * idims[2] * (size_t)c; /* <= 2^28: the sides and channels are bounded */
+    if ((uint64_t)n > ((uint64_t)1 << 40) / item) {
+        cf_set_error(CF_ERR_FORMAT, "%s: dataset '%s' holds %lld images of %zu bytes, more than the 1 TiB read into memory",
+                     path, images_key, (long long)n, item);
+        goto done;
+    }
+    size_t bytes = (size_t)n * item;
     pixels = malloc(bytes), labels = malloc(sizeof *labels * (size_t)n);
     if (!pixels || !labels) {
         cf_set_error(CF_ERR_OOM, "%s: out of memory for %zu bytes of images", path, bytes);
