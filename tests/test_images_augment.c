@@ -5,6 +5,7 @@
 #define CHECK_SHOW_LAST_ERROR
 #include "data/images/augment.h"
 #include "data/images/images.h"
+#include "data/loader.h"
 
 #include "tests/check.h"
 
@@ -180,6 +181,46 @@ static void test_dataset_rows(void)
     CHECK_ERROR_HAS("label entry 0 is 9");
 }
 
+/* Resume: a loader sought to the cursor of batch k returns batch k exactly (augmentation and mixing
+ * included), also across an epoch boundary. */
+static void test_loader_resume(void)
+{
+    int64_t n = 12;
+    uint8_t *px = malloc((size_t)n * 100);
+    int32_t *lb = malloc(sizeof *lb * (size_t)n);
+    for (int64_t i = 0; i < n * 100; i++) px[i] = (uint8_t)(i * 29 + 7);
+    for (int64_t i = 0; i < n; i++) lb[i] = (int32_t)(i % 5);
+    cf_augment a;
+    cf_augment_defaults(&a, 1, 6, 6, 5);
+    a.crop = a.flip = true, a.mixup_alpha = 0.4, a.cutmix_alpha = 1, a.smoothing = 0.05;
+    cf_dataset *ds = cf_images_dataset_open(cf_image_source_memory(px, lb, n, 10, 10, 1, 5, "mem"), &a, 17, NULL, n, "mem");
+    CHECK(ds != NULL);
+    if (!ds) return;
+    cf_loader_config lc = cf_loader_defaults();
+    lc.batch_size = 5, lc.seed = 4;
+    cf_loader *l1 = cf_loader_create(ds, &lc);
+    float want[5 * 36], wt[5 * 5];
+    int64_t e = -1, p = -1;
+    for (int k = 0; k < 5 && l1; k++) { /* two batches per epoch: batch 4 is in epoch 2 */
+        if (k == 4) cf_loader_cursor(l1, &e, &p);
+        const cf_batch *b = cf_loader_next(l1);
+        CHECK(b != NULL);
+        if (b && k == 4) {
+            memcpy(want, cf_data(cf_batch_get(b, "images")), sizeof want);
+            memcpy(wt, cf_data(cf_batch_get(b, "targets")), sizeof wt);
+        }
+    }
+    cf_loader_free(l1);
+    CHECK(e == 2, "batch 4 is in epoch %lld", (long long)e);
+    cf_loader *l2 = cf_loader_create(ds, &lc);
+    CHECK(l2 && cf_loader_seek(l2, e, p) == CF_OK);
+    const cf_batch *b = l2 ? cf_loader_next(l2) : NULL;
+    CHECK(b && memcmp(cf_data(cf_batch_get(b, "images")), want, sizeof want) == 0 &&
+          memcmp(cf_data(cf_batch_get(b, "targets")), wt, sizeof wt) == 0);
+    cf_loader_free(l2);
+    cf_dataset_free(ds);
+}
+
 int main(void)
 {
     RUN(test_hand_views);
@@ -187,5 +228,6 @@ int main(void)
     RUN(test_mixing);
     RUN(test_beta);
     RUN(test_dataset_rows);
+    RUN(test_loader_resume);
     TEST_MAIN_END();
 }
