@@ -12,14 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cf_cmd_bench_loader(int argc, char **argv)
+static int usage(FILE *f, int rc)
 {
-    if (cf_cli_wants_help(argc, argv) || argc < 2) {
-        printf("usage: cformer bench loader RECIPE [--batches N] [--batch-size B]\n\n"
+    fprintf(f, "usage: cformer bench loader RECIPE [--batches N] [--batch-size B]\n\n"
                "Draws N batches (default 200) of the recipe's training split through the prefetching loader\n"
                "and prints items_per_s=<x> batch_ms=<y>.\n");
-        return argc < 2 ? 2 : 0;
-    }
+    return rc;
+}
+
+int cf_cmd_bench_loader(int argc, char **argv)
+{
+    if (cf_cli_wants_help(argc, argv)) return usage(stdout, 0);
+    if (argc < 2) return usage(stderr, 2);
     int64_t batches = 200, bs = 0;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--batches") == 0 && i + 1 < argc) {

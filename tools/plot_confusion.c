@@ -68,14 +68,15 @@ static int matrix_size(const cf_jv *conf, const char *json)
     return k;
 }
 
+static const char usage_text[] =
+    "usage: cformer plot confusion EVAL.json [-o FILE.png]\n\nDraws the confusion matrix of a classification evaluation"
+    " as a heat map (rows: true class,\ncolumns: prediction, shade: share of the row), to confusion.png beside"
+    " EVAL.json by default.\n";
+
 int cf_cmd_plot_confusion(int argc, char **argv)
 {
-    if (cf_cli_wants_help(argc, argv) || argc < 2) {
-        printf("usage: cformer plot confusion EVAL.json [-o FILE.png]\n\nDraws the confusion matrix of a classification"
-               " evaluation as a heat map (rows: true class,\ncolumns: prediction, shade: share of the row), to"
-               " confusion.png beside EVAL.json by default.\n");
-        return argc < 2 ? 2 : 0;
-    }
+    bool help = cf_cli_wants_help(argc, argv);
+    if (help || argc < 2) return fputs(usage_text, help ? stdout : stderr), help ? 0 : 2;
     const char *json = argv[1], *out = NULL;
     for (int i = 2; i < argc; i++) {
         if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) out = argv[++i];
