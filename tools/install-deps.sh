@@ -13,7 +13,8 @@ packages=(
   libyaml-dev              # recipes
   zlib1g-dev
   libopenmpi-dev openmpi-bin   # data parallelism
-  libpng-dev               # cformer plot
+  libpng-dev               # cformer plot, PNG image folders
+  libjpeg-dev              # JPEG image folders (libjpeg-turbo)
   python3-numpy python3-h5py   # independent readers in the export and checkpoint tests
 )
 

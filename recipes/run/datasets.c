@@ -87,4 +87,5 @@ void cf_register_builtin_datasets(void)
 {
     cf_dataset_register("random_tokens", random_tokens_factory);
     cf_dataset_register("text", text_factory);
+    cf_register_image_datasets();
 }

@@ -6,5 +6,7 @@
 
 /* Registers the datasets every paper may use (random_tokens, text). */
 void cf_register_builtin_datasets(void);
+/* Registers `images` (recipes/run/datasets_images.c). */
+void cf_register_image_datasets(void);
 
 #endif
