@@ -84,6 +84,32 @@ static void glm_recovers_coupling(void)
     free(y);
 }
 
+static void token_nll_by_hand(void)
+{
+    /* two units firing with probability 1/2 in every bin, whatever the past (b = 0, no filters) */
+    double basis[4] = {1, 0, 0, 1}, W[8] = {0}, b[2] = {0, 0};
+    cf_glm g = {.kind = CF_GLM_RATE, .N = 2, .K = 2, .L = 2, .basis = basis, .W = W, .b = b};
+    int32_t counts[2 * 4] = {0};
+    double ni, nd;
+    /* one bin, no spike: EOS has probability (1/2)^2 for both heads */
+    CHECK(cf_glm_token_nll(&g, counts, 4, 2, 1, NULL, NULL, 0, &ni, &nd) == CF_OK);
+    CHECK(fabs(ni - log(4)) < 1e-12 && fabs(nd - log(4)) < 1e-12, "%g %g", ni, nd);
+    /* unit 1 alone: first event (0, b) 1/2, (1, b) 1/4, EOS 1/4 -> ID 1 costs log 4, offset 0 costs log 4/3; then
+     * nothing is left, so EOS is certain */
+    int32_t u[2] = {1, 0};
+    int64_t bins[2] = {2, 3};
+    CHECK(cf_glm_token_nll(&g, counts, 4, 2, 1, u, bins, 1, &ni, &nd) == CF_OK);
+    CHECK(fabs(ni - log(4)) < 1e-12 && fabs(nd - log(4.0 / 3)) < 1e-12, "%g %g", ni, nd);
+    /* two bins, unit 1 in the first, unit 0 in the second. Target 0: (2,0) 1/2, (2,1) 1/4, (3,0) 1/8, (3,1) 1/16,
+     * EOS 1/16 -> ID 1 has 1/4 + 1/16 = 5/16, offset 0 has 3/4. Target 1, after (2,1): (3,0) 1/2, (3,1) 1/4, EOS
+     * 1/4 -> ID 0: 1/2, offset 1: 3/4. Target 2 (EOS), after (3,0): (3,1) 1/2, EOS 1/2. */
+    CHECK(cf_glm_token_nll(&g, counts, 4, 2, 2, u, bins, 2, &ni, &nd) == CF_OK);
+    CHECK(fabs(ni - (-log(5.0 / 16) + log(2) + log(2))) < 1e-12 && fabs(nd - (-log(0.75) + log(4.0 / 3) + log(2))) < 1e-12,
+          "%g %g", ni, nd);
+    int64_t bad[2] = {3, 2};
+    CHECK(cf_glm_token_nll(&g, counts, 4, 2, 2, u, bad, 2, &ni, &nd) == CF_ERR_ARG);
+}
+
 static void ridge_by_hand(void)
 {
     /* y = 2x + 1 exactly: lambda 0 gives it back; lambda 5 with centred x (-1.5, -0.5, 0.5, 1.5), Sxx 5, Sxy 10:
@@ -106,6 +132,7 @@ int main(void)
 {
     basis_by_hand();
     ridge_by_hand();
+    token_nll_by_hand();
     glm_recovers_coupling();
     TEST_MAIN_END();
 }

@@ -1,10 +1,13 @@
 /* The field's baselines beside Neuroformer in `cformer eval`: Bernoulli GLMs fitted on the training ranges
  * (coupled, self-history only, rate only; recipes/neuroformer/glm.h, after Pillow et al., Nature 2008), scored
  * on the evaluated split's windows. Metric names:
+ *   <split>_ce_id_glm, <split>_ce_dt_glm (and _glm_self, _glm_rate)   the GLM's next-token cross-entropy in the
+ *                                  model's own units (cf_glm_token_nll: nats per target, EOS included, the ID and
+ *                                  the offset each by its marginal), directly comparable with <split>_ce_id and
+ *                                  <split>_ce_dt; windows the tokenizer truncated (more than T - 2 spikes) or with
+ *                                  two spikes of one unit in one bin are left out (glm_ce_windows_skipped)
  *   <split>_nll_bin_glm, _glm_self, _glm_rate   mean Bernoulli negative log-likelihood (nats per unit per bin of
- *                                  dt) of the spikes in the split's current windows, the true history given. The
- *                                  model's next-token CE is over tokens, not bins, so these compare the GLMs with
- *                                  each other (and with the rate-only floor), not with <split>_ce_id.
+ *                                  dt) of the spikes in the split's current windows, the true history given
  *   f1_glm, f1_glm_rate            window F1 of the units whose expected spike count in the window is at least
  *                                  1/2 (the history known up to the window's start, as the model's true-past
  *                                  generation has it; later bins of the window see a silent history)
@@ -18,6 +21,34 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The GLM's mean next-token CE (ID, offset) over the generation's true windows; *skipped: windows left out. */
+static cf_status glm_token_ce(const cf_glm *g, const int32_t *counts, int64_t n_bins, const cf_nf_generation *gen, double t0,
+                              double dt, int64_t curr_bins, double *ce_id, double *ce_dt, int64_t *skipped)
+{
+    int64_t *bins = malloc(sizeof(int64_t) * (size_t)(gen->true_off[gen->windows] + 1)), targets = 0;
+    double si = 0, sd = 0;
+    *skipped = 0;
+    if (!bins) return cf_set_error(CF_ERR_OOM, "eval: out of memory");
+    for (int64_t i = 0; i < gen->true_off[gen->windows]; i++) bins[i] = llround((gen->true_time[i] - t0) / dt);
+    for (int64_t w = 0; w < gen->windows; w++) {
+        int64_t o = gen->true_off[w], n = gen->true_off[w + 1] - o, b1 = llround((gen->t_end[w] - t0) / dt), all = 0;
+        for (int u = 0; u < g->N; u++)
+            for (int64_t t = b1 - curr_bins; t < b1; t++) all += t >= 0 && t < n_bins ? counts[(int64_t)u * n_bins + t] : 0;
+        double ni, nd;
+        if (all != n || cf_glm_token_nll(g, counts, n_bins, b1 - curr_bins, (int)curr_bins, gen->true_unit + o, bins + o, n,
+                                         &ni, &nd) != CF_OK) {
+            cf_clear_error();
+            ++*skipped;
+            continue;
+        }
+        si += ni, sd += nd, targets += n + 1;
+    }
+    free(bins);
+    *ce_id = targets ? si / (double)targets : NAN;
+    *ce_dt = targets ? sd / (double)targets : NAN;
+    return CF_OK;
+}
 
 /* Window F1 of each GLM decoding over the generation's windows: P(unit fires) per window from the GLM. */
 static void glm_f1(const cf_glm *g, const int32_t *counts, int64_t n_bins, const cf_nf_generation *gen, double t0,
@@ -84,6 +115,14 @@ cf_status nf_glm_baselines(nf_model *nm, const cf_spikes *s, const cf_nf_generat
         if (st != CF_OK) break;
         snprintf(key, sizeof key, "%s_nll_bin_%s", split, names[i]);
         cf_metrics_set(out, key, cf_glm_nll(&g[i], counts, n_bins, wf, wt, (int)gen->windows, NULL));
+        double ci = NAN, cd = NAN;
+        int64_t skipped;
+        st = glm_token_ce(&g[i], counts, n_bins, gen, s->t_start, dt, curr_bins, &ci, &cd, &skipped);
+        snprintf(key, sizeof key, "%s_ce_id_%s", split, names[i]);
+        cf_metrics_set(out, key, ci);
+        snprintf(key, sizeof key, "%s_ce_dt_%s", split, names[i]);
+        cf_metrics_set(out, key, cd);
+        if (i == 0) cf_metrics_set(out, "glm_ce_windows_skipped", (double)skipped);
     }
     if (st == CF_OK) {
         double f, fk;

@@ -33,17 +33,19 @@ void cf_glm_free(cf_glm *g)
     memset(g, 0, sizeof *g);
 }
 
-/* x_{m,k}(t) for every m, k into x [N * K], history before cutoff only (cutoff < 0: all). */
-static void features(const cf_glm *g, const int32_t *counts, int64_t n_bins, int64_t t, int64_t cutoff, double *x)
+/* x_{m,k}(t) for every m, k into x [N * K] from the history before t, a spike at bin s of unit m counting only
+ * when (s, m) <= (cut_bin, cut_unit) in (bin, unit) order (cut_bin INT64_MAX: every spike counts). */
+static void features(const cf_glm *g, const int32_t *counts, int64_t n_bins, int64_t t, int64_t cut_bin, int cut_unit,
+                     double *x)
 {
     int N = g->N, K = g->K, L = g->L;
-    int64_t end = cutoff >= 0 && cutoff < t ? cutoff : t; /* history bins t - l < end */
     for (int m = 0; m < N; m++) {
         const int32_t *y = counts + (int64_t)m * n_bins;
         for (int k = 0; k < K; k++) x[m * K + k] = 0;
         for (int l = 1; l <= L; l++) {
             int64_t s = t - l;
-            if (s < 0 || s >= end || y[s] <= 0) continue;
+            if (s < 0 || s >= n_bins || y[s] <= 0) continue;
+            if (s > cut_bin || (s == cut_bin && m > cut_unit)) continue;
             for (int k = 0; k < K; k++) x[m * K + k] += g->basis[k * L + l - 1];
         }
     }
@@ -61,14 +63,23 @@ static double logit_of(const cf_glm *g, const double *x, int n)
     return z;
 }
 
-double cf_glm_prob(const cf_glm *g, const int32_t *counts, int64_t n_bins, int n, int64_t t, int64_t cutoff)
+cf_status cf_glm_probs(const cf_glm *g, const int32_t *counts, int64_t n_bins, int64_t t, int64_t cut_bin, int cut_unit,
+                        double *p)
 {
     double *x = malloc(sizeof(double) * (size_t)(g->N * g->K));
-    if (!x) return NAN;
-    features(g, counts, n_bins, t, cutoff, x);
-    double z = logit_of(g, x, n);
+    if (!x) return cf_set_error(CF_ERR_OOM, "glm: out of memory");
+    features(g, counts, n_bins, t, cut_bin, cut_unit, x);
+    for (int n = 0; n < g->N; n++) p[n] = 1 / (1 + exp(-logit_of(g, x, n)));
     free(x);
-    return 1 / (1 + exp(-z));
+    return CF_OK;
+}
+
+double cf_glm_prob(const cf_glm *g, const int32_t *counts, int64_t n_bins, int n, int64_t t, int64_t cutoff)
+{
+    double *p = malloc(sizeof(double) * (size_t)g->N), v = NAN;
+    if (p && cf_glm_probs(g, counts, n_bins, t, cutoff < 0 ? INT64_MAX : cutoff - 1, g->N - 1, p) == CF_OK) v = p[n];
+    free(p);
+    return v;
 }
 
 /* -log p(y | z) of a Bernoulli on logit z, stably. */
@@ -85,7 +96,7 @@ double cf_glm_nll(const cf_glm *g, const int32_t *counts, int64_t n_bins, const 
     int64_t cnt = 0;
     for (int r = 0; x && r < n_ranges; r++)
         for (int64_t t = from[r] > 0 ? from[r] : 0; t < to[r] && t < n_bins; t++, cnt++) {
-            features(g, counts, n_bins, t, -1, x);
+            features(g, counts, n_bins, t, INT64_MAX, 0, x);
             for (int n = 0; n < g->N; n++) sum += bern_nll(logit_of(g, x, n), counts[(int64_t)n * n_bins + t] > 0);
         }
     free(x);
@@ -176,7 +187,7 @@ cf_status cf_glm_fit(const cf_glm_config *c, cf_glm_kind kind, const int32_t *co
     int64_t row = 0;
     for (int r = 0; st == CF_OK && r < n_ranges; r++)
         for (int64_t t = from[r] > c->L ? from[r] : c->L; t < to[r] && t < n_bins; t++, row++) {
-            features(out, counts, n_bins, t, -1, x);
+            features(out, counts, n_bins, t, INT64_MAX, 0, x);
             for (int f = 0; f < F; f++) X[row * F + f] = (float)x[f];
             for (int n = 0; n < N; n++) {
                 int y = counts[(int64_t)n * n_bins + t] > 0;
@@ -244,5 +255,43 @@ cf_status cf_ridge_fit(const double *X, const double *y, int64_t n, int p, doubl
         *beta0 = b0;
     }
     free(mx), free(A), free(r);
+    return st;
+}
+
+cf_status cf_glm_token_nll(const cf_glm *g, const int32_t *counts, int64_t n_bins, int64_t b0, int C, const int32_t *units,
+                           const int64_t *bins, int64_t n, double *nll_id, double *nll_dt)
+{
+    int N = g->N;
+    if (C < 1) return cf_set_error(CF_ERR_ARG, "glm: a window needs at least one bin");
+    for (int64_t j = 0; j < n; j++)
+        if (units[j] < 0 || units[j] >= N || bins[j] < b0 || bins[j] >= b0 + C ||
+            (j > 0 && (bins[j] < bins[j - 1] || (bins[j] == bins[j - 1] && units[j] <= units[j - 1]))))
+            return cf_set_error(CF_ERR_ARG, "glm: token %lld (unit %d, bin %lld) is not in (bin, unit) order inside the window "
+                                "[%lld, %lld) of %d units", (long long)j, units[j], (long long)bins[j], (long long)b0,
+                                (long long)(b0 + C), N);
+    double *p = malloc(sizeof(double) * (size_t)N), *pid = malloc(sizeof(double) * (size_t)N);
+    double *pdt = malloc(sizeof(double) * (size_t)C);
+    cf_status st = p && pid && pdt ? CF_OK : cf_set_error(CF_ERR_OOM, "glm: out of memory");
+    *nll_id = *nll_dt = 0;
+    for (int64_t j = 0; st == CF_OK && j <= n; j++) {
+        /* what is known before target j: the true history and the window's tokens before j */
+        int64_t cb = j ? bins[j - 1] : b0 - 1;
+        int cu = j ? units[j - 1] : N - 1;
+        double surv = 1; /* P(no event yet) walking (bin, unit) order after the cut */
+        for (int n2 = 0; n2 < N; n2++) pid[n2] = 0;
+        for (int c = 0; c < C; c++) pdt[c] = 0;
+        for (int64_t t = cb; st == CF_OK && t < b0 + C; t++) {
+            if (t < b0) continue;
+            st = cf_glm_probs(g, counts, n_bins, t, cb, cu, p);
+            for (int m = t == cb ? cu + 1 : 0; st == CF_OK && m < N; m++) {
+                double e = surv * p[m];
+                pid[m] += e, pdt[t - b0] += e, surv *= 1 - p[m];
+            }
+        }
+        if (st != CF_OK) break;
+        if (j < n) *nll_id -= log(pid[units[j]]), *nll_dt -= log(pdt[bins[j] - b0]);
+        else *nll_id -= log(surv), *nll_dt -= log(surv);
+    }
+    free(p), free(pid), free(pdt);
     return st;
 }

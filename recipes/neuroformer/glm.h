@@ -71,6 +71,23 @@ void cf_glm_free(cf_glm *g);
  * true history). Bins before 0 count as silent. */
 double cf_glm_prob(const cf_glm *g, const int32_t *counts, int64_t n_bins, int n, int64_t t, int64_t cutoff);
 
+/* p[n] = p_n(t) for every unit n ([N]), counting only the history spikes (s, m) <= (cut_bin, cut_unit) in
+ * (bin, unit) token order (cut_bin INT64_MAX: all of them): the GLM's view after a window's first tokens. */
+cf_status cf_glm_probs(const cf_glm *g, const int32_t *counts, int64_t n_bins, int64_t t, int64_t cut_bin, int cut_unit,
+                       double *p);
+
+/* The GLM's next-token cross-entropy on one window in Neuroformer's token units (spikes listed bin by bin, by
+ * ascending unit inside a bin, then EOS; each target's ID and time offset scored by their own marginals, as the
+ * model's two heads are). The window is the bins [b0, b0 + C), its n spikes units[j] at bins[j] in token order
+ * (at most one per unit and bin: the Bernoulli GLM's events). Before target j the known history is the true
+ * past plus tokens 0..j-1; the next event is the first (bin, unit) after token j-1 at which the GLM fires:
+ *     P(next = (m, t)) = p_m(t) prod_{(m', t') between} (1 - p_m'(t')),   P(EOS) = prod of all (1 - p)
+ * with every p computed from that known history (later bins see silence). *nll_id, *nll_dt get the sums over
+ * the n + 1 targets of -log P(ID) and -log P(offset) (EOS: -log P(EOS) in both). Errors: tokens out of the
+ * window or out of order (a repeated unit in a bin included), C < 1. */
+cf_status cf_glm_token_nll(const cf_glm *g, const int32_t *counts, int64_t n_bins, int64_t b0, int C, const int32_t *units,
+                           const int64_t *bins, int64_t n, double *nll_id, double *nll_dt);
+
 /* Mean Bernoulli negative log-likelihood (nats per unit per bin) over the bins [from[r], to[r]) (all history
  * true). *n_bins_scored gets the count (may be NULL). */
 double cf_glm_nll(const cf_glm *g, const int32_t *counts, int64_t n_bins, const int64_t *from, const int64_t *to,
