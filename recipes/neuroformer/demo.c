@@ -138,12 +138,18 @@ static int run_demo(bool quick, const char *keep_dir)
     }
     if (st == CF_OK) {
         printf("\n==== cformer demo: results (%.0f s of training, %.0f s in all) ====\n", t_train, cf_now() - t0);
-        printf("next-spike cross-entropy      %.3f nats   (unigram baseline %.3f)\n", json_value(json, "test_ce_id"),
-               json_value(json, "unigram_ce_id"));
-        printf("window F1 of generated spikes %.3f        (rate-matched Poisson %.3f, top-rate units %.3f)\n",
-               json_value(json, "f1"), json_value(json, "f1_poisson"), json_value(json, "f1_rate_topk"));
-        printf("connectivity ROC-AUC          %.3f        (cross-correlation %.3f; trained on shuffled past IDs %.3f)\n",
-               json_value(json, "conn_auc"), json_value(json, "conn_auc_xcorr"), json_value(json, "conn_auc_shuffled"));
+        printf("%-30s %11s %9s %9s %9s %9s\n", "metric (test split)", "Neuroformer", "GLM", "GLM rate", "unigram",
+               "other");
+        printf("%-30s %11.3f %9.3f %9.3f %9.3f\n", "next-spike CE, neuron ID", json_value(json, "test_ce_id"),
+               json_value(json, "test_ce_id_glm"), json_value(json, "test_ce_id_glm_rate"), json_value(json, "unigram_ce_id"));
+        printf("%-30s %11.3f %9.3f %9.3f %9.3f\n", "next-spike CE, time offset", json_value(json, "test_ce_dt"),
+               json_value(json, "test_ce_dt_glm"), json_value(json, "test_ce_dt_glm_rate"), json_value(json, "unigram_ce_dt"));
+        printf("%-30s %11.3f %9.3f %9.3f %9s %9.3f  (top-rate units; Poisson %.3f; GLM top-k %.3f)\n",
+               "window F1, true past", json_value(json, "f1"), json_value(json, "f1_glm"), json_value(json, "f1_glm_rate"), "",
+               json_value(json, "f1_rate_topk"), json_value(json, "f1_poisson"), json_value(json, "f1_glm_topk"));
+        printf("%-30s %11.3f %9.3f %9s %9s %9.3f  (cross-correlation; shuffled past IDs %.3f)\n", "connectivity ROC-AUC",
+               json_value(json, "conn_auc"), json_value(json, "conn_auc_glm"), "", "", json_value(json, "conn_auc_xcorr"),
+               json_value(json, "conn_auc_shuffled"));
         printf("hub edge direction accuracy   %.3f\n", json_value(json, "conn_direction_acc"));
         printf("\nThe connectivity is read off the history cross-attention: how much the model attends to neuron i's\n"
                "spikes in the previous window when it predicts neuron j, normalised by how often each occurs.\n"

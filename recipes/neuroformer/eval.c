@@ -282,7 +282,7 @@ static double mean_f1(const cf_nf_generation *g, bool poisson, const double *rat
 
 /* A deterministic rate baseline: every window predicts the k highest-rate units, k the mean number of distinct
  * true units per window (rounded). Sharper than the Poisson draw, as a low-temperature decoding is. */
-static double topk_f1(const cf_nf_generation *g, const double *rates, int n_units)
+static double topk_f1(const cf_nf_generation *g, const double *rates, int n_units, int *k_out)
 {
     int32_t *order = malloc(sizeof(int32_t) * (size_t)n_units);
     bool *seen = calloc((size_t)n_units, sizeof(bool));
@@ -298,6 +298,7 @@ static double topk_f1(const cf_nf_generation *g, const double *rates, int n_unit
             if (!seen[g->true_unit[i]]) seen[g->true_unit[i]] = true, distinct += 1;
     }
     int k = (int)llround(distinct / (double)g->windows);
+    *k_out = k;
     for (int u = 0; u < n_units; u++) order[u] = u;
     for (int i = 0; i < n_units; i++) /* selection sort by rate, descending: n_units is small */
         for (int j = i + 1; j < n_units; j++)
@@ -664,10 +665,12 @@ cf_status cf_neuroformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input
     if (st == CF_OK) {
         cf_metrics_set(out, "f1", mean_f1(&g, false, rates, N, wc, 0));
         cf_metrics_set(out, "f1_poisson", mean_f1(&g, true, rates, N, wc, nm->ev.seed + 0x9015));
-        cf_metrics_set(out, "f1_rate_topk", topk_f1(&g, rates, N));
+        int k = 0;
+        cf_metrics_set(out, "f1_rate_topk", topk_f1(&g, rates, N, &k));
+        if (nm->ev.glm) st = nf_glm_baselines(nm, s, &g, k, split, out);
         cf_metrics_set(out, "psth_r", psth_corr(&g, N, s, nm->ev.psth_bin));
         go.true_past = false, go.seconds = nm->ev.free_seconds;
-        if (go.seconds > 0) {
+        if (st == CF_OK && go.seconds > 0) {
             st = cf_neuroformer_generate_split(mb, ctx, ds, &go, &gf);
             if (st == CF_OK) {
                 cf_metrics_set(out, "f1_free", mean_f1(&gf, false, rates, N, wc, 0));

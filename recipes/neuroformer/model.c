@@ -112,6 +112,12 @@ static cf_status read_config(cf_recipe *r, nf_model *m, cf_neuroformer_config *c
     e->max_windows = cf_recipe_int_in(r, "eval.max_windows", 0, 0, CF_MAX_COUNT); /* 0: all */
     e->xcorr_lag = cf_recipe_int_in(r, "eval.xcorr_lag", 5, 1, 1 << 20);
     e->psth_bin = cf_recipe_float_in(r, "eval.psth_bin", 0.5, 0, 1e6, CF_RANGE_OPEN_LO);
+    e->glm = cf_recipe_bool(r, "eval.glm", true);
+    e->glm_cfg = cf_glm_defaults();
+    e->glm_cfg.K = cf_recipe_int_in(r, "eval.glm_bases", e->glm_cfg.K, 2, 64);
+    e->glm_cfg.L = cf_recipe_int_in(r, "eval.glm_lags", e->glm_cfg.L, e->glm_cfg.K, 1000);
+    e->glm_cfg.lambda = cf_recipe_float_in(r, "eval.glm_l2", e->glm_cfg.lambda, 0, 1e6, CF_RANGE_CLOSED);
+    e->glm_cfg.steps = cf_recipe_int_in(r, "eval.glm_steps", e->glm_cfg.steps, 1, 1000000);
     const char *abl = cf_recipe_str(r, "eval.ablation_checkpoint", NULL);
     if (abl && *abl) {
         char buf[2048];
