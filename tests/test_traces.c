@@ -175,6 +175,32 @@ static void dataset(void)
     CHECK(cf_traces_dataset_record(va, 10) == NULL);
     cf_dataset_free(tr);
     cf_dataset_free(va);
+    /* a recipe's prompt template (a chat format) replaces the default prompt, and nothing else */
+    o.prompt_template = "<|user|>{problem}<|assistant|>";
+    cf_dataset *chat = cf_traces_dataset_open(&o, "val");
+    CHECK(chat != NULL);
+    if (chat) {
+        cf_batch cb = {0};
+        cf_dataset_make_batch(chat, 1, &cb);
+        cb.epoch = 0;
+        cf_dataset_get(chat, 0, &cb, 0);
+        const cf_trace *t = cf_traces_dataset_record(chat, 0);
+        char head[600];
+        int k = snprintf(head, sizeof head, "<|user|>%s<|assistant|>\nAnswer: %s\n", t->problem, t->answer);
+        const int64_t *tok = cf_data(cb.fields[0]);
+        int64_t plen;
+        cf_traces_dataset_prompt(chat, 0, &plen);
+        bool same = plen == k - (int)strlen("\nAnswer: \n") - (int)strlen(t->answer);
+        for (int64_t i = 0; same && i < plen; i++) same = tok[i] == (unsigned char)head[i];
+        CHECK(same, "the template's prompt leads the row");
+        cf_batch_free(&cb);
+        cf_dataset_free(chat);
+    }
+    o.prompt_template = "no placeholder";
+    CHECK(cf_traces_dataset_open(&o, "train") == NULL && strstr(cf_last_error(), "{problem} exactly once"));
+    o.prompt_template = "{problem} twice {problem}";
+    CHECK(cf_traces_dataset_open(&o, "train") == NULL && strstr(cf_last_error(), "{problem} exactly once"));
+    o.prompt_template = NULL;
     o.seq = 40;
     CHECK(cf_traces_dataset_open(&o, "train") == NULL && strstr(cf_last_error(), "math.jsonl:1: the full trace is"),
           "a trace longer than seq + 1 names its line");

@@ -193,3 +193,31 @@ bool cf_trace_parse_answer(const char *r, size_t n, char *out, size_t cap)
     out[k] = 0;
     return true;
 }
+
+bool cf_trace_template_ok(const char *tmpl, const char *what)
+{
+    const char *at = tmpl ? strstr(tmpl, "{problem}") : NULL;
+    if (!at || strstr(at + 1, "{problem}")) {
+        cf_set_error(CF_ERR_ARG, "%s: the prompt template must hold {problem} exactly once, got \"%.200s\"", what,
+                     tmpl ? tmpl : "(none)");
+        return false;
+    }
+    return true;
+}
+
+char *cf_trace_render_prompt(const char *tmpl, const char *problem)
+{
+    const char *at = strstr(tmpl, "{problem}");
+    size_t head = at ? (size_t)(at - tmpl) : strlen(tmpl), pl = at ? strlen(problem) : 0;
+    const char *tail = at ? at + strlen("{problem}") : "";
+    size_t n = head + pl + strlen(tail);
+    char *out = malloc(n + 1);
+    if (!out) {
+        cf_set_error(CF_ERR_OOM, "trace prompt: out of memory");
+        return NULL;
+    }
+    memcpy(out, tmpl, head);
+    memcpy(out + head, problem, pl);
+    memcpy(out + head + pl, tail, strlen(tail) + 1);
+    return out;
+}

@@ -64,10 +64,18 @@ cf_trace_set *cf_traces_generate(const cf_trace_gen_config *c);
 /* Which steps one use keeps: keep[j] for j < t->n_steps (true = kept); returns the number kept. */
 int cf_trace_draw(const cf_trace *t, double p, uint64_t seed, int64_t record, int64_t use, bool *keep);
 
-/* The rendering's pieces (static formats, for callers that tokenize piecewise). */
+/* The rendering's pieces (static formats, for callers that tokenize piecewise). The prompt is a template
+ * with one "{problem}" (a recipe may give its own: data.prompt); CF_TRACE_PROMPT_FMT is the default's printf
+ * form. */
+#define CF_TRACE_PROMPT_TEMPLATE "Problem: {problem}\nSolution:"
 #define CF_TRACE_PROMPT_FMT "Problem: %s\nSolution:"
 #define CF_TRACE_STEP_FMT "\n%s"
 #define CF_TRACE_ANSWER_FMT "\nAnswer: %s\n"
+
+/* Checks a prompt template: it holds "{problem}" exactly once. false with an error naming `what`. */
+bool cf_trace_template_ok(const char *tmpl, const char *what);
+/* The template with {problem} replaced, into a malloc'd string (NULL with an error when out of memory). */
+char *cf_trace_render_prompt(const char *tmpl, const char *problem);
 
 /* The answer a model's response gives: the text after the last "Answer: " up to the newline (or the end),
  * trimmed of spaces, copied into out (cap bytes); false when the response has no "Answer: ". */

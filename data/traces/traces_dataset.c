@@ -15,6 +15,8 @@ typedef struct {
     int64_t *piece;      /* per record: offsets of prompt, steps..., answer, end into pool */
     int64_t *first;      /* per record: index of its first entry in piece */
     int64_t seq, pad;
+    const char *prompt;  /* the prompt template (borrowed from the options' lifetime: copied at open) */
+    char *prompt_own;
     double p;
     uint64_t seed;
     int32_t *scratch;    /* seq + 1 tokens of one use */
@@ -73,6 +75,7 @@ static void traces_free(cf_dataset *ds)
     free(d->first);
     free(d->scratch);
     free(d->keep);
+    free(d->prompt_own);
     free(d);
 }
 
@@ -122,7 +125,9 @@ static cf_status tokenize(traces_ds *d, const char *path)
         const cf_trace *t = &d->set->items[r];
         d->first[r] = at;
         d->piece[at++] = n_pool;
-        st = add_piece(d, CF_TRACE_PROMPT_FMT, t->problem, &n_pool, &cap_pool, &text, &cap_text);
+        char *prompt = cf_trace_render_prompt(d->prompt, t->problem);
+        st = prompt ? add_piece(d, "%s", prompt, &n_pool, &cap_pool, &text, &cap_text) : cf_last_status();
+        free(prompt);
         for (int j = 0; j < t->n_steps && st == CF_OK; j++) {
             d->piece[at++] = n_pool;
             st = add_piece(d, CF_TRACE_STEP_FMT, t->steps[j], &n_pool, &cap_pool, &text, &cap_text);
@@ -163,8 +168,9 @@ cf_dataset *cf_traces_dataset_open(const cf_traces_options *o, const char *split
     }
     d->base.vt = &traces_vt;
     d->seq = o->seq, d->pad = o->pad_id, d->p = o->drop_p, d->seed = o->seed;
+    d->prompt = d->prompt_own = strdup(o->prompt_template ? o->prompt_template : CF_TRACE_PROMPT_TEMPLATE);
     snprintf(d->base.name, sizeof d->base.name, "traces %.200s [%s]", path, split);
-    bool ok = (d->set = cf_traces_read(path, o->max_records)) != NULL;
+    bool ok = d->prompt_own && cf_trace_template_ok(d->prompt, path) && (d->set = cf_traces_read(path, o->max_records)) != NULL;
     if (ok && !(d->tk = cf_tokenizer_open(o->tokenizer, o->vocab_path))) {
         cf_error_prefix("%s: ", path);
         ok = false;

@@ -12,6 +12,9 @@
  * so a decoder LM's loss is the response's only. A record whose full trace (nothing dropped) is longer than
  * seq + 1 tokens is an error at open naming the file, line and length.
  *
+ * The prompt is the options' template with the problem in place of {problem} (a recipe's data.prompt, e.g. a
+ * chat template); the steps and the answer line are rendered as traces.h says.
+ *
  * Usage:
  *     cf_traces_options o = {.path = "math.jsonl", .tokenizer = "byte", .seq = 256, .drop_p = 0.3, .seed = 1};
  *     cf_dataset *train = cf_traces_dataset_open(&o, "train");       // NULL with the error set
@@ -33,6 +36,7 @@ typedef struct cf_traces_options {
     uint64_t seed;          /* the drop draws' seed */
     int64_t pad_id;         /* the token padding rows (0) */
     int64_t max_records;    /* 0: no limit */
+    const char *prompt_template; /* NULL: CF_TRACE_PROMPT_TEMPLATE; must hold {problem} once (traces.h) */
 } cf_traces_options;
 
 cf_dataset *cf_traces_dataset_open(const cf_traces_options *o, const char *split);

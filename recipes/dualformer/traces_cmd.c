@@ -53,6 +53,11 @@ cf_dataset *cf_math_traces_factory(void *rl, const char *split)
     o.seed = (uint64_t)cf_recipe_int_in(r, "data.seed", train_seed, 0, CF_MAX_SEED);
     o.pad_id = cf_recipe_int_in(r, "data.pad_id", 0, 0, CF_MAX_VOCAB);
     o.max_records = cf_recipe_int_in(r, "data.max_records", 0, 0, CF_MAX_COUNT);
+    o.prompt_template = cf_recipe_str(r, "data.prompt", CF_TRACE_PROMPT_TEMPLATE);
+    if (cf_recipe_status(r) == CF_OK && !cf_trace_template_ok(o.prompt_template, "data.prompt")) {
+        cf_recipe_fail(r, "data.prompt", CF_ERR_ARG, "must hold {problem} exactly once");
+        return NULL;
+    }
     if (cf_recipe_status(r) != CF_OK || !o.path || ensure_traces(r, o.path) != CF_OK) return NULL;
     return cf_traces_dataset_open(&o, split);
 }
