@@ -25,6 +25,13 @@ export LSAN_OPTIONS=suppressions=$here/lsan.supp
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 leaks_after="fuzz_checkpoint fuzz_spikes_h5"
 
+# true when the log's crash is the known libhdf5 fault: a SEGV whose stack runs H5HL_protect -> ...
+# -> H5F__accum_read inside libhdf5 (tests/fuzz/upstream/README.md), reached from our HDF5 readers
+known_upstream() {
+    grep -q "ERROR: AddressSanitizer: SEGV" "$1" && grep -q " in H5F__accum_read .*libhdf5" "$1" &&
+        grep -q " in H5HL_protect .*libhdf5" "$1"
+}
+
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
     for b in "$build"/bin/fuzz_*; do harnesses+=("$(basename "$b")"); done
@@ -50,7 +57,11 @@ for h in "${harnesses[@]}"; do
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
     ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
     result=ok
-    if [ $rc -ne 0 ]; then
+    if [ $rc -ne 0 ] && known_upstream "$log"; then
+        # the libhdf5 1.10.8 fault of tests/fuzz/upstream/README.md (a NULL read inside HDF5 on a damaged local
+        # heap): reported and kept, not a failure of ours; any other crash still fails the run
+        result="ok (stopped at the known libhdf5 fault after ${execs:-?} runs; input in $work/crashes/)"
+    elif [ $rc -ne 0 ]; then
         result="FAILED (exit $rc; log $log)"
         failed+=("$h")
     fi
