@@ -5,7 +5,7 @@
  *    central differences;
  *  - the property the paper builds on (Sec. 3): a stack of local layers cannot see farther back than its
  *    layers' spans add up to, and one full layer lets the last token see the first; every layer is causal;
- *  - attention FLOPs: the spec's layout {2, 5} of 6 at n 256, b 16 own+previous is 5/12 of all-full;
+ *  - attention FLOPs: our CPU plan's layout {2, 5} of 6 at n 256, b 16 own+previous is 5/12 of all-full;
  *  - markov_copy: rows are a pure function of (seed, split, index), the span is copied from [0, source_end)
  *    to p >= insert_from, "long_range" marks exactly its second and later tokens, the chain's stationary
  *    conditional entropy matches the rows' empirical bigram entropy, bad sizes are refused by name. */
@@ -198,7 +198,7 @@ static void test_flops(void)
     CHECK_NEAR(cf_masformer_attn_flops_full(&c, 256), 6 * 4.0 * 256 * 256 * 64, 1e-3);
     c.local = CF_MAS_BLOCK;
     CHECK_NEAR(cf_masformer_attn_flops(&c, 256), 2 * 4.0 * 256 * 256 * 64 + 4 * 4.0 * 256 * 16 * 64, 1e-3);
-    /* the paper's 1.3B setting, 4 full of 24, n 8192, b 1024 own block: 27% (spec 1.2) */
+    /* the paper's 1.3B setting, 4 full of 24, n 8192, b 1024 own block: 27% (our CPU plan) */
     cf_masformer_config p = {.gpt = cf_gpt_defaults(), .local = CF_MAS_BLOCK, .local_span = 1024};
     p.gpt.layers = 24, p.gpt.dim = 2048;
     for (int l = 0; l < 4; l++) p.full[l] = true;

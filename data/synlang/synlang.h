@@ -1,6 +1,6 @@
 /* A synthetic language and a small labelled task on it, in the layout of GLUE's single-sentence tasks (SST-2,
  * CoLA: a TSV with a "sentence\tlabel" header, one example per line) and of a plain pre-training corpus (one
- * sentence per line), for AxFormer's CPU reproduction (spec: a bigram "language" of 200 tokens; Nagarajan et
+ * sentence per line), for AxFormer's CPU reproduction (our CPU plan: a bigram "language" of 200 tokens; Nagarajan et
  * al., "AxFormer", arXiv 2010.03688, fine-tune on a small downstream task, then approximate).
  *
  * Language: words w0 .. w{V-1}. Each word has 6 successors drawn once from the seed with weights 1/(r+1)

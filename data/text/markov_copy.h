@@ -40,7 +40,7 @@ typedef struct cf_markov_copy_config {
     uint64_t seed;       /* the language (transition table) and, with the split, the rows */
 } cf_markov_copy_config;
 
-/* vocab 64, seq 256, size 4096, branching 4, span 24, source_end 96, insert_from 160, seed 0 (spec 1.6). */
+/* vocab 64, seq 256, size 4096, branching 4, span 24, source_end 96, insert_from 160, seed 0 (our CPU plan). */
 cf_markov_copy_config cf_markov_copy_defaults(void);
 
 /* Checks the sizes (an error naming the offending field and the rule) and opens the split ("train",

@@ -36,7 +36,7 @@ cf_status cf_autoformer_bench(cf_ctx *ctx, int64_t D, int64_t H, double factor, 
 /* data.type: series_csv (data/series/csv_dataset.h; data.generate writes the synthetic series when the file is
  * missing) */
 cf_dataset *cf_series_csv_factory(void *recipe_like, const char *split);
-/* `cformer data series --out FILE.csv [...]`: the synthetic hourly series of the spec (daily and weekly
+/* `cformer data series --out FILE.csv [...]`: the synthetic hourly series of our CPU plan (daily and weekly
  * seasonality, a piecewise-linear trend, AR(1) noise) in the ETT layout */
 int cf_series_synth_cmd(int argc, char **argv);
 /* Writes that series (rows >= 2) to path atomically. */

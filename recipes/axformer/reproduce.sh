@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# AxFormer's experiment in one command (spec 3.6): per seed, pre-train the encoder (masked tokens), fine-tune it on
+# AxFormer's experiment in one command (our CPU plan): per seed, pre-train the encoder (masked tokens), fine-tune it on
 # the small labelled task until it over-fits, run `cformer run axformer-search` on it; then print the table
 # (removal order, test accuracy unpruned vs pruned, counted FLOPs ratio, back-to-back wall-clock ratio, the
 # hard-attention layers kept) per seed and as mean +- standard deviation over the seeds.
@@ -8,9 +8,9 @@
 #
 # Seeds S = 1 .. N set train.seed of all three steps (the data, generated once in DIR/data, is the same for all).
 # Default: the small CPU configuration below (a few minutes per seed on 2 shared cores); --full: the recipes as
-# written (spec 3.6's d = 128 encoder); --smoke: a few steps of each on a tiny set (seconds; checks the table is
+# written (our CPU plan's d = 128 encoder); --smoke: a few steps of each on a tiny set (seconds; checks the table is
 # produced, not its numbers). --tolerance EPS: the search's model.search.tolerance (default: the recipe's 0, the
-# accuracy mode; EPS > 0 is spec 3.3's speed/size mode: each kept removal may raise the validation loss by EPS).
+# accuracy mode; EPS > 0 is our CPU plan's speed/size mode: each kept removal may raise the validation loss by EPS).
 # DIR (default reproduce/axformer-search-DATE) gets seed-S/{pretrain,finetune,search}, results.md (the table) and
 # results.json. Exit status: 0, 1 (a step failed), 2 (bad arguments).
 set -euo pipefail
@@ -38,7 +38,7 @@ case $out in /*) ;; *) out=$PWD/$out ;; esac
 cformer=$build/bin/cformer
 [ -x "$cformer" ] || die "no $cformer (build first: cmake -S . -B build && cmake --build build)"
 
-# The small configuration: spec 3.6's 6-layer post-LN encoder with 4 heads at d = 64 (FFN 256) on rows of 32
+# The small configuration: our CPU plan's 6-layer post-LN encoder with 4 heads at d = 64 (FFN 256) on rows of 32
 # tokens and a 4000-sentence corpus; pre-training PRE steps, then the recipes' fine-tuning (to convergence) and
 # search (re-fine-tuning after each granularity). Empty PRE: the recipe's own step count.
 common=(--set data.path="$out/data")
