@@ -22,7 +22,8 @@ static void plot_usage(FILE *f)
                "  --width N           image width in pixels (default 960)\n"
                "  --panel-height N    height of each panel in pixels (default 240)\n"
                "  -q, --quiet         no warnings\n\n"
-               "       cformer plot confusion EVAL.json [-o FILE.png]   a classification's confusion matrix\n");
+               "       cformer plot confusion EVAL.json [-o FILE.png]   a classification's confusion matrix\n"
+               "       cformer plot forecast EVAL.json [-o FILE.png]    a forecast's saved windows against the truth\n");
 }
 
 /* The value of an option given as "--opt VALUE" or "--opt=VALUE"; NULL when argv[*i] is not that option. */
@@ -42,6 +43,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, bo
 int cf_cmd_plot(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "confusion") == 0) return cf_cmd_plot_confusion(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "forecast") == 0) return cf_cmd_plot_forecast(argc - 1, argv + 1);
     if (cf_cli_wants_help(argc, argv)) {
         plot_usage(stdout);
         return 0;
