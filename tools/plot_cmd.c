@@ -2,6 +2,7 @@
 #include "tools/plot.h"
 
 #include "tools/cli.h"
+#include "tools/plot_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,27 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, bo
         return NULL;
     }
     return argv[++*i];
+}
+
+int plot_eval_args(int argc, char **argv, const char *kind, const char *usage, const char *default_name,
+                   const char **json, const char **out, char *buf, size_t n)
+{
+    bool help = cf_cli_wants_help(argc, argv);
+    if (help || argc < 2) return fputs(usage, help ? stdout : stderr), help ? 0 : 2;
+    *json = argv[1], *out = NULL;
+    for (int i = 2; i < argc; i++) {
+        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) *out = argv[++i];
+        else {
+            fprintf(stderr, "cformer plot %s: unknown argument '%s'\n", kind, argv[i]);
+            return 2;
+        }
+    }
+    if (!*out) {
+        const char *slash = strrchr(*json, '/');
+        snprintf(buf, n, "%.*s%s", slash ? (int)(slash - *json + 1) : 0, *json, default_name);
+        *out = buf;
+    }
+    return -1;
 }
 
 int cf_cmd_plot(int argc, char **argv)
