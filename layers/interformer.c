@@ -159,7 +159,7 @@ cf_status cf_interformer_init(cf_interformer *net, cf_params *ps, const cf_inter
     CF_TRY(cf_if_neck_init(net, ps));
     cf_params_push(ps, "head");
     for (int64_t i = 0; i < c->stages && st == CF_OK; i++) {
-        char name[32];
+        char name[48];
         snprintf(name, sizeof name, "lateral.%lld.weight", (long long)i);
         net->lat_w[i] = cf_if_param(ps, name, CF_SHAPE(c->head_dim, c->width[i], 1, 1), sqrt(1.0 / (double)c->width[i]), 0);
         snprintf(name, sizeof name, "lateral.%lld.bias", (long long)i);
