@@ -26,8 +26,8 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-thread_local uint3 threadIdx, blockIdx;
-thread_local dim3 blockDim, gridDim;
+uint3 threadIdx, blockIdx;
+dim3 blockDim, gridDim;
 
 namespace cf_emu {
 
@@ -79,7 +79,7 @@ struct scheduler {
     size_t dyn_bytes;
     bool failed; /* an error was raised in this launch: stop running further blocks */
 };
-scheduler S;
+scheduler &S = *new scheduler(); /* never destroyed: the fiber pool lives as long as the process */
 
 char sticky_error[512];
 

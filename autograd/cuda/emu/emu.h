@@ -56,8 +56,8 @@ struct dim3 {
     constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
     constexpr dim3(uint3 u) : x(u.x), y(u.y), z(u.z) {}
 };
-extern thread_local uint3 threadIdx, blockIdx;
-extern thread_local dim3 blockDim, gridDim;
+extern uint3 threadIdx, blockIdx; /* plain globals: one OS thread runs every block */
+extern dim3 blockDim, gridDim;
 static constexpr int warpSize = 32;
 
 /* ---- the emulator's internals that the inline parts below call (emu/emu.cpp) ---- */

@@ -24,9 +24,10 @@ namespace {
 struct allocation {
     size_t bytes, mapped; /* what was asked, and the readable pages (the guard page follows them) */
 };
-std::map<const char *, allocation> allocations; /* by base address */
+/* by base address; never destroyed, so a cf_cuda_free from another object's destructor at exit still works */
+std::map<const char *, allocation> &allocations = *new std::map<const char *, allocation>();
 bool device_open;
-std::vector<std::pair<const char *, size_t>> fiber_guards;
+std::vector<std::pair<const char *, size_t>> &fiber_guards = *new std::vector<std::pair<const char *, size_t>>();
 struct sigaction previous_segv;
 bool handler_installed;
 
