@@ -1,5 +1,5 @@
 /* The SIMT emulator's scheduler: a launch's blocks one after another, a block's threads as cooperative fibers
- * (ucontext), barriers and warp collectives, the shared-memory race check, sticky errors, 16-bit float
+ * (a dozen instructions of context switch on x86-64, ucontext elsewhere), barriers and warp collectives, the shared-memory race check, sticky errors, 16-bit float
  * conversions. The contract is in emu.h; device memory and the cf_cuda_* runtime are in runtime.cpp. */
 #include "autograd/cuda/emu/emu.h"
 #include "autograd/cuda/emu/emu_internal.h"
@@ -35,6 +35,75 @@ bool racecheck = true;
 
 namespace {
 
+/* ---- context switch: on x86-64 our own (callee-saved registers, the SSE and x87 control words, the stack
+ * pointer: no signal-mask system call, unlike swapcontext); ucontext elsewhere ---- */
+#if defined(__x86_64__) && !defined(CF_EMU_UCONTEXT)
+extern "C" void cf_emu_switch(void **save_sp, void *new_sp);
+asm(R"(
+    .text
+    .globl cf_emu_switch
+    .hidden cf_emu_switch
+    .type cf_emu_switch, @function
+cf_emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size cf_emu_switch, .-cf_emu_switch
+)");
+
+struct context {
+    void *sp;
+};
+
+/* a fresh stack laid out as cf_emu_switch leaves one: control words, six zeroed registers, then `ret` enters
+ * entry with the stack aligned as after a call (entry never returns) */
+void context_init(context *c, char *stack, size_t bytes, void (*entry)())
+{
+    uint64_t *top = (uint64_t *)((uintptr_t)(stack + bytes) & ~(uintptr_t)15);
+    uint32_t mxcsr;
+    uint16_t fpucw;
+    asm volatile("stmxcsr %0" : "=m"(mxcsr));
+    asm volatile("fnstcw %0" : "=m"(fpucw));
+    top[-1] = 0;
+    top[-2] = (uint64_t)(uintptr_t)entry;
+    for (int i = 3; i <= 8; i++) top[-i] = 0;
+    top[-9] = mxcsr | (uint64_t)fpucw << 32;
+    c->sp = &top[-9];
+}
+void context_switch(context *from, context *to) { cf_emu_switch(&from->sp, to->sp); }
+#else
+struct context {
+    ucontext_t uc;
+};
+void context_init(context *c, char *stack, size_t bytes, void (*entry)())
+{
+    getcontext(&c->uc);
+    c->uc.uc_stack.ss_sp = stack;
+    c->uc.uc_stack.ss_size = bytes;
+    c->uc.uc_link = NULL;
+    makecontext(&c->uc, entry, 0);
+}
+void context_switch(context *from, context *to) { swapcontext(&from->uc, &to->uc); }
+#endif
+
 #ifdef CF_EMU_ASAN
 constexpr size_t stack_bytes = 1 << 20;
 #else
@@ -45,7 +114,7 @@ constexpr int max_threads = 1024;
 enum fiber_state { IDLE, RUNNING, WAIT_BLOCK, WAIT_WARP };
 
 struct fiber {
-    ucontext_t ctx;
+    context ctx;
     char *stack; /* guard page first, then stack_bytes */
     fiber_state state;
     int tid; /* the linear thread id it runs, -1 when idle */
@@ -58,7 +127,7 @@ struct fiber {
 
 /* One launch's block being run, and the pool of fibers (never freed: reused by every later launch). */
 struct scheduler {
-    ucontext_t main_ctx;
+    context main_ctx;
     void *main_asan_fake;
     const void *main_stack_bottom;
     size_t main_stack_size;
@@ -103,6 +172,10 @@ void set_error(const char *fmt, ...)
 
 void set_thread_idx(int tid)
 {
+    if (blockDim.y == 1 && blockDim.z == 1) { /* the common 1-D block: no divisions */
+        threadIdx = uint3{(unsigned)tid, 0, 0};
+        return;
+    }
     threadIdx.x = (unsigned)tid % blockDim.x;
     threadIdx.y = ((unsigned)tid / blockDim.x) % blockDim.y;
     threadIdx.z = (unsigned)tid / (blockDim.x * blockDim.y);
@@ -122,11 +195,7 @@ fiber *new_fiber()
     mprotect(m, (size_t)page, PROT_NONE); /* overflow faults instead of corrupting the next stack */
     f->stack = (char *)m;
     emu_note_fiber_stack(f->stack, (size_t)page);
-    getcontext(&f->ctx);
-    f->ctx.uc_stack.ss_sp = f->stack + page;
-    f->ctx.uc_stack.ss_size = stack_bytes;
-    f->ctx.uc_link = NULL;
-    makecontext(&f->ctx, fiber_main, 0);
+    context_init(&f->ctx, f->stack + page, stack_bytes, fiber_main);
     f->state = IDLE;
     f->tid = -1;
     return f;
@@ -141,7 +210,7 @@ void resume(fiber *f)
 #ifdef CF_EMU_ASAN
     __sanitizer_start_switch_fiber(&S.main_asan_fake, f->stack + sysconf(_SC_PAGESIZE), stack_bytes);
 #endif
-    swapcontext(&S.main_ctx, &f->ctx);
+    context_switch(&S.main_ctx, &f->ctx);
 #ifdef CF_EMU_ASAN
     __sanitizer_finish_switch_fiber(S.main_asan_fake, NULL, NULL);
 #endif
@@ -154,7 +223,7 @@ void park(fiber *f)
 #ifdef CF_EMU_ASAN
     __sanitizer_start_switch_fiber(&f->asan_fake, S.main_stack_bottom, S.main_stack_size);
 #endif
-    swapcontext(&f->ctx, &S.main_ctx);
+    context_switch(&f->ctx, &S.main_ctx);
 #ifdef CF_EMU_ASAN
     __sanitizer_finish_switch_fiber(f->asan_fake, NULL, NULL);
 #endif
@@ -262,10 +331,7 @@ void abandon_block()
 #ifdef CF_EMU_ASAN
         __asan_unpoison_memory_region(f->stack + sysconf(_SC_PAGESIZE), stack_bytes);
 #endif
-        getcontext(&f->ctx);
-        f->ctx.uc_stack.ss_sp = f->stack + sysconf(_SC_PAGESIZE);
-        f->ctx.uc_stack.ss_size = stack_bytes;
-        makecontext(&f->ctx, fiber_main, 0);
+        context_init(&f->ctx, f->stack + sysconf(_SC_PAGESIZE), stack_bytes, fiber_main);
         f->state = IDLE;
         f->tid = -1;
     }
