@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 static char err[512];
@@ -276,6 +277,46 @@ static void test_atomics()
     cf_cuda_free(dd);
 }
 
+/* ---- CUDA's device min/max overloads, int64_t (long) included; host threads sharing the device ---- */
+__global__ void k_min_max(const int64_t *a, int64_t *out, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    __syncthreads(); /* fiber switches, so a second host thread inside the emulator at once would interleave */
+    if (i < n) out[i] = max(min(a[i], (int64_t)10), (int64_t)-10) + (int64_t)min(1.5f, (float)i);
+}
+
+static void test_min_max_threads()
+{
+    const int n = 4096;
+    std::vector<int64_t> a(n);
+    for (int i = 0; i < n; i++) a[i] = (int64_t)(i % 41) - 20;
+    const int64_t *da = to_device(a);
+    /* two host threads launch over their own outputs at once: the emulator serialises them */
+    int64_t *dout[2] = {dev_alloc<int64_t>(n), dev_alloc<int64_t>(n)};
+    bool ok[2] = {true, true};
+    auto work = [&](int t) {
+        for (int rep = 0; rep < 20; rep++) {
+            CF_LAUNCH(k_min_max, (n + 63) / 64, 64, 0, da, dout[t], n);
+            ok[t] = ok[t] && CF_CUDA_CHECK_LAUNCH(err, sizeof err) == 0;
+        }
+    };
+    std::thread other(work, 1);
+    work(0);
+    other.join();
+    CHECK(ok[0] && ok[1], "a concurrent launch failed: %s", err);
+    for (int t = 0; t < 2; t++) {
+        std::vector<int64_t> h = to_host(dout[t], n);
+        int bad = 0;
+        for (int i = 0; i < n; i++) {
+            int64_t want = (a[i] < -10 ? -10 : a[i] > 10 ? 10 : a[i]) + (i == 0 ? 0 : 1);
+            bad += h[i] != want;
+        }
+        CHECK(bad == 0, "thread %d: %d elements wrong", t, bad);
+        cf_cuda_free(dout[t]);
+    }
+    cf_cuda_free((void *)da);
+}
+
 /* ---- 16-bit floats against known bit patterns (IEEE binary16 and bfloat16, round to nearest even) ---- */
 static void test_half_bf16()
 {
@@ -482,6 +523,7 @@ int main(int argc, char **argv)
     RUN(test_transpose);
     RUN(test_dynamic_shared);
     RUN(test_atomics);
+    RUN(test_min_max_threads);
     RUN(test_half_bf16);
     RUN(test_faults_reported);
     RUN(test_device_read_on_host);

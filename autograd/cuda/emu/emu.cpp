@@ -453,6 +453,7 @@ bool check_pointer_arg(const char *kernel, int index, const void *p)
 
 void launch_raw(const char *kernel, dim3 grid, dim3 block, size_t shmem, body_fn body, void *ctx)
 {
+    std::lock_guard<std::recursive_mutex> hold(device_lock);
     unsigned long long nt = (unsigned long long)block.x * block.y * block.z;
     if (nt == 0 || nt > max_threads || grid.x == 0 || grid.y == 0 || grid.z == 0) {
         set_error("kernel '%s': invalid launch configuration: grid (%u,%u,%u), block (%u,%u,%u) (a block holds 1 "

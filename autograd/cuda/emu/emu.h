@@ -19,9 +19,10 @@
  *  - Errors (a host pointer argument, a race, an out-of-bounds shared index, a barrier deadlock) are sticky: the
  *    first one is kept and handed back by CF_CUDA_CHECK_LAUNCH / cf_cuda_synchronize, as CUDA does.
  *
- * Limits: one device; kernels are synchronous; at most 1024 threads per block; per-thread stack (local memory)
- * of 256 KiB (1 MiB under ASan); shared arrays declared with CF_SHARED are 1-D and indexed only with []
- * (`&s[i]` gives the raw address, e.g. for a shared atomic, and is not race-checked). */
+ * Limits: one device; kernels are synchronous and the emulator serialises its callers (one lock around a launch
+ * and each memory call), so host threads may share it but never run kernels at once; at most 1024 threads per
+ * block; per-thread stack (local memory) of 256 KiB (1 MiB under ASan); shared arrays declared with CF_SHARED are
+ * 1-D and indexed only with [] (`&s[i]` gives the raw address, e.g. for a shared atomic, and is not race-checked). */
 #ifndef CF_CUDA_EMU_H
 #define CF_CUDA_EMU_H
 
@@ -280,6 +281,19 @@ inline float __saturatef(float x) { return x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 inline double rsqrt(double x) { return 1.0 / sqrt(x); }
 template <class T> inline T __ldg(const T *p) { return *p; }
+/* CUDA's device min/max overloads (the host has only std::min/std::max); long too, as int64_t is long here */
+#define CF_EMU_MINMAX_(T) \
+    inline T min(T a, T b) { return b < a ? b : a; } \
+    inline T max(T a, T b) { return a < b ? b : a; }
+CF_EMU_MINMAX_(int)
+CF_EMU_MINMAX_(unsigned)
+CF_EMU_MINMAX_(long)
+CF_EMU_MINMAX_(unsigned long)
+CF_EMU_MINMAX_(long long)
+CF_EMU_MINMAX_(unsigned long long)
+CF_EMU_MINMAX_(float)
+CF_EMU_MINMAX_(double)
+#undef CF_EMU_MINMAX_
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 inline int __ffs(int x) { return __builtin_ffs(x); }
 inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz((unsigned)x); }

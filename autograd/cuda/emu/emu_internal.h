@@ -4,7 +4,11 @@
 
 #include <stddef.h>
 
+#include <mutex>
+
 namespace cf_emu {
+/* held by a launch and by every cf_cuda_* memory call: one host thread at a time uses the emulated device */
+extern std::recursive_mutex device_lock;
 /* true when p lies inside a live allocation from cf_cuda_malloc */
 bool emu_is_device_pointer(const void *p);
 /* device pages readable and writable (during a launch) or PROT_NONE (outside kernels and copies) */

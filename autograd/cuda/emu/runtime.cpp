@@ -19,6 +19,9 @@
 #include <vector>
 
 namespace cf_emu {
+
+std::recursive_mutex device_lock;
+
 namespace {
 
 struct allocation {
@@ -121,6 +124,7 @@ bool inside(const void *p, size_t bytes)
 
 bool emu_is_device_pointer(const void *p)
 {
+    std::lock_guard<std::recursive_mutex> hold(device_lock);
     auto it = find_mapping(p);
     return it != allocations.end() && (const char *)p < it->first + it->second.mapped;
 }
@@ -146,6 +150,7 @@ extern "C" int cf_cuda_device_count(void) { return 1; }
 
 extern "C" int cf_cuda_malloc(void **p, size_t bytes, char *err, size_t errlen)
 {
+    std::lock_guard<std::recursive_mutex> hold(device_lock);
     install_handler();
     size_t pg = page_size(), mapped = (bytes + pg - 1) / pg * pg;
     if (mapped == 0) mapped = pg;
@@ -159,6 +164,7 @@ extern "C" int cf_cuda_malloc(void **p, size_t bytes, char *err, size_t errlen)
 
 extern "C" void cf_cuda_free(void *p)
 {
+    std::lock_guard<std::recursive_mutex> hold(device_lock);
     if (!p) return;
     auto it = allocations.find((const char *)p);
     if (it == allocations.end()) {
@@ -171,6 +177,7 @@ extern "C" void cf_cuda_free(void *p)
 
 extern "C" int cf_cuda_copy_h2d(void *dst, const void *src, size_t bytes, char *err, size_t errlen)
 {
+    std::lock_guard<std::recursive_mutex> hold(device_lock);
     if (!inside(dst, bytes))
         return fail(err, errlen, "cf_cuda_copy_h2d: destination %p is not %zu bytes of one device allocation", dst,
                     bytes);
@@ -183,6 +190,7 @@ extern "C" int cf_cuda_copy_h2d(void *dst, const void *src, size_t bytes, char *
 
 extern "C" int cf_cuda_copy_d2h(void *dst, const void *src, size_t bytes, char *err, size_t errlen)
 {
+    std::lock_guard<std::recursive_mutex> hold(device_lock);
     if (!inside(src, bytes))
         return fail(err, errlen, "cf_cuda_copy_d2h: source %p is not %zu bytes of one device allocation", src,
                     bytes);
