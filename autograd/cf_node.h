@@ -143,6 +143,10 @@ void *cf_scratch(cf_ctx *ctx, size_t bytes); /* host arena scratch, valid until 
 void *cf_device_scratch(cf_ctx *ctx, size_t bytes);
 cf_arena *cf_ctx_arena(cf_ctx *ctx);
 int cf_ctx_threads(const cf_ctx *ctx);
+/* For tests: fills the next `bytes` of the context's data arena (its device's, or the host's) with
+ * all-ones bytes (NaN in every float dtype) without keeping them, so the tensors allocated next start as
+ * NaN and a kernel that leaves an element unwritten is caught. */
+cf_status cf_ctx_poison_arena(cf_ctx *ctx, size_t bytes);
 /* The i-th node on the tape (0 <= i < cf_tape_size). */
 cf_node *cf_tape_node(cf_ctx *ctx, int64_t i);
 

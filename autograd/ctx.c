@@ -104,3 +104,15 @@ void *cf_ctx_data_alloc(cf_ctx *ctx, cf_device dev, size_t bytes)
 cf_arena *cf_ctx_arena(cf_ctx *ctx) { return ctx->arena; }
 
 cf_node *cf_tape_node(cf_ctx *ctx, int64_t i) { return (i >= 0 && i < ctx->tape_len) ? ctx->tape[i] : NULL; }
+
+cf_status cf_ctx_poison_arena(cf_ctx *ctx, size_t bytes)
+{
+    cf_arena *a = ctx->dev_arena ? ctx->dev_arena : ctx->arena;
+    cf_arena_mark m = cf_arena_get_mark(a);
+    int64_t n = (int64_t)(bytes / 4);
+    void *p = cf_arena_alloc(a, (size_t)n * 4);
+    cf_tensor *t = p ? cf_empty_on(ctx, CF_I32, 1, &n, p, (size_t)n * 4) : NULL;
+    cf_status st = t ? ctx->backend->fill(t, -1.0) : cf_last_status(); /* all bits set: NaN as f32, f64, bf16 */
+    cf_arena_rewind(a, m);
+    return st;
+}

@@ -63,7 +63,7 @@ extern "C" void cf_cuda_optim_update(const cf_optim_update_args *a)
 // One block of CF_BLOCK_THREADS threads per CF_SS_BLOCK elements: strided partial sums, then a tree.
 template <typename T> __global__ void sum_squares_kernel(const T *x, int64_t n, double *partial)
 {
-    __shared__ double s[CF_BLOCK_THREADS];
+    CF_SHARED(double, s, CF_BLOCK_THREADS);
     int64_t lo = (int64_t)blockIdx.x * CF_SS_BLOCK, hi = lo + CF_SS_BLOCK < n ? lo + CF_SS_BLOCK : n;
     double acc = 0;
     for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) acc += (double)x[i] * (double)x[i];
