@@ -66,6 +66,49 @@ __host__ __device__ __forceinline__ void cf_iter_offsets(const cf_iter &it, int6
     }
 }
 
+// A reduction's geometry, split from a cf_iter whose operand 0 is the destination with stride 0 over the
+// summed dims (cf_iter_init gives that when the destination's shape broadcasts to the iteration shape):
+// `keep` walks the destination's elements, one per thread, and `over` the summed dims; an operand's offset
+// is the sum of its offsets in both walks. A destination of the full shape leaves `over` one step long.
+// One thread sums its element's terms in a fixed order: deterministic, no atomics.
+struct cf_reduce_geom {
+    cf_iter keep, over;
+};
+static inline cf_reduce_geom cf_reduce_split(const cf_iter &it)
+{
+    cf_reduce_geom g;
+    cf_iter *parts[2] = {&g.keep, &g.over};
+    for (int p = 0; p < 2; p++) parts[p]->nops = it.nops, parts[p]->ndim = 0, parts[p]->numel = 1;
+    for (int d = 0; d < it.ndim; d++) {
+        cf_iter *t = parts[it.stride[0][d] == 0];
+        t->shape[t->ndim] = it.shape[d];
+        for (int k = 0; k < it.nops; k++) t->stride[k][t->ndim] = it.stride[k][d];
+        t->numel *= it.shape[d];
+        t->ndim++;
+    }
+    for (int p = 0; p < 2; p++)
+        if (parts[p]->ndim == 0) { // one step at offset 0
+            parts[p]->ndim = 1, parts[p]->shape[0] = 1;
+            for (int k = 0; k < it.nops; k++) parts[p]->stride[k][0] = 0;
+        }
+    return g;
+}
+
+// Runs the statements once with `S` the storage type of a floating dtype the kernels support (f32, f64),
+// else returns a dtype error naming `what`:  CF_FLOAT_SWITCH("exp", y->dtype, CF_KERNEL_RUN(..., k<S>, ...));
+#define CF_FLOAT_SWITCH(what, dt, ...) \
+    switch (dt) { \
+    case CF_F32: { \
+        typedef float S; \
+        __VA_ARGS__; \
+    } break; \
+    case CF_F64: { \
+        typedef double S; \
+        __VA_ARGS__; \
+    } break; \
+    default: return cf_set_error(CF_ERR_DTYPE, "%s (cuda): no kernel for %s tensors", (what), cf_dtype_name(dt)); \
+    }
+
 // Storage type S, arithmetic type cf_acc_t<S>: bf16 is stored as __nv_bfloat16 and computed in f32.
 template <typename S> struct cf_acc {
     typedef S type;
