@@ -41,9 +41,10 @@ struct cf_node {
 };
 
 /* The op's attribute struct inside a node: CF_ATTR(n, struct softmax_attr)->dim. (C++ kernel files get
- * the same cast; the size check runs in the C frontends, which fill every attribute struct.) */
+ * the same cast, from a const node too, as C's; the size check runs in the C frontends, which fill every
+ * attribute struct.) */
 #ifdef __cplusplus
-#define CF_ATTR(n, type) (reinterpret_cast<type *>(static_cast<void *>((n)->attr)))
+#define CF_ATTR(n, type) (reinterpret_cast<type *>(const_cast<unsigned char *>((n)->attr)))
 #else
 #define CF_ATTR(n, type) \
     ((type *)(void *)((n)->attr + 0 * sizeof(struct { \

@@ -20,6 +20,10 @@ extern "C" {
 /* memory.cu */
 cf_status cf_cuda_fill(cf_tensor *t, double v);
 cf_status cf_cuda_copy(cf_tensor *dst, const cf_tensor *src, bool accumulate);
+/* kernels/shape.cu: dst (=, or += unless overwrite) src summed over the dims dst broadcasts along;
+ * x's gradient slot receives g (x's shape, or broadcasting to it) the same way */
+cf_status cf_cuda_sum_to(cf_tensor *dst, const cf_tensor *src, bool overwrite);
+cf_status cf_cuda_accum_grad(cf_ctx *ctx, cf_tensor *x, const cf_tensor *g);
 /* optim.cu */
 void cf_cuda_optim_update(const cf_optim_update_args *a);
 double cf_cuda_sum_squares(cf_dtype dt, const void *x, int64_t n);
