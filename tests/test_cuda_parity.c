@@ -117,14 +117,16 @@ int main(int argc, char **argv)
             size_t len = strlen(missing_names);
             snprintf(missing_names + len, sizeof missing_names - len, "%s%s", len ? " " : "", cf_op_name(op));
             if (!listed[op]) {
-                fprintf(stderr, "FAIL: %s has no CUDA kernel and is not on tests/cuda_not_ported.txt\n", cf_op_name(op));
+                fprintf(stderr, "FAIL: %s has no CUDA kernel and is not on tests/cuda_not_ported.txt\n",
+                        cf_op_name(op));
                 check_failed++;
             }
             continue;
         }
         ported++;
         if (listed[op]) {
-            fprintf(stderr, "FAIL: %s has a CUDA kernel now: remove it from tests/cuda_not_ported.txt\n", cf_op_name(op));
+            fprintf(stderr, "FAIL: %s has a CUDA kernel now: remove it from tests/cuda_not_ported.txt\n",
+                    cf_op_name(op));
             check_failed++;
         }
         bool ok = parity_op(op, dev);
