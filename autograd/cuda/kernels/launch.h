@@ -43,16 +43,20 @@ static inline unsigned cf_blocks_for(int64_t n)
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (int64_t)(n); \
          i += (int64_t)blockDim.x * gridDim.x)
 
-// Launches kernel over n elements (nothing when n == 0) and turns a launch failure into a cf_status
-// error naming `what`; returns from the calling function on failure.
+// Launches kernel on `grid` blocks of `block` threads and turns a launch failure into a cf_status error
+// naming `what`; returns from the calling function on failure.
+#define CF_KERNEL_RUN_GRID(what, grid, block, kernel, ...) \
+    do { \
+        CF_LAUNCH(kernel, grid, block, 0, __VA_ARGS__); \
+        char launch_err_[256]; \
+        if (CF_CUDA_CHECK_LAUNCH(launch_err_, sizeof launch_err_)) \
+            return cf_set_error(CF_ERR_DEVICE, "%s: %s", (what), launch_err_); \
+    } while (0)
+
+// Launches kernel over n elements (grid-stride; nothing when n == 0), as CF_KERNEL_RUN_GRID.
 #define CF_KERNEL_RUN(what, n, kernel, ...) \
     do { \
-        if ((int64_t)(n) > 0) { \
-            CF_LAUNCH(kernel, cf_blocks_for(n), CF_BLOCK_THREADS, 0, __VA_ARGS__); \
-            char launch_err_[256]; \
-            if (CF_CUDA_CHECK_LAUNCH(launch_err_, sizeof launch_err_)) \
-                return cf_set_error(CF_ERR_DEVICE, "%s: %s", (what), launch_err_); \
-        } \
+        if ((int64_t)(n) > 0) CF_KERNEL_RUN_GRID(what, cf_blocks_for(n), CF_BLOCK_THREADS, kernel, __VA_ARGS__); \
     } while (0)
 
 // Each operand's element offset (from its cf_data) for flat index i of the iteration shape.

@@ -73,12 +73,9 @@ static cf_status view_bwd(cf_ctx *ctx, cf_node *n)
         cf_iter it;
         const cf_tensor *ops[2] = {&gv, g};
         cf_iter_init(&it, gv.ndim, gv.shape, 2, ops);
-        CF_FLOAT_SWITCH("unfold backward", g->dtype, {
-            CF_LAUNCH(accumulate_serial<S>, 1, 1, 0, it, (S *)cf_data(&gv), (const S *)cf_data(g));
-            char err[256];
-            if (CF_CUDA_CHECK_LAUNCH(err, sizeof err))
-                return cf_set_error(CF_ERR_DEVICE, "unfold backward: %s", err);
-        });
+        CF_FLOAT_SWITCH("unfold backward", g->dtype,
+                        CF_KERNEL_RUN_GRID("unfold backward", 1, 1, accumulate_serial<S>, it, (S *)cf_data(&gv),
+                                           (const S *)cf_data(g)));
         return CF_OK;
     }
     return cf_cuda_copy(&gv, g, !overwrite);
