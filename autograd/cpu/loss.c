@@ -15,7 +15,6 @@
 #include "autograd/ops/reduce_attr.h" /* the vectorised exp */
 #include "autograd/cpu/cpu.h"
 
-#include <inttypes.h>
 #include <string.h>
 
 #define ECHUNK 16384  /* elements per task (and partial sum) of the elementwise losses */
@@ -38,37 +37,6 @@ static void class_split(const cf_tensor *x, int cd, int64_t *outer, int64_t *C, 
         else if (i == cd) *C = x->shape[i];
         else *inner *= x->shape[i];
     }
-}
-
-/* The multi-index of flat position s in t's shape, as "[i, j]". */
-static const char *position(const cf_tensor *t, int64_t s, char *buf, size_t n)
-{
-    int64_t idx[CF_MAX_DIMS];
-    for (int d = t->ndim - 1; d >= 0; d--) idx[d] = s % t->shape[d], s /= t->shape[d];
-    size_t k = (size_t)snprintf(buf, n, "[");
-    for (int d = 0; d < t->ndim && k < n; d++)
-        k += (size_t)snprintf(buf + k, n - k, "%s%" PRId64, d ? ", " : "", idx[d]);
-    if (k < n) snprintf(buf + k, n - k, "]");
-    return buf;
-}
-
-/* Checks every class index (serially: the first bad one is reported) and counts the non-ignored. */
-static cf_status check_targets(const char *op, const cf_tensor *target, const int64_t *t, int64_t S, int64_t C,
-                               int64_t ignore, int64_t *count)
-{
-    int64_t cnt = 0;
-    for (int64_t s = 0; s < S; s++) {
-        if (t[s] == ignore) continue;
-        if (t[s] < 0 || t[s] >= C) {
-            char b[128];
-            return cf_set_error(CF_ERR_ARG, "%s: target %" PRId64 " at position %s is out of range for %" PRId64
-                                " classes (valid: 0..%" PRId64 ", or ignore_index %" PRId64 ")", op, t[s],
-                                position(target, s, b, sizeof b), C, C - 1, ignore);
-        }
-        cnt++;
-    }
-    *count = cnt;
-    return CF_OK;
 }
 
 /* out = the per-sample losses, or their sum / divisor. */
@@ -135,7 +103,8 @@ cf_status cf_cpu_cross_entropy_fwd(cf_ctx *ctx, cf_node *n)
     int64_t outer, C, inner;
     class_split(x, a->class_dim, &outer, &C, &inner);
     int64_t S = outer * inner, count = S;
-    if (!a->soft) CF_TRY(check_targets("cross_entropy", n->in[1], cf_data(tg), S, C, a->ignore_index, &count));
+    if (!a->soft)
+        CF_TRY(cf_loss_check_targets("cross_entropy", n->in[1], cf_data(tg), S, C, a->ignore_index, &count));
     double *ls = cf_scratch(ctx, sizeof(double) * (size_t)(S ? S : 1));
     int64_t two_s[2] = {2, S};
     n->aux[0] = cf_empty(ctx, x->dtype, 2, two_s); /* per sample: the max logit, log(sum(exp(x - max))) */
@@ -190,7 +159,7 @@ cf_status cf_cpu_nll_loss_fwd(cf_ctx *ctx, cf_node *n)
     class_split(x, a->class_dim, &outer, &C, &inner);
     int64_t S = outer * inner;
     const int64_t *t = cf_data(tg);
-    CF_TRY(check_targets("nll_loss", n->in[1], t, S, C, a->ignore_index, &count));
+    CF_TRY(cf_loss_check_targets("nll_loss", n->in[1], t, S, C, a->ignore_index, &count));
     double *ls = cf_scratch(ctx, sizeof(double) * (size_t)(S ? S : 1));
     if (!ls) return cf_last_status();
     /* one element per sample: read through x's strides */
