@@ -105,42 +105,53 @@ static int64_t count_target_on(cf_ctx *ctx, int op, int64_t from)
 
 static int64_t count_target(cf_gc *g, int64_t from) { return count_target_on(g->ctx, g->target_op, from); }
 
-/* Forward + backward with seed r; grads copied to grads[i] (numel doubles each, zeros when none). */
-static cf_status analytic(cf_gc *g, cf_gc_fn fn, const void *user, int n, cf_tensor *const *in, double *r,
-                          bool fill_r, double **grads, double **out_vals, int64_t *out_n)
+/* Forward + backward of fn on ctx (g's own context or, in parity mode, the other backend's) with seed r
+ * (filled with fixed random weights when fill_r; allocated first when *r is NULL); output values and input
+ * gradients copied to host doubles in g's context's scratch (grads: zeros when none). Runs of the target op
+ * are added to *hits. */
+static cf_status run_once(cf_gc *g, cf_ctx *ctx, int64_t *hits, cf_gc_fn fn, const void *user, int n,
+                          cf_tensor *const *in, double **r, bool fill_r, double **grads, double **out_vals,
+                          int64_t *out_n)
 {
-    cf_ctx *ctx = g->ctx;
+    cf_ctx *host = g->ctx;
     for (int i = 0; i < n; i++) in[i]->grad = NULL;
     bool prev = cf_set_grad_enabled(ctx, true);
     int64_t tape0 = cf_tape_size(ctx);
     cf_tensor *out = fn(ctx, in, user);
     cf_set_grad_enabled(ctx, prev);
     if (!out) return cf_last_status();
-    g->hits += count_target(g, tape0);
+    *hits += count_target_on(ctx, g->target_op, tape0);
     int64_t no = cf_numel(out);
     if (fill_r) {
+        if (!*r && !(*r = cf_scratch(host, sizeof(double) * (size_t)(no ? no : 1)))) return cf_last_status();
         cf_philox_key key = cf_rng_key(99, 7);
-        for (int64_t i = 0; i < no; i++) r[i] = cf_rng_normal(key, 0, (uint64_t)i);
+        for (int64_t i = 0; i < no; i++) (*r)[i] = cf_rng_normal(key, 0, (uint64_t)i);
     }
     *out_n = no;
     if (out_vals) {
-        *out_vals = cf_scratch(ctx, sizeof(double) * (size_t)(no ? no : 1));
+        *out_vals = cf_scratch(host, sizeof(double) * (size_t)(no ? no : 1));
         cf_to_f64_array(out, *out_vals);
     }
     if (!out->requires_grad) return cf_set_error(CF_ERR_STATE, "gradcheck: the output does not require grad");
     cf_tensor *seed = cf_empty(ctx, out->dtype, out->ndim, out->shape);
     if (!seed) return cf_last_status();
-    for (int64_t i = 0; i < no; i++) cf_set_flat(seed, i, r[i]);
+    for (int64_t i = 0; i < no; i++) cf_set_flat(seed, i, (*r)[i]);
     CF_TRY(cf_backward(ctx, out, seed));
     for (int i = 0; i < n; i++) {
         int64_t ni = cf_numel(in[i]);
-        grads[i] = cf_scratch(ctx, sizeof(double) * (size_t)(ni ? ni : 1));
+        grads[i] = cf_scratch(host, sizeof(double) * (size_t)(ni ? ni : 1));
         if (in[i]->grad)
             cf_to_f64_array(in[i]->grad, grads[i]);
         else
             memset(grads[i], 0, sizeof(double) * (size_t)ni);
     }
     return CF_OK;
+}
+
+static cf_status analytic(cf_gc *g, cf_gc_fn fn, const void *user, int n, cf_tensor *const *in, double *r,
+                          bool fill_r, double **grads, double **out_vals, int64_t *out_n)
+{
+    return run_once(g, g->ctx, &g->hits, fn, user, n, in, &r, fill_r, grads, out_vals, out_n);
 }
 
 static cf_status parity_check(cf_gc *g, const char *label, cf_gc_fn fn, const void *user, int n, cf_tensor *const *in);
@@ -292,48 +303,11 @@ static cf_tensor *to_device_alike(cf_ctx *dev, const cf_tensor *t)
     return v;
 }
 
-/* One run of fn on ctx (inputs in[]): output values and input gradients (host doubles, ctx's host
- * scratch of the CPU context), backward seeded with r (filled on the first run). */
+/* One backend's run of a parity case: output values and input gradients as host doubles. */
 typedef struct parity_run {
     double *out, *grad[16];
     int64_t n_out;
 } parity_run;
-
-static cf_status parity_once(cf_gc *g, cf_ctx *ctx, cf_gc_fn fn, const void *user, int n, cf_tensor *const *in,
-                             double **r, parity_run *res)
-{
-    cf_ctx *host = g->ctx;
-    for (int i = 0; i < n; i++) in[i]->grad = NULL;
-    bool prev = cf_set_grad_enabled(ctx, true);
-    int64_t tape0 = cf_tape_size(ctx);
-    cf_tensor *out = fn(ctx, in, user);
-    cf_set_grad_enabled(ctx, prev);
-    if (!out) return cf_last_status();
-    if (ctx == g->dev) g->dev_hits += count_target_on(ctx, g->target_op, tape0);
-    int64_t no = cf_numel(out);
-    res->n_out = no;
-    res->out = cf_scratch(host, sizeof(double) * (size_t)(no ? no : 1));
-    cf_to_f64_array(out, res->out);
-    if (!out->requires_grad) return cf_set_error(CF_ERR_STATE, "parity: the output does not require grad");
-    if (!*r) {
-        *r = cf_scratch(host, sizeof(double) * (size_t)(no ? no : 1));
-        cf_philox_key key = cf_rng_key(99, 7);
-        for (int64_t i = 0; i < no; i++) (*r)[i] = cf_rng_normal(key, 0, (uint64_t)i);
-    }
-    cf_tensor *seed = cf_empty(ctx, out->dtype, out->ndim, out->shape);
-    if (!seed) return cf_last_status();
-    for (int64_t i = 0; i < no; i++) cf_set_flat(seed, i, (*r)[i]);
-    CF_TRY(cf_backward(ctx, out, seed));
-    for (int i = 0; i < n; i++) {
-        int64_t ni = cf_numel(in[i]);
-        res->grad[i] = cf_scratch(host, sizeof(double) * (size_t)(ni ? ni : 1));
-        if (in[i]->grad)
-            cf_to_f64_array(in[i]->grad, res->grad[i]);
-        else
-            memset(res->grad[i], 0, sizeof(double) * (size_t)ni);
-    }
-    return CF_OK;
-}
 
 /* Counts mismatches of got against want (n values), printing the first few. */
 static int parity_compare(const char *label, const char *what, int idx, const double *want, const double *got,
@@ -375,8 +349,10 @@ static cf_status parity_check(cf_gc *g, const char *label, cf_gc_fn fn, const vo
         }
         parity_run want, got;
         double *r = NULL;
-        cf_status st = parity_once(g, g->ctx, fn, user, n, cin, &r, &want);
-        if (st == CF_OK) st = parity_once(g, g->dev, fn, user, n, din, &r, &got);
+        int64_t cpu_hits = 0;
+        cf_status st = run_once(g, g->ctx, &cpu_hits, fn, user, n, cin, &r, true, want.grad, &want.out, &want.n_out);
+        if (st == CF_OK)
+            st = run_once(g, g->dev, &g->dev_hits, fn, user, n, din, &r, false, got.grad, &got.out, &got.n_out);
         if (st != CF_OK) {
             fprintf(stderr, "  [%s] FAIL (%s): %s\n", label, cf_dtype_name(dt), cf_last_error());
             bad++;

@@ -97,6 +97,16 @@ static cf_status contig(cf_ctx *ctx, cf_tensor *t, cf_tensor **out)
 
 template <typename S> static S *ptr(const cf_tensor *t) { return t ? (S *)cf_data(t) : (S *)NULL; }
 
+// Contiguous x, weight and bias for forward; x's copy (if one was made) kept in aux[2] for backward
+static cf_status forward_inputs(cf_ctx *ctx, cf_node *n, cf_tensor **x, cf_tensor **w, cf_tensor **b)
+{
+    const struct norm_attr *a = CF_ATTR(n, struct norm_attr);
+    CF_TRY(contig(ctx, n->in[0], x));
+    n->aux[2] = *x == n->in[0] ? NULL : *x;
+    CF_TRY(contig(ctx, optional_input(n, a->iw), w));
+    return contig(ctx, optional_input(n, a->ib), b);
+}
+
 // The gradient buffers of x (slot: *acc tells whether to add), weight and bias (accumulated) as needed
 static cf_status norm_grads(cf_ctx *ctx, cf_node *n, cf_tensor **gx, bool *acc, cf_tensor **gw, cf_tensor **gb)
 {
@@ -116,10 +126,7 @@ static cf_status row_norm_fwd(const char *name, cf_ctx *ctx, cf_node *n, bool ce
 {
     const struct norm_attr *a = CF_ATTR(n, struct norm_attr);
     cf_tensor *x, *w, *b;
-    CF_TRY(contig(ctx, n->in[0], &x));
-    n->aux[2] = x == n->in[0] ? NULL : x; // backward reads the same copy
-    CF_TRY(contig(ctx, optional_input(n, a->iw), &w));
-    CF_TRY(contig(ctx, optional_input(n, a->ib), &b));
+    CF_TRY(forward_inputs(ctx, n, &x, &w, &b));
     int64_t D = 1;
     for (int i = x->ndim - a->norm_ndim; i < x->ndim; i++) D *= x->shape[i];
     int64_t M = D ? cf_numel(x) / D : 0;
@@ -249,10 +256,7 @@ extern "C" cf_status cf_cuda_group_norm_fwd(cf_ctx *ctx, cf_node *n)
 {
     const struct norm_attr *a = CF_ATTR(n, struct norm_attr);
     cf_tensor *x, *w, *b;
-    CF_TRY(contig(ctx, n->in[0], &x));
-    n->aux[2] = x == n->in[0] ? NULL : x;
-    CF_TRY(contig(ctx, optional_input(n, a->iw), &w));
-    CF_TRY(contig(ctx, optional_input(n, a->ib), &b));
+    CF_TRY(forward_inputs(ctx, n, &x, &w, &b));
     int64_t N, C, sp, G = a->groups, rows;
     ncs(x, &N, &C, &sp);
     rows = N * G;
@@ -361,10 +365,7 @@ extern "C" cf_status cf_cuda_batch_norm_fwd(cf_ctx *ctx, cf_node *n)
 {
     const struct norm_attr *a = CF_ATTR(n, struct norm_attr);
     cf_tensor *x, *w, *b, *rm = optional_input(n, a->irm), *rv = optional_input(n, a->irv);
-    CF_TRY(contig(ctx, n->in[0], &x));
-    n->aux[2] = x == n->in[0] ? NULL : x;
-    CF_TRY(contig(ctx, optional_input(n, a->iw), &w));
-    CF_TRY(contig(ctx, optional_input(n, a->ib), &b));
+    CF_TRY(forward_inputs(ctx, n, &x, &w, &b));
     int64_t N, C, sp;
     ncs(x, &N, &C, &sp);
     cf_tensor *mean = cf_empty(ctx, x->dtype, 1, &C), *rstd = cf_empty(ctx, x->dtype, 1, &C);
