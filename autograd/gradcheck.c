@@ -105,6 +105,13 @@ static int64_t count_target_on(cf_ctx *ctx, int op, int64_t from)
 
 static int64_t count_target(cf_gc *g, int64_t from) { return count_target_on(g->ctx, g->target_op, from); }
 
+/* t's values as doubles; a tensor on a device comes to the host in one copy, not element by element */
+static void read_f64(cf_ctx *ctx, const cf_tensor *t, double *out)
+{
+    const cf_tensor *h = t->storage->device == CF_CPU ? t : cf_tensor_to(ctx, t, CF_CPU);
+    cf_to_f64_array(h ? h : t, out);
+}
+
 /* Forward + backward of fn on ctx (g's own context or, in parity mode, the other backend's) with seed r
  * (filled with fixed random weights when fill_r; allocated first when *r is NULL); output values and input
  * gradients copied to host doubles in g's context's scratch (grads: zeros when none). Runs of the target op
@@ -130,18 +137,19 @@ static cf_status run_once(cf_gc *g, cf_ctx *ctx, int64_t *hits, cf_gc_fn fn, con
     *out_n = no;
     if (out_vals) {
         *out_vals = cf_scratch(host, sizeof(double) * (size_t)(no ? no : 1));
-        cf_to_f64_array(out, *out_vals);
+        read_f64(ctx, out, *out_vals);
     }
     if (!out->requires_grad) return cf_set_error(CF_ERR_STATE, "gradcheck: the output does not require grad");
-    cf_tensor *seed = cf_empty(ctx, out->dtype, out->ndim, out->shape);
+    cf_tensor *seed = cf_empty(host, out->dtype, out->ndim, out->shape); /* made on the host, moved once */
     if (!seed) return cf_last_status();
     for (int64_t i = 0; i < no; i++) cf_set_flat(seed, i, (*r)[i]);
+    if (cf_ctx_device(ctx) != CF_CPU && !(seed = cf_tensor_to(ctx, seed, cf_ctx_device(ctx)))) return cf_last_status();
     CF_TRY(cf_backward(ctx, out, seed));
     for (int i = 0; i < n; i++) {
         int64_t ni = cf_numel(in[i]);
         grads[i] = cf_scratch(host, sizeof(double) * (size_t)(ni ? ni : 1));
         if (in[i]->grad)
-            cf_to_f64_array(in[i]->grad, grads[i]);
+            read_f64(ctx, in[i]->grad, grads[i]);
         else
             memset(grads[i], 0, sizeof(double) * (size_t)ni);
     }
@@ -334,9 +342,7 @@ static cf_status parity_check(cf_gc *g, const char *label, cf_gc_fn fn, const vo
         cf_dtype dt = dts[d];
         double tol = dt == CF_F64 ? 1e-9 : 2e-4;
         cf_tensor *cin[16], *din[16];
-        cf_step_reset(g->dev);
-        /* NaN bytes over the memory the device run allocates next (arena memory is never cleared) */
-        CF_TRY(cf_ctx_poison_arena(g->dev, (size_t)1 << 20));
+        size_t in_bytes = 0;
         for (int i = 0; i < n; i++) {
             cin[i] = in[i];
             if (in[i]->dtype == CF_F64 && dt != CF_F64) {
@@ -344,13 +350,20 @@ static cf_status parity_check(cf_gc *g, const char *label, cf_gc_fn fn, const vo
                 if (!cin[i] || cf_copy_(cin[i], in[i]) != CF_OK) return cf_last_status();
                 cin[i]->requires_grad = in[i]->requires_grad;
             }
-            din[i] = to_device_alike(g->dev, cin[i]);
-            if (!din[i]) return cf_last_status();
+            in_bytes += cin[i]->storage->nbytes;
         }
         parity_run want, got;
         double *r = NULL;
         int64_t cpu_hits = 0;
+        size_t used0 = cf_arena_used(cf_ctx_arena(g->ctx));
         cf_status st = run_once(g, g->ctx, &cpu_hits, fn, user, n, cin, &r, true, want.grad, &want.out, &want.n_out);
+        size_t cpu_bytes = cf_arena_used(cf_ctx_arena(g->ctx)) - used0;
+        /* NaN bytes over the memory the device run allocates next (arena memory is never cleared): twice
+         * what the CPU run took, which allocates alike, and the inputs */
+        cf_step_reset(g->dev);
+        if (st == CF_OK) st = cf_ctx_poison_arena(g->dev, 2 * (cpu_bytes + in_bytes) + ((size_t)1 << 16));
+        for (int i = 0; i < n && st == CF_OK; i++)
+            if (!(din[i] = to_device_alike(g->dev, cin[i]))) st = cf_last_status();
         if (st == CF_OK)
             st = run_once(g, g->dev, &g->dev_hits, fn, user, n, din, &r, false, got.grad, &got.out, &got.n_out);
         if (st != CF_OK) {
