@@ -9,7 +9,7 @@ THREADS ?= 0
 
 REPRODUCE := $(patsubst recipes/%/reproduce.json,reproduce-%,$(wildcard recipes/*/reproduce.json))
 
-.PHONY: all deps configure build demo test asan minimal bench install clean fuzz fuzz-build $(REPRODUCE)
+.PHONY: all deps configure build demo test asan minimal emu bench install clean fuzz fuzz-build $(REPRODUCE)
 
 all: build
 
@@ -35,6 +35,15 @@ asan:
 # The optional dependencies off (no HDF5, MPI, CUDA): everything must still build; what needs them skips.
 minimal:
 	@$(MAKE) test BUILD=build-minimal CMAKE_FLAGS="-DCF_HDF5=OFF -DCF_MPI=OFF -DCF_CUDA=OFF $(CMAKE_FLAGS)"
+
+# The CUDA backend without a GPU: its kernels built with the host compiler against the SIMT emulator, under ASan +
+# UBSan, and only the CUDA-labelled tests (the emulator's own, the runtime plumbing, the cross-backend test) run.
+EMU_BUILD ?= build-emu
+emu: deps
+	@cmake -S . -B $(EMU_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCF_CUDA_EMU=ON -DCF_CUDA=OFF -DCF_SANITIZE=ON \
+		-DCF_HDF5=OFF -DCF_MPI=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(EMU_BUILD) -j $(JOBS) --target cuda_tests
+	cd $(EMU_BUILD) && ctest --output-on-failure -j $(JOBS) -L cuda
 
 # The libFuzzer harnesses of tests/fuzz in their own clang build (ASan + UBSan + coverage instrumentation);
 # `make fuzz` runs each for FUZZ_SECONDS over its corpus and prints executions and coverage per harness.

@@ -17,6 +17,8 @@ struct cf_arena {
     size_t used_prev; /* bytes used in chunks before cur */
     size_t high_water;
     uint64_t system_allocs;
+    void *(*alloc)(size_t bytes); /* NULL: host memory (posix_memalign / free) */
+    void (*release)(void *p);
 };
 
 static size_t align_up(size_t n) { return (n + CF_ARENA_ALIGN - 1) & ~(size_t)(CF_ARENA_ALIGN - 1); }
@@ -31,16 +33,31 @@ static int add_chunk(cf_arena *a, size_t size)
         a->cap_chunks = cap;
     }
     void *p = NULL;
-    if (posix_memalign(&p, CF_ARENA_ALIGN, size) != 0) return -1;
+    if (a->alloc) {
+        if (!(p = a->alloc(size))) return -1;
+    } else if (posix_memalign(&p, CF_ARENA_ALIGN, size) != 0) {
+        return -1;
+    }
     a->chunks[a->n_chunks++] = (chunk){p, size};
     a->system_allocs++;
     return 0;
 }
 
-cf_arena *cf_arena_new(size_t initial_bytes)
+static void release_chunk(cf_arena *a, void *p)
+{
+    if (a->release)
+        a->release(p);
+    else
+        free(p);
+}
+
+cf_arena *cf_arena_new(size_t initial_bytes) { return cf_arena_new_with(initial_bytes, NULL, NULL); }
+
+cf_arena *cf_arena_new_with(size_t initial_bytes, void *(*alloc)(size_t bytes), void (*release)(void *p))
 {
     cf_arena *a = calloc(1, sizeof *a);
     if (!a) return NULL;
+    a->alloc = alloc, a->release = release;
     if (add_chunk(a, align_up(initial_bytes ? initial_bytes : (1u << 20))) != 0) {
         free(a);
         return NULL;
@@ -51,7 +68,7 @@ cf_arena *cf_arena_new(size_t initial_bytes)
 void cf_arena_free(cf_arena *a)
 {
     if (!a) return;
-    for (size_t i = 0; i < a->n_chunks; i++) free(a->chunks[i].base);
+    for (size_t i = 0; i < a->n_chunks; i++) release_chunk(a, a->chunks[i].base);
     free(a->chunks);
     free(a);
 }
@@ -86,7 +103,7 @@ void cf_arena_reset(cf_arena *a)
     if (a->n_chunks > 1) {
         /* Replace the chain with one chunk that holds the whole high-water mark. */
         size_t want = align_up(a->high_water + a->high_water / 8);
-        for (size_t i = 0; i < a->n_chunks; i++) free(a->chunks[i].base);
+        for (size_t i = 0; i < a->n_chunks; i++) release_chunk(a, a->chunks[i].base);
         a->n_chunks = 0;
         if (add_chunk(a, want) != 0) {
             /* Fall back to a small chunk; the next alloc grows again. */

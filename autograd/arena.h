@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct cf_arena cf_arena;
 typedef struct cf_arena_mark {
     size_t chunk;
@@ -17,6 +21,9 @@ typedef struct cf_arena_mark {
 #define CF_ARENA_ALIGN 64
 
 cf_arena *cf_arena_new(size_t initial_bytes);
+/* An arena whose chunks come from alloc / release (a device's memory: the step arena of a CUDA context,
+ * one allocation reset per step like the host's); its memory is never touched by the arena itself. */
+cf_arena *cf_arena_new_with(size_t initial_bytes, void *(*alloc)(size_t bytes), void (*release)(void *p));
 void cf_arena_free(cf_arena *a);
 /* 64-byte aligned, uninitialised; NULL (with an error set) when the system is out of memory. */
 void *cf_arena_alloc(cf_arena *a, size_t bytes);
@@ -28,5 +35,9 @@ size_t cf_arena_used(const cf_arena *a);
 size_t cf_arena_high_water(const cf_arena *a);
 /* How many times the arena has asked the system for memory: flat across steady-state steps. */
 uint64_t cf_arena_system_allocs(const cf_arena *a);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define CF_MAX_DIMS 8
 
 typedef enum cf_status {
@@ -35,6 +39,14 @@ typedef enum cf_dtype {
 } cf_dtype;
 
 typedef enum cf_device { CF_CPU = 0, CF_CUDA = 1, CF_DEVICE_COUNT } cf_device;
+
+/* The engine's headers are read by C11 and, from kernel .cu files, by C++ (nvcc or the host compiler
+ * under the SIMT emulator): C-only spellings go through these. */
+#ifdef __cplusplus
+#define CF_ALIGNAS(n) alignas(n)
+#else
+#define CF_ALIGNAS(n) _Alignas(n)
+#endif
 
 #if defined(__GNUC__)
 #define CF_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -74,5 +86,9 @@ uint16_t cf_f32_to_bf16(float f);
 float cf_bf16_to_f32(uint16_t h);
 uint16_t cf_f32_to_f16(float f);
 float cf_f16_to_f32(uint16_t h);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,6 +4,10 @@
 
 #include "autograd/cf_tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct cf_ctx_options {
     cf_device device;      /* CF_CPU unless built with CUDA */
     int threads;           /* 0: OpenMP's default */
@@ -48,5 +52,9 @@ int64_t cf_tape_size(const cf_ctx *ctx);
 cf_status cf_backward(cf_ctx *ctx, cf_tensor *root, const cf_tensor *seed);
 /* Registers a hook fired during backward when leaf's gradient is final. */
 void cf_set_grad_hook(cf_tensor *leaf, cf_grad_hook hook, void *user);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

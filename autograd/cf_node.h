@@ -8,6 +8,10 @@
 #include "autograd/cf_ctx.h"
 #include "autograd/rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum cf_op {
 #define CF_OP(name) CF_OP_##name,
 #include "autograd/ops.def"
@@ -33,27 +37,83 @@ struct cf_node {
     uint32_t out_version;
     uint32_t saves;         /* bit i: backward reads in[i]; CF_SAVE_OUT: it reads out */
     cf_tensor *aux[4];      /* tensors a forward kernel keeps for backward (indices, statistics) */
-    _Alignas(16) unsigned char attr[CF_ATTR_BYTES]; /* the op's own attribute struct */
+    CF_ALIGNAS(16) unsigned char attr[CF_ATTR_BYTES]; /* the op's own attribute struct */
 };
 
-/* The op's attribute struct inside a node: CF_ATTR(n, struct softmax_attr)->dim. */
+/* The op's attribute struct inside a node: CF_ATTR(n, struct softmax_attr)->dim. (C++ kernel files get
+ * the same cast, from a const node too, as C's; the size check runs in the C frontends, which fill every
+ * attribute struct.) */
+#ifdef __cplusplus
+#define CF_ATTR(n, type) (reinterpret_cast<type *>(const_cast<unsigned char *>((n)->attr)))
+#else
 #define CF_ATTR(n, type) \
     ((type *)(void *)((n)->attr + 0 * sizeof(struct { \
         _Static_assert(sizeof(type) <= CF_ATTR_BYTES, "attribute struct too large"); \
         int unused_; \
     })))
+#endif
 
 typedef cf_status (*cf_kernel_fn)(cf_ctx *ctx, cf_node *n);
 
-/* A backend: memory and one forward and one backward kernel per op (NULL where it has none). */
+/* One parameter's range of the optimizer update over the flat buffers (the rules: optim/optim.h).
+ * kind: 0 SGD, 1 Adam, 2 AdamW (cf_optim_kind). slot0/slot1: momentum, or Adam's first and second
+ * moments (slot0 NULL: SGD without momentum). bc1/bc2: Adam's bias corrections 1 - beta^t. */
+typedef struct cf_optim_update_args {
+    int kind;
+    cf_dtype dtype; /* f32 or f64 */
+    void *p;
+    const void *g;
+    void *slot0, *slot1;
+    int64_t n;
+    double lr, weight_decay, momentum, dampening;
+    bool nesterov, first;
+    double beta1, beta2, eps, bc1, bc2;
+} cf_optim_update_args;
+
+/* A backend: one forward and one backward kernel per op (NULL where it has none), its memory and the
+ * optimizer's operations over flat buffers. The engine core (tensor.c, tape.c, ctx.c) and the optimizer
+ * reach memory only through these, so a tensor's bytes may live where the host cannot read them.
+ *
+ * Memory: `alloc` gives CF_ARENA_ALIGN-aligned uninitialised bytes (NULL with the error set), `release`
+ * frees them; `to_host` / `from_host` copy between this backend's memory and the host's; `fill` stores v
+ * in every element of t (any strides, any dtype); `copy` writes (or, with accumulate, adds) src into dst:
+ * dst's shape, src broadcast to it (missing and size-1 dims), any strides, equal dtypes (f32, f64, bf16
+ * or any dtype without accumulate). All synchronous as seen from the host.
+ * Optimizer: `optim_update` applies one update to one parameter's range; `sum_squares` is the sum of
+ * x[i]^2 accumulated in f64 in an order fixed by n alone (never by thread count); `scale` multiplies n
+ * values by s. Every entry is required except the kernel tables' NULLs. */
 typedef struct cf_backend {
     const char *name;
     cf_device device;
     cf_kernel_fn fwd[CF_OP_COUNT];
     cf_kernel_fn bwd[CF_OP_COUNT];
+    void *(*alloc)(size_t bytes);
+    void (*release)(void *p);
+    cf_status (*to_host)(void *host, const void *src, size_t bytes);
+    cf_status (*from_host)(void *dst, const void *host, size_t bytes);
+    cf_status (*fill)(cf_tensor *t, double v);
+    cf_status (*copy)(cf_tensor *dst, const cf_tensor *src, bool accumulate);
+    int (*set_threads)(int n); /* threads for host-side loops; returns the count in force */
+    void (*optim_update)(const cf_optim_update_args *a);
+    double (*sum_squares)(cf_dtype dt, const void *x, int64_t n);
+    void (*scale)(cf_dtype dt, void *x, int64_t n, double s);
 } cf_backend;
 
-const cf_backend *cf_backend_for(cf_device dev); /* NULL when not built */
+/* Backward kernels written once, from other ops, for every backend: cf_composite_bwd[op] is non-NULL
+ * for the ops marked CF_COMPOSITE_BWD in the op list (see autograd/ops.def). The engine runs one when
+ * the backend's own table has no backward for the op; a backend with a fused kernel keeps using it. */
+extern const cf_kernel_fn cf_composite_bwd[CF_OP_COUNT];
+/* The backward the engine runs for op on be: be's own, else the composite one, else NULL. */
+static inline cf_kernel_fn cf_backend_bwd(const cf_backend *be, int op)
+{
+    return be->bwd[op] ? be->bwd[op] : cf_composite_bwd[op];
+}
+
+const cf_backend *cf_backend_for(cf_device dev); /* NULL when not built or (CUDA) no device present */
+/* dev's table as built, even with no device present (for `cformer list ops`); NULL when not built. */
+const cf_backend *cf_backend_table(cf_device dev);
+/* The backend of t's storage (never NULL for a tensor that exists). */
+const cf_backend *cf_tensor_backend(const cf_tensor *t);
 
 /* ---- building an op ---- */
 /* A node for op with these inputs and a pre-made output (arena). Checks that no input is NULL and that
@@ -79,9 +139,15 @@ cf_tensor *cf_grad_acc(cf_ctx *ctx, cf_tensor *t);
 cf_tensor *cf_grad_slot(cf_ctx *ctx, cf_tensor *t, bool *overwrite);
 
 /* ---- misc for kernels ---- */
-void *cf_scratch(cf_ctx *ctx, size_t bytes); /* arena scratch, valid until the step ends */
+void *cf_scratch(cf_ctx *ctx, size_t bytes); /* host arena scratch, valid until the step ends */
+/* Scratch in the context's device memory (the host's on a CPU context), valid until the step ends. */
+void *cf_device_scratch(cf_ctx *ctx, size_t bytes);
 cf_arena *cf_ctx_arena(cf_ctx *ctx);
 int cf_ctx_threads(const cf_ctx *ctx);
+/* For tests: fills the next `bytes` of the context's data arena (its device's, or the host's) with
+ * all-ones bytes (NaN in every float dtype) without keeping them, so the tensors allocated next start as
+ * NaN and a kernel that leaves an element unwritten is caught. */
+cf_status cf_ctx_poison_arena(cf_ctx *ctx, size_t bytes);
 /* The i-th node on the tape (0 <= i < cf_tape_size). */
 cf_node *cf_tape_node(cf_ctx *ctx, int64_t i);
 
@@ -99,5 +165,9 @@ int cf_norm_dim(const char *op, const cf_tensor *t, int dim);
         cf_tensor *const guard_in_[] = {__VA_ARGS__}; \
         if (!cf_inputs_ok((int)(sizeof guard_in_ / sizeof guard_in_[0]), guard_in_)) return NULL; \
     } while (0)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct cf_ctx cf_ctx;
 typedef struct cf_node cf_node;
 typedef struct cf_tensor cf_tensor;
@@ -61,7 +65,9 @@ cf_tensor *cf_rand(cf_ctx *ctx, cf_dtype dt, int ndim, const int64_t *shape, dou
                    uint64_t stream);
 
 /* ---- persistent tensors: parameters, optimizer state, data held across steps ---- */
-cf_tensor *cf_tensor_alloc(cf_dtype dt, int ndim, const int64_t *shape); /* zero-filled */
+cf_tensor *cf_tensor_alloc(cf_dtype dt, int ndim, const int64_t *shape); /* zero-filled, host memory */
+/* The same in dev's memory (CF_CPU: cf_tensor_alloc); NULL with an error when dev is not available. */
+cf_tensor *cf_tensor_alloc_on(cf_device dev, cf_dtype dt, int ndim, const int64_t *shape);
 /* Wraps memory the caller owns (e.g. a slice of a flat parameter buffer); not freed by cf_tensor_free. */
 cf_tensor *cf_tensor_wrap(cf_dtype dt, int ndim, const int64_t *shape, void *data);
 void cf_tensor_free(cf_tensor *t); /* also frees its persistent grad */
@@ -92,9 +98,19 @@ void cf_zero_grad(cf_tensor *t);
 /* A view sharing t's storage with no history: gradients do not flow through it. */
 cf_tensor *cf_detach(cf_ctx *ctx, cf_tensor *t);
 
+/* ---- host <-> device ----
+ * A contiguous copy of t's values in dev's memory (an arena tensor: valid until the step ends), with no
+ * history (gradients do not flow through it; mark it requires_grad to make it a leaf). dev is CF_CPU or
+ * the context's own device; t may live on either. */
+cf_tensor *cf_tensor_to(cf_ctx *ctx, const cf_tensor *t, cf_device dev);
+
 /* Row-major strides for a contiguous tensor of this shape. */
 void cf_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride);
 /* NumPy broadcasting of two shapes; false when they do not broadcast. */
 bool cf_broadcast_shapes(int na, const int64_t *a, int nb, const int64_t *b, int *nout, int64_t *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

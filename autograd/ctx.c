@@ -1,5 +1,4 @@
 /* Context lifetime, step reset, modes and the arena statistics. */
-#include "autograd/cpu/cpu.h"
 #include "autograd/ctx_internal.h"
 
 #include <stdlib.h>
@@ -23,6 +22,15 @@ cf_ctx *cf_ctx_new(const cf_ctx_options *opt)
         cf_set_error(CF_ERR_OOM, "cf_ctx_new: out of memory for the step arena");
         return NULL;
     }
+    if (be->device != CF_CPU) {
+        ctx->dev_arena = cf_arena_new_with(o.arena_bytes ? o.arena_bytes : (64u << 20), be->alloc, be->release);
+        if (!ctx->dev_arena) {
+            cf_arena_free(ctx->arena);
+            free(ctx);
+            cf_set_error(CF_ERR_OOM, "cf_ctx_new: out of %s memory for the step arena", be->name);
+            return NULL;
+        }
+    }
     ctx->device = o.device;
     ctx->backend = be;
     ctx->seed = o.seed;
@@ -37,6 +45,7 @@ void cf_ctx_free(cf_ctx *ctx)
 {
     if (!ctx) return;
     cf_arena_free(ctx->arena);
+    cf_arena_free(ctx->dev_arena);
     free(ctx->tape);
     free(ctx->free_blocks);
     free(ctx);
@@ -45,6 +54,7 @@ void cf_ctx_free(cf_ctx *ctx)
 void cf_step_reset(cf_ctx *ctx)
 {
     cf_arena_reset(ctx->arena);
+    if (ctx->dev_arena) cf_arena_reset(ctx->dev_arena);
     ctx->tape_len = 0;
     ctx->tape_gen++;
     ctx->step++;
@@ -58,7 +68,7 @@ cf_device cf_ctx_device(const cf_ctx *ctx) { return ctx->device; }
 
 void cf_set_threads(cf_ctx *ctx, int n)
 {
-    ctx->threads = cf_cpu_set_threads(n);
+    ctx->threads = ctx->backend->set_threads(n);
 }
 
 int cf_get_threads(const cf_ctx *ctx) { return ctx->threads; }
@@ -82,6 +92,27 @@ uint64_t cf_ctx_arena_system_allocs(const cf_ctx *ctx) { return cf_arena_system_
 int64_t cf_tape_size(const cf_ctx *ctx) { return ctx->tape_len; }
 
 void *cf_scratch(cf_ctx *ctx, size_t bytes) { return cf_arena_alloc(ctx->arena, bytes); }
+void *cf_device_scratch(cf_ctx *ctx, size_t bytes) { return cf_ctx_data_alloc(ctx, ctx->device, bytes); }
+
+void *cf_ctx_data_alloc(cf_ctx *ctx, cf_device dev, size_t bytes)
+{
+    if (dev == CF_CPU) return cf_arena_alloc(ctx->arena, bytes);
+    if (dev == ctx->device && ctx->dev_arena) return cf_arena_alloc(ctx->dev_arena, bytes);
+    cf_set_error(CF_ERR_DEVICE, "the context on %s cannot hold tensors on device %d", ctx->backend->name, (int)dev);
+    return NULL;
+}
 cf_arena *cf_ctx_arena(cf_ctx *ctx) { return ctx->arena; }
 
 cf_node *cf_tape_node(cf_ctx *ctx, int64_t i) { return (i >= 0 && i < ctx->tape_len) ? ctx->tape[i] : NULL; }
+
+cf_status cf_ctx_poison_arena(cf_ctx *ctx, size_t bytes)
+{
+    cf_arena *a = ctx->dev_arena ? ctx->dev_arena : ctx->arena;
+    cf_arena_mark m = cf_arena_get_mark(a);
+    int64_t n = (int64_t)(bytes / 4);
+    void *p = cf_arena_alloc(a, (size_t)n * 4);
+    cf_tensor *t = p ? cf_empty_on(ctx, CF_I32, 1, &n, p, (size_t)n * 4) : NULL;
+    cf_status st = t ? ctx->backend->fill(t, -1.0) : cf_last_status(); /* all bits set: NaN as f32, f64, bf16 */
+    cf_arena_rewind(a, m);
+    return st;
+}

@@ -18,6 +18,9 @@ struct cf_gc {
     int64_t hits;
     uint64_t stream;
     int64_t record_from; /* tape position up to which cf_gc_record has counted hits */
+    cf_ctx *dev;         /* parity mode: the other backend's context */
+    int64_t dev_hits;
+    int skipped;
 };
 
 cf_gc *cf_gc_new(cf_ctx *ctx, int target_op, bool verbose)
@@ -37,6 +40,9 @@ int cf_gc_cases(const cf_gc *g) { return g->cases; }
 int cf_gc_failures(const cf_gc *g) { return g->failures; }
 int64_t cf_gc_target_hits(const cf_gc *g) { return g->hits; }
 cf_ctx *cf_gc_ctx(cf_gc *g) { return g->ctx; }
+void cf_gc_set_parity(cf_gc *g, cf_ctx *dev) { g->dev = dev; }
+int64_t cf_gc_device_hits(const cf_gc *g) { return g->dev_hits; }
+int cf_gc_skipped(const cf_gc *g) { return g->skipped; }
 
 void cf_gc_tolerance(cf_gc *g, double eps, double atol, double rtol)
 {
@@ -89,51 +95,74 @@ static double weighted_sum(const cf_tensor *out, const double *r)
     return s;
 }
 
-static int64_t count_target(cf_gc *g, int64_t from)
+static int64_t count_target_on(cf_ctx *ctx, int op, int64_t from)
 {
-    int64_t hits = 0, n = cf_tape_size(g->ctx);
+    int64_t hits = 0, n = cf_tape_size(ctx);
     for (int64_t i = from; i < n; i++)
-        if ((int)cf_tape_node(g->ctx, i)->op == g->target_op) hits++;
+        if ((int)cf_tape_node(ctx, i)->op == op) hits++;
     return hits;
 }
 
-/* Forward + backward with seed r; grads copied to grads[i] (numel doubles each, zeros when none). */
-static cf_status analytic(cf_gc *g, cf_gc_fn fn, const void *user, int n, cf_tensor *const *in, double *r,
-                          bool fill_r, double **grads, double **out_vals, int64_t *out_n)
+static int64_t count_target(cf_gc *g, int64_t from) { return count_target_on(g->ctx, g->target_op, from); }
+
+/* t's values as doubles; a tensor on a device comes to the host in one copy, not element by element */
+static void read_f64(cf_ctx *ctx, const cf_tensor *t, double *out)
 {
-    cf_ctx *ctx = g->ctx;
+    const cf_tensor *h = t->storage->device == CF_CPU ? t : cf_tensor_to(ctx, t, CF_CPU);
+    cf_to_f64_array(h ? h : t, out);
+}
+
+/* Forward + backward of fn on ctx (g's own context or, in parity mode, the other backend's) with seed r
+ * (filled with fixed random weights when fill_r; allocated first when *r is NULL); output values and input
+ * gradients copied to host doubles in g's context's scratch (grads: zeros when none). Runs of the target op
+ * are added to *hits. */
+static cf_status run_once(cf_gc *g, cf_ctx *ctx, int64_t *hits, cf_gc_fn fn, const void *user, int n,
+                          cf_tensor *const *in, double **r, bool fill_r, double **grads, double **out_vals,
+                          int64_t *out_n)
+{
+    cf_ctx *host = g->ctx;
     for (int i = 0; i < n; i++) in[i]->grad = NULL;
     bool prev = cf_set_grad_enabled(ctx, true);
     int64_t tape0 = cf_tape_size(ctx);
     cf_tensor *out = fn(ctx, in, user);
     cf_set_grad_enabled(ctx, prev);
     if (!out) return cf_last_status();
-    g->hits += count_target(g, tape0);
+    *hits += count_target_on(ctx, g->target_op, tape0);
     int64_t no = cf_numel(out);
     if (fill_r) {
+        if (!*r && !(*r = cf_scratch(host, sizeof(double) * (size_t)(no ? no : 1)))) return cf_last_status();
         cf_philox_key key = cf_rng_key(99, 7);
-        for (int64_t i = 0; i < no; i++) r[i] = cf_rng_normal(key, 0, (uint64_t)i);
+        for (int64_t i = 0; i < no; i++) (*r)[i] = cf_rng_normal(key, 0, (uint64_t)i);
     }
     *out_n = no;
     if (out_vals) {
-        *out_vals = cf_scratch(ctx, sizeof(double) * (size_t)(no ? no : 1));
-        cf_to_f64_array(out, *out_vals);
+        *out_vals = cf_scratch(host, sizeof(double) * (size_t)(no ? no : 1));
+        read_f64(ctx, out, *out_vals);
     }
     if (!out->requires_grad) return cf_set_error(CF_ERR_STATE, "gradcheck: the output does not require grad");
-    cf_tensor *seed = cf_empty(ctx, out->dtype, out->ndim, out->shape);
+    cf_tensor *seed = cf_empty(host, out->dtype, out->ndim, out->shape); /* made on the host, moved once */
     if (!seed) return cf_last_status();
-    for (int64_t i = 0; i < no; i++) cf_set_flat(seed, i, r[i]);
+    for (int64_t i = 0; i < no; i++) cf_set_flat(seed, i, (*r)[i]);
+    if (cf_ctx_device(ctx) != CF_CPU && !(seed = cf_tensor_to(ctx, seed, cf_ctx_device(ctx)))) return cf_last_status();
     CF_TRY(cf_backward(ctx, out, seed));
     for (int i = 0; i < n; i++) {
         int64_t ni = cf_numel(in[i]);
-        grads[i] = cf_scratch(ctx, sizeof(double) * (size_t)(ni ? ni : 1));
+        grads[i] = cf_scratch(host, sizeof(double) * (size_t)(ni ? ni : 1));
         if (in[i]->grad)
-            cf_to_f64_array(in[i]->grad, grads[i]);
+            read_f64(ctx, in[i]->grad, grads[i]);
         else
             memset(grads[i], 0, sizeof(double) * (size_t)ni);
     }
     return CF_OK;
 }
+
+static cf_status analytic(cf_gc *g, cf_gc_fn fn, const void *user, int n, cf_tensor *const *in, double *r,
+                          bool fill_r, double **grads, double **out_vals, int64_t *out_n)
+{
+    return run_once(g, g->ctx, &g->hits, fn, user, n, in, &r, fill_r, grads, out_vals, out_n);
+}
+
+static cf_status parity_check(cf_gc *g, const char *label, cf_gc_fn fn, const void *user, int n, cf_tensor *const *in);
 
 cf_status cf_gc_check(cf_gc *g, const char *label, cf_gc_fn fn, const void *user, int n, cf_tensor *const *in)
 {
@@ -144,6 +173,8 @@ cf_status cf_gc_check(cf_gc *g, const char *label, cf_gc_fn fn, const void *user
         fprintf(stderr, "  [%s] FAIL: could not build inputs: %s\n", label, cf_last_error());
         return CF_ERR_ARG;
     }
+    if (n > 16) return cf_set_error(CF_ERR_ARG, "gradcheck: at most 16 inputs");
+    if (g->dev) return parity_check(g, label, fn, user, n, in);
     /* the output size is unknown until the first run: allocate r generously after a dry run */
     bool prev = cf_set_grad_enabled(ctx, false);
     cf_tensor *probe = fn(ctx, in, user);
@@ -156,7 +187,6 @@ cf_status cf_gc_check(cf_gc *g, const char *label, cf_gc_fn fn, const void *user
     int64_t no = cf_numel(probe);
     double *r = cf_scratch(ctx, sizeof(double) * (size_t)(no ? no : 1));
     double *ana[16] = {0}, *ref_out = NULL;
-    if (n > 16) return cf_set_error(CF_ERR_ARG, "gradcheck: at most 16 inputs");
     cf_status st = analytic(g, fn, user, n, in, r, true, ana, &ref_out, &no);
     if (st != CF_OK) {
         g->failures++;
@@ -252,6 +282,10 @@ cf_status cf_gc_check(cf_gc *g, const char *label, cf_gc_fn fn, const void *user
 
 cf_status cf_gc_record(cf_gc *g, const char *label, bool ok)
 {
+    if (g->dev) { /* parity mode: the case checked itself on the CPU only */
+        g->skipped++;
+        return CF_OK;
+    }
     g->cases++;
     int64_t n = cf_tape_size(g->ctx);
     if (g->record_from > n) g->record_from = 0;
@@ -261,4 +295,95 @@ cf_status cf_gc_record(cf_gc *g, const char *label, bool ok)
     if (g->verbose || !ok)
         fprintf(ok ? stdout : stderr, "  [%s] %s  (checked by the case itself)\n", label, ok ? "ok" : "FAIL");
     return ok ? CF_OK : cf_set_error(CF_ERR_INTERNAL, "gradcheck %s failed", label);
+}
+
+/* ---- parity mode ---- */
+
+/* t on dev with the same strides and offset: its whole storage is copied, then viewed alike. */
+static cf_tensor *to_device_alike(cf_ctx *dev, const cf_tensor *t)
+{
+    int64_t elems = (int64_t)(t->storage->nbytes / cf_dtype_size(t->dtype));
+    cf_tensor *base = cf_empty(dev, t->dtype, 1, &elems);
+    if (!base || cf_tensor_backend(base)->from_host(base->storage->data, t->storage->data, t->storage->nbytes) != CF_OK)
+        return NULL;
+    cf_tensor *v = cf_view_raw(dev, base, t->ndim, t->shape, t->stride, t->offset);
+    if (v) v->requires_grad = t->requires_grad;
+    return v;
+}
+
+/* One backend's run of a parity case: output values and input gradients as host doubles. */
+typedef struct parity_run {
+    double *out, *grad[16];
+    int64_t n_out;
+} parity_run;
+
+/* Counts mismatches of got against want (n values), printing the first few. */
+static int parity_compare(const char *label, const char *what, int idx, const double *want, const double *got,
+                          int64_t n, double tol, int printed)
+{
+    double scale = 0;
+    for (int64_t k = 0; k < n; k++) scale = fmax(scale, fabs(want[k]));
+    int bad = 0;
+    for (int64_t k = 0; k < n; k++)
+        if (!(fabs(got[k] - want[k]) <= tol * (1 + scale))) { /* NaN (poison) fails too */
+            if (printed + bad < 4)
+                fprintf(stderr, "  [%s] %s %d element %lld: device %.10g, cpu %.10g\n", label, what, idx, (long long)k,
+                        got[k], want[k]);
+            bad++;
+        }
+    return bad;
+}
+
+static cf_status parity_check(cf_gc *g, const char *label, cf_gc_fn fn, const void *user, int n, cf_tensor *const *in)
+{
+    int bad = 0;
+    const cf_dtype dts[2] = {CF_F64, CF_F32};
+    for (int d = 0; d < (g->f64_only ? 1 : 2) && bad == 0; d++) {
+        cf_dtype dt = dts[d];
+        double tol = dt == CF_F64 ? 1e-9 : 2e-4;
+        cf_tensor *cin[16], *din[16];
+        size_t in_bytes = 0;
+        for (int i = 0; i < n; i++) {
+            cin[i] = in[i];
+            if (in[i]->dtype == CF_F64 && dt != CF_F64) {
+                cin[i] = cf_empty(g->ctx, dt, in[i]->ndim, in[i]->shape);
+                if (!cin[i] || cf_copy_(cin[i], in[i]) != CF_OK) return cf_last_status();
+                cin[i]->requires_grad = in[i]->requires_grad;
+            }
+            in_bytes += cin[i]->storage->nbytes;
+        }
+        parity_run want, got;
+        double *r = NULL;
+        int64_t cpu_hits = 0;
+        size_t used0 = cf_arena_used(cf_ctx_arena(g->ctx));
+        cf_status st = run_once(g, g->ctx, &cpu_hits, fn, user, n, cin, &r, true, want.grad, &want.out, &want.n_out);
+        size_t cpu_bytes = cf_arena_used(cf_ctx_arena(g->ctx)) - used0;
+        /* NaN bytes over the memory the device run allocates next (arena memory is never cleared): twice
+         * what the CPU run took, which allocates alike, and the inputs */
+        cf_step_reset(g->dev);
+        if (st == CF_OK) st = cf_ctx_poison_arena(g->dev, 2 * (cpu_bytes + in_bytes) + ((size_t)1 << 16));
+        for (int i = 0; i < n && st == CF_OK; i++)
+            if (!(din[i] = to_device_alike(g->dev, cin[i]))) st = cf_last_status();
+        if (st == CF_OK)
+            st = run_once(g, g->dev, &g->dev_hits, fn, user, n, din, &r, false, got.grad, &got.out, &got.n_out);
+        if (st != CF_OK) {
+            fprintf(stderr, "  [%s] FAIL (%s): %s\n", label, cf_dtype_name(dt), cf_last_error());
+            bad++;
+            break;
+        }
+        if (got.n_out != want.n_out) {
+            fprintf(stderr, "  [%s] FAIL (%s): %lld outputs on the device, %lld on the cpu\n", label, cf_dtype_name(dt),
+                    (long long)got.n_out, (long long)want.n_out);
+            bad++;
+            break;
+        }
+        bad += parity_compare(label, "output", 0, want.out, got.out, want.n_out, tol, bad);
+        for (int i = 0; i < n; i++)
+            if (in[i]->requires_grad)
+                bad += parity_compare(label, "grad of input", i, want.grad[i], got.grad[i], cf_numel(in[i]), tol, bad);
+        if (bad) fprintf(stderr, "  [%s] FAIL (%s): %d values differ\n", label, cf_dtype_name(dt), bad);
+    }
+    if (bad) g->failures++;
+    if (g->verbose && !bad) printf("  [%s] ok (device matches cpu)\n", label);
+    return bad ? cf_set_error(CF_ERR_INTERNAL, "parity %s failed", label) : CF_OK;
 }

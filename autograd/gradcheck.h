@@ -36,6 +36,18 @@ cf_status cf_gc_check(cf_gc *g, const char *label, cf_gc_fn fn, const void *user
  * recorded on the tape since the previous cf_gc_record count as hits, as in cf_gc_check. */
 cf_status cf_gc_record(cf_gc *g, const char *label, bool ok);
 
+/* Parity mode (the cross-backend test): from now on every cf_gc_check compares the CPU backend with
+ * dev's backend instead of running finite differences. Each case runs forward and backward (seeded with
+ * fixed random weights) in f64 and, unless cf_gc_f64_only, f32 on both: the CPU inputs are copied to dev
+ * with their strides and offset, and dev's step arena is filled with NaN bytes first, so an output or an
+ * overwritten gradient that a kernel leaves unwritten shows up as NaN. Outputs and input gradients must
+ * agree within |dev - cpu| <= tol * (1 + max |cpu|), tol 1e-9 for f64 and 2e-4 for f32. Cases checked
+ * by cf_gc_record do not run in parity mode (they are counted as skipped). */
+void cf_gc_set_parity(cf_gc *g, cf_ctx *dev);
+/* Parity mode: how many times the target op ran on dev's tape, and the cases left to cf_gc_record. */
+int64_t cf_gc_device_hits(const cf_gc *g);
+int cf_gc_skipped(const cf_gc *g);
+
 /* For the runner. */
 cf_gc *cf_gc_new(cf_ctx *ctx, int target_op, bool verbose);
 void cf_gc_free(cf_gc *g);

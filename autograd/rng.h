@@ -5,6 +5,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct cf_philox_key {
     uint32_t k[2];
 } cf_philox_key;
@@ -19,5 +23,9 @@ double cf_rng_uniform(cf_philox_key key, uint64_t step, uint64_t i);
 void cf_rng_uniform_f32(cf_philox_key key, uint64_t step, float *out, int64_t n);
 /* Standard normal for element i (Box-Muller on one Philox block). */
 double cf_rng_normal(cf_philox_key key, uint64_t step, uint64_t i);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

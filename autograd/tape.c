@@ -1,7 +1,7 @@
 /* The tape: node creation and recording, and reverse-mode backward with accumulation, saved-tensor
  * version checks and gradient-final hooks. */
-#include "autograd/cpu/cpu.h"
 #include "autograd/ctx_internal.h"
+#include "autograd/ops/elementwise.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -147,13 +147,13 @@ static cf_tensor *new_grad(cf_ctx *ctx, cf_tensor *t, bool zero)
 {
     cf_tensor *g = NULL;
     if (t->persistent && !t->node) {
-        g = cf_tensor_alloc(t->dtype, t->ndim, t->shape); /* leaves keep their grad across steps */
+        g = cf_tensor_alloc_on(t->storage->device, t->dtype, t->ndim, t->shape); /* kept across steps */
     } else {
         size_t bytes = (size_t)cf_numel(t) * cf_dtype_size(t->dtype), got = 0;
         void *block = ctx->in_backward && bytes >= 4096 ? reuse_block(ctx, bytes, &got) : NULL;
         if (block) {
             g = cf_empty_on(ctx, t->dtype, t->ndim, t->shape, block, got);
-            if (g && zero) memset(block, 0, bytes);
+            if (g && zero && ctx->backend->fill(g, 0.0) != CF_OK) g = NULL;
         } else {
             g = zero ? cf_zeros(ctx, t->dtype, t->ndim, t->shape) : cf_empty(ctx, t->dtype, t->ndim, t->shape);
         }
@@ -203,30 +203,27 @@ static cf_status check_saved(const cf_node *n)
     return CF_OK;
 }
 
+/* root's gradient += seed (NULL: += 1), on root's device through its backend. */
 static cf_status seed_root(cf_ctx *ctx, cf_tensor *root, const cf_tensor *seed)
 {
     char a[128], b[128];
-    if (!seed) {
-        if (cf_numel(root) != 1)
-            return cf_set_error(CF_ERR_SHAPE, "cf_backward: root %s is not a scalar; pass a seed gradient",
-                                cf_shape_str(root, a, sizeof a));
-        cf_tensor *g = cf_grad_acc(ctx, root);
-        if (!g) return cf_last_status();
-        cf_set_flat(g, 0, cf_get_flat(g, 0) + 1.0);
-        return CF_OK;
-    }
-    if (!cf_same_shape(root, seed))
+    if (!seed && cf_numel(root) != 1)
+        return cf_set_error(CF_ERR_SHAPE, "cf_backward: root %s is not a scalar; pass a seed gradient",
+                            cf_shape_str(root, a, sizeof a));
+    if (seed && !cf_same_shape(root, seed))
         return cf_set_error(CF_ERR_SHAPE, "cf_backward: seed %s does not match root %s", cf_shape_str(seed, a, sizeof a),
                             cf_shape_str(root, b, sizeof b));
     cf_tensor *g = cf_grad_acc(ctx, root);
     if (!g) return cf_last_status();
-    if (seed->dtype == g->dtype && seed->storage->device == CF_CPU) {
-        cf_cpu_copy_strided(g, seed, true);
-        return CF_OK;
+    const cf_tensor *s = seed;
+    if (!s) {
+        s = cf_full(ctx, g->dtype, g->ndim, g->shape, 1.0);
+    } else {
+        if (s->storage->device != g->storage->device) s = cf_tensor_to(ctx, s, g->storage->device);
+        if (s && s->dtype != g->dtype) s = cf_cast(ctx, (cf_tensor *)s, g->dtype); /* grad mode is off: unrecorded */
     }
-    int64_t n = cf_numel(g);
-    for (int64_t i = 0; i < n; i++) cf_set_flat(g, i, cf_get_flat(g, i) + cf_get_flat(seed, i));
-    return CF_OK;
+    if (!s) return cf_last_status();
+    return cf_tensor_backend(g)->copy(g, s, true);
 }
 
 static void fire_hooks(cf_ctx *ctx, const cf_node *n)
@@ -245,13 +242,17 @@ cf_status cf_backward(cf_ctx *ctx, cf_tensor *root, const cf_tensor *seed)
     if (!root) return cf_last_status() != CF_OK ? cf_last_status() : cf_set_error(CF_ERR_ARG, "cf_backward: root is NULL");
     if (!root->requires_grad)
         return cf_set_error(CF_ERR_STATE, "cf_backward: the root does not require grad (no recorded history)");
-    CF_TRY(seed_root(ctx, root, seed));
+    bool prev = cf_set_grad_enabled(ctx, false);
+    cf_status st = seed_root(ctx, root, seed);
+    if (st != CF_OK) {
+        cf_set_grad_enabled(ctx, prev);
+        return st;
+    }
     if (!root->node) {
+        cf_set_grad_enabled(ctx, prev);
         if (root->hook) root->hook(root, root->hook_user);
         return CF_OK;
     }
-    bool prev = cf_set_grad_enabled(ctx, false);
-    cf_status st = CF_OK;
     ctx->in_backward = true;
     ctx->n_free = 0;
     for (int64_t i = root->node->index; i >= 0 && st == CF_OK; i--) {
@@ -260,7 +261,7 @@ cf_status cf_backward(cf_ctx *ctx, cf_tensor *root, const cf_tensor *seed)
             st = check_saved(n);
             if (st != CF_OK) break;
             const cf_backend *be = cf_backend_for(n->out->storage->device);
-            cf_kernel_fn bwd = be ? be->bwd[n->op] : NULL;
+            cf_kernel_fn bwd = be ? cf_backend_bwd(be, n->op) : NULL;
             if (!bwd) {
                 st = cf_set_error(CF_ERR_UNSUPPORTED, "backward of %s: no kernel on the %s backend", cf_op_name(n->op),
                                   be ? be->name : "missing");

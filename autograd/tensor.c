@@ -1,5 +1,6 @@
-/* Tensor construction, geometry queries, element access and the untracked in-place writes. */
-#include "autograd/cpu/cpu.h"
+/* Tensor construction, geometry queries, element access and the untracked in-place writes. Memory that
+ * may live on a device is reached only through its backend (cf_backend's memory entries); host memory is
+ * read directly. */
 #include "autograd/ctx_internal.h"
 
 #include <inttypes.h>
@@ -43,26 +44,29 @@ static int64_t shape_numel(int ndim, const int64_t *shape)
     return n;
 }
 
-cf_tensor *cf_empty(cf_ctx *ctx, cf_dtype dt, int ndim, const int64_t *shape)
+/* An arena tensor with data on dev (the host or the context's device). */
+static cf_tensor *empty_on_device(cf_ctx *ctx, cf_device dev, cf_dtype dt, int ndim, const int64_t *shape)
 {
     if (check_shape("cf_empty", dt, ndim, shape) != CF_OK) return NULL;
-    if (ctx->device != CF_CPU) {
-        cf_set_error(CF_ERR_DEVICE, "cf_empty: device arena for %s is not available in this build",
-                     ctx->backend ? ctx->backend->name : "?");
-        return NULL;
-    }
     size_t nbytes = (size_t)shape_numel(ndim, shape) * cf_dtype_size(dt);
-    /* one allocation for the header, the storage record and the data */
+    /* one allocation for the header, the storage record and (host data) the data */
     size_t head = (sizeof(cf_tensor) + sizeof(cf_storage) + CF_ARENA_ALIGN - 1) & ~(size_t)(CF_ARENA_ALIGN - 1);
-    unsigned char *mem = cf_arena_alloc(ctx->arena, head + nbytes);
+    unsigned char *mem = cf_arena_alloc(ctx->arena, head + (dev == CF_CPU ? nbytes : 0));
     if (!mem) return NULL;
+    void *data = dev == CF_CPU ? mem + head : cf_ctx_data_alloc(ctx, dev, nbytes);
+    if (!data) return NULL;
     cf_tensor *t = (cf_tensor *)mem;
     memset(t, 0, sizeof *t);
     cf_storage *s = (cf_storage *)(mem + sizeof(cf_tensor));
-    *s = (cf_storage){.data = mem + head, .nbytes = nbytes, .device = CF_CPU};
+    *s = (cf_storage){.data = data, .nbytes = nbytes, .device = dev};
     t->storage = s;
     init_geometry(t, dt, ndim, shape);
     return t;
+}
+
+cf_tensor *cf_empty(cf_ctx *ctx, cf_dtype dt, int ndim, const int64_t *shape)
+{
+    return empty_on_device(ctx, ctx->device, dt, ndim, shape);
 }
 
 cf_tensor *cf_empty_on(cf_ctx *ctx, cf_dtype dt, int ndim, const int64_t *shape, void *data, size_t bytes)
@@ -72,7 +76,7 @@ cf_tensor *cf_empty_on(cf_ctx *ctx, cf_dtype dt, int ndim, const int64_t *shape,
     cf_tensor *t = (cf_tensor *)mem;
     memset(t, 0, sizeof *t);
     cf_storage *s = (cf_storage *)(mem + sizeof(cf_tensor));
-    *s = (cf_storage){.data = data, .nbytes = bytes, .device = CF_CPU};
+    *s = (cf_storage){.data = data, .nbytes = bytes, .device = ctx->device};
     t->storage = s;
     init_geometry(t, dt, ndim, shape);
     return t;
@@ -81,7 +85,11 @@ cf_tensor *cf_empty_on(cf_ctx *ctx, cf_dtype dt, int ndim, const int64_t *shape,
 cf_tensor *cf_zeros(cf_ctx *ctx, cf_dtype dt, int ndim, const int64_t *shape)
 {
     cf_tensor *t = cf_empty(ctx, dt, ndim, shape);
-    if (t) memset(t->storage->data, 0, t->storage->nbytes);
+    if (!t) return NULL;
+    if (t->storage->device == CF_CPU)
+        memset(t->storage->data, 0, t->storage->nbytes);
+    else if (ctx->backend->fill(t, 0.0) != CF_OK)
+        return NULL;
     return t;
 }
 
@@ -98,58 +106,117 @@ cf_tensor *cf_zeros_like(cf_ctx *ctx, const cf_tensor *t) { return cf_zeros(ctx,
 cf_tensor *cf_from_data(cf_ctx *ctx, cf_dtype dt, int ndim, const int64_t *shape, const void *src)
 {
     cf_tensor *t = cf_empty(ctx, dt, ndim, shape);
-    if (t && t->storage->nbytes) memcpy(t->storage->data, src, t->storage->nbytes);
+    if (!t || !t->storage->nbytes) return t;
+    if (t->storage->device == CF_CPU)
+        memcpy(t->storage->data, src, t->storage->nbytes);
+    else if (ctx->backend->from_host(t->storage->data, src, t->storage->nbytes) != CF_OK)
+        return NULL;
     return t;
 }
 
-cf_tensor *cf_arange(cf_ctx *ctx, cf_dtype dt, int64_t n)
+/* Values made on the host by fill(t, i) for each flat index, then moved to the context's device. */
+static cf_tensor *host_made(cf_ctx *ctx, cf_dtype dt, int ndim, const int64_t *shape,
+                            double (*value)(const void *user, int64_t i), const void *user)
 {
-    cf_tensor *t = cf_empty(ctx, dt, 1, &n);
-    if (!t) return NULL;
-    for (int64_t i = 0; i < n; i++) cf_set_flat(t, i, (double)i);
-    return t;
+    cf_tensor *h = empty_on_device(ctx, CF_CPU, dt, ndim, shape);
+    if (!h) return NULL;
+    int64_t n = cf_numel(h);
+    for (int64_t i = 0; i < n; i++) cf_set_flat(h, i, value(user, i));
+    return ctx->device == CF_CPU ? h : cf_tensor_to(ctx, h, ctx->device);
+}
+
+static double index_value(const void *user, int64_t i) { return (void)user, (double)i; }
+
+cf_tensor *cf_arange(cf_ctx *ctx, cf_dtype dt, int64_t n) { return host_made(ctx, dt, 1, &n, index_value, NULL); }
+
+typedef struct random_fill {
+    cf_philox_key key;
+    double lo, hi;
+    bool normal;
+} random_fill;
+
+static double random_value(const void *user, int64_t i)
+{
+    const random_fill *r = user;
+    if (r->normal) return cf_rng_normal(r->key, 0, (uint64_t)i);
+    return r->lo + (r->hi - r->lo) * cf_rng_uniform(r->key, 0, (uint64_t)i);
 }
 
 cf_tensor *cf_randn(cf_ctx *ctx, cf_dtype dt, int ndim, const int64_t *shape, uint64_t seed, uint64_t stream)
 {
-    cf_tensor *t = cf_empty(ctx, dt, ndim, shape);
-    if (!t) return NULL;
-    cf_philox_key key = cf_rng_key(seed, stream);
-    int64_t n = cf_numel(t);
-    for (int64_t i = 0; i < n; i++) cf_set_flat(t, i, cf_rng_normal(key, 0, (uint64_t)i));
-    return t;
+    random_fill r = {.key = cf_rng_key(seed, stream), .normal = true};
+    return host_made(ctx, dt, ndim, shape, random_value, &r);
 }
 
 cf_tensor *cf_rand(cf_ctx *ctx, cf_dtype dt, int ndim, const int64_t *shape, double lo, double hi, uint64_t seed,
                    uint64_t stream)
 {
-    cf_tensor *t = cf_empty(ctx, dt, ndim, shape);
-    if (!t) return NULL;
-    cf_philox_key key = cf_rng_key(seed, stream);
-    int64_t n = cf_numel(t);
-    for (int64_t i = 0; i < n; i++) cf_set_flat(t, i, lo + (hi - lo) * cf_rng_uniform(key, 0, (uint64_t)i));
-    return t;
+    random_fill r = {.key = cf_rng_key(seed, stream), .lo = lo, .hi = hi};
+    return host_made(ctx, dt, ndim, shape, random_value, &r);
 }
 
-cf_tensor *cf_tensor_alloc(cf_dtype dt, int ndim, const int64_t *shape)
+cf_tensor *cf_tensor_to(cf_ctx *ctx, const cf_tensor *t, cf_device dev)
+{
+    if (!t) return NULL;
+    const cf_backend *src_be = cf_tensor_backend(t), *dst_be = dev == CF_CPU ? cf_backend_for(CF_CPU) : ctx->backend;
+    if (dev != CF_CPU && dev != ctx->device) {
+        cf_set_error(CF_ERR_DEVICE, "cf_tensor_to: the context is on %s and cannot hold tensors on device %d",
+                     ctx->backend->name, (int)dev);
+        return NULL;
+    }
+    const cf_tensor *src = t;
+    if (!cf_is_contiguous(t)) { /* make it contiguous where it lives, then move the bytes */
+        cf_tensor *c = empty_on_device(ctx, t->storage->device, t->dtype, t->ndim, t->shape);
+        if (!c || src_be->copy(c, t, false) != CF_OK) return NULL;
+        src = c;
+    }
+    cf_tensor *out = empty_on_device(ctx, dev, t->dtype, t->ndim, t->shape);
+    if (!out || !out->storage->nbytes) return out;
+    size_t bytes = out->storage->nbytes;
+    cf_status st = CF_OK;
+    if (src->storage->device == CF_CPU && dev == CF_CPU)
+        memcpy(cf_data(out), cf_data(src), bytes);
+    else if (src->storage->device == CF_CPU)
+        st = dst_be->from_host(cf_data(out), cf_data(src), bytes);
+    else if (dev == CF_CPU)
+        st = src_be->to_host(cf_data(out), cf_data(src), bytes);
+    else
+        st = src_be->copy(out, src, false);
+    return st == CF_OK ? out : NULL;
+}
+
+cf_tensor *cf_tensor_alloc(cf_dtype dt, int ndim, const int64_t *shape) { return cf_tensor_alloc_on(CF_CPU, dt, ndim, shape); }
+
+cf_tensor *cf_tensor_alloc_on(cf_device dev, cf_dtype dt, int ndim, const int64_t *shape)
 {
     if (check_shape("cf_tensor_alloc", dt, ndim, shape) != CF_OK) return NULL;
+    const cf_backend *be = cf_backend_for(dev);
+    if (!be) {
+        cf_set_error(CF_ERR_DEVICE, "cf_tensor_alloc: device %d is not available in this build", (int)dev);
+        return NULL;
+    }
     size_t nbytes = (size_t)shape_numel(ndim, shape) * cf_dtype_size(dt);
     cf_tensor *t = calloc(1, sizeof *t + sizeof(cf_storage));
     void *data = NULL;
-    if (t && posix_memalign(&data, CF_ARENA_ALIGN, nbytes ? nbytes : 1) != 0) data = NULL;
+    if (t && dev == CF_CPU && posix_memalign(&data, CF_ARENA_ALIGN, nbytes ? nbytes : 1) != 0) data = NULL;
+    if (t && dev != CF_CPU) data = be->alloc(nbytes ? nbytes : 1);
     if (!t || !data) {
         free(t);
-        free(data);
-        cf_set_error(CF_ERR_OOM, "cf_tensor_alloc: out of memory for %zu bytes", nbytes);
+        free(dev == CF_CPU ? data : NULL);
+        cf_set_error(CF_ERR_OOM, "cf_tensor_alloc: out of %s memory for %zu bytes", be->name, nbytes);
         return NULL;
     }
-    memset(data, 0, nbytes);
     cf_storage *s = (cf_storage *)(t + 1);
-    *s = (cf_storage){.data = data, .nbytes = nbytes, .device = CF_CPU, .owns_data = true};
+    *s = (cf_storage){.data = data, .nbytes = nbytes, .device = dev, .owns_data = true};
     t->storage = s;
     t->persistent = true;
     init_geometry(t, dt, ndim, shape);
+    if (dev == CF_CPU) {
+        memset(data, 0, nbytes);
+    } else if (be->fill(t, 0.0) != CF_OK) {
+        cf_tensor_free(t);
+        return NULL;
+    }
     return t;
 }
 
@@ -173,7 +240,12 @@ void cf_tensor_free(cf_tensor *t)
 {
     if (!t || !t->persistent) return;
     if (t->grad && t->grad->persistent) cf_tensor_free(t->grad);
-    if (t->storage && t->storage->owns_data && t->storage == (cf_storage *)(t + 1)) free(t->storage->data);
+    if (t->storage && t->storage->owns_data && t->storage == (cf_storage *)(t + 1)) {
+        if (t->storage->device == CF_CPU)
+            free(t->storage->data);
+        else
+            cf_tensor_backend(t)->release(t->storage->data);
+    }
     free(t);
 }
 
@@ -252,9 +324,30 @@ static void store(void *base, cf_dtype dt, int64_t off, double v)
     }
 }
 
-double cf_get_flat(const cf_tensor *t, int64_t i) { return load(t->storage->data, t->dtype, flat_to_offset(t, i)); }
+/* Element access on a device tensor moves the one element through the host (slow: for tests, checks and
+ * the odd scalar, never for loops over data). */
+double cf_get_flat(const cf_tensor *t, int64_t i)
+{
+    int64_t off = flat_to_offset(t, i);
+    if (t->storage->device == CF_CPU) return load(t->storage->data, t->dtype, off);
+    size_t es = cf_dtype_size(t->dtype);
+    uint64_t buf = 0;
+    if (cf_tensor_backend(t)->to_host(&buf, (const char *)t->storage->data + off * (int64_t)es, es) != CF_OK) return NAN;
+    return load(&buf, t->dtype, 0);
+}
 
-void cf_set_flat(cf_tensor *t, int64_t i, double v) { store(t->storage->data, t->dtype, flat_to_offset(t, i), v); }
+void cf_set_flat(cf_tensor *t, int64_t i, double v)
+{
+    int64_t off = flat_to_offset(t, i);
+    if (t->storage->device == CF_CPU) {
+        store(t->storage->data, t->dtype, off, v);
+        return;
+    }
+    size_t es = cf_dtype_size(t->dtype);
+    uint64_t buf = 0;
+    store(&buf, t->dtype, 0, v);
+    cf_tensor_backend(t)->from_host((char *)t->storage->data + off * (int64_t)es, &buf, es);
+}
 
 double cf_item(const cf_tensor *t)
 {
@@ -269,7 +362,7 @@ double cf_item(const cf_tensor *t)
 void cf_to_f64_array(const cf_tensor *t, double *out)
 {
     int64_t n = cf_numel(t);
-    if (cf_is_contiguous(t) && t->dtype == CF_F64) {
+    if (cf_is_contiguous(t) && t->dtype == CF_F64 && t->storage->device == CF_CPU) {
         memcpy(out, cf_data(t), (size_t)n * sizeof(double));
         return;
     }
@@ -287,16 +380,7 @@ void cf_tensor_print(FILE *f, const char *label, const cf_tensor *t)
 
 cf_status cf_fill_(cf_tensor *t, double v)
 {
-    int64_t n = cf_numel(t);
-    if (cf_is_contiguous(t) && t->dtype == CF_F32) {
-        float *p = cf_data(t), fv = (float)v;
-        for (int64_t i = 0; i < n; i++) p[i] = fv;
-    } else if (cf_is_contiguous(t) && t->dtype == CF_F64) {
-        double *p = cf_data(t);
-        for (int64_t i = 0; i < n; i++) p[i] = v;
-    } else {
-        for (int64_t i = 0; i < n; i++) cf_set_flat(t, i, v);
-    }
+    CF_TRY(cf_tensor_backend(t)->fill(t, v));
     cf_bump_version(t);
     return CF_OK;
 }
@@ -314,11 +398,12 @@ cf_status cf_copy_(cf_tensor *dst, const cf_tensor *src)
             return cf_set_error(CF_ERR_SHAPE, "cf_copy_: cannot copy %s into %s", cf_shape_str(src, a, sizeof a),
                                 cf_shape_str(dst, b, sizeof b));
     int64_t n = cf_numel(dst);
-    if (dst->dtype == src->dtype && cf_same_shape(dst, src) && cf_is_contiguous(dst) && cf_is_contiguous(src)) {
+    bool host = dst->storage->device == CF_CPU && src->storage->device == CF_CPU;
+    if (host && dst->dtype == src->dtype && cf_same_shape(dst, src) && cf_is_contiguous(dst) && cf_is_contiguous(src)) {
         memmove(cf_data(dst), cf_data(src), (size_t)n * cf_dtype_size(dst->dtype));
-    } else if (dst->dtype == src->dtype && dst->storage != src->storage) {
-        cf_cpu_copy_strided(dst, src, false); /* broadcasts src's missing and size-1 dims */
-    } else {
+    } else if (dst->storage->device == src->storage->device && dst->dtype == src->dtype && dst->storage != src->storage) {
+        CF_TRY(cf_tensor_backend(dst)->copy(dst, src, false)); /* broadcasts src's missing and size-1 dims */
+    } else if (host) {
         /* general path: broadcast src by giving it stride 0 on expanded dims */
         cf_tensor view = *src;
         int lead = dst->ndim - src->ndim;
@@ -329,6 +414,12 @@ cf_status cf_copy_(cf_tensor *dst, const cf_tensor *src)
             view.stride[i] = (si >= 0 && src->shape[si] == dst->shape[i]) ? src->stride[si] : 0;
         }
         for (int64_t i = 0; i < n; i++) cf_set_flat(dst, i, cf_get_flat(&view, i));
+    } else {
+        return cf_set_error(CF_ERR_DEVICE,
+                            "cf_copy_: %s on device %d into %s on device %d: move it with cf_tensor_to and convert "
+                            "it with cf_cast first",
+                            cf_shape_str(src, a, sizeof a), (int)src->storage->device, cf_shape_str(dst, b, sizeof b),
+                            (int)dst->storage->device);
     }
     cf_bump_version(dst);
     return CF_OK;
@@ -371,3 +462,5 @@ bool cf_broadcast_shapes(int na, const int64_t *a, int nb, const int64_t *b, int
     *nout = n;
     return true;
 }
+
+const cf_backend *cf_tensor_backend(const cf_tensor *t) { return cf_backend_table(t->storage->device); }

@@ -1,7 +1,10 @@
 /* SGD, Adam and AdamW updates over the flat buffers, the optimizer interface's common part and its
- * replicated implementation. The inner loops are per parameter (its decay flag decides the weight
- * decay) and vectorise; big parameters are split across threads. */
+ * replicated implementation. The update of each parameter's range (its decay flag decides the weight
+ * decay), the sum of squares and the scaling are the backend's operations (cf_backend in
+ * autograd/cf_node.h; the CPU's in autograd/cpu/optim_update.c). */
 #include "optim/optim_internal.h"
+
+#include "autograd/cf_node.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -96,35 +99,12 @@ cf_status cf_optim_slot_write(cf_optimizer *o, int i, const void *full)
     return s != CF_OK ? s : o->vt->slot_write(o, i, full);
 }
 
-#define UPDATE_KERNELS(T) \
-    static void sgd_##T(T *restrict p, const T *restrict g, T *restrict buf, int64_t n, double lr, double wd, \
-                        double mom, double damp, bool nesterov, bool first) \
-    { \
-        _Pragma("omp parallel for simd if (n > 65536)") for (int64_t i = 0; i < n; i++) \
-        { \
-            T d = g[i] + (T)wd * p[i]; \
-            if (buf) { \
-                buf[i] = first ? d : (T)mom * buf[i] + (T)(1 - damp) * d; \
-                d = nesterov ? d + (T)mom * buf[i] : buf[i]; \
-            } \
-            p[i] -= (T)lr * d; \
-        } \
-    } \
-    static void adam_##T(T *restrict p, const T *restrict g, T *restrict m, T *restrict v, int64_t n, double lr, \
-                         double wd, bool decoupled, double b1, double b2, double eps, double bc1, double bc2) \
-    { \
-        T step = (T)(lr / bc1), rbc2 = (T)(1.0 / sqrt(bc2)); \
-        T shrink = decoupled ? (T)(1 - lr * wd) : (T)1, l2 = decoupled ? (T)0 : (T)wd; \
-        _Pragma("omp parallel for simd if (n > 65536)") for (int64_t i = 0; i < n; i++) \
-        { \
-            T gi = g[i] + l2 * p[i]; \
-            m[i] = (T)b1 * m[i] + (T)(1 - b1) * gi; \
-            v[i] = (T)b2 * v[i] + (T)(1 - b2) * gi * gi; \
-            p[i] = p[i] * shrink - step * m[i] / (sqrt(v[i]) * rbc2 + (T)eps); \
-        } \
-    }
-UPDATE_KERNELS(float)
-UPDATE_KERNELS(double)
+/* The backend that owns the flat buffers: the one of the parameters' storage (the host today: cf_params
+ * allocates its flat buffers in host memory). The update, the sum of squares and the scaling run there. */
+static const cf_backend *params_backend(const cf_params *ps)
+{
+    return cf_backend_table(ps->count ? ps->items[0].value->storage->device : CF_CPU);
+}
 
 void cf_optim_update_range(const cf_optim_config *c, cf_params *ps, void *const *slots, int64_t slot_base, int64_t lo,
                            int64_t hi, double lr, int64_t t)
@@ -132,30 +112,35 @@ void cf_optim_update_range(const cf_optim_config *c, cf_params *ps, void *const 
     bool first = t == 1;
     double bc1 = 1 - pow(c->beta1, (double)t), bc2 = 1 - pow(c->beta2, (double)t);
     bool has_slots = slots && slots[0];
+    const cf_backend *be = params_backend(ps);
+    size_t es = cf_dtype_size(ps->dtype);
     for (int k = 0; k < ps->count; k++) {
         const cf_param *pr = &ps->items[k];
         int64_t a = pr->offset > lo ? pr->offset : lo;
         int64_t e = pr->offset + pr->numel < hi ? pr->offset + pr->numel : hi;
         if (e <= a || !pr->value->requires_grad) continue; /* outside the range, or frozen */
-        double wd = (pr->decay || c->decay_all) ? c->weight_decay : 0.0;
-        int64_t n = e - a, s = a - slot_base;
-        if (ps->dtype == CF_F32) {
-            float *p = (float *)ps->values + a, *g = (float *)ps->grads + a;
-            if (c->kind == CF_OPTIM_SGD)
-                sgd_float(p, g, has_slots ? (float *)slots[0] + s : NULL, n, lr, wd, c->momentum, c->dampening,
-                          c->nesterov, first);
-            else
-                adam_float(p, g, (float *)slots[0] + s, (float *)slots[1] + s, n, lr, wd, c->kind == CF_OPTIM_ADAMW,
-                           c->beta1, c->beta2, c->eps, bc1, bc2);
-        } else {
-            double *p = (double *)ps->values + a, *g = (double *)ps->grads + a;
-            if (c->kind == CF_OPTIM_SGD)
-                sgd_double(p, g, has_slots ? (double *)slots[0] + s : NULL, n, lr, wd, c->momentum, c->dampening,
-                           c->nesterov, first);
-            else
-                adam_double(p, g, (double *)slots[0] + s, (double *)slots[1] + s, n, lr, wd, c->kind == CF_OPTIM_ADAMW,
-                            c->beta1, c->beta2, c->eps, bc1, bc2);
-        }
+        int64_t s = a - slot_base;
+        cf_optim_update_args u = {
+            .kind = (int)c->kind,
+            .dtype = ps->dtype,
+            .p = (char *)ps->values + (size_t)a * es,
+            .g = (const char *)ps->grads + (size_t)a * es,
+            .slot0 = has_slots ? (char *)slots[0] + (size_t)s * es : NULL,
+            .slot1 = has_slots && c->kind != CF_OPTIM_SGD ? (char *)slots[1] + (size_t)s * es : NULL,
+            .n = e - a,
+            .lr = lr,
+            .weight_decay = (pr->decay || c->decay_all) ? c->weight_decay : 0.0,
+            .momentum = c->momentum,
+            .dampening = c->dampening,
+            .nesterov = c->nesterov,
+            .first = first,
+            .beta1 = c->beta1,
+            .beta2 = c->beta2,
+            .eps = c->eps,
+            .bc1 = bc1,
+            .bc2 = bc2,
+        };
+        be->optim_update(&u);
     }
 }
 
@@ -209,40 +194,15 @@ void *cf_optim_slot_data(cf_optimizer *o, int i)
     return o->vt == &replicated_vt && i >= 0 && i < o->nslots ? o->slot[i] : NULL;
 }
 
-#define SS_BLOCK 16384 /* elements summed in order into one partial */
-#define SS_PASS 256    /* partials per parallel pass, added in order after it */
-
 double cf_optim_sum_squares(cf_dtype dt, const void *x, int64_t n)
 {
-    double total = 0;
-    for (int64_t p0 = 0; p0 < n; p0 += (int64_t)SS_BLOCK * SS_PASS) {
-        double part[SS_PASS];
-        int64_t nb = (n - p0 + SS_BLOCK - 1) / SS_BLOCK;
-        if (nb > SS_PASS) nb = SS_PASS;
-        #pragma omp parallel for if (n > 65536)
-        for (int64_t b = 0; b < nb; b++) {
-            int64_t lo = p0 + b * SS_BLOCK, hi = lo + SS_BLOCK < n ? lo + SS_BLOCK : n;
-            double s = 0;
-            if (dt == CF_F32) {
-                const float *g = x;
-                #pragma omp simd reduction(+ : s)
-                for (int64_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
-            } else {
-                const double *g = x;
-                #pragma omp simd reduction(+ : s)
-                for (int64_t i = lo; i < hi; i++) s += g[i] * g[i];
-            }
-            part[b] = s;
-        }
-        for (int64_t b = 0; b < nb; b++) total += part[b];
-    }
-    return total;
+    return cf_backend_table(CF_CPU)->sum_squares(dt, x, n);
 }
 
 double cf_clip_grad_norm(cf_params *ps, double max_norm)
 {
     if (!ps->grads) return 0;
-    double ss = cf_optim_sum_squares(ps->dtype, ps->grads, ps->total);
+    double ss = params_backend(ps)->sum_squares(ps->dtype, ps->grads, ps->total);
     double norm = sqrt(ss);
     if (max_norm > 0 && norm > max_norm) cf_scale_grads(ps, max_norm / (norm + 1e-6));
     return norm;
@@ -250,17 +210,7 @@ double cf_clip_grad_norm(cf_params *ps, double max_norm)
 
 void cf_scale_grads(cf_params *ps, double s)
 {
-    if (!ps->grads) return;
-    int64_t n = ps->total;
-    if (ps->dtype == CF_F32) {
-        float *g = ps->grads, fs = (float)s;
-        #pragma omp parallel for simd if (n > 65536)
-        for (int64_t i = 0; i < n; i++) g[i] *= fs;
-    } else {
-        double *g = ps->grads;
-        #pragma omp parallel for simd if (n > 65536)
-        for (int64_t i = 0; i < n; i++) g[i] *= s;
-    }
+    if (ps->grads) params_backend(ps)->scale(ps->dtype, ps->grads, ps->total, s);
 }
 
 bool cf_schedule_kind_parse(const char *s, cf_schedule_kind *out)

@@ -16,11 +16,18 @@ int cf_cmd_list(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "ops") == 0) {
-        const cf_backend *cpu = cf_backend_for(CF_CPU), *cuda = cf_backend_for(CF_CUDA);
-        printf("%-20s %-8s %-8s\n", "op", "cpu", "cuda");
-        for (int i = 0; i < CF_OP_COUNT; i++)
-            printf("%-20s %-8s %-8s\n", cf_op_name(i), cpu && cpu->fwd[i] && cpu->bwd[i] ? "fwd+bwd" : "-",
-                   cuda && cuda->fwd[i] && cuda->bwd[i] ? "fwd+bwd" : "-");
+        /* the tables as built, whether or not a device is present; "fwd+comp": the backward is the op's
+         * composite one (CF_COMPOSITE_BWD in the op list), run from the backend's forward kernels */
+        const cf_backend *be[2] = {cf_backend_table(CF_CPU), cf_backend_table(CF_CUDA)};
+        printf("%-20s %-9s %-9s\n", "op", "cpu", "cuda");
+        for (int i = 0; i < CF_OP_COUNT; i++) {
+            const char *col[2];
+            for (int k = 0; k < 2; k++) {
+                bool f = be[k] && be[k]->fwd[i], own = be[k] && be[k]->bwd[i], comp = be[k] && cf_backend_bwd(be[k], i);
+                col[k] = !f ? "-" : own ? "fwd+bwd" : comp ? "fwd+comp" : "fwd";
+            }
+            printf("%-20s %-9s %-9s\n", cf_op_name(i), col[0], col[1]);
+        }
         printf("%d ops\n", CF_OP_COUNT);
         return 0;
     }

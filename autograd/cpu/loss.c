@@ -11,16 +11,13 @@
  * includes itself with LK_T defined. */
 #ifndef LK_T
 
-#include "autograd/ops/loss_attr.h"
+#include "autograd/ops/loss_elem.h"
 #include "autograd/ops/reduce_attr.h" /* the vectorised exp */
 #include "autograd/cpu/cpu.h"
 
-#include <inttypes.h>
 #include <string.h>
 
 #define ECHUNK 16384  /* elements per task (and partial sum) of the elementwise losses */
-
-enum { L_MSE, L_L1, L_BCE, L_FOCAL };
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -40,37 +37,6 @@ static void class_split(const cf_tensor *x, int cd, int64_t *outer, int64_t *C, 
         else if (i == cd) *C = x->shape[i];
         else *inner *= x->shape[i];
     }
-}
-
-/* The multi-index of flat position s in t's shape, as "[i, j]". */
-static const char *position(const cf_tensor *t, int64_t s, char *buf, size_t n)
-{
-    int64_t idx[CF_MAX_DIMS];
-    for (int d = t->ndim - 1; d >= 0; d--) idx[d] = s % t->shape[d], s /= t->shape[d];
-    size_t k = (size_t)snprintf(buf, n, "[");
-    for (int d = 0; d < t->ndim && k < n; d++)
-        k += (size_t)snprintf(buf + k, n - k, "%s%" PRId64, d ? ", " : "", idx[d]);
-    if (k < n) snprintf(buf + k, n - k, "]");
-    return buf;
-}
-
-/* Checks every class index (serially: the first bad one is reported) and counts the non-ignored. */
-static cf_status check_targets(const char *op, const cf_tensor *target, const int64_t *t, int64_t S, int64_t C,
-                               int64_t ignore, int64_t *count)
-{
-    int64_t cnt = 0;
-    for (int64_t s = 0; s < S; s++) {
-        if (t[s] == ignore) continue;
-        if (t[s] < 0 || t[s] >= C) {
-            char b[128];
-            return cf_set_error(CF_ERR_ARG, "%s: target %" PRId64 " at position %s is out of range for %" PRId64
-                                " classes (valid: 0..%" PRId64 ", or ignore_index %" PRId64 ")", op, t[s],
-                                position(target, s, b, sizeof b), C, C - 1, ignore);
-        }
-        cnt++;
-    }
-    *count = cnt;
-    return CF_OK;
 }
 
 /* out = the per-sample losses, or their sum / divisor. */
@@ -137,7 +103,8 @@ cf_status cf_cpu_cross_entropy_fwd(cf_ctx *ctx, cf_node *n)
     int64_t outer, C, inner;
     class_split(x, a->class_dim, &outer, &C, &inner);
     int64_t S = outer * inner, count = S;
-    if (!a->soft) CF_TRY(check_targets("cross_entropy", n->in[1], cf_data(tg), S, C, a->ignore_index, &count));
+    if (!a->soft)
+        CF_TRY(cf_loss_check_targets("cross_entropy", n->in[1], cf_data(tg), S, C, a->ignore_index, &count));
     double *ls = cf_scratch(ctx, sizeof(double) * (size_t)(S ? S : 1));
     int64_t two_s[2] = {2, S};
     n->aux[0] = cf_empty(ctx, x->dtype, 2, two_s); /* per sample: the max logit, log(sum(exp(x - max))) */
@@ -192,7 +159,7 @@ cf_status cf_cpu_nll_loss_fwd(cf_ctx *ctx, cf_node *n)
     class_split(x, a->class_dim, &outer, &C, &inner);
     int64_t S = outer * inner;
     const int64_t *t = cf_data(tg);
-    CF_TRY(check_targets("nll_loss", n->in[1], t, S, C, a->ignore_index, &count));
+    CF_TRY(cf_loss_check_targets("nll_loss", n->in[1], t, S, C, a->ignore_index, &count));
     double *ls = cf_scratch(ctx, sizeof(double) * (size_t)(S ? S : 1));
     if (!ls) return cf_last_status();
     /* one element per sample: read through x's strides */
@@ -439,50 +406,7 @@ static void NAME(ce_bwd)(const T *x, const int64_t *tg, const T *q, int64_t oute
     }
 }
 
-/* One element of an elementwise loss: the loss and, when d is set, its derivatives by x, y, w. */
-static inline T NAME(pw_elem)(int kind, const struct loss_attr *a, T x, T y, T w, bool grad, T *dx, T *dy, T *dw)
-{
-    switch (kind) {
-    case L_MSE: {
-        T d = x - y;
-        if (grad) *dx = 2 * d, *dy = -2 * d;
-        return d * d;
-    }
-    case L_L1: {
-        T d = x - y, sg = d > 0 ? (T)1 : (d < 0 ? (T)-1 : (T)0);
-        if (grad) *dx = sg, *dy = -sg;
-        return FABS(d);
-    }
-    case L_BCE: {
-        T sp = LOG1P(EXP(-FABS(x))) + (x < 0 ? -x : (T)0); /* softplus(-x) */
-        T lw = 1 + (w - 1) * y;
-        if (grad) {
-            T sneg = 1 / (1 + EXP(x)); /* sigmoid(-x) */
-            *dx = (1 - y) - lw * sneg;
-            *dy = -x + (w - 1) * sp;
-            *dw = y * sp;
-        }
-        return (1 - y) * x + lw * sp;
-    }
-    default: { /* L_FOCAL */
-        T sp = LOG1P(EXP(-FABS(x))) + (x < 0 ? -x : (T)0);
-        T ce = (1 - y) * x + sp;
-        T s = 1 / (1 + EXP(-x)), sm = 1 / (1 + EXP(x)); /* sigmoid(x), 1 - sigmoid(x) */
-        T qv = s * (1 - y) + sm * y;                   /* 1 - p_t */
-        T gam = (T)a->gamma, wf = POW(qv, gam);
-        bool weighted = a->alpha >= 0;
-        T at = weighted ? (T)a->alpha * y + (1 - (T)a->alpha) * (1 - y) : (T)1;
-        if (grad) {
-            /* d(1 - p_t)/dx = -s sm (2y - 1);  d(1 - p_t)/dy = sm - s */
-            T dwq = (gam != 0 && qv > 0) ? ce * gam * POW(qv, gam - 1) : (T)0;
-            *dx = at * ((s - y) * wf + dwq * (-s * sm * (2 * y - 1)));
-            T dat = weighted ? 2 * (T)a->alpha - 1 : (T)0;
-            *dy = dat * ce * wf + at * (-x * wf + dwq * (sm - s));
-        }
-        return at * ce * wf;
-    }
-    }
-}
+CF_LOSS_ELEM(NAME(pw_elem), T, )
 
 /* Forward over cf_iter rows of x, y, w, cut into ECHUNK tasks: out[flat] = loss (none) or
  * part[task] = the task's sum. */

@@ -83,16 +83,6 @@ static inline void odo_next(int n, const int64_t *shape, const int64_t *stride, 
     }
 }
 
-/* t (contiguous) seen with x's rank: the dims of mask as size 1, so cf_iter broadcasts it over x. */
-static cf_tensor keep_view(const cf_tensor *t, const cf_tensor *x, uint32_t mask)
-{
-    cf_tensor v = *t;
-    v.ndim = x->ndim;
-    for (int d = 0; d < x->ndim; d++) v.shape[d] = (mask & (1u << d)) ? 1 : x->shape[d];
-    cf_contiguous_strides(v.ndim, v.shape, v.stride);
-    return v;
-}
-
 /* x itself when contiguous, else a contiguous arena copy. */
 static cf_tensor *contiguous(cf_ctx *ctx, cf_tensor *x)
 {
@@ -100,17 +90,6 @@ static cf_tensor *contiguous(cf_ctx *ctx, cf_tensor *x)
     cf_tensor *c = cf_empty(ctx, x->dtype, x->ndim, x->shape);
     if (c) cf_cpu_copy_strided(c, x, false);
     return c;
-}
-
-/* [outer, len, inner] around dim d (a 0-dim tensor is [1, 1, 1]). */
-static void split_dim(const cf_tensor *x, int d, int64_t *outer, int64_t *len, int64_t *inner)
-{
-    *outer = *len = *inner = 1;
-    for (int i = 0; i < x->ndim; i++) {
-        if (i < d) *outer *= x->shape[i];
-        else if (i == d) *len = x->shape[i];
-        else *inner *= x->shape[i];
-    }
 }
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -246,7 +225,8 @@ static cf_status broadcast_bwd(cf_ctx *ctx, cf_node *n, int op, const cf_tensor 
     bool overwrite;
     cf_tensor *gx = cf_grad_slot(ctx, x, &overwrite);
     if (!gx) return cf_last_status();
-    cf_tensor gk = keep_view(n->out->grad, x, mask), ck = keep_view(c ? c : n->out->grad, x, mask);
+    cf_tensor gk = cf_reduce_keep_view(n->out->grad, x, mask);
+    cf_tensor ck = cf_reduce_keep_view(c ? c : n->out->grad, x, mask);
     cf_iter it;
     const cf_tensor *ops[4] = {gx, &gk, x, &ck};
     cf_iter_init(&it, x->ndim, x->shape, 4, ops);
@@ -308,7 +288,7 @@ cf_status cf_cpu_cumsum_fwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *x = contiguous(ctx, n->in[0]), *y = n->out;
     if (!x) return cf_last_status();
     int64_t outer, len, inner;
-    split_dim(y, CF_ATTR(n, struct reduce_attr)->dim, &outer, &len, &inner);
+    cf_split_dim(y, CF_ATTR(n, struct reduce_attr)->dim, &outer, &len, &inner);
     if (y->dtype == CF_F32)
         scan_f(cf_data(y), cf_data(x), outer, len, inner, false, false);
     else
@@ -325,7 +305,7 @@ cf_status cf_cpu_cumsum_bwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *gx = cf_grad_slot(ctx, x, &overwrite);
     if (!gx) return cf_last_status();
     int64_t outer, len, inner;
-    split_dim(x, CF_ATTR(n, struct reduce_attr)->dim, &outer, &len, &inner);
+    cf_split_dim(x, CF_ATTR(n, struct reduce_attr)->dim, &outer, &len, &inner);
     if (x->dtype == CF_F32)
         scan_f(cf_data(gx), cf_data(g), outer, len, inner, true, !overwrite);
     else
@@ -340,7 +320,7 @@ static cf_status softmax_fwd(cf_ctx *ctx, cf_node *n, bool take_log)
     cf_tensor *x = contiguous(ctx, n->in[0]), *y = n->out;
     if (!x) return cf_last_status();
     int64_t outer, len, inner;
-    split_dim(y, CF_ATTR(n, struct reduce_attr)->dim, &outer, &len, &inner);
+    cf_split_dim(y, CF_ATTR(n, struct reduce_attr)->dim, &outer, &len, &inner);
     if (y->dtype == CF_F32)
         softmax_f(cf_data(y), cf_data(x), outer, len, inner, take_log);
     else
@@ -356,7 +336,7 @@ static cf_status softmax_bwd(cf_ctx *ctx, cf_node *n, bool take_log)
     cf_tensor *gx = cf_grad_slot(ctx, x, &overwrite);
     if (!gx) return cf_last_status();
     int64_t outer, len, inner;
-    split_dim(y, CF_ATTR(n, struct reduce_attr)->dim, &outer, &len, &inner);
+    cf_split_dim(y, CF_ATTR(n, struct reduce_attr)->dim, &outer, &len, &inner);
     if (y->dtype == CF_F32)
         softmax_grad_f(cf_data(gx), cf_data(y), cf_data(g), outer, len, inner, take_log, !overwrite);
     else

@@ -1,19 +1,9 @@
 /* CPU kernels of the shape ops. Views need no forward work; their backward applies the view's geometry
  * to the input's gradient buffer and adds the output's gradient through it. */
-#include "autograd/ops/shape_attr.h"
+#include "autograd/ops/shape_views.h"
 #include "autograd/cpu/cpu.h"
 
 #include <string.h>
-
-/* A stack tensor header over base's storage with the given geometry (never escapes the kernel). */
-static cf_tensor shallow(const cf_tensor *base, const cf_geom *g)
-{
-    cf_tensor t = *base;
-    t.ndim = g->ndim;
-    for (int i = 0; i < g->ndim; i++) t.shape[i] = g->shape[i], t.stride[i] = g->stride[i];
-    t.offset = g->offset;
-    return t;
-}
 
 static cf_status noop_fwd(cf_ctx *ctx, cf_node *n)
 {
@@ -54,7 +44,7 @@ static cf_status view_bwd(cf_ctx *ctx, cf_node *n)
     if (!gx) return cf_last_status();
     cf_geom src = cf_geom_of(gx), dst;
     cf_view_geometry(n->op, a, &src, &dst);
-    cf_tensor gv = shallow(gx, &dst);
+    cf_tensor gv = cf_view_with_geom(gx, &dst);
     if (n->op == CF_OP_unfold && a->step < a->size)
         accumulate_serial(&gv, g); /* windows overlap: several outputs add into one input */
     else
@@ -84,23 +74,11 @@ cf_status cf_cpu_contiguous_bwd(cf_ctx *ctx, cf_node *n)
     return cf_needs_grad(n, 0) ? cf_cpu_accum_grad(ctx, n->in[0], n->out->grad) : CF_OK;
 }
 
-/* The part of t (out-shaped) that input i of a concat occupies. */
-static cf_tensor concat_part(const cf_tensor *t, const cf_node *n, int i)
-{
-    int d = CF_ATTR(n, struct shape_attr)->dim;
-    int64_t at = 0;
-    for (int k = 0; k < i; k++) at += n->in[k]->shape[d];
-    cf_tensor v = *t;
-    v.offset += at * t->stride[d];
-    v.shape[d] = n->in[i]->shape[d];
-    return v;
-}
-
 cf_status cf_cpu_concat_fwd(cf_ctx *ctx, cf_node *n)
 {
     (void)ctx;
     for (int i = 0; i < n->n_in; i++) {
-        cf_tensor part = concat_part(n->out, n, i);
+        cf_tensor part = cf_concat_part(n->out, n, i);
         cf_cpu_copy_strided(&part, n->in[i], false);
     }
     return CF_OK;
@@ -110,20 +88,10 @@ cf_status cf_cpu_concat_bwd(cf_ctx *ctx, cf_node *n)
 {
     for (int i = 0; i < n->n_in; i++) {
         if (!cf_needs_grad(n, i)) continue;
-        cf_tensor part = concat_part(n->out->grad, n, i);
+        cf_tensor part = cf_concat_part(n->out->grad, n, i);
         CF_TRY(cf_cpu_accum_grad(ctx, n->in[i], &part));
     }
     return CF_OK;
-}
-
-static cf_tensor pad_interior(const cf_tensor *t, const struct shape_attr *a)
-{
-    cf_tensor v = *t;
-    for (int d = 0; d < t->ndim; d++) {
-        v.offset += a->pads[2 * d] * t->stride[d];
-        v.shape[d] = t->shape[d] - a->pads[2 * d] - a->pads[2 * d + 1];
-    }
-    return v;
 }
 
 cf_status cf_cpu_pad_fwd(cf_ctx *ctx, cf_node *n)
@@ -131,7 +99,7 @@ cf_status cf_cpu_pad_fwd(cf_ctx *ctx, cf_node *n)
     (void)ctx;
     const struct shape_attr *a = CF_ATTR(n, struct shape_attr);
     CF_TRY(cf_fill_(n->out, a->value));
-    cf_tensor inner = pad_interior(n->out, a);
+    cf_tensor inner = cf_pad_interior(n->out, a);
     cf_cpu_copy_strided(&inner, n->in[0], false);
     return CF_OK;
 }
@@ -139,16 +107,8 @@ cf_status cf_cpu_pad_fwd(cf_ctx *ctx, cf_node *n)
 cf_status cf_cpu_pad_bwd(cf_ctx *ctx, cf_node *n)
 {
     if (!cf_needs_grad(n, 0)) return CF_OK;
-    cf_tensor inner = pad_interior(n->out->grad, CF_ATTR(n, struct shape_attr));
+    cf_tensor inner = cf_pad_interior(n->out->grad, CF_ATTR(n, struct shape_attr));
     return cf_cpu_accum_grad(ctx, n->in[0], &inner);
-}
-
-static cf_tensor narrowed(const cf_tensor *t, int d, int64_t start, int64_t len)
-{
-    cf_tensor v = *t;
-    v.offset += start * t->stride[d];
-    v.shape[d] = len;
-    return v;
 }
 
 cf_status cf_cpu_roll_fwd(cf_ctx *ctx, cf_node *n)
@@ -157,8 +117,8 @@ cf_status cf_cpu_roll_fwd(cf_ctx *ctx, cf_node *n)
     const struct shape_attr *a = CF_ATTR(n, struct shape_attr);
     int d = a->dim;
     int64_t len = n->out->shape[d], s = a->start;
-    cf_tensor o1 = narrowed(n->out, d, s, len - s), x1 = narrowed(n->in[0], d, 0, len - s);
-    cf_tensor o2 = narrowed(n->out, d, 0, s), x2 = narrowed(n->in[0], d, len - s, s);
+    cf_tensor o1 = cf_narrowed(n->out, d, s, len - s), x1 = cf_narrowed(n->in[0], d, 0, len - s);
+    cf_tensor o2 = cf_narrowed(n->out, d, 0, s), x2 = cf_narrowed(n->in[0], d, len - s, s);
     cf_cpu_copy_strided(&o1, &x1, false);
     cf_cpu_copy_strided(&o2, &x2, false);
     return CF_OK;
@@ -172,47 +132,17 @@ cf_status cf_cpu_roll_bwd(cf_ctx *ctx, cf_node *n)
     int64_t len = n->out->shape[d], s = a->start;
     cf_tensor *gx = cf_grad_acc(ctx, n->in[0]);
     if (!gx) return cf_last_status();
-    cf_tensor g1 = narrowed(n->out->grad, d, s, len - s), x1 = narrowed(gx, d, 0, len - s);
-    cf_tensor g2 = narrowed(n->out->grad, d, 0, s), x2 = narrowed(gx, d, len - s, s);
+    cf_tensor g1 = cf_narrowed(n->out->grad, d, s, len - s), x1 = cf_narrowed(gx, d, 0, len - s);
+    cf_tensor g2 = cf_narrowed(n->out->grad, d, 0, s), x2 = cf_narrowed(gx, d, len - s, s);
     cf_cpu_copy_strided(&x1, &g1, true);
     cf_cpu_copy_strided(&x2, &g2, true);
     return CF_OK;
 }
 
-/* repeat: each dim i with reps r > 1 and size s > 1 becomes two dims (r, s) so that the tiling is a
- * broadcast (stride 0 over r) of x into a reshaped out. */
-typedef struct {
-    cf_tensor out, x;
-} repeat_views;
-
-static repeat_views repeat_split(const cf_tensor *out, const cf_tensor *x, const struct shape_attr *a, bool reduce)
-{
-    repeat_views v = {*out, *x};
-    int nd = 0, lead = a->ndim - x->ndim;
-    for (int i = 0; i < a->ndim; i++) {
-        int64_t s = i >= lead ? x->shape[i - lead] : 1, r = a->shape[i];
-        int64_t xs = i >= lead ? x->stride[i - lead] : 0, os = out->stride[i];
-        if (r != 1 && s != 1) {
-            v.out.shape[nd] = r, v.out.stride[nd] = s * os;
-            v.x.shape[nd] = reduce ? 1 : r, v.x.stride[nd] = 0;
-            nd++;
-            v.out.shape[nd] = s, v.out.stride[nd] = os;
-            v.x.shape[nd] = s, v.x.stride[nd] = xs;
-            nd++;
-        } else {
-            v.out.shape[nd] = r * s, v.out.stride[nd] = os;
-            v.x.shape[nd] = (reduce && s == 1) ? 1 : r * s, v.x.stride[nd] = s == 1 ? 0 : xs;
-            nd++;
-        }
-    }
-    v.out.ndim = v.x.ndim = nd;
-    return v;
-}
-
 cf_status cf_cpu_repeat_fwd(cf_ctx *ctx, cf_node *n)
 {
     (void)ctx;
-    repeat_views v = repeat_split(n->out, n->in[0], CF_ATTR(n, struct shape_attr), false);
+    cf_repeat_views v = cf_repeat_split(n->out, n->in[0], CF_ATTR(n, struct shape_attr), false);
     cf_cpu_copy_strided(&v.out, &v.x, false);
     return CF_OK;
 }
@@ -223,7 +153,7 @@ cf_status cf_cpu_repeat_bwd(cf_ctx *ctx, cf_node *n)
     bool overwrite;
     cf_tensor *gx = cf_grad_slot(ctx, n->in[0], &overwrite);
     if (!gx) return cf_last_status();
-    repeat_views v = repeat_split(n->out->grad, gx, CF_ATTR(n, struct shape_attr), true);
+    cf_repeat_views v = cf_repeat_split(n->out->grad, gx, CF_ATTR(n, struct shape_attr), true);
     /* gx is contiguous, so its split view with size-1 reduced dims is contiguous too */
     cf_contiguous_strides(v.x.ndim, v.x.shape, v.x.stride);
     return cf_cpu_sum_to(&v.x, &v.out, overwrite);

@@ -4,6 +4,9 @@
 
 #include "autograd/ops/loss_attr.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+
 static cf_status check_reduction(const char *op, cf_reduction r)
 {
     if (r != CF_REDUCTION_MEAN && r != CF_REDUCTION_SUM && r != CF_REDUCTION_NONE)
@@ -183,4 +186,36 @@ cf_tensor *cf_sigmoid_focal_loss(cf_ctx *ctx, cf_tensor *x, cf_tensor *y, double
         return NULL;
     }
     return pointwise_loss(ctx, CF_OP_sigmoid_focal_loss, x, y, NULL, reduction, alpha, gamma);
+}
+
+/* ---- for the kernels of every backend ---- */
+
+/* The multi-index of flat position s in t's shape, as "[i, j]". */
+static const char *position(const cf_tensor *t, int64_t s, char *buf, size_t n)
+{
+    int64_t idx[CF_MAX_DIMS];
+    for (int d = t->ndim - 1; d >= 0; d--) idx[d] = s % t->shape[d], s /= t->shape[d];
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int d = 0; d < t->ndim && k < n; d++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%" PRId64, d ? ", " : "", idx[d]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+    return buf;
+}
+
+cf_status cf_loss_check_targets(const char *op, const cf_tensor *target, const int64_t *t, int64_t S, int64_t C,
+                                int64_t ignore, int64_t *count)
+{
+    int64_t cnt = 0;
+    for (int64_t s = 0; s < S; s++) {
+        if (t[s] == ignore) continue;
+        if (t[s] < 0 || t[s] >= C) {
+            char b[128];
+            return cf_set_error(CF_ERR_ARG, "%s: target %" PRId64 " at position %s is out of range for %" PRId64
+                                " classes (valid: 0..%" PRId64 ", or ignore_index %" PRId64 ")", op, t[s],
+                                position(target, s, b, sizeof b), C, C - 1, ignore);
+        }
+        cnt++;
+    }
+    *count = cnt;
+    return CF_OK;
 }

@@ -46,10 +46,33 @@ static inline float expf_shifted(float x)
     return x < -87.0f ? 0.0f : p * scale;
 }
 
+/* t (contiguous, a reduction's output or its gradient) seen with x's rank: the dims of mask as size 1, so
+ * cf_iter broadcasts it over x. */
+static inline cf_tensor cf_reduce_keep_view(const cf_tensor *t, const cf_tensor *x, uint32_t mask)
+{
+    cf_tensor v = *t;
+    v.ndim = x->ndim;
+    for (int d = 0; d < x->ndim; d++) v.shape[d] = (mask & (1u << d)) ? 1 : x->shape[d];
+    cf_contiguous_strides(v.ndim, v.shape, v.stride);
+    return v;
+}
+
+/* [outer, len, inner] around dim d (a 0-dim tensor is [1, 1, 1]): the layout of cumsum and softmax. */
+static inline void cf_split_dim(const cf_tensor *x, int d, int64_t *outer, int64_t *len, int64_t *inner)
+{
+    *outer = *len = *inner = 1;
+    for (int i = 0; i < x->ndim; i++) {
+        if (i < d) *outer *= x->shape[i];
+        else if (i == d) *len = x->shape[i];
+        else *inner *= x->shape[i];
+    }
+}
+
 /* With this declaration GCC turns exp inside `#pragma omp simd` loops (the f64 kernels) into glibc's
  * libmvec vector calls, which glibc's math.h only declares under -ffast-math; libm.so pulls libmvec in
- * as needed. Elsewhere those loops stay scalar but correct. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+ * as needed. Elsewhere those loops stay scalar but correct. (C only: C++ kernel files include this header for
+ * the attributes.) */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && !defined(__cplusplus)
 extern double exp(double) __attribute__((__simd__("notinbranch")));
 #endif
 

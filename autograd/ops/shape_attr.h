@@ -24,14 +24,22 @@ struct shape_attr {
 
 static inline cf_geom cf_geom_of(const cf_tensor *t)
 {
-    cf_geom g = {.ndim = t->ndim, .offset = t->offset};
-    for (int i = 0; i < t->ndim; i++) g.shape[i] = t->shape[i], g.stride[i] = t->stride[i];
+    cf_geom g; /* field by field: readable by C++ kernel files too */
+    g.ndim = t->ndim, g.offset = t->offset;
+    for (int i = 0; i < CF_MAX_DIMS; i++)
+        g.shape[i] = i < t->ndim ? t->shape[i] : 1, g.stride[i] = i < t->ndim ? t->stride[i] : 0;
     return g;
 }
 
+#ifdef __cplusplus
+extern "C" {
+#endif
 /* Strides viewing src in a new shape without copying; false when the elements do not allow it. */
 bool cf_reshape_strides(const cf_geom *src, int ndim, const int64_t *shape, int64_t *stride);
 /* The output geometry of view op `op` on src. */
 void cf_view_geometry(cf_op op, const struct shape_attr *a, const cf_geom *src, cf_geom *dst);
+#ifdef __cplusplus
+}
+#endif
 
 #endif
