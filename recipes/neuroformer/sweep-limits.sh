@@ -44,7 +44,7 @@ else
     axis_steps="200 400 800" axis_dim="32 64" axis_seconds="1000 2000" axis_hub="1.5 2.5 4"
 fi
 $dry || mkdir -p "$out/runs" "$out/data"
-metrics=test_ce_id,test_ce_id_glm,test_ce_id_glm_rate,f1,f1_rate_topk,f1_glm_topk,conn_auc_attention,conn_auc_grad,conn_auc_xcorr,conn_auc_glm
+metrics=test_ce_id,test_ce_id_glm,test_ce_id_glm_rate,f1_sample,f1_model_topk,f1_rate_topk,f1_glm_topk,conn_auc_attention,conn_auc_grad,conn_auc_xcorr,conn_auc_glm
 export OMP_NUM_THREADS=$threads
 
 # run STEPS DIM SECONDS HUB: trains and evaluates one setting (reused when done); prints its eval.json path
