@@ -32,7 +32,7 @@ grep -q "loses cross-correlation 0.840, GLM coupling filters 0.870" <<<"$(row "A
     bad "attention AUC row: $(row "AUC, attention")"
 grep -q "0.900  beats" <<<"$(row "gradient x input")" || bad "grad AUC row: $(row "gradient x input")"
 grep -q "0.550" <<<"$(row "ablation")" || bad "ablation row: $(row "ablation")"
-grep -q "expected count\|behaviour\|headmax" <<<"$out" && bad "rows without a metric are printed: $out"
+grep -q "expected count\|behaviour\|head maximum" <<<"$out" && bad "rows without a metric are printed: $out"
 
 err=$("$BIN" demo --summary "$tmp/none.json" 2>&1) && bad "a missing file is accepted"
 grep -q "$tmp/none.json" <<<"$err" || bad "missing file: '$err'"

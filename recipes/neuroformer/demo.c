@@ -116,13 +116,13 @@ static void print_summary(const char *json)
     summary_row(json, "window F1, model expected count", "f1_model_expected", false, f1, 4);
     summary_row(json, "window F1, sampled windows", "f1_sample", false, f1, 4);
     summary_row(json, "connectivity AUC, attention", "conn_auc_attention", false, auc, 2);
-    summary_row(json, "connectivity AUC, attention headmax", "conn_auc_headmax", false, auc, 2);
+    summary_row(json, "connectivity AUC, head maximum", "conn_auc_headmax", false, auc, 2);
     summary_row(json, "connectivity AUC, gradient x input", "conn_auc_grad", false, auc, 2);
     summary_row(json, "hub edge direction (default)", "conn_direction_acc", false, dir, 2);
     summary_row(json, "behaviour decoding R^2", "beh_r2", false, beh, 2);
     double shuffled = json_value(json, "conn_auc_shuffled");
     if (isfinite(shuffled))
-        printf("%-34s %7.3f  (trained on shuffled past IDs: about 0.5 expected)\n", "connectivity AUC, ablation (default)", shuffled);
+        printf("%-34s %7.3f  (trained on shuffled past IDs: about 0.5 expected)\n", "connectivity AUC, ablation", shuffled);
 }
 
 static int run_demo(bool quick, const char *keep_dir)
