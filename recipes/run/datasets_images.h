@@ -1,0 +1,18 @@
+/* The `images` dataset's recipe keys for normalisation and augmentation (recipes/run/datasets_images.c), shared
+ * with papers whose own image datasets (generated in memory) take the same keys:
+ *   data.height, data.width, data.mean, data.std, data.seed, and on the training split data.augment.*
+ *
+ *     cf_augment a; uint64_t seed;
+ *     if (cf_images_augment_from_recipe(r, src, train, &a, &seed) != CF_OK) ...   // errors name file:line
+ *     cf_dataset *ds = cf_images_dataset_open(src, &a, seed, NULL, src->n, name);
+ */
+#ifndef CF_DATASETS_IMAGES_H
+#define CF_DATASETS_IMAGES_H
+
+#include "data/images/images.h"
+#include "recipes/recipe/recipe.h"
+
+cf_status cf_images_augment_from_recipe(cf_recipe *r, const cf_image_source *src, bool train, cf_augment *a,
+                                       uint64_t *seed);
+
+#endif
