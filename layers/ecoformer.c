@@ -323,32 +323,58 @@ cf_status cf_kernel_hash_learn(cf_kernel_hash *kh, const cf_tensor *qk, const cf
 
 /* ---- evaluation helpers ---- */
 
-double cf_hash_auc(const cf_tensor *qk, const cf_tensor *h, int64_t topk)
+/* Adds query i's pairs to both AUCs: its topk most similar other tokens (rank[0..topk), self excluded) against
+ * every other token (vs_rest) and against its topk least similar (vs_bottom). Code scores h_i^T h_j are
+ * integers in [-b, b], so the negatives are counted in a histogram of 2b + 1 bins. */
+static void auc_query(const double *code, const ranked *rank, int64_t N, int64_t b, int64_t i, int64_t topk,
+                      int64_t *hist, double acc[4])
 {
+    const double *ci = code + i * b;
+    memset(hist, 0, sizeof(int64_t) * (size_t)(2 * b + 1));
+    int64_t score[2][64], np = 0, nb = 0; /* the positives' and the bottom-k's scores (topk <= 64) */
+    for (int64_t r = 0, seen = 0; r < N; r++) {
+        int64_t j = rank[r].i;
+        if (j == i) continue;
+        double s = 0;
+        for (int64_t k = 0; k < b; k++) s += ci[k] * code[j * b + k];
+        int64_t bin = (int64_t)lround(s) + b;
+        bin = bin < 0 ? 0 : bin > 2 * b ? 2 * b : bin;
+        if (seen < topk) score[0][np++] = bin;
+        else hist[bin]++;
+        if (seen >= N - 1 - topk) score[1][nb++] = bin;
+        seen++;
+    }
+    int64_t negatives = N - 1 - topk;
+    for (int64_t p = 0; p < np; p++) {
+        int64_t below = 0;
+        for (int64_t v = 0; v < score[0][p]; v++) below += hist[v];
+        acc[0] += (double)below + 0.5 * (double)hist[score[0][p]], acc[1] += (double)negatives;
+        for (int64_t q = 0; q < nb; q++)
+            acc[2] += score[0][p] > score[1][q] ? 1.0 : score[0][p] == score[1][q] ? 0.5 : 0.0, acc[3] += 1;
+    }
+}
+
+cf_hash_auc_result cf_hash_auc(const cf_tensor *qk, const cf_tensor *h, int64_t topk)
+{
+    cf_hash_auc_result res = {NAN, NAN};
     int64_t B = qk->shape[0], H = qk->shape[1], N = qk->shape[2], C = qk->shape[3], b = h->shape[3];
-    if (topk < 1 || 2 * topk > N) return NAN;
+    if (topk < 1 || topk > 64 || 2 * topk > N - 1) return res;
     double *x = malloc(sizeof(double) * (size_t)(B * H * N * C)), *code = malloc(sizeof(double) * (size_t)(B * H * N * b));
     ranked *rank = malloc(sizeof(ranked) * (size_t)N);
-    double wins = 0, pairs = 0;
-    if (x && code && rank) {
+    int64_t *hist = malloc(sizeof(int64_t) * (size_t)(2 * b + 1));
+    double acc[4] = {0};
+    if (x && code && rank && hist) {
         cf_to_f64_array(qk, x);
         cf_to_f64_array(h, code);
         for (int64_t s = 0; s < B * H; s++)
             for (int64_t i = 0; i < N; i++) {
                 rank_row(x + s * N * C, N, C, i, rank);
-                const double *ci = code + (s * N + i) * b;
-                for (int64_t p = 0; p < topk; p++)
-                    for (int64_t q = 0; q < topk; q++) {
-                        const double *cp = code + (s * N + rank[p].i) * b, *cq = code + (s * N + rank[N - 1 - q].i) * b;
-                        double sp = 0, sq = 0;
-                        for (int64_t k = 0; k < b; k++) sp += ci[k] * cp[k], sq += ci[k] * cq[k];
-                        wins += sp > sq ? 1.0 : sp == sq ? 0.5 : 0.0;
-                        pairs += 1;
-                    }
+                auc_query(code + s * N * b, rank, N, b, i, topk, hist, acc);
             }
     }
-    free(x), free(code), free(rank);
-    return pairs > 0 ? wins / pairs : NAN;
+    free(x), free(code), free(rank), free(hist);
+    if (acc[1] > 0) res.vs_rest = acc[0] / acc[1], res.vs_bottom = acc[2] / acc[3];
+    return res;
 }
 
 static cf_attn_cost cost_of(double muls, double adds)

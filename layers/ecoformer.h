@@ -83,10 +83,15 @@ cf_tensor *cf_binary_linear_attention(cf_ctx *ctx, cf_tensor *h, cf_tensor *v, b
 /* The same attention written with the explicit [N, N] weights (h_i^T h_j + c): for tests. */
 cf_tensor *cf_binary_attention_explicit(cf_ctx *ctx, cf_tensor *h, cf_tensor *v, bool code_compat);
 
-/* Hash AUC of codes h [B, H, N, b] against the cosine affinity of qk [B, H, N, C]: for each query, the
- * probability that a top-k pair has a larger h_i^T h_j than a bottom-k pair (ties count one half). 0.5 is
- * chance. */
-double cf_hash_auc(const cf_tensor *qk, const cf_tensor *h, int64_t topk);
+/* Hash AUCs of codes h [B, H, N, b] (values +-1) against the cosine affinity of qk [B, H, N, C], the attention
+ * similarity the hash replaces (shared Q = K): for each query i, its positives are its topk most similar
+ * OTHER tokens (i itself is left out: h_i^T h_i = b would win every comparison), and an AUC is the probability
+ * that a positive gets a larger h_i^T h_j than a negative (ties count one half), pooled over queries.
+ *     vs_rest    negatives: all N - 1 - topk other tokens (the ranking the attention needs)
+ *     vs_bottom  negatives: the topk least similar (KSH's -1 targets, Sec. 3.3: an easier split)
+ * 0.5 is chance, i.e. codes independent of qk. NaN unless 1 <= topk <= 64 and 2 topk <= N - 1. */
+typedef struct cf_hash_auc_result { double vs_rest, vs_bottom; } cf_hash_auc_result;
+cf_hash_auc_result cf_hash_auc(const cf_tensor *qk, const cf_tensor *h, int64_t topk);
 
 /* Counted multiplications and additions of one attention layer's core (EcoFormer, Sec. 4 energy model),
  * H heads, N tokens, head size C, b bits, m anchors; energy in pJ = 3.7 muls + 0.9 adds (FP32, 45 nm). */

@@ -81,6 +81,19 @@ cf_tensor *cf_gpt_logits(cf_ctx *ctx, const cf_gpt *m, cf_tensor *tokens, cf_kv_
     return c->tie ? cf_linear(ctx, x, m->wte.weight, NULL) : cf_linear_fwd(ctx, &m->head, x);
 }
 
+static cf_tensor *lm_logits(cf_ctx *ctx, const void *net, cf_tensor *tokens, cf_kv_cache *caches)
+{
+    return cf_gpt_logits(ctx, net, tokens, caches);
+}
+
+cf_lm cf_gpt_lm(const cf_gpt *m)
+{
+    const cf_gpt_config *c = &m->cfg;
+    return (cf_lm){.net = m, .logits = lm_logits, .vocab = c->vocab, .layers = c->layers,
+                   .kv_heads = c->kv_heads ? c->kv_heads : c->heads, .head_dim = c->dim / c->heads,
+                   .dtype = m->wte.weight->dtype, .context = c->pos == CF_POS_LEARNED ? c->seq : 0};
+}
+
 cf_tensor *cf_gpt_loss(cf_ctx *ctx, const cf_gpt *m, cf_tensor *tokens, cf_tensor *targets)
 {
     return cf_cross_entropy_last(ctx, cf_gpt_logits(ctx, m, tokens, NULL), targets, NULL);

@@ -3,6 +3,7 @@
 #ifndef CF_GPT_H
 #define CF_GPT_H
 
+#include "layers/generate.h"
 #include "layers/nn.h"
 
 typedef enum cf_pos_kind { CF_POS_LEARNED, CF_POS_SINUSOIDAL, CF_POS_ROPE, CF_POS_NONE } cf_pos_kind;
@@ -33,6 +34,8 @@ void cf_gpt_free(cf_gpt *m);
 /* tokens i64 [B, T] at positions offset..offset+T-1 -> logits [B, T, vocab]. caches: one per layer for
  * incremental decoding (NULL when training). */
 cf_tensor *cf_gpt_logits(cf_ctx *ctx, const cf_gpt *m, cf_tensor *tokens, cf_kv_cache *caches);
+/* The GPT as a cf_lm for cf_lm_generate: cached logits are cf_gpt_logits; learned positions bound the context. */
+cf_lm cf_gpt_lm(const cf_gpt *m);
 /* Mean next-token cross-entropy of logits(tokens) against targets i64 [B, T]. */
 cf_tensor *cf_gpt_loss(cf_ctx *ctx, const cf_gpt *m, cf_tensor *tokens, cf_tensor *targets);
 /* Model FLOPs per token for training (6N + 6 L T d, with N the non-embedding parameters). */

@@ -134,17 +134,31 @@ static cf_tensor *split_heads(cf_ctx *ctx, cf_tensor *x, int64_t n, int64_t Dh)
     return cf_transpose(ctx, cf_reshape(ctx, x, CF_SHAPE(x->shape[0], x->shape[1], n, Dh)), 1, 2);
 }
 
-cf_tensor *cf_llama_layer_fwd(cf_ctx *ctx, const cf_llama *m, const cf_llama_layer *l, cf_tensor *h)
+cf_tensor *cf_llama_layer_fwd(cf_ctx *ctx, const cf_llama *m, const cf_llama_layer *l, cf_tensor *h, cf_kv_cache *cache)
 {
     if (!h) return NULL;
     const cf_llama_config *c = &m->cfg;
     int64_t B = h->shape[0], T = h->shape[1], Dh = c->head_dim;
+    int64_t past = cache ? cache->len : 0, at = cache ? cf_kv_cache_pos(cache) : 0; /* rows held, position */
     cf_tensor *a = cf_norm_fwd(ctx, &l->attn_norm, h);
-    cf_tensor *q = cf_rope_freqs(ctx, split_heads(ctx, cf_linear_fwd(ctx, &l->q, a), c->heads, Dh), 0, m->inv_freq);
-    cf_tensor *k = cf_rope_freqs(ctx, split_heads(ctx, cf_linear_fwd(ctx, &l->k, a), c->kv_heads, Dh), 0, m->inv_freq);
+    cf_tensor *q = cf_rope_freqs(ctx, split_heads(ctx, cf_linear_fwd(ctx, &l->q, a), c->heads, Dh), at, m->inv_freq);
+    cf_tensor *k = cf_rope_freqs(ctx, split_heads(ctx, cf_linear_fwd(ctx, &l->k, a), c->kv_heads, Dh), at, m->inv_freq);
     cf_tensor *v = split_heads(ctx, cf_linear_fwd(ctx, &l->v, a), c->kv_heads, Dh);
-    /* a window as long as the sequence is full causal attention; the fused op skips the keys it masks */
-    bool window = c->sliding_window > 0 && c->sliding_window < T;
+    if (cache) { /* keys rotated at their absolute positions, appended; the queries are the last T positions */
+        if (!k || !v) return NULL;
+        if (past + T > cache->cap) {
+            cf_set_error(CF_ERR_ARG, "llama: KV cache holds %lld positions, %lld needed", (long long)cache->cap,
+                         (long long)(past + T));
+            return NULL;
+        }
+        cf_tensor *ks = cf_slice(ctx, cache->k, 2, past, past + T, 1), *vs = cf_slice(ctx, cache->v, 2, past, past + T, 1);
+        if (!ks || !vs || cf_copy_(ks, k) != CF_OK || cf_copy_(vs, v) != CF_OK) return NULL;
+        cache->len = past + T;
+        k = cf_slice(ctx, cache->k, 2, 0, cache->len, 1);
+        v = cf_slice(ctx, cache->v, 2, 0, cache->len, 1);
+    }
+    /* a window as long as the keys is full causal attention; the fused op skips the keys it masks */
+    bool window = c->sliding_window > 0 && c->sliding_window < past + T;
     cf_sdpa_opts o = {.mask = window ? CF_SDPA_WINDOW : CF_SDPA_CAUSAL, .window = c->sliding_window};
     cf_tensor *y = cf_sdpa(ctx, q, k, v, &o); /* [B, heads, T, Dh] */
     y = cf_reshape(ctx, cf_transpose(ctx, y, 1, 2), CF_SHAPE(B, T, c->heads * Dh));
@@ -152,7 +166,7 @@ cf_tensor *cf_llama_layer_fwd(cf_ctx *ctx, const cf_llama *m, const cf_llama_lay
     return cf_add(ctx, h, cf_mlp_fwd(ctx, &l->mlp, cf_norm_fwd(ctx, &l->mlp_norm, h)));
 }
 
-cf_tensor *cf_llama_logits(cf_ctx *ctx, const cf_llama *m, cf_tensor *tokens)
+cf_tensor *cf_llama_logits(cf_ctx *ctx, const cf_llama *m, cf_tensor *tokens, cf_kv_cache *caches)
 {
     if (!tokens) return NULL;
     if (tokens->ndim != 2) {
@@ -161,9 +175,21 @@ cf_tensor *cf_llama_logits(cf_ctx *ctx, const cf_llama *m, cf_tensor *tokens)
         return NULL;
     }
     cf_tensor *h = cf_embedding_fwd(ctx, &m->embed, tokens);
-    for (int64_t i = 0; i < m->cfg.layers; i++) h = cf_llama_layer_fwd(ctx, m, &m->layers[i], h);
+    for (int64_t i = 0; i < m->cfg.layers; i++) h = cf_llama_layer_fwd(ctx, m, &m->layers[i], h, caches ? &caches[i] : NULL);
     h = cf_norm_fwd(ctx, &m->norm, h);
     return m->cfg.tie ? cf_linear(ctx, h, m->embed.weight, NULL) : cf_linear_fwd(ctx, &m->head, h);
+}
+
+static cf_tensor *lm_logits(cf_ctx *ctx, const void *net, cf_tensor *tokens, cf_kv_cache *caches)
+{
+    return cf_llama_logits(ctx, net, tokens, caches);
+}
+
+cf_lm cf_llama_lm(const cf_llama *m)
+{
+    const cf_llama_config *c = &m->cfg;
+    return (cf_lm){.net = m, .logits = lm_logits, .vocab = c->vocab, .layers = c->layers, .kv_heads = c->kv_heads,
+                   .head_dim = c->head_dim, .dtype = m->embed.weight->dtype, .window = c->sliding_window};
 }
 
 int64_t cf_llama_param_count(const cf_llama_config *c)

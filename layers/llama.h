@@ -28,12 +28,13 @@
  *     c.vocab = 256, c.dim = 64, c.layers = 2, c.heads = 4, c.kv_heads = 2, c.hidden = 172;
  *     cf_llama m;
  *     if (cf_llama_init(&m, ps, &c) != CF_OK) ...;
- *     cf_tensor *logits = cf_llama_logits(ctx, &m, tokens);   // tokens i64 [B, T]
+ *     cf_tensor *logits = cf_llama_logits(ctx, &m, tokens, NULL);   // tokens i64 [B, T]
  *     cf_llama_free(&m);
  */
 #ifndef CF_LLAMA_H
 #define CF_LLAMA_H
 
+#include "layers/generate.h"
 #include "layers/nn.h"
 
 typedef enum cf_rope_scaling_kind { CF_ROPE_SCALE_NONE, CF_ROPE_SCALE_LINEAR, CF_ROPE_SCALE_LLAMA3 } cf_rope_scaling_kind;
@@ -85,10 +86,18 @@ typedef struct cf_llama {
 
 cf_status cf_llama_init(cf_llama *m, cf_params *ps, const cf_llama_config *cfg);
 void cf_llama_free(cf_llama *m);
-/* tokens i64 [B, T] (ids in [0, vocab)) -> logits [B, T, vocab], positions 0 .. T-1. */
-cf_tensor *cf_llama_logits(cf_ctx *ctx, const cf_llama *m, cf_tensor *tokens);
-/* One layer on h [B, T, dim] at positions 0 .. T-1 (exposed for tests). */
-cf_tensor *cf_llama_layer_fwd(cf_ctx *ctx, const cf_llama *m, const cf_llama_layer *l, cf_tensor *h);
+/* tokens i64 [B, T] (ids in [0, vocab)) -> logits [B, T, vocab]. caches NULL (training): positions 0 .. T-1.
+ * caches (one per layer, incremental decoding): the tokens sit at positions p .. p+T-1 after the p =
+ * cf_kv_cache_pos(&caches[0]) already fed; RoPE rotates q and k at those absolute positions, the new keys and
+ * values are appended, and the queries attend causally (or within the sliding window) to every cached key.
+ * A cache may have dropped its oldest rows (evicted > 0) as long as it keeps the sliding_window - 1 before
+ * the new tokens (cf_lm_generate's rolling buffer). */
+cf_tensor *cf_llama_logits(cf_ctx *ctx, const cf_llama *m, cf_tensor *tokens, cf_kv_cache *caches);
+/* One layer on h [B, T, dim] (cache: as cf_llama_logits; NULL: positions 0 .. T-1). */
+cf_tensor *cf_llama_layer_fwd(cf_ctx *ctx, const cf_llama *m, const cf_llama_layer *l, cf_tensor *h, cf_kv_cache *cache);
+/* The model as a cf_lm for cf_lm_generate (layers/generate.h): cached logits, GQA caches of kv_heads heads,
+ * the sliding window as a rolling cache; no context limit (RoPE). */
+cf_lm cf_llama_lm(const cf_llama *m);
 /* Parameters of the shape c (after cf_llama_config_check), counted without building it: the memory arithmetic of
  * full-size recipes. */
 int64_t cf_llama_param_count(const cf_llama_config *c);

@@ -232,15 +232,17 @@ static cf_tensor *heads_of(cf_ctx *ctx, cf_tensor *x, int64_t H, int64_t Dh)
     return cf_transpose(ctx, cf_reshape(ctx, x, CF_SHAPE(x->shape[0], x->shape[1], H, Dh)), 1, 2);
 }
 
-/* Adds probs = mean over heads of softmax(q k^T * scale) (PAD keys masked) into *acc, without gradients. */
+/* Adds probs = mean over heads of softmax(q k^T * scale) (PAD keys masked) into *acc, without gradients;
+ * *heads (when given) gets the heads' probabilities [B, H, Tq, Tk]. */
 static cf_status record_attention(cf_ctx *ctx, cf_tensor *q, cf_tensor *k, cf_tensor *pad, double scale, double weight,
-                                  cf_tensor **acc)
+                                  cf_tensor **acc, cf_tensor **heads)
 {
     bool prev = cf_set_grad_enabled(ctx, false);
     cf_tensor *s = cf_mul_scalar(ctx, cf_matmul(ctx, q, cf_transpose(ctx, k, 2, 3)), scale); /* [B, H, Tq, Tk] */
     if (s && pad) s = cf_masked_fill(ctx, s, cf_reshape(ctx, pad, CF_SHAPE(pad->shape[0], 1, 1, pad->shape[1])), -INFINITY);
-    cf_tensor *p = cf_mul_scalar(ctx, cf_mean(ctx, cf_softmax(ctx, s, -1), CF_DIMS(1), false), weight);
+    cf_tensor *sm = cf_softmax(ctx, s, -1), *p = cf_mul_scalar(ctx, cf_mean(ctx, sm, CF_DIMS(1), false), weight);
     if (p) *acc = *acc ? cf_add(ctx, *acc, p) : p;
+    if (heads) *heads = sm;
     cf_set_grad_enabled(ctx, prev);
     return p && *acc ? CF_OK : cf_last_status();
 }
@@ -249,7 +251,7 @@ static cf_status record_attention(cf_ctx *ctx, cf_tensor *q, cf_tensor *k, cf_te
  * keys and values from their raw input x (appended to cache when given); cross blocks from mem: with a cache
  * they are stored at the first call and reused while the cache holds them (mem may then be NULL). */
 static cf_tensor *block_fwd(cf_ctx *ctx, const cf_nf_block *b, cf_tensor *x, cf_tensor *mem, cf_tensor *mem_pad,
-                            cf_kv_cache *cache, cf_tensor **rec, double rec_weight)
+                            cf_kv_cache *cache, cf_tensor **rec, double rec_weight, cf_tensor **rec_heads)
 {
     bool reuse = !b->self && cache && cache->len > 0;
     if (!x || (!b->self && !mem && !reuse)) return NULL;
@@ -297,7 +299,7 @@ static cf_tensor *block_fwd(cf_ctx *ctx, const cf_nf_block *b, cf_tensor *x, cf_
         k = cf_slice(ctx, kr, 2, 0, cache->len, 1);
         v = cf_slice(ctx, vr, 2, 0, cache->len, 1);
     }
-    if (rec && record_attention(ctx, q, k, b->self ? NULL : mem_pad, 1.0 / sqrt((double)Dh), rec_weight, rec) != CF_OK)
+    if (rec && record_attention(ctx, q, k, b->self ? NULL : mem_pad, 1.0 / sqrt((double)Dh), rec_weight, rec, rec_heads) != CF_OK)
         return NULL;
     cf_sdpa_opts o = {.mask = a->causal ? CF_SDPA_CAUSAL : CF_SDPA_NONE,
                       .key_padding = b->self ? NULL : mem_pad,
@@ -363,7 +365,7 @@ static cf_tensor *frame_tokens(cf_ctx *ctx, const cf_neuroformer *m, cf_tensor *
     cf_tensor *parts[2] = {sos, y};
     cf_tensor *t = y ? cf_concat(ctx, 2, parts, 1) : NULL;
     if (t && c->dropout > 0) t = cf_dropout(ctx, t, c->dropout, 0x6e670);
-    for (int64_t l = 0; l < c->frame_layers; l++) t = block_fwd(ctx, &m->frame_blocks[l], t, NULL, NULL, NULL, NULL, 0);
+    for (int64_t l = 0; l < c->frame_layers; l++) t = block_fwd(ctx, &m->frame_blocks[l], t, NULL, NULL, NULL, NULL, 0, NULL);
     return t;
 }
 
@@ -371,7 +373,10 @@ cf_status cf_neuroformer_forward(cf_ctx *ctx, const cf_neuroformer *m, const cf_
                                  cf_nf_attn_record *rec, cf_nf_outputs *out)
 {
     memset(out, 0, sizeof *out);
-    if (rec) rec->probs = NULL;
+    if (rec) {
+        rec->probs = NULL;
+        for (int l = 0; l < CF_NF_REC_LAYERS; l++) rec->heads[l] = NULL;
+    }
     const cf_neuroformer_config *c = &m->cfg;
     if (!in->id || !in->dt || !in->prev_id || !in->prev_dt) return cf_set_error(CF_ERR_ARG, "neuroformer: missing inputs");
     if (in->id->ndim != 2 || in->prev_id->ndim != 2 || !cf_same_shape(in->id, in->dt) ||
@@ -388,6 +393,11 @@ cf_status cf_neuroformer_forward(cf_ctx *ctx, const cf_neuroformer *m, const cf_
     cf_tensor *mem = NULL, *ftok = NULL;
     if (c->hist_layers > 0 && !hist_cached)
         mem = embed(ctx, m, in->prev_id, in->prev_dt, &m->temp1_prev, &m->temp2_prev, m->pos_emb_prev, 0, 0x6e66f);
+    if (mem && in->prev_gate) { /* attribution: each past token's embedding scaled by its gate */
+        if (in->prev_gate->ndim != 2 || in->prev_gate->shape[0] != mem->shape[0] || in->prev_gate->shape[1] != mem->shape[1])
+            return cf_set_error(CF_ERR_SHAPE, "neuroformer: prev_gate must be [B, Tp] as prev_id");
+        mem = cf_mul(ctx, mem, cf_reshape(ctx, cf_cast(ctx, in->prev_gate, mem->dtype), CF_SHAPE(mem->shape[0], mem->shape[1], 1)));
+    }
     if (c->frame_layers > 0 && !stim_cached) {
         if (!in->frames) return cf_set_error(CF_ERR_ARG, "neuroformer: the model has %lld frame layers but no frames were "
                                              "given", (long long)c->frame_layers);
@@ -397,22 +407,22 @@ cf_status cf_neuroformer_forward(cf_ctx *ctx, const cf_neuroformer *m, const cf_
         if (!(ftok = frame_tokens(ctx, m, in->frames, cf_slice(ctx, x, 1, 0, 1, 1)))) return cf_last_status();
     }
     for (int64_t l = 0; l < c->state_layers; l++)
-        x = block_fwd(ctx, &m->state[l], x, NULL, NULL, cache ? &cache->state[l] : NULL, NULL, 0);
+        x = block_fwd(ctx, &m->state[l], x, NULL, NULL, cache ? &cache->state[l] : NULL, NULL, 0, NULL);
     cf_tensor *acc = NULL;
     for (int64_t l = 0; l < c->hist_layers; l++)
         x = block_fwd(ctx, &m->hist[l], x, mem, in->prev_pad, cache && !rec ? &cache->hist[l] : NULL, rec ? &acc : NULL,
-                      1.0 / (double)c->hist_layers);
+                      1.0 / (double)c->hist_layers, rec && rec->want_heads && l < CF_NF_REC_LAYERS ? &rec->heads[l] : NULL);
     for (int64_t l = 0; l < c->frame_layers; l++)
-        x = block_fwd(ctx, &m->stim[l], x, ftok, NULL, cache ? &cache->stim[l] : NULL, NULL, 0);
+        x = block_fwd(ctx, &m->stim[l], x, ftok, NULL, cache ? &cache->stim[l] : NULL, NULL, 0, NULL);
     cf_tensor *btok = NULL;
     if (c->beh_inputs > 0) {
         int64_t B = in->beh->shape[0];
         cf_tensor *v = cf_reshape(ctx, cf_cast(ctx, in->beh, m->beh_w->dtype), CF_SHAPE(B, c->beh_inputs, 1));
         btok = cf_add(ctx, cf_mul(ctx, v, m->beh_w), m->beh_b); /* [B, k, C] */
-        for (int64_t l = 0; l < c->beh_layers; l++) x = block_fwd(ctx, &m->beh[l], x, btok, NULL, NULL, NULL, 0);
+        for (int64_t l = 0; l < c->beh_layers; l++) x = block_fwd(ctx, &m->beh[l], x, btok, NULL, NULL, NULL, 0, NULL);
     }
     for (int64_t l = 0; l < c->final_layers; l++)
-        x = block_fwd(ctx, &m->final[l], x, NULL, NULL, cache ? &cache->final[l] : NULL, NULL, 0);
+        x = block_fwd(ctx, &m->final[l], x, NULL, NULL, cache ? &cache->final[l] : NULL, NULL, 0, NULL);
     out->x = x;
     out->beh_tokens = btok;
     out->frame_tokens = ftok;

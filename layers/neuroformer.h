@@ -115,8 +115,12 @@ void cf_neuroformer_free(cf_neuroformer *m);
  * ...). prev_id, prev_dt: i64 [B, Tp]; prev_pad: bool [B, Tp] (true = PAD) or NULL (then no key is masked:
  * the official behaviour). beh: f32 [B, beh_inputs] (standardised) or NULL when beh_inputs is 0. frames:
  * f32 [B, 1, F, h, w] when frame_layers > 0 (with a cache only at the window's first step; NULL after). */
+/* prev_gate (may be NULL): f32 [B, Tp], each previous-window token's embedding multiplied by its gate before the
+ * history cross-attention; all ones leave the model unchanged, and the gradient of an output with respect to
+ * a gate of ones is that token's gradient x input attribution (Simonyan et al. 2014; Shrikumar et al. 2017):
+ * sum_c dOut/dE_prev[k, c] E_prev[k, c]. Not with a cache that already holds the history keys. */
 typedef struct cf_nf_inputs {
-    cf_tensor *id, *dt, *prev_id, *prev_dt, *prev_pad, *beh, *frames;
+    cf_tensor *id, *dt, *prev_id, *prev_dt, *prev_pad, *beh, *frames, *prev_gate;
 } cf_nf_inputs;
 
 typedef struct cf_nf_outputs {
@@ -142,9 +146,14 @@ static inline int64_t cf_nf_cache_len(const cf_nf_cache *c) { return c->n_state 
 /* The history cross-attention probabilities, for connectivity analysis: when given to the forward, probs
  * gets an arena tensor [B, T', Tp]: softmax(q k^T / sqrt(hd)) with PAD keys masked, averaged over the heads
  * and over the hist_layers. Computed explicitly (cf_matmul + cf_softmax on the layer's q and k, without
- * gradients; the fused attention never forms the matrix), so it costs a little extra: analysis only. */
+ * gradients; the fused attention never forms the matrix), so it costs a little extra: analysis only.
+ * With want_heads, heads[l] (l < CF_NF_REC_LAYERS) also gets history layer l's per-head probabilities
+ * [B, H, T', Tp] (arena tensors; NULL beyond the model's layers). */
+#define CF_NF_REC_LAYERS 8
 typedef struct cf_nf_attn_record {
     cf_tensor *probs;
+    bool want_heads;
+    cf_tensor *heads[CF_NF_REC_LAYERS];
 } cf_nf_attn_record;
 
 /* The forward pass. cache (NULL when training) makes it incremental; rec (may be NULL) records the history

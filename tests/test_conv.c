@@ -385,6 +385,37 @@ static void batch_vs_single(cf_ctx *ctx, const char *label, bool transpose, int6
           max_diff(gw, w->grad, 0), max_diff(gb, b->grad, 0));
 }
 
+/* ---- the weight gradient does not depend on the thread count ---- */
+
+/* dW sums 11 samples: with 1, 2 and 3 threads (and chunking that must not follow them) it is the same bits. */
+static void weight_grad_threads(cf_ctx *ctx, bool transpose)
+{
+    int64_t N = 11, C = 8, H = 24, W = 24, OC = 16;
+    int threads = cf_get_threads(ctx);
+    float ref[16 * 8 * 9];
+    for (int t = 1; t <= 3; t++) {
+        cf_step_reset(ctx);
+        cf_set_threads(ctx, t);
+        cf_tensor *x = cf_randn(ctx, CF_F32, S(N, C, H, W), 17, 1);
+        cf_tensor *w = transpose ? cf_randn(ctx, CF_F32, S(C, OC, 3, 3), 17, 2) : cf_randn(ctx, CF_F32, S(OC, C, 3, 3), 17, 2);
+        cf_requires_grad_(w, true);
+        cf_conv2d_opts o = {.stride = {1, 1}, .padding = {1, 1}, .groups = 1};
+        cf_conv_transpose2d_opts to = {.stride = {1, 1}, .padding = {1, 1}, .groups = 1};
+        cf_tensor *y = transpose ? cf_conv_transpose2d(ctx, x, w, NULL, &to) : cf_conv2d(ctx, x, w, NULL, &o);
+        if (!y) {
+            CHECK(false, "weight_grad_threads: %s", cf_last_error());
+            break;
+        }
+        cf_backward(ctx, y, cf_randn(ctx, CF_F32, y->ndim, y->shape, 17, 3));
+        const float *g = cf_data(cf_contiguous(ctx, w->grad));
+        if (t == 1) memcpy(ref, g, sizeof ref);
+        else
+            CHECK(memcmp(ref, g, sizeof ref) == 0, "%s weight gradient with %d threads differs from 1 thread's",
+                  transpose ? "conv_transpose2d" : "conv2d", t);
+    }
+    cf_set_threads(ctx, threads);
+}
+
 /* ---- scratch is handed back ---- */
 
 /* Column buffers (here 295 KB a thread) and strided-input copies must not stay in the step arena:
@@ -510,6 +541,8 @@ int main(void)
         cf_step_reset(ctx);
     }
     cf_set_threads(ctx, threads);
+    weight_grad_threads(ctx, false);
+    weight_grad_threads(ctx, true);
     test_arena(ctx);
     test_errors(ctx);
     cf_ctx_free(ctx);

@@ -1,7 +1,8 @@
 /* EcoFormer's layers (Liu et al., NeurIPS 2022): the linear binary-code attention equals its explicit N x N
  * form (outputs and gradients, both numerators); the hash's straight-through mask (Sec. 3.2); f64
  * finite-difference gradients of the composed hash and attention; the KSH learning step lowering its loss and
- * its residual ||Y Y^T - b S0||^2 and beating a random projection in hash AUC (Sec. 3.3); the hash buffers
+ * its residual ||Y Y^T - b S0||^2 and beating a random projection in hash AUC (Sec. 3.3); the AUCs against
+ * hand-computed values and chance; the hash buffers
  * surviving a checkpoint round trip; the energy counts (Sec. 4). */
 #include "autograd/cformer.h"
 #include "layers/ecoformer.h"
@@ -221,16 +222,49 @@ static void test_ksh_learning(void)
     CHECK(cf_kernel_hash_learn(&rnd, qk, &o, NULL) == CF_OK);
     /* held-out tokens of the same clusters */
     cf_tensor *test = clustered(c, 2, 2, 48, 8, 7, 1);
-    double auc_ksh = cf_hash_auc(test, cf_kernel_hash_fwd(c, &ksh, test), 5);
-    double auc_rnd = cf_hash_auc(test, cf_kernel_hash_fwd(c, &rnd, test), 5);
+    cf_hash_auc_result auc_ksh = cf_hash_auc(test, cf_kernel_hash_fwd(c, &ksh, test), 5);
+    cf_hash_auc_result auc_rnd = cf_hash_auc(test, cf_kernel_hash_fwd(c, &rnd, test), 5);
     /* a random kernel hash already preserves much of the similarity (it is an LSH); KSH must add to it */
-    CHECK(auc_ksh > 0.9 && auc_ksh > auc_rnd + 0.01, "hash AUC: KSH %.3f, random A %.3f", auc_ksh, auc_rnd);
+    CHECK(auc_ksh.vs_bottom > 0.9 && auc_ksh.vs_bottom > auc_rnd.vs_bottom + 0.01, "hash AUC vs bottom-k: KSH %.3f, "
+          "random A %.3f", auc_ksh.vs_bottom, auc_rnd.vs_bottom);
+    CHECK(auc_ksh.vs_rest > auc_rnd.vs_rest + 0.01, "hash AUC vs the rest: KSH %.3f, random A %.3f", auc_ksh.vs_rest,
+          auc_rnd.vs_rest);
     /* errors: more anchors than tokens */
     cf_kernel_hash big;
     CHECK(cf_kernel_hash_init(&big, ps, "big", 2, 8, 4, 100) == CF_OK);
     CHECK(cf_kernel_hash_learn(&big, qk, &o, NULL) != CF_OK);
     CHECK_ERROR_HAS("anchors 100 <= tokens 48");
     cf_params_free(ps);
+    cf_ctx_free(c);
+}
+
+/* Hand-computed AUCs: 4 unit tokens at 0, 10, 90 and 180 degrees, top-1, 2-bit codes (+,+), (+,-), (+,+),
+ * (-,-). Query 0: positive token 1 (score 0) against tokens 2 (2) and 3 (-2): 1 of 2; bottom token 3: 1.
+ * Query 1: positive 0, every score 0: 1 of 2 (ties), bottom 3: 0.5. Query 2: positive 1 (0) against 0 (2) and
+ * 3 (-2): 1 of 2; bottom 3 (the cosine tie of 0 and 3 goes to the lower index first): 1. Query 3: positive 2
+ * (-2) against 0 (-2) and 1 (0): 0.5 of 2; bottom 0: 0.5. vs_rest 3.5 / 8, vs_bottom 3 / 4. Then codes drawn
+ * independently of the tokens give about 0.5, and codes equal to the tokens' own signs beat them. */
+static void test_hash_auc_values(void)
+{
+    cf_ctx *c = cf_ctx_new(NULL);
+    double deg = acos(-1.0) / 180;
+    double ang[] = {0, 10 * deg, 90 * deg, 180 * deg}, codes[] = {1, 1, 1, -1, 1, 1, -1, -1};
+    cf_tensor *qk = cf_empty(c, CF_F64, CF_SHAPE(1, 1, 4, 2)), *h = cf_empty(c, CF_F64, CF_SHAPE(1, 1, 4, 2));
+    for (int i = 0; i < 4; i++) {
+        cf_set_flat(qk, 2 * i, i == 2 ? 0 : i == 3 ? -1 : cos(ang[i])), cf_set_flat(qk, 2 * i + 1, i == 3 ? 0 : i == 2 ? 1 : sin(ang[i]));
+        cf_set_flat(h, 2 * i, codes[2 * i]), cf_set_flat(h, 2 * i + 1, codes[2 * i + 1]);
+    }
+    cf_hash_auc_result a = cf_hash_auc(qk, h, 1);
+    CHECK_NEAR(a.vs_rest, 3.5 / 8, 1e-12);
+    CHECK_NEAR(a.vs_bottom, 3.0 / 4, 1e-12);
+    CHECK(isnan(cf_hash_auc(qk, h, 2).vs_rest), "2 top-k + 2 bottom-k of 3 other tokens must be refused");
+    /* random codes: chance; the sign of the first 8 coordinates of clustered tokens: far above it */
+    cf_tensor *x = clustered(c, 2, 2, 64, 8, 5, 0);
+    cf_tensor *rnd = cf_sign(c, cf_randn(c, CF_F64, CF_SHAPE(2, 2, 64, 16), 9, 1), CF_SURROGATE_STE, 1);
+    cf_hash_auc_result r = cf_hash_auc(x, rnd, 5), s = cf_hash_auc(x, cf_sign(c, x, CF_SURROGATE_STE, 1), 5);
+    CHECK(fabs(r.vs_rest - 0.5) < 0.04 && fabs(r.vs_bottom - 0.5) < 0.06, "random codes: AUC %.3f / %.3f, not ~0.5",
+          r.vs_rest, r.vs_bottom);
+    CHECK(s.vs_rest > 0.7 && s.vs_bottom > 0.9, "sign codes: AUC %.3f / %.3f", s.vs_rest, s.vs_bottom);
     cf_ctx_free(c);
 }
 
@@ -283,6 +317,7 @@ int main(void)
     RUN(test_gradients_f64);
     RUN(test_ste_mask);
     RUN(test_ksh_learning);
+    RUN(test_hash_auc_values);
     RUN(test_checkpoint_round_trip);
     RUN(test_energy_counts);
     TEST_MAIN_END();

@@ -98,7 +98,7 @@ static void test_one_token_values(void)
     set_all(l->mlp.fc2.weight, (double[]){1, -1});
     int64_t id = 1;
     cf_tensor *tok = cf_from_data(ctx, CF_I64, CF_SHAPE(1, 1), &id);
-    cf_tensor *lg = cf_llama_logits(ctx, &m, tok);
+    cf_tensor *lg = cf_llama_logits(ctx, &m, tok, NULL);
     /* by hand: h = (3, -1) */
     double e = 1e-6, h0 = 3, h1 = -1, s = rms_scale(h0, h1, e);
     double a0 = h0 * s * 1, a1 = h1 * s * 2;
@@ -144,7 +144,7 @@ static void test_gqa_equals_repeated_mha(void)
         if (q->value->ndim == 1) for (int64_t j = 0; j < cf_numel(q->value); j++) cf_set_flat(q->value, j, cf_get_flat(p->value, j));
     }
     cf_tensor *tok = tokens(2, 9, 4, c.vocab);
-    double err = max_diff(cf_llama_logits(ctx, &g, tok), cf_llama_logits(ctx, &m, tok));
+    double err = max_diff(cf_llama_logits(ctx, &g, tok, NULL), cf_llama_logits(ctx, &m, tok, NULL));
     CHECK(err < 1e-12, "grouped-query vs repeated multi-head: %g", err);
     cf_step_reset(ctx);
     cf_llama_free(&g), cf_llama_free(&m);
@@ -163,7 +163,7 @@ static void test_sliding_window_reach(void)
     cf_tensor *a = tokens(1, T, 6, c.vocab), *b = cf_empty(ctx, CF_I64, CF_SHAPE(1, T));
     memcpy(cf_data(b), cf_data(a), (size_t)T * sizeof(int64_t));
     ((int64_t *)cf_data(b))[p] = (((int64_t *)cf_data(a))[p] + 1) % c.vocab;
-    cf_tensor *la = cf_llama_logits(ctx, &m, a), *lb = cf_llama_logits(ctx, &m, b);
+    cf_tensor *la = cf_llama_logits(ctx, &m, a, NULL), *lb = cf_llama_logits(ctx, &m, b, NULL);
     for (int64_t t = 0; t < T; t++) {
         double d = 0;
         for (int64_t v = 0; v < c.vocab; v++) d = fmax(d, fabs(cf_get_flat(la, t * c.vocab + v) - cf_get_flat(lb, t * c.vocab + v)));
@@ -194,7 +194,7 @@ static void test_gradcheck(void)
         ((int64_t *)cf_data(tok))[i] = (int64_t)(cf_rng_uniform(k, 0, (uint64_t)i) * (double)c.vocab);
         ((int64_t *)cf_data(tgt))[i] = (int64_t)(cf_rng_uniform(k, 1, (uint64_t)i) * (double)c.vocab);
     }
-#define LOSS() cf_cross_entropy_last(ctx, cf_llama_logits(ctx, &m, tok), tgt, NULL)
+#define LOSS() cf_cross_entropy_last(ctx, cf_llama_logits(ctx, &m, tok, NULL), tgt, NULL)
     cf_params_zero_grad(ps);
     cf_tensor *l = LOSS();
     CHECK(l && cf_backward(ctx, l, NULL) == CF_OK);
@@ -282,7 +282,7 @@ static int logits_mode(const char *dir, const char *tokens_path, const char *out
     if (f) fclose(f);
     if (!rows) return fprintf(stderr, "%s: no tokens\n", tokens_path), 1;
     cf_tensor *tok = cf_from_data(ctx, CF_I64, CF_SHAPE(rows, n / rows), ids);
-    cf_tensor *lg = cf_llama_logits(ctx, &m, tok);
+    cf_tensor *lg = cf_llama_logits(ctx, &m, tok, NULL);
     FILE *o = fopen(out_path, "wb");
     for (int64_t i = 0; lg && o && i < cf_numel(lg); i++) {
         double v = cf_get_flat(lg, i);

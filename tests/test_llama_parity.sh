@@ -3,7 +3,8 @@
 # Meta's interleaved-pair RoPE on unpermuted weights, float64), for random-weight checkpoints written in the
 # Hugging Face layout in f32, bf16 (sharded, llama3 rope scaling) and f16 (Mistral: sliding window, tied
 # embeddings, linear scaling, head_dim != dim / heads); and `cformer export --format hf` of an f32 import
-# gives back the very tensors (bit-exact). Prints the max abs logit difference per dtype.
+# gives back the very tensors (bit-exact); the import fine-tunes as a llama and as Dualformer's LM (dualformer_lm over
+# model.base llama, scored by `cformer eval`). Prints the max abs logit difference per dtype.
 # Args: <cformer-binary> <source-dir> <build-dir>. Exit 77 (skipped) without /usr/bin/python3 + numpy + torch.
 source "$(dirname "$0")/harness.bash"
 cformer=$1 src=$2 build=$3
@@ -50,5 +51,18 @@ d=$tmp/llama2-f32-tied
     --set checkpoint.every=2 >"$tmp/ft.log" 2>&1
 check grep -q "loaded 11 of 11 parameters" "$tmp/ft.log"
 check test -s "$tmp/ft/checkpoints/step-00000002.h5"
+# ... and fine-tunes as Dualformer's LM (model.type dualformer_lm, model.base llama) on randomized traces, scored
+# by generation with `cformer eval`
+for i in $(seq 0 39); do
+    printf '{"problem": "What is %d + %d?", "steps": ["%d + %d = %d"], "answer": "%d"}\n' $i 2 $i 2 $((i + 2)) $((i + 2))
+done > "$tmp/traces.jsonl"
+sed 's/^  type: llama$/  type: dualformer_lm\n  base: llama/' "$d/imported/recipe.yaml" > "$tmp/dl.yaml"
+dl=(--set data.type=math_traces --set data.path="$tmp/traces.jsonl" --set data.drop_p=0.3 --set eval.problems=2
+    --set eval.samples=1 --set eval.max_new=16)
+"$cformer" train "$tmp/dl.yaml" --init-from "$d/imported/model.h5" --run-dir "$tmp/dl" "${dl[@]}" --set train.steps=2 \
+    --set train.batch_size=2 --set checkpoint.every=2 >"$tmp/dl.log" 2>&1
+check grep -q "loaded 11 of 11 parameters" "$tmp/dl.log"
+check "$cformer" eval "$tmp/dl.yaml" --checkpoint "$tmp/dl/checkpoints/step-00000002.h5" --out "$tmp/dl.json" "${dl[@]}"
+check grep -q '"response_tokens":' "$tmp/dl.json"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

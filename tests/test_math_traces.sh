@@ -66,7 +66,7 @@ expect_fail "give data.generate" "$cf" train "$tmp/nogen.yaml" --run-dir "$tmp/r
 expect_fail "longer than data.seq + 1" "$cf" train "$tmp/lm.yaml" --run-dir "$tmp/r4" --set model.seq=64
 printf '{"problem": "p", "steps": [], "answer": "1"}\n{"problem": "q"}\n' > "$tmp/bad.jsonl"
 expect_fail "bad.jsonl:2: \"answer\" missing" "$cf" train "$tmp/lm.yaml" --run-dir "$tmp/r5" --set data.path="$tmp/bad.jsonl"
-expect_fail "needs --count N" "$cf" data math-traces -o "$tmp/x.jsonl"
+expect_fail "needs --count" "$cf" data math-traces -o "$tmp/x.jsonl"
 expect_fail "data.prompt: must hold {problem} exactly once" "$cf" train "$tmp/lm.yaml" --run-dir "$tmp/r6" --set 'data.prompt=Q A'
 
 echo "$pass passed, $fail failed"

@@ -127,7 +127,7 @@ static void test_padding_mask(void)
     for (int i = 0; i < B * TP; i++)
         if (w2.pad[i]) w2.pid[i] = i % N, w2.pdt[i] = i % M1; /* junk behind the padding */
     cf_nf_outputs a, b, c1, c2;
-    cf_nf_attn_record rec;
+    cf_nf_attn_record rec = {0};
     CHECK(cf_neuroformer_forward(ctx, &m, &(cf_nf_inputs){0}, NULL, NULL, &a) != CF_OK);
     cf_nf_inputs i1 = inputs(ctx, &w, true), i2 = inputs(ctx, &w2, true);
     CHECK(cf_neuroformer_forward(ctx, &m, &i1, NULL, &rec, &a) == CF_OK);

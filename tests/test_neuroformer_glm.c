@@ -128,10 +128,30 @@ static void ridge_by_hand(void)
     CHECK(cf_ridge_fit(X, y, 4, 1, -1, &beta, &b0) == CF_ERR_ARG);
 }
 
+/* Cross-validated penalty: a noiseless linear target picks the smallest candidate, a target independent of X
+ * the largest; bad arguments are refused. */
+static void ridge_select_cases(void)
+{
+    enum { n = 40, p = 3 };
+    double X[n * p], y[n], z[n], lam[3] = {1e-3, 1, 1e4}, best = 0;
+    cf_philox_key key = cf_rng_key(11, 0);
+    for (int i = 0; i < n; i++) {
+        for (int a = 0; a < p; a++) X[i * p + a] = cf_rng_uniform(key, (uint64_t)i, (uint64_t)a) - 0.5;
+        y[i] = 3 * X[i * p] - X[i * p + 2] + 0.5;
+        z[i] = cf_rng_uniform(key, (uint64_t)i, 99) - 0.5;
+    }
+    CHECK(cf_ridge_select(X, y, n, p, lam, 3, 5, &best) == CF_OK && best == 1e-3, "noiseless: best %g", best);
+    CHECK(cf_ridge_select(X, z, n, p, lam, 3, 5, &best) == CF_OK && best == 1e4, "noise: best %g", best);
+    CHECK(cf_ridge_select(X, y, n, p, lam, 3, 1, &best) == CF_ERR_ARG);
+    CHECK(cf_ridge_select(X, y, 5, p, lam, 3, 5, &best) == CF_ERR_ARG);
+    CHECK(cf_ridge_select(X, y, n, p, lam, 0, 5, &best) == CF_ERR_ARG);
+}
+
 int main(void)
 {
     basis_by_hand();
     ridge_by_hand();
+    ridge_select_cases();
     token_nll_by_hand();
     glm_recovers_coupling();
     TEST_MAIN_END();

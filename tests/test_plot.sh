@@ -172,5 +172,16 @@ check "a line without a step fails naming line 1 ($(cat "$DIR/err.txt"))" eval '
 rc=$?
 check "an unknown metric fails naming it ($(cat "$DIR/err.txt"))" eval '[ $rc -ne 0 ] && grep -q "\"nope\"" "$DIR/err.txt"'
 
+# --x: a sweep's lines, one per setting, plotted against another key; a line without it is refused by name
+SW="$DIR/sweep"
+mkdir -p "$SW"
+printf '{"seconds": 1000, "f1": 0.30, "auc": 0.7}\n{"seconds": 4000, "f1": 0.35, "auc": 0.8}\n{"seconds": 2000, "f1": 0.33, "auc": 0.75}\n' > "$SW/sweep.jsonl"
+"$BIN" plot "$SW/sweep.jsonl" --x seconds -o "$SW/sweep.png" >/dev/null 2>"$DIR/err.txt"
+check "--x seconds draws the sweep ($(cat "$DIR/err.txt"))" [ -s "$SW/sweep.png" ]
+"$BIN" plot "$SW/sweep.jsonl" -o "$SW/nostep.png" >/dev/null 2>"$DIR/err.txt"
+check "without --x the sweep has no step ($(cat "$DIR/err.txt"))" grep -q 'no "step" key' "$DIR/err.txt"
+"$BIN" plot "$SW/sweep.jsonl" --x dim -o "$SW/nodim.png" >/dev/null 2>"$DIR/err.txt"
+check "--x dim names the missing key ($(cat "$DIR/err.txt"))" grep -q 'no "dim" key' "$DIR/err.txt"
+
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

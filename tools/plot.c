@@ -84,6 +84,7 @@ typedef struct {
     int x0, x1;       /* plot rectangle columns */
     double smin, smax; /* step range */
     ticks xt;
+    const char *name; /* the x key */
 } xaxis;
 
 static void panel_draw(canvas *c, const panel *pn, const xaxis *xa, int top, int height, rgb col, int scale)
@@ -101,7 +102,7 @@ static void panel_draw(canvas *c, const panel *pn, const xaxis *xa, int top, int
         if (pn->last_step == floor(pn->last_step) && fabs(pn->last_step) < 1e15)
             snprintf(stepbuf, sizeof stepbuf, "%.0f", pn->last_step);
         else plot_fmt_value(stepbuf, sizeof stepbuf, pn->last_step);
-        snprintf(buf, sizeof buf, "last %s at step %s%s", lastbuf, stepbuf, pn->log ? "   (log scale)" : "");
+        snprintf(buf, sizeof buf, "last %s at %s %s%s", lastbuf, xa->name, stepbuf, pn->log ? "   (log scale)" : "");
     }
     plot_text(c, x0 + plot_text_width(pn->s->name, 2 * scale) + 12 * scale, top + 8 + CAP_H * scale, buf, scale, MUTED);
 
@@ -205,7 +206,7 @@ cf_status cf_plot_metrics(const char *jsonl_path, const char *png_path, const cf
         rc = cf_set_error(CF_ERR_OOM, "out of memory");
         goto done;
     }
-    if ((rc = plot_metrics_read(jsonl_path, m, o->quiet)) != CF_OK) goto done;
+    if ((rc = plot_metrics_read(jsonl_path, o->x_key ? o->x_key : "step", m, o->quiet)) != CF_OK) goto done;
     int np = 0;
     if ((rc = select_panels(m, jsonl_path, o, pn, &np)) != CF_OK) goto done;
 
@@ -240,7 +241,7 @@ cf_status cf_plot_metrics(const char *jsonl_path, const char *png_path, const cf
             goto done;
 
     int scale = width >= 1600 ? 2 : 1;
-    xaxis xa = {.smin = smin, .smax = smax};
+    xaxis xa = {.smin = smin, .smax = smax, .name = o->x_key ? o->x_key : "step"};
     plot_linear_ticks(&xa.xt, smin, smax, width / 120, false, integer_steps);
     int label_w = 0;
     for (int i = 0; i < np; i++)

@@ -21,6 +21,8 @@ typedef struct cf_plot_options {
     int width;        /* image width in pixels; 0 = 960 */
     int panel_height; /* height of one panel in pixels; 0 = 240 */
     bool quiet;       /* no warnings on stderr (a skipped incomplete last line, a log scale not possible) */
+    const char *x_key; /* the key on the x axis; NULL = "step". Any numeric key makes a line plot of the other
+                          metrics against it (e.g. a sweep's jsonl, one line per setting: {"seconds": 2000, ...}) */
 } cf_plot_options;
 
 /* Reads jsonl_path and writes the curves to png_path (atomically: a temporary file in the same directory,
@@ -30,7 +32,7 @@ typedef struct cf_plot_options {
  * is not in it. */
 cf_status cf_plot_metrics(const char *jsonl_path, const char *png_path, const cf_plot_options *o);
 
-/* `cformer plot DIR [-o FILE.png] [--metrics loss,lr,...] [--log] [--width N] [--panel-height N]`:
+/* `cformer plot DIR [-o FILE.png] [--metrics loss,lr,...] [--x KEY] [--log] [--width N] [--panel-height N]`:
  * reads DIR/metrics.jsonl (DIR may also be the .jsonl file itself), writes DIR/curves.png by default.
  * Returns 0 on success, 1 on failure, 2 on a usage error. */
 int cf_cmd_plot(int argc, char **argv);

@@ -10,12 +10,14 @@
 
 static void plot_usage(FILE *f)
 {
-    fprintf(f, "usage: cformer plot DIR [-o FILE.png] [--metrics loss,lr,...] [--log] [--width N] [--panel-height N]\n\n"
+    fprintf(f, "usage: cformer plot DIR [-o FILE.png] [--metrics loss,lr,...] [--x KEY] [--log] [--width N] [--panel-height N]\n\n"
                "Draws the curves in DIR/metrics.jsonl (DIR may also be the .jsonl file itself), one panel per\n"
                "metric against the step, to DIR/curves.png (or FILE.png).\n\n"
                "  -o, --output FILE   where to write the PNG\n"
                "  --metrics LIST      comma-separated metrics, in panel order (default: loss, then every other\n"
                "                      metric except elapsed_s and tokens_per_s)\n"
+               "  --x KEY             the x axis: another numeric key instead of the step (a sweep's settings,\n"
+               "                      one line per run: metric against model size, data length, ...)\n"
                "  --log               log-scale y axis for the loss\n"
                "  --width N           image width in pixels (default 960)\n"
                "  --panel-height N    height of each panel in pixels (default 240)\n"
@@ -51,6 +53,7 @@ int cf_cmd_plot(int argc, char **argv)
         const char *v;
         if ((v = opt_value(argc, argv, &i, "-o", &missing)) || (v = opt_value(argc, argv, &i, "--output", &missing))) out = v;
         else if ((v = opt_value(argc, argv, &i, "--metrics", &missing))) list = v;
+        else if ((v = opt_value(argc, argv, &i, "--x", &missing))) o.x_key = v;
         else if ((v = opt_value(argc, argv, &i, "--width", &missing)) || (v = opt_value(argc, argv, &i, "--panel-height", &missing))) {
             int *dst = v == argv[i] ? (strcmp(argv[i - 1], "--width") == 0 ? &o.width : &o.panel_height)
                                     : (strncmp(argv[i], "--width=", 8) == 0 ? &o.width : &o.panel_height);

@@ -36,7 +36,8 @@ typedef struct {
 
 /* Reads path into m (zeroed by the caller): one series per metric, each sorted by step with the last
  * line's value kept for a repeated step. An incomplete last line is skipped (with a warning unless quiet). */
-cf_status plot_metrics_read(const char *path, metrics *m, bool quiet);
+/* x_key: the key whose value is each line's x ("step" for a run's metrics). */
+cf_status plot_metrics_read(const char *path, const char *x_key, metrics *m, bool quiet);
 series *plot_metrics_find(metrics *m, const char *name);
 void plot_metrics_free(metrics *m);
 

@@ -322,7 +322,7 @@ static void series_settle(series *s)
     s->n = w;
 }
 
-cf_status plot_metrics_read(const char *path, metrics *m, bool quiet)
+cf_status plot_metrics_read(const char *path, const char *x_key, metrics *m, bool quiet)
 {
     FILE *f = fopen(path, "r");
     if (!f) return cf_set_error(CF_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -354,16 +354,16 @@ cf_status plot_metrics_read(const char *path, metrics *m, bool quiet)
         }
         int step_i = -1;
         for (int i = 0; i < p.n_kv; i++)
-            if (strcmp(p.kvs[i].key, "step") == 0) step_i = i;
+            if (strcmp(p.kvs[i].key, x_key) == 0) step_i = i;
         if (step_i < 0 || p.kvs[step_i].kind != V_NUM || !isfinite(p.kvs[step_i].v)) {
             if (!complete) {
                 if (!quiet)
-                    fprintf(stderr, "cformer plot: warning: %s:%ld: skipped an incomplete last line (no step)\n",
-                            path, lineno);
+                    fprintf(stderr, "cformer plot: warning: %s:%ld: skipped an incomplete last line (no %s)\n",
+                            path, lineno, x_key);
                 break;
             }
-            rc = cf_set_error(CF_ERR_FORMAT, "%s:%ld: %s", path, lineno,
-                              step_i < 0 ? "no \"step\" key" : "\"step\" is not a finite number");
+            rc = cf_set_error(CF_ERR_FORMAT, "%s:%ld: %s \"%s\" %s", path, lineno, step_i < 0 ? "no" : "the value of", x_key,
+                              step_i < 0 ? "key" : "is not a finite number");
             goto done;
         }
         double step = p.kvs[step_i].v;

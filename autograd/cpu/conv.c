@@ -160,47 +160,71 @@ static void fold_back(const cgeom *g, cf_dtype dt, const void *w, const void *co
 /* Column buffers live only as long as one loop: taken after a mark and handed back at its end, so a
  * network's many convolutions do not pile their scratch up in the step arena. */
 
+/* The weight gradient sums over samples in chunks fixed by the shapes alone, never by the thread count:
+ * chunk c takes samples [c N / P, (c + 1) N / P) in order into its own partial, and the partials are
+ * added in chunk order, so dW is bit-identical for any train.threads (each GEMM is too: autograd/cpu/gemm.c
+ * cuts products by shape). P is at most DW_CHUNKS and keeps the partials under DW_SCRATCH elements; with
+ * P = 1 the samples accumulate straight into dW and the GEMMs themselves run threaded. */
+enum { DW_CHUNKS = 8 };
+#define DW_SCRATCH ((int64_t)1 << 24)
+
+static int64_t dw_chunks(const cgeom *g)
+{
+    int64_t wn = g->OC * g->K, p = g->N < DW_CHUNKS ? g->N : DW_CHUNKS;
+    if (p * wn > DW_SCRATCH) p = DW_SCRATCH / wn;
+    return p < 1 ? 1 : p;
+}
+
+/* One sample n: out_n (beta)= W cols(img_n) when out is given, acc (+)= colside_n cols(img_n)^T when acc is
+ * given (overwritten when first). */
+static void unfold_sample(const cgeom *g, cf_dtype dt, int64_t n, const void *img, const void *w, void *out,
+                          double beta, const void *colside, void *acc, bool first, void *buf, bool par)
+{
+    size_t es = cf_dtype_size(dt);
+    const void *img_n = at(img, n * g->IC * g->plane, es);
+    for (int64_t gi = 0; gi < g->G; gi++) {
+        const void *c = cols_of(g, dt, img_n, gi, buf, par);
+        int64_t row = n * g->OC + gi * g->OCg;
+        if (out)
+            gemm(dt, false, false, g->OCg, g->L, g->K, at(w, gi * g->OCg * g->K, es), g->K, c, g->L, beta,
+                 at(out, row * g->L, es), g->L);
+        if (acc)
+            gemm(dt, false, true, g->OCg, g->K, g->L, at(colside, row * g->L, es), g->L, c, g->L, first ? 0.0 : 1.0,
+                 at(acc, gi * g->OCg * g->K, es), g->K);
+    }
+}
+
 /* One pass over the samples that unfolds each image once: out_n (beta)= W cols(img_n) when out is
- * given, and dW (+)= colside_n cols(img_n)^T when dw is given. dW sums over samples: with several
- * threads each sums its samples into a private buffer and the buffers are added at the end, so no two
- * threads write one place. */
+ * given, and dW (+)= colside_n cols(img_n)^T when dw is given. Without dW the samples are shared among
+ * threads; with it, the chunks above are. */
 static cf_status unfold_pass(cf_ctx *ctx, const cgeom *g, cf_dtype dt, const void *img, const void *w, void *out,
                              double beta, const void *colside, void *dw, bool dw_overwrite)
 {
     size_t es = cf_dtype_size(dt);
     int64_t wn = g->OC * g->K;
     if (dw && g->N == 0 && dw_overwrite) memset(dw, 0, es * (size_t)wn);
+    int64_t chunks = dw ? dw_chunks(g) : g->N; /* without dW each sample is its own chunk */
     int nt = batch_threads(ctx, g);
+    if (nt > chunks) nt = (int)chunks;
     cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
     void *bufs = g->unit ? NULL : cf_scratch(ctx, es * (size_t)(g->K * g->L) * (size_t)nt);
-    void *parts = dw && nt > 1 ? cf_scratch(ctx, es * (size_t)wn * (size_t)nt) : NULL;
-    if ((!g->unit && !bufs) || (dw && nt > 1 && !parts)) return cf_last_status();
+    void *parts = dw && chunks > 1 ? cf_scratch(ctx, es * (size_t)wn * (size_t)chunks) : NULL;
+    if ((!g->unit && !bufs) || (dw && chunks > 1 && !parts)) return cf_last_status();
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        int t = thread_id();
-        void *buf = bufs ? at(bufs, t * g->K * g->L, es) : NULL;
-        void *acc = !dw ? NULL : (nt > 1 ? at(parts, t * wn, es) : dw);
-        bool first = nt > 1 || dw_overwrite;
+        void *buf = bufs ? at(bufs, thread_id() * g->K * g->L, es) : NULL;
         #pragma omp for schedule(static)
-        for (int64_t n = 0; n < g->N; n++) {
-            const void *img_n = at(img, n * g->IC * g->plane, es);
-            for (int64_t gi = 0; gi < g->G; gi++) {
-                const void *c = cols_of(g, dt, img_n, gi, buf, nt == 1);
-                int64_t row = n * g->OC + gi * g->OCg;
-                if (out)
-                    gemm(dt, false, false, g->OCg, g->L, g->K, at(w, gi * g->OCg * g->K, es), g->K, c, g->L, beta,
-                         at(out, row * g->L, es), g->L);
-                if (dw)
-                    gemm(dt, false, true, g->OCg, g->K, g->L, at(colside, row * g->L, es), g->L, c, g->L,
-                         first ? 0.0 : 1.0, at(acc, gi * g->OCg * g->K, es), g->K);
-            }
-            first = false;
+        for (int64_t c = 0; c < chunks; c++) {
+            void *acc = !dw ? NULL : (chunks > 1 ? at(parts, c * wn, es) : dw);
+            int64_t lo = c * g->N / chunks, hi = (c + 1) * g->N / chunks;
+            for (int64_t n = lo; n < hi; n++)
+                unfold_sample(g, dt, n, img, w, out, beta, colside, acc, n == lo && (chunks > 1 || dw_overwrite),
+                              buf, nt == 1);
         }
-        if (dw && first && nt > 1) memset(acc, 0, es * (size_t)wn); /* this thread got no sample */
     }
-    if (dw && nt > 1) {
-        if (dt == CF_F32) sum_partials_f32(dw, parts, nt, wn, dw_overwrite);
-        else sum_partials_f64(dw, parts, nt, wn, dw_overwrite);
+    if (dw && chunks > 1) {
+        if (dt == CF_F32) sum_partials_f32(dw, parts, (int)chunks, wn, dw_overwrite);
+        else sum_partials_f64(dw, parts, (int)chunks, wn, dw_overwrite);
     }
     cf_arena_rewind(cf_ctx_arena(ctx), mark);
     return CF_OK;

@@ -114,33 +114,15 @@ int cf_synlang_cmd(int argc, char **argv)
 {
     const char *cmd = "data synlang", *out = NULL;
     int64_t vocab = 200, len = 63, counts[4] = {20000, 1000, 500, 1000}, seed = 1;
-    static const char *count_opts[4] = {"--corpus", "--train", "--val", "--test"};
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        bool val = i + 1 < argc, ok = true, matched = false;
-        if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        for (int c = 0; c < 4 && val; c++)
-            if (strcmp(s, count_opts[c]) == 0) ok = cf_cli_int(cmd, s, argv[++i], 1, CF_MAX_COUNT, &counts[c]), matched = true;
-        if (matched) {
-        } else if (strcmp(s, "--vocab") == 0 && val) ok = cf_cli_int(cmd, s, argv[++i], CF_SYNLANG_WORD_B + 2, CF_SYNLANG_MAX_VOCAB, &vocab);
-        else if (strcmp(s, "--len") == 0 && val) ok = cf_cli_int(cmd, s, argv[++i], CF_SYNLANG_WINDOW + 1, CF_SYNLANG_MAX_LEN, &len);
-        else if (strcmp(s, "--seed") == 0 && val) ok = cf_cli_int(cmd, s, argv[++i], 0, CF_MAX_SEED, &seed);
-        else if ((strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0) && val) out = argv[++i];
-        else {
-            fprintf(stderr, "cformer %s: unexpected argument '%s'\n\n", cmd, s);
-            usage(stderr);
-            return 2;
-        }
-        if (!ok) return 2;
-    }
-    if (!out) {
-        fprintf(stderr, "cformer %s: needs -o DIR\n\n", cmd);
-        usage(stderr);
-        return 2;
-    }
+    const cf_cli_opt opts[] = {
+        CF_CLI_OPT_INT("--corpus", &counts[0], 1, CF_MAX_COUNT), CF_CLI_OPT_INT("--train", &counts[1], 1, CF_MAX_COUNT),
+        CF_CLI_OPT_INT("--val", &counts[2], 1, CF_MAX_COUNT),     CF_CLI_OPT_INT("--test", &counts[3], 1, CF_MAX_COUNT),
+        CF_CLI_OPT_INT("--vocab", &vocab, CF_SYNLANG_WORD_B + 2, CF_SYNLANG_MAX_VOCAB),
+        CF_CLI_OPT_INT("--len", &len, CF_SYNLANG_WINDOW + 1, CF_SYNLANG_MAX_LEN),
+        CF_CLI_OPT_INT("--seed", &seed, 0, CF_MAX_SEED),          CF_CLI_OPT_OUT(&out),
+    };
+    int rc = cf_cli_parse(cmd, argc, argv, opts, CF_CLI_COUNT(opts), usage);
+    if (rc != CF_CLI_GO) return rc;
     if (cf_synlang_write_dir(out, vocab, len, counts, (uint64_t)seed, false) != CF_OK) {
         fprintf(stderr, "cformer %s: %s\n", cmd, cf_last_error());
         return 1;

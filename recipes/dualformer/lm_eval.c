@@ -4,7 +4,6 @@
 
 #include "data/mazes/maze.h"
 #include "data/traces/traces_dataset.h"
-#include "recipes/gpt/model.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -42,7 +41,7 @@ static bool answer_done(void *user, const int64_t *tokens, int64_t len)
 }
 
 /* Decodes one response; *correct, *tokens. */
-static cf_status respond(cf_ctx *ctx, const struct cf_gpt *m, stopper *s, const int64_t *prompt, int64_t n_prompt,
+static cf_status respond(cf_ctx *ctx, const cf_lm *lm, stopper *s, const int64_t *prompt, int64_t n_prompt,
                          int64_t max_new, const cf_sample_opts *base, uint64_t seed, const char *answer, int64_t *out,
                          bool *correct, bool *answered, int64_t *tokens)
 {
@@ -50,7 +49,7 @@ static cf_status respond(cf_ctx *ctx, const struct cf_gpt *m, stopper *s, const 
     cf_sample_opts o = *base;
     o.seed = seed, o.stop = answer_done, o.stop_user = s, o.generated = &generated;
     s->prompt = n_prompt;
-    CF_TRY(cf_gpt_generate(ctx, m, prompt, n_prompt, max_new, &o, out));
+    CF_TRY(cf_lm_generate(ctx, lm, prompt, n_prompt, max_new, &o, out));
     int64_t n = response_text(s, out, n_prompt + generated);
     char got[256];
     *answered = n >= 0 && cf_trace_parse_answer((const char *)s->text, (size_t)n, got, sizeof got);
@@ -69,8 +68,8 @@ static void put_stat(cf_metrics *out, const char *name, cf_maze_stat s)
     cf_metrics_set(out, key, s.hi);
 }
 
-cf_status cf_dualformer_lm_evaluate(cf_ctx *ctx, const struct cf_gpt *m, const cf_dualformer_lm_eval *e,
-                                    cf_dataset *split, cf_metrics *out)
+cf_status cf_dualformer_lm_evaluate(cf_ctx *ctx, const cf_lm *lm, const cf_dualformer_lm_eval *e, cf_dataset *split,
+                                    cf_metrics *out)
 {
     const cf_tokenizer *tk = cf_traces_dataset_tokenizer(split);
     if (!tk) return cf_set_error(CF_ERR_ARG, "dualformer_lm: the evaluation needs data.type: math_traces");
@@ -95,13 +94,13 @@ cf_status cf_dualformer_lm_evaluate(cf_ctx *ctx, const struct cf_gpt *m, const c
         for (int64_t k = 0; k < plen; k++) prompt[k] = p[k];
         bool ok = false, ans = false, any = false;
         int64_t toks = 0;
-        st = respond(ctx, m, &s, prompt, plen, e->max_new, &greedy, 0, t->answer, buf, &ok, &ans, &toks);
+        st = respond(ctx, lm, &s, prompt, plen, e->max_new, &greedy, 0, t->answer, buf, &ok, &ans, &toks);
         if (st != CF_OK) break;
         correct += ok, answered += ans, any = ok;
         lengths[i] = (double)toks;
         for (int64_t j = 0; j < e->samples && st == CF_OK && !any; j++) {
             uint64_t seed = (uint64_t)e->seed * 1000003u + (uint64_t)i * 1024u + (uint64_t)j + 1;
-            st = respond(ctx, m, &s, prompt, plen, e->max_new, &sample, seed, t->answer, buf, &ok, &ans, &toks);
+            st = respond(ctx, lm, &s, prompt, plen, e->max_new, &sample, seed, t->answer, buf, &ok, &ans, &toks);
             any = any || ok;
         }
         passed += any;

@@ -25,36 +25,19 @@ static void mazes_usage(FILE *f)
 
 int cf_dualformer_mazes_cmd(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            mazes_usage(stdout);
-            return 0;
-        }
     int64_t size = 0, count = 0, seed = 0, width = 0, height = 0, min_plan = 0;
     const char *out = NULL;
     cf_maze_gen_options o = cf_maze_gen_defaults();
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        bool val = i + 1 < argc;
-        bool ok = true;
-        if (strcmp(s, "--size") == 0 && val) ok = cf_cli_int("data mazes", s, argv[++i], 2, CF_MAZE_MAX_DIM, &size);
-        else if (strcmp(s, "--width") == 0 && val) ok = cf_cli_int("data mazes", s, argv[++i], 2, CF_MAZE_MAX_DIM, &width);
-        else if (strcmp(s, "--height") == 0 && val) ok = cf_cli_int("data mazes", s, argv[++i], 2, CF_MAZE_MAX_DIM, &height);
-        else if (strcmp(s, "--count") == 0 && val) ok = cf_cli_int("data mazes", s, argv[++i], 1, INT64_C(1) << 40, &count);
-        else if (strcmp(s, "--seed") == 0 && val) ok = cf_cli_int("data mazes", s, argv[++i], 0, INT64_MAX, &seed);
-        else if (strcmp(s, "--min-plan") == 0 && val) ok = cf_cli_int("data mazes", s, argv[++i], 1, CF_MAZE_MAX_CELLS, &min_plan);
-        else if ((strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0) && val) out = argv[++i];
-        else if (strcmp(s, "--deterministic") == 0) o.deterministic = true;
-        else if (strcmp(s, "--official-walls") == 0) o.official_wall_count = true;
-        else {
-            fprintf(stderr, "cformer data mazes: unexpected argument '%s'%s\n\n", s,
-                    val || s[0] != '-' ? "" : " (missing its value?)");
-            mazes_usage(stderr);
-            return 2;
-        }
-        if (!ok) return 2;
-    }
-    if ((!size && !(width && height)) || !count || !out) {
+    const cf_cli_opt opts[] = {
+        CF_CLI_OPT_INT("--size", &size, 2, CF_MAZE_MAX_DIM),     CF_CLI_OPT_INT("--width", &width, 2, CF_MAZE_MAX_DIM),
+        CF_CLI_OPT_INT("--height", &height, 2, CF_MAZE_MAX_DIM), CF_CLI_OPT_INT("--count", &count, 1, INT64_C(1) << 40),
+        CF_CLI_OPT_INT("--seed", &seed, 0, INT64_MAX),           CF_CLI_OPT_INT("--min-plan", &min_plan, 1, CF_MAZE_MAX_CELLS),
+        CF_CLI_OPT_FLAG("--deterministic", &o.deterministic),   CF_CLI_OPT_FLAG("--official-walls", &o.official_wall_count),
+        CF_CLI_OPT_OUT(&out),
+    };
+    int rc = cf_cli_parse("data mazes", argc, argv, opts, CF_CLI_COUNT(opts), mazes_usage);
+    if (rc != CF_CLI_GO) return rc;
+    if ((!size && !(width && height)) || !count) {
         fprintf(stderr, "cformer data mazes: needs --size (or --width and --height), --count and -o FILE\n\n");
         mazes_usage(stderr);
         return 2;

@@ -23,4 +23,5 @@ const cf_paper cf_paper_dualformer = {
     .generators = generators,
     .smoke_recipe = "dualformer.yaml",
     .smoke_sets = "train.steps=3 data.generate.count=200 data.path=SMOKE_DIR/mazes.bin eval.tasks=4 eval.samples=2",
+    .hf_export = cf_dualformer_lm_hf_export,
 };

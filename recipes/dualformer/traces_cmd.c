@@ -76,33 +76,24 @@ int cf_dualformer_traces_cmd(int argc, char **argv)
 {
     cf_trace_gen_config g = cf_trace_gen_defaults();
     const char *out = NULL;
-    int64_t v;
-    bool counted = false;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        bool val = i + 1 < argc, ok = true;
-        if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(s, "--count") == 0 && val) ok = cf_cli_int("data math-traces", s, argv[++i], 1, 100000000, &g.n), counted = true;
-        else if (strcmp(s, "--seed") == 0 && val) ok = cf_cli_int("data math-traces", s, argv[++i], 0, INT64_MAX, &v), g.seed = (uint64_t)v;
-        else if (strcmp(s, "--min-ops") == 0 && val) ok = cf_cli_int("data math-traces", s, argv[++i], 1, 8, &v), g.min_ops = (int)v;
-        else if (strcmp(s, "--max-ops") == 0 && val) ok = cf_cli_int("data math-traces", s, argv[++i], 1, 8, &v), g.max_ops = (int)v;
-        else if (strcmp(s, "--algebra") == 0 && val) ok = cf_cli_float("data math-traces", s, argv[++i], 0, 1, CF_RANGE_CLOSED, &g.algebra);
-        else if ((strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0) && val) out = argv[++i];
-        else {
-            fprintf(stderr, "cformer data math-traces: unexpected argument '%s'%s\n\n", s, val || s[0] != '-' ? "" : " (missing its value?)");
-            usage(stderr);
-            return 2;
-        }
-        if (!ok) return 2;
-    }
-    if (!counted || !out || g.min_ops > g.max_ops) {
-        fprintf(stderr, "cformer data math-traces: needs --count N and -o FILE (and --min-ops <= --max-ops)\n\n");
+    int64_t seed = (int64_t)g.seed, min_ops = g.min_ops, max_ops = g.max_ops;
+    const cf_cli_opt opts[] = {
+        {.name = "--count", .kind = CF_CLI_INT, .out = &g.n, .lo = 1, .hi = 100000000, .required = true},
+        CF_CLI_OPT_INT("--seed", &seed, 0, INT64_MAX),
+        CF_CLI_OPT_INT("--min-ops", &min_ops, 1, 8),
+        CF_CLI_OPT_INT("--max-ops", &max_ops, 1, 8),
+        CF_CLI_OPT_FLOAT("--algebra", &g.algebra, 0, 1, CF_RANGE_CLOSED),
+        CF_CLI_OPT_OUT(&out),
+    };
+    int rc = cf_cli_parse("data math-traces", argc, argv, opts, CF_CLI_COUNT(opts), usage);
+    if (rc != CF_CLI_GO) return rc;
+    if (min_ops > max_ops) {
+        fprintf(stderr, "cformer data math-traces: --min-ops %lld is above --max-ops %lld\n\n", (long long)min_ops,
+                (long long)max_ops);
         usage(stderr);
         return 2;
     }
+    g.seed = (uint64_t)seed, g.min_ops = (int)min_ops, g.max_ops = (int)max_ops;
     cf_trace_set *s = cf_traces_generate(&g);
     cf_status st = s ? cf_traces_write(out, s) : cf_last_status();
     int64_t steps = 0;

@@ -1,6 +1,7 @@
-/* EcoFormer's evaluation of a split (Liu et al., NeurIPS 2022): top-1 accuracy, the hash AUC of every hashed
- * layer on the first eval.auc_rows rows (how often a query's top-k cosine neighbours get larger code inner
- * products than its bottom-k; 0.5 is chance), and the counted multiplications, additions and energy per
+/* EcoFormer's evaluation of a split (Liu et al., NeurIPS 2022): top-1 accuracy, the hash AUCs of every hashed
+ * layer on the first eval.auc_rows rows (how often a query's top-k cosine neighbours at that layer get larger
+ * code inner products than its other tokens, hash_auc, or than its bottom-k, hash_auc_bottom; 0.5 is chance;
+ * layers/ecoformer.h, cf_hash_auc), and the counted multiplications, additions and energy per
  * image of Sec. 4's energy model (attention alone and the whole network). */
 #include "recipes/ecoformer/model.h"
 
@@ -28,7 +29,7 @@ cf_status cf_ecoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *
     cf_batch b = {0};
     CF_TRY(cf_dataset_make_batch(ds, rows, &b));
     cf_eco_probe *probes = calloc((size_t)L, sizeof *probes);
-    double *auc = calloc((size_t)L, sizeof *auc), auc_weight = 0;
+    double *auc = calloc((size_t)(2 * L), sizeof *auc), auc_weight = 0; /* per layer: vs rest, vs bottom */
     bool prev_grad = cf_set_grad_enabled(ctx, false), prev_train = cf_is_training(ctx);
     cf_set_training(ctx, false);
     int64_t right = 0, seen = 0;
@@ -46,7 +47,10 @@ cf_status cf_ecoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *
         }
         right += cf_eco_correct(logits, label), seen += n;
         if (m->cfg.attn.hashed && at < m->cfg.auc_rows) {
-            for (int64_t l = 0; l < L; l++) auc[l] += n * cf_hash_auc(probes[l].qk, probes[l].codes, m->cfg.learn.topk);
+            for (int64_t l = 0; l < L; l++) {
+                cf_hash_auc_result a = cf_hash_auc(probes[l].qk, probes[l].codes, m->cfg.learn.topk);
+                auc[2 * l] += n * a.vs_rest, auc[2 * l + 1] += n * a.vs_bottom;
+            }
             auc_weight += n;
         }
         cf_step_reset(ctx);
@@ -57,14 +61,16 @@ cf_status cf_ecoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *
     if (st == CF_OK) {
         cf_metrics_set(out, "accuracy", (double)right / (double)seen);
         cf_metrics_set(out, "images", (double)seen);
-        double mean_auc = 0;
+        double mean_auc[2] = {0, 0};
         for (int64_t l = 0; l < L && auc_weight > 0; l++) {
             char name[48];
-            snprintf(name, sizeof name, "hash_auc_layer%d", (int)l);
-            cf_metrics_set(out, name, auc[l] / auc_weight);
-            mean_auc += auc[l] / auc_weight / (double)L;
+            for (int k = 0; k < 2; k++) {
+                snprintf(name, sizeof name, "hash_auc%s_layer%d", k ? "_bottom" : "", (int)l);
+                cf_metrics_set(out, name, auc[2 * l + k] / auc_weight);
+                mean_auc[k] += auc[2 * l + k] / auc_weight / (double)L;
+            }
         }
-        if (auc_weight > 0) cf_metrics_set(out, "hash_auc", mean_auc);
+        if (auc_weight > 0) cf_metrics_set(out, "hash_auc", mean_auc[0]), cf_metrics_set(out, "hash_auc_bottom", mean_auc[1]);
         if (m->cfg.attn.hashed) cf_metrics_set(out, "hash_learned", cf_kernel_hash_learned(&m->attn[0].hash));
         cf_attn_cost a = cf_eco_classifier_cost(m, true), all = cf_eco_classifier_cost(m, false);
         cf_metrics_set(out, "attn_muls", a.muls);

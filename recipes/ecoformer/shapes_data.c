@@ -92,32 +92,14 @@ int cf_ecoformer_shapes_cmd(int argc, char **argv)
     const char *cmd = "data lra-shapes", *out = NULL;
     int64_t size = 16, counts[3] = {8000, 1000, 2000}, seed = 1;
     double noise = 0.1;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        bool val = i + 1 < argc, ok = true;
-        if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(s, "--size") == 0 && val) ok = cf_cli_int(cmd, s, argv[++i], 4, CF_LRA_MAX_SIDE, &size);
-        else if (strcmp(s, "--train") == 0 && val) ok = cf_cli_int(cmd, s, argv[++i], 1, CF_MAX_COUNT, &counts[0]);
-        else if (strcmp(s, "--val") == 0 && val) ok = cf_cli_int(cmd, s, argv[++i], 1, CF_MAX_COUNT, &counts[1]);
-        else if (strcmp(s, "--test") == 0 && val) ok = cf_cli_int(cmd, s, argv[++i], 1, CF_MAX_COUNT, &counts[2]);
-        else if (strcmp(s, "--seed") == 0 && val) ok = cf_cli_int(cmd, s, argv[++i], 0, CF_MAX_SEED, &seed);
-        else if (strcmp(s, "--noise") == 0 && val) ok = cf_cli_float(cmd, s, argv[++i], 0, 1, CF_RANGE_CLOSED, &noise);
-        else if ((strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0) && val) out = argv[++i];
-        else {
-            fprintf(stderr, "cformer %s: unexpected argument '%s'\n\n", cmd, s);
-            usage(stderr);
-            return 2;
-        }
-        if (!ok) return 2;
-    }
-    if (!out) {
-        fprintf(stderr, "cformer %s: needs -o DIR\n\n", cmd);
-        usage(stderr);
-        return 2;
-    }
+    const cf_cli_opt opts[] = {
+        CF_CLI_OPT_INT("--size", &size, 4, CF_LRA_MAX_SIDE),     CF_CLI_OPT_INT("--train", &counts[0], 1, CF_MAX_COUNT),
+        CF_CLI_OPT_INT("--val", &counts[1], 1, CF_MAX_COUNT),     CF_CLI_OPT_INT("--test", &counts[2], 1, CF_MAX_COUNT),
+        CF_CLI_OPT_INT("--seed", &seed, 0, CF_MAX_SEED),          CF_CLI_OPT_FLOAT("--noise", &noise, 0, 1, CF_RANGE_CLOSED),
+        CF_CLI_OPT_OUT(&out),
+    };
+    int rc = cf_cli_parse(cmd, argc, argv, opts, CF_CLI_COUNT(opts), usage);
+    if (rc != CF_CLI_GO) return rc;
     if (cf_lra_shapes_write_splits(out, size, counts, noise, (uint64_t)seed, false) != CF_OK) {
         fprintf(stderr, "cformer %s: %s\n", cmd, cf_last_error());
         return 1;

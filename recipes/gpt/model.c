@@ -5,6 +5,7 @@
 #include "recipes/run/lm_eval.h"
 #include "recipes/run/model.h"
 #include "recipes/gpt/model.h"
+#include "recipes/run/lm_generate.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -119,6 +120,12 @@ static void free_model(cf_model *mb)
     free(m);
 }
 
+static int generate(cf_run *run, int argc, char **argv)
+{
+    cf_lm lm = cf_gpt_lm(cf_gpt_of(run->model));
+    return cf_lm_generate_cmd(run, &lm, argc, argv);
+}
+
 cf_gpt *cf_gpt_of(cf_model *m) { return m && m->vt == &cf_gpt_model ? &((gpt_model *)m)->gpt : NULL; }
 
 const cf_model_vtable cf_gpt_model = {
@@ -130,6 +137,6 @@ const cf_model_vtable cf_gpt_model = {
     .flops_per_item = flops,
     .evaluate = evaluate,
     .free = free_model,
-    .generate = cf_gpt_generate_cmd,
-    .generate_usage = CF_GPT_GENERATE_USAGE,
+    .generate = generate,
+    .generate_usage = CF_LM_GENERATE_USAGE,
 };

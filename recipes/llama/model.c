@@ -3,6 +3,7 @@
 #include "recipes/llama/model.h"
 #include "recipes/run/limits.h"
 #include "recipes/run/lm_eval.h"
+#include "recipes/run/lm_generate.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -84,7 +85,7 @@ static cf_tensor *loss(cf_model *mb, cf_ctx *ctx, const cf_batch *b, cf_metrics 
 {
     (void)out;
     llama_model *m = (llama_model *)mb;
-    cf_tensor *logits = cf_llama_logits(ctx, &m->net, cf_batch_get(b, "tokens"));
+    cf_tensor *logits = cf_llama_logits(ctx, &m->net, cf_batch_get(b, "tokens"), NULL);
     return cf_cross_entropy_last(ctx, logits, cf_batch_get(b, "targets"), NULL);
 }
 
@@ -100,7 +101,7 @@ static double flops(cf_model *mb)
     return cf_llama_flops_per_token(&m->net, m->seq);
 }
 
-static cf_tensor *logits_of(cf_ctx *ctx, void *net, cf_tensor *tokens) { return cf_llama_logits(ctx, net, tokens); }
+static cf_tensor *logits_of(cf_ctx *ctx, void *net, cf_tensor *tokens) { return cf_llama_logits(ctx, net, tokens, NULL); }
 
 /* Next-token cross-entropy, perplexity and top-1 accuracy over every window of the split. */
 static cf_status evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out)
@@ -117,6 +118,12 @@ static void free_model(cf_model *mb)
 
 cf_llama *cf_llama_of(cf_model *m) { return m && m->vt == &cf_llama_model ? &((llama_model *)m)->net : NULL; }
 
+static int generate(cf_run *run, int argc, char **argv)
+{
+    cf_lm lm = cf_llama_lm(cf_llama_of(run->model));
+    return cf_lm_generate_cmd(run, &lm, argc, argv);
+}
+
 const cf_model_vtable cf_llama_model = {
     .name = "llama",
     .summary = "Llama / Mistral decoder (RMSNorm, SwiGLU, scaled RoPE, GQA, sliding window); imports Hugging Face weights",
@@ -126,4 +133,6 @@ const cf_model_vtable cf_llama_model = {
     .flops_per_item = flops,
     .evaluate = evaluate,
     .free = free_model,
+    .generate = generate,
+    .generate_usage = CF_LM_GENERATE_USAGE,
 };

@@ -13,7 +13,14 @@
  *                                  generation has it; later bins of the window see a silent history)
  *   f1_glm_topk                    the same GLM's k most likely units per window (k as f1_rate_topk)
  *   conn_auc_glm, conn_direction_acc_glm   the coupled GLM's integrated coupling filters as connectivity scores
- *                                  (needs the simulation's ground truth) */
+ *                                  (needs the simulation's ground truth)
+ * and, for behaviour decoding (model.predict), nf_ridge_baseline:
+ *   beh_r_ridge, beh_r2_ridge      ridge regression of the decoded variable on the window's binned counts (each
+ *                                  unit's spikes in the current and in the previous window: what the model sees),
+ *                                  fitted on the windows the model was trained on (a few-shot subset stays one),
+ *                                  the penalty chosen by 5-fold cross-validation on them; scored on the split
+ *   beh_r_ridge_full, beh_r2_ridge_full   the same fitted on the whole training split (when the model's
+ *                                  training windows are a subset of it) */
 #include "data/spikes/spike_metrics.h"
 #include "recipes/neuroformer/glm.h"
 #include "recipes/neuroformer/internal.h"
@@ -145,5 +152,76 @@ cf_status nf_glm_baselines(nf_model *nm, const cf_spikes *s, const cf_nf_generat
     if (st == CF_OK) cf_clear_error();
     for (int i = 0; i < 3; i++) cf_glm_free(&g[i]), cf_time_ranges_free(&r[i]);
     free(counts), free(from), free(to), free(wf), free(wt), free(w), free(hubs), free(score);
+    return st;
+}
+
+/* ---- ridge regression on binned counts (behaviour decoding) ---- */
+
+/* Rows X [ds->len * 2N] (the current window's and the previous window's spike counts per unit) and y [ds->len]
+ * (the decoded variable) of every window of ds. */
+static cf_status ridge_rows(const nf_model *nm, cf_dataset *ds, int64_t W, double **X, double **y)
+{
+    int N = (int)nm->nf.cfg.n_units, p = 2 * N;
+    cf_batch b = {0};
+    *X = calloc((size_t)(W * p + 1), sizeof(double)), *y = malloc(sizeof(double) * (size_t)(W + 1));
+    cf_status st = *X && *y ? cf_dataset_make_batch(ds, 1, &b) : cf_set_error(CF_ERR_OOM, "eval: out of memory");
+    for (int64_t w = 0; st == CF_OK && w < W; w++) {
+        if ((st = cf_dataset_get(ds, w, &b, 0)) != CF_OK) break;
+        cf_tensor *it = cf_batch_get(&b, "id_target"), *pt = cf_batch_get(&b, "prev_id"), *bt = cf_batch_get(&b, "behavior");
+        if (!it || !pt || !bt) {
+            st = cf_last_status();
+            break;
+        }
+        const int64_t *ip = cf_data(it), *pp = cf_data(pt);
+        for (int64_t t = 0; t < it->shape[1]; t++)
+            if (ip[t] >= 0 && ip[t] < N) (*X)[w * p + ip[t]] += 1;
+        for (int64_t t = 0; t < pt->shape[1]; t++)
+            if (pp[t] >= 0 && pp[t] < N) (*X)[w * p + N + pp[t]] += 1;
+        (*y)[w] = ((const float *)cf_data(bt))[nm->predict_col];
+    }
+    cf_batch_free(&b);
+    return st;
+}
+
+/* Fits ridge on fit's windows (penalty by cross-validation) and scores it on the split's first W windows. */
+static cf_status ridge_score(const nf_model *nm, cf_dataset *fit, const double *Xs, const double *ys, int64_t W,
+                             const char *suffix, cf_metrics *out)
+{
+    static const double lambdas[] = {1e-2, 1e-1, 1, 10, 100, 1e3, 1e4};
+    int p = 2 * (int)nm->nf.cfg.n_units;
+    double *X = NULL, *y = NULL, *beta = malloc(sizeof(double) * (size_t)p), *pred = malloc(sizeof(double) * (size_t)(W + 1));
+    double lambda = 1, b0 = 0;
+    cf_status st = beta && pred ? ridge_rows(nm, fit, fit->len, &X, &y) : cf_set_error(CF_ERR_OOM, "eval: out of memory");
+    if (st == CF_OK) st = cf_ridge_select(X, y, fit->len, p, lambdas, (int)(sizeof lambdas / sizeof *lambdas), 5, &lambda);
+    if (st == CF_OK) st = cf_ridge_fit(X, y, fit->len, p, lambda, beta, &b0);
+    if (st == CF_OK) {
+        double mean = 0, sse = 0, sst = 0;
+        for (int64_t i = 0; i < W; i++) {
+            pred[i] = b0;
+            for (int a = 0; a < p; a++) pred[i] += beta[a] * Xs[i * p + a];
+            mean += ys[i] / (double)W;
+        }
+        for (int64_t i = 0; i < W; i++) sse += (pred[i] - ys[i]) * (pred[i] - ys[i]), sst += (ys[i] - mean) * (ys[i] - mean);
+        char key[64];
+        snprintf(key, sizeof key, "beh_r_ridge%s", suffix);
+        cf_metrics_set(out, key, cf_pearson(pred, ys, W));
+        snprintf(key, sizeof key, "beh_r2_ridge%s", suffix);
+        cf_metrics_set(out, key, sst > 0 ? 1 - sse / sst : NAN);
+        snprintf(key, sizeof key, "ridge_lambda%s", suffix);
+        cf_metrics_set(out, key, lambda);
+    }
+    free(X), free(y), free(beta), free(pred);
+    return st;
+}
+
+cf_status nf_ridge_baseline(nf_model *nm, cf_dataset *train, cf_dataset *split, int64_t W, cf_metrics *out)
+{
+    if (nm->predict_col < 0 || W < 2) return CF_OK;
+    double *Xs = NULL, *ys = NULL;
+    cf_dataset *full = cf_spike_source_full(train);
+    cf_status st = ridge_rows(nm, split, W, &Xs, &ys);
+    if (st == CF_OK) st = ridge_score(nm, train, Xs, ys, W, "", out);
+    if (st == CF_OK && full && full != train && full->len != train->len) st = ridge_score(nm, full, Xs, ys, W, "_full", out);
+    free(Xs), free(ys);
     return st;
 }

@@ -5,9 +5,11 @@
  *   <split>_ce_id, <split>_ce_dt   teacher-forced next-token cross-entropy (nats) of the ID and dt targets
  *   unigram_ce_id, unigram_ce_dt   the same under the unigram distribution of the training targets (Laplace)
  *   uniform_ce_dt                  log of the dt vocabulary
- *   f1, f1_poisson                 window F1 of the sets of neuron IDs: generated with the TRUE previous window
+ *   f1_sample, f1_poisson          window F1 of the sets of neuron IDs: generated with the TRUE previous window
  *                                  (one step ahead) vs the truth, and a rate-matched Poisson window (rates of the
  *                                  training ranges) vs the truth; mean over the windows (both empty: 1)
+ *   f1_model_topk, f1_model_expected   the model's set decodings (decoding.c); f1 is the one eval.f1_decoding
+ *                                  names (topk by default, sample: f1_sample)
  *   f1_free                        the same for free-running generation (the model's own past) over the first
  *                                  eval.free_seconds of the split
  *   psth_r                         mean per-unit Pearson r of the true and the (true-past) generated PSTH: trial
@@ -459,7 +461,7 @@ static cf_status teacher_forced(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64
                 prev = shuf;
             }
             cf_nf_outputs o;
-            cf_nf_attn_record rec;
+            cf_nf_attn_record rec = {0};
             st = cf_neuroformer_forward(ctx, m, &in2, NULL, &rec, &o);
             if (st != CF_OK || !rec.probs) break;
             cf_tensor *pc = cf_contiguous(ctx, rec.probs);
@@ -496,7 +498,8 @@ static cf_status teacher_forced(nf_model *nm, cf_ctx *ctx, cf_dataset *ds, int64
 /* The connectivity ablation: a second instance of the model with the weights of eval.ablation_checkpoint (the
  * same model trained with data.shuffle_prev) runs the teacher-forced pass on relabelled past windows, as that
  * model was trained. The evaluated model's parameters are not touched. */
-static cf_status ablation(nf_model *nm, cf_ctx *ctx, const cf_eval_input *in, cf_dataset *ds, int64_t W, tf_result *abl)
+static cf_status ablation(nf_model *nm, cf_ctx *ctx, const cf_eval_input *in, cf_dataset *ds, int64_t W, tf_result *abl,
+                          nf_readout *ro)
 {
     cf_params *ps = cf_params_new(CF_F32, 0);
     cf_model *other = ps ? cf_neuroformer_model.create(in->recipe, ps, in->info) : NULL;
@@ -510,7 +513,9 @@ static cf_status ablation(nf_model *nm, cf_ctx *ctx, const cf_eval_input *in, cf
     if (st == CF_OK) {
         nf_model *am = (nf_model *)other;
         am->src.shuffle_prev = true;
+        am->ps = ps;
         st = teacher_forced(am, ctx, ds, W, false, abl);
+        if (st == CF_OK && ro) st = nf_readout_compute(am, ctx, ds, W, nm->ev.grad_windows, ro);
     }
     if (other) other->vt->free(other);
     cf_params_free(ps);
@@ -539,7 +544,21 @@ static cf_status collect_targets(cf_dataset *ds, int64_t **ids, int64_t **dts, i
 }
 
 /* Connectivity metrics against the simulation's ground truth (skipped when the file has none). */
-static void connectivity(nf_model *nm, const cf_spikes *s, const tf_result *res, const tf_result *abl, cf_metrics *out)
+/* conn_auc and conn_direction_acc (<prefix> and <dir_prefix>) from the read-out eval.conn_readout names. */
+static void pick_readout(const nf_model *nm, const char *prefix, const char *dir_prefix, cf_metrics *out)
+{
+    static const char *names[] = {"attention", "headmax", "grad"};
+    const char *name = names[nm->ev.conn_readout];
+    char key[96];
+    double v;
+    snprintf(key, sizeof key, "%s_%s", prefix, name);
+    if (cf_metrics_get(out, key, &v)) cf_metrics_set(out, prefix, v);
+    snprintf(key, sizeof key, "%s_%s", dir_prefix, name);
+    if (cf_metrics_get(out, key, &v)) cf_metrics_set(out, dir_prefix, v);
+}
+
+static void connectivity(nf_model *nm, const cf_spikes *s, const tf_result *res, const tf_result *abl, const nf_readout *ro,
+                         const nf_readout *abl_ro, cf_metrics *out)
 {
     int n = 0, n_hubs = 0, *hubs = NULL;
     double *w = NULL;
@@ -557,9 +576,11 @@ static void connectivity(nf_model *nm, const cf_spikes *s, const tf_result *res,
         memcpy(A, res->A, sizeof(double) * nn);
         if (cf_edge_auc(A, w, N, true, &v) == CF_OK) cf_metrics_set(out, "conn_auc_raw", v);
         cf_attention_normalize(A, res->nt, res->ns, N);
-        if (cf_edge_auc(A, w, N, true, &v) == CF_OK) cf_metrics_set(out, "conn_auc", v);
+        if (cf_edge_auc(A, w, N, true, &v) == CF_OK) cf_metrics_set(out, "conn_auc_attention", v);
         if (n_hubs > 0 && cf_edge_direction_accuracy(A, w, N, true, hubs, n_hubs, &v, NULL) == CF_OK)
-            cf_metrics_set(out, "conn_direction_acc", v);
+            cf_metrics_set(out, "conn_direction_acc_attention", v);
+        if (ro) nf_readout_metrics(ro, w, hubs, n_hubs, "conn_auc", "conn_direction_acc", out);
+        pick_readout(nm, "conn_auc", "conn_direction_acc", out);
         if (cf_edge_direction_accuracy(A, w, N, true, NULL, 0, &v, NULL) == CF_OK) cf_metrics_set(out, "conn_direction_acc_all", v);
         memcpy(S, res->A_shuf, sizeof(double) * nn);
         cf_attention_normalize(S, res->nt_s, res->ns_s, N);
@@ -567,9 +588,11 @@ static void connectivity(nf_model *nm, const cf_spikes *s, const tf_result *res,
         if (abl) {
             memcpy(S, abl->A, sizeof(double) * nn);
             cf_attention_normalize(S, abl->nt, abl->ns, N);
-            if (cf_edge_auc(S, w, N, true, &v) == CF_OK) cf_metrics_set(out, "conn_auc_shuffled", v);
+            if (cf_edge_auc(S, w, N, true, &v) == CF_OK) cf_metrics_set(out, "conn_auc_shuffled_attention", v);
             if (n_hubs > 0 && cf_edge_direction_accuracy(S, w, N, true, hubs, n_hubs, &v, NULL) == CF_OK)
-                cf_metrics_set(out, "conn_direction_acc_shuffled", v);
+                cf_metrics_set(out, "conn_direction_acc_shuffled_attention", v);
+            if (abl_ro) nf_readout_metrics(abl_ro, w, hubs, n_hubs, "conn_auc_shuffled", "conn_direction_acc_shuffled", out);
+            pick_readout(nm, "conn_auc_shuffled", "conn_direction_acc_shuffled", out);
         }
         memcpy(S, res->A_uni, sizeof(double) * nn);
         cf_attention_normalize(S, res->nt, res->ns, N);
@@ -663,11 +686,16 @@ cf_status cf_neuroformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input
     if (st == CF_OK && W < ds->len) go.seconds = (double)W * wc; /* max_windows (contiguous splits) */
     if (st == CF_OK) st = cf_neuroformer_generate_split(mb, ctx, ds, &go, &g);
     if (st == CF_OK) {
-        cf_metrics_set(out, "f1", mean_f1(&g, false, rates, N, wc, 0));
+        double f1s = mean_f1(&g, false, rates, N, wc, 0), f1d = f1s;
+        cf_metrics_set(out, "f1_sample", f1s);
         cf_metrics_set(out, "f1_poisson", mean_f1(&g, true, rates, N, wc, nm->ev.seed + 0x9015));
         int k = 0;
         cf_metrics_set(out, "f1_rate_topk", topk_f1(&g, rates, N, &k));
-        if (nm->ev.glm) st = nf_glm_baselines(nm, s, &g, k, split, out);
+        st = nf_model_set_f1(mb, ctx, ds, &go, &g, k, out);
+        if (st == CF_OK && nm->ev.f1_decoding != NF_F1_SAMPLE)
+            cf_metrics_get(out, nm->ev.f1_decoding == NF_F1_TOPK ? "f1_model_topk" : "f1_model_expected", &f1d);
+        cf_metrics_set(out, "f1", f1d);
+        if (st == CF_OK && nm->ev.glm) st = nf_glm_baselines(nm, s, &g, k, split, out);
         cf_metrics_set(out, "psth_r", psth_corr(&g, N, s, nm->ev.psth_bin));
         go.true_past = false, go.seconds = nm->ev.free_seconds;
         if (st == CF_OK && go.seconds > 0) {
@@ -689,11 +717,21 @@ cf_status cf_neuroformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input
         cf_metrics_set(out, "beh_r2", sst > 0 ? 1 - sse / sst : NAN);
         snprintf(key, sizeof key, "%s_mse_beh", split);
         cf_metrics_set(out, key, sse / (double)res.n_beh);
+        if (nm->ev.glm) st = nf_ridge_baseline(nm, in->train, ds, res.n_beh, out);
     }
     tf_result abl = {0};
-    if (st == CF_OK && nm->ev.ablation[0]) st = ablation(nm, ctx, in, ds, W, &abl);
-    if (st == CF_OK) connectivity(nm, s, &res, nm->ev.ablation[0] ? &abl : NULL, out);
+    nf_readout ro = {0}, abl_ro = {0};
+    int nw = 0;
+    double *wtrue = NULL;
+    bool truth = cf_spikes_read_weights(nm->src.path, &nw, &wtrue) == CF_OK && nw == N; /* the read-outs need it */
+    free(wtrue);
+    cf_clear_error();
+    if (st == CF_OK && nm->ev.ablation[0]) st = ablation(nm, ctx, in, ds, W, &abl, truth ? &abl_ro : NULL);
+    if (st == CF_OK && truth) st = nf_readout_compute(nm, ctx, ds, W, nm->ev.grad_windows, &ro);
+    if (st == CF_OK) connectivity(nm, s, &res, nm->ev.ablation[0] ? &abl : NULL, truth ? &ro : NULL,
+                                  truth && nm->ev.ablation[0] ? &abl_ro : NULL, out);
     tf_free(&abl);
+    nf_readout_free(&ro), nf_readout_free(&abl_ro);
     cf_set_training(ctx, prev_train);
     cf_set_grad_enabled(ctx, prev_grad);
     cf_nf_generation_free(&g);

@@ -258,6 +258,40 @@ cf_status cf_ridge_fit(const double *X, const double *y, int64_t n, int p, doubl
     return st;
 }
 
+cf_status cf_ridge_select(const double *X, const double *y, int64_t n, int p, const double *lambdas, int n_lambdas, int folds,
+                          double *best)
+{
+    if (folds < 2 || n < 2 * (int64_t)folds || n_lambdas < 1 || p < 1)
+        return cf_set_error(CF_ERR_ARG, "ridge: cross-validation needs folds >= 2, at least 2 rows per fold and a candidate "
+                            "(n %lld, folds %d, candidates %d)", (long long)n, folds, n_lambdas);
+    double *Xt = malloc(sizeof(double) * (size_t)(n * p)), *yt = malloc(sizeof(double) * (size_t)n);
+    double *beta = malloc(sizeof(double) * (size_t)p), best_err = INFINITY;
+    cf_status st = Xt && yt && beta ? CF_OK : cf_set_error(CF_ERR_OOM, "ridge: out of memory");
+    for (int c = 0; st == CF_OK && c < n_lambdas; c++) {
+        double err = 0, b0;
+        bool ok = true;
+        for (int f = 0; ok && f < folds; f++) {
+            int64_t lo = n * f / folds, hi = n * (f + 1) / folds, m = 0;
+            for (int64_t i = 0; i < n; i++)
+                if (i < lo || i >= hi) memcpy(Xt + m * p, X + i * p, sizeof(double) * (size_t)p), yt[m++] = y[i];
+            if (cf_ridge_fit(Xt, yt, m, p, lambdas[c], beta, &b0) != CF_OK) {
+                ok = false;
+                break;
+            }
+            for (int64_t i = lo; i < hi; i++) {
+                double e = b0 - y[i];
+                for (int a = 0; a < p; a++) e += beta[a] * X[i * p + a];
+                err += e * e;
+            }
+        }
+        if (ok && (err < best_err || (err == best_err && lambdas[c] > *best))) best_err = err, *best = lambdas[c];
+    }
+    if (st == CF_OK) cf_clear_error();
+    if (st == CF_OK && !isfinite(best_err)) st = cf_set_error(CF_ERR_ARG, "ridge: every penalty gave a singular system");
+    free(Xt), free(yt), free(beta);
+    return st;
+}
+
 cf_status cf_glm_token_nll(const cf_glm *g, const int32_t *counts, int64_t n_bins, int64_t b0, int C, const int32_t *units,
                            const int64_t *bins, int64_t n, double *nll_id, double *nll_dt)
 {

@@ -102,4 +102,11 @@ void cf_glm_coupling(const cf_glm *g, double *score);
  * beta: [p]; *beta0 the intercept. Errors: n < 1, p < 1, lambda < 0, a singular system (lambda 0). */
 cf_status cf_ridge_fit(const double *X, const double *y, int64_t n, int p, double lambda, double *beta, double *beta0);
 
+/* The penalty of the n_lambdas candidates with the smallest held-out squared error of cf_ridge_fit under
+ * `folds`-fold cross-validation on contiguous blocks of rows (rows are windows in time order: contiguous folds
+ * keep neighbouring windows out of each other's folds). Ties go to the larger penalty. Errors: folds < 2,
+ * n < 2 folds, no candidate, or every candidate singular. */
+cf_status cf_ridge_select(const double *X, const double *y, int64_t n, int p, const double *lambdas, int n_lambdas, int folds,
+                          double *best);
+
 #endif

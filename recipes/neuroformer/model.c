@@ -113,6 +113,22 @@ static cf_status read_config(cf_recipe *r, nf_model *m, cf_neuroformer_config *c
     e->xcorr_lag = cf_recipe_int_in(r, "eval.xcorr_lag", 5, 1, 1 << 20);
     e->psth_bin = cf_recipe_float_in(r, "eval.psth_bin", 0.5, 0, 1e6, CF_RANGE_OPEN_LO);
     e->glm = cf_recipe_bool(r, "eval.glm", true);
+    e->f1_samples = cf_recipe_int_in(r, "eval.f1_samples", 16, 0, 1 << 16);
+    const char *dec = cf_recipe_str(r, "eval.f1_decoding", "topk");
+    if (strcmp(dec, "sample") == 0) e->f1_decoding = NF_F1_SAMPLE;
+    else if (strcmp(dec, "topk") == 0) e->f1_decoding = NF_F1_TOPK;
+    else if (strcmp(dec, "expected") == 0) e->f1_decoding = NF_F1_EXPECTED;
+    else return cf_recipe_fail(r, "eval.f1_decoding", CF_ERR_ARG, "'%s' is not sample, topk or expected", dec);
+    if (e->f1_decoding != NF_F1_SAMPLE && e->f1_samples < 1)
+        return cf_recipe_fail(r, "eval.f1_samples", CF_ERR_ARG, "eval.f1_decoding: %s needs eval.f1_samples >= 1", dec);
+    e->grad_windows = cf_recipe_int_in(r, "eval.grad_windows", 1000, 0, CF_MAX_COUNT);
+    const char *ro = cf_recipe_str(r, "eval.conn_readout", "attention");
+    if (strcmp(ro, "attention") == 0) e->conn_readout = NF_CONN_ATTENTION;
+    else if (strcmp(ro, "headmax") == 0) e->conn_readout = NF_CONN_HEADMAX;
+    else if (strcmp(ro, "grad") == 0) e->conn_readout = NF_CONN_GRAD;
+    else return cf_recipe_fail(r, "eval.conn_readout", CF_ERR_ARG, "'%s' is not attention, headmax or grad", ro);
+    if (e->conn_readout == NF_CONN_GRAD && e->grad_windows < 1)
+        return cf_recipe_fail(r, "eval.grad_windows", CF_ERR_ARG, "eval.conn_readout: grad needs eval.grad_windows >= 1");
     e->glm_cfg = cf_glm_defaults();
     e->glm_cfg.K = cf_recipe_int_in(r, "eval.glm_bases", e->glm_cfg.K, 2, 64);
     e->glm_cfg.L = cf_recipe_int_in(r, "eval.glm_lags", e->glm_cfg.L, e->glm_cfg.K, 1000);
@@ -143,6 +159,7 @@ static cf_model *create(cf_recipe *r, cf_params *ps, const cf_data_info *info)
         free(m);
         return NULL;
     }
+    m->ps = ps;
     if (cf_neuroformer_init(&m->nf, ps, &c) != CF_OK) {
         fail_recipe(r, strstr(cf_last_error(), "frame") ? "model.frame_kernel" : "model.dim", "neuroformer");
         cf_neuroformer_free(&m->nf);

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* cmd names the command in the message ("generate", "data mazes"); opt the option ("--tokens"). */
 bool cf_cli_int(const char *cmd, const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
@@ -33,5 +34,51 @@ typedef struct cf_cli_sampling {
 /* Reads argv[*i] when it is one of the sampling options (advancing *i past its value): 1 when it was, 0 when
  * it is another argument, -1 (after printing why) on a bad value. */
 int cf_cli_sampling_arg(int argc, char **argv, int *i, cf_cli_sampling *s);
+
+/* ---- a command's options as a table ----
+ * The `cformer data <generator>` commands read their options through one parser, so every one of them
+ * answers --help, refuses an unknown option or a missing value the same way, and reads numbers strictly:
+ *
+ *     int64_t seed = 1, count = 0;
+ *     double noise = 0.1;
+ *     const char *out = NULL;
+ *     bool imbalanced = false;
+ *     const cf_cli_opt opts[] = {
+ *         CF_CLI_OPT_INT("--count", &count, 1, CF_MAX_COUNT),
+ *         CF_CLI_OPT_INT("--seed", &seed, 0, CF_MAX_SEED),
+ *         CF_CLI_OPT_FLOAT("--noise", &noise, 0, 1, CF_RANGE_CLOSED),
+ *         CF_CLI_OPT_FLAG("--imbalanced", &imbalanced),
+ *         CF_CLI_OPT_OUT(&out),                     // "-o" / "--out", required
+ *     };
+ *     int rc = cf_cli_parse("data motifs", argc, argv, opts, CF_CLI_COUNT(opts), usage);
+ *     if (rc != CF_CLI_GO) return rc;              // 0 after --help, 2 after a refusal (already printed)
+ *
+ * argv[0] is the command's own name and is skipped. An option given twice keeps its last value. */
+typedef enum cf_cli_kind { CF_CLI_INT, CF_CLI_FLOAT, CF_CLI_STRING, CF_CLI_FLAG } cf_cli_kind;
+
+typedef struct cf_cli_opt {
+    const char *name;       /* "--seed" */
+    const char *alias;      /* another spelling ("-o"), or NULL */
+    cf_cli_kind kind;
+    void *out;              /* int64_t *, double *, const char **, or bool * (a flag sets it true) */
+    int64_t lo, hi;         /* CF_CLI_INT: the range */
+    double flo, fhi;        /* CF_CLI_FLOAT: the range and its bounds */
+    cf_range_bounds bounds;
+    bool required;          /* refused when absent ("needs -o DIR") */
+    bool *seen;             /* set true when the option is given, or NULL */
+} cf_cli_opt;
+
+#define CF_CLI_OPT_INT(nm, p, l, h) {.name = (nm), .kind = CF_CLI_INT, .out = (p), .lo = (l), .hi = (h)}
+#define CF_CLI_OPT_FLOAT(nm, p, l, h, b) {.name = (nm), .kind = CF_CLI_FLOAT, .out = (p), .flo = (l), .fhi = (h), .bounds = (b)}
+#define CF_CLI_OPT_STRING(nm, p) {.name = (nm), .kind = CF_CLI_STRING, .out = (p)}
+#define CF_CLI_OPT_FLAG(nm, p) {.name = (nm), .kind = CF_CLI_FLAG, .out = (p)}
+#define CF_CLI_OPT_OUT(p) {.name = "--out", .alias = "-o", .kind = CF_CLI_STRING, .out = (p), .required = true}
+#define CF_CLI_COUNT(opts) (sizeof(opts) / sizeof((opts)[0]))
+#define CF_CLI_GO (-1)
+
+/* Reads argv[1 ..) against opts. CF_CLI_GO when every argument was an option with a good value and every
+ * required option was given; 0 after --help / -h (usage printed to stdout); 2 after an unknown option, a
+ * missing or bad value, or a missing required option (the reason and the usage printed to stderr). */
+int cf_cli_parse(const char *cmd, int argc, char **argv, const cf_cli_opt *opts, size_t n, void (*usage)(FILE *));
 
 #endif

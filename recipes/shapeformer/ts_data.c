@@ -138,30 +138,13 @@ int cf_shapeformer_motifs_cmd(int argc, char **argv)
     int64_t seed = 1;
     double amplitude = 2.0;
     bool imbalanced = false;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        bool val = i + 1 < argc, ok = true;
-        if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(s, "--seed") == 0 && val) ok = cf_cli_int(cmd, s, argv[++i], 0, CF_MAX_SEED, &seed);
-        else if (strcmp(s, "--amplitude") == 0 && val) ok = cf_cli_float(cmd, s, argv[++i], 0, 100, CF_RANGE_CLOSED, &amplitude);
-        else if (strcmp(s, "--imbalanced") == 0) imbalanced = true;
-        else if (strcmp(s, "--name") == 0 && val) name = argv[++i];
-        else if ((strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0) && val) out = argv[++i];
-        else {
-            fprintf(stderr, "cformer %s: unexpected argument '%s'\n\n", cmd, s);
-            usage(stderr);
-            return 2;
-        }
-        if (!ok) return 2;
-    }
-    if (!out) {
-        fprintf(stderr, "cformer %s: needs -o DIR\n\n", cmd);
-        usage(stderr);
-        return 2;
-    }
+    const cf_cli_opt opts[] = {
+        CF_CLI_OPT_INT("--seed", &seed, 0, CF_MAX_SEED), CF_CLI_OPT_FLOAT("--amplitude", &amplitude, 0, 100, CF_RANGE_CLOSED),
+        CF_CLI_OPT_FLAG("--imbalanced", &imbalanced),   CF_CLI_OPT_STRING("--name", &name),
+        CF_CLI_OPT_OUT(&out),
+    };
+    int rc = cf_cli_parse(cmd, argc, argv, opts, CF_CLI_COUNT(opts), usage);
+    if (rc != CF_CLI_GO) return rc;
     if (cf_motifs_write_splits(out, name, imbalanced, amplitude, (uint64_t)seed) != CF_OK) {
         fprintf(stderr, "cformer %s: %s\n", cmd, cf_last_error());
         return 1;

@@ -1,6 +1,8 @@
-/* `cformer generate` for a GPT recipe: text sampled after a prompt with the model's tokenizer and the KV cache. */
+/* `cformer generate` for any decoder LM (lm_generate.h): text sampled after a prompt with the model's tokenizer and
+ * the KV cache. */
+#include "recipes/run/lm_generate.h"
+
 #include "data/text/text.h"
-#include "recipes/gpt/model.h"
 #include "recipes/run/cli_args.h"
 #include "recipes/run/run.h"
 
@@ -8,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cf_gpt_generate_cmd(cf_run *run, int argc, char **argv)
+int cf_lm_generate_cmd(cf_run *run, const cf_lm *lm, int argc, char **argv)
 {
     const char *prompt = "\n";
     int64_t n_new = 200;
@@ -29,7 +31,6 @@ int cf_gpt_generate_cmd(cf_run *run, int argc, char **argv)
         if (!ok) return 2;
     }
     so.temperature = sm.temperature, so.top_p = sm.top_p, so.top_k = sm.top_k, so.seed = (uint64_t)sm.seed;
-    cf_gpt *gpt = cf_gpt_of(run->model);
     cf_status st = CF_OK;
     const cf_tokenizer *tok = NULL;
     if (strcmp(run->val_set->vt->kind, "text") == 0) tok = cf_text_dataset_tokenizer(run->val_set);
@@ -43,7 +44,7 @@ int cf_gpt_generate_cmd(cf_run *run, int argc, char **argv)
         else for (n_ids = 0; n_ids < plen; n_ids++) ids32[n_ids] = (uint8_t)prompt[n_ids];
     }
     for (size_t i = 0; st == CF_OK && i < n_ids; i++) ids[i] = ids32[i];
-    if (st == CF_OK) st = cf_gpt_generate(run->ctx, gpt, ids, (int64_t)n_ids, n_new, &so, ids);
+    if (st == CF_OK) st = cf_lm_generate(run->ctx, lm, ids, (int64_t)n_ids, n_new, &so, ids);
     if (st == CF_OK) {
         int64_t total = (int64_t)n_ids + n_new;
         int32_t *all = malloc(sizeof(int32_t) * (size_t)total);
