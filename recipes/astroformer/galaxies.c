@@ -57,26 +57,12 @@ int cf_galaxies_cmd(int argc, char **argv)
     const char *cmd = "data galaxies", *out = NULL;
     int64_t seed = 1, n = 2000;
     bool test = false;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        bool val = i + 1 < argc, ok = true;
-        if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) return usage(stdout), 0;
-        if (strcmp(s, "--seed") == 0 && val) ok = cf_cli_int(cmd, s, argv[++i], 0, CF_MAX_SEED, &seed);
-        else if (strcmp(s, "--n") == 0 && val) ok = cf_cli_int(cmd, s, argv[++i], 1, 1 << 22, &n);
-        else if (strcmp(s, "--test") == 0) test = true;
-        else if ((strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0) && val) out = argv[++i];
-        else {
-            fprintf(stderr, "cformer %s: unexpected argument '%s'\n\n", cmd, s);
-            usage(stderr);
-            return 2;
-        }
-        if (!ok) return 2;
-    }
-    if (!out) {
-        fprintf(stderr, "cformer %s: needs -o FILE.h5\n\n", cmd);
-        usage(stderr);
-        return 2;
-    }
+    const cf_cli_opt opts[] = {
+        CF_CLI_OPT_INT("--seed", &seed, 0, CF_MAX_SEED), CF_CLI_OPT_INT("--n", &n, 1, 1 << 22),
+        CF_CLI_OPT_FLAG("--test", &test),                CF_CLI_OPT_OUT(&out),
+    };
+    int rc = cf_cli_parse(cmd, argc, argv, opts, CF_CLI_COUNT(opts), usage);
+    if (rc != CF_CLI_GO) return rc;
     if (cf_galaxies_write_h5(out, n, (uint64_t)seed, test ? CF_GALAXY_TEST : CF_GALAXY_TRAIN) != CF_OK) {
         fprintf(stderr, "cformer %s: %s\n", cmd, cf_last_error());
         return 1;

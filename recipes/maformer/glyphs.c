@@ -82,26 +82,12 @@ int cf_glyphs_cmd(int argc, char **argv)
 {
     const char *cmd = "data glyphs", *out = NULL;
     int64_t seed = 1, ntrain = 20000, ntest = 5000;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        bool val = i + 1 < argc, ok = true;
-        if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) return usage(stdout), 0;
-        if (strcmp(s, "--seed") == 0 && val) ok = cf_cli_int(cmd, s, argv[++i], 0, CF_MAX_SEED, &seed);
-        else if (strcmp(s, "--train") == 0 && val) ok = cf_cli_int(cmd, s, argv[++i], 1, 1 << 24, &ntrain);
-        else if (strcmp(s, "--test") == 0 && val) ok = cf_cli_int(cmd, s, argv[++i], 1, 1 << 24, &ntest);
-        else if ((strcmp(s, "-o") == 0 || strcmp(s, "--out") == 0) && val) out = argv[++i];
-        else {
-            fprintf(stderr, "cformer %s: unexpected argument '%s'\n\n", cmd, s);
-            usage(stderr);
-            return 2;
-        }
-        if (!ok) return 2;
-    }
-    if (!out) {
-        fprintf(stderr, "cformer %s: needs -o DIR\n\n", cmd);
-        usage(stderr);
-        return 2;
-    }
+    const cf_cli_opt opts[] = {
+        CF_CLI_OPT_INT("--seed", &seed, 0, CF_MAX_SEED), CF_CLI_OPT_INT("--train", &ntrain, 1, 1 << 24),
+        CF_CLI_OPT_INT("--test", &ntest, 1, 1 << 24),    CF_CLI_OPT_OUT(&out),
+    };
+    int rc = cf_cli_parse(cmd, argc, argv, opts, CF_CLI_COUNT(opts), usage);
+    if (rc != CF_CLI_GO) return rc;
     if (mkdir(out, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "cformer %s: cannot create %s: %s\n", cmd, out, strerror(errno));
         return 1;
