@@ -35,12 +35,7 @@ cf_dataset *cf_galaxies_factory(void *rl, const char *split)
     for (int64_t i = 0; i < n; i++) cf_galaxy_render(gseed, train ? CF_GALAXY_TRAIN : CF_GALAXY_TEST, i, px + i * P, lab + i, NULL);
     char name[128];
     snprintf(name, sizeof name, "galaxies seed %llu [%s]", (unsigned long long)gseed, split);
-    cf_image_source *src = cf_image_source_memory(px, lab, n, CF_GALAXY_SIDE, CF_GALAXY_SIDE, 3, CF_GALAXY_CLASSES, name);
-    if (!src) return NULL;
-    cf_augment a;
-    uint64_t seed = 0;
-    if (cf_images_augment_from_recipe(r, src, train, &a, &seed) != CF_OK) return cf_image_source_free(src), NULL;
-    return cf_images_dataset_open(src, &a, seed, NULL, n, name);
+    return cf_images_dataset_from_memory(r, train, px, lab, n, CF_GALAXY_SIDE, CF_GALAXY_SIDE, 3, CF_GALAXY_CLASSES, name);
 }
 
 static void usage(FILE *f)

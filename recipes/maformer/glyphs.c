@@ -45,12 +45,7 @@ cf_dataset *cf_glyphs_factory(void *rl, const char *split)
     if (render_all(gseed, train ? CF_GLYPHS_TRAIN : CF_GLYPHS_TEST, n, &px, &lab) != CF_OK) return NULL;
     char name[128];
     snprintf(name, sizeof name, "glyphs seed %llu [%s]", (unsigned long long)gseed, split);
-    cf_image_source *src = cf_image_source_memory(px, lab, n, CF_GLYPHS_SIDE, CF_GLYPHS_SIDE, 1, CF_GLYPHS_CLASSES, name);
-    if (!src) return NULL;
-    cf_augment a;
-    uint64_t seed = 0;
-    if (cf_images_augment_from_recipe(r, src, train, &a, &seed) != CF_OK) return cf_image_source_free(src), NULL;
-    return cf_images_dataset_open(src, &a, seed, NULL, n, name);
+    return cf_images_dataset_from_memory(r, train, px, lab, n, CF_GLYPHS_SIDE, CF_GLYPHS_SIDE, 1, CF_GLYPHS_CLASSES, name);
 }
 
 static void usage(FILE *f)

@@ -63,6 +63,7 @@ static cf_model *create(cf_recipe *r, cf_params *ps, const cf_data_info *info)
     if (st == CF_OK && (st = cf_maformer_init(&m->net, ps, &c)) != CF_OK)
         st = cf_recipe_fail(r, "model.type", st, "%s", cf_last_error());
     if (st != CF_OK) {
+        cf_maformer_free(&m->net);
         free(m);
         return NULL;
     }

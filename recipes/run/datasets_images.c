@@ -92,6 +92,17 @@ cf_status cf_images_augment_from_recipe(cf_recipe *r, const cf_image_source *src
     return cf_recipe_status(r);
 }
 
+cf_dataset *cf_images_dataset_from_memory(cf_recipe *r, bool train, uint8_t *px, int32_t *lab, int64_t n, int64_t h,
+                                          int64_t w, int64_t c, int64_t classes, const char *name)
+{
+    cf_image_source *src = cf_image_source_memory(px, lab, n, h, w, c, classes, name);
+    if (!src) return NULL;
+    cf_augment a;
+    uint64_t seed = 0;
+    if (cf_images_augment_from_recipe(r, src, train, &a, &seed) != CF_OK) return cf_image_source_free(src), NULL;
+    return cf_images_dataset_open(src, &a, seed, NULL, n, name);
+}
+
 static cf_dataset *images_factory(void *rl, const char *split)
 {
     cf_recipe *r = rl;
