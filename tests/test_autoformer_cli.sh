@@ -30,7 +30,8 @@ for r in autoformer transformer; do
         { bad "$r: does not train: $(tail -3 "$run.log")"; continue; }
     ok
     "$cformer" eval "$root/recipes/autoformer/$r.yaml" --checkpoint "$run/checkpoints/step-00000002.h5" \
-        --out "$run.json" "${small[@]}" >"$run.eval.log" 2>&1 || { bad "$r: eval: $(tail -3 "$run.eval.log")"; continue; }
+        --out "$run.json" "${small[@]}" --set eval.plot_windows=3 >"$run.eval.log" 2>&1 ||
+        { bad "$r: eval: $(tail -3 "$run.eval.log")"; continue; }
     python3 - "$run.json" "$r" "$tmp/s.csv" <<'PY' && ok || bad "$r: eval.json"
 import csv, json, math, sys
 e, arch = json.load(open(sys.argv[1])), sys.argv[2]
@@ -56,11 +57,46 @@ for h in (12, 24):
     assert abs(e["naive_mae_h%d" % h] - ae / n) < 1e-4, (h, e["naive_mae_h%d" % h], ae / n)
 assert e["mse_h24"] == e["mse"] and e["mae"] > 0 and e["mse_orig"] > 0 and e["mae_orig"] > 0, e
 assert ("delay_top1" in e) == (arch == "autoformer"), e
+# the plotted windows: first, middle and last of the split, in original units, read back from the CSV
+fc = e["forecast"]
+assert fc["variable"] == 3 and fc["season"] == P, fc
+assert [w["index"] for w in fc["windows"]] == [0, (windows - 1) // 2, windows - 1], [w["index"] for w in fc["windows"]]
+for w in fc["windows"]:
+    s = b1 + w["index"]
+    want_in, want_truth = [r[3] for r in rows[s:s + I]], [r[3] for r in rows[s + I:s + I + O]]
+    assert len(w["input"]) == I and len(w["truth"]) == O and len(w["forecast"]) == O, w["index"]
+    assert all(abs(a - b) < 1e-4 * (1 + abs(b)) for a, b in zip(w["input"], want_in)), w["index"]
+    assert all(abs(a - b) < 1e-4 * (1 + abs(b)) for a, b in zip(w["truth"], want_truth)), w["index"]
+    assert all(abs(w["naive"][j] - want_in[I - P + j % P]) < 1e-4 * (1 + abs(want_in[0])) for j in range(O))
+    assert all(math.isfinite(v) for v in w["forecast"])
 if arch == "autoformer":
     assert 0 <= e["delay_share_multiple"] <= 1 and 0 <= e["delay_top1"] < I and 0 <= e["delay_phase"] < P, e
     assert 3.0 / P - 1e-9 <= e["delay_share_phase"] <= 1, e
 PY
 done
+
+# cformer plot forecast draws one panel per saved window; a malformed forecast object is refused naming the entry
+out=$("$cformer" plot forecast "$tmp/run-autoformer.json" -o "$tmp/fc.png" 2>&1) && ok || bad "plot forecast: $out"
+python3 - "$tmp/fc.png" <<'PY' && ok || bad "forecast.png"
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+assert b[:8] == b"\x89PNG\r\n\x1a\n"
+w, h = struct.unpack(">II", b[16:24])
+assert (w, h) == (960, 28 + 3 * 200), (w, h)
+PY
+python3 - "$tmp/run-autoformer.json" "$tmp/badfc.json" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1]))
+e["forecast"]["windows"][1]["truth"].pop()
+json.dump(e, open(sys.argv[2], "w"), indent=1)
+PY
+out=$("$cformer" plot forecast "$tmp/badfc.json" -o "$tmp/bad.png" 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "badfc.json: forecast window 1: \"truth\" has 23 values, the others 24" &&
+    [ ! -e "$tmp/bad.png" ] && ok || bad "bad forecast (rc $rc): $out"
+out=$("$cformer" plot forecast "$tmp/run-autoformer.eval.log" 2>&1); [ $? -eq 1 ] && ok || bad "plot of a non-JSON file: $out"
+out=$("$cformer" train "$root/recipes/autoformer/autoformer.yaml" --run-dir "$tmp/e-0" "${small[@]}" \
+      --set eval.plot_windows=17 2>&1) && bad "17 plot windows accepted"
+echo "$out" | grep -q "eval.plot_windows" && ok || bad "plot_windows message: $out"
 
 # 3. errors name the key, the file, the line and the column
 run="$tmp/e"

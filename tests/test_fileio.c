@@ -352,6 +352,41 @@ static void test_json_document(void)
     CHECK(file_is(mp, "{\"ce\": 2.25, \"perplexity\": null, \"step\": 12}\n"));
 }
 
+/* A report never loses a metric silently: past CF_METRICS_MAX names, or with a name too long to store, the
+ * writer fails naming the first one left out, and writes nothing. */
+static void test_metrics_overflow(void)
+{
+    cf_metrics *m = calloc(1, sizeof *m);
+    char name[CF_METRIC_NAME_MAX + 8];
+    for (int i = 0; i < CF_METRICS_MAX; i++) {
+        snprintf(name, sizeof name, "m%d", i);
+        cf_metrics_set(m, name, i);
+    }
+    CHECK(cf_metrics_check(m) == CF_OK && m->n == CF_METRICS_MAX);
+    cf_metrics_set(m, "m7", 70); /* an existing name is updated, not added */
+    double v = 0;
+    CHECK(cf_metrics_check(m) == CF_OK && cf_metrics_get(m, "m7", &v) && v == 70);
+    cf_metrics_set(m, "one_too_many", 1);
+    cf_metrics_set(m, "two_too_many", 2);
+    const char *mp = tmp_path("full.json");
+    CHECK(cf_write_metrics_json(mp, m) == CF_ERR_INTERNAL);
+    CHECK_ERROR_HAS("2 metric(s) did not fit");
+    CHECK_ERROR_HAS("'one_too_many'");
+    CHECK(access(mp, F_OK) != 0, "an incomplete report was written");
+    cf_clear_error();
+
+    memset(m, 0, sizeof *m);
+    memset(name, 'x', CF_METRIC_NAME_MAX);
+    name[CF_METRIC_NAME_MAX] = '\0';
+    cf_metrics_set(m, name, 1);
+    name[CF_METRIC_NAME_MAX - 1] = '\0'; /* the longest name that fits */
+    cf_metrics_set(m, name, 2);
+    CHECK(m->n == 1 && m->dropped == 1 && cf_metrics_get(m, name, &v) && v == 2);
+    CHECK(cf_metrics_check(m) == CF_ERR_INTERNAL);
+    cf_clear_error();
+    free(m);
+}
+
 /* metrics.jsonl is an append log: each line is flushed and checked. On a full disk (/dev/full behind the
  * name) the log call fails naming the file. */
 static void test_metrics_log_checked(void)
@@ -398,6 +433,7 @@ int main(void)
     RUN(test_json_numbers);
     RUN(test_json_document);
     RUN(test_metrics_log_checked);
+    RUN(test_metrics_overflow);
     test_rmtree(test_dir);
     TEST_MAIN_END();
 }

@@ -83,6 +83,48 @@ for spec in "$src"/recipes/*/reproduce.json; do
     fi
 done
 
+# --resume into a finished reproduction reruns nothing and gives the same table; a run whose training did not
+# finish (no train.done, no eval.json) is trained and evaluated again, the others kept; a changed command
+# (another --threads) retrains everything; --resume without --out is refused
+gpt=$tmp/gpt
+n_runs=$(grep -c "^  train " "$tmp/gpt.log")
+if "$src/tools/reproduce.sh" gpt --smoke --seeds 2 --out "$gpt" --build "$build" --resume >"$tmp/resume1.log" 2>&1 &&
+    [ "$(grep -c "^  train .* reused$" "$tmp/resume1.log")" = "$n_runs" ] && [ "$n_runs" -gt 1 ] &&
+    ! grep -q "^  eval .*\.\.\.$" "$tmp/resume1.log"; then ok; else bad "resume of a finished run: $(cat "$tmp/resume1.log")"; fi
+python3 - "$gpt/results.json" <<'PY' && ok || bad "resume: results.json after a full reuse"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["reused_runs"] == sum(len(s) for s in r["runs"]), r["reused_runs"]
+assert all(x["reused"] for s in r["runs"] for x in s.values())
+PY
+first=$(find "$gpt/runs" -mindepth 1 -maxdepth 1 -type d -name "*-seed*" | sort | head -1)
+rm -f "$first/eval.json" "$first.train.done"
+"$src/tools/reproduce.sh" gpt --smoke --seeds 2 --out "$gpt" --build "$build" --resume >"$tmp/resume2.log" 2>&1
+[ $? -eq 0 ] && [ "$(grep -c "^  train .* reused$" "$tmp/resume2.log")" = $((n_runs - 1)) ] &&
+    grep -q "^  train $(basename "${first%-seed*}") seed ${first##*-seed} \.\.\.$" "$tmp/resume2.log" && ok ||
+    bad "resume after an unfinished run: $(cat "$tmp/resume2.log")"
+"$src/tools/reproduce.sh" gpt --smoke --seeds 1 --threads 1 --out "$gpt" --build "$build" --resume \
+    >"$tmp/resume3.log" 2>&1
+[ $? -eq 0 ] && ! grep -q "\.\.\. reused$" "$tmp/resume3.log" && ok || bad "resume with other settings: $(cat "$tmp/resume3.log")"
+# a run fine-tuned from a run that is trained again is trained again too, though its own command is the same
+python3 - "$src/recipes/gpt/reproduce.json" "$tmp/chain.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+a = [r for r in s["runs"] if r["name"] == "village-bpe"][0]
+s["runs"] = [a, dict(a, name="tuned", init_from={"run": "village-bpe", "step": 1})]
+s["tables"] = [{"title": "chain", "rows": [{"row": r, "run": r, "cells": [{"column": "ce", "key": "ce", "published": None}]}
+                                           for r in ("village-bpe", "tuned")]}]
+json.dump(s, open(sys.argv[2], "w"))
+PY
+chain() { (cd "$src" && python3 tools/reproduce/run.py "$tmp/chain.json" --cformer "$build/bin/cformer" \
+    --out "$tmp/chain" --smoke "$@") >"$tmp/chain.log" 2>&1; }
+chain && rm -f "$tmp/chain/runs/village-bpe-seed"*/eval.json "$tmp/chain/runs/village-bpe-seed"*.train.done &&
+    chain --resume && ! grep -q "\.\.\. reused$" "$tmp/chain.log" && ok || bad "resume of a chain: $(cat "$tmp/chain.log")"
+chain --resume && [ "$(grep -c "^  train .* reused$" "$tmp/chain.log")" = 2 ] && ok ||
+    bad "resume of a finished chain: $(cat "$tmp/chain.log")"
+out=$("$src/tools/reproduce.sh" gpt --resume 2>&1)
+[ $? -eq 2 ] && grep -q -- "--resume needs --out" <<<"$out" && ok || bad "--resume without --out: $out"
+
 # --dry-run: the full runs' commands, nothing run or written -- seeds from the recipes' train.seed, the
 # fine-tuning from the same seed index's Searchformer step 1200, the ablation checkpoint of the same seed
 plan=$("$src/tools/reproduce.sh" dualformer --dry-run --seeds 2 --threads 2 --out "$tmp/dry" --build "$build" 2>&1)

@@ -18,6 +18,7 @@ int cf_cmd_recipe(int argc, char **argv);
 int cf_cmd_bench_train(int argc, char **argv);
 int cf_cmd_bench_loader(int argc, char **argv);
 int cf_cmd_plot_confusion(int argc, char **argv);
+int cf_cmd_plot_forecast(int argc, char **argv);
 int cf_cmd_generate(int argc, char **argv);
 int cf_cmd_export(int argc, char **argv);
 int cf_cmd_inspect(int argc, char **argv);

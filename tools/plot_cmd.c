@@ -2,6 +2,7 @@
 #include "tools/plot.h"
 
 #include "tools/cli.h"
+#include "tools/plot_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,8 @@ static void plot_usage(FILE *f)
                "  --width N           image width in pixels (default 960)\n"
                "  --panel-height N    height of each panel in pixels (default 240)\n"
                "  -q, --quiet         no warnings\n\n"
-               "       cformer plot confusion EVAL.json [-o FILE.png]   a classification's confusion matrix\n");
+               "       cformer plot confusion EVAL.json [-o FILE.png]   a classification's confusion matrix\n"
+               "       cformer plot forecast EVAL.json [-o FILE.png]    a forecast's saved windows against the truth\n");
 }
 
 /* The value of an option given as "--opt VALUE" or "--opt=VALUE"; NULL when argv[*i] is not that option. */
@@ -39,9 +41,31 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, bo
     return argv[++*i];
 }
 
+int plot_eval_args(int argc, char **argv, const char *kind, const char *usage, const char *default_name,
+                   const char **json, const char **out, char *buf, size_t n)
+{
+    bool help = cf_cli_wants_help(argc, argv);
+    if (help || argc < 2) return fputs(usage, help ? stdout : stderr), help ? 0 : 2;
+    *json = argv[1], *out = NULL;
+    for (int i = 2; i < argc; i++) {
+        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) *out = argv[++i];
+        else {
+            fprintf(stderr, "cformer plot %s: unknown argument '%s'\n", kind, argv[i]);
+            return 2;
+        }
+    }
+    if (!*out) {
+        const char *slash = strrchr(*json, '/');
+        snprintf(buf, n, "%.*s%s", slash ? (int)(slash - *json + 1) : 0, *json, default_name);
+        *out = buf;
+    }
+    return -1;
+}
+
 int cf_cmd_plot(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "confusion") == 0) return cf_cmd_plot_confusion(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "forecast") == 0) return cf_cmd_plot_forecast(argc - 1, argv + 1);
     if (cf_cli_wants_help(argc, argv)) {
         plot_usage(stdout);
         return 0;

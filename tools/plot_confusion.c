@@ -75,22 +75,10 @@ static const char usage_text[] =
 
 int cf_cmd_plot_confusion(int argc, char **argv)
 {
-    bool help = cf_cli_wants_help(argc, argv);
-    if (help || argc < 2) return fputs(usage_text, help ? stdout : stderr), help ? 0 : 2;
-    const char *json = argv[1], *out = NULL;
-    for (int i = 2; i < argc; i++) {
-        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) out = argv[++i];
-        else {
-            fprintf(stderr, "cformer plot confusion: unknown argument '%s'\n", argv[i]);
-            return 2;
-        }
-    }
+    const char *json, *out;
     char png[4096];
-    if (!out) {
-        const char *slash = strrchr(json, '/');
-        snprintf(png, sizeof png, "%.*sconfusion.png", slash ? (int)(slash - json + 1) : 0, json);
-        out = png;
-    }
+    int rc = plot_eval_args(argc, argv, "confusion", usage_text, "confusion.png", &json, &out, png, sizeof png);
+    if (rc >= 0) return rc;
     cf_json_doc *d = cf_json_parse_file(json, 0);
     int k = d ? matrix_size(cf_json_get(cf_json_root(d), "confusion"), json) : -1;
     cf_status st = k > 0 ? draw(cf_json_get(cf_json_root(d), "confusion"), k, json, out) : cf_last_status();

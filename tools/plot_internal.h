@@ -74,6 +74,14 @@ void plot_fmt_value(char *out, size_t n, double v);
 void plot_linear_ticks(ticks *t, double lo, double hi, int target, bool log_pos, bool integer);
 void plot_log_ticks(ticks *t, double llo, double lhi);
 
+/* ---- `cformer plot KIND EVAL.json [-o FILE.png]` (plot_cmd.c) ---- */
+
+/* Parses those arguments: -1 when they are fine (*json set, *out the -o value or default_name beside
+ * EVAL.json, written into buf), else the command's exit status (0 after printing usage for --help, 2 after
+ * naming a bad argument). */
+int plot_eval_args(int argc, char **argv, const char *kind, const char *usage, const char *default_name,
+                   const char **json, const char **out, char *buf, size_t n);
+
 /* ---- the PNG file ---- */
 
 /* Writes c to path atomically; source (the metrics file) goes into the PNG's text chunks. */

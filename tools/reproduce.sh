@@ -2,7 +2,7 @@
 # Re-runs every published table of a paper's README from this checkout and prints it beside the published
 # numbers, with the mean, standard deviation, min / max and per-run values over training seeds:
 #
-#   tools/reproduce.sh PAPER [--seeds N] [--threads T] [--smoke] [--dry-run] [--out DIR] [--build DIR]
+#   tools/reproduce.sh PAPER [--seeds N] [--threads T] [--smoke] [--resume --out DIR] [--dry-run] [--build DIR]
 #   make reproduce-PAPER [SEEDS=N] [THREADS=T]
 #
 # PAPER is a folder of recipes/ with a reproduce.json (recipes/PAPER/reproduce.json lists its runs and tables, with the
@@ -15,6 +15,8 @@
 #   --threads T  train.threads and OMP_NUM_THREADS (default: the recipes' own)
 #   --smoke      every run a few steps with tiny evaluation settings, data in DIR (seconds, for CI: checks
 #                the tables are produced, not their numbers)
+#   --resume     with --out DIR of an interrupted reproduction: keep the trainings and evaluations it finished
+#                with the same commands (their logs' first lines), run the rest
 #   --dry-run    print the train and eval commands it would run, and run nothing
 #   --build DIR  the build directory (default build; configured and built when it has no bin/cformer)
 # Exit status: 0, 1 (a run failed or a table cell has no value), 2 (bad arguments).
@@ -24,7 +26,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 die() { echo "reproduce: $*" >&2; exit 2; }
 
-paper="" seeds=1 threads=0 smoke=0 dry=0 out="" build="$root/build"
+paper="" seeds=1 threads=0 smoke=0 dry=0 resume=0 out="" build="$root/build"
 while [ $# -gt 0 ]; do
     case $1 in
         --seeds) [ $# -ge 2 ] || die "--seeds needs a value"; seeds=$2; shift ;;
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
         --out) [ $# -ge 2 ] || die "--out needs a directory"; out=$2; shift ;;
         --build) [ $# -ge 2 ] || die "--build needs a directory"; build=$2; shift ;;
         --smoke) smoke=1 ;;
+        --resume) resume=1 ;;
         --dry-run) dry=1 ;;
         -h|--help) usage; exit 0 ;;
         -*) die "unknown option '$1' (see tools/reproduce.sh --help)" ;;
@@ -48,6 +51,7 @@ fi
 [[ $seeds =~ ^[1-9][0-9]{0,2}$ ]] || die "--seeds must be an integer from 1 to 999, got '$seeds'"
 [[ $threads =~ ^[0-9]{1,4}$ ]] || die "--threads must be a non-negative integer, got '$threads'"
 command -v python3 >/dev/null || die "python3 is needed to combine the results"
+[ $resume = 0 ] || [ -n "$out" ] || die "--resume needs --out DIR (the interrupted reproduction's directory)"
 [ -n "$out" ] || out=$root/reproduce/$paper-$(date -u +%Y%m%d-%H%M%S)
 case $out in /*) ;; *) out=$PWD/$out ;; esac   # relative to where the command was given, not to $root
 case $build in /*) ;; *) build=$PWD/$build ;; esac
@@ -62,6 +66,7 @@ fi
 cd "$root"   # the specs name recipes relative to the repository
 args=("$spec" --cformer "$cformer" --out "$out" --seeds "$seeds" --threads "$threads")
 if [ $smoke = 1 ]; then args+=(--smoke); fi
+if [ $resume = 1 ]; then args+=(--resume); fi
 if [ $dry = 1 ]; then exec python3 "$root/tools/reproduce/run.py" "${args[@]}" --dry-run; fi
 mkdir -p "$out"
 # The published measurements ran with passive waiting on shared cores (README.md, Threads).

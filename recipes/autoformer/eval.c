@@ -7,7 +7,9 @@
  * chosen (delay_top1..4), the share within one step of a multiple of P (delay_share_multiple, delay 0
  * included), and the residue r mod P within one step of which the most delays fall (delay_phase) with their
  * share (delay_share_phase: period-spaced delays r, r + P, ... give a share near 1, period-blind ones about
- * 3/P). */
+ * 3/P). With eval.plot_windows, a few windows of one variable in original units go to eval.json's "forecast"
+ * object (cf_autoformer_write_eval), which `cformer plot forecast` draws. */
+#include "autograd/json.h"
 #include "data/series/csv_dataset.h"
 #include "recipes/autoformer/model.h"
 
@@ -17,9 +19,34 @@
 
 enum { SSE, SAE, SSE_ORIG, SAE_ORIG, NAIVE_SSE, NAIVE_SAE, NACC };
 
-/* adds the errors of rows [0, n) of the batch to acc[k * O + j] */
+/* The k-th of the n plotted windows of a split of len windows: evenly spaced, first and last included. */
+static int64_t plot_window(int k, int n, int64_t len) { return n > 1 ? (int64_t)k * (len - 1) / (n - 1) : 0; }
+
+/* Saves row i of the batch (split window `index`) for the plot if it is one of the plotted windows: the input,
+ * truth, forecast and seasonal-naive forecast of eval.plot_variable, in original units. */
+static void save_plot_window(cf_autoformer_model_t *m, int64_t len, int64_t index, const float *xv, const float *yv,
+                             const cf_tensor *pred, int64_t i, int64_t I, int64_t O, int64_t cin, double mean,
+                             double sd)
+{
+    int64_t C = m->cout, c = m->plot_variable, P = m->season;
+    int n = (int)(m->plot_windows < len ? m->plot_windows : len);
+    for (int k = 0; k < n; k++) {
+        if (plot_window(k, n, len) != index) continue; /* distinct for n <= len */
+        double *v = m->plot_values + (size_t)m->plot_saved * (size_t)(I + 3 * O);
+        for (int64_t t = 0; t < I; t++) v[t] = xv[(i * I + t) * cin + cin - C + c] * sd + mean;
+        for (int64_t j = 0; j < O; j++) {
+            v[I + j] = yv[(i * O + j) * C + c] * sd + mean;
+            v[I + O + j] = cf_get_flat(pred, (i * O + j) * C + c) * sd + mean;
+            v[I + 2 * O + j] = xv[(i * I + I - P + j % P) * cin + cin - C + c] * sd + mean;
+        }
+        m->plot_index[m->plot_saved++] = index;
+        return;
+    }
+}
+
+/* adds the errors of rows [0, n) of the batch (split windows at .. at + n - 1 of len) to acc[k * O + j] */
 static cf_status accumulate(cf_ctx *ctx, cf_autoformer_model_t *m, const cf_batch *b, int n, const double *sd,
-                            double *acc)
+                            double *acc, int64_t at, int64_t len, double plot_mean)
 {
     cf_tensor *pred = cf_autoformer_forecast(ctx, m, b), *y = cf_batch_get(b, "y"), *x = cf_batch_get(b, "x");
     if (!pred || !y || !x) return cf_last_status();
@@ -36,6 +63,9 @@ static cf_status accumulate(cf_ctx *ctx, cf_autoformer_model_t *m, const cf_batc
                 acc[SSE_ORIG * O + j] += e * e * sd[c] * sd[c], acc[SAE_ORIG * O + j] += fabs(e) * sd[c];
                 acc[NAIVE_SSE * O + j] += naive * naive, acc[NAIVE_SAE * O + j] += fabs(naive);
             }
+    if (m->plot_values)
+        for (int64_t i = 0; i < n; i++)
+            save_plot_window(m, len, at + i, xv, yv, pred, i, I, O, cin, plot_mean, sd[m->plot_variable]);
     return CF_OK;
 }
 
@@ -97,8 +127,18 @@ cf_status cf_autoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input 
     if (m->season > I)
         return cf_set_error(CF_ERR_ARG, "autoformer: eval.season %lld is longer than the input (%lld steps)",
                             (long long)m->season, (long long)I);
-    double sd[CF_SERIES_MAX_COLUMNS], mean;
-    for (int c = 0; c < m->cout; c++) CF_TRY(cf_series_dataset_scaler(ds, c, &mean, &sd[c]));
+    double sd[CF_SERIES_MAX_COLUMNS], mean, plot_mean = 0;
+    for (int c = 0; c < m->cout; c++) {
+        CF_TRY(cf_series_dataset_scaler(ds, c, &mean, &sd[c]));
+        if (c == m->plot_variable) plot_mean = mean;
+    }
+    free(m->plot_index), free(m->plot_values);
+    m->plot_index = NULL, m->plot_values = NULL, m->plot_saved = 0, m->plot_I = I, m->plot_O = O;
+    if (m->plot_windows > 0) {
+        m->plot_index = calloc((size_t)m->plot_windows, sizeof *m->plot_index);
+        m->plot_values = calloc((size_t)m->plot_windows * (size_t)(I + 3 * O), sizeof *m->plot_values);
+        if (!m->plot_index || !m->plot_values) return cf_set_error(CF_ERR_OOM, "autoformer: out of memory for the plot");
+    }
     double *acc = calloc((size_t)(NACC * O), sizeof *acc);
     cf_delay_hist hist = {calloc((size_t)I, sizeof *hist.counts), I};
     if (!acc || !hist.counts) {
@@ -116,7 +156,7 @@ cf_status cf_autoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input 
         int n = (int)(ds->len - at < rows ? ds->len - at : rows);
         for (int i = 0; st == CF_OK && i < n; i++) st = cf_dataset_get(ds, at + i, &b, i);
         if (st == CF_OK) st = cf_batch_set_rows(&b, n);
-        if (st == CF_OK) st = accumulate(ctx, m, &b, n, sd, acc);
+        if (st == CF_OK) st = accumulate(ctx, m, &b, n, sd, acc, at, ds->len, plot_mean);
         cf_step_reset(ctx);
     }
     if (!m->vanilla) m->net.enc[0].self.hist = NULL;
@@ -136,4 +176,43 @@ cf_status cf_autoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input 
     free(acc);
     free(hist.counts);
     return st;
+}
+
+cf_status cf_autoformer_write_eval(cf_model *mb, const char *path, const cf_metrics *flat)
+{
+    cf_autoformer_model_t *m = (cf_autoformer_model_t *)mb;
+    cf_json j;
+    CF_TRY(cf_json_open(&j, path));
+    cf_json_object(&j);
+    for (int i = 0; flat && i < flat->n; i++) cf_json_kv_number(&j, flat->name[i], flat->value[i]);
+    if (m->plot_saved > 0) {
+        int64_t I = m->plot_I, O = m->plot_O;
+        static const char *const parts[] = {"truth", "forecast", "naive"};
+        cf_json_key(&j, "forecast");
+        cf_json_object(&j);
+        cf_json_kv_int(&j, "variable", m->plot_variable);
+        cf_json_kv_int(&j, "season", m->season);
+        cf_json_key(&j, "windows");
+        cf_json_array(&j);
+        for (int w = 0; w < m->plot_saved; w++) {
+            const double *v = m->plot_values + (size_t)w * (size_t)(I + 3 * O);
+            cf_json_object(&j);
+            cf_json_kv_int(&j, "index", m->plot_index[w]);
+            cf_json_key(&j, "input");
+            cf_json_array(&j);
+            for (int64_t t = 0; t < I; t++) cf_json_number(&j, v[t]);
+            cf_json_end(&j);
+            for (int k = 0; k < 3; k++) {
+                cf_json_key(&j, parts[k]);
+                cf_json_array(&j);
+                for (int64_t t = 0; t < O; t++) cf_json_number(&j, v[I + k * O + t]);
+                cf_json_end(&j);
+            }
+            cf_json_end(&j);
+        }
+        cf_json_end(&j);
+        cf_json_end(&j);
+    }
+    cf_json_end(&j);
+    return cf_json_commit(&j);
 }

@@ -55,13 +55,18 @@ static void free_model(cf_model *mb)
     cf_autoformer_model_t *m = (cf_autoformer_model_t *)mb;
     cf_autoformer_free(&m->net);
     cf_vanilla_forecaster_free(&m->tf);
+    free(m->plot_index);
+    free(m->plot_values);
     free(m);
 }
 
-/* reads eval.season and eval.horizons (checked against the window sizes of info) */
+/* reads eval.season, eval.horizons (checked against the window sizes of info), eval.bench_lengths and the
+ * forecast plot's eval.plot_windows / eval.plot_variable (m->cout is set) */
 static void eval_keys(cf_recipe *r, cf_autoformer_model_t *m, const cf_data_info *info)
 {
     m->season = cf_recipe_int_in(r, "eval.season", 24, 1, CF_MAX_SEQ);
+    m->plot_windows = (int)cf_recipe_int_in(r, "eval.plot_windows", 0, 0, 16);
+    m->plot_variable = (int)cf_recipe_int_in(r, "eval.plot_variable", m->cout - 1, 0, m->cout - 1);
     int64_t O = info->frames > 0 ? info->frames : 96, dflt[4] = {O / 4, O / 2, O};
     int nd = O >= 4 ? 3 : 1;
     if (nd == 1) dflt[0] = O;
@@ -144,6 +149,7 @@ const cf_model_vtable cf_autoformer_model = {
     .loss = loss,
     .items = items,
     .evaluate = cf_autoformer_evaluate,
+    .write_eval = cf_autoformer_write_eval,
     .free = free_model,
     .eval_split = "test",
 };

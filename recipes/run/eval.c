@@ -76,6 +76,9 @@ cf_status cf_evaluate(const cf_run_options *o, const char *ckpt, const char *out
     if (split != run.val_set) cf_dataset_free(split);
     if (st == CF_OK) {
         cf_metrics_set(&m, "step", (double)ts.step);
+        st = cf_metrics_check(&m);
+    }
+    if (st == CF_OK) {
         char path[1200];
         if (out_path) {
             snprintf(path, sizeof path, "%s", out_path);

@@ -36,9 +36,20 @@ void cf_metrics_set(cf_metrics *m, const char *name, double value)
             m->value[i] = value;
             return;
         }
-    if (m->n == CF_METRICS_MAX) return;
+    if (m->n == CF_METRICS_MAX || strlen(name) >= sizeof m->name[0]) {
+        if (m->dropped++ == 0) snprintf(m->first_dropped, sizeof m->first_dropped, "%s", name);
+        return;
+    }
     snprintf(m->name[m->n], sizeof m->name[0], "%s", name);
     m->value[m->n++] = value;
+}
+
+cf_status cf_metrics_check(const cf_metrics *m)
+{
+    if (m->dropped == 0) return CF_OK;
+    return cf_set_error(CF_ERR_INTERNAL, "%d metric(s) did not fit the report, the first '%s' (at most %d metrics of "
+                        "names under %d characters)", m->dropped, m->first_dropped, CF_METRICS_MAX,
+                        CF_METRIC_NAME_MAX - 1);
 }
 
 bool cf_metrics_get(const cf_metrics *m, const char *name, double *value)

@@ -7,18 +7,27 @@
 #include "layers/params.h"
 #include "recipes/recipe/recipe.h"
 
-#define CF_METRICS_MAX 48
+#define CF_METRICS_MAX 256
+#define CF_METRIC_NAME_MAX 64 /* bytes, with the terminating NUL */
 
 struct cf_run;
 
+/* The flat name -> value report of a training step or an evaluation (eval.json, metrics.jsonl). A metric that
+ * does not fit (more than CF_METRICS_MAX names, or a name of CF_METRIC_NAME_MAX bytes or more) is never
+ * written truncated or left out silently: it is counted in `dropped`, and cf_metrics_check fails naming the
+ * first one, so the evaluation that produced it fails instead of writing an incomplete report. */
 typedef struct cf_metrics {
     int n;
-    char name[CF_METRICS_MAX][32];
+    char name[CF_METRICS_MAX][CF_METRIC_NAME_MAX];
     double value[CF_METRICS_MAX];
+    int dropped;
+    char first_dropped[CF_METRIC_NAME_MAX];
 } cf_metrics;
 
 void cf_metrics_set(cf_metrics *m, const char *name, double value);
 bool cf_metrics_get(const cf_metrics *m, const char *name, double *value);
+/* CF_OK, or CF_ERR_INTERNAL naming the first metric that did not fit and how many did not. */
+cf_status cf_metrics_check(const cf_metrics *m);
 
 typedef struct cf_model cf_model;
 

@@ -94,6 +94,7 @@ cf_status cf_progress_log(cf_progress *p, int64_t step, double loss, double lr, 
 
 cf_status cf_progress_log_eval(cf_progress *p, int64_t step, const cf_metrics *m)
 {
+    CF_TRY(cf_metrics_check(m));
     if (p->jsonl) {
         cf_json j;
         begin_line(p, &j, step);
@@ -113,6 +114,7 @@ cf_status cf_progress_log_eval(cf_progress *p, int64_t step, const cf_metrics *m
 
 cf_status cf_write_metrics_json(const char *path, const cf_metrics *m)
 {
+    CF_TRY(cf_metrics_check(m));
     cf_json j;
     CF_TRY(cf_json_open(&j, path));
     cf_json_object(&j);

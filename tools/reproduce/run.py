@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Re-runs a paper's published tables and prints them beside the published numbers (tools/reproduce.sh).
 
-    run.py SPEC.json --cformer BIN --out DIR --seeds N [--threads T] [--smoke] [--dry-run] [--command STR]
+    run.py SPEC.json --cformer BIN --out DIR --seeds N [--threads T] [--smoke] [--resume] [--dry-run]
+           [--command STR]
 
 SPEC.json (recipes/<paper>/reproduce.json) holds
   smoke:  {set: [...]}: --set options every run adds under --smoke (see below)
@@ -25,6 +26,12 @@ Writes DIR/results.json (environment, every run's values and timings, each cell'
 and DIR/results.md, prints the Markdown, and exits 1 when a run fails or a cell has no value.
 The environment (commit, nproc, CPU model, BLAS kernel) is read by tools/reproduce.sh and passed in
 DIR/environment.json. --dry-run prints the commands and runs (and writes) nothing.
+--resume keeps what an interrupted reproduction into the same DIR finished: a training is reused when its log
+(runs/NAME-seedS.train.log) starts with the same command (the binary's path aside) and it ended (the run's
+train.done marker, or its eval.json); an evaluation when its eval.json exists and its log starts with the same
+command; neither when a run it starts from or is evaluated against (init_from, eval_ckpt) was run again.
+Anything else is run again, so a changed setting, seed or thread count retrains. Recipe files are not
+compared: after editing a recipe, reproduce into a new DIR.
 """
 import argparse
 import glob
@@ -118,12 +125,35 @@ def checkpoint(args, run_dir, step=None):
     return ckpts[-1]
 
 
-def run_logged(args, label, cmd, log_path, env):
+def same_command(log_path, cmd):
+    """True when log_path's first line is "$ " + cmd, the binary's path (argv[0]) left out of the comparison."""
+    try:
+        with open(log_path) as log:
+            first = log.readline()
+    except OSError:
+        return False
+    if not first.startswith("$ "):
+        return False
+    try:
+        logged = shlex.split(first[2:])
+    except ValueError:
+        return False
+    return logged[1:] == cmd[1:]
+
+
+def run_logged(args, label, cmd, log_path, env, done_paths=(), reusable=True):
     """Runs cmd (printing label) with its output in log_path; returns the wall seconds, or exits naming the
-    log's tail. With --dry-run, prints the command instead."""
+    log's tail. With --dry-run, prints the command instead. With --resume, a command whose log shows the same
+    command and one of whose done_paths exists is not run again (returns None) unless reusable is False."""
     if args.dry_run:
         print(shlex.join(cmd))
         return 0.0
+    if args.resume and reusable and any(os.path.exists(p) for p in done_paths) and same_command(log_path, cmd):
+        print(label + " reused", flush=True)
+        return None
+    for p in done_paths:  # a rerun must not leave an older result that looks finished
+        if os.path.exists(p):
+            os.remove(p)
     print(label, flush=True)
     t0 = time.monotonic()
     with open(log_path, "w") as log:
@@ -176,7 +206,18 @@ def train_and_eval(args, spec, seed_index, env):
         if "init_from" in r:
             src = done[r["init_from"]["run"]]["run_dir"]
             cmd += ["--init-from", checkpoint(args, src, None if args.smoke else r["init_from"]["step"])]
-        train_s = run_logged(args, f"  train {r['name']} seed {seed} ...", cmd, run_dir + ".train.log", env)
+        eval_json = os.path.join(run_dir, "eval.json")
+        train_done = run_dir + ".train.done"
+        done_paths = (train_done, eval_json) if r.get("eval", True) else (train_done,)
+        # a run started from, or evaluated against, a run trained again now must be run again too
+        sources = [r["init_from"]["run"]] if "init_from" in r else []
+        sources += list(r.get("eval_ckpt", {}).values())
+        reusable = all(done[d].get("reused", False) for d in sources)
+        train_s = run_logged(args, f"  train {r['name']} seed {seed} ...", cmd, run_dir + ".train.log", env,
+                             done_paths, reusable)
+        if train_s is not None and not args.dry_run:
+            with open(train_done, "w") as f:
+                f.write("trained\n")
         ckpt = checkpoint(args, run_dir)
         ev_values, eval_s = {}, 0.0
         if r.get("eval", True):
@@ -185,22 +226,24 @@ def train_and_eval(args, spec, seed_index, env):
                 ev += sets([f"train.threads={args.threads}"], args.out)
             for key, other in r.get("eval_ckpt", {}).items():
                 ev += ["--set", f"{key}={checkpoint(args, done[other]['run_dir'])}"]
-            eval_json = os.path.join(run_dir, "eval.json")
             cmd = [args.cformer, "eval", "--checkpoint", ckpt, "--out", eval_json] + ev
-            eval_s = run_logged(args, f"  eval  {r['name']} seed {seed} ...", cmd, run_dir + ".eval.log", env)
+            eval_s = run_logged(args, f"  eval  {r['name']} seed {seed} ...", cmd, run_dir + ".eval.log", env,
+                                (eval_json,) if train_s is None else (), reusable)
             if not args.dry_run:
                 with open(eval_json) as f:
                     ev_values = json.load(f)
         if args.dry_run:
-            done[r["name"]] = {"run_dir": run_dir}
+            done[r["name"]] = {"run_dir": run_dir, "reused": False}
             continue
         last = {}  # each key's value on the last line that has it (training and validation lines alternate)
         with open(os.path.join(run_dir, "metrics.jsonl")) as f:
             for line in f:
                 if line.strip():
                     last.update(json.loads(line))
-        done[r["name"]] = {"seed": seed, "run_dir": run_dir, "checkpoint": ckpt, "train_s": round(train_s, 1),
-                           "eval_s": round(eval_s, 1), "eval": ev_values, "train": last}
+        done[r["name"]] = {"seed": seed, "run_dir": run_dir, "checkpoint": ckpt,
+                           "train_s": None if train_s is None else round(train_s, 1),
+                           "eval_s": None if eval_s is None else round(eval_s, 1),
+                           "reused": train_s is None, "eval": ev_values, "train": last}
     return done
 
 
@@ -261,7 +304,7 @@ def markdown(result):
            f"`{result['command']}`", "",
            "| | |", "|---|---|"]
     for k in ("date", "commit", "nproc", "cpu_model", "blas", "blas_config", "threads", "omp_wait_policy",
-              "seeds", "smoke", "wall_s"):
+              "seeds", "smoke", "wall_s", "reused_runs"):
         v = result.get(k, env.get(k))
         out.append(f"| {k} | {v} |")
     for t in result["tables"]:
@@ -295,6 +338,7 @@ def main():
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--resume", action="store_true")
     ap.add_argument("--dry-run", action="store_true")
     ap.add_argument("--command", default="")
     args = ap.parse_args()
@@ -322,6 +366,7 @@ def main():
     tables, missing = build_tables(spec, per_seed)
     result = {"format": "cformer-reproduce", "version": 1, "paper": spec["paper"], "command": args.command,
               "seeds": args.seeds, "smoke": args.smoke, "wall_s": round(time.monotonic() - t0, 1),
+              "reused_runs": sum(r["reused"] for s in per_seed for r in s.values()),
               "environment": env_info, "tables": tables,
               "runs": [{name: {k: v for k, v in r.items() if k != "eval"}
                         for name, r in s.items()} for s in per_seed],
