@@ -1,5 +1,5 @@
 /* `cformer plot forecast EVAL.json [-o FILE.png]`: the windows a forecasting evaluation saved (eval.json key
- * "forecast", written with eval.plot_windows; recipes/autoformer/eval.c) as one panel per window: the input
+ * "forecast", written with eval.plot_windows by a forecasting paper's evaluation) as one panel per window: the input
  * steps and the truth after them in grey and black, the model's forecast in blue and the seasonal-naive
  * forecast in orange, against the step relative to the forecast's start (negative: the input). Default
  * output: forecast.png beside EVAL.json.

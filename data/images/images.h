@@ -13,7 +13,8 @@
  *     images  f32 [rows, C, out_h, out_w]   augmented and normalised (augment.h)
  *     labels  i64 [rows]                    the item's own label
  *     targets f32 [rows, classes]           soft targets (mixup / cutmix / smoothing), each row sums to 1
- * Its cf_data_info: vocab = classes (labels in [0, vocab)), frames = 1, frame_h x frame_w = out_h x out_w.
+ * Its cf_data_info: vocab = classes (labels in [0, vocab)), units = channels, frames = 1, frame_h x frame_w =
+ * out_h x out_w.
  * Draws are keyed by (seed, index, epoch) so a resume repeats them; get() allocates nothing.
  *
  *     cf_image_source *s = cf_image_source_idx("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz");

@@ -174,6 +174,7 @@ cf_dataset *cf_images_dataset_open(cf_image_source *src, const cf_augment *aug, 
     d->base.info.channels = 0;
     d->base.info.frame_h = a->out_h, d->base.info.frame_w = a->out_w, d->base.info.frames = 1;
     d->base.info.vocab = src->classes;
+    d->base.info.units = src->c; /* image channels */
     if (items) memcpy(d->items, items, sizeof *items * (size_t)count);
     d->src = src, d->aug = *a, d->seed = seed;
     return &d->base;

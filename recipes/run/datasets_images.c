@@ -15,6 +15,7 @@
  */
 #include "data/images/images.h"
 #include "recipes/run/limits.h"
+#include "recipes/run/datasets_images.h"
 #include "recipes/run/registry_internal.h"
 
 #include <stdlib.h>
@@ -62,6 +63,46 @@ static cf_image_source *open_source(cf_recipe *r, const char *fmt, const char *p
     return cf_image_source_folder(sub, h, w, c);
 }
 
+cf_status cf_images_augment_from_recipe(cf_recipe *r, const cf_image_source *src, bool train, cf_augment *a,
+                                       uint64_t *seed)
+{
+    cf_augment_defaults(a, src->c, (int)cf_recipe_int_in(r, "data.height", src->h, 1, CF_IMAGE_MAX_SIDE),
+                        (int)cf_recipe_int_in(r, "data.width", src->w, 1, CF_IMAGE_MAX_SIDE), src->classes);
+    double mean[CF_AUGMENT_MAX_CHANNELS], sd[CF_AUGMENT_MAX_CHANNELS], zero = 0, one = 1, sc[2], ra[2];
+    int nm = cf_recipe_float_list_in(r, "data.mean", mean, CF_AUGMENT_MAX_CHANNELS, &zero, 1, -10, 10);
+    int ns = cf_recipe_float_list_in(r, "data.std", sd, CF_AUGMENT_MAX_CHANNELS, &one, 1, 1e-6, 1e6);
+    for (int c = 0; c < src->c; c++) a->mean[c] = (float)mean[nm == 1 ? 0 : c < nm ? c : 0], a->std[c] = (float)sd[ns == 1 ? 0 : c < ns ? c : 0];
+    if ((nm > 1 && nm != src->c) || (ns > 1 && ns != src->c))
+        cf_recipe_fail(r, nm > 1 && nm != src->c ? "data.mean" : "data.std", CF_ERR_ARG,
+                       "needs one value or one per channel (%d), not %d", src->c, nm > 1 && nm != src->c ? nm : ns);
+    const double dsc[2] = {0.08, 1.0}, dra[2] = {3.0 / 4.0, 4.0 / 3.0};
+    int nsc = cf_recipe_float_list_in(r, "data.augment.scale", sc, 2, dsc, 2, 1e-6, 1);
+    int nra = cf_recipe_float_list_in(r, "data.augment.ratio", ra, 2, dra, 2, 1e-3, 1e3);
+    if ((nsc >= 0 && nsc != 2) || (nra >= 0 && nra != 2) || (nsc == 2 && sc[0] > sc[1]) || (nra == 2 && ra[0] > ra[1]))
+        cf_recipe_fail(r, nsc != 2 || sc[0] > sc[1] ? "data.augment.scale" : "data.augment.ratio", CF_ERR_ARG, "needs [lo, hi] with lo <= hi");
+    *seed = (uint64_t)cf_recipe_int_in(r, "data.seed", 0, 0, CF_MAX_SEED);
+    if (train) {
+        a->crop = cf_recipe_bool(r, "data.augment.crop", false), a->flip = cf_recipe_bool(r, "data.augment.flip", false);
+        a->scale_lo = sc[0], a->scale_hi = sc[1], a->ratio_lo = ra[0], a->ratio_hi = ra[1];
+        a->mixup_alpha = cf_recipe_float_in(r, "data.augment.mixup", 0, 0, 100, CF_RANGE_CLOSED);
+        a->cutmix_alpha = cf_recipe_float_in(r, "data.augment.cutmix", 0, 0, 100, CF_RANGE_CLOSED);
+        a->mix_prob = cf_recipe_float_in(r, "data.augment.mix_prob", 1, 0, 1, CF_RANGE_CLOSED);
+        a->smoothing = cf_recipe_float_in(r, "data.augment.smoothing", 0, 0, 1, CF_RANGE_OPEN_HI);
+    }
+    return cf_recipe_status(r);
+}
+
+cf_dataset *cf_images_dataset_from_memory(cf_recipe *r, bool train, uint8_t *px, int32_t *lab, int64_t n, int64_t h,
+                                          int64_t w, int64_t c, int64_t classes, const char *name)
+{
+    cf_image_source *src = cf_image_source_memory(px, lab, n, h, w, c, classes, name);
+    if (!src) return NULL;
+    cf_augment a;
+    uint64_t seed = 0;
+    if (cf_images_augment_from_recipe(r, src, train, &a, &seed) != CF_OK) return cf_image_source_free(src), NULL;
+    return cf_images_dataset_open(src, &a, seed, NULL, n, name);
+}
+
 static cf_dataset *images_factory(void *rl, const char *split)
 {
     cf_recipe *r = rl;
@@ -78,29 +119,8 @@ static cf_dataset *images_factory(void *rl, const char *split)
     if (!src) return NULL;
     double frac = cf_recipe_float_in(r, "data.val_fraction", 0.1, 0, 1, CF_RANGE_OPEN);
     cf_augment a;
-    cf_augment_defaults(&a, src->c, (int)cf_recipe_int_in(r, "data.height", src->h, 1, CF_IMAGE_MAX_SIDE),
-                        (int)cf_recipe_int_in(r, "data.width", src->w, 1, CF_IMAGE_MAX_SIDE), src->classes);
-    double mean[CF_AUGMENT_MAX_CHANNELS], sd[CF_AUGMENT_MAX_CHANNELS], zero = 0, one = 1, sc[2], ra[2];
-    int nm = cf_recipe_float_list_in(r, "data.mean", mean, CF_AUGMENT_MAX_CHANNELS, &zero, 1, -10, 10);
-    int ns = cf_recipe_float_list_in(r, "data.std", sd, CF_AUGMENT_MAX_CHANNELS, &one, 1, 1e-6, 1e6);
-    for (int c = 0; c < src->c; c++) a.mean[c] = (float)mean[nm == 1 ? 0 : c < nm ? c : 0], a.std[c] = (float)sd[ns == 1 ? 0 : c < ns ? c : 0];
-    if ((nm > 1 && nm != src->c) || (ns > 1 && ns != src->c))
-        cf_recipe_fail(r, nm > 1 && nm != src->c ? "data.mean" : "data.std", CF_ERR_ARG,
-                       "needs one value or one per channel (%d), not %d", src->c, nm > 1 && nm != src->c ? nm : ns);
-    const double dsc[2] = {0.08, 1.0}, dra[2] = {3.0 / 4.0, 4.0 / 3.0};
-    int nsc = cf_recipe_float_list_in(r, "data.augment.scale", sc, 2, dsc, 2, 1e-6, 1);
-    int nra = cf_recipe_float_list_in(r, "data.augment.ratio", ra, 2, dra, 2, 1e-3, 1e3);
-    if ((nsc >= 0 && nsc != 2) || (nra >= 0 && nra != 2) || (nsc == 2 && sc[0] > sc[1]) || (nra == 2 && ra[0] > ra[1]))
-        cf_recipe_fail(r, nsc != 2 || sc[0] > sc[1] ? "data.augment.scale" : "data.augment.ratio", CF_ERR_ARG, "needs [lo, hi] with lo <= hi");
-    uint64_t seed = (uint64_t)cf_recipe_int_in(r, "data.seed", 0, 0, CF_MAX_SEED);
-    if (train) {
-        a.crop = cf_recipe_bool(r, "data.augment.crop", false), a.flip = cf_recipe_bool(r, "data.augment.flip", false);
-        a.scale_lo = sc[0], a.scale_hi = sc[1], a.ratio_lo = ra[0], a.ratio_hi = ra[1];
-        a.mixup_alpha = cf_recipe_float_in(r, "data.augment.mixup", 0, 0, 100, CF_RANGE_CLOSED);
-        a.cutmix_alpha = cf_recipe_float_in(r, "data.augment.cutmix", 0, 0, 100, CF_RANGE_CLOSED);
-        a.mix_prob = cf_recipe_float_in(r, "data.augment.mix_prob", 1, 0, 1, CF_RANGE_CLOSED);
-        a.smoothing = cf_recipe_float_in(r, "data.augment.smoothing", 0, 0, 1, CF_RANGE_OPEN_HI);
-    }
+    uint64_t seed = 0;
+    cf_images_augment_from_recipe(r, src, train, &a, &seed);
     if (cf_recipe_status(r) != CF_OK) return cf_image_source_free(src), NULL;
     char name[256];
     snprintf(name, sizeof name, "images %s [%s]", path, split);
