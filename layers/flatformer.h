@@ -157,4 +157,28 @@ cf_tensor *cf_ff_encoder_fwd(cf_ctx *ctx, const cf_ff_encoder *e, cf_tensor *x, 
 /* Pillar features [P, C] into a zero canvas [B, C, ny, nx] at their (y, x) (index_add; backward gathers). */
 cf_tensor *cf_ff_bev_scatter(cf_ctx *ctx, cf_tensor *f, const cf_ff_pillars *pl, int64_t nx, int64_t ny);
 
+/* ---- dense part: BEV backbone and CenterPoint head (section 4; the small configuration) ---- */
+
+/* Two 3x3 conv + BN + ReLU (the first with stride `stride`), a shared 3x3 conv + BN + ReLU, and a 3x3 conv
+ * to CF_FF_HEAD_OUT maps: heat-map (3 classes, bias -2.19), centre offset (2), height (1), log size (3),
+ * rotation (sin, cos). BN on batch statistics, as in the VFE. */
+#define CF_FF_NCLASS 3
+#define CF_FF_HEAD_OUT (CF_FF_NCLASS + 8)
+typedef struct cf_ff_head {
+    cf_tensor *w[3], *bn_w[3], *bn_b[3];
+    cf_tensor *out_w, *out_b;
+    int64_t in, mid, stride;
+} cf_ff_head;
+cf_status cf_ff_head_init(cf_ff_head *h, cf_params *ps, const char *name, int64_t in, int64_t mid, int64_t stride);
+/* bev [B, in, ny, nx] -> [B, CF_FF_HEAD_OUT, ny / stride, nx / stride] (heat-map logits first) */
+cf_tensor *cf_ff_head_fwd(cf_ctx *ctx, const cf_ff_head *h, cf_tensor *bev);
+
+/* CenterPoint's loss: Gaussian focal loss (alpha 2, beta 4) on the heat-map, normalised by the number of
+ * objects, plus reg_weight x L1 on the 8 box values at each object's centre cell.
+ * heat [B, 3, H, W] the Gaussian targets (1 at each centre); cells i64 [M] the centre cells (flat index
+ * b*H*W + y*W + x) and box [M, 8] their targets (offset 2, z, log l w h, sin, cos); M may be 0.
+ * out_heat / out_box (may be NULL) receive the two terms' values. */
+cf_tensor *cf_ff_center_loss(cf_ctx *ctx, cf_tensor *pred, cf_tensor *heat, cf_tensor *cells, cf_tensor *box,
+                             double reg_weight, double *out_heat, double *out_box);
+
 #endif
