@@ -34,10 +34,11 @@ cf_tensor *ff_forward(ff_model *m, cf_ctx *ctx, const cf_batch *b, cf_ff_pillars
 /* The peaks of a head output frame -> boxes (score >= thr), rotated NMS per class; returns the count. */
 int ff_decode(const ff_model *m, const cf_tensor *pred, int frame, cf_det *out, int max);
 
-/* The `lidar` dataset (data.type: lidar) and `cformer data lidar-scenes`, `cformer run pointcloud-bench`. */
+/* The `lidar` dataset (data.type: lidar) and `cformer data lidar-scenes`, `cformer run pointcloud-bench`, `cformer run flatformer-encoder-bench`. */
 cf_dataset *ff_lidar_factory(void *recipe_like, const char *split);
 int ff_scenes_cmd(int argc, char **argv);
 int ff_scenes_describe(const char *path);
 int ff_bench_cmd(int argc, char **argv);
+int ff_encoder_bench_cmd(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static const cf_data_generator generators[] = {
 };
 static const cf_paper_command commands[] = {
     {"pointcloud-bench", "loader throughput (points/s) of KITTI .bin, PLY and PCD", "[--scenes N] [--repeats R] [--json FILE]", ff_bench_cmd},
+    {"flatformer-encoder-bench", "encoder ms/frame and padding of flatformer, no-shift and window-padded, measured in one run", "[--frames N] [--repeats R] [--json FILE]", ff_encoder_bench_cmd},
     {0},
 };
 
