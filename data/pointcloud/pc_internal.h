@@ -2,7 +2,11 @@
 #ifndef CF_PC_INTERNAL_H
 #define CF_PC_INTERNAL_H
 
+#include "autograd/fileio.h"
+#include "data/pointcloud/pointcloud.h"
+
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef enum { PC_I8, PC_U8, PC_I16, PC_U16, PC_I32, PC_U32, PC_F32, PC_F64, PC_I64, PC_U64 } pc_type;
@@ -41,6 +45,19 @@ static inline double pc_load(const uint8_t *p, pc_type t, int be)
     }
     }
     return 0;
+}
+
+/* The path twin of a reader of bytes: reads the whole file (at most max bytes) and parses it, naming the path. */
+typedef cf_status (*pc_parse_fn)(const uint8_t *buf, size_t n, const char *name, cf_points *out);
+static inline cf_status pc_read_file(const char *path, size_t max, pc_parse_fn parse, cf_points *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t n;
+    char *buf = cf_read_file(path, max, &n);
+    if (!buf) return cf_last_status();
+    cf_status st = parse((const uint8_t *)buf, n, path, out);
+    free(buf);
+    return st;
 }
 
 #endif

@@ -334,16 +334,7 @@ done:
     return st;
 }
 
-cf_status cf_pcd_read(const char *path, cf_points *out)
-{
-    memset(out, 0, sizeof *out);
-    size_t n;
-    char *buf = cf_read_file(path, PCD_MAX_FILE, &n);
-    if (!buf) return cf_last_status();
-    cf_status st = cf_pcd_parse((const uint8_t *)buf, n, path, out);
-    free(buf);
-    return st;
-}
+cf_status cf_pcd_read(const char *path, cf_points *out) { return pc_read_file(path, PCD_MAX_FILE, cf_pcd_parse, out); }
 
 cf_status cf_pcd_write(const char *path, const cf_points *p, cf_pcd_format fmt)
 {

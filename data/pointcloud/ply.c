@@ -288,16 +288,7 @@ done:
     return st;
 }
 
-cf_status cf_ply_read(const char *path, cf_points *out)
-{
-    memset(out, 0, sizeof *out);
-    size_t n;
-    char *buf = cf_read_file(path, PLY_MAX_FILE, &n);
-    if (!buf) return cf_last_status();
-    cf_status st = cf_ply_parse((const uint8_t *)buf, n, path, out);
-    free(buf);
-    return st;
-}
+cf_status cf_ply_read(const char *path, cf_points *out) { return pc_read_file(path, PLY_MAX_FILE, cf_ply_parse, out); }
 
 static void put_scalar(cf_atomic_file *af, const void *p, int size, int be)
 {

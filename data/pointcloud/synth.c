@@ -65,6 +65,22 @@ static int overlaps(const solid *s, int n, float x, float y, float r)
     return 0;
 }
 
+/* puts b (its size set) at uniform draws (ux, uy, uyaw) in [-lim, lim]^2 on the ground; adds it to the solids and
+ * returns 1 unless it lands within 3 m of the sensor or on another solid */
+static int place(solid *s, int *ns, cf_box3d *b, double ux, double uy, double uyaw, float lim, float ground, float intensity)
+{
+    b->x = (float)((2 * ux - 1) * lim);
+    b->y = (float)((2 * uy - 1) * lim);
+    b->yaw = (float)((2 * uyaw - 1) * CF_PC_PI);
+    b->z = ground + 0.5f * b->h;
+    float r = 0.5f * sqrtf(b->l * b->l + b->w * b->w);
+    if (b->x * b->x + b->y * b->y < 9.0f || overlaps(s, *ns, b->x, b->y, r)) return 0;
+    s[*ns].b = *b;
+    s[*ns].intensity = intensity;
+    (*ns)++;
+    return 1;
+}
+
 cf_status cf_lidar_scene(const cf_lidar_scene_cfg *c, uint64_t seed, uint64_t index, cf_points *out, cf_boxes *boxes)
 {
     memset(out, 0, sizeof *out);
@@ -89,15 +105,8 @@ cf_status cf_lidar_scene(const cf_lidar_scene_cfg *c, uint64_t seed, uint64_t in
         b.l = size[cls][0] * (float)(0.9 + 0.2 * U());
         b.w = size[cls][1] * (float)(0.9 + 0.2 * U());
         b.h = size[cls][2] * (float)(0.9 + 0.2 * U());
-        b.x = (float)((2 * U() - 1) * lim);
-        b.y = (float)((2 * U() - 1) * lim);
-        b.yaw = (float)((2 * U() - 1) * CF_PC_PI);
-        b.z = ground + 0.5f * b.h;
-        float r = 0.5f * sqrtf(b.l * b.l + b.w * b.w);
-        if (b.x * b.x + b.y * b.y < 9.0f || overlaps(s, ns, b.x, b.y, r)) continue;
-        s[ns].b = b;
-        s[ns].intensity = refl[cls];
-        ns++;
+        double ux = U(), uy = U(), uyaw = U();
+        if (!place(s, &ns, &b, ux, uy, uyaw, lim, ground, refl[cls])) continue;
         CF_TRY(cf_boxes_push(boxes, &b));
     }
     for (int k = 0, tries = 0; k < c->clutter && tries < 200 * (c->clutter + 1); tries++) {
@@ -107,15 +116,8 @@ cf_status cf_lidar_scene(const cf_lidar_scene_cfg *c, uint64_t seed, uint64_t in
         b.l = wall ? (float)(3 + 5 * U()) : 0.3f;
         b.w = 0.3f;
         b.h = wall ? 2.5f : (float)(3 + 2 * U());
-        b.x = (float)((2 * U() - 1) * lim);
-        b.y = (float)((2 * U() - 1) * lim);
-        b.yaw = (float)((2 * U() - 1) * CF_PC_PI);
-        b.z = ground + 0.5f * b.h;
-        float r = 0.5f * sqrtf(b.l * b.l + b.w * b.w);
-        if (b.x * b.x + b.y * b.y < 9.0f || overlaps(s, ns, b.x, b.y, r)) continue;
-        s[ns].b = b;
-        s[ns].intensity = 0.25f;
-        ns++;
+        double ux = U(), uy = U(), uyaw = U();
+        if (!place(s, &ns, &b, ux, uy, uyaw, lim, ground, 0.25f)) continue;
         k++;
     }
     int64_t cap = (int64_t)c->rings * c->azimuths;
