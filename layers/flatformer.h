@@ -9,11 +9,12 @@
  *
  * The pipeline on a batch of B frames (points [B, Nmax, 4] and counts):
  *
- *     cf_ff_pillars pl;  cf_ff_pillarize(ctx, &grid, pts, counts, B, &pl);      // dynamic voxelisation
+ *     cf_ff_pillars pl;  cf_ff_pillarize(ctx, &grid, CF_F32, pts, counts, B, Nmax, &pl); // dynamic voxelisation
  *     cf_tensor *f = cf_ff_vfe_fwd(ctx, &vfe, pl.point_feat, pl.point_pillar, pl.npillars); // [P, C]
- *     f = cf_ff_encoder_fwd(ctx, &enc, f, &pl, &stats);                           // [P, C]
- *     cf_tensor *bev = cf_ff_bev_scatter(ctx, f, &pl);                            // [B, C, ny, nx]
- *     cf_ff_head_out h = cf_ff_head_fwd(ctx, &head, bev);                         // heat-map and box maps
+ *     f = cf_ff_encoder_fwd(ctx, &enc, f, &pl, grid.nx, grid.ny, &stats);        // [P, C]
+ *     cf_tensor *bev = cf_ff_bev_scatter(ctx, f, &pl, grid.nx, grid.ny);          // [B, C, ny, nx]
+ *     cf_tensor *out = cf_ff_head_fwd(ctx, &head, bev);                           // [B, 11, ny/s, nx/s]
+ *     cf_tensor *loss = cf_ff_center_loss(ctx, out, heat, cells, box, 2.0, NULL, NULL);
  *
  * Index tensors and mappings live in the step arena (no malloc after the first step). Pillars are numbered
  * in (frame, y, x) order. Points outside the grid's range are dropped and COUNTED (pl.dropped), never lost
