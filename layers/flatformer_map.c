@@ -182,7 +182,7 @@ cf_status cf_ff_group_layout(cf_ctx *ctx, const cf_ff_pillars *pl, int64_t G, in
     for (int b = 0; b < pl->B; b++) {
         int64_t s = pl->frame_start[b], n = pl->frame_start[b + 1] - s;
         if (n == 0) continue;
-        if (n < G) { /* one group: the frame's pillars then masked dummies (the pitfall of spec'd code: it read the previous frame) */
+        if (n < G) { /* one group: the frame's pillars then masked dummies (the released code indexes into the previous frame here) */
             for (int64_t t = 0; t < G; t++) {
                 idx[slot + t] = t < n ? ids[s + t] : P;
                 if (t >= n) pad[slot + t] = true;

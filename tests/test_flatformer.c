@@ -2,7 +2,7 @@
  *  - equal-size grouping (section 3.1): the sort is a permutation per frame, every group has exactly G slots,
  *    duplicates only at the start of a frame's last group, a frame with fewer than G pillars padded with masked
  *    dummies, each pillar's output slot holds that pillar, frames never share a group;
- *  - window-based sorting (released code, spec'd key): on a full grid every window's pillars form one
+ *  - window-based sorting (the released code's key): on a full grid every window's pillars form one
  *    contiguous run in the sorted order, for both axes and the shift;
  *  - group attention == dense attention over all pillars masked to the groups (the layer gathers, attends and
  *    scatters exactly as the masked dense computation);
