@@ -12,6 +12,7 @@
 #include "autograd/ops/norm.h"
 #include "autograd/ops/random.h"
 #include "autograd/ops/reduce.h"
+#include "autograd/ops/segment.h"
 #include "autograd/ops/shape.h"
 #include "autograd/ops/sort.h"
 #include "autograd/ops/spike.h"

@@ -2,6 +2,7 @@
  * two of each (cut short, a flipped byte): `make_seeds tests/fuzz/corpus`. The committed corpus came from it;
  * rerun it after a format change. Text seeds (recipes, CSV) are written literally. */
 #include "data/mazes/maze.h"
+#include "data/pointcloud/pointcloud.h"
 #include "data/spikes/spikes.h"
 #include "data/text/bpe.h"
 #include "layers/params.h"
@@ -208,6 +209,34 @@ static void texts(void)
     put_text("fuzz_recipe", "bad.yaml", "model:\n  type: [a, {b: c}]\n  type: d\nbogus: 1\n---\nx: 1\n");
 }
 
+/* one small scene in every point-cloud format the readers take, its labels and calibration */
+static void pointclouds(void)
+{
+    cf_points p = {0};
+    p.n = 5;
+    p.xyzi = malloc(5 * 4 * sizeof(float));
+    for (int i = 0; i < 20; i++) p.xyzi[i] = 0.5f * (float)i - 2.0f;
+    static const struct { const char *name; int ply, fmt; } f[] = {
+        {"a.ply", 1, CF_PLY_ASCII}, {"le.ply", 1, CF_PLY_BINARY_LE}, {"be.ply", 1, CF_PLY_BINARY_BE},
+        {"a.pcd", 0, CF_PCD_ASCII}, {"b.pcd", 0, CF_PCD_BINARY}, {"c.pcd", 0, CF_PCD_BINARY_COMPRESSED},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+        const char *path = at("fuzz_pointcloud", f[i].name);
+        check(f[i].ply ? cf_ply_write(path, &p, (cf_ply_format)f[i].fmt, 1) : cf_pcd_write(path, &p, (cf_pcd_format)f[i].fmt), f[i].name);
+        malformed("fuzz_pointcloud", f[i].name);
+    }
+    check(cf_kitti_bin_write(at("fuzz_pointcloud", "k.bin"), &p), "k.bin");
+    cf_points_free(&p);
+    cf_boxes b = {0};
+    cf_box3d box = {CF_PC_CAR, 5, 1, -0.9f, 4.5f, 1.9f, 1.6f, 0.3f};
+    cf_boxes_push(&b, &box);
+    check(cf_kitti_labels_write(at("fuzz_pointcloud", "label.txt"), &b, NULL), "label.txt");
+    cf_boxes_free(&b);
+    cf_kitti_calib c;
+    cf_kitti_calib_default(&c);
+    check(cf_kitti_calib_write(at("fuzz_pointcloud", "calib.txt"), &c), "calib.txt");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -223,5 +252,6 @@ int main(int argc, char **argv)
     npys();
     texts();
     jsons();
+    pointclouds();
     return 0;
 }
