@@ -8,6 +8,10 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 check() { if "$@"; then ok; else bad "$*"; fi; }
+# `cmd | has [grep options] PATTERN`: grep -q that reads all of its input first. A bare `cmd | grep -q` exits at
+# the first match, and under pipefail a writer still writing then dies of SIGPIPE and fails the pipeline: a
+# check that passes or fails by timing.
+has() { local in; in=$(cat); grep -q "$@" <<<"$in"; }
 # Exits 77 (CTest: skipped) when the build directory $1 was configured without HDF5: these scripts train and
 # evaluate, and checkpoints are HDF5.
 needs_hdf5() {

@@ -60,7 +60,7 @@ expect_error() { # message, then the train arguments
     shift
     out=$("$cformer" train "$root/recipes/algoformer/algoformer.yaml" --run-dir "$tmp/err" "${small[@]}" "$@" 2>&1) &&
         { bad "accepted: $*"; return; }
-    echo "$out" | grep -q -- "$want" && ok || bad "$*: message: $out"
+    echo "$out" | has -- "$want" && ok || bad "$*: message: $out"
 }
 expect_error "data.shuffle: icl_regression needs data.shuffle: false" --set data.shuffle=true
 expect_error "model.window: 4 < model.loops 8 needs model.inject: true" --set model.inject=false

@@ -9,13 +9,13 @@ needs_hdf5 "${3:-.}"
 cformer=$1 root=$2
 
 # 1. cformer data series
-"$cformer" data series --help | grep -q -- "--out FILE.csv" && ok || bad "data series --help"
+"$cformer" data series --help | has -- "--out FILE.csv" && ok || bad "data series --help"
 "$cformer" data series --rows 5 >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "missing --out accepted"
 out=$("$cformer" data series --out "$tmp/s.csv" --rows 1 2>&1); [ $? -eq 2 ] && ok || bad "1 row accepted"
-echo "$out" | grep -q -- "--rows" && ok || bad "rows message: $out"
+echo "$out" | has -- "--rows" && ok || bad "rows message: $out"
 out=$("$cformer" data series --out "$tmp/s.csv" --rows 1500 --seed 3) || bad "data series: $out"
-head -1 "$tmp/s.csv" | grep -qx "date,V0,V1,V2,OT" && ok || bad "header: $(head -1 "$tmp/s.csv")"
-sed -n 2p "$tmp/s.csv" | grep -q "^2016-07-01 00:00:00," && ok || bad "first date"
+head -1 "$tmp/s.csv" | has -x "date,V0,V1,V2,OT" && ok || bad "header: $(head -1 "$tmp/s.csv")"
+sed -n 2p "$tmp/s.csv" | has "^2016-07-01 00:00:00," && ok || bad "first date"
 [ "$(wc -l <"$tmp/s.csv")" -eq 1501 ] && ok || bad "rows"
 "$cformer" data series --out "$tmp/s2.csv" --rows 1500 --seed 3 >/dev/null && cmp -s "$tmp/s.csv" "$tmp/s2.csv" && ok ||
     bad "generation is not deterministic"
@@ -91,40 +91,40 @@ e["forecast"]["windows"][1]["truth"].pop()
 json.dump(e, open(sys.argv[2], "w"), indent=1)
 PY
 out=$("$cformer" plot forecast "$tmp/badfc.json" -o "$tmp/bad.png" 2>&1); rc=$?
-[ $rc -eq 1 ] && echo "$out" | grep -q "badfc.json: forecast window 1: \"truth\" has 23 values, the others 24" &&
+[ $rc -eq 1 ] && echo "$out" | has "badfc.json: forecast window 1: \"truth\" has 23 values, the others 24" &&
     [ ! -e "$tmp/bad.png" ] && ok || bad "bad forecast (rc $rc): $out"
 out=$("$cformer" plot forecast "$tmp/run-autoformer.eval.log" 2>&1); [ $? -eq 1 ] && ok || bad "plot of a non-JSON file: $out"
 out=$("$cformer" train "$root/recipes/autoformer/autoformer.yaml" --run-dir "$tmp/e-0" "${small[@]}" \
       --set eval.plot_windows=17 2>&1) && bad "17 plot windows accepted"
-echo "$out" | grep -q "eval.plot_windows" && ok || bad "plot_windows message: $out"
+echo "$out" | has "eval.plot_windows" && ok || bad "plot_windows message: $out"
 
 # 3. errors name the key, the file, the line and the column
 run="$tmp/e"
 out=$("$cformer" train "$root/recipes/autoformer/autoformer.yaml" --run-dir "$run-1" "${small[@]}" \
       --set model.moving_avg=24 2>&1) && bad "even moving_avg accepted"
-echo "$out" | grep -q "model.moving_avg: 24 must be odd" && ok || bad "moving_avg message: $out"
+echo "$out" | has "model.moving_avg: 24 must be odd" && ok || bad "moving_avg message: $out"
 out=$("$cformer" train "$root/recipes/autoformer/autoformer.yaml" --run-dir "$run-2" "${small[@]}" \
       --set data.features=X 2>&1) && bad "unknown features accepted"
-echo "$out" | grep -q "data.features: unknown value 'X'" && ok || bad "features message: $out"
+echo "$out" | has "data.features: unknown value 'X'" && ok || bad "features message: $out"
 out=$("$cformer" train "$root/recipes/autoformer/autoformer.yaml" --run-dir "$run-3" "${small[@]}" \
       --set 'eval.horizons=[48]' 2>&1) && bad "horizon beyond pred_len accepted"
-echo "$out" | grep -q "eval.horizons: 48 is beyond data.pred_len 24" && ok || bad "horizons message: $out"
+echo "$out" | has "eval.horizons: 48 is beyond data.pred_len 24" && ok || bad "horizons message: $out"
 cp "$tmp/s.csv" "$tmp/bad.csv"
 sed -i '7s/,[^,]*$/,oops/' "$tmp/bad.csv"
 out=$("$cformer" train "$root/recipes/autoformer/autoformer.yaml" --run-dir "$run-4" "${small[@]}" \
       --set data.path="$tmp/bad.csv" 2>&1) && bad "a text cell accepted"
-echo "$out" | grep -q "bad.csv:7: column 5 'OT': 'oops' is not a finite number" && ok || bad "cell message: $out"
+echo "$out" | has "bad.csv:7: column 5 'OT': 'oops' is not a finite number" && ok || bad "cell message: $out"
 # a missing file is written by data.generate (the recipe's synthetic series)
 "$cformer" train "$root/recipes/autoformer/autoformer.yaml" --run-dir "$run-5" "${small[@]}" \
     --set data.path="$tmp/gen/none.csv" --set data.generate.rows=1200 >/dev/null 2>&1 || bad "data.generate failed"
-[ "$(wc -l <"$tmp/gen/none.csv")" -eq 1201 ] && head -1 "$tmp/gen/none.csv" | grep -qx "date,V0,V1,V2,OT" && ok ||
+[ "$(wc -l <"$tmp/gen/none.csv")" -eq 1201 ] && head -1 "$tmp/gen/none.csv" | has -x "date,V0,V1,V2,OT" && ok ||
     bad "data.generate did not write the series"
 
 # 4. the real-data script's conversion (without apt: a statsmodels-style CSV given directly)
 printf 'date,co2\n19580329,316.1\n19580405,317.3\n19580412,\n19580419,317.5\n' >"$tmp/co2-raw.csv"
 bash "$root/recipes/autoformer/get-real-data.sh" --from "$tmp/co2-raw.csv" --out "$tmp/co2.csv" >/dev/null 2>&1 ||
     bad "get-real-data.sh --from failed"
-head -2 "$tmp/co2.csv" | tail -1 | grep -qx "1958-03-29 00:00:00,316.1" && ok || bad "co2 conversion: $(head -3 "$tmp/co2.csv")"
+head -2 "$tmp/co2.csv" | tail -1 | has -x "1958-03-29 00:00:00,316.1" && ok || bad "co2 conversion: $(head -3 "$tmp/co2.csv")"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -9,14 +9,14 @@ cformer=$1 root=$2
 export OMP_NUM_THREADS=1
 
 # 1. cformer data synlang
-"$cformer" data synlang --help | grep -q -- "-o DIR" && ok || bad "data synlang --help"
+"$cformer" data synlang --help | has -- "-o DIR" && ok || bad "data synlang --help"
 "$cformer" data synlang --train 5 >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "missing -o accepted"
 "$cformer" data synlang -o "$tmp/x" --len 2 >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "--len 2 accepted"
 gen="--corpus 64 --train 64 --val 32 --test 32 --len 15 --seed 4"
 "$cformer" data synlang -o "$tmp/d" $gen >/dev/null || bad "data synlang"
 "$cformer" data synlang -o "$tmp/d2" $gen >/dev/null && cmp -s "$tmp/d/train.tsv" "$tmp/d2/train.tsv" && ok ||
     bad "generation is not deterministic"
-head -1 "$tmp/d/train.tsv" | grep -qP '^sentence\tlabel$' && ok || bad "train.tsv header"
+head -1 "$tmp/d/train.tsv" | has -P '^sentence\tlabel$' && ok || bad "train.tsv header"
 [ "$(awk -F'\t' 'NR > 1 { n[$2]++ } END { print n[0] "/" n[1] }' "$tmp/d/train.tsv")" = "32/32" ] && ok || bad "labels not balanced"
 [ "$(awk 'NR == 1 { print NF }' "$tmp/d/corpus.txt")" = 15 ] && ok || bad "corpus sentence length"
 
@@ -31,8 +31,8 @@ grep -q "cls.out.weight" "$tmp/ft.log" && ok || bad "the classifier was not repo
 ck="$tmp/ft/checkpoints/step-00000002.h5"
 
 # 3. the search
-"$cformer" run --help | grep -q "axformer-search" && ok || bad "run --help does not list axformer-search"
-"$cformer" list commands | grep -q "axformer-search" && ok || bad "list commands"
+"$cformer" run --help | has "axformer-search" && ok || bad "run --help does not list axformer-search"
+"$cformer" list commands | has "axformer-search" && ok || bad "list commands"
 "$cformer" run axformer-search >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "search without arguments accepted"
 "$cformer" run no-such-command >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "unknown command accepted"
 "$cformer" run axformer-search "$root/recipes/axformer/search.yaml" --checkpoint "$ck" --out "$tmp/s" "${S[@]}" \

@@ -9,22 +9,22 @@ cformer=$1
 
 # 1. cformer data
 check "$cformer" data --help >/dev/null
-"$cformer" data mazes --help | grep -q -- "--size N --count C" && ok || bad "data mazes --help"
+"$cformer" data mazes --help | has -- "--size N --count C" && ok || bad "data mazes --help"
 "$cformer" data mazes --size 5 -o "$tmp/x.bin" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "missing --count accepted"
 out=$("$cformer" data mazes --size 99 --count 5 -o "$tmp/x.bin" 2>&1); [ $? -eq 2 ] && ok || bad "size 99 accepted"
-echo "$out" | grep -qF -- "--size '99': expected an integer in [2, 32]" && ok || bad "size message: $out"
+echo "$out" | has -F -- "--size '99': expected an integer in [2, 32]" && ok || bad "size message: $out"
 out=$("$cformer" data mazes --size 5 --count 5 -o "$tmp/nodir/x.bin" 2>&1); [ $? -eq 1 ] && ok || bad "bad path accepted"
-echo "$out" | grep -q "nodir" && ok || bad "path message: $out"
+echo "$out" | has "nodir" && ok || bad "path message: $out"
 "$cformer" data frobnicate >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "unknown data command accepted"
 out=$("$cformer" data mazes --size 5 --count 200 --seed 4 -o "$tmp/m.bin") || bad "data mazes"
-echo "$out" | grep -q "wrote $tmp/m.bin: 200 5x5 mazes, seed 4, vocabulary 73" && ok || bad "data mazes output: $out"
-"$cformer" data info "$tmp/m.bin" | grep -q "200 5x5 mazes" && ok || bad "data info"
+echo "$out" | has "wrote $tmp/m.bin: 200 5x5 mazes, seed 4, vocabulary 73" && ok || bad "data mazes output: $out"
+"$cformer" data info "$tmp/m.bin" | has "200 5x5 mazes" && ok || bad "data info"
 cp "$tmp/m.bin" "$tmp/m2.bin"
 "$cformer" data mazes --size 5 --count 200 --seed 4 -o "$tmp/m2.bin" >/dev/null && cmp -s "$tmp/m.bin" "$tmp/m2.bin" && ok ||
     bad "generation is not deterministic"
 head -c 5000 "$tmp/m.bin" >"$tmp/cut.bin"
 out=$("$cformer" data info "$tmp/cut.bin" 2>&1) && bad "truncated file accepted"
-echo "$out" | grep -q "cut.bin" && ok || bad "truncated message: $out"
+echo "$out" | has "cut.bin" && ok || bad "truncated message: $out"
 
 # 2. pretrain (complete traces), fine-tune (randomized traces) from its checkpoint, evaluate
 cat >"$tmp/searchformer.yaml" <<EOF
@@ -61,7 +61,7 @@ printf 'not a maze file' >"$tmp/junk.bin"
 damaged() { # command file fault
     out=$("$cformer" "$1" "$tmp/searchformer.yaml" --run-dir "$tmp/damaged" ${ckpt:+--checkpoint "$ckpt"} \
         --set data.path="$tmp/$2" 2>&1)
-    [ $? -eq 1 ] && echo "$out" | grep -q "data: $tmp/$2: .*$3" && ! echo "$out" | grep -q "model\." && ok ||
+    [ $? -eq 1 ] && echo "$out" | has "data: $tmp/$2: .*$3" && ! echo "$out" | has "model\." && ok ||
         bad "$1 on the damaged $2: $out"
 }
 ckpt=
@@ -111,7 +111,7 @@ awk -v f="$p_full" -v t="$p_tok" -v s="$p_seq" 'BEGIN { exit !(f == 1 && t > 0.7
     >/dev/null 2>&1 || bad "eval fast only"
 grep -q '"fast": {' "$tmp/fast.json" && ! grep -q '"slow": {' "$tmp/fast.json" && ok || bad "eval_modes ignored"
 out=$("$cformer" eval "$tmp/dualformer.yaml" --checkpoint "$ft" --set 'eval.modes=[quick]' 2>&1) && bad "bad mode accepted"
-echo "$out" | grep -q "eval.modes: unknown mode 'quick'" && ok || bad "bad mode message: $out"
+echo "$out" | has "eval.modes: unknown mode 'quick'" && ok || bad "bad mode message: $out"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -8,7 +8,7 @@ needs_hdf5 "${3:-.}"
 cformer=$1 src=$2
 
 # 1. generator
-"$cformer" data lra-shapes --help | grep -q -- "-o DIR" && ok || bad "data lra-shapes --help"
+"$cformer" data lra-shapes --help | has -- "-o DIR" && ok || bad "data lra-shapes --help"
 "$cformer" data lra-shapes --size 2 -o "$tmp/a" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "size 2 accepted"
 "$cformer" data lra-shapes --size 8 --train 20 --val 5 --test 5 --seed 3 -o "$tmp/a" >/dev/null || bad "lra-shapes a"
 "$cformer" data lra-shapes --size 8 --train 20 --val 5 --test 5 --seed 3 -o "$tmp/b" >/dev/null || bad "lra-shapes b"
@@ -33,15 +33,15 @@ small=(--set data.size=8 --set model.anchors=6 --set model.topk=3 --set model.ha
        --set eval.every=2 --set eval.batches=1 --set eval.auc_rows=4 --steps 2)
 out=$("$cformer" train "$recipe" --run-dir "$tmp/r0" --set data.path="$tmp/bad" "${small[@]}" 2>&1)
 [ $? -ne 0 ] && ok || bad "damaged file accepted"
-echo "$out" | grep -q "shapes8_train.tsv:3:" && ok || bad "damage message: $out"
+echo "$out" | has "shapes8_train.tsv:3:" && ok || bad "damage message: $out"
 
 # 3. softmax -> EcoFormer fine-tuning
 "$cformer" train "$src/recipes/ecoformer/softmax.yaml" --run-dir "$tmp/sm" --quiet --set data.path="$tmp/a" \
     "${small[@]}" >"$tmp/sm.log" 2>&1 || bad "softmax: $(tail -3 "$tmp/sm.log")"
 out=$("$cformer" train "$recipe" --run-dir "$tmp/eco" --set data.path="$tmp/a" "${small[@]}" \
       --init-from "$tmp/sm/checkpoints/step-00000002.h5" 2>&1) || bad "ecoformer: $out"
-echo "$out" | grep -q "attn.k.weight" && ok || bad "the softmax k weights are not reported unused: $out"
-echo "$out" | grep -q "attn.hash.proj" && ok || bad "the hash buffers are not reported new: $out"
+echo "$out" | has "attn.k.weight" && ok || bad "the softmax k weights are not reported unused: $out"
+echo "$out" | has "attn.hash.proj" && ok || bad "the hash buffers are not reported new: $out"
 "$cformer" eval --checkpoint "$tmp/eco/checkpoints/step-00000002.h5" --set data.path="$tmp/a" >/dev/null 2>&1 \
     || bad "eval of the fine-tuned checkpoint"
 grep -q '"hash_learned": 1' "$tmp/eco/eval.json" && ok || bad "hash not learned: $(cat "$tmp/eco/eval.json")"

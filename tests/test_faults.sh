@@ -19,7 +19,7 @@ logged() { cat "$1/metrics.jsonl" 2>/dev/null | grep -c '"loss"'; } # training l
 # 1. a fresh run refuses a directory that holds an earlier run; --overwrite starts over; --resume continues
 train --run-dir "$tmp/a" --steps 4 >/dev/null 2>&1 || bad "first run"
 out=$(train --run-dir "$tmp/a" --steps 4 2>&1) && bad "a fresh run into a used directory was accepted"
-echo "$out" | grep -q "holds an earlier run.*--resume latest.*--overwrite" && ok || bad "used-directory message: $out"
+echo "$out" | has "holds an earlier run.*--resume latest.*--overwrite" && ok || bad "used-directory message: $out"
 check test -f "$tmp/a/checkpoints/step-00000004.h5" # the earlier run is untouched
 train --run-dir "$tmp/a" --steps 4 --stop-at 2 --overwrite >/dev/null 2>&1 || bad "--overwrite"
 [ "$(steps "$tmp/a")" = 1 ] && check test -f "$tmp/a/checkpoints/step-00000002.h5" || bad "--overwrite left $(ls "$tmp/a/checkpoints")"
@@ -29,20 +29,20 @@ check test -f "$tmp/a/checkpoints/step-00000004.h5"
 # 2. a resume that changes the trajectory (here train.steps, and with it the schedule) is refused, naming the keys;
 #    --allow-recipe-change lets it through
 out=$(train --run-dir "$tmp/a" --steps 6 --resume latest 2>&1) && bad "a resume with another train.steps was accepted"
-echo "$out" | grep -q "train.steps: 4 -> 6.*--allow-recipe-change" && ok || bad "recipe-change message: $out"
+echo "$out" | has "train.steps: 4 -> 6.*--allow-recipe-change" && ok || bad "recipe-change message: $out"
 train --run-dir "$tmp/a2" --steps 4 --stop-at 2 >/dev/null 2>&1 || bad "a2"
 train --run-dir "$tmp/a2" --steps 6 --set optim.decay_steps=4 --resume latest --allow-recipe-change >/dev/null 2>&1 ||
     bad "--allow-recipe-change"
 #    and a resume from an earlier checkpoint into a directory with later ones would mix two trajectories
 out=$(train --run-dir "$tmp/a" --steps 4 --resume "$tmp/a/checkpoints/step-00000002.h5" 2>&1) && bad "mixed resume accepted"
-echo "$out" | grep -q "later step of another run" && ok || bad "mixed resume message: $out"
+echo "$out" | has "later step of another run" && ok || bad "mixed resume message: $out"
 
 # 3. two jobs on one directory: the second is refused, naming the first
 "$cformer" train "$recipe" "${small[@]}" --run-dir "$tmp/b" --steps 100000 >/dev/null 2>&1 &
 first=$!
 for _ in $(seq 100); do grep -q pid "$tmp/b/lock" 2>/dev/null && break; sleep 0.1; done
 out=$(train --run-dir "$tmp/b" --steps 4 --resume latest 2>&1) && bad "a second job on a locked directory ran"
-echo "$out" | grep -q "in use by another run (host .*, pid $first" && ok || bad "lock message: $out"
+echo "$out" | has "in use by another run (host .*, pid $first" && ok || bad "lock message: $out"
 
 # 4. SIGTERM ends the first job after its step with a checkpoint and exit code 75; --resume latest continues
 #    bit-exactly: the same losses as a run that was never stopped
@@ -91,7 +91,7 @@ check test ! -e "$tmp/k/checkpoints/step-00000099.h5.tmp.999999"
 blow=(--set optim.type=sgd --set optim.lr=10 --set optim.momentum=0.99 --set optim.clip=0 --set optim.warmup=0 --set optim.schedule=constant
       --set checkpoint.every=1)
 out=$(train --run-dir "$tmp/n" --steps 40 "${blow[@]}" 2>&1) && bad "a non-finite run exited 0"
-echo "$out" | grep -q "is -\?\(nan\|inf\); the weights were not updated" && ok || bad "non-finite message: $out"
+echo "$out" | has "is -\?\(nan\|inf\); the weights were not updated" && ok || bad "non-finite message: $out"
 for c in "$tmp"/n/checkpoints/step-*.h5; do
     [ -e "$c" ] || continue
     "$cformer" eval "$recipe" --checkpoint "$c" --out "$tmp/n.json" "${sizes[@]}" >/dev/null 2>&1 && ok ||
@@ -104,7 +104,7 @@ for c in "$tmp"/s/checkpoints/step-*.h5; do
         bad "a checkpoint of the skip run does not evaluate: $c"
 done
 out=$(train --run-dir "$tmp/x" --steps 3 --set train.nonfinite=sometimes 2>&1) && bad "train.nonfinite: sometimes accepted"
-echo "$out" | grep -q "train.nonfinite: unknown value 'sometimes'" && ok || bad "nonfinite key message: $out"
+echo "$out" | has "train.nonfinite: unknown value 'sometimes'" && ok || bad "nonfinite key message: $out"
 
 # 7. eval refuses non-finite weights, naming the tensor (a checkpoint damaged outside cformer, with valid checksums)
 ck=$tmp/a/checkpoints/step-00000004.h5
@@ -116,27 +116,27 @@ with h5py.File(sys.argv[1], 'r+') as f:
     d = f['model/ln_f.weight']; v = d[()]; v[0] = np.nan; d[...] = v
 " "$tmp/nan.h5" || bad "h5py edit"
     out=$("$cformer" eval --checkpoint "$tmp/nan.h5" --out "$tmp/nan.json" 2>&1) && bad "eval of NaN weights exited 0"
-    echo "$out" | grep -q "parameter ln_f.weight holds 1 non-finite value" && ok || bad "NaN weights message: $out"
+    echo "$out" | has "parameter ln_f.weight holds 1 non-finite value" && ok || bad "NaN weights message: $out"
 fi
 
 # 8. outputs never replace inputs
 cp "$ck" "$tmp/keep.h5"
 out=$("$cformer" export "$tmp/keep.h5" --format safetensors -o "$tmp/keep.h5" 2>&1) && bad "export -o CKPT accepted"
-echo "$out" | grep -q "is the checkpoint being exported" && ok || bad "export message: $out"
+echo "$out" | has "is the checkpoint being exported" && ok || bad "export message: $out"
 out=$("$cformer" eval --checkpoint "$tmp/keep.h5" --out "$tmp/keep.h5" 2>&1) && bad "eval --out CKPT accepted"
-echo "$out" | grep -q "is the checkpoint being evaluated" && ok || bad "eval message: $out"
+echo "$out" | has "is the checkpoint being evaluated" && ok || bad "eval message: $out"
 check cmp -s "$ck" "$tmp/keep.h5"
 
 # 9. a full disk: the write fails with a clear message and the checkpoints already saved stay loadable
 if mkdir -p "$tmp/full" && mount -t tmpfs -o size=300k tmpfs "$tmp/full" 2>/dev/null; then
     out=$(train --run-dir "$tmp/full/r" --steps 200 --set checkpoint.every=1 --set checkpoint.keep=100 2>&1) &&
         bad "a run on a full disk exited 0"
-    echo "$out" | grep -qi "no space left on device" && ok || bad "full-disk message: $out"
+    echo "$out" | has -i "no space left on device" && ok || bad "full-disk message: $out"
     for c in "$tmp"/full/r/checkpoints/step-*.h5; do
         [ -e "$c" ] || continue
         "$cformer" inspect "$c" >/dev/null 2>&1 && ok || bad "a checkpoint on the full disk does not load: $c"
     done
-    ls "$tmp"/full/r/checkpoints/ | grep -q '\.tmp\.' && bad "temporary files left on the full disk" || ok
+    ls "$tmp"/full/r/checkpoints/ | has '\.tmp\.' && bad "temporary files left on the full disk" || ok
     umount "$tmp/full"
 else
     echo "note: cannot mount a tmpfs here; the full-disk case is skipped"

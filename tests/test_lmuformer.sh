@@ -9,22 +9,22 @@ needs_hdf5 "${3:-.}"
 cformer=$1 root=$2
 
 # 1. cformer data kws
-"$cformer" data kws --help | grep -q -- "--out DIR" && ok || bad "data kws --help"
+"$cformer" data kws --help | has -- "--out DIR" && ok || bad "data kws --help"
 "$cformer" data kws --train 5 >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "missing --out accepted"
 out=$("$cformer" data kws --out "$tmp/k" --train -3 2>&1); [ $? -eq 2 ] && ok || bad "negative count accepted"
-echo "$out" | grep -q -- "--train" && ok || bad "count message: $out"
+echo "$out" | has -- "--train" && ok || bad "count message: $out"
 out=$("$cformer" data kws --out "$tmp/k" --train 30 --val 10 --test 10 --frames 16 --shift 2 --mels 8 --seed 3) ||
     bad "data kws: $out"
-echo "$out" | grep -q "30/10/10 items, 10 classes, 16 frames x 8 mels" && ok || bad "data kws output: $out"
-head -c 10 "$tmp/k/train.npy" | od -c | grep -q "N   U   M   P   Y" && ok || bad "train.npy is not NumPy"
-head -1 "$tmp/k/train.csv" | grep -qx "index,label" && ok || bad "train.csv header"
+echo "$out" | has "30/10/10 items, 10 classes, 16 frames x 8 mels" && ok || bad "data kws output: $out"
+head -c 10 "$tmp/k/train.npy" | od -c | has "N   U   M   P   Y" && ok || bad "train.npy is not NumPy"
+head -1 "$tmp/k/train.csv" | has -x "index,label" && ok || bad "train.csv header"
 [ "$(wc -l <"$tmp/k/train.csv")" -eq 31 ] && ok || bad "train.csv rows"
 "$cformer" data kws --out "$tmp/k2" --train 30 --val 10 --test 10 --frames 16 --shift 2 --mels 8 --seed 3 >/dev/null &&
     cmp -s "$tmp/k/train.npy" "$tmp/k2/train.npy" && cmp -s "$tmp/k/test.csv" "$tmp/k2/test.csv" && ok ||
     bad "generation is not deterministic"
 
 out=$("$cformer" data pseq --out "$tmp/p" --train 30 --val 10 --test 10 --pixels 16 --noise 0.1) || bad "data pseq: $out"
-echo "$out" | grep -q "30/10/10 items, 10 classes, 16 pixels" && ok || bad "data pseq output: $out"
+echo "$out" | has "30/10/10 items, 10 classes, 16 pixels" && ok || bad "data pseq output: $out"
 "$cformer" data pseq --out "$tmp/p" --pixels 1 >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "1 pixel accepted"
 
 # 2. every recipe, a few steps each, then the evaluation with streaming
@@ -56,14 +56,14 @@ done
 small+=(--set data.path="$tmp/k")
 out=$("$cformer" train "$root/recipes/lmuformer/lmuformer.yaml" --run-dir "$tmp/e1" "${small[@]}" \
       --set model.causal=false 2>&1) && bad "streaming without causal accepted"
-echo "$out" | grep -q "eval.streaming: needs model.causal: true" && ok || bad "causal message: $out"
+echo "$out" | has "eval.streaming: needs model.causal: true" && ok || bad "causal message: $out"
 out=$("$cformer" train "$root/recipes/lmuformer/lmuformer.yaml" --run-dir "$tmp/e2" "${small[@]}" \
       --set model.variant=lif 2>&1) && bad "unknown variant accepted"
-echo "$out" | grep -q "model.variant: unknown value 'lif'" && ok || bad "variant message: $out"
+echo "$out" | has "model.variant: unknown value 'lif'" && ok || bad "variant message: $out"
 sed -i '3s/.*/2,99999999/' "$tmp/k/val.csv"
 out=$("$cformer" train "$root/recipes/lmuformer/lmuformer.yaml" --run-dir "$tmp/e3" "${small[@]}" 2>&1) &&
     bad "bad label accepted"
-echo "$out" | grep -q "val.csv:3" && ok || bad "label message: $out"
+echo "$out" | has "val.csv:3" && ok || bad "label message: $out"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

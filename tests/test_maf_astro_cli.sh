@@ -66,7 +66,7 @@ expect_fail() { # what pattern command...
     local what=$1 pat=$2
     shift 2
     out=$("$@" 2>&1) && { bad "$what accepted"; return; }
-    echo "$out" | grep -q -- "$pat" && ok || bad "$what: expected '$pat' in: $out"
+    echo "$out" | has -- "$pat" && ok || bad "$what: expected '$pat' in: $out"
 }
 expect_fail "galaxies --n 0" "--n" "$cformer" data galaxies -o "$tmp/x.h5" --n 0
 expect_fail "galaxies without -o" "-o" "$cformer" data galaxies --n 5

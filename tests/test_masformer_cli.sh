@@ -36,11 +36,11 @@ done
 out=$("$cformer" train "$rec/continual.yaml" --run-dir "$tmp/long" --init-from "$tmp/short/checkpoints/step-00000002.h5" \
       --set train.steps=2 --set checkpoint.every=2 --set train.batch_size=2 --set eval.every=2 --set eval.batches=1 \
       --set data.eval_size=2 2>&1) || bad "continual: $out"
-echo "$out" | grep -q "init from" && ok || bad "continual did not load the short checkpoint: $out"
+echo "$out" | has "init from" && ok || bad "continual did not load the short checkpoint: $out"
 
 # 3. the benchmark script: both layouts timed, the ratios printed
 out=$("$rec/bench-8192.sh" "$(dirname "$cformer")/.." 2 512 64 2>&1) || bad "bench-8192.sh: $out"
-echo "$out" | grep -q "attention FLOPs masformer / all-full" && echo "$out" | grep -q "step time masformer / all-full" &&
+echo "$out" | has "attention FLOPs masformer / all-full" && echo "$out" | has "step time masformer / all-full" &&
     ok || bad "bench output: $out"
 
 # 4. errors name the key
@@ -48,7 +48,7 @@ expect_error() { # key message --set...
     local key=$1 msg=$2
     shift 2
     out=$("$cformer" train "$rec/masformer.yaml" --run-dir "$tmp/err" "${small[@]}" "$@" 2>&1) && { bad "$key accepted: $*"; return; }
-    echo "$out" | grep -q "$key.*$msg" && ok || bad "$key message: $out"
+    echo "$out" | has "$key.*$msg" && ok || bad "$key message: $out"
 }
 expect_error model.full_layers "layer 7 does not exist" --set "model.full_layers=[2, 7]"
 expect_error model.full_layers "listed twice" --set "model.full_layers=[2, 2]"

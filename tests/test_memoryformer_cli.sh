@@ -43,7 +43,7 @@ expect_error() {
     local want=$1
     shift
     out=$("$cformer" train "$dir/memoryformer.yaml" --run-dir "$tmp/err" "${small[@]}" "$@" 2>&1)
-    [ $? -ne 0 ] && echo "$out" | grep -q -- "$want" && ok || bad "$* should fail naming $want: $out"
+    [ $? -ne 0 ] && echo "$out" | has -- "$want" && ok || bad "$* should fail naming $want: $out"
 }
 expect_error "model.tau" --set model.tau=5
 expect_error "model.block" --set model.block=sparse

@@ -11,7 +11,7 @@ rdir=$src/recipes/neuroformer
 # 1. simulate: a small circuit with a stimulus
 out=$("$cformer" data spikes --neurons 16 --hubs 2 --seconds 60 --seed 3 --stimulus -o "$tmp/sim.h5" 2>&1) || bad "simulate: $out"
 check test -f "$tmp/sim.h5"
-if echo "$out" | grep -q "simulated 16 neurons for 60 s"; then ok; else bad "simulate output: $out"; fi
+if echo "$out" | has "simulated 16 neurons for 60 s"; then ok; else bad "simulate output: $out"; fi
 if /usr/bin/python3 -c "import numpy, h5py" 2>/dev/null; then
     /usr/bin/python3 - "$tmp/sim.h5" <<'PY' && ok || bad "simulated file layout"
 import sys, h5py, numpy as np
@@ -88,7 +88,7 @@ full=(--set "data.path=$tmp/sim.h5" --set model.dim=16 --set model.heads=2 --set
 # 7. an ablation checkpoint of another model is refused with the key named, and the eval's weights are kept
 out=$("$cformer" eval "$rdir/sim-pretrain.yaml" --checkpoint "$ckpt" --out "$tmp/eval2.json" "${ev[@]}" \
     --set "eval.ablation_checkpoint=$tmp/ft/checkpoints/step-00000004.h5" 2>&1) && bad "foreign ablation checkpoint accepted"
-if echo "$out" | grep -q "eval.ablation_checkpoint.*step-00000004.h5"; then ok; else bad "ablation message: $out"; fi
+if echo "$out" | has "eval.ablation_checkpoint.*step-00000004.h5"; then ok; else bad "ablation message: $out"; fi
 
 # 8. a missing data file with data.simulate.* keys is simulated on first use, beside the recipe
 mkdir -p "$tmp/copy"
@@ -96,25 +96,25 @@ cp "$rdir/sim-pretrain.yaml" "$tmp/copy/r.yaml"
 "$cformer" recipe check "$tmp/copy/r.yaml" --set data.simulate.seconds=30 --set data.simulate.neurons=8 \
     --set data.simulate.hubs=1 >"$tmp/log" 2>&1 || bad "simulate on first use: $(tail -3 "$tmp/log")"
 check test -f "$tmp/copy/data/sim-n40-h3-1000s.sim.h5"
-ls "$tmp/copy/data" | grep -q tmp && bad "a temporary file was left behind" || ok
+ls "$tmp/copy/data" | has tmp && bad "a temporary file was left behind" || ok
 
 # 9. errors name what is wrong
 out=$("$cformer" recipe check "$rdir/full.yaml" --set "data.path=$tmp/nope.h5" 2>&1) && bad "missing file accepted"
-if echo "$out" | grep -q "nope.h5"; then ok; else bad "missing file message: $out"; fi
+if echo "$out" | has "nope.h5"; then ok; else bad "missing file message: $out"; fi
 out=$("$cformer" train "$rdir/finetune-behavior.yaml" --set "data.path=$tmp/sim.h5" --set model.predict=speed --quiet 2>&1) &&
     bad "unknown behaviour variable accepted"
-if echo "$out" | grep -q "no behaviour variable 'speed'"; then ok; else bad "predict message: $out"; fi
+if echo "$out" | has "no behaviour variable 'speed'"; then ok; else bad "predict message: $out"; fi
 # one outlier row of a CSV is refused at its line, the message naming the recipe key that raises the bound
 awk 'BEGIN { print "time,unit"; for (i = 1; i <= 3000; i++) printf "%.2f,%d\n", i * 0.01, i % 3 == 2 ? 16000000 : i % 3 }' \
     >"$tmp/outlier.csv"
 out=$("$cformer" recipe check "$rdir/sim-pretrain.yaml" --set "data.path=$tmp/outlier.csv" 2>&1) && bad "unit 16000000 accepted"
-echo "$out" | grep -q "outlier.csv:3: column 2 (unit): unit id 16000000 exceeds data.max_units (100000); raise data.max_units" &&
-    echo "$out" | grep -q "or set data.remap_ids: true" && ok || bad "outlier unit message: $out"
+echo "$out" | has "outlier.csv:3: column 2 (unit): unit id 16000000 exceeds data.max_units (100000); raise data.max_units" &&
+    echo "$out" | has "or set data.remap_ids: true" && ok || bad "outlier unit message: $out"
 "$cformer" recipe check "$rdir/sim-pretrain.yaml" --set "data.path=$tmp/outlier.csv" --set data.remap_ids=true >"$tmp/log" 2>&1 &&
     ok || bad "data.remap_ids: $(tail -3 "$tmp/log")"
 out=$("$cformer" recipe check "$rdir/sim-pretrain.yaml" --set "data.path=$tmp/outlier.csv" --set data.remap_ids=true \
     --set data.max_seconds=10 2>&1) && bad "a 30 s recording accepted under data.max_seconds=10"
-echo "$out" | grep -q "outlier.csv:1001: column 1 (time): time 10.00 s exceeds data.max_seconds (10 s)" && ok ||
+echo "$out" | has "outlier.csv:1001: column 1 (time): time 10.00 s exceeds data.max_seconds (10 s)" && ok ||
     bad "span message: $out"
 
 echo "$pass passed, $fail failed"

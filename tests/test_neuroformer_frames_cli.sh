@@ -13,7 +13,7 @@ export OMP_NUM_THREADS=1
 # 1. simulate a movie-driven circuit
 out=$("$cformer" data spikes --neurons 8 --hubs 0 --seconds 60 --trial-s 10 --movie 8x8 --seed 3 --movie-gain 4 \
     -o "$tmp/movie.h5" 2>&1) || bad "simulate: $out"
-if echo "$out" | grep -q "with a 8x8 movie of 200 frames"; then ok; else bad "simulate output: $out"; fi
+if echo "$out" | has "with a 8x8 movie of 200 frames"; then ok; else bad "simulate output: $out"; fi
 "$cformer" simulate spikes --neurons 4 --movie 8 -o "$tmp/x.h5" >/dev/null 2>&1 && bad "--movie 8 accepted" || ok
 "$cformer" simulate spikes --neurons 4 --hubs 1 --seconds 10 -o "$tmp/plain.h5" >/dev/null 2>&1 || bad "simulate without a movie"
 if /usr/bin/python3 -c "import numpy, h5py" 2>/dev/null; then
@@ -66,17 +66,17 @@ check grep -q '"loss_clip"' "$tmp/full/metrics.jsonl"
 
 # 4. errors name what is wrong
 out=$("$cformer" train "$rdir/sim-frames.yaml" --steps 1 --set "data.path=$tmp/plain.h5" --quiet 2>&1) && bad "no frames accepted"
-if echo "$out" | grep -q "model.frame_layers" && echo "$out" | grep -q "plain.h5: no stimulus frames"; then ok; else
+if echo "$out" | has "model.frame_layers" && echo "$out" | has "plain.h5: no stimulus frames"; then ok; else
     bad "no-frames message: $out"; fi
 out=$("$cformer" train "$rdir/full.yaml" --steps 1 "${full[@]}" --set "model.frame_stride=[3, 4, 4]" --quiet 2>&1) &&
     bad "overlapping stride accepted"
-if echo "$out" | grep -q "model.frame_stride"; then ok; else bad "stride message: $out"; fi
+if echo "$out" | has "model.frame_stride"; then ok; else bad "stride message: $out"; fi
 out=$("$cformer" train "$rdir/full.yaml" --steps 1 "${full[@]}" --set "data.frames.size=[64, 112]" --quiet 2>&1) &&
     bad "wrong frame size accepted"
-if echo "$out" | grep -q "8 x 8 pixels, data.frames.size says 64 x 112"; then ok; else bad "size message: $out"; fi
+if echo "$out" | has "8 x 8 pixels, data.frames.size says 64 x 112"; then ok; else bad "size message: $out"; fi
 out=$("$cformer" train "$rdir/sim-frames.yaml" --steps 1 --set "data.path=$tmp/movie.h5" --set data.frames.name=natural --quiet 2>&1) &&
     bad "missing series accepted"
-if echo "$out" | grep -q "missing dataset /stimulus/presentation/natural/data"; then ok; else bad "series message: $out"; fi
+if echo "$out" | has "missing dataset /stimulus/presentation/natural/data"; then ok; else bad "series message: $out"; fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -49,12 +49,12 @@ check test -f "$tmp/frames/checkpoints/step-00000002.h5"
 # errors: a directory without spike rates, negative counts
 mkdir -p "$tmp/empty"
 out=$("$cformer" recipe check "$rdir/sim-pretrain.yaml" --set "data.path=$tmp/empty" 2>&1) && bad "empty directory accepted"
-if echo "$out" | grep -q "empty: no spikerates_dt_<dt>.npy"; then ok; else bad "empty message: $out"; fi
+if echo "$out" | has "empty: no spikerates_dt_<dt>.npy"; then ok; else bad "empty message: $out"; fi
 /usr/bin/python3 -c "
 import sys, numpy as np
 r = np.load(sys.argv[1]); r[3, 7] = -2; np.save(sys.argv[1], r)" "$vn/spikerates_dt_0.01.npy" || bad "rewrite"
 out=$("$cformer" recipe check "$rdir/sim-pretrain.yaml" "${small[@]}" 2>&1) && bad "negative count accepted"
-if echo "$out" | grep -q "negative count -2 at neuron 3 (0-based), bin 7"; then ok; else bad "negative message: $out"; fi
+if echo "$out" | has "negative count -2 at neuron 3 (0-based), bin 7"; then ok; else bad "negative message: $out"; fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

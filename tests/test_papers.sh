@@ -39,7 +39,7 @@ for d in "$src"/recipes/*/; do
     d=$(basename "$d")
     case "$d" in recipe | run | checkpoint) continue ;; esac
     ls "$src/recipes/$d"/*.c >/dev/null 2>&1 || continue
-    printf '%s\n' "${names[@]}" | grep -qx "$d" && ok || bad "recipes/$d has code but no line in recipes/papers.def"
+    printf '%s\n' "${names[@]}" | has -x "$d" && ok || bad "recipes/$d has code but no line in recipes/papers.def"
 done
 
 # the generic code names no paper

@@ -141,9 +141,9 @@ check grep -q "sim-pretrain-seed0/eval.json --set eval.ablation_checkpoint=$tmp/
 out=$("$src/tools/reproduce.sh" nosuchpaper --smoke 2>&1)
 [ $? -eq 2 ] && grep -q "no reproduction for 'nosuchpaper' (known: .*gpt" <<<"$out" && ok || bad "unknown paper: $out"
 out=$("$src/tools/reproduce.sh" gpt --seeds 0 2>&1)
-[ $? -eq 2 ] && echo "$out" | grep -q -- "--seeds must be an integer" && ok || bad "--seeds 0: $out"
+[ $? -eq 2 ] && echo "$out" | has -- "--seeds must be an integer" && ok || bad "--seeds 0: $out"
 out=$("$src/tools/reproduce.sh" gpt --threads x 2>&1)
-[ $? -eq 2 ] && echo "$out" | grep -q -- "--threads must be" && ok || bad "--threads x: $out"
+[ $? -eq 2 ] && echo "$out" | has -- "--threads must be" && ok || bad "--threads x: $out"
 
 # a cell whose key the evaluation does not write: the table is still written, the command fails naming it
 python3 - "$src/recipes/gpt/reproduce.json" "$tmp/bad.json" <<'PY'

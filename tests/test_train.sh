@@ -70,15 +70,15 @@ fi
 sed 's/^  lr:/  lrr:/' "$recipe" >"$tmp/typo.yaml"
 sed -i "s|\.\./data/village.txt|$src/recipes/data/village.txt|" "$tmp/typo.yaml"
 out=$("$cformer" recipe check "$tmp/typo.yaml" 2>&1) && bad "typo accepted"
-if echo "$out" | grep -q "typo.yaml:[0-9]*: unknown key 'optim.lrr' (did you mean 'optim.lr'?)"; then ok; else bad "typo message: $out"; fi
+if echo "$out" | has "typo.yaml:[0-9]*: unknown key 'optim.lrr' (did you mean 'optim.lr'?)"; then ok; else bad "typo message: $out"; fi
 out=$("$cformer" train "$recipe" --set train.steps=abc 2>&1) && bad "bad --set accepted"
-if echo "$out" | grep -q "train.steps: expected an integer"; then ok; else bad "--set message: $out"; fi
+if echo "$out" | has "train.steps: expected an integer"; then ok; else bad "--set message: $out"; fi
 check "$cformer" recipe check "$recipe" >/dev/null
 
 # 6. a corrupt checkpoint is refused by name and nothing is overwritten
 head -c 3000 "$ckpt" >"$tmp/full/checkpoints/step-00000099.h5"
 out=$("$cformer" train "$recipe" --run-dir "$tmp/full" --steps 14 --resume latest "${small[@]}" 2>&1) && bad "corrupt resume accepted"
-if echo "$out" | grep -q "step-00000099.h5"; then ok; else bad "corrupt message: $out"; fi
+if echo "$out" | has "step-00000099.h5"; then ok; else bad "corrupt message: $out"; fi
 check test -f "$ckpt"
 
 # 6b. a relative --set path is the working directory's, also when the checkpoint's recipe is read again from
@@ -93,7 +93,7 @@ check grep -q "path: $tmp/cwd/mytext.txt" "$tmp/setpath/recipe.yaml"
 
 # 7. every recipe in recipes/ runs a few steps (tiny sizes where the recipe allows)
 while IFS= read -r r; do
-    head -5 "$r" | grep -q '^# cformer-test: skip' && continue # too big for a CPU test; its own test runs it shrunk
+    head -5 "$r" | has '^# cformer-test: skip' && continue # too big for a CPU test; its own test runs it shrunk
     case "$r" in */bench/*) extra=(--steps 2) ;; *) extra=(--steps 2 --set log.every=1 --set train.batch_size=2) ;; esac
     if "$cformer" train "$r" --run-dir "$tmp/all/$(basename "$r" .yaml)" --quiet "${extra[@]}" >"$tmp/log" 2>&1; then ok; else
         bad "recipe $r: $(tail -3 "$tmp/log")"; fi

@@ -48,14 +48,14 @@ same "$tmp/one" "$tmp/part"
 # a recipe that differs between ranks is refused at start, naming the rank and the key
 out=$(timeout 120 mpirun -np 2 bash -c '"$0" train "$1" --steps 2 --quiet --run-dir "$2" --set train.seed=$OMPI_COMM_WORLD_RANK' \
       "$cformer" "$recipe" "$tmp/mismatch" 2>&1) && { echo "mismatched recipes accepted"; fail=$((fail + 1)); }
-if echo "$out" | grep -q "rank 1 differs from rank 0.*train.seed: 0 -> 1"; then pass=$((pass + 1)); else
+if echo "$out" | has "rank 1 differs from rank 0.*train.seed: 0 -> 1"; then pass=$((pass + 1)); else
     echo "mismatch message: $out"; fail=$((fail + 1)); fi
 # so are command-line options that change the job (here --stop-at), within seconds rather than the collective timeout
 t0=$SECONDS
 out=$(timeout 120 mpirun -np 1 "$cformer" train "$recipe" "${sets[@]}" --steps 4 --run-dir "$tmp/flags" --stop-at 2 : \
       -np 1 "$cformer" train "$recipe" "${sets[@]}" --steps 4 --run-dir "$tmp/flags" --stop-at 3 2>&1) &&
     { echo "ranks with different --stop-at accepted"; fail=$((fail + 1)); }
-if echo "$out" | grep -q "stop_at: 2 -> 3" && [ $((SECONDS - t0)) -lt 60 ]; then pass=$((pass + 1)); else
+if echo "$out" | has "stop_at: 2 -> 3" && [ $((SECONDS - t0)) -lt 60 ]; then pass=$((pass + 1)); else
     echo "option mismatch ($((SECONDS - t0)) s): $out"; fail=$((fail + 1)); fi
 # a run directory only rank 0 sees (disks not shared across nodes): every rank resumes from rank 0's checkpoint
 # and the curve continues as the uninterrupted 2-rank run's
