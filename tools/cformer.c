@@ -1,5 +1,6 @@
 /* The cformer command: one entry point for every job, `cformer <command> --help` for each. */
 #include "autograd/cformer.h"
+#include "autograd/cpu/cpu_env.h"
 #include "tools/cli.h"
 #include "tools/plot.h"
 
@@ -45,6 +46,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    cf_cpu_env_reexec(argv); /* before any GEMM or parallel region: see autograd/cpu/cpu_env.h */
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -1,18 +1,43 @@
-/* `cformer list ops`: what the engine provides. */
+/* `cformer list ops|papers|...|env`: what the engine provides and the environment it runs under. */
 #include "autograd/cf_node.h"
+#include "autograd/cpu/cpu_env.h"
 #include "tools/cli.h"
 #include "recipes/run/paper.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* The variables of autograd/cpu/cpu_env.h as this process sees them: "(set by cformer)" when main's
+ * re-execution set them, "(plan)" for what it would set (e.g. when CF_CPU_ENV=keep). */
+static int list_env(void)
+{
+    static const char *const vars[] = {"OPENBLAS_CORETYPE", "GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS",
+                                       "OPENBLAS_NUM_THREADS", "CF_CPU_ENV"};
+    const char *applied = getenv("CF_CPU_ENV");
+    bool by_us = applied && strcmp(applied, "applied") == 0;
+    printf("openblas_core\t%s\nopenblas_config\t%s\n", cf_cpu_blas_core(), cf_cpu_blas_config());
+    const char *better = cf_cpu_blas_better_core();
+    if (better) printf("openblas_better_core\t%s\n", better);
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v) printf("%s\t%s\n", vars[i], v);
+    }
+    if (by_us) printf("(CF_CPU_ENV=applied: cformer set the variables its plan names; CF_CPU_ENV=keep turns that off)\n");
+    cf_env_setting s[4];
+    int n = cf_cpu_env_plan(s, 4);
+    for (int i = 0; i < n; i++) printf("plan\t%s=%s\t%s\n", s[i].name, s[i].value, s[i].why);
+    return 0;
+}
 
 int cf_cmd_list(int argc, char **argv)
 {
     if (cf_cli_wants_help(argc, argv) || argc < 2) {
-        printf("usage: cformer list papers|models|datasets|commands|ops\n\nLists the papers (recipes/papers.def: one line each,\n"
+        printf("usage: cformer list papers|models|datasets|commands|ops|env\n\nLists the papers (recipes/papers.def: one line each,\n"
                "tab-separated: folder, models, datasets, data generators, whether every model has its own evaluation,\n"
                "the smoke recipe and its CI-sized overrides, the title), the models a recipe's model.type can name, the\n"
-               "datasets data.type can name, the papers' `cformer run` commands, or the differentiable ops and the backends with kernels for each.\n");
+               "datasets data.type can name, the papers' `cformer run` commands, or the differentiable ops and the backends with kernels for each,\n"
+               "or the CPU environment (OpenBLAS's kernels, OpenMP's waiting) and what cformer set there.\n");
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "ops") == 0) {
@@ -31,6 +56,7 @@ int cf_cmd_list(int argc, char **argv)
         printf("%d ops\n", CF_OP_COUNT);
         return 0;
     }
+    if (strcmp(argv[1], "env") == 0) return list_env();
     cf_register_builtins();
     if (strcmp(argv[1], "papers") == 0) {
         for (int i = 0; i < cf_paper_count(); i++) {
@@ -64,6 +90,6 @@ int cf_cmd_list(int argc, char **argv)
         cf_dataset_list(stdout);
         return 0;
     }
-    fprintf(stderr, "cformer list: unknown list '%s' (try: papers, models, datasets, commands, ops)\n", argv[1]);
+    fprintf(stderr, "cformer list: unknown list '%s' (try: papers, models, datasets, commands, ops, env)\n", argv[1]);
     return 2;
 }

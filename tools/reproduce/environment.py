@@ -5,11 +5,12 @@ DIR/environment.json and run.py copies it into results.json):
     environment.py --cformer BIN --root REPO [--threads T]
 
 commit (with "-dirty" when the work tree has changes), date (UTC), nproc (the `nproc` command: the cores
-this process may use), cpu_model (/proc/cpuinfo's first "model name"), blas (the kernel OpenBLAS chose:
-openblas_get_corename() of the libopenblas the cformer binary links, which honours OPENBLAS_CORETYPE;
-without OpenBLAS, the OPENBLAS_CORETYPE environment value), openblas_coretype, blas_config
-(openblas_get_config()), threads, omp_num_threads, omp_wait_policy, build_type (CMAKE_BUILD_TYPE of the
-build). A value that cannot be read is null, never a guess.
+this process may use), cpu_model (/proc/cpuinfo's first "model name"), blas (the kernel OpenBLAS runs in
+cformer: `cformer list env`, after cformer's start-up has set OPENBLAS_CORETYPE where OpenBLAS did not
+recognise the CPU; for a binary without that command, openblas_get_corename() of the libopenblas it links),
+openblas_coretype and gomp_spincount (as the cformer process sees them, set by the user or by cformer),
+blas_config (openblas_get_config(), from the same place), threads, omp_num_threads, omp_wait_policy, build_type (CMAKE_BUILD_TYPE
+of the build). A value that cannot be read is null, never a guess.
 """
 import argparse
 import ctypes
@@ -54,6 +55,12 @@ def openblas(binary):
     return None, None
 
 
+def cformer_env(binary):
+    """`cformer list env` as {name: value} (its tab-separated lines), or {} where the binary lacks it."""
+    text = output([binary, "list", "env"]) or ""
+    return dict(line.split("\t", 1) for line in text.splitlines() if "\t" in line and not line.startswith("plan\t"))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cformer", required=True)
@@ -64,7 +71,9 @@ def main():
     if commit and output(["git", "status", "--porcelain", "--untracked-files=no"], cwd=args.root):
         commit += "-dirty"
     core, config = openblas(args.cformer)
-    coretype = os.environ.get("OPENBLAS_CORETYPE")
+    env = cformer_env(args.cformer)
+    core, config = env.get("openblas_core", core), env.get("openblas_config", config)
+    coretype = env.get("OPENBLAS_CORETYPE", os.environ.get("OPENBLAS_CORETYPE"))
     info = {
         "commit": commit,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -73,6 +82,7 @@ def main():
         "blas": core or (f"{coretype} (OPENBLAS_CORETYPE)" if coretype else None),
         "openblas_coretype": coretype,
         "blas_config": config,
+        "gomp_spincount": env.get("GOMP_SPINCOUNT", os.environ.get("GOMP_SPINCOUNT")),
         "threads": args.threads or "the recipes'",
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
