@@ -4,7 +4,9 @@
 dropout, AdamW lr 3e-4) on random tokens, timed the same way (warm-up steps, then N timed steps).
 
     python3 recipes/gpt/bench_gpt_torch.py --steps 20 --threads 1
+    python3 recipes/gpt/bench_gpt_torch.py --dim 512 --heads 8 --layers 4 --seq 512 --batch 4 --vocab 256
 
+(the second: another shape, as recipes/gpt/bench-scale.sh runs it beside `--set model.dim=512 ...`) and
 prints `tokens_per_s=<x> step_ms=<y> peak_rss_mb=<z>` as its last line, like cformer."""
 import argparse
 import resource
@@ -16,13 +18,13 @@ import torch.nn.functional as F
 
 
 class Block(nn.Module):
-    def __init__(self, d, h):
+    def __init__(self, d, h, seq):
         super().__init__()
         self.h = h
         self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
         self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
         self.fc1, self.fc2 = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
-        self.register_buffer("causal", torch.triu(torch.ones(1024, 1024, dtype=torch.bool), 1), persistent=False)
+        self.register_buffer("causal", torch.triu(torch.ones(seq, seq, dtype=torch.bool), 1), persistent=False)
 
     def forward(self, x):
         B, T, D = x.shape
@@ -42,7 +44,7 @@ class GPT(nn.Module):
     def __init__(self, vocab=256, seq=128, d=256, layers=4, heads=4):
         super().__init__()
         self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(seq, d)
-        self.blocks = nn.ModuleList(Block(d, heads) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(d, heads, seq) for _ in range(layers))
         self.ln_f, self.head = nn.LayerNorm(d), nn.Linear(d, vocab, bias=False)
 
     def forward(self, idx):
@@ -57,11 +59,17 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--vocab", type=int, default=256)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--dim", type=int, default=256)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=8)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    B, T, V = 8, 128, 256
-    model = GPT()
+    B, T, V = a.batch, a.seq, a.vocab
+    model = GPT(vocab=V, seq=T, d=a.dim, layers=a.layers, heads=a.heads)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4)
     t0 = 0.0
     for step in range(a.warmup + a.steps):
