@@ -18,7 +18,9 @@
 #endif
 
 #define TILE_ALIGN 64        /* tile edges fall on multiples of this many rows / columns */
-#define TILE_WORK (1 << 21)  /* multiply-adds one tile aims at: below it, splitting costs more than it saves */
+#define TILE_WORK (1 << 25)  /* multiply-adds one tile aims at: each tile packs its own panels of A and B, */
+#define TILE_WORK_MIN (1 << 21) /* so fewer, bigger tiles pack less; but a product of MIN_TILES x TILE_WORK_MIN */
+#define MIN_TILES 8             /* multiply-adds or more still gets MIN_TILES tiles, to share among threads */
 #define MAX_TILES 64
 #define DIRECT 65536         /* multiply-adds below which one call is always single-threaded */
 
@@ -29,6 +31,7 @@ void cf_cpu_gemm_tiles(int64_t M, int64_t N, int64_t K, int64_t *mb, int64_t *nb
 {
     double work = (double)M * (double)N * (double)K;
     int64_t want = work / TILE_WORK > MAX_TILES ? MAX_TILES : (int64_t)(work / TILE_WORK);
+    if (want < MIN_TILES) want = work / TILE_WORK_MIN > MIN_TILES ? MIN_TILES : (int64_t)(work / TILE_WORK_MIN);
     *mb = M > 0 ? M : 1, *nb = N > 0 ? N : 1;
     while (cdiv(M, *mb) * cdiv(N, *nb) < want) {
         /* halve the longer edge (rounded up to TILE_ALIGN) while it can still shrink */
