@@ -99,5 +99,17 @@ while IFS= read -r r; do
         bad "recipe $r: $(tail -3 "$tmp/log")"; fi
 done < <(find "$src/recipes" -name '*.yaml' | sort)
 
+# 8. bench train: the GEMM bound at the model's own shapes, recorded from the run (a second layer adds its GEMMs),
+#    and the tokens_per_s line last, as scripts read it
+bench_calls() { # LAYERS: runs the bench, prints the GEMM calls per step it reports (empty on failure)
+    "$cformer" bench train "$src/recipes/bench/gpt-small.yaml" --steps 2 --warmup 1 --set model.dim=64 --set model.heads=2 \
+        --set model.hidden=128 --set model.seq=32 --set train.batch_size=2 --set model.layers="$1" >"$tmp/bench$1.log" 2>&1 ||
+        return 0
+    sed -n "s/^GEMM bound at the model's shapes: [0-9]* shapes, \([0-9]*\) calls a step.*/\1/p" "$tmp/bench$1.log"
+}
+c1=$(bench_calls 1) c2=$(bench_calls 2)
+[ -n "$c1" ] && [ -n "$c2" ] && [ "$c2" -gt "$c1" ] && ok || bad "GEMM bound calls: 1 layer '$c1', 2 layers '$c2': $(cat "$tmp/bench1.log")"
+tail -1 "$tmp/bench2.log" | has '^tokens_per_s=[0-9.]* step_ms=[0-9.]* peak_rss_mb=[0-9]*$' && ok || bad "last line: $(tail -1 "$tmp/bench2.log")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,4 +1,5 @@
 /* `cformer train`, `eval`, `recipe check`, and `bench train`: the jobs a recipe drives. */
+#include "tools/bench_gemm_bound.h"
 #include "tools/cli.h"
 #include "recipes/run/run.h"
 
@@ -143,7 +144,9 @@ int cf_cmd_bench_train(int argc, char **argv)
 {
     if (cf_cli_wants_help(argc, argv)) {
         printf("usage: cformer bench train RECIPE [--steps N] [--warmup W] [--set section.key=value]...\n\n"
-               "Trains N steps after W warm-up steps (default 3) without checkpoints and prints as its last line\n"
+               "Trains N steps after W warm-up steps (default 3) without checkpoints; reports the model's FLOP rate, the\n"
+               "step arena's high-water, the GEMM bound at the model's own shapes (its GEMMs replayed through threaded\n"
+               "cblas), and as its last line\n"
                "tokens_per_s=<x> step_ms=<y> peak_rss_mb=<z>.\n");
         return 0;
     }
@@ -152,5 +155,10 @@ int cf_cmd_bench_train(int argc, char **argv)
     a.o.bench = true;
     a.o.quiet = true;
     a.o.steps = (a.o.steps > 0 ? a.o.steps : 20) + a.o.bench_warmup;
-    return cf_train(&a.o) == CF_OK ? 0 : fail("bench train");
+    cf_gemm_bound gb;
+    cf_gemm_bound_start(&gb);
+    a.o.bench_report = cf_gemm_bound_report, a.o.bench_user = &gb;
+    cf_status st = cf_train(&a.o);
+    cf_gemm_bound_stop();
+    return st == CF_OK ? 0 : fail("bench train");
 }

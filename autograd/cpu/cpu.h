@@ -36,6 +36,17 @@ void cf_cpu_scale(cf_dtype dt, void *x, int64_t n, double s);
  * beta C (0 for beta 0, C unread). Every CPU kernel calls BLAS through this, never cblas directly. */
 void cf_cpu_gemm(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const void *A,
                  int64_t lda, const void *B, int64_t ldb, double beta, void *C, int64_t ldc);
+/* The GEMMs cf_cpu_gemm ran while a record was open, one entry per distinct (dtype, transposes, M, N, K) with
+ * its number of calls; `cformer bench train` replays them through raw threaded cblas_sgemm for the model's
+ * own GEMM bound. cf_cpu_gemm_record(buf, cap, &n) opens a record (n = 0 first; shapes past cap are
+ * counted in *dropped), cf_cpu_gemm_record(NULL, 0, NULL) closes it. Not for use while GEMMs run. */
+typedef struct {
+    cf_dtype dt;
+    bool ta, tb;
+    int64_t M, N, K, calls;
+} cf_gemm_shape;
+void cf_cpu_gemm_record(cf_gemm_shape *buf, int cap, int *n, int64_t *dropped);
+
 /* The tile of cf_cpu_gemm for an [M, N] result over K: *mb rows by *nb columns (edges multiples of 64). */
 void cf_cpu_gemm_tiles(int64_t M, int64_t N, int64_t K, int64_t *mb, int64_t *nb);
 

@@ -53,6 +53,29 @@ static void blas(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
         cblas_dgemm(CblasRowMajor, a, b, (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
+static cf_gemm_shape *rec_buf;
+static int rec_cap, *rec_n;
+static int64_t *rec_dropped;
+
+void cf_cpu_gemm_record(cf_gemm_shape *buf, int cap, int *n, int64_t *dropped)
+{
+    rec_buf = buf, rec_cap = cap, rec_n = n, rec_dropped = dropped;
+}
+
+static void record(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K)
+{
+    #pragma omp critical(cf_gemm_record)
+    {
+        int i = 0;
+        while (i < *rec_n && !(rec_buf[i].dt == dt && rec_buf[i].ta == ta && rec_buf[i].tb == tb && rec_buf[i].M == M &&
+                               rec_buf[i].N == N && rec_buf[i].K == K))
+            i++;
+        if (i < *rec_n) rec_buf[i].calls++;
+        else if (i < rec_cap) rec_buf[(*rec_n)++] = (cf_gemm_shape){dt, ta, tb, M, N, K, 1};
+        else (*rec_dropped)++;
+    }
+}
+
 static bool in_parallel(void)
 {
 #ifdef _OPENMP
@@ -66,6 +89,7 @@ void cf_cpu_gemm(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
                  int64_t lda, const void *B, int64_t ldb, double beta, void *C, int64_t ldc)
 {
     if (M <= 0 || N <= 0) return;
+    if (rec_buf) record(dt, ta, tb, M, N, K);
     size_t es = cf_dtype_size(dt);
     if (K <= 0) { /* C = beta C, without reading C when beta is 0 */
         for (int64_t i = 0; i < M; i++)

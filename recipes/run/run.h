@@ -22,6 +22,10 @@ typedef struct cf_run_options {
     int64_t stop_at;          /* > 0: stop after this step (checkpointed), as if the job were killed */
     bool bench;               /* timing run: no checkpoints, no eval, summary line */
     int64_t bench_warmup;
+    /* bench only: called on rank 0 before the tokens_per_s line with the items (tokens) and seconds of one
+     * timed step and the number of steps run in all (warm-up included), to print more of the benchmark */
+    void (*bench_report)(void *user, double items_per_step, double step_s, int64_t steps_run);
+    void *bench_user;
     bool quiet;
 } cf_run_options;
 

@@ -342,7 +342,9 @@ cf_status cf_train(const cf_run_options *o)
         printf("step arena high-water %.1f MB, parameters + gradients + optimizer state %.1f MB\n",
                (double)cf_ctx_arena_high_water(run.ctx) / 1e6,
                (double)run.params->total * (double)cf_dtype_size(run.params->dtype) * (2 + cf_optim_slot_count(run.opt)) / 1e6);
-        printf("tokens_per_s=%.1f step_ms=%.2f peak_rss_mb=%ld\n", tps, step_ms, peak_rss_mb());
+        long rss = peak_rss_mb(); /* training's, before the report's own buffers */
+        if (o->bench_report) o->bench_report(o->bench_user, bench_items / (double)bench_steps, dt / (double)bench_steps, end - start);
+        printf("tokens_per_s=%.1f step_ms=%.2f peak_rss_mb=%ld\n", tps, step_ms, rss);
     }
     cf_run_close(&run);
     return st;
