@@ -137,7 +137,12 @@ cf_status cf_cpu_sum_to(cf_tensor *dst, const cf_tensor *src, bool overwrite)
             cf_iter_row(it, r, off); \
             T *d = dst + off[0]; \
             const T *s = src + off[1]; \
-            if (ACC) \
+            if (ds == 1 && ss == 1) { /* unit strides known to the compiler: a vector loop, or memcpy */ \
+                if (ACC) \
+                    for (int64_t j = 0; j < inner; j++) d[j] += s[j]; \
+                else \
+                    memcpy(d, s, sizeof(T) * (size_t)inner); \
+            } else if (ACC) \
                 for (int64_t j = 0; j < inner; j++) d[j * ds] += s[j * ss]; \
             else \
                 for (int64_t j = 0; j < inner; j++) d[j * ds] = s[j * ss]; \
