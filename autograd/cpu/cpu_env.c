@@ -63,6 +63,11 @@ void cf_cpu_env_reexec(char **argv)
     if (n == 0) return;
     for (int i = 0; i < n; i++) setenv(s[i].name, s[i].value, 0);
     setenv("CF_CPU_ENV", "applied", 1);
-    execv("/proc/self/exe", argv);
-    /* exec failed (no /proc): run on; the variables set above still reach the processes this one starts */
+    /* the path of this executable (readlink, not /proc/self/exe itself: under valgrind the latter is the tool) */
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0 || (size_t)len >= sizeof self - 1) return;
+    self[len] = '\0';
+    execv(self, argv);
+    /* exec failed: run on; the variables set above still reach the processes this one starts */
 }

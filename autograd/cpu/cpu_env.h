@@ -16,8 +16,10 @@
  *
  * Usage (a program's main, first thing):
  *     int main(int argc, char **argv) { cf_cpu_env_reexec(argv); ... }
- * which, when the plan sets anything, sets it and re-executes the program (/proc/self/exe, same argv) so that
- * the libraries load under it; CF_CPU_ENV=applied then marks the new process, which does not re-execute.
+ * which, when the plan sets anything, sets it and re-executes the program (the file /proc/self/exe names,
+ * same argv) so that the libraries load under it; CF_CPU_ENV=applied then marks the new process, which does
+ * not re-execute. Under a debugger or valgrind set CF_CPU_ENV=keep (or the variables) so the process you
+ * attached to is the one that runs.
  * Library users who cannot re-execute set the variables cf_cpu_env_plan lists themselves. */
 #ifndef CF_CPU_ENV_H
 #define CF_CPU_ENV_H
