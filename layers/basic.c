@@ -90,9 +90,11 @@ cf_status cf_mlp_init(cf_mlp *m, cf_params *ps, const char *name, cf_mlp_kind ki
 
 cf_tensor *cf_mlp_fwd(cf_ctx *ctx, const cf_mlp *m, cf_tensor *x)
 {
+    /* GELU: fc1, its bias and the activation as one op (one pass over the hidden activations each way) */
+    if (m->kind == CF_MLP_GELU) return cf_linear_fwd(ctx, &m->fc2, cf_linear_gelu(ctx, x, m->fc1.weight, m->fc1.bias));
     cf_tensor *h = cf_linear_fwd(ctx, &m->fc1, x);
     switch (m->kind) {
-    case CF_MLP_GELU: h = cf_gelu(ctx, h); break;
+    case CF_MLP_GELU: break; /* above */
     case CF_MLP_GELU_TANH: h = cf_gelu_tanh(ctx, h); break;
     case CF_MLP_RELU: h = cf_relu(ctx, h); break;
     case CF_MLP_SWIGLU: h = cf_mul(ctx, cf_silu(ctx, cf_linear_fwd(ctx, &m->gate, x)), h); break;

@@ -4,17 +4,12 @@
 #include "autograd/ops/elementwise_attr.h"
 #include "autograd/cpu/cpu.h"
 #include "autograd/cpu/fastmath.h"
+#include "autograd/cpu/gelu.h"
 
 #include <string.h>
 #include <tgmath.h>
 
-#define INV_SQRT2 0.70710678118654752440
-#define INV_SQRT2PI 0.39894228040143267794
 #define SQRT_2_OVER_PI 0.79788456080286535588
-
-#define ERF(v) _Generic((v), float: cf_fast_erff, default: erf)(v)
-/* e^x where the argument is bounded in practice (activations): vectorised in f32 */
-#define EXPB(v) _Generic((v), float: cf_fast_expf, default: exp)(v)
 
 static inline double sigm(double v) { return 1.0 / (1.0 + exp(-v)); }
 static inline float sigmf(float v) { return 1.0f / (1.0f + cf_fast_expf(-v)); }
@@ -32,8 +27,7 @@ static inline float sigmf(float v) { return 1.0f / (1.0f + cf_fast_expf(-v)); }
     X(abs, fabs(x), x > 0 ? g : (x < 0 ? -g : (T)0)) \
     X(clamp, x < a ? a : (x > b ? b : x), (x >= a && x <= b) ? g : (T)0) \
     X(relu, x > 0 ? x : (T)0, x > 0 ? g : (T)0) \
-    X(gelu, (T)0.5 * x * ((T)1 + ERF(x * (T)INV_SQRT2)), \
-      g * ((T)0.5 * ((T)1 + ERF(x * (T)INV_SQRT2)) + x * (T)INV_SQRT2PI * EXPB((T)-0.5 * x * x))) \
+    X(gelu, CF_GELU(x), g * CF_GELU_GRAD(x)) \
     X(gelu_tanh, (T)0.5 * x * ((T)1 + tanh((T)SQRT_2_OVER_PI * (x + (T)0.044715 * x * x * x))), \
       g * gelu_tanh_grad(x)) \
     X(silu, x * SIGMOID(x), g * (SIGMOID(x) * ((T)1 + x * ((T)1 - SIGMOID(x))))) \

@@ -1,6 +1,7 @@
 /* CPU matmul and linear through CBLAS. Operands whose last two dims are row- or column-major go to
  * GEMM as they are (a transposed view becomes a transpose flag); anything else is copied once. */
 #include "autograd/cpu/cpu.h"
+#include "autograd/cpu/gelu.h"
 
 #include <string.h>
 
@@ -224,6 +225,15 @@ static cf_tensor *rows_ready(cf_ctx *ctx, cf_tensor *x)
 
 static int64_t row_stride(const cf_tensor *x) { return x->ndim >= 2 ? x->stride[x->ndim - 2] : x->shape[0]; }
 
+/* A bias (or any 1-D operand) as a contiguous vector: itself, or a copy in the arena. */
+static cf_tensor *contiguous_1d(cf_ctx *ctx, cf_tensor *t)
+{
+    if (t->stride[0] == 1 || t->shape[0] <= 1) return t;
+    cf_tensor *c = cf_empty(ctx, t->dtype, 1, t->shape);
+    if (c) cf_cpu_copy_strided(c, t, false);
+    return c;
+}
+
 cf_status cf_cpu_linear_fwd(cf_ctx *ctx, cf_node *n)
 {
     cf_tensor *x = rows_ready(ctx, n->in[0]), *w = gemm_ready(ctx, n->in[1]), *y = n->out;
@@ -261,5 +271,85 @@ cf_status cf_cpu_linear_bwd(cf_ctx *ctx, cf_node *n)
              cf_data(gw), in);
     }
     if (n->n_in == 3 && cf_needs_grad(n, 2)) return cf_cpu_accum_grad(ctx, n->in[2], g);
+    return CF_OK;
+}
+
+/* ---- linear_gelu: y = gelu(x w^T + bias); aux[0] = x w^T (without the bias) ---- */
+
+#define GELU_PASSES(T, S) \
+    /* y = gelu(p + b) over rows of `out` columns */ \
+    static void gelu_bias_fwd_##S(const T *p, const T *b, T *y, int64_t R, int64_t out) \
+    { \
+        _Pragma("omp parallel for if (R * out > CF_PAR_MIN)") for (int64_t r = 0; r < R; r++) \
+        { \
+            const T *pr = p + r * out; \
+            T *yr = y + r * out; \
+            if (b) { \
+                _Pragma("omp simd") for (int64_t j = 0; j < out; j++) yr[j] = CF_GELU(pr[j] + b[j]); \
+            } else { \
+                _Pragma("omp simd") for (int64_t j = 0; j < out; j++) yr[j] = CF_GELU(pr[j]); \
+            } \
+        } \
+    } \
+    /* d = g gelu'(p + b) */ \
+    static void gelu_bias_bwd_##S(const T *p, const T *b, const T *g, T *d, int64_t R, int64_t out) \
+    { \
+        _Pragma("omp parallel for if (R * out > CF_PAR_MIN)") for (int64_t r = 0; r < R; r++) \
+        { \
+            const T *pr = p + r * out, *gr = g + r * out; \
+            T *dr = d + r * out; \
+            if (b) { \
+                _Pragma("omp simd") for (int64_t j = 0; j < out; j++) dr[j] = gr[j] * CF_GELU_GRAD(pr[j] + b[j]); \
+            } else { \
+                _Pragma("omp simd") for (int64_t j = 0; j < out; j++) dr[j] = gr[j] * CF_GELU_GRAD(pr[j]); \
+            } \
+        } \
+    }
+GELU_PASSES(float, f)
+GELU_PASSES(double, d)
+
+cf_status cf_cpu_linear_gelu_fwd(cf_ctx *ctx, cf_node *n)
+{
+    cf_tensor *x = rows_ready(ctx, n->in[0]), *w = gemm_ready(ctx, n->in[1]), *y = n->out;
+    cf_tensor *b = n->n_in == 3 ? contiguous_1d(ctx, n->in[2]) : NULL;
+    if (!x || !w || (n->n_in == 3 && !b)) return cf_last_status();
+    int64_t R = rows_of(x), in = w->shape[1], out = w->shape[0];
+    cf_tensor *pre = cf_empty(ctx, y->dtype, y->ndim, y->shape);
+    if (!pre) return cf_last_status();
+    mat_ref W;
+    gemm_view(w, &W);
+    gemm(y->dtype, false, !W.trans, R, out, in, cf_data(x), row_stride(x), W.p, W.ld, 0.0, cf_data(pre), out);
+    if (y->dtype == CF_F32) gelu_bias_fwd_f(cf_data(pre), b ? cf_data(b) : NULL, cf_data(y), R, out);
+    else gelu_bias_fwd_d(cf_data(pre), b ? cf_data(b) : NULL, cf_data(y), R, out);
+    n->aux[0] = pre;
+    return CF_OK;
+}
+
+cf_status cf_cpu_linear_gelu_bwd(cf_ctx *ctx, cf_node *n)
+{
+    cf_tensor *x = rows_ready(ctx, n->in[0]), *w = gemm_ready(ctx, n->in[1]), *g = n->out->grad, *pre = n->aux[0];
+    cf_tensor *b = n->n_in == 3 ? contiguous_1d(ctx, n->in[2]) : NULL;
+    if (!x || !w || (n->n_in == 3 && !b)) return cf_last_status();
+    int64_t R = rows_of(x), in = w->shape[1], out = w->shape[0];
+    /* the pre-activation's gradient, over the output's: the engine releases that after this backward, and
+     * nothing else reads it (a new buffer here would be 4 MB a GPT layer that the free list never sees) */
+    cf_tensor *d = g;
+    if (g->dtype == CF_F32) gelu_bias_bwd_f(cf_data(pre), b ? cf_data(b) : NULL, cf_data(g), cf_data(d), R, out);
+    else gelu_bias_bwd_d(cf_data(pre), b ? cf_data(b) : NULL, cf_data(g), cf_data(d), R, out);
+    mat_ref W;
+    gemm_view(w, &W);
+    bool overwrite;
+    if (cf_needs_grad(n, 0)) { /* dx[R, in] = d[R, out] w[out, in] */
+        cf_tensor *gx = cf_grad_slot(ctx, n->in[0], &overwrite);
+        if (!gx) return cf_last_status();
+        gemm(g->dtype, false, W.trans, R, in, out, cf_data(d), out, W.p, W.ld, overwrite ? 0.0 : 1.0, cf_data(gx), in);
+    }
+    if (cf_needs_grad(n, 1)) { /* dw[out, in] = d^T[out, R] x[R, in] */
+        cf_tensor *gw = cf_grad_slot(ctx, n->in[1], &overwrite);
+        if (!gw) return cf_last_status();
+        gemm(g->dtype, true, false, out, in, R, cf_data(d), out, cf_data(x), row_stride(x), overwrite ? 0.0 : 1.0,
+             cf_data(gw), in);
+    }
+    if (n->n_in == 3 && cf_needs_grad(n, 2)) return cf_cpu_accum_grad(ctx, n->in[2], d);
     return CF_OK;
 }

@@ -49,21 +49,21 @@ cf_tensor *cf_matmul(cf_ctx *ctx, cf_tensor *a, cf_tensor *b)
     return y;
 }
 
-cf_tensor *cf_linear(cf_ctx *ctx, cf_tensor *x, cf_tensor *w, cf_tensor *bias)
+static cf_tensor *linear_op(cf_ctx *ctx, cf_op op, const char *name, cf_tensor *x, cf_tensor *w, cf_tensor *bias)
 {
     CF_GUARD(x, w);
     char s1[128], s2[128];
-    CF_TRY_NULL(cf_check_float("linear", x));
-    CF_TRY_NULL(cf_check_same_dtype("linear", x, w));
+    CF_TRY_NULL(cf_check_float(name, x));
+    CF_TRY_NULL(cf_check_same_dtype(name, x, w));
     if (w->ndim != 2 || x->ndim < 1 || x->shape[x->ndim - 1] != w->shape[1]) {
-        cf_set_error(CF_ERR_SHAPE, "linear: input %s does not fit weight %s ([out, in])", cf_shape_str(x, s1, sizeof s1),
+        cf_set_error(CF_ERR_SHAPE, "%s: input %s does not fit weight %s ([out, in])", name, cf_shape_str(x, s1, sizeof s1),
                      cf_shape_str(w, s2, sizeof s2));
         return NULL;
     }
     if (bias) {
-        CF_TRY_NULL(cf_check_same_dtype("linear", x, bias));
+        CF_TRY_NULL(cf_check_same_dtype(name, x, bias));
         if (bias->ndim != 1 || bias->shape[0] != w->shape[0]) {
-            cf_set_error(CF_ERR_SHAPE, "linear: bias %s does not fit weight %s", cf_shape_str(bias, s1, sizeof s1),
+            cf_set_error(CF_ERR_SHAPE, "%s: bias %s does not fit weight %s", name, cf_shape_str(bias, s1, sizeof s1),
                          cf_shape_str(w, s2, sizeof s2));
             return NULL;
         }
@@ -73,8 +73,18 @@ cf_tensor *cf_linear(cf_ctx *ctx, cf_tensor *x, cf_tensor *w, cf_tensor *bias)
     shape[x->ndim - 1] = w->shape[0];
     cf_tensor *out = cf_empty(ctx, x->dtype, x->ndim, shape);
     cf_tensor *in[3] = {x, w, bias};
-    cf_node *n = cf_node_new(ctx, CF_OP_linear, bias ? 3 : 2, in, out);
+    cf_node *n = cf_node_new(ctx, op, bias ? 3 : 2, in, out);
     if (!n) return NULL;
-    n->saves = 3u; /* x and w; the bias is not read in backward */
+    n->saves = 3u; /* x and w; the bias is not read in backward (linear_gelu keeps its pre-activation in aux[0]) */
     return cf_node_finish(ctx, n);
+}
+
+cf_tensor *cf_linear(cf_ctx *ctx, cf_tensor *x, cf_tensor *w, cf_tensor *bias)
+{
+    return linear_op(ctx, CF_OP_linear, "linear", x, w, bias);
+}
+
+cf_tensor *cf_linear_gelu(cf_ctx *ctx, cf_tensor *x, cf_tensor *w, cf_tensor *bias)
+{
+    return linear_op(ctx, CF_OP_linear_gelu, "linear_gelu", x, w, bias);
 }

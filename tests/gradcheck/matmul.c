@@ -47,3 +47,23 @@ CF_GRADCHECK(linear)
     return cf_gc_check(g, "transposed weight", fn_linear_tw, NULL, 2,
                        (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(3, 4)), cf_gc_randn(g, CF_SHAPE(4, 6))});
 }
+
+static cf_tensor *fn_linear_gelu(cf_ctx *c, cf_tensor *const *x, const void *u)
+{
+    return cf_linear_gelu(c, x[0], x[1], u ? x[2] : NULL);
+}
+static cf_tensor *fn_linear_gelu_tw(cf_ctx *c, cf_tensor *const *x, const void *u)
+{
+    (void)u; /* a transposed weight and a strided bias (every other element) */
+    return cf_linear_gelu(c, x[0], cf_transpose(c, x[1], 0, 1), cf_slice(c, x[2], 0, 0, 6, 2));
+}
+
+CF_GRADCHECK(linear_gelu)
+{
+    int bias = 1;
+    cf_gc_check(g, "with bias", fn_linear_gelu, &bias, 3,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 3, 4)), cf_gc_randn(g, CF_SHAPE(5, 4)), cf_gc_randn(g, CF_SHAPE(5))});
+    cf_gc_check(g, "no bias", fn_linear_gelu, NULL, 2, (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(3, 4)), cf_gc_randn(g, CF_SHAPE(2, 4))});
+    return cf_gc_check(g, "transposed weight, strided bias", fn_linear_gelu_tw, NULL, 3,
+                       (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(3, 4)), cf_gc_randn(g, CF_SHAPE(4, 3)), cf_gc_randn(g, CF_SHAPE(6))});
+}
