@@ -251,10 +251,9 @@ cf_status cf_cpu_linear_fwd(cf_ctx *ctx, cf_node *n)
     return CF_OK;
 }
 
-cf_status cf_cpu_linear_bwd(cf_ctx *ctx, cf_node *n)
+/* The input, weight and bias gradients of y = x w^T + b from g = dL/dy [R, out] (linear and linear_gelu). */
+static cf_status linear_grads(cf_ctx *ctx, cf_node *n, const cf_tensor *x, const cf_tensor *w, const cf_tensor *g)
 {
-    cf_tensor *x = rows_ready(ctx, n->in[0]), *w = gemm_ready(ctx, n->in[1]), *g = n->out->grad;
-    if (!x || !w) return cf_last_status();
     int64_t R = rows_of(x), in = w->shape[1], out = w->shape[0];
     mat_ref W;
     gemm_view(w, &W);
@@ -272,6 +271,13 @@ cf_status cf_cpu_linear_bwd(cf_ctx *ctx, cf_node *n)
     }
     if (n->n_in == 3 && cf_needs_grad(n, 2)) return cf_cpu_accum_grad(ctx, n->in[2], g);
     return CF_OK;
+}
+
+cf_status cf_cpu_linear_bwd(cf_ctx *ctx, cf_node *n)
+{
+    cf_tensor *x = rows_ready(ctx, n->in[0]), *w = gemm_ready(ctx, n->in[1]), *g = n->out->grad;
+    if (!x || !w) return cf_last_status();
+    return linear_grads(ctx, n, x, w, g);
 }
 
 /* ---- linear_gelu: y = gelu(x w^T + bias); aux[0] = x w^T (without the bias) ---- */
@@ -330,26 +336,11 @@ cf_status cf_cpu_linear_gelu_bwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *x = rows_ready(ctx, n->in[0]), *w = gemm_ready(ctx, n->in[1]), *g = n->out->grad, *pre = n->aux[0];
     cf_tensor *b = n->n_in == 3 ? contiguous_1d(ctx, n->in[2]) : NULL;
     if (!x || !w || (n->n_in == 3 && !b)) return cf_last_status();
-    int64_t R = rows_of(x), in = w->shape[1], out = w->shape[0];
+    int64_t R = rows_of(x), out = w->shape[0];
     /* the pre-activation's gradient, over the output's: the engine releases that after this backward, and
      * nothing else reads it (a new buffer here would be 4 MB a GPT layer that the free list never sees) */
     cf_tensor *d = g;
     if (g->dtype == CF_F32) gelu_bias_bwd_f(cf_data(pre), b ? cf_data(b) : NULL, cf_data(g), cf_data(d), R, out);
     else gelu_bias_bwd_d(cf_data(pre), b ? cf_data(b) : NULL, cf_data(g), cf_data(d), R, out);
-    mat_ref W;
-    gemm_view(w, &W);
-    bool overwrite;
-    if (cf_needs_grad(n, 0)) { /* dx[R, in] = d[R, out] w[out, in] */
-        cf_tensor *gx = cf_grad_slot(ctx, n->in[0], &overwrite);
-        if (!gx) return cf_last_status();
-        gemm(g->dtype, false, W.trans, R, in, out, cf_data(d), out, W.p, W.ld, overwrite ? 0.0 : 1.0, cf_data(gx), in);
-    }
-    if (cf_needs_grad(n, 1)) { /* dw[out, in] = d^T[out, R] x[R, in] */
-        cf_tensor *gw = cf_grad_slot(ctx, n->in[1], &overwrite);
-        if (!gw) return cf_last_status();
-        gemm(g->dtype, true, false, out, in, R, cf_data(d), out, cf_data(x), row_stride(x), overwrite ? 0.0 : 1.0,
-             cf_data(gw), in);
-    }
-    if (n->n_in == 3 && cf_needs_grad(n, 2)) return cf_cpu_accum_grad(ctx, n->in[2], d);
-    return CF_OK;
+    return linear_grads(ctx, n, x, w, d);
 }
