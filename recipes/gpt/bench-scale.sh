@@ -7,7 +7,8 @@
 # one process with every core as threads, cformer as one single-threaded MPI rank per core (when mpirun is
 # there), and PyTorch (recipes/gpt/bench_gpt_torch.py, the same model) at its best of 1 thread + threaded
 # OpenBLAS and every core as threads. "% bound" is model FLOPs per second over cblas_sgemm's rate at n = 1024
-# in this run (`cformer bench ops`). RSS is the peak resident set of one process (of each rank for MPI).
+# in this run (`cformer bench ops`); "% own-shape bound" is the step time of the model's own GEMMs replayed
+# through threaded cblas over the measured step (`cformer bench train`'s "GEMM bound" line). RSS is the peak resident set of one process (of each rank for MPI).
 # PyTorch runs on the OpenBLAS core cformer runs on (`cformer list env`), so the GEMM kernels are the same.
 # Writes DIR/scale.md (a Markdown table) and DIR/scale.json; DIR defaults to reproduce/bench-scale-DATE.
 # --quick: d 256 and 512 by context 128 and 512 only, 3 steps. A benchmark, not a test: the full run takes
@@ -44,6 +45,7 @@ sgemm=$("$cformer" bench ops | awk '/n = 1024/ {print $5}')
 echo "cblas_sgemm n=1024: $sgemm GFLOP/s ($nproc threads, OpenBLAS $core)"
 
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" "$2" | tail -1; }
+own_bound() { sed -n 's/^GEMM bound at the model.*this step is \([0-9]*\)% of that bound.*/\1%/p' "$1" | tail -1; }
 flops() { sed -n 's/^model flops per token \([0-9.e+]*\):.*/\1/p' "$1" | tail -1; }
 # one cformer bench: LOG, then the rest are `cformer bench train` arguments; "-" where it failed
 cf_run() {
@@ -82,9 +84,10 @@ shape() { # name vocab dim layers seq batch
             fi
         fi
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$D" "$L" "$T" "$B" "$V" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$D" "$L" "$T" "$B" "$V" \
         "$(flops "$l1")" "$(field tokens_per_s "$l1")" "$(field peak_rss_mb "$l1")" \
-        "$(field tokens_per_s "$l2" 2>/dev/null)" "$(field peak_rss_mb "$l2" 2>/dev/null)" "$tbest" "$tset" "$trss" >>"$rows"
+        "$(field tokens_per_s "$l2" 2>/dev/null)" "$(field peak_rss_mb "$l2" 2>/dev/null)" "$tbest" "$tset" "$trss" \
+        "$(own_bound "$l1")" >>"$rows"
     tail -1 "$rows"
 }
 
@@ -99,17 +102,17 @@ function pct(t, f) { return (t == "" || f == "") ? "-" : sprintf("%.0f%%", 100 *
 function num(x) { return x == "" || x == "-" ? "null" : x }
 function show(x) { return x == "" ? "-" : x }
 BEGIN {
-    printf "| shape | cformer 1x%d tok/s | %% bound | RSS MB | cformer %dx1 (MPI) tok/s | %% bound | RSS MB / rank | PyTorch best tok/s | its setting | RSS MB | cformer best / PyTorch |\n", n, n > md
-    print "|---|---|---|---|---|---|---|---|---|---|---|" > md
+    printf "| shape | cformer 1x%d tok/s | %% bound | %% own-shape bound | RSS MB | cformer %dx1 (MPI) tok/s | %% bound | RSS MB / rank | PyTorch best tok/s | its setting | RSS MB | cformer best / PyTorch |\n", n, n > md
+    print "|---|---|---|---|---|---|---|---|---|---|---|---|" > md
     printf "{\"sgemm_gflops_n1024\": %s, \"cores\": %d, \"openblas_core\": \"%s\", \"rows\": [", sgemm, n, core > js
 }
 {
     best = ($8 > $10 ? $8 : $10) + 0
     ratio = ($12 == "-" || $12 == "" || best == 0) ? "-" : sprintf("%.2fx", best / $12)
-    printf "| %s (d %s, %s layers, T %s, B %s) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5,
-        show($8), pct($8, $7), show($9), show($10), pct($10, $7), show($11), show($12), show($13), show($14), ratio > md
-    printf "%s\n {\"shape\": \"%s\", \"dim\": %s, \"layers\": %s, \"seq\": %s, \"batch\": %s, \"vocab\": %s, \"flops_per_token\": %s, \"cformer_threads\": {\"tokens_per_s\": %s, \"peak_rss_mb\": %s}, \"cformer_mpi\": {\"tokens_per_s\": %s, \"peak_rss_mb\": %s}, \"torch_best\": {\"tokens_per_s\": %s, \"setting\": \"%s\", \"peak_rss_mb\": %s}}",
-        (NR > 1 ? "," : ""), $1, $2, $3, $4, $5, $6, num($7), num($8), num($9), num($10), num($11), num($12), $13, num($14) > js
+    printf "| %s (d %s, %s layers, T %s, B %s) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5,
+        show($8), pct($8, $7), show($15), show($9), show($10), pct($10, $7), show($11), show($12), show($13), show($14), ratio > md
+    printf "%s\n {\"shape\": \"%s\", \"dim\": %s, \"layers\": %s, \"seq\": %s, \"batch\": %s, \"vocab\": %s, \"flops_per_token\": %s, \"cformer_threads\": {\"tokens_per_s\": %s, \"peak_rss_mb\": %s, \"own_shape_bound\": \"%s\"}, \"cformer_mpi\": {\"tokens_per_s\": %s, \"peak_rss_mb\": %s}, \"torch_best\": {\"tokens_per_s\": %s, \"setting\": \"%s\", \"peak_rss_mb\": %s}}",
+        (NR > 1 ? "," : ""), $1, $2, $3, $4, $5, $6, num($7), num($8), num($9), show($15), num($10), num($11), num($12), $13, num($14) > js
 }
 END { print "\n]}" > js }' "$rows"
 {
