@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The benchmark scripts run end to end on a tiny model (so they do not rot): tools/bench-recipes.sh prints a
+# row with the GEMM-bound columns filled, tools/bench-shared-cores.sh a row per setting with alone and shared
+# figures; both refuse a missing recipe by name. The numbers themselves are benchmarks, not checked here.
+source "$(dirname "$0")/harness.bash"
+cformer=$1 src=$2 build=$3
+sed -e 's/^  dim: 256/  dim: 32/' -e 's/^  heads: 4/  heads: 2/' -e 's/^  hidden: 1024/  hidden: 64/' -e 's/^  layers: 4/  layers: 1/' \
+    -e 's/^  seq: 128/  seq: 16/' -e 's/^  batch_size: 8/  batch_size: 2/' "$src/recipes/bench/gpt-small.yaml" >"$tmp/tiny.yaml"
+grep -q "dim: 32" "$tmp/tiny.yaml" && ok || bad "could not shrink recipes/bench/gpt-small.yaml"
+
+out=$("$src/tools/bench-recipes.sh" --build "$build" --steps 1 --threads 1 "$tmp/tiny.yaml" "$tmp/tiny.yaml:model.layers=2" 2>&1)
+rows=$(echo "$out" | grep -c "^| $tmp/tiny.yaml")
+[ "$rows" -eq 2 ] && ok || bad "bench-recipes: $rows rows, want 2: $out"
+echo "$out" | grep "^| $tmp/tiny.yaml:model.layers=2 |" | has -E '\| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9]+% \|' && ok ||
+    bad "bench-recipes: a column left empty: $out"
+out=$("$src/tools/bench-recipes.sh" --build "$build" "$tmp/none.yaml" 2>&1)
+echo "$out" | has "none.yaml.*failed" && ok || bad "bench-recipes on a missing recipe: $out"
+
+out=$("$src/tools/bench-shared-cores.sh" --build "$build" --steps 1 --reps 1 "$tmp/tiny.yaml" default GOMP_SPINCOUNT=77 2>&1)
+echo "$out" | has -E '^\| default \| [0-9]+ \([0-9. ]+\) \| [0-9]+, [0-9]+ \| [0-9.]+ \|$' && ok || bad "bench-shared-cores default row: $out"
+echo "$out" | has '^| GOMP_SPINCOUNT=77 |' && ok || bad "bench-shared-cores setting row: $out"
+out=$("$src/tools/bench-shared-cores.sh" --build "$build" "$tmp/none.yaml" 2>&1)
+[ $? -ne 0 ] && echo "$out" | has "none.yaml: no such recipe" && ok || bad "bench-shared-cores on a missing recipe: $out"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
