@@ -40,5 +40,14 @@ out=$(env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u CF_CPU_ENV "$cformer" list "no
 rc=$?
 [ $rc -eq 2 ] && echo "$out" | has "unknown list 'no such list'" && ok || bad "argv or status lost in re-execution ($rc): $out"
 
+# the default thread count (train.threads 0) is OMP_NUM_THREADS when set, as the README says
+sed -e 's/^  dim: 256/  dim: 32/' -e 's/^  heads: 4/  heads: 2/' -e 's/^  hidden: 1024/  hidden: 64/' -e 's/^  layers: 4/  layers: 1/' \
+    -e 's/^  seq: 128/  seq: 16/' -e 's/^  steps: 23/  steps: 1/' -e 's/^  batch_size: 8/  batch_size: 2/' \
+    "$src/recipes/bench/gpt-small.yaml" >"$tmp/tiny.yaml"
+for t in 1 3; do
+    out=$(OMP_NUM_THREADS=$t "$cformer" train "$tmp/tiny.yaml" --run-dir "$tmp/run$t" 2>&1)
+    echo "$out" | has "on $t threads" && ok || bad "OMP_NUM_THREADS=$t not followed: $(echo "$out" | head -3)"
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

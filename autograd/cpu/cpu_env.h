@@ -28,7 +28,7 @@
 
 /* Spinning iterations before an idle OpenMP thread sleeps (libgomp's default is 300000; chosen by the
  * shared-cores benchmark, docs/design.md "Threads on shared cores"). */
-#define CF_CPU_SPINCOUNT "10000"
+#define CF_CPU_SPINCOUNT "3000"
 
 typedef struct {
     const char *name;  /* environment variable */

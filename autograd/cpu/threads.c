@@ -10,7 +10,11 @@
 int cf_cpu_set_threads(int n)
 {
 #ifdef _OPENMP
-    if (n <= 0) n = omp_get_num_procs();
+    /* the default: OMP_NUM_THREADS when set, else every core (what OpenMP itself starts with, read before
+     * any omp_set_num_threads of ours changes it) */
+    static int initial;
+    if (initial == 0) initial = omp_get_max_threads();
+    if (n <= 0) n = initial > 0 ? initial : omp_get_num_procs();
     omp_set_num_threads(n);
 #else
     n = 1;
