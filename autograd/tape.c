@@ -13,7 +13,11 @@ static const char *const op_names[CF_OP_COUNT + 1] = {
 #undef CF_OP
     NULL};
 
-const char *cf_op_name(int op) { return (op >= 0 && op < CF_OP_COUNT) ? op_names[op] : "?"; }
+const char *cf_op_name(int op)
+{
+    if (op == CF_OP_RECOMPUTE) return "recompute";
+    return (op >= 0 && op < CF_OP_COUNT) ? op_names[op] : "?";
+}
 
 int cf_op_lookup(const char *name)
 {
@@ -69,6 +73,46 @@ static cf_status tape_push(cf_ctx *ctx, cf_node *n)
     return CF_OK;
 }
 
+/* Inside a recomputed segment's forward (grad mode off): every tensor that requires grad and that an op reads
+ * becomes an input of the segment's node, so gradients reach it and its first use is known (autograd/recompute.c). */
+static void collect_grad_inputs(cf_ctx *ctx, const cf_node *n)
+{
+    for (int i = 0; i < n->n_in; i++) {
+        cf_tensor *x = n->in[i];
+        if (!x->requires_grad) continue;
+        bool seen = false;
+        for (int j = 0; j < ctx->rc_n && !seen; j++) seen = ctx->rc_in[j] == x;
+        if (seen) continue;
+        if (ctx->rc_n == ctx->rc_cap) {
+            int cap = ctx->rc_cap ? 2 * ctx->rc_cap : 64;
+            cf_tensor **l = realloc(ctx->rc_in, (size_t)cap * sizeof *l);
+            if (!l) {
+                ctx->rc_oom = true;
+                return;
+            }
+            ctx->rc_in = l, ctx->rc_cap = cap;
+        }
+        ctx->rc_in[ctx->rc_n++] = x;
+    }
+}
+
+cf_status cf_node_record(cf_ctx *ctx, cf_node *n)
+{
+    for (int i = 0; i < n->n_in; i++) n->in_version[i] = n->in[i]->storage->version;
+    n->out_version = n->out->storage->version;
+    CF_TRY(tape_push(ctx, n));
+    n->out->node = n;
+    n->out->requires_grad = true;
+    for (int i = 0; i < n->n_in; i++) {
+        cf_tensor *x = n->in[i];
+        if (x->requires_grad && !x->node && x->tape_gen != ctx->tape_gen) {
+            x->tape_gen = ctx->tape_gen; /* first use of this leaf in this step */
+            x->first_use = n->index;
+        }
+    }
+    return CF_OK;
+}
+
 cf_tensor *cf_node_finish(cf_ctx *ctx, cf_node *n)
 {
     const cf_backend *be = cf_backend_for(n->out->storage->device);
@@ -83,23 +127,11 @@ cf_tensor *cf_node_finish(cf_ctx *ctx, cf_node *n)
             cf_error_prefix("%s: ", cf_op_name(n->op));
         return NULL;
     }
+    if (ctx->rc_collecting) collect_grad_inputs(ctx, n);
     bool any = false;
     for (int i = 0; i < n->n_in; i++) any |= n->in[i]->requires_grad;
     if (!ctx->grad_enabled || !any || !cf_dtype_is_float(n->out->dtype)) return n->out;
-
-    for (int i = 0; i < n->n_in; i++) n->in_version[i] = n->in[i]->storage->version;
-    n->out_version = n->out->storage->version;
-    if (tape_push(ctx, n) != CF_OK) return NULL;
-    n->out->node = n;
-    n->out->requires_grad = true;
-    for (int i = 0; i < n->n_in; i++) {
-        cf_tensor *x = n->in[i];
-        if (x->requires_grad && !x->node && x->tape_gen != ctx->tape_gen) {
-            x->tape_gen = ctx->tape_gen; /* first use of this leaf in this step */
-            x->first_use = n->index;
-        }
-    }
-    return n->out;
+    return cf_node_record(ctx, n) == CF_OK ? n->out : NULL;
 }
 
 cf_tensor *cf_view_raw(cf_ctx *ctx, cf_tensor *base, int ndim, const int64_t *shape, const int64_t *stride,
@@ -237,6 +269,37 @@ static void fire_hooks(cf_ctx *ctx, const cf_node *n)
     }
 }
 
+cf_status cf_tape_run(cf_ctx *ctx, int64_t hi, int64_t lo)
+{
+    cf_status st = CF_OK;
+    for (int64_t i = hi; i >= lo && st == CF_OK; i--) {
+        cf_node *n = ctx->tape[i];
+        if (n->out->grad) {
+            st = check_saved(n);
+            if (st != CF_OK) break;
+            const cf_backend *be = cf_backend_for(n->out->storage->device);
+            cf_kernel_fn bwd = n->bwd ? n->bwd : be ? cf_backend_bwd(be, n->op) : NULL;
+            if (!bwd) {
+                st = cf_set_error(CF_ERR_UNSUPPORTED, "backward of %s: no kernel on the %s backend", cf_op_name(n->op),
+                                  be ? be->name : "missing");
+                break;
+            }
+            st = bwd(ctx, n);
+            if (st != CF_OK) {
+                if (!n->bwd) cf_error_prefix("backward of %s: ", cf_op_name(n->op));
+                break;
+            }
+            /* consumed: as in PyTorch, a non-leaf keeps no grad after backward, so a second backward in
+             * the same step (another loss) does not push this one through the graph again; its memory
+             * serves the gradients still to come (a recomputed segment's node has handed it on already) */
+            if (n->out->grad) release_block(ctx, n->out->grad);
+            n->out->grad = NULL;
+        }
+        fire_hooks(ctx, n);
+    }
+    return st;
+}
+
 cf_status cf_backward(cf_ctx *ctx, cf_tensor *root, const cf_tensor *seed)
 {
     if (!root) return cf_last_status() != CF_OK ? cf_last_status() : cf_set_error(CF_ERR_ARG, "cf_backward: root is NULL");
@@ -255,31 +318,7 @@ cf_status cf_backward(cf_ctx *ctx, cf_tensor *root, const cf_tensor *seed)
     }
     ctx->in_backward = true;
     ctx->n_free = 0;
-    for (int64_t i = root->node->index; i >= 0 && st == CF_OK; i--) {
-        cf_node *n = ctx->tape[i];
-        if (n->out->grad) {
-            st = check_saved(n);
-            if (st != CF_OK) break;
-            const cf_backend *be = cf_backend_for(n->out->storage->device);
-            cf_kernel_fn bwd = be ? cf_backend_bwd(be, n->op) : NULL;
-            if (!bwd) {
-                st = cf_set_error(CF_ERR_UNSUPPORTED, "backward of %s: no kernel on the %s backend", cf_op_name(n->op),
-                                  be ? be->name : "missing");
-                break;
-            }
-            st = bwd(ctx, n);
-            if (st != CF_OK) {
-                cf_error_prefix("backward of %s: ", cf_op_name(n->op));
-                break;
-            }
-            /* consumed: as in PyTorch, a non-leaf keeps no grad after backward, so a second backward in
-             * the same step (another loss) does not push this one through the graph again; its memory
-             * serves the gradients still to come */
-            release_block(ctx, n->out->grad);
-            n->out->grad = NULL;
-        }
-        fire_hooks(ctx, n);
-    }
+    st = cf_tape_run(ctx, root->node->index, 0);
     ctx->in_backward = false;
     ctx->n_free = 0;
     cf_set_grad_enabled(ctx, prev);

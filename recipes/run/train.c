@@ -71,10 +71,12 @@ static cf_status save(cf_run *run, int64_t step)
 }
 
 /* Keys a resume may change without changing the trajectory: what is logged, saved and evaluated, and how the
- * work is spread (threads, ranks, ZeRO sharding, buckets: the same steps, bit for bit or to rounding). */
+ * work is spread (threads, ranks, ZeRO sharding, buckets: the same steps, bit for bit or to rounding) or
+ * stored (activation recomputation: bit for bit). */
 static bool resume_may_change(const char *key)
 {
-    static const char *const prefixes[] = {"log.", "checkpoint.", "eval.", "train.threads", "distributed."};
+    static const char *const prefixes[] = {"log.", "checkpoint.", "eval.", "train.threads", "train.recompute",
+                                           "distributed."};
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
         if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0) return true;
     return false;
