@@ -38,6 +38,12 @@ struct cf_ctx {
     struct cf_rc_kept *rc_kept; /* the inputs' gradients kept across a rewind */
     int rc_kept_cap;
     cf_recompute_mode rc_mode;
+    /* the innermost segment whose backward runs: its first node on the tape and the arenas' marks under it */
+    struct cf_rc_segment {
+        bool on;
+        int64_t base;
+        cf_arena_mark host, dev;
+    } rc_seg;
 };
 
 /* Records an op's node whose output is computed (grad mode on, an input requiring grad): input versions, the

@@ -158,16 +158,19 @@ cf_tensor *cf_recompute(cf_ctx *ctx, cf_recompute_fn fn, void *user, int n, cf_t
     return cf_node_record(ctx, node) == CF_OK ? kept : NULL;
 }
 
-/* Drops the free list's blocks that the rewind to m frees. */
+/* Drops the free list's blocks (and the parts of blocks merged across the mark) that the rewind to m frees. */
 static void prune_free_blocks(cf_ctx *ctx, marks m)
 {
     cf_arena *data = ctx->dev_arena ? ctx->dev_arena : ctx->arena;
     cf_arena_mark dm = ctx->dev_arena ? m.dev : m.host;
-    for (int64_t i = 0; i < ctx->n_free;)
-        if (cf_arena_after_mark(data, dm, ctx->free_blocks[i].data))
-            ctx->free_blocks[i] = ctx->free_blocks[--ctx->n_free];
+    for (int64_t i = 0; i < ctx->n_free;) {
+        struct cf_free_block *b = &ctx->free_blocks[i];
+        b->bytes = cf_arena_after_mark(data, dm, b->data) ? 0 : cf_arena_bytes_before_mark(data, dm, b->data, b->bytes);
+        if (b->bytes < 4096)
+            *b = ctx->free_blocks[--ctx->n_free];
         else
             i++;
+    }
 }
 
 /* An input's gradient made inside the nested piece, while the arena rewinds under it. */
@@ -242,7 +245,10 @@ static cf_status recompute_bwd(cf_ctx *ctx, cf_node *n)
     if (st == CF_OK && out->node && out->node->index >= base) {
         out->grad = n->out->grad; /* handed on: the nested backward consumes it and frees its block */
         n->out->grad = NULL;
+        struct cf_rc_segment outer = ctx->rc_seg;
+        ctx->rc_seg.on = true, ctx->rc_seg.base = base, ctx->rc_seg.host = m.host, ctx->rc_seg.dev = m.dev;
         st = cf_tape_run(ctx, out->node->index, base);
+        ctx->rc_seg = outer;
     } else if (st == CF_OK) { /* fn gave back a tensor made outside it (an input): the gradient goes straight on */
         cf_tensor *g = cf_grad_acc(ctx, out);
         st = g ? cf_tensor_backend(g)->copy(g, n->out->grad, true) : cf_last_status();

@@ -149,7 +149,8 @@ cf_tensor *cf_view_raw(cf_ctx *ctx, cf_tensor *base, int ndim, const int64_t *sh
     return v;
 }
 
-/* A consumed gradient's block big enough for bytes (the smallest such), taken off the free list. */
+/* A free block big enough for bytes (the smallest such), taken off the free list; a block larger by a page or
+ * more is split, its tail staying on the list, so one large dead tensor serves several smaller gradients. */
 static void *reuse_block(cf_ctx *ctx, size_t bytes, size_t *got)
 {
     int64_t best = -1;
@@ -157,22 +158,102 @@ static void *reuse_block(cf_ctx *ctx, size_t bytes, size_t *got)
         if (ctx->free_blocks[i].bytes >= bytes && (best < 0 || ctx->free_blocks[i].bytes < ctx->free_blocks[best].bytes))
             best = i;
     if (best < 0) return NULL;
-    void *p = ctx->free_blocks[best].data;
-    *got = ctx->free_blocks[best].bytes;
-    ctx->free_blocks[best] = ctx->free_blocks[--ctx->n_free];
+    struct cf_free_block *b = &ctx->free_blocks[best];
+    void *p = b->data;
+    size_t take = (bytes + CF_ARENA_ALIGN - 1) & ~(size_t)(CF_ARENA_ALIGN - 1);
+    if (b->bytes >= take + 4096) {
+        b->data = (unsigned char *)b->data + take; /* still aligned: take is a multiple of the alignment */
+        b->bytes -= take;
+        *got = take;
+    } else {
+        *got = b->bytes;
+        *b = ctx->free_blocks[--ctx->n_free];
+    }
     return p;
 }
 
-static void release_block(cf_ctx *ctx, cf_tensor *g)
+/* Puts a dead block on the free list, merged with the free blocks right before and after it (split blocks
+ * come back whole). */
+static void release_data(cf_ctx *ctx, void *data, size_t bytes)
 {
-    if (g->persistent || g->storage->nbytes < 4096) return; /* small blocks are not worth tracking */
+    if (bytes < 4096) return; /* small blocks are not worth tracking */
+    unsigned char *lo = data, *hi = lo + bytes;
+    for (int64_t i = 0; i < ctx->n_free;) {
+        unsigned char *b = ctx->free_blocks[i].data, *e = b + ctx->free_blocks[i].bytes;
+        if (e == lo || b == hi) {
+            lo = e == lo ? b : lo, hi = b == hi ? e : hi;
+            ctx->free_blocks[i] = ctx->free_blocks[--ctx->n_free];
+            i = 0; /* the grown block may now touch one already passed */
+        } else {
+            i++;
+        }
+    }
     if (ctx->n_free == ctx->cap_free) {
         int64_t cap = ctx->cap_free ? 2 * ctx->cap_free : 256;
         struct cf_free_block *b = realloc(ctx->free_blocks, (size_t)cap * sizeof *b);
         if (!b) return; /* not reusing is always correct */
         ctx->free_blocks = b, ctx->cap_free = cap;
     }
-    ctx->free_blocks[ctx->n_free++] = (struct cf_free_block){g->storage->data, g->storage->nbytes};
+    ctx->free_blocks[ctx->n_free++] = (struct cf_free_block){lo, (size_t)(hi - lo)};
+}
+
+static void release_block(cf_ctx *ctx, cf_tensor *g)
+{
+    if (!g->persistent) release_data(ctx, g->storage->data, g->storage->nbytes);
+}
+
+/* Inside a recomputed segment's backward, a storage made inside the segment dies once the last node that reads
+ * it has run its backward: nothing outside the segment sees it, and nodes run from the end of the tape down,
+ * so that is the reader lowest on the tape (a storage no backward reads is dead from the start). Its bytes then
+ * serve the gradients still to come. The plan pairs each such storage with that position. */
+typedef struct release_entry {
+    cf_storage *s;
+    int64_t after; /* released once the node at this position has run; hi + 1: before the first */
+} release_entry;
+
+static bool made_in_segment(const cf_ctx *ctx, const cf_storage *s)
+{
+    bool host = s->device == CF_CPU || !ctx->dev_arena;
+    return cf_arena_after_mark(ctx->arena, ctx->rc_seg.host, s) &&
+           cf_arena_after_mark(host ? ctx->arena : ctx->dev_arena, host ? ctx->rc_seg.host : ctx->rc_seg.dev, s->data);
+}
+
+static void plan_note(const cf_ctx *ctx, release_entry *plan, int64_t *n, cf_storage *s, int64_t reader)
+{
+    for (int64_t i = 0; i < *n; i++)
+        if (plan[i].s == s) {
+            if (reader < plan[i].after) plan[i].after = reader;
+            return;
+        }
+    if (made_in_segment(ctx, s)) plan[(*n)++] = (release_entry){s, reader};
+}
+
+static int later_first(const void *a, const void *b)
+{
+    int64_t x = ((const release_entry *)a)->after, y = ((const release_entry *)b)->after;
+    return (x < y) - (x > y);
+}
+
+static bool saves_input(const cf_node *n, int i);
+
+/* The plan for the segment's nodes hi down to lo, latest release first; NULL (no releases) when out of memory. */
+static release_entry *plan_releases(cf_ctx *ctx, int64_t hi, int64_t lo, int64_t *n_plan)
+{
+    int64_t cap = 0;
+    for (int64_t j = lo; j <= hi; j++) cap += ctx->tape[j]->n_in + 5;
+    release_entry *plan = cf_arena_alloc(ctx->arena, (size_t)cap * sizeof *plan); /* freed with the segment */
+    *n_plan = 0;
+    if (!plan) return NULL;
+    for (int64_t j = hi; j >= lo; j--) {
+        cf_node *n = ctx->tape[j];
+        plan_note(ctx, plan, n_plan, n->out->storage, (n->saves & CF_SAVE_OUT) ? j : hi + 1);
+        for (int i = 0; i < n->n_in; i++)
+            if (saves_input(n, i)) plan_note(ctx, plan, n_plan, n->in[i]->storage, j);
+        for (int k = 0; k < 4; k++)
+            if (n->aux[k]) plan_note(ctx, plan, n_plan, n->aux[k]->storage, j);
+    }
+    qsort(plan, (size_t)*n_plan, sizeof *plan, later_first);
+    return plan;
 }
 
 static cf_tensor *new_grad(cf_ctx *ctx, cf_tensor *t, bool zero)
@@ -272,7 +353,10 @@ static void fire_hooks(cf_ctx *ctx, const cf_node *n)
 cf_status cf_tape_run(cf_ctx *ctx, int64_t hi, int64_t lo)
 {
     cf_status st = CF_OK;
+    int64_t n_plan = 0, next = 0;
+    release_entry *plan = ctx->rc_seg.on && lo == ctx->rc_seg.base ? plan_releases(ctx, hi, lo, &n_plan) : NULL;
     for (int64_t i = hi; i >= lo && st == CF_OK; i--) {
+        for (; next < n_plan && plan[next].after > i; next++) release_data(ctx, plan[next].s->data, plan[next].s->nbytes);
         cf_node *n = ctx->tape[i];
         if (n->out->grad) {
             st = check_saved(n);
