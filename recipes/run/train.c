@@ -341,8 +341,10 @@ cf_status cf_train(const cf_run_options *o)
         double tps = bench_items / dt, step_ms = 1e3 * dt / (double)bench_steps;
         double fpi = m->vt->flops_per_item ? m->vt->flops_per_item(m) : 0;
         if (fpi > 0) printf("model flops per token %.3g: %.1f GFLOP/s\n", fpi, fpi * tps * 1e-9);
-        printf("step arena high-water %.1f MB, parameters + gradients + optimizer state %.1f MB\n",
-               (double)cf_ctx_arena_high_water(run.ctx) / 1e6,
+        static const char *const recompute[] = {"none", "attention", "block"};
+        /* the high-water covers the forward and, with recomputation, one segment's rerun inside backward */
+        printf("step arena high-water %.1f MB (train.recompute: %s), parameters + gradients + optimizer state %.1f MB\n",
+               (double)cf_ctx_arena_high_water(run.ctx) / 1e6, recompute[cf_recompute_mode_of(run.ctx)],
                (double)run.params->total * (double)cf_dtype_size(run.params->dtype) * (2 + cf_optim_slot_count(run.opt)) / 1e6);
         printf("tokens_per_s=%.1f step_ms=%.2f peak_rss_mb=%ld\n", tps, step_ms, peak_rss_mb());
     }
