@@ -1,5 +1,6 @@
 /* Transformer blocks: pre-LN or post-LN, encoder (self-attention + MLP) or decoder (causal
- * self-attention + cross-attention + MLP), with residual dropout. */
+ * self-attention + cross-attention + MLP), with residual dropout. With the context's recompute mode
+ * (train.recompute) the attention sub-blocks, or whole blocks, are recomputed segments (autograd/recompute.h). */
 #include "autograd/cf_node.h"
 #include "layers/nn.h"
 
