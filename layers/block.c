@@ -35,7 +35,7 @@ cf_status cf_block_init(cf_block *b, cf_params *ps, const char *name, const cf_b
 static cf_tensor *residual(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *fx, uint64_t site)
 {
     if (b->cfg.dropout > 0) fx = cf_dropout(ctx, fx, b->cfg.dropout, b->stream + site);
-    return cf_add(ctx, x, fx);
+    return cf_add_into(ctx, fx, x); /* fx is the sub-block's own output, read by no backward: x + fx over it */
 }
 
 /* The sub-blocks, each from one residual stream to the next: self-attention, cross-attention, MLP. */
