@@ -54,6 +54,9 @@ cf_status cf_node_record(cf_ctx *ctx, cf_node *n);
  * recomputed segment over its own nodes. */
 cf_status cf_tape_run(cf_ctx *ctx, int64_t hi, int64_t lo);
 
+/* During backward: a free block of at least bytes (*got: its size), taken off the free list; NULL when none fits. */
+void *cf_free_block_take(cf_ctx *ctx, size_t bytes, size_t *got);
+
 /* Data for an arena tensor on dev (the host's or the context's own device); NULL with the error set. */
 void *cf_ctx_data_alloc(cf_ctx *ctx, cf_device dev, size_t bytes);
 

@@ -181,6 +181,7 @@ struct cf_rc_kept {
     int64_t shape[CF_MAX_DIMS];
     void *data; /* its bytes when they stay (below the mark); else they wait in the stash at offset */
     size_t nbytes, offset;
+    int64_t shape_numel;
     bool stashed;
 };
 
@@ -205,6 +206,7 @@ static cf_status rewind_keeping_grads(cf_ctx *ctx, cf_node *n, marks m)
         *k = (struct cf_rc_kept){.x = x, .dtype = g->dtype, .ndim = g->ndim, .data = g->storage->data,
                                  .nbytes = g->storage->nbytes, .stashed = data_after(ctx, m, g), .offset = need};
         memcpy(k->shape, g->shape, sizeof k->shape);
+        k->shape_numel = cf_numel(g);
         if (k->stashed) need += align64((size_t)cf_numel(g) * cf_dtype_size(g->dtype));
     }
     CF_TRY(stash_reserve(ctx, need ? need : 64));
@@ -214,8 +216,13 @@ static cf_status rewind_keeping_grads(cf_ctx *ctx, cf_node *n, marks m)
     rewind_to(ctx, m);
     for (int j = 0; j < nk; j++) {
         struct cf_rc_kept *k = &ctx->rc_kept[j];
-        cf_tensor *g = k->stashed ? cf_empty(ctx, k->dtype, k->ndim, k->shape)
-                                  : cf_empty_on(ctx, k->dtype, k->ndim, k->shape, k->data, k->nbytes);
+        /* bytes that must move take a dead block below the mark when one fits (the gradient this node consumed,
+         * typically), so a chain of segments does not creep up the arena by one gradient each */
+        size_t got = 0, bytes = (size_t)k->shape_numel * cf_dtype_size(k->dtype);
+        void *blk = k->stashed ? cf_free_block_take(ctx, bytes, &got) : NULL;
+        cf_tensor *g = !k->stashed ? cf_empty_on(ctx, k->dtype, k->ndim, k->shape, k->data, k->nbytes)
+                       : blk       ? cf_empty_on(ctx, k->dtype, k->ndim, k->shape, blk, got)
+                                   : cf_empty(ctx, k->dtype, k->ndim, k->shape);
         if (!g || (k->stashed && stash_copy(ctx, g, k->offset, false) != CF_OK)) return cf_last_status();
         k->x->grad = g;
     }

@@ -151,7 +151,7 @@ cf_tensor *cf_view_raw(cf_ctx *ctx, cf_tensor *base, int ndim, const int64_t *sh
 
 /* A free block big enough for bytes (the smallest such), taken off the free list; a block larger by a page or
  * more is split, its tail staying on the list, so one large dead tensor serves several smaller gradients. */
-static void *reuse_block(cf_ctx *ctx, size_t bytes, size_t *got)
+void *cf_free_block_take(cf_ctx *ctx, size_t bytes, size_t *got)
 {
     int64_t best = -1;
     for (int64_t i = 0; i < ctx->n_free; i++)
@@ -263,7 +263,7 @@ static cf_tensor *new_grad(cf_ctx *ctx, cf_tensor *t, bool zero)
         g = cf_tensor_alloc_on(t->storage->device, t->dtype, t->ndim, t->shape); /* kept across steps */
     } else {
         size_t bytes = (size_t)cf_numel(t) * cf_dtype_size(t->dtype), got = 0;
-        void *block = ctx->in_backward && bytes >= 4096 ? reuse_block(ctx, bytes, &got) : NULL;
+        void *block = ctx->in_backward && bytes >= 4096 ? cf_free_block_take(ctx, bytes, &got) : NULL;
         if (block) {
             g = cf_empty_on(ctx, t->dtype, t->ndim, t->shape, block, got);
             if (g && zero && ctx->backend->fill(g, 0.0) != CF_OK) g = NULL;
