@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# train.recompute: a tiny GPT with dropout and a tiny Searchformer (encoder-decoder: cross-attention blocks)
+# train.recompute: a tiny GPT with dropout (pre-LN GELU, and post-LN SwiGLU RMSNorm) and a tiny Searchformer
+# (encoder-decoder: cross-attention blocks)
 # train to bit-identical losses and gradient norms with none, attention and block; an unknown value is refused
 # naming the key and the values allowed; `bench train` reports a lower arena high-water with block than none.
 source "$(dirname "$0")/harness.bash"
@@ -59,10 +60,15 @@ EOF2
 # step, loss and grad_norm of every logged step, as written (17 significant digits)
 trajectory() { grep -o '"step": [0-9]*, "loss": [^,]*, "lr": [^,]*, "grad_norm": [^,]*' "$1/metrics.jsonl"; }
 
-for model in gpt searchformer; do
+# the GPT also post-LN with a SwiGLU MLP and RMSNorm: every op of the block's variants replays exactly
+cp "$tmp/gpt.yaml" "$tmp/gpt-variant.yaml"
+variant_sets=(--set model.prenorm=false --set model.mlp=swiglu --set model.norm=rms)
+for model in gpt gpt-variant searchformer; do
+    sets=()
+    [ "$model" = gpt-variant ] && sets=("${variant_sets[@]}")
     for mode in none attention block; do
-        "$cformer" train "$tmp/$model.yaml" --run-dir "$tmp/$model-$mode" --set train.recompute=$mode --quiet \
-            >"$tmp/log" 2>&1 || bad "$model with train.recompute=$mode: $(tail -3 "$tmp/log")"
+        "$cformer" train "$tmp/$model.yaml" --run-dir "$tmp/$model-$mode" --set train.recompute=$mode "${sets[@]}" \
+            --quiet >"$tmp/log" 2>&1 || bad "$model with train.recompute=$mode: $(tail -3 "$tmp/log")"
     done
     [ "$(trajectory "$tmp/$model-none" | wc -l)" -ge 3 ] && ok || bad "$model: expected at least 3 logged steps"
     for mode in attention block; do
