@@ -8,6 +8,8 @@ needs_hdf5 "${3:-.}"
 cformer=$1
 export OMP_WAIT_POLICY=passive OMP_NUM_THREADS=1
 
+# the sections both recipes share
+shared_sections() { printf 'optim:\n  type: adamw\n  lr: 3.0e-3\nlog:\n  every: 1\ncheckpoint:\n  every: 0\n'; }
 cat >"$tmp/gpt.yaml" <<EOF2
 model:
   type: gpt
@@ -25,14 +27,8 @@ train:
   steps: 4
   batch_size: 4
   seed: 5
-optim:
-  type: adamw
-  lr: 3.0e-3
-log:
-  every: 1
-checkpoint:
-  every: 0
 EOF2
+shared_sections >>"$tmp/gpt.yaml"
 "$cformer" data mazes --size 5 --count 40 --seed 2 -o "$tmp/m.bin" >/dev/null || bad "data mazes"
 cat >"$tmp/searchformer.yaml" <<EOF2
 model:
@@ -48,14 +44,8 @@ train:
   steps: 3
   batch_size: 4
   seed: 1
-optim:
-  type: adamw
-  lr: 3.0e-3
-log:
-  every: 1
-checkpoint:
-  every: 0
 EOF2
+shared_sections >>"$tmp/searchformer.yaml"
 
 # step, loss and grad_norm of every logged step, as written (17 significant digits)
 trajectory() { grep -o '"step": [0-9]*, "loss": [^,]*, "lr": [^,]*, "grad_norm": [^,]*' "$1/metrics.jsonl"; }
