@@ -65,30 +65,6 @@ typedef struct segment_args {
     cf_tensor *self_padding, *mem_padding;
 } segment_args;
 
-static cf_tensor *attn_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const *in);
-static cf_tensor *cross_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const *in);
-static cf_tensor *mlp_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const *in);
-
-/* A whole block. Its recomputation in backward runs the sub-blocks as segments of their own, so backward holds
- * the activations of one sub-block at a time (the MLP's hidden layer, not the whole block's). */
-static cf_tensor *block_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const *in)
-{
-    const segment_args *s = user;
-    cf_tensor *x = cf_recompute(ctx, attn_segment, user, 1, in);
-    if (s->b->cfg.cross) {
-        cf_tensor *xm[2] = {x, n > 1 ? in[1] : NULL};
-        x = cf_recompute(ctx, cross_segment, user, 2, xm);
-    }
-    return cf_recompute(ctx, mlp_segment, user, 1, &x);
-}
-
-static cf_tensor *mlp_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const *in)
-{
-    (void)n;
-    const segment_args *s = user;
-    return mlp_sub(ctx, s->b, in[0]);
-}
-
 static cf_tensor *attn_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const *in)
 {
     (void)n;
@@ -101,6 +77,26 @@ static cf_tensor *cross_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const
     (void)n;
     const segment_args *s = user;
     return cross_sub(ctx, s->b, in[0], in[1], s->mem_padding);
+}
+
+static cf_tensor *mlp_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const *in)
+{
+    (void)n;
+    const segment_args *s = user;
+    return mlp_sub(ctx, s->b, in[0]);
+}
+
+/* A whole block. Its recomputation in backward runs the sub-blocks as segments of their own, so backward holds
+ * the activations of one sub-block at a time (the MLP's hidden layer, not the whole block's). */
+static cf_tensor *block_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const *in)
+{
+    const segment_args *s = user;
+    cf_tensor *x = cf_recompute(ctx, attn_segment, user, 1, in);
+    if (s->b->cfg.cross) {
+        cf_tensor *xm[2] = {x, n > 1 ? in[1] : NULL};
+        x = cf_recompute(ctx, cross_segment, user, 2, xm);
+    }
+    return cf_recompute(ctx, mlp_segment, user, 1, &x);
 }
 
 cf_tensor *cf_block_fwd(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *self_padding, cf_tensor *mem,
