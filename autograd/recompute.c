@@ -94,12 +94,9 @@ static cf_tensor *forward_collecting(cf_ctx *ctx, cf_recompute_fn fn, void *user
         }
         ctx->rc_in = l, ctx->rc_cap = n;
     }
-    ctx->rc_n = 0;
-    for (int i = 0; i < n; i++) {
-        bool seen = false;
-        for (int j = 0; j < ctx->rc_n && !seen; j++) seen = ctx->rc_in[j] == in[i];
-        if (!seen) ctx->rc_in[ctx->rc_n++] = in[i];
-    }
+    /* in[] as given (a tensor may come twice: fn reads in[i] by position); the collected ones after, once each */
+    for (int i = 0; i < n; i++) ctx->rc_in[i] = in[i];
+    ctx->rc_n = n;
     ctx->rc_collecting = true, ctx->rc_oom = false;
     bool prev = cf_set_grad_enabled(ctx, false);
     cf_tensor *out = fn(ctx, user, n, in);

@@ -263,6 +263,27 @@ static cf_tensor *failing(cf_ctx *c, void *user, int n, cf_tensor *const *in)
     return NULL;
 }
 
+/* The same tensor twice among the inputs: fn still sees in[0] and in[1] by position, and the gradient is the sum. */
+static cf_tensor *weighted(cf_ctx *c, void *user, int n, cf_tensor *const *in)
+{
+    (void)user, (void)n;
+    return cf_add(c, cf_mul_scalar(c, in[0], 2.0), cf_mul_scalar(c, cf_mul(c, in[1], in[2]), 3.0));
+}
+
+static void test_repeated_input(void)
+{
+    cf_tensor *x = cf_from_data(ctx, CF_F64, CF_SHAPE(2), (const double[]){1.0, -2.0});
+    cf_tensor *w = cf_from_data(ctx, CF_F64, CF_SHAPE(2), (const double[]){0.5, 4.0});
+    x->requires_grad = w->requires_grad = true;
+    cf_tensor *in[3] = {x, x, w}; /* 2x + 3 x w */
+    cf_tensor *loss = cf_sum(ctx, cf_recompute(ctx, weighted, NULL, 3, in), 0, NULL, false);
+    CHECK(loss && cf_item(loss) == 2 * (1.0 - 2.0) + 3 * (0.5 - 8.0));
+    CHECK(loss && cf_backward(ctx, loss, NULL) == CF_OK, "%s", cf_last_error());
+    CHECK(x->grad && cf_get_flat(x->grad, 0) == 2 + 3 * 0.5 && cf_get_flat(x->grad, 1) == 2 + 3 * 4.0);
+    CHECK(w->grad && cf_get_flat(w->grad, 0) == 3 * 1.0 && cf_get_flat(w->grad, 1) == 3 * -2.0);
+    cf_step_reset(ctx);
+}
+
 static void test_errors(void)
 {
     cf_tensor *x = cf_randn(ctx, CF_F32, CF_SHAPE(4, 3), 1, 1);
@@ -313,6 +334,7 @@ int main(void)
     RUN(test_hooks);
     RUN(test_memory_goes_away);
     RUN(test_gradcheck);
+    RUN(test_repeated_input);
     RUN(test_errors);
     RUN(test_mode_parse);
     cf_ctx_free(ctx);
