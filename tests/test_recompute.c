@@ -10,8 +10,8 @@
 
 static cf_ctx *ctx;
 
-/* A residual MLP layer with dropout: x + W2 dropout(gelu(W1 x + b1)) + b2, and a gate tensor g that a segment
- * reaches through user (not in[]): its output is then multiplied by g. */
+/* A residual MLP layer with dropout and drop-path: x + drop_path(W2 dropout(gelu(W1 x + b1)) + b2), and a gate
+ * tensor g that a segment reaches through user (not in[]): its output is then multiplied by g. */
 typedef struct net {
     cf_tensor *w1, *b1, *w2, *b2;
     cf_tensor *gate; /* NULL, or an arena tensor with history that the segments read through user */
@@ -23,7 +23,7 @@ static cf_tensor *layer(cf_ctx *c, void *user, int n, cf_tensor *const *in)
     (void)n;
     const net *m = user;
     cf_tensor *h = cf_dropout(c, cf_gelu(c, cf_linear(c, in[0], m->w1, m->b1)), m->p, 77);
-    cf_tensor *y = cf_add(c, in[0], cf_linear(c, h, m->w2, m->b2));
+    cf_tensor *y = cf_add(c, in[0], cf_drop_path(c, cf_linear(c, h, m->w2, m->b2), m->p, 78));
     return m->gate ? cf_mul(c, y, m->gate) : y;
 }
 
