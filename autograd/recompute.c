@@ -158,11 +158,14 @@ cf_tensor *cf_recompute(cf_ctx *ctx, cf_recompute_fn fn, void *user, int n, cf_t
 /* Drops the free list's blocks (and the parts of blocks merged across the mark) that the rewind to m frees. */
 static void prune_free_blocks(cf_ctx *ctx, marks m)
 {
-    cf_arena *data = ctx->dev_arena ? ctx->dev_arena : ctx->arena;
-    cf_arena_mark dm = ctx->dev_arena ? m.dev : m.host;
     for (int64_t i = 0; i < ctx->n_free;) {
         struct cf_free_block *b = &ctx->free_blocks[i];
-        b->bytes = cf_arena_after_mark(data, dm, b->data) ? 0 : cf_arena_bytes_before_mark(data, dm, b->data, b->bytes);
+        /* a block lies in one of the two arenas (a device context's data, or the host's) */
+        if (cf_arena_after_mark(ctx->arena, m.host, b->data) ||
+            (ctx->dev_arena && cf_arena_after_mark(ctx->dev_arena, m.dev, b->data)))
+            b->bytes = 0;
+        b->bytes = cf_arena_bytes_before_mark(ctx->arena, m.host, b->data, b->bytes);
+        if (ctx->dev_arena) b->bytes = cf_arena_bytes_before_mark(ctx->dev_arena, m.dev, b->data, b->bytes);
         if (b->bytes < 4096)
             *b = ctx->free_blocks[--ctx->n_free];
         else
