@@ -125,6 +125,26 @@ void cf_arena_rewind(cf_arena *a, cf_arena_mark m)
     a->used_prev = m.used_prev;
 }
 
+bool cf_arena_after_mark(const cf_arena *a, cf_arena_mark m, const void *p)
+{
+    uintptr_t q = (uintptr_t)p;
+    for (size_t i = 0; i < a->n_chunks; i++) {
+        uintptr_t base = (uintptr_t)a->chunks[i].base;
+        if (q >= base && q < base + a->chunks[i].size) return i > m.chunk || (i == m.chunk && q >= base + m.used);
+    }
+    return false;
+}
+
+size_t cf_arena_bytes_before_mark(const cf_arena *a, cf_arena_mark m, const void *p, size_t bytes)
+{
+    uintptr_t q = (uintptr_t)p;
+    for (size_t i = 0; i < a->n_chunks; i++) {
+        uintptr_t base = (uintptr_t)a->chunks[i].base, end = i == m.chunk ? base + m.used : base + a->chunks[i].size;
+        if (q >= base && q < base + a->chunks[i].size) return q >= end ? 0 : bytes < end - q ? bytes : (size_t)(end - q);
+    }
+    return bytes;
+}
+
 size_t cf_arena_used(const cf_arena *a) { return a->used_prev + a->used; }
 size_t cf_arena_high_water(const cf_arena *a) { return a->high_water; }
 uint64_t cf_arena_system_allocs(const cf_arena *a) { return a->system_allocs; }

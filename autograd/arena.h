@@ -4,6 +4,7 @@
 #ifndef CF_ARENA_H
 #define CF_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,11 @@ void cf_arena_reset(cf_arena *a);
 cf_arena_mark cf_arena_get_mark(const cf_arena *a);
 /* Frees everything allocated after the mark (only valid while the mark's chunk still exists). */
 void cf_arena_rewind(cf_arena *a, cf_arena_mark m);
+/* Whether p lies in memory the arena handed out at or after the mark (what cf_arena_rewind(a, m) frees). */
+bool cf_arena_after_mark(const cf_arena *a, cf_arena_mark m, const void *p);
+/* How many of the bytes [p, p + bytes) lie before the mark, p itself lying before it (at most up to the end of
+ * p's chunk). */
+size_t cf_arena_bytes_before_mark(const cf_arena *a, cf_arena_mark m, const void *p, size_t bytes);
 size_t cf_arena_used(const cf_arena *a);
 size_t cf_arena_high_water(const cf_arena *a);
 /* How many times the arena has asked the system for memory: flat across steady-state steps. */

@@ -19,6 +19,10 @@ typedef enum cf_op {
     CF_OP_COUNT
 } cf_op;
 
+/* The node of a recomputed segment (autograd/recompute.h): an engine node outside the op list, with its own
+ * backward (cf_node.bwd) and no kernels. */
+#define CF_OP_RECOMPUTE CF_OP_COUNT
+
 const char *cf_op_name(int op);
 /* -1 when no op has that name. */
 int cf_op_lookup(const char *name);
@@ -37,6 +41,9 @@ struct cf_node {
     uint32_t out_version;
     uint32_t saves;         /* bit i: backward reads in[i]; CF_SAVE_OUT: it reads out */
     cf_tensor *aux[4];      /* tensors a forward kernel keeps for backward (indices, statistics) */
+    /* the node's own backward, run instead of the backend's kernel for op (engine nodes such as a recomputed
+     * segment's); NULL for every op of the op list */
+    cf_status (*bwd)(cf_ctx *ctx, struct cf_node *n);
     CF_ALIGNAS(16) unsigned char attr[CF_ATTR_BYTES]; /* the op's own attribute struct */
 };
 

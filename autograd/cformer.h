@@ -11,6 +11,7 @@
 #include "autograd/cf_ctx.h"
 #include "autograd/cf_ops.h"
 #include "autograd/cf_tensor.h"
+#include "autograd/recompute.h"
 #include "autograd/rng.h"
 
 #endif

@@ -48,6 +48,9 @@ void cf_ctx_free(cf_ctx *ctx)
     cf_arena_free(ctx->dev_arena);
     free(ctx->tape);
     free(ctx->free_blocks);
+    free(ctx->rc_in);
+    free(ctx->rc_kept);
+    if (ctx->rc_stash) ctx->backend->release(ctx->rc_stash);
     free(ctx);
 }
 

@@ -13,7 +13,11 @@ static const char *const op_names[CF_OP_COUNT + 1] = {
 #undef CF_OP
     NULL};
 
-const char *cf_op_name(int op) { return (op >= 0 && op < CF_OP_COUNT) ? op_names[op] : "?"; }
+const char *cf_op_name(int op)
+{
+    if (op == CF_OP_RECOMPUTE) return "recompute";
+    return (op >= 0 && op < CF_OP_COUNT) ? op_names[op] : "?";
+}
 
 int cf_op_lookup(const char *name)
 {
@@ -69,6 +73,46 @@ static cf_status tape_push(cf_ctx *ctx, cf_node *n)
     return CF_OK;
 }
 
+/* Inside a recomputed segment's forward (grad mode off): every tensor that requires grad and that an op reads
+ * becomes an input of the segment's node, so gradients reach it and its first use is known (autograd/recompute.c). */
+static void collect_grad_inputs(cf_ctx *ctx, const cf_node *n)
+{
+    for (int i = 0; i < n->n_in; i++) {
+        cf_tensor *x = n->in[i];
+        if (!x->requires_grad) continue;
+        bool seen = false;
+        for (int j = 0; j < ctx->rc_n && !seen; j++) seen = ctx->rc_in[j] == x;
+        if (seen) continue;
+        if (ctx->rc_n == ctx->rc_cap) {
+            int cap = ctx->rc_cap ? 2 * ctx->rc_cap : 64;
+            cf_tensor **l = realloc(ctx->rc_in, (size_t)cap * sizeof *l);
+            if (!l) {
+                ctx->rc_oom = true;
+                return;
+            }
+            ctx->rc_in = l, ctx->rc_cap = cap;
+        }
+        ctx->rc_in[ctx->rc_n++] = x;
+    }
+}
+
+cf_status cf_node_record(cf_ctx *ctx, cf_node *n)
+{
+    for (int i = 0; i < n->n_in; i++) n->in_version[i] = n->in[i]->storage->version;
+    n->out_version = n->out->storage->version;
+    CF_TRY(tape_push(ctx, n));
+    n->out->node = n;
+    n->out->requires_grad = true;
+    for (int i = 0; i < n->n_in; i++) {
+        cf_tensor *x = n->in[i];
+        if (x->requires_grad && !x->node && x->tape_gen != ctx->tape_gen) {
+            x->tape_gen = ctx->tape_gen; /* first use of this leaf in this step */
+            x->first_use = n->index;
+        }
+    }
+    return CF_OK;
+}
+
 cf_tensor *cf_node_finish(cf_ctx *ctx, cf_node *n)
 {
     const cf_backend *be = cf_backend_for(n->out->storage->device);
@@ -83,23 +127,11 @@ cf_tensor *cf_node_finish(cf_ctx *ctx, cf_node *n)
             cf_error_prefix("%s: ", cf_op_name(n->op));
         return NULL;
     }
+    if (ctx->rc_collecting) collect_grad_inputs(ctx, n);
     bool any = false;
     for (int i = 0; i < n->n_in; i++) any |= n->in[i]->requires_grad;
     if (!ctx->grad_enabled || !any || !cf_dtype_is_float(n->out->dtype)) return n->out;
-
-    for (int i = 0; i < n->n_in; i++) n->in_version[i] = n->in[i]->storage->version;
-    n->out_version = n->out->storage->version;
-    if (tape_push(ctx, n) != CF_OK) return NULL;
-    n->out->node = n;
-    n->out->requires_grad = true;
-    for (int i = 0; i < n->n_in; i++) {
-        cf_tensor *x = n->in[i];
-        if (x->requires_grad && !x->node && x->tape_gen != ctx->tape_gen) {
-            x->tape_gen = ctx->tape_gen; /* first use of this leaf in this step */
-            x->first_use = n->index;
-        }
-    }
-    return n->out;
+    return cf_node_record(ctx, n) == CF_OK ? n->out : NULL;
 }
 
 cf_tensor *cf_view_raw(cf_ctx *ctx, cf_tensor *base, int ndim, const int64_t *shape, const int64_t *stride,
@@ -117,30 +149,111 @@ cf_tensor *cf_view_raw(cf_ctx *ctx, cf_tensor *base, int ndim, const int64_t *sh
     return v;
 }
 
-/* A consumed gradient's block big enough for bytes (the smallest such), taken off the free list. */
-static void *reuse_block(cf_ctx *ctx, size_t bytes, size_t *got)
+/* A free block big enough for bytes (the smallest such), taken off the free list; a block larger by a page or
+ * more is split, its tail staying on the list, so one large dead tensor serves several smaller gradients. */
+void *cf_free_block_take(cf_ctx *ctx, size_t bytes, size_t *got)
 {
     int64_t best = -1;
     for (int64_t i = 0; i < ctx->n_free; i++)
         if (ctx->free_blocks[i].bytes >= bytes && (best < 0 || ctx->free_blocks[i].bytes < ctx->free_blocks[best].bytes))
             best = i;
     if (best < 0) return NULL;
-    void *p = ctx->free_blocks[best].data;
-    *got = ctx->free_blocks[best].bytes;
-    ctx->free_blocks[best] = ctx->free_blocks[--ctx->n_free];
+    struct cf_free_block *b = &ctx->free_blocks[best];
+    void *p = b->data;
+    size_t take = (bytes + CF_ARENA_ALIGN - 1) & ~(size_t)(CF_ARENA_ALIGN - 1);
+    if (b->bytes >= take + 4096) {
+        b->data = (unsigned char *)b->data + take; /* still aligned: take is a multiple of the alignment */
+        b->bytes -= take;
+        *got = take;
+    } else {
+        *got = b->bytes;
+        *b = ctx->free_blocks[--ctx->n_free];
+    }
     return p;
 }
 
-static void release_block(cf_ctx *ctx, cf_tensor *g)
+/* Puts a dead block on the free list, merged with the free blocks right before and after it (split blocks
+ * come back whole). */
+static void release_data(cf_ctx *ctx, void *data, size_t bytes)
 {
-    if (g->persistent || g->storage->nbytes < 4096) return; /* small blocks are not worth tracking */
+    if (bytes < 4096) return; /* small blocks are not worth tracking */
+    unsigned char *lo = data, *hi = lo + bytes;
+    for (int64_t i = 0; i < ctx->n_free;) {
+        unsigned char *b = ctx->free_blocks[i].data, *e = b + ctx->free_blocks[i].bytes;
+        if (e == lo || b == hi) {
+            lo = e == lo ? b : lo, hi = b == hi ? e : hi;
+            ctx->free_blocks[i] = ctx->free_blocks[--ctx->n_free];
+            i = 0; /* the grown block may now touch one already passed */
+        } else {
+            i++;
+        }
+    }
     if (ctx->n_free == ctx->cap_free) {
         int64_t cap = ctx->cap_free ? 2 * ctx->cap_free : 256;
         struct cf_free_block *b = realloc(ctx->free_blocks, (size_t)cap * sizeof *b);
         if (!b) return; /* not reusing is always correct */
         ctx->free_blocks = b, ctx->cap_free = cap;
     }
-    ctx->free_blocks[ctx->n_free++] = (struct cf_free_block){g->storage->data, g->storage->nbytes};
+    ctx->free_blocks[ctx->n_free++] = (struct cf_free_block){lo, (size_t)(hi - lo)};
+}
+
+static void release_block(cf_ctx *ctx, cf_tensor *g)
+{
+    if (!g->persistent) release_data(ctx, g->storage->data, g->storage->nbytes);
+}
+
+/* Inside a recomputed segment's backward, a storage made inside the segment dies once the last node that reads
+ * it has run its backward: nothing outside the segment sees it, and nodes run from the end of the tape down,
+ * so that is the reader lowest on the tape (a storage no backward reads is dead from the start). Its bytes then
+ * serve the gradients still to come. The plan pairs each such storage with that position. */
+typedef struct release_entry {
+    cf_storage *s;
+    int64_t after; /* released once the node at this position has run; hi + 1: before the first */
+} release_entry;
+
+static bool made_in_segment(const cf_ctx *ctx, const cf_storage *s)
+{
+    bool host = s->device == CF_CPU || !ctx->dev_arena;
+    return cf_arena_after_mark(ctx->arena, ctx->rc_seg.host, s) &&
+           cf_arena_after_mark(host ? ctx->arena : ctx->dev_arena, host ? ctx->rc_seg.host : ctx->rc_seg.dev, s->data);
+}
+
+static void plan_note(const cf_ctx *ctx, release_entry *plan, int64_t *n, cf_storage *s, int64_t reader)
+{
+    for (int64_t i = 0; i < *n; i++)
+        if (plan[i].s == s) {
+            if (reader < plan[i].after) plan[i].after = reader;
+            return;
+        }
+    if (made_in_segment(ctx, s)) plan[(*n)++] = (release_entry){s, reader};
+}
+
+static int later_first(const void *a, const void *b)
+{
+    int64_t x = ((const release_entry *)a)->after, y = ((const release_entry *)b)->after;
+    return (x < y) - (x > y);
+}
+
+static bool saves_input(const cf_node *n, int i);
+
+/* The plan for the segment's nodes hi down to lo, latest release first; NULL (no releases) when out of memory. */
+static release_entry *plan_releases(cf_ctx *ctx, int64_t hi, int64_t lo, int64_t *n_plan)
+{
+    int64_t cap = 0;
+    for (int64_t j = lo; j <= hi; j++) cap += ctx->tape[j]->n_in + 5;
+    release_entry *plan = cf_arena_alloc(ctx->arena, (size_t)cap * sizeof *plan); /* freed with the segment */
+    *n_plan = 0;
+    if (!plan) return NULL;
+    for (int64_t j = hi; j >= lo; j--) {
+        cf_node *n = ctx->tape[j];
+        plan_note(ctx, plan, n_plan, n->out->storage, (n->saves & CF_SAVE_OUT) ? j : hi + 1);
+        for (int i = 0; i < n->n_in; i++)
+            if (saves_input(n, i)) plan_note(ctx, plan, n_plan, n->in[i]->storage, j);
+        for (int k = 0; k < 4; k++)
+            if (n->aux[k]) plan_note(ctx, plan, n_plan, n->aux[k]->storage, j);
+    }
+    qsort(plan, (size_t)*n_plan, sizeof *plan, later_first);
+    return plan;
 }
 
 static cf_tensor *new_grad(cf_ctx *ctx, cf_tensor *t, bool zero)
@@ -150,7 +263,7 @@ static cf_tensor *new_grad(cf_ctx *ctx, cf_tensor *t, bool zero)
         g = cf_tensor_alloc_on(t->storage->device, t->dtype, t->ndim, t->shape); /* kept across steps */
     } else {
         size_t bytes = (size_t)cf_numel(t) * cf_dtype_size(t->dtype), got = 0;
-        void *block = ctx->in_backward && bytes >= 4096 ? reuse_block(ctx, bytes, &got) : NULL;
+        void *block = ctx->in_backward && bytes >= 4096 ? cf_free_block_take(ctx, bytes, &got) : NULL;
         if (block) {
             g = cf_empty_on(ctx, t->dtype, t->ndim, t->shape, block, got);
             if (g && zero && ctx->backend->fill(g, 0.0) != CF_OK) g = NULL;
@@ -237,6 +350,40 @@ static void fire_hooks(cf_ctx *ctx, const cf_node *n)
     }
 }
 
+cf_status cf_tape_run(cf_ctx *ctx, int64_t hi, int64_t lo)
+{
+    cf_status st = CF_OK;
+    int64_t n_plan = 0, next = 0;
+    release_entry *plan = ctx->rc_seg.on && lo == ctx->rc_seg.base ? plan_releases(ctx, hi, lo, &n_plan) : NULL;
+    for (int64_t i = hi; i >= lo && st == CF_OK; i--) {
+        for (; next < n_plan && plan[next].after > i; next++) release_data(ctx, plan[next].s->data, plan[next].s->nbytes);
+        cf_node *n = ctx->tape[i];
+        if (n->out->grad) {
+            st = check_saved(n);
+            if (st != CF_OK) break;
+            const cf_backend *be = cf_backend_for(n->out->storage->device);
+            cf_kernel_fn bwd = n->bwd ? n->bwd : be ? cf_backend_bwd(be, n->op) : NULL;
+            if (!bwd) {
+                st = cf_set_error(CF_ERR_UNSUPPORTED, "backward of %s: no kernel on the %s backend", cf_op_name(n->op),
+                                  be ? be->name : "missing");
+                break;
+            }
+            st = bwd(ctx, n);
+            if (st != CF_OK) {
+                if (!n->bwd) cf_error_prefix("backward of %s: ", cf_op_name(n->op));
+                break;
+            }
+            /* consumed: as in PyTorch, a non-leaf keeps no grad after backward, so a second backward in
+             * the same step (another loss) does not push this one through the graph again; its memory
+             * serves the gradients still to come (a recomputed segment's node has handed it on already) */
+            if (n->out->grad) release_block(ctx, n->out->grad);
+            n->out->grad = NULL;
+        }
+        fire_hooks(ctx, n);
+    }
+    return st;
+}
+
 cf_status cf_backward(cf_ctx *ctx, cf_tensor *root, const cf_tensor *seed)
 {
     if (!root) return cf_last_status() != CF_OK ? cf_last_status() : cf_set_error(CF_ERR_ARG, "cf_backward: root is NULL");
@@ -255,31 +402,7 @@ cf_status cf_backward(cf_ctx *ctx, cf_tensor *root, const cf_tensor *seed)
     }
     ctx->in_backward = true;
     ctx->n_free = 0;
-    for (int64_t i = root->node->index; i >= 0 && st == CF_OK; i--) {
-        cf_node *n = ctx->tape[i];
-        if (n->out->grad) {
-            st = check_saved(n);
-            if (st != CF_OK) break;
-            const cf_backend *be = cf_backend_for(n->out->storage->device);
-            cf_kernel_fn bwd = be ? cf_backend_bwd(be, n->op) : NULL;
-            if (!bwd) {
-                st = cf_set_error(CF_ERR_UNSUPPORTED, "backward of %s: no kernel on the %s backend", cf_op_name(n->op),
-                                  be ? be->name : "missing");
-                break;
-            }
-            st = bwd(ctx, n);
-            if (st != CF_OK) {
-                cf_error_prefix("backward of %s: ", cf_op_name(n->op));
-                break;
-            }
-            /* consumed: as in PyTorch, a non-leaf keeps no grad after backward, so a second backward in
-             * the same step (another loss) does not push this one through the graph again; its memory
-             * serves the gradients still to come */
-            release_block(ctx, n->out->grad);
-            n->out->grad = NULL;
-        }
-        fire_hooks(ctx, n);
-    }
+    st = cf_tape_run(ctx, root->node->index, 0);
     ctx->in_backward = false;
     ctx->n_free = 0;
     cf_set_grad_enabled(ctx, prev);

@@ -1,5 +1,7 @@
 /* Transformer blocks: pre-LN or post-LN, encoder (self-attention + MLP) or decoder (causal
- * self-attention + cross-attention + MLP), with residual dropout. */
+ * self-attention + cross-attention + MLP), with residual dropout. With the context's recompute mode
+ * (train.recompute) the attention sub-blocks, or whole blocks, are recomputed segments (autograd/recompute.h). */
+#include "autograd/cf_node.h"
 #include "layers/nn.h"
 
 #include <stdlib.h>
@@ -33,22 +35,94 @@ cf_status cf_block_init(cf_block *b, cf_params *ps, const char *name, const cf_b
 static cf_tensor *residual(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *fx, uint64_t site)
 {
     if (b->cfg.dropout > 0) fx = cf_dropout(ctx, fx, b->cfg.dropout, b->stream + site);
-    return cf_add(ctx, x, fx);
+    return cf_add_into(ctx, fx, x); /* fx is the sub-block's own output, read by no backward: x + fx over it */
+}
+
+/* The sub-blocks, each from one residual stream to the next: self-attention, cross-attention, MLP. */
+static cf_tensor *attn_sub(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *padding, cf_kv_cache *cache)
+{
+    if (b->cfg.prenorm)
+        return residual(ctx, b, x, cf_attention_fwd(ctx, &b->attn, cf_norm_fwd(ctx, &b->ln1, x), NULL, padding, NULL, cache), 1);
+    return cf_norm_fwd(ctx, &b->ln1, residual(ctx, b, x, cf_attention_fwd(ctx, &b->attn, x, NULL, padding, NULL, cache), 1));
+}
+
+static cf_tensor *cross_sub(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *mem, cf_tensor *mem_padding)
+{
+    if (b->cfg.prenorm)
+        return residual(ctx, b, x, cf_attention_fwd(ctx, &b->cross, cf_norm_fwd(ctx, &b->ln3, x), mem, mem_padding, NULL, NULL), 2);
+    return cf_norm_fwd(ctx, &b->ln3, residual(ctx, b, x, cf_attention_fwd(ctx, &b->cross, x, mem, mem_padding, NULL, NULL), 2));
+}
+
+static cf_tensor *mlp_sub(cf_ctx *ctx, const cf_block *b, cf_tensor *x)
+{
+    if (b->cfg.prenorm) return residual(ctx, b, x, cf_mlp_fwd(ctx, &b->mlp, cf_norm_fwd(ctx, &b->ln2, x)), 3);
+    return cf_norm_fwd(ctx, &b->ln2, residual(ctx, b, x, cf_mlp_fwd(ctx, &b->mlp, x), 3));
+}
+
+/* A recomputed segment's arguments besides its inputs (x, and mem for cross-attention): in the step arena. */
+typedef struct segment_args {
+    const cf_block *b;
+    cf_tensor *self_padding, *mem_padding;
+} segment_args;
+
+static cf_tensor *attn_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const *in)
+{
+    (void)n;
+    const segment_args *s = user;
+    return attn_sub(ctx, s->b, in[0], s->self_padding, NULL);
+}
+
+static cf_tensor *cross_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const *in)
+{
+    (void)n;
+    const segment_args *s = user;
+    return cross_sub(ctx, s->b, in[0], in[1], s->mem_padding);
+}
+
+static cf_tensor *mlp_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const *in)
+{
+    (void)n;
+    const segment_args *s = user;
+    return mlp_sub(ctx, s->b, in[0]);
+}
+
+/* A whole block. Its recomputation in backward runs the sub-blocks as segments of their own, so backward holds
+ * the activations of one sub-block at a time (the MLP's hidden layer, not the whole block's). */
+static cf_tensor *block_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const *in)
+{
+    const segment_args *s = user;
+    cf_tensor *x = cf_recompute(ctx, attn_segment, user, 1, in);
+    if (s->b->cfg.cross) {
+        cf_tensor *xm[2] = {x, n > 1 ? in[1] : NULL};
+        x = cf_recompute(ctx, cross_segment, user, 2, xm);
+    }
+    return cf_recompute(ctx, mlp_segment, user, 1, &x);
 }
 
 cf_tensor *cf_block_fwd(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *self_padding, cf_tensor *mem,
                         cf_tensor *mem_padding, cf_kv_cache *cache)
 {
-    if (b->cfg.prenorm) {
-        x = residual(ctx, b, x, cf_attention_fwd(ctx, &b->attn, cf_norm_fwd(ctx, &b->ln1, x), NULL, self_padding, NULL, cache), 1);
-        if (b->cfg.cross)
-            x = residual(ctx, b, x, cf_attention_fwd(ctx, &b->cross, cf_norm_fwd(ctx, &b->ln3, x), mem, mem_padding, NULL, NULL), 2);
-        return residual(ctx, b, x, cf_mlp_fwd(ctx, &b->mlp, cf_norm_fwd(ctx, &b->ln2, x)), 3);
+    cf_recompute_mode mode = cf_recompute_mode_of(ctx);
+    if (mode == CF_RECOMPUTE_NONE || !cf_grad_enabled(ctx) || cache || !x) {
+        x = attn_sub(ctx, b, x, self_padding, cache);
+        if (b->cfg.cross) x = cross_sub(ctx, b, x, mem, mem_padding);
+        return mlp_sub(ctx, b, x);
     }
-    x = cf_norm_fwd(ctx, &b->ln1, residual(ctx, b, x, cf_attention_fwd(ctx, &b->attn, x, NULL, self_padding, NULL, cache), 1));
-    if (b->cfg.cross)
-        x = cf_norm_fwd(ctx, &b->ln3, residual(ctx, b, x, cf_attention_fwd(ctx, &b->cross, x, mem, mem_padding, NULL, NULL), 2));
-    return cf_norm_fwd(ctx, &b->ln2, residual(ctx, b, x, cf_mlp_fwd(ctx, &b->mlp, x), 3));
+    if (b->cfg.cross && !mem) {
+        cf_set_error(CF_ERR_ARG, "block: a decoder block needs the memory sequence");
+        return NULL;
+    }
+    segment_args *s = cf_scratch(ctx, sizeof *s);
+    if (!s) return NULL;
+    *s = (segment_args){b, self_padding, mem_padding};
+    cf_tensor *in[2] = {x, mem};
+    if (mode == CF_RECOMPUTE_BLOCK) return cf_recompute(ctx, block_segment, s, b->cfg.cross ? 2 : 1, in);
+    x = cf_recompute(ctx, attn_segment, s, 1, in); /* CF_RECOMPUTE_ATTENTION: the attention sub-blocks */
+    if (b->cfg.cross) {
+        in[0] = x;
+        x = cf_recompute(ctx, cross_segment, s, 2, in);
+    }
+    return mlp_sub(ctx, b, x);
 }
 
 cf_status cf_block_stack_init(cf_block **blocks, cf_params *ps, const char *prefix, int64_t n,

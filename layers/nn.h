@@ -164,6 +164,10 @@ typedef struct cf_block {
 } cf_block;
 
 cf_status cf_block_init(cf_block *b, cf_params *ps, const char *name, const cf_block_config *cfg);
+/* Recomputation (training only: grad mode on, no KV cache) follows cf_recompute_mode_of(ctx): ATTENTION makes
+ * each attention sub-block (norm, attention, residual) a recomputed segment; BLOCK makes the whole block one,
+ * whose recomputation in backward runs the sub-blocks as segments of their own. Values and gradients are the
+ * same bit for bit in every mode. */
 cf_tensor *cf_block_fwd(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *self_padding, cf_tensor *mem,
                         cf_tensor *mem_padding, cf_kv_cache *cache);
 /* A stack of n blocks named prefix.0 .. prefix.<n-1>, all of config bc: *blocks is a calloc'ed array the caller

@@ -1,5 +1,6 @@
 /* The engine itself: tensors and views, broadcasting, the arena, the tape's rules (accumulation, no-grad,
  * detach, hooks, in-place detection), dtype conversion and error messages. */
+#include "autograd/cf_node.h"
 #include "autograd/cformer.h"
 #include "tests/check.h"
 
@@ -241,6 +242,49 @@ static void test_many_inputs(void)
     cf_step_reset(ctx);
 }
 
+/* cf_add_into: a + b over a's bytes (values, the gradient of add), a node that saved a fails at backward, and
+ * the cases it cannot write over fall back to a fresh tensor. */
+static void add_into_operands(cf_tensor **w, cf_tensor **v)
+{
+    *w = cf_from_data(ctx, CF_F64, CF_SHAPE(2, 3), (const double[]){1, 2, 3, 4, 5, 6});
+    *v = cf_from_data(ctx, CF_F64, CF_SHAPE(3), (const double[]){10, 20, 30});
+    (*w)->requires_grad = (*v)->requires_grad = true;
+}
+
+static void test_add_into(void)
+{
+    cf_tensor *w, *v;
+    add_into_operands(&w, &v);
+    cf_tensor *a = cf_mul_scalar(ctx, w, 2.0); /* 2 4 6 8 10 12 */
+    cf_tensor *y = cf_add_into(ctx, a, v);
+    CHECK(y && y->storage == a->storage && y->node && y->node->op == CF_OP_add_into);
+    const double want[] = {12, 24, 36, 18, 30, 42};
+    for (int i = 0; i < 6 && y; i++) CHECK(cf_get_flat(y, i) == want[i]);
+    cf_tensor *loss = cf_sum(ctx, cf_mul(ctx, y, y), 0, NULL, false);
+    CHECK(loss && cf_backward(ctx, loss, NULL) == CF_OK);
+    /* d/dw = 2 * 2y, d/dv = sum over rows of 2y */
+    for (int i = 0; i < 6 && w->grad; i++) CHECK(cf_get_flat(w->grad, i) == 4 * want[i]);
+    CHECK(v->grad && cf_get_flat(v->grad, 0) == 2 * (12 + 18) && cf_get_flat(v->grad, 2) == 2 * (36 + 42));
+    cf_step_reset(ctx);
+    /* a saved by another node: writing over it is caught at backward */
+    add_into_operands(&w, &v);
+    a = cf_mul_scalar(ctx, w, 2.0);
+    cf_tensor *sq = cf_mul(ctx, a, a); /* saves a */
+    y = cf_add_into(ctx, a, v);
+    loss = cf_sum(ctx, cf_add(ctx, sq, y), 0, NULL, false);
+    CHECK(loss && cf_backward(ctx, loss, NULL) == CF_ERR_STATE);
+    CHECK_ERROR_HAS("modified in place");
+    cf_step_reset(ctx);
+    /* leaves, and shapes a cannot hold, get a fresh tensor */
+    add_into_operands(&w, &v);
+    y = cf_add_into(ctx, w, v);
+    CHECK(y && y->storage != w->storage && cf_get_flat(w, 0) == 1 && cf_get_flat(y, 0) == 11);
+    cf_tensor *row = cf_mul_scalar(ctx, v, 1.0);
+    y = cf_add_into(ctx, row, cf_mul_scalar(ctx, w, 1.0));
+    CHECK(y && y->ndim == 2 && y->storage != row->storage && cf_get_flat(y, 5) == 36);
+    cf_step_reset(ctx);
+}
+
 int main(void)
 {
     ctx = cf_ctx_new(&(cf_ctx_options){.threads = 2, .arena_bytes = 1 << 20});
@@ -257,6 +301,7 @@ int main(void)
     RUN(test_seed_gradient);
     RUN(test_two_losses_one_step);
     RUN(test_many_inputs);
+    RUN(test_add_into);
     cf_ctx_free(ctx);
     TEST_MAIN_END();
 }

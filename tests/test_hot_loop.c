@@ -1,5 +1,5 @@
 /* No malloc in the training hot loop after the first steps: a GPT trained through the loader, the tape,
- * backward, clipping and AdamW, with every malloc/calloc/realloc/posix_memalign of our code counted
+ * backward (with each recompute mode), clipping and AdamW, with every malloc/calloc/realloc/posix_memalign of our code counted
  * (the link wraps them; see tests/CMakeLists.txt). */
 #include "tests/check.h"
 #include "data/loader.h"
@@ -53,21 +53,25 @@ int main(void)
     cf_loader *l = cf_loader_create(ds, &lc);
     cf_optim_config oc = cf_optim_defaults(CF_OPTIM_ADAMW);
     cf_optimizer *opt = cf_optim_new(ps, &oc);
-    long before = 0;
-    for (int step = 0; step < 10 && l && opt; step++) {
-        if (step == 4) before = allocs; /* the first steps size the arena, tape and free lists */
-        const cf_batch *b = cf_loader_next(l);
-        cf_params_zero_grad(ps);
-        cf_tensor *loss = m->vt->loss(m, ctx, b, NULL);
-        CHECK(loss && cf_backward(ctx, loss, NULL) == CF_OK);
-        cf_clip_grad_norm(ps, 1.0);
-        cf_optim_step(opt, 1e-3);
-        cf_step_reset(ctx);
+    /* each recompute mode (train.recompute): a segment's rerun keeps to the arena, the tape and the stash */
+    for (int mode = CF_RECOMPUTE_NONE; mode <= CF_RECOMPUTE_BLOCK; mode++) {
+        cf_set_recompute_mode(ctx, (cf_recompute_mode)mode);
+        long before = 0;
+        for (int step = 0; step < 10 && l && opt; step++) {
+            if (step == 4) before = allocs; /* the first steps size the arena, tape and free lists */
+            const cf_batch *b = cf_loader_next(l);
+            cf_params_zero_grad(ps);
+            cf_tensor *loss = m->vt->loss(m, ctx, b, NULL);
+            CHECK(loss && cf_backward(ctx, loss, NULL) == CF_OK);
+            cf_clip_grad_norm(ps, 1.0);
+            cf_optim_step(opt, 1e-3);
+            cf_step_reset(ctx);
+        }
+        long during = allocs - before;
+        CHECK(before > 0); /* the wrapping works: setting up did allocate */
+        if (during) fprintf(stderr, "recompute mode %d: %ld allocations in 6 steady-state steps\n", mode, during);
+        CHECK(during == 0);
     }
-    long during = allocs - before;
-    CHECK(before > 0); /* the wrapping works: setting up did allocate */
-    if (during) fprintf(stderr, "%ld allocations in 6 steady-state steps\n", during);
-    CHECK(during == 0);
     cf_loader_free(l);
     cf_dataset_free(ds);
     cf_optim_free(opt);

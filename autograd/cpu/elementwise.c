@@ -265,6 +265,11 @@ static cf_status binary_bwd(cf_ctx *ctx, cf_node *n, bbwd_f ff, bbwd_d fd)
 
 BINARY_OPS(BINARY_INSTANCE)
 
+/* add_into: add's kernels with the output over in[0]: each element is read before it is written at the same
+ * index, and the backward reads only the output's gradient. */
+cf_status cf_cpu_add_into_fwd(cf_ctx *ctx, cf_node *n) { return cf_cpu_add_fwd(ctx, n); }
+cf_status cf_cpu_add_into_bwd(cf_ctx *ctx, cf_node *n) { return cf_cpu_add_bwd(ctx, n); }
+
 /* ---- where / masked_fill ---- */
 
 #define WHERE_KERNELS(T) \

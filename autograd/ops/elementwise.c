@@ -49,6 +49,27 @@ static cf_tensor *binary(cf_ctx *ctx, cf_op op, cf_tensor *a, cf_tensor *b, uint
 }
 
 cf_tensor *cf_add(cf_ctx *ctx, cf_tensor *a, cf_tensor *b) { return binary(ctx, CF_OP_add, a, b, SAVE_NONE); }
+
+cf_tensor *cf_add_into(cf_ctx *ctx, cf_tensor *a, cf_tensor *b)
+{
+    CF_GUARD(a, b);
+    CF_TRY_NULL(cf_check_float("add_into", a));
+    CF_TRY_NULL(cf_check_same_dtype("add_into", a, b));
+    int nd;
+    int64_t shape[CF_MAX_DIMS];
+    const cf_backend *be = cf_tensor_backend(a);
+    bool fits = cf_broadcast_shapes(a->ndim, a->shape, b->ndim, b->shape, &nd, shape) && nd == a->ndim;
+    for (int i = 0; fits && i < nd; i++) fits = shape[i] == a->shape[i];
+    if (!fits || !a->node || a->persistent || !cf_is_contiguous(a) || !be->fwd[CF_OP_add_into])
+        return binary(ctx, CF_OP_add, a, b, SAVE_NONE);
+    cf_tensor *out = cf_view_raw(ctx, a, a->ndim, a->shape, a->stride, a->offset);
+    cf_tensor *in[2] = {a, b};
+    cf_node *n = out ? cf_node_new(ctx, CF_OP_add_into, 2, in, out) : NULL;
+    if (!n) return NULL;
+    n->saves = SAVE_NONE;
+    cf_bump_version(out);
+    return cf_node_finish(ctx, n);
+}
 cf_tensor *cf_sub(cf_ctx *ctx, cf_tensor *a, cf_tensor *b) { return binary(ctx, CF_OP_sub, a, b, SAVE_NONE); }
 cf_tensor *cf_mul(cf_ctx *ctx, cf_tensor *a, cf_tensor *b) { return binary(ctx, CF_OP_mul, a, b, 3u); }
 cf_tensor *cf_div(cf_ctx *ctx, cf_tensor *a, cf_tensor *b) { return binary(ctx, CF_OP_div, a, b, 3u); }

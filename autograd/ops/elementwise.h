@@ -5,6 +5,11 @@
 #include "autograd/cf_tensor.h"
 
 cf_tensor *cf_add(cf_ctx *ctx, cf_tensor *a, cf_tensor *b);
+/* a + b stored over a's bytes when a is a contiguous tensor with history whose shape is the result's and the
+ * backend has the kernel (else a fresh tensor, as cf_add): for a tensor nothing reads afterwards, such as a
+ * sub-block's output before its residual add, so the step arena keeps one tensor instead of two. a's storage
+ * version is bumped, so a node that saved a fails at backward (never a wrong gradient). The gradient is add's. */
+cf_tensor *cf_add_into(cf_ctx *ctx, cf_tensor *a, cf_tensor *b);
 cf_tensor *cf_sub(cf_ctx *ctx, cf_tensor *a, cf_tensor *b);
 cf_tensor *cf_mul(cf_ctx *ctx, cf_tensor *a, cf_tensor *b);
 cf_tensor *cf_div(cf_ctx *ctx, cf_tensor *a, cf_tensor *b);

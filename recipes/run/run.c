@@ -223,6 +223,7 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     run->seed = cf_recipe_int_in(r, "train.seed", 0, 0, CF_MAX_SEED);
     run->threads = cf_recipe_int_in(r, "train.threads", 0, 0, CF_MAX_THREADS); /* 0: the OpenMP default */
     const char *nonfinite = cf_recipe_str(r, "train.nonfinite", "stop");
+    const char *recompute = cf_recipe_str(r, "train.recompute", "none");
     run->log_every = cf_recipe_int_in(r, "log.every", 10, 1, CF_MAX_STEPS);
     run->ckpt_every = cf_recipe_int_in(r, "checkpoint.every", 0, 0, CF_MAX_STEPS); /* 0: only at the end */
     run->ckpt_keep = cf_recipe_int_in(r, "checkpoint.keep", 3, 0, 1 << 20);      /* 0: keep every checkpoint */
@@ -243,6 +244,10 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     if (strcmp(nonfinite, "stop") != 0 && strcmp(nonfinite, "skip") != 0)
         return cf_recipe_fail(r, "train.nonfinite", CF_ERR_ARG, "unknown value '%s' (choose from stop, skip)", nonfinite);
     run->nonfinite_skip = strcmp(nonfinite, "skip") == 0;
+    cf_recompute_mode recompute_mode;
+    if (!cf_recompute_mode_parse(recompute, &recompute_mode))
+        return cf_recipe_fail(r, "train.recompute", CF_ERR_ARG, "unknown value '%s' (choose from none, attention, block)",
+                              recompute);
     if (run->batch_size % (run->grad_accum * run->world))
         return cf_recipe_fail(r, "train.batch_size", CF_ERR_ARG, "%lld is not divisible by train.grad_accum (%lld) x the "
                               "number of ranks (%d)", (long long)run->batch_size, (long long)run->grad_accum, run->world);
@@ -251,6 +256,7 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     run->ctx = cf_ctx_new(&(cf_ctx_options){.threads = (int)run->threads, .seed = (uint64_t)run->seed});
     run->params = cf_params_new(CF_F32, (uint64_t)run->seed);
     if (!run->ctx || !run->params) return cf_last_status();
+    cf_set_recompute_mode(run->ctx, recompute_mode); /* the transformer blocks recompute in backward (layers/block.c) */
 
     /* the data first: the model is built for what the training split holds */
     const char *mtype = cf_recipe_require_str(r, "model.type");

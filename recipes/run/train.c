@@ -71,10 +71,12 @@ static cf_status save(cf_run *run, int64_t step)
 }
 
 /* Keys a resume may change without changing the trajectory: what is logged, saved and evaluated, and how the
- * work is spread (threads, ranks, ZeRO sharding, buckets: the same steps, bit for bit or to rounding). */
+ * work is spread (threads, ranks, ZeRO sharding, buckets: the same steps, bit for bit or to rounding) or
+ * stored (activation recomputation: bit for bit). */
 static bool resume_may_change(const char *key)
 {
-    static const char *const prefixes[] = {"log.", "checkpoint.", "eval.", "train.threads", "distributed."};
+    static const char *const prefixes[] = {"log.", "checkpoint.", "eval.", "train.threads", "train.recompute",
+                                           "distributed."};
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
         if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0) return true;
     return false;
@@ -339,8 +341,10 @@ cf_status cf_train(const cf_run_options *o)
         double tps = bench_items / dt, step_ms = 1e3 * dt / (double)bench_steps;
         double fpi = m->vt->flops_per_item ? m->vt->flops_per_item(m) : 0;
         if (fpi > 0) printf("model flops per token %.3g: %.1f GFLOP/s\n", fpi, fpi * tps * 1e-9);
-        printf("step arena high-water %.1f MB, parameters + gradients + optimizer state %.1f MB\n",
-               (double)cf_ctx_arena_high_water(run.ctx) / 1e6,
+        static const char *const recompute[] = {"none", "attention", "block"};
+        /* the high-water covers the forward and, with recomputation, one segment's rerun inside backward */
+        printf("step arena high-water %.1f MB (train.recompute: %s), parameters + gradients + optimizer state %.1f MB\n",
+               (double)cf_ctx_arena_high_water(run.ctx) / 1e6, recompute[cf_recompute_mode_of(run.ctx)],
                (double)run.params->total * (double)cf_dtype_size(run.params->dtype) * (2 + cf_optim_slot_count(run.opt)) / 1e6);
         long rss = peak_rss_mb(); /* training's, before the report's own buffers */
         if (o->bench_report) o->bench_report(o->bench_user, bench_items / (double)bench_steps, dt / (double)bench_steps, end - start);

@@ -40,6 +40,20 @@ static cf_status binary_cases(cf_gc *g, cf_gc_fn fn, double lo, double hi, bool 
 }
 
 CF_GRADCHECK(add) { return binary_cases(g, fn_add, -2, 2, false); }
+
+/* add_into writes over its first operand: give it a fresh one (the leaves themselves are never written) */
+static cf_tensor *fn_add_into(cf_ctx *c, cf_tensor *const *x, const void *u)
+{
+    (void)u;
+    return cf_add_into(c, cf_mul_scalar(c, x[0], 1.5), x[1]);
+}
+
+CF_GRADCHECK(add_into)
+{
+    cf_tensor *a = cf_gc_randn(g, CF_SHAPE(3, 4)), *b = cf_gc_randn(g, CF_SHAPE(3, 4)), *c = cf_gc_randn(g, CF_SHAPE(4));
+    cf_gc_check(g, "same shape", fn_add_into, NULL, 2, (cf_tensor *[]){a, b});
+    return cf_gc_check(g, "b broadcast [3,4] + [4]", fn_add_into, NULL, 2, (cf_tensor *[]){a, c});
+}
 CF_GRADCHECK(sub) { return binary_cases(g, fn_sub, -2, 2, false); }
 CF_GRADCHECK(mul) { return binary_cases(g, fn_mul, -2, 2, false); }
 CF_GRADCHECK(div) { return binary_cases(g, fn_div, -2, 2, true); }
