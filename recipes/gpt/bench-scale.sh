@@ -5,7 +5,7 @@
 # 128 / 512 / 1024, 2048 tokens per step (batch 16 / 4 / 2); then a GPT-2-124M-shaped step (12 layers, d 768,
 # 12 heads, vocabulary 50257, context 1024, batch 1; untied head, so 163 M parameters). For each: cformer in
 # one process with every core as threads, cformer as one single-threaded MPI rank per core (when mpirun is
-# there), and PyTorch (recipes/gpt/bench_gpt_torch.py, the same model) at its best of 1 thread + threaded
+# there and the batch splits over the ranks: not for GPT-2's batch of 1), and PyTorch (recipes/gpt/bench_gpt_torch.py, the same model) at its best of 1 thread + threaded
 # OpenBLAS and every core as threads. "% bound" is model FLOPs per second over cblas_sgemm's rate at n = 1024
 # in this run (`cformer bench ops`); "% own-shape bound" is the step time of the model's own GEMMs replayed
 # through threaded cblas over the measured step (`cformer bench train`'s "GEMM bound" line). RSS is the peak resident set of one process (of each rank for MPI).
@@ -63,7 +63,7 @@ shape() { # name vocab dim layers seq batch
     echo "== $name: d $D, $L layers, context $T, batch $B, vocabulary $V"
     local l1=$out/$name.cf1.log l2=$out/$name.cf2.log
     cf_run "$l1" env OMP_NUM_THREADS="$nproc" "$cformer" bench train "$recipe" --steps "$steps" --warmup "$w" "${sets[@]}"
-    if [ "$mpi" = 1 ]; then
+    if [ "$mpi" = 1 ] && [ $((B % nproc)) -eq 0 ]; then # the batch is split over the ranks
         cf_run "$l2" mpirun -np "$nproc" --oversubscribe -x OMP_NUM_THREADS=1 -x OMPI_MCA_btl_vader_single_copy_mechanism \
             "$cformer" bench train "$recipe" --steps "$steps" --warmup "$w" --set train.threads=1 "${sets[@]}"
     fi
