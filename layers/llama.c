@@ -2,6 +2,8 @@
  * sliding-window attention, built from the shared layers of layers/nn.h and the fused sdpa op. */
 #include "layers/llama.h"
 
+#include "autograd/cf_node.h" /* cf_scratch */
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,7 +136,8 @@ static cf_tensor *split_heads(cf_ctx *ctx, cf_tensor *x, int64_t n, int64_t Dh)
     return cf_transpose(ctx, cf_reshape(ctx, x, CF_SHAPE(x->shape[0], x->shape[1], n, Dh)), 1, 2);
 }
 
-cf_tensor *cf_llama_layer_fwd(cf_ctx *ctx, const cf_llama *m, const cf_llama_layer *l, cf_tensor *h, cf_kv_cache *cache)
+/* h + o(attention(attn_norm(h))) */
+static cf_tensor *attn_sub(cf_ctx *ctx, const cf_llama *m, const cf_llama_layer *l, cf_tensor *h, cf_kv_cache *cache)
 {
     if (!h) return NULL;
     const cf_llama_config *c = &m->cfg;
@@ -162,9 +165,55 @@ cf_tensor *cf_llama_layer_fwd(cf_ctx *ctx, const cf_llama *m, const cf_llama_lay
     cf_sdpa_opts o = {.mask = window ? CF_SDPA_WINDOW : CF_SDPA_CAUSAL, .window = c->sliding_window};
     cf_tensor *y = cf_sdpa(ctx, q, k, v, &o); /* [B, heads, T, Dh] */
     y = cf_reshape(ctx, cf_transpose(ctx, y, 1, 2), CF_SHAPE(B, T, c->heads * Dh));
-    h = cf_add(ctx, h, cf_linear_fwd(ctx, &l->o, y));
+    return cf_add(ctx, h, cf_linear_fwd(ctx, &l->o, y));
+}
+
+/* h + mlp(mlp_norm(h)) */
+static cf_tensor *mlp_sub(cf_ctx *ctx, const cf_llama_layer *l, cf_tensor *h)
+{
     return cf_add(ctx, h, cf_mlp_fwd(ctx, &l->mlp, cf_norm_fwd(ctx, &l->mlp_norm, h)));
 }
+
+/* train.recompute (autograd/recompute.h): the sub-blocks, or whole layers, as recomputed segments; their
+ * arguments besides the hidden state live in the step arena */
+typedef struct segment_args {
+    const cf_llama *m;
+    const cf_llama_layer *l;
+} segment_args;
+
+static cf_tensor *attn_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const *in)
+{
+    (void)n;
+    const segment_args *s = user;
+    return attn_sub(ctx, s->m, s->l, in[0], NULL);
+}
+
+static cf_tensor *mlp_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const *in)
+{
+    (void)n;
+    const segment_args *s = user;
+    return mlp_sub(ctx, s->l, in[0]);
+}
+
+/* a whole layer; its recomputation runs the two sub-blocks as segments of their own (as layers/block.c) */
+static cf_tensor *layer_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const *in)
+{
+    (void)n;
+    cf_tensor *x = cf_recompute(ctx, attn_segment, user, 1, in);
+    return cf_recompute(ctx, mlp_segment, user, 1, &x);
+}
+
+cf_tensor *cf_llama_layer_fwd(cf_ctx *ctx, const cf_llama *m, const cf_llama_layer *l, cf_tensor *h, cf_kv_cache *cache)
+{
+    cf_recompute_mode mode = cf_recompute_mode_of(ctx);
+    if (mode == CF_RECOMPUTE_NONE || !cf_grad_enabled(ctx) || cache || !h) return mlp_sub(ctx, l, attn_sub(ctx, m, l, h, cache));
+    segment_args *s = cf_scratch(ctx, sizeof *s);
+    if (!s) return NULL;
+    *s = (segment_args){m, l};
+    if (mode == CF_RECOMPUTE_BLOCK) return cf_recompute(ctx, layer_segment, s, 1, &h);
+    return mlp_sub(ctx, l, cf_recompute(ctx, attn_segment, s, 1, &h)); /* CF_RECOMPUTE_ATTENTION */
+}
+
 
 cf_tensor *cf_llama_logits(cf_ctx *ctx, const cf_llama *m, cf_tensor *tokens, cf_kv_cache *caches)
 {

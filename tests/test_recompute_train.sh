@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# train.recompute: a tiny GPT with dropout (pre-LN GELU, and post-LN SwiGLU RMSNorm) and a tiny Searchformer
-# (encoder-decoder: cross-attention blocks)
+# train.recompute: a tiny GPT with dropout (pre-LN GELU, and post-LN SwiGLU RMSNorm), a tiny Searchformer
+# (encoder-decoder: cross-attention blocks) and a tiny Llama (its own layer)
 # train to bit-identical losses and gradient norms with none, attention and block; an unknown value is refused
 # naming the key and the values allowed; `bench train` reports a lower arena high-water with block than none.
 source "$(dirname "$0")/harness.bash"
@@ -47,13 +47,35 @@ train:
 EOF2
 shared_sections >>"$tmp/searchformer.yaml"
 
+# a Llama (its own layer: RMSNorm, RoPE, grouped-query attention, SwiGLU; no dropout)
+cat >"$tmp/llama.yaml" <<EOF2
+model:
+  type: llama
+  vocab: 256
+  seq: 32
+  dim: 32
+  layers: 2
+  heads: 2
+  kv_heads: 1
+  hidden: 64
+  max_pos: 64
+data:
+  type: random_tokens
+  size: 4000
+train:
+  steps: 4
+  batch_size: 4
+  seed: 3
+EOF2
+shared_sections >>"$tmp/llama.yaml"
+
 # step, loss and grad_norm of every logged step, as written (17 significant digits)
 trajectory() { grep -o '"step": [0-9]*, "loss": [^,]*, "lr": [^,]*, "grad_norm": [^,]*' "$1/metrics.jsonl"; }
 
 # the GPT also post-LN with a SwiGLU MLP and RMSNorm: every op of the block's variants replays exactly
 cp "$tmp/gpt.yaml" "$tmp/gpt-variant.yaml"
 variant_sets=(--set model.prenorm=false --set model.mlp=swiglu --set model.norm=rms)
-for model in gpt gpt-variant searchformer; do
+for model in gpt gpt-variant searchformer llama; do
     sets=()
     [ "$model" = gpt-variant ] && sets=("${variant_sets[@]}")
     for mode in none attention block; do
@@ -77,12 +99,14 @@ else
 fi
 
 # the arena high-water bench train reports falls with recomputation
-hw() { "$cformer" bench train "$tmp/gpt.yaml" --steps 2 --warmup 1 --set train.recompute=$1 2>&1 |
+hw() { "$cformer" bench train "$tmp/$2.yaml" --steps 2 --warmup 1 --set train.recompute=$1 2>&1 |
        sed -n 's/^step arena high-water \([0-9.]*\) MB (train.recompute: '"$1"').*/\1/p'; }
-none=$(hw none) block=$(hw block)
-if [ -n "$none" ] && [ -n "$block" ] && awk -v a="$block" -v b="$none" 'BEGIN { exit !(a < b) }'; then ok; else
-    bad "arena high-water: block '$block' MB, none '$none' MB"
-fi
+for model in gpt llama; do
+    none=$(hw none $model) block=$(hw block $model)
+    if [ -n "$none" ] && [ -n "$block" ] && awk -v a="$block" -v b="$none" 'BEGIN { exit !(a < b) }'; then ok; else
+        bad "$model arena high-water: block '$block' MB, none '$none' MB"
+    fi
+done
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
