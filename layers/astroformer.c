@@ -134,7 +134,7 @@ cf_status cf_astroformer_init(cf_astroformer *m, cf_params *ps, const cf_astrofo
         if (!m->stem1_w || !m->stem2_w || !m->stem2_b) return cf_last_status();
         CF_TRY(cf_init_normal(ps, m->stem1_w, 0, sqrt(2.0 / (double)(9 * c->stem))));
         CF_TRY(cf_init_normal(ps, m->stem2_w, 0, sqrt(2.0 / (double)(9 * c->stem))));
-        CF_TRY(cf_bn2d_init(&m->stem_bn, ps, "stem.norm1", c->stem));
+        CF_TRY(cf_batch_norm_layer_init(&m->stem_bn, ps, "stem.norm1", c->stem));
         H /= c->stem_stride, W /= c->stem_stride, prev = c->stem;
     }
     char name[64];
@@ -178,7 +178,7 @@ cf_tensor *cf_astroformer_logits(cf_ctx *ctx, const cf_astroformer *m, cf_tensor
         x = cf_conv2d(ctx, img, m->stem1_w, m->stem2_b, &o);
     } else {
         cf_conv2d_opts o1 = {.stride = {c->stem_stride, c->stem_stride}, .padding = {1, 1}}, o2 = {.padding = {1, 1}};
-        x = cf_gelu(ctx, cf_bn2d_fwd(ctx, &m->stem_bn, cf_conv2d(ctx, img, m->stem1_w, NULL, &o1)));
+        x = cf_gelu(ctx, cf_batch_norm_layer_fwd(ctx, &m->stem_bn, cf_conv2d(ctx, img, m->stem1_w, NULL, &o1)));
         x = cf_conv2d(ctx, x, m->stem2_w, m->stem2_b, &o2);
     }
     for (int s = 0; s < c->stages && x; s++)

@@ -56,7 +56,7 @@ typedef struct cf_astro_tblock {
 typedef struct cf_astroformer {
     cf_astroformer_config cfg;
     cf_tensor *stem1_w, *stem2_w, *stem2_b;
-    cf_bn2d stem_bn;
+    cf_batch_norm_layer stem_bn;
     cf_mbconv *conv[CF_ASTRO_MAX_STAGES];
     cf_astro_tblock *tb[CF_ASTRO_MAX_STAGES];
     cf_norm_layer head_ln;

@@ -64,6 +64,25 @@ cf_tensor *cf_norm_fwd(cf_ctx *ctx, const cf_norm_layer *n, cf_tensor *x)
     return cf_layer_norm(ctx, x, 1, n->weight, n->bias, n->eps);
 }
 
+cf_status cf_batch_norm_layer_init(cf_batch_norm_layer *n, cf_params *ps, const char *name, int64_t ch)
+{
+    cf_params_push(ps, "%s", name);
+    n->w = cf_params_add(ps, "weight", CF_SHAPE(ch), false);
+    n->b = cf_params_add(ps, "bias", CF_SHAPE(ch), false);
+    n->rm = cf_params_add(ps, "running_mean", CF_SHAPE(ch), false);
+    n->rv = cf_params_add(ps, "running_var", CF_SHAPE(ch), false);
+    cf_params_pop(ps);
+    if (!n->w || !n->b || !n->rm || !n->rv) return cf_last_status();
+    cf_requires_grad_(n->rm, false), cf_requires_grad_(n->rv, false);
+    cf_fill_(n->w, 1), cf_fill_(n->b, 0), cf_fill_(n->rm, 0);
+    return cf_fill_(n->rv, 1);
+}
+
+cf_tensor *cf_batch_norm_layer_fwd(cf_ctx *ctx, const cf_batch_norm_layer *n, cf_tensor *x)
+{
+    return cf_batch_norm(ctx, x, n->w, n->b, n->rm, n->rv, cf_is_training(ctx), 0.1, 1e-5);
+}
+
 bool cf_mlp_kind_parse(const char *s, cf_mlp_kind *out)
 {
     static const struct {

@@ -18,21 +18,6 @@ static cf_status conv_init(cf_params *ps, const char *name, cf_lmuf_conv *c, int
     return cf_init_uniform(ps, c->w, -bound, bound);
 }
 
-/* running statistics are frozen parameters, so checkpoints carry them */
-static cf_status bn_init(cf_params *ps, const char *name, cf_lmuf_bn *n, int64_t ch)
-{
-    cf_params_push(ps, "%s", name);
-    n->w = cf_params_add(ps, "weight", CF_SHAPE(ch), false);
-    n->b = cf_params_add(ps, "bias", CF_SHAPE(ch), false);
-    n->rm = cf_params_add(ps, "running_mean", CF_SHAPE(ch), false);
-    n->rv = cf_params_add(ps, "running_var", CF_SHAPE(ch), false);
-    cf_params_pop(ps);
-    if (!n->w || !n->b || !n->rm || !n->rv) return cf_last_status();
-    cf_requires_grad_(n->rm, false), cf_requires_grad_(n->rv, false);
-    cf_fill_(n->w, 1), cf_fill_(n->b, 0), cf_fill_(n->rm, 0);
-    return cf_fill_(n->rv, 1);
-}
-
 cf_status cf_lmuf_build(cf_lmuf *m, cf_params *ps)
 {
     int64_t D = m->D, F = m->F;
@@ -45,32 +30,32 @@ cf_status cf_lmuf_build(cf_lmuf *m, cf_params *ps)
             snprintf(name, sizeof name, "embed.conv%d", i);
             st = conv_init(ps, name, &m->pe[i], i ? D : F, D, 3);
             snprintf(name, sizeof name, "embed.bn%d", i);
-            if (st == CF_OK && (i < 3 || m->variant == CF_LMUF_LMUFORMER)) st = bn_init(ps, name, &m->pe_bn[i], D);
+            if (st == CF_OK && (i < 3 || m->variant == CF_LMUF_LMUFORMER)) st = cf_batch_norm_layer_init(&m->pe_bn[i], ps, name, D);
         }
         if (st == CF_OK) st = conv_init(ps, "embed.rpe", &m->rpe, D, D, 3);
-        if (st == CF_OK && m->variant == CF_LMUF_SPIKING) st = bn_init(ps, "embed.rpe_bn", &m->rpe_bn, D);
+        if (st == CF_OK && m->variant == CF_LMUF_SPIKING) st = cf_batch_norm_layer_init(&m->rpe_bn, ps, "embed.rpe_bn", D);
     }
     if (st == CF_OK && m->variant == CF_LMUF_SPIKING) {
         st = cf_lmu_memory_init(&m->mem, ps->dtype, m->d, m->theta);
-        if (st == CF_OK) st = bn_init(ps, "lmu.in_bn", &m->in_bn, D);
+        if (st == CF_OK) st = cf_batch_norm_layer_init(&m->in_bn, ps, "lmu.in_bn", D);
         if (st == CF_OK) st = conv_init(ps, "lmu.enc", &m->wu, D, 1, 1);
-        if (st == CF_OK) st = bn_init(ps, "lmu.enc_bn", &m->u_bn, 1);
-        if (st == CF_OK) st = bn_init(ps, "lmu.mem_bn", &m->m_bn, m->d);
+        if (st == CF_OK) st = cf_batch_norm_layer_init(&m->u_bn, ps, "lmu.enc_bn", 1);
+        if (st == CF_OK) st = cf_batch_norm_layer_init(&m->m_bn, ps, "lmu.mem_bn", m->d);
         if (st == CF_OK) st = conv_init(ps, "lmu.hid", &m->wh, m->d + D, D, 1);
-        if (st == CF_OK) st = bn_init(ps, "lmu.hid_bn", &m->h_bn, D);
+        if (st == CF_OK) st = cf_batch_norm_layer_init(&m->h_bn, ps, "lmu.hid_bn", D);
     } else if (st == CF_OK) {
         st = cf_lmu_cell_init(&m->cell, ps, "lmu.cell", D, m->d, m->theta, D);
     }
     if (st == CF_OK) st = conv_init(ps, "lmu.proj", &m->proj, D, D, 1);
-    if (st == CF_OK) st = bn_init(ps, "lmu.proj_bn", &m->proj_bn, D);
+    if (st == CF_OK) st = cf_batch_norm_layer_init(&m->proj_bn, ps, "lmu.proj_bn", D);
     if (st == CF_OK && m->variant != CF_LMUF_LMU_ONLY) {
         st = conv_init(ps, "ffn.fc1", &m->fc1, D, 4 * D, 1);
         if (st == CF_OK) st = conv_init(ps, "ffn.fc2", &m->fc2, 4 * D, D, 1);
-        if (st == CF_OK) st = bn_init(ps, "ffn.bn1", &m->fc1_bn, 4 * D);
-        if (st == CF_OK && m->variant == CF_LMUF_LMUFORMER) st = bn_init(ps, "ffn.bn2", &m->fc2_bn, D);
-        if (st == CF_OK && m->variant == CF_LMUF_SPIKING) st = bn_init(ps, "ffn.in_bn", &m->ffn_bn, D);
+        if (st == CF_OK) st = cf_batch_norm_layer_init(&m->fc1_bn, ps, "ffn.bn1", 4 * D);
+        if (st == CF_OK && m->variant == CF_LMUF_LMUFORMER) st = cf_batch_norm_layer_init(&m->fc2_bn, ps, "ffn.bn2", D);
+        if (st == CF_OK && m->variant == CF_LMUF_SPIKING) st = cf_batch_norm_layer_init(&m->ffn_bn, ps, "ffn.in_bn", D);
     }
-    if (st == CF_OK && m->variant == CF_LMUF_SPIKING) st = bn_init(ps, "head.bn", &m->head_bn, D);
+    if (st == CF_OK && m->variant == CF_LMUF_SPIKING) st = cf_batch_norm_layer_init(&m->head_bn, ps, "head.bn", D);
     if (st == CF_OK) {
         cf_params_push(ps, "head");
         m->head_w = cf_params_add(ps, "weight", CF_SHAPE(m->classes, D), true);
@@ -85,9 +70,9 @@ cf_status cf_lmuf_build(cf_lmuf *m, cf_params *ps)
 
 /* ---- forward ---- */
 
-static cf_tensor *bn_fwd(cf_lmuf_pass *p, const cf_lmuf_bn *n, cf_tensor *x)
+static cf_tensor *bn_fwd(cf_lmuf_pass *p, const cf_batch_norm_layer *n, cf_tensor *x)
 {
-    return cf_batch_norm(p->ctx, x, n->w, n->b, n->rm, n->rv, cf_is_training(p->ctx), 0.1, 1e-5);
+    return cf_batch_norm_layer_fwd(p->ctx, n, x);
 }
 
 /* k = 3: causal (2 frames on the left: zeros, or the carried frames when streaming) or the paper's padding 1 */

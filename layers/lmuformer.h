@@ -32,13 +32,11 @@
 
 #include "layers/lif.h"
 #include "layers/lmu.h"
+#include "layers/nn.h"
 
 enum { CF_LMUF_LMUFORMER, CF_LMUF_SPIKING, CF_LMUF_LMU_ONLY };
 #define CF_LMUF_SLOTS 16 /* k3 convolutions and LIF layers a streaming pass may carry */
 
-typedef struct cf_lmuf_bn {
-    cf_tensor *w, *b, *rm, *rv;
-} cf_lmuf_bn;
 
 typedef struct cf_lmuf_conv {
     cf_tensor *w; /* [out, in, k], no bias */
@@ -61,7 +59,7 @@ typedef struct cf_lmuf {
     double theta;
     bool causal, pool_last; /* causal: left-padded k3 convolutions; pool_last: the head reads the last frame */
     cf_lmuf_conv pe[4], rpe, in_proj, proj, fc1, fc2, wu, wh;
-    cf_lmuf_bn pe_bn[4], rpe_bn, proj_bn, fc1_bn, fc2_bn, in_bn, ffn_bn, u_bn, m_bn, h_bn, head_bn;
+    cf_batch_norm_layer pe_bn[4], rpe_bn, proj_bn, fc1_bn, fc2_bn, in_bn, ffn_bn, u_bn, m_bn, h_bn, head_bn;
     cf_lmu_cell cell;  /* lmuformer, lmu_only */
     cf_lmu_memory mem; /* spiking */
     cf_tensor *head_w, *head_b;

@@ -3,25 +3,6 @@
 
 #include <math.h>
 
-cf_status cf_bn2d_init(cf_bn2d *n, cf_params *ps, const char *name, int64_t ch)
-{
-    cf_params_push(ps, "%s", name);
-    n->w = cf_params_add(ps, "weight", CF_SHAPE(ch), false);
-    n->b = cf_params_add(ps, "bias", CF_SHAPE(ch), false);
-    n->rm = cf_params_add(ps, "running_mean", CF_SHAPE(ch), false);
-    n->rv = cf_params_add(ps, "running_var", CF_SHAPE(ch), false);
-    cf_params_pop(ps);
-    if (!n->w || !n->b || !n->rm || !n->rv) return cf_last_status();
-    cf_requires_grad_(n->rm, false), cf_requires_grad_(n->rv, false);
-    cf_fill_(n->w, 1), cf_fill_(n->b, 0), cf_fill_(n->rm, 0);
-    return cf_fill_(n->rv, 1);
-}
-
-cf_tensor *cf_bn2d_fwd(cf_ctx *ctx, const cf_bn2d *n, cf_tensor *x)
-{
-    return cf_batch_norm(ctx, x, n->w, n->b, n->rm, n->rv, cf_is_training(ctx), 0.1, 1e-5);
-}
-
 static cf_tensor *conv_param(cf_params *ps, const char *name, int64_t out, int64_t in_per_group, int64_t k,
                              int64_t groups)
 {
@@ -38,9 +19,9 @@ cf_status cf_mbconv_init(cf_mbconv *b, cf_params *ps, const char *name, int64_t 
     *b = (cf_mbconv){.in = in, .out = out, .mid = expand * out, .rd = out / 4 > 0 ? out / 4 : 1, .stride = stride};
     cf_params_push(ps, "%s", name);
     b->stream = cf_name_hash(ps->scope);
-    cf_status st = cf_bn2d_init(&b->bn0, ps, "pre_norm", in);
-    if (st == CF_OK) st = cf_bn2d_init(&b->bn1, ps, "norm1", b->mid);
-    if (st == CF_OK) st = cf_bn2d_init(&b->bn2, ps, "norm2", b->mid);
+    cf_status st = cf_batch_norm_layer_init(&b->bn0, ps, "pre_norm", in);
+    if (st == CF_OK) st = cf_batch_norm_layer_init(&b->bn1, ps, "norm1", b->mid);
+    if (st == CF_OK) st = cf_batch_norm_layer_init(&b->bn2, ps, "norm2", b->mid);
     b->w_exp = conv_param(ps, "conv1_1x1.weight", b->mid, in, 1, 1);
     b->w_dw = conv_param(ps, "conv2_kxk.weight", b->mid, 1, 3, b->mid);
     b->se_w1 = conv_param(ps, "se.fc1.weight", b->rd, b->mid, 1, 1);
@@ -75,10 +56,10 @@ cf_tensor *cf_mbconv_fwd(cf_ctx *ctx, const cf_mbconv *b, cf_tensor *x, double d
         sc = cf_avg_pool2d(ctx, x, &p);
     }
     if (b->sc_w) sc = cf_conv2d(ctx, sc, b->sc_w, b->sc_b, NULL);
-    cf_tensor *y = cf_bn2d_fwd(ctx, &b->bn0, x);
-    y = cf_gelu(ctx, cf_bn2d_fwd(ctx, &b->bn1, cf_conv2d(ctx, y, b->w_exp, NULL, NULL)));
+    cf_tensor *y = cf_batch_norm_layer_fwd(ctx, &b->bn0, x);
+    y = cf_gelu(ctx, cf_batch_norm_layer_fwd(ctx, &b->bn1, cf_conv2d(ctx, y, b->w_exp, NULL, NULL)));
     cf_conv2d_opts dw = {.stride = {b->stride, b->stride}, .padding = {1, 1}, .groups = b->mid};
-    y = cf_gelu(ctx, cf_bn2d_fwd(ctx, &b->bn2, cf_conv2d(ctx, y, b->w_dw, NULL, &dw)));
+    y = cf_gelu(ctx, cf_batch_norm_layer_fwd(ctx, &b->bn2, cf_conv2d(ctx, y, b->w_dw, NULL, &dw)));
     cf_tensor *s = cf_mean(ctx, y, 2, (int[]){2, 3}, true); /* [B, mid, 1, 1] */
     s = cf_silu(ctx, cf_conv2d(ctx, s, b->se_w1, b->se_b1, NULL));
     s = cf_sigmoid(ctx, cf_conv2d(ctx, s, b->se_w2, b->se_b2, NULL));

@@ -19,17 +19,11 @@
 #ifndef CF_LAYERS_MBCONV_H
 #define CF_LAYERS_MBCONV_H
 
-#include "layers/params.h"
-
-typedef struct cf_bn2d {
-    cf_tensor *w, *b, *rm, *rv; /* rm, rv: frozen parameters (running mean and variance) */
-} cf_bn2d;
-cf_status cf_bn2d_init(cf_bn2d *n, cf_params *ps, const char *name, int64_t ch);
-cf_tensor *cf_bn2d_fwd(cf_ctx *ctx, const cf_bn2d *n, cf_tensor *x); /* momentum 0.1, eps 1e-5 */
+#include "layers/nn.h"
 
 typedef struct cf_mbconv {
     int64_t in, out, mid, rd, stride;
-    cf_bn2d bn0, bn1, bn2;
+    cf_batch_norm_layer bn0, bn1, bn2;
     cf_tensor *w_exp, *w_dw, *se_w1, *se_b1, *se_w2, *se_b2, *w_proj, *b_proj;
     cf_tensor *sc_w, *sc_b; /* NULL when the shortcut is the identity */
     uint64_t stream;

@@ -39,6 +39,14 @@ typedef struct cf_norm_layer {
 cf_status cf_norm_init(cf_norm_layer *n, cf_params *ps, const char *name, cf_norm_kind kind, int64_t dim, bool bias,
                        double eps);
 cf_tensor *cf_norm_fwd(cf_ctx *ctx, const cf_norm_layer *n, cf_tensor *x);
+/* Batch norm over dim 1 of [N, C, ...] (PyTorch BatchNorm1d/2d): weight 1, bias 0; the running mean (0) and
+ * variance (1) are frozen parameters, so checkpoints carry them; momentum 0.1, eps 1e-5; batch statistics
+ * when cf_is_training(ctx). Keys NAME.weight, NAME.bias, NAME.running_mean, NAME.running_var. */
+typedef struct cf_batch_norm_layer {
+    cf_tensor *w, *b, *rm, *rv;
+} cf_batch_norm_layer;
+cf_status cf_batch_norm_layer_init(cf_batch_norm_layer *n, cf_params *ps, const char *name, int64_t ch);
+cf_tensor *cf_batch_norm_layer_fwd(cf_ctx *ctx, const cf_batch_norm_layer *n, cf_tensor *x);
 
 /* ---- MLP ---- */
 typedef enum cf_mlp_kind { CF_MLP_GELU, CF_MLP_GELU_TANH, CF_MLP_RELU, CF_MLP_SWIGLU } cf_mlp_kind;
