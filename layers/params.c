@@ -1,4 +1,4 @@
-#include "layers/params.h"
+#include "layers/params_device.h"
 
 #include "autograd/rng.h"
 
@@ -30,8 +30,12 @@ void cf_params_free(cf_params *ps)
         cf_tensor_free(t);
     }
     free(ps->items);
-    free(ps->values);
-    free(ps->grads);
+    if (ps->device != CF_CPU) {
+        cf_params_device_release(ps);
+    } else {
+        free(ps->values);
+        free(ps->grads);
+    }
     free(ps);
 }
 
@@ -109,8 +113,9 @@ cf_tensor *cf_params_add(cf_params *ps, const char *name, int ndim, const int64_
         cf_set_error(CF_ERR_ARG, "parameter %s added twice", full);
         return NULL;
     }
-    if (ps->grads) {
-        cf_set_error(CF_ERR_STATE, "parameter %s added after the gradient buffer was made", full);
+    if (ps->grads || ps->device != CF_CPU) {
+        cf_set_error(CF_ERR_STATE, "parameter %s added after the %s", full,
+                     ps->grads ? "gradient buffer was made" : "parameters moved to a device");
         return NULL;
     }
     int64_t numel = 0;
@@ -175,23 +180,30 @@ cf_status cf_params_grads(cf_params *ps)
 {
     if (ps->grads) return CF_OK;
     size_t es = cf_dtype_size(ps->dtype);
-    if (posix_memalign(&ps->grads, 64, (size_t)(ps->total ? ps->total : 1) * es) != 0) {
-        ps->grads = NULL;
-        return cf_set_error(CF_ERR_OOM, "parameters: out of memory for gradients");
+    if (ps->device != CF_CPU) {
+        CF_TRY(cf_params_device_grads(ps));
+    } else {
+        if (posix_memalign(&ps->grads, 64, (size_t)(ps->total ? ps->total : 1) * es) != 0) {
+            ps->grads = NULL;
+            return cf_set_error(CF_ERR_OOM, "parameters: out of memory for gradients");
+        }
+        memset(ps->grads, 0, (size_t)ps->total * es);
     }
-    memset(ps->grads, 0, (size_t)ps->total * es);
     for (int i = 0; i < ps->count; i++) {
         cf_param *p = &ps->items[i];
         cf_tensor *v = p->value;
         v->grad = cf_tensor_wrap(ps->dtype, v->ndim, v->shape, (char *)ps->grads + p->offset * (int64_t)es);
         if (!v->grad) return cf_last_status();
+        v->grad->storage->device = ps->device;
     }
     return CF_OK;
 }
 
 void cf_params_zero_grad(cf_params *ps)
 {
-    if (ps->grads) memset(ps->grads, 0, (size_t)ps->total * cf_dtype_size(ps->dtype));
+    if (!ps->grads) return;
+    if (ps->device != CF_CPU) cf_params_device_zero_grads(ps);
+    else memset(ps->grads, 0, (size_t)ps->total * cf_dtype_size(ps->dtype));
 }
 
 int64_t cf_params_numel(const cf_params *ps)
@@ -235,16 +247,18 @@ cf_status cf_init_uniform(cf_params *ps, cf_tensor *t, double lo, double hi)
 
 cf_status cf_init_constant(cf_tensor *t, double v) { return cf_fill_(t, v); }
 
-cf_status cf_params_check_finite(const cf_params *ps, const char *what)
+cf_status cf_params_check_finite(cf_params *ps, const char *what)
 {
+    const void *values = ps && ps->count ? cf_params_values_host(ps) : NULL;
+    if (ps && ps->count && !values) return cf_last_status();
     for (int i = 0; ps && i < ps->count; i++) {
         const cf_param *p = &ps->items[i];
         int64_t bad = 0;
         if (ps->dtype == CF_F64) {
-            const double *v = (const double *)ps->values + p->offset;
+            const double *v = (const double *)values + p->offset;
             for (int64_t k = 0; k < p->numel; k++) bad += !isfinite(v[k]);
         } else if (ps->dtype == CF_F32) {
-            const float *v = (const float *)ps->values + p->offset;
+            const float *v = (const float *)values + p->offset;
             for (int64_t k = 0; k < p->numel; k++) bad += !isfinite(v[k]);
         } else {
             for (int64_t k = 0; k < p->numel; k++) bad += !isfinite(cf_get_flat(p->value, k));

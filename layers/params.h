@@ -27,8 +27,10 @@ typedef struct cf_params {
     cf_dtype dtype;
     cf_param *items;
     int count, cap;
-    void *values; /* flat, `total` elements of dtype */
-    void *grads;  /* flat, allocated by cf_params_grads */
+    void *values; /* flat, `total` elements of dtype, in `device`'s memory */
+    void *grads;  /* flat, allocated by cf_params_grads, in `device`'s memory */
+    cf_device device; /* CF_CPU until cf_params_to_device */
+    void *host;       /* on a device: the host mirror of values (cf_params_values_host) */
     int64_t total, cap_elems;
     uint64_t seed;
     char scope[CF_PARAM_NAME_MAX];
@@ -54,7 +56,23 @@ void cf_params_zero_grad(cf_params *ps);
 int64_t cf_params_numel(const cf_params *ps);
 /* CF_OK when every value is finite; else an error naming the first parameter with a NaN or infinity, its
  * count of non-finite values, and `what` (e.g. the checkpoint's path). */
-cf_status cf_params_check_finite(const cf_params *ps, const char *what);
+cf_status cf_params_check_finite(cf_params *ps, const char *what);
+
+/* ---- parameters on a device ----
+ * cf_params_to_device moves the flat buffers to dev's memory (values copied, gradients allocated there when
+ * they exist on the host) and re-points every parameter tensor and gradient at them: ps->values and
+ * ps->grads are then device pointers, which the backend's kernels, the optimizer's update and the gradient
+ * norm use as they are. Host code reaches the values only through the mirror:
+ *
+ *     const float *v = cf_params_values_host(ps);   // a host copy, refreshed by every call
+ *     float *w = cf_params_values_host(ps); ...write w...; cf_params_values_upload(ps);
+ *
+ * On the host (CF_CPU) cf_params_values_host returns ps->values and the upload does nothing. Moving is done
+ * once, after the model has added every parameter (no parameter may be added after it) and before the
+ * optimizer is made (its state is allocated where the parameters are). Moving back is not supported. */
+cf_status cf_params_to_device(cf_params *ps, cf_device dev);
+void *cf_params_values_host(cf_params *ps); /* NULL with the error set when the copy fails */
+cf_status cf_params_values_upload(cf_params *ps);
 
 /* Deterministic initialisers: the stream is a hash of the parameter's name, so a value does not depend
  * on the order in which a model was built. */

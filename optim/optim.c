@@ -27,6 +27,33 @@ bool cf_optim_kind_parse(const char *s, cf_optim_kind *out)
 
 /* ---- the common part of every implementation ---- */
 
+/* The state lives where the parameters do (cf_params_to_device): zeroed bytes there (filled as bytes, a bool
+ * tensor); NULL when out of memory. */
+static void *slot_alloc(const cf_params *ps, size_t bytes)
+{
+    void *p = NULL;
+    if (ps->device != CF_CPU) {
+        const cf_backend *be = cf_backend_table(ps->device);
+        if (!(p = be->alloc(bytes))) return NULL;
+        cf_tensor t = {.dtype = CF_BOOL, .ndim = 1, .shape = {(int64_t)bytes}, .stride = {1}};
+        cf_storage st = {.data = p, .nbytes = bytes, .device = ps->device};
+        t.storage = &st;
+        if (be->fill(&t, 0.0) != CF_OK) {
+            be->release(p);
+            return NULL;
+        }
+        return p;
+    }
+    if (posix_memalign(&p, 64, bytes) != 0) return NULL;
+    return memset(p, 0, bytes);
+}
+
+static void slot_release(const cf_params *ps, void *p)
+{
+    if (p && ps->device != CF_CPU) cf_backend_table(ps->device)->release(p);
+    else free(p);
+}
+
 cf_optimizer *cf_optim_alloc(size_t size, const cf_optim_vtable *vt, cf_params *ps, const cf_optim_config *cfg,
                              int64_t slot_elems, const char *who)
 {
@@ -47,14 +74,12 @@ cf_optimizer *cf_optim_alloc(size_t size, const cf_optim_vtable *vt, cf_params *
     }
     size_t bytes = (size_t)(slot_elems > 0 ? slot_elems : 1) * cf_dtype_size(ps->dtype);
     for (int i = 0; i < o->nslots; i++) {
-        if (posix_memalign(&o->slot[i], 64, bytes) != 0) {
-            o->slot[i] = NULL;
+        if (!(o->slot[i] = slot_alloc(ps, bytes))) {
             cf_set_error(CF_ERR_OOM, "%s: out of memory for %s", who, o->slot_name[i]);
             o->vt = NULL; /* the implementation added nothing yet */
             cf_optim_free(o);
             return NULL;
         }
-        memset(o->slot[i], 0, bytes);
     }
     return o;
 }
@@ -70,7 +95,7 @@ void cf_optim_free(cf_optimizer *o)
 {
     if (!o) return;
     if (o->vt && o->vt->release) o->vt->release(o);
-    for (int i = 0; i < 2; i++) free(o->slot[i]);
+    for (int i = 0; i < 2; i++) slot_release(o->ps, o->slot[i]);
     free(o);
 }
 
@@ -99,12 +124,9 @@ cf_status cf_optim_slot_write(cf_optimizer *o, int i, const void *full)
     return s != CF_OK ? s : o->vt->slot_write(o, i, full);
 }
 
-/* The backend that owns the flat buffers: the one of the parameters' storage (the host today: cf_params
- * allocates its flat buffers in host memory). The update, the sum of squares and the scaling run there. */
-static const cf_backend *params_backend(const cf_params *ps)
-{
-    return cf_backend_table(ps->count ? ps->items[0].value->storage->device : CF_CPU);
-}
+/* The backend that owns the flat buffers (cf_params_to_device moves them): the update, the sum of squares and
+ * the scaling run there. */
+static const cf_backend *params_backend(const cf_params *ps) { return cf_backend_table(ps->device); }
 
 void cf_optim_update_range(const cf_optim_config *c, cf_params *ps, void *const *slots, int64_t slot_base, int64_t lo,
                            int64_t hi, double lr, int64_t t)
@@ -165,13 +187,18 @@ static cf_status replicated_step(cf_optimizer *o, double lr)
 
 static cf_status replicated_slot_read(cf_optimizer *o, int i, void *full)
 {
-    if (full) memcpy(full, o->slot[i], (size_t)o->ps->total * cf_dtype_size(o->ps->dtype));
+    size_t bytes = (size_t)o->ps->total * cf_dtype_size(o->ps->dtype);
+    if (!full) return CF_OK;
+    if (o->ps->device != CF_CPU) return cf_backend_table(o->ps->device)->to_host(full, o->slot[i], bytes);
+    memcpy(full, o->slot[i], bytes);
     return CF_OK;
 }
 
 static cf_status replicated_slot_write(cf_optimizer *o, int i, const void *full)
 {
-    memcpy(o->slot[i], full, (size_t)o->ps->total * cf_dtype_size(o->ps->dtype));
+    size_t bytes = (size_t)o->ps->total * cf_dtype_size(o->ps->dtype);
+    if (o->ps->device != CF_CPU) return cf_backend_table(o->ps->device)->from_host(o->slot[i], full, bytes);
+    memcpy(o->slot[i], full, bytes);
     return CF_OK;
 }
 
@@ -191,7 +218,7 @@ cf_optimizer *cf_optim_new(cf_params *ps, const cf_optim_config *cfg)
 
 void *cf_optim_slot_data(cf_optimizer *o, int i)
 {
-    return o->vt == &replicated_vt && i >= 0 && i < o->nslots ? o->slot[i] : NULL;
+    return o->vt == &replicated_vt && o->ps->device == CF_CPU && i >= 0 && i < o->nslots ? o->slot[i] : NULL;
 }
 
 double cf_optim_sum_squares(cf_dtype dt, const void *x, int64_t n)

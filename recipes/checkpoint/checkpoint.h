@@ -91,7 +91,7 @@ bool cf_train_state_get(const cf_train_state *st, const char *key, double *value
  * that a reader would refuse (see "Training state" above) is CF_ERR_ARG naming the field, and nothing is written.
  * Memory: the file is built in memory first (HDF5 1.10 cannot survive a failed disk write), so a save
  * briefly holds one more copy of the parameters and slots (less compression). */
-cf_status cf_checkpoint_save(const char *path, const cf_params *ps, int nslots, const cf_ckpt_slot *slots,
+cf_status cf_checkpoint_save(const char *path, cf_params *ps, int nslots, const cf_ckpt_slot *slots,
                              const cf_train_state *st, const char *recipe_text);
 
 /* Strict load: every parameter of ps must be in /model with the same shape and /model must hold nothing

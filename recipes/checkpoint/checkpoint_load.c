@@ -84,15 +84,19 @@ static cf_status set_problems(const char *path, const char *what, const problems
                         pr->text);
 }
 
-static void commit_params(cf_params *ps, const char *src, const bool *take)
+/* Through the host mirror when the parameters live on a device (layers/params.h). */
+static cf_status commit_params(cf_params *ps, const char *src, const bool *take)
 {
     size_t es = cf_dtype_size(ps->dtype);
+    char *values = cf_params_values_host(ps);
+    if (!values) return cf_last_status();
     for (int i = 0; i < ps->count; i++) {
         cf_param *p = &ps->items[i];
         if (take && !take[i]) continue;
-        memcpy((char *)ps->values + p->offset * (int64_t)es, src + p->offset * (int64_t)es, (size_t)p->numel * es);
+        memcpy(values + p->offset * (int64_t)es, src + p->offset * (int64_t)es, (size_t)p->numel * es);
         cf_bump_version(p->value);
     }
+    return cf_params_values_upload(ps);
 }
 
 cf_status cf_checkpoint_load(const char *path, cf_params *ps, int nslots, cf_ckpt_slot *slots, cf_train_state *st,
@@ -144,8 +148,8 @@ cf_status cf_checkpoint_load(const char *path, cf_params *ps, int nslots, cf_ckp
     if (rc == CF_OK && (st || cf_ckpt_has_state(r))) rc = cf_ckpt_read_state(r, &tmp_st);
     if (rc == CF_OK && recipe_text_out && !(recipe = strdup(cf_ckpt_recipe(r))))
         rc = cf_set_error(CF_ERR_OOM, "%s: out of memory", path);
+    if (rc == CF_OK) rc = commit_params(ps, scratch, NULL);
     if (rc == CF_OK) {
-        commit_params(ps, scratch, NULL);
         for (int s = 0; s < nslots; s++) {
             const char *src = scratch + (size_t)(s + 1) * bytes;
             for (int i = 0; i < ps->count; i++) {
@@ -208,8 +212,8 @@ cf_status cf_checkpoint_init_from(const char *path, cf_params *ps, char *report,
     if (rc == CF_OK && loaded == 0 && ps->count > 0)
         rc = cf_set_error(CF_ERR_SHAPE, "%s: init-from: no parameter of the model is in the file with the same name and "
                           "shape (%d new, %d with other shapes, %d file tensors unused)", path, fresh, differ, unused);
+    if (rc == CF_OK) rc = commit_params(ps, scratch, take);
     if (rc == CF_OK) {
-        commit_params(ps, scratch, take);
         size_t k = 0;
         char a[200], b[200];
         rep(report, report_len, &k, "init-from %s: loaded %d of %d parameters (%lld values)", path, loaded, ps->count,

@@ -10,7 +10,7 @@ static cf_status no_hdf5(const char *path)
                         path ? path : "(null)");
 }
 
-cf_status cf_checkpoint_save(const char *path, const cf_params *ps, int nslots, const cf_ckpt_slot *slots,
+cf_status cf_checkpoint_save(const char *path, cf_params *ps, int nslots, const cf_ckpt_slot *slots,
                              const cf_train_state *st, const char *recipe_text)
 {
     (void)ps, (void)nslots, (void)slots, (void)st, (void)recipe_text;

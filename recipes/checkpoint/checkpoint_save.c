@@ -178,8 +178,9 @@ static cf_status check_save_args(const char *path, const cf_params *ps, int nslo
  * never touches the disk here, and we write the image ourselves, where a full disk is an ordinary error.
  * The price is memory: the image (about the size of parameters + slots, less compression) is held until
  * it is written. */
-static cf_status build_image(const char *path, const cf_params *ps, int nslots, const cf_ckpt_slot *slots,
-                             const cf_train_state *st, const char *recipe_text, void **image, size_t *image_len)
+static cf_status build_image(const char *path, const cf_params *ps, const void *values, int nslots,
+                             const cf_ckpt_slot *slots, const cf_train_state *st, const char *recipe_text, void **image,
+                             size_t *image_len)
 {
     char why[256], where[2 * CF_PARAM_NAME_MAX + 32];
     const char *stage = "creating the file in memory";
@@ -207,7 +208,7 @@ static cf_status build_image(const char *path, const cf_params *ps, int nslots, 
         snprintf(where, sizeof where, "writing /model/%s", p->name);
         stage = where;
         if (write_tensor(g, p->name, ps->dtype, p->value->ndim, p->value->shape,
-                         (const char *)ps->values + p->offset * (int64_t)es) < 0)
+                         (const char *)values + p->offset * (int64_t)es) < 0)
             goto fail;
     }
     cf_h5_close(&g);
@@ -241,16 +242,18 @@ fail:
                         stage, why);
 }
 
-cf_status cf_checkpoint_save(const char *path, const cf_params *ps, int nslots, const cf_ckpt_slot *slots,
+cf_status cf_checkpoint_save(const char *path, cf_params *ps, int nslots, const cf_ckpt_slot *slots,
                              const cf_train_state *st, const char *recipe_text)
 {
     cf_status rc = check_save_args(path, ps, nslots, slots, st);
     if (rc != CF_OK) return rc;
+    const void *values = cf_params_values_host(ps); /* the values themselves, or their host mirror */
+    if (!values) return cf_last_status();
     static const cf_train_state zero_state = {.world_size = 1};
     void *image = NULL;
     size_t len = 0;
     cf_h5_quiet q = cf_h5_quiet_on();
-    rc = build_image(path, ps, nslots, slots, st ? st : &zero_state, recipe_text, &image, &len);
+    rc = build_image(path, ps, values, nslots, slots, st ? st : &zero_state, recipe_text, &image, &len);
     cf_h5_quiet_off(q);
     if (rc == CF_OK) rc = cf_write_file_atomic(path, image, len);
     free(image);

@@ -150,31 +150,39 @@ done:
 
 /* -- from live parameters -- */
 
+typedef struct {
+    const cf_params *ps;
+    const void *values; /* the values, or their host mirror (cf_params_values_host) */
+} live_params;
+
 static cf_status fetch_params(void *user, int src, float *out)
 {
-    const cf_params *ps = user;
+    const live_params *lp = user;
+    const cf_params *ps = lp->ps;
     const cf_param *p = &ps->items[src];
     if (ps->dtype == CF_F32) {
-        memcpy(out, (const float *)ps->values + p->offset, (size_t)p->numel * sizeof *out);
+        memcpy(out, (const float *)lp->values + p->offset, (size_t)p->numel * sizeof *out);
     } else {
-        const double *v = (const double *)ps->values + p->offset;
+        const double *v = (const double *)lp->values + p->offset;
         for (int64_t i = 0; i < p->numel; i++) out[i] = (float)v[i];
     }
     return CF_OK;
 }
 
-cf_status cf_safetensors_save_params(const char *out_path, const cf_params *ps, cf_dtype dtype, int64_t step)
+cf_status cf_safetensors_save_params(const char *out_path, cf_params *ps, cf_dtype dtype, int64_t step)
 {
     if (!out_path || !ps) return cf_set_error(CF_ERR_ARG, "safetensors: no path or no parameters");
     if (ps->dtype != CF_F32 && ps->dtype != CF_F64)
         return cf_set_error(CF_ERR_DTYPE, "%s: parameters of dtype %s cannot be exported", out_path, cf_dtype_name(ps->dtype));
+    live_params lp = {ps, cf_params_values_host(ps)};
+    if (!lp.values) return cf_last_status();
     entry *e = calloc((size_t)(ps->count ? ps->count : 1), sizeof *e);
     if (!e) return cf_set_error(CF_ERR_OOM, "%s: out of memory", out_path);
     for (int i = 0; i < ps->count; i++) {
         const cf_param *p = &ps->items[i];
         e[i] = (entry){p->name, p->value->ndim, p->value->shape, p->numel, i};
     }
-    cf_status rc = write_file(out_path, e, ps->count, dtype, step, fetch_params, (void *)(uintptr_t)ps);
+    cf_status rc = write_file(out_path, e, ps->count, dtype, step, fetch_params, &lp);
     free(e);
     return rc;
 }

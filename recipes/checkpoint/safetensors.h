@@ -18,7 +18,7 @@
 cf_status cf_export_safetensors(const char *ckpt_path, const char *out_path, cf_dtype dtype);
 
 /* Writes the parameters of a live model the same way (no HDF5 needed); step goes into the metadata. */
-cf_status cf_safetensors_save_params(const char *out_path, const cf_params *ps, cf_dtype dtype, int64_t step);
+cf_status cf_safetensors_save_params(const char *out_path, cf_params *ps, cf_dtype dtype, int64_t step);
 
 /* Writes n tensors under the names given (sorted by name in the file), as dtype; fetch fills the f32 values
  * of tensor t[i].src, one tensor in memory at a time (converters: a checkpoint exported under another
