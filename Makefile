@@ -37,11 +37,12 @@ minimal:
 	@$(MAKE) test BUILD=build-minimal CMAKE_FLAGS="-DCF_HDF5=OFF -DCF_MPI=OFF -DCF_CUDA=OFF $(CMAKE_FLAGS)"
 
 # The CUDA backend without a GPU: its kernels built with the host compiler against the SIMT emulator, under ASan +
-# UBSan, and only the CUDA-labelled tests (the emulator's own, the runtime plumbing, the cross-backend test) run.
+# UBSan, and only the CUDA-labelled tests (the emulator's own, the runtime plumbing, the cross-backend test,
+# device parameters, and training on the device end to end: HDF5 on for its checkpoints) run.
 EMU_BUILD ?= build-emu
 emu: deps
 	@cmake -S . -B $(EMU_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCF_CUDA_EMU=ON -DCF_CUDA=OFF -DCF_SANITIZE=ON \
-		-DCF_HDF5=OFF -DCF_MPI=OFF $(CMAKE_FLAGS) >/dev/null
+		-DCF_MPI=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(EMU_BUILD) -j $(JOBS) --target cuda_tests
 	cd $(EMU_BUILD) && ctest --output-on-failure -j $(JOBS) -L cuda
 

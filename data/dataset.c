@@ -235,3 +235,13 @@ void cf_dataset_list(FILE *f)
     int n = cf_dataset_count();
     for (int i = 0; i < n; i++) fprintf(f, "%s\n", cf_dataset_name_at(i));
 }
+
+const cf_batch *cf_batch_on_device(cf_ctx *ctx, const cf_batch *b, cf_batch *out)
+{
+    cf_device dev = cf_ctx_device(ctx);
+    if (!b || dev == CF_CPU) return b;
+    *out = *b;
+    for (int i = 0; i < b->nfields; i++)
+        if (b->fields[i] && !(out->fields[i] = cf_tensor_to(ctx, b->fields[i], dev))) return NULL;
+    return out;
+}

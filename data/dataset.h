@@ -50,6 +50,9 @@ cf_tensor *cf_batch_get(const cf_batch *b, const char *name);
 void cf_batch_free(cf_batch *b);
 /* Sets the number of valid rows (<= capacity) and every field's shape[0] accordingly. */
 cf_status cf_batch_set_rows(cf_batch *b, int rows);
+/* b with every field copied to the context's device (arena tensors: valid until cf_step_reset) into *out, which
+ * the caller owns and never frees; returns out, or b itself on the host, or NULL with the error set. */
+const cf_batch *cf_batch_on_device(cf_ctx *ctx, const cf_batch *b, cf_batch *out);
 
 typedef struct cf_dataset_vtable {
     const char *kind; /* "text", ...; used in messages and type checks */

@@ -25,8 +25,9 @@ cf_status cf_run_validate(cf_run *run, cf_dataset *ds, const char *prefix, cf_me
     double sum = 0, items = 0;
     cf_status st = CF_OK;
     for (int64_t i = 0; i < nb && st == CF_OK; i++) {
-        const cf_batch *b = cf_loader_next(l);
-        cf_tensor *loss = b ? m->vt->loss(m, run->ctx, b, NULL) : NULL;
+        cf_batch device_batch;
+        const cf_batch *b = cf_loader_next(l), *db = cf_batch_on_device(run->ctx, b, &device_batch);
+        cf_tensor *loss = db ? m->vt->loss(m, run->ctx, db, NULL) : NULL;
         if (!loss) {
             st = cf_last_status();
             break;

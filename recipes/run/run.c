@@ -2,6 +2,7 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "recipes/run/run.h"
 
+#include "autograd/cf_node.h"
 #include "recipes/checkpoint/checkpoint.h"
 #include "recipes/run/limits.h"
 #include "recipes/run/paper.h"
@@ -203,6 +204,26 @@ static cf_status check_ranks_agree(cf_run *run, const cf_run_options *o)
     return CF_OK;
 }
 
+/* train.device: cpu | cuda. Training runs there; evaluation (`cformer eval`, generate) stays on the host. */
+static cf_status read_device(cf_run *run, const char *device, bool training, int64_t zero)
+{
+    cf_recipe *r = run->recipe;
+    run->device = CF_CPU;
+    if (strcmp(device, "cpu") == 0 || !training) return CF_OK;
+    if (strcmp(device, "cuda") != 0)
+        return cf_recipe_fail(r, "train.device", CF_ERR_ARG, "unknown device '%s' (choose from cpu, cuda)", device);
+    if (!cf_backend_table(CF_CUDA))
+        return cf_recipe_fail(r, "train.device", CF_ERR_UNSUPPORTED, "cuda: this build has no CUDA backend (configure "
+                              "with -DCF_CUDA=ON, or -DCF_CUDA_EMU=ON for the CPU emulator of its kernels)");
+    if (!cf_backend_for(CF_CUDA))
+        return cf_recipe_fail(r, "train.device", CF_ERR_DEVICE, "cuda: no CUDA device is present");
+    if (run->world > 1 || zero)
+        return cf_recipe_fail(r, "train.device", CF_ERR_UNSUPPORTED, "cuda: data parallelism on the device (NCCL) is not "
+                              "built yet; run one rank, or train.device: cpu with MPI ranks");
+    run->device = CF_CUDA;
+    return CF_OK;
+}
+
 cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
 {
     memset(run, 0, sizeof *run);
@@ -224,6 +245,7 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     run->threads = cf_recipe_int_in(r, "train.threads", 0, 0, CF_MAX_THREADS); /* 0: the OpenMP default */
     const char *nonfinite = cf_recipe_str(r, "train.nonfinite", "stop");
     const char *recompute = cf_recipe_str(r, "train.recompute", "none");
+    const char *device = cf_recipe_str(r, "train.device", "cpu");
     run->log_every = cf_recipe_int_in(r, "log.every", 10, 1, CF_MAX_STEPS);
     run->ckpt_every = cf_recipe_int_in(r, "checkpoint.every", 0, 0, CF_MAX_STEPS); /* 0: only at the end */
     run->ckpt_keep = cf_recipe_int_in(r, "checkpoint.keep", 3, 0, 1 << 20);      /* 0: keep every checkpoint */
@@ -251,9 +273,10 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     if (run->batch_size % (run->grad_accum * run->world))
         return cf_recipe_fail(r, "train.batch_size", CF_ERR_ARG, "%lld is not divisible by train.grad_accum (%lld) x the "
                               "number of ranks (%d)", (long long)run->batch_size, (long long)run->grad_accum, run->world);
+    CF_TRY(read_device(run, device, with_optimizer, zero));
     choose_run_dir(run, o);
 
-    run->ctx = cf_ctx_new(&(cf_ctx_options){.threads = (int)run->threads, .seed = (uint64_t)run->seed});
+    run->ctx = cf_ctx_new(&(cf_ctx_options){.device = run->device, .threads = (int)run->threads, .seed = (uint64_t)run->seed});
     run->params = cf_params_new(CF_F32, (uint64_t)run->seed);
     if (!run->ctx || !run->params) return cf_last_status();
     cf_set_recompute_mode(run->ctx, recompute_mode); /* the transformer blocks recompute in backward (layers/block.c) */
@@ -274,6 +297,7 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     CF_TRY(read_eval(run, mvt));
     run->model = mvt->create(r, run->params, &run->train_set->info);
     if (!run->model) return cf_recipe_status(r) != CF_OK ? cf_recipe_status(r) : cf_last_status();
+    if (run->device != CF_CPU) CF_TRY(cf_params_to_device(run->params, run->device)); /* before the optimizer's state */
     if (with_optimizer && (run->world > 1 || zero)) {
         /* every rank starts from rank 0's weights; buckets exist before the first backward */
         run->ddp = cf_ddp_new(run->pg, run->params, &(cf_ddp_options){.bucket_mb = bucket_mb, .zero_stage = (int)zero});

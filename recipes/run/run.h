@@ -53,6 +53,7 @@ typedef struct cf_run {
     int64_t eval_every, eval_batches, eval_batch_size;
     const char *eval_split;
     int rank, world;
+    cf_device device; /* train.device: where training runs (the parameters, the optimizer state, each batch) */
 } cf_run;
 
 /* Loads the recipe, applies overrides, builds everything training needs (with_optimizer) or evaluation

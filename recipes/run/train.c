@@ -71,12 +71,12 @@ static cf_status save(cf_run *run, int64_t step)
 }
 
 /* Keys a resume may change without changing the trajectory: what is logged, saved and evaluated, and how the
- * work is spread (threads, ranks, ZeRO sharding, buckets: the same steps, bit for bit or to rounding) or
- * stored (activation recomputation: bit for bit). */
+ * work is spread (threads, ranks, ZeRO sharding, buckets, the device: the same steps, bit for bit or to
+ * rounding) or stored (activation recomputation: bit for bit). */
 static bool resume_may_change(const char *key)
 {
     static const char *const prefixes[] = {"log.", "checkpoint.", "eval.", "train.threads", "train.recompute",
-                                           "distributed."};
+                                           "train.device", "distributed."};
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
         if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0) return true;
     return false;
@@ -251,6 +251,7 @@ cf_status cf_train(const cf_run_options *o)
     double t0 = cf_now(), t_log = t0, bench_t0 = 0, items_since = 0, bench_items = 0;
     int64_t bench_steps = 0, skipped = 0;
     cf_metrics metrics = {0};
+    cf_batch device_batch; /* each batch's copy on train.device */
     int64_t end = o->stop_at > 0 && o->stop_at < run.steps ? o->stop_at : run.steps;
     for (int64_t step = start; st == CF_OK && step < end; step++) {
         if (o->bench && step - start == o->bench_warmup) bench_t0 = cf_now(), bench_items = 0, bench_steps = 0;
@@ -258,10 +259,10 @@ cf_status cf_train(const cf_run_options *o)
         cf_params_zero_grad(run.params);
         metrics.n = 0;
         for (int64_t a = 0; a < run.grad_accum && st == CF_OK; a++) {
-            const cf_batch *b = cf_loader_next(run.loader);
+            const cf_batch *b = cf_loader_next(run.loader), *db = cf_batch_on_device(run.ctx, b, &device_batch);
             cf_ctx_set_step(run.ctx, (uint64_t)(step * run.grad_accum + a)); /* dropout masks follow the step */
             if (run.ddp) cf_ddp_set_sync(run.ddp, a == run.grad_accum - 1); /* only the last micro-step talks */
-            cf_tensor *loss = b ? m->vt->loss(m, run.ctx, b, &metrics) : NULL;
+            cf_tensor *loss = db ? m->vt->loss(m, run.ctx, db, &metrics) : NULL;
             if (!loss || (st = cf_backward(run.ctx, loss, NULL)) != CF_OK) {
                 st = cf_last_status() != CF_OK ? cf_last_status() : CF_ERR_INTERNAL;
                 break;

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# train.device: cuda: a tiny GPT (dropout on) trains on the CUDA backend (the SIMT emulator in CI, a GPU
+# under tools/gpu-check.sh) to the CPU's losses and gradient norms within f32 rounding, step by step; its
+# checkpoint (written from the device through the host mirror) evaluates on the host to the CPU run's
+# validation loss; a run stopped and resumed on the device replays the uninterrupted one exactly (the
+# optimizer's moments went through the checkpoint). Skips (77) where the build has no CUDA backend or no
+# device; a build that has one but refuses the model (an op without a CUDA kernel) fails.
+source "$(dirname "$0")/harness.bash"
+needs_hdf5 "${3:-.}"
+cformer=$1
+export OMP_WAIT_POLICY=passive OMP_NUM_THREADS=1
+
+cat >"$tmp/gpt.yaml" <<EOF2
+model:
+  type: gpt
+  vocab: 64
+  seq: 16
+  dim: 32
+  layers: 2
+  heads: 2
+  hidden: 64
+  dropout: 0.1
+data:
+  type: random_tokens
+  size: 2000
+train:
+  steps: 4
+  batch_size: 4
+  seed: 5
+optim:
+  type: adamw
+  lr: 3.0e-3
+log:
+  every: 1
+checkpoint:
+  every: 2
+  keep: 0
+eval:
+  every: 0
+EOF2
+
+if ! "$cformer" recipe check "$tmp/gpt.yaml" --set train.device=cuda >"$tmp/check" 2>&1; then
+    if has -e "no CUDA backend" -e "no CUDA device" <"$tmp/check"; then
+        echo "skipped: $(tail -1 "$tmp/check")"
+        exit 77
+    fi
+    bad "recipe check with train.device=cuda: $(tail -2 "$tmp/check")"
+fi
+
+for dev in cpu cuda; do
+    "$cformer" train "$tmp/gpt.yaml" --run-dir "$tmp/$dev" --set train.device=$dev --quiet >"$tmp/log" 2>&1 ||
+        bad "train on $dev: $(tail -3 "$tmp/log")"
+done
+# step, loss, grad_norm per logged step
+columns() { sed -n 's/.*"step": \([0-9]*\), "loss": \([^,]*\), "lr": [^,]*, "grad_norm": \([^,]*\),.*/\1 \2 \3/p' "$1/metrics.jsonl"; }
+columns "$tmp/cpu" >"$tmp/cpu.txt"
+columns "$tmp/cuda" >"$tmp/cuda.txt"
+[ "$(wc -l <"$tmp/cpu.txt")" -eq 4 ] && ok || bad "expected 4 logged steps on the CPU"
+if paste "$tmp/cpu.txt" "$tmp/cuda.txt" | awk 'function rel(a, b) { d = a - b; if (d < 0) d = -d; return d / (b < 0 ? -b : b) }
+        NF != 6 || $1 != $4 || rel($5, $2) > 2e-5 || rel($6, $3) > 2e-4 { bad = 1; print "step " $1 ": cpu " $2 " " $3 ", cuda " $5 " " $6 }
+        END { exit bad || NR != 4 }' >"$tmp/diff"; then ok; else
+    bad "loss or grad_norm on cuda differs from the cpu:"; cat "$tmp/diff" >&2
+fi
+
+# the device run's checkpoint, evaluated on the host, scores as the CPU's (the GPT's evaluation: cross-entropy)
+ev() { "$cformer" eval --checkpoint "$tmp/$1/checkpoints/step-00000004.h5" --out "$tmp/$1.json" >/dev/null 2>&1 &&
+       sed -n 's/.*"ce": \([^,}]*\).*/\1/p' "$tmp/$1.json"; }
+a=$(ev cpu) b=$(ev cuda)
+if [ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; exit !((d < 0 ? -d : d) < 2e-5 * a) }'; then ok; else
+    bad "eval of the checkpoints: cpu '$a', cuda '$b'"
+fi
+
+# stopped at step 2 (checkpointed), resumed on the device: the same steps 3 and 4
+"$cformer" train "$tmp/gpt.yaml" --run-dir "$tmp/resumed" --set train.device=cuda --stop-at 2 --quiet >"$tmp/log" 2>&1
+"$cformer" train "$tmp/gpt.yaml" --run-dir "$tmp/resumed" --set train.device=cuda --resume latest --quiet >"$tmp/log" 2>&1 ||
+    bad "resume on cuda: $(tail -3 "$tmp/log")"
+if diff <(columns "$tmp/cuda" | tail -2) <(columns "$tmp/resumed" | tail -2) >"$tmp/diff"; then ok; else
+    bad "the resumed device run differs from the uninterrupted one:"; cat "$tmp/diff" >&2
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
