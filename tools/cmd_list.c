@@ -3,6 +3,9 @@
 #include "autograd/cpu/cpu_env.h"
 #include "tools/cli.h"
 #include "recipes/run/paper.h"
+#ifdef CF_HAVE_CUDA
+#include "autograd/cuda/cuda_api.h"
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,15 @@ static int list_env(void)
     cf_env_setting s[4];
     int n = cf_cpu_env_plan(s, 4);
     for (int i = 0; i < n; i++) printf("plan\t%s=%s\t%s\n", s[i].name, s[i].value, s[i].why);
+#ifdef CF_HAVE_CUDA
+    /* the CUDA devices train.device: cuda would use (device 0), as the runtime describes them */
+    int devices = cf_cuda_device_count();
+    for (int d = 0; d < devices; d++) {
+        char desc[256];
+        if (cf_cuda_describe(d, desc, sizeof desc) == 0) printf("cuda_device\t%d\t%s\n", d, desc);
+    }
+    if (devices == 0) printf("cuda_device\tnone\t(a CUDA build, no device present)\n");
+#endif
     return 0;
 }
 
@@ -37,7 +49,7 @@ int cf_cmd_list(int argc, char **argv)
                "tab-separated: folder, models, datasets, data generators, whether every model has its own evaluation,\n"
                "the smoke recipe and its CI-sized overrides, the title), the models a recipe's model.type can name, the\n"
                "datasets data.type can name, the papers' `cformer run` commands, or the differentiable ops and the backends with kernels for each,\n"
-               "or the CPU environment (OpenBLAS's kernels, OpenMP's waiting) and what cformer set there.\n");
+               "or the CPU environment (OpenBLAS's kernels, OpenMP's waiting), what cformer set there and the CUDA devices.\n");
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "ops") == 0) {

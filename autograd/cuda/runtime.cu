@@ -51,6 +51,7 @@ extern "C" int cf_cuda_describe(int device, char *buf, size_t len)
     cudaDeviceProp p;
     cudaError_t e = cudaGetDeviceProperties(&p, device);
     if (e != cudaSuccess) return fail(e, "cudaGetDeviceProperties", buf, len);
-    snprintf(buf, len, "%s, sm_%d%d, %.1f GiB", p.name, p.major, p.minor, (double)p.totalGlobalMem / (1 << 30));
+    snprintf(buf, len, "%s, sm_%d%d, %.1f GiB, %d SMs", p.name, p.major, p.minor, (double)p.totalGlobalMem / (1 << 30),
+             p.multiProcessorCount);
     return 0;
 }

@@ -6,8 +6,8 @@ dropout, AdamW lr 3e-4) on random tokens, timed the same way (warm-up steps, the
     python3 recipes/gpt/bench_gpt_torch.py --steps 20 --threads 1
     python3 recipes/gpt/bench_gpt_torch.py --dim 512 --heads 8 --layers 4 --seq 512 --batch 4 --vocab 256
 
-(the second: another shape, as recipes/gpt/bench-scale.sh runs it beside `--set model.dim=512 ...`) and
-prints `tokens_per_s=<x> step_ms=<y> peak_rss_mb=<z>` as its last line, like cformer."""
+(the second: another shape, as recipes/gpt/bench-scale.sh runs it beside `--set model.dim=512 ...`;
+`--device cuda` times it on a GPU, as tools/gpu-check.sh does beside `train.device: cuda`) and prints `tokens_per_s=<x> step_ms=<y> peak_rss_mb=<z>` as its last line, like cformer."""
 import argparse
 import resource
 import time
@@ -48,7 +48,7 @@ class GPT(nn.Module):
         self.ln_f, self.head = nn.LayerNorm(d), nn.Linear(d, vocab, bias=False)
 
     def forward(self, idx):
-        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
         for b in self.blocks:
             x = b(x)
         return self.head(self.ln_f(x))
@@ -65,25 +65,30 @@ def main():
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     a = ap.parse_args()
+    dev = torch.device(a.device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     B, T, V = a.batch, a.seq, a.vocab
-    model = GPT(vocab=V, seq=T, d=a.dim, layers=a.layers, heads=a.heads)
+    model = GPT(vocab=V, seq=T, d=a.dim, layers=a.layers, heads=a.heads).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4)
     t0 = 0.0
     for step in range(a.warmup + a.steps):
         if step == a.warmup:
+            sync()
             t0 = time.perf_counter()
-        x = torch.randint(0, V, (B, T))
-        y = torch.randint(0, V, (B, T))
+        x = torch.randint(0, V, (B, T), device=dev)
+        y = torch.randint(0, V, (B, T), device=dev)
         loss = F.cross_entropy(model(x).view(-1, V), y.view(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+    sync()
     dt = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    print(f"torch {torch.__version__}, {a.threads} threads")
+    print(f"torch {torch.__version__}, {a.threads} threads, {dev}")
     print(f"tokens_per_s={B * T * a.steps / dt:.1f} step_ms={1e3 * dt / a.steps:.2f} peak_rss_mb={rss}")
 
 
