@@ -19,6 +19,7 @@ struct cf_gc {
     uint64_t stream;
     int64_t record_from; /* tape position up to which cf_gc_record has counted hits */
     cf_ctx *dev;         /* parity mode: the other backend's context */
+    bool bf16;           /* parity mode: also a bf16 pass */
     int64_t dev_hits;
     int skipped;
 };
@@ -41,6 +42,7 @@ int cf_gc_failures(const cf_gc *g) { return g->failures; }
 int64_t cf_gc_target_hits(const cf_gc *g) { return g->hits; }
 cf_ctx *cf_gc_ctx(cf_gc *g) { return g->ctx; }
 void cf_gc_set_parity(cf_gc *g, cf_ctx *dev) { g->dev = dev; }
+void cf_gc_set_parity_bf16(cf_gc *g, bool on) { g->bf16 = on; }
 int64_t cf_gc_device_hits(const cf_gc *g) { return g->dev_hits; }
 int cf_gc_skipped(const cf_gc *g) { return g->skipped; }
 
@@ -334,24 +336,43 @@ static int parity_compare(const char *label, const char *what, int idx, const do
     return bad;
 }
 
+/* A contiguous copy of t in dt on the host (the grad flag kept); NULL with the error set. */
+static cf_tensor *host_copy_as(cf_gc *g, const cf_tensor *t, cf_dtype dt)
+{
+    cf_tensor *c = cf_empty(g->ctx, dt, t->ndim, t->shape);
+    if (!c || cf_copy_(c, t) != CF_OK) return NULL;
+    c->requires_grad = t->requires_grad;
+    return c;
+}
+
+/* The inputs of one pass: the CPU's (cin) and what goes to the device (dev_src: the same, except in the bf16
+ * pass, where the device gets bf16 inputs and the CPU runs f32 on the same rounded values). */
+static cf_status pass_inputs(cf_gc *g, cf_dtype dt, int n, cf_tensor *const *in, cf_tensor **cin, cf_tensor **dev_src)
+{
+    for (int i = 0; i < n; i++) {
+        cin[i] = dev_src[i] = in[i];
+        if (in[i]->dtype != CF_F64 || dt == CF_F64) continue;
+        if (!(dev_src[i] = host_copy_as(g, in[i], dt))) return cf_last_status();
+        cin[i] = dev_src[i];
+        if (dt == CF_BF16 && !(cin[i] = host_copy_as(g, dev_src[i], CF_F32))) return cf_last_status();
+    }
+    return CF_OK;
+}
+
 static cf_status parity_check(cf_gc *g, const char *label, cf_gc_fn fn, const void *user, int n, cf_tensor *const *in)
 {
     int bad = 0;
-    const cf_dtype dts[2] = {CF_F64, CF_F32};
-    for (int d = 0; d < (g->f64_only ? 1 : 2) && bad == 0; d++) {
+    const cf_dtype dts[3] = {CF_F64, CF_F32, CF_BF16};
+    /* bf16: 8 significant bits, so a few roundings of the inputs, intermediates and outputs */
+    const double tols[3] = {1e-9, 2e-4, 3e-2};
+    int passes = g->f64_only ? 1 : g->bf16 ? 3 : 2;
+    for (int d = 0; d < passes && bad == 0; d++) {
         cf_dtype dt = dts[d];
-        double tol = dt == CF_F64 ? 1e-9 : 2e-4;
-        cf_tensor *cin[16], *din[16];
+        double tol = tols[d];
+        cf_tensor *cin[16], *din[16], *dsrc[16];
         size_t in_bytes = 0;
-        for (int i = 0; i < n; i++) {
-            cin[i] = in[i];
-            if (in[i]->dtype == CF_F64 && dt != CF_F64) {
-                cin[i] = cf_empty(g->ctx, dt, in[i]->ndim, in[i]->shape);
-                if (!cin[i] || cf_copy_(cin[i], in[i]) != CF_OK) return cf_last_status();
-                cin[i]->requires_grad = in[i]->requires_grad;
-            }
-            in_bytes += cin[i]->storage->nbytes;
-        }
+        CF_TRY(pass_inputs(g, dt, n, in, cin, dsrc));
+        for (int i = 0; i < n; i++) in_bytes += dsrc[i]->storage->nbytes;
         parity_run want, got;
         double *r = NULL;
         int64_t cpu_hits = 0;
@@ -363,7 +384,7 @@ static cf_status parity_check(cf_gc *g, const char *label, cf_gc_fn fn, const vo
         cf_step_reset(g->dev);
         if (st == CF_OK) st = cf_ctx_poison_arena(g->dev, 2 * (cpu_bytes + in_bytes) + ((size_t)1 << 16));
         for (int i = 0; i < n && st == CF_OK; i++)
-            if (!(din[i] = to_device_alike(g->dev, cin[i]))) st = cf_last_status();
+            if (!(din[i] = to_device_alike(g->dev, dsrc[i]))) st = cf_last_status();
         if (st == CF_OK)
             st = run_once(g, g->dev, &g->dev_hits, fn, user, n, din, &r, false, got.grad, &got.out, &got.n_out);
         if (st != CF_OK) {

@@ -44,6 +44,9 @@ cf_status cf_gc_record(cf_gc *g, const char *label, bool ok);
  * agree within |dev - cpu| <= tol * (1 + max |cpu|), tol 1e-9 for f64 and 2e-4 for f32. Cases checked
  * by cf_gc_record do not run in parity mode (they are counted as skipped). */
 void cf_gc_set_parity(cf_gc *g, cf_ctx *dev);
+/* Parity mode: also a bf16 pass (unless cf_gc_f64_only): the device runs on bf16 inputs, the CPU in f32 on the
+ * same rounded values; tol 3e-2 (bf16 keeps 8 significant bits). */
+void cf_gc_set_parity_bf16(cf_gc *g, bool on);
 /* Parity mode: how many times the target op ran on dev's tape, and the cases left to cf_gc_record. */
 int64_t cf_gc_device_hits(const cf_gc *g);
 int cf_gc_skipped(const cf_gc *g);

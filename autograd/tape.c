@@ -417,11 +417,14 @@ void cf_set_grad_hook(cf_tensor *leaf, cf_grad_hook hook, void *user)
 
 /* ---- argument checks ---- */
 
+/* f32 and f64 everywhere; bf16 (f32 arithmetic) on the CUDA backend, whose kernel says by name if it lacks it */
 cf_status cf_check_float(const char *op, const cf_tensor *t)
 {
     char b[128];
+    if (t->dtype == CF_BF16 && t->storage->device != CF_CPU) return CF_OK;
     if (t->dtype != CF_F32 && t->dtype != CF_F64)
-        return cf_set_error(CF_ERR_DTYPE, "%s: expected an f32 or f64 tensor, got %s", op, cf_shape_str(t, b, sizeof b));
+        return cf_set_error(CF_ERR_DTYPE, "%s: expected an f32 or f64 tensor%s, got %s", op,
+                            t->dtype == CF_BF16 ? " (bf16 only on the CUDA backend)" : "", cf_shape_str(t, b, sizeof b));
     return CF_OK;
 }
 

@@ -7,6 +7,9 @@
  * ops not yet ported, which only shrinks: an op on the list that has a kernel fails too, until its line
  * is removed. The test prints how many ops pass and names every op without a kernel.
  *
+ * Every ported op also runs a bf16 pass (bf16 inputs on the device, f32 on the same rounded values on the
+ * CPU, tol 3e-2) unless it is on tests/cuda_no_bf16.txt, the ops whose kernels do not take bf16 yet.
+ *
  *     test_cuda_parity            every op
  *     test_cuda_parity add mul    just these (the allow-list is still checked for them) */
 #include "autograd/gradcheck.h"
@@ -64,12 +67,13 @@ static bool wanted(int op, int argc, char **argv)
 }
 
 /* Runs op's gradient-check cases in parity mode; true when they all pass and ran the op on the device. */
-static bool parity_op(int op, cf_ctx *dev)
+static bool parity_op(int op, cf_ctx *dev, bool bf16)
 {
     cf_ctx *cpu = cf_ctx_new(NULL);
     if (!cpu) return false;
     cf_gc *g = cf_gc_new(cpu, op, false);
     cf_gc_set_parity(g, dev);
+    cf_gc_set_parity_bf16(g, bf16);
     checks[op](g);
     bool ok = cf_gc_failures(g) == 0;
     if (ok && cf_gc_device_hits(g) == 0) {
@@ -99,15 +103,16 @@ int main(int argc, char **argv)
             fprintf(stderr, "no op named %s\n", argv[i]);
             return 2;
         }
-    bool listed[CF_OP_COUNT] = {0};
+    bool listed[CF_OP_COUNT] = {0}, no_bf16[CF_OP_COUNT] = {0};
     CHECK(read_allow_list(CF_SOURCE_DIR "/tests/cuda_not_ported.txt", listed));
+    CHECK(read_allow_list(CF_SOURCE_DIR "/tests/cuda_no_bf16.txt", no_bf16));
     cf_ctx *dev = cf_ctx_new(&(cf_ctx_options){.device = CF_CUDA, .arena_bytes = 32u << 20});
     CHECK(dev != NULL);
     if (!dev) {
         fprintf(stderr, "%s\n", cf_last_error());
         TEST_MAIN_END();
     }
-    int ported = 0, passed = 0, missing = 0;
+    int ported = 0, passed = 0, missing = 0, bf16 = 0;
     char missing_names[4096] = "";
     for (int op = 0; op < CF_OP_COUNT; op++) {
         if (!wanted(op, argc, argv)) continue;
@@ -129,16 +134,17 @@ int main(int argc, char **argv)
                     cf_op_name(op));
             check_failed++;
         }
-        bool ok = parity_op(op, dev);
-        printf("%-20s %s\n", cf_op_name(op), ok ? "ok" : "FAIL");
+        bool ok = parity_op(op, dev, !no_bf16[op]);
+        bf16 += ok && !no_bf16[op];
+        printf("%-20s %s%s\n", cf_op_name(op), ok ? "ok" : "FAIL", no_bf16[op] ? " (no bf16)" : "");
         passed += ok;
         if (ok)
             check_passed++;
         else
             check_failed++;
     }
-    printf("%d of %d ops with CUDA kernels match the CPU; %d ops have no CUDA kernel%s%s\n", passed, ported, missing,
-           missing ? ": " : "", missing_names);
+    printf("%d of %d ops with CUDA kernels match the CPU (%d of them in bf16 too); %d ops have no CUDA kernel%s%s\n",
+           passed, ported, bf16, missing, missing ? ": " : "", missing_names);
     cf_ctx_free(dev);
     TEST_MAIN_END();
 }

@@ -244,13 +244,14 @@ template <typename S> __global__ void where_fwd(cf_iter it, S *y, const uint8_t 
 }
 
 // masked_fill: operands y, mask, x
-template <typename S> __global__ void masked_fill_fwd(cf_iter it, S *y, const uint8_t *m, const S *x, S v)
+template <typename S> __global__ void masked_fill_fwd(cf_iter it, S *y, const uint8_t *m, const S *x, cf_acc_t<S> v)
 {
     CF_GRID_STRIDE(i, it.numel)
     {
         int64_t off[CF_ITER_MAX];
         cf_iter_offsets(it, i, off);
-        y[off[0]] = m[off[1]] ? v : x[off[2]];
+        if (m[off[1]]) cf_st(y + off[0], v);
+        else y[off[0]] = x[off[2]];
     }
 }
 
@@ -295,7 +296,7 @@ extern "C" cf_status cf_cuda_masked_fill_fwd(cf_ctx *ctx, cf_node *n)
     cf_iter_init(&it, y->ndim, y->shape, 3, ops);
     CF_FLOAT_SWITCH("masked_fill", y->dtype,
                     CF_KERNEL_RUN("masked_fill", it.numel, masked_fill_fwd<S>, it, (S *)cf_data(y),
-                                  (const uint8_t *)cf_data(n->in[1]), (const S *)cf_data(n->in[0]), (S)v));
+                                  (const uint8_t *)cf_data(n->in[1]), (const S *)cf_data(n->in[0]), (cf_acc_t<S>)v));
     return CF_OK;
 }
 

@@ -98,18 +98,27 @@ static inline cf_reduce_geom cf_reduce_split(const cf_iter &it)
     return g;
 }
 
-// Runs the statements once with `S` the storage type of a floating dtype the kernels support (f32, f64),
-// else returns a dtype error naming `what`:  CF_FLOAT_SWITCH("exp", y->dtype, CF_KERNEL_RUN(..., k<S>, ...));
+// Runs the statements once with `S` the storage type of a floating dtype the kernels support (f32, f64, and
+// bf16 stored as __nv_bfloat16 with f32 arithmetic through cf_ld / cf_st), else returns a dtype error naming
+// `what`:  CF_FLOAT_SWITCH("exp", y->dtype, CF_KERNEL_RUN(..., k<S>, ...));
+// CF_FLOAT_SWITCH_NO_BF16 is the same without bf16, for kernels not written for it yet (their ops are on
+// tests/cuda_no_bf16.txt, the allow-list of the cross-backend test's bf16 pass).
+#define CF_FLOAT_CASE_(DT, TYPE, ...) \
+    case DT: { \
+        typedef TYPE S; \
+        __VA_ARGS__; \
+    } break;
 #define CF_FLOAT_SWITCH(what, dt, ...) \
     switch (dt) { \
-    case CF_F32: { \
-        typedef float S; \
-        __VA_ARGS__; \
-    } break; \
-    case CF_F64: { \
-        typedef double S; \
-        __VA_ARGS__; \
-    } break; \
+        CF_FLOAT_CASE_(CF_F32, float, __VA_ARGS__) \
+        CF_FLOAT_CASE_(CF_F64, double, __VA_ARGS__) \
+        CF_FLOAT_CASE_(CF_BF16, __nv_bfloat16, __VA_ARGS__) \
+    default: return cf_set_error(CF_ERR_DTYPE, "%s (cuda): no kernel for %s tensors", (what), cf_dtype_name(dt)); \
+    }
+#define CF_FLOAT_SWITCH_NO_BF16(what, dt, ...) \
+    switch (dt) { \
+        CF_FLOAT_CASE_(CF_F32, float, __VA_ARGS__) \
+        CF_FLOAT_CASE_(CF_F64, double, __VA_ARGS__) \
     default: return cf_set_error(CF_ERR_DTYPE, "%s (cuda): no kernel for %s tensors", (what), cf_dtype_name(dt)); \
     }
 

@@ -10,7 +10,7 @@
 
 // y = (x rs - mu rs) w + b per row; mean (center) and rstd per row
 template <typename S>
-__global__ void row_fwd(const S *x, S *y, const S *w, const S *b, S *mean, S *rstd, int64_t M, int64_t D,
+__global__ void row_fwd(const S *x, S *y, const S *w, const S *b, cf_acc_t<S> *mean, cf_acc_t<S> *rstd, int64_t M, int64_t D,
                         cf_acc_t<S> eps, bool center)
 {
     typedef cf_acc_t<S> A;
@@ -40,7 +40,7 @@ __global__ void row_fwd(const S *x, S *y, const S *w, const S *b, S *mean, S *rs
 
 // dx = rs (gy - mean(gy) - xhat mean(gy xhat)), gy = g w, xhat = (x - mu) rs (rms_norm: no mean(gy) term)
 template <typename S>
-__global__ void row_bwd_x(const S *x, const S *g, const S *w, const S *mean, const S *rstd, S *gx, bool acc,
+__global__ void row_bwd_x(const S *x, const S *g, const S *w, const cf_acc_t<S> *mean, const cf_acc_t<S> *rstd, S *gx, bool acc,
                           int64_t M, int64_t D, bool center)
 {
     typedef cf_acc_t<S> A;
@@ -64,7 +64,7 @@ __global__ void row_bwd_x(const S *x, const S *g, const S *w, const S *mean, con
 
 // gw[j] += sum_r g xhat, gb[j] += sum_r g (either may be NULL)
 template <typename S>
-__global__ void row_bwd_wb(const S *x, const S *g, const S *mean, const S *rstd, S *gw, S *gb, int64_t M, int64_t D,
+__global__ void row_bwd_wb(const S *x, const S *g, const cf_acc_t<S> *mean, const cf_acc_t<S> *rstd, S *gw, S *gb, int64_t M, int64_t D,
                            bool center)
 {
     typedef cf_acc_t<S> A;
@@ -80,6 +80,10 @@ __global__ void row_bwd_wb(const S *x, const S *g, const S *mean, const S *rstd,
         if (gb) cf_st(gb + j, cf_ld(gb + j) + sb);
     }
 }
+
+// The saved statistics (mean, 1/std) in the arithmetic type: f32 for bf16 storage, which would round 1/std to
+// 8 bits and the input gradient with it.
+static cf_dtype stat_dtype(const cf_tensor *x) { return x->dtype == CF_BF16 ? CF_F32 : x->dtype; }
 
 static cf_tensor *optional_input(const cf_node *n, int slot) { return slot > 0 ? n->in[slot] : NULL; }
 
@@ -130,12 +134,12 @@ static cf_status row_norm_fwd(const char *name, cf_ctx *ctx, cf_node *n, bool ce
     int64_t D = 1;
     for (int i = x->ndim - a->norm_ndim; i < x->ndim; i++) D *= x->shape[i];
     int64_t M = D ? cf_numel(x) / D : 0;
-    cf_tensor *mean = center ? cf_empty(ctx, x->dtype, 1, &M) : NULL, *rstd = cf_empty(ctx, x->dtype, 1, &M);
+    cf_tensor *mean = center ? cf_empty(ctx, stat_dtype(x), 1, &M) : NULL, *rstd = cf_empty(ctx, stat_dtype(x), 1, &M);
     if (!rstd || (center && !mean)) return cf_last_status();
     n->aux[0] = mean, n->aux[1] = rstd;
     CF_FLOAT_SWITCH(name, x->dtype,
-                    CF_KERNEL_RUN(name, M, row_fwd<S>, ptr<S>(x), ptr<S>(n->out), ptr<S>(w), ptr<S>(b), ptr<S>(mean),
-                                  ptr<S>(rstd), M, D, (cf_acc_t<S>)a->eps, center));
+                    CF_KERNEL_RUN(name, M, row_fwd<S>, ptr<S>(x), ptr<S>(n->out), ptr<S>(w), ptr<S>(b), ptr<cf_acc_t<S>>(mean),
+                                  ptr<cf_acc_t<S>>(rstd), M, D, (cf_acc_t<S>)a->eps, center));
     return CF_OK;
 }
 
@@ -149,10 +153,10 @@ static cf_status row_norm_bwd(const char *name, cf_ctx *ctx, cf_node *n, bool ce
     int64_t M = cf_numel(rstd), D = M ? cf_numel(x) / M : 0;
     CF_FLOAT_SWITCH(name, x->dtype, {
         if (gx)
-            CF_KERNEL_RUN(name, M, row_bwd_x<S>, ptr<S>(x), ptr<S>(g), ptr<S>(w), ptr<S>(mean), ptr<S>(rstd),
+            CF_KERNEL_RUN(name, M, row_bwd_x<S>, ptr<S>(x), ptr<S>(g), ptr<S>(w), ptr<cf_acc_t<S>>(mean), ptr<cf_acc_t<S>>(rstd),
                           ptr<S>(gx), acc, M, D, center);
         if (gw || gb)
-            CF_KERNEL_RUN(name, D, row_bwd_wb<S>, ptr<S>(x), ptr<S>(g), ptr<S>(mean), ptr<S>(rstd), ptr<S>(gw),
+            CF_KERNEL_RUN(name, D, row_bwd_wb<S>, ptr<S>(x), ptr<S>(g), ptr<cf_acc_t<S>>(mean), ptr<cf_acc_t<S>>(rstd), ptr<S>(gw),
                           ptr<S>(gb), M, D, center);
     });
     return CF_OK;
@@ -173,7 +177,7 @@ static void ncs(const cf_tensor *x, int64_t *N, int64_t *C, int64_t *sp)
 }
 
 template <typename S>
-__global__ void group_fwd(const S *x, S *y, const S *w, const S *b, S *mean, S *rstd, int64_t N, int64_t C, int64_t G,
+__global__ void group_fwd(const S *x, S *y, const S *w, const S *b, cf_acc_t<S> *mean, cf_acc_t<S> *rstd, int64_t N, int64_t C, int64_t G,
                           int64_t sp, cf_acc_t<S> eps)
 {
     typedef cf_acc_t<S> A;
@@ -198,7 +202,7 @@ __global__ void group_fwd(const S *x, S *y, const S *w, const S *b, S *mean, S *
 }
 
 template <typename S>
-__global__ void group_bwd_x(const S *x, const S *g, const S *w, const S *mean, const S *rstd, S *gx, bool acc,
+__global__ void group_bwd_x(const S *x, const S *g, const S *w, const cf_acc_t<S> *mean, const cf_acc_t<S> *rstd, S *gx, bool acc,
                             int64_t N, int64_t C, int64_t G, int64_t sp)
 {
     typedef cf_acc_t<S> A;
@@ -231,7 +235,7 @@ __global__ void group_bwd_x(const S *x, const S *g, const S *w, const S *mean, c
 // gw[c] += sum_n rs sum_j g (x - mu), gb[c] += sum_n sum_j g; mean/rstd per (n, group) (stat_per_channel
 // false) or per channel (batch_norm: true)
 template <typename S>
-__global__ void channel_bwd_wb(const S *x, const S *g, const S *mean, const S *rstd, S *gw, S *gb, int64_t N,
+__global__ void channel_bwd_wb(const S *x, const S *g, const cf_acc_t<S> *mean, const cf_acc_t<S> *rstd, S *gw, S *gb, int64_t N,
                                int64_t C, int64_t G, int64_t sp, bool stat_per_channel)
 {
     typedef cf_acc_t<S> A;
@@ -260,12 +264,12 @@ extern "C" cf_status cf_cuda_group_norm_fwd(cf_ctx *ctx, cf_node *n)
     int64_t N, C, sp, G = a->groups, rows;
     ncs(x, &N, &C, &sp);
     rows = N * G;
-    cf_tensor *mean = cf_empty(ctx, x->dtype, 1, &rows), *rstd = cf_empty(ctx, x->dtype, 1, &rows);
+    cf_tensor *mean = cf_empty(ctx, stat_dtype(x), 1, &rows), *rstd = cf_empty(ctx, stat_dtype(x), 1, &rows);
     if (!mean || !rstd) return cf_last_status();
     n->aux[0] = mean, n->aux[1] = rstd;
     CF_FLOAT_SWITCH("group_norm", x->dtype,
                     CF_KERNEL_RUN("group_norm", rows, group_fwd<S>, ptr<S>(x), ptr<S>(n->out), ptr<S>(w), ptr<S>(b),
-                                  ptr<S>(mean), ptr<S>(rstd), N, C, G, sp, (cf_acc_t<S>)a->eps));
+                                  ptr<cf_acc_t<S>>(mean), ptr<cf_acc_t<S>>(rstd), N, C, G, sp, (cf_acc_t<S>)a->eps));
     return CF_OK;
 }
 
@@ -282,10 +286,10 @@ extern "C" cf_status cf_cuda_group_norm_bwd(cf_ctx *ctx, cf_node *n)
     CF_FLOAT_SWITCH("group_norm backward", x->dtype, {
         if (gx)
             CF_KERNEL_RUN("group_norm backward", N * G, group_bwd_x<S>, ptr<S>(x), ptr<S>(g), ptr<S>(w),
-                          ptr<S>(mean), ptr<S>(rstd), ptr<S>(gx), acc, N, C, G, sp);
+                          ptr<cf_acc_t<S>>(mean), ptr<cf_acc_t<S>>(rstd), ptr<S>(gx), acc, N, C, G, sp);
         if (gw || gb)
-            CF_KERNEL_RUN("group_norm backward", C, channel_bwd_wb<S>, ptr<S>(x), ptr<S>(g), ptr<S>(mean),
-                          ptr<S>(rstd), ptr<S>(gw), ptr<S>(gb), N, C, G, sp, false);
+            CF_KERNEL_RUN("group_norm backward", C, channel_bwd_wb<S>, ptr<S>(x), ptr<S>(g), ptr<cf_acc_t<S>>(mean),
+                          ptr<cf_acc_t<S>>(rstd), ptr<S>(gw), ptr<S>(gb), N, C, G, sp, false);
     });
     return CF_OK;
 }
@@ -295,7 +299,7 @@ extern "C" cf_status cf_cuda_group_norm_bwd(cf_ctx *ctx, cf_node *n)
 // training: batch mean and 1/std per channel, and the running statistics' update (rm NULL: none);
 // evaluation: mean = rm, 1/std from rv
 template <typename S>
-__global__ void bn_stats(const S *x, S *mean, S *rstd, int64_t N, int64_t C, int64_t sp, cf_acc_t<S> eps,
+__global__ void bn_stats(const S *x, cf_acc_t<S> *mean, cf_acc_t<S> *rstd, int64_t N, int64_t C, int64_t sp, cf_acc_t<S> eps,
                          bool training, S *rm, int64_t rms, S *rv, int64_t rvs, cf_acc_t<S> mom)
 {
     typedef cf_acc_t<S> A;
@@ -325,7 +329,7 @@ __global__ void bn_stats(const S *x, S *mean, S *rstd, int64_t N, int64_t C, int
 }
 
 template <typename S>
-__global__ void bn_apply(const S *x, S *y, const S *w, const S *b, const S *mean, const S *rstd, int64_t N, int64_t C,
+__global__ void bn_apply(const S *x, S *y, const S *w, const S *b, const cf_acc_t<S> *mean, const cf_acc_t<S> *rstd, int64_t N, int64_t C,
                          int64_t sp)
 {
     typedef cf_acc_t<S> A;
@@ -339,7 +343,7 @@ __global__ void bn_apply(const S *x, S *y, const S *w, const S *b, const S *mean
 
 // dx = a g - off - (x - mu) k with a = rs w; training: off = a sum(g) / M, k = a rs^2 sum(g (x - mu)) / M
 template <typename S>
-__global__ void bn_bwd_x(const S *x, const S *g, const S *w, const S *mean, const S *rstd, S *gx, bool acc, int64_t N,
+__global__ void bn_bwd_x(const S *x, const S *g, const S *w, const cf_acc_t<S> *mean, const cf_acc_t<S> *rstd, S *gx, bool acc, int64_t N,
                          int64_t C, int64_t sp, bool training)
 {
     typedef cf_acc_t<S> A;
@@ -368,15 +372,15 @@ extern "C" cf_status cf_cuda_batch_norm_fwd(cf_ctx *ctx, cf_node *n)
     CF_TRY(forward_inputs(ctx, n, &x, &w, &b));
     int64_t N, C, sp;
     ncs(x, &N, &C, &sp);
-    cf_tensor *mean = cf_empty(ctx, x->dtype, 1, &C), *rstd = cf_empty(ctx, x->dtype, 1, &C);
+    cf_tensor *mean = cf_empty(ctx, stat_dtype(x), 1, &C), *rstd = cf_empty(ctx, stat_dtype(x), 1, &C);
     if (!mean || !rstd) return cf_last_status();
     n->aux[0] = mean, n->aux[1] = rstd; // evaluation copies the running statistics: later updates do not leak in
     int64_t rms = rm ? rm->stride[0] : 0, rvs = rv ? rv->stride[0] : 0;
     CF_FLOAT_SWITCH("batch_norm", x->dtype, {
-        CF_KERNEL_RUN("batch_norm", C, bn_stats<S>, ptr<S>(x), ptr<S>(mean), ptr<S>(rstd), N, C, sp,
+        CF_KERNEL_RUN("batch_norm", C, bn_stats<S>, ptr<S>(x), ptr<cf_acc_t<S>>(mean), ptr<cf_acc_t<S>>(rstd), N, C, sp,
                       (cf_acc_t<S>)a->eps, a->training, ptr<S>(rm), rms, ptr<S>(rv), rvs, (cf_acc_t<S>)a->momentum);
         CF_KERNEL_RUN("batch_norm", N * C * sp, bn_apply<S>, ptr<S>(x), ptr<S>(n->out), ptr<S>(w), ptr<S>(b),
-                      ptr<S>(mean), ptr<S>(rstd), N, C, sp);
+                      ptr<cf_acc_t<S>>(mean), ptr<cf_acc_t<S>>(rstd), N, C, sp);
     });
     if (a->training && rm) cf_bump_version(rm), cf_bump_version(rv);
     return CF_OK;
@@ -394,11 +398,11 @@ extern "C" cf_status cf_cuda_batch_norm_bwd(cf_ctx *ctx, cf_node *n)
     ncs(x, &N, &C, &sp);
     CF_FLOAT_SWITCH("batch_norm backward", x->dtype, {
         if (gw || gb)
-            CF_KERNEL_RUN("batch_norm backward", C, channel_bwd_wb<S>, ptr<S>(x), ptr<S>(g), ptr<S>(mean),
-                          ptr<S>(rstd), ptr<S>(gw), ptr<S>(gb), N, C, (int64_t)1, sp, true);
+            CF_KERNEL_RUN("batch_norm backward", C, channel_bwd_wb<S>, ptr<S>(x), ptr<S>(g), ptr<cf_acc_t<S>>(mean),
+                          ptr<cf_acc_t<S>>(rstd), ptr<S>(gw), ptr<S>(gb), N, C, (int64_t)1, sp, true);
         if (gx)
             CF_KERNEL_RUN("batch_norm backward", N * C * sp, bn_bwd_x<S>, ptr<S>(x), ptr<S>(g), ptr<S>(w),
-                          ptr<S>(mean), ptr<S>(rstd), ptr<S>(gx), acc, N, C, sp, (bool)a->training);
+                          ptr<cf_acc_t<S>>(mean), ptr<cf_acc_t<S>>(rstd), ptr<S>(gx), acc, N, C, sp, (bool)a->training);
     });
     return CF_OK;
 }
