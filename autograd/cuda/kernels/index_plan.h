@@ -1,0 +1,112 @@
+// What the CUDA kernels of the index-driven ops share (C++, included by index.cu, segment.cu and memlayer.cu
+// only): a range check of an i64 index on the device, and a sort of index entries by target that turns a
+// scatter-add into a deterministic gather.
+//
+// Range check: one block scans the index (strided by thread, then a shared-memory tree of minima) and
+// leaves the first out-of-range position and its value in a 2-element device tensor; the host reads those
+// 16 bytes (one synchronising copy per call) and the caller words the error as the CPU kernel does.
+//
+//     int64_t pos, val;
+//     CF_TRY(ix_first_bad(ctx, "embedding", ids_dev, K, V, &pos, &val));   // pos == K: all in [0, V)
+//
+// Sort by target: keys idx[k] * K + k (unique, so the order is total and the result does not depend on the
+// schedule) sorted ascending by a bitonic network over the next power of two P >= K, padded with INT64_MAX;
+// each network step is one grid-stride launch (log2(P) (log2(P) + 1) / 2 launches). In the sorted keys,
+// the sources of one target form a run in ascending k; ix_run_head(keys, p, K) says whether p starts a run.
+// A scatter dst[idx[k]] += src[k] then becomes one thread per (run, column) summing its run in ascending
+// k, the CPU's order: no atomics, each destination element written by one thread.
+//
+//     cf_tensor *keys;
+//     CF_TRY(ix_sort_by_target(ctx, "embedding backward", ids_dev, K, &keys));   // P keys on the device
+//     ... kernel: CF_GRID_STRIDE(e, K * D) { p = e / D; if (!ix_run_head(keys, p, K)) continue; ... }
+#ifndef CF_CUDA_INDEX_PLAN_H
+#define CF_CUDA_INDEX_PLAN_H
+
+#include "autograd/cuda/kernels/launch.h"
+
+#include <stdint.h>
+
+// ---- range check ----
+
+// out[0] = the first i in [0, n) with idx[i] outside [0, lim) (n when none), out[1] = its value
+static __global__ void ix_first_bad_kernel(const int64_t *idx, int64_t n, int64_t lim, int64_t *out)
+{
+    CF_SHARED(int64_t, first, CF_BLOCK_THREADS);
+    int64_t f = n;
+    for (int64_t i = threadIdx.x; i < n && f == n; i += blockDim.x)
+        if ((uint64_t)idx[i] >= (uint64_t)lim) f = i;
+    first[threadIdx.x] = f;
+    __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s /= 2) {
+        if (threadIdx.x < s) {
+            int64_t o = first[threadIdx.x + s];
+            if (o < first[threadIdx.x]) first[threadIdx.x] = o;
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        int64_t p = first[0];
+        out[0] = p;
+        out[1] = p < n ? idx[p] : 0;
+    }
+}
+
+// *pos: the first position of idx[0..n) (contiguous, on the device) outside [0, lim), n when none; *val: its
+// value. `what` names the op in a launch error.
+static cf_status ix_first_bad(cf_ctx *ctx, const char *what, const int64_t *idx, int64_t n, int64_t lim,
+                              int64_t *pos, int64_t *val)
+{
+    *pos = n, *val = 0;
+    if (n == 0) return CF_OK;
+    int64_t two = 2, h[2];
+    cf_tensor *r = cf_empty(ctx, CF_I64, 1, &two);
+    if (!r) return cf_last_status();
+    CF_KERNEL_RUN_GRID(what, 1, CF_BLOCK_THREADS, ix_first_bad_kernel, idx, n, lim, (int64_t *)cf_data(r));
+    CF_TRY(cf_tensor_backend(r)->to_host(h, cf_data(r), sizeof h));
+    *pos = h[0], *val = h[1];
+    return CF_OK;
+}
+
+// ---- sort by target ----
+
+// keys[p] = idx[p] * K + p for p < K, INT64_MAX for the padding up to P
+static __global__ void ix_keys_kernel(const int64_t *idx, int64_t K, int64_t P, int64_t *keys)
+{
+    CF_GRID_STRIDE(p, P) keys[p] = p < K ? idx[p] * K + p : INT64_MAX;
+}
+
+// One compare-exchange step (stage k, distance j) of the ascending bitonic network over P keys
+static __global__ void ix_bitonic_step(int64_t *keys, int64_t P, int64_t k, int64_t j)
+{
+    CF_GRID_STRIDE(i, P)
+    {
+        int64_t l = i ^ j;
+        if (l <= i) continue;
+        int64_t a = keys[i], b = keys[l];
+        bool up = (i & k) == 0;
+        if ((a > b) == up) keys[i] = b, keys[l] = a;
+    }
+}
+
+// *keys: a new device tensor of P >= K keys, idx[k] * K + k ascending (idx: K contiguous i64 on the device,
+// values >= 0 and small enough that idx * K fits: the callers' range checks bound them by the target count)
+static cf_status ix_sort_by_target(cf_ctx *ctx, const char *what, const int64_t *idx, int64_t K, cf_tensor **keys)
+{
+    int64_t P = 1;
+    while (P < K) P *= 2;
+    *keys = cf_empty(ctx, CF_I64, 1, &P);
+    if (!*keys) return cf_last_status();
+    int64_t *kp = (int64_t *)cf_data(*keys);
+    CF_KERNEL_RUN(what, P, ix_keys_kernel, idx, K, P, kp);
+    for (int64_t k = 2; k <= P; k *= 2)
+        for (int64_t j = k / 2; j > 0; j /= 2) CF_KERNEL_RUN(what, P, ix_bitonic_step, kp, P, k, j);
+    return CF_OK;
+}
+
+// Whether sorted position p (< K) starts the run of one target
+__device__ __forceinline__ bool ix_run_head(const int64_t *keys, int64_t p, int64_t K)
+{
+    return p == 0 || keys[p - 1] / K != keys[p] / K;
+}
+
+#endif
