@@ -43,6 +43,7 @@ cf_ctx *cf_gc_ctx(cf_gc *g) { return g->ctx; }
 void cf_gc_set_parity(cf_gc *g, cf_ctx *dev) { g->dev = dev; }
 int64_t cf_gc_device_hits(const cf_gc *g) { return g->dev_hits; }
 int cf_gc_skipped(const cf_gc *g) { return g->skipped; }
+bool cf_gc_parity_mode(const cf_gc *g) { return g->dev != NULL; }
 
 void cf_gc_tolerance(cf_gc *g, double eps, double atol, double rtol)
 {
