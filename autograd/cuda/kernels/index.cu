@@ -14,18 +14,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-// t itself when contiguous, else a contiguous copy on the device
-static cf_status contig(cf_ctx *ctx, cf_tensor *t, cf_tensor **out)
-{
-    *out = t;
-    if (cf_is_contiguous(t)) return CF_OK;
-    cf_tensor *c = cf_empty(ctx, t->dtype, t->ndim, t->shape);
-    if (!c) return cf_last_status();
-    CF_TRY(cf_cuda_copy(c, t, false));
-    *out = c;
-    return CF_OK;
-}
-
 // The contiguous index of node n (input 1), copied once in forward and kept in aux[0]
 static cf_status index_of(cf_ctx *ctx, cf_node *n, cf_tensor **idx)
 {
@@ -33,7 +21,7 @@ static cf_status index_of(cf_ctx *ctx, cf_node *n, cf_tensor **idx)
         *idx = n->aux[0];
         return CF_OK;
     }
-    CF_TRY(contig(ctx, n->in[1], idx));
+    CF_TRY(ix_contig(ctx, n->in[1], idx));
     if (*idx != n->in[1]) n->aux[0] = *idx;
     return CF_OK;
 }
@@ -215,7 +203,7 @@ static cf_status along_dim(const char *what, bool push, cf_tensor *dst, const cf
 extern "C" cf_status cf_cuda_embedding_fwd(cf_ctx *ctx, cf_node *n)
 {
     cf_tensor *w, *ids;
-    CF_TRY(contig(ctx, n->in[0], &w));
+    CF_TRY(ix_contig(ctx, n->in[0], &w));
     CF_TRY(index_of(ctx, n, &ids));
     int64_t V = w->shape[0], D = w->shape[1];
     char what[160], s[128];
@@ -230,7 +218,7 @@ extern "C" cf_status cf_cuda_embedding_bwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *ids, *g, *gw = cf_grad_acc(ctx, n->in[0]);
     if (!gw) return cf_last_status();
     CF_TRY(index_of(ctx, n, &ids));
-    CF_TRY(contig(ctx, n->out->grad, &g));
+    CF_TRY(ix_contig(ctx, n->out->grad, &g));
     return add_rows("embedding backward", ctx, gw, g, ids, 1, gw->shape[0], gw->shape[1], 1.0);
 }
 
@@ -240,7 +228,7 @@ extern "C" cf_status cf_cuda_index_select_fwd(cf_ctx *ctx, cf_node *n)
 {
     int dim = CF_ATTR(n, struct index_attr)->dim;
     cf_tensor *x, *idx;
-    CF_TRY(contig(ctx, n->in[0], &x));
+    CF_TRY(ix_contig(ctx, n->in[0], &x));
     CF_TRY(index_of(ctx, n, &idx));
     int64_t O, N, I;
     split3(x, dim, &O, &N, &I);
@@ -256,7 +244,7 @@ extern "C" cf_status cf_cuda_index_select_bwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *idx, *g, *gx = cf_grad_acc(ctx, n->in[0]);
     if (!gx) return cf_last_status();
     CF_TRY(index_of(ctx, n, &idx));
-    CF_TRY(contig(ctx, n->out->grad, &g));
+    CF_TRY(ix_contig(ctx, n->out->grad, &g));
     int64_t O, N, I;
     split3(gx, dim, &O, &N, &I);
     return add_rows("index_select backward", ctx, gx, g, idx, O, N, I, 1.0);
@@ -316,7 +304,7 @@ extern "C" cf_status cf_cuda_index_add_fwd(cf_ctx *ctx, cf_node *n)
 {
     const struct index_attr *a = CF_ATTR(n, struct index_attr);
     cf_tensor *x = n->in[0], *src, *idx;
-    CF_TRY(contig(ctx, n->in[2], &src));
+    CF_TRY(ix_contig(ctx, n->in[2], &src));
     CF_TRY(index_of(ctx, n, &idx));
     int64_t O, N, I;
     split3(x, a->dim, &O, &N, &I);
@@ -333,7 +321,7 @@ extern "C" cf_status cf_cuda_index_add_bwd(cf_ctx *ctx, cf_node *n)
     if (cf_needs_grad(n, 0)) CF_TRY(cf_cuda_accum_grad(ctx, n->in[0], n->out->grad));
     if (!cf_needs_grad(n, 2)) return CF_OK;
     CF_TRY(index_of(ctx, n, &idx));
-    CF_TRY(contig(ctx, n->out->grad, &g));
+    CF_TRY(ix_contig(ctx, n->out->grad, &g));
     bool overwrite;
     cf_tensor *gs = cf_grad_slot(ctx, n->in[2], &overwrite);
     if (!gs) return cf_last_status();

@@ -1,5 +1,5 @@
-// What the CUDA kernels of the index-driven ops share (C++, included by index.cu, segment.cu and memlayer.cu
-// only): a range check of an i64 index on the device, and a sort of index entries by target that turns a
+// What the CUDA kernels of the index-driven ops share (C++, included by index.cu, segment.cu, memlayer.cu and
+// sort.cu only): contiguous copies (ix_contig), a range check of an i64 index on the device, and a sort of index entries by target that turns a
 // scatter-add into a deterministic gather.
 //
 // Range check: one block scans the index (strided by thread, then a shared-memory tree of minima) and
@@ -26,15 +26,27 @@
 
 #include <stdint.h>
 
+// t itself when contiguous, else a contiguous copy on the device
+static inline cf_status ix_contig(cf_ctx *ctx, cf_tensor *t, cf_tensor **out)
+{
+    *out = t;
+    if (cf_is_contiguous(t)) return CF_OK;
+    cf_tensor *c = cf_empty(ctx, t->dtype, t->ndim, t->shape);
+    if (!c) return cf_last_status();
+    CF_TRY(cf_cuda_copy(c, t, false));
+    *out = c;
+    return CF_OK;
+}
+
 // ---- range check ----
 
 // out[0] = the first i in [0, n) with idx[i] outside [0, lim) (n when none), out[1] = its value
-static __global__ void ix_first_bad_kernel(const int64_t *idx, int64_t n, int64_t lim, int64_t *out)
+template <typename I> __global__ void ix_first_bad_kernel(const I *idx, int64_t n, int64_t lim, int64_t *out)
 {
     CF_SHARED(int64_t, first, CF_BLOCK_THREADS);
     int64_t f = n;
     for (int64_t i = threadIdx.x; i < n && f == n; i += blockDim.x)
-        if ((uint64_t)idx[i] >= (uint64_t)lim) f = i;
+        if (idx[i] < 0 || (int64_t)idx[i] >= lim) f = i;
     first[threadIdx.x] = f;
     __syncthreads();
     for (unsigned s = blockDim.x / 2; s > 0; s /= 2) {
@@ -53,7 +65,7 @@ static __global__ void ix_first_bad_kernel(const int64_t *idx, int64_t n, int64_
 
 // *pos: the first position of idx[0..n) (contiguous, on the device) outside [0, lim), n when none; *val: its
 // value. `what` names the op in a launch error.
-static cf_status ix_first_bad(cf_ctx *ctx, const char *what, const int64_t *idx, int64_t n, int64_t lim,
+static inline cf_status ix_first_bad(cf_ctx *ctx, const char *what, const int64_t *idx, int64_t n, int64_t lim,
                               int64_t *pos, int64_t *val)
 {
     *pos = n, *val = 0;
@@ -61,7 +73,7 @@ static cf_status ix_first_bad(cf_ctx *ctx, const char *what, const int64_t *idx,
     int64_t two = 2, h[2];
     cf_tensor *r = cf_empty(ctx, CF_I64, 1, &two);
     if (!r) return cf_last_status();
-    CF_KERNEL_RUN_GRID(what, 1, CF_BLOCK_THREADS, ix_first_bad_kernel, idx, n, lim, (int64_t *)cf_data(r));
+    CF_KERNEL_RUN_GRID(what, 1, CF_BLOCK_THREADS, ix_first_bad_kernel<int64_t>, idx, n, lim, (int64_t *)cf_data(r));
     CF_TRY(cf_tensor_backend(r)->to_host(h, cf_data(r), sizeof h));
     *pos = h[0], *val = h[1];
     return CF_OK;
@@ -70,19 +82,19 @@ static cf_status ix_first_bad(cf_ctx *ctx, const char *what, const int64_t *idx,
 // ---- sort by target ----
 
 // keys[p] = idx[p] * K + p for p < K, INT64_MAX for the padding up to P
-static __global__ void ix_keys_kernel(const int64_t *idx, int64_t K, int64_t P, int64_t *keys)
+template <typename I> __global__ void ix_keys_kernel(const I *idx, int64_t K, int64_t P, int64_t *keys)
 {
     CF_GRID_STRIDE(p, P) keys[p] = p < K ? idx[p] * K + p : INT64_MAX;
 }
 
 // One compare-exchange step (stage k, distance j) of the ascending bitonic network over P keys
-static __global__ void ix_bitonic_step(int64_t *keys, int64_t P, int64_t k, int64_t j)
+template <typename I> __global__ void ix_bitonic_step(I *keys, int64_t P, int64_t k, int64_t j)
 {
     CF_GRID_STRIDE(i, P)
     {
         int64_t l = i ^ j;
         if (l <= i) continue;
-        int64_t a = keys[i], b = keys[l];
+        I a = keys[i], b = keys[l];
         bool up = (i & k) == 0;
         if ((a > b) == up) keys[i] = b, keys[l] = a;
     }
@@ -90,16 +102,16 @@ static __global__ void ix_bitonic_step(int64_t *keys, int64_t P, int64_t k, int6
 
 // *keys: a new device tensor of P >= K keys, idx[k] * K + k ascending (idx: K contiguous i64 on the device,
 // values >= 0 and small enough that idx * K fits: the callers' range checks bound them by the target count)
-static cf_status ix_sort_by_target(cf_ctx *ctx, const char *what, const int64_t *idx, int64_t K, cf_tensor **keys)
+static inline cf_status ix_sort_by_target(cf_ctx *ctx, const char *what, const int64_t *idx, int64_t K, cf_tensor **keys)
 {
     int64_t P = 1;
     while (P < K) P *= 2;
     *keys = cf_empty(ctx, CF_I64, 1, &P);
     if (!*keys) return cf_last_status();
     int64_t *kp = (int64_t *)cf_data(*keys);
-    CF_KERNEL_RUN(what, P, ix_keys_kernel, idx, K, P, kp);
+    CF_KERNEL_RUN(what, P, ix_keys_kernel<int64_t>, idx, K, P, kp);
     for (int64_t k = 2; k <= P; k *= 2)
-        for (int64_t j = k / 2; j > 0; j /= 2) CF_KERNEL_RUN(what, P, ix_bitonic_step, kp, P, k, j);
+        for (int64_t j = k / 2; j > 0; j /= 2) CF_KERNEL_RUN(what, P, ix_bitonic_step<int64_t>, kp, P, k, j);
     return CF_OK;
 }
 

@@ -46,24 +46,12 @@ template <typename S> __global__ void segmax_bwd(S *gx, const S *gout, const int
     }
 }
 
-// t itself when contiguous, else a contiguous copy on the device
-static cf_status contig(cf_ctx *ctx, cf_tensor *t, cf_tensor **out)
-{
-    *out = t;
-    if (cf_is_contiguous(t)) return CF_OK;
-    cf_tensor *c = cf_empty(ctx, t->dtype, t->ndim, t->shape);
-    if (!c) return cf_last_status();
-    CF_TRY(cf_cuda_copy(c, t, false));
-    *out = c;
-    return CF_OK;
-}
-
 extern "C" cf_status cf_cuda_segment_max_fwd(cf_ctx *ctx, cf_node *n)
 {
     int64_t S_ = CF_ATTR(n, struct segment_attr)->nseg;
     cf_tensor *x, *seg;
-    CF_TRY(contig(ctx, n->in[0], &x));
-    CF_TRY(contig(ctx, n->in[1], &seg));
+    CF_TRY(ix_contig(ctx, n->in[0], &x));
+    CF_TRY(ix_contig(ctx, n->in[1], &seg));
     int64_t N = x->shape[0], C = x->shape[1], bad, val;
     const int64_t *sv = (const int64_t *)cf_data(seg);
     CF_TRY(ix_first_bad(ctx, "segment_max", sv, N, S_, &bad, &val));
@@ -86,7 +74,7 @@ extern "C" cf_status cf_cuda_segment_max_bwd(cf_ctx *ctx, cf_node *n)
     if (!cf_needs_grad(n, 0)) return CF_OK;
     cf_tensor *gx = cf_grad_acc(ctx, n->in[0]), *go;
     if (!gx) return cf_last_status();
-    CF_TRY(contig(ctx, n->out->grad, &go));
+    CF_TRY(ix_contig(ctx, n->out->grad, &go));
     int64_t S_ = n->out->shape[0], C = n->out->shape[1];
     CF_FLOAT_SWITCH("segment_max backward", gx->dtype,
                     CF_KERNEL_RUN("segment_max backward", S_ * C, segmax_bwd<S>, (S *)cf_data(gx),
