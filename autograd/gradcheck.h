@@ -47,8 +47,9 @@ void cf_gc_set_parity(cf_gc *g, cf_ctx *dev);
 /* Parity mode: how many times the target op ran on dev's tape, and the cases left to cf_gc_record. */
 int64_t cf_gc_device_hits(const cf_gc *g);
 int cf_gc_skipped(const cf_gc *g);
-/* Whether g runs in parity mode: a family whose own cases are cf_gc_record ones adds cf_gc_check cases
- * for the cross-backend comparison only when this is true (finite differences would not apply to them). */
+/* Whether g runs in parity mode: cases that only make sense as a cross-backend comparison (a surrogate
+ * gradient, checked by cf_gc_record otherwise; tied inputs that a finite difference would reorder) are
+ * added with cf_gc_check only when this is true. */
 bool cf_gc_parity_mode(const cf_gc *g);
 
 /* For the runner. */

@@ -10,8 +10,9 @@
 //     CF_TRY(ix_first_bad(ctx, "embedding", ids_dev, K, V, &pos, &val));   // pos == K: all in [0, V)
 //
 // Sort by target: keys idx[k] * K + k (unique, so the order is total and the result does not depend on the
-// schedule) sorted ascending by a bitonic network over the next power of two P >= K, padded with INT64_MAX;
-// each network step is one grid-stride launch (log2(P) (log2(P) + 1) / 2 launches). In the sorted keys,
+// schedule) sorted ascending by a bitonic network over the next power of two P >= K, padded with INT64_MAX:
+// the steps within a 1024-key tile run in shared memory, the longer ones one grid-stride launch each. In the
+// sorted keys,
 // the sources of one target form a run in ascending k; ix_run_head(keys, p, K) says whether p starts a run.
 // A scatter dst[idx[k]] += src[k] then becomes one thread per (run, column) summing its run in ascending
 // k, the CPU's order: no atomics, each destination element written by one thread.
@@ -87,7 +88,9 @@ template <typename I> __global__ void ix_keys_kernel(const I *idx, int64_t K, in
     CF_GRID_STRIDE(p, P) keys[p] = p < K ? idx[p] * K + p : INT64_MAX;
 }
 
-// One compare-exchange step (stage k, distance j) of the ascending bitonic network over P keys
+#define IX_TILE 1024 // keys per block in the shared-memory steps of the sort
+
+// One compare-exchange step (stage k, distance j >= IX_TILE) of the ascending bitonic network over P keys
 template <typename I> __global__ void ix_bitonic_step(I *keys, int64_t P, int64_t k, int64_t j)
 {
     CF_GRID_STRIDE(i, P)
@@ -100,18 +103,50 @@ template <typename I> __global__ void ix_bitonic_step(I *keys, int64_t P, int64_
     }
 }
 
+// The steps of stages k_lo..k_hi whose distance j is below the tile length T = min(P, IX_TILE): they pair keys
+// within one tile, so a block loads its tile into shared memory, runs them all there and writes it back
+template <typename I> __global__ void ix_bitonic_tile(I *keys, int64_t P, int64_t k_lo, int64_t k_hi)
+{
+    CF_SHARED(I, tile, IX_TILE);
+    int64_t T = P < IX_TILE ? P : IX_TILE;
+    for (int64_t base = (int64_t)blockIdx.x * T; base < P; base += (int64_t)gridDim.x * T) {
+        for (int64_t i = threadIdx.x; i < T; i += blockDim.x) tile[i] = keys[base + i];
+        __syncthreads();
+        for (int64_t k = k_lo; k <= k_hi; k *= 2)
+            for (int64_t j = (k / 2 < T / 2 ? k / 2 : T / 2); j > 0; j /= 2) {
+                for (int64_t i = threadIdx.x; i < T; i += blockDim.x) {
+                    int64_t l = i ^ j;
+                    if (l <= i) continue;
+                    I a = tile[i], b = tile[l];
+                    bool up = ((base + i) & k) == 0;
+                    if ((a > b) == up) tile[i] = b, tile[l] = a;
+                }
+                __syncthreads();
+            }
+        for (int64_t i = threadIdx.x; i < T; i += blockDim.x) keys[base + i] = tile[i];
+        __syncthreads();
+    }
+}
+
 // *keys: a new device tensor of P >= K keys, idx[k] * K + k ascending (idx: K contiguous i64 on the device,
-// values >= 0 and small enough that idx * K fits: the callers' range checks bound them by the target count)
+// values >= 0 and small enough that idx * K fits: the callers' range checks bound them by the target count).
+// Stages up to the tile length run in one shared-memory launch; each later stage is its steps of distance
+// >= IX_TILE in global memory, then one shared-memory launch for the rest (P = 16384: 15 launches, not 105).
 static inline cf_status ix_sort_by_target(cf_ctx *ctx, const char *what, const int64_t *idx, int64_t K, cf_tensor **keys)
 {
     int64_t P = 1;
     while (P < K) P *= 2;
     *keys = cf_empty(ctx, CF_I64, 1, &P);
     if (!*keys) return cf_last_status();
-    int64_t *kp = (int64_t *)cf_data(*keys);
+    int64_t *kp = (int64_t *)cf_data(*keys), T = P < IX_TILE ? P : IX_TILE;
+    unsigned tiles = (unsigned)(P / T < CF_MAX_BLOCKS ? P / T : CF_MAX_BLOCKS);
     CF_KERNEL_RUN(what, P, ix_keys_kernel<int64_t>, idx, K, P, kp);
-    for (int64_t k = 2; k <= P; k *= 2)
-        for (int64_t j = k / 2; j > 0; j /= 2) CF_KERNEL_RUN(what, P, ix_bitonic_step<int64_t>, kp, P, k, j);
+    if (P < 2) return CF_OK;
+    CF_KERNEL_RUN_GRID(what, tiles, CF_BLOCK_THREADS, ix_bitonic_tile<int64_t>, kp, P, (int64_t)2, T);
+    for (int64_t k = 2 * T; k <= P; k *= 2) {
+        for (int64_t j = k / 2; j >= T; j /= 2) CF_KERNEL_RUN(what, P, ix_bitonic_step<int64_t>, kp, P, k, j);
+        CF_KERNEL_RUN_GRID(what, tiles, CF_BLOCK_THREADS, ix_bitonic_tile<int64_t>, kp, P, k, k);
+    }
     return CF_OK;
 }
 

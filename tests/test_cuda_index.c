@@ -1,7 +1,11 @@
-/* Out-of-range indices on the CUDA backend: the ops that read through an i64 index (embedding, index_select,
- * gather, scatter_add, index_add, segment_max, memlayer_lookup) check it on the device and fail with the
- * CPU's own error text (the op, the bad value and its position, the valid range), never a fault; a valid
- * index right after gives the CPU's values. Without a CUDA backend (or device) the test reports SKIP. */
+/* The index ops' CUDA kernels beyond the parity cases (tests/test_cuda_parity.c):
+ *  - out-of-range indices: the ops that read through an i64 index (embedding, index_select, gather,
+ *    scatter_add, index_add, segment_max, memlayer_lookup) check it on the device and fail with the CPU's own
+ *    error text (the op, the bad value and its position, the valid range), never a fault; a valid index right
+ *    after gives the CPU's values;
+ *  - a long index (3000 ids, sorted by target over 4096 keys): the sort's global-memory steps, which the
+ *    parity cases' short indices never reach, through embedding's backward against the CPU's.
+ * Without a CUDA backend (or device) the test reports SKIP. */
 #include "autograd/cf_node.h"
 #include "autograd/cformer.h"
 #include "autograd/ops/memlayer.h"
@@ -70,6 +74,28 @@ static void compare(const char *name, index_fn fn, cf_ctx *cpu, cf_ctx *dev, int
     CHECK(cf_numel(want) == cf_numel(h) && worst == 0, "%s: cuda differs from cpu by %g", name, worst);
 }
 
+/* embedding's weight gradient for 3000 ids over 50 rows (many repeats), CPU against CUDA */
+static void long_index(cf_ctx *cpu, cf_ctx *dev)
+{
+    const int64_t K = 3000, V = 50, D = 4;
+    cf_tensor *w = cf_randn(cpu, CF_F64, 2, (int64_t[]){V, D}, 5, 1), *ids = cf_empty(cpu, CF_I64, 1, &K);
+    for (int64_t k = 0; k < K; k++) cf_set_flat(ids, k, (double)((k * 37 + k / 7) % V));
+    cf_tensor *seed = cf_randn(cpu, CF_F64, 2, (int64_t[]){K, D}, 5, 2);
+    cf_tensor *wd = cf_tensor_to(dev, w, CF_CUDA);
+    cf_requires_grad_(w, true), cf_requires_grad_(wd, true);
+    CHECK(cf_backward(cpu, cf_embedding(cpu, w, ids), seed) == CF_OK);
+    CHECK(cf_backward(dev, cf_embedding(dev, wd, cf_tensor_to(dev, ids, CF_CUDA)), cf_tensor_to(dev, seed, CF_CUDA)) ==
+          CF_OK);
+    if (!w->grad || !wd->grad) return;
+    cf_tensor *h = cf_tensor_to(cpu, wd->grad, CF_CPU);
+    double worst = 0, scale = 0;
+    for (int64_t i = 0; i < V * D; i++) {
+        worst = fmax(worst, fabs(cf_get_flat(w->grad, i) - cf_get_flat(h, i)));
+        scale = fmax(scale, fabs(cf_get_flat(w->grad, i)));
+    }
+    CHECK(scale > 1 && worst <= 1e-12 * scale, "long index: cuda differs from cpu by %g (scale %g)", worst, scale);
+}
+
 int main(void)
 {
     if (!cf_backend_table(CF_CUDA) || !cf_backend_for(CF_CUDA)) {
@@ -98,6 +124,7 @@ int main(void)
         compare(cases[c].name, cases[c].fn, cpu, dev, cases[c].ndim, cases[c].shape, cases[c].good, false);
         cf_step_reset(cpu), cf_step_reset(dev);
     }
+    long_index(cpu, dev);
     cf_ctx_free(dev);
     cf_ctx_free(cpu);
     TEST_MAIN_END();
