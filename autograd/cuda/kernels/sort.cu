@@ -53,7 +53,7 @@ template <typename T, class VA, class IA> __device__ void bitonic(VA &sv, IA &si
         }
 }
 
-static int64_t pow2_at_least(int64_t n)
+__host__ __device__ __forceinline__ int64_t pow2_at_least(int64_t n)
 {
     int64_t p = 1;
     while (p < n) p *= 2;
