@@ -1,6 +1,7 @@
 // CUDA kernels of MemoryFormer's hash-table layer (autograd/ops/memlayer.def; the formulas in
 // autograd/ops/memlayer.h, the CPU's conventions in autograd/cpu/memlayer.c; every operand contiguous):
-//  - memlayer_hash: one thread per (position, chunk) of tau bits, forward (weight and table row) and backward.
+//  - memlayer_hash: one thread per (position, chunk) of tau bits, forward (weight and table row) and backward,
+//    the chunk's formulas written once for both backends (autograd/ops/memlayer_elem.h).
 //  - memlayer_lookup forward: one thread per output element summing its K chunks' rows in order.
 //  - the chunk weights' gradient, a dot product of D terms per (position, chunk): one warp each, lanes striding
 //    the columns, then a shuffle tree (a fixed order).
@@ -10,35 +11,14 @@
 #include "autograd/cuda/kernels/index_plan.h"
 #include "autograd/ops/memlayer.h"
 #include "autograd/ops/memlayer_attr.h"
+#include "autograd/ops/memlayer_elem.h"
 
 #include <inttypes.h>
 
 #define WARP 32
 
-// One chunk z[0..tau): its row bits in *h (when h), its weight returned; dz (when not NULL) receives
-// gw * dw/dz (added when acc)
-template <typename T>
-__device__ T chunk(const T *z, int64_t tau, bool code, T t, int64_t *h, T gw, T *dz, bool acc)
-{
-    T S = 0, P = 1;
-    int64_t code_bits = 0;
-    for (int64_t j = 0; j < tau; j++) {
-        T a = fabs(z[j]);
-        code_bits = (code_bits << 1) | (z[j] >= 0);
-        S += a;
-        P *= (T)1 / ((T)1 + exp((T)-2 * a / t));
-    }
-    if (h) *h = code_bits;
-    if (dz)
-        for (int64_t j = 0; j < tau; j++) {
-            T e = exp((T)-2 * fabs(z[j]) / t), rest = e / ((T)1 + e); // 1 - s_j
-            T da = code ? P * ((T)1 + S * (T)2 / t * rest) : P * (T)2 / t * rest;
-            T sg = z[j] > 0 ? (T)1 : (z[j] < 0 ? (T)-1 : (T)0);
-            T v = gw * sg * da;
-            dz[j] = acc ? dz[j] + v : v;
-        }
-    return code ? S * P : P;
-}
+CF_MEMLAYER_CHUNK(chunk, float, __device__)
+CF_MEMLAYER_CHUNK(chunk, double, __device__)
 
 template <typename T>
 __global__ void hash_fwd(const T *z, T *w, int64_t *rows, int64_t NK, int64_t K, int64_t tau, bool code, T t)
@@ -46,7 +26,7 @@ __global__ void hash_fwd(const T *z, T *w, int64_t *rows, int64_t NK, int64_t K,
     CF_GRID_STRIDE(c, NK)
     {
         int64_t h;
-        w[c] = chunk<T>(z + c * tau, tau, code, t, &h, 0, (T *)NULL, false);
+        w[c] = chunk(z + c * tau, tau, code, t, &h, 0, (T *)NULL, false);
         rows[c] = ((c % K) << tau) + h;
     }
 }
@@ -54,7 +34,7 @@ __global__ void hash_fwd(const T *z, T *w, int64_t *rows, int64_t NK, int64_t K,
 template <typename T>
 __global__ void hash_bwd(const T *z, const T *gw, T *gz, int64_t NK, int64_t tau, bool code, T t, bool acc)
 {
-    CF_GRID_STRIDE(c, NK) chunk<T>(z + c * tau, tau, code, t, (int64_t *)NULL, gw[c], gz + c * tau, acc);
+    CF_GRID_STRIDE(c, NK) chunk(z + c * tau, tau, code, t, (int64_t *)NULL, gw[c], gz + c * tau, acc);
 }
 
 // y[n, c] = sum_k w[n, k] table[rows[n, k], c]

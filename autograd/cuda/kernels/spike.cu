@@ -1,32 +1,12 @@
-// CUDA kernels of heaviside and sign (autograd/ops/spike.def): a step forward and a surrogate backward, the
-// formulas of autograd/ops/spike.h and the CPU's (autograd/cpu/spike.c), one thread per element over the
+// CUDA kernels of heaviside and sign (autograd/ops/spike.def): a step forward and a surrogate backward (the
+// surrogates written once for both backends in autograd/ops/spike_elem.h), one thread per element over the
 // CPU's cf_iter geometry, so strided inputs need no copy.
 #include "autograd/cuda/kernels/launch.h"
-#include "autograd/ops/spike.h"
 #include "autograd/ops/spike_attr.h"
+#include "autograd/ops/spike_elem.h"
 
-#define HALF_PI 1.57079632679489661923
-
-// heaviside's surrogate derivative at x (sign's smooth ones are twice this)
-template <typename T> __device__ __forceinline__ T surrogate(int kind, T a, T x)
-{
-    switch (kind) {
-    case CF_SURROGATE_STE: return (T)1;
-    case CF_SURROGATE_STE_CLIP: return fabs(x) <= (T)1 ? (T)1 : (T)0;
-    case CF_SURROGATE_SIGMOID: {
-        T s = (T)1 / ((T)1 + exp(-a * x));
-        return a * s * ((T)1 - s);
-    }
-    case CF_SURROGATE_ATAN: {
-        T u = (T)HALF_PI * a * x;
-        return a / (T)2 / ((T)1 + u * u);
-    }
-    default: { // triangle
-        T h = (T)1 - a * fabs(x);
-        return h > 0 ? a * h : (T)0;
-    }
-    }
-}
+CF_SPIKE_SURROGATE(surrogate, float, __device__)
+CF_SPIKE_SURROGATE(surrogate, double, __device__)
 
 // operands y, x: y = 1 where x >= 0, lo where x < 0, NaN stays NaN
 template <typename S> __global__ void step_fwd_kernel(cf_iter it, S *y, const S *x, cf_acc_t<S> lo)
@@ -51,7 +31,7 @@ __global__ void step_bwd_kernel(cf_iter it, S *gx, const S *x, const S *g, int k
     {
         int64_t off[CF_ITER_MAX];
         cf_iter_offsets(it, i, off);
-        A v = cf_ld(g + off[2]) * scale * surrogate<A>(kind, a, cf_ld(x + off[1]));
+        A v = cf_ld(g + off[2]) * scale * surrogate(kind, a, cf_ld(x + off[1]));
         S *d = gx + off[0];
         cf_st(d, acc ? cf_ld(d) + v : v);
     }
