@@ -45,6 +45,7 @@ void cf_gc_set_parity(cf_gc *g, cf_ctx *dev) { g->dev = dev; }
 void cf_gc_set_parity_bf16(cf_gc *g, bool on) { g->bf16 = on; }
 int64_t cf_gc_device_hits(const cf_gc *g) { return g->dev_hits; }
 int cf_gc_skipped(const cf_gc *g) { return g->skipped; }
+bool cf_gc_parity_mode(const cf_gc *g) { return g->dev != NULL; }
 
 void cf_gc_tolerance(cf_gc *g, double eps, double atol, double rtol)
 {

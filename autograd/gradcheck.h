@@ -50,6 +50,10 @@ void cf_gc_set_parity_bf16(cf_gc *g, bool on);
 /* Parity mode: how many times the target op ran on dev's tape, and the cases left to cf_gc_record. */
 int64_t cf_gc_device_hits(const cf_gc *g);
 int cf_gc_skipped(const cf_gc *g);
+/* Whether g runs in parity mode: cases that only make sense as a cross-backend comparison (a surrogate
+ * gradient, checked by cf_gc_record otherwise; tied inputs that a finite difference would reorder) are
+ * added with cf_gc_check only when this is true. */
+bool cf_gc_parity_mode(const cf_gc *g);
 
 /* For the runner. */
 cf_gc *cf_gc_new(cf_ctx *ctx, int target_op, bool verbose);

@@ -5,6 +5,7 @@
  * count. Only the rows a step used are written. */
 #include "autograd/ops/memlayer.h"
 #include "autograd/ops/memlayer_attr.h"
+#include "autograd/ops/memlayer_elem.h"
 #include "autograd/cpu/cpu.h"
 
 #include <inttypes.h>
@@ -13,29 +14,10 @@
 /* columns of the table gradient per task */
 #define COL_BLOCK 32
 
+CF_MEMLAYER_CHUNK(chunk_float, float, )
+CF_MEMLAYER_CHUNK(chunk_double, double, )
+
 #define MEMLAYER_KERNELS(T) \
-    /* one chunk: its row, and its weight; dz (or NULL) receives gw * dw/dz (added when acc) */ \
-    static T chunk_##T(const T *z, int64_t tau, bool code, T t, int64_t *h, T gw, T *dz, bool acc) \
-    { \
-        T S = 0, P = 1; \
-        int64_t code_bits = 0; \
-        for (int64_t j = 0; j < tau; j++) { \
-            T a = fabs(z[j]); \
-            code_bits = (code_bits << 1) | (z[j] >= 0); \
-            S += a; \
-            P *= (T)1 / ((T)1 + exp((T)-2 * a / t)); \
-        } \
-        if (h) *h = code_bits; \
-        if (dz) \
-            for (int64_t j = 0; j < tau; j++) { \
-                T e = exp((T)-2 * fabs(z[j]) / t), rest = e / ((T)1 + e); /* 1 - s_j */ \
-                T da = code ? P * ((T)1 + S * (T)2 / t * rest) : P * (T)2 / t * rest; \
-                T sg = z[j] > 0 ? (T)1 : (z[j] < 0 ? (T)-1 : (T)0); \
-                T v = gw * sg * da; \
-                dz[j] = acc ? dz[j] + v : v; \
-            } \
-        return code ? S * P : P; \
-    } \
     static void hash_fwd_##T(const T *z, T *w, int64_t *rows, int64_t N, int64_t K, int64_t tau, bool code, T t) \
     { \
         _Pragma("omp parallel for if (N * K * tau > CF_PAR_MIN)") for (int64_t n = 0; n < N; n++) \

@@ -2,33 +2,15 @@
  * formulas). Operands are walked with cf_iter, so strided inputs need no copy. */
 #include "autograd/ops/spike.h"
 #include "autograd/ops/spike_attr.h"
+#include "autograd/ops/spike_elem.h"
 #include "autograd/cpu/cpu.h"
 
 #include <tgmath.h>
 
-#define HALF_PI 1.57079632679489661923
+CF_SPIKE_SURROGATE(surrogate_float, float, )
+CF_SPIKE_SURROGATE(surrogate_double, double, )
 
 #define SPIKE_KERNELS(T) \
-    /* heaviside's surrogate derivative at x (sign's smooth ones are twice this) */ \
-    static inline T surrogate_##T(int kind, T a, T x) \
-    { \
-        switch (kind) { \
-        case CF_SURROGATE_STE: return (T)1; \
-        case CF_SURROGATE_STE_CLIP: return fabs(x) <= (T)1 ? (T)1 : (T)0; \
-        case CF_SURROGATE_SIGMOID: { \
-            T s = (T)1 / ((T)1 + exp(-a * x)); \
-            return a * s * ((T)1 - s); \
-        } \
-        case CF_SURROGATE_ATAN: { \
-            T u = (T)HALF_PI * a * x; \
-            return a / (T)2 / ((T)1 + u * u); \
-        } \
-        default: { /* triangle */ \
-            T h = (T)1 - a * fabs(x); \
-            return h > 0 ? a * h : (T)0; \
-        } \
-        } \
-    } \
     static void step_fwd_##T(const cf_iter *it, T *y, const T *x, T lo) \
     { \
         int64_t inner = cf_iter_inner(it), rows = cf_iter_rows(it); \

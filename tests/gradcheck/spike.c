@@ -58,9 +58,43 @@ static bool run_case(cf_gc *g, bool is_sign, cf_surrogate kind, double alpha, cf
     return bad == 0;
 }
 
+/* Parity mode only (the cross-backend test): the op itself as the case's output, so both backends' forward
+ * and surrogate backward are compared; finite differences do not apply, hence not in the gradient check.
+ * The input holds the switch points 0 and +-1, and the second case reads it transposed (strided). */
+typedef struct {
+    bool is_sign, transposed;
+    cf_surrogate kind;
+    double alpha;
+} parity_case;
+
+static cf_tensor *parity_fn(cf_ctx *ctx, cf_tensor *const *in, const void *user)
+{
+    const parity_case *c = user;
+    cf_tensor *x = c->transposed ? cf_transpose(ctx, in[0], 0, 1) : in[0];
+    return c->is_sign ? cf_sign(ctx, x, c->kind, c->alpha) : cf_heaviside(ctx, x, c->kind, c->alpha);
+}
+
+static cf_status check_parity(cf_gc *g, bool is_sign, const double *alphas)
+{
+    cf_status st = CF_OK;
+    for (int k = 0; k < CF_SURROGATE_COUNT; k++)
+        for (int t = 0; t < 2; t++) {
+            cf_tensor *x = cf_gc_randn(g, CF_SHAPE(4, 6));
+            if (!x) return cf_last_status();
+            cf_set_flat(x, 0, 0.0), cf_set_flat(x, 1, 1.0), cf_set_flat(x, 2, -1.0), cf_set_flat(x, 3, 0.1);
+            parity_case c = {is_sign, t == 1, (cf_surrogate)k, alphas[k]};
+            char label[96];
+            snprintf(label, sizeof label, "%s surrogate, alpha %g%s", cf_surrogate_name((cf_surrogate)k), alphas[k],
+                     t ? ", transposed input" : "");
+            if (cf_gc_check(g, label, parity_fn, &c, 1, &x) != CF_OK) st = CF_ERR_INTERNAL;
+        }
+    return st;
+}
+
 static cf_status check_all(cf_gc *g, bool is_sign)
 {
     static const double alphas[CF_SURROGATE_COUNT] = {1, 1, 4, 2, 0.8};
+    if (cf_gc_parity_mode(g)) return check_parity(g, is_sign, alphas);
     cf_status st = CF_OK;
     for (int k = 0; k < CF_SURROGATE_COUNT; k++)
         for (int d = 0; d < 2; d++) {
