@@ -93,7 +93,7 @@ extern "C" cf_status cf_cuda_memlayer_hash_fwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *z = n->in[0], *w = n->out, *rows = n->aux[MEMLAYER_AUX_ROWS];
     int64_t K = w->shape[w->ndim - 1], NK = cf_numel(w);
     bool code = a->weight == CF_MEMWEIGHT_CODE;
-    CF_FLOAT_SWITCH("memlayer_hash", z->dtype,
+    CF_FLOAT_SWITCH_NO_BF16("memlayer_hash", z->dtype,
                     CF_KERNEL_RUN("memlayer_hash", NK, hash_fwd<S>, ptr<S>(z), ptr<S>(w), ptr<int64_t>(rows), NK, K,
                                   a->tau, code, (S)a->temperature));
     return CF_OK;
@@ -109,7 +109,7 @@ extern "C" cf_status cf_cuda_memlayer_hash_bwd(cf_ctx *ctx, cf_node *n)
     if (!gz) return cf_last_status();
     int64_t NK = cf_numel(n->out);
     bool code = a->weight == CF_MEMWEIGHT_CODE;
-    CF_FLOAT_SWITCH("memlayer_hash backward", z->dtype,
+    CF_FLOAT_SWITCH_NO_BF16("memlayer_hash backward", z->dtype,
                     CF_KERNEL_RUN("memlayer_hash backward", NK, hash_bwd<S>, ptr<S>(z), ptr<S>(g), ptr<S>(gz), NK,
                                   a->tau, code, (S)a->temperature, !overwrite));
     return CF_OK;
@@ -124,7 +124,7 @@ extern "C" cf_status cf_cuda_memlayer_lookup_fwd(cf_ctx *ctx, cf_node *n)
     if (bad < NK)
         return cf_set_error(CF_ERR_ARG, "memlayer_lookup: row %" PRId64 " at position %" PRId64
                             " of the rows is out of range [0, %" PRId64 ") of the table", val, bad, R);
-    CF_FLOAT_SWITCH("memlayer_lookup", tab->dtype,
+    CF_FLOAT_SWITCH_NO_BF16("memlayer_lookup", tab->dtype,
                     CF_KERNEL_RUN("memlayer_lookup", N * D, lookup_fwd<S>, ptr<S>(tab), ptr<int64_t>(rows), ptr<S>(w),
                                   ptr<S>(y), N, K, D));
     return CF_OK;
@@ -139,7 +139,7 @@ extern "C" cf_status cf_cuda_memlayer_lookup_bwd(cf_ctx *ctx, cf_node *n)
         cf_tensor *gw = cf_grad_slot(ctx, w, &overwrite);
         if (!gw) return cf_last_status();
         int64_t threads = NK * WARP; // a warp per (n, k)
-        CF_FLOAT_SWITCH("memlayer_lookup backward", tab->dtype,
+        CF_FLOAT_SWITCH_NO_BF16("memlayer_lookup backward", tab->dtype,
                         CF_KERNEL_RUN("memlayer_lookup backward", threads, lookup_bwd_w<S>, ptr<S>(tab),
                                       ptr<int64_t>(rows), ptr<S>(g), ptr<S>(gw), N, K, D, !overwrite));
     }
@@ -147,7 +147,7 @@ extern "C" cf_status cf_cuda_memlayer_lookup_bwd(cf_ctx *ctx, cf_node *n)
         cf_tensor *gt = cf_grad_acc(ctx, tab), *keys; // dense buffer, written only in the rows used
         if (!gt) return cf_last_status();
         CF_TRY(ix_sort_by_target(ctx, "memlayer_lookup backward", ptr<int64_t>(rows), NK, &keys));
-        CF_FLOAT_SWITCH("memlayer_lookup backward", tab->dtype,
+        CF_FLOAT_SWITCH_NO_BF16("memlayer_lookup backward", tab->dtype,
                         CF_KERNEL_RUN("memlayer_lookup backward", NK * D, lookup_bwd_table<S>, ptr<S>(gt),
                                       ptr<int64_t>(keys), ptr<S>(w), ptr<S>(g), NK, K, D));
     }

@@ -136,7 +136,7 @@ static cf_status sort_fwd(const char *name, cf_ctx *ctx, cf_node *n)
     int64_t *io = (int64_t *)cf_data(idx);
     if (P <= SHARED_MAX) {
         unsigned blocks = (unsigned)(rows < CF_MAX_BLOCKS ? rows : CF_MAX_BLOCKS);
-        CF_FLOAT_SWITCH(name, x->dtype,
+        CF_FLOAT_SWITCH_NO_BF16(name, x->dtype,
                         CF_KERNEL_RUN_GRID(name, blocks, threads, select_shared<S>, (const S *)cf_data(x), g, P,
                                            a->largest, a->sorted, (S *)cf_data(n->out), io));
         return CF_OK;
@@ -144,7 +144,7 @@ static cf_status sort_fwd(const char *name, cf_ctx *ctx, cf_node *n)
     int64_t blocks = rows < GLOBAL_BLOCKS ? rows : GLOBAL_BLOCKS, slots = blocks * P;
     cf_tensor *sc_v = cf_empty(ctx, x->dtype, 1, &slots), *sc_i = cf_empty(ctx, CF_I64, 1, &slots);
     if (!sc_v || !sc_i) return cf_last_status();
-    CF_FLOAT_SWITCH(name, x->dtype,
+    CF_FLOAT_SWITCH_NO_BF16(name, x->dtype,
                     CF_KERNEL_RUN_GRID(name, (unsigned)blocks, threads, select_global<S>, (const S *)cf_data(x), g, P,
                                        a->largest, a->sorted, (S *)cf_data(n->out), io, (S *)cf_data(sc_v),
                                        (int64_t *)cf_data(sc_i)));
@@ -162,7 +162,7 @@ static cf_status sort_bwd(const char *name, cf_ctx *ctx, cf_node *n)
     cf_tensor *gx = a->k == g.len ? cf_grad_slot(ctx, x, &overwrite) : cf_grad_acc(ctx, x);
     if (!gx) return cf_last_status();
     CF_TRY(ix_contig(ctx, n->out->grad, &go));
-    CF_FLOAT_SWITCH(name, x->dtype,
+    CF_FLOAT_SWITCH_NO_BF16(name, x->dtype,
                     CF_KERNEL_RUN(name, g.outer * g.k * g.inner, scatter_back<S>, g, (S *)cf_data(gx),
                                   (const S *)cf_data(go), (const int64_t *)cf_data(n->aux[SORT_AUX_INDICES]),
                                   !overwrite));
