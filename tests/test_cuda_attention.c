@@ -1,10 +1,13 @@
-/* sdpa across several tiles on both backends: the gradient-check cases of cf_sdpa stay below one tile, so this
- * runs the cross-backend comparison (autograd/gradcheck.h, parity mode: NaN-poisoned device arena, outputs and
- * the q, k, v and bias gradients within the dtype's tolerance, f64 then f32) on shapes of 2 to 5 query and key
- * tiles, where the kernels skip hidden tiles, take the fully-visible fast path, carry the online softmax
- * across key tiles and accumulate dK/dV over several query tiles and grouped query heads. */
+/* The attention kernels on both backends beyond what the gradient-check cases reach, through the cross-backend
+ * comparison (autograd/gradcheck.h, parity mode: NaN-poisoned device arena, outputs and input gradients within
+ * the dtype's tolerance, f64 then f32):
+ *  - sdpa on shapes of 2 to 5 query and key tiles (its gradient-check cases stay below one tile), where the
+ *    kernels skip hidden tiles, take the fully-visible fast path, carry the online softmax across key tiles
+ *    and accumulate dK/dV over several query tiles and grouped query heads;
+ *  - topk_softmax on rows longer than a block's threads, with many ties (kept in index order) and -0 == +0. */
 #include "autograd/cformer.h"
 #include "autograd/gradcheck.h"
+#include "autograd/ops/hardattn.h"
 #include "tests/check.h"
 
 #include <stdlib.h>
@@ -50,6 +53,29 @@ static void run(cf_gc *g, const char *label, big_case s, int64_t B, int64_t H, i
     CHECK(cf_gc_check(g, label, fn_big, &s, n, in) == CF_OK, "%s: %s", label, cf_last_error());
 }
 
+static cf_tensor *fn_topk(cf_ctx *c, cf_tensor *const *x, const void *u)
+{
+    return cf_topk_softmax(c, x[0], *(const int64_t *)u);
+}
+
+/* rows x len values from {-1.5, -1, ..., 1.5} (many ties, both zeros), requiring grad */
+static void run_topk(cf_gc *g, const char *label, int64_t rows, int64_t len, int64_t k)
+{
+    double *v = malloc(sizeof(double) * (size_t)(rows * len));
+    CHECK(v != NULL);
+    if (!v) return;
+    for (int64_t e = 0; e < rows * len; e++) {
+        int64_t h = (e * 2654435761u) % 7;
+        v[e] = h == 3 ? ((e & 1) ? -0.0 : 0.0) : 0.5 * (double)(h - 3);
+    }
+    cf_tensor *x = cf_gc_const(g, CF_F64, CF_SHAPE(rows, len), v);
+    free(v);
+    CHECK(x != NULL);
+    if (!x) return;
+    x->requires_grad = true;
+    CHECK(cf_gc_check(g, label, fn_topk, &k, 1, &x) == CF_OK, "%s: %s", label, cf_last_error());
+}
+
 int main(void)
 {
     if (!cf_backend_table(CF_CUDA) || !cf_backend_for(CF_CUDA)) {
@@ -76,6 +102,16 @@ int main(void)
     s.o.mask = CF_SDPA_CAUSAL, s.o.dropout = 0.2, s.o.dropout_stream = 3;
     run(g, "causal, bias, attn_mask, key padding, dropout", s, 2, 2, 1, 130, 130);
 
+    CHECK(cf_gc_failures(g) == 0);
+    CHECK(cf_gc_device_hits(g) > 0);
+    cf_gc_free(g);
+
+    g = cf_gc_new(cpu, CF_OP_topk_softmax, false);
+    cf_gc_set_parity(g, dev);
+    run_topk(g, "k 37 of 300, ties", 3, 300, 37);
+    run_topk(g, "k 150 of 300: the k-th largest is 0, both signs tie", 2, 300, 150);
+    run_topk(g, "k 1 of 257, ties", 2, 257, 1);
+    run_topk(g, "k 299 of 300, ties", 2, 300, 299);
     CHECK(cf_gc_failures(g) == 0);
     CHECK(cf_gc_device_hits(g) > 0);
     cf_gc_free(g);
