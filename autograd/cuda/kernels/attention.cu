@@ -125,6 +125,32 @@ __device__ __forceinline__ void load_rows(SM &sm, int64_t o, int64_t ld, const T
     }
 }
 
+// The key tiles [*kb0, *kb1) that may hold keys visible to rows [i0, i0+nr) under the structural mask (a
+// tile inside the range may still be hidden from all of them: tile_kind tells).
+__device__ __forceinline__ void key_tiles(const sdpa_geom &g, int64_t i0, int64_t nr, int64_t *kb0, int64_t *kb1)
+{
+    int64_t lo, hi, lo1, hi1;
+    key_range(g, i0, &lo, &hi);
+    key_range(g, i0 + nr - 1, &lo1, &hi1);
+    *kb0 = lo / g.BK, *kb1 = (hi1 + g.BK - 1) / g.BK;
+}
+
+// Key tile kb (keys *j0 .. *j0 + *nc) as rows [i0, i0+nr) see it: its tile_kind, and unless it is hidden,
+// its K and V rows of kv head (b, kvh) loaded into sm[oK + c (D+1) + d] and sm[oV + c (Dv+1) + d]. Block-uniform,
+// so a hidden tile is skipped by every thread together. The caller synchronises before reading the rows.
+template <typename T, typename SM>
+__device__ __forceinline__ int load_kv_tile(const sdpa_geom &g, SM &sm, int64_t oK, int64_t oV, int64_t b, int64_t kvh,
+                                            int64_t i0, int64_t nr, int64_t kb, int64_t *j0, int64_t *nc)
+{
+    *j0 = kb * g.BK, *nc = sd_min(g.BK, g.Tk - *j0);
+    int kind = tile_kind(g, i0, nr, *j0, *nc);
+    if (kind != TILE_EMPTY) {
+        load_rows(sm, oK, g.D + 1, (const T *)g.k, g.ks, b, kvh, *j0, *nc, g.D);
+        load_rows(sm, oV, g.Dv + 1, (const T *)g.v, g.vs, b, kvh, *j0, *nc, g.Dv);
+    }
+    return kind;
+}
+
 template <typename T> __device__ __forceinline__ T warp_max(T v)
 {
     for (int o = 16; o > 0; o >>= 1) {
@@ -165,15 +191,12 @@ template <typename T> __global__ void __launch_bounds__(SDPA_THREADS) sdpa_fwd_k
     for (int64_t r = tid; r < nr; r += nt) sm[oM + r] = (T)-INFINITY, sm[oL + r] = (T)0;
     __syncthreads();
 
-    int64_t lo, hi, lo1, hi1;
-    key_range(g, i0, &lo, &hi);
-    key_range(g, i0 + nr - 1, &lo1, &hi1);
-    for (int64_t kb = lo / BK; kb * BK < hi1; kb++) {
-        int64_t j0 = kb * BK, nc = sd_min(BK, g.Tk - j0);
-        int kind = tile_kind(g, i0, nr, j0, nc);
-        if (kind == TILE_EMPTY) continue; // block-uniform: every thread skips together
-        load_rows(sm, oK, D + 1, (const T *)g.k, g.ks, b, kvh, j0, nc, D);
-        load_rows(sm, oV, Dv + 1, (const T *)g.v, g.vs, b, kvh, j0, nc, Dv);
+    int64_t kb0, kb1;
+    key_tiles(g, i0, nr, &kb0, &kb1);
+    for (int64_t kb = kb0; kb < kb1; kb++) {
+        int64_t j0, nc;
+        int kind = load_kv_tile<T>(g, sm, oK, oV, b, kvh, i0, nr, kb, &j0, &nc);
+        if (kind == TILE_EMPTY) continue;
         __syncthreads();
         for (int64_t e = tid; e < nr * nc; e += nt) {
             int64_t r = e / nc, c = e % nc;
@@ -290,15 +313,12 @@ __global__ void __launch_bounds__(SDPA_THREADS)
     load_row_grads(g, sm, odO, oLse, oDel, dout, lse, delta, b, h, i0, nr);
     for (int64_t e = tid; e < nr * D; e += nt) sm[odQ + e] = (T)0;
     __syncthreads();
-    int64_t lo, hi, lo1, hi1;
-    key_range(g, i0, &lo, &hi);
-    key_range(g, i0 + nr - 1, &lo1, &hi1);
-    for (int64_t kb = lo / BK; kb * BK < hi1; kb++) {
-        int64_t j0 = kb * BK, nc = sd_min(BK, g.Tk - j0);
-        int kind = tile_kind(g, i0, nr, j0, nc);
+    int64_t kb0, kb1;
+    key_tiles(g, i0, nr, &kb0, &kb1);
+    for (int64_t kb = kb0; kb < kb1; kb++) {
+        int64_t j0, nc;
+        int kind = load_kv_tile<T>(g, sm, oK, oV, b, kvh, i0, nr, kb, &j0, &nc);
         if (kind == TILE_EMPTY) continue;
-        load_rows(sm, oK, D + 1, (const T *)g.k, g.ks, b, kvh, j0, nc, D);
-        load_rows(sm, oV, Dv + 1, (const T *)g.v, g.vs, b, kvh, j0, nc, Dv);
         __syncthreads();
         for (int64_t e = tid; e < nr * nc; e += nt) {
             int64_t r = e / nc, c = e % nc;
