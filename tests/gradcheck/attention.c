@@ -8,9 +8,9 @@ typedef struct {
     cf_sdpa_opts o;
     bool transposed; /* in[0..2] are [B, T, H, D] and go in as their transposes (the QKV-projection layout) */
     bool bias;       /* in[3] is the bias */
+    /* o.attn_mask and o.key_padding, when set, are inputs too (after the bias): the cross-backend test then
+     * moves them to the device with the other inputs */
 } sdpa_case;
-/* o.attn_mask and o.key_padding, when set, mark that the mask is an input too (after the bias), so that the
- * cross-backend test moves it to the device with the other inputs */
 
 static cf_tensor *fn_sdpa(cf_ctx *c, cf_tensor *const *x, const void *u)
 {
