@@ -383,6 +383,9 @@ static cf_status parity_check(cf_gc *g, const char *label, cf_gc_fn fn, const vo
         /* NaN bytes over the memory the device run allocates next (arena memory is never cleared): twice
          * what the CPU run took, which allocates alike, and the inputs */
         cf_step_reset(g->dev);
+        /* the RNG coordinates of the CPU run, so both backends draw the same dropout masks */
+        cf_ctx_set_seed(g->dev, cf_ctx_seed(g->ctx));
+        cf_ctx_set_step(g->dev, cf_ctx_step(g->ctx));
         if (st == CF_OK) st = cf_ctx_poison_arena(g->dev, 2 * (cpu_bytes + in_bytes) + ((size_t)1 << 16));
         for (int i = 0; i < n && st == CF_OK; i++)
             if (!(din[i] = to_device_alike(g->dev, dsrc[i]))) st = cf_last_status();

@@ -8,6 +8,8 @@ typedef struct {
     cf_sdpa_opts o;
     bool transposed; /* in[0..2] are [B, T, H, D] and go in as their transposes (the QKV-projection layout) */
     bool bias;       /* in[3] is the bias */
+    /* o.attn_mask and o.key_padding, when set, are inputs too (after the bias): the cross-backend test then
+     * moves them to the device with the other inputs */
 } sdpa_case;
 
 static cf_tensor *fn_sdpa(cf_ctx *c, cf_tensor *const *x, const void *u)
@@ -20,7 +22,10 @@ static cf_tensor *fn_sdpa(cf_ctx *c, cf_tensor *const *x, const void *u)
         k = cf_transpose(c, k, 1, 2);
         v = cf_transpose(c, v, 1, 2);
     }
-    if (s->bias) o.bias = x[3];
+    int i = 3;
+    if (s->bias) o.bias = x[i++];
+    if (o.attn_mask) o.attn_mask = x[i++];
+    if (o.key_padding) o.key_padding = x[i++];
     return cf_sdpa(c, q, k, v, &o);
 }
 
@@ -28,7 +33,7 @@ static cf_tensor *fn_sdpa(cf_ctx *c, cf_tensor *const *x, const void *u)
 static cf_status run(cf_gc *g, const char *label, const sdpa_case *s, int64_t B, int64_t H, int64_t Hkv, int64_t Tq,
                      int64_t Tk, int64_t D, int64_t Dv, cf_tensor *bias)
 {
-    cf_tensor *in[4];
+    cf_tensor *in[6];
     if (s->transposed) {
         in[0] = cf_gc_randn(g, CF_SHAPE(B, Tq, H, D));
         in[1] = cf_gc_randn(g, CF_SHAPE(B, Tk, Hkv, D));
@@ -38,8 +43,11 @@ static cf_status run(cf_gc *g, const char *label, const sdpa_case *s, int64_t B,
         in[1] = cf_gc_randn(g, CF_SHAPE(B, Hkv, Tk, D));
         in[2] = cf_gc_randn(g, CF_SHAPE(B, Hkv, Tk, Dv));
     }
-    in[3] = bias;
-    return cf_gc_check(g, label, fn_sdpa, s, s->bias ? 4 : 3, in);
+    int n = 3;
+    if (s->bias) in[n++] = bias;
+    if (s->o.attn_mask) in[n++] = s->o.attn_mask;
+    if (s->o.key_padding) in[n++] = s->o.key_padding;
+    return cf_gc_check(g, label, fn_sdpa, s, n, in);
 }
 
 /* A bool tensor from a 0/1 pattern. */
