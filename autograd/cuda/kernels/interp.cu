@@ -1,50 +1,23 @@
-// CUDA kernels of interpolate_bilinear (autograd/ops/conv.def) with the CPU's source-index rule
-// (autograd/cpu/interp.c, PyTorch's upsample_bilinear2d given an output size): x seen as planes of H x W,
-// each output pixel a weighted sum of its two row taps and two column taps.
+// CUDA kernels of interpolate_bilinear (autograd/ops/conv.def) with the CPU's source-index rule (PyTorch's
+// upsample_bilinear2d given an output size; the taps in autograd/ops/pool_geom.h, shared with
+// autograd/cpu/interp.c): x seen as planes of H x W, each output pixel a weighted sum of its two row taps
+// and two column taps.
 //
 // Forward: one thread per output pixel computes its taps. Backward: one thread per INPUT pixel gathers the
 // outputs whose taps touch it (a contiguous range per axis, found by binary search since the taps grow
 // with the output index) and adds their terms in the CPU's order: no atomics, the same sum every run.
 #include "autograd/cuda/kernels/launch.h"
-#include "autograd/ops/conv_attr.h"
-
-// One axis: in -> out pixels; align_corners: source = o scale, else (o + 0.5) scale - 0.5 clamped at 0
-struct interp_axis {
-    int64_t in, out;
-    double scale;
-    bool align;
-};
-
-static interp_axis make_axis(int64_t in, int64_t out, bool align)
-{
-    interp_axis a;
-    a.in = in, a.out = out, a.align = align;
-    a.scale = align ? (out > 1 ? (double)(in - 1) / (double)(out - 1) : 0.0) : (double)in / (double)out;
-    return a;
-}
-
-// Output o's taps i0 <= i1 (i1 stays on the last pixel) and the weight l1 of i1 (i0's is 1 - l1)
-__host__ __device__ __forceinline__ void interp_tap(const interp_axis &a, int64_t o, int64_t *i0, int64_t *i1,
-                                                    double *l1)
-{
-    double src = a.align ? a.scale * (double)o : a.scale * ((double)o + 0.5) - 0.5;
-    if (src < 0) src = 0;
-    int64_t t = (int64_t)src;
-    if (t > a.in - 1) t = a.in - 1;
-    *i0 = t;
-    *i1 = t < a.in - 1 ? t + 1 : t;
-    *l1 = src - (double)t;
-}
+#include "autograd/ops/pool_geom.h"
 
 // The first output o whose tap i1 >= i (upper: whose tap i0 > i), or a.out: outputs [first(i, false),
 // first(i, true)) are those with i0 <= i <= i1, the ones that read input i
-__host__ __device__ __forceinline__ int64_t interp_first(const interp_axis &a, int64_t i, bool upper)
+__host__ __device__ __forceinline__ int64_t interp_first(const cf_interp_axis &a, int64_t i, bool upper)
 {
     int64_t lo = 0, hi = a.out;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2, i0, i1;
         double l1;
-        interp_tap(a, mid, &i0, &i1, &l1);
+        cf_interp_tap(&a, mid, &i0, &i1, &l1);
         if (upper ? i0 > i : i1 >= i)
             hi = mid;
         else
@@ -54,15 +27,15 @@ __host__ __device__ __forceinline__ int64_t interp_first(const interp_axis &a, i
 }
 
 template <typename S>
-__global__ void bilinear_fwd(interp_axis ah, interp_axis aw, int64_t planes, const S *x, S *y)
+__global__ void bilinear_fwd(cf_interp_axis ah, cf_interp_axis aw, int64_t planes, const S *x, S *y)
 {
     typedef cf_acc_t<S> A;
     CF_GRID_STRIDE(o, planes * ah.out * aw.out)
     {
         int64_t ow = o % aw.out, oh = (o / aw.out) % ah.out, p = o / (aw.out * ah.out), h0, h1, w0, w1;
         double lh, lw;
-        interp_tap(ah, oh, &h0, &h1, &lh);
-        interp_tap(aw, ow, &w0, &w1, &lw);
+        cf_interp_tap(&ah, oh, &h0, &h1, &lh);
+        cf_interp_tap(&aw, ow, &w0, &w1, &lw);
         const S *r0 = x + (p * ah.in + h0) * aw.in, *r1 = x + (p * ah.in + h1) * aw.in;
         A a0 = (A)(1.0 - lh), a1 = (A)lh, b0 = (A)(1.0 - lw), b1 = (A)lw;
         cf_st(y + o, a0 * (b0 * cf_ld(r0 + w0) + b1 * cf_ld(r0 + w1)) + a1 * (b0 * cf_ld(r1 + w0) + b1 * cf_ld(r1 + w1)));
@@ -71,7 +44,7 @@ __global__ void bilinear_fwd(interp_axis ah, interp_axis aw, int64_t planes, con
 
 // dx (+)= each reading output's dy times this pixel's weights, per output in the order the CPU adds them
 template <typename S>
-__global__ void bilinear_bwd(interp_axis ah, interp_axis aw, int64_t planes, const S *dy, S *dx, bool acc)
+__global__ void bilinear_bwd(cf_interp_axis ah, cf_interp_axis aw, int64_t planes, const S *dy, S *dx, bool acc)
 {
     typedef cf_acc_t<S> A;
     CF_GRID_STRIDE(i, planes * ah.in * aw.in)
@@ -83,10 +56,10 @@ __global__ void bilinear_bwd(interp_axis ah, interp_axis aw, int64_t planes, con
         for (int64_t oh = oh0; oh < oh1; oh++) {
             int64_t h0, h1, w0, w1;
             double lh, lw;
-            interp_tap(ah, oh, &h0, &h1, &lh);
+            cf_interp_tap(&ah, oh, &h0, &h1, &lh);
             A a0 = (A)(1.0 - lh), a1 = (A)lh;
             for (int64_t ow = ow0; ow < ow1; ow++) {
-                interp_tap(aw, ow, &w0, &w1, &lw);
+                cf_interp_tap(&aw, ow, &w0, &w1, &lw);
                 A b0 = (A)(1.0 - lw), b1 = (A)lw, v = cf_ld(dy + (p * ah.out + oh) * aw.out + ow);
                 if (h0 == h && w0 == w) s += a0 * b0 * v;
                 if (h0 == h && w1 == w) s += a0 * b1 * v;
@@ -98,18 +71,18 @@ __global__ void bilinear_bwd(interp_axis ah, interp_axis aw, int64_t planes, con
     }
 }
 
-static void geometry(const cf_node *n, interp_axis *ah, interp_axis *aw, int64_t *planes)
+static void geometry(const cf_node *n, cf_interp_axis *ah, cf_interp_axis *aw, int64_t *planes)
 {
     const cf_tensor *x = n->in[0], *y = n->out;
     bool align = CF_ATTR(n, struct interp_attr)->align_corners;
-    *ah = make_axis(x->shape[2], y->shape[2], align);
-    *aw = make_axis(x->shape[3], y->shape[3], align);
+    *ah = cf_interp_axis_make(x->shape[2], y->shape[2], align);
+    *aw = cf_interp_axis_make(x->shape[3], y->shape[3], align);
     *planes = x->shape[0] * x->shape[1];
 }
 
 extern "C" cf_status cf_cuda_interpolate_bilinear_fwd(cf_ctx *ctx, cf_node *n)
 {
-    interp_axis ah, aw;
+    cf_interp_axis ah, aw;
     int64_t planes;
     geometry(n, &ah, &aw, &planes);
     cf_tensor *x = n->in[0], *y = n->out;
@@ -126,7 +99,7 @@ extern "C" cf_status cf_cuda_interpolate_bilinear_fwd(cf_ctx *ctx, cf_node *n)
 extern "C" cf_status cf_cuda_interpolate_bilinear_bwd(cf_ctx *ctx, cf_node *n)
 {
     if (!cf_needs_grad(n, 0)) return CF_OK;
-    interp_axis ah, aw;
+    cf_interp_axis ah, aw;
     int64_t planes;
     geometry(n, &ah, &aw, &planes);
     bool overwrite;

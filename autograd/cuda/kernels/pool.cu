@@ -1,5 +1,5 @@
 // CUDA kernels of the max/avg pools, fixed-window and adaptive (autograd/ops/conv.def), with the CPU's
-// conventions (autograd/cpu/pool.c): x seen as planes (one sample, one channel) of H x W, 1-D pools as 2-D
+// conventions (autograd/cpu/pool.c) and its windows (autograd/ops/pool_geom.h): x seen as planes (one sample, one channel) of H x W, 1-D pools as 2-D
 // ones of height 1; max pools keep the flat in-plane index of each window's first maximum (a NaN wins)
 // in aux[0] (i64, the output's shape: what cf_max_pool2d_with_indices hands back); avg pools divide by
 // the window clipped to the padded input (padding counted) or to the input (not counted, and adaptive).
@@ -10,34 +10,11 @@
 // adaptive bins with in % out == 0) a thread finds at most one window per axis; where they overlap it
 // reads the few that cover it (max pools add dy only where the saved argmax is this element).
 #include "autograd/cuda/kernels/launch.h"
-#include "autograd/ops/conv_attr.h"
+#include "autograd/ops/pool_geom.h"
 
-struct pool_geom {
-    int64_t planes, H, W, OH, OW;
-    int64_t kh, kw, sh, sw, ph, pw;
-    bool adaptive, include_pad;
-};
-
-// Input range [lo, hi) of output o along one axis, and the span the divisor counts with padding included
-// (the window clipped to the padded input). Adaptive bins: [floor(o in / out), ceil((o + 1) in / out)).
-__host__ __device__ __forceinline__ void pool_window(int64_t o, int64_t in, int64_t out, int64_t k, int64_t s,
-                                                     int64_t p, bool adaptive, int64_t *lo, int64_t *hi, int64_t *span)
-{
-    if (adaptive) {
-        *lo = o * in / out;
-        *hi = ((o + 1) * in + out - 1) / out;
-        *span = *hi - *lo;
-        return;
-    }
-    int64_t a = o * s - p, b = a + k;
-    if (b > in + p) b = in + p;
-    *span = b - a;
-    *lo = a < 0 ? 0 : a;
-    *hi = b > in ? in : b;
-}
-
-// The outputs [o0, o1) along one axis whose windows contain input index i (the inverse of pool_window):
-// fixed windows o s - p <= i < o s - p + k; adaptive bins floor(i out / in) <= o < ceil((i + 1) out / in).
+// The outputs [o0, o1) along one axis whose windows contain input index i, the inverse of cf_pool_window
+// (autograd/ops/pool_geom.h): fixed windows o s - p <= i < o s - p + k (a window's clip to the padded
+// input never drops an input index); adaptive bins floor(i out / in) <= o < ceil((i + 1) out / in).
 __host__ __device__ __forceinline__ void pool_covering(int64_t i, int64_t in, int64_t out, int64_t k, int64_t s,
                                                        int64_t p, bool adaptive, int64_t *o0, int64_t *o1)
 {
@@ -53,14 +30,14 @@ __host__ __device__ __forceinline__ void pool_covering(int64_t i, int64_t in, in
 }
 
 template <typename S>
-__global__ void max_fwd(pool_geom g, const S *x, S *y, int64_t *idx)
+__global__ void max_fwd(cf_pool_geom g, const S *x, S *y, int64_t *idx)
 {
     typedef cf_acc_t<S> A;
     CF_GRID_STRIDE(o, g.planes * g.OH * g.OW)
     {
         int64_t ow = o % g.OW, oh = (o / g.OW) % g.OH, p = o / (g.OW * g.OH), h0, h1, w0, w1, unused;
-        pool_window(oh, g.H, g.OH, g.kh, g.sh, g.ph, g.adaptive, &h0, &h1, &unused);
-        pool_window(ow, g.W, g.OW, g.kw, g.sw, g.pw, g.adaptive, &w0, &w1, &unused);
+        cf_pool_window(oh, g.H, g.OH, g.kh, g.sh, g.ph, g.adaptive, &h0, &h1, &unused);
+        cf_pool_window(ow, g.W, g.OW, g.kw, g.sw, g.pw, g.adaptive, &w0, &w1, &unused);
         const S *xp = x + p * g.H * g.W;
         int64_t best_i = h0 * g.W + w0;
         A best = cf_ld(xp + best_i);
@@ -76,7 +53,7 @@ __global__ void max_fwd(pool_geom g, const S *x, S *y, int64_t *idx)
 
 // dx (+)= the dy of every window whose saved argmax is this element
 template <typename S>
-__global__ void max_bwd(pool_geom g, const S *dy, const int64_t *idx, S *dx, bool acc)
+__global__ void max_bwd(cf_pool_geom g, const S *dy, const int64_t *idx, S *dx, bool acc)
 {
     typedef cf_acc_t<S> A;
     CF_GRID_STRIDE(i, g.planes * g.H * g.W)
@@ -96,7 +73,7 @@ __global__ void max_bwd(pool_geom g, const S *dy, const int64_t *idx, S *dx, boo
 
 // 1 / the divisor of a window: the padded span when padding counts, else the clipped window
 template <typename A>
-__host__ __device__ __forceinline__ A pool_inv_divisor(const pool_geom &g, int64_t h0, int64_t h1, int64_t w0,
+__host__ __device__ __forceinline__ A pool_inv_divisor(const cf_pool_geom &g, int64_t h0, int64_t h1, int64_t w0,
                                                        int64_t w1, int64_t span_h, int64_t span_w)
 {
     int64_t d = (g.include_pad && !g.adaptive) ? span_h * span_w : (h1 - h0) * (w1 - w0);
@@ -104,14 +81,14 @@ __host__ __device__ __forceinline__ A pool_inv_divisor(const pool_geom &g, int64
 }
 
 template <typename S>
-__global__ void avg_fwd(pool_geom g, const S *x, S *y)
+__global__ void avg_fwd(cf_pool_geom g, const S *x, S *y)
 {
     typedef cf_acc_t<S> A;
     CF_GRID_STRIDE(o, g.planes * g.OH * g.OW)
     {
         int64_t ow = o % g.OW, oh = (o / g.OW) % g.OH, p = o / (g.OW * g.OH), h0, h1, w0, w1, sh_, sw_;
-        pool_window(oh, g.H, g.OH, g.kh, g.sh, g.ph, g.adaptive, &h0, &h1, &sh_);
-        pool_window(ow, g.W, g.OW, g.kw, g.sw, g.pw, g.adaptive, &w0, &w1, &sw_);
+        cf_pool_window(oh, g.H, g.OH, g.kh, g.sh, g.ph, g.adaptive, &h0, &h1, &sh_);
+        cf_pool_window(ow, g.W, g.OW, g.kw, g.sw, g.pw, g.adaptive, &w0, &w1, &sw_);
         const S *xp = x + p * g.H * g.W;
         A acc = 0;
         for (int64_t h = h0; h < h1; h++)
@@ -122,7 +99,7 @@ __global__ void avg_fwd(pool_geom g, const S *x, S *y)
 
 // dx (+)= sum over the windows containing this element of dy / divisor
 template <typename S>
-__global__ void avg_bwd(pool_geom g, const S *dy, S *dx, bool acc)
+__global__ void avg_bwd(cf_pool_geom g, const S *dy, S *dx, bool acc)
 {
     typedef cf_acc_t<S> A;
     CF_GRID_STRIDE(i, g.planes * g.H * g.W)
@@ -133,35 +110,15 @@ __global__ void avg_bwd(pool_geom g, const S *dy, S *dx, bool acc)
         A s = acc ? cf_ld(dx + i) : (A)0;
         for (int64_t oh = oh0; oh < oh1; oh++) {
             int64_t h0, h1, sh_;
-            pool_window(oh, g.H, g.OH, g.kh, g.sh, g.ph, g.adaptive, &h0, &h1, &sh_);
+            cf_pool_window(oh, g.H, g.OH, g.kh, g.sh, g.ph, g.adaptive, &h0, &h1, &sh_);
             for (int64_t ow = ow0; ow < ow1; ow++) {
                 int64_t w0, w1, sw_;
-                pool_window(ow, g.W, g.OW, g.kw, g.sw, g.pw, g.adaptive, &w0, &w1, &sw_);
+                cf_pool_window(ow, g.W, g.OW, g.kw, g.sw, g.pw, g.adaptive, &w0, &w1, &sw_);
                 s += cf_ld(dy + (p * g.OH + oh) * g.OW + ow) * pool_inv_divisor<A>(g, h0, h1, w0, w1, sh_, sw_);
             }
         }
         cf_st(dx + i, s);
     }
-}
-
-static pool_geom geometry(const cf_node *n)
-{
-    const cf_tensor *x = n->in[0], *y = n->out;
-    int nd = x->ndim;
-    pool_geom g;
-    g.W = x->shape[nd - 1], g.OW = y->shape[nd - 1];
-    g.H = nd == 4 ? x->shape[2] : 1, g.OH = nd == 4 ? y->shape[2] : 1;
-    g.planes = x->shape[0] * x->shape[1];
-    g.adaptive = n->op == CF_OP_adaptive_avg_pool2d || n->op == CF_OP_adaptive_max_pool2d;
-    g.kh = g.kw = g.sh = g.sw = 1, g.ph = g.pw = 0, g.include_pad = false;
-    if (!g.adaptive) {
-        const struct pool_attr *a = CF_ATTR(n, struct pool_attr);
-        g.kh = a->kernel[0], g.kw = a->kernel[1];
-        g.sh = a->stride[0], g.sw = a->stride[1];
-        g.ph = a->padding[0], g.pw = a->padding[1];
-        g.include_pad = a->include_pad;
-    }
-    return g;
 }
 
 // t itself when contiguous, else a contiguous copy on the device
@@ -174,7 +131,7 @@ static cf_tensor *contiguous(cf_ctx *ctx, cf_tensor *t)
 
 static cf_status pool_fwd(const char *name, cf_ctx *ctx, cf_node *n, bool is_max)
 {
-    pool_geom g = geometry(n);
+    cf_pool_geom g = cf_pool_geometry(n);
     cf_tensor *x = contiguous(ctx, n->in[0]), *y = n->out, *idx = NULL;
     if (!x) return cf_last_status();
     if (is_max) {
@@ -195,7 +152,7 @@ static cf_status pool_fwd(const char *name, cf_ctx *ctx, cf_node *n, bool is_max
 static cf_status pool_bwd(const char *name, cf_ctx *ctx, cf_node *n, bool is_max)
 {
     if (!cf_needs_grad(n, 0)) return CF_OK;
-    pool_geom g = geometry(n);
+    cf_pool_geom g = cf_pool_geometry(n);
     bool overwrite;
     cf_tensor *gx = cf_grad_slot(ctx, n->in[0], &overwrite), *dy = n->out->grad;
     if (!gx) return cf_last_status();
