@@ -4,7 +4,8 @@
 // in aux[0] (i64, the output's shape: what cf_max_pool2d_with_indices hands back); avg pools divide by
 // the window clipped to the padded input (padding counted) or to the input (not counted, and adaptive).
 //
-// Forward: one thread per output element. Backward, both kinds: one thread per INPUT element gathers the
+// Forward: one thread per output element, or a warp per output where windows are long (global pooling).
+// Backward, both kinds: one thread per INPUT element gathers the
 // windows that contain it, in the CPU's row-major order of the outputs, and writes its gradient once: no
 // atomics and no zero-fill pass, the same sum every run. Where windows do not overlap (stride >= kernel,
 // adaptive bins with in % out == 0) a thread finds at most one window per axis; where they overlap it
@@ -121,6 +122,57 @@ __global__ void avg_bwd(cf_pool_geom g, const S *dy, S *dx, bool acc)
     }
 }
 
+// From this many window elements (kh kw; adaptive pools: their bins' bound) the forward takes a warp per
+// output instead of a thread: global pooling reduces a whole plane per output.
+#define POOL_WARP_MIN 32
+
+// (v, i) comes before (b, bi) as a window's max: a NaN first, then the larger value, then the smaller flat
+// index, which is the CPU's choice (the first maximum in row-major order, the first NaN)
+template <typename A> __device__ __forceinline__ bool max_before(A v, int64_t i, A b, int64_t bi)
+{
+    bool vn = v != v, bn = b != b;
+    if (vn || bn) return vn && (!bn || i < bi);
+    return v > b || (v == b && i < bi);
+}
+
+// A warp per output: the lanes stride over the window (coalesced along its rows), a shuffle tree combines
+// them. max: the same element as the CPU's loop; avg: the same sum in another order (rounding only).
+template <typename S>
+__global__ void pool_fwd_warp(cf_pool_geom g, const S *x, S *y, int64_t *idx, bool is_max)
+{
+    typedef cf_acc_t<S> A;
+    int lane = threadIdx.x % 32;
+    int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32, nwarps = (int64_t)gridDim.x * blockDim.x / 32;
+    for (int64_t o = warp; o < g.planes * g.OH * g.OW; o += nwarps) { // the same o on all lanes of a warp
+        int64_t ow = o % g.OW, oh = (o / g.OW) % g.OH, p = o / (g.OW * g.OH), h0, h1, w0, w1, sh_, sw_;
+        cf_pool_window(oh, g.H, g.OH, g.kh, g.sh, g.ph, g.adaptive, &h0, &h1, &sh_);
+        cf_pool_window(ow, g.W, g.OW, g.kw, g.sw, g.pw, g.adaptive, &w0, &w1, &sw_);
+        const S *xp = x + p * g.H * g.W;
+        int64_t ww = w1 - w0, count = (h1 - h0) * ww, bi = -1; // bi < 0: this lane has no element yet
+        A acc = 0;
+        for (int64_t j = lane; j < count; j += 32) {
+            int64_t f = (h0 + j / ww) * g.W + w0 + j % ww;
+            A v = cf_ld(xp + f);
+            if (!is_max)
+                acc += v;
+            else if (bi < 0 || max_before(v, f, acc, bi))
+                acc = v, bi = f;
+        }
+        for (int off = 16; off > 0; off /= 2) {
+            A ov = __shfl_xor_sync(0xffffffffu, acc, off);
+            int64_t oi = __shfl_xor_sync(0xffffffffu, bi, off);
+            if (!is_max)
+                acc += ov;
+            else if (oi >= 0 && (bi < 0 || max_before(ov, oi, acc, bi)))
+                acc = ov, bi = oi;
+        }
+        if (lane == 0) {
+            if (is_max) idx[o] = bi;
+            cf_st(y + o, is_max ? acc : acc * pool_inv_divisor<A>(g, h0, h1, w0, w1, sh_, sw_));
+        }
+    }
+}
+
 // t itself when contiguous, else a contiguous copy on the device
 static cf_tensor *contiguous(cf_ctx *ctx, cf_tensor *t)
 {
@@ -139,6 +191,14 @@ static cf_status pool_fwd(const char *name, cf_ctx *ctx, cf_node *n, bool is_max
         n->aux[0] = idx;
     }
     int64_t numel = cf_numel(y);
+    if (g.kh * g.kw >= POOL_WARP_MIN && numel > 0) {
+        int64_t blocks = (numel * 32 + CF_BLOCK_THREADS - 1) / CF_BLOCK_THREADS;
+        unsigned grid = (unsigned)(blocks < CF_MAX_BLOCKS ? blocks : CF_MAX_BLOCKS);
+        CF_FLOAT_SWITCH(name, y->dtype,
+                        CF_KERNEL_RUN_GRID(name, grid, CF_BLOCK_THREADS, pool_fwd_warp<S>, g, (const S *)cf_data(x),
+                                           (S *)cf_data(y), idx ? (int64_t *)cf_data(idx) : (int64_t *)NULL, is_max));
+        return CF_OK;
+    }
     CF_FLOAT_SWITCH(name, y->dtype, {
         if (is_max)
             CF_KERNEL_RUN(name, numel, max_fwd<S>, g, (const S *)cf_data(x), (S *)cf_data(y),
