@@ -5,8 +5,8 @@
  * Layouts (contiguous, row after row; complex values interleaved re, im, m = n/2 + 1):
  *   r2c: in [batch, n] reals      -> out [batch, m] complex,  X[k] = sum_t x[t] exp(-2 pi i k t / n)
  *   c2r: in [batch, m] complex    -> out [batch, n] reals,    x[t] = sum over the FULL Hermitian spectrum of
- *        X[k] exp(+2 pi i k t / n), i.e. interior bins count twice; the imaginary parts of DC and (even n)
- *        Nyquist are ignored.
+ *        X[k] exp(+2 pi i k t / n), i.e. interior bins count twice. The imaginary parts of DC and (even n)
+ *        Nyquist must be 0 (a real signal's): what the libraries make of others differs.
  * Both are unnormalised (cuFFT's and FFTW's convention): c2r(r2c(x)) == n x. The ops apply the 1/n of
  * irfft and the Hermitian weights of the backward passes themselves (see autograd/ops/fft.h).
  * Either transform may overwrite its input (cuFFT's and FFTW's c2r do): pass a scratch copy. in != out.
