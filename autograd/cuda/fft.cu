@@ -1,6 +1,6 @@
 // The plan cache and execution of autograd/cuda/fft.h: cuFFT under nvcc, FFTW under the SIMT emulator.
 #include "autograd/cuda/fft.h"
-#include "autograd/cuda/simt.h"
+#include "autograd/cuda/kernels/launch.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -143,6 +143,18 @@ cf_status get_plan(cf_dtype dt, cf_cuda_fft_dir dir, int n, int batch, void *in,
     return CF_OK;
 }
 
+// Length 1 without a library: X[0] = x[0] (no imaginary part) and back
+template <typename S> __global__ void length_one(const S *in, S *out, int64_t batch, bool r2c)
+{
+    CF_GRID_STRIDE(b, batch)
+    {
+        if (r2c)
+            out[2 * b] = in[b], out[2 * b + 1] = 0;
+        else
+            out[b] = in[2 * b];
+    }
+}
+
 } // namespace
 
 extern "C" cf_status cf_cuda_fft(cf_dtype dt, cf_cuda_fft_dir dir, int64_t n, int64_t batch, void *in, void *out)
@@ -152,6 +164,14 @@ extern "C" cf_status cf_cuda_fft(cf_dtype dt, cf_cuda_fft_dir dir, int64_t n, in
     if (n < 1 || n > INT_MAX / 4 || batch < 0)
         return cf_set_error(CF_ERR_ARG, "cuda fft: length %lld and batch %lld out of range", (long long)n,
                             (long long)batch);
+    if (n == 1) {
+        bool r2c = dir == CF_CUDA_FFT_R2C;
+        if (dt == CF_F64)
+            CF_KERNEL_RUN("cuda fft", batch, length_one<double>, (const double *)in, (double *)out, batch, r2c);
+        else
+            CF_KERNEL_RUN("cuda fft", batch, length_one<float>, (const float *)in, (float *)out, batch, r2c);
+        return CF_OK;
+    }
     int64_t m = n / 2 + 1, esz = (int64_t)cf_dtype_size(dt);
     int64_t in_row = esz * (dir == CF_CUDA_FFT_R2C ? n : 2 * m), out_row = esz * (dir == CF_CUDA_FFT_R2C ? 2 * m : n);
     int64_t chunk = INT_MAX / (2 * m + n); // rows per execution: element counts stay within int

@@ -11,7 +11,7 @@
  * irfft and the Hermitian weights of the backward passes themselves (see autograd/ops/fft.h).
  * Either transform may overwrite its input (cuFFT's and FFTW's c2r do): pass a scratch copy. in != out.
  *
- * Plans are cached by (dtype, n, batch, direction), at most CF_CUDA_FFT_PLANS, the least recently used
+ * Length 1 is a copy kernel (X[0] = x[0]), no library call. Plans are cached by (dtype, n, batch, direction), at most CF_CUDA_FFT_PLANS, the least recently used
  * replaced; a batch too large for the libraries' int sizes runs in chunks. Thread safety: one lock around
  * planning and execution, so host threads may share it; under the emulator the FFTW planner is also used
  * by the CPU backend's kernels (autograd/cpu/fft.c, behind their own lock), so the two backends must not
