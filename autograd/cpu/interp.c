@@ -1,5 +1,5 @@
 /* CPU bilinear resizing with PyTorch's source-index rule (upsample_bilinear2d given an output size). */
-#include "autograd/ops/conv_attr.h"
+#include "autograd/ops/pool_geom.h"
 #include "autograd/cpu/cpu.h"
 
 #include <string.h>
@@ -25,21 +25,14 @@ typedef struct tap {
 #undef T
 #undef FN
 
-/* align_corners: source = o * (in-1)/(out-1) (0 for a single output); otherwise the pixel areas line
- * up: source = (o + 0.5) * in/out - 0.5, clamped at 0. The upper tap stays on the last pixel. */
+/* Each output index's taps along one axis (autograd/ops/pool_geom.h), from the context's scratch. */
 static tap *taps(cf_ctx *ctx, int64_t in, int64_t out, bool align_corners)
 {
     tap *t = cf_scratch(ctx, sizeof(tap) * (size_t)out);
     if (!t) return NULL;
-    double scale = align_corners ? (out > 1 ? (double)(in - 1) / (double)(out - 1) : 0.0) : (double)in / (double)out;
+    cf_interp_axis a = cf_interp_axis_make(in, out, align_corners);
     for (int64_t o = 0; o < out; o++) {
-        double src = align_corners ? scale * (double)o : scale * ((double)o + 0.5) - 0.5;
-        if (src < 0) src = 0;
-        int64_t i0 = (int64_t)src;
-        if (i0 > in - 1) i0 = in - 1;
-        t[o].i0 = i0;
-        t[o].i1 = i0 < in - 1 ? i0 + 1 : i0;
-        t[o].l1 = src - (double)i0;
+        cf_interp_tap(&a, o, &t[o].i0, &t[o].i1, &t[o].l1);
         t[o].l0 = 1.0 - t[o].l1;
     }
     return t;

@@ -1,34 +1,9 @@
 /* CPU max/avg pools, fixed-window and adaptive. 1-D pools run as 2-D ones with a height of 1. */
-#include "autograd/ops/conv_attr.h"
+#include "autograd/ops/pool_geom.h"
 #include "autograd/cpu/cpu.h"
 
 #include <math.h>
 #include <string.h>
-
-typedef struct pgeom {
-    int64_t planes, H, W, OH, OW;
-    int64_t kh, kw, sh, sw, ph, pw;
-    bool adaptive, include_pad;
-} pgeom;
-
-/* Input range [lo, hi) of output index o along one axis, and the span the divisor counts when padding
- * is included (the window clipped to the padded input, as PyTorch does). Adaptive bins are
- * [floor(o*in/out), ceil((o+1)*in/out)). */
-static inline void window(int64_t o, int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, bool adaptive,
-                          int64_t *lo, int64_t *hi, int64_t *span)
-{
-    if (adaptive) {
-        *lo = o * in / out;
-        *hi = ((o + 1) * in + out - 1) / out;
-        *span = *hi - *lo;
-        return;
-    }
-    int64_t a = o * s - p, b = a + k;
-    if (b > in + p) b = in + p;
-    *span = b - a;
-    *lo = a < 0 ? 0 : a;
-    *hi = b > in ? in : b;
-}
 
 #define T float
 #define FN(name) name##_f32
@@ -40,27 +15,6 @@ static inline void window(int64_t o, int64_t in, int64_t out, int64_t k, int64_t
 #include "autograd/cpu/pool_loops.inc"
 #undef T
 #undef FN
-
-static pgeom geometry(const cf_node *n)
-{
-    const cf_tensor *x = n->in[0], *y = n->out;
-    int nd = x->ndim;
-    pgeom g = {.W = x->shape[nd - 1], .OW = y->shape[nd - 1], .H = 1, .OH = 1};
-    if (nd == 4) g.H = x->shape[2], g.OH = y->shape[2];
-    g.planes = x->shape[0] * x->shape[1];
-    g.adaptive = n->op == CF_OP_adaptive_avg_pool2d || n->op == CF_OP_adaptive_max_pool2d;
-    if (g.adaptive) {
-        g.kh = g.H / g.OH + 1, g.kw = g.W / g.OW + 1; /* only sizes the threading decision */
-        g.sh = g.sw = 1;
-        return g;
-    }
-    const struct pool_attr *a = CF_ATTR(n, struct pool_attr);
-    g.kh = a->kernel[0], g.kw = a->kernel[1];
-    g.sh = a->stride[0], g.sw = a->stride[1];
-    g.ph = a->padding[0], g.pw = a->padding[1];
-    g.include_pad = a->include_pad;
-    return g;
-}
 
 static cf_tensor *contiguous(cf_ctx *ctx, cf_tensor *t)
 {
@@ -74,7 +28,7 @@ static cf_tensor *contiguous(cf_ctx *ctx, cf_tensor *t)
  * argmax indices, kept for backward, are taken before that point. */
 static cf_status max_fwd(cf_ctx *ctx, cf_node *n)
 {
-    pgeom g = geometry(n);
+    cf_pool_geom g = cf_pool_geometry(n);
     cf_tensor *y = n->out, *idx = cf_empty(ctx, CF_I64, y->ndim, y->shape);
     if (!idx) return cf_last_status();
     n->aux[0] = idx;
@@ -90,7 +44,7 @@ static cf_status max_fwd(cf_ctx *ctx, cf_node *n)
 static cf_status max_bwd(cf_ctx *ctx, cf_node *n)
 {
     if (!cf_needs_grad(n, 0)) return CF_OK;
-    pgeom g = geometry(n);
+    cf_pool_geom g = cf_pool_geometry(n);
     bool overwrite;
     cf_tensor *gx = cf_grad_slot(ctx, n->in[0], &overwrite), *dy = n->out->grad;
     if (!gx) return cf_last_status();
@@ -101,7 +55,7 @@ static cf_status max_bwd(cf_ctx *ctx, cf_node *n)
 
 static cf_status avg_fwd(cf_ctx *ctx, cf_node *n)
 {
-    pgeom g = geometry(n);
+    cf_pool_geom g = cf_pool_geometry(n);
     cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
     cf_tensor *x = contiguous(ctx, n->in[0]), *y = n->out;
     if (!x) return cf_last_status();
@@ -114,7 +68,7 @@ static cf_status avg_fwd(cf_ctx *ctx, cf_node *n)
 static cf_status avg_bwd(cf_ctx *ctx, cf_node *n)
 {
     if (!cf_needs_grad(n, 0)) return CF_OK;
-    pgeom g = geometry(n);
+    cf_pool_geom g = cf_pool_geometry(n);
     bool overwrite;
     cf_tensor *gx = cf_grad_slot(ctx, n->in[0], &overwrite), *dy = n->out->grad;
     if (!gx) return cf_last_status();

@@ -216,6 +216,9 @@ CF_GRADCHECK(avg_pool2d)
     cf_gc_check(g, "3x2 s(1,2) p(1,1), padding not counted", fn_avg2,
                 &(pool_case){.o = {.kernel = {3, 2}, .stride = {1, 2}, .padding = {1, 1}, .exclude_pad = true}}, 1,
                 (cf_tensor *[]){cf_gc_randn(g, S(1, 2, 4, 5))});
+    cf_gc_check(g, "6x6 s3 p3, padding not counted (long windows: a warp per output on CUDA)", fn_avg2,
+                &(pool_case){.o = {.kernel = {6, 6}, .stride = {3, 3}, .padding = {3, 3}, .exclude_pad = true}}, 1,
+                (cf_tensor *[]){cf_gc_randn(g, S(1, 2, 7, 8))});
     return cf_gc_check(g, "non-contiguous", fn_avg2,
                        &(pool_case){.o = {.kernel = {2, 3}, .stride = {1, 1}}, .tview = true}, 1,
                        (cf_tensor *[]){cf_gc_randn(g, S(1, 2, 5, 4))});
@@ -233,6 +236,8 @@ CF_GRADCHECK(adaptive_avg_pool2d)
                 (cf_tensor *[]){cf_gc_randn(g, S(2, 2, 5, 7))});
     cf_gc_check(g, "4x4 -> 1x1 (global)", fn_aavg, &(pool_case){.oh = 1, .ow = 1}, 1,
                 (cf_tensor *[]){cf_gc_randn(g, S(2, 3, 4, 4))});
+    cf_gc_check(g, "8x9 -> 1x1 (global, a warp per output on CUDA)", fn_aavg, &(pool_case){.oh = 1, .ow = 1}, 1,
+                (cf_tensor *[]){cf_gc_randn(g, S(2, 2, 8, 9))});
     return cf_gc_check(g, "3x2 -> 4x5 (upsampling), non-contiguous", fn_aavg,
                        &(pool_case){.oh = 4, .ow = 5, .tview = true}, 1,
                        (cf_tensor *[]){cf_gc_randn(g, S(1, 2, 2, 3))});
@@ -248,6 +253,8 @@ CF_GRADCHECK(adaptive_max_pool2d)
 {
     cf_gc_check(g, "5x7 -> 3x4", fn_amax, &(pool_case){.oh = 3, .ow = 4}, 1, (cf_tensor *[]){spread(g, S(2, 2, 5, 7))});
     cf_gc_check(g, "4x6 -> 2x3", fn_amax, &(pool_case){.oh = 2, .ow = 3}, 1, (cf_tensor *[]){spread(g, S(1, 2, 4, 6))});
+    cf_gc_check(g, "8x9 -> 2x1 (long bins: a warp per output on CUDA)", fn_amax, &(pool_case){.oh = 2, .ow = 1}, 1,
+                (cf_tensor *[]){spread(g, S(1, 2, 8, 9))});
     return cf_gc_check(g, "2x3 -> 3x4, non-contiguous", fn_amax, &(pool_case){.oh = 3, .ow = 4, .tview = true}, 1,
                        (cf_tensor *[]){spread(g, S(1, 2, 3, 2))});
 }
