@@ -493,7 +493,7 @@ extern "C" cf_status cf_cuda_sdpa_fwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *lse = cf_empty(ctx, n->out->dtype, 3, lse_shape);
     if (!lse) return cf_last_status();
     n->aux[0] = lse;
-    CF_FLOAT_SWITCH("sdpa", n->out->dtype,
+    CF_FLOAT_SWITCH_NO_BF16("sdpa", n->out->dtype,
                     SDPA_RUN("sdpa", g.B * g.H * g.nqb, shm, sdpa_fwd_kernel<S>, g, (S *)cf_data(n->out),
                              (S *)cf_data(lse)));
     return CF_OK;
@@ -535,7 +535,7 @@ extern "C" cf_status cf_cuda_sdpa_bwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *delta = cf_empty(ctx, dt, 1, &rows);
     if (!delta) return cf_last_status();
     const cf_tensor *dout = n->out->grad, *lse = n->aux[0];
-    CF_FLOAT_SWITCH("sdpa backward", dt, {
+    CF_FLOAT_SWITCH_NO_BF16("sdpa backward", dt, {
         CF_KERNEL_RUN("sdpa backward", rows, sdpa_delta_kernel<S>, (const S *)cf_data(dout),
                       (const S *)cf_data(n->out), (S *)cf_data(delta), rows, g.Dv);
         size_t shm;

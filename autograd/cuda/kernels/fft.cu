@@ -63,7 +63,7 @@ extern "C" cf_status cf_cuda_rfft_fwd(cf_ctx *ctx, cf_node *n)
     if (rows == 0) return CF_OK;
     cf_tensor *buf = scratch(ctx, x->dtype, rows * N);
     if (!buf) return cf_last_status();
-    CF_FLOAT_SWITCH("rfft", x->dtype,
+    CF_FLOAT_SWITCH_NO_BF16("rfft", x->dtype,
                     CF_KERNEL_RUN("rfft", rows * N, fit_rows<S>, (const S *)cf_data(x), L, (S *)cf_data(buf), N, rows,
                                   false));
     return cf_cuda_fft(x->dtype, CF_CUDA_FFT_R2C, N, rows, cf_data(buf), cf_data(y));
@@ -81,7 +81,7 @@ extern "C" cf_status cf_cuda_rfft_bwd(cf_ctx *ctx, cf_node *n)
     if (rows == 0 || L == 0) return CF_OK;
     cf_tensor *c = scratch(ctx, x->dtype, rows * m * 2), *out = scratch(ctx, x->dtype, rows * N);
     if (!c || !out) return cf_last_status();
-    CF_FLOAT_SWITCH("rfft backward", x->dtype, {
+    CF_FLOAT_SWITCH_NO_BF16("rfft backward", x->dtype, {
         typedef cf_acc_t<S> A;
         CF_KERNEL_RUN("rfft backward", rows * m * 2, weigh_bins<S>, (const S *)cf_data(G), m, (S *)cf_data(c), m, rows,
                       N, (A)1, (A)0.5, false);
@@ -101,7 +101,7 @@ extern "C" cf_status cf_cuda_irfft_fwd(cf_ctx *ctx, cf_node *n)
     if (rows == 0) return CF_OK;
     cf_tensor *c = scratch(ctx, X->dtype, rows * m * 2);
     if (!c) return cf_last_status();
-    CF_FLOAT_SWITCH("irfft", X->dtype, {
+    CF_FLOAT_SWITCH_NO_BF16("irfft", X->dtype, {
         typedef cf_acc_t<S> A;
         A scale = (A)1 / (A)N; // irfft's 1/n, applied to the spectrum: the transform is linear
         CF_KERNEL_RUN("irfft", rows * m * 2, weigh_bins<S>, (const S *)cf_data(X), M, (S *)cf_data(c), m, rows, N,
@@ -124,7 +124,7 @@ extern "C" cf_status cf_cuda_irfft_bwd(cf_ctx *ctx, cf_node *n)
     if (!buf || !c) return cf_last_status();
     CF_TRY(cf_cuda_copy(buf, g, false)); // the transform may overwrite its input; also makes g contiguous
     CF_TRY(cf_cuda_fft(X->dtype, CF_CUDA_FFT_R2C, N, rows, cf_data(buf), cf_data(c)));
-    CF_FLOAT_SWITCH("irfft backward", X->dtype, {
+    CF_FLOAT_SWITCH_NO_BF16("irfft backward", X->dtype, {
         typedef cf_acc_t<S> A;
         CF_KERNEL_RUN("irfft backward", rows * M * 2, weigh_bins<S>, (const S *)cf_data(c), m, (S *)cf_data(gX), M,
                       rows, N, (A)1 / (A)N, (A)2 / (A)N, !overwrite);

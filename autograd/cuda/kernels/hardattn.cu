@@ -153,7 +153,7 @@ extern "C" cf_status cf_cuda_topk_softmax_fwd(cf_ctx *ctx, cf_node *n)
     int64_t rows, len, k = CF_ATTR(n, struct hardattn_attr)->k;
     rows_of(x, &rows, &len);
     if (rows == 0) return CF_OK;
-    CF_FLOAT_SWITCH("topk_softmax", x->dtype,
+    CF_FLOAT_SWITCH_NO_BF16("topk_softmax", x->dtype,
                     CF_KERNEL_RUN_GRID("topk_softmax", row_blocks(rows), TKS_THREADS, topk_softmax_fwd_kernel<S>,
                                        (const S *)cf_data(x), (S *)cf_data(n->out), rows, len, k));
     return CF_OK;
@@ -169,7 +169,7 @@ extern "C" cf_status cf_cuda_topk_softmax_bwd(cf_ctx *ctx, cf_node *n)
     int64_t rows, len;
     rows_of(y, &rows, &len);
     if (rows == 0) return CF_OK;
-    CF_FLOAT_SWITCH("topk_softmax backward", y->dtype,
+    CF_FLOAT_SWITCH_NO_BF16("topk_softmax backward", y->dtype,
                     CF_KERNEL_RUN_GRID("topk_softmax backward", row_blocks(rows), TKS_THREADS,
                                        topk_softmax_bwd_kernel<S>, (const S *)cf_data(y), (const S *)cf_data(y->grad),
                                        (S *)cf_data(gx), rows, len, !overwrite));
