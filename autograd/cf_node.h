@@ -85,7 +85,8 @@ typedef struct cf_optim_update_args {
  * frees them; `to_host` / `from_host` copy between this backend's memory and the host's; `fill` stores v
  * in every element of t (any strides, any dtype); `copy` writes (or, with accumulate, adds) src into dst:
  * dst's shape, src broadcast to it (missing and size-1 dims), any strides, equal dtypes (f32, f64, bf16
- * or any dtype without accumulate). All synchronous as seen from the host.
+ * or any dtype without accumulate) or two floating dtypes (f32, f64, bf16: src converted, the mixed-precision
+ * master weights' casts). All synchronous as seen from the host.
  * Optimizer: `optim_update` applies one update to one parameter's range; `sum_squares` is the sum of
  * x[i]^2 accumulated in f64 in an order fixed by n alone (never by thread count); `scale` multiplies n
  * values by s. Every entry is required except the kernel tables' NULLs. */

@@ -385,6 +385,12 @@ cf_status cf_fill_(cf_tensor *t, double v)
     return CF_OK;
 }
 
+/* Both f32, f64 or bf16: a backend's copy converts between them (cf_backend in cf_node.h). */
+static bool float_pair(cf_dtype a, cf_dtype b)
+{
+    return (a == CF_F32 || a == CF_F64 || a == CF_BF16) && (b == CF_F32 || b == CF_F64 || b == CF_BF16);
+}
+
 cf_status cf_copy_(cf_tensor *dst, const cf_tensor *src)
 {
     int nd;
@@ -401,8 +407,10 @@ cf_status cf_copy_(cf_tensor *dst, const cf_tensor *src)
     bool host = dst->storage->device == CF_CPU && src->storage->device == CF_CPU;
     if (host && dst->dtype == src->dtype && cf_same_shape(dst, src) && cf_is_contiguous(dst) && cf_is_contiguous(src)) {
         memmove(cf_data(dst), cf_data(src), (size_t)n * cf_dtype_size(dst->dtype));
-    } else if (dst->storage->device == src->storage->device && dst->dtype == src->dtype && dst->storage != src->storage) {
-        CF_TRY(cf_tensor_backend(dst)->copy(dst, src, false)); /* broadcasts src's missing and size-1 dims */
+    } else if (dst->storage->device == src->storage->device && dst->storage != src->storage &&
+               (dst->dtype == src->dtype || (!host && float_pair(dst->dtype, src->dtype)))) {
+        /* broadcasts src's missing and size-1 dims; a device converts between floating dtypes */
+        CF_TRY(cf_tensor_backend(dst)->copy(dst, src, false));
     } else if (host) {
         /* general path: broadcast src by giving it stride 0 on expanded dims */
         cf_tensor view = *src;

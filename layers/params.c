@@ -16,7 +16,7 @@ cf_params *cf_params_new(cf_dtype dt, uint64_t seed)
     }
     cf_params *ps = calloc(1, sizeof *ps);
     if (!ps) cf_set_error(CF_ERR_OOM, "cf_params_new: out of memory");
-    else ps->dtype = dt, ps->seed = seed;
+    else ps->dtype = dt, ps->compute = dt, ps->seed = seed;
     return ps;
 }
 
@@ -202,7 +202,7 @@ cf_status cf_params_grads(cf_params *ps)
 void cf_params_zero_grad(cf_params *ps)
 {
     if (!ps->grads) return;
-    if (ps->device != CF_CPU) cf_params_device_zero_grads(ps);
+    if (ps->device != CF_CPU) cf_params_device_zero_grads(ps); /* and the working copies' */
     else memset(ps->grads, 0, (size_t)ps->total * cf_dtype_size(ps->dtype));
 }
 

@@ -31,6 +31,8 @@ typedef struct cf_params {
     void *grads;  /* flat, allocated by cf_params_grads, in `device`'s memory */
     cf_device device; /* CF_CPU until cf_params_to_device */
     void *host;       /* on a device: the host mirror of values (cf_params_values_host) */
+    cf_dtype compute; /* the parameter tensors' dtype: dtype, or bf16 working copies (cf_params_set_compute) */
+    void *work, *work_grads; /* the working copies' flat buffers (compute != dtype) */
     int64_t total, cap_elems;
     uint64_t seed;
     char scope[CF_PARAM_NAME_MAX];
@@ -72,7 +74,23 @@ cf_status cf_params_check_finite(cf_params *ps, const char *what);
  * optimizer is made (its state is allocated where the parameters are). Moving back is not supported. */
 cf_status cf_params_to_device(cf_params *ps, cf_device dev);
 void *cf_params_values_host(cf_params *ps); /* NULL with the error set when the copy fails */
-cf_status cf_params_values_upload(cf_params *ps);
+cf_status cf_params_values_upload(cf_params *ps); /* refreshes the working copies too (below) */
+
+/* ---- mixed precision: bf16 working copies of f32 master weights (on a device) ----
+ * cf_params_set_compute(ps, CF_BF16), after cf_params_to_device and cf_params_grads: every parameter tensor
+ * the model reads, and its gradient, becomes a bf16 view of a working buffer, while ps->values and ps->grads
+ * keep the f32 master (what the optimizer, clipping, checkpoints and the host mirror see). A step:
+ *
+ *     cf_params_zero_grad(ps);                  // master and working gradients
+ *     loss = ...; cf_backward(ctx, loss, NULL);
+ *     cf_params_collect_grads(ps);              // after each backward: master += f32(working); working = 0
+ *     ...clip, cf_optim_step...;
+ *     cf_params_refresh(ps);                    // working = bf16(master)
+ *
+ * With compute == dtype (the default) collect and refresh do nothing. */
+cf_status cf_params_set_compute(cf_params *ps, cf_dtype compute);
+cf_status cf_params_collect_grads(cf_params *ps);
+cf_status cf_params_refresh(cf_params *ps);
 
 /* Deterministic initialisers: the stream is a hash of the parameter's name, so a value does not depend
  * on the order in which a model was built. */

@@ -1,5 +1,6 @@
 /* Parameters on a device (layers/params.h): the flat buffers in the backend's memory, a host mirror for the
- * host's readers and writers (checkpoints, export, finiteness checks). */
+ * host's readers and writers (checkpoints, export, finiteness checks), and mixed precision's bf16 working
+ * copies of the f32 master buffers. */
 #include "layers/params_device.h"
 
 #include "autograd/cf_node.h"
@@ -70,6 +71,63 @@ cf_status cf_params_values_upload(cf_params *ps)
     if (ps->device == CF_CPU) return CF_OK;
     CF_TRY(cf_backend_table(ps->device)->from_host(ps->values, ps->host, (size_t)ps->total * cf_dtype_size(ps->dtype)));
     for (int i = 0; i < ps->count; i++) cf_bump_version(ps->items[i].value);
+    return cf_params_refresh(ps);
+}
+
+/* ---- mixed precision ---- */
+
+/* Points t (a parameter's tensor or gradient) at element `offset` of a flat buffer of dtype dt. */
+static void repoint_as(cf_tensor *t, cf_dtype dt, void *flat, int64_t offset)
+{
+    t->dtype = dt;
+    t->storage->data = (char *)flat + offset * (int64_t)cf_dtype_size(dt);
+    t->storage->nbytes = (size_t)cf_numel(t) * cf_dtype_size(dt);
+}
+
+cf_status cf_params_set_compute(cf_params *ps, cf_dtype compute)
+{
+    if (compute == ps->compute) return CF_OK;
+    if (compute != CF_BF16 || ps->dtype != CF_F32 || ps->compute != ps->dtype)
+        return cf_set_error(CF_ERR_UNSUPPORTED, "mixed precision: %s working copies of %s parameters are not supported "
+                            "(bf16 copies of f32 parameters are)", cf_dtype_name(compute), cf_dtype_name(ps->dtype));
+    if (ps->device == CF_CPU)
+        return cf_set_error(CF_ERR_UNSUPPORTED, "mixed precision: bf16 runs on the CUDA backend (the CPU kernels compute "
+                            "in f32 and f64): move the parameters to the device first");
+    if (!ps->grads) return cf_set_error(CF_ERR_STATE, "mixed precision: make the gradient buffer (cf_params_grads) first");
+    const cf_backend *be = cf_backend_table(ps->device);
+    size_t bytes = (size_t)(ps->total ? ps->total : 1) * cf_dtype_size(compute);
+    if (!(ps->work = be->alloc(bytes)) || !(ps->work_grads = be->alloc(bytes))) return cf_last_status();
+    ps->compute = compute;
+    for (int i = 0; i < ps->count; i++) {
+        cf_param *p = &ps->items[i];
+        repoint_as(p->value, compute, ps->work, p->offset);
+        repoint_as(p->value->grad, compute, ps->work_grads, p->offset);
+    }
+    cf_params_device_zero_grads(ps);
+    return cf_params_refresh(ps);
+}
+
+cf_status cf_params_collect_grads(cf_params *ps)
+{
+    if (ps->compute == ps->dtype || !ps->total) return CF_OK;
+    const cf_backend *be = cf_backend_table(ps->device);
+    cf_tensor master, work;
+    cf_storage ms, ws;
+    flat_view(&master, &ms, ps->dtype, ps->device, ps->grads, ps->total);
+    flat_view(&work, &ws, ps->compute, ps->device, ps->work_grads, ps->total);
+    CF_TRY(be->copy(&master, &work, true));
+    return be->fill(&work, 0.0);
+}
+
+cf_status cf_params_refresh(cf_params *ps)
+{
+    if (ps->compute == ps->dtype || !ps->total) return CF_OK;
+    cf_tensor master, work;
+    cf_storage ms, ws;
+    flat_view(&master, &ms, ps->dtype, ps->device, ps->values, ps->total);
+    flat_view(&work, &ws, ps->compute, ps->device, ps->work, ps->total);
+    CF_TRY(cf_backend_table(ps->device)->copy(&work, &master, false));
+    for (int i = 0; i < ps->count; i++) cf_bump_version(ps->items[i].value);
     return CF_OK;
 }
 
@@ -86,8 +144,13 @@ void cf_params_device_zero_grads(cf_params *ps)
 {
     cf_tensor t;
     cf_storage s;
+    if (!ps->total) return;
     flat_view(&t, &s, ps->dtype, ps->device, ps->grads, ps->total);
-    if (ps->total) (void)cf_backend_table(ps->device)->fill(&t, 0.0);
+    (void)cf_backend_table(ps->device)->fill(&t, 0.0);
+    if (ps->work_grads) {
+        flat_view(&t, &s, ps->compute, ps->device, ps->work_grads, ps->total);
+        (void)cf_backend_table(ps->device)->fill(&t, 0.0);
+    }
 }
 
 void cf_params_device_release(cf_params *ps)
@@ -95,6 +158,8 @@ void cf_params_device_release(cf_params *ps)
     const cf_backend *be = cf_backend_table(ps->device);
     if (ps->values) be->release(ps->values);
     if (ps->grads) be->release(ps->grads);
+    if (ps->work) be->release(ps->work);
+    if (ps->work_grads) be->release(ps->work_grads);
     free(ps->host);
-    ps->values = ps->grads = ps->host = NULL;
+    ps->values = ps->grads = ps->host = ps->work = ps->work_grads = NULL;
 }

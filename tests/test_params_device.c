@@ -1,7 +1,9 @@
 /* Parameters and optimizer state on the CUDA backend (layers/params.h, cf_params_to_device): the same
  * AdamW steps on the host and on the device give the same weights and moments, the host mirror reads and
- * writes the device values, gradients zero there, and nothing may be added after the move. Runs on the SIMT
- * emulator (CF_CUDA_EMU) and on a GPU; skips (77) without a CUDA backend or device. */
+ * writes the device values, gradients zero there, and nothing may be added after the move; with bf16
+ * working copies (cf_params_set_compute) the f32 master follows the host's f32 steps to bf16 rounding and the
+ * copies track it. Runs on the SIMT emulator (CF_CUDA_EMU) and on a GPU; skips (77) without a CUDA backend or
+ * device. */
 #include "autograd/cf_node.h"
 #include "layers/params.h"
 #include "optim/optim.h"
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 
 /* w (4 x 3, normal) and b (3, constant 0.5); seed fixed so two copies are equal. */
+
 static cf_params *make_params(void)
 {
     cf_params *ps = cf_params_new(CF_F32, 7);
@@ -20,16 +23,61 @@ static cf_params *make_params(void)
     return ps;
 }
 
-/* loss = sum((w + b)^2 * x) for a fixed x; backward into the parameters' gradients. */
+/* loss = sum((w + b)^2 * x) for a fixed x (in the parameters' compute dtype); backward into their gradients. */
 static void loss_backward(cf_ctx *ctx, cf_params *ps)
 {
     float xv[12];
     for (int i = 0; i < 12; i++) xv[i] = 0.25f * (float)(i % 5) - 0.4f;
     cf_tensor *x = cf_from_data(ctx, CF_F32, CF_SHAPE(4, 3), xv);
+    if (ps->compute != CF_F32) {
+        cf_tensor *xc = cf_empty(ctx, ps->compute, CF_SHAPE(4, 3));
+        CHECK(xc && cf_copy_(xc, x) == CF_OK, "%s", cf_last_error());
+        x = xc;
+    }
     cf_tensor *s = cf_add(ctx, ps->items[0].value, ps->items[1].value);
     cf_tensor *loss = cf_sum(ctx, cf_mul(ctx, cf_mul(ctx, s, s), x), 0, NULL, false);
     CHECK(loss && cf_backward(ctx, loss, NULL) == CF_OK, "%s", cf_last_error());
     cf_step_reset(ctx);
+}
+
+/* bf16 working copies of f32 master weights: three AdamW steps against the host's f32 steps. */
+static void test_mixed_precision(cf_ctx *host_ctx, cf_ctx *dev_ctx, const cf_optim_config *c)
+{
+    cf_params *hp = make_params(), *dp = make_params(), *init = make_params();
+    CHECK(cf_params_set_compute(hp, CF_BF16) != CF_OK); /* the host computes in f32 and f64 */
+    CHECK(cf_params_to_device(dp, CF_CUDA) == CF_OK);
+    cf_optimizer *ho = cf_optim_new(hp, c), *dop = cf_optim_new(dp, c);
+    CHECK(cf_params_set_compute(dp, CF_BF16) == CF_OK, "%s", cf_last_error());
+    CHECK(dp->compute == CF_BF16 && dp->dtype == CF_F32);
+    CHECK(dp->items[0].value->dtype == CF_BF16 && dp->items[0].value->grad->dtype == CF_BF16);
+    /* the working copy is the master rounded to bf16 */
+    CHECK_NEAR(cf_get_flat(dp->items[0].value, 4), cf_get_flat(hp->items[0].value, 4),
+               1e-2 * fabs(cf_get_flat(hp->items[0].value, 4)));
+    for (int step = 0; step < 3; step++) {
+        cf_params_zero_grad(hp), cf_params_zero_grad(dp);
+        loss_backward(host_ctx, hp);
+        loss_backward(dev_ctx, dp);
+        CHECK(cf_params_collect_grads(dp) == CF_OK, "%s", cf_last_error());
+        CHECK(cf_get_flat(dp->items[0].value->grad, 1) == 0.0); /* collected: the working gradient is zero */
+        CHECK(cf_optim_step(ho, 0.05) == CF_OK && cf_optim_step(dop, 0.05) == CF_OK);
+        CHECK(cf_params_refresh(dp) == CF_OK, "%s", cf_last_error());
+    }
+    const float *master = cf_params_values_host(dp), *hv = hp->values, *v0 = init->values;
+    double worst = 0, moved = 0, copy_err = 0;
+    for (int i = 0; i < dp->count; i++) {
+        const cf_param *p = &dp->items[i];
+        for (int64_t k = 0; k < p->numel; k++) {
+            double m = master[p->offset + k], h = hv[p->offset + k], w = cf_get_flat(p->value, k);
+            worst = fmax(worst, fabs(m - h));
+            moved = fmax(moved, fabs(h - v0[p->offset + k]));
+            copy_err = fmax(copy_err, fabs(w - m) / fmax(fabs(m), 1e-6));
+        }
+    }
+    /* Adam's steps are lr-sized whatever the gradient's rounding: the master agrees to a small share of them */
+    CHECK(worst < 0.02 && moved > 0.1, "master differs by %g (the host moved %g)", worst, moved);
+    CHECK(copy_err < 4e-3, "the working copy is %g (relative) off the master", copy_err);
+    cf_optim_free(ho), cf_optim_free(dop);
+    cf_params_free(hp), cf_params_free(dp), cf_params_free(init);
 }
 
 int main(void)
@@ -98,6 +146,7 @@ int main(void)
     free(hs), free(ds);
     cf_optim_free(ho), cf_optim_free(dop);
     cf_params_free(hp), cf_params_free(dp);
+    test_mixed_precision(host_ctx, dev_ctx, &c);
     cf_ctx_free(host_ctx), cf_ctx_free(dev_ctx);
     TEST_MAIN_END();
 }

@@ -1,6 +1,8 @@
 // The CUDA backend's fill and copy (cf_backend's memory entries that need a kernel): any strides, src
 // broadcast to dst through the CPU's cf_iter geometry. Plain copies move elements as raw 1/2/4/8-byte
-// words, so they serve every dtype; accumulation is for f32, f64 and bf16 (f32 arithmetic).
+// words, so they serve every dtype; accumulation is for f32, f64 and bf16 (f32 arithmetic); between two
+// floating dtypes (f32, f64, bf16) the copy converts, plain or accumulating (the CPU's copy converts too):
+// what mixed precision's master weights and gradients need (layers/params.h).
 #include "autograd/cuda/kernels/launch.h"
 
 #include <string.h>
@@ -57,11 +59,49 @@ extern "C" cf_status cf_cuda_fill(cf_tensor *t, double v)
     return CF_OK;
 }
 
+// d (=, or += with acc) s converted, through double
+template <typename D, typename S> __global__ void convert_kernel(cf_iter it, D *d, const S *s, bool acc)
+{
+    CF_GRID_STRIDE(i, it.numel)
+    {
+        int64_t off[CF_ITER_MAX];
+        cf_iter_offsets(it, i, off);
+        double v = (double)cf_ld(s + off[1]);
+        if (acc) v += (double)cf_ld(d + off[0]);
+        cf_st(d + off[0], (cf_acc_t<D>)v);
+    }
+}
+
+static bool floating(cf_dtype dt) { return dt == CF_F32 || dt == CF_F64 || dt == CF_BF16; }
+
+template <typename D> static cf_status convert_from(cf_iter &it, D *d, const cf_tensor *src, bool acc)
+{
+    const void *s = cf_data(src);
+    switch (src->dtype) {
+    case CF_F32: CF_KERNEL_RUN("convert", it.numel, (convert_kernel<D, float>), it, d, (const float *)s, acc); break;
+    case CF_F64: CF_KERNEL_RUN("convert", it.numel, (convert_kernel<D, double>), it, d, (const double *)s, acc); break;
+    default:
+        CF_KERNEL_RUN("convert", it.numel, (convert_kernel<D, __nv_bfloat16>), it, d, (const __nv_bfloat16 *)s, acc);
+        break;
+    }
+    return CF_OK;
+}
+
 extern "C" cf_status cf_cuda_copy(cf_tensor *dst, const cf_tensor *src, bool accumulate)
 {
-    if (dst->dtype != src->dtype)
-        return cf_set_error(CF_ERR_DTYPE, "cuda copy: %s into %s (convert with cf_cast)", cf_dtype_name(src->dtype),
-                            cf_dtype_name(dst->dtype));
+    if (dst->dtype != src->dtype) {
+        if (!floating(dst->dtype) || !floating(src->dtype))
+            return cf_set_error(CF_ERR_DTYPE, "cuda copy: %s into %s (convert with cf_cast)", cf_dtype_name(src->dtype),
+                                cf_dtype_name(dst->dtype));
+        cf_iter it;
+        const cf_tensor *ops[2] = {dst, src};
+        cf_iter_init(&it, dst->ndim, dst->shape, 2, ops);
+        switch (dst->dtype) {
+        case CF_F32: return convert_from(it, (float *)cf_data(dst), src, accumulate);
+        case CF_F64: return convert_from(it, (double *)cf_data(dst), src, accumulate);
+        default: return convert_from(it, (__nv_bfloat16 *)cf_data(dst), src, accumulate);
+        }
+    }
     cf_iter it;
     const cf_tensor *ops[2] = {dst, src};
     cf_iter_init(&it, dst->ndim, dst->shape, 2, ops);

@@ -224,6 +224,25 @@ static cf_status read_device(cf_run *run, const char *device, bool training, int
     return CF_OK;
 }
 
+/* train.precision: f32 | bf16 (bf16 working copies of f32 master weights, on train.device: cuda). After the
+ * optimizer, which holds the master. Evaluation (no optimizer) runs in f32 on the host. */
+static cf_status read_precision(cf_run *run, const char *precision, bool training)
+{
+    if (strcmp(precision, "f32") == 0 || !training) return CF_OK;
+    if (strcmp(precision, "bf16") != 0)
+        return cf_recipe_fail(run->recipe, "train.precision", CF_ERR_ARG, "unknown precision '%s' (choose from f32, bf16)",
+                              precision);
+    if (run->device == CF_CPU)
+        return cf_recipe_fail(run->recipe, "train.precision", CF_ERR_UNSUPPORTED, "bf16 needs train.device: cuda (the CPU "
+                              "kernels compute in f32 and f64)");
+    if (cf_params_set_compute(run->params, CF_BF16) != CF_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", cf_last_error());
+        return cf_recipe_fail(run->recipe, "train.precision", cf_last_status(), "%s", why);
+    }
+    return CF_OK;
+}
+
 cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
 {
     memset(run, 0, sizeof *run);
@@ -246,6 +265,7 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     const char *nonfinite = cf_recipe_str(r, "train.nonfinite", "stop");
     const char *recompute = cf_recipe_str(r, "train.recompute", "none");
     const char *device = cf_recipe_str(r, "train.device", "cpu");
+    const char *precision = cf_recipe_str(r, "train.precision", "f32");
     run->log_every = cf_recipe_int_in(r, "log.every", 10, 1, CF_MAX_STEPS);
     run->ckpt_every = cf_recipe_int_in(r, "checkpoint.every", 0, 0, CF_MAX_STEPS); /* 0: only at the end */
     run->ckpt_keep = cf_recipe_int_in(r, "checkpoint.keep", 3, 0, 1 << 20);      /* 0: keep every checkpoint */
@@ -316,6 +336,7 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     }
     CF_TRY(read_optim(run, with_optimizer));
     CF_TRY(cf_recipe_status(r));
+    CF_TRY(read_precision(run, precision, with_optimizer));
     CF_TRY(cf_recipe_check_unknown(r));
     return run->world > 1 ? check_ranks_agree(run, o) : CF_OK;
 }

@@ -263,7 +263,8 @@ cf_status cf_train(const cf_run_options *o)
             cf_ctx_set_step(run.ctx, (uint64_t)(step * run.grad_accum + a)); /* dropout masks follow the step */
             if (run.ddp) cf_ddp_set_sync(run.ddp, a == run.grad_accum - 1); /* only the last micro-step talks */
             cf_tensor *loss = db ? m->vt->loss(m, run.ctx, db, &metrics) : NULL;
-            if (!loss || (st = cf_backward(run.ctx, loss, NULL)) != CF_OK) {
+            if (!loss || (st = cf_backward(run.ctx, loss, NULL)) != CF_OK ||
+                (st = cf_params_collect_grads(run.params)) != CF_OK) { /* train.precision bf16: into the master */
                 st = cf_last_status() != CF_OK ? cf_last_status() : CF_ERR_INTERNAL;
                 break;
             }
@@ -289,7 +290,7 @@ cf_status cf_train(const cf_run_options *o)
             if ((st = cf_optim_clip_grad_norm(run.opt, run.clip, &gnorm)) != CF_OK) break;
         }
         if (isfinite(loss) && isfinite(gnorm)) {
-            if ((st = cf_optim_step(run.opt, lr)) != CF_OK) break;
+            if ((st = cf_optim_step(run.opt, lr)) != CF_OK || (st = cf_params_refresh(run.params)) != CF_OK) break;
         } else if (run.nonfinite_skip) {
             skipped++;
             if (run.rank == 0)
