@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The CUDA backend on a real GPU, in one run (under 10 minutes on one H100): builds with nvcc (CF_CUDA=ON),
 # runs the CUDA tests (runtime plumbing, the cross-backend test of every op's kernels against the CPU's,
-# parameters and optimizer on the device, a tiny GPT trained on the device against the CPU step by step),
-# then times training steps of gpt-small and of the GPT-2-124M shape on the device and prints tokens/s and
-# MFU against the card's dense bf16 tensor-core peak (SMs x max SM clock x FLOPs per SM per clock of its
-# architecture), beside PyTorch on the same card when python3 has a CUDA torch.
+# parameters and optimizer on the device, a tiny transformer LM trained on the device against the CPU step by step),
+# then times training steps of every benchmark recipe (recipes/bench/*.yaml) on the device and prints tokens/s
+# and MFU against the card's dense bf16 tensor-core peak (SMs x max SM clock x FLOPs per SM per clock of its
+# architecture), beside the recipe's PyTorch reference on the same card when python3 has a CUDA torch.
 #
 #     tools/gpu-check.sh [--build DIR] [--steps N] [--out DIR]
 #
@@ -69,25 +69,27 @@ say "## Training throughput on the device ($steps steps after warm-up; MFU again
 say ""
 say "| recipe | cformer tokens/s | model GFLOP/s | MFU | PyTorch tokens/s |"
 say "|---|---|---|---|---|"
-bench() { # name recipe torch-args
-    local name=$1 recipe=$2; shift 2
-    local log=$out/bench-$name.log tps gf mfu=- ttps=-
+# every benchmark recipe (recipes/bench/*.yaml), beside its PyTorch reference: the command a recipe names on a
+# "# reference: CMD" line, run with --device cuda and the same step counts
+bench() { # recipe
+    local recipe=$1 name log ref tps gf mfu=- ttps=-
+    name=$(basename "$recipe" .yaml) log=$out/bench-$(basename "$recipe" .yaml).log
     "$build/bin/cformer" bench train "$recipe" --steps "$steps" --warmup 3 --set train.device=cuda >"$log" 2>&1 ||
         echo "(cformer bench $name failed: $(tail -1 "$log"))" | tee -a "$summary"
     tps=$(sed -n 's/^tokens_per_s=\([0-9.]*\).*/\1/p' "$log")
     gf=$(sed -n 's/^model flops per token .*: \([0-9.]*\) GFLOP\/s/\1/p' "$log")
     [ -n "$peak" ] && [ -n "$gf" ] && mfu=$(awk -v g="$gf" -v p="$peak" 'BEGIN { printf "%.1f%%", 100 * g * 1e9 / p }')
-    if python3 -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
-        python3 "$src/recipes/gpt/bench_gpt_torch.py" --device cuda --steps "$steps" --warmup 3 "$@" >"$log.torch" 2>&1 &&
+    ref=$(sed -n 's/^# reference: //p' "$recipe" | head -1)
+    if [ -n "$ref" ] && python3 -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
+        (cd "$src" && eval "$ref --device cuda --steps $steps --warmup 3") >"$log.torch" 2>&1 &&
             ttps=$(sed -n 's/^tokens_per_s=\([0-9.]*\).*/\1/p' "$log.torch")
     fi
     say "| $name | ${tps:--} | ${gf:--} | $mfu | ${ttps:--} |"
 }
-bench gpt-small "$src/recipes/bench/gpt-small.yaml" --vocab 256 --dim 256 --layers 4 --heads 4 --seq 128 --batch 8
-bench gpt2-124m "$src/recipes/bench/gpt2-124m.yaml" --vocab 50257 --dim 768 --layers 12 --heads 12 --seq 1024 --batch 8
+for recipe in "$src"/recipes/bench/*.yaml; do bench "$recipe"; done
 say ""
-say "cformer trains in f32 (train.precision: bf16 is not built yet), so MFU against the bf16 peak is a lower bound of"
-say "what the kernels could reach; PyTorch runs the same shapes in f32 for the same reason."
+say "Both run f32 here (the recipes' precision), so MFU against the bf16 peak is a lower bound of what bf16"
+say "reaches: rerun a recipe with --set train.precision=bf16 for cformer's mixed precision."
 say ""
 say "$( [ $failed = 0 ] && echo "all tests passed" || echo "SOME TESTS FAILED" ); logs in $out/"
 exit $failed
