@@ -38,11 +38,11 @@ minimal:
 
 # The CUDA backend without a GPU: its kernels built with the host compiler against the SIMT emulator, under ASan +
 # UBSan, and only the CUDA-labelled tests (the emulator's own, the runtime plumbing, the cross-backend test,
-# device parameters, and training on the device end to end: HDF5 on for its checkpoints) run.
+# device parameters, and training on the device end to end, one rank and two: HDF5 and MPI on for those) run.
 EMU_BUILD ?= build-emu
 emu: deps
 	@cmake -S . -B $(EMU_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCF_CUDA_EMU=ON -DCF_CUDA=OFF -DCF_SANITIZE=ON \
-		-DCF_MPI=OFF $(CMAKE_FLAGS) >/dev/null
+		$(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(EMU_BUILD) -j $(JOBS) --target cuda_tests
 	cd $(EMU_BUILD) && ctest --output-on-failure -j $(JOBS) -L cuda
 

@@ -2,6 +2,7 @@
  * finish that completes it. See ddp.h for the contract. */
 #include "distributed/ddp.h"
 
+#include "autograd/cf_node.h"
 #include "distributed/pg_internal.h"
 #include "distributed/zero.h"
 
@@ -45,6 +46,10 @@ struct cf_ddp {
     char errmsg[512];
     int64_t lo, hi;          /* zero_stage 1: this rank's shard */
     void *shard;             /* zero_stage 1: the reduce-scatter's receive buffer, hi - lo elements */
+    /* gradients on a device (cf_params_to_device): each bucket is copied to this host staging buffer (total
+     * elements) when it starts, reduced there over MPI, and the whole buffer copied back at finish */
+    const cf_backend *dev;
+    void *staging;
     cf_ddp_stats stats;
 };
 
@@ -154,6 +159,11 @@ static cf_status start_bucket(cf_ddp *d, int k, bool in_backward)
     if (comm_active(d)) {
         cf_pg *pg = d->pg;
         void *g = (char *)d->ps->grads + (size_t)bk->off * es;
+        if (d->dev) { /* the device's bucket, on the host */
+            void *h = (char *)d->staging + (size_t)bk->off * es;
+            CF_TRY(d->dev->to_host(h, g, (size_t)bk->n * es));
+            g = h;
+        }
         MPI_Datatype t = cf_pg_mpi_type(d->ps->dtype);
         int rc;
         if (bk->n > INT_MAX)
@@ -269,6 +279,15 @@ cf_ddp *cf_ddp_new(cf_pg *pg, cf_params *ps, const cf_ddp_options *opt)
                      (long long)ps->total);
         return NULL;
     }
+    if (ps->device != CF_CPU && o.zero_stage != 0) {
+        cf_set_error(CF_ERR_UNSUPPORTED, "cf_ddp_new: ZeRO-1 with parameters on a device is not supported");
+        return NULL;
+    }
+    if (ps->compute != ps->dtype) {
+        cf_set_error(CF_ERR_UNSUPPORTED, "cf_ddp_new: mixed precision (bf16 working copies) with data parallelism is not "
+                     "supported: the buckets reduce the f32 master gradients, filled only after backward");
+        return NULL;
+    }
     if (cf_params_grads(ps) != CF_OK) return NULL;
     cf_ddp *d = calloc(1, sizeof *d);
     if (!d) {
@@ -276,6 +295,14 @@ cf_ddp *cf_ddp_new(cf_pg *pg, cf_params *ps, const cf_ddp_options *opt)
         return NULL;
     }
     d->pg = pg, d->ps = ps, d->opt = o, d->sync = true;
+    if (ps->device != CF_CPU) {
+        d->dev = cf_backend_table(ps->device);
+        if (!(d->staging = malloc((size_t)(ps->total ? ps->total : 1) * cf_dtype_size(ps->dtype)))) {
+            cf_ddp_free(d);
+            cf_set_error(CF_ERR_OOM, "cf_ddp_new: out of memory for the host staging of device gradients");
+            return NULL;
+        }
+    }
     size_t n = (size_t)(ps->count ? ps->count : 1);
     d->bucket_of = calloc(n, sizeof *d->bucket_of);
     d->hk = calloc(n, sizeof *d->hk);
@@ -328,15 +355,18 @@ void cf_ddp_free(cf_ddp *d)
     free(d->hk);
     free(d->fired);
     free(d->shard);
+    free(d->staging);
     free(d);
 }
 
 cf_status cf_ddp_broadcast_params(cf_ddp *d)
 {
     cf_params *ps = d->ps;
-    CF_DIST_TRY(cf_pg_broadcast(d->pg, ps->values, ps->total, ps->dtype, 0));
+    void *values = cf_params_values_host(ps); /* the values, or their host mirror on a device */
+    if (!values) return cf_last_status();
+    CF_DIST_TRY(cf_pg_broadcast(d->pg, values, ps->total, ps->dtype, 0));
     for (int i = 0; i < ps->count; i++) cf_bump_version(ps->items[i].value);
-    return CF_OK;
+    return cf_params_values_upload(ps);
 }
 
 void cf_ddp_set_sync(cf_ddp *d, bool sync) { d->sync = sync; }
@@ -377,6 +407,10 @@ cf_status cf_ddp_finish(cf_ddp *d)
         if (d->opt.zero_stage == 1) {
             memcpy((char *)ps->grads + (size_t)d->lo * es, d->shard, (size_t)(d->hi - d->lo) * es);
             cf_pg_scale((char *)ps->grads + (size_t)d->lo * es, d->hi - d->lo, ps->dtype, inv);
+        } else if (d->dev) {
+            cf_pg_scale(d->staging, ps->total, ps->dtype, inv);
+            st = d->dev->from_host(ps->grads, d->staging, (size_t)ps->total * es);
+            if (st != CF_OK) snprintf(msg, sizeof msg, "%s", cf_last_error());
         } else {
             cf_pg_scale(ps->grads, ps->total, ps->dtype, inv);
         }

@@ -35,6 +35,11 @@
  *         cf_ddp_finish(ddp);
  *         clip; optimizer step; cf_params_zero_grad(ps);
  *
+ * Parameters on a device (cf_params_to_device, zero_stage 0): a starting bucket is copied to a host staging
+ * buffer and reduced there over MPI; finish copies the averaged buffer back. (NCCL's device-to-device path,
+ * distributed/nccl.h, is not wired here yet.) Mixed precision's working copies are refused: the buckets
+ * reduce the f32 master gradients, which are filled only after backward (cf_params_collect_grads).
+ *
  * One backward per synchronised micro-step: a second backward in it would add to gradients whose
  * reduction may already be in flight. The engine fires each leaf's hook once per step (tape
  * generation), so this is not detected; with several losses, sum them and run one backward. */

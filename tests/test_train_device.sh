@@ -3,7 +3,8 @@
 # under tools/gpu-check.sh) to the CPU's losses and gradient norms within f32 rounding, step by step; its
 # checkpoint (written from the device through the host mirror) evaluates on the host to the CPU run's
 # validation loss; a run stopped and resumed on the device replays the uninterrupted one exactly (the
-# optimizer's moments went through the checkpoint). Skips (77) where the build has no CUDA backend or no
+# optimizer's moments went through the checkpoint); where the build has MPI, two ranks on the device (gradients
+# staged through the host) train as two CPU ranks do. Skips (77) where the build has no CUDA backend or no
 # device; a build that has one but refuses the model (an op without a CUDA kernel) fails.
 source "$(dirname "$0")/harness.bash"
 needs_hdf5 "${3:-.}"
@@ -76,6 +77,21 @@ fi
     bad "resume on cuda: $(tail -3 "$tmp/log")"
 if diff <(columns "$tmp/cuda" | tail -2) <(columns "$tmp/resumed" | tail -2) >"$tmp/diff"; then ok; else
     bad "the resumed device run differs from the uninterrupted one:"; cat "$tmp/diff" >&2
+fi
+
+# two ranks on the device against two on the CPU (the MPI path: buckets staged through the host)
+if command -v mpirun >/dev/null && grep -q "^CF_MPI:BOOL=ON" "${3:-.}/CMakeCache.txt" 2>/dev/null; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+    export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none TMPDIR=$tmp
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" # Open MPI's own allocations
+    for dev in cpu cuda; do
+        timeout 300 mpirun -np 2 "$cformer" train "$tmp/gpt.yaml" --run-dir "$tmp/mpi-$dev" --set train.device=$dev \
+            --set checkpoint.every=0 --quiet >"$tmp/log" 2>&1 || bad "2 ranks on $dev: $(tail -3 "$tmp/log")"
+    done
+    if paste <(columns "$tmp/mpi-cpu") <(columns "$tmp/mpi-cuda") | awk 'function rel(a, b) { d = a - b; if (d < 0) d = -d; return d / (b < 0 ? -b : b) }
+            NF != 6 || rel($5, $2) > 2e-5 || rel($6, $3) > 2e-4 { bad = 1; print } END { exit bad || NR != 4 }' >"$tmp/diff"; then ok; else
+        bad "2 ranks: cuda differs from the cpu:"; cat "$tmp/diff" >&2
+    fi
 fi
 
 echo "$pass passed, $fail failed"

@@ -217,9 +217,9 @@ static cf_status read_device(cf_run *run, const char *device, bool training, int
                               "with -DCF_CUDA=ON, or -DCF_CUDA_EMU=ON for the CPU emulator of its kernels)");
     if (!cf_backend_for(CF_CUDA))
         return cf_recipe_fail(r, "train.device", CF_ERR_DEVICE, "cuda: no CUDA device is present");
-    if (run->world > 1 || zero)
-        return cf_recipe_fail(r, "train.device", CF_ERR_UNSUPPORTED, "cuda: data parallelism on the device (NCCL) is not "
-                              "built yet; run one rank, or train.device: cpu with MPI ranks");
+    if (zero)
+        return cf_recipe_fail(r, "train.device", CF_ERR_UNSUPPORTED, "cuda: ZeRO-1 (distributed.zero) on the device is not "
+                              "built yet");
     run->device = CF_CUDA;
     return CF_OK;
 }
@@ -235,6 +235,10 @@ static cf_status read_precision(cf_run *run, const char *precision, bool trainin
     if (run->device == CF_CPU)
         return cf_recipe_fail(run->recipe, "train.precision", CF_ERR_UNSUPPORTED, "bf16 needs train.device: cuda (the CPU "
                               "kernels compute in f32 and f64)");
+    if (run->world > 1)
+        return cf_recipe_fail(run->recipe, "train.precision", CF_ERR_UNSUPPORTED, "bf16 with %d ranks is not supported yet "
+                              "(the gradient buckets reduce the f32 master, filled after backward): run one rank",
+                              run->world);
     if (cf_params_set_compute(run->params, CF_BF16) != CF_OK) {
         char why[512];
         snprintf(why, sizeof why, "%s", cf_last_error());
@@ -281,7 +285,8 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
         return cf_recipe_fail(r, "distributed.backend", CF_ERR_ARG, "unknown backend '%s' (choose from auto, mpi, nccl)", backend);
     if (strcmp(backend, "nccl") == 0)
         return cf_recipe_fail(r, "distributed.backend", CF_ERR_UNSUPPORTED,
-                              "nccl needs a CUDA build with NCCL; this run is on the CPU (use mpi or auto)");
+                              "nccl is not wired into training yet (distributed/nccl.h); use mpi or auto, which also "
+                              "reduces train.device: cuda gradients (staged through the host)");
     cf_pg_set_timeout(run->pg, timeout);
     if (strcmp(nonfinite, "stop") != 0 && strcmp(nonfinite, "skip") != 0)
         return cf_recipe_fail(r, "train.nonfinite", CF_ERR_ARG, "unknown value '%s' (choose from stop, skip)", nonfinite);

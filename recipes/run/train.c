@@ -135,8 +135,9 @@ static cf_status resume(cf_run *run, const cf_run_options *o, int64_t *start)
         if (b == CF_OK && head[0] < 0 && run->rank != 0)
             s = cf_set_error(CF_ERR_STATE, "rank 0 could not resume (its message says why)");
         if (b == CF_OK && head[0] == 1) {
-            b = cf_pg_broadcast(run->pg, run->params->values, run->params->total, run->params->dtype, 0);
-            for (int i = 0; i < run->params->count; i++) cf_bump_version(run->params->items[i].value);
+            void *values = cf_params_values_host(run->params); /* on a device: its host mirror */
+            b = values ? cf_pg_broadcast(run->pg, values, run->params->total, run->params->dtype, 0) : cf_last_status();
+            if (b == CF_OK) b = cf_params_values_upload(run->params);
             for (int i = 0; i < n && b == CF_OK; i++)
                 b = cf_pg_broadcast(run->pg, (void *)slots[i].flat, run->params->total, run->params->dtype, 0);
         }
