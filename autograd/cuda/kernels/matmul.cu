@@ -1,0 +1,280 @@
+// CUDA kernels of matmul, linear and linear_gelu (autograd/ops/matmul.def) over the backend's GEMM
+// (autograd/cuda/blas.h), with the CPU's conventions (autograd/cpu/matmul.c): operands GEMM can read as they
+// are (autograd/ops/matmul_geom.h) go as they are, a transposed view as a transpose flag; anything else is
+// copied once. Batch dims broadcast as NumPy's matmul: the innermost batch dim is one strided-batched
+// GEMM (stride 0 for a broadcast operand), the outer ones a host loop; a broadcast operand's gradient is
+// formed per output batch and summed onto its shape (cf_cuda_accum_grad), never by GEMMs racing on one
+// block. linear's bias and linear_gelu's GELU are an epilogue kernel after the GEMM; linear_gelu's
+// backward forms the pre-activation's gradient and the bias gradient in one pass.
+//
+// Also add_into (autograd/ops/elementwise.def), recomputation's in-place accumulate: y (the storage of
+// in[0]) += in[1] broadcast, through the backend's accumulating copy.
+#include "autograd/cuda/blas.h"
+#include "autograd/cuda/kernels/launch.h"
+#include "autograd/ops/matmul_geom.h"
+
+#define INV_SQRT2 0.70710678118654752440
+#define INV_SQRT2PI 0.39894228040143267794
+
+// GELU (exact, erf form) and its derivative, as the CPU's autograd/cpu/gelu.h
+template <typename A> __device__ __forceinline__ A gelu_of(A x) { return (A)0.5 * x * ((A)1 + erf(x * (A)INV_SQRT2)); }
+template <typename A> __device__ __forceinline__ A gelu_grad_of(A x)
+{
+    return (A)0.5 * ((A)1 + erf(x * (A)INV_SQRT2)) + x * (A)INV_SQRT2PI * exp((A)-0.5 * x * x);
+}
+
+// t itself when GEMM can read its last two dims, else a contiguous copy on the device
+static cf_tensor *gemm_ready(cf_ctx *ctx, cf_tensor *t)
+{
+    mm_ref m;
+    if (mm_view(t, &m)) return t;
+    cf_tensor *c = cf_empty(ctx, t->dtype, t->ndim, t->shape);
+    if (c && cf_cuda_copy(c, t, false) != CF_OK) return NULL;
+    return c;
+}
+
+// The batch dims of c, a, b (all but the last two) walked together over c's: operand strides in elements,
+// 0 where broadcast.
+static void batch_iter(cf_iter *it, const cf_tensor *c, const cf_tensor *a, const cf_tensor *b)
+{
+    cf_tensor cb = *c, ab = *a, bb = *b;
+    cb.ndim -= 2, ab.ndim -= 2, bb.ndim -= 2;
+    const cf_tensor *ops[3] = {&cb, &ab, &bb};
+    cf_iter_init(it, cb.ndim, cb.shape, 3, ops);
+}
+
+// C[i] (beta)= op(A[i]) op(B[i]) [M, N] over K for every batch index of it (operands 0, 1, 2: C, A, B); C's
+// matrices must not overlap.
+static cf_status batched(cf_dtype dt, const cf_iter *it, mm_ref C, mm_ref A, mm_ref B, int64_t M, int64_t N, int64_t K,
+                         double beta)
+{
+    size_t es = cf_dtype_size(dt);
+    int64_t inner = cf_iter_inner(it), rows = cf_iter_rows(it), s[3] = {0, 0, 0};
+    if (it->ndim)
+        for (int k = 0; k < 3; k++) s[k] = it->stride[k][it->ndim - 1];
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t off[3];
+        cf_iter_row(it, r, off);
+        CF_TRY(cf_cuda_gemm_batched(dt, A.trans, B.trans, M, N, K, 1.0, (const char *)A.p + off[1] * (int64_t)es, A.ld,
+                                    s[1], (const char *)B.p + off[2] * (int64_t)es, B.ld, s[2], beta,
+                                    (char *)C.p + off[0] * (int64_t)es, C.ld, s[0], inner));
+    }
+    return CF_OK;
+}
+
+static mm_ref rows_of_matrix(const void *p, int64_t ld) { return mm_ref{p, ld, false}; }
+
+extern "C" cf_status cf_cuda_matmul_fwd(cf_ctx *ctx, cf_node *n)
+{
+    cf_tensor *a = gemm_ready(ctx, n->in[0]), *b = gemm_ready(ctx, n->in[1]), *y = n->out;
+    if (!a || !b) return cf_last_status();
+    int64_t M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1], N = b->shape[b->ndim - 1];
+    mm_ref A, B;
+    mm_view(a, &A);
+    mm_view(b, &B);
+    if (b->ndim == 2 && mm_folds(a))
+        return cf_cuda_gemm(y->dtype, false, B.trans, mm_rows(a), N, K, 1.0, cf_data(a), a->stride[a->ndim - 2], B.p,
+                            B.ld, 0.0, cf_data(y), N);
+    cf_iter it;
+    batch_iter(&it, y, a, b);
+    return batched(y->dtype, &it, rows_of_matrix(cf_data(y), N), A, B, M, N, K, 0.0);
+}
+
+// The gradient of operand i (x, [.., R, C]) of y = a @ b from the per-batch products op(P) op(Q) [R, C] over
+// `inner`: straight into x's gradient when x's batch dims are y's, else into a buffer of y's batch dims
+// summed onto x's shape. p and q are the tensors whose batch dims P and Q walk.
+static cf_status batch_grad(cf_ctx *ctx, cf_node *n, int i, const cf_tensor *p, mm_ref P, const cf_tensor *q,
+                            mm_ref Q, int64_t R, int64_t C, int64_t inner)
+{
+    cf_tensor *x = n->in[i], *y = n->out;
+    cf_dtype dt = y->dtype;
+    cf_iter it;
+    if (!mm_batch_broadcast(x, y)) {
+        bool overwrite = false;
+        cf_tensor *gx = cf_grad_slot(ctx, x, &overwrite);
+        if (!gx) return cf_last_status();
+        batch_iter(&it, gx, p, q);
+        return batched(dt, &it, rows_of_matrix(cf_data(gx), C), P, Q, R, C, inner, overwrite ? 0.0 : 1.0);
+    }
+    int64_t shape[CF_MAX_DIMS];
+    for (int d = 0; d < y->ndim - 2; d++) shape[d] = y->shape[d];
+    shape[y->ndim - 2] = R, shape[y->ndim - 1] = C;
+    cf_tensor *full = cf_empty(ctx, dt, y->ndim, shape);
+    if (!full) return cf_last_status();
+    batch_iter(&it, full, p, q);
+    CF_TRY(batched(dt, &it, rows_of_matrix(cf_data(full), C), P, Q, R, C, inner, 0.0));
+    return cf_cuda_accum_grad(ctx, x, full);
+}
+
+extern "C" cf_status cf_cuda_matmul_bwd(cf_ctx *ctx, cf_node *n)
+{
+    cf_tensor *a = gemm_ready(ctx, n->in[0]), *b = gemm_ready(ctx, n->in[1]), *y = n->out, *g = y->grad;
+    if (!a || !b) return cf_last_status();
+    cf_dtype dt = y->dtype;
+    int64_t M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1], N = b->shape[b->ndim - 1];
+    mm_ref A, B, G = rows_of_matrix(cf_data(g), N);
+    mm_view(a, &A);
+    mm_view(b, &B);
+    bool fold = b->ndim == 2 && mm_folds(a), overwrite = false;
+    if (cf_needs_grad(n, 0)) { // dA = G B^T
+        mm_ref Bt = {B.p, B.ld, !B.trans};
+        if (fold) {
+            cf_tensor *ga = cf_grad_slot(ctx, n->in[0], &overwrite);
+            if (!ga) return cf_last_status();
+            CF_TRY(cf_cuda_gemm(dt, false, Bt.trans, mm_rows(a), K, N, 1.0, G.p, N, Bt.p, Bt.ld, overwrite ? 0.0 : 1.0,
+                                cf_data(ga), K));
+        } else {
+            CF_TRY(batch_grad(ctx, n, 0, g, G, b, Bt, M, K, N));
+        }
+    }
+    if (cf_needs_grad(n, 1)) { // dB = A^T G
+        mm_ref At = {A.p, A.ld, !A.trans};
+        if (fold) { // every row of every batch of a against the one b: one GEMM over R = batch * M
+            cf_tensor *gb = cf_grad_slot(ctx, n->in[1], &overwrite);
+            if (!gb) return cf_last_status();
+            CF_TRY(cf_cuda_gemm(dt, true, false, K, N, mm_rows(a), 1.0, cf_data(a), a->stride[a->ndim - 2], G.p, N,
+                                overwrite ? 0.0 : 1.0, cf_data(gb), N));
+        } else {
+            CF_TRY(batch_grad(ctx, n, 1, a, At, g, G, K, N, M));
+        }
+    }
+    return CF_OK;
+}
+
+// ---- linear and linear_gelu: y[R, out] = act(x[R, in] w^T + bias) ----
+
+// y = act(p + b) over rows of `out` columns (b NULL: none; bs its stride); y may be p
+template <typename S>
+__global__ void bias_act(const S *p, const S *b, int64_t bs, S *y, int64_t R, int64_t out, bool gelu)
+{
+    typedef cf_acc_t<S> A;
+    CF_GRID_STRIDE(i, R * out)
+    {
+        A v = cf_ld(p + i) + (b ? cf_ld(b + (i % out) * bs) : (A)0);
+        cf_st(y + i, gelu ? gelu_of(v) : v);
+    }
+}
+
+#define COL_TILE 32 // columns of a block: a warp reads 32 neighbours of one row
+#define ROW_LANES 8 // rows a block's column walks in parallel, summed in a fixed order
+
+// Per column j of g [R, out]: with gelu, g = g gelu'(pre + b) in place (the pre-activation's gradient); gb[j]
+// (gbs its stride; NULL: none) = or += the column's sum (the bias gradient). Block (COL_TILE, ROW_LANES):
+// thread (x, y) sums rows y, y + ROW_LANES, ... of column x of its tile, then the ROW_LANES partials are added
+// in order: deterministic, no atomics.
+template <typename S>
+__global__ void bias_grad_cols(S *g, const S *pre, const S *b, int64_t bs, S *gb, int64_t gbs, bool acc, int64_t R,
+                               int64_t out, bool gelu)
+{
+    typedef cf_acc_t<S> A;
+    CF_SHARED(A, part, COL_TILE * ROW_LANES);
+    for (int64_t j0 = (int64_t)blockIdx.x * COL_TILE; j0 < out; j0 += (int64_t)gridDim.x * COL_TILE) {
+        int64_t j = j0 + threadIdx.x;
+        A s = 0;
+        if (j < out)
+            for (int64_t r = threadIdx.y; r < R; r += ROW_LANES) {
+                S *gp = g + r * out + j;
+                A v = cf_ld(gp);
+                if (gelu) {
+                    v *= gelu_grad_of(cf_ld(pre + r * out + j) + (b ? cf_ld(b + j * bs) : (A)0));
+                    cf_st(gp, v);
+                }
+                s += v;
+            }
+        part[threadIdx.y * COL_TILE + threadIdx.x] = s;
+        __syncthreads();
+        if (threadIdx.y == 0 && j < out && gb) {
+            A t = 0;
+            for (int k = 0; k < ROW_LANES; k++) t += part[k * COL_TILE + threadIdx.x];
+            S *o = gb + j * gbs;
+            cf_st(o, acc ? cf_ld(o) + t : t);
+        }
+        __syncthreads();
+    }
+}
+
+// x as GEMM rows: itself when it folds, else a contiguous copy
+static cf_tensor *rows_ready(cf_ctx *ctx, cf_tensor *x)
+{
+    if (mm_rows_ready(x)) return x;
+    cf_tensor *c = cf_empty(ctx, x->dtype, x->ndim, x->shape);
+    if (c && cf_cuda_copy(c, x, false) != CF_OK) return NULL;
+    return c;
+}
+
+static cf_status linear_fwd(cf_ctx *ctx, cf_node *n, bool gelu)
+{
+    cf_tensor *x = rows_ready(ctx, n->in[0]), *w = gemm_ready(ctx, n->in[1]), *y = n->out;
+    cf_tensor *b = n->n_in == 3 ? n->in[2] : NULL, *pre = y;
+    if (!x || !w) return cf_last_status();
+    if (gelu && !(pre = cf_empty(ctx, y->dtype, y->ndim, y->shape))) return cf_last_status();
+    int64_t R = mm_rows(x), in = w->shape[1], out = w->shape[0];
+    mm_ref W;
+    mm_view(w, &W);
+    CF_TRY(cf_cuda_gemm(y->dtype, false, !W.trans, R, out, in, 1.0, cf_data(x), mm_row_stride(x), W.p, W.ld, 0.0,
+                        cf_data(pre), out));
+    if (gelu) n->aux[0] = pre;
+    if (!b && !gelu) return CF_OK;
+    int64_t bs = b ? b->stride[0] : 0;
+    CF_FLOAT_SWITCH(cf_op_name(n->op), y->dtype,
+                    CF_KERNEL_RUN(cf_op_name(n->op), R * out, bias_act<S>, (const S *)cf_data(pre),
+                                  b ? (const S *)cf_data(b) : (const S *)NULL, bs, (S *)cf_data(y), R, out, gelu));
+    return CF_OK;
+}
+
+static cf_status linear_bwd(cf_ctx *ctx, cf_node *n, bool gelu)
+{
+    cf_tensor *x = rows_ready(ctx, n->in[0]), *w = gemm_ready(ctx, n->in[1]), *g = n->out->grad;
+    cf_tensor *b = n->n_in == 3 ? n->in[2] : NULL, *gb = NULL, *pre = gelu ? n->aux[0] : NULL;
+    if (!x || !w) return cf_last_status();
+    cf_dtype dt = g->dtype;
+    int64_t R = mm_rows(x), in = w->shape[1], out = w->shape[0];
+    bool overwrite = false;
+    if (b && cf_needs_grad(n, 2) && !(gb = cf_grad_slot(ctx, b, &overwrite))) return cf_last_status();
+    // the pre-activation's gradient over the output's (released by the engine after this backward, as on
+    // the CPU), and the bias gradient from the same pass
+    if (gelu || gb) {
+        int64_t bs = b ? b->stride[0] : 0, gbs = gb ? gb->stride[0] : 0, tiles = (out + COL_TILE - 1) / COL_TILE;
+        unsigned grid = (unsigned)(tiles < CF_MAX_BLOCKS ? (tiles > 0 ? tiles : 1) : CF_MAX_BLOCKS);
+        CF_FLOAT_SWITCH(cf_op_name(n->op), dt,
+                        CF_KERNEL_RUN_GRID(cf_op_name(n->op), grid, dim3(COL_TILE, ROW_LANES), bias_grad_cols<S>,
+                                           (S *)cf_data(g), pre ? (const S *)cf_data(pre) : (const S *)NULL,
+                                           b ? (const S *)cf_data(b) : (const S *)NULL, bs,
+                                           gb ? (S *)cf_data(gb) : (S *)NULL, gbs, !overwrite, R, out, gelu));
+    }
+    mm_ref W;
+    mm_view(w, &W);
+    if (cf_needs_grad(n, 0)) { // dx[R, in] = g[R, out] w[out, in]
+        cf_tensor *gx = cf_grad_slot(ctx, n->in[0], &overwrite);
+        if (!gx) return cf_last_status();
+        CF_TRY(cf_cuda_gemm(dt, false, W.trans, R, in, out, 1.0, cf_data(g), out, W.p, W.ld, overwrite ? 0.0 : 1.0,
+                            cf_data(gx), in));
+    }
+    if (cf_needs_grad(n, 1)) { // dw[out, in] = g^T[out, R] x[R, in]
+        cf_tensor *gw = cf_grad_slot(ctx, n->in[1], &overwrite);
+        if (!gw) return cf_last_status();
+        CF_TRY(cf_cuda_gemm(dt, true, false, out, in, R, 1.0, cf_data(g), out, cf_data(x), mm_row_stride(x),
+                            overwrite ? 0.0 : 1.0, cf_data(gw), in));
+    }
+    return CF_OK;
+}
+
+extern "C" cf_status cf_cuda_linear_fwd(cf_ctx *ctx, cf_node *n) { return linear_fwd(ctx, n, false); }
+extern "C" cf_status cf_cuda_linear_bwd(cf_ctx *ctx, cf_node *n) { return linear_bwd(ctx, n, false); }
+extern "C" cf_status cf_cuda_linear_gelu_fwd(cf_ctx *ctx, cf_node *n) { return linear_fwd(ctx, n, true); }
+extern "C" cf_status cf_cuda_linear_gelu_bwd(cf_ctx *ctx, cf_node *n) { return linear_bwd(ctx, n, true); }
+
+// ---- add_into: the output is in[0]'s storage (cf_add_into's contract), so y += in[1] is the whole op ----
+
+extern "C" cf_status cf_cuda_add_into_fwd(cf_ctx *ctx, cf_node *n)
+{
+    (void)ctx;
+    return cf_cuda_copy(n->out, n->in[1], true);
+}
+
+extern "C" cf_status cf_cuda_add_into_bwd(cf_ctx *ctx, cf_node *n)
+{
+    for (int i = 0; i < 2; i++)
+        if (cf_needs_grad(n, i)) CF_TRY(cf_cuda_accum_grad(ctx, n->in[i], n->out->grad));
+    return CF_OK;
+}
