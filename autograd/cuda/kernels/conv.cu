@@ -72,27 +72,109 @@ template <typename S> __global__ void bias_add(S *y, const S *b, int64_t N, int6
     CF_GRID_STRIDE(i, N * C * L) cf_st(y + i, cf_ld(y + i) + cf_ld(b + (i / L) % C));
 }
 
-#define BIAS_THREADS 256
+#define SUM_THREADS 256 // a block's threads in the block-per-sum kernels below (a multiple of 32)
 
-// gb[c] (=, or += when acc) the sum of dy[n, c, :] over n: a block per channel, its threads' partial sums
-// added by a shared-memory tree in a fixed order
+// The sum of s over the block's threads, valid in thread 0; every thread calls it. A fixed order: warp
+// shuffles, then the warps' totals in warp order.
+template <typename A> __device__ __forceinline__ A block_sum(A s)
+{
+    CF_SHARED(A, warp_total, SUM_THREADS / 32);
+    for (int o = 16; o > 0; o /= 2) s += __shfl_down_sync(0xffffffffu, s, o);
+    if (threadIdx.x % 32 == 0) warp_total[threadIdx.x / 32] = s;
+    __syncthreads();
+    A t = 0;
+    if (threadIdx.x == 0)
+        for (unsigned w = 0; w < blockDim.x / 32; w++) t += warp_total[w];
+    __syncthreads(); // warp_total is reused by the block's next sum
+    return t;
+}
+
+// gb[c] (=, or += when acc) the sum of dy[n, c, :] over n: a block per channel
 template <typename S> __global__ void bias_grad(const S *dy, S *gb, int64_t N, int64_t C, int64_t L, bool acc)
 {
     typedef cf_acc_t<S> A;
-    CF_SHARED(A, part, BIAS_THREADS);
     for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
         A s = 0;
         for (int64_t j = threadIdx.x; j < N * L; j += blockDim.x) s += cf_ld(dy + ((j / L) * C + c) * L + j % L);
-        part[threadIdx.x] = s;
-        __syncthreads();
-        for (unsigned h = blockDim.x / 2; h > 0; h /= 2) {
-            if (threadIdx.x < h) part[threadIdx.x] = part[threadIdx.x] + part[threadIdx.x + h];
-            __syncthreads();
-        }
-        if (threadIdx.x == 0) cf_st(gb + c, acc ? cf_ld(gb + c) + part[0] : (A)part[0]);
-        __syncthreads();
+        s = block_sum(s);
+        if (threadIdx.x == 0) cf_st(gb + c, acc ? cf_ld(gb + c) + s : s);
     }
 }
+
+// ---- depthwise 2-D convolutions (one input channel per group): direct kernels, no column matrix ----
+
+// y[n, oc] = bias[oc] + the window of x[n, oc / OCg] weighted by w[oc], one thread per output element
+template <typename S> __global__ void dw_fwd(cgeom g, const S *x, const S *w, const S *b, S *y)
+{
+    typedef cf_acc_t<S> A;
+    CF_GRID_STRIDE(i, g.N * g.OC * g.L)
+    {
+        int64_t ow = i % g.OW, oh = (i / g.OW) % g.OH, oc = (i / g.L) % g.OC, n = i / (g.L * g.OC);
+        const S *xp = x + (n * g.IC + oc / g.OCg) * g.plane, *wp = w + oc * g.KH * g.KW;
+        A s = b ? cf_ld(b + oc) : (A)0;
+        for (int64_t kh = 0; kh < g.KH; kh++) {
+            int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+            if (ih < 0 || ih >= g.IH) continue;
+            for (int64_t kw = 0; kw < g.KW; kw++) {
+                int64_t iw = ow * g.sw - g.pw + kw * g.dw;
+                if (iw >= 0 && iw < g.IW) s += cf_ld(wp + kh * g.KW + kw) * cf_ld(xp + ih * g.IW + iw);
+            }
+        }
+        cf_st(y + i, s);
+    }
+}
+
+// dx[n, c] (=, or += when acc) the OCg outputs of channel c weighted back onto their window pixels, one
+// thread per input element (a gather: no atomics)
+template <typename S> __global__ void dw_bwd_x(cgeom g, const S *dy, const S *w, S *dx, bool acc)
+{
+    typedef cf_acc_t<S> A;
+    CF_GRID_STRIDE(i, g.N * g.IC * g.plane)
+    {
+        int64_t iw = i % g.IW, ih = (i / g.IW) % g.IH, c = (i / g.plane) % g.IC, n = i / (g.plane * g.IC);
+        A s = 0;
+        for (int64_t m = 0; m < g.OCg; m++) {
+            int64_t oc = c * g.OCg + m;
+            const S *dyp = dy + (n * g.OC + oc) * g.L, *wp = w + oc * g.KH * g.KW;
+            for (int64_t kh = 0; kh < g.KH; kh++) {
+                int64_t oh = source_of(ih, kh, g.sh, g.ph, g.dh, g.OH);
+                if (oh < 0) continue;
+                for (int64_t kw = 0; kw < g.KW; kw++) {
+                    int64_t ow = source_of(iw, kw, g.sw, g.pw, g.dw, g.OW);
+                    if (ow >= 0) s += cf_ld(wp + kh * g.KW + kw) * cf_ld(dyp + oh * g.OW + ow);
+                }
+            }
+        }
+        cf_st(dx + i, acc ? cf_ld(dx + i) + s : s);
+    }
+}
+
+// dw[oc, kh, kw] (=, or += when acc) the sum over samples and output pixels of dy[n, oc] times the x under
+// that tap: a block per weight element
+template <typename S> __global__ void dw_bwd_w(cgeom g, const S *dy, const S *x, S *dw, bool acc)
+{
+    typedef cf_acc_t<S> A;
+    int64_t KK = g.KH * g.KW;
+    for (int64_t e = blockIdx.x; e < g.OC * KK; e += gridDim.x) {
+        int64_t oc = e / KK, kh = (e % KK) / g.KW, kw = e % g.KW, c = oc / g.OCg;
+        A s = 0;
+        for (int64_t j = threadIdx.x; j < g.N * g.L; j += blockDim.x) {
+            int64_t n = j / g.L, l = j % g.L, oh = l / g.OW, ow = l % g.OW;
+            int64_t ih = oh * g.sh - g.ph + kh * g.dh, iw = ow * g.sw - g.pw + kw * g.dw;
+            if (ih >= 0 && ih < g.IH && iw >= 0 && iw < g.IW)
+                s += cf_ld(dy + (n * g.OC + oc) * g.L + l) * cf_ld(x + (n * g.IC + c) * g.plane + ih * g.IW + iw);
+        }
+        s = block_sum(s);
+        if (threadIdx.x == 0) cf_st(dw + e, acc ? cf_ld(dw + e) + s : s);
+    }
+}
+
+static bool depthwise(const cf_node *n, const cgeom *g)
+{
+    return n->op != CF_OP_conv_transpose2d && n->op != CF_OP_conv3d && g->G > 1 && g->ICg == 1;
+}
+
+static unsigned blocks_for_sums(int64_t n) { return (unsigned)(n < CF_MAX_BLOCKS ? (n > 0 ? n : 1) : CF_MAX_BLOCKS); }
 
 // Samples per chunk: the column buffer [chunk, IC*KK, L] under COLS_MAX elements (at least one sample)
 static int64_t chunk_of(const cgeom *g)
@@ -201,10 +283,9 @@ static cf_status grad_bias(cf_ctx *ctx, cf_node *n, int64_t N, int64_t C, int64_
     bool overwrite = false;
     cf_tensor *gb = cf_grad_slot(ctx, n->in[2], &overwrite), *dy = n->out->grad;
     if (!gb) return cf_last_status();
-    unsigned grid = (unsigned)(C < CF_MAX_BLOCKS ? (C > 0 ? C : 1) : CF_MAX_BLOCKS);
     CF_FLOAT_SWITCH("conv bias backward", dy->dtype,
-                    CF_KERNEL_RUN_GRID("conv bias backward", grid, BIAS_THREADS, bias_grad<S>, (const S *)cf_data(dy),
-                                       (S *)cf_data(gb), N, C, L, !overwrite));
+                    CF_KERNEL_RUN_GRID("conv bias backward", blocks_for_sums(C), SUM_THREADS, bias_grad<S>,
+                                       (const S *)cf_data(dy), (S *)cf_data(gb), N, C, L, !overwrite));
     return CF_OK;
 }
 
@@ -233,9 +314,17 @@ static cf_status conv_fwd(cf_ctx *ctx, cf_node *n)
 {
     cgeom g = conv_geometry(n);
     cf_tensor *x, *w, *b, *y = n->out;
+    const char *name = cf_op_name(n->op);
     CF_TRY(operands(ctx, n, &x, &w, &b));
+    if (depthwise(n, &g)) {
+        CF_FLOAT_SWITCH(name, y->dtype,
+                        CF_KERNEL_RUN(name, g.N * g.OC * g.L, dw_fwd<S>, g, (const S *)cf_data(x),
+                                      (const S *)cf_data(w), b ? (const S *)cf_data(b) : (const S *)NULL,
+                                      (S *)cf_data(y)));
+        return CF_OK;
+    }
     CF_TRY(unfold_pass(ctx, &g, y->dtype, cf_data(x), cf_data(w), cf_data(y), 0.0, NULL, NULL, false));
-    return add_bias(cf_op_name(n->op), y, b, g.N, g.OC, g.L);
+    return add_bias(name, y, b, g.N, g.OC, g.L);
 }
 
 // dx (+)= col2im(W^T dy) writes every pixel (a pixel no window reads gets 0), dW (+)= dy cols(x)^T
@@ -246,6 +335,18 @@ static cf_status conv_bwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *x, *w, *dy = n->out->grad;
     CF_TRY(take_grads(ctx, n, &g, &gr));
     CF_TRY(operands(ctx, n, &x, &w, NULL));
+    if (depthwise(n, &g)) {
+        const char *name = cf_op_name(n->op);
+        CF_FLOAT_SWITCH(name, dy->dtype, {
+            if (gr.x)
+                CF_KERNEL_RUN(name, g.N * g.IC * g.plane, dw_bwd_x<S>, g, (const S *)cf_data(dy),
+                              (const S *)cf_data(w), (S *)cf_data(gr.x), !gr.x_new);
+            if (gr.w)
+                CF_KERNEL_RUN_GRID(name, blocks_for_sums(g.OC * g.KH * g.KW), SUM_THREADS, dw_bwd_w<S>, g,
+                                   (const S *)cf_data(dy), (const S *)cf_data(x), (S *)cf_data(gr.w), !gr.w_new);
+        });
+        return grad_bias(ctx, n, g.N, g.OC, g.L);
+    }
     if (gr.x) CF_TRY(fold_pass(ctx, &g, dy->dtype, cf_data(w), cf_data(dy), cf_data(gr.x), !gr.x_new));
     if (gr.w)
         CF_TRY(unfold_pass(ctx, &g, dy->dtype, cf_data(x), NULL, NULL, 0.0, cf_data(dy), cf_data(gr.w), gr.w_new));
