@@ -9,6 +9,7 @@
 // atomics; the weight gradient sums samples with one GEMM each, accumulating in sample order. A unit kernel
 // (1x1x1, stride 1, no padding) skips im2col and col2im: an image is its own column matrix.
 #include "autograd/cuda/blas.h"
+#include "autograd/cuda/kernels/contig.h"
 #include "autograd/cuda/kernels/launch.h"
 #include "autograd/ops/conv_geom.h"
 
@@ -249,24 +250,12 @@ static cf_status fold_pass(cf_ctx *ctx, const cgeom *g, cf_dtype dt, const void 
     return CF_OK;
 }
 
-// t itself when contiguous (or NULL), else a contiguous copy on the device
-static cf_status contig(cf_ctx *ctx, cf_tensor *t, cf_tensor **out)
-{
-    *out = t;
-    if (!t || cf_is_contiguous(t)) return CF_OK;
-    cf_tensor *c = cf_empty(ctx, t->dtype, t->ndim, t->shape);
-    if (!c) return cf_last_status();
-    CF_TRY(cf_cuda_copy(c, t, false));
-    *out = c;
-    return CF_OK;
-}
-
 // x, w and (when b) the bias, contiguous
 static cf_status operands(cf_ctx *ctx, cf_node *n, cf_tensor **x, cf_tensor **w, cf_tensor **b)
 {
-    CF_TRY(contig(ctx, n->in[0], x));
-    CF_TRY(contig(ctx, n->in[1], w));
-    return b ? contig(ctx, n->n_in == 3 ? n->in[2] : NULL, b) : CF_OK;
+    CF_TRY(cf_cuda_contig(ctx, n->in[0], x));
+    CF_TRY(cf_cuda_contig(ctx, n->in[1], w));
+    return b ? cf_cuda_contig(ctx, n->n_in == 3 ? n->in[2] : NULL, b) : CF_OK;
 }
 
 static cf_status add_bias(const char *name, cf_tensor *y, const cf_tensor *b, int64_t N, int64_t C, int64_t L)
@@ -306,6 +295,13 @@ static cf_status take_grads(cf_ctx *ctx, cf_node *n, const cgeom *g, grads *gr)
     return CF_OK;
 }
 
+// backward's gradient buffers, then x and w contiguous
+static cf_status bwd_inputs(cf_ctx *ctx, cf_node *n, const cgeom *g, grads *gr, cf_tensor **x, cf_tensor **w)
+{
+    CF_TRY(take_grads(ctx, n, g, gr));
+    return operands(ctx, n, x, w, NULL);
+}
+
 static void *data_or_null(cf_tensor *t) { return t ? cf_data(t) : NULL; }
 
 // ---- conv1d, conv2d, conv3d ----
@@ -333,8 +329,7 @@ static cf_status conv_bwd(cf_ctx *ctx, cf_node *n)
     cgeom g = conv_geometry(n);
     grads gr;
     cf_tensor *x, *w, *dy = n->out->grad;
-    CF_TRY(take_grads(ctx, n, &g, &gr));
-    CF_TRY(operands(ctx, n, &x, &w, NULL));
+    CF_TRY(bwd_inputs(ctx, n, &g, &gr, &x, &w));
     if (depthwise(n, &g)) {
         const char *name = cf_op_name(n->op);
         CF_FLOAT_SWITCH(name, dy->dtype, {
@@ -370,8 +365,7 @@ static cf_status convt_bwd(cf_ctx *ctx, cf_node *n)
     cgeom g = conv_geometry(n);
     grads gr;
     cf_tensor *x, *w, *dy = n->out->grad;
-    CF_TRY(take_grads(ctx, n, &g, &gr));
-    CF_TRY(operands(ctx, n, &x, &w, NULL));
+    CF_TRY(bwd_inputs(ctx, n, &g, &gr, &x, &w));
     if (gr.x || gr.w)
         CF_TRY(unfold_pass(ctx, &g, dy->dtype, cf_data(dy), cf_data(w), data_or_null(gr.x), gr.x_new ? 0.0 : 1.0,
                            cf_data(x), data_or_null(gr.w), gr.w_new));

@@ -10,6 +10,7 @@
 // Also add_into (autograd/ops/elementwise.def), recomputation's in-place accumulate: y (the storage of
 // in[0]) += in[1] broadcast, through the backend's accumulating copy.
 #include "autograd/cuda/blas.h"
+#include "autograd/cuda/kernels/contig.h"
 #include "autograd/cuda/kernels/launch.h"
 #include "autograd/ops/matmul_geom.h"
 
@@ -27,10 +28,8 @@ template <typename A> __device__ __forceinline__ A gelu_grad_of(A x)
 static cf_tensor *gemm_ready(cf_ctx *ctx, cf_tensor *t)
 {
     mm_ref m;
-    if (mm_view(t, &m)) return t;
-    cf_tensor *c = cf_empty(ctx, t->dtype, t->ndim, t->shape);
-    if (c && cf_cuda_copy(c, t, false) != CF_OK) return NULL;
-    return c;
+    cf_tensor *c = t;
+    return mm_view(t, &m) || cf_cuda_contig(ctx, t, &c) == CF_OK ? c : NULL;
 }
 
 // The batch dims of c, a, b (all but the last two) walked together over c's: operand strides in elements,
@@ -64,14 +63,30 @@ static cf_status batched(cf_dtype dt, const cf_iter *it, mm_ref C, mm_ref A, mm_
 
 static mm_ref rows_of_matrix(const void *p, int64_t ld) { return mm_ref{p, ld, false}; }
 
+// matmul's operands as GEMM reads them: a [.., M, K], b [.., K, N]
+struct mm_operands {
+    cf_tensor *a, *b;
+    mm_ref A, B;
+    int64_t M, K, N;
+};
+
+static cf_status mm_prepare(cf_ctx *ctx, cf_node *n, mm_operands *o)
+{
+    o->a = gemm_ready(ctx, n->in[0]), o->b = gemm_ready(ctx, n->in[1]);
+    if (!o->a || !o->b) return cf_last_status();
+    o->M = o->a->shape[o->a->ndim - 2], o->K = o->a->shape[o->a->ndim - 1], o->N = o->b->shape[o->b->ndim - 1];
+    mm_view(o->a, &o->A);
+    mm_view(o->b, &o->B);
+    return CF_OK;
+}
+
 extern "C" cf_status cf_cuda_matmul_fwd(cf_ctx *ctx, cf_node *n)
 {
-    cf_tensor *a = gemm_ready(ctx, n->in[0]), *b = gemm_ready(ctx, n->in[1]), *y = n->out;
-    if (!a || !b) return cf_last_status();
-    int64_t M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1], N = b->shape[b->ndim - 1];
-    mm_ref A, B;
-    mm_view(a, &A);
-    mm_view(b, &B);
+    mm_operands o;
+    CF_TRY(mm_prepare(ctx, n, &o));
+    cf_tensor *a = o.a, *b = o.b, *y = n->out;
+    int64_t M = o.M, K = o.K, N = o.N;
+    mm_ref A = o.A, B = o.B;
     if (b->ndim == 2 && mm_folds(a))
         return cf_cuda_gemm(y->dtype, false, B.trans, mm_rows(a), N, K, 1.0, cf_data(a), a->stride[a->ndim - 2], B.p,
                             B.ld, 0.0, cf_data(y), N);
@@ -108,13 +123,12 @@ static cf_status batch_grad(cf_ctx *ctx, cf_node *n, int i, const cf_tensor *p, 
 
 extern "C" cf_status cf_cuda_matmul_bwd(cf_ctx *ctx, cf_node *n)
 {
-    cf_tensor *a = gemm_ready(ctx, n->in[0]), *b = gemm_ready(ctx, n->in[1]), *y = n->out, *g = y->grad;
-    if (!a || !b) return cf_last_status();
+    mm_operands o;
+    CF_TRY(mm_prepare(ctx, n, &o));
+    cf_tensor *a = o.a, *b = o.b, *y = n->out, *g = y->grad;
     cf_dtype dt = y->dtype;
-    int64_t M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1], N = b->shape[b->ndim - 1];
-    mm_ref A, B, G = rows_of_matrix(cf_data(g), N);
-    mm_view(a, &A);
-    mm_view(b, &B);
+    int64_t M = o.M, K = o.K, N = o.N;
+    mm_ref A = o.A, B = o.B, G = rows_of_matrix(cf_data(g), N);
     bool fold = b->ndim == 2 && mm_folds(a), overwrite = false;
     if (cf_needs_grad(n, 0)) { // dA = G B^T
         mm_ref Bt = {B.p, B.ld, !B.trans};
@@ -196,10 +210,8 @@ __global__ void bias_grad_cols(S *g, const S *pre, const S *b, int64_t bs, S *gb
 // x as GEMM rows: itself when it folds, else a contiguous copy
 static cf_tensor *rows_ready(cf_ctx *ctx, cf_tensor *x)
 {
-    if (mm_rows_ready(x)) return x;
-    cf_tensor *c = cf_empty(ctx, x->dtype, x->ndim, x->shape);
-    if (c && cf_cuda_copy(c, x, false) != CF_OK) return NULL;
-    return c;
+    cf_tensor *c = x;
+    return mm_rows_ready(x) || cf_cuda_contig(ctx, x, &c) == CF_OK ? c : NULL;
 }
 
 static cf_status linear_fwd(cf_ctx *ctx, cf_node *n, bool gelu)
