@@ -11,6 +11,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <stdlib.h>
+
+#include <mutex>
 #elif defined(CF_CUDA_EMU)
 #include "autograd/cuda/emu/emu_internal.h"
 extern "C" {
@@ -44,6 +46,7 @@ static cf_status check_args(bool ta, bool tb, int64_t M, int64_t N, int64_t K, i
 enum { MAX_DEVICES = 64 };
 static cublasHandle_t handles[MAX_DEVICES];
 static bool shutdown_registered;
+static std::mutex handles_lock; // host threads may run GEMMs: one creates a device's handle
 
 static const char *status_name(cublasStatus_t s)
 {
@@ -64,6 +67,7 @@ static const char *status_name(cublasStatus_t s)
 
 extern "C" void cf_cuda_blas_shutdown(void)
 {
+    std::lock_guard<std::mutex> hold(handles_lock);
     for (int d = 0; d < MAX_DEVICES; d++)
         if (handles[d]) cublasDestroy(handles[d]), handles[d] = NULL;
 }
@@ -82,6 +86,7 @@ static cublasHandle_t handle(void)
                      MAX_DEVICES);
         return NULL;
     }
+    std::lock_guard<std::mutex> hold(handles_lock);
     if (!handles[dev]) {
         cublasStatus_t s = cublasCreate(&handles[dev]);
         if (s != CUBLAS_STATUS_SUCCESS) {
