@@ -8,14 +8,15 @@
 // col2im gathers: one thread per image element sums the columns that read it, in a fixed order, so no
 // atomics; the weight gradient sums samples with one GEMM each, accumulating in sample order. A unit kernel
 // (1x1x1, stride 1, no padding) skips im2col and col2im: an image is its own column matrix.
+#include "autograd/arena.h"
 #include "autograd/cuda/blas.h"
 #include "autograd/cuda/kernels/contig.h"
 #include "autograd/cuda/kernels/launch.h"
 #include "autograd/ops/conv_geom.h"
 
-// Column scratch per call, in elements: it lives in the device arena until the step ends (the arena has
-// no mark to hand it back earlier), so it is kept small; a chunk still holds a whole sample.
-#define COLS_MAX ((int64_t)1 << 22)
+// Column scratch per call, in elements (a chunk still holds a whole sample); handed back to the device
+// arena when the call returns, as the contiguous copies of the operands are.
+#define COLS_MAX ((int64_t)1 << 24)
 
 // cols[n][c*KK + k][l] for the chunk's nc samples from img (the chunk's first sample), zero where the window
 // reads padding; k = (kt, kh, kw), l = (ot, oh, ow)
@@ -295,18 +296,11 @@ static cf_status take_grads(cf_ctx *ctx, cf_node *n, const cgeom *g, grads *gr)
     return CF_OK;
 }
 
-// backward's gradient buffers, then x and w contiguous
-static cf_status bwd_inputs(cf_ctx *ctx, cf_node *n, const cgeom *g, grads *gr, cf_tensor **x, cf_tensor **w)
-{
-    CF_TRY(take_grads(ctx, n, g, gr));
-    return operands(ctx, n, x, w, NULL);
-}
-
 static void *data_or_null(cf_tensor *t) { return t ? cf_data(t) : NULL; }
 
 // ---- conv1d, conv2d, conv3d ----
 
-static cf_status conv_fwd(cf_ctx *ctx, cf_node *n)
+static cf_status conv_fwd_body(cf_ctx *ctx, cf_node *n)
 {
     cgeom g = conv_geometry(n);
     cf_tensor *x, *w, *b, *y = n->out;
@@ -324,12 +318,11 @@ static cf_status conv_fwd(cf_ctx *ctx, cf_node *n)
 }
 
 // dx (+)= col2im(W^T dy) writes every pixel (a pixel no window reads gets 0), dW (+)= dy cols(x)^T
-static cf_status conv_bwd(cf_ctx *ctx, cf_node *n)
+static cf_status conv_bwd_body(cf_ctx *ctx, cf_node *n, const grads &gr)
 {
     cgeom g = conv_geometry(n);
-    grads gr;
     cf_tensor *x, *w, *dy = n->out->grad;
-    CF_TRY(bwd_inputs(ctx, n, &g, &gr, &x, &w));
+    CF_TRY(operands(ctx, n, &x, &w, NULL));
     if (depthwise(n, &g)) {
         const char *name = cf_op_name(n->op);
         CF_FLOAT_SWITCH(name, dy->dtype, {
@@ -340,17 +333,17 @@ static cf_status conv_bwd(cf_ctx *ctx, cf_node *n)
                 CF_KERNEL_RUN_GRID(name, blocks_for_sums(g.OC * g.KH * g.KW), SUM_THREADS, dw_bwd_w<S>, g,
                                    (const S *)cf_data(dy), (const S *)cf_data(x), (S *)cf_data(gr.w), !gr.w_new);
         });
-        return grad_bias(ctx, n, g.N, g.OC, g.L);
+        return CF_OK;
     }
     if (gr.x) CF_TRY(fold_pass(ctx, &g, dy->dtype, cf_data(w), cf_data(dy), cf_data(gr.x), !gr.x_new));
     if (gr.w)
         CF_TRY(unfold_pass(ctx, &g, dy->dtype, cf_data(x), NULL, NULL, 0.0, cf_data(dy), cf_data(gr.w), gr.w_new));
-    return grad_bias(ctx, n, g.N, g.OC, g.L);
+    return CF_OK;
 }
 
 // ---- conv_transpose2d: the image side is the output ----
 
-static cf_status convt_fwd(cf_ctx *ctx, cf_node *n)
+static cf_status convt_fwd_body(cf_ctx *ctx, cf_node *n)
 {
     cgeom g = conv_geometry(n);
     cf_tensor *x, *w, *b, *y = n->out;
@@ -360,17 +353,47 @@ static cf_status convt_fwd(cf_ctx *ctx, cf_node *n)
 }
 
 // dx = W cols(dy) and dW = x cols(dy)^T share one unfolding of dy
-static cf_status convt_bwd(cf_ctx *ctx, cf_node *n)
+static cf_status convt_bwd_body(cf_ctx *ctx, cf_node *n, const grads &gr)
 {
     cgeom g = conv_geometry(n);
-    grads gr;
     cf_tensor *x, *w, *dy = n->out->grad;
-    CF_TRY(bwd_inputs(ctx, n, &g, &gr, &x, &w));
+    CF_TRY(operands(ctx, n, &x, &w, NULL));
     if (gr.x || gr.w)
         CF_TRY(unfold_pass(ctx, &g, dy->dtype, cf_data(dy), cf_data(w), data_or_null(gr.x), gr.x_new ? 0.0 : 1.0,
                            cf_data(x), data_or_null(gr.w), gr.w_new));
-    return grad_bias(ctx, n, g.N, g.IC, g.plane);
+    return CF_OK;
 }
+
+// ---- the entries: a body's scratch and operand copies go back to the device arena when it returns; the
+// gradient buffers are taken before the mark, the bias gradient after the rewind ----
+
+static cf_status with_scratch_fwd(cf_ctx *ctx, cf_node *n, cf_status (*body)(cf_ctx *, cf_node *))
+{
+    cf_arena *a = cf_ctx_device_arena(ctx);
+    cf_arena_mark m = cf_arena_get_mark(a);
+    cf_status st = body(ctx, n);
+    cf_arena_rewind(a, m);
+    return st;
+}
+
+static cf_status with_scratch_bwd(cf_ctx *ctx, cf_node *n, cf_status (*body)(cf_ctx *, cf_node *, const grads &))
+{
+    cgeom g = conv_geometry(n);
+    grads gr;
+    CF_TRY(take_grads(ctx, n, &g, &gr));
+    cf_arena *a = cf_ctx_device_arena(ctx);
+    cf_arena_mark m = cf_arena_get_mark(a);
+    cf_status st = body(ctx, n, gr);
+    cf_arena_rewind(a, m);
+    CF_TRY(st);
+    bool tr = n->op == CF_OP_conv_transpose2d;
+    return grad_bias(ctx, n, g.N, tr ? g.IC : g.OC, tr ? g.plane : g.L);
+}
+
+static cf_status conv_fwd(cf_ctx *ctx, cf_node *n) { return with_scratch_fwd(ctx, n, conv_fwd_body); }
+static cf_status conv_bwd(cf_ctx *ctx, cf_node *n) { return with_scratch_bwd(ctx, n, conv_bwd_body); }
+static cf_status convt_fwd(cf_ctx *ctx, cf_node *n) { return with_scratch_fwd(ctx, n, convt_fwd_body); }
+static cf_status convt_bwd(cf_ctx *ctx, cf_node *n) { return with_scratch_bwd(ctx, n, convt_bwd_body); }
 
 #define CONV_ENTRIES(NAME, FWD, BWD) \
     extern "C" cf_status cf_cuda_##NAME##_fwd(cf_ctx *ctx, cf_node *n) { return FWD(ctx, n); } \
