@@ -9,6 +9,7 @@
 //
 // Also add_into (autograd/ops/elementwise.def), recomputation's in-place accumulate: y (the storage of
 // in[0]) += in[1] broadcast, through the backend's accumulating copy.
+#include "autograd/arena.h"
 #include "autograd/cuda/blas.h"
 #include "autograd/cuda/kernels/contig.h"
 #include "autograd/cuda/kernels/launch.h"
@@ -169,24 +170,27 @@ __global__ void bias_act(const S *p, const S *b, int64_t bs, S *y, int64_t R, in
     }
 }
 
-#define COL_TILE 32 // columns of a block: a warp reads 32 neighbours of one row
-#define ROW_LANES 8 // rows a block's column walks in parallel, summed in a fixed order
+#define COL_TILE 32   // columns of a block: a warp reads 32 neighbours of one row
+#define ROW_LANES 8   // rows a block walks in parallel
+#define SLAB_ROWS 256 // rows of one block (a slab): R / SLAB_ROWS slabs run side by side
+#define MAX_SLABS 1024
 
-// Per column j of g [R, out]: with gelu, g = g gelu'(pre + b) in place (the pre-activation's gradient); gb[j]
-// (gbs its stride; NULL: none) = or += the column's sum (the bias gradient). Block (COL_TILE, ROW_LANES):
-// thread (x, y) sums rows y, y + ROW_LANES, ... of column x of its tile, then the ROW_LANES partials are added
-// in order: deterministic, no atomics.
+// Over slab blockIdx.y's rows of g [R, out] (rows_per each), per column j of the block's tile: with gelu,
+// g = g gelu'(pre + b) in place (the pre-activation's gradient; b NULL: none, bs its stride); with part, the
+// slab's column sums into part[slab][j]. Thread (x, y) sums rows y, y + ROW_LANES, ... of the slab's column x,
+// then the ROW_LANES partials are added in order: deterministic, no atomics.
 template <typename S>
-__global__ void bias_grad_cols(S *g, const S *pre, const S *b, int64_t bs, S *gb, int64_t gbs, bool acc, int64_t R,
-                               int64_t out, bool gelu)
+__global__ void bias_grad_slabs(S *g, const S *pre, const S *b, int64_t bs, S *part, int64_t R, int64_t out,
+                                int64_t rows_per, bool gelu)
 {
     typedef cf_acc_t<S> A;
-    CF_SHARED(A, part, COL_TILE * ROW_LANES);
+    CF_SHARED(A, lane, COL_TILE * ROW_LANES);
+    int64_t r0 = (int64_t)blockIdx.y * rows_per, r1 = r0 + rows_per < R ? r0 + rows_per : R;
     for (int64_t j0 = (int64_t)blockIdx.x * COL_TILE; j0 < out; j0 += (int64_t)gridDim.x * COL_TILE) {
         int64_t j = j0 + threadIdx.x;
         A s = 0;
         if (j < out)
-            for (int64_t r = threadIdx.y; r < R; r += ROW_LANES) {
+            for (int64_t r = r0 + threadIdx.y; r < r1; r += ROW_LANES) {
                 S *gp = g + r * out + j;
                 A v = cf_ld(gp);
                 if (gelu) {
@@ -195,15 +199,27 @@ __global__ void bias_grad_cols(S *g, const S *pre, const S *b, int64_t bs, S *gb
                 }
                 s += v;
             }
-        part[threadIdx.y * COL_TILE + threadIdx.x] = s;
+        if (!part) continue; // block-uniform: no barrier is skipped by some threads only
+        lane[threadIdx.y * COL_TILE + threadIdx.x] = s;
         __syncthreads();
-        if (threadIdx.y == 0 && j < out && gb) {
+        if (threadIdx.y == 0 && j < out) {
             A t = 0;
-            for (int k = 0; k < ROW_LANES; k++) t += part[k * COL_TILE + threadIdx.x];
-            S *o = gb + j * gbs;
-            cf_st(o, acc ? cf_ld(o) + t : t);
+            for (int k = 0; k < ROW_LANES; k++) t += lane[k * COL_TILE + threadIdx.x];
+            cf_st(part + blockIdx.y * out + j, t);
         }
         __syncthreads();
+    }
+}
+
+// gb[j] (gbs its stride) = or += the slabs' sums of column j, in slab order
+template <typename S> __global__ void sum_slabs(const S *part, int64_t slabs, S *gb, int64_t gbs, int64_t out, bool acc)
+{
+    typedef cf_acc_t<S> A;
+    CF_GRID_STRIDE(j, out)
+    {
+        A t = 0;
+        for (int64_t k = 0; k < slabs; k++) t += cf_ld(part + k * out + j);
+        cf_st(gb + j * gbs, acc ? cf_ld(gb + j * gbs) + t : t);
     }
 }
 
@@ -234,41 +250,57 @@ static cf_status linear_fwd(cf_ctx *ctx, cf_node *n, bool gelu)
     return CF_OK;
 }
 
+// The pre-activation's gradient over g (gelu), and the bias gradient into gb (NULL: none) from the same pass
+static cf_status bias_act_grad(cf_ctx *ctx, cf_node *n, cf_tensor *g, cf_tensor *gb, bool acc, int64_t R, int64_t out,
+                               bool gelu)
+{
+    const char *name = cf_op_name(n->op);
+    cf_tensor *b = n->n_in == 3 ? n->in[2] : NULL, *pre = gelu ? n->aux[0] : NULL;
+    int64_t bs = b ? b->stride[0] : 0, tiles = (out + COL_TILE - 1) / COL_TILE;
+    int64_t slabs = (R + SLAB_ROWS - 1) / SLAB_ROWS;
+    slabs = slabs < 1 ? 1 : (slabs > MAX_SLABS ? MAX_SLABS : slabs);
+    int64_t rows_per = (R + slabs - 1) / slabs;
+    void *part = gb ? cf_device_scratch(ctx, (size_t)(slabs * out) * cf_dtype_size(g->dtype)) : NULL;
+    if (gb && !part) return cf_last_status();
+    dim3 grid((unsigned)(tiles < CF_MAX_BLOCKS ? (tiles > 0 ? tiles : 1) : CF_MAX_BLOCKS), (unsigned)slabs);
+    CF_FLOAT_SWITCH(name, g->dtype, {
+        CF_KERNEL_RUN_GRID(name, grid, dim3(COL_TILE, ROW_LANES), bias_grad_slabs<S>, (S *)cf_data(g),
+                           pre ? (const S *)cf_data(pre) : (const S *)NULL, b ? (const S *)cf_data(b) : (const S *)NULL,
+                           bs, (S *)part, R, out, rows_per, gelu);
+        if (gb)
+            CF_KERNEL_RUN(name, out, sum_slabs<S>, (const S *)part, slabs, (S *)cf_data(gb), gb->stride[0], out, acc);
+    });
+    return CF_OK;
+}
+
+// The gradient buffers first (they outlive the call), then scratch and operand copies, handed back to the
+// device arena at the end
 static cf_status linear_bwd(cf_ctx *ctx, cf_node *n, bool gelu)
 {
-    cf_tensor *x = rows_ready(ctx, n->in[0]), *w = gemm_ready(ctx, n->in[1]), *g = n->out->grad;
-    cf_tensor *b = n->n_in == 3 ? n->in[2] : NULL, *gb = NULL, *pre = gelu ? n->aux[0] : NULL;
-    if (!x || !w) return cf_last_status();
-    cf_dtype dt = g->dtype;
-    int64_t R = mm_rows(x), in = w->shape[1], out = w->shape[0];
-    bool overwrite = false;
-    if (b && cf_needs_grad(n, 2) && !(gb = cf_grad_slot(ctx, b, &overwrite))) return cf_last_status();
+    cf_tensor *g = n->out->grad, *b = n->n_in == 3 ? n->in[2] : NULL, *gx = NULL, *gw = NULL, *gb = NULL;
+    bool ow_x = false, ow_w = false, ow_b = false;
+    if (cf_needs_grad(n, 0) && !(gx = cf_grad_slot(ctx, n->in[0], &ow_x))) return cf_last_status();
+    if (cf_needs_grad(n, 1) && !(gw = cf_grad_slot(ctx, n->in[1], &ow_w))) return cf_last_status();
+    if (b && cf_needs_grad(n, 2) && !(gb = cf_grad_slot(ctx, b, &ow_b))) return cf_last_status();
+    cf_arena *arena = cf_ctx_device_arena(ctx);
+    cf_arena_mark mark = cf_arena_get_mark(arena);
+    cf_status st = CF_OK;
+    cf_tensor *x = rows_ready(ctx, n->in[0]), *w = gemm_ready(ctx, n->in[1]);
+    int64_t R = x ? mm_rows(x) : 0, in = n->in[1]->shape[1], out = n->in[1]->shape[0];
+    mm_ref W;
+    if (!x || !w) st = cf_last_status();
     // the pre-activation's gradient over the output's (released by the engine after this backward, as on
     // the CPU), and the bias gradient from the same pass
-    if (gelu || gb) {
-        int64_t bs = b ? b->stride[0] : 0, gbs = gb ? gb->stride[0] : 0, tiles = (out + COL_TILE - 1) / COL_TILE;
-        unsigned grid = (unsigned)(tiles < CF_MAX_BLOCKS ? (tiles > 0 ? tiles : 1) : CF_MAX_BLOCKS);
-        CF_FLOAT_SWITCH(cf_op_name(n->op), dt,
-                        CF_KERNEL_RUN_GRID(cf_op_name(n->op), grid, dim3(COL_TILE, ROW_LANES), bias_grad_cols<S>,
-                                           (S *)cf_data(g), pre ? (const S *)cf_data(pre) : (const S *)NULL,
-                                           b ? (const S *)cf_data(b) : (const S *)NULL, bs,
-                                           gb ? (S *)cf_data(gb) : (S *)NULL, gbs, !overwrite, R, out, gelu));
-    }
-    mm_ref W;
-    mm_view(w, &W);
-    if (cf_needs_grad(n, 0)) { // dx[R, in] = g[R, out] w[out, in]
-        cf_tensor *gx = cf_grad_slot(ctx, n->in[0], &overwrite);
-        if (!gx) return cf_last_status();
-        CF_TRY(cf_cuda_gemm(dt, false, W.trans, R, in, out, 1.0, cf_data(g), out, W.p, W.ld, overwrite ? 0.0 : 1.0,
-                            cf_data(gx), in));
-    }
-    if (cf_needs_grad(n, 1)) { // dw[out, in] = g^T[out, R] x[R, in]
-        cf_tensor *gw = cf_grad_slot(ctx, n->in[1], &overwrite);
-        if (!gw) return cf_last_status();
-        CF_TRY(cf_cuda_gemm(dt, true, false, out, in, R, 1.0, cf_data(g), out, cf_data(x), mm_row_stride(x),
-                            overwrite ? 0.0 : 1.0, cf_data(gw), in));
-    }
-    return CF_OK;
+    if (st == CF_OK && (gelu || gb)) st = bias_act_grad(ctx, n, g, gb, !ow_b, R, out, gelu);
+    if (st == CF_OK) mm_view(w, &W);
+    if (st == CF_OK && gx) // dx[R, in] = g[R, out] w[out, in]
+        st = cf_cuda_gemm(g->dtype, false, W.trans, R, in, out, 1.0, cf_data(g), out, W.p, W.ld, ow_x ? 0.0 : 1.0,
+                          cf_data(gx), in);
+    if (st == CF_OK && gw) // dw[out, in] = g^T[out, R] x[R, in]
+        st = cf_cuda_gemm(g->dtype, true, false, out, in, R, 1.0, cf_data(g), out, cf_data(x), mm_row_stride(x),
+                          ow_w ? 0.0 : 1.0, cf_data(gw), in);
+    cf_arena_rewind(arena, mark);
+    return st;
 }
 
 extern "C" cf_status cf_cuda_linear_fwd(cf_ctx *ctx, cf_node *n) { return linear_fwd(ctx, n, false); }
