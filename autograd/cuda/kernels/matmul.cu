@@ -96,19 +96,16 @@ extern "C" cf_status cf_cuda_matmul_fwd(cf_ctx *ctx, cf_node *n)
     return batched(y->dtype, &it, rows_of_matrix(cf_data(y), N), A, B, M, N, K, 0.0);
 }
 
-// The gradient of operand i (x, [.., R, C]) of y = a @ b from the per-batch products op(P) op(Q) [R, C] over
-// `inner`: straight into x's gradient when x's batch dims are y's, else into a buffer of y's batch dims
-// summed onto x's shape. p and q are the tensors whose batch dims P and Q walk.
-static cf_status batch_grad(cf_ctx *ctx, cf_node *n, int i, const cf_tensor *p, mm_ref P, const cf_tensor *q,
-                            mm_ref Q, int64_t R, int64_t C, int64_t inner)
+// gx (=, or += unless overwrite), the gradient of operand i (x, [.., R, C]) of y = a @ b, from the per-batch
+// products op(P) op(Q) [R, C] over `inner`: straight into gx when x's batch dims are y's, else into a buffer of
+// y's batch dims summed onto x's shape. p and q are the tensors whose batch dims P and Q walk.
+static cf_status batch_grad(cf_ctx *ctx, cf_node *n, int i, cf_tensor *gx, bool overwrite, const cf_tensor *p,
+                            mm_ref P, const cf_tensor *q, mm_ref Q, int64_t R, int64_t C, int64_t inner)
 {
-    cf_tensor *x = n->in[i], *y = n->out;
+    cf_tensor *y = n->out;
     cf_dtype dt = y->dtype;
     cf_iter it;
-    if (!mm_batch_broadcast(x, y)) {
-        bool overwrite = false;
-        cf_tensor *gx = cf_grad_slot(ctx, x, &overwrite);
-        if (!gx) return cf_last_status();
+    if (!mm_batch_broadcast(n->in[i], y)) {
         batch_iter(&it, gx, p, q);
         return batched(dt, &it, rows_of_matrix(cf_data(gx), C), P, Q, R, C, inner, overwrite ? 0.0 : 1.0);
     }
@@ -119,41 +116,44 @@ static cf_status batch_grad(cf_ctx *ctx, cf_node *n, int i, const cf_tensor *p, 
     if (!full) return cf_last_status();
     batch_iter(&it, full, p, q);
     CF_TRY(batched(dt, &it, rows_of_matrix(cf_data(full), C), P, Q, R, C, inner, 0.0));
-    return cf_cuda_accum_grad(ctx, x, full);
+    return cf_cuda_sum_to(gx, full, overwrite);
 }
 
-extern "C" cf_status cf_cuda_matmul_bwd(cf_ctx *ctx, cf_node *n)
+// dA = G B^T and dB = A^T G into ga and gb (either NULL: not needed; ow_*: store, not add)
+static cf_status matmul_grads(cf_ctx *ctx, cf_node *n, cf_tensor *ga, bool ow_a, cf_tensor *gb, bool ow_b)
 {
     mm_operands o;
     CF_TRY(mm_prepare(ctx, n, &o));
-    cf_tensor *a = o.a, *b = o.b, *y = n->out, *g = y->grad;
-    cf_dtype dt = y->dtype;
+    cf_tensor *a = o.a, *b = o.b, *g = n->out->grad;
+    cf_dtype dt = g->dtype;
     int64_t M = o.M, K = o.K, N = o.N;
-    mm_ref A = o.A, B = o.B, G = rows_of_matrix(cf_data(g), N);
-    bool fold = b->ndim == 2 && mm_folds(a), overwrite = false;
-    if (cf_needs_grad(n, 0)) { // dA = G B^T
-        mm_ref Bt = {B.p, B.ld, !B.trans};
-        if (fold) {
-            cf_tensor *ga = cf_grad_slot(ctx, n->in[0], &overwrite);
-            if (!ga) return cf_last_status();
-            CF_TRY(cf_cuda_gemm(dt, false, Bt.trans, mm_rows(a), K, N, 1.0, G.p, N, Bt.p, Bt.ld, overwrite ? 0.0 : 1.0,
-                                cf_data(ga), K));
-        } else {
-            CF_TRY(batch_grad(ctx, n, 0, g, G, b, Bt, M, K, N));
-        }
-    }
-    if (cf_needs_grad(n, 1)) { // dB = A^T G
-        mm_ref At = {A.p, A.ld, !A.trans};
-        if (fold) { // every row of every batch of a against the one b: one GEMM over R = batch * M
-            cf_tensor *gb = cf_grad_slot(ctx, n->in[1], &overwrite);
-            if (!gb) return cf_last_status();
-            CF_TRY(cf_cuda_gemm(dt, true, false, K, N, mm_rows(a), 1.0, cf_data(a), a->stride[a->ndim - 2], G.p, N,
-                                overwrite ? 0.0 : 1.0, cf_data(gb), N));
-        } else {
-            CF_TRY(batch_grad(ctx, n, 1, a, At, g, G, K, N, M));
-        }
-    }
-    return CF_OK;
+    mm_ref A = o.A, B = o.B, G = rows_of_matrix(cf_data(g), N), Bt = {B.p, B.ld, !B.trans}, At = {A.p, A.ld, !A.trans};
+    // b 2-D and a's rows one matrix: every row of every batch against the one b, one GEMM over batch * M rows
+    bool fold = b->ndim == 2 && mm_folds(a);
+    if (ga && fold)
+        CF_TRY(cf_cuda_gemm(dt, false, Bt.trans, mm_rows(a), K, N, 1.0, G.p, N, Bt.p, Bt.ld, ow_a ? 0.0 : 1.0,
+                            cf_data(ga), K));
+    else if (ga)
+        CF_TRY(batch_grad(ctx, n, 0, ga, ow_a, g, G, b, Bt, M, K, N));
+    if (gb && fold)
+        return cf_cuda_gemm(dt, true, false, K, N, mm_rows(a), 1.0, cf_data(a), a->stride[a->ndim - 2], G.p, N,
+                            ow_b ? 0.0 : 1.0, cf_data(gb), N);
+    return gb ? batch_grad(ctx, n, 1, gb, ow_b, a, At, g, G, K, N, M) : CF_OK;
+}
+
+// The gradient buffers first (they outlive the call), then operand copies and batch buffers, handed back to
+// the device arena at the end
+extern "C" cf_status cf_cuda_matmul_bwd(cf_ctx *ctx, cf_node *n)
+{
+    cf_tensor *ga = NULL, *gb = NULL;
+    bool ow_a = false, ow_b = false;
+    if (cf_needs_grad(n, 0) && !(ga = cf_grad_slot(ctx, n->in[0], &ow_a))) return cf_last_status();
+    if (cf_needs_grad(n, 1) && !(gb = cf_grad_slot(ctx, n->in[1], &ow_b))) return cf_last_status();
+    cf_arena *arena = cf_ctx_device_arena(ctx);
+    cf_arena_mark mark = cf_arena_get_mark(arena);
+    cf_status st = matmul_grads(ctx, n, ga, ow_a, gb, ow_b);
+    cf_arena_rewind(arena, mark);
+    return st;
 }
 
 // ---- linear and linear_gelu: y[R, out] = act(x[R, in] w^T + bias) ----
