@@ -7,7 +7,8 @@
 // within a chunk each group is one strided-batched GEMM over the chunk's samples (the weight broadcast).
 // col2im gathers: one thread per image element sums the columns that read it, in a fixed order, so no
 // atomics; the weight gradient sums samples with one GEMM each, accumulating in sample order. A unit kernel
-// (1x1x1, stride 1, no padding) skips im2col and col2im: an image is its own column matrix.
+// (1x1x1, stride 1, no padding) skips im2col and col2im: an image is its own column matrix. Depthwise 2-D
+// convolutions (one input channel per group) skip the GEMM: direct kernels, as the CPU's direct loops.
 #include "autograd/arena.h"
 #include "autograd/cuda/blas.h"
 #include "autograd/cuda/kernels/contig.h"

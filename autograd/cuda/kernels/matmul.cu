@@ -3,7 +3,7 @@
 // are (autograd/ops/matmul_geom.h) go as they are, a transposed view as a transpose flag; anything else is
 // copied once. Batch dims broadcast as NumPy's matmul: the innermost batch dim is one strided-batched
 // GEMM (stride 0 for a broadcast operand), the outer ones a host loop; a broadcast operand's gradient is
-// formed per output batch and summed onto its shape (cf_cuda_accum_grad), never by GEMMs racing on one
+// formed per output batch and summed onto its shape (cf_cuda_sum_to), never by GEMMs racing on one
 // block. linear's bias and linear_gelu's GELU are an epilogue kernel after the GEMM; linear_gelu's
 // backward forms the pre-activation's gradient and the bias gradient in one pass.
 //
