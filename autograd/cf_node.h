@@ -151,6 +151,10 @@ void *cf_scratch(cf_ctx *ctx, size_t bytes); /* host arena scratch, valid until 
 /* Scratch in the context's device memory (the host's on a CPU context), valid until the step ends. */
 void *cf_device_scratch(cf_ctx *ctx, size_t bytes);
 cf_arena *cf_ctx_arena(cf_ctx *ctx);
+/* The arena of cf_device_scratch and the context's device tensors (the host's on a CPU context): a kernel
+ * marks it and rewinds to hand its scratch back, as with cf_ctx_arena (a device kernel queued before the
+ * rewind still reads the memory first: later allocations are used by later launches on the same stream). */
+cf_arena *cf_ctx_device_arena(cf_ctx *ctx);
 int cf_ctx_threads(const cf_ctx *ctx);
 /* For tests: fills the next `bytes` of the context's data arena (its device's, or the host's) with
  * all-ones bytes (NaN in every float dtype) without keeping them, so the tensors allocated next start as

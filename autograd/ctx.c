@@ -105,6 +105,7 @@ void *cf_ctx_data_alloc(cf_ctx *ctx, cf_device dev, size_t bytes)
     return NULL;
 }
 cf_arena *cf_ctx_arena(cf_ctx *ctx) { return ctx->arena; }
+cf_arena *cf_ctx_device_arena(cf_ctx *ctx) { return ctx->dev_arena ? ctx->dev_arena : ctx->arena; }
 
 cf_node *cf_tape_node(cf_ctx *ctx, int64_t i) { return (i >= 0 && i < ctx->tape_len) ? ctx->tape[i] : NULL; }
 

@@ -1,33 +1,13 @@
-/* CPU convolutions: im2col into arena scratch + CBLAS GEMM, col2im for the way back.
- *
- * Every convolution here is seen from one geometry: an "image" side (conv input, or conv_transpose
- * output) of IC channels and IT x IH x IW pixels, and a "column" side (conv output, conv_transpose input)
- * of OC channels and L = OT x OH x OW positions, linked by a kernel with stride, padding and dilation.
- * The weight is an [OC, K] matrix per group (K = IC/G * KT*KH*KW) in both conv's [Cout, Cin/G, k...]
- * and conv_transpose's [Cin, Cout/G, k...] layouts. Then
- *     cols(img)       = im2col of one sample's image, [K, L] per group
- *     conv fwd        : y = W cols(x)                conv_transpose fwd : y = col2im(W^T x)
- *     conv bwd x      : dx += col2im(W^T dy)         conv_transpose bwd : dx += W cols(dy)
- *     conv bwd w      : dW += dy cols(x)^T                                dW += x cols(dy)^T
- * conv1d is conv2d with a height of 1; conv3d (non-overlapping patches) is the same code with a depth.
- * Depthwise 2-D convolutions skip the column matrix and run direct loops. */
-#include "autograd/ops/conv_attr.h"
+/* CPU convolutions: im2col into arena scratch + CBLAS GEMM, col2im for the way back, over the geometry of
+ * autograd/ops/conv_geom.h (which spells out the products each op is made of). Depthwise 2-D convolutions
+ * skip the column matrix and run direct loops. */
+#include "autograd/ops/conv_geom.h"
 #include "autograd/cpu/cpu.h"
 
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-typedef struct cgeom {
-    int64_t N, G;
-    int64_t IC, IT, IH, IW, plane; /* image side; plane = IT*IH*IW */
-    int64_t OC, OT, OH, OW, L;     /* column side */
-    int64_t KT, KH, KW;
-    int64_t st, sh, sw, pt, ph, pw, dt, dh, dw;
-    int64_t ICg, OCg, K;
-    bool unit; /* 1x1x1 kernel, stride 1, no padding: an image is its own column matrix */
-} cgeom;
 
 /* Output positions o in [lo, hi) whose input index o*s + off falls inside [0, in). */
 static inline void out_range(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo, int64_t *hi)
@@ -50,41 +30,6 @@ static inline void out_range(int64_t off, int64_t s, int64_t in, int64_t out, in
 #include "autograd/cpu/conv_loops.inc"
 #undef T
 #undef FN
-
-static cgeom geometry(const cf_node *n)
-{
-    bool tr = n->op == CF_OP_conv_transpose2d;
-    const cf_tensor *img = tr ? n->out : n->in[0], *col = tr ? n->in[0] : n->out, *w = n->in[1];
-    int nsp = img->ndim - 2;
-    int64_t is[3] = {1, 1, 1}, os[3] = {1, 1, 1}, ks[3] = {1, 1, 1};
-    for (int i = 0; i < nsp; i++) {
-        is[3 - nsp + i] = img->shape[2 + i];
-        os[3 - nsp + i] = col->shape[2 + i];
-        ks[3 - nsp + i] = w->shape[2 + i];
-    }
-    cgeom g = {.N = img->shape[0], .IC = img->shape[1], .OC = col->shape[1]};
-    g.IT = is[0], g.IH = is[1], g.IW = is[2], g.OT = os[0], g.OH = os[1], g.OW = os[2];
-    g.KT = ks[0], g.KH = ks[1], g.KW = ks[2];
-    g.plane = g.IT * g.IH * g.IW, g.L = g.OT * g.OH * g.OW;
-    g.st = 1, g.pt = 0, g.dt = 1;
-    if (n->op == CF_OP_conv3d) {
-        g.G = 1;
-        g.st = g.KT, g.sh = g.KH, g.sw = g.KW;
-        g.ph = g.pw = 0;
-        g.dh = g.dw = 1;
-    } else {
-        const struct conv_attr *a = CF_ATTR(n, struct conv_attr);
-        g.G = a->groups;
-        g.sh = a->stride[0], g.sw = a->stride[1];
-        g.ph = a->padding[0], g.pw = a->padding[1];
-        g.dh = a->dilation[0], g.dw = a->dilation[1];
-    }
-    g.ICg = g.IC / g.G, g.OCg = g.OC / g.G;
-    g.K = g.ICg * g.KT * g.KH * g.KW;
-    g.unit = g.KT == 1 && g.KH == 1 && g.KW == 1 && g.st == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.ph == 0 &&
-             g.pw == 0;
-    return g;
-}
 
 /* C[M, N] = A B + beta C, each operand optionally transposed, row-major. */
 static void gemm(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const void *A, int64_t lda,
@@ -300,7 +245,7 @@ static bool depthwise(const cf_node *n, const cgeom *g)
 
 static cf_status conv_fwd_body(cf_ctx *ctx, cf_node *n)
 {
-    cgeom g = geometry(n);
+    cgeom g = conv_geometry(n);
     cf_tensor *x, *w, *b, *y = n->out;
     CF_TRY(operands(ctx, n, &x, &w, &b));
     cf_dtype dt = y->dtype;
@@ -316,7 +261,7 @@ static cf_status conv_fwd_body(cf_ctx *ctx, cf_node *n)
 
 static cf_status conv_bwd_body(cf_ctx *ctx, cf_node *n, const grads *gr)
 {
-    cgeom g = geometry(n);
+    cgeom g = conv_geometry(n);
     cf_tensor *x, *w, *dy = n->out->grad;
     CF_TRY(operands(ctx, n, &x, &w, NULL));
     cf_dtype dt = dy->dtype;
@@ -349,7 +294,7 @@ static cf_status conv_bwd(cf_ctx *ctx, cf_node *n)
     cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
     cf_status st = conv_bwd_body(ctx, n, &gr);
     cf_arena_rewind(cf_ctx_arena(ctx), mark);
-    cgeom g = geometry(n);
+    cgeom g = conv_geometry(n);
     return st != CF_OK ? st : bias_grad(ctx, n, n->out->grad, g.N, g.OC, g.L);
 }
 
@@ -361,7 +306,7 @@ cf_status cf_cpu_conv3d_fwd(cf_ctx *ctx, cf_node *n) { return conv_fwd(ctx, n); 
 
 cf_status cf_cpu_conv3d_bwd(cf_ctx *ctx, cf_node *n)
 {
-    cgeom g = geometry(n);
+    cgeom g = conv_geometry(n);
     bool covered = g.OT * g.KT == g.IT && g.OH * g.KH == g.IH && g.OW * g.KW == g.IW;
     /* trailing pixels that no patch reads get a zero gradient: start that buffer at zero */
     if (!covered && cf_needs_grad(n, 0) && !cf_grad_acc(ctx, n->in[0])) return cf_last_status();
@@ -372,7 +317,7 @@ cf_status cf_cpu_conv3d_bwd(cf_ctx *ctx, cf_node *n)
 
 static cf_status convt_fwd_body(cf_ctx *ctx, cf_node *n)
 {
-    cgeom g = geometry(n);
+    cgeom g = conv_geometry(n);
     cf_tensor *x, *w, *b, *y = n->out;
     CF_TRY(operands(ctx, n, &x, &w, &b));
     CF_TRY(gemm_fold(ctx, &g, y->dtype, cf_data(w), cf_data(x), cf_data(y), false));
@@ -383,7 +328,7 @@ static cf_status convt_fwd_body(cf_ctx *ctx, cf_node *n)
 /* dx = W cols(dy) and dW = x cols(dy)^T share one unfolding of dy. */
 static cf_status convt_bwd_body(cf_ctx *ctx, cf_node *n, const grads *gr)
 {
-    cgeom g = geometry(n);
+    cgeom g = conv_geometry(n);
     cf_tensor *x, *w, *dy = n->out->grad;
     CF_TRY(operands(ctx, n, &x, &w, NULL));
     if (!gr->x && !gr->w) return CF_OK;
@@ -406,6 +351,6 @@ cf_status cf_cpu_conv_transpose2d_bwd(cf_ctx *ctx, cf_node *n)
     cf_arena_mark mark = cf_arena_get_mark(cf_ctx_arena(ctx));
     cf_status st = convt_bwd_body(ctx, n, &gr);
     cf_arena_rewind(cf_ctx_arena(ctx), mark);
-    cgeom g = geometry(n);
+    cgeom g = conv_geometry(n);
     return st != CF_OK ? st : bias_grad(ctx, n, n->out->grad, g.N, g.IC, g.plane);
 }

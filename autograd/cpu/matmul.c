@@ -2,14 +2,9 @@
  * GEMM as they are (a transposed view becomes a transpose flag); anything else is copied once. */
 #include "autograd/cpu/cpu.h"
 #include "autograd/cpu/gelu.h"
+#include "autograd/ops/matmul_geom.h"
 
 #include <string.h>
-
-typedef struct {
-    const void *p; /* first element of the matrix for batch 0 */
-    int64_t ld;
-    bool trans;
-} mat_ref;
 
 static void gemm(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const void *A, int64_t lda,
                  const void *B, int64_t ldb, double beta, void *C, int64_t ldc)
@@ -17,32 +12,11 @@ static void gemm(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
     cf_cpu_gemm(dt, ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
 }
 
-/* How GEMM can read the [R, C] matrix in t's last two dims, if at all. */
-static bool gemm_view(const cf_tensor *t, mat_ref *m)
-{
-    int nd = t->ndim;
-    int64_t R = t->shape[nd - 2], C = t->shape[nd - 1], sr = t->stride[nd - 2], sc = t->stride[nd - 1];
-    m->p = cf_data(t);
-    if ((sc == 1 || C == 1) && (sr >= (C > 1 ? C : 1) || R == 1)) {
-        m->trans = false;
-        m->ld = R == 1 ? (C > 1 ? C : 1) : (sr > 1 ? sr : 1);
-        if (m->ld < C) m->ld = C;
-        return true;
-    }
-    if ((sr == 1 || R == 1) && (sc >= (R > 1 ? R : 1) || C == 1)) {
-        m->trans = true;
-        m->ld = C == 1 ? (R > 1 ? R : 1) : (sc > 1 ? sc : 1);
-        if (m->ld < R) m->ld = R;
-        return true;
-    }
-    return false;
-}
-
 /* t itself when GEMM can read it, else a contiguous copy in the arena. */
 static cf_tensor *gemm_ready(cf_ctx *ctx, cf_tensor *t)
 {
-    mat_ref m;
-    if (gemm_view(t, &m)) return t;
+    mm_ref m;
+    if (mm_view(t, &m)) return t;
     cf_tensor *c = cf_empty(ctx, t->dtype, t->ndim, t->shape);
     if (c) cf_cpu_copy_strided(c, t, false);
     return c;
@@ -71,29 +45,9 @@ static void batch_offsets(const batch_iter *bi, int64_t k, int64_t off[3])
     for (int o = 0; o < 3; o++) off[o] += j * bi->it.stride[o][bi->it.ndim - 1];
 }
 
-/* Whether a's batch dims and rows fold into one [batch*M, K] row-major matrix. */
-static bool folds(const cf_tensor *a)
-{
-    int nd = a->ndim;
-    if (a->stride[nd - 1] != 1 && a->shape[nd - 1] != 1) return false;
-    int64_t expect = a->stride[nd - 2] * a->shape[nd - 2];
-    for (int d = nd - 3; d >= 0; d--) {
-        if (a->shape[d] != 1 && a->stride[d] != expect) return false;
-        expect *= a->shape[d];
-    }
-    return a->stride[nd - 2] >= a->shape[nd - 1];
-}
-
-static int64_t rows_of(const cf_tensor *t)
-{
-    int64_t r = 1;
-    for (int d = 0; d < t->ndim - 1; d++) r *= t->shape[d];
-    return r;
-}
-
 /* C[batch] (beta) += A[batch] op B[batch] over the batch iterator; parallel over batches when each
  * product is small, since one GEMM per thread then beats threads inside one small GEMM. */
-static void batched(const batch_iter *bi, cf_dtype dt, const mat_ref *A, const mat_ref *B, void *C, int64_t M,
+static void batched(const batch_iter *bi, cf_dtype dt, const mm_ref *A, const mm_ref *B, void *C, int64_t M,
                     int64_t N, int64_t K, int64_t ldc, double beta, int64_t sc_ovr[3], bool serial)
 {
     size_t es = cf_dtype_size(dt);
@@ -115,11 +69,11 @@ cf_status cf_cpu_matmul_fwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *a = gemm_ready(ctx, n->in[0]), *b = gemm_ready(ctx, n->in[1]), *y = n->out;
     if (!a || !b) return cf_last_status();
     int64_t M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1], N = b->shape[b->ndim - 1];
-    mat_ref A, B;
-    gemm_view(a, &A);
-    gemm_view(b, &B);
-    if (b->ndim == 2 && folds(a)) {
-        gemm(y->dtype, false, B.trans, rows_of(a), N, K, cf_data(a), a->stride[a->ndim - 2], B.p, B.ld, 0.0, cf_data(y), N);
+    mm_ref A, B;
+    mm_view(a, &A);
+    mm_view(b, &B);
+    if (b->ndim == 2 && mm_folds(a)) {
+        gemm(y->dtype, false, B.trans, mm_rows(a), N, K, cf_data(a), a->stride[a->ndim - 2], B.p, B.ld, 0.0, cf_data(y), N);
         return CF_OK;
     }
     batch_iter bi;
@@ -129,35 +83,26 @@ cf_status cf_cpu_matmul_fwd(cf_ctx *ctx, cf_node *n)
     return CF_OK;
 }
 
-/* True when t's batch dims (all but the last two) broadcast against out's (some stride is 0). */
-static bool batch_broadcast(const cf_tensor *t, const cf_tensor *out)
-{
-    if (t->ndim != out->ndim) return true;
-    for (int d = 0; d < t->ndim - 2; d++)
-        if (t->shape[d] != out->shape[d]) return true;
-    return false;
-}
-
 cf_status cf_cpu_matmul_bwd(cf_ctx *ctx, cf_node *n)
 {
     cf_tensor *a = gemm_ready(ctx, n->in[0]), *b = gemm_ready(ctx, n->in[1]), *y = n->out, *g = y->grad;
     if (!a || !b) return cf_last_status();
     int64_t M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1], N = b->shape[b->ndim - 1];
-    mat_ref A, B, G = {cf_data(g), N, false};
-    gemm_view(a, &A);
-    gemm_view(b, &B);
-    bool fold = b->ndim == 2 && folds(a);
+    mm_ref A, B, G = {cf_data(g), N, false};
+    mm_view(a, &A);
+    mm_view(b, &B);
+    bool fold = b->ndim == 2 && mm_folds(a);
     batch_iter bi;
     batch_init(&bi, y, a, b);
 
     if (cf_needs_grad(n, 0)) {
-        bool bcast = batch_broadcast(a, y), overwrite = false;
+        bool bcast = mm_batch_broadcast(a, y), overwrite = false;
         cf_tensor *ga = bcast ? cf_grad_acc(ctx, n->in[0]) : cf_grad_slot(ctx, n->in[0], &overwrite);
         if (!ga) return cf_last_status();
         double beta = overwrite ? 0.0 : 1.0;
-        mat_ref Bt = {B.p, B.ld, !B.trans}; /* dA = G B^T */
+        mm_ref Bt = {B.p, B.ld, !B.trans}; /* dA = G B^T */
         if (fold) {
-            gemm(y->dtype, false, Bt.trans, rows_of(a), K, N, G.p, N, Bt.p, Bt.ld, beta, cf_data(ga), K);
+            gemm(y->dtype, false, Bt.trans, mm_rows(a), K, N, G.p, N, Bt.p, Bt.ld, beta, cf_data(ga), K);
         } else {
             /* ga is contiguous in a's shape: its batch offset is the batch index times M*K, broadcast
              * dims collapse onto one block, so those must accumulate serially */
@@ -184,13 +129,13 @@ cf_status cf_cpu_matmul_bwd(cf_ctx *ctx, cf_node *n)
         }
     }
     if (cf_needs_grad(n, 1)) {
-        bool bcast = batch_broadcast(b, y), overwrite = false;
+        bool bcast = mm_batch_broadcast(b, y), overwrite = false;
         cf_tensor *gbt = (bcast && !fold) ? cf_grad_acc(ctx, n->in[1]) : cf_grad_slot(ctx, n->in[1], &overwrite);
         if (!gbt) return cf_last_status();
         double beta = overwrite ? 0.0 : 1.0;
-        mat_ref At = {A.p, A.ld, !A.trans}; /* dB = A^T G */
+        mm_ref At = {A.p, A.ld, !A.trans}; /* dB = A^T G */
         if (fold) {
-            gemm(y->dtype, true, false, K, N, rows_of(a), cf_data(a), a->stride[a->ndim - 2], G.p, N, beta, cf_data(gbt), N);
+            gemm(y->dtype, true, false, K, N, mm_rows(a), cf_data(a), a->stride[a->ndim - 2], G.p, N, beta, cf_data(gbt), N);
         } else {
             cf_tensor yb = *y, ab = *a, gb_ = *gbt;
             yb.ndim -= 2, ab.ndim -= 2, gb_.ndim -= 2;
@@ -217,13 +162,11 @@ cf_status cf_cpu_matmul_bwd(cf_ctx *ctx, cf_node *n)
 
 static cf_tensor *rows_ready(cf_ctx *ctx, cf_tensor *x)
 {
-    if (x->ndim >= 2 ? folds(x) : (x->stride[0] == 1)) return x;
+    if (mm_rows_ready(x)) return x;
     cf_tensor *c = cf_empty(ctx, x->dtype, x->ndim, x->shape);
     if (c) cf_cpu_copy_strided(c, x, false);
     return c;
 }
-
-static int64_t row_stride(const cf_tensor *x) { return x->ndim >= 2 ? x->stride[x->ndim - 2] : x->shape[0]; }
 
 /* A bias (or any 1-D operand) as a contiguous vector: itself, or a copy in the arena. */
 static cf_tensor *contiguous_1d(cf_ctx *ctx, cf_tensor *t)
@@ -238,25 +181,25 @@ cf_status cf_cpu_linear_fwd(cf_ctx *ctx, cf_node *n)
 {
     cf_tensor *x = rows_ready(ctx, n->in[0]), *w = gemm_ready(ctx, n->in[1]), *y = n->out;
     if (!x || !w) return cf_last_status();
-    int64_t R = rows_of(x), in = w->shape[1], out = w->shape[0];
-    mat_ref W;
-    gemm_view(w, &W);
+    int64_t R = mm_rows(x), in = w->shape[1], out = w->shape[0];
+    mm_ref W;
+    mm_view(w, &W);
     double beta = 0.0;
     if (n->n_in == 3) {
         cf_tensor yv = *y, bv = *n->in[2];
         cf_cpu_copy_strided(&yv, &bv, false); /* broadcast the bias into every row */
         beta = 1.0;
     }
-    gemm(y->dtype, false, !W.trans, R, out, in, cf_data(x), row_stride(x), W.p, W.ld, beta, cf_data(y), out);
+    gemm(y->dtype, false, !W.trans, R, out, in, cf_data(x), mm_row_stride(x), W.p, W.ld, beta, cf_data(y), out);
     return CF_OK;
 }
 
 /* The input, weight and bias gradients of y = x w^T + b from g = dL/dy [R, out] (linear and linear_gelu). */
 static cf_status linear_grads(cf_ctx *ctx, cf_node *n, const cf_tensor *x, const cf_tensor *w, const cf_tensor *g)
 {
-    int64_t R = rows_of(x), in = w->shape[1], out = w->shape[0];
-    mat_ref W;
-    gemm_view(w, &W);
+    int64_t R = mm_rows(x), in = w->shape[1], out = w->shape[0];
+    mm_ref W;
+    mm_view(w, &W);
     bool overwrite;
     if (cf_needs_grad(n, 0)) { /* dx[R, in] = g[R, out] w[out, in] */
         cf_tensor *gx = cf_grad_slot(ctx, n->in[0], &overwrite);
@@ -266,7 +209,7 @@ static cf_status linear_grads(cf_ctx *ctx, cf_node *n, const cf_tensor *x, const
     if (cf_needs_grad(n, 1)) { /* dw[out, in] = g^T[out, R] x[R, in] */
         cf_tensor *gw = cf_grad_slot(ctx, n->in[1], &overwrite);
         if (!gw) return cf_last_status();
-        gemm(g->dtype, true, false, out, in, R, cf_data(g), out, cf_data(x), row_stride(x), overwrite ? 0.0 : 1.0,
+        gemm(g->dtype, true, false, out, in, R, cf_data(g), out, cf_data(x), mm_row_stride(x), overwrite ? 0.0 : 1.0,
              cf_data(gw), in);
     }
     if (n->n_in == 3 && cf_needs_grad(n, 2)) return cf_cpu_accum_grad(ctx, n->in[2], g);
@@ -319,12 +262,12 @@ cf_status cf_cpu_linear_gelu_fwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *x = rows_ready(ctx, n->in[0]), *w = gemm_ready(ctx, n->in[1]), *y = n->out;
     cf_tensor *b = n->n_in == 3 ? contiguous_1d(ctx, n->in[2]) : NULL;
     if (!x || !w || (n->n_in == 3 && !b)) return cf_last_status();
-    int64_t R = rows_of(x), in = w->shape[1], out = w->shape[0];
+    int64_t R = mm_rows(x), in = w->shape[1], out = w->shape[0];
     cf_tensor *pre = cf_empty(ctx, y->dtype, y->ndim, y->shape);
     if (!pre) return cf_last_status();
-    mat_ref W;
-    gemm_view(w, &W);
-    gemm(y->dtype, false, !W.trans, R, out, in, cf_data(x), row_stride(x), W.p, W.ld, 0.0, cf_data(pre), out);
+    mm_ref W;
+    mm_view(w, &W);
+    gemm(y->dtype, false, !W.trans, R, out, in, cf_data(x), mm_row_stride(x), W.p, W.ld, 0.0, cf_data(pre), out);
     if (y->dtype == CF_F32) gelu_bias_fwd_f(cf_data(pre), b ? cf_data(b) : NULL, cf_data(y), R, out);
     else gelu_bias_fwd_d(cf_data(pre), b ? cf_data(b) : NULL, cf_data(y), R, out);
     n->aux[0] = pre;
@@ -336,7 +279,7 @@ cf_status cf_cpu_linear_gelu_bwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *x = rows_ready(ctx, n->in[0]), *w = gemm_ready(ctx, n->in[1]), *g = n->out->grad, *pre = n->aux[0];
     cf_tensor *b = n->n_in == 3 ? contiguous_1d(ctx, n->in[2]) : NULL;
     if (!x || !w || (n->n_in == 3 && !b)) return cf_last_status();
-    int64_t R = rows_of(x), out = w->shape[0];
+    int64_t R = mm_rows(x), out = w->shape[0];
     /* the pre-activation's gradient, over the output's: the engine releases that after this backward, and
      * nothing else reads it (a new buffer here would be 4 MB a GPT layer that the free list never sees) */
     cf_tensor *d = g;

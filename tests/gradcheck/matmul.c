@@ -13,6 +13,13 @@ static cf_tensor *fn_matmul_t(cf_ctx *c, cf_tensor *const *x, const void *u)
     return cf_matmul(c, cf_transpose(c, x[0], -1, -2), cf_transpose(c, x[1], -1, -2));
 }
 
+/* used twice: the second backward adds into gradients the first one wrote (broadcast operands included) */
+static cf_tensor *fn_matmul_twice(cf_ctx *c, cf_tensor *const *x, const void *u)
+{
+    (void)u;
+    return cf_add(c, cf_matmul(c, x[0], x[1]), cf_matmul(c, x[0], x[1]));
+}
+
 CF_GRADCHECK(matmul)
 {
     cf_gc_check(g, "2-D", fn_matmul, NULL, 2, (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(3, 4)), cf_gc_randn(g, CF_SHAPE(4, 5))});
@@ -20,6 +27,8 @@ CF_GRADCHECK(matmul)
                 (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 3, 4)), cf_gc_randn(g, CF_SHAPE(4, 5))});
     cf_gc_check(g, "broadcast batch", fn_matmul, NULL, 2,
                 (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 1, 3, 4)), cf_gc_randn(g, CF_SHAPE(3, 4, 2))});
+    cf_gc_check(g, "broadcast batch, used twice", fn_matmul_twice, NULL, 2,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 1, 2, 3)), cf_gc_randn(g, CF_SHAPE(3, 3, 2))});
     cf_gc_check(g, "transposed views", fn_matmul_t, NULL, 2,
                 (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 4, 3)), cf_gc_randn(g, CF_SHAPE(2, 5, 4))});
     cf_gc_check(g, "vector @ matrix", fn_matmul, NULL, 2, (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(4)), cf_gc_randn(g, CF_SHAPE(4, 3))});

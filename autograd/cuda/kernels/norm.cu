@@ -5,6 +5,7 @@
 // one thread per column for the weight and bias gradients (a fixed order: no atomics). group_norm and
 // batch_norm view x as [N, C, sp]: one thread per (sample, group) row, resp. per channel, for statistics and
 // parameter gradients, one per element for batch_norm's output and input gradient.
+#include "autograd/cuda/kernels/contig.h"
 #include "autograd/cuda/kernels/launch.h"
 #include "autograd/ops/norm_attr.h"
 
@@ -87,28 +88,16 @@ static cf_dtype stat_dtype(const cf_tensor *x) { return x->dtype == CF_BF16 ? CF
 
 static cf_tensor *optional_input(const cf_node *n, int slot) { return slot > 0 ? n->in[slot] : NULL; }
 
-// t itself when contiguous (or NULL), else a contiguous copy on the device
-static cf_status contig(cf_ctx *ctx, cf_tensor *t, cf_tensor **out)
-{
-    *out = t;
-    if (!t || cf_is_contiguous(t)) return CF_OK;
-    cf_tensor *c = cf_empty(ctx, t->dtype, t->ndim, t->shape);
-    if (!c) return cf_last_status();
-    CF_TRY(cf_cuda_copy(c, t, false));
-    *out = c;
-    return CF_OK;
-}
-
 template <typename S> static S *ptr(const cf_tensor *t) { return t ? (S *)cf_data(t) : (S *)NULL; }
 
 // Contiguous x, weight and bias for forward; x's copy (if one was made) kept in aux[2] for backward
 static cf_status forward_inputs(cf_ctx *ctx, cf_node *n, cf_tensor **x, cf_tensor **w, cf_tensor **b)
 {
     const struct norm_attr *a = CF_ATTR(n, struct norm_attr);
-    CF_TRY(contig(ctx, n->in[0], x));
+    CF_TRY(cf_cuda_contig(ctx, n->in[0], x));
     n->aux[2] = *x == n->in[0] ? NULL : *x;
-    CF_TRY(contig(ctx, optional_input(n, a->iw), w));
-    return contig(ctx, optional_input(n, a->ib), b);
+    CF_TRY(cf_cuda_contig(ctx, optional_input(n, a->iw), w));
+    return cf_cuda_contig(ctx, optional_input(n, a->ib), b);
 }
 
 // The gradient buffers of x (slot: *acc tells whether to add), weight and bias (accumulated) as needed
@@ -148,7 +137,7 @@ static cf_status row_norm_bwd(const char *name, cf_ctx *ctx, cf_node *n, bool ce
     cf_tensor *gx, *gw, *gb, *w;
     bool acc = false;
     CF_TRY(norm_grads(ctx, n, &gx, &acc, &gw, &gb));
-    CF_TRY(contig(ctx, optional_input(n, CF_ATTR(n, struct norm_attr)->iw), &w));
+    CF_TRY(cf_cuda_contig(ctx, optional_input(n, CF_ATTR(n, struct norm_attr)->iw), &w));
     cf_tensor *x = n->aux[2] ? n->aux[2] : n->in[0], *g = n->out->grad, *mean = n->aux[0], *rstd = n->aux[1];
     int64_t M = cf_numel(rstd), D = M ? cf_numel(x) / M : 0;
     CF_FLOAT_SWITCH(name, x->dtype, {
@@ -279,7 +268,7 @@ extern "C" cf_status cf_cuda_group_norm_bwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *gx, *gw, *gb, *w;
     bool acc = false;
     CF_TRY(norm_grads(ctx, n, &gx, &acc, &gw, &gb));
-    CF_TRY(contig(ctx, optional_input(n, a->iw), &w));
+    CF_TRY(cf_cuda_contig(ctx, optional_input(n, a->iw), &w));
     cf_tensor *x = n->aux[2] ? n->aux[2] : n->in[0], *g = n->out->grad, *mean = n->aux[0], *rstd = n->aux[1];
     int64_t N, C, sp, G = a->groups;
     ncs(x, &N, &C, &sp);
@@ -392,7 +381,7 @@ extern "C" cf_status cf_cuda_batch_norm_bwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *gx, *gw, *gb, *w;
     bool acc = false;
     CF_TRY(norm_grads(ctx, n, &gx, &acc, &gw, &gb));
-    CF_TRY(contig(ctx, optional_input(n, a->iw), &w));
+    CF_TRY(cf_cuda_contig(ctx, optional_input(n, a->iw), &w));
     cf_tensor *x = n->aux[2] ? n->aux[2] : n->in[0], *g = n->out->grad, *mean = n->aux[0], *rstd = n->aux[1];
     int64_t N, C, sp;
     ncs(x, &N, &C, &sp);
