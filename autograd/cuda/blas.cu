@@ -18,6 +18,7 @@
 extern "C" {
 #include "autograd/cpu/cpu.h"
 }
+#include <stdlib.h>
 #else
 #error "autograd/cuda/blas.cu is built by nvcc (CF_CUDA) or by the host C++ compiler with CF_CUDA_EMU"
 #endif
@@ -109,7 +110,12 @@ static cf_status run(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_
     if (!h) return cf_last_status();
     cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasStatus_t s;
-    if (dt == CF_F32) {
+    if (dt == CF_BF16) { // bf16 operands and result, f32 accumulation (tensor cores where the card has them)
+        float al = (float)alpha, be = (float)beta;
+        s = cublasGemmStridedBatchedEx(h, ob, oa, (int)N, (int)M, (int)K, &al, B, CUDA_R_16BF, (int)ldb, sB, A,
+                                       CUDA_R_16BF, (int)lda, sA, &be, C, CUDA_R_16BF, (int)ldc, sC, (int)batch,
+                                       CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    } else if (dt == CF_F32) {
         float al = (float)alpha, be = (float)beta;
         s = cublasSgemmStridedBatched(h, ob, oa, (int)N, (int)M, (int)K, &al, (const float *)B, (int)ldb, sB,
                                       (const float *)A, (int)lda, sA, &be, (float *)C, (int)ldc, sC, (int)batch);
@@ -128,6 +134,37 @@ static cf_status run(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_
 
 extern "C" void cf_cuda_blas_shutdown(void) {}
 
+// Elements a [rows, cols] matrix with leading dim ld spans.
+static int64_t extent(int64_t rows, int64_t cols, int64_t ld) { return rows > 0 && cols > 0 ? (rows - 1) * ld + cols : 0; }
+
+static float *widen(const void *src, int64_t n)
+{
+    float *f = (float *)malloc((size_t)(n > 0 ? n : 1) * sizeof *f);
+    const uint16_t *h = (const uint16_t *)src;
+    for (int64_t i = 0; f && i < n; i++) f[i] = cf_bf16_to_f32(h[i]);
+    return f;
+}
+
+// One bf16 product as cuBLAS computes it: bf16 operands read as f32, f32 accumulation, the result rounded
+// once to bf16 (beta's term included before the rounding).
+static cf_status gemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const void *A, int64_t lda,
+                           const void *B, int64_t ldb, double beta, void *C, int64_t ldc)
+{
+    int64_t na = extent(ta ? K : M, ta ? M : K, lda), nb = extent(tb ? N : K, tb ? K : N, ldb), nc = extent(M, N, ldc);
+    float *a = widen(A, na), *b = widen(B, nb), *c = beta != 0 ? widen(C, nc) : (float *)calloc((size_t)nc, sizeof(float));
+    cf_status st = CF_OK;
+    if (!a || !b || !c) {
+        st = cf_set_error(CF_ERR_OOM, "cuda gemm (bf16, emulated): out of memory");
+    } else {
+        cf_cpu_gemm(CF_F32, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+        uint16_t *out = (uint16_t *)C;
+        for (int64_t r = 0; r < M; r++)
+            for (int64_t j = 0; j < N; j++) out[r * ldc + j] = cf_f32_to_bf16(c[r * ldc + j]);
+    }
+    free(a), free(b), free(c);
+    return st;
+}
+
 static cf_status run(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const void *A,
                      int64_t lda, int64_t sA, const void *B, int64_t ldb, int64_t sB, double beta, void *C, int64_t ldc,
                      int64_t sC, int64_t batch)
@@ -139,12 +176,16 @@ static cf_status run(cf_dtype dt, bool ta, bool tb, int64_t M, int64_t N, int64_
         if (!cf_emu::emu_is_device_pointer(ptrs[i]))
             return cf_set_error(CF_ERR_DEVICE, "cuda gemm: operand %c (%p) is not device memory", "ABC"[i], ptrs[i]);
     size_t es = cf_dtype_size(dt);
+    cf_status st = CF_OK;
     cf_emu::emu_device_access(true);
-    for (int64_t i = 0; i < batch; i++)
-        cf_cpu_gemm(dt, ta, tb, M, N, K, alpha, (const char *)A + (size_t)(i * sA) * es, lda,
-                    (const char *)B + (size_t)(i * sB) * es, ldb, beta, (char *)C + (size_t)(i * sC) * es, ldc);
+    for (int64_t i = 0; i < batch && st == CF_OK; i++) {
+        const char *a = (const char *)A + (size_t)(i * sA) * es, *b = (const char *)B + (size_t)(i * sB) * es;
+        char *c = (char *)C + (size_t)(i * sC) * es;
+        if (dt == CF_BF16) st = gemm_bf16(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+        else cf_cpu_gemm(dt, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
     cf_emu::emu_device_access(false);
-    return CF_OK;
+    return st;
 }
 
 #endif
@@ -153,7 +194,7 @@ extern "C" cf_status cf_cuda_gemm_batched(cf_dtype dt, bool ta, bool tb, int64_t
                                           const void *A, int64_t lda, int64_t sA, const void *B, int64_t ldb,
                                           int64_t sB, double beta, void *C, int64_t ldc, int64_t sC, int64_t batch)
 {
-    if (dt != CF_F32 && dt != CF_F64)
+    if (dt != CF_F32 && dt != CF_F64 && dt != CF_BF16)
         return cf_set_error(CF_ERR_DTYPE, "cuda gemm: no GEMM for %s tensors", cf_dtype_name(dt));
     if (M <= 0 || N <= 0 || batch <= 0) return CF_OK;
     CF_TRY(check_args(ta, tb, M, N, K, lda, ldb, ldc, batch));

@@ -8,7 +8,8 @@
  * op(A) is A, stored [M, K] with lda >= K, or (ta) A^T with A stored [K, M] and lda >= M; likewise B
  * ([K, N], ldb >= N, or tb: [N, K], ldb >= K); C is [M, N] with ldc >= N. Leading dims are in elements,
  * at least 1. With beta 0, C is written without being read (NaN in C does not leak in); K == 0 gives
- * C = beta C. Only f32 and f64; the call is queued on cformer's stream after the kernels before it
+ * C = beta C. f32, f64 and bf16 (bf16 operands and result, f32 accumulation: cublasGemmEx with
+ * CUBLAS_COMPUTE_32F on a device; widened to f32 and rounded once under the emulator); the call is queued on cformer's stream after the kernels before it
  * (the default stream, where every kernel of the backend runs) and, like a kernel, not waited for.
  *
  * The strided-batched form runs `batch` such products, the i-th on A + i sA, B + i sB, C + i sC (element

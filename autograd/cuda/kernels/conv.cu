@@ -31,7 +31,8 @@ template <typename S> __global__ void im2col(cgeom g, const S *img, S *cols, int
         int64_t ow = l % g.OW, oh = (l / g.OW) % g.OH, ot = l / (g.OW * g.OH);
         int64_t it = ot * g.st - g.pt + kt * g.dt, ih = oh * g.sh - g.ph + kh * g.dh, iw = ow * g.sw - g.pw + kw * g.dw;
         bool in = it >= 0 && it < g.IT && ih >= 0 && ih < g.IH && iw >= 0 && iw < g.IW;
-        cols[i] = in ? img[(n * g.IC + c) * g.plane + (it * g.IH + ih) * g.IW + iw] : (S)0;
+        if (in) cols[i] = img[(n * g.IC + c) * g.plane + (it * g.IH + ih) * g.IW + iw];
+        else cf_st(cols + i, (cf_acc_t<S>)0);
     }
 }
 
@@ -192,7 +193,7 @@ static void *at(const void *p, int64_t elems, cf_dtype dt) { return (char *)p + 
 static cf_status run_im2col(const cgeom *g, cf_dtype dt, const void *img, void *cols, int64_t nc)
 {
     int64_t n = nc * g->IC * g->KT * g->KH * g->KW * g->L;
-    CF_FLOAT_SWITCH_NO_BF16("im2col", dt, CF_KERNEL_RUN("im2col", n, im2col<S>, *g, (const S *)img, (S *)cols, nc));
+    CF_FLOAT_SWITCH("im2col", dt, CF_KERNEL_RUN("im2col", n, im2col<S>, *g, (const S *)img, (S *)cols, nc));
     return CF_OK;
 }
 
@@ -245,7 +246,7 @@ static cf_status fold_pass(cf_ctx *ctx, const cgeom *g, cf_dtype dt, const void 
                                         0, at(colside, (n0 * g->OC + gi * g->OCg) * g->L, dt), g->L, g->OC * g->L,
                                         beta, at(c, gi * g->K * g->L, dt), g->L, cs, nc));
         if (!g->unit)
-            CF_FLOAT_SWITCH_NO_BF16("col2im", dt,
+            CF_FLOAT_SWITCH("col2im", dt,
                             CF_KERNEL_RUN("col2im", nc * g->IC * g->plane, col2im<S>, *g, (const S *)cols, (S *)dst,
                                           nc, accumulate));
     }
@@ -263,7 +264,7 @@ static cf_status operands(cf_ctx *ctx, cf_node *n, cf_tensor **x, cf_tensor **w,
 static cf_status add_bias(const char *name, cf_tensor *y, const cf_tensor *b, int64_t N, int64_t C, int64_t L)
 {
     if (!b) return CF_OK;
-    CF_FLOAT_SWITCH_NO_BF16(name, y->dtype,
+    CF_FLOAT_SWITCH(name, y->dtype,
                     CF_KERNEL_RUN(name, N * C * L, bias_add<S>, (S *)cf_data(y), (const S *)cf_data(b), N, C, L));
     return CF_OK;
 }
@@ -274,7 +275,7 @@ static cf_status grad_bias(cf_ctx *ctx, cf_node *n, int64_t N, int64_t C, int64_
     bool overwrite = false;
     cf_tensor *gb = cf_grad_slot(ctx, n->in[2], &overwrite), *dy = n->out->grad;
     if (!gb) return cf_last_status();
-    CF_FLOAT_SWITCH_NO_BF16("conv bias backward", dy->dtype,
+    CF_FLOAT_SWITCH("conv bias backward", dy->dtype,
                     CF_KERNEL_RUN_GRID("conv bias backward", blocks_for_sums(C), SUM_THREADS, bias_grad<S>,
                                        (const S *)cf_data(dy), (S *)cf_data(gb), N, C, L, !overwrite));
     return CF_OK;
@@ -308,7 +309,7 @@ static cf_status conv_fwd_body(cf_ctx *ctx, cf_node *n)
     const char *name = cf_op_name(n->op);
     CF_TRY(operands(ctx, n, &x, &w, &b));
     if (depthwise(n, &g)) {
-        CF_FLOAT_SWITCH_NO_BF16(name, y->dtype,
+        CF_FLOAT_SWITCH(name, y->dtype,
                         CF_KERNEL_RUN(name, g.N * g.OC * g.L, dw_fwd<S>, g, (const S *)cf_data(x),
                                       (const S *)cf_data(w), b ? (const S *)cf_data(b) : (const S *)NULL,
                                       (S *)cf_data(y)));
@@ -326,7 +327,7 @@ static cf_status conv_bwd_body(cf_ctx *ctx, cf_node *n, const grads &gr)
     CF_TRY(operands(ctx, n, &x, &w, NULL));
     if (depthwise(n, &g)) {
         const char *name = cf_op_name(n->op);
-        CF_FLOAT_SWITCH_NO_BF16(name, dy->dtype, {
+        CF_FLOAT_SWITCH(name, dy->dtype, {
             if (gr.x)
                 CF_KERNEL_RUN(name, g.N * g.IC * g.plane, dw_bwd_x<S>, g, (const S *)cf_data(dy),
                               (const S *)cf_data(w), (S *)cf_data(gr.x), !gr.x_new);

@@ -244,7 +244,7 @@ static cf_status linear_fwd(cf_ctx *ctx, cf_node *n, bool gelu)
     if (gelu) n->aux[0] = pre;
     if (!b && !gelu) return CF_OK;
     int64_t bs = b ? b->stride[0] : 0;
-    CF_FLOAT_SWITCH_NO_BF16(cf_op_name(n->op), y->dtype,
+    CF_FLOAT_SWITCH(cf_op_name(n->op), y->dtype,
                     CF_KERNEL_RUN(cf_op_name(n->op), R * out, bias_act<S>, (const S *)cf_data(pre),
                                   b ? (const S *)cf_data(b) : (const S *)NULL, bs, (S *)cf_data(y), R, out, gelu));
     return CF_OK;
@@ -263,7 +263,7 @@ static cf_status bias_act_grad(cf_ctx *ctx, cf_node *n, cf_tensor *g, cf_tensor 
     void *part = gb ? cf_device_scratch(ctx, (size_t)(slabs * out) * cf_dtype_size(g->dtype)) : NULL;
     if (gb && !part) return cf_last_status();
     dim3 grid((unsigned)(tiles < CF_MAX_BLOCKS ? (tiles > 0 ? tiles : 1) : CF_MAX_BLOCKS), (unsigned)slabs);
-    CF_FLOAT_SWITCH_NO_BF16(name, g->dtype, {
+    CF_FLOAT_SWITCH(name, g->dtype, {
         CF_KERNEL_RUN_GRID(name, grid, dim3(COL_TILE, ROW_LANES), bias_grad_slabs<S>, (S *)cf_data(g),
                            pre ? (const S *)cf_data(pre) : (const S *)NULL, b ? (const S *)cf_data(b) : (const S *)NULL,
                            bs, (S *)part, R, out, rows_per, gelu);
