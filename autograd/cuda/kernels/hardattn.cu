@@ -40,11 +40,15 @@ template <typename T> __device__ __forceinline__ typename tks_key<T>::U value_ke
     return (u & sign) ? ~u : (u | sign);
 }
 
-// The key of the stored element *p
-template <typename S> __device__ __forceinline__ typename tks_key<S>::U ordered_key(const S *p) { return value_key(*p); }
+// The key of the stored element *p. A bf16 value is the upper half of its f32, so the lower 16 bits of the f32
+// key are the same for every value (all 0 or all 1 by sign, all 1 for NaN) and the upper 16 keep the order.
+template <typename S> __device__ __forceinline__ typename tks_key<S>::U ordered_key(const S *p)
+{
+    return value_key(*p);
+}
 template <> __device__ __forceinline__ uint16_t ordered_key<__nv_bfloat16>(const __nv_bfloat16 *p)
 {
-    return (uint16_t)(value_key(cf_ld(p)) >> 16); // bf16 is the upper half of its f32: the lower 16 key bits are constant
+    return (uint16_t)(value_key(cf_ld(p)) >> 16);
 }
 
 // the start of thread i's chunk of a row: [lo(i), lo(i + 1)) for chunks of c elements
