@@ -1,7 +1,8 @@
 /* The attention kernels on both backends beyond what the gradient-check cases reach, through the cross-backend
  * comparison (autograd/gradcheck.h, parity mode: NaN-poisoned device arena, outputs and input gradients within
- * the dtype's tolerance, f64 then f32):
- *  - sdpa on shapes of 2 to 5 query and key tiles (f32 and f64 tiles differ) (its gradient-check cases stay below one tile), where the
+ * the dtype's tolerance, f64, f32, then bf16 inputs against f32 on the same rounded values):
+ *  - sdpa on shapes of 2 to 5 query and key tiles (f64 tiles differ from f32's, bf16 computes in f32 tiles) (its
+ *    gradient-check cases stay below one tile), where the
  *    kernels skip hidden tiles, take the fully-visible fast path, carry the online softmax across key tiles
  *    and accumulate dK/dV over several query tiles and grouped query heads;
  *  - topk_softmax on rows longer than a block's threads, with many ties (kept in index order) and -0 == +0. */
@@ -88,6 +89,7 @@ int main(void)
     if (!cpu || !dev) TEST_MAIN_END();
     cf_gc *g = cf_gc_new(cpu, CF_OP_sdpa, false);
     cf_gc_set_parity(g, dev);
+    cf_gc_set_parity_bf16(g, true);
 
     big_case s = {0};
     run(g, "no mask, 2 x 2 tiles", s, 1, 2, 2, 100, 100);
@@ -108,6 +110,7 @@ int main(void)
 
     g = cf_gc_new(cpu, CF_OP_topk_softmax, false);
     cf_gc_set_parity(g, dev);
+    cf_gc_set_parity_bf16(g, true);
     run_topk(g, "k 37 of 300, ties", 3, 300, 37);
     run_topk(g, "k 150 of 300: the k-th largest is 0, both signs tie", 2, 300, 150);
     run_topk(g, "k 1 of 257, ties", 2, 257, 1);

@@ -4,11 +4,14 @@
  *    error text (the op, the bad value and its position, the valid range), never a fault; a valid index right
  *    after gives the CPU's values;
  *  - a long index (3000 ids, sorted by target over 4096 keys): the sort's global-memory steps, which the
- *    parity cases' short indices never reach, through embedding's backward against the CPU's.
+ *    parity cases' short indices never reach, through embedding's backward against the CPU's;
+ *  - sort and topk of bf16 rows of 1500 (the global-memory bitonic path, f32 sort buffers) against the CPU in
+ *    f32 on the same values: equal values and indices, ties in index order, -0 == +0, NaN the largest.
  * Without a CUDA backend (or device) the test reports SKIP. */
 #include "autograd/cf_node.h"
 #include "autograd/cformer.h"
 #include "autograd/ops/memlayer.h"
+#include "autograd/ops/sort.h"
 #define CHECK_SHOW_LAST_ERROR
 #include "tests/check.h"
 
@@ -96,6 +99,42 @@ static void long_index(cf_ctx *cpu, cf_ctx *dev)
     CHECK(scale > 1 && worst <= 1e-12 * scale, "long index: cuda differs from cpu by %g (scale %g)", worst, scale);
 }
 
+/* a and b equal element for element (NaN equal to NaN, -0 told from +0) */
+static bool same_values(const cf_tensor *a, const cf_tensor *b)
+{
+    if (cf_numel(a) != cf_numel(b)) return false;
+    for (int64_t i = 0; i < cf_numel(a); i++) {
+        double x = cf_get_flat(a, i), y = cf_get_flat(b, i);
+        if (!(x == y && signbit(x) == signbit(y)) && !(isnan(x) && isnan(y))) return false;
+    }
+    return true;
+}
+
+/* sort (descending) and unsorted topk of bf16 [2, 1500] on the device, f32 of the same values on the CPU */
+static void long_sort_bf16(cf_ctx *cpu, cf_ctx *dev)
+{
+    const int64_t R = 2, L = 1500, K = 700;
+    cf_tensor *xb = cf_empty(cpu, CF_BF16, 2, (int64_t[]){R, L}), *xf = cf_empty(cpu, CF_F32, 2, (int64_t[]){R, L});
+    for (int64_t i = 0; i < R * L; i++) {
+        int64_t h = (i * 2654435761u) % 101;
+        double v = h == 0 ? NAN : h == 1 ? ((i & 1) ? -0.0 : 0.0) : 0.37 * (double)(h - 50); // rounded to bf16
+        cf_set_flat(xb, i, v);
+        cf_set_flat(xf, i, cf_get_flat(xb, i));
+    }
+    cf_tensor *xd = cf_tensor_to(dev, xb, CF_CUDA);
+    for (int t = 0; t < 2; t++) {
+        const char *name = t ? "topk (unsorted)" : "sort";
+        cf_tensor *iw = NULL, *ig = NULL;
+        cf_tensor *want = t ? cf_topk(cpu, xf, K, 1, true, false, &iw) : cf_sort(cpu, xf, 1, true, &iw);
+        cf_tensor *got = t ? cf_topk(dev, xd, K, 1, true, false, &ig) : cf_sort(dev, xd, 1, true, &ig);
+        CHECK(want && got && iw && ig, "bf16 %s: both backends run", name);
+        if (!want || !got || !iw || !ig) return;
+        CHECK(got->dtype == CF_BF16, "bf16 %s: output dtype %s", name, cf_dtype_name(got->dtype));
+        CHECK(same_values(want, cf_tensor_to(cpu, got, CF_CPU)), "bf16 %s: values differ from the cpu's", name);
+        CHECK(same_values(iw, cf_tensor_to(cpu, ig, CF_CPU)), "bf16 %s: indices differ from the cpu's", name);
+    }
+}
+
 int main(void)
 {
     if (!cf_backend_table(CF_CUDA) || !cf_backend_for(CF_CUDA)) {
@@ -125,6 +164,7 @@ int main(void)
         cf_step_reset(cpu), cf_step_reset(dev);
     }
     long_index(cpu, dev);
+    long_sort_bf16(cpu, dev);
     cf_ctx_free(dev);
     cf_ctx_free(cpu);
     TEST_MAIN_END();

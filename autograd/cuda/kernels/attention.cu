@@ -17,7 +17,9 @@
 //    Philox (autograd/cuda/philox.h); the row sum l is taken before dropout, as on the CPU.
 // Tiles are sized per kernel so that its shared memory fits the 48 KiB every device grants without opt-in
 // (64 x 64 for small heads, halving for large D or f64); K and V rows are padded by one element in shared
-// memory so threads walking keys do not hit one bank. f32 storage computes in f32, f64 in f64.
+// memory so threads walking keys do not hit one bank. f32 storage computes in f32, f64 in f64, bf16 storage
+// (__nv_bfloat16) in f32: its tiles, accumulators, the saved logsumexp and delta are f32 (cf_acc_t), the
+// tensors are read and written through cf_ld / cf_st, and the tiles are sized for f32 shared memory.
 #include "autograd/cuda/kernels/launch.h"
 #include "autograd/cuda/philox.h"
 #include "autograd/ops/attention.h"
@@ -94,10 +96,12 @@ template <typename T> __device__ __forceinline__ T drop_mul(const sdpa_geom &g, 
 
 // One score: scale q_i . k_j + bias, or -inf where a mask hides (i, j). q row r at sm[oq + r ldq], k row c
 // at sm[ok + c ldk].
-template <typename T, typename SM>
-__device__ __forceinline__ T score(const sdpa_geom &g, SM &sm, int64_t oq, int64_t ldq, int64_t ok, int64_t ldk,
-                                   int64_t b, int64_t h, int64_t i0, int64_t r, int64_t j0, int64_t c, int kind)
+template <typename S, typename SM>
+__device__ __forceinline__ cf_acc_t<S> score(const sdpa_geom &g, SM &sm, int64_t oq, int64_t ldq, int64_t ok,
+                                             int64_t ldk, int64_t b, int64_t h, int64_t i0, int64_t r, int64_t j0,
+                                             int64_t c, int kind)
 {
+    typedef cf_acc_t<S> T;
     int64_t i = i0 + r, j = j0 + c;
     if (kind == TILE_PARTIAL) {
         int64_t lo, hi;
@@ -109,19 +113,19 @@ __device__ __forceinline__ T score(const sdpa_geom &g, SM &sm, int64_t oq, int64
     T s = 0;
     for (int64_t d = 0; d < g.D; d++) s += (T)sm[oq + r * ldq + d] * (T)sm[ok + c * ldk + d];
     s *= (T)g.scale;
-    if (g.bias) s += ((const T *)g.bias)[b * g.bs[0] + h * g.bs[1] + i * g.bs[2] + j * g.bs[3]];
+    if (g.bias) s += cf_ld((const S *)g.bias + (b * g.bs[0] + h * g.bs[1] + i * g.bs[2] + j * g.bs[3]));
     return s;
 }
 
-// Copies rows [t0, t0+n) of head (b, h) of x (strides xs) into sm[o + r ld + d], d < D (coalesced in d
-// when x's rows are contiguous).
-template <typename T, typename SM>
-__device__ __forceinline__ void load_rows(SM &sm, int64_t o, int64_t ld, const T *x, const int64_t *xs, int64_t b,
+// Copies rows [t0, t0+n) of head (b, h) of x (strides xs) into sm[o + r ld + d], d < D, in the arithmetic
+// type (coalesced in d when x's rows are contiguous).
+template <typename S, typename SM>
+__device__ __forceinline__ void load_rows(SM &sm, int64_t o, int64_t ld, const S *x, const int64_t *xs, int64_t b,
                                           int64_t h, int64_t t0, int64_t n, int64_t D)
 {
     for (int64_t e = threadIdx.x; e < n * D; e += blockDim.x) {
         int64_t r = e / D, d = e % D;
-        sm[o + r * ld + d] = x[b * xs[0] + h * xs[1] + (t0 + r) * xs[2] + d * xs[3]];
+        sm[o + r * ld + d] = cf_ld(x + (b * xs[0] + h * xs[1] + (t0 + r) * xs[2] + d * xs[3]));
     }
 }
 
@@ -138,15 +142,15 @@ __device__ __forceinline__ void key_tiles(const sdpa_geom &g, int64_t i0, int64_
 // Key tile kb (keys *j0 .. *j0 + *nc) as rows [i0, i0+nr) see it: its tile_kind, and unless it is hidden,
 // its K and V rows of kv head (b, kvh) loaded into sm[oK + c (D+1) + d] and sm[oV + c (Dv+1) + d]. Block-uniform,
 // so a hidden tile is skipped by every thread together. The caller synchronises before reading the rows.
-template <typename T, typename SM>
+template <typename S, typename SM>
 __device__ __forceinline__ int load_kv_tile(const sdpa_geom &g, SM &sm, int64_t oK, int64_t oV, int64_t b, int64_t kvh,
                                             int64_t i0, int64_t nr, int64_t kb, int64_t *j0, int64_t *nc)
 {
     *j0 = kb * g.BK, *nc = sd_min(g.BK, g.Tk - *j0);
     int kind = tile_kind(g, i0, nr, *j0, *nc);
     if (kind != TILE_EMPTY) {
-        load_rows(sm, oK, g.D + 1, (const T *)g.k, g.ks, b, kvh, *j0, *nc, g.D);
-        load_rows(sm, oV, g.Dv + 1, (const T *)g.v, g.vs, b, kvh, *j0, *nc, g.Dv);
+        load_rows(sm, oK, g.D + 1, (const S *)g.k, g.ks, b, kvh, *j0, *nc, g.D);
+        load_rows(sm, oV, g.Dv + 1, (const S *)g.v, g.vs, b, kvh, *j0, *nc, g.Dv);
     }
     return kind;
 }
@@ -168,15 +172,17 @@ template <typename T> __device__ __forceinline__ T warp_sum(T v)
 
 // ---- forward ----
 
-// shared memory of the forward kernel, in elements: Q [BQ, D], K [BK, D+1], V [BK, Dv+1], S [BQ, BK],
+// shared memory of the forward kernel, in arithmetic-type elements: Q [BQ, D], K [BK, D+1], V [BK, Dv+1], S [BQ, BK],
 // O [BQ, Dv], m, l, alpha [BQ]
 static int64_t fwd_smem(int64_t BQ, int64_t BK, int64_t D, int64_t Dv)
 {
     return BQ * D + BK * (D + 1) + BK * (Dv + 1) + BQ * BK + BQ * Dv + 3 * BQ;
 }
 
-template <typename T> __global__ void __launch_bounds__(SDPA_THREADS) sdpa_fwd_kernel(sdpa_geom g, T *out, T *lse)
+template <typename S>
+__global__ void __launch_bounds__(SDPA_THREADS) sdpa_fwd_kernel(sdpa_geom g, S *out, cf_acc_t<S> *lse)
 {
+    typedef cf_acc_t<S> T;
     CF_DYNAMIC_SHARED(T, sm);
     const int64_t BQ = g.BQ, BK = g.BK, D = g.D, Dv = g.Dv, BH = g.B * g.H;
     const int64_t oQ = 0, oK = oQ + BQ * D, oV = oK + BK * (D + 1), oS = oV + BK * (Dv + 1), oO = oS + BQ * BK,
@@ -186,7 +192,7 @@ template <typename T> __global__ void __launch_bounds__(SDPA_THREADS) sdpa_fwd_k
     const int64_t i0 = qb * BQ, nr = sd_min(BQ, g.Tq - i0), kvh = h / g.G;
     const int tid = threadIdx.x, nt = blockDim.x, lane = tid % 32, warp = tid / 32, nw = nt / 32;
 
-    load_rows(sm, oQ, D, (const T *)g.q, g.qs, b, h, i0, nr, D);
+    load_rows(sm, oQ, D, (const S *)g.q, g.qs, b, h, i0, nr, D);
     for (int64_t e = tid; e < nr * Dv; e += nt) sm[oO + e] = (T)0;
     for (int64_t r = tid; r < nr; r += nt) sm[oM + r] = (T)-INFINITY, sm[oL + r] = (T)0;
     __syncthreads();
@@ -195,12 +201,12 @@ template <typename T> __global__ void __launch_bounds__(SDPA_THREADS) sdpa_fwd_k
     key_tiles(g, i0, nr, &kb0, &kb1);
     for (int64_t kb = kb0; kb < kb1; kb++) {
         int64_t j0, nc;
-        int kind = load_kv_tile<T>(g, sm, oK, oV, b, kvh, i0, nr, kb, &j0, &nc);
+        int kind = load_kv_tile<S>(g, sm, oK, oV, b, kvh, i0, nr, kb, &j0, &nc);
         if (kind == TILE_EMPTY) continue;
         __syncthreads();
         for (int64_t e = tid; e < nr * nc; e += nt) {
             int64_t r = e / nc, c = e % nc;
-            sm[oS + r * BK + c] = score<T>(g, sm, oQ, D, oK, D + 1, b, h, i0, r, j0, c, kind);
+            sm[oS + r * BK + c] = score<S>(g, sm, oQ, D, oK, D + 1, b, h, i0, r, j0, c, kind);
         }
         __syncthreads();
         // online softmax, one warp per row: m, l and alpha are touched by lane 0 only
@@ -238,10 +244,10 @@ template <typename T> __global__ void __launch_bounds__(SDPA_THREADS) sdpa_fwd_k
         }
         __syncthreads();
     }
-    T *O = out + (bh * g.Tq + i0) * Dv;
+    S *O = out + (bh * g.Tq + i0) * Dv;
     for (int64_t e = tid; e < nr * Dv; e += nt) {
         T l = sm[oL + e / Dv];
-        O[e] = l > 0 ? (T)sm[oO + e] * ((T)1 / l) : (T)0;
+        cf_st(O + e, l > 0 ? (T)sm[oO + e] * ((T)1 / l) : (T)0);
     }
     for (int64_t r = tid; r < nr; r += nt) {
         T l = sm[oL + r];
@@ -253,12 +259,13 @@ template <typename T> __global__ void __launch_bounds__(SDPA_THREADS) sdpa_fwd_k
 // ---- backward ----
 
 // delta[row] = sum_d dO[row, d] O[row, d]
-template <typename T> __global__ void sdpa_delta_kernel(const T *dout, const T *out, T *delta, int64_t rows, int64_t Dv)
+template <typename S>
+__global__ void sdpa_delta_kernel(const S *dout, const S *out, cf_acc_t<S> *delta, int64_t rows, int64_t Dv)
 {
     CF_GRID_STRIDE(r, rows)
     {
-        T s = 0;
-        for (int64_t d = 0; d < Dv; d++) s += dout[r * Dv + d] * out[r * Dv + d];
+        cf_acc_t<S> s = 0;
+        for (int64_t d = 0; d < Dv; d++) s += cf_ld(dout + r * Dv + d) * cf_ld(out + r * Dv + d);
         delta[r] = s;
     }
 }
@@ -271,12 +278,14 @@ static int64_t bwd_q_smem(int64_t BQ, int64_t BK, int64_t D, int64_t Dv)
 }
 
 // p = exp(s - lse) and the dropout multiplier of (r, c); ds = p (dP mul - delta) with dP = dO_r . V_c
-template <typename T, typename SM>
+template <typename S, typename SM>
 __device__ __forceinline__ void prob_and_ds(const sdpa_geom &g, SM &sm, int64_t oQ, int64_t ldq, int64_t oK, int64_t oV,
                                             int64_t odO, int64_t oLse, int64_t oDel, int64_t b, int64_t h,
-                                            int64_t i0, int64_t r, int64_t j0, int64_t c, int kind, T *pm, T *ds)
+                                            int64_t i0, int64_t r, int64_t j0, int64_t c, int kind, cf_acc_t<S> *pm,
+                                            cf_acc_t<S> *ds)
 {
-    T s = score<T>(g, sm, oQ, ldq, oK, g.D + 1, b, h, i0, r, j0, c, kind);
+    typedef cf_acc_t<S> T;
+    T s = score<S>(g, sm, oQ, ldq, oK, g.D + 1, b, h, i0, r, j0, c, kind);
     T p = exp(s - (T)sm[oLse + r]), mul = drop_mul<T>(g, b, h, i0 + r, j0 + c), dp = 0;
     for (int64_t d = 0; d < g.Dv; d++) dp += (T)sm[odO + r * g.Dv + d] * (T)sm[oV + c * (g.Dv + 1) + d];
     *pm = p * mul;
@@ -284,23 +293,24 @@ __device__ __forceinline__ void prob_and_ds(const sdpa_geom &g, SM &sm, int64_t 
 }
 
 // Loads the rows' dO, lse and delta of head (b, h) from row i0 (dO, lse, delta contiguous)
-template <typename T, typename SM>
+template <typename S, typename SM>
 __device__ __forceinline__ void load_row_grads(const sdpa_geom &g, SM &sm, int64_t odO, int64_t oLse, int64_t oDel,
-                                               const T *dout, const T *lse, const T *delta, int64_t b, int64_t h,
-                                               int64_t i0, int64_t nr)
+                                               const S *dout, const cf_acc_t<S> *lse, const cf_acc_t<S> *delta,
+                                               int64_t b, int64_t h, int64_t i0, int64_t nr)
 {
     int64_t row0 = (b * g.H + h) * g.Tq + i0;
-    for (int64_t e = threadIdx.x; e < nr * g.Dv; e += blockDim.x) sm[odO + e] = dout[row0 * g.Dv + e];
+    for (int64_t e = threadIdx.x; e < nr * g.Dv; e += blockDim.x) sm[odO + e] = cf_ld(dout + row0 * g.Dv + e);
     for (int64_t r = threadIdx.x; r < nr; r += blockDim.x) sm[oLse + r] = lse[row0 + r], sm[oDel + r] = delta[row0 + r];
 }
 
 // One block per (b, h, query tile): dQ += scale dS K over the visible key tiles; dS also goes to dbias
 // (strides dbs over [B, H, Tq, Tk], each element owned by this block) when that is not NULL.
-template <typename T>
+template <typename S>
 __global__ void __launch_bounds__(SDPA_THREADS)
-    sdpa_bwd_q_kernel(sdpa_geom g, const T *dout, const T *lse, const T *delta, T *dq, T *dbias, int64_t dbs0,
-                      int64_t dbs1, int64_t dbs2, int64_t dbs3)
+    sdpa_bwd_q_kernel(sdpa_geom g, const S *dout, const cf_acc_t<S> *lse, const cf_acc_t<S> *delta, S *dq, S *dbias,
+                      int64_t dbs0, int64_t dbs1, int64_t dbs2, int64_t dbs3)
 {
+    typedef cf_acc_t<S> T;
     CF_DYNAMIC_SHARED(T, sm);
     const int64_t BQ = g.BQ, BK = g.BK, D = g.D, Dv = g.Dv, BH = g.B * g.H;
     const int64_t oQ = 0, odO = oQ + BQ * D, oK = odO + BQ * Dv, oV = oK + BK * (D + 1), odS = oV + BK * (Dv + 1),
@@ -309,7 +319,7 @@ __global__ void __launch_bounds__(SDPA_THREADS)
     const int64_t i0 = qb * BQ, nr = sd_min(BQ, g.Tq - i0), kvh = h / g.G;
     const int tid = threadIdx.x, nt = blockDim.x;
 
-    load_rows(sm, oQ, D, (const T *)g.q, g.qs, b, h, i0, nr, D);
+    load_rows(sm, oQ, D, (const S *)g.q, g.qs, b, h, i0, nr, D);
     load_row_grads(g, sm, odO, oLse, oDel, dout, lse, delta, b, h, i0, nr);
     for (int64_t e = tid; e < nr * D; e += nt) sm[odQ + e] = (T)0;
     __syncthreads();
@@ -317,15 +327,18 @@ __global__ void __launch_bounds__(SDPA_THREADS)
     key_tiles(g, i0, nr, &kb0, &kb1);
     for (int64_t kb = kb0; kb < kb1; kb++) {
         int64_t j0, nc;
-        int kind = load_kv_tile<T>(g, sm, oK, oV, b, kvh, i0, nr, kb, &j0, &nc);
+        int kind = load_kv_tile<S>(g, sm, oK, oV, b, kvh, i0, nr, kb, &j0, &nc);
         if (kind == TILE_EMPTY) continue;
         __syncthreads();
         for (int64_t e = tid; e < nr * nc; e += nt) {
             int64_t r = e / nc, c = e % nc;
             T pm, ds;
-            prob_and_ds(g, sm, oQ, D, oK, oV, odO, oLse, oDel, b, h, i0, r, j0, c, kind, &pm, &ds);
+            prob_and_ds<S>(g, sm, oQ, D, oK, oV, odO, oLse, oDel, b, h, i0, r, j0, c, kind, &pm, &ds);
             sm[odS + r * BK + c] = ds;
-            if (dbias) dbias[b * dbs0 + h * dbs1 + (i0 + r) * dbs2 + (j0 + c) * dbs3] += ds;
+            if (dbias) {
+                S *db = dbias + (b * dbs0 + h * dbs1 + (i0 + r) * dbs2 + (j0 + c) * dbs3);
+                cf_st(db, cf_ld(db) + ds);
+            }
         }
         __syncthreads();
         if (dq)
@@ -338,8 +351,8 @@ __global__ void __launch_bounds__(SDPA_THREADS)
         __syncthreads();
     }
     if (dq) {
-        T *dqr = dq + (bh * g.Tq + i0) * D;
-        for (int64_t e = tid; e < nr * D; e += nt) dqr[e] += (T)sm[odQ + e];
+        S *dqr = dq + (bh * g.Tq + i0) * D;
+        for (int64_t e = tid; e < nr * D; e += nt) cf_st(dqr + e, cf_ld(dqr + e) + (T)sm[odQ + e]);
     }
 }
 
@@ -352,10 +365,11 @@ static int64_t bwd_kv_smem(int64_t BQ, int64_t BK, int64_t D, int64_t Dv)
 
 // One block per (b, kv head, key tile): dV += (P mul)^T dO and dK += scale dS^T Q over the query heads of
 // the group and the query tiles that see this key tile.
-template <typename T>
+template <typename S>
 __global__ void __launch_bounds__(SDPA_THREADS)
-    sdpa_bwd_kv_kernel(sdpa_geom g, const T *dout, const T *lse, const T *delta, T *dk, T *dv)
+    sdpa_bwd_kv_kernel(sdpa_geom g, const S *dout, const cf_acc_t<S> *lse, const cf_acc_t<S> *delta, S *dk, S *dv)
 {
+    typedef cf_acc_t<S> T;
     CF_DYNAMIC_SHARED(T, sm);
     const int64_t BQ = g.BQ, BK = g.BK, D = g.D, Dv = g.Dv;
     const int64_t oK = 0, oV = oK + BK * (D + 1), odK = oV + BK * (Dv + 1), odV = odK + BK * D, oQ = odV + BK * Dv,
@@ -364,8 +378,8 @@ __global__ void __launch_bounds__(SDPA_THREADS)
     const int64_t j0 = kb * BK, nc = sd_min(BK, g.Tk - j0);
     const int tid = threadIdx.x, nt = blockDim.x;
 
-    load_rows(sm, oK, D + 1, (const T *)g.k, g.ks, b, kvh, j0, nc, D);
-    load_rows(sm, oV, Dv + 1, (const T *)g.v, g.vs, b, kvh, j0, nc, Dv);
+    load_rows(sm, oK, D + 1, (const S *)g.k, g.ks, b, kvh, j0, nc, D);
+    load_rows(sm, oV, Dv + 1, (const S *)g.v, g.vs, b, kvh, j0, nc, Dv);
     for (int64_t e = tid; e < nc * D; e += nt) sm[odK + e] = (T)0;
     for (int64_t e = tid; e < nc * Dv; e += nt) sm[odV + e] = (T)0;
     for (int64_t h = kvh * g.G; h < (kvh + 1) * g.G; h++)
@@ -374,13 +388,13 @@ __global__ void __launch_bounds__(SDPA_THREADS)
             int kind = tile_kind(g, i0, nr, j0, nc);
             if (kind == TILE_EMPTY) continue;
             __syncthreads(); // the previous tile's readers are done with Q, dO, P and dS
-            load_rows(sm, oQ, D, (const T *)g.q, g.qs, b, h, i0, nr, D);
+            load_rows(sm, oQ, D, (const S *)g.q, g.qs, b, h, i0, nr, D);
             load_row_grads(g, sm, odO, oLse, oDel, dout, lse, delta, b, h, i0, nr);
             __syncthreads();
             for (int64_t e = tid; e < nr * nc; e += nt) {
                 int64_t r = e / nc, c = e % nc;
                 T pm, ds;
-                prob_and_ds(g, sm, oQ, D, oK, oV, odO, oLse, oDel, b, h, i0, r, j0, c, kind, &pm, &ds);
+                prob_and_ds<S>(g, sm, oQ, D, oK, oV, odO, oLse, oDel, b, h, i0, r, j0, c, kind, &pm, &ds);
                 sm[oP + r * BK + c] = pm;
                 sm[odS + r * BK + c] = ds;
             }
@@ -401,9 +415,10 @@ __global__ void __launch_bounds__(SDPA_THREADS)
     __syncthreads();
     int64_t row0 = (b * g.Hkv + kvh) * g.Tk + j0;
     if (dk)
-        for (int64_t e = tid; e < nc * D; e += nt) dk[row0 * D + e] += (T)sm[odK + e];
+        for (int64_t e = tid; e < nc * D; e += nt) cf_st(dk + row0 * D + e, cf_ld(dk + row0 * D + e) + (T)sm[odK + e]);
     if (dv)
-        for (int64_t e = tid; e < nc * Dv; e += nt) dv[row0 * Dv + e] += (T)sm[odV + e];
+        for (int64_t e = tid; e < nc * Dv; e += nt)
+            cf_st(dv + row0 * Dv + e, cf_ld(dv + row0 * Dv + e) + (T)sm[odV + e]);
 }
 
 // ---- host side ----
@@ -449,6 +464,9 @@ static void geom_init(const cf_node *n, sdpa_geom *g)
     }
 }
 
+// The arithmetic dtype of storage dt (the saved logsumexp, delta and the shared tiles): f32 for bf16.
+static cf_dtype acc_dtype(cf_dtype dt) { return dt == CF_BF16 ? CF_F32 : dt; }
+
 // The largest tiles (64 x 64 down, halving the larger side) whose shared memory fits; false if not even
 // 1 x 1 does (head dims in the thousands).
 static bool pick_tiles(sdpa_geom *g, int64_t (*smem)(int64_t, int64_t, int64_t, int64_t), size_t el, size_t *bytes)
@@ -487,15 +505,15 @@ extern "C" cf_status cf_cuda_sdpa_fwd(cf_ctx *ctx, cf_node *n)
 {
     sdpa_geom g;
     geom_init(n, &g);
-    size_t el = cf_dtype_size(n->out->dtype), shm;
+    size_t el = cf_dtype_size(acc_dtype(n->out->dtype)), shm;
     if (!pick_tiles(&g, fwd_smem, el, &shm)) return too_large(&g);
     int64_t lse_shape[3] = {g.B, g.H, g.Tq};
-    cf_tensor *lse = cf_empty(ctx, n->out->dtype, 3, lse_shape);
+    cf_tensor *lse = cf_empty(ctx, acc_dtype(n->out->dtype), 3, lse_shape);
     if (!lse) return cf_last_status();
     n->aux[0] = lse;
-    CF_FLOAT_SWITCH_NO_BF16("sdpa", n->out->dtype,
+    CF_FLOAT_SWITCH("sdpa", n->out->dtype,
                     SDPA_RUN("sdpa", g.B * g.H * g.nqb, shm, sdpa_fwd_kernel<S>, g, (S *)cf_data(n->out),
-                             (S *)cf_data(lse)));
+                             (cf_acc_t<S> *)cf_data(lse)));
     return CF_OK;
 }
 
@@ -512,7 +530,7 @@ extern "C" cf_status cf_cuda_sdpa_bwd(cf_ctx *ctx, cf_node *n)
     sdpa_geom g;
     geom_init(n, &g);
     cf_dtype dt = n->out->dtype;
-    size_t el = cf_dtype_size(dt);
+    size_t el = cf_dtype_size(acc_dtype(dt));
     cf_tensor *dq = NULL, *dk = NULL, *dv = NULL, *dbias = NULL, *bias_full = NULL;
     if (cf_needs_grad(n, 0) && !(dq = cf_grad_acc(ctx, n->in[0]))) return cf_last_status();
     if (cf_needs_grad(n, 1) && !(dk = cf_grad_acc(ctx, n->in[1]))) return cf_last_status();
@@ -532,23 +550,24 @@ extern "C" cf_status cf_cuda_sdpa_bwd(cf_ctx *ctx, cf_node *n)
     }
     if (!dq && !dk && !dv && !dbias) return CF_OK;
     int64_t rows = g.B * g.H * g.Tq;
-    cf_tensor *delta = cf_empty(ctx, dt, 1, &rows);
+    cf_tensor *delta = cf_empty(ctx, acc_dtype(dt), 1, &rows);
     if (!delta) return cf_last_status();
     const cf_tensor *dout = n->out->grad, *lse = n->aux[0];
-    CF_FLOAT_SWITCH_NO_BF16("sdpa backward", dt, {
+    CF_FLOAT_SWITCH("sdpa backward", dt, {
+        typedef cf_acc_t<S> A;
         CF_KERNEL_RUN("sdpa backward", rows, sdpa_delta_kernel<S>, (const S *)cf_data(dout),
-                      (const S *)cf_data(n->out), (S *)cf_data(delta), rows, g.Dv);
+                      (const S *)cf_data(n->out), (A *)cf_data(delta), rows, g.Dv);
         size_t shm;
         if (dq || dbias) {
             if (!pick_tiles(&g, bwd_q_smem, el, &shm)) return too_large(&g);
             SDPA_RUN("sdpa backward", g.B * g.H * g.nqb, shm, sdpa_bwd_q_kernel<S>, g, (const S *)cf_data(dout),
-                     (const S *)cf_data(lse), (const S *)cf_data(delta), dq ? (S *)cf_data(dq) : (S *)NULL,
+                     (const A *)cf_data(lse), (const A *)cf_data(delta), dq ? (S *)cf_data(dq) : (S *)NULL,
                      dbias ? (S *)cf_data(dbias) : (S *)NULL, dbs[0], dbs[1], dbs[2], dbs[3]);
         }
         if (dk || dv) {
             if (!pick_tiles(&g, bwd_kv_smem, el, &shm)) return too_large(&g);
             SDPA_RUN("sdpa backward", g.B * g.Hkv * g.nkb, shm, sdpa_bwd_kv_kernel<S>, g, (const S *)cf_data(dout),
-                     (const S *)cf_data(lse), (const S *)cf_data(delta), dk ? (S *)cf_data(dk) : (S *)NULL,
+                     (const A *)cf_data(lse), (const A *)cf_data(delta), dk ? (S *)cf_data(dk) : (S *)NULL,
                      dv ? (S *)cf_data(dv) : (S *)NULL);
         }
     });

@@ -8,6 +8,8 @@
 //  - the table's gradient, a scatter-add of w G[n] into the rows used: the (position, chunk) pairs are sorted by
 //    row (kernels/index_plan.h), one thread per (run of one row, column) adds its pairs in ascending order, the
 //    CPU's order; only the rows used are written, no atomics.
+// bf16 storage computes in f32 (cf_ld / cf_st): a hash chunk is staged in f32 registers (tau <= 24) for the
+// shared chunk formulas, the sums and dot products accumulate in f32.
 #include "autograd/cuda/kernels/index_plan.h"
 #include "autograd/ops/memlayer.h"
 #include "autograd/ops/memlayer_attr.h"
@@ -20,54 +22,76 @@
 CF_MEMLAYER_CHUNK(chunk, float, __device__)
 CF_MEMLAYER_CHUNK(chunk, double, __device__)
 
-template <typename T>
-__global__ void hash_fwd(const T *z, T *w, int64_t *rows, int64_t NK, int64_t K, int64_t tau, bool code, T t)
+// chunk() on storage S: f32 and f64 directly, bf16 through f32 copies of z (and of dz when adding to it)
+template <typename S>
+__device__ __forceinline__ cf_acc_t<S> chunk_of(const S *z, int64_t tau, bool code, cf_acc_t<S> t, int64_t *h,
+                                                cf_acc_t<S> gw, S *dz, bool acc)
+{
+    return chunk(z, tau, code, t, h, gw, dz, acc);
+}
+template <>
+__device__ __forceinline__ float chunk_of<__nv_bfloat16>(const __nv_bfloat16 *z, int64_t tau, bool code, float t,
+                                                         int64_t *h, float gw, __nv_bfloat16 *dz, bool acc)
+{
+    float zf[CF_MEMLAYER_MAX_TAU], df[CF_MEMLAYER_MAX_TAU];
+    for (int64_t j = 0; j < tau; j++) {
+        zf[j] = cf_ld(z + j);
+        df[j] = dz && acc ? cf_ld(dz + j) : 0.0f;
+    }
+    float w = chunk(zf, tau, code, t, h, gw, dz ? df : (float *)NULL, acc);
+    if (dz)
+        for (int64_t j = 0; j < tau; j++) cf_st(dz + j, df[j]);
+    return w;
+}
+
+template <typename S>
+__global__ void hash_fwd(const S *z, S *w, int64_t *rows, int64_t NK, int64_t K, int64_t tau, bool code, cf_acc_t<S> t)
 {
     CF_GRID_STRIDE(c, NK)
     {
         int64_t h;
-        w[c] = chunk(z + c * tau, tau, code, t, &h, 0, (T *)NULL, false);
+        cf_st(w + c, chunk_of(z + c * tau, tau, code, t, &h, (cf_acc_t<S>)0, (S *)NULL, false));
         rows[c] = ((c % K) << tau) + h;
     }
 }
 
-template <typename T>
-__global__ void hash_bwd(const T *z, const T *gw, T *gz, int64_t NK, int64_t tau, bool code, T t, bool acc)
+template <typename S>
+__global__ void hash_bwd(const S *z, const S *gw, S *gz, int64_t NK, int64_t tau, bool code, cf_acc_t<S> t, bool acc)
 {
-    CF_GRID_STRIDE(c, NK) chunk(z + c * tau, tau, code, t, (int64_t *)NULL, gw[c], gz + c * tau, acc);
+    CF_GRID_STRIDE(c, NK) chunk_of(z + c * tau, tau, code, t, (int64_t *)NULL, cf_ld(gw + c), gz + c * tau, acc);
 }
 
 // y[n, c] = sum_k w[n, k] table[rows[n, k], c]
-template <typename T>
-__global__ void lookup_fwd(const T *tab, const int64_t *rows, const T *w, T *y, int64_t N, int64_t K, int64_t D)
+template <typename S>
+__global__ void lookup_fwd(const S *tab, const int64_t *rows, const S *w, S *y, int64_t N, int64_t K, int64_t D)
 {
     CF_GRID_STRIDE(e, N * D)
     {
         int64_t n = e / D, c = e % D;
-        T s = 0;
-        for (int64_t k = 0; k < K; k++) s += w[n * K + k] * tab[rows[n * K + k] * D + c];
-        y[e] = s;
+        cf_acc_t<S> s = 0;
+        for (int64_t k = 0; k < K; k++) s += cf_ld(w + n * K + k) * cf_ld(tab + rows[n * K + k] * D + c);
+        cf_st(y + e, s);
     }
 }
 
 // gw[n, k] (= or +=) <G[n], table[rows[n, k]]>: one warp per (n, k); the loop bound is the same for a warp's lanes
-template <typename T>
-__global__ void lookup_bwd_w(const T *tab, const int64_t *rows, const T *g, T *gw, int64_t N, int64_t K, int64_t D,
+template <typename S>
+__global__ void lookup_bwd_w(const S *tab, const int64_t *rows, const S *g, S *gw, int64_t N, int64_t K, int64_t D,
                              bool acc)
 {
     int64_t lane = threadIdx.x % WARP, warps = (int64_t)gridDim.x * (blockDim.x / WARP);
     for (int64_t p = (int64_t)blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP; p < N * K; p += warps) {
-        const T *row = tab + rows[p] * D, *gn = g + (p / K) * D;
-        T s = 0;
-        for (int64_t c = lane; c < D; c += WARP) s += gn[c] * row[c];
+        const S *row = tab + rows[p] * D, *gn = g + (p / K) * D;
+        cf_acc_t<S> s = 0;
+        for (int64_t c = lane; c < D; c += WARP) s += cf_ld(gn + c) * cf_ld(row + c);
         for (int off = WARP / 2; off > 0; off /= 2) s += __shfl_down_sync(0xffffffffu, s, off);
-        if (lane == 0) gw[p] = acc ? gw[p] + s : s;
+        if (lane == 0) cf_st(gw + p, acc ? cf_ld(gw + p) + s : s);
     }
 }
 
 // gtab[r, c] += sum over the pairs p of row r (ascending) of w[p] G[p / K, c]; keys: the pairs sorted by row
-template <typename T>
-__global__ void lookup_bwd_table(T *gtab, const int64_t *keys, const T *w, const T *g, int64_t NK, int64_t K,
+template <typename S>
+__global__ void lookup_bwd_table(S *gtab, const int64_t *keys, const S *w, const S *g, int64_t NK, int64_t K,
                                  int64_t D)
 {
     CF_GRID_STRIDE(e, NK * D)
@@ -75,12 +99,12 @@ __global__ void lookup_bwd_table(T *gtab, const int64_t *keys, const T *w, const
         int64_t q = e / D, c = e % D;
         if (!ix_run_head(keys, q, NK)) continue;
         int64_t r = keys[q] / NK;
-        T s = gtab[r * D + c];
+        cf_acc_t<S> s = cf_ld(gtab + r * D + c);
         for (; q < NK && keys[q] / NK == r; q++) {
             int64_t p = keys[q] % NK;
-            s += w[p] * g[(p / K) * D + c];
+            s += cf_ld(w + p) * cf_ld(g + (p / K) * D + c);
         }
-        gtab[r * D + c] = s;
+        cf_st(gtab + r * D + c, s);
     }
 }
 
@@ -93,9 +117,9 @@ extern "C" cf_status cf_cuda_memlayer_hash_fwd(cf_ctx *ctx, cf_node *n)
     cf_tensor *z = n->in[0], *w = n->out, *rows = n->aux[MEMLAYER_AUX_ROWS];
     int64_t K = w->shape[w->ndim - 1], NK = cf_numel(w);
     bool code = a->weight == CF_MEMWEIGHT_CODE;
-    CF_FLOAT_SWITCH_NO_BF16("memlayer_hash", z->dtype,
+    CF_FLOAT_SWITCH("memlayer_hash", z->dtype,
                     CF_KERNEL_RUN("memlayer_hash", NK, hash_fwd<S>, ptr<S>(z), ptr<S>(w), ptr<int64_t>(rows), NK, K,
-                                  a->tau, code, (S)a->temperature));
+                                  a->tau, code, (cf_acc_t<S>)a->temperature));
     return CF_OK;
 }
 
@@ -109,9 +133,9 @@ extern "C" cf_status cf_cuda_memlayer_hash_bwd(cf_ctx *ctx, cf_node *n)
     if (!gz) return cf_last_status();
     int64_t NK = cf_numel(n->out);
     bool code = a->weight == CF_MEMWEIGHT_CODE;
-    CF_FLOAT_SWITCH_NO_BF16("memlayer_hash backward", z->dtype,
+    CF_FLOAT_SWITCH("memlayer_hash backward", z->dtype,
                     CF_KERNEL_RUN("memlayer_hash backward", NK, hash_bwd<S>, ptr<S>(z), ptr<S>(g), ptr<S>(gz), NK,
-                                  a->tau, code, (S)a->temperature, !overwrite));
+                                  a->tau, code, (cf_acc_t<S>)a->temperature, !overwrite));
     return CF_OK;
 }
 
@@ -124,7 +148,7 @@ extern "C" cf_status cf_cuda_memlayer_lookup_fwd(cf_ctx *ctx, cf_node *n)
     if (bad < NK)
         return cf_set_error(CF_ERR_ARG, "memlayer_lookup: row %" PRId64 " at position %" PRId64
                             " of the rows is out of range [0, %" PRId64 ") of the table", val, bad, R);
-    CF_FLOAT_SWITCH_NO_BF16("memlayer_lookup", tab->dtype,
+    CF_FLOAT_SWITCH("memlayer_lookup", tab->dtype,
                     CF_KERNEL_RUN("memlayer_lookup", N * D, lookup_fwd<S>, ptr<S>(tab), ptr<int64_t>(rows), ptr<S>(w),
                                   ptr<S>(y), N, K, D));
     return CF_OK;
@@ -139,7 +163,7 @@ extern "C" cf_status cf_cuda_memlayer_lookup_bwd(cf_ctx *ctx, cf_node *n)
         cf_tensor *gw = cf_grad_slot(ctx, w, &overwrite);
         if (!gw) return cf_last_status();
         int64_t threads = NK * WARP; // a warp per (n, k)
-        CF_FLOAT_SWITCH_NO_BF16("memlayer_lookup backward", tab->dtype,
+        CF_FLOAT_SWITCH("memlayer_lookup backward", tab->dtype,
                         CF_KERNEL_RUN("memlayer_lookup backward", threads, lookup_bwd_w<S>, ptr<S>(tab),
                                       ptr<int64_t>(rows), ptr<S>(g), ptr<S>(gw), N, K, D, !overwrite));
     }
@@ -147,7 +171,7 @@ extern "C" cf_status cf_cuda_memlayer_lookup_bwd(cf_ctx *ctx, cf_node *n)
         cf_tensor *gt = cf_grad_acc(ctx, tab), *keys; // dense buffer, written only in the rows used
         if (!gt) return cf_last_status();
         CF_TRY(ix_sort_by_target(ctx, "memlayer_lookup backward", ptr<int64_t>(rows), NK, &keys));
-        CF_FLOAT_SWITCH_NO_BF16("memlayer_lookup backward", tab->dtype,
+        CF_FLOAT_SWITCH("memlayer_lookup backward", tab->dtype,
                         CF_KERNEL_RUN("memlayer_lookup backward", NK * D, lookup_bwd_table<S>, ptr<S>(gt),
                                       ptr<int64_t>(keys), ptr<S>(w), ptr<S>(g), NK, K, D));
     }

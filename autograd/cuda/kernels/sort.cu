@@ -7,7 +7,9 @@
 // per block. The order compares values and breaks ties by index, a strict total order, so the network (not
 // stable by itself) gives exactly the CPU's stable order and indices match. Unsorted output sorts the first k
 // pairs again by index. Backward: one thread per output element storing its gradient at its index; a row's
-// indices are distinct, so no two threads share a destination.
+// indices are distinct, so no two threads share a destination. bf16 storage sorts its values as f32 (cf_ld into
+// f32 sort buffers, cf_st of the chosen values back: exact both ways), with the f32 rules for ties, -0 == +0
+// and NaN.
 #include "autograd/cuda/kernels/index_plan.h"
 #include "autograd/ops/sort_attr.h"
 
@@ -60,7 +62,7 @@ __host__ __device__ __forceinline__ int64_t pow2_at_least(int64_t n)
     return p;
 }
 
-// The best k pairs of row r into vo/io, through the sort buffers sv/si (P pairs each)
+// The best k pairs of row r into vo/io, through the sort buffers sv/si (P pairs each, values in cf_acc_t<S>)
 template <typename S, class VA, class IA>
 __device__ void select_row(VA &sv, IA &si, int64_t P, const S *x, row_geom g, int64_t r, bool desc, bool sorted, S *vo,
                            int64_t *io)
@@ -69,20 +71,20 @@ __device__ void select_row(VA &sv, IA &si, int64_t P, const S *x, row_geom g, in
     const S *xr = x + o * g.len * g.inner + in;
     __syncthreads(); // the buffers' previous row is written out
     for (int64_t i = threadIdx.x; i < P; i += blockDim.x) {
-        sv[i] = i < g.len ? xr[i * g.inner] : (S)0;
+        sv[i] = i < g.len ? cf_ld(xr + i * g.inner) : (cf_acc_t<S>)0;
         si[i] = i < g.len ? i : PAD;
     }
     __syncthreads();
-    bitonic<S>(sv, si, P, desc, false);
+    bitonic<cf_acc_t<S>>(sv, si, P, desc, false);
     if (!sorted) { // the chosen k by index: the rest becomes padding
         int64_t P2 = pow2_at_least(g.k);
         for (int64_t i = g.k + threadIdx.x; i < P2; i += blockDim.x) si[i] = PAD;
         __syncthreads();
-        bitonic<S>(sv, si, P2, desc, true);
+        bitonic<cf_acc_t<S>>(sv, si, P2, desc, true);
     }
     int64_t ob = o * g.k * g.inner + in;
     for (int64_t j = threadIdx.x; j < g.k; j += blockDim.x) {
-        vo[ob + j * g.inner] = sv[j];
+        cf_st(vo + ob + j * g.inner, (cf_acc_t<S>)sv[j]);
         io[ob + j * g.inner] = si[j];
     }
 }
@@ -90,16 +92,16 @@ __device__ void select_row(VA &sv, IA &si, int64_t P, const S *x, row_geom g, in
 template <typename S>
 __global__ void select_shared(const S *x, row_geom g, int64_t P, bool desc, bool sorted, S *vo, int64_t *io)
 {
-    CF_SHARED(S, sv, SHARED_MAX);
+    CF_SHARED(cf_acc_t<S>, sv, SHARED_MAX);
     CF_SHARED(int64_t, si, SHARED_MAX);
     for (int64_t r = blockIdx.x; r < g.outer * g.inner; r += gridDim.x) select_row(sv, si, P, x, g, r, desc, sorted, vo, io);
 }
 
 template <typename S>
 __global__ void select_global(const S *x, row_geom g, int64_t P, bool desc, bool sorted, S *vo, int64_t *io,
-                              S *scratch_v, int64_t *scratch_i)
+                              cf_acc_t<S> *scratch_v, int64_t *scratch_i)
 {
-    S *sv = scratch_v + (int64_t)blockIdx.x * P;
+    cf_acc_t<S> *sv = scratch_v + (int64_t)blockIdx.x * P;
     int64_t *si = scratch_i + (int64_t)blockIdx.x * P;
     for (int64_t r = blockIdx.x; r < g.outer * g.inner; r += gridDim.x) select_row(sv, si, P, x, g, r, desc, sorted, vo, io);
 }
@@ -136,17 +138,18 @@ static cf_status sort_fwd(const char *name, cf_ctx *ctx, cf_node *n)
     int64_t *io = (int64_t *)cf_data(idx);
     if (P <= SHARED_MAX) {
         unsigned blocks = (unsigned)(rows < CF_MAX_BLOCKS ? rows : CF_MAX_BLOCKS);
-        CF_FLOAT_SWITCH_NO_BF16(name, x->dtype,
+        CF_FLOAT_SWITCH(name, x->dtype,
                         CF_KERNEL_RUN_GRID(name, blocks, threads, select_shared<S>, (const S *)cf_data(x), g, P,
                                            a->largest, a->sorted, (S *)cf_data(n->out), io));
         return CF_OK;
     }
     int64_t blocks = rows < GLOBAL_BLOCKS ? rows : GLOBAL_BLOCKS, slots = blocks * P;
-    cf_tensor *sc_v = cf_empty(ctx, x->dtype, 1, &slots), *sc_i = cf_empty(ctx, CF_I64, 1, &slots);
+    cf_dtype vdt = x->dtype == CF_BF16 ? CF_F32 : x->dtype; // the sort buffers hold cf_acc_t values
+    cf_tensor *sc_v = cf_empty(ctx, vdt, 1, &slots), *sc_i = cf_empty(ctx, CF_I64, 1, &slots);
     if (!sc_v || !sc_i) return cf_last_status();
-    CF_FLOAT_SWITCH_NO_BF16(name, x->dtype,
+    CF_FLOAT_SWITCH(name, x->dtype,
                     CF_KERNEL_RUN_GRID(name, (unsigned)blocks, threads, select_global<S>, (const S *)cf_data(x), g, P,
-                                       a->largest, a->sorted, (S *)cf_data(n->out), io, (S *)cf_data(sc_v),
+                                       a->largest, a->sorted, (S *)cf_data(n->out), io, (cf_acc_t<S> *)cf_data(sc_v),
                                        (int64_t *)cf_data(sc_i)));
     return CF_OK;
 }
@@ -162,7 +165,7 @@ static cf_status sort_bwd(const char *name, cf_ctx *ctx, cf_node *n)
     cf_tensor *gx = a->k == g.len ? cf_grad_slot(ctx, x, &overwrite) : cf_grad_acc(ctx, x);
     if (!gx) return cf_last_status();
     CF_TRY(ix_contig(ctx, n->out->grad, &go));
-    CF_FLOAT_SWITCH_NO_BF16(name, x->dtype,
+    CF_FLOAT_SWITCH(name, x->dtype,
                     CF_KERNEL_RUN(name, g.outer * g.k * g.inner, scatter_back<S>, g, (S *)cf_data(gx),
                                   (const S *)cf_data(go), (const int64_t *)cf_data(n->aux[SORT_AUX_INDICES]),
                                   !overwrite));
