@@ -79,6 +79,9 @@ const char *cf_status_name(cf_status st);
 size_t cf_dtype_size(cf_dtype dt);
 const char *cf_dtype_name(cf_dtype dt);
 bool cf_dtype_is_float(cf_dtype dt);
+/* The dtype arithmetic on dt's values is carried in: f32 for the 16-bit floats (bf16, f16), dt otherwise. What
+ * a loss over bf16 inputs returns, and what kernels keep their saved statistics in. */
+cf_dtype cf_dtype_accum(cf_dtype dt);
 /* Parses "f32", "float32", "bf16", ... ; returns false when unknown. */
 bool cf_dtype_parse(const char *s, cf_dtype *out);
 

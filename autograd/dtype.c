@@ -17,6 +17,8 @@ size_t cf_dtype_size(cf_dtype dt) { return (unsigned)dt < CF_DTYPE_COUNT ? dtype
 const char *cf_dtype_name(cf_dtype dt) { return (unsigned)dt < CF_DTYPE_COUNT ? dtype_info[dt].name : "?"; }
 bool cf_dtype_is_float(cf_dtype dt) { return (unsigned)dt < CF_DTYPE_COUNT && dtype_info[dt].is_float; }
 
+cf_dtype cf_dtype_accum(cf_dtype dt) { return dt == CF_BF16 || dt == CF_F16 ? CF_F32 : dt; }
+
 bool cf_dtype_parse(const char *s, cf_dtype *out)
 {
     static const struct {

@@ -3,9 +3,11 @@
 # under tools/gpu-check.sh) to the CPU's losses and gradient norms within f32 rounding, step by step; its
 # checkpoint (written from the device through the host mirror) evaluates on the host to the CPU run's
 # validation loss; a run stopped and resumed on the device replays the uninterrupted one exactly (the
-# optimizer's moments went through the checkpoint); where the build has MPI, two ranks on the device (gradients
-# staged through the host) train as two CPU ranks do. Skips (77) where the build has no CUDA backend or no
-# device; a build that has one but refuses the model (an op without a CUDA kernel) fails.
+# optimizer's moments went through the checkpoint); train.precision: bf16 (f32 master weights) follows the f32
+# curve to bf16 rounding; where the build has MPI, two ranks on the device (gradients staged through the host)
+# train as two CPU ranks do. train.precision: bf16 on the CPU is refused naming the key, in every build. Skips
+# (77) after that where the build has no CUDA backend or no device; a build that has one but refuses the model
+# (an op without a CUDA kernel) fails.
 source "$(dirname "$0")/harness.bash"
 needs_hdf5 "${3:-.}"
 cformer=$1
@@ -40,6 +42,12 @@ eval:
   every: 0
 EOF2
 
+if "$cformer" recipe check "$tmp/gpt.yaml" --set train.precision=bf16 >"$tmp/check" 2>&1; then
+    bad "train.precision: bf16 on the CPU was accepted"
+else
+    has "train.precision: bf16 needs train.device: cuda" <"$tmp/check" && ok || bad "bf16 on the CPU: $(tail -1 "$tmp/check")"
+fi
+
 if ! "$cformer" recipe check "$tmp/gpt.yaml" --set train.device=cuda >"$tmp/check" 2>&1; then
     if has -e "no CUDA backend" -e "no CUDA device" <"$tmp/check"; then
         echo "skipped: $(tail -1 "$tmp/check")"
@@ -61,6 +69,18 @@ if paste "$tmp/cpu.txt" "$tmp/cuda.txt" | awk 'function rel(a, b) { d = a - b; i
         NF != 6 || $1 != $4 || rel($5, $2) > 2e-5 || rel($6, $3) > 2e-4 { bad = 1; print "step " $1 ": cpu " $2 " " $3 ", cuda " $5 " " $6 }
         END { exit bad || NR != 4 }' >"$tmp/diff"; then ok; else
     bad "loss or grad_norm on cuda differs from the cpu:"; cat "$tmp/diff" >&2
+fi
+
+# bf16 compute with f32 master weights: the f32 curve to bf16 rounding (the loss itself is f32)
+"$cformer" train "$tmp/gpt.yaml" --run-dir "$tmp/bf16" --set train.device=cuda --set train.precision=bf16 --quiet \
+    >"$tmp/log" 2>&1 || bad "train in bf16: $(tail -3 "$tmp/log")"
+# (a loss rounded to bf16 has 8 significant bits: v 2^(7 - floor(log2 v)) is then an integer, for every step)
+if paste "$tmp/cpu.txt" <(columns "$tmp/bf16") | awk 'function rel(a, b) { d = a - b; if (d < 0) d = -d; return d / (b < 0 ? -b : b) }
+        function bf16_exact(v) { m = v * 2 ^ (7 - int(log(v) / log(2))); return m == int(m) }
+        { coarse += bf16_exact($5) }
+        NF != 6 || rel($5, $2) > 1e-2 || rel($6, $3) > 5e-2 { bad = 1; print "step " $1 ": f32 " $2 " " $3 ", bf16 " $5 " " $6 }
+        END { if (coarse == NR) print "every loss is a bf16 value"; exit bad || coarse == NR || NR != 4 }' >"$tmp/diff"; then ok; else
+    bad "bf16 training is off the f32 curve (or its loss is rounded to bf16):"; cat "$tmp/diff" >&2
 fi
 
 # the device run's checkpoint, evaluated on the host, scores as the CPU's (the GPT's evaluation: cross-entropy)

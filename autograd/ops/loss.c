@@ -92,8 +92,9 @@ static cf_tensor *class_loss(cf_ctx *ctx, cf_op op, cf_tensor *logits, cf_tensor
             return NULL;
         }
     }
-    cf_tensor *out = o.reduction == CF_REDUCTION_NONE ? cf_empty(ctx, logits->dtype, snd, sshape)
-                                                      : cf_empty(ctx, logits->dtype, 0, NULL);
+    /* bf16 logits give an f32 loss (the sum over samples and classes carries more than bf16 holds) */
+    cf_dtype odt = cf_dtype_accum(logits->dtype);
+    cf_tensor *out = o.reduction == CF_REDUCTION_NONE ? cf_empty(ctx, odt, snd, sshape) : cf_empty(ctx, odt, 0, NULL);
     cf_tensor *in[2] = {logits, target};
     cf_node *n = cf_node_new(ctx, op, 2, in, out);
     if (!n) return NULL;
@@ -147,8 +148,8 @@ static cf_tensor *pointwise_loss(cf_ctx *ctx, cf_op op, cf_tensor *x, cf_tensor 
             return NULL;
         }
     }
-    cf_tensor *out = reduction == CF_REDUCTION_NONE ? cf_empty(ctx, x->dtype, x->ndim, x->shape)
-                                                    : cf_empty(ctx, x->dtype, 0, NULL);
+    cf_dtype odt = cf_dtype_accum(x->dtype); /* f32 for bf16 inputs, as the class losses */
+    cf_tensor *out = reduction == CF_REDUCTION_NONE ? cf_empty(ctx, odt, x->ndim, x->shape) : cf_empty(ctx, odt, 0, NULL);
     cf_tensor *in[3] = {x, y, w};
     cf_node *n = cf_node_new(ctx, op, w ? 3 : 2, in, out);
     if (!n) return NULL;

@@ -4,7 +4,9 @@
 // class dim, one thread per sample forward (the CPU's formulas, sums in double) and one per logit backward;
 // their class indices are copied to the host and checked there by the CPU's own check (a synchronising
 // copy of S indices per step; a device-side error flag would avoid it). Reduction mean/sum: per-sample
-// losses in double, then one block sums them in a fixed tree order (deterministic).
+// losses in double, then one block sums them in a fixed tree order (deterministic). A loss is returned, and
+// its gradient read, in the arithmetic type cf_acc_t<S> (f32 for bf16 inputs: autograd/ops/loss.c), and the
+// saved per-sample statistics are kept in it too.
 #include "autograd/cuda/kernels/launch.h"
 #include "autograd/ops/reduce_attr.h"
 
@@ -19,7 +21,7 @@ CF_LOSS_ELEM(pw_elem, double, __device__)
 // operands x, y, w over x's shape: out[i] = loss (reduction none; out contiguous) or l[i] = loss (f64)
 template <typename S>
 __global__ void pw_fwd(cf_iter it, int kind, struct loss_attr a, bool has_w, const S *x, const S *y, const S *w,
-                       S *out, double *l)
+                       cf_acc_t<S> *out, double *l)
 {
     typedef cf_acc_t<S> A;
     CF_GRID_STRIDE(i, it.numel)
@@ -53,7 +55,7 @@ template <typename S> __global__ void total_kernel(const double *l, int64_t n, d
 // g: the output's gradient, per element (none) or the scalar's, divided by divisor; gx, gy, gw flat
 template <typename S>
 __global__ void pw_bwd(cf_iter it, int kind, struct loss_attr a, bool has_w, const S *x, const S *y, const S *w,
-                       const S *g, bool none, double divisor, S *gx, bool acc_x, S *gy, bool acc_y, S *gw)
+                       const cf_acc_t<S> *g, bool none, double divisor, S *gx, bool acc_x, S *gy, bool acc_y, S *gw)
 {
     typedef cf_acc_t<S> A;
     CF_GRID_STRIDE(i, it.numel)
@@ -83,11 +85,12 @@ static cf_status pointwise_fwd(const char *name, cf_ctx *ctx, cf_node *n, int ki
     if (!none && !l) return cf_last_status();
     CF_FLOAT_SWITCH(name, x->dtype, {
         CF_KERNEL_RUN(name, it.numel, pw_fwd<S>, it, kind, *a, n->n_in > 2, (const S *)cf_data(x),
-                      (const S *)cf_data(y), (const S *)cf_data(w), none ? (S *)cf_data(n->out) : (S *)NULL,
+                      (const S *)cf_data(y), (const S *)cf_data(w),
+                      none ? (cf_acc_t<S> *)cf_data(n->out) : (cf_acc_t<S> *)NULL,
                       none ? (double *)NULL : (double *)cf_data(l));
         if (!none)
-            CF_KERNEL_RUN_GRID(name, 1, CF_BLOCK_THREADS, total_kernel<S>, (const double *)cf_data(l), it.numel,
-                               a->divisor, (S *)cf_data(n->out));
+            CF_KERNEL_RUN_GRID(name, 1, CF_BLOCK_THREADS, total_kernel<cf_acc_t<S>>, (const double *)cf_data(l),
+                               it.numel, a->divisor, (cf_acc_t<S> *)cf_data(n->out));
     });
     return CF_OK;
 }
@@ -109,7 +112,8 @@ static cf_status pointwise_bwd(const char *name, cf_ctx *ctx, cf_node *n, int ki
     bool none = a->reduction == CF_REDUCTION_NONE;
     CF_FLOAT_SWITCH(name, x->dtype,
                     CF_KERNEL_RUN(name, it.numel, pw_bwd<S>, it, kind, *a, n->n_in > 2, (const S *)cf_data(x),
-                                  (const S *)cf_data(y), (const S *)cf_data(w), (const S *)cf_data(n->out->grad),
+                                  (const S *)cf_data(y), (const S *)cf_data(w),
+                                  (const cf_acc_t<S> *)cf_data(n->out->grad),
                                   none, a->divisor, gx ? (S *)cf_data(gx) : (S *)NULL, !ow_x,
                                   gy ? (S *)cf_data(gy) : (S *)NULL, !ow_y, gw ? (S *)cf_data(gw) : (S *)NULL));
     if (nw) CF_TRY(cf_cuda_accum_grad(ctx, w, gw));
@@ -170,7 +174,7 @@ static cf_status check_targets(const char *name, cf_ctx *ctx, cf_node *n, const 
 // One sample per thread: its loss, max logit, log(sum(exp(x - max))) and (soft) sum of the smoothed target
 template <typename S>
 __global__ void ce_fwd(const S *x, const int64_t *tg, const S *q, int64_t outer, int64_t C, int64_t inner,
-                       int64_t ignore, double eps, S *mx, S *lsum, S *qsum, double *ls)
+                       int64_t ignore, double eps, cf_acc_t<S> *mx, cf_acc_t<S> *lsum, cf_acc_t<S> *qsum, double *ls)
 {
     typedef cf_acc_t<S> A;
     CF_GRID_STRIDE(s, outer * inner)
@@ -211,8 +215,9 @@ __global__ void ce_fwd(const S *x, const int64_t *tg, const S *q, int64_t outer,
 // One logit per thread: gx = (softmax sum(q') - q') gs, gq = -(1 - eps) log_softmax gs, gs = g / divisor
 template <typename S>
 __global__ void ce_bwd(const S *x, const int64_t *tg, const S *q, int64_t outer, int64_t C, int64_t inner,
-                       int64_t ignore, double eps, double inv, const S *mx, const S *lsum, const S *qsum, const S *g,
-                       bool per_sample, S *gx, bool acc_x, S *gq, bool acc_q)
+                       int64_t ignore, double eps, double inv, const cf_acc_t<S> *mx, const cf_acc_t<S> *lsum,
+                       const cf_acc_t<S> *qsum, const cf_acc_t<S> *g, bool per_sample, S *gx, bool acc_x, S *gq,
+                       bool acc_q)
 {
     typedef cf_acc_t<S> A;
     A off = (A)(eps / (double)C), keep = (A)(1 - eps);
@@ -242,15 +247,17 @@ extern "C" cf_status cf_cuda_cross_entropy_fwd(cf_ctx *ctx, cf_node *n)
     int64_t ns = outer * inner, count = ns, two_s[2] = {2, ns};
     if (!a->soft) CF_TRY(check_targets("cross_entropy", ctx, n, tg, ns, C, &count));
     cf_tensor *ls = cf_empty(ctx, CF_F64, 1, &ns);
-    n->aux[0] = cf_empty(ctx, x->dtype, 2, two_s); // per sample: the max logit, log(sum(exp(x - max)))
-    n->aux[1] = a->soft ? cf_empty(ctx, x->dtype, 1, &ns) : NULL; // per sample: sum of the target distribution
+    cf_dtype adt = cf_dtype_accum(x->dtype);
+    n->aux[0] = cf_empty(ctx, adt, 2, two_s);                // per sample: the max logit, log(sum(exp(x - max)))
+    n->aux[1] = a->soft ? cf_empty(ctx, adt, 1, &ns) : NULL; // per sample: sum of the target distribution
     if (!ls || !n->aux[0] || (a->soft && !n->aux[1])) return cf_last_status();
     CF_FLOAT_SWITCH("cross_entropy", x->dtype,
                     CF_KERNEL_RUN("cross_entropy", ns, ce_fwd<S>, (const S *)cf_data(x),
                                   a->soft ? (const int64_t *)NULL : (const int64_t *)cf_data(tg),
                                   a->soft ? (const S *)cf_data(tg) : (const S *)NULL, outer, C, inner,
-                                  a->ignore_index, a->label_smoothing, (S *)cf_data(n->aux[0]),
-                                  (S *)cf_data(n->aux[0]) + ns, a->soft ? (S *)cf_data(n->aux[1]) : (S *)NULL,
+                                  a->ignore_index, a->label_smoothing, (cf_acc_t<S> *)cf_data(n->aux[0]),
+                                  (cf_acc_t<S> *)cf_data(n->aux[0]) + ns,
+                                  a->soft ? (cf_acc_t<S> *)cf_data(n->aux[1]) : (cf_acc_t<S> *)NULL,
                                   (double *)cf_data(ls)));
     a->divisor = a->reduction == CF_REDUCTION_MEAN ? (double)count : 1.0;
     return finish_out("cross_entropy", n->out, ls, ns, a->reduction == CF_REDUCTION_NONE, a->divisor);
@@ -275,9 +282,9 @@ extern "C" cf_status cf_cuda_cross_entropy_bwd(cf_ctx *ctx, cf_node *n)
                                   a->soft ? (const int64_t *)NULL : (const int64_t *)cf_data(tg),
                                   a->soft ? (const S *)cf_data(tg) : (const S *)NULL, outer, C, inner,
                                   a->ignore_index, a->label_smoothing, 1.0 / a->divisor,
-                                  (const S *)cf_data(n->aux[0]), (const S *)cf_data(n->aux[0]) + ns,
-                                  a->soft ? (const S *)cf_data(n->aux[1]) : (const S *)NULL,
-                                  (const S *)cf_data(n->out->grad), a->reduction == CF_REDUCTION_NONE,
+                                  (const cf_acc_t<S> *)cf_data(n->aux[0]), (const cf_acc_t<S> *)cf_data(n->aux[0]) + ns,
+                                  a->soft ? (const cf_acc_t<S> *)cf_data(n->aux[1]) : (const cf_acc_t<S> *)NULL,
+                                  (const cf_acc_t<S> *)cf_data(n->out->grad), a->reduction == CF_REDUCTION_NONE,
                                   gx ? (S *)cf_data(gx) : (S *)NULL, !ow_x, gq ? (S *)cf_data(gq) : (S *)NULL, !ow_q));
     return CF_OK;
 }
@@ -296,7 +303,7 @@ __global__ void nll_fwd(const S *x, const int64_t *tg, int64_t C, int64_t inner,
 
 // gx[s, t_s] -= g / divisor, one sample per thread (the samples' positions are distinct)
 template <typename S>
-__global__ void nll_bwd(S *gx, const int64_t *tg, const S *g, bool per_sample, int64_t C, int64_t inner, int64_t S_,
+__global__ void nll_bwd(S *gx, const int64_t *tg, const cf_acc_t<S> *g, bool per_sample, int64_t C, int64_t inner, int64_t S_,
                         int64_t ignore, double divisor)
 {
     CF_GRID_STRIDE(s, S_)
@@ -337,7 +344,8 @@ extern "C" cf_status cf_cuda_nll_loss_bwd(cf_ctx *ctx, cf_node *n)
     int64_t ns = outer * inner;
     CF_FLOAT_SWITCH("nll_loss backward", gx->dtype,
                     CF_KERNEL_RUN("nll_loss backward", ns, nll_bwd<S>, (S *)cf_data(gx), (const int64_t *)cf_data(tg),
-                                  (const S *)cf_data(n->out->grad), a->reduction == CF_REDUCTION_NONE, C, inner, ns,
+                                  (const cf_acc_t<S> *)cf_data(n->out->grad), a->reduction == CF_REDUCTION_NONE, C,
+                                  inner, ns,
                                   a->ignore_index, a->divisor));
     return CF_OK;
 }

@@ -84,7 +84,7 @@ __global__ void row_bwd_wb(const S *x, const S *g, const cf_acc_t<S> *mean, cons
 
 // The saved statistics (mean, 1/std) in the arithmetic type: f32 for bf16 storage, which would round 1/std to
 // 8 bits and the input gradient with it.
-static cf_dtype stat_dtype(const cf_tensor *x) { return x->dtype == CF_BF16 ? CF_F32 : x->dtype; }
+static cf_dtype stat_dtype(const cf_tensor *x) { return cf_dtype_accum(x->dtype); }
 
 static cf_tensor *optional_input(const cf_node *n, int slot) { return slot > 0 ? n->in[slot] : NULL; }
 
