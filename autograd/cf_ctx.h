@@ -39,6 +39,22 @@ bool cf_is_training(const cf_ctx *ctx);
 bool cf_set_grad_enabled(cf_ctx *ctx, bool on);
 bool cf_grad_enabled(const cf_ctx *ctx);
 
+/* Per-op time, for `cformer bench train --profile`: while on, every forward and backward kernel the engine
+ * runs is timed (two clock reads around it) and summed per op (cf_op_name). A recomputed segment's own node
+ * is not timed: the ops it reruns are, as forwards. On a device the times are the kernels' launches unless
+ * the backend waits for them. Off by default; turning it on allocates the table (once). */
+typedef struct cf_op_time {
+    double fwd_s, bwd_s;
+    int64_t fwd_calls, bwd_calls;
+} cf_op_time;
+cf_status cf_ctx_profile(cf_ctx *ctx, bool on);
+/* The table (CF_OP_COUNT entries, by op index; NULL when profiling was never on) and its reset. */
+const cf_op_time *cf_ctx_profile_table(const cf_ctx *ctx);
+void cf_ctx_profile_reset(cf_ctx *ctx);
+/* The table as text, ops by total time: ms per step forward and backward and the share of wall_s (the
+ * profiled steps' wall time), then the time outside ops. */
+void cf_ctx_profile_print(FILE *f, const cf_ctx *ctx, int64_t steps, double wall_s);
+
 /* Arena statistics, for tests and benchmarks of the no-malloc-in-the-loop rule. */
 size_t cf_ctx_arena_used(const cf_ctx *ctx);
 size_t cf_ctx_arena_high_water(const cf_ctx *ctx);

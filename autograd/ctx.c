@@ -2,6 +2,7 @@
 #include "autograd/ctx_internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 cf_ctx *cf_ctx_new(const cf_ctx_options *opt)
 {
@@ -50,8 +51,29 @@ void cf_ctx_free(cf_ctx *ctx)
     free(ctx->free_blocks);
     free(ctx->rc_in);
     free(ctx->rc_kept);
+    free(ctx->profile);
     if (ctx->rc_stash) ctx->backend->release(ctx->rc_stash);
     free(ctx);
+}
+
+cf_status cf_ctx_profile(cf_ctx *ctx, bool on)
+{
+    if (on && !ctx->profile && !(ctx->profile = calloc(CF_OP_COUNT, sizeof *ctx->profile)))
+        return cf_set_error(CF_ERR_OOM, "cf_ctx_profile: out of memory");
+    ctx->profiling = on; /* the table stays readable after */
+    return CF_OK;
+}
+
+const cf_op_time *cf_ctx_profile_table(const cf_ctx *ctx) { return ctx->profile; }
+
+void cf_ctx_profile_reset(cf_ctx *ctx)
+{
+    if (ctx->profile) memset(ctx->profile, 0, CF_OP_COUNT * sizeof *ctx->profile);
+}
+
+cf_op_time *cf_ctx_profile_slot(cf_ctx *ctx, int op)
+{
+    return ctx->profiling && op >= 0 && op < CF_OP_COUNT ? &ctx->profile[op] : NULL;
 }
 
 void cf_step_reset(cf_ctx *ctx)

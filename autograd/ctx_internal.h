@@ -44,7 +44,12 @@ struct cf_ctx {
         int64_t base;
         cf_arena_mark host, dev;
     } rc_seg;
+    cf_op_time *profile; /* per op (cf_ctx_profile): NULL until profiling is first turned on */
+    bool profiling;
 };
+
+/* The profile entry of op while profiling is on (cf_ctx_profile), else NULL. */
+cf_op_time *cf_ctx_profile_slot(cf_ctx *ctx, int op);
 
 /* Records an op's node whose output is computed (grad mode on, an input requiring grad): input versions, the
  * tape, the output's history and the leaves' first use. */

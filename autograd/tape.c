@@ -1,6 +1,7 @@
 /* The tape: node creation and recording, and reverse-mode backward with accumulation, saved-tensor
  * version checks and gradient-final hooks. */
 #include "autograd/ctx_internal.h"
+#include "autograd/clock.h"
 #include "autograd/ops/elementwise.h"
 
 #include <inttypes.h>
@@ -122,11 +123,14 @@ cf_tensor *cf_node_finish(cf_ctx *ctx, cf_node *n)
                      be ? be->name : "missing");
         return NULL;
     }
+    cf_op_time *prof = cf_ctx_profile_slot(ctx, n->op);
+    double t0 = prof ? cf_now() : 0;
     if (fwd(ctx, n) != CF_OK) {
         if (strncmp(cf_last_error(), cf_op_name(n->op), strlen(cf_op_name(n->op))) != 0)
             cf_error_prefix("%s: ", cf_op_name(n->op));
         return NULL;
     }
+    if (prof) prof->fwd_s += cf_now() - t0, prof->fwd_calls++;
     if (ctx->rc_collecting) collect_grad_inputs(ctx, n);
     bool any = false;
     for (int i = 0; i < n->n_in; i++) any |= n->in[i]->requires_grad;
@@ -368,7 +372,10 @@ cf_status cf_tape_run(cf_ctx *ctx, int64_t hi, int64_t lo)
                                   be ? be->name : "missing");
                 break;
             }
+            cf_op_time *prof = n->bwd ? NULL : cf_ctx_profile_slot(ctx, n->op); /* a segment's ops time themselves */
+            double t0 = prof ? cf_now() : 0;
             st = bwd(ctx, n);
+            if (prof) prof->bwd_s += cf_now() - t0, prof->bwd_calls++;
             if (st != CF_OK) {
                 if (!n->bwd) cf_error_prefix("backward of %s: ", cf_op_name(n->op));
                 break;

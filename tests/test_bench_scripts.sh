@@ -2,8 +2,8 @@
 # The benchmark scripts run end to end on a tiny model (so they do not rot): tools/bench-recipes.sh prints a
 # row with the GEMM-bound columns filled, tools/bench-shared-cores.sh a row per setting with alone and shared
 # figures; both refuse a missing recipe by name. recipes/bench/gpt2-124m.yaml trains shrunk (its vocabulary
-# kept); tools/gpu-check.sh says it needs a GPU (77) where there is none. The numbers themselves are
-# benchmarks, not checked here.
+# kept); `bench train --profile` prints a row per op and the share outside ops; tools/gpu-check.sh says it
+# needs a GPU (77) where there is none. The numbers themselves are benchmarks, not checked here.
 source "$(dirname "$0")/harness.bash"
 cformer=$1 src=$2 build=$3
 sed -e 's/^  dim: 256/  dim: 32/' -e 's/^  heads: 4/  heads: 2/' -e 's/^  hidden: 1024/  hidden: 64/' -e 's/^  layers: 4/  layers: 1/' \
@@ -30,6 +30,16 @@ echo "$out" | has "^tokens_per_s=" && ok || bad "gpt2-124m shrunk: $out"
 # 3.2 M parameters (two 50257 x 32 tables) with their gradients and two moments: 51.6 MB
 echo "$out" | has "parameters + gradients + optimizer state 5[0-9.]* MB" && ok ||
     bad "gpt2-124m shrunk: not the 50257-token vocabulary: $out"
+# --profile: one line per op the model runs (forward, backward ms per step), then the totals
+out=$("$cformer" bench train "$tmp/tiny.yaml" --steps 2 --warmup 1 --profile 2>&1)
+echo "$out" | has "^per-op time over 2 steps" && ok || bad "bench --profile: no table: $out"
+echo "$out" | has -E '^  linear +[0-9.]+ +[0-9.]+ +[0-9.]+% +[0-9]+$' && ok || bad "bench --profile: no linear row: $out"
+echo "$out" | has -E '^  sdpa ' && echo "$out" | has -E '^  all ops ' && echo "$out" | has -E '^  outside ops ' && ok ||
+    bad "bench --profile: rows missing: $out"
+share=$(echo "$out" | sed -n 's/^  all ops  *[0-9.]*  *[0-9.]*  *\([0-9.]*\)%.*/\1/p')
+awk -v s="${share:-0}" 'BEGIN { exit !(s > 10 && s <= 100) }' && ok || bad "bench --profile: ops take '$share'% of the step"
+echo "$out" | tail -1 | has "^tokens_per_s=" && ok || bad "bench --profile: the summary line is not last: $out"
+
 if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
     "$src/tools/gpu-check.sh" --out "$tmp/gpu" >"$tmp/gpu.log" 2>&1
     [ $? -eq 77 ] && has "no NVIDIA GPU" <"$tmp/gpu.log" && ok || bad "gpu-check without a GPU: $(cat "$tmp/gpu.log")"

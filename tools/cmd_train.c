@@ -52,6 +52,8 @@ static bool parse(int argc, char **argv, job_args *a, const char *cmd, const cha
             a->out = argv[++i];
         } else if (strcmp(s, "--quiet") == 0 && strstr(extra, "--quiet")) {
             a->o.quiet = true;
+        } else if (strcmp(s, "--profile") == 0 && strstr(extra, "--profile")) {
+            a->o.profile = true;
         } else if (strcmp(s, "--overwrite") == 0 && strstr(extra, "--overwrite")) {
             a->o.overwrite = true;
         } else if (strcmp(s, "--allow-recipe-change") == 0 && strstr(extra, "--allow-recipe-change")) {
@@ -143,15 +145,15 @@ int cf_cmd_recipe(int argc, char **argv)
 int cf_cmd_bench_train(int argc, char **argv)
 {
     if (cf_cli_wants_help(argc, argv)) {
-        printf("usage: cformer bench train RECIPE [--steps N] [--warmup W] [--set section.key=value]...\n\n"
+        printf("usage: cformer bench train RECIPE [--steps N] [--warmup W] [--profile] [--set section.key=value]...\n\n"
                "Trains N steps after W warm-up steps (default 3) without checkpoints; reports the model's FLOP rate, the\n"
                "step arena's high-water, the GEMM bound at the model's own shapes (its GEMMs replayed through threaded\n"
-               "cblas), and as its last line\n"
+               "cblas), with --profile the time of each op forward and backward per step, and as its last line\n"
                "tokens_per_s=<x> step_ms=<y> peak_rss_mb=<z>.\n");
         return 0;
     }
     job_args a;
-    if (!parse(argc, argv, &a, "bench train", "--steps --warmup")) return 2;
+    if (!parse(argc, argv, &a, "bench train", "--steps --warmup --profile")) return 2;
     a.o.bench = true;
     a.o.quiet = true;
     a.o.steps = (a.o.steps > 0 ? a.o.steps : 20) + a.o.bench_warmup;

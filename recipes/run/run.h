@@ -21,6 +21,7 @@ typedef struct cf_run_options {
     int64_t steps;            /* > 0 overrides train.steps */
     int64_t stop_at;          /* > 0: stop after this step (checkpointed), as if the job were killed */
     bool bench;               /* timing run: no checkpoints, no eval, summary line */
+    bool profile;             /* bench only: per-op times of the timed steps (cf_ctx_profile) */
     int64_t bench_warmup;
     /* bench only: called on rank 0 before the tokens_per_s line with the items (tokens) and seconds of one
      * timed step and the number of steps run in all (warm-up included), to print more of the benchmark */

@@ -255,7 +255,11 @@ cf_status cf_train(const cf_run_options *o)
     cf_batch device_batch; /* each batch's copy on train.device */
     int64_t end = o->stop_at > 0 && o->stop_at < run.steps ? o->stop_at : run.steps;
     for (int64_t step = start; st == CF_OK && step < end; step++) {
-        if (o->bench && step - start == o->bench_warmup) bench_t0 = cf_now(), bench_items = 0, bench_steps = 0;
+        if (o->bench && step - start == o->bench_warmup) {
+            bench_t0 = cf_now(), bench_items = 0, bench_steps = 0;
+            if (o->profile && (st = cf_ctx_profile(run.ctx, true)) != CF_OK) break;
+            cf_ctx_profile_reset(run.ctx);
+        }
         double lr = cf_schedule_lr(&run.sched, run.lr, step), loss_sum = 0;
         cf_params_zero_grad(run.params);
         metrics.n = 0;
@@ -350,6 +354,7 @@ cf_status cf_train(const cf_run_options *o)
                (double)cf_ctx_arena_high_water(run.ctx) / 1e6, recompute[cf_recompute_mode_of(run.ctx)],
                (double)run.params->total * (double)cf_dtype_size(run.params->dtype) * (2 + cf_optim_slot_count(run.opt)) / 1e6);
         long rss = peak_rss_mb(); /* training's, before the report's own buffers */
+        if (o->profile) cf_ctx_profile_print(stdout, run.ctx, bench_steps, dt);
         if (o->bench_report) o->bench_report(o->bench_user, bench_items / (double)bench_steps, dt / (double)bench_steps, end - start);
         printf("tokens_per_s=%.1f step_ms=%.2f peak_rss_mb=%ld\n", tps, step_ms, rss);
     }
