@@ -330,46 +330,16 @@ extern "C" cf_status cf_cuda_masked_fill_bwd(cf_ctx *ctx, cf_node *n)
     return select_grad(ctx, "masked_fill backward", n, n->in[0], n->in[1], 0);
 }
 
-// ---- cast between the floating dtypes (f32, f64, bf16): through the wider type, as the CPU's conversion ----
-
-template <typename D, typename S> __global__ void cast_kernel(cf_iter it, D *d, const S *s, bool acc)
-{
-    CF_GRID_STRIDE(i, it.numel)
-    {
-        int64_t off[CF_ITER_MAX];
-        cf_iter_offsets(it, i, off);
-        double v = (double)cf_ld(s + off[1]);
-        if (acc) v += (double)cf_ld(d + off[0]);
-        cf_st(d + off[0], (cf_acc_t<D>)v);
-    }
-}
-
-template <typename D> static cf_status cast_from(cf_iter it, D *d, const cf_tensor *src, bool acc)
-{
-    const void *s = cf_data(src);
-    switch (src->dtype) {
-    case CF_F32: CF_KERNEL_RUN("cast", it.numel, (cast_kernel<D, float>), it, d, (const float *)s, acc); break;
-    case CF_F64: CF_KERNEL_RUN("cast", it.numel, (cast_kernel<D, double>), it, d, (const double *)s, acc); break;
-    case CF_BF16:
-        CF_KERNEL_RUN("cast", it.numel, (cast_kernel<D, __nv_bfloat16>), it, d, (const __nv_bfloat16 *)s, acc);
-        break;
-    default: return cf_set_error(CF_ERR_DTYPE, "cast (cuda): from %s is not supported", cf_dtype_name(src->dtype));
-    }
-    return CF_OK;
-}
+// ---- cast between the floating dtypes (f32, f64, bf16): the backend's converting copy (memory.cu) ----
 
 static cf_status cast_run(cf_tensor *dst, const cf_tensor *src, bool acc)
 {
-    cf_iter it;
-    const cf_tensor *ops[2] = {dst, src};
-    cf_iter_init(&it, dst->ndim, dst->shape, 2, ops);
-    void *d = cf_data(dst);
-    switch (dst->dtype) {
-    case CF_F32: return cast_from(it, (float *)d, src, acc);
-    case CF_F64: return cast_from(it, (double *)d, src, acc);
-    case CF_BF16: return cast_from(it, (__nv_bfloat16 *)d, src, acc);
-    default: return cf_set_error(CF_ERR_DTYPE, "cast (cuda): to %s is not supported", cf_dtype_name(dst->dtype));
-    }
+    const cf_tensor *t[2] = {src, dst};
+    for (int i = 0; i < 2; i++)
+        if (t[i]->dtype != CF_F32 && t[i]->dtype != CF_F64 && t[i]->dtype != CF_BF16)
+            return cf_set_error(CF_ERR_DTYPE, "cast (cuda): %s %s is not supported", i ? "to" : "from",
+                                cf_dtype_name(t[i]->dtype));
+    return cf_cuda_copy(dst, src, acc);
 }
 
 extern "C" cf_status cf_cuda_cast_fwd(cf_ctx *ctx, cf_node *n)
