@@ -1,6 +1,7 @@
 /* The CUDA backend's GEMM (autograd/cuda/blas.h) against hand-computed products: row-major layout, both
  * transposes, alpha and beta (beta 0 must not read C: it starts as NaN), K = 0, a strided batch with a
- * broadcast operand, in f32 and f64; and its errors. Skips (exit 77) without a CUDA build or device. */
+ * broadcast operand, in f32 and f64; a bf16 product (exact: small integers); and its errors. Skips (exit 77)
+ * without a CUDA build or device. */
 #include "autograd/cformer.h"
 #include "tests/check.h"
 
@@ -98,6 +99,29 @@ static void check_dtype(cf_dtype dt)
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) cf_cuda_free(bufs[i]);
 }
 
+/* bf16 operands and result (f32 accumulation): A B and A^T B^T = [58 64; 139 154], 8-bit integers that bf16
+ * holds exactly, over a C of NaN (beta 0) */
+static void check_bf16(void)
+{
+    const float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {7, 8, 9, 10, 11, 12}, at[6] = {1, 4, 2, 5, 3, 6},
+                bt[6] = {7, 9, 11, 8, 10, 12}, ab[4] = {58, 64, 139, 154};
+    const float *src[5] = {a, b, at, bt, (const float[6]){NAN, NAN, NAN, NAN, 0, 0}};
+    void *d[5] = {NULL};
+    for (int k = 0; k < 5; k++) {
+        uint16_t h[6];
+        for (int i = 0; i < 6; i++) h[i] = cf_f32_to_bf16(src[k][i]);
+        CHECK(cf_cuda_malloc(&d[k], sizeof h, err, sizeof err) == 0 && cf_cuda_copy_h2d(d[k], h, sizeof h, err, sizeof err) == 0);
+    }
+    for (int t = 0; t < 2; t++) {
+        CHECK(cf_cuda_gemm(CF_BF16, t, t, 2, 2, 3, 1.0, d[t ? 2 : 0], t ? 2 : 3, d[t ? 3 : 1], t ? 3 : 2, 0.0, d[4], 2) ==
+              CF_OK, "%s", cf_last_error());
+        uint16_t h[4];
+        CHECK(cf_cuda_copy_d2h(h, d[4], sizeof h, err, sizeof err) == 0);
+        for (int i = 0; i < 4; i++) CHECK(cf_bf16_to_f32(h[i]) == ab[i], "bf16 element %d: %g", i, cf_bf16_to_f32(h[i]));
+    }
+    for (int k = 0; k < 5; k++) cf_cuda_free(d[k]);
+}
+
 int main(void)
 {
     if (cf_cuda_device_count() == 0) {
@@ -106,7 +130,8 @@ int main(void)
     }
     check_dtype(CF_F32);
     check_dtype(CF_F64);
-    CHECK(cf_cuda_gemm(CF_BF16, false, false, 1, 1, 1, 1.0, NULL, 1, NULL, 1, 0.0, NULL, 1) == CF_ERR_DTYPE);
+    check_bf16();
+    CHECK(cf_cuda_gemm(CF_F16, false, false, 1, 1, 1, 1.0, NULL, 1, NULL, 1, 0.0, NULL, 1) == CF_ERR_DTYPE);
     cf_clear_error();
     cf_cuda_blas_shutdown();
     TEST_MAIN_END();
