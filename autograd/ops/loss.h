@@ -1,6 +1,7 @@
 /* Loss functions, with PyTorch's semantics and defaults. Each returns a 0-dim scalar for reduction
  * mean or sum, or the per-element (per-sample) losses for reduction none; NULL with the error set on bad
- * shapes, dtypes or class indices. Float inputs are f32 or f64; class indices are i64. */
+ * shapes, dtypes or class indices. Float inputs are f32 or f64 (or bf16 on the CUDA backend, whose losses are
+ * then f32: cf_dtype_accum); class indices are i64. */
 #ifndef CF_OPS_LOSS_H
 #define CF_OPS_LOSS_H
 

@@ -1,5 +1,6 @@
 /* norm ops: declarations. Each is one fused op with PyTorch's semantics; weight and bias may be NULL
- * (no affine transform). Statistics are accumulated in the input's dtype (f32 or f64). */
+ * (no affine transform). Statistics are accumulated in the input's dtype (f32 or f64; bf16 inputs on the
+ * CUDA backend accumulate and save them in f32). */
 #ifndef CF_OPS_NORM_H
 #define CF_OPS_NORM_H
 
