@@ -30,6 +30,23 @@ struct cf_nccl {
 
 bool cf_nccl_available(void) { return true; }
 
+static int device_count(void)
+{
+    int count = 0;
+    return cudaGetDeviceCount(&count) == cudaSuccess ? count : 0;
+}
+
+bool cf_nccl_usable(const cf_pg *pg)
+{
+#ifdef CF_CUDA_EMU
+    (void)pg;
+    return true; /* each process emulates a device of its own */
+#else
+    int count = device_count();
+    return count > 0 && cf_pg_local_world(pg) <= count;
+#endif
+}
+
 static cf_status nccl_fail(const cf_nccl *nc, ncclResult_t r, const char *call)
 {
     const char *detail = ncclGetLastError(nc->comm);
@@ -72,9 +89,7 @@ static cf_status args(const char *what, int64_t n, cf_dtype dt, cf_reduce_op op,
 cf_nccl *cf_nccl_init(cf_pg *pg, int device)
 {
     if (device < 0) {
-        int count = 0;
-        if (cudaGetDeviceCount(&count) != cudaSuccess) count = 0;
-        if ((device = cf_pg_device(pg, count)) < 0) {
+        if ((device = cf_pg_device(pg, device_count())) < 0) {
             cf_set_error(CF_ERR_DEVICE, "cf_nccl_init: rank %d finds no CUDA device", cf_pg_rank(pg));
             return NULL;
         }
@@ -195,6 +210,12 @@ static cf_status unsupported(const char *what)
 }
 
 bool cf_nccl_available(void) { return false; }
+
+bool cf_nccl_usable(const cf_pg *pg)
+{
+    (void)pg;
+    return false;
+}
 
 cf_nccl *cf_nccl_init(cf_pg *pg, int device)
 {

@@ -21,6 +21,10 @@
 typedef struct cf_nccl cf_nccl;
 
 bool cf_nccl_available(void);
+/* Built, and every rank on this node can have a GPU of its own as the ranks see them (local ranks <= visible
+ * GPUs; NCCL refuses two ranks on one GPU). The emulator: always (each process emulates its own device). A
+ * launcher that shows each rank one GPU of its own makes this false though NCCL would work: name nccl then. */
+bool cf_nccl_usable(const cf_pg *pg);
 /* Collective over all ranks of pg: cudaSetDevice(device), rank 0 creates the unique id, pg broadcasts
  * it, ncclCommInitRank. device -1: this rank's GPU, cf_pg_device(pg, cudaGetDeviceCount()) -- call it before
  * anything allocates device memory, as the device is set here. A group of one without MPI needs no broadcast;

@@ -208,13 +208,18 @@ static cf_status check_ranks_agree(cf_run *run, const cf_run_options *o)
 /* distributed.backend: mpi | nccl | auto, for training (evaluation does not communicate). nccl all-reduces the
  * gradients on the GPU (distributed/ddp.h), so it needs train.device: cuda and a build with NCCL (or the
  * emulator's shim); it runs even for one rank. auto is nccl when training on a device over several ranks in a
- * build with NCCL, else mpi. CF_DIST_VERBOSE=1 prints the choice on rank 0. */
+ * build with NCCL where each rank on a node sees a GPU of its own (cf_nccl_usable), else mpi. CF_DIST_VERBOSE=1
+ * prints the choice on rank 0. */
 static cf_status read_backend(cf_run *run, const char *backend, bool training)
 {
     cf_recipe *r = run->recipe;
     if (!training) return CF_OK;
     bool nccl = strcmp(backend, "nccl") == 0;
-    if (strcmp(backend, "auto") == 0) nccl = run->device != CF_CPU && run->world > 1 && cf_nccl_available();
+    if (strcmp(backend, "auto") == 0 && run->device != CF_CPU && run->world > 1) {
+        int32_t usable = cf_nccl_usable(run->pg); /* every rank must choose alike: nccl only if it suits all */
+        CF_TRY(cf_pg_allreduce(run->pg, &usable, 1, CF_I32, CF_REDUCE_MIN));
+        nccl = usable;
+    }
     if (nccl && run->device == CF_CPU)
         return cf_recipe_fail(r, "distributed.backend", CF_ERR_ARG, "nccl reduces gradients on the GPU: it needs "
                               "train.device: cuda (mpi reduces them on the cpu)");
