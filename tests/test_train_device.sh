@@ -131,6 +131,10 @@ if command -v mpirun >/dev/null && grep -q "^CF_MPI:BOOL=ON" "${3:-.}/CMakeCache
         --quiet >"$tmp/log" 2>&1; then
         diff "$tmp/cuda.txt" <(columns "$tmp/nccl-1") >"$tmp/diff" && ok ||
             { bad "1 rank over nccl differs from the run without it:"; cat "$tmp/diff" >&2; }
+        if "$cformer" recipe check "$tmp/gpt.yaml" --set train.device=cuda --set distributed.backend=nccl \
+            --set train.precision=bf16 >"$tmp/check" 2>&1; then bad "nccl with bf16 was accepted"
+        else has "nccl with train.precision: bf16 is not supported" <"$tmp/check" && ok || bad "nccl, bf16: $(tail -1 "$tmp/check")"
+        fi
         # two ranks need two devices: NCCL refuses two ranks on one GPU (the emulator gives each process its own)
         gpus=$("$cformer" list env | grep -c "^cuda_device.[0-9]")
         "$cformer" list env | grep -q "SIMT emulator" && gpus=2

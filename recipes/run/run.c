@@ -210,12 +210,12 @@ static cf_status check_ranks_agree(cf_run *run, const cf_run_options *o)
  * emulator's shim); it runs even for one rank. auto is nccl when training on a device over several ranks in a
  * build with NCCL where each rank on a node sees a GPU of its own (cf_nccl_usable), else mpi. CF_DIST_VERBOSE=1
  * prints the choice on rank 0. */
-static cf_status read_backend(cf_run *run, const char *backend, bool training)
+static cf_status read_backend(cf_run *run, const char *backend, const char *precision, bool training)
 {
     cf_recipe *r = run->recipe;
     if (!training) return CF_OK;
     bool nccl = strcmp(backend, "nccl") == 0;
-    if (strcmp(backend, "auto") == 0 && run->device != CF_CPU && run->world > 1) {
+    if (strcmp(backend, "auto") == 0 && run->device != CF_CPU && run->world > 1 && strcmp(precision, "f32") == 0) {
         int32_t usable = cf_nccl_usable(run->pg); /* every rank must choose alike: nccl only if it suits all */
         CF_TRY(cf_pg_allreduce(run->pg, &usable, 1, CF_I32, CF_REDUCE_MIN));
         nccl = usable;
@@ -227,6 +227,10 @@ static cf_status read_backend(cf_run *run, const char *backend, bool training)
         return cf_recipe_fail(r, "distributed.backend", CF_ERR_UNSUPPORTED, "nccl: this build has no NCCL (configure "
                               "with CF_CUDA, CF_MPI and libnccl installed, or CF_CUDA_EMU with CF_MPI for the emulator's "
                               "shim); mpi reduces train.device: cuda gradients through the host");
+    if (nccl && strcmp(precision, "f32") != 0) /* as for several ranks over mpi (read_precision) */
+        return cf_recipe_fail(r, "distributed.backend", CF_ERR_UNSUPPORTED, "nccl with train.precision: %s is not "
+                              "supported yet (the gradient buckets reduce the f32 master, filled after backward)",
+                              precision);
     if (run->rank == 0 && getenv("CF_DIST_VERBOSE"))
         fprintf(stderr, "cformer: distributed.backend %s: gradients reduced over %s (%d rank%s)\n", backend,
                 nccl ? "nccl" : "mpi", run->world, run->world > 1 ? "s" : "");
@@ -329,7 +333,7 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
         return cf_recipe_fail(r, "train.batch_size", CF_ERR_ARG, "%lld is not divisible by train.grad_accum (%lld) x the "
                               "number of ranks (%d)", (long long)run->batch_size, (long long)run->grad_accum, run->world);
     CF_TRY(read_device(run, device, with_optimizer, zero));
-    CF_TRY(read_backend(run, backend, with_optimizer)); /* before anything is allocated on the device */
+    CF_TRY(read_backend(run, backend, precision, with_optimizer)); /* before anything is allocated on the device */
     choose_run_dir(run, o);
 
     run->ctx = cf_ctx_new(&(cf_ctx_options){.device = run->device, .threads = (int)run->threads, .seed = (uint64_t)run->seed});
