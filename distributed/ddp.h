@@ -77,7 +77,8 @@ typedef struct cf_ddp_stats {
     int64_t buckets_in_finish;   /* started by cf_ddp_finish (no backward ran, or hooks missed) */
     int64_t params_unused;       /* trainable parameters the forward did not use (counted ready at once) */
     double bytes;                /* gradient bytes reduced by this rank */
-    double wait_s;               /* blocked in cf_ddp_finish waiting: communication NOT hidden by backward */
+    double wait_s;               /* blocked in cf_ddp_finish waiting: communication NOT hidden by backward
+                                  * (NCCL: the wait for the stream, which includes backward kernels still queued) */
     double window_s;             /* from each step's first bucket start to the end of cf_ddp_finish */
 } cf_ddp_stats;
 
