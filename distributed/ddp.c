@@ -53,7 +53,8 @@ struct cf_ddp {
     cf_ddp_stats stats;
 };
 
-static bool comm_active(const cf_ddp *d) { return cf_pg_uses_mpi(d->pg) && cf_pg_world(d->pg) > 1; }
+/* NCCL reduces even in a group of one (a copy), so that path runs wherever it is chosen */
+static bool comm_active(const cf_ddp *d) { return d->opt.nccl || (cf_pg_uses_mpi(d->pg) && cf_pg_world(d->pg) > 1); }
 
 /* Keeps the first error raised inside a hook (hooks cannot return one). */
 static void hook_error(cf_ddp *d, cf_status st)
@@ -155,6 +156,9 @@ static cf_status start_bucket(cf_ddp *d, int k, bool in_backward)
     if (in_backward) d->stats.buckets_in_backward++;
     else d->stats.buckets_in_finish++;
     d->stats.bytes += (double)bk->n * (double)es;
+    if (d->opt.nccl) /* summed in place on the device, ordered after backward's kernels on the stream */
+        return cf_nccl_allreduce(d->opt.nccl, (char *)d->ps->grads + (size_t)bk->off * es, bk->n, d->ps->dtype,
+                                 CF_REDUCE_SUM, NULL);
 #ifdef CF_HAVE_MPI
     if (comm_active(d)) {
         cf_pg *pg = d->pg;
@@ -279,6 +283,10 @@ cf_ddp *cf_ddp_new(cf_pg *pg, cf_params *ps, const cf_ddp_options *opt)
                      (long long)ps->total);
         return NULL;
     }
+    if (o.nccl && ps->device == CF_CPU) {
+        cf_set_error(CF_ERR_ARG, "cf_ddp_new: NCCL reduces device gradients, and the parameters are on the host");
+        return NULL;
+    }
     if (ps->device != CF_CPU && o.zero_stage != 0) {
         cf_set_error(CF_ERR_UNSUPPORTED, "cf_ddp_new: ZeRO-1 with parameters on a device is not supported");
         return NULL;
@@ -297,7 +305,7 @@ cf_ddp *cf_ddp_new(cf_pg *pg, cf_params *ps, const cf_ddp_options *opt)
     d->pg = pg, d->ps = ps, d->opt = o, d->sync = true;
     if (ps->device != CF_CPU) {
         d->dev = cf_backend_table(ps->device);
-        if (!(d->staging = malloc((size_t)(ps->total ? ps->total : 1) * cf_dtype_size(ps->dtype)))) {
+        if (!o.nccl && !(d->staging = malloc((size_t)(ps->total ? ps->total : 1) * cf_dtype_size(ps->dtype)))) {
             cf_ddp_free(d);
             cf_set_error(CF_ERR_OOM, "cf_ddp_new: out of memory for the host staging of device gradients");
             return NULL;
@@ -362,6 +370,12 @@ void cf_ddp_free(cf_ddp *d)
 cf_status cf_ddp_broadcast_params(cf_ddp *d)
 {
     cf_params *ps = d->ps;
+    if (d->opt.nccl) {
+        CF_DIST_TRY(cf_nccl_broadcast(d->opt.nccl, ps->values, ps->total, ps->dtype, 0, NULL));
+        CF_DIST_TRY(cf_nccl_wait(d->opt.nccl, NULL));
+        for (int i = 0; i < ps->count; i++) cf_bump_version(ps->items[i].value);
+        return CF_OK;
+    }
     void *values = cf_params_values_host(ps); /* the values, or their host mirror on a device */
     if (!values) return cf_last_status();
     CF_DIST_TRY(cf_pg_broadcast(d->pg, values, ps->total, ps->dtype, 0));
@@ -390,6 +404,10 @@ cf_status cf_ddp_finish(cf_ddp *d)
         }
     }
     double t0 = cf_now();
+    if (d->opt.nccl && st == CF_OK) {
+        st = cf_nccl_wait(d->opt.nccl, NULL);
+        if (st != CF_OK) snprintf(msg, sizeof msg, "%s", cf_last_error());
+    }
 #ifdef CF_HAVE_MPI
     for (int k = 0; k < d->next_start; k++) {
         bucket *bk = &d->b[k];
@@ -407,6 +425,8 @@ cf_status cf_ddp_finish(cf_ddp *d)
         if (d->opt.zero_stage == 1) {
             memcpy((char *)ps->grads + (size_t)d->lo * es, d->shard, (size_t)(d->hi - d->lo) * es);
             cf_pg_scale((char *)ps->grads + (size_t)d->lo * es, d->hi - d->lo, ps->dtype, inv);
+        } else if (d->opt.nccl) {
+            if (inv != 1.0) d->dev->scale(ps->dtype, ps->grads, ps->total, inv); /* as cf_pg_scale, on the device */
         } else if (d->dev) {
             cf_pg_scale(d->staging, ps->total, ps->dtype, inv);
             st = d->dev->from_host(ps->grads, d->staging, (size_t)ps->total * es);

@@ -35,10 +35,17 @@
  *         cf_ddp_finish(ddp);
  *         clip; optimizer step; cf_params_zero_grad(ps);
  *
- * Parameters on a device (cf_params_to_device, zero_stage 0): a starting bucket is copied to a host staging
- * buffer and reduced there over MPI; finish copies the averaged buffer back. (NCCL's device-to-device path,
- * distributed/nccl.h, is not wired here yet.) Mixed precision's working copies are refused: the buckets
- * reduce the f32 master gradients, which are filled only after backward (cf_params_collect_grads).
+ * Parameters on a device (cf_params_to_device, zero_stage 0), two paths with the same buckets in the same order:
+ *   MPI (opt.nccl NULL): a starting bucket is copied to a host staging buffer and reduced there over MPI;
+ *                 finish scales the staging buffer by 1/world and copies it back;
+ *   NCCL (opt.nccl, nccl.h): a starting bucket is summed in place on the device by ncclAllReduce on the
+ *                 default stream (after the backward kernels that wrote it; no host copy); finish waits for
+ *                 the stream (the group's deadline) and scales the gradients by 1/world on the device. The
+ *                 sum and the f32 x (1/world) are those of the MPI path, so both leave the same averages
+ *                 (bit for bit where the all-reduce adds in the same order: two ranks, or the emulator's
+ *                 shim, which reduces over MPI). With NCCL a group of one reduces too (a copy): the path runs.
+ * Mixed precision's working copies are refused: the buckets reduce the f32 master gradients, which are filled
+ * only after backward (cf_params_collect_grads).
  *
  * One backward per synchronised micro-step: a second backward in it would add to gradients whose
  * reduction may already be in flight. The engine fires each leaf's hook once per step (tape
@@ -47,6 +54,7 @@
 #define CF_DDP_H
 
 #include "layers/params.h"
+#include "distributed/nccl.h"
 #include "distributed/pg.h"
 
 typedef struct cf_ddp cf_ddp;
@@ -54,6 +62,7 @@ typedef struct cf_ddp cf_ddp;
 typedef struct cf_ddp_options {
     double bucket_mb; /* MiB of gradients per bucket; 0: 25 (PyTorch's default) */
     int zero_stage;   /* 0: all-reduce; 1: reduce-scatter to shards, with a cf_zero optimizer */
+    cf_nccl *nccl;    /* device parameters only, zero_stage 0: reduce over this communicator (not owned) */
 } cf_ddp_options;
 
 typedef struct cf_ddp_bucket_info {
@@ -68,7 +77,8 @@ typedef struct cf_ddp_stats {
     int64_t buckets_in_finish;   /* started by cf_ddp_finish (no backward ran, or hooks missed) */
     int64_t params_unused;       /* trainable parameters the forward did not use (counted ready at once) */
     double bytes;                /* gradient bytes reduced by this rank */
-    double wait_s;               /* blocked in cf_ddp_finish waiting: communication NOT hidden by backward */
+    double wait_s;               /* blocked in cf_ddp_finish waiting: communication NOT hidden by backward
+                                  * (NCCL: the wait for the stream, which includes backward kernels still queued) */
     double window_s;             /* from each step's first bucket start to the end of cf_ddp_finish */
 } cf_ddp_stats;
 
@@ -78,7 +88,8 @@ cf_ddp *cf_ddp_new(cf_pg *pg, cf_params *ps, const cf_ddp_options *opt);
 /* Removes the hooks. NULL is a no-op. */
 void cf_ddp_free(cf_ddp *ddp);
 
-/* Rank 0's parameter values to every rank (call once after initialisation or loading). */
+/* Rank 0's parameter values to every rank (call once after initialisation or loading); with opt.nccl by
+ * ncclBroadcast on the device, else over MPI through the host mirror. */
 cf_status cf_ddp_broadcast_params(cf_ddp *ddp);
 
 /* Only micro-steps with sync on communicate (default on). Turn it on before the LAST backward of an

@@ -1,5 +1,6 @@
 /* NCCL communicator and collectives. Compiled for real only with CF_HAVE_NCCL (see nccl.h); otherwise
- * every entry point reports CF_ERR_UNSUPPORTED. */
+ * every entry point reports CF_ERR_UNSUPPORTED. In the SIMT emulator build the NCCL and CUDA runtime calls
+ * below go to the emulator's shim (nccl_emu.h), so this very code runs without a GPU. */
 #include "distributed/nccl.h"
 
 #include "distributed/pg_internal.h"
@@ -13,8 +14,12 @@
 #endif
 
 #ifdef CF_HAVE_NCCL
+#ifdef CF_CUDA_EMU
+#include "distributed/nccl_emu.h"
+#else
 #include <cuda_runtime.h>
 #include <nccl.h>
+#endif
 #include <time.h>
 
 struct cf_nccl {
@@ -25,10 +30,28 @@ struct cf_nccl {
 
 bool cf_nccl_available(void) { return true; }
 
+static int device_count(void)
+{
+    int count = 0;
+    return cudaGetDeviceCount(&count) == cudaSuccess ? count : 0;
+}
+
+bool cf_nccl_usable(const cf_pg *pg)
+{
+#ifdef CF_CUDA_EMU
+    (void)pg;
+    return true; /* each process emulates a device of its own */
+#else
+    int count = device_count();
+    return count > 0 && cf_pg_local_world(pg) <= count;
+#endif
+}
+
 static cf_status nccl_fail(const cf_nccl *nc, ncclResult_t r, const char *call)
 {
-    return cf_set_error(CF_ERR_IO, "%s failed on rank %d of %d: %s", call, cf_pg_rank(nc->pg), cf_pg_world(nc->pg),
-                        ncclGetErrorString(r));
+    const char *detail = ncclGetLastError(nc->comm);
+    return cf_set_error(CF_ERR_IO, "%s failed on rank %d of %d: %s%s%s", call, cf_pg_rank(nc->pg), cf_pg_world(nc->pg),
+                        ncclGetErrorString(r), detail && *detail ? ": " : "", detail ? detail : "");
 }
 
 static bool nccl_type(cf_dtype dt, ncclDataType_t *t)
@@ -65,6 +88,16 @@ static cf_status args(const char *what, int64_t n, cf_dtype dt, cf_reduce_op op,
 
 cf_nccl *cf_nccl_init(cf_pg *pg, int device)
 {
+    if (device < 0) {
+        if ((device = cf_pg_device(pg, device_count())) < 0) {
+            cf_set_error(CF_ERR_DEVICE, "cf_nccl_init: rank %d finds no CUDA device", cf_pg_rank(pg));
+            return NULL;
+        }
+    }
+    if (!cf_pg_uses_mpi(pg) && cf_pg_world(pg) > 1) {
+        cf_set_error(CF_ERR_STATE, "cf_nccl_init: a group of %d ranks without MPI", cf_pg_world(pg));
+        return NULL;
+    }
     cudaError_t ce = cudaSetDevice(device);
     if (ce != cudaSuccess) {
         cf_set_error(CF_ERR_DEVICE, "cf_nccl_init: rank %d cannot use GPU %d: %s", cf_pg_rank(pg), device,
@@ -84,13 +117,16 @@ cf_nccl *cf_nccl_init(cf_pg *pg, int device)
         /* the others wait in the broadcast below: a failure here must end the job, not return */
         if (r != ncclSuccess) cf_pg_abort(pg, "ncclGetUniqueId: %s", ncclGetErrorString(r));
     }
-    /* the id is an opaque byte array: broadcast it as bytes (128 of them) over MPI */
-    MPI_Request req;
-    int rc = MPI_Ibcast(&id, (int)sizeof id, MPI_BYTE, 0, cf_pg_comm_of(pg), &req);
-    if (rc != MPI_SUCCESS || cf_pg_wait_mpi(pg, &req, "NCCL unique id broadcast") != CF_OK) {
-        if (rc != MPI_SUCCESS) cf_pg_mpi_fail(pg, rc, "MPI_Ibcast");
-        free(nc);
-        return NULL;
+    /* the id is an opaque byte array: broadcast it as bytes (128 of them) over MPI (a group of one without MPI
+     * has nobody to send it to) */
+    if (cf_pg_uses_mpi(pg)) {
+        MPI_Request req;
+        int rc = MPI_Ibcast(&id, (int)sizeof id, MPI_BYTE, 0, cf_pg_comm_of(pg), &req);
+        if (rc != MPI_SUCCESS || cf_pg_wait_mpi(pg, &req, "NCCL unique id broadcast") != CF_OK) {
+            if (rc != MPI_SUCCESS) cf_pg_mpi_fail(pg, rc, "MPI_Ibcast");
+            free(nc);
+            return NULL;
+        }
     }
     ncclResult_t r = ncclCommInitRank(&nc->comm, cf_pg_world(pg), id, cf_pg_rank(pg));
     if (r != ncclSuccess) {
@@ -174,6 +210,12 @@ static cf_status unsupported(const char *what)
 }
 
 bool cf_nccl_available(void) { return false; }
+
+bool cf_nccl_usable(const cf_pg *pg)
+{
+    (void)pg;
+    return false;
+}
 
 cf_nccl *cf_nccl_init(cf_pg *pg, int device)
 {

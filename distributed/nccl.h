@@ -2,10 +2,12 @@
  *
  * STATUS: compiled when the build defines CF_HAVE_NCCL, which CMakeLists.txt does when CF_NCCL (on by
  * default), CF_CUDA and CF_MPI are on and libnccl and nccl.h are found (the NCCL unique id is broadcast
- * over the MPI process group). In a build without it each function below returns CF_ERR_UNSUPPORTED (NULL
- * for cf_nccl_init) and cf_nccl_available() is false. The NCCL code is written against NCCL 2.18+; it
- * compiles and links against NCCL 2.28 / CUDA 13, but no collective has run on a GPU yet, and the trainer
- * does not call it (docs/distributed.md, "NCCL").
+ * over the MPI process group), and in the SIMT emulator build (CF_CUDA_EMU with CF_MPI), where the NCCL calls
+ * go to a shim over MPI on the emulator's device memory that refuses host pointers (nccl_emu.h). In a build
+ * without it each function below returns CF_ERR_UNSUPPORTED (NULL for cf_nccl_init) and cf_nccl_available()
+ * is false. The NCCL code is written against NCCL 2.18+ and compiles against NCCL 2.28 / CUDA 13. The trainer
+ * uses it for `distributed.backend: nccl` (ddp.h's cf_ddp_options.nccl: gradient buckets all-reduced on the
+ * device); under the emulator that path is tested with two MPI ranks (tests/test_train_device.sh).
  *
  * Streams are passed as void * (a cudaStream_t; NULL is the default stream) so this header needs no
  * CUDA headers. Operations are asynchronous on the stream; cf_nccl_wait blocks with the process
@@ -19,8 +21,14 @@
 typedef struct cf_nccl cf_nccl;
 
 bool cf_nccl_available(void);
+/* Built, and every rank on this node can have a GPU of its own as the ranks see them (local ranks <= visible
+ * GPUs; NCCL refuses two ranks on one GPU). The emulator: always (each process emulates its own device). A
+ * launcher that shows each rank one GPU of its own makes this false though NCCL would work: name nccl then. */
+bool cf_nccl_usable(const cf_pg *pg);
 /* Collective over all ranks of pg: cudaSetDevice(device), rank 0 creates the unique id, pg broadcasts
- * it, ncclCommInitRank. Pick device with cf_pg_device(pg, cudaGetDeviceCount()). */
+ * it, ncclCommInitRank. device -1: this rank's GPU, cf_pg_device(pg, cudaGetDeviceCount()) -- call it before
+ * anything allocates device memory, as the device is set here. A group of one without MPI needs no broadcast;
+ * a larger group needs MPI. */
 cf_nccl *cf_nccl_init(cf_pg *pg, int device);
 void cf_nccl_free(cf_nccl *nc);
 

@@ -128,19 +128,42 @@ cf_status cf_optim_slot_write(cf_optimizer *o, int i, const void *full)
  * the scaling run there. */
 static const cf_backend *params_backend(const cf_params *ps) { return cf_backend_table(ps->device); }
 
-void cf_optim_update_range(const cf_optim_config *c, cf_params *ps, void *const *slots, int64_t slot_base, int64_t lo,
-                           int64_t hi, double lr, int64_t t)
+/* Parameter k's part of [lo, hi) into [*a, *e); false when it has none or is frozen (no update). */
+static bool update_part(const cf_params *ps, int k, int64_t lo, int64_t hi, int64_t *a, int64_t *e)
+{
+    const cf_param *pr = &ps->items[k];
+    *a = pr->offset > lo ? pr->offset : lo;
+    *e = pr->offset + pr->numel < hi ? pr->offset + pr->numel : hi;
+    return *e > *a && pr->value->requires_grad;
+}
+
+static double param_decay(const cf_optim_config *c, const cf_param *pr)
+{
+    return (pr->decay || c->decay_all) ? c->weight_decay : 0.0;
+}
+
+int cf_optim_update_range(const cf_optim_config *c, cf_params *ps, void *const *slots, int64_t slot_base, int64_t lo,
+                          int64_t hi, double lr, int64_t t)
 {
     bool first = t == 1;
     double bc1 = 1 - pow(c->beta1, (double)t), bc2 = 1 - pow(c->beta2, (double)t);
     bool has_slots = slots && slots[0];
     const cf_backend *be = params_backend(ps);
     size_t es = cf_dtype_size(ps->dtype);
-    for (int k = 0; k < ps->count; k++) {
-        const cf_param *pr = &ps->items[k];
-        int64_t a = pr->offset > lo ? pr->offset : lo;
-        int64_t e = pr->offset + pr->numel < hi ? pr->offset + pr->numel : hi;
-        if (e <= a || !pr->value->requires_grad) continue; /* outside the range, or frozen */
+    int launches = 0;
+    for (int k = 0; k < ps->count;) {
+        int64_t a, e, a2, e2;
+        if (!update_part(ps, k, lo, hi, &a, &e)) { /* outside the range, or frozen */
+            k++;
+            continue;
+        }
+        /* one call for the run of neighbours that are trainable, in range and decayed alike: the update is
+         * elementwise, and the alignment padding between them (zero values, gradients and state) stays zero */
+        double wd = param_decay(c, &ps->items[k]);
+        int j = k + 1;
+        while (j < ps->count && update_part(ps, j, lo, hi, &a2, &e2) && param_decay(c, &ps->items[j]) == wd)
+            e = e2, j++;
+        k = j;
         int64_t s = a - slot_base;
         cf_optim_update_args u = {
             .kind = (int)c->kind,
@@ -151,7 +174,7 @@ void cf_optim_update_range(const cf_optim_config *c, cf_params *ps, void *const 
             .slot1 = has_slots && c->kind != CF_OPTIM_SGD ? (char *)slots[1] + (size_t)s * es : NULL,
             .n = e - a,
             .lr = lr,
-            .weight_decay = (pr->decay || c->decay_all) ? c->weight_decay : 0.0,
+            .weight_decay = wd,
             .momentum = c->momentum,
             .dampening = c->dampening,
             .nesterov = c->nesterov,
@@ -163,7 +186,9 @@ void cf_optim_update_range(const cf_optim_config *c, cf_params *ps, void *const 
             .bc2 = bc2,
         };
         be->optim_update(&u);
+        launches++;
     }
+    return launches;
 }
 
 /* ---- the replicated implementation: the whole state on every process ---- */

@@ -66,9 +66,13 @@ int cf_optim_shards(const cf_optimizer *opt);
 
 /* The update itself over the elements [lo, hi) of the flat buffers, step number t (1-based), each
  * parameter's part with its own decay flag. slots[i] holds state for elements from slot_base on (the
- * whole buffer: 0; a ZeRO shard: its first element). The replicated step is this over everything. */
-void cf_optim_update_range(const cf_optim_config *cfg, cf_params *ps, void *const *slots, int64_t slot_base, int64_t lo,
-                           int64_t hi, double lr, int64_t t);
+ * whole buffer: 0; a ZeRO shard: its first element). The replicated step is this over everything.
+ * Neighbouring parameters that are trainable and have the same weight decay go to the backend as one
+ * update over their span, padding included (it stays zero: the update of zero values, gradients and state
+ * is zero); the update is elementwise, so this is bit for bit the per-parameter result. Returns the number
+ * of backend updates (kernel launches on a device) it made. */
+int cf_optim_update_range(const cf_optim_config *cfg, cf_params *ps, void *const *slots, int64_t slot_base, int64_t lo,
+                          int64_t hi, double lr, int64_t t);
 
 /* Named state slots ("exp_avg", "exp_avg_sq", "momentum_buffer"; SGD without momentum has none), for
  * checkpoints. A full buffer is ps->total elements of the parameters' dtype in the layout of ps->values

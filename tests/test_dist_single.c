@@ -1,8 +1,10 @@
 /* distributed/ in a group of one: the process group's local paths, bucket layout (reverse parameter
  * order, sizes, slice boundaries), the gradient-final hook counting during backward, sync on/off,
  * unused and frozen parameters, the ZeRO-1 shard layout and update (against optim's cf_optim_step),
- * both optimizers driven through the one optimizer interface, and the NCCL stub. Runs without mpirun. */
+ * both optimizers driven through the one optimizer interface, the NCCL stub, and in the SIMT emulator build the
+ * emulator's NCCL shim and DDP over it. Runs without mpirun. */
 #include "autograd/cformer.h"
+#include "autograd/cf_node.h"
 #include "distributed/distributed.h"
 #include "layers/params.h"
 #include "optim/optim.h"
@@ -522,6 +524,62 @@ static void test_nccl_stub(void)
 #endif
 }
 
+/* The emulator build's NCCL (distributed/nccl_emu.c) in a group of one: collectives on emulated device memory,
+ * a host pointer refused by name (the host-staging bug it is there to catch), and the DDP path over it. */
+static void test_nccl_emulated(void)
+{
+#if defined(CF_HAVE_NCCL) && defined(CF_CUDA_EMU)
+    CHECK(cf_nccl_available());
+    const cf_backend *be = cf_backend_for(CF_CUDA);
+    cf_pg *pg = cf_pg_init(NULL, NULL);
+    cf_nccl *nc = cf_nccl_init(pg, -1);
+    CHECK(nc != NULL, "%s", cf_last_error());
+    if (!nc || !be) {
+        cf_pg_finalize(pg);
+        return;
+    }
+    float h[4] = {1, -2, 3.5f, 4}, back[4];
+    float *d = be->alloc(sizeof h);
+    CHECK(be->from_host(d, h, sizeof h) == CF_OK);
+    CHECK(cf_nccl_allreduce(nc, d, 4, CF_F32, CF_REDUCE_SUM, NULL) == CF_OK, "%s", cf_last_error());
+    CHECK(cf_nccl_allreduce(nc, d, 4, CF_F32, CF_REDUCE_AVG, NULL) == CF_OK);
+    CHECK(cf_nccl_broadcast(nc, d, 4, CF_F32, 0, NULL) == CF_OK && cf_nccl_wait(nc, NULL) == CF_OK);
+    CHECK(be->to_host(back, d, sizeof back) == CF_OK && memcmp(back, h, sizeof h) == 0); /* one rank: unchanged */
+    CHECK(cf_nccl_allreduce(nc, h, 4, CF_F32, CF_REDUCE_SUM, NULL) == CF_ERR_IO);
+    CHECK_ERROR_HAS("is not 16 bytes of emulated device memory");
+    CHECK(cf_nccl_allreduce(nc, d, 5, CF_F32, CF_REDUCE_SUM, NULL) == CF_ERR_IO); /* past the allocation's end */
+    CHECK(cf_nccl_broadcast(nc, d, 4, CF_F32, 1, NULL) == CF_ERR_IO);             /* no rank 1 */
+    CHECK(cf_nccl_allreduce(nc, d, 2, CF_BF16, CF_REDUCE_SUM, NULL) == CF_ERR_IO);
+    CHECK_ERROR_HAS("bf16 reductions are not emulated");
+    be->release(d);
+
+    /* DDP over it: device parameters' gradients reduced on the device (one rank: the average is themselves) */
+    cf_params *ps = cf_params_new(CF_F32, 1);
+    cf_params_add(ps, "a", CF_SHAPE(3), true);
+    cf_params_add(ps, "b", CF_SHAPE(2), false);
+    CHECK(cf_params_grads(ps) == CF_OK);
+    CHECK(cf_ddp_new(pg, ps, &(cf_ddp_options){.nccl = nc}) == NULL); /* host parameters */
+    CHECK_ERROR_HAS("parameters are on the host");
+    CHECK(cf_params_to_device(ps, CF_CUDA) == CF_OK, "%s", cf_last_error());
+    cf_ddp *ddp = cf_ddp_new(pg, ps, &(cf_ddp_options){.nccl = nc});
+    CHECK(ddp != NULL, "%s", cf_last_error());
+    if (ddp) {
+        size_t bytes = (size_t)ps->total * sizeof(float);
+        float *g = calloc((size_t)ps->total, sizeof *g), *g2 = calloc((size_t)ps->total, sizeof *g2);
+        g[ps->items[0].offset + 1] = 0.25f, g[ps->items[1].offset] = -3;
+        CHECK(be->from_host(ps->grads, g, bytes) == CF_OK);
+        CHECK(cf_ddp_broadcast_params(ddp) == CF_OK && cf_ddp_finish(ddp) == CF_OK, "%s", cf_last_error());
+        CHECK(be->to_host(g2, ps->grads, bytes) == CF_OK && memcmp(g, g2, bytes) == 0);
+        CHECK(cf_ddp_stats_get(ddp).steps == 1 && cf_ddp_stats_get(ddp).bytes == (double)bytes);
+        free(g), free(g2);
+    }
+    cf_ddp_free(ddp);
+    cf_params_free(ps);
+    cf_nccl_free(nc);
+    cf_pg_finalize(pg);
+#endif
+}
+
 int main(void)
 {
     /* this test is the group of one without MPI by definition, whatever launched it */
@@ -534,5 +592,6 @@ int main(void)
     RUN(test_zero_world1);
     RUN(test_optim_interface);
     RUN(test_nccl_stub);
+    RUN(test_nccl_emulated);
     TEST_MAIN_END();
 }

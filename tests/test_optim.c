@@ -2,6 +2,10 @@
 #include "tests/check.h"
 #include "optim/optim.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 static cf_params *one_param(double value, double grad, bool decay)
 {
     cf_params *ps = cf_params_new(CF_F64, 1);
@@ -143,6 +147,68 @@ static void test_params_names(void)
     cf_params_free(qs);
 }
 
+/* Neighbouring trainable parameters with the same decay are updated by one backend call over their span
+ * (padding included); the values and the state are bit for bit those of one call per parameter. */
+static cf_params *mixed_params(void)
+{
+    /* decay, decay, no decay, frozen, no decay, decay; 3-, 5-, ... element parameters leave padding */
+    static const int64_t n[6] = {3, 5, 2, 7, 4, 6};
+    static const bool decay[6] = {true, true, false, false, false, true};
+    cf_params *ps = cf_params_new(CF_F32, 1);
+    for (int i = 0; i < 6; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "p%d", i);
+        cf_params_add(ps, name, CF_SHAPE(n[i]), decay[i]);
+    }
+    ps->items[3].value->requires_grad = false;
+    cf_params_grads(ps);
+    float *v = ps->values, *g = ps->grads;
+    for (int i = 0; i < ps->count; i++)
+        for (int64_t j = 0; j < ps->items[i].numel; j++) {
+            int64_t k = ps->items[i].offset + j;
+            v[k] = 0.1f * (float)(k % 7) - 0.3f, g[k] = 0.05f * (float)(k % 5) - 0.1f;
+        }
+    return ps;
+}
+
+static void test_coalesced_update(void)
+{
+    cf_params *a = mixed_params(), *b = mixed_params();
+    CHECK(a->items[1].offset > a->items[0].offset + 3); /* the layout has padding to cross */
+    float *sa[2] = {calloc((size_t)a->total, 4), calloc((size_t)a->total, 4)};
+    float *sb[2] = {calloc((size_t)b->total, 4), calloc((size_t)b->total, 4)};
+    cf_optim_config c = cf_optim_defaults(CF_OPTIM_ADAMW);
+    c.weight_decay = 0.1;
+    int runs = 0, per_param = 0;
+    for (int t = 1; t <= 3; t++) {
+        runs = cf_optim_update_range(&c, a, (void *const *)sa, 0, 0, a->total, 1e-2, t);
+        per_param = 0;
+        for (int i = 0; i < b->count; i++)
+            per_param += cf_optim_update_range(&c, b, (void *const *)sb, 0, b->items[i].offset,
+                                               b->items[i].offset + b->items[i].numel, 1e-2, t);
+    }
+    CHECK(runs == 4 && per_param == 5); /* {p0 p1} {p2} (p3 frozen) {p4} {p5} */
+    size_t bytes = (size_t)a->total * 4;
+    CHECK(memcmp(a->values, b->values, bytes) == 0);
+    CHECK(memcmp(sa[0], sb[0], bytes) == 0 && memcmp(sa[1], sb[1], bytes) == 0);
+    /* the padding inside the first run stayed zero */
+    const float *va = a->values;
+    bool zero = true;
+    for (int64_t k = a->items[0].offset + 3; k < a->items[1].offset; k++) zero = zero && va[k] == 0 && sa[1][k] == 0;
+    CHECK(zero);
+    int64_t f = a->items[3].offset; /* the frozen parameter kept its value */
+    CHECK(va[f] == 0.1f * (float)(f % 7) - 0.3f);
+
+    /* no weight decay anywhere: the frozen parameter is the only break; a ZeRO-style range cuts the runs */
+    c = cf_optim_defaults(CF_OPTIM_ADAM);
+    CHECK(cf_optim_update_range(&c, a, (void *const *)sa, 0, 0, a->total, 1e-2, 4) == 2);
+    int64_t lo = a->items[1].offset + 2, hi = a->items[4].offset + 1;
+    CHECK(cf_optim_update_range(&c, a, (void *const *)sa, 0, lo, hi, 1e-2, 5) == 2); /* {p1 p2} {p4} */
+    for (int i = 0; i < 2; i++) free(sa[i]), free(sb[i]);
+    cf_params_free(a);
+    cf_params_free(b);
+}
+
 int main(void)
 {
     RUN(test_sgd);
@@ -150,5 +216,6 @@ int main(void)
     RUN(test_clip);
     RUN(test_schedules);
     RUN(test_params_names);
+    RUN(test_coalesced_update);
     TEST_MAIN_END();
 }

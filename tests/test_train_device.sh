@@ -5,7 +5,10 @@
 # validation loss; a run stopped and resumed on the device replays the uninterrupted one exactly (the
 # optimizer's moments went through the checkpoint); train.precision: bf16 (f32 master weights) follows the f32
 # curve to bf16 rounding; where the build has MPI, two ranks on the device (gradients staged through the host)
-# train as two CPU ranks do. train.precision: bf16 on the CPU is refused naming the key, in every build. Skips
+# train as two CPU ranks do, and distributed.backend: nccl (gradients all-reduced on the device; under the
+# emulator its NCCL shim, which refuses host pointers) trains exactly as the MPI backend does, two ranks and one,
+# `auto` choosing it for two. train.precision: bf16 and distributed.backend: nccl on the CPU are refused naming
+# the key, in every build. Skips
 # (77) after that where the build has no CUDA backend or no device; a build that has one but refuses the model
 # (an op without a CUDA kernel) fails.
 source "$(dirname "$0")/harness.bash"
@@ -46,6 +49,13 @@ if "$cformer" recipe check "$tmp/gpt.yaml" --set train.precision=bf16 >"$tmp/che
     bad "train.precision: bf16 on the CPU was accepted"
 else
     has "train.precision: bf16 needs train.device: cuda" <"$tmp/check" && ok || bad "bf16 on the CPU: $(tail -1 "$tmp/check")"
+fi
+
+if "$cformer" recipe check "$tmp/gpt.yaml" --set distributed.backend=nccl >"$tmp/check" 2>&1; then
+    bad "distributed.backend: nccl on the CPU was accepted"
+else
+    has "distributed.backend: nccl reduces gradients on the GPU: it needs train.device: cuda" <"$tmp/check" && ok ||
+        bad "nccl on the CPU: $(tail -1 "$tmp/check")"
 fi
 
 if ! "$cformer" recipe check "$tmp/gpt.yaml" --set train.device=cuda >"$tmp/check" 2>&1; then
@@ -106,11 +116,49 @@ if command -v mpirun >/dev/null && grep -q "^CF_MPI:BOOL=ON" "${3:-.}/CMakeCache
     export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" # Open MPI's own allocations
     for dev in cpu cuda; do
         timeout 300 mpirun -np 2 "$cformer" train "$tmp/gpt.yaml" --run-dir "$tmp/mpi-$dev" --set train.device=$dev \
-            --set checkpoint.every=0 --quiet >"$tmp/log" 2>&1 || bad "2 ranks on $dev: $(tail -3 "$tmp/log")"
+            --set distributed.backend=mpi --set checkpoint.every=0 --quiet >"$tmp/log" 2>&1 ||
+            bad "2 ranks on $dev: $(tail -3 "$tmp/log")"
     done
     if paste <(columns "$tmp/mpi-cpu") <(columns "$tmp/mpi-cuda") | awk 'function rel(a, b) { d = a - b; if (d < 0) d = -d; return d / (b < 0 ? -b : b) }
             NF != 6 || rel($5, $2) > 2e-5 || rel($6, $3) > 2e-4 { bad = 1; print } END { exit bad || NR != 4 }' >"$tmp/diff"; then ok; else
         bad "2 ranks: cuda differs from the cpu:"; cat "$tmp/diff" >&2
+    fi
+
+    # distributed.backend: nccl, where the build has NCCL (the emulator build has its shim): the same buckets
+    # summed in the same order and scaled by the same f32 1/world as the MPI path, so the same losses and
+    # gradient norms exactly, for two ranks and (a copy) for one
+    if "$cformer" train "$tmp/gpt.yaml" --run-dir "$tmp/nccl-1" --set train.device=cuda --set distributed.backend=nccl \
+        --quiet >"$tmp/log" 2>&1; then
+        diff "$tmp/cuda.txt" <(columns "$tmp/nccl-1") >"$tmp/diff" && ok ||
+            { bad "1 rank over nccl differs from the run without it:"; cat "$tmp/diff" >&2; }
+        if "$cformer" recipe check "$tmp/gpt.yaml" --set train.device=cuda --set distributed.backend=nccl \
+            --set train.precision=bf16 >"$tmp/check" 2>&1; then bad "nccl with bf16 was accepted"
+        else has "nccl with train.precision: bf16 is not supported" <"$tmp/check" && ok || bad "nccl, bf16: $(tail -1 "$tmp/check")"
+        fi
+        # two ranks need two devices: NCCL refuses two ranks on one GPU (the emulator gives each process its own)
+        gpus=$("$cformer" list env | grep -c "^cuda_device.[0-9]")
+        "$cformer" list env | grep -q "SIMT emulator" && gpus=2
+        if [ "$gpus" -ge 2 ]; then
+            CF_DIST_VERBOSE=1 timeout 300 mpirun -np 2 "$cformer" train "$tmp/gpt.yaml" --run-dir "$tmp/nccl-2" \
+                --set train.device=cuda --set distributed.backend=nccl --set checkpoint.every=0 --quiet >"$tmp/log" 2>&1 ||
+                bad "2 ranks over nccl: $(tail -3 "$tmp/log")"
+            has "gradients reduced over nccl (2 ranks)" <"$tmp/log" && ok || bad "2 ranks over nccl: no nccl in the log"
+            [ "$(columns "$tmp/nccl-2" | wc -l)" -eq 4 ] && diff <(columns "$tmp/mpi-cuda") <(columns "$tmp/nccl-2") \
+                >"$tmp/diff" && ok || { bad "2 ranks: nccl differs from mpi:"; cat "$tmp/diff" >&2; }
+            want=nccl
+        else
+            echo "2 ranks over nccl not checked: one GPU"
+            want=mpi
+        fi
+        # auto: nccl for device parameters over several ranks, each with a GPU of its own
+        CF_DIST_VERBOSE=1 timeout 300 mpirun -np 2 "$cformer" recipe check "$tmp/gpt.yaml" --set train.device=cuda \
+            >"$tmp/log" 2>&1 || bad "recipe check over 2 ranks: $(tail -3 "$tmp/log")"
+        has "distributed.backend auto: gradients reduced over $want (2 ranks)" <"$tmp/log" && ok ||
+            bad "auto did not choose $want: $(grep distributed.backend "$tmp/log")"
+    elif has "this build has no NCCL" <"$tmp/log"; then
+        echo "nccl not checked: $(tail -1 "$tmp/log")"
+    else
+        bad "1 rank over nccl: $(tail -3 "$tmp/log")"
     fi
 fi
 

@@ -2,9 +2,10 @@
 # The CUDA backend on a real GPU, in one run (under 10 minutes on one H100): builds with nvcc (CF_CUDA=ON),
 # runs the CUDA tests (runtime plumbing, the cross-backend test of every op's kernels against the CPU's,
 # parameters and optimizer on the device, a tiny transformer LM trained on the device against the CPU step by step),
-# then times training steps of every benchmark recipe (recipes/bench/*.yaml) on the device and prints tokens/s
-# and MFU against the card's dense bf16 tensor-core peak (SMs x max SM clock x FLOPs per SM per clock of its
-# architecture), beside the recipe's PyTorch reference on the same card when python3 has a CUDA torch.
+# trains the first benchmark recipe for a few steps with distributed.backend: nccl on one rank against the same
+# run without it, then times training steps of every benchmark recipe (recipes/bench/*.yaml) on the device and
+# prints tokens/s and MFU against the card's dense bf16 tensor-core peak (SMs x max SM clock x FLOPs per SM per
+# clock of its architecture), beside the recipe's PyTorch reference on the same card when python3 has a CUDA torch.
 #
 #     tools/gpu-check.sh [--build DIR] [--steps N] [--out DIR]
 #
@@ -18,7 +19,7 @@ while [ $# -gt 0 ]; do
         --build) build=$2; shift 2 ;;
         --steps) steps=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -37,7 +38,10 @@ say "GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.s
 
 # ---- build ----
 t0=$(date +%s)
-if ! { cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCF_CUDA=ON -DCF_MPI=OFF >"$out/configure.log" 2>&1 &&
+# MPI where it is installed: NCCL is built only with it (rank 0's unique id goes to the others over MPI)
+mpi=OFF
+command -v mpicc >/dev/null && mpi=ON
+if ! { cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCF_CUDA=ON -DCF_MPI=$mpi >"$out/configure.log" 2>&1 &&
        cmake --build "$build" -j "$(nproc)" >"$out/build.log" 2>&1; }; then
     say "build FAILED (see $out/build.log):"; tail -20 "$out/build.log" | tee -a "$summary"
     exit 1
@@ -55,6 +59,27 @@ done
 if bash "$src/tests/test_train_device.sh" "$build/bin/cformer" "$src" "$build" >"$out/test_train_device.log" 2>&1; then
     r=passed; else r="FAILED (exit $?)"; failed=1; fi
 say "- test_train_device: $r: $(tail -1 "$out/test_train_device.log")"
+
+# distributed.backend: nccl on ONE rank: NCCL refuses two ranks on one GPU, so on a one-GPU machine this is as far
+# as it goes (the all-reduce of one rank is a copy, but the communicator, the broadcast and the device buckets run):
+# its losses must equal those of the same run without a backend (5 steps of the first benchmark recipe).
+# test_train_device compares 2 ranks over nccl with mpi where there are 2 GPUs (and always under the emulator).
+nccl_run() { # name, extra --set
+    "$build/bin/cformer" train "$small" --run-dir "$out/nccl-$1" --set train.device=cuda \
+        --set train.steps=5 --set log.every=1 ${2:+--set $2} --quiet >"$out/nccl-$1.log" 2>&1 &&
+        sed -n 's/.*"step": \([0-9]*\), "loss": \([^,]*\),.*/\1 \2/p' "$out/nccl-$1/metrics.jsonl"
+}
+small=$(ls "$src"/recipes/bench/*.yaml | head -1)
+if [ $mpi = OFF ]; then
+    say "- nccl (1 rank): skipped, no MPI here (NCCL is built only with MPI)"
+elif ! a=$(CF_DIST_VERBOSE=1 nccl_run on distributed.backend=nccl); then
+    failed=1; say "- nccl (1 rank): FAILED: $(tail -2 "$out/nccl-on.log")"
+elif b=$(nccl_run off) && [ -n "$a" ] && [ "$a" = "$b" ] && grep -q "reduced over nccl (1 rank)" "$out/nccl-on.log"; then
+    say "- nccl (1 rank): passed: 5 steps of $(basename "$small" .yaml), the losses of the run without it" \
+        "($(echo "$a" | tail -1))"
+else
+    failed=1; say "- nccl (1 rank): FAILED: losses '$(echo $a)' against '$(echo $b)' without nccl (see $out/nccl-*.log)"
+fi
 
 # ---- throughput ----
 # peak dense bf16 tensor-core FLOP/s: SMs (cformer list env) x max SM clock (nvidia-smi) x FLOPs/SM/clock

@@ -8,6 +8,7 @@
 #include "recipes/run/paper.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,6 +205,43 @@ static cf_status check_ranks_agree(cf_run *run, const cf_run_options *o)
     return CF_OK;
 }
 
+/* distributed.backend: mpi | nccl | auto, for training (evaluation does not communicate). nccl all-reduces the
+ * gradients on the GPU (distributed/ddp.h), so it needs train.device: cuda and a build with NCCL (or the
+ * emulator's shim); it runs even for one rank. auto is nccl when training on a device over several ranks in a
+ * build with NCCL where each rank on a node sees a GPU of its own (cf_nccl_usable), else mpi. CF_DIST_VERBOSE=1
+ * prints the choice on rank 0. */
+static cf_status read_backend(cf_run *run, const char *backend, const char *precision, bool training)
+{
+    cf_recipe *r = run->recipe;
+    if (!training) return CF_OK;
+    bool nccl = strcmp(backend, "nccl") == 0;
+    if (strcmp(backend, "auto") == 0 && run->device != CF_CPU && run->world > 1 && strcmp(precision, "f32") == 0) {
+        int32_t usable = cf_nccl_usable(run->pg); /* every rank must choose alike: nccl only if it suits all */
+        CF_TRY(cf_pg_allreduce(run->pg, &usable, 1, CF_I32, CF_REDUCE_MIN));
+        nccl = usable;
+    }
+    if (nccl && run->device == CF_CPU)
+        return cf_recipe_fail(r, "distributed.backend", CF_ERR_ARG, "nccl reduces gradients on the GPU: it needs "
+                              "train.device: cuda (mpi reduces them on the cpu)");
+    if (nccl && !cf_nccl_available())
+        return cf_recipe_fail(r, "distributed.backend", CF_ERR_UNSUPPORTED, "nccl: this build has no NCCL (configure "
+                              "with CF_CUDA, CF_MPI and libnccl installed, or CF_CUDA_EMU with CF_MPI for the emulator's "
+                              "shim); mpi reduces train.device: cuda gradients through the host");
+    if (nccl && strcmp(precision, "f32") != 0) /* as for several ranks over mpi (read_precision) */
+        return cf_recipe_fail(r, "distributed.backend", CF_ERR_UNSUPPORTED, "nccl with train.precision: %s is not "
+                              "supported yet (the gradient buckets reduce the f32 master, filled after backward)",
+                              precision);
+    if (run->rank == 0 && getenv("CF_DIST_VERBOSE"))
+        fprintf(stderr, "cformer: distributed.backend %s: gradients reduced over %s (%d rank%s)\n", backend,
+                nccl ? "nccl" : "mpi", run->world, run->world > 1 ? "s" : "");
+    if (nccl && !(run->nccl = cf_nccl_init(run->pg, -1))) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", cf_last_error());
+        return cf_recipe_fail(r, "distributed.backend", cf_last_status(), "nccl: %s", why);
+    }
+    return CF_OK;
+}
+
 /* train.device: cpu | cuda. Training runs there; evaluation (`cformer eval`, generate) stays on the host. */
 static cf_status read_device(cf_run *run, const char *device, bool training, int64_t zero)
 {
@@ -283,10 +321,6 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     CF_TRY(cf_recipe_status(r));
     if (strcmp(backend, "auto") != 0 && strcmp(backend, "mpi") != 0 && strcmp(backend, "nccl") != 0)
         return cf_recipe_fail(r, "distributed.backend", CF_ERR_ARG, "unknown backend '%s' (choose from auto, mpi, nccl)", backend);
-    if (strcmp(backend, "nccl") == 0)
-        return cf_recipe_fail(r, "distributed.backend", CF_ERR_UNSUPPORTED,
-                              "nccl is not wired into training yet (distributed/nccl.h); use mpi or auto, which also "
-                              "reduces train.device: cuda gradients (staged through the host)");
     cf_pg_set_timeout(run->pg, timeout);
     if (strcmp(nonfinite, "stop") != 0 && strcmp(nonfinite, "skip") != 0)
         return cf_recipe_fail(r, "train.nonfinite", CF_ERR_ARG, "unknown value '%s' (choose from stop, skip)", nonfinite);
@@ -299,6 +333,7 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
         return cf_recipe_fail(r, "train.batch_size", CF_ERR_ARG, "%lld is not divisible by train.grad_accum (%lld) x the "
                               "number of ranks (%d)", (long long)run->batch_size, (long long)run->grad_accum, run->world);
     CF_TRY(read_device(run, device, with_optimizer, zero));
+    CF_TRY(read_backend(run, backend, precision, with_optimizer)); /* before anything is allocated on the device */
     choose_run_dir(run, o);
 
     run->ctx = cf_ctx_new(&(cf_ctx_options){.device = run->device, .threads = (int)run->threads, .seed = (uint64_t)run->seed});
@@ -323,9 +358,10 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     run->model = mvt->create(r, run->params, &run->train_set->info);
     if (!run->model) return cf_recipe_status(r) != CF_OK ? cf_recipe_status(r) : cf_last_status();
     if (run->device != CF_CPU) CF_TRY(cf_params_to_device(run->params, run->device)); /* before the optimizer's state */
-    if (with_optimizer && (run->world > 1 || zero)) {
+    if (with_optimizer && (run->world > 1 || zero || run->nccl)) {
         /* every rank starts from rank 0's weights; buckets exist before the first backward */
-        run->ddp = cf_ddp_new(run->pg, run->params, &(cf_ddp_options){.bucket_mb = bucket_mb, .zero_stage = (int)zero});
+        run->ddp = cf_ddp_new(run->pg, run->params,
+                              &(cf_ddp_options){.bucket_mb = bucket_mb, .zero_stage = (int)zero, .nccl = run->nccl});
         if (!run->ddp) return cf_last_status();
         CF_TRY(cf_ddp_broadcast_params(run->ddp));
     }
@@ -354,6 +390,7 @@ void cf_run_close(cf_run *run)
     if (run->model) run->model->vt->free(run->model);
     cf_optim_free(run->opt);
     cf_ddp_free(run->ddp);
+    cf_nccl_free(run->nccl);
     cf_params_free(run->params);
     cf_ctx_free(run->ctx);
     cf_recipe_free(run->recipe);

@@ -43,7 +43,8 @@ typedef struct cf_run {
     cf_optim_config optim_cfg;
     cf_schedule sched;
     cf_pg *pg;           /* ranks of this job (a group of one without mpirun) */
-    cf_ddp *ddp;         /* gradient buckets, when world > 1 */
+    cf_ddp *ddp;         /* gradient buckets, when world > 1 (or zero, or nccl) */
+    cf_nccl *nccl;       /* distributed.backend: nccl (train.device: cuda), else NULL */
     /* train.* and friends, resolved */
     int64_t steps, batch_size, grad_accum, seed, threads;
     bool nonfinite_skip;   /* train.nonfinite: skip (drop a step whose loss or gradient is not finite) | stop */

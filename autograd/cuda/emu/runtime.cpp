@@ -148,6 +148,13 @@ using namespace cf_emu;
 
 extern "C" int cf_cuda_device_count(void) { return 1; }
 
+/* For the NCCL shim (distributed/nccl_emu.h): whether [p, p + bytes) lies inside one device allocation. */
+extern "C" int cf_emu_is_device_range(const void *p, size_t bytes)
+{
+    std::lock_guard<std::recursive_mutex> hold(device_lock);
+    return inside(p, bytes);
+}
+
 extern "C" int cf_cuda_malloc(void **p, size_t bytes, char *err, size_t errlen)
 {
     std::lock_guard<std::recursive_mutex> hold(device_lock);
