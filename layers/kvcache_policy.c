@@ -8,6 +8,7 @@
 #include <string.h>
 
 static cf_status after(cf_kv_hook *h, cf_ctx *ctx, cf_kv_cache *c, cf_tensor *q);
+static cf_status attend(cf_kv_hook *h, cf_ctx *ctx, cf_kv_cache *c, cf_tensor *q, cf_tensor **y);
 
 static const char *const names[] = {"full", "window", "streaming", "h2o", "keyformer"};
 
@@ -53,7 +54,7 @@ void cf_kv_score_row(const double *x, const double *g, int64_t n, double tau, do
     for (int64_t j = 0; j < n; j++) f[j] /= sum;
 }
 
-typedef struct {
+typedef struct cf_kv_ranked {
     double score;
     int64_t row;
 } ranked;
@@ -69,6 +70,14 @@ static int by_score(const void *a, const void *b)
 static void keep_top(const double *score, int64_t n, int64_t need, uint8_t *keep, ranked *r)
 {
     if (need <= 0) return;
+    if (need == n - 1) { /* one row goes (every decode step): the last in the sort's order, the lowest score and
+                          * of tied lowest the latest row; a scan, not a sort */
+        int64_t drop = 0;
+        for (int64_t i = 1; i < n; i++)
+            if (score[i] <= score[drop]) drop = i;
+        for (int64_t i = 0; i < n; i++) keep[i] |= i != drop;
+        return;
+    }
     for (int64_t i = 0; i < n; i++) r[i] = (ranked){score[i], i};
     qsort(r, (size_t)n, sizeof *r, by_score);
     for (int64_t i = 0; i < need && i < n; i++) keep[r[i].row] = 1;
@@ -125,65 +134,126 @@ cf_status cf_kv_policy_init(cf_kv_policy *p, const cf_kv_policy_config *cfg, int
     size_t rows = (size_t)(p->batch * p->heads * p->cap);
     p->pos = malloc(sizeof *p->pos * rows);
     p->score = calloc(rows, sizeof *p->score);
-    p->scratch = malloc(sizeof *p->scratch * 2 * (size_t)p->cap);
+    p->scratch = malloc(sizeof *p->scratch * 4 * (size_t)p->cap);
     p->keep = malloc((size_t)p->cap);
-    if (!p->pos || !p->score || !p->scratch || !p->keep) {
+    p->rank = malloc(sizeof *p->rank * (size_t)p->cap);
+    if (!p->pos || !p->score || !p->scratch || !p->keep || !p->rank) {
         cf_kv_policy_free(p);
         return cf_set_error(CF_ERR_OOM, "kv policy: out of memory");
     }
     p->hook.after = after;
+    p->hook.attend = attend;
     return CF_OK;
 }
 
 void cf_kv_policy_free(cf_kv_policy *p)
 {
-    free(p->pos), free(p->score), free(p->scratch), free(p->keep);
-    p->pos = NULL, p->score = NULL, p->scratch = NULL, p->keep = NULL;
+    free(p->pos), free(p->score), free(p->scratch), free(p->keep), free(p->rank);
+    p->pos = NULL, p->score = NULL, p->scratch = NULL, p->keep = NULL, p->rank = NULL;
 }
+
 
 static bool scored(cf_kv_policy_kind k) { return k == CF_KV_H2O || k == CF_KV_KEYFORMER; }
 
-/* Adds each query row's score f to the rows it sees: q [B, Hq, T, Dh] as doubles; rows [0, n) of the cache, the
- * last T of them new (query i sees rows [0, n - T + i]). */
-static void accumulate(cf_kv_policy *p, const cf_kv_cache *c, const double *q, int64_t Hq, int64_t T, int64_t Dh)
+/* Keyformer's noise for one query row: g_j = -log(-log U_j), U clamped away from 0 and 1, one draw per (sequence
+ * and query head bhq, query position, key position pos[j]). */
+static void gumbel_row(const cf_kv_policy *p, int64_t bhq, int64_t qpos, const int64_t *pos, int64_t m, double *g)
 {
-    int64_t n = c->len, group = Hq / p->heads, first = cf_kv_cache_pos(c) - T;
-    double scale = 1.0 / sqrt((double)Dh), tau = p->cfg.kind == CF_KV_KEYFORMER ? cf_kv_tau(&p->cfg, p->step) : 1.0;
-    bool noise = p->cfg.kind == CF_KV_KEYFORMER;
     cf_philox_key key = cf_rng_key(p->cfg.seed, 0x6b657900u + (uint64_t)p->layer);
-    double *x = p->scratch, *g = p->scratch + p->cap;
-    const float *k32 = c->k->dtype == CF_F32 ? cf_data(c->k) : NULL;
-    const double *k64 = c->k->dtype == CF_F64 ? cf_data(c->k) : NULL;
+    for (int64_t j = 0; j < m; j++) {
+        double u = cf_rng_uniform(key, (uint64_t)qpos, ((uint64_t)bhq << 32) | (uint64_t)pos[j]);
+        u = fmin(fmax(u, 1e-12), 1.0 - 1e-12);
+        g[j] = -log(-log(u));
+    }
+}
+
+/* Adds one query row's score to the m rows it sees (rows base .. base + m - 1 of the score array), from its logits
+ * x; returns the score row (p->scratch's third quarter, valid until the next call). */
+static const double *score_query(cf_kv_policy *p, int64_t bhq, int64_t qpos, int64_t base, const double *x, int64_t m)
+{
+    double *g = NULL, *f = p->scratch + 2 * p->cap, tau = 1.0;
+    if (p->cfg.kind == CF_KV_KEYFORMER) {
+        g = p->scratch + p->cap, tau = cf_kv_tau(&p->cfg, p->step);
+        gumbel_row(p, bhq, qpos, p->pos + base, m, g);
+    }
+    cf_kv_score_row(x, g, m, tau, f);
+    double *s = p->score + base;
+    for (int64_t j = 0; j < m; j++) s[j] += f[j];
+    return f;
+}
+
+/* x_j = q . k_j / sqrt(Dh) for rows [0, m) of the cache from `base`, q as doubles. */
+static void logits(const cf_kv_cache *c, int64_t base, const double *q, int64_t m, int64_t Dh, double *x)
+{
+    double scale = 1.0 / sqrt((double)Dh);
+    if (c->k->dtype == CF_F32) {
+        const float *k = (const float *)cf_data(c->k) + base * Dh;
+        for (int64_t j = 0; j < m; j++, k += Dh) {
+            double s = 0;
+            for (int64_t d = 0; d < Dh; d++) s += q[d] * (double)k[d];
+            x[j] = s * scale;
+        }
+    } else {
+        const double *k = (const double *)cf_data(c->k) + base * Dh;
+        for (int64_t j = 0; j < m; j++, k += Dh) {
+            double s = 0;
+            for (int64_t d = 0; d < Dh; d++) s += q[d] * k[d];
+            x[j] = s * scale;
+        }
+    }
+}
+
+/* Row i of query head hq of sequence b as doubles (q of any strides). */
+static void query_row(const cf_tensor *q, int64_t b, int64_t hq, int64_t i, double *out)
+{
+    const int64_t *st = q->stride;
+    int64_t at = b * st[0] + hq * st[1] + i * st[2];
+    if (q->dtype == CF_F32)
+        for (int64_t d = 0; d < q->shape[3]; d++) out[d] = ((const float *)cf_data(q))[at + d * st[3]];
+    else
+        for (int64_t d = 0; d < q->shape[3]; d++) out[d] = ((const double *)cf_data(q))[at + d * st[3]];
+}
+
+/* The attention pass over the cache, scoring as it goes: for every query row, the logits once, its score row, the
+ * softmax (for h2o the score row itself: tau 1, no noise) and the weighted sum of values into y [B, Hq, T, Dh]
+ * (contiguous, q's dtype). qd, acc: Dh doubles each. The rows [0, len) of the cache, the last T new. */
+static void attend_rows(cf_kv_policy *p, const cf_kv_cache *c, const cf_tensor *q, cf_tensor *y, double *qd,
+                        double *acc)
+{
+    int64_t n = c->len, Hq = q->shape[1], T = q->shape[2], Dh = q->shape[3], group = Hq / p->heads;
+    int64_t first = cf_kv_cache_pos(c) - T;
+    double *x = p->scratch, *w = p->scratch + 3 * p->cap;
+    bool f32 = c->v->dtype == CF_F32;
     for (int64_t b = 0; b < p->batch; b++)
         for (int64_t hq = 0; hq < Hq; hq++) {
-            int64_t hk = hq / group, base = (b * p->heads + hk) * p->cap;
+            int64_t base = (b * p->heads + hq / group) * p->cap;
             for (int64_t i = 0; i < T; i++) {
-                const double *qi = q + ((b * Hq + hq) * T + i) * Dh;
                 int64_t m = n - T + i + 1;
-                for (int64_t j = 0; j < m; j++) {
-                    int64_t at = (base + j) * Dh;
-                    double s = 0;
-                    if (k32)
-                        for (int64_t d = 0; d < Dh; d++) s += qi[d] * (double)k32[at + d];
-                    else
-                        for (int64_t d = 0; d < Dh; d++) s += qi[d] * k64[at + d];
-                    x[j] = s * scale;
-                    if (noise) {
-                        /* g = -log(-log U), U clamped away from 0 and 1; one draw per (sequence, query head,
-                         * query position, key position) */
-                        double u = cf_rng_uniform(key, (uint64_t)(first + i),
-                                                  ((uint64_t)(b * Hq + hq) << 32) | (uint64_t)p->pos[base + j]);
-                        u = fmin(fmax(u, 1e-12), 1.0 - 1e-12);
-                        g[j] = -log(-log(u));
-                    }
+                query_row(q, b, hq, i, qd);
+                logits(c, base, qd, m, Dh, x);
+                const double *f = score_query(p, b * Hq + hq, first + i, base, x, m);
+                if (p->cfg.kind != CF_KV_H2O) cf_kv_score_row(x, NULL, m, 1.0, w), f = w;
+                for (int64_t d = 0; d < Dh; d++) acc[d] = 0;
+                if (f32) {
+                    const float *v = (const float *)cf_data(c->v) + base * Dh;
+                    for (int64_t j = 0; j < m; j++, v += Dh)
+                        for (int64_t d = 0; d < Dh; d++) acc[d] += f[j] * (double)v[d];
+                } else {
+                    const double *v = (const double *)cf_data(c->v) + base * Dh;
+                    for (int64_t j = 0; j < m; j++, v += Dh)
+                        for (int64_t d = 0; d < Dh; d++) acc[d] += f[j] * v[d];
                 }
-                cf_kv_score_row(x, noise ? g : NULL, m, tau, x);
-                for (int64_t j = 0; j < m; j++) p->score[base + j] += x[j];
+                int64_t at = ((b * Hq + hq) * T + i) * Dh;
+                if (f32)
+                    for (int64_t d = 0; d < Dh; d++) ((float *)cf_data(y))[at + d] = (float)acc[d];
+                else
+                    memcpy((double *)cf_data(y) + at, acc, sizeof *acc * (size_t)Dh);
             }
         }
 }
 
-/* Moves the kept rows of every (sequence, KV head) to the front, in order; every one keeps the same count. */
+/* Moves the kept rows of every (sequence, KV head) to the front, in order, a run of kept rows at a time; every
+ * one keeps the same count. */
 static int64_t compact(cf_kv_policy *p, cf_kv_cache *c)
 {
     int64_t n = c->len, Dh = c->k->shape[3], kept = 0;
@@ -191,17 +261,23 @@ static int64_t compact(cf_kv_policy *p, cf_kv_cache *c)
     char *kd = cf_data(c->k), *vd = cf_data(c->v);
     for (int64_t bh = 0; bh < p->batch * p->heads; bh++) {
         int64_t base = bh * p->cap;
-        cf_kv_select(&p->cfg, p->pos + base, p->score + base, n, p->keep);
+        select_rows(&p->cfg, p->score + base, n, p->keep, p->rank);
         kept = 0;
-        for (int64_t j = 0; j < n; j++) {
-            if (!p->keep[j]) continue;
-            if (kept != j) {
-                memcpy(kd + (size_t)(base + kept) * row, kd + (size_t)(base + j) * row, row);
-                memcpy(vd + (size_t)(base + kept) * row, vd + (size_t)(base + j) * row, row);
-                p->pos[base + kept] = p->pos[base + j];
-                p->score[base + kept] = p->score[base + j];
+        for (int64_t j = 0; j < n;) {
+            if (!p->keep[j]) {
+                j++;
+                continue;
             }
-            kept++;
+            int64_t run = 1;
+            while (j + run < n && p->keep[j + run]) run++;
+            if (kept != j) {
+                size_t to = (size_t)(base + kept) * row, from = (size_t)(base + j) * row, len = (size_t)run * row;
+                memmove(kd + to, kd + from, len);
+                memmove(vd + to, vd + from, len);
+                memmove(p->pos + base + kept, p->pos + base + j, sizeof *p->pos * (size_t)run);
+                memmove(p->score + base + kept, p->score + base + j, sizeof *p->score * (size_t)run);
+            }
+            kept += run, j += run;
         }
     }
     cf_bump_version(c->k);
@@ -209,36 +285,78 @@ static int64_t compact(cf_kv_policy *p, cf_kv_cache *c)
     return kept;
 }
 
-static cf_status after(cf_kv_hook *h, cf_ctx *ctx, cf_kv_cache *c, cf_tensor *q)
+/* The cache and queries the policy was made for; the first forward fills an empty cache. */
+static cf_status check(const cf_kv_policy *p, const cf_kv_cache *c, const cf_tensor *q)
 {
-    (void)ctx;
-    cf_kv_policy *p = (cf_kv_policy *)h;
     const cf_tensor *k = c->k;
     if (!k || k->ndim != 4 || k->shape[0] != p->batch || k->shape[1] != p->heads || k->shape[2] != p->cap ||
         (k->dtype != CF_F32 && k->dtype != CF_F64) || k->dtype != c->v->dtype || !cf_is_contiguous(k) ||
-        !cf_is_contiguous(c->v))
-        return cf_set_error(CF_ERR_SHAPE, "kv policy: made for a contiguous f32/f64 cache of %lld x %lld x %lld "
+        !cf_is_contiguous(c->v) || k->storage->device != CF_CPU || c->v->storage->device != CF_CPU)
+        return cf_set_error(CF_ERR_SHAPE, "kv policy: made for a contiguous f32/f64 host cache of %lld x %lld x %lld "
                             "positions, used on another", (long long)p->batch, (long long)p->heads, (long long)p->cap);
-    if (!q || q->ndim != 4 || q->shape[0] != p->batch || q->shape[1] % p->heads || q->shape[3] != k->shape[3])
+    if (!q || q->ndim != 4 || q->shape[0] != p->batch || q->shape[1] % p->heads || q->shape[3] != k->shape[3] ||
+        q->storage->device != CF_CPU)
         return cf_set_error(CF_ERR_SHAPE, "kv policy: queries of %lld sequences x %lld heads for a cache of %lld x %lld",
                             q ? (long long)q->shape[0] : 0LL, q ? (long long)q->shape[1] : 0LL, (long long)p->batch,
                             (long long)p->heads);
-    int64_t Hq = q->shape[1], T = q->shape[2], Dh = q->shape[3], first = cf_kv_cache_pos(c) - T;
+    int64_t T = q->shape[2];
     if (c->len > p->cap || (p->step == 0 && (c->len != T || c->evicted != 0)))
         return cf_set_error(CF_ERR_ARG, "kv policy: its first forward must fill an empty cache (%lld rows held before "
                             "%lld new)", (long long)(c->len - T + c->evicted), (long long)T);
+    return CF_OK;
+}
+
+/* Records the forward's T new rows: their positions, a zero score. */
+static void admit(cf_kv_policy *p, const cf_kv_cache *c, int64_t T)
+{
+    int64_t first = cf_kv_cache_pos(c) - T;
     for (int64_t bh = 0; bh < p->batch * p->heads; bh++)
         for (int64_t i = 0; i < T; i++) {
             p->pos[bh * p->cap + c->len - T + i] = first + i;
             p->score[bh * p->cap + c->len - T + i] = 0;
         }
-    if (scored(p->cfg.kind)) {
-        double *qd = malloc(sizeof *qd * (size_t)cf_numel(q));
-        if (!qd) return cf_set_error(CF_ERR_OOM, "kv policy: out of memory");
-        cf_to_f64_array(q, qd);
-        accumulate(p, c, qd, Hq, T, Dh);
-        free(qd);
+}
+
+static cf_status attend(cf_kv_hook *h, cf_ctx *ctx, cf_kv_cache *c, cf_tensor *q, cf_tensor **y)
+{
+    cf_kv_policy *p = (cf_kv_policy *)h;
+    *y = NULL;
+    if (!scored(p->cfg.kind)) return CF_OK; /* nothing to read from the pass: the sdpa op runs */
+    CF_TRY(check(p, c, q));
+    if (q->dtype != c->k->dtype) return CF_OK;
+    int64_t Dh = q->shape[3];
+    cf_tensor *out = cf_empty(ctx, q->dtype, 4, q->shape), *tmp = cf_empty(ctx, CF_F64, CF_SHAPE(2, Dh));
+    if (!out || !tmp) return cf_last_status();
+    admit(p, c, q->shape[2]);
+    attend_rows(p, c, q, out, cf_data(tmp), (double *)cf_data(tmp) + Dh);
+    p->attended = true;
+    *y = out;
+    return CF_OK;
+}
+
+static cf_status after(cf_kv_hook *h, cf_ctx *ctx, cf_kv_cache *c, cf_tensor *q)
+{
+    cf_kv_policy *p = (cf_kv_policy *)h;
+    CF_TRY(check(p, c, q));
+    int64_t Hq = q->shape[1], T = q->shape[2], Dh = q->shape[3], group = Hq / p->heads;
+    if (!p->attended) { /* the sdpa op ran: the logits again, from q and the cache */
+        admit(p, c, T);
+        int64_t first = cf_kv_cache_pos(c) - T;
+        cf_tensor *qt = scored(p->cfg.kind) ? cf_empty(ctx, CF_F64, CF_SHAPE(Dh)) : NULL;
+        if (scored(p->cfg.kind) && !qt) return cf_last_status();
+        double *qd = qt ? cf_data(qt) : NULL;
+        for (int64_t b = 0; qd && b < p->batch; b++)
+            for (int64_t hq = 0; hq < Hq; hq++) {
+                int64_t base = (b * p->heads + hq / group) * p->cap;
+                for (int64_t i = 0; i < T; i++) {
+                    int64_t m = c->len - T + i + 1;
+                    query_row(q, b, hq, i, qd);
+                    logits(c, base, qd, m, Dh, p->scratch);
+                    score_query(p, b * Hq + hq, first + i, base, p->scratch, m);
+                }
+            }
     }
+    p->attended = false;
     p->step++;
     if (p->cfg.kind != CF_KV_FULL && c->len > p->cfg.budget) {
         int64_t kept = compact(p, c);

@@ -13,7 +13,12 @@
  *              temperature schedule tau_t = tau_init + t (tau_end - tau_init) / steps (Section 3.4), t = 0 for
  *              the prompt pass and + 1 per decode step.
  *
- * x_ij = q_i . k_j / sqrt(Dh) over the cached keys a query may see (its own position and earlier). Scores are
+ * x_ij = q_i . k_j / sqrt(Dh) over the cached keys a query may see (its own position and earlier). h2o and
+ * keyformer read these logits from the attention pass itself: their hook's attend() runs the cache's causal
+ * attention (one pass over the cached keys per query row: logits, softmax, the weighted sum of values) and scores
+ * each row as it goes, so nothing recomputes q . k; for h2o the attention's softmax row is the score row. Where the
+ * attention cannot hand the pass over (a bias, key padding, grad on: layers/nn.h), after() computes the logits
+ * from q and the cache instead, the same definitions. Scores are
  * kept per sequence and per KV head (the query heads of a GQA group add theirs), so each head keeps its own
  * positions. Eviction runs after every forward through the cache, once its queries have attended: the prompt
  * pass attends to all n prompt positions, then the cache drops to k; each decode step attends to the k kept
@@ -63,8 +68,10 @@ typedef struct cf_kv_policy {
     int64_t *pos;                     /* [batch, heads, cap]: original position of each cached row */
     double *score;                    /* [batch, heads, cap]: accumulated score of each cached row */
     int64_t step;                     /* forwards seen (0 during the prompt pass) */
-    double *scratch;                  /* one row of logits */
+    double *scratch;                  /* [4 cap]: one row of logits, noise, weights */
     uint8_t *keep;                    /* [cap] */
+    struct cf_kv_ranked *rank;        /* [cap]: selection's sort buffer (no allocation per step) */
+    bool attended;                    /* this forward's rows were admitted and scored by attend() */
 } cf_kv_policy;
 
 /* For a cache of [batch, heads, cap, Dh] (cf_kv_cache_init's sizes; heads = KV heads), empty when the policy first
