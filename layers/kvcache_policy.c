@@ -143,6 +143,7 @@ cf_status cf_kv_policy_init(cf_kv_policy *p, const cf_kv_policy_config *cfg, int
     }
     p->hook.after = after;
     p->hook.attend = attend;
+    p->key = cf_rng_key(cfg->seed, 0x6b657900u + (uint64_t)layer);
     return CF_OK;
 }
 
@@ -155,15 +156,59 @@ void cf_kv_policy_free(cf_kv_policy *p)
 
 static bool scored(cf_kv_policy_kind k) { return k == CF_KV_H2O || k == CF_KV_KEYFORMER; }
 
-/* Keyformer's noise for one query row: g_j = -log(-log U_j), U clamped away from 0 and 1, one draw per (sequence
- * and query head bhq, query position, key position pos[j]). */
-static void gumbel_row(const cf_kv_policy *p, int64_t bhq, int64_t qpos, const int64_t *pos, int64_t m, double *g)
+/* ln x for a positive normal double, in a form the compiler vectorises (libm's log is a call per element): x =
+ * 2^e m with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), s = (m - 1) / (m + 1),
+ * |s| < 0.172, through s^25: within a few ulp of libm. */
+static inline double log_pos(double x)
 {
-    cf_philox_key key = cf_rng_key(p->cfg.seed, 0x6b657900u + (uint64_t)p->layer);
-    for (int64_t j = 0; j < m; j++) {
-        double u = cf_rng_uniform(key, (uint64_t)qpos, ((uint64_t)bhq << 32) | (uint64_t)pos[j]);
-        u = fmin(fmax(u, 1e-12), 1.0 - 1e-12);
-        g[j] = -log(-log(u));
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    int64_t e = (int64_t)(bits >> 52) - 1023;
+    bits = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull; /* m in [1, 2) */
+    double m;
+    memcpy(&m, &bits, sizeof m);
+    int64_t big = m > 1.4142135623730951; /* m in [sqrt 2, 2): halve it */
+    m *= big ? 0.5 : 1.0;
+    e += big;
+    double s = (m - 1) / (m + 1), z = s * s;
+    double p = 1.0 / 25;
+    p = p * z + 1.0 / 23, p = p * z + 1.0 / 21, p = p * z + 1.0 / 19, p = p * z + 1.0 / 17, p = p * z + 1.0 / 15;
+    p = p * z + 1.0 / 13, p = p * z + 1.0 / 11, p = p * z + 1.0 / 9, p = p * z + 1.0 / 7, p = p * z + 1.0 / 5;
+    p = p * z + 1.0 / 3, p = p * z + 1.0;
+    return (double)e * 0.6931471805599453 + 2 * s * p;
+}
+
+void cf_kv_gumbel_row(cf_philox_key key, uint64_t qpos, uint64_t bhq, const int64_t *pos, int64_t m, double *g)
+{
+    /* cf_rng_uniform(key, qpos, i) is half of Philox block i / 2 at counter step qpos: eight blocks at a time, lane
+     * by lane (cf_philox4x32's rounds, which the compiler vectorises) */
+    for (int64_t j0 = 0; j0 < m; j0 += 8) {
+        int64_t w = m - j0 < 8 ? m - j0 : 8;
+        uint64_t c0[8], c1[8], c2[8], c3[8], idx[8]; /* 32-bit words in 64-bit lanes: the products vectorise */
+        for (int l = 0; l < 8; l++) {
+            idx[l] = (bhq << 32) | (uint64_t)pos[j0 + (l < w ? l : w - 1)];
+            uint64_t blk = idx[l] / 2;
+            c0[l] = blk & 0xffffffffu, c1[l] = blk >> 32, c2[l] = qpos & 0xffffffffu, c3[l] = qpos >> 32;
+        }
+        uint64_t k0 = key.k[0], k1 = key.k[1];
+        for (int r = 0; r < 10; r++) {
+            for (int l = 0; l < 8; l++) {
+                uint64_t p0 = 0xD2511F53ull * c0[l], p1 = 0xCD9E8D57ull * c2[l];
+                c0[l] = (p1 >> 32) ^ c1[l] ^ k0, c1[l] = p1 & 0xffffffffu;
+                c2[l] = (p0 >> 32) ^ c3[l] ^ k1, c3[l] = p0 & 0xffffffffu;
+            }
+            k0 = (k0 + 0x9E3779B9u) & 0xffffffffu, k1 = (k1 + 0xBB67AE85u) & 0xffffffffu;
+        }
+        double u[8];
+        for (int l = 0; l < 8; l++) {
+            bool odd = idx[l] & 1;
+            uint64_t a = odd ? c2[l] : c0[l], b = odd ? c3[l] : c1[l];
+            uint64_t v = ((a << 21) ^ (b >> 11)) & ((1ull << 53) - 1); /* 53 bits -> [0, 1), as cf_rng_uniform */
+            double x = (double)v * (1.0 / 9007199254740992.0);
+            u[l] = x < 1e-12 ? 1e-12 : x > 1.0 - 1e-12 ? 1.0 - 1e-12 : x;
+        }
+        for (int l = 0; l < 8; l++) u[l] = -log_pos(-log_pos(u[l]));
+        memcpy(g + j0, u, sizeof *g * (size_t)w);
     }
 }
 
@@ -174,7 +219,7 @@ static const double *score_query(cf_kv_policy *p, int64_t bhq, int64_t qpos, int
     double *g = NULL, *f = p->scratch + 2 * p->cap, tau = 1.0;
     if (p->cfg.kind == CF_KV_KEYFORMER) {
         g = p->scratch + p->cap, tau = cf_kv_tau(&p->cfg, p->step);
-        gumbel_row(p, bhq, qpos, p->pos + base, m, g);
+        cf_kv_gumbel_row(p->key, (uint64_t)qpos, (uint64_t)bhq, p->pos + base, m, g);
     }
     cf_kv_score_row(x, g, m, tau, f);
     double *s = p->score + base;
@@ -182,24 +227,29 @@ static const double *score_query(cf_kv_policy *p, int64_t bhq, int64_t qpos, int
     return f;
 }
 
+/* q . k over Dh elements in eight interleaved partial sums: a fixed order that the compiler vectorises (one running
+ * sum is a chain of dependent adds). */
+#define DOT8_BODY                                                                                                      \
+    double a[8] = {0}, s = 0;                                                                                          \
+    int64_t d = 0;                                                                                                     \
+    for (; d + 8 <= Dh; d += 8)                                                                                        \
+        for (int u = 0; u < 8; u++) a[u] += q[d + u] * (double)k[d + u];                                               \
+    for (; d < Dh; d++) s += q[d] * (double)k[d];                                                                      \
+    return s + (((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])));
+static inline double dot_f32(const double *q, const float *k, int64_t Dh) { DOT8_BODY }
+static inline double dot_f64(const double *q, const double *k, int64_t Dh) { DOT8_BODY }
+#undef DOT8_BODY
+
 /* x_j = q . k_j / sqrt(Dh) for rows [0, m) of the cache from `base`, q as doubles. */
 static void logits(const cf_kv_cache *c, int64_t base, const double *q, int64_t m, int64_t Dh, double *x)
 {
     double scale = 1.0 / sqrt((double)Dh);
     if (c->k->dtype == CF_F32) {
         const float *k = (const float *)cf_data(c->k) + base * Dh;
-        for (int64_t j = 0; j < m; j++, k += Dh) {
-            double s = 0;
-            for (int64_t d = 0; d < Dh; d++) s += q[d] * (double)k[d];
-            x[j] = s * scale;
-        }
+        for (int64_t j = 0; j < m; j++, k += Dh) x[j] = dot_f32(q, k, Dh) * scale;
     } else {
         const double *k = (const double *)cf_data(c->k) + base * Dh;
-        for (int64_t j = 0; j < m; j++, k += Dh) {
-            double s = 0;
-            for (int64_t d = 0; d < Dh; d++) s += q[d] * k[d];
-            x[j] = s * scale;
-        }
+        for (int64_t j = 0; j < m; j++, k += Dh) x[j] = dot_f64(q, k, Dh) * scale;
     }
 }
 

@@ -38,6 +38,7 @@
 #ifndef CF_KVCACHE_POLICY_H
 #define CF_KVCACHE_POLICY_H
 
+#include "autograd/rng.h"
 #include "layers/nn.h"
 
 typedef enum cf_kv_policy_kind { CF_KV_FULL, CF_KV_WINDOW, CF_KV_STREAMING, CF_KV_H2O, CF_KV_KEYFORMER } cf_kv_policy_kind;
@@ -72,6 +73,7 @@ typedef struct cf_kv_policy {
     uint8_t *keep;                    /* [cap] */
     struct cf_kv_ranked *rank;        /* [cap]: selection's sort buffer (no allocation per step) */
     bool attended;                    /* this forward's rows were admitted and scored by attend() */
+    cf_philox_key key;                /* keyformer: the layer's noise stream */
 } cf_kv_policy;
 
 /* For a cache of [batch, heads, cap, Dh] (cf_kv_cache_init's sizes; heads = KV heads), empty when the policy first
@@ -94,6 +96,12 @@ void cf_kv_select(const cf_kv_policy_config *cfg, const int64_t *pos, const doub
 /* One query row's score over n visible logits x: softmax(x / tau), with Gumbel noise g added to x first when
  * g is not NULL. f may alias x. */
 void cf_kv_score_row(const double *x, const double *g, int64_t n, double tau, double *f);
+
+/* Keyformer's Gumbel noise for one query row (query position qpos of sequence-and-query-head bhq = b Hq + hq) over
+ * m keys at original positions pos[]: g_j = -log(-log U_j), U_j = cf_rng_uniform(key, qpos, bhq << 32 | pos[j])
+ * clamped to [1e-12, 1 - 1e-12], one draw per (sequence, query head, query position, key position); the policy's
+ * key is cf_rng_key(seed, 0x6b657900 + layer). Computed eight draws at a time. */
+void cf_kv_gumbel_row(cf_philox_key key, uint64_t qpos, uint64_t bhq, const int64_t *pos, int64_t m, double *g);
 
 /* tau_t of the keyformer schedule at step t (t may run past steps: the schedule keeps rising). */
 double cf_kv_tau(const cf_kv_policy_config *cfg, int64_t t);

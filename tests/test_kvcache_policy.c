@@ -274,6 +274,26 @@ static void test_bad_arguments(void)
     cf_kv_cache_free(&c);
 }
 
+/* The noise row, eight draws at a time, against its definition draw by draw (cf_rng_uniform, libm's log): odd and
+ * even key positions, gaps, a query position past 2^32, a row that is not a multiple of eight. */
+static void test_gumbel_row(void)
+{
+    int64_t pos[203];
+    for (int64_t j = 0; j < 203; j++) pos[j] = 3 * j + (j % 5 == 0) + (j > 100 ? 40000 : 0);
+    cf_philox_key key = cf_rng_key(7, 0x6b657900u + 3);
+    uint64_t qpos[3] = {0, 1234, (1ull << 33) + 5}, bhq[3] = {0, 5, 77};
+    double g[203], worst = 0;
+    for (int r = 0; r < 3; r++) {
+        cf_kv_gumbel_row(key, qpos[r], bhq[r], pos, 203 - 50 * r, g);
+        for (int64_t j = 0; j < 203 - 50 * r; j++) {
+            double u = cf_rng_uniform(key, qpos[r], (bhq[r] << 32) | (uint64_t)pos[j]);
+            u = fmin(fmax(u, 1e-12), 1.0 - 1e-12);
+            worst = fmax(worst, fabs(g[j] - -log(-log(u))) / (1 + fabs(g[j])));
+        }
+    }
+    CHECK(worst < 1e-13, "noise %g from -log(-log U)", worst);
+}
+
 /* The scores of the fused pass (attend(), reading the attention's own logits) against the reference (after() alone,
  * the logits recomputed from q and the cache, as before the fusion): two caches fed the same random keys and
  * values, a prompt of 20 then 30 decode steps at budget 10, 2 query heads per KV head. After every forward the
@@ -467,6 +487,7 @@ int main(void)
     RUN(test_budget_held);
     RUN(test_bad_arguments);
     RUN(test_full_is_plain_decoding);
+    RUN(test_gumbel_row);
     RUN(test_fused_scores);
     RUN(test_fused_decode_evicts_the_same);
     cf_ctx_free(ctx);
