@@ -42,16 +42,52 @@ double cf_kv_tau(const cf_kv_policy_config *cfg, int64_t t)
     return cfg->tau_init + (double)t * (cfg->tau_end - cfg->tau_init) / steps;
 }
 
+/* e^x for x <= 0, in a form the compiler vectorises (libm's exp is a call per element): x = n ln 2 + r, |r| <=
+ * ln 2 / 2, Taylor through r^13 (within a few ulp of libm); 0 below -708 (where libm's result is subnormal, a
+ * share no sum of probabilities can tell from 0), by an integer AND rather than a branch. */
+static inline double exp_neg(double x)
+{
+    const double magic = 6755399441055744.0; /* 1.5 * 2^52: adding it rounds to an integer in the low bits */
+    double t = x * 1.4426950408889634 + magic;
+    uint64_t tb, mb;
+    memcpy(&tb, &t, sizeof tb);
+    memcpy(&mb, &magic, sizeof mb);
+    int64_t n = (int64_t)(tb - mb);
+    n = n < -1022 ? -1022 : n; /* an integer clamp: a conditional on doubles stops the vectoriser */
+    double nf = (double)n, r = x - nf * 6.93147180369123816490e-01 - nf * 1.90821492927058770002e-10;
+    double p = 1.0 / 6227020800.0;
+    p = fma(p, r, 1.0 / 479001600.0), p = fma(p, r, 1.0 / 39916800.0), p = fma(p, r, 1.0 / 3628800.0);
+    p = fma(p, r, 1.0 / 362880.0), p = fma(p, r, 1.0 / 40320.0), p = fma(p, r, 1.0 / 5040.0), p = fma(p, r, 1.0 / 720.0);
+    p = fma(p, r, 1.0 / 120.0), p = fma(p, r, 1.0 / 24.0), p = fma(p, r, 1.0 / 6.0), p = fma(p, r, 0.5), p = fma(p, r, 1.0);
+    p = fma(p, r, 1.0);
+    uint64_t sb = (uint64_t)(n + 1023) << 52, vb;
+    double sc, v;
+    memcpy(&sc, &sb, sizeof sc);
+    v = p * sc;
+    memcpy(&vb, &v, sizeof vb);
+    vb &= (uint64_t)-(int64_t)(x >= -708.0); /* 0 below -708, -inf included (whose p is NaN) */
+    memcpy(&v, &vb, sizeof v);
+    return v;
+}
+
 void cf_kv_score_row(const double *x, const double *g, int64_t n, double tau, double *f)
 {
-    double mx = -INFINITY;
-    for (int64_t j = 0; j < n; j++) {
-        f[j] = (x[j] + (g ? g[j] : 0.0)) / tau;
-        if (f[j] > mx) mx = f[j];
-    }
-    double sum = 0;
-    for (int64_t j = 0; j < n; j++) sum += f[j] = exp(f[j] - mx);
-    for (int64_t j = 0; j < n; j++) f[j] /= sum;
+    double mx = -INFINITY, inv = 1.0 / tau;
+    if (g)
+        for (int64_t j = 0; j < n; j++) f[j] = (x[j] + g[j]) * inv;
+    else
+        for (int64_t j = 0; j < n; j++) f[j] = x[j] * inv;
+    #pragma omp simd reduction(max : mx)
+    for (int64_t j = 0; j < n; j++) mx = f[j] > mx ? f[j] : mx;
+    for (int64_t j = 0; j < n; j++) f[j] = exp_neg(f[j] - mx);
+    double a[8] = {0}, sum = 0;
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int u = 0; u < 8; u++) a[u] += f[j + u];
+    for (; j < n; j++) sum += f[j];
+    sum += ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    double is = 1.0 / sum;
+    for (j = 0; j < n; j++) f[j] *= is;
 }
 
 typedef struct cf_kv_ranked {
@@ -172,45 +208,47 @@ static inline double log_pos(double x)
     e += big;
     double s = (m - 1) / (m + 1), z = s * s;
     double p = 1.0 / 25;
-    p = p * z + 1.0 / 23, p = p * z + 1.0 / 21, p = p * z + 1.0 / 19, p = p * z + 1.0 / 17, p = p * z + 1.0 / 15;
-    p = p * z + 1.0 / 13, p = p * z + 1.0 / 11, p = p * z + 1.0 / 9, p = p * z + 1.0 / 7, p = p * z + 1.0 / 5;
-    p = p * z + 1.0 / 3, p = p * z + 1.0;
+    p = fma(p, z, 1.0 / 23), p = fma(p, z, 1.0 / 21), p = fma(p, z, 1.0 / 19), p = fma(p, z, 1.0 / 17), p = fma(p, z, 1.0 / 15);
+    p = fma(p, z, 1.0 / 13), p = fma(p, z, 1.0 / 11), p = fma(p, z, 1.0 / 9), p = fma(p, z, 1.0 / 7), p = fma(p, z, 1.0 / 5);
+    p = fma(p, z, 1.0 / 3), p = fma(p, z, 1.0);
     return (double)e * 0.6931471805599453 + 2 * s * p;
 }
 
+#define LANES 32
 void cf_kv_gumbel_row(cf_philox_key key, uint64_t qpos, uint64_t bhq, const int64_t *pos, int64_t m, double *g)
 {
-    /* cf_rng_uniform(key, qpos, i) is half of Philox block i / 2 at counter step qpos: eight blocks at a time, lane
-     * by lane (cf_philox4x32's rounds, which the compiler vectorises) */
-    for (int64_t j0 = 0; j0 < m; j0 += 8) {
-        int64_t w = m - j0 < 8 ? m - j0 : 8;
-        uint64_t c0[8], c1[8], c2[8], c3[8], idx[8]; /* 32-bit words in 64-bit lanes: the products vectorise */
-        for (int l = 0; l < 8; l++) {
+    /* cf_rng_uniform(key, qpos, i) is half of Philox block i / 2 at counter step qpos: LANES blocks at a time, lane
+     * by lane (cf_philox4x32's rounds, which the compiler vectorises; several vectors in flight hide the latency) */
+    for (int64_t j0 = 0; j0 < m; j0 += LANES) {
+        int64_t w = m - j0 < LANES ? m - j0 : LANES;
+        uint64_t c0[LANES], c1[LANES], c2[LANES], c3[LANES], idx[LANES]; /* 32-bit words in 64-bit lanes */
+        for (int l = 0; l < LANES; l++) {
             idx[l] = (bhq << 32) | (uint64_t)pos[j0 + (l < w ? l : w - 1)];
             uint64_t blk = idx[l] / 2;
             c0[l] = blk & 0xffffffffu, c1[l] = blk >> 32, c2[l] = qpos & 0xffffffffu, c3[l] = qpos >> 32;
         }
         uint64_t k0 = key.k[0], k1 = key.k[1];
         for (int r = 0; r < 10; r++) {
-            for (int l = 0; l < 8; l++) {
+            for (int l = 0; l < LANES; l++) {
                 uint64_t p0 = 0xD2511F53ull * c0[l], p1 = 0xCD9E8D57ull * c2[l];
                 c0[l] = (p1 >> 32) ^ c1[l] ^ k0, c1[l] = p1 & 0xffffffffu;
                 c2[l] = (p0 >> 32) ^ c3[l] ^ k1, c3[l] = p0 & 0xffffffffu;
             }
             k0 = (k0 + 0x9E3779B9u) & 0xffffffffu, k1 = (k1 + 0xBB67AE85u) & 0xffffffffu;
         }
-        double u[8];
-        for (int l = 0; l < 8; l++) {
+        double u[LANES];
+        for (int l = 0; l < LANES; l++) {
             bool odd = idx[l] & 1;
             uint64_t a = odd ? c2[l] : c0[l], b = odd ? c3[l] : c1[l];
             uint64_t v = ((a << 21) ^ (b >> 11)) & ((1ull << 53) - 1); /* 53 bits -> [0, 1), as cf_rng_uniform */
             double x = (double)v * (1.0 / 9007199254740992.0);
             u[l] = x < 1e-12 ? 1e-12 : x > 1.0 - 1e-12 ? 1.0 - 1e-12 : x;
         }
-        for (int l = 0; l < 8; l++) u[l] = -log_pos(-log_pos(u[l]));
+        for (int l = 0; l < LANES; l++) u[l] = -log_pos(-log_pos(u[l]));
         memcpy(g + j0, u, sizeof *g * (size_t)w);
     }
 }
+#undef LANES
 
 /* Adds one query row's score to the m rows it sees (rows base .. base + m - 1 of the score array), from its logits
  * x; returns the score row (p->scratch's third quarter, valid until the next call). */

@@ -100,7 +100,7 @@ void cf_kv_score_row(const double *x, const double *g, int64_t n, double tau, do
 /* Keyformer's Gumbel noise for one query row (query position qpos of sequence-and-query-head bhq = b Hq + hq) over
  * m keys at original positions pos[]: g_j = -log(-log U_j), U_j = cf_rng_uniform(key, qpos, bhq << 32 | pos[j])
  * clamped to [1e-12, 1 - 1e-12], one draw per (sequence, query head, query position, key position); the policy's
- * key is cf_rng_key(seed, 0x6b657900 + layer). Computed eight draws at a time. */
+ * key is cf_rng_key(seed, 0x6b657900 + layer). Computed 32 draws at a time. */
 void cf_kv_gumbel_row(cf_philox_key key, uint64_t qpos, uint64_t bhq, const int64_t *pos, int64_t m, double *g);
 
 /* tau_t of the keyformer schedule at step t (t may run past steps: the schedule keeps rising). */
