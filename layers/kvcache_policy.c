@@ -92,63 +92,70 @@ void cf_kv_score_row(const double *x, const double *g, int64_t n, double tau, do
 
 typedef struct cf_kv_ranked {
     double score;
-    int64_t row;
+    int64_t pos, row;
 } ranked;
 
 static int by_score(const void *a, const void *b)
 {
     const ranked *x = a, *y = b;
     if (x->score != y->score) return x->score > y->score ? -1 : 1;
-    return x->row < y->row ? -1 : x->row > y->row; /* ties: the earlier position first */
+    return x->pos < y->pos ? -1 : x->pos > y->pos; /* ties: the earlier position first */
 }
 
-/* Marks the `need` rows of [0, n) with the largest scores (ties: earlier first). */
-static void keep_top(const double *score, int64_t n, int64_t need, uint8_t *keep, ranked *r)
+/* Marks the `need` of the nc candidates r[] with the largest scores (ties: the earlier position). */
+static void keep_top(ranked *r, int64_t nc, int64_t need, uint8_t *keep)
 {
     if (need <= 0) return;
-    if (need == n - 1) { /* one row goes (every decode step): the last in the sort's order, the lowest score and
-                          * of tied lowest the latest row; a scan, not a sort */
+    if (need == nc - 1) { /* one row goes (every decode step): the last in the sort's order, the lowest score and
+                           * of tied lowest the latest position; a scan, not a sort */
         int64_t drop = 0;
-        for (int64_t i = 1; i < n; i++)
-            if (score[i] <= score[drop]) drop = i;
-        for (int64_t i = 0; i < n; i++) keep[i] |= i != drop;
+        for (int64_t i = 1; i < nc; i++)
+            if (by_score(&r[i], &r[drop]) > 0) drop = i;
+        for (int64_t i = 0; i < nc; i++) keep[r[i].row] |= i != drop;
         return;
     }
-    for (int64_t i = 0; i < n; i++) r[i] = (ranked){score[i], i};
-    qsort(r, (size_t)n, sizeof *r, by_score);
-    for (int64_t i = 0; i < need && i < n; i++) keep[r[i].row] = 1;
+    qsort(r, (size_t)nc, sizeof *r, by_score);
+    for (int64_t i = 0; i < need && i < nc; i++) keep[r[i].row] = 1;
 }
 
-static void select_rows(const cf_kv_policy_config *cfg, const double *score, int64_t n, uint8_t *keep, ranked *r)
+static void select_rows(const cf_kv_policy_config *cfg, const int64_t *pos, const double *score, int64_t n,
+                        uint8_t *keep, ranked *r)
 {
     int64_t k = cfg->budget;
     if (cfg->kind == CF_KV_FULL || n <= k) {
         memset(keep, 1, (size_t)n);
         return;
     }
-    memset(keep, 0, (size_t)n);
     int64_t head = 0, tail = k; /* window: the last k */
     if (cfg->kind == CF_KV_STREAMING) head = cfg->sinks < k ? cfg->sinks : k, tail = k - head;
-    if (cfg->kind == CF_KV_H2O || cfg->kind == CF_KV_KEYFORMER) {
+    bool top = cfg->kind == CF_KV_H2O || cfg->kind == CF_KV_KEYFORMER;
+    if (top) {
         tail = (int64_t)floor((double)k * cfg->recent + 1e-9);
         if (tail > k) tail = k;
     }
-    for (int64_t i = 0; i < head; i++) keep[i] = 1;
-    for (int64_t i = n - tail; i < n; i++) keep[i] = 1;
-    if (r && (cfg->kind == CF_KV_H2O || cfg->kind == CF_KV_KEYFORMER)) keep_top(score, n - tail, k - tail, keep, r);
+    int64_t oldest = INT64_MAX, newest = INT64_MIN, nc = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t at = pos ? pos[i] : i;
+        oldest = at < oldest ? at : oldest, newest = at > newest ? at : newest;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t at = pos ? pos[i] : i;
+        keep[i] = at - oldest < head || at > newest - tail; /* the sinks, the recent positions */
+        if (!keep[i] && top && r) r[nc++] = (ranked){score[i], at, i};
+    }
+    if (top && r) keep_top(r, nc, k - tail, keep);
 }
 
 void cf_kv_select(const cf_kv_policy_config *cfg, const int64_t *pos, const double *score, int64_t n, uint8_t *keep)
 {
-    (void)pos; /* rows are in position order: "first" and "last" are row order */
     ranked stack[256], *r = n <= 256 ? stack : malloc(sizeof *r * (size_t)n);
     if (!r) { /* out of memory: the scored policies fall back to the recent window */
         cf_kv_policy_config w = *cfg;
         w.kind = CF_KV_WINDOW;
-        select_rows(&w, score, n, keep, NULL);
+        select_rows(&w, pos, score, n, keep, NULL);
         return;
     }
-    select_rows(cfg, score, n, keep, r);
+    select_rows(cfg, pos, score, n, keep, r);
     if (r != stack) free(r);
 }
 
@@ -340,33 +347,29 @@ static void attend_rows(cf_kv_policy *p, const cf_kv_cache *c, const cf_tensor *
         }
 }
 
-/* Moves the kept rows of every (sequence, KV head) to the front, in order, a run of kept rows at a time; every
- * one keeps the same count. */
+/* Packs the kept rows of every (sequence, KV head) into [0, kept): each evicted row's slot takes a kept row from
+ * the end (one row moved per eviction, where shifting the rows after it down would move half the cache every decode
+ * step); every one keeps the same count. */
 static int64_t compact(cf_kv_policy *p, cf_kv_cache *c)
 {
     int64_t n = c->len, Dh = c->k->shape[3], kept = 0;
     size_t row = (size_t)Dh * (c->k->dtype == CF_F32 ? sizeof(float) : sizeof(double));
     char *kd = cf_data(c->k), *vd = cf_data(c->v);
     for (int64_t bh = 0; bh < p->batch * p->heads; bh++) {
-        int64_t base = bh * p->cap;
-        select_rows(&p->cfg, p->score + base, n, p->keep, p->rank);
-        kept = 0;
-        for (int64_t j = 0; j < n;) {
-            if (!p->keep[j]) {
-                j++;
-                continue;
-            }
-            int64_t run = 1;
-            while (j + run < n && p->keep[j + run]) run++;
-            if (kept != j) {
-                size_t to = (size_t)(base + kept) * row, from = (size_t)(base + j) * row, len = (size_t)run * row;
-                memmove(kd + to, kd + from, len);
-                memmove(vd + to, vd + from, len);
-                memmove(p->pos + base + kept, p->pos + base + j, sizeof *p->pos * (size_t)run);
-                memmove(p->score + base + kept, p->score + base + j, sizeof *p->score * (size_t)run);
-            }
-            kept += run, j += run;
+        int64_t base = bh * p->cap, lo = 0, hi = n - 1;
+        uint8_t *keep = p->keep;
+        select_rows(&p->cfg, p->pos + base, p->score + base, n, keep, p->rank);
+        for (;;) {
+            while (lo < hi && keep[lo]) lo++;
+            while (hi > lo && !keep[hi]) hi--;
+            if (lo >= hi) break;
+            memcpy(kd + (size_t)(base + lo) * row, kd + (size_t)(base + hi) * row, row);
+            memcpy(vd + (size_t)(base + lo) * row, vd + (size_t)(base + hi) * row, row);
+            p->pos[base + lo] = p->pos[base + hi], p->score[base + lo] = p->score[base + hi];
+            keep[lo] = 1, keep[hi] = 0;
         }
+        kept = 0;
+        for (int64_t j = 0; j < n; j++) kept += keep[j];
     }
     cf_bump_version(c->k);
     cf_bump_version(c->v);

@@ -23,8 +23,12 @@
  * positions. Eviction runs after every forward through the cache, once its queries have attended: the prompt
  * pass attends to all n prompt positions, then the cache drops to k; each decode step attends to the k kept
  * positions plus the new one, then drops back to k. A new position's score starts at its own f. Evicted
- * positions are gone for good. Kept rows stay in position order, and their keys keep the rotation of their
- * original positions (RoPE is applied before caching).
+ * positions are gone for good. An evicted row's slot takes a kept row from the end of the cache, so after the
+ * first eviction the rows are in no particular order (a decode step's query sees every cached row, so the order
+ * does not matter to the attention; a forward's new rows are appended after all cached ones, so its causal mask
+ * holds) and one row moves per eviction; keys keep the rotation of their original positions (RoPE is applied
+ * before caching). Selection goes by the positions: the sinks are the `sinks` oldest, the recent share the
+ * positions within w of the newest.
  *
  * Usage, one policy per layer's cache:
  *
@@ -89,8 +93,12 @@ static inline int64_t cf_kv_policy_position(const cf_kv_policy *p, int64_t b, in
 
 /* ---- the pieces, pure functions (tested on hand-made scores) ---- */
 
-/* Which of n cached rows (in position order, pos[] ascending) the policy keeps: keep[i] = 1 for exactly
- * min(n, k) rows. score[] is read by h2o and keyformer only; ties keep the earlier position. */
+/* Which of n cached rows (original positions pos[], distinct, in any order; NULL: row i is position i) the policy
+ * keeps: keep[i] = 1 for min(n, k) rows: the positions less than oldest + head (the sinks: streaming's
+ * min(sinks, k)), those greater than newest - tail (the recent: window k, streaming k - head, h2o and keyformer
+ * w) and, for h2o and keyformer, the k - w others with the largest score[] (ties keep the earlier position).
+ * Exactly k when the positions within tail of the newest and head of the oldest are all there, as in a policy's
+ * cache. */
 void cf_kv_select(const cf_kv_policy_config *cfg, const int64_t *pos, const double *score, int64_t n, uint8_t *keep);
 
 /* One query row's score over n visible logits x: softmax(x / tau), with Gumbel noise g added to x first when

@@ -138,7 +138,7 @@ static unsigned positions(const cf_kv_policy *p, const cf_kv_cache *c)
     const double *vd = cf_data(c->v);
     for (int64_t i = 0; i < c->len; i++) {
         int64_t at = cf_kv_policy_position(p, 0, 0, i);
-        if (vd[i] != (double)at || (i && at <= cf_kv_policy_position(p, 0, 0, i - 1))) return 0xdeadu; /* moved apart */
+        if (vd[i] != (double)at || (s >> at & 1u)) return 0xdeadu; /* a value moved apart from its key, a duplicate */
         s |= 1u << at;
     }
     return s;
@@ -191,8 +191,8 @@ static void test_hook_by_hand(void)
     run_keys(CF_KV_H2O, early, 2, 0.5, 0x11u, 0x21u, 0);
 }
 
-/* Random keys over a long decode: after every step the cache holds min(seen, k) rows in position order, the
- * recent share and the sinks are in it, and keyformer's choice depends on its seed only. */
+/* Random keys over a long decode: after every step the cache holds min(seen, k) distinct positions (rows in any
+ * order), the recent share and the sinks are among them, and keyformer's choice depends on its seed only. */
 static unsigned long long run_random(cf_kv_policy_kind kind, int64_t k, uint64_t seed, bool *ok)
 {
     int64_t H = 2, Dh = 4, cap = 64, n0 = 20, steps = 40;
@@ -219,14 +219,20 @@ static unsigned long long run_random(cf_kv_policy_kind kind, int64_t k, uint64_t
         int64_t seen = first + T, want = kind == CF_KV_FULL || seen < k ? seen : k;
         if (c.len != want || cf_kv_cache_pos(&c) != seen) *ok = false;
         int64_t w = kind == CF_KV_WINDOW ? k : kind == CF_KV_STREAMING ? k - 4 : (int64_t)floor(k * 0.3 + 1e-9);
-        for (int64_t h = 0; h < H; h++)
+        if (kind == CF_KV_FULL || w > seen) w = seen;
+        for (int64_t h = 0; h < H; h++) {
+            uint8_t held[64] = {0};
             for (int64_t i = 0; i < c.len; i++) {
                 int64_t at = cf_kv_policy_position(&p, 0, h, i);
-                if (i && at <= cf_kv_policy_position(&p, 0, h, i - 1)) *ok = false;
-                if (kind != CF_KV_FULL && c.len - i <= w && at != seen - (c.len - i)) *ok = false; /* recent held */
-                if (kind == CF_KV_STREAMING && i < 4 && at != i) *ok = false;                     /* sinks held */
-                hash = (hash ^ (unsigned long long)at) * 1099511628211ull;
+                if (at < 0 || at >= seen || held[at]) *ok = false; /* a position twice */
+                else held[at] = 1;
             }
+            for (int64_t at = 0; at < seen; at++) {
+                if (at >= seen - w && !held[at]) *ok = false;                     /* recent held */
+                if (kind == CF_KV_STREAMING && at < 4 && !held[at]) *ok = false; /* sinks held */
+                if (held[at]) hash = (hash ^ (unsigned long long)at) * 1099511628211ull;
+            }
+        }
     }
     cf_kv_policy_free(&p);
     cf_kv_cache_free(&c);
