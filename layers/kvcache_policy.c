@@ -102,22 +102,6 @@ static int by_score(const void *a, const void *b)
     return x->pos < y->pos ? -1 : x->pos > y->pos; /* ties: the earlier position first */
 }
 
-/* Marks the `need` of the nc candidates r[] with the largest scores (ties: the earlier position). */
-static void keep_top(ranked *r, int64_t nc, int64_t need, uint8_t *keep)
-{
-    if (need <= 0) return;
-    if (need == nc - 1) { /* one row goes (every decode step): the last in the sort's order, the lowest score and
-                           * of tied lowest the latest position; a scan, not a sort */
-        int64_t drop = 0;
-        for (int64_t i = 1; i < nc; i++)
-            if (by_score(&r[i], &r[drop]) > 0) drop = i;
-        for (int64_t i = 0; i < nc; i++) keep[r[i].row] |= i != drop;
-        return;
-    }
-    qsort(r, (size_t)nc, sizeof *r, by_score);
-    for (int64_t i = 0; i < need && i < nc; i++) keep[r[i].row] = 1;
-}
-
 static void select_rows(const cf_kv_policy_config *cfg, const int64_t *pos, const double *score, int64_t n,
                         uint8_t *keep, ranked *r)
 {
@@ -141,9 +125,25 @@ static void select_rows(const cf_kv_policy_config *cfg, const int64_t *pos, cons
     for (int64_t i = 0; i < n; i++) {
         int64_t at = pos ? pos[i] : i;
         keep[i] = at - oldest < head || at > newest - tail; /* the sinks, the recent positions */
-        if (!keep[i] && top && r) r[nc++] = (ranked){score[i], at, i};
+        nc += !keep[i];
     }
-    if (top && r) keep_top(r, nc, k - tail, keep);
+    if (!top || !r || k - tail <= 0) return;
+    if (k - tail == nc - 1) { /* one row goes (every decode step): the lowest score, of tied lowest the latest
+                               * position (the last in by_score's order); a scan, not a sort */
+        int64_t drop = -1;
+        for (int64_t i = 0; i < n; i++) {
+            if (keep[i]) continue;
+            bool later = pos ? drop < 0 || pos[i] > pos[drop] : true;
+            if (drop < 0 || score[i] < score[drop] || (score[i] == score[drop] && later)) drop = i;
+        }
+        for (int64_t i = 0; i < n; i++) keep[i] = i != drop;
+        return;
+    }
+    nc = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (!keep[i]) r[nc++] = (ranked){score[i], pos ? pos[i] : i, i};
+    qsort(r, (size_t)nc, sizeof *r, by_score);
+    for (int64_t i = 0; i < k - tail && i < nc; i++) keep[r[i].row] = 1;
 }
 
 void cf_kv_select(const cf_kv_policy_config *cfg, const int64_t *pos, const double *score, int64_t n, uint8_t *keep)
@@ -201,7 +201,7 @@ static bool scored(cf_kv_policy_kind k) { return k == CF_KV_H2O || k == CF_KV_KE
 
 /* ln x for a positive normal double, in a form the compiler vectorises (libm's log is a call per element): x =
  * 2^e m with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), s = (m - 1) / (m + 1),
- * |s| < 0.172, through s^25: within a few ulp of libm. */
+ * |s| < 0.172, through s^17 (the rest below s^19 / 19 < 2e-16 relative): within a few ulp of libm. */
 static inline double log_pos(double x)
 {
     uint64_t bits;
@@ -214,10 +214,9 @@ static inline double log_pos(double x)
     m *= big ? 0.5 : 1.0;
     e += big;
     double s = (m - 1) / (m + 1), z = s * s;
-    double p = 1.0 / 25;
-    p = fma(p, z, 1.0 / 23), p = fma(p, z, 1.0 / 21), p = fma(p, z, 1.0 / 19), p = fma(p, z, 1.0 / 17), p = fma(p, z, 1.0 / 15);
-    p = fma(p, z, 1.0 / 13), p = fma(p, z, 1.0 / 11), p = fma(p, z, 1.0 / 9), p = fma(p, z, 1.0 / 7), p = fma(p, z, 1.0 / 5);
-    p = fma(p, z, 1.0 / 3), p = fma(p, z, 1.0);
+    double p = 1.0 / 17;
+    p = fma(p, z, 1.0 / 15), p = fma(p, z, 1.0 / 13), p = fma(p, z, 1.0 / 11), p = fma(p, z, 1.0 / 9);
+    p = fma(p, z, 1.0 / 7), p = fma(p, z, 1.0 / 5), p = fma(p, z, 1.0 / 3), p = fma(p, z, 1.0);
     return (double)e * 0.6931471805599453 + 2 * s * p;
 }
 
@@ -328,21 +327,22 @@ static void attend_rows(cf_kv_policy *p, const cf_kv_cache *c, const cf_tensor *
                 logits(c, base, qd, m, Dh, x);
                 const double *f = score_query(p, b * Hq + hq, first + i, base, x, m);
                 if (p->cfg.kind != CF_KV_H2O) cf_kv_score_row(x, NULL, m, 1.0, w), f = w;
-                for (int64_t d = 0; d < Dh; d++) acc[d] = 0;
-                if (f32) {
-                    const float *v = (const float *)cf_data(c->v) + base * Dh;
-                    for (int64_t j = 0; j < m; j++, v += Dh)
-                        for (int64_t d = 0; d < Dh; d++) acc[d] += f[j] * (double)v[d];
-                } else {
-                    const double *v = (const double *)cf_data(c->v) + base * Dh;
-                    for (int64_t j = 0; j < m; j++, v += Dh)
-                        for (int64_t d = 0; d < Dh; d++) acc[d] += f[j] * v[d];
-                }
                 int64_t at = ((b * Hq + hq) * T + i) * Dh;
-                if (f32)
-                    for (int64_t d = 0; d < Dh; d++) ((float *)cf_data(y))[at + d] = (float)acc[d];
-                else
-                    memcpy((double *)cf_data(y) + at, acc, sizeof *acc * (size_t)Dh);
+                if (f32) { /* the weighted sum in f32, as the sdpa op's (twice the lanes of f64) */
+                    float *o = (float *)cf_data(y) + at;
+                    const float *v = (const float *)cf_data(c->v) + base * Dh;
+                    for (int64_t d = 0; d < Dh; d++) o[d] = 0;
+                    for (int64_t j = 0; j < m; j++, v += Dh) {
+                        float fj = (float)f[j];
+                        for (int64_t d = 0; d < Dh; d++) o[d] += fj * v[d];
+                    }
+                    continue;
+                }
+                const double *v = (const double *)cf_data(c->v) + base * Dh;
+                for (int64_t d = 0; d < Dh; d++) acc[d] = 0;
+                for (int64_t j = 0; j < m; j++, v += Dh)
+                    for (int64_t d = 0; d < Dh; d++) acc[d] += f[j] * v[d];
+                memcpy((double *)cf_data(y) + at, acc, sizeof *acc * (size_t)Dh);
             }
         }
 }
