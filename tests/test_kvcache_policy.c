@@ -430,14 +430,21 @@ static double max_rel(const double *a, const double *b, int64_t n)
     return m;
 }
 
-static void test_full_is_plain_decoding(void)
+/* A small random RoPE GPT (vocab 17, d 16, 2 layers, 2 heads) on fresh parameters of the given seed. */
+static cf_params *small_gpt(cf_gpt *g, uint64_t seed)
 {
-    cf_params *ps = cf_params_new(CF_F32, 3);
-    cf_gpt g;
+    cf_params *ps = cf_params_new(CF_F32, seed);
     cf_gpt_config gc = cf_gpt_defaults();
     gc.vocab = 17, gc.seq = 64, gc.dim = 16, gc.layers = 2, gc.heads = 2, gc.hidden = 32, gc.pos = CF_POS_ROPE;
-    CHECK(cf_gpt_init(&g, ps, &gc) == CF_OK);
-    int64_t n0 = 12, steps = 10, V = gc.vocab;
+    CHECK(cf_gpt_init(g, ps, &gc) == CF_OK);
+    return ps;
+}
+
+static void test_full_is_plain_decoding(void)
+{
+    cf_gpt g;
+    cf_params *ps = small_gpt(&g, 3);
+    int64_t n0 = 12, steps = 10, V = g.cfg.vocab;
     double *plain = calloc((size_t)((steps + 1) * V), sizeof(double)), *with = calloc((size_t)((steps + 1) * V), sizeof(double));
     CHECK(decode(&g, NULL, n0, steps, plain) == CF_OK);
     cf_kv_policy_config pc = cfg_of(CF_KV_FULL, 4, 0.3, 4);
@@ -467,12 +474,9 @@ static void test_full_is_plain_decoding(void)
  * recomputed from q) evicts, every layer and KV head after every step, and its logits agree. */
 static void test_fused_decode_evicts_the_same(void)
 {
-    cf_params *ps = cf_params_new(CF_F32, 5);
     cf_gpt g;
-    cf_gpt_config gc = cf_gpt_defaults();
-    gc.vocab = 17, gc.seq = 64, gc.dim = 16, gc.layers = 2, gc.heads = 2, gc.hidden = 32, gc.pos = CF_POS_ROPE;
-    CHECK(cf_gpt_init(&g, ps, &gc) == CF_OK);
-    int64_t n0 = 16, steps = 12, V = gc.vocab, cap = n0 + steps, nk = (steps + 1) * 2 * 2 * cap;
+    cf_params *ps = small_gpt(&g, 5);
+    int64_t n0 = 16, steps = 12, V = g.cfg.vocab, cap = n0 + steps, nk = (steps + 1) * 2 * 2 * cap;
     double *a = calloc((size_t)((steps + 1) * V), sizeof(double)), *b = calloc((size_t)((steps + 1) * V), sizeof(double));
     int64_t *ka = calloc((size_t)nk, sizeof(int64_t)), *kb = calloc((size_t)nk, sizeof(int64_t));
     for (int kind = CF_KV_H2O; kind <= CF_KV_KEYFORMER; kind++)
