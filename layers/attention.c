@@ -115,7 +115,12 @@ cf_tensor *cf_attention_fwd(cf_ctx *ctx, const cf_attention *a, cf_tensor *x, cf
                       .bias = bias,
                       .dropout = c->dropout,
                       .dropout_stream = a->stream};
-    cf_tensor *y = cf_sdpa(ctx, q, k, v, &o); /* [B, H, T, Dh] */
+    cf_tensor *y = NULL; /* [B, H, T, Dh] */
+    bool plain = q && !c->cross && c->mask == CF_ATTN_CAUSAL && !key_padding && !bias &&
+                 (c->dropout == 0 || !cf_is_training(ctx)) && !cf_grad_enabled(ctx);
+    if (cache && cache->hook && cache->hook->attend && plain && cache->hook->attend(cache->hook, ctx, cache, q, &y) != CF_OK)
+        return NULL;
+    if (!y) y = cf_sdpa(ctx, q, k, v, &o);
     if (y && cache && cache->hook && cache->hook->after(cache->hook, ctx, cache, q) != CF_OK) return NULL;
     y = cf_reshape(ctx, cf_transpose(ctx, y, 1, 2), CF_SHAPE(B, T, H * Dh));
     return cf_linear_fwd(ctx, &a->proj, y);

@@ -101,9 +101,16 @@ cf_tensor *cf_conv_block_fwd(cf_ctx *ctx, const cf_conv_block *b, cf_tensor *x);
 typedef struct cf_kv_cache cf_kv_cache;
 /* An eviction policy's hook (layers/kvcache_policy.h): cf_attention_fwd calls after(hook, ctx, cache, q) once the
  * forward's queries q [B, H, T, Dh] (rotated) have attended to the cache; it may drop cached rows (compacting k and
- * v, lowering len and raising evicted by as much). NULL: the cache keeps every position. */
+ * v, lowering len and raising evicted by as much). NULL: the cache keeps every position.
+ * attend (optional, NULL: never) lets the hook run the attention itself, so that a policy that scores the cached
+ * keys reads the logits of the one attention pass: for a causal self-attention with no bias, key padding or
+ * active dropout, and grad off, cf_attention_fwd calls attend(hook, ctx, cache, q, &y) once the new keys and values
+ * are in rows [len - T, len); the hook either sets y to softmax(q k^T / sqrt(Dh), causal) v [B, H, T, Dh] (an
+ * arena tensor, query i seeing rows [0, len - T + i]) or leaves it NULL (the sdpa op runs). after() follows
+ * either way. */
 typedef struct cf_kv_hook {
     cf_status (*after)(struct cf_kv_hook *h, cf_ctx *ctx, cf_kv_cache *c, cf_tensor *q);
+    cf_status (*attend)(struct cf_kv_hook *h, cf_ctx *ctx, cf_kv_cache *c, cf_tensor *q, cf_tensor **y);
 } cf_kv_hook;
 struct cf_kv_cache {
     cf_tensor *k, *v; /* persistent [B, Hkv, cap, Dh] */

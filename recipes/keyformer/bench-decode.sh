@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Keyformer's cost claim at our size: decode tokens/s and KV-cache bytes per policy and budget against the full
-# cache, measured in one run (`cformer generate --bench` of a keyformer recipe; recipes/keyformer/README.md).
+# Keyformer's cost claim at our size: decode tokens/s (wall and per CPU-second, the prompt pass timed apart) and
+# KV-cache bytes per policy and budget against the full cache, measured in one run (`cformer generate --bench` of a
+# keyformer recipe; recipes/keyformer/README.md).
 #
 #   recipes/keyformer/bench-decode.sh CHECKPOINT [--prompt-len N] [--tokens M] [--repeat R]
 #

@@ -1,5 +1,6 @@
 /* `cformer generate` for a keyformer recipe: the decode benchmark, greedy decoding under every policy and budget of
- * the recipe's eval: section against the full cache, timed in one run. */
+ * the recipe's eval: section against the full cache, timed in one run: the prompt pass and the decode steps after
+ * it separately (tokens/s is the decode steps' rate). */
 #include "autograd/clock.h"
 #include "recipes/keyformer/model.h"
 #include "recipes/run/cli_args.h"
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The first n tokens of the split's rows, concatenated. */
 static cf_status prompt_tokens(cf_dataset *ds, int64_t n, int64_t *out)
@@ -30,69 +32,107 @@ static cf_status prompt_tokens(cf_dataset *ds, int64_t n, int64_t *out)
     return st;
 }
 
-/* Best-of-`repeat` seconds of generating n_new tokens after the prompt with the policy (NULL: full cache). */
+/* CPU seconds of this process: on a shared machine, what the run itself spent (wall time adds whatever else the
+ * cores ran meanwhile); the benchmark runs on one thread (bench-decode.sh sets OMP_NUM_THREADS=1). */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* When the first token after the prompt is out: the prompt pass ends there and decoding begins. */
+typedef struct {
+    int64_t n;
+    double t, c; /* wall, CPU */
+} first_token;
+
+static bool mark_first(void *user, const int64_t *tokens, int64_t len)
+{
+    (void)tokens;
+    first_token *f = user;
+    if (len == f->n + 1) f->t = cf_now(), f->c = cpu_now();
+    return false;
+}
+
+/* Seconds of the prompt pass (up to the first new token) and, separately, of the n_new - 1 decode steps after it
+ * (wall and CPU), generating n_new tokens after the prompt with the policy (NULL: full cache). pols: the model's
+ * layers' worth. */
 static cf_status timed(cf_ctx *ctx, const cf_gpt *g, const cf_kv_policy_config *pc, const int64_t *prompt,
-                       int64_t n, int64_t n_new, int repeat, double *best, int64_t *out)
+                       int64_t n, int64_t n_new, cf_kv_policy *pols, cf_kv_hook **hooks, double *prompt_s,
+                       double *decode_s, double *decode_cpu, int64_t *out)
 {
     int64_t L = g->cfg.layers, kvh = g->cfg.kv_heads ? g->cfg.kv_heads : g->cfg.heads;
-    cf_kv_policy *pols = calloc((size_t)L, sizeof *pols);
-    cf_kv_hook **hooks = calloc((size_t)L, sizeof *hooks);
-    cf_status st = pols && hooks ? CF_OK : cf_set_error(CF_ERR_OOM, "generate --bench: out of memory");
-    *best = INFINITY;
-    for (int r = 0; r < repeat && st == CF_OK; r++) {
-        for (int64_t l = 0; l < L && st == CF_OK && pc; l++) {
-            cf_kv_policy_free(&pols[l]);
-            st = cf_kv_policy_init(&pols[l], pc, l, 1, kvh, n + n_new);
-            hooks[l] = &pols[l].hook;
-        }
-        cf_sample_opts so = {.temperature = 0, .top_p = 1, .use_cache = true, .hooks = pc ? hooks : NULL};
-        double t0 = cf_now();
-        if (st == CF_OK) st = cf_gpt_generate(ctx, g, prompt, n, n_new, &so, out);
-        double dt = cf_now() - t0;
-        if (dt < *best) *best = dt;
+    cf_status st = CF_OK;
+    for (int64_t l = 0; l < L && st == CF_OK && pc; l++) {
+        cf_kv_policy_free(&pols[l]);
+        st = cf_kv_policy_init(&pols[l], pc, l, 1, kvh, n + n_new);
+        hooks[l] = &pols[l].hook;
     }
-    for (int64_t l = 0; pols && l < L; l++) cf_kv_policy_free(&pols[l]);
-    free(pols), free(hooks);
+    first_token f = {.n = n};
+    cf_sample_opts so = {.temperature = 0, .top_p = 1, .use_cache = true, .hooks = pc ? hooks : NULL,
+                         .stop = mark_first, .stop_user = &f};
+    double t0 = cf_now();
+    if (st == CF_OK) st = cf_gpt_generate(ctx, g, prompt, n, n_new, &so, out);
+    double t1 = cf_now(), c1 = cpu_now();
+    *prompt_s = f.t - t0, *decode_s = t1 - f.t, *decode_cpu = c1 - f.c;
     return st;
 }
+
+typedef struct {
+    cf_kv_policy_kind kind;
+    double frac, prompt_s, decode_s, decode_cpu; /* best over the repeats */
+} config;
 
 static cf_status bench(cf_run *run, int64_t n, int64_t n_new, int repeat)
 {
     const cf_gpt *g = cf_keyformer_gpt(run->model);
     const cf_keyformer_eval *e = cf_keyformer_eval_of(run->model);
+    int64_t L = g->cfg.layers, nc = 1 + (int64_t)e->n_policies * e->n_budgets;
     int64_t *prompt = malloc(sizeof *prompt * (size_t)n), *out = malloc(sizeof *out * (size_t)(n + n_new));
-    if (!prompt || !out) {
-        free(prompt), free(out);
-        return cf_set_error(CF_ERR_OOM, "generate --bench: out of memory");
-    }
-    cf_status st = prompt_tokens(run->val_set, n, prompt);
+    config *cs = calloc((size_t)nc, sizeof *cs);
+    cf_kv_policy *pols = calloc((size_t)L, sizeof *pols);
+    cf_kv_hook **hooks = calloc((size_t)L, sizeof *hooks);
+    cf_status st = prompt && out && cs && pols && hooks ? CF_OK : cf_set_error(CF_ERR_OOM, "generate --bench: out of memory");
+    if (st == CF_OK) st = prompt_tokens(run->val_set, n, prompt);
+    /* the full cache first, then every policy x budget; the repeats go round the whole list (the best of each kept),
+     * so that a burst of load on a shared machine falls on every configuration alike */
+    int64_t m = 0;
+    if (st == CF_OK) cs[m++] = (config){CF_KV_FULL, 1.0, INFINITY, INFINITY, INFINITY};
+    for (int p = 0; st == CF_OK && p < e->n_policies; p++)
+        for (int b = 0; e->policies[p] != CF_KV_FULL && b < e->n_budgets; b++)
+            cs[m++] = (config){e->policies[p], e->budgets[b], INFINITY, INFINITY, INFINITY};
+    for (int r = 0; r < repeat && st == CF_OK; r++)
+        for (int64_t i = 0; i < m && st == CF_OK; i++) {
+            cf_kv_policy_config pc = cf_keyformer_policy(e, cs[i].kind, cs[i].frac, n, n_new, 0);
+            double tp, td, tc;
+            st = timed(run->ctx, g, cs[i].kind == CF_KV_FULL ? NULL : &pc, prompt, n, n_new, pols, hooks, &tp, &td, &tc,
+                       out);
+            cs[i].prompt_s = fmin(cs[i].prompt_s, tp), cs[i].decode_s = fmin(cs[i].decode_s, td);
+            cs[i].decode_cpu = fmin(cs[i].decode_cpu, tc);
+        }
     const cf_gpt_config *c = &g->cfg;
     double row_bytes = 2.0 * (double)c->layers * (double)(c->kv_heads ? c->kv_heads : c->heads) *
                        (double)(c->dim / c->heads) * (g->wte.weight->dtype == CF_F64 ? 8 : 4);
-    double t_prompt = 0, t_full = 0;
-    /* the prompt pass alone (one token generated), subtracted so that tokens/s is the decode rate */
-    if (st == CF_OK) st = timed(run->ctx, g, NULL, prompt, n, 1, repeat, &t_prompt, out);
-    printf("%-10s %7s %7s %12s %14s %9s\n", "policy", "budget", "kept", "decode tok/s", "cache bytes", "speedup");
-    for (int p = -1; p < e->n_policies && st == CF_OK; p++) {
-        cf_kv_policy_kind kind = p < 0 ? CF_KV_FULL : e->policies[p];
-        if (p >= 0 && kind == CF_KV_FULL) continue;
-        for (int b = 0; b < (kind == CF_KV_FULL ? 1 : e->n_budgets) && st == CF_OK; b++) {
-            double frac = kind == CF_KV_FULL ? 1.0 : e->budgets[b], t;
-            cf_kv_policy_config pc = cf_keyformer_policy(e, kind, frac, n, n_new, 0);
-            st = timed(run->ctx, g, kind == CF_KV_FULL ? NULL : &pc, prompt, n, n_new, repeat, &t, out);
-            if (st != CF_OK) break;
-            double rate = (double)(n_new - 1) / (t - t_prompt > 1e-9 ? t - t_prompt : 1e-9);
-            if (kind == CF_KV_FULL) t_full = rate;
-            /* rows held between decode steps: the budget, or everything for the full cache (at the end) */
-            int64_t kept = kind == CF_KV_FULL ? n + n_new : pc.budget;
-            printf("%-10s %6.0f%% %7lld %12.1f %14.0f %8.2fx\n", cf_kv_policy_name(kind), 100 * frac, (long long)kept,
-                   rate, row_bytes * (double)kept, rate / t_full);
-            printf("{\"policy\": \"%s\", \"budget\": %g, \"kept\": %lld, \"decode_tokens_per_s\": %.2f, "
-                   "\"cache_bytes\": %.0f, \"prompt\": %lld, \"tokens\": %lld}\n", cf_kv_policy_name(kind), frac,
-                   (long long)kept, rate, row_bytes * (double)kept, (long long)n, (long long)n_new);
-        }
+    if (st == CF_OK)
+        printf("%-10s %7s %7s %9s %12s %12s %14s %9s\n", "policy", "budget", "kept", "prompt s", "decode tok/s",
+               "tok/CPU-s", "cache bytes", "speedup");
+    for (int64_t i = 0; i < m && st == CF_OK; i++) {
+        cf_kv_policy_config pc = cf_keyformer_policy(e, cs[i].kind, cs[i].frac, n, n_new, 0);
+        double steps = (double)(n_new - 1), rate = steps / fmax(cs[i].decode_s, 1e-9);
+        double cpu = steps / fmax(cs[i].decode_cpu, 1e-9), full = steps / fmax(cs[0].decode_cpu, 1e-9);
+        /* rows held between decode steps: the budget, or everything for the full cache (at the end) */
+        int64_t kept = cs[i].kind == CF_KV_FULL ? n + n_new : pc.budget;
+        const char *name = cf_kv_policy_name(cs[i].kind);
+        printf("%-10s %6.0f%% %7lld %9.3f %12.1f %12.1f %14.0f %8.2fx\n", name, 100 * cs[i].frac, (long long)kept,
+               cs[i].prompt_s, rate, cpu, row_bytes * (double)kept, cpu / full);
+        printf("{\"policy\": \"%s\", \"budget\": %g, \"kept\": %lld, \"prompt_s\": %.4f, "
+               "\"decode_tokens_per_s\": %.2f, \"decode_tokens_per_cpu_s\": %.2f, \"cache_bytes\": %.0f, "
+               "\"prompt\": %lld, \"tokens\": %lld}\n", name, cs[i].frac, (long long)kept, cs[i].prompt_s, rate, cpu,
+               row_bytes * (double)kept, (long long)n, (long long)n_new);
     }
-    free(prompt), free(out);
+    for (int64_t l = 0; pols && l < L; l++) cf_kv_policy_free(&pols[l]);
+    free(prompt), free(out), free(cs), free(pols), free(hooks);
     return st;
 }
 
