@@ -166,6 +166,8 @@ s["prepare"] = [{"command": ["sh", "-c", "echo no data here; exit 3"], "smoke": 
 json.dump(s, open(tmp + "/prep-fail.json", "w"))
 s["prepare"] = [{"command": "get-data.sh"}]
 json.dump(s, open(tmp + "/prep-bad.json", "w"))
+s["prepare"] = [{"command": ["recipes/no-such-script.sh"], "smoke": True}]
+json.dump(s, open(tmp + "/prep-missing.json", "w"))
 PY
 prep() { (cd "$src" && python3 tools/reproduce/run.py "$tmp/$1.json" --cformer "$build/bin/cformer" --out "$tmp/$1" --smoke); }
 prep prep >"$tmp/prep.log" 2>&1 && [ "$(cat "$tmp/prepared")" = "$(cd "$src" && pwd -P)" ] && [ ! -e "$tmp/not-smoke" ] &&
@@ -178,6 +180,9 @@ out=$(prep prep-fail 2>&1)
 out=$(prep prep-bad 2>&1)
 [ $? -eq 1 ] && grep -q "prep-bad.json: a prepare step's command must be a non-empty list of strings" <<<"$out" && ok ||
     bad "malformed prepare: $out"
+out=$(prep prep-missing 2>&1)
+[ $? -eq 1 ] && grep -q "prepare step 1: 'recipes/no-such-script.sh' is not an executable file" <<<"$out" && ok ||
+    bad "missing prepare script: $out"
 
 # bad arguments: exit 2, naming what is wrong
 out=$("$src/tools/reproduce.sh" nosuchpaper --smoke 2>&1)

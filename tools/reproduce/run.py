@@ -8,8 +8,8 @@ SPEC.json (recipes/<paper>/reproduce.json) holds
   smoke:  {set: [...]}: --set options every run adds under --smoke (see below)
   prepare: [{command: [ARGV...], smoke: false}]: data steps run once, in order, from the repository root
           before any training (a script that writes a data file the runs read); each one's output goes to
-          DIR/prepare-I.log and a failure stops the reproduction naming that log. Under --smoke a step runs
-          only when its smoke is true (the smoke runs use the paper's tiny generated data instead).
+          DIR/prepare-I.log; a failure stops the reproduction with the command and the output's last lines.
+          Under --smoke a step runs only when its smoke is true (the smoke runs use tiny generated data).
   runs:   {name, recipe, set: [...], eval_set: [...], init_from: {run, step}, eval_ckpt: {KEY: run},
            eval: false (train only), smoke: {set: [...]}}
           Each run is trained once per seed (`cformer train RECIPE --run-dir DIR/runs/NAME-seedS --set
@@ -46,6 +46,7 @@ import math
 import os
 import re
 import shlex
+import shutil
 import signal
 import statistics
 import subprocess
@@ -117,6 +118,8 @@ def prepare(args, spec):
     for i, p in enumerate(spec.get("prepare", [])):
         if args.smoke and not p.get("smoke", False):
             continue
+        if not args.dry_run and shutil.which(p["command"][0]) is None:
+            fail(f"prepare step {i + 1}: '{p['command'][0]}' is not an executable file (from {os.getcwd()})")
         log = os.path.join(args.out, f"prepare-{i + 1}.log")
         run_logged(args, f"prepare: {shlex.join(p['command'])} ...", p["command"], log, dict(os.environ),
                    reusable=False)
