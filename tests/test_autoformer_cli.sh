@@ -3,7 +3,8 @@
 # both recipes of recipes/autoformer/ (autoformer, transformer) trained a few steps on a short series and
 # evaluated -- MSE/MAE per horizon on the z-scored scale and in original units, the seasonal-naive baseline
 # (exact: its value is recomputed here from the CSV), Autoformer's delay histogram -- and recipe and CSV errors
-# naming key, file, line and column; get-real-data.sh converts a statsmodels-style CSV to the ETT layout.
+# naming key, file, line and column; get-real-data.sh converts a statsmodels-style CSV to the ETT layout;
+# bench-autocorr.sh prints its table at tiny lengths.
 source "$(dirname "$0")/harness.bash"
 needs_hdf5 "${3:-.}"
 cformer=$1 root=$2
@@ -125,6 +126,35 @@ printf 'date,co2\n19580329,316.1\n19580405,317.3\n19580412,\n19580419,317.5\n' >
 bash "$root/recipes/autoformer/get-real-data.sh" --from "$tmp/co2-raw.csv" --out "$tmp/co2.csv" >/dev/null 2>&1 ||
     bad "get-real-data.sh --from failed"
 head -2 "$tmp/co2.csv" | tail -1 | has -x "1958-03-29 00:00:00,316.1" && ok || bad "co2 conversion: $(head -3 "$tmp/co2.csv")"
+
+# 5. bench-autocorr.sh at tiny lengths (so the benchmark does not rot; its times are not checked): one row per
+#    length with both times and their ratio, the growth exponents between neighbours and over the range, from the
+#    eval.json it wrote; a failing cformer makes it fail
+if LENGTHS="16 32 64" bash "$root/recipes/autoformer/bench-autocorr.sh" "$cformer" "$tmp/bench" >"$tmp/bench.log" 2>&1; then
+    ok
+    python3 - "$tmp/bench.log" "$tmp/bench/eval.json" <<'PY' && ok || bad "bench-autocorr.sh table: $(cat "$tmp/bench.log")"
+import json, math, re, sys
+lines, e = open(sys.argv[1]).read().splitlines(), json.load(open(sys.argv[2]))
+assert lines[0].split() == ["L", "autocorr_ms", "attention_ms", "ac_growth", "attn_growth", "attn/ac"], lines[0]
+rows = [l.split() for l in lines[1:4]]
+assert [int(r[0]) for r in rows] == [16, 32, 64], rows
+assert len(rows[0]) == 4 and all(len(r) == 6 for r in rows[1:]), rows
+for r in rows:
+    L, ac, at, ratio = int(r[0]), float(r[1]), float(r[2]), float(r[-1])
+    assert ac > 0 and at > 0 and abs(ac - e["ac_ms_L%d" % L]) < 1e-3 and abs(at - e["attn_ms_L%d" % L]) < 1e-3, r
+    assert abs(ratio - at / ac) < 0.01 * ratio + 0.01, r
+for prev, r in zip(rows, rows[1:]):
+    want = math.log(e["ac_ms_L" + r[0]] / e["ac_ms_L" + prev[0]]) / math.log(2)
+    assert abs(float(r[3]) - want) < 0.01, (r, want)
+m = re.fullmatch(r"growth exponent over 16\.\.64: autocorr (-?[0-9.]+), attention (-?[0-9.]+) \(L log L: 1\.29, L\^2: 2\)",
+                 lines[4])
+assert m and len(lines) == 5, lines[4:]
+PY
+else
+    bad "bench-autocorr.sh at tiny lengths: $(tail -5 "$tmp/bench.log")"
+fi
+LENGTHS="16 32" bash "$root/recipes/autoformer/bench-autocorr.sh" /bin/false "$tmp/bench-bad" >/dev/null 2>&1 &&
+    bad "bench-autocorr.sh with a failing cformer succeeded" || ok
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -4,8 +4,9 @@
 # rows and columns with a value per seed, the mean / sd / min / max agree with the per-run values, the
 # environment (commit, nproc, CPU model, BLAS kernel) is recorded, and results.md has a line per cell.
 # Every registered paper has a reproduction spec and every published number of a spec is its README's; the
-# full runs' plan (--dry-run) has the right seeds, fine-tuning source and ablation checkpoint; bad arguments,
-# a cell without a value and a spec whose run refers to a later one are refused.
+# full runs' plan (--dry-run) has the right seeds, fine-tuning source and ablation checkpoint; --runs reproduces
+# a subset; a spec's prepare steps run first; bad arguments, a cell without a value and a spec whose run refers
+# to a later one are refused.
 source "$(dirname "$0")/harness.bash"
 needs_hdf5 "${3:-.}"
 src=$2 build=${3:-.}
@@ -136,6 +137,52 @@ check grep -q "solution-only-seed1/eval.json --set train.threads=2" <<<"$plan"
 plan=$("$src/tools/reproduce.sh" neuroformer --dry-run --out "$tmp/dry" --build "$build" 2>&1)
 check grep -q "sim-pretrain-seed0/eval.json --set eval.ablation_checkpoint=$tmp/dry/runs/sim-pretrain-shuffled-seed0/" \
     <<<"$plan"
+
+# --runs: only those runs and their rows (the spec's data step first); a run needing one left out, or an unknown
+# name, is refused
+plan=$("$src/tools/reproduce.sh" autoformer --dry-run --runs co2-autoformer --out "$tmp/dry" --build "$build" 2>&1)
+[ "$(head -1 <<<"$plan")" = recipes/autoformer/get-real-data.sh ] && [ "$(grep -c " train " <<<"$plan")" = 1 ] &&
+    grep -q "train recipes/autoformer/autoformer.yaml --run-dir $tmp/dry/runs/co2-autoformer-seed1 .*data/co2.csv" \
+    <<<"$plan" && ok || bad "--runs dry run: $plan"
+out=$("$src/tools/reproduce.sh" autoformer --dry-run --runs co2-autoformer,nosuch --out "$tmp/dry" --build "$build" 2>&1)
+[ $? -eq 1 ] && grep -q "has no run 'nosuch' (its runs: autoformer, transformer, co2-autoformer" <<<"$out" && ok ||
+    bad "--runs unknown: $out"
+out=$("$src/tools/reproduce.sh" dualformer --dry-run --runs dualformer-finetune --out "$tmp/dry" --build "$build" 2>&1)
+[ $? -eq 1 ] && grep -q "needs run 'searchformer'; add it to --runs" <<<"$out" && ok || bad "--runs without a source: $out"
+out=$("$src/tools/reproduce.sh" gpt --runs 'a b' 2>&1)
+[ $? -eq 2 ] && grep -q -- "--runs must be run names" <<<"$out" && ok || bad "--runs 'a b': $out"
+
+# prepare: the data steps run first, from the repository root, logged; under --smoke only those marked smoke;
+# a failing one stops the reproduction naming its log; a malformed one is refused
+python3 - "$src/recipes/gpt/reproduce.json" "$tmp" <<'PY'
+import json, sys
+s, tmp = json.load(open(sys.argv[1])), sys.argv[2]
+s["runs"] = [r for r in s["runs"] if r["name"] == "village-bpe"]
+s["tables"] = [{"title": "one", "rows": [{"row": "bpe", "run": "village-bpe", "cells": [{"column": "ce", "key": "ce"}]}]}]
+s["prepare"] = [{"command": ["sh", "-c", f"pwd > {tmp}/prepared; echo prepared"], "smoke": True},
+                {"command": ["sh", "-c", f"touch {tmp}/not-smoke"]}]
+json.dump(s, open(tmp + "/prep.json", "w"))
+s["prepare"] = [{"command": ["sh", "-c", "echo no data here; exit 3"], "smoke": True}]
+json.dump(s, open(tmp + "/prep-fail.json", "w"))
+s["prepare"] = [{"command": "get-data.sh"}]
+json.dump(s, open(tmp + "/prep-bad.json", "w"))
+s["prepare"] = [{"command": ["recipes/no-such-script.sh"], "smoke": True}]
+json.dump(s, open(tmp + "/prep-missing.json", "w"))
+PY
+prep() { (cd "$src" && python3 tools/reproduce/run.py "$tmp/$1.json" --cformer "$build/bin/cformer" --out "$tmp/$1" --smoke); }
+prep prep >"$tmp/prep.log" 2>&1 && [ "$(cat "$tmp/prepared")" = "$(cd "$src" && pwd -P)" ] && [ ! -e "$tmp/not-smoke" ] &&
+    grep -q "^prepared$" "$tmp/prep/prepare-1.log" && [ "$(grep -c "^prepare: " "$tmp/prep.log")" = 1 ] &&
+    [ "$(grep -n "^prepare: " "$tmp/prep.log" | cut -d: -f1)" -lt "$(grep -n "^  train " "$tmp/prep.log" | cut -d: -f1)" ] &&
+    ok || bad "prepare: $(cat "$tmp/prep.log")"
+out=$(prep prep-fail 2>&1)
+[ $? -eq 1 ] && grep -q "exit 3: sh -c 'echo no data here; exit 3'" <<<"$out" && grep -q "^no data here$" <<<"$out" &&
+    ! grep -q "^  train " <<<"$out" && ok || bad "failing prepare: $out"
+out=$(prep prep-bad 2>&1)
+[ $? -eq 1 ] && grep -q "prep-bad.json: a prepare step's command must be a non-empty list of strings" <<<"$out" && ok ||
+    bad "malformed prepare: $out"
+out=$(prep prep-missing 2>&1)
+[ $? -eq 1 ] && grep -q "prepare step 1: 'recipes/no-such-script.sh' is not an executable file" <<<"$out" && ok ||
+    bad "missing prepare script: $out"
 
 # bad arguments: exit 2, naming what is wrong
 out=$("$src/tools/reproduce.sh" nosuchpaper --smoke 2>&1)

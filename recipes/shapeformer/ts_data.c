@@ -51,9 +51,11 @@ bool cf_ts_dataset_view(const cf_dataset *ds, cf_ts_dense_view *out)
     return true;
 }
 
-static const char *split_file(const char *split)
+/* The file suffix of a split; the val split reads NAME_<val_file>.ts (VAL, or TEST for the UEA archive, which
+ * ships TRAIN and TEST only: validation is then a view of the test split, monitored, never used to select). */
+static const char *split_file(const char *split, const char *val_file)
 {
-    return strcmp(split, "train") == 0 ? "TRAIN" : strcmp(split, "val") == 0 ? "VAL" : "TEST";
+    return strcmp(split, "train") == 0 ? "TRAIN" : strcmp(split, "val") == 0 ? val_file : "TEST";
 }
 
 cf_dataset *cf_ts_factory(void *rl, const char *split)
@@ -66,6 +68,7 @@ cf_dataset *cf_ts_factory(void *rl, const char *split)
     cf_ts_pad pad;
     cf_ts_missing missing;
     const char *pad_s = cf_recipe_str(r, "data.padding", "zero"), *miss_s = cf_recipe_str(r, "data.missing", "noise");
+    const char *val_file = cf_recipe_str(r, "data.val_file", "VAL");
     bool generate = cf_recipe_has(r, "data.generate");
     bool imbalanced = cf_recipe_bool(r, "data.generate.imbalanced", false);
     double amplitude = cf_recipe_float_in(r, "data.generate.amplitude", 2.0, 0, 100, CF_RANGE_CLOSED);
@@ -79,7 +82,11 @@ cf_dataset *cf_ts_factory(void *rl, const char *split)
         cf_recipe_fail(r, "data.missing", CF_ERR_ARG, "unknown value '%s' (choose from noise, zero, refuse)", miss_s);
         return NULL;
     }
-    snprintf(path, sizeof path, "%s/%s_%s.ts", dir, name, split_file(split));
+    if (strcmp(val_file, "VAL") != 0 && strcmp(val_file, "TEST") != 0) {
+        cf_recipe_fail(r, "data.val_file", CF_ERR_ARG, "unknown value '%s' (choose from VAL, TEST)", val_file);
+        return NULL;
+    }
+    snprintf(path, sizeof path, "%s/%s_%s.ts", dir, name, split_file(split, val_file));
     struct stat sb;
     if (generate && stat(path, &sb) != 0) {
         fprintf(stderr, "ts: generating the motif set in %s (%s, seed %lld)\n", dir, imbalanced ? "imbalanced" : "balanced",

@@ -2,10 +2,14 @@
 """Re-runs a paper's published tables and prints them beside the published numbers (tools/reproduce.sh).
 
     run.py SPEC.json --cformer BIN --out DIR --seeds N [--threads T] [--smoke] [--resume] [--dry-run]
-           [--command STR]
+           [--runs NAME,...] [--command STR]
 
 SPEC.json (recipes/<paper>/reproduce.json) holds
   smoke:  {set: [...]}: --set options every run adds under --smoke (see below)
+  prepare: [{command: [ARGV...], smoke: false}]: data steps run once, in order, from the repository root
+          before any training (a script that writes a data file the runs read); each one's output goes to
+          DIR/prepare-I.log; a failure stops the reproduction with the command and the output's last lines.
+          Under --smoke a step runs only when its smoke is true (the smoke runs use tiny generated data).
   runs:   {name, recipe, set: [...], eval_set: [...], init_from: {run, step}, eval_ckpt: {KEY: run},
            eval: false (train only), smoke: {set: [...]}}
           Each run is trained once per seed (`cformer train RECIPE --run-dir DIR/runs/NAME-seedS --set
@@ -22,6 +26,8 @@ SPEC.json (recipes/<paper>/reproduce.json) holds
           key: a dotted path into eval.json ("ce", "slow.optimal_1"), or "train:KEY" for the last
           value of KEY in the run's metrics.jsonl ("train:loss", "train:elapsed_s"); published: the README's
           number, or null where the README publishes none.
+--runs NAME,... reproduces only those runs (and every run they start from or are evaluated against, which
+must be among them) and only the table rows of those runs; a table left without rows is left out.
 Writes DIR/results.json (environment, every run's values and timings, each cell's mean / sd / min / max)
 and DIR/results.md, prints the Markdown, and exits 1 when a run fails or a cell has no value.
 The environment (commit, nproc, CPU model, BLAS kernel) is read by tools/reproduce.sh and passed in
@@ -40,6 +46,7 @@ import math
 import os
 import re
 import shlex
+import shutil
 import signal
 import statistics
 import subprocess
@@ -63,6 +70,10 @@ def load_spec(path):
             fail(f"{path}: {what} needs the keys {', '.join(keys)}: {json.dumps(obj)}")
 
     need(spec, ("paper", "runs", "tables"), "the spec")
+    for p in spec.get("prepare", []):
+        need(p, ("command",), "a prepare step")
+        if not isinstance(p["command"], list) or not p["command"] or not all(isinstance(a, str) for a in p["command"]):
+            fail(f"{path}: a prepare step's command must be a non-empty list of strings: {json.dumps(p)}")
     names = set()
     for r in spec["runs"]:
         need(r, ("name", "recipe"), "a run")
@@ -80,6 +91,38 @@ def load_spec(path):
             for c in row["cells"]:
                 need(c, ("column", "key"), f"a cell of '{row['row']}'")
     return spec
+
+
+def select_runs(spec, names, path):
+    """The spec restricted to the runs `names` (--runs): their table rows only, tables left empty dropped."""
+    known = [r["name"] for r in spec["runs"]]
+    for n in names:
+        if n not in known:
+            fail(f"--runs: {path} has no run '{n}' (its runs: {', '.join(known)})")
+    runs = [r for r in spec["runs"] if r["name"] in names]
+    for r in runs:
+        refs = [r.get("init_from", {}).get("run")] + list(r.get("eval_ckpt", {}).values())
+        for ref in filter(None, refs):
+            if ref not in names:
+                fail(f"--runs: run '{r['name']}' needs run '{ref}'; add it to --runs")
+    tables = []
+    for t in spec["tables"]:
+        rows = [row for row in t["rows"] if row["run"] in names]
+        if rows:
+            tables.append(dict(t, rows=rows))
+    return dict(spec, runs=runs, tables=tables)
+
+
+def prepare(args, spec):
+    """Runs the spec's data steps (prepare) in order from the working directory (the repository root)."""
+    for i, p in enumerate(spec.get("prepare", [])):
+        if args.smoke and not p.get("smoke", False):
+            continue
+        if not args.dry_run and shutil.which(p["command"][0]) is None:
+            fail(f"prepare step {i + 1}: '{p['command'][0]}' is not an executable file (from {os.getcwd()})")
+        log = os.path.join(args.out, f"prepare-{i + 1}.log")
+        run_logged(args, f"prepare: {shlex.join(p['command'])} ...", p["command"], log, dict(os.environ),
+                   reusable=False)
 
 
 def recipe_seed(recipe, set_items):
@@ -340,11 +383,14 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--dry-run", action="store_true")
+    ap.add_argument("--runs", default="")
     ap.add_argument("--command", default="")
     args = ap.parse_args()
     if args.seeds < 1:
         fail("--seeds must be at least 1")
     spec = load_spec(args.spec)
+    if args.runs:
+        spec = select_runs(spec, [n for n in args.runs.split(",") if n], args.spec)
     for sub in ("runs", "data"):
         if not args.dry_run:
             os.makedirs(os.path.join(args.out, sub), exist_ok=True)
@@ -357,6 +403,7 @@ def main():
     if args.threads:
         env["OMP_NUM_THREADS"] = str(args.threads)
     t0 = time.monotonic()
+    prepare(args, spec)
     per_seed = []
     for i in range(args.seeds):
         print(f"{'# ' if args.dry_run else ''}seed index {i + 1} of {args.seeds}", flush=True)
