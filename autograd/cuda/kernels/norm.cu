@@ -8,27 +8,11 @@
 // parameter gradients, one per element for batch_norm's output and input gradient.
 #include "autograd/cuda/kernels/contig.h"
 #include "autograd/cuda/kernels/launch.h"
+#include "autograd/cuda/kernels/warp_rows.h"
 #include "autograd/ops/norm_attr.h"
 
-// The row kernels run one warp per row (CF_BLOCK_THREADS / 32 rows per block, grid-stride over rows): lane l
-// takes the row's elements l, l + 32, ..., and the row's sums meet by warp shuffles (xor butterfly: every lane
-// ends with the total, in a fixed order, so the result does not depend on timing). Sums accumulate in A =
-// cf_acc_t<S> (f32 for bf16 and f32, f64 for f64).
-#define ROW_WARP 32
-
-template <typename A> __device__ __forceinline__ A warp_sum(A v)
-{
-    for (int o = ROW_WARP / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-// for (r = this warp's first row; r < M; r += all warps of the grid), with `lane` its lane
-#define ROW_WARP_LOOP(r, lane, M) \
-    const int lane = (int)(threadIdx.x % ROW_WARP); \
-    for (int64_t r = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / ROW_WARP; r < (int64_t)(M); \
-         r += (int64_t)blockDim.x * gridDim.x / ROW_WARP)
-
-static unsigned row_blocks(int64_t M) { return cf_blocks_for(M * ROW_WARP); }
+// The row kernels run one warp per row (warp_rows.h); sums accumulate in A = cf_acc_t<S> (f32 for bf16 and f32,
+// f64 for f64).
 
 // y = (x rs - mu rs) w + b per row; mean (center) and rstd per row. res non-NULL (the fused add_*_norm ops):
 // sum = x + res is stored first, and the row normalised is the stored (rounded) sum, read back by the same lane.
@@ -37,29 +21,29 @@ __global__ void row_fwd(const S *x, const S *res, S *sum, S *y, const S *w, cons
                         cf_acc_t<S> *rstd, int64_t M, int64_t D, cf_acc_t<S> eps, bool center)
 {
     typedef cf_acc_t<S> A;
-    ROW_WARP_LOOP(r, lane, M)
+    CF_ROW_WARP_LOOP(r, lane, M)
     {
         const S *xr = x + r * D;
         if (res) {
-            for (int64_t j = lane; j < D; j += ROW_WARP) cf_st(sum + r * D + j, cf_ld(xr + j) + cf_ld(res + r * D + j));
+            for (int64_t j = lane; j < D; j += CF_ROW_WARP) cf_st(sum + r * D + j, cf_ld(xr + j) + cf_ld(res + r * D + j));
             xr = sum + r * D;
         }
         A mu = 0, q = 0;
         if (center) {
-            for (int64_t j = lane; j < D; j += ROW_WARP) mu += cf_ld(xr + j);
-            mu = warp_sum(mu) / (A)D;
+            for (int64_t j = lane; j < D; j += CF_ROW_WARP) mu += cf_ld(xr + j);
+            mu = cf_warp_sum(mu) / (A)D;
         }
-        for (int64_t j = lane; j < D; j += ROW_WARP) {
+        for (int64_t j = lane; j < D; j += CF_ROW_WARP) {
             A d = cf_ld(xr + j) - mu;
             q += d * d;
         }
-        q = warp_sum(q);
+        q = cf_warp_sum(q);
         A rs = (A)1 / sqrt(q / (A)D + eps), c = -mu * rs;
         if (lane == 0) {
             if (center) cf_st(mean + r, mu);
             cf_st(rstd + r, rs);
         }
-        for (int64_t j = lane; j < D; j += ROW_WARP) {
+        for (int64_t j = lane; j < D; j += CF_ROW_WARP) {
             A v = cf_ld(xr + j) * rs + c;
             if (w) v *= cf_ld(w + j);
             if (b) v += cf_ld(b + j);
@@ -76,20 +60,20 @@ __global__ void row_bwd_x(const S *x, const S *g, const S *w, const cf_acc_t<S> 
                           int64_t M, int64_t D, bool center, const S *gs, S *gx2, bool acc2)
 {
     typedef cf_acc_t<S> A;
-    ROW_WARP_LOOP(r, lane, M)
+    CF_ROW_WARP_LOOP(r, lane, M)
     {
         const S *xr = x + r * D, *gr = g ? g + r * D : NULL;
         A mu = center ? cf_ld(mean + r) : (A)0, rs = cf_ld(rstd + r), s1 = 0, s2 = 0;
         if (gr) {
-            for (int64_t j = lane; j < D; j += ROW_WARP) {
+            for (int64_t j = lane; j < D; j += CF_ROW_WARP) {
                 A gy = cf_ld(gr + j) * (w ? cf_ld(w + j) : (A)1);
                 s1 += gy;
                 s2 += gy * (cf_ld(xr + j) - mu);
             }
-            s1 = warp_sum(s1), s2 = warp_sum(s2);
+            s1 = cf_warp_sum(s1), s2 = cf_warp_sum(s2);
         }
         A k = rs * rs * rs * s2 / (A)D, off = center ? rs * s1 / (A)D : (A)0;
-        for (int64_t j = lane; j < D; j += ROW_WARP) {
+        for (int64_t j = lane; j < D; j += CF_ROW_WARP) {
             A v = gs ? cf_ld(gs + r * D + j) : (A)0;
             if (gr) v += rs * cf_ld(gr + j) * (w ? cf_ld(w + j) : (A)1) - off - (cf_ld(xr + j) - mu) * k;
             if (gx) {
@@ -162,7 +146,7 @@ static cf_status row_fwd_run(const char *name, const cf_tensor *x, const cf_tens
 {
     CF_FLOAT_SWITCH(name, x->dtype, {
         if (M > 0)
-            CF_KERNEL_RUN_GRID(name, row_blocks(M), CF_BLOCK_THREADS, row_fwd<S>, ptr<S>(x), ptr<S>(res), ptr<S>(sum),
+            CF_KERNEL_RUN_GRID(name, cf_row_blocks(M), CF_BLOCK_THREADS, row_fwd<S>, ptr<S>(x), ptr<S>(res), ptr<S>(sum),
                                ptr<S>(y), ptr<S>(w), ptr<S>(b), ptr<cf_acc_t<S>>(mean), ptr<cf_acc_t<S>>(rstd), M, D,
                                (cf_acc_t<S>)eps, center);
     });
@@ -177,7 +161,7 @@ static cf_status row_bwd_run(const char *name, const cf_tensor *x, const cf_tens
 {
     CF_FLOAT_SWITCH(name, x->dtype, {
         if ((gx || gx2) && M > 0)
-            CF_KERNEL_RUN_GRID(name, row_blocks(M), CF_BLOCK_THREADS, row_bwd_x<S>, ptr<S>(x), ptr<S>(g), ptr<S>(w),
+            CF_KERNEL_RUN_GRID(name, cf_row_blocks(M), CF_BLOCK_THREADS, row_bwd_x<S>, ptr<S>(x), ptr<S>(g), ptr<S>(w),
                                ptr<cf_acc_t<S>>(mean), ptr<cf_acc_t<S>>(rstd), ptr<S>(gx), acc, M, D, center, ptr<S>(gs),
                                ptr<S>(gx2), acc2);
         if (g && (gw || gb))
