@@ -178,7 +178,7 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
                     _Pragma("omp simd") for (int64_t j = 0; j < D; j++) bb[j] += gr[j]; \
                 } \
                 if (!gx && !gx2) continue; \
-                T *dr = gx + r * D; \
+                T *dr = gx ? gx + r * D : NULL; \
                 T s1 = 0, s2 = 0; \
                 if (w) { \
                     _Pragma("omp simd reduction(+:s1, s2)") for (int64_t j = 0; j < D; j++) \
