@@ -3,7 +3,8 @@
  *
  * Each iteration builds what a pre-norm block builds: s = x + r and y = layer_norm(s) with weight and bias,
  * then backward with a gradient on y (the seed) and one already on s (left there as the next sub-block's
- * residual add would leave it), so dL/dx = dL/dr = dL/ds + layer_norm'(dL/dy) and the parameter gradients. */
+ * residual add would leave it), so dL/dx = dL/dr = dL/ds + layer_norm'(dL/dy) and the parameter gradients.
+ * x and r are activations (fresh gradient buffers each step), weight and bias parameters (accumulated). */
 #include "autograd/cf_node.h"
 #include "autograd/cformer.h"
 #include "tools/cli.h"
@@ -17,13 +18,21 @@ typedef struct {
     bool fused;
 } addln_args;
 
+/* t's data as a step tensor that requires grad: its gradient is a fresh buffer each step, as an activation's */
+static cf_tensor *activation(cf_ctx *ctx, cf_tensor *t)
+{
+    cf_tensor *v = cf_view_raw(ctx, t, t->ndim, t->shape, t->stride, t->offset);
+    if (v) v->requires_grad = true;
+    return v;
+}
+
 static cf_status addln_step(addln_args *a)
 {
-    cf_tensor *s = NULL, *y;
+    cf_tensor *s = NULL, *y, *x = activation(a->ctx, a->x), *r = activation(a->ctx, a->r);
     if (a->fused) {
-        y = cf_add_layer_norm(a->ctx, a->x, a->r, a->w, a->b, 1e-5, &s);
+        y = cf_add_layer_norm(a->ctx, x, r, a->w, a->b, 1e-5, &s);
     } else {
-        s = cf_add(a->ctx, a->x, a->r);
+        s = cf_add(a->ctx, x, r);
         y = cf_layer_norm(a->ctx, s, 1, a->w, a->b, 1e-5);
     }
     cf_tensor *g = y ? cf_grad_acc(a->ctx, s) : NULL;
@@ -86,7 +95,7 @@ int cf_cmd_bench_norm(int argc, char **argv)
             cf_tensor *t = cf_tensor_alloc(CF_F32, vec ? 1 : 2, vec ? shape + 1 : shape);
             cf_tensor *v = cf_randn(ctx, CF_F32, t->ndim, t->shape, 11, (uint64_t)j);
             cf_copy_(t, v);
-            if (j < 4) cf_requires_grad_(t, true);
+            if (j == 2 || j == 3) cf_requires_grad_(t, true); /* the parameters; x and r: activation() */
             *leaves[j] = t;
         }
         cf_step_reset(ctx);
@@ -103,7 +112,7 @@ int cf_cmd_bench_norm(int argc, char **argv)
             }
             printf("[%5lld, %4lld]   %4d   %14.3f      %14.3f        %.2fx\n", (long long)M, (long long)D, rep + 1,
                    t0 * 1e3, t1 * 1e3, t0 / t1);
-            for (int j = 0; j < 4; j++) cf_zero_grad(*leaves[j]);
+            cf_zero_grad(a.w), cf_zero_grad(a.b);
         }
         for (int j = 0; j < 6; j++) cf_tensor_free(*leaves[j]);
     }
