@@ -48,6 +48,9 @@ CF_GRADCHECK(layer_norm)
     cf_gc_check(g, "no affine, all dims of a 1-D input", fn_layer_norm, (int[]){1, 0, 0}, 1,
                 (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(6))});
     /* more than one row block (32 rows) exercises the blocked weight-gradient sums */
+    /* rows longer than a warp: the CUDA kernels split a row over 32 lanes */
+    cf_gc_check(g, "rows of 70", fn_layer_norm, (int[]){1, 1, 1}, 3,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 70)), cf_gc_randn(g, CF_SHAPE(70)), cf_gc_randn(g, CF_SHAPE(70))});
     cf_gc_check(g, "70 rows", fn_layer_norm, (int[]){1, 1, 1}, 3,
                 (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(70, 3)), cf_gc_randn(g, CF_SHAPE(3)), cf_gc_randn(g, CF_SHAPE(3))});
     return cf_gc_check(g, "non-contiguous input", fn_layer_norm, (int[]){1, 1, 1}, 3,
@@ -65,6 +68,8 @@ CF_GRADCHECK(rms_norm)
     cf_gc_check(g, "weight", fn_rms_norm, (int[]){1}, 2,
                 (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 3, 5)), cf_gc_randn(g, CF_SHAPE(5))});
     cf_gc_check(g, "no weight", fn_rms_norm, (int[]){0}, 1, (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(4, 6))});
+    cf_gc_check(g, "rows of 70", fn_rms_norm, (int[]){1}, 2,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 70)), cf_gc_randn(g, CF_SHAPE(70))});
     return cf_gc_check(g, "non-contiguous input", fn_rms_norm, (int[]){1}, 2,
                        (cf_tensor *[]){transposed(g, 3, 4), cf_gc_randn(g, CF_SHAPE(4))});
 }
@@ -153,6 +158,9 @@ CF_GRADCHECK(add_layer_norm)
     cf_gc_check(g, "70 rows, both outputs", fn_add_layer_norm, (int[]){1, 1, 3}, 4,
                 (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(70, 3)), cf_gc_randn(g, CF_SHAPE(70, 3)), cf_gc_randn(g, CF_SHAPE(3)),
                                 cf_gc_randn(g, CF_SHAPE(3))});
+    cf_gc_check(g, "rows of 70, both outputs", fn_add_layer_norm, (int[]){1, 1, 3}, 4,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 70)), cf_gc_randn(g, CF_SHAPE(2, 70)), cf_gc_randn(g, CF_SHAPE(70)),
+                                cf_gc_randn(g, CF_SHAPE(70))});
     return cf_gc_check(g, "non-contiguous x, bias only", fn_add_layer_norm, (int[]){0, 1, 3}, 3,
                        (cf_tensor *[]){transposed(g, 3, 4), cf_gc_randn(g, CF_SHAPE(3, 4)), cf_gc_randn(g, CF_SHAPE(4))});
 }
@@ -161,6 +169,8 @@ CF_GRADCHECK(add_rms_norm)
 {
     cf_gc_check(g, "both outputs, weight", fn_add_rms_norm, (int[]){1, 0, 3}, 3,
                 (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 3, 5)), cf_gc_randn(g, CF_SHAPE(2, 3, 5)), cf_gc_randn(g, CF_SHAPE(5))});
+    cf_gc_check(g, "rows of 70, the sum only", fn_add_rms_norm, (int[]){1, 0, 2}, 3,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 70)), cf_gc_randn(g, CF_SHAPE(2, 70)), cf_gc_randn(g, CF_SHAPE(70))});
     cf_gc_check(g, "y only, no weight", fn_add_rms_norm, (int[]){0, 0, 1}, 2,
                 (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(4, 6)), cf_gc_randn(g, CF_SHAPE(4, 6))});
     return cf_gc_check(g, "non-contiguous r, 40 rows", fn_add_rms_norm, (int[]){1, 0, 3}, 3,
