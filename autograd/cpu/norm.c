@@ -484,37 +484,26 @@ static cf_status add_norm_fwd(cf_ctx *ctx, cf_node *n, bool center)
 
 static cf_status add_norm_bwd(cf_ctx *ctx, cf_node *n, bool center)
 {
-    const struct norm_attr *a = CF_ATTR(n, struct norm_attr);
     norm_inputs in = inputs_of(n);
     cf_tensor *s = n->out2, *g = n->out->grad, *gs = s->grad, *mean = n->aux[0], *rstd = n->aux[1], *w;
-    bool ow = false, acc = false, acc2 = false;
-    cf_tensor *gx = NULL, *gr = NULL, *gw = NULL, *gb = NULL;
-    if (cf_needs_grad(n, 0)) {
-        if (!(gx = cf_grad_slot(ctx, n->in[0], &ow))) return cf_last_status();
-        acc = !ow;
-    }
-    if (cf_needs_grad(n, 1)) {
-        if (!(gr = cf_grad_slot(ctx, n->in[1], &ow))) return cf_last_status();
-        acc2 = !ow;
-    }
-    if (g && in.w && cf_needs_grad(n, a->iw) && !(gw = cf_grad_acc(ctx, in.w))) return cf_last_status();
-    if (g && in.b && cf_needs_grad(n, a->ib) && !(gb = cf_grad_acc(ctx, in.b))) return cf_last_status();
+    cf_add_norm_grads gd;
+    CF_TRY(cf_add_norm_grads_of(ctx, n, &gd));
     CF_TRY(contig(ctx, in.w, &w));
     int64_t M = cf_numel(rstd), D = M ? cf_numel(s) / M : 0;
     int64_t nblk = (M + ROW_BLOCK - 1) / ROW_BLOCK;
     size_t part = (size_t)(nblk * D) * cf_dtype_size(s->dtype);
-    void *pw = gw ? cf_scratch(ctx, part) : NULL, *pb = gb ? cf_scratch(ctx, part) : NULL;
-    if ((gw && !pw) || (gb && !pb)) return cf_last_status();
+    void *pw = gd.gw ? cf_scratch(ctx, part) : NULL, *pb = gd.gb ? cf_scratch(ctx, part) : NULL;
+    if ((gd.gw && !pw) || (gd.gb && !pb)) return cf_last_status();
     if (s->dtype == CF_F32) {
-        row_bwd_f(F32P(s), F32P(g), F32P(w), F32P(mean), F32P(rstd), F32P(gx), acc, pw, pb, M, D, center, F32P(gs),
-                  F32P(gr), acc2);
-        if (gw) reduce_blocks_f(F32P(gw), pw, nblk, D);
-        if (gb) reduce_blocks_f(F32P(gb), pb, nblk, D);
+        row_bwd_f(F32P(s), F32P(g), F32P(w), F32P(mean), F32P(rstd), F32P(gd.gx), gd.acc, pw, pb, M, D, center,
+                  F32P(gs), F32P(gd.gr), gd.acc2);
+        if (gd.gw) reduce_blocks_f(F32P(gd.gw), pw, nblk, D);
+        if (gd.gb) reduce_blocks_f(F32P(gd.gb), pb, nblk, D);
     } else {
-        row_bwd_d(F64P(s), F64P(g), F64P(w), F64P(mean), F64P(rstd), F64P(gx), acc, pw, pb, M, D, center, F64P(gs),
-                  F64P(gr), acc2);
-        if (gw) reduce_blocks_d(F64P(gw), pw, nblk, D);
-        if (gb) reduce_blocks_d(F64P(gb), pb, nblk, D);
+        row_bwd_d(F64P(s), F64P(g), F64P(w), F64P(mean), F64P(rstd), F64P(gd.gx), gd.acc, pw, pb, M, D, center,
+                  F64P(gs), F64P(gd.gr), gd.acc2);
+        if (gd.gw) reduce_blocks_d(F64P(gd.gw), pw, nblk, D);
+        if (gd.gb) reduce_blocks_d(F64P(gd.gb), pb, nblk, D);
     }
     return CF_OK;
 }

@@ -221,23 +221,13 @@ static cf_status add_norm_fwd(const char *name, cf_ctx *ctx, cf_node *n, bool ce
 
 static cf_status add_norm_bwd(const char *name, cf_ctx *ctx, cf_node *n, bool center)
 {
-    const struct norm_attr *a = CF_ATTR(n, struct norm_attr);
-    cf_tensor *in_w = optional_input(n, a->iw), *in_b = optional_input(n, a->ib), *s = n->out2, *g = n->out->grad;
-    cf_tensor *gx = NULL, *gr = NULL, *gw = NULL, *gb = NULL, *w;
-    bool ow = false, acc = false, acc2 = false;
-    if (cf_needs_grad(n, 0)) {
-        if (!(gx = cf_grad_slot(ctx, n->in[0], &ow))) return cf_last_status();
-        acc = !ow;
-    }
-    if (cf_needs_grad(n, 1)) {
-        if (!(gr = cf_grad_slot(ctx, n->in[1], &ow))) return cf_last_status();
-        acc2 = !ow;
-    }
-    if (g && in_w && cf_needs_grad(n, a->iw) && !(gw = cf_grad_acc(ctx, in_w))) return cf_last_status();
-    if (g && in_b && cf_needs_grad(n, a->ib) && !(gb = cf_grad_acc(ctx, in_b))) return cf_last_status();
-    CF_TRY(cf_cuda_contig(ctx, in_w, &w));
+    cf_tensor *s = n->out2, *w;
+    cf_add_norm_grads gd;
+    CF_TRY(cf_add_norm_grads_of(ctx, n, &gd));
+    CF_TRY(cf_cuda_contig(ctx, optional_input(n, CF_ATTR(n, struct norm_attr)->iw), &w));
     int64_t M = cf_numel(n->aux[1]), D = M ? cf_numel(s) / M : 0;
-    return row_bwd_run(name, s, g, w, n->aux[0], n->aux[1], gx, acc, gw, gb, M, D, center, s->grad, gr, acc2);
+    return row_bwd_run(name, s, n->out->grad, w, n->aux[0], n->aux[1], gd.gx, gd.acc, gd.gw, gd.gb, M, D, center,
+                       s->grad, gd.gr, gd.acc2);
 }
 
 #define ADD_NORM_ENTRIES(NAME, CENTER) \
