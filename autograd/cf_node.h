@@ -39,6 +39,12 @@ struct cf_node {
     uint32_t *in_version;   /* storage versions at record time, checked for saved tensors */
     cf_tensor *out;
     uint32_t out_version;
+    /* A second output, NULL for all but a few ops (add_layer_norm's residual sum): a tensor of its own whose
+     * node is this one, so gradients reach it like out's. Backward runs when either output has a gradient
+     * (each of out->grad, out2->grad may then be NULL: no gradient flows into it) and always reads out2 (its
+     * version is checked as out's is under CF_SAVE_OUT). The forward kernel writes it. */
+    cf_tensor *out2;
+    uint32_t out2_version;
     uint32_t saves;         /* bit i: backward reads in[i]; CF_SAVE_OUT: it reads out */
     cf_tensor *aux[4];      /* tensors a forward kernel keeps for backward (indices, statistics) */
     /* the node's own backward, run instead of the backend's kernel for op (engine nodes such as a recomputed

@@ -101,9 +101,11 @@ cf_status cf_node_record(cf_ctx *ctx, cf_node *n)
 {
     for (int i = 0; i < n->n_in; i++) n->in_version[i] = n->in[i]->storage->version;
     n->out_version = n->out->storage->version;
+    if (n->out2) n->out2_version = n->out2->storage->version;
     CF_TRY(tape_push(ctx, n));
     n->out->node = n;
     n->out->requires_grad = true;
+    if (n->out2) n->out2->node = n, n->out2->requires_grad = true;
     for (int i = 0; i < n->n_in; i++) {
         cf_tensor *x = n->in[i];
         if (x->requires_grad && !x->node && x->tape_gen != ctx->tape_gen) {
@@ -251,6 +253,7 @@ static release_entry *plan_releases(cf_ctx *ctx, int64_t hi, int64_t lo, int64_t
     for (int64_t j = hi; j >= lo; j--) {
         cf_node *n = ctx->tape[j];
         plan_note(ctx, plan, n_plan, n->out->storage, (n->saves & CF_SAVE_OUT) ? j : hi + 1);
+        if (n->out2) plan_note(ctx, plan, n_plan, n->out2->storage, j);
         for (int i = 0; i < n->n_in; i++)
             if (saves_input(n, i)) plan_note(ctx, plan, n_plan, n->in[i]->storage, j);
         for (int k = 0; k < 4; k++)
@@ -317,6 +320,11 @@ static cf_status check_saved(const cf_node *n)
                             "backward of %s: its output was modified in place after it was saved "
                             "(version %u, now %u)",
                             cf_op_name(n->op), n->out_version, n->out->storage->version);
+    if (n->out2 && n->out2->storage->version != n->out2_version)
+        return cf_set_error(CF_ERR_STATE,
+                            "backward of %s: its second output was modified in place after it was saved "
+                            "(version %u, now %u)",
+                            cf_op_name(n->op), n->out2_version, n->out2->storage->version);
     return CF_OK;
 }
 
@@ -362,7 +370,7 @@ cf_status cf_tape_run(cf_ctx *ctx, int64_t hi, int64_t lo)
     for (int64_t i = hi; i >= lo && st == CF_OK; i--) {
         for (; next < n_plan && plan[next].after > i; next++) release_data(ctx, plan[next].s->data, plan[next].s->nbytes);
         cf_node *n = ctx->tape[i];
-        if (n->out->grad) {
+        if (n->out->grad || (n->out2 && n->out2->grad)) {
             st = check_saved(n);
             if (st != CF_OK) break;
             const cf_backend *be = cf_backend_for(n->out->storage->device);
@@ -385,6 +393,8 @@ cf_status cf_tape_run(cf_ctx *ctx, int64_t hi, int64_t lo)
              * serves the gradients still to come (a recomputed segment's node has handed it on already) */
             if (n->out->grad) release_block(ctx, n->out->grad);
             n->out->grad = NULL;
+            if (n->out2 && n->out2->grad) release_block(ctx, n->out2->grad);
+            if (n->out2) n->out2->grad = NULL;
         }
         fire_hooks(ctx, n);
     }

@@ -64,6 +64,18 @@ cf_tensor *cf_norm_fwd(cf_ctx *ctx, const cf_norm_layer *n, cf_tensor *x)
     return cf_layer_norm(ctx, x, 1, n->weight, n->bias, n->eps);
 }
 
+cf_tensor *cf_add_norm_fwd(cf_ctx *ctx, const cf_norm_layer *n, cf_tensor *x, cf_tensor *r, cf_tensor **sum_out)
+{
+    if (sum_out) *sum_out = NULL;
+    if (x && r && x != r && cf_same_shape(x, r) && x->dtype == r->dtype) {
+        if (n->kind == CF_NORM_RMS) return cf_add_rms_norm(ctx, x, r, n->weight, n->eps, sum_out);
+        return cf_add_layer_norm(ctx, x, r, n->weight, n->bias, n->eps, sum_out);
+    }
+    cf_tensor *s = cf_add(ctx, x, r);
+    if (sum_out) *sum_out = s;
+    return cf_norm_fwd(ctx, n, s);
+}
+
 cf_status cf_batch_norm_layer_init(cf_batch_norm_layer *n, cf_params *ps, const char *name, int64_t ch)
 {
     cf_params_push(ps, "%s", name);

@@ -1,5 +1,6 @@
 /* Transformer blocks: pre-LN or post-LN, encoder (self-attention + MLP) or decoder (causal
- * self-attention + cross-attention + MLP), with residual dropout. With the context's recompute mode
+ * self-attention + cross-attention + MLP), with residual dropout. Residual adds followed by a norm run as
+ * the fused add + norm op (cf_add_norm_fwd). With the context's recompute mode
  * (train.recompute) the attention sub-blocks, or whole blocks, are recomputed segments (autograd/recompute.h). */
 #include "autograd/cf_node.h"
 #include "layers/nn.h"
@@ -32,31 +33,55 @@ cf_status cf_block_init(cf_block *b, cf_params *ps, const char *name, const cf_b
     return st;
 }
 
-static cf_tensor *residual(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *fx, uint64_t site)
+static cf_tensor *dropped(cf_ctx *ctx, const cf_block *b, cf_tensor *fx, uint64_t site)
 {
-    if (b->cfg.dropout > 0) fx = cf_dropout(ctx, fx, b->cfg.dropout, b->stream + site);
-    return cf_add_into(ctx, fx, x); /* fx is the sub-block's own output, read by no backward: x + fx over it */
+    return b->cfg.dropout > 0 ? cf_dropout(ctx, fx, b->cfg.dropout, b->stream + site) : fx;
 }
 
-/* The sub-blocks, each from one residual stream to the next: self-attention, cross-attention, MLP. */
+static cf_tensor *residual(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *fx, uint64_t site)
+{
+    return cf_add_into(ctx, dropped(ctx, b, fx, site), x); /* fx is the sub-block's own output, read by no backward */
+}
+
+/* The sub-blocks, each from one residual stream to the next: self-attention, cross-attention, MLP. Post-norm's
+ * norm(x + f(x)) is one fused op (cf_add_norm_fwd); pre-norm's residual add is fused with the next sub-block's
+ * norm where both lie in one piece of tape (prenorm_block), and stands alone at a recomputed segment's end. */
 static cf_tensor *attn_sub(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *padding, cf_kv_cache *cache)
 {
     if (b->cfg.prenorm)
         return residual(ctx, b, x, cf_attention_fwd(ctx, &b->attn, cf_norm_fwd(ctx, &b->ln1, x), NULL, padding, NULL, cache), 1);
-    return cf_norm_fwd(ctx, &b->ln1, residual(ctx, b, x, cf_attention_fwd(ctx, &b->attn, x, NULL, padding, NULL, cache), 1));
+    return cf_add_norm_fwd(ctx, &b->ln1, x, dropped(ctx, b, cf_attention_fwd(ctx, &b->attn, x, NULL, padding, NULL, cache), 1), NULL);
 }
 
 static cf_tensor *cross_sub(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *mem, cf_tensor *mem_padding)
 {
     if (b->cfg.prenorm)
         return residual(ctx, b, x, cf_attention_fwd(ctx, &b->cross, cf_norm_fwd(ctx, &b->ln3, x), mem, mem_padding, NULL, NULL), 2);
-    return cf_norm_fwd(ctx, &b->ln3, residual(ctx, b, x, cf_attention_fwd(ctx, &b->cross, x, mem, mem_padding, NULL, NULL), 2));
+    return cf_add_norm_fwd(ctx, &b->ln3, x,
+                           dropped(ctx, b, cf_attention_fwd(ctx, &b->cross, x, mem, mem_padding, NULL, NULL), 2), NULL);
 }
 
 static cf_tensor *mlp_sub(cf_ctx *ctx, const cf_block *b, cf_tensor *x)
 {
     if (b->cfg.prenorm) return residual(ctx, b, x, cf_mlp_fwd(ctx, &b->mlp, cf_norm_fwd(ctx, &b->ln2, x)), 3);
-    return cf_norm_fwd(ctx, &b->ln2, residual(ctx, b, x, cf_mlp_fwd(ctx, &b->mlp, x), 3));
+    return cf_add_norm_fwd(ctx, &b->ln2, x, dropped(ctx, b, cf_mlp_fwd(ctx, &b->mlp, x), 3), NULL);
+}
+
+/* A whole pre-norm block on one piece of tape: each sub-block's residual add fused with the next one's norm
+ * (x + attn -> ln_cross or ln2, x + cross -> ln2); the MLP's residual ends the block. The same values, dropout
+ * sites and parameters as attn_sub, cross_sub, mlp_sub in turn. */
+static cf_tensor *prenorm_block(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor *padding, cf_tensor *mem,
+                                cf_tensor *mem_padding, cf_kv_cache *cache)
+{
+    cf_tensor *h = cf_attention_fwd(ctx, &b->attn, cf_norm_fwd(ctx, &b->ln1, x), NULL, padding, NULL, cache);
+    uint64_t site = 1;
+    if (b->cfg.cross) {
+        cf_tensor *q = cf_add_norm_fwd(ctx, &b->ln3, x, dropped(ctx, b, h, site), &x);
+        h = cf_attention_fwd(ctx, &b->cross, q, mem, mem_padding, NULL, NULL);
+        site = 2;
+    }
+    cf_tensor *m = cf_add_norm_fwd(ctx, &b->ln2, x, dropped(ctx, b, h, site), &x);
+    return residual(ctx, b, x, cf_mlp_fwd(ctx, &b->mlp, m), 3);
 }
 
 /* A recomputed segment's arguments besides its inputs (x, and mem for cross-attention): in the step arena. */
@@ -104,6 +129,7 @@ cf_tensor *cf_block_fwd(cf_ctx *ctx, const cf_block *b, cf_tensor *x, cf_tensor 
 {
     cf_recompute_mode mode = cf_recompute_mode_of(ctx);
     if (mode == CF_RECOMPUTE_NONE || !cf_grad_enabled(ctx) || cache || !x) {
+        if (b->cfg.prenorm) return prenorm_block(ctx, b, x, self_padding, mem, mem_padding, cache);
         x = attn_sub(ctx, b, x, self_padding, cache);
         if (b->cfg.cross) x = cross_sub(ctx, b, x, mem, mem_padding);
         return mlp_sub(ctx, b, x);

@@ -136,8 +136,8 @@ static cf_tensor *split_heads(cf_ctx *ctx, cf_tensor *x, int64_t n, int64_t Dh)
     return cf_transpose(ctx, cf_reshape(ctx, x, CF_SHAPE(x->shape[0], x->shape[1], n, Dh)), 1, 2);
 }
 
-/* h + o(attention(attn_norm(h))) */
-static cf_tensor *attn_sub(cf_ctx *ctx, const cf_llama *m, const cf_llama_layer *l, cf_tensor *h, cf_kv_cache *cache)
+/* o(attention(attn_norm(h))): the attention sub-block before its residual add */
+static cf_tensor *attn_out(cf_ctx *ctx, const cf_llama *m, const cf_llama_layer *l, cf_tensor *h, cf_kv_cache *cache)
 {
     if (!h) return NULL;
     const cf_llama_config *c = &m->cfg;
@@ -165,7 +165,13 @@ static cf_tensor *attn_sub(cf_ctx *ctx, const cf_llama *m, const cf_llama_layer 
     cf_sdpa_opts o = {.mask = window ? CF_SDPA_WINDOW : CF_SDPA_CAUSAL, .window = c->sliding_window};
     cf_tensor *y = cf_sdpa(ctx, q, k, v, &o); /* [B, heads, T, Dh] */
     y = cf_reshape(ctx, cf_transpose(ctx, y, 1, 2), CF_SHAPE(B, T, c->heads * Dh));
-    return cf_add(ctx, h, cf_linear_fwd(ctx, &l->o, y));
+    return cf_linear_fwd(ctx, &l->o, y);
+}
+
+/* h + o(attention(attn_norm(h))) */
+static cf_tensor *attn_sub(cf_ctx *ctx, const cf_llama *m, const cf_llama_layer *l, cf_tensor *h, cf_kv_cache *cache)
+{
+    return cf_add(ctx, h, attn_out(ctx, m, l, h, cache));
 }
 
 /* h + mlp(mlp_norm(h)) */
@@ -206,7 +212,11 @@ static cf_tensor *layer_segment(cf_ctx *ctx, void *user, int n, cf_tensor *const
 cf_tensor *cf_llama_layer_fwd(cf_ctx *ctx, const cf_llama *m, const cf_llama_layer *l, cf_tensor *h, cf_kv_cache *cache)
 {
     cf_recompute_mode mode = cf_recompute_mode_of(ctx);
-    if (mode == CF_RECOMPUTE_NONE || !cf_grad_enabled(ctx) || cache || !h) return mlp_sub(ctx, l, attn_sub(ctx, m, l, h, cache));
+    if (mode == CF_RECOMPUTE_NONE || !cf_grad_enabled(ctx) || cache || !h) {
+        /* one piece of tape: the attention's residual add fused with mlp_norm (the same values as mlp_sub(attn_sub)) */
+        cf_tensor *y = cf_add_norm_fwd(ctx, &l->mlp_norm, h, attn_out(ctx, m, l, h, cache), &h);
+        return cf_add(ctx, h, cf_mlp_fwd(ctx, &l->mlp, y));
+    }
     segment_args *s = cf_scratch(ctx, sizeof *s);
     if (!s) return NULL;
     *s = (segment_args){m, l};

@@ -308,10 +308,9 @@ static cf_tensor *block_fwd(cf_ctx *ctx, const cf_nf_block *b, cf_tensor *x, cf_
     cf_tensor *y = cf_sdpa(ctx, q, k, v, &o);
     y = cf_linear_fwd(ctx, &a->proj, cf_reshape(ctx, cf_transpose(ctx, y, 1, 2), CF_SHAPE(B, T, H * Dh)));
     if (b->dropout > 0) y = cf_dropout(ctx, y, b->dropout, b->stream + 1);
-    x = cf_add(ctx, x, y);
-    cf_tensor *f = cf_mlp_fwd(ctx, &b->mlp, cf_norm_fwd(ctx, &b->ln2, x));
+    cf_tensor *f = cf_mlp_fwd(ctx, &b->mlp, cf_add_norm_fwd(ctx, &b->ln2, x, y, &x)); /* x + y, fused with ln2 */
     if (b->dropout > 0) f = cf_dropout(ctx, f, b->dropout, b->stream + 2);
-    return cf_norm_fwd(ctx, &b->ln_out, cf_add(ctx, x, f));
+    return cf_add_norm_fwd(ctx, &b->ln_out, x, f, NULL);
 }
 
 /* The dt classes as a float column [B, T, 1] of the parameters' dtype (f32, or f64 for gradient checks) for

@@ -39,6 +39,10 @@ typedef struct cf_norm_layer {
 cf_status cf_norm_init(cf_norm_layer *n, cf_params *ps, const char *name, cf_norm_kind kind, int64_t dim, bool bias,
                        double eps);
 cf_tensor *cf_norm_fwd(cf_ctx *ctx, const cf_norm_layer *n, cf_tensor *x);
+/* norm(x + r), fused into one op (cf_add_layer_norm / cf_add_rms_norm, autograd/ops/norm.h) when x and r have
+ * one shape and are different tensors, else cf_add then the norm; *sum_out (may be NULL) receives x + r, the
+ * residual stream of a pre-norm block. */
+cf_tensor *cf_add_norm_fwd(cf_ctx *ctx, const cf_norm_layer *n, cf_tensor *x, cf_tensor *r, cf_tensor **sum_out);
 /* Batch norm over dim 1 of [N, C, ...] (PyTorch BatchNorm1d/2d): weight 1, bias 0; the running mean (0) and
  * variance (1) are frozen parameters, so checkpoints carry them; momentum 0.1, eps 1e-5; batch statistics
  * when cf_is_training(ctx). Keys NAME.weight, NAME.bias, NAME.running_mean, NAME.running_var. */

@@ -17,6 +17,7 @@ int cf_cmd_eval(int argc, char **argv);
 int cf_cmd_recipe(int argc, char **argv);
 int cf_cmd_bench_train(int argc, char **argv);
 int cf_cmd_bench_loader(int argc, char **argv);
+int cf_cmd_bench_norm(int argc, char **argv);
 int cf_cmd_plot_confusion(int argc, char **argv);
 int cf_cmd_plot_forecast(int argc, char **argv);
 int cf_cmd_generate(int argc, char **argv);

@@ -173,8 +173,9 @@ int cf_cmd_bench(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "train") == 0) return cf_cmd_bench_train(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "loader") == 0) return cf_cmd_bench_loader(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "norm") == 0) return cf_cmd_bench_norm(argc - 1, argv + 1);
     if (cf_cli_wants_help(argc, argv) || argc < 2) {
-        printf("usage: cformer bench ops [--threads N]\n       cformer bench train RECIPE [--steps N]\n       cformer bench loader RECIPE [--batches N]\n\nTimes matmul against raw cblas_sgemm, memory-bound ops against\n"
+        printf("usage: cformer bench ops [--threads N]\n       cformer bench train RECIPE [--steps N]\n       cformer bench loader RECIPE [--batches N]\n       cformer bench norm [--threads N] [--repeat R]\n\nTimes matmul against raw cblas_sgemm, memory-bound ops against\n"
                "memcpy of the same bytes, and fused attention; every baseline is measured in the same run.\n");
         return argc < 2 ? 2 : 0;
     }

@@ -89,6 +89,26 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
             _Pragma("omp simd") for (int64_t j = 0; j < len; j++) dx[j] = a * g[j] - off - (x[j] - mu) * k; \
         } \
     } \
+    /* the fused ops' input gradient v = rs g w - off - (x - mu) k + gs (w, gs may be NULL), stored or added to \
+     * d1 and d2 (either may be NULL) */ \
+    static inline void fused_dx_##S(const T *restrict x, const T *restrict g, const T *restrict w, \
+                                    const T *restrict gs, T *restrict d1, bool acc1, T *restrict d2, bool acc2, \
+                                    int64_t len, T mu, T rs, T off, T k) \
+    { \
+        if (w && gs && d1 && d2 && !acc1 && !acc2) { /* the common case, one vector loop */ \
+            _Pragma("omp simd") for (int64_t j = 0; j < len; j++) \
+            { \
+                T v = rs * g[j] * w[j] - off - (x[j] - mu) * k + gs[j]; \
+                d1[j] = v, d2[j] = v; \
+            } \
+            return; \
+        } \
+        for (int64_t j = 0; j < len; j++) { \
+            T v = rs * g[j] * (w ? w[j] : (T)1) - off - (x[j] - mu) * k + (gs ? gs[j] : (T)0); \
+            if (d1) d1[j] = acc1 ? d1[j] + v : v; \
+            if (d2) d2[j] = acc2 ? d2[j] + v : v; \
+        } \
+    } \
     /* dst[j] += sum over blocks of part[blk][j], blocks in order */ \
     static void reduce_blocks_##S(T *dst, const T *part, int64_t nblk, int64_t D) \
     { \
@@ -102,12 +122,19 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* ---- layer_norm / rms_norm: M rows of D; center = false is rms_norm (mean 0) ---- */
 #define ROW_NORM(T, S) \
-    static void row_fwd_##S(const T *x, T *y, const T *w, const T *b, T *mean, T *rstd, int64_t M, int64_t D, \
-                            T eps, bool center) \
+    /* res non-NULL (the fused add_*_norm ops): the rows of sum = x + res are written first and normalised */ \
+    static void row_fwd_##S(const T *x, const T *res, T *sum, T *y, const T *w, const T *b, T *mean, T *rstd, \
+                            int64_t M, int64_t D, T eps, bool center) \
     { \
         _Pragma("omp parallel for schedule(static) if (M * D > CF_PAR_MIN)") for (int64_t r = 0; r < M; r++) \
         { \
             const T *xr = x + r * D; \
+            if (res) { \
+                const T *restrict ar = xr, *restrict br = res + r * D; \
+                T *restrict sr = sum + r * D; \
+                _Pragma("omp simd") for (int64_t j = 0; j < D; j++) sr[j] = ar[j] + br[j]; \
+                xr = sr; \
+            } \
             T mu = 0, var; \
             if (center) { \
                 T m2 = 0; \
@@ -123,9 +150,11 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
             affine_##S(xr, y + r * D, D, rs, -mu * rs, w, b); \
         } \
     } \
-    /* pw, pb: per-block partial sums [nblk, D] of g xhat and g, or NULL; gx NULL: no input gradient */ \
+    /* pw, pb: per-block partial sums [nblk, D] of g xhat and g, or NULL; gx NULL: no input gradient. \
+     * g NULL: no gradient from the output. The fused ops: gs (NULL: none) is the sum's own gradient, added, \
+     * and the result goes to gx and to gx2 (the residual's gradient, acc2: add), either of which may be NULL. */ \
     static void row_bwd_##S(const T *x, const T *g, const T *w, const T *mean, const T *rstd, T *gx, bool acc, \
-                            T *pw, T *pb, int64_t M, int64_t D, bool center) \
+                            T *pw, T *pb, int64_t M, int64_t D, bool center, const T *gs, T *gx2, bool acc2) \
     { \
         int64_t nblk = (M + ROW_BLOCK - 1) / ROW_BLOCK; \
         _Pragma("omp parallel for schedule(static) if (M * D > CF_PAR_MIN)") for (int64_t blk = 0; blk < nblk; \
@@ -135,16 +164,21 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
             if (bw) memset(bw, 0, sizeof(T) * (size_t)D); \
             if (bb) memset(bb, 0, sizeof(T) * (size_t)D); \
             for (int64_t r = blk * ROW_BLOCK; r < min64((blk + 1) * ROW_BLOCK, M); r++) { \
-                const T *restrict xr = x + r * D, *restrict gr = g + r * D; \
+                const T *restrict xr = x + r * D, *restrict gr = g ? g + r * D : NULL; \
                 T mu = center ? mean[r] : (T)0, rs = rstd[r]; \
+                if (!gr) { /* the fused ops' sum gradient alone */ \
+                    if (gx) dx_seg_##S(xr, gs + r * D, gx + r * D, D, mu, (T)1, (T)0, (T)0, acc); \
+                    if (gx2) dx_seg_##S(xr, gs + r * D, gx2 + r * D, D, mu, (T)1, (T)0, (T)0, acc2); \
+                    continue; \
+                } \
                 if (bw) { \
                     _Pragma("omp simd") for (int64_t j = 0; j < D; j++) bw[j] += gr[j] * ((xr[j] - mu) * rs); \
                 } \
                 if (bb) { \
                     _Pragma("omp simd") for (int64_t j = 0; j < D; j++) bb[j] += gr[j]; \
                 } \
-                if (!gx) continue; \
-                T *dr = gx + r * D; \
+                if (!gx && !gx2) continue; \
+                T *dr = gx ? gx + r * D : NULL; \
                 T s1 = 0, s2 = 0; \
                 if (w) { \
                     _Pragma("omp simd reduction(+:s1, s2)") for (int64_t j = 0; j < D; j++) \
@@ -162,7 +196,10 @@ static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
                 } \
                 /* dx = rs (gy - mean(gy) - xhat mean(gy xhat)) with xhat = (x - mu) rs */ \
                 T k = rs * rs * rs * s2 / (T)D, off = center ? rs * s1 / (T)D : (T)0; \
-                if (!w) { \
+                if (gs || gx2) { /* fused: dx = gs + norm's dx, to gx and gx2 */ \
+                    fused_dx_##S(xr, gr, w, gs ? gs + r * D : NULL, gx ? gx + r * D : NULL, acc, gx2 ? gx2 + r * D : NULL, acc2, \
+                                 D, mu, rs, off, k); \
+                } else if (!w) { \
                     dx_seg_##S(xr, gr, dr, D, mu, rs, off, k, acc); \
                 } else if (acc) { \
                     _Pragma("omp simd") for (int64_t j = 0; j < D; j++) dr[j] += rs * gr[j] * w[j] - off - \
@@ -388,9 +425,10 @@ static cf_status row_norm_fwd(cf_ctx *ctx, cf_node *n, bool center)
     if (!rstd || (center && !mean)) return cf_last_status();
     n->aux[0] = mean, n->aux[1] = rstd;
     if (x->dtype == CF_F32)
-        row_fwd_f(F32P(x), F32P(n->out), F32P(w), F32P(b), F32P(mean), F32P(rstd), M, D, (float)a->eps, center);
+        row_fwd_f(F32P(x), NULL, NULL, F32P(n->out), F32P(w), F32P(b), F32P(mean), F32P(rstd), M, D, (float)a->eps,
+                  center);
     else
-        row_fwd_d(F64P(x), F64P(n->out), F64P(w), F64P(b), F64P(mean), F64P(rstd), M, D, a->eps, center);
+        row_fwd_d(F64P(x), NULL, NULL, F64P(n->out), F64P(w), F64P(b), F64P(mean), F64P(rstd), M, D, a->eps, center);
     return CF_OK;
 }
 
@@ -407,16 +445,73 @@ static cf_status row_norm_bwd(cf_ctx *ctx, cf_node *n, bool center)
     void *pw = gr.gw ? cf_scratch(ctx, part) : NULL, *pb = gr.gb ? cf_scratch(ctx, part) : NULL;
     if ((gr.gw && !pw) || (gr.gb && !pb)) return cf_last_status();
     if (x->dtype == CF_F32) {
-        row_bwd_f(F32P(x), F32P(g), F32P(w), F32P(mean), F32P(rstd), F32P(gr.gx), gr.acc, pw, pb, M, D, center);
+        row_bwd_f(F32P(x), F32P(g), F32P(w), F32P(mean), F32P(rstd), F32P(gr.gx), gr.acc, pw, pb, M, D, center, NULL,
+                  NULL, false);
         if (gr.gw) reduce_blocks_f(F32P(gr.gw), pw, nblk, D);
         if (gr.gb) reduce_blocks_f(F32P(gr.gb), pb, nblk, D);
     } else {
-        row_bwd_d(F64P(x), F64P(g), F64P(w), F64P(mean), F64P(rstd), F64P(gr.gx), gr.acc, pw, pb, M, D, center);
+        row_bwd_d(F64P(x), F64P(g), F64P(w), F64P(mean), F64P(rstd), F64P(gr.gx), gr.acc, pw, pb, M, D, center, NULL,
+                  NULL, false);
         if (gr.gw) reduce_blocks_d(F64P(gr.gw), pw, nblk, D);
         if (gr.gb) reduce_blocks_d(F64P(gr.gb), pb, nblk, D);
     }
     return CF_OK;
 }
+
+/* ---- add_layer_norm / add_rms_norm: in = {x, r, weight?, bias?}, out2 = s = x + r (contiguous, made here) ---- */
+
+static cf_status add_norm_fwd(cf_ctx *ctx, cf_node *n, bool center)
+{
+    const struct norm_attr *a = CF_ATTR(n, struct norm_attr);
+    norm_inputs in = inputs_of(n);
+    cf_tensor *x, *r, *w, *b, *s = n->out2;
+    CF_TRY(contig(ctx, n->in[0], &x));
+    CF_TRY(contig(ctx, n->in[1], &r));
+    CF_TRY(contig(ctx, in.w, &w));
+    CF_TRY(contig(ctx, in.b, &b));
+    int64_t D = x->shape[x->ndim - 1], M = cf_numel(x) / D;
+    cf_tensor *mean = center ? vec(ctx, x->dtype, M) : NULL, *rstd = vec(ctx, x->dtype, M);
+    if (!rstd || (center && !mean)) return cf_last_status();
+    n->aux[0] = mean, n->aux[1] = rstd;
+    if (x->dtype == CF_F32)
+        row_fwd_f(F32P(x), F32P(r), F32P(s), F32P(n->out), F32P(w), F32P(b), F32P(mean), F32P(rstd), M, D,
+                  (float)a->eps, center);
+    else
+        row_fwd_d(F64P(x), F64P(r), F64P(s), F64P(n->out), F64P(w), F64P(b), F64P(mean), F64P(rstd), M, D, a->eps,
+                  center);
+    return CF_OK;
+}
+
+static cf_status add_norm_bwd(cf_ctx *ctx, cf_node *n, bool center)
+{
+    norm_inputs in = inputs_of(n);
+    cf_tensor *s = n->out2, *g = n->out->grad, *gs = s->grad, *mean = n->aux[0], *rstd = n->aux[1], *w;
+    cf_add_norm_grads gd;
+    CF_TRY(cf_add_norm_grads_of(ctx, n, &gd));
+    CF_TRY(contig(ctx, in.w, &w));
+    int64_t M = cf_numel(rstd), D = M ? cf_numel(s) / M : 0;
+    int64_t nblk = (M + ROW_BLOCK - 1) / ROW_BLOCK;
+    size_t part = (size_t)(nblk * D) * cf_dtype_size(s->dtype);
+    void *pw = gd.gw ? cf_scratch(ctx, part) : NULL, *pb = gd.gb ? cf_scratch(ctx, part) : NULL;
+    if ((gd.gw && !pw) || (gd.gb && !pb)) return cf_last_status();
+    if (s->dtype == CF_F32) {
+        row_bwd_f(F32P(s), F32P(g), F32P(w), F32P(mean), F32P(rstd), F32P(gd.gx), gd.acc, pw, pb, M, D, center,
+                  F32P(gs), F32P(gd.gr), gd.acc2);
+        if (gd.gw) reduce_blocks_f(F32P(gd.gw), pw, nblk, D);
+        if (gd.gb) reduce_blocks_f(F32P(gd.gb), pb, nblk, D);
+    } else {
+        row_bwd_d(F64P(s), F64P(g), F64P(w), F64P(mean), F64P(rstd), F64P(gd.gx), gd.acc, pw, pb, M, D, center,
+                  F64P(gs), F64P(gd.gr), gd.acc2);
+        if (gd.gw) reduce_blocks_d(F64P(gd.gw), pw, nblk, D);
+        if (gd.gb) reduce_blocks_d(F64P(gd.gb), pb, nblk, D);
+    }
+    return CF_OK;
+}
+
+cf_status cf_cpu_add_layer_norm_fwd(cf_ctx *ctx, cf_node *n) { return add_norm_fwd(ctx, n, true); }
+cf_status cf_cpu_add_layer_norm_bwd(cf_ctx *ctx, cf_node *n) { return add_norm_bwd(ctx, n, true); }
+cf_status cf_cpu_add_rms_norm_fwd(cf_ctx *ctx, cf_node *n) { return add_norm_fwd(ctx, n, false); }
+cf_status cf_cpu_add_rms_norm_bwd(cf_ctx *ctx, cf_node *n) { return add_norm_bwd(ctx, n, false); }
 
 cf_status cf_cpu_layer_norm_fwd(cf_ctx *ctx, cf_node *n) { return row_norm_fwd(ctx, n, true); }
 cf_status cf_cpu_layer_norm_bwd(cf_ctx *ctx, cf_node *n) { return row_norm_bwd(ctx, n, true); }

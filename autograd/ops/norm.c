@@ -41,10 +41,11 @@ static cf_status check_eps(const char *op, double eps)
     return CF_OK;
 }
 
-/* Appends the present optional inputs to in[] (x already at in[0]) and records their slots. */
-static int add_inputs(cf_tensor **in, struct norm_attr *a, cf_tensor *w, cf_tensor *b, cf_tensor *rm, cf_tensor *rv)
+/* Appends the present optional inputs to in[] (x, and r for the fused ops, already at in[0..n-1]) and records
+ * their slots. */
+static int add_inputs(cf_tensor **in, int n, struct norm_attr *a, cf_tensor *w, cf_tensor *b, cf_tensor *rm,
+                      cf_tensor *rv)
 {
-    int n = 1;
     a->iw = a->ib = a->irm = a->irv = -1;
     if (w) a->iw = n, in[n++] = w;
     if (b) a->ib = n, in[n++] = b;
@@ -57,7 +58,7 @@ static cf_tensor *finish(cf_ctx *ctx, cf_op op, cf_tensor *x, struct norm_attr *
                          cf_tensor *rm, cf_tensor *rv)
 {
     cf_tensor *in[5] = {x};
-    int nin = add_inputs(in, a, w, b, rm, rv);
+    int nin = add_inputs(in, 1, a, w, b, rm, rv);
     cf_tensor *out = cf_empty(ctx, x->dtype, x->ndim, x->shape);
     cf_node *n = cf_node_new(ctx, op, nin, in, out);
     if (!n) return NULL;
@@ -104,6 +105,58 @@ cf_tensor *cf_rms_norm(cf_ctx *ctx, cf_tensor *x, cf_tensor *weight, double eps)
     CF_TRY_NULL(check_param("rms_norm", "weight", x, weight, 1, x->shape + x->ndim - 1));
     struct norm_attr a = {.eps = eps, .norm_ndim = 1};
     return finish(ctx, CF_OP_rms_norm, x, &a, weight, NULL, NULL, NULL);
+}
+
+/* add_layer_norm / add_rms_norm: in = {x, r, weight?, bias?}, out = y, out2 = s. */
+static cf_tensor *add_norm(cf_ctx *ctx, cf_op op, cf_tensor *x, cf_tensor *r, cf_tensor *w, cf_tensor *b, double eps,
+                           cf_tensor **sum_out)
+{
+    const char *name = cf_op_name(op);
+    char s1[128], s2[128];
+    if (sum_out) *sum_out = NULL;
+    CF_GUARD(x, r);
+    CF_TRY_NULL(cf_check_float(name, x));
+    CF_TRY_NULL(check_eps(name, eps));
+    CF_TRY_NULL(cf_check_same_dtype(name, x, r));
+    if (!cf_same_shape(x, r)) {
+        cf_set_error(CF_ERR_SHAPE, "%s: residual %s does not have the shape of input %s", name,
+                     cf_shape_str(r, s1, sizeof s1), cf_shape_str(x, s2, sizeof s2));
+        return NULL;
+    }
+    if (x == r) {
+        cf_set_error(CF_ERR_ARG, "%s: x and r are one tensor; use cf_add then the norm", name);
+        return NULL;
+    }
+    if (x->ndim < 1 || x->shape[x->ndim - 1] == 0) {
+        cf_set_error(CF_ERR_SHAPE, "%s: input %s has no last dim to normalise", name, cf_shape_str(x, s1, sizeof s1));
+        return NULL;
+    }
+    const int64_t *d = x->shape + x->ndim - 1;
+    CF_TRY_NULL(check_param(name, "weight", x, w, 1, d));
+    CF_TRY_NULL(check_param(name, "bias", x, b, 1, d));
+    struct norm_attr a = {.eps = eps, .norm_ndim = 1};
+    cf_tensor *in[4] = {x, r};
+    int nin = add_inputs(in, 2, &a, w, b, NULL, NULL);
+    cf_tensor *out = cf_empty(ctx, x->dtype, x->ndim, x->shape), *sum = cf_empty(ctx, x->dtype, x->ndim, x->shape);
+    cf_node *n = sum ? cf_node_new(ctx, op, nin, in, out) : NULL;
+    if (!n) return NULL;
+    *CF_ATTR(n, struct norm_attr) = a;
+    n->out2 = sum;
+    n->saves = a.iw > 0 ? 1u << a.iw : 0u; /* backward reads s (out2, always checked) and the weight */
+    cf_tensor *y = cf_node_finish(ctx, n);
+    if (y && sum_out) *sum_out = sum;
+    return y;
+}
+
+cf_tensor *cf_add_layer_norm(cf_ctx *ctx, cf_tensor *x, cf_tensor *r, cf_tensor *weight, cf_tensor *bias, double eps,
+                             cf_tensor **sum_out)
+{
+    return add_norm(ctx, CF_OP_add_layer_norm, x, r, weight, bias, eps, sum_out);
+}
+
+cf_tensor *cf_add_rms_norm(cf_ctx *ctx, cf_tensor *x, cf_tensor *r, cf_tensor *weight, double eps, cf_tensor **sum_out)
+{
+    return add_norm(ctx, CF_OP_add_rms_norm, x, r, weight, NULL, eps, sum_out);
 }
 
 /* x [N, C, ...] with C > 0. */

@@ -70,6 +70,7 @@ CF_GRADCHECK(cross_entropy)
     hard45(g, "label smoothing 0.1, sum", lc(0, CF_REDUCTION_SUM, -100, 0.1), t4);
     /* soft targets: both the logits and the probabilities get gradients */
     soft_case(g, "soft targets, mean", lc(0, CF_REDUCTION_MEAN, -100, 0), CF_SHAPE(4, 5));
+    soft_case(g, "soft targets, 70 classes (more than a warp's lanes)", lc(0, CF_REDUCTION_MEAN, -100, 0.1), CF_SHAPE(2, 70));
     soft_case(g, "soft targets, none", lc(0, CF_REDUCTION_NONE, -100, 0), CF_SHAPE(4, 5));
     soft_case(g, "soft targets, label smoothing 0.1", lc(0, CF_REDUCTION_SUM, -100, 0.1), CF_SHAPE(4, 5));
     soft_case(g, "soft targets [2, 3, 2] class dim 1", lc(0, CF_REDUCTION_MEAN, -100, 0.1), CF_SHAPE(2, 3, 2));

@@ -48,6 +48,9 @@ CF_GRADCHECK(layer_norm)
     cf_gc_check(g, "no affine, all dims of a 1-D input", fn_layer_norm, (int[]){1, 0, 0}, 1,
                 (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(6))});
     /* more than one row block (32 rows) exercises the blocked weight-gradient sums */
+    /* rows longer than a warp: the CUDA kernels split a row over 32 lanes */
+    cf_gc_check(g, "rows of 70", fn_layer_norm, (int[]){1, 1, 1}, 3,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 70)), cf_gc_randn(g, CF_SHAPE(70)), cf_gc_randn(g, CF_SHAPE(70))});
     cf_gc_check(g, "70 rows", fn_layer_norm, (int[]){1, 1, 1}, 3,
                 (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(70, 3)), cf_gc_randn(g, CF_SHAPE(3)), cf_gc_randn(g, CF_SHAPE(3))});
     return cf_gc_check(g, "non-contiguous input", fn_layer_norm, (int[]){1, 1, 1}, 3,
@@ -65,6 +68,8 @@ CF_GRADCHECK(rms_norm)
     cf_gc_check(g, "weight", fn_rms_norm, (int[]){1}, 2,
                 (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 3, 5)), cf_gc_randn(g, CF_SHAPE(5))});
     cf_gc_check(g, "no weight", fn_rms_norm, (int[]){0}, 1, (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(4, 6))});
+    cf_gc_check(g, "rows of 70", fn_rms_norm, (int[]){1}, 2,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 70)), cf_gc_randn(g, CF_SHAPE(70))});
     return cf_gc_check(g, "non-contiguous input", fn_rms_norm, (int[]){1}, 2,
                        (cf_tensor *[]){transposed(g, 3, 4), cf_gc_randn(g, CF_SHAPE(4))});
 }
@@ -122,4 +127,52 @@ CF_GRADCHECK(group_norm)
                 (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 3, 4))});
     return cf_gc_check(g, "[N, C] input, bias only", fn_group_norm, (int[]){2, 0, 1}, 2,
                        (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(3, 6)), cf_gc_randn(g, CF_SHAPE(6))});
+}
+
+/* ---- add_layer_norm / add_rms_norm: in = {x, r, weight?, bias?}; user = {has_w, has_b, outputs}: outputs 3 checks
+ * both outputs (y and the sum s, concatenated, so each gets its own random weights in the check's loss), 1 only y,
+ * 2 only s. The gradients of x and r then come through y, through s, or through both. */
+static cf_tensor *add_norm_case(cf_ctx *c, cf_tensor *const *x, const void *u, bool center)
+{
+    const int *p = u;
+    int k = 2;
+    cf_tensor *w = p[0] ? x[k++] : NULL, *b = p[1] ? x[k++] : NULL, *s = NULL;
+    cf_tensor *y = center ? cf_add_layer_norm(c, x[0], x[1], w, b, EPS, &s) : cf_add_rms_norm(c, x[0], x[1], w, EPS, &s);
+    if (!y || p[2] == 1) return y;
+    if (p[2] == 2) return s;
+    return cf_concat(c, 2, (cf_tensor *[]){y, s}, 0);
+}
+static cf_tensor *fn_add_layer_norm(cf_ctx *c, cf_tensor *const *x, const void *u) { return add_norm_case(c, x, u, true); }
+static cf_tensor *fn_add_rms_norm(cf_ctx *c, cf_tensor *const *x, const void *u) { return add_norm_case(c, x, u, false); }
+
+CF_GRADCHECK(add_layer_norm)
+{
+    cf_gc_check(g, "both outputs, weight and bias", fn_add_layer_norm, (int[]){1, 1, 3}, 4,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(3, 5)), cf_gc_randn(g, CF_SHAPE(3, 5)), cf_gc_randn(g, CF_SHAPE(5)),
+                                cf_gc_randn(g, CF_SHAPE(5))});
+    cf_gc_check(g, "y only (post-norm), [2, 3, 4], weight only", fn_add_layer_norm, (int[]){1, 0, 1}, 3,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 3, 4)), cf_gc_randn(g, CF_SHAPE(2, 3, 4)), cf_gc_randn(g, CF_SHAPE(4))});
+    cf_gc_check(g, "the sum only, no affine", fn_add_layer_norm, (int[]){0, 0, 2}, 2,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(4, 3)), cf_gc_randn(g, CF_SHAPE(4, 3))});
+    /* more than one row block (32 rows); a non-contiguous x */
+    cf_gc_check(g, "70 rows, both outputs", fn_add_layer_norm, (int[]){1, 1, 3}, 4,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(70, 3)), cf_gc_randn(g, CF_SHAPE(70, 3)), cf_gc_randn(g, CF_SHAPE(3)),
+                                cf_gc_randn(g, CF_SHAPE(3))});
+    cf_gc_check(g, "rows of 70, both outputs", fn_add_layer_norm, (int[]){1, 1, 3}, 4,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 70)), cf_gc_randn(g, CF_SHAPE(2, 70)), cf_gc_randn(g, CF_SHAPE(70)),
+                                cf_gc_randn(g, CF_SHAPE(70))});
+    return cf_gc_check(g, "non-contiguous x, bias only", fn_add_layer_norm, (int[]){0, 1, 3}, 3,
+                       (cf_tensor *[]){transposed(g, 3, 4), cf_gc_randn(g, CF_SHAPE(3, 4)), cf_gc_randn(g, CF_SHAPE(4))});
+}
+
+CF_GRADCHECK(add_rms_norm)
+{
+    cf_gc_check(g, "both outputs, weight", fn_add_rms_norm, (int[]){1, 0, 3}, 3,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 3, 5)), cf_gc_randn(g, CF_SHAPE(2, 3, 5)), cf_gc_randn(g, CF_SHAPE(5))});
+    cf_gc_check(g, "rows of 70, the sum only", fn_add_rms_norm, (int[]){1, 0, 2}, 3,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(2, 70)), cf_gc_randn(g, CF_SHAPE(2, 70)), cf_gc_randn(g, CF_SHAPE(70))});
+    cf_gc_check(g, "y only, no weight", fn_add_rms_norm, (int[]){0, 0, 1}, 2,
+                (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(4, 6)), cf_gc_randn(g, CF_SHAPE(4, 6))});
+    return cf_gc_check(g, "non-contiguous r, 40 rows", fn_add_rms_norm, (int[]){1, 0, 3}, 3,
+                       (cf_tensor *[]){cf_gc_randn(g, CF_SHAPE(40, 3)), transposed(g, 40, 3), cf_gc_randn(g, CF_SHAPE(3))});
 }

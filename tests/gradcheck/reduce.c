@@ -98,5 +98,13 @@ static cf_status along_cases(cf_gc *g, int op)
 }
 
 CF_GRADCHECK(cumsum) { return along_cases(g, CF_OP_cumsum); }
-CF_GRADCHECK(softmax) { return along_cases(g, CF_OP_softmax); }
-CF_GRADCHECK(log_softmax) { return along_cases(g, CF_OP_log_softmax); }
+/* softmax / log_softmax: also rows longer than a warp (the CUDA kernels split a row over 32 lanes) */
+static cf_status softmax_cases(cf_gc *g, int op)
+{
+    along_cases(g, op);
+    red_case last = {op, 1, {-1}, false, 0};
+    cf_tensor *x = cf_gc_randn(g, CF_SHAPE(2, 70));
+    return cf_gc_check(g, "[2, 70] dim -1 (rows longer than a warp)", fn_reduce, &last, 1, &x);
+}
+CF_GRADCHECK(softmax) { return softmax_cases(g, CF_OP_softmax); }
+CF_GRADCHECK(log_softmax) { return softmax_cases(g, CF_OP_log_softmax); }

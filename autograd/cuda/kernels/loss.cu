@@ -1,13 +1,14 @@
 // CUDA kernels of the elementwise losses (mse_loss, l1_loss, bce_with_logits, sigmoid_focal_loss): the
 // element function is the CPU's own (autograd/ops/loss_elem.h, compiled here as a device function), over
 // the CPU's cf_iter geometry. cross_entropy and nll_loss see the logits as [outer, C, inner] around the
-// class dim, one thread per sample forward (the CPU's formulas, sums in double) and one per logit backward;
+// class dim, one warp per sample forward (the CPU's formulas, sums in double) and one per logit backward;
 // their class indices are copied to the host and checked there by the CPU's own check (a synchronising
 // copy of S indices per step; a device-side error flag would avoid it). Reduction mean/sum: per-sample
 // losses in double, then one block sums them in a fixed tree order (deterministic). A loss is returned, and
 // its gradient read, in the arithmetic type cf_acc_t<S> (f32 for bf16 inputs: autograd/ops/loss.c), and the
 // saved per-sample statistics are kept in it too.
 #include "autograd/cuda/kernels/launch.h"
+#include "autograd/cuda/kernels/warp_rows.h"
 #include "autograd/ops/reduce_attr.h"
 
 #define EXP exp
@@ -171,27 +172,31 @@ static cf_status check_targets(const char *name, cf_ctx *ctx, cf_node *n, const 
     return cf_loss_check_targets(name, n->in[1], h, S, C, a->ignore_index, count);
 }
 
-// One sample per thread: its loss, max logit, log(sum(exp(x - max))) and (soft) sum of the smoothed target
+// One warp per sample (warp_rows.h: lanes split the C logits, shuffle sums in a fixed order): its loss, max logit,
+// log(sum(exp(x - max))) and (soft) sum of the smoothed target, sums in double, stored by lane 0
 template <typename S>
 __global__ void ce_fwd(const S *x, const int64_t *tg, const S *q, int64_t outer, int64_t C, int64_t inner,
                        int64_t ignore, double eps, cf_acc_t<S> *mx, cf_acc_t<S> *lsum, cf_acc_t<S> *qsum, double *ls)
 {
     typedef cf_acc_t<S> A;
-    CF_GRID_STRIDE(s, outer * inner)
+    CF_ROW_WARP_LOOP(s, lane, outer * inner)
     {
         int64_t base = (s / inner) * C * inner + s % inner;
         if (tg && tg[s] == ignore) {
-            ls[s] = 0;
-            cf_st(mx + s, (A)0), cf_st(lsum + s, (A)0);
+            if (lane == 0) {
+                ls[s] = 0;
+                cf_st(mx + s, (A)0), cf_st(lsum + s, (A)0);
+            }
             continue;
         }
         A m = -INFINITY;
-        for (int64_t c = 0; c < C; c++) {
+        for (int64_t c = lane; c < C; c += CF_ROW_WARP) {
             A v = cf_ld(x + base + c * inner);
             m = v > m ? v : m;
         }
+        m = cf_warp_max(m);
         double se = 0, sx = 0, sq = 0, sqx = 0;
-        for (int64_t c = 0; c < C; c++) {
+        for (int64_t c = lane; c < C; c += CF_ROW_WARP) {
             A v = cf_ld(x + base + c * inner);
             se += (double)exp(v - m);
             sx += (double)v;
@@ -200,6 +205,9 @@ __global__ void ce_fwd(const S *x, const int64_t *tg, const S *q, int64_t outer,
                 sq += qv, sqx += qv * (double)v;
             }
         }
+        se = cf_warp_sum(se), sx = cf_warp_sum(sx);
+        if (q) sq = cf_warp_sum(sq), sqx = cf_warp_sum(sqx);
+        if (lane != 0) continue;
         double lse = (double)m + log(se);
         cf_st(mx + s, m), cf_st(lsum + s, (A)log(se));
         if (q) { // q' = (1 - eps) q + eps / C;  loss = sum(q') lse - sum(q' x)
@@ -252,7 +260,8 @@ extern "C" cf_status cf_cuda_cross_entropy_fwd(cf_ctx *ctx, cf_node *n)
     n->aux[1] = a->soft ? cf_empty(ctx, adt, 1, &ns) : NULL; // per sample: sum of the target distribution
     if (!ls || !n->aux[0] || (a->soft && !n->aux[1])) return cf_last_status();
     CF_FLOAT_SWITCH("cross_entropy", x->dtype,
-                    CF_KERNEL_RUN("cross_entropy", ns, ce_fwd<S>, (const S *)cf_data(x),
+                    if (ns > 0) CF_KERNEL_RUN_GRID("cross_entropy", cf_row_blocks(ns), CF_BLOCK_THREADS, ce_fwd<S>,
+                                  (const S *)cf_data(x),
                                   a->soft ? (const int64_t *)NULL : (const int64_t *)cf_data(tg),
                                   a->soft ? (const S *)cf_data(tg) : (const S *)NULL, outer, C, inner,
                                   a->ignore_index, a->label_smoothing, (cf_acc_t<S> *)cf_data(n->aux[0]),

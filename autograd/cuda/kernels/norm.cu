@@ -1,36 +1,49 @@
 // CUDA kernels of layer_norm and rms_norm (autograd/ops/norm.def), with the CPU's conventions
 // (autograd/cpu/norm.c): x seen as M contiguous rows of D, aux[0] = the rows' means (layer_norm),
 // aux[1] = 1/std, aux[2] = x's contiguous copy when x was strided; the variance from squared deviations
-// (no sum(x^2) - n mean^2 cancellation). One thread per row for the statistics and the input gradient,
-// one thread per column for the weight and bias gradients (a fixed order: no atomics). group_norm and
+// (no sum(x^2) - n mean^2 cancellation). One warp per row for the statistics and the input gradient (the
+// fused add_layer_norm / add_rms_norm too: the sum written by the same pass), one thread per column for the
+// weight and bias gradients (a fixed order: no atomics). group_norm and
 // batch_norm view x as [N, C, sp]: one thread per (sample, group) row, resp. per channel, for statistics and
 // parameter gradients, one per element for batch_norm's output and input gradient.
 #include "autograd/cuda/kernels/contig.h"
 #include "autograd/cuda/kernels/launch.h"
+#include "autograd/cuda/kernels/warp_rows.h"
 #include "autograd/ops/norm_attr.h"
 
-// y = (x rs - mu rs) w + b per row; mean (center) and rstd per row
+// The row kernels run one warp per row (warp_rows.h); sums accumulate in A = cf_acc_t<S> (f32 for bf16 and f32,
+// f64 for f64).
+
+// y = (x rs - mu rs) w + b per row; mean (center) and rstd per row. res non-NULL (the fused add_*_norm ops):
+// sum = x + res is stored first, and the row normalised is the stored (rounded) sum, read back by the same lane.
 template <typename S>
-__global__ void row_fwd(const S *x, S *y, const S *w, const S *b, cf_acc_t<S> *mean, cf_acc_t<S> *rstd, int64_t M, int64_t D,
-                        cf_acc_t<S> eps, bool center)
+__global__ void row_fwd(const S *x, const S *res, S *sum, S *y, const S *w, const S *b, cf_acc_t<S> *mean,
+                        cf_acc_t<S> *rstd, int64_t M, int64_t D, cf_acc_t<S> eps, bool center)
 {
     typedef cf_acc_t<S> A;
-    CF_GRID_STRIDE(r, M)
+    CF_ROW_WARP_LOOP(r, lane, M)
     {
         const S *xr = x + r * D;
+        if (res) {
+            for (int64_t j = lane; j < D; j += CF_ROW_WARP) cf_st(sum + r * D + j, cf_ld(xr + j) + cf_ld(res + r * D + j));
+            xr = sum + r * D;
+        }
         A mu = 0, q = 0;
         if (center) {
-            for (int64_t j = 0; j < D; j++) mu += cf_ld(xr + j);
-            mu /= (A)D;
+            for (int64_t j = lane; j < D; j += CF_ROW_WARP) mu += cf_ld(xr + j);
+            mu = cf_warp_sum(mu) / (A)D;
         }
-        for (int64_t j = 0; j < D; j++) {
+        for (int64_t j = lane; j < D; j += CF_ROW_WARP) {
             A d = cf_ld(xr + j) - mu;
             q += d * d;
         }
+        q = cf_warp_sum(q);
         A rs = (A)1 / sqrt(q / (A)D + eps), c = -mu * rs;
-        if (center) cf_st(mean + r, mu);
-        cf_st(rstd + r, rs);
-        for (int64_t j = 0; j < D; j++) {
+        if (lane == 0) {
+            if (center) cf_st(mean + r, mu);
+            cf_st(rstd + r, rs);
+        }
+        for (int64_t j = lane; j < D; j += CF_ROW_WARP) {
             A v = cf_ld(xr + j) * rs + c;
             if (w) v *= cf_ld(w + j);
             if (b) v += cf_ld(b + j);
@@ -39,26 +52,38 @@ __global__ void row_fwd(const S *x, S *y, const S *w, const S *b, cf_acc_t<S> *m
     }
 }
 
-// dx = rs (gy - mean(gy) - xhat mean(gy xhat)), gy = g w, xhat = (x - mu) rs (rms_norm: no mean(gy) term)
+// dx = rs (gy - mean(gy) - xhat mean(gy xhat)), gy = g w, xhat = (x - mu) rs (rms_norm: no mean(gy) term).
+// g NULL: no gradient from y. The fused ops: gs (may be NULL) is the sum's own gradient, added, and the
+// result goes to gx and gx2 (the residual's gradient), each stored or added (acc, acc2), either may be NULL.
 template <typename S>
 __global__ void row_bwd_x(const S *x, const S *g, const S *w, const cf_acc_t<S> *mean, const cf_acc_t<S> *rstd, S *gx, bool acc,
-                          int64_t M, int64_t D, bool center)
+                          int64_t M, int64_t D, bool center, const S *gs, S *gx2, bool acc2)
 {
     typedef cf_acc_t<S> A;
-    CF_GRID_STRIDE(r, M)
+    CF_ROW_WARP_LOOP(r, lane, M)
     {
-        const S *xr = x + r * D, *gr = g + r * D;
+        const S *xr = x + r * D, *gr = g ? g + r * D : NULL;
         A mu = center ? cf_ld(mean + r) : (A)0, rs = cf_ld(rstd + r), s1 = 0, s2 = 0;
-        for (int64_t j = 0; j < D; j++) {
-            A gy = cf_ld(gr + j) * (w ? cf_ld(w + j) : (A)1);
-            s1 += gy;
-            s2 += gy * (cf_ld(xr + j) - mu);
+        if (gr) {
+            for (int64_t j = lane; j < D; j += CF_ROW_WARP) {
+                A gy = cf_ld(gr + j) * (w ? cf_ld(w + j) : (A)1);
+                s1 += gy;
+                s2 += gy * (cf_ld(xr + j) - mu);
+            }
+            s1 = cf_warp_sum(s1), s2 = cf_warp_sum(s2);
         }
         A k = rs * rs * rs * s2 / (A)D, off = center ? rs * s1 / (A)D : (A)0;
-        for (int64_t j = 0; j < D; j++) {
-            A v = rs * cf_ld(gr + j) * (w ? cf_ld(w + j) : (A)1) - off - (cf_ld(xr + j) - mu) * k;
-            S *d = gx + r * D + j;
-            cf_st(d, acc ? cf_ld(d) + v : v);
+        for (int64_t j = lane; j < D; j += CF_ROW_WARP) {
+            A v = gs ? cf_ld(gs + r * D + j) : (A)0;
+            if (gr) v += rs * cf_ld(gr + j) * (w ? cf_ld(w + j) : (A)1) - off - (cf_ld(xr + j) - mu) * k;
+            if (gx) {
+                S *d = gx + r * D + j;
+                cf_st(d, acc ? cf_ld(d) + v : v);
+            }
+            if (gx2) {
+                S *d = gx2 + r * D + j;
+                cf_st(d, acc2 ? cf_ld(d) + v : v);
+            }
         }
     }
 }
@@ -115,6 +140,37 @@ static cf_status norm_grads(cf_ctx *ctx, cf_node *n, cf_tensor **gx, bool *acc, 
     return CF_OK;
 }
 
+static cf_status row_fwd_run(const char *name, const cf_tensor *x, const cf_tensor *res, cf_tensor *sum, cf_tensor *y,
+                             const cf_tensor *w, const cf_tensor *b, cf_tensor *mean, cf_tensor *rstd, int64_t M, int64_t D,
+                             double eps, bool center)
+{
+    CF_FLOAT_SWITCH(name, x->dtype, {
+        if (M > 0)
+            CF_KERNEL_RUN_GRID(name, cf_row_blocks(M), CF_BLOCK_THREADS, row_fwd<S>, ptr<S>(x), ptr<S>(res), ptr<S>(sum),
+                               ptr<S>(y), ptr<S>(w), ptr<S>(b), ptr<cf_acc_t<S>>(mean), ptr<cf_acc_t<S>>(rstd), M, D,
+                               (cf_acc_t<S>)eps, center);
+    });
+    return CF_OK;
+}
+
+// x: the normalised rows (the fused ops' sum); g, gs, gx, gx2, gw, gb may be NULL (see row_bwd_x)
+static cf_status row_bwd_run(const char *name, const cf_tensor *x, const cf_tensor *g, const cf_tensor *w,
+                             const cf_tensor *mean, const cf_tensor *rstd, cf_tensor *gx, bool acc, cf_tensor *gw,
+                             cf_tensor *gb, int64_t M, int64_t D, bool center, const cf_tensor *gs, cf_tensor *gx2,
+                             bool acc2)
+{
+    CF_FLOAT_SWITCH(name, x->dtype, {
+        if ((gx || gx2) && M > 0)
+            CF_KERNEL_RUN_GRID(name, cf_row_blocks(M), CF_BLOCK_THREADS, row_bwd_x<S>, ptr<S>(x), ptr<S>(g), ptr<S>(w),
+                               ptr<cf_acc_t<S>>(mean), ptr<cf_acc_t<S>>(rstd), ptr<S>(gx), acc, M, D, center, ptr<S>(gs),
+                               ptr<S>(gx2), acc2);
+        if (g && (gw || gb))
+            CF_KERNEL_RUN(name, D, row_bwd_wb<S>, ptr<S>(x), ptr<S>(g), ptr<cf_acc_t<S>>(mean), ptr<cf_acc_t<S>>(rstd),
+                          ptr<S>(gw), ptr<S>(gb), M, D, center);
+    });
+    return CF_OK;
+}
+
 static cf_status row_norm_fwd(const char *name, cf_ctx *ctx, cf_node *n, bool center)
 {
     const struct norm_attr *a = CF_ATTR(n, struct norm_attr);
@@ -126,10 +182,7 @@ static cf_status row_norm_fwd(const char *name, cf_ctx *ctx, cf_node *n, bool ce
     cf_tensor *mean = center ? cf_empty(ctx, stat_dtype(x), 1, &M) : NULL, *rstd = cf_empty(ctx, stat_dtype(x), 1, &M);
     if (!rstd || (center && !mean)) return cf_last_status();
     n->aux[0] = mean, n->aux[1] = rstd;
-    CF_FLOAT_SWITCH(name, x->dtype,
-                    CF_KERNEL_RUN(name, M, row_fwd<S>, ptr<S>(x), ptr<S>(n->out), ptr<S>(w), ptr<S>(b), ptr<cf_acc_t<S>>(mean),
-                                  ptr<cf_acc_t<S>>(rstd), M, D, (cf_acc_t<S>)a->eps, center));
-    return CF_OK;
+    return row_fwd_run(name, x, NULL, NULL, n->out, w, b, mean, rstd, M, D, a->eps, center);
 }
 
 static cf_status row_norm_bwd(const char *name, cf_ctx *ctx, cf_node *n, bool center)
@@ -140,15 +193,7 @@ static cf_status row_norm_bwd(const char *name, cf_ctx *ctx, cf_node *n, bool ce
     CF_TRY(cf_cuda_contig(ctx, optional_input(n, CF_ATTR(n, struct norm_attr)->iw), &w));
     cf_tensor *x = n->aux[2] ? n->aux[2] : n->in[0], *g = n->out->grad, *mean = n->aux[0], *rstd = n->aux[1];
     int64_t M = cf_numel(rstd), D = M ? cf_numel(x) / M : 0;
-    CF_FLOAT_SWITCH(name, x->dtype, {
-        if (gx)
-            CF_KERNEL_RUN(name, M, row_bwd_x<S>, ptr<S>(x), ptr<S>(g), ptr<S>(w), ptr<cf_acc_t<S>>(mean), ptr<cf_acc_t<S>>(rstd),
-                          ptr<S>(gx), acc, M, D, center);
-        if (gw || gb)
-            CF_KERNEL_RUN(name, D, row_bwd_wb<S>, ptr<S>(x), ptr<S>(g), ptr<cf_acc_t<S>>(mean), ptr<cf_acc_t<S>>(rstd), ptr<S>(gw),
-                          ptr<S>(gb), M, D, center);
-    });
-    return CF_OK;
+    return row_bwd_run(name, x, g, w, mean, rstd, gx, acc, gw, gb, M, D, center, NULL, NULL, false);
 }
 
 #define ROW_NORM_ENTRIES(NAME, CENTER) \
@@ -156,6 +201,40 @@ static cf_status row_norm_bwd(const char *name, cf_ctx *ctx, cf_node *n, bool ce
     extern "C" cf_status cf_cuda_##NAME##_bwd(cf_ctx *ctx, cf_node *n) { return row_norm_bwd(#NAME, ctx, n, CENTER); }
 ROW_NORM_ENTRIES(layer_norm, true)
 ROW_NORM_ENTRIES(rms_norm, false)
+
+// ---- add_layer_norm / add_rms_norm: in = {x, r, weight?, bias?}, out2 = s = x + r (made contiguous by the frontend) ----
+
+static cf_status add_norm_fwd(const char *name, cf_ctx *ctx, cf_node *n, bool center)
+{
+    const struct norm_attr *a = CF_ATTR(n, struct norm_attr);
+    cf_tensor *x, *r, *w, *b;
+    CF_TRY(cf_cuda_contig(ctx, n->in[0], &x));
+    CF_TRY(cf_cuda_contig(ctx, n->in[1], &r));
+    CF_TRY(cf_cuda_contig(ctx, optional_input(n, a->iw), &w));
+    CF_TRY(cf_cuda_contig(ctx, optional_input(n, a->ib), &b));
+    int64_t D = x->shape[x->ndim - 1], M = cf_numel(x) / D;
+    cf_tensor *mean = center ? cf_empty(ctx, stat_dtype(x), 1, &M) : NULL, *rstd = cf_empty(ctx, stat_dtype(x), 1, &M);
+    if (!rstd || (center && !mean)) return cf_last_status();
+    n->aux[0] = mean, n->aux[1] = rstd;
+    return row_fwd_run(name, x, r, n->out2, n->out, w, b, mean, rstd, M, D, a->eps, center);
+}
+
+static cf_status add_norm_bwd(const char *name, cf_ctx *ctx, cf_node *n, bool center)
+{
+    cf_tensor *s = n->out2, *w;
+    cf_add_norm_grads gd;
+    CF_TRY(cf_add_norm_grads_of(ctx, n, &gd));
+    CF_TRY(cf_cuda_contig(ctx, optional_input(n, CF_ATTR(n, struct norm_attr)->iw), &w));
+    int64_t M = cf_numel(n->aux[1]), D = M ? cf_numel(s) / M : 0;
+    return row_bwd_run(name, s, n->out->grad, w, n->aux[0], n->aux[1], gd.gx, gd.acc, gd.gw, gd.gb, M, D, center,
+                       s->grad, gd.gr, gd.acc2);
+}
+
+#define ADD_NORM_ENTRIES(NAME, CENTER) \
+    extern "C" cf_status cf_cuda_##NAME##_fwd(cf_ctx *ctx, cf_node *n) { return add_norm_fwd(#NAME, ctx, n, CENTER); } \
+    extern "C" cf_status cf_cuda_##NAME##_bwd(cf_ctx *ctx, cf_node *n) { return add_norm_bwd(#NAME, ctx, n, CENTER); }
+ADD_NORM_ENTRIES(add_layer_norm, true)
+ADD_NORM_ENTRIES(add_rms_norm, false)
 
 // ---- group_norm: N*G rows of L = (C/G)*sp; weight and bias per channel ----
 

@@ -5,10 +5,11 @@
 //
 // A reduction walks x as kept dims x reduced dims: cf_reduce_split of a cf_iter over x whose operand 0 is
 // the output seen with x's rank (cf_reduce_keep_view: size 1 on the reduced dims), one thread per output
-// element summing its reduced block in row-major order. cumsum and softmax take one thread per column of
-// their [outer, len, inner] layout. Simple and deterministic; long rows (a softmax over a vocabulary) want
-// a block per row with a shuffle tree, the next step for speed on a device.
+// element summing its reduced block in row-major order. cumsum takes one thread per column of its [outer, len,
+// inner] layout; softmax and log_softmax one warp per column (warp_rows.h: lanes split the len elements, shuffle
+// sums in a fixed order). Deterministic.
 #include "autograd/cuda/kernels/launch.h"
+#include "autograd/cuda/kernels/warp_rows.h"
 #include "autograd/ops/reduce_attr.h"
 
 enum { R_SUM, R_SQDEV, R_EXPSUM, R_VMAX, R_MAX, R_MIN };
@@ -280,43 +281,47 @@ extern "C" cf_status cf_cuda_cumsum_bwd(cf_ctx *ctx, cf_node *n)
     return scan_run(gx, n->out->grad, attr(n)->dim, true, !overwrite);
 }
 
-// max, then exp(x - max) summed; softmax stores exp(x - max) / sum, log_softmax (x - max) - log(sum)
+// max, then exp(x - max) summed; softmax stores exp(x - max) / sum, log_softmax (x - max) - log(sum). One warp
+// per column t of [outer, len, inner]
 template <typename S>
 __global__ void softmax_kernel(S *y, const S *x, int64_t outer, int64_t len, int64_t inner, bool take_log)
 {
     typedef cf_acc_t<S> A;
-    CF_GRID_STRIDE(t, outer * inner)
+    CF_ROW_WARP_LOOP(t, lane, outer * inner)
     {
         int64_t base = (t / inner) * len * inner + t % inner;
         A m = -INFINITY, s = 0;
-        for (int64_t i = 0; i < len; i++) {
+        for (int64_t i = lane; i < len; i += CF_ROW_WARP) {
             A v = cf_ld(x + base + i * inner);
             m = v > m ? v : m;
         }
-        for (int64_t i = 0; i < len; i++) s += exp(cf_ld(x + base + i * inner) - m);
+        m = cf_warp_max(m);
+        for (int64_t i = lane; i < len; i += CF_ROW_WARP) s += exp(cf_ld(x + base + i * inner) - m);
+        s = cf_warp_sum(s);
         A ls = log(s), inv = (A)1 / s;
-        for (int64_t i = 0; i < len; i++) {
+        for (int64_t i = lane; i < len; i += CF_ROW_WARP) {
             A d = cf_ld(x + base + i * inner) - m;
             cf_st(y + base + i * inner, take_log ? d - ls : exp(d) * inv);
         }
     }
 }
 
-// softmax: gx = y * (g - sum(g * y)); log_softmax: gx = g - exp(y) * sum(g)
+// softmax: gx = y * (g - sum(g * y)); log_softmax: gx = g - exp(y) * sum(g). One warp per column
 template <typename S>
 __global__ void softmax_grad_kernel(S *gx, const S *y, const S *g, int64_t outer, int64_t len, int64_t inner,
                                     bool take_log, bool acc)
 {
     typedef cf_acc_t<S> A;
-    CF_GRID_STRIDE(t, outer * inner)
+    CF_ROW_WARP_LOOP(t, lane, outer * inner)
     {
         int64_t base = (t / inner) * len * inner + t % inner;
         A dot = 0;
-        for (int64_t i = 0; i < len; i++) {
+        for (int64_t i = lane; i < len; i += CF_ROW_WARP) {
             A gv = cf_ld(g + base + i * inner);
             dot += take_log ? gv : gv * cf_ld(y + base + i * inner);
         }
-        for (int64_t i = 0; i < len; i++) {
+        dot = cf_warp_sum(dot);
+        for (int64_t i = lane; i < len; i += CF_ROW_WARP) {
             int64_t at = base + i * inner;
             A gv = cf_ld(g + at), yv = cf_ld(y + at);
             A v = take_log ? gv - exp(yv) * dot : yv * (gv - dot);
@@ -333,8 +338,9 @@ static cf_status softmax_fwd(const char *name, cf_ctx *ctx, cf_node *n, bool tak
     int64_t outer, len, inner;
     cf_split_dim(y, attr(n)->dim, &outer, &len, &inner);
     CF_FLOAT_SWITCH(name, y->dtype,
-                    CF_KERNEL_RUN(name, outer * inner, softmax_kernel<S>, (S *)cf_data(y), (const S *)cf_data(x),
-                                  outer, len, inner, take_log));
+                    if (outer * inner > 0) CF_KERNEL_RUN_GRID(name, cf_row_blocks(outer * inner), CF_BLOCK_THREADS,
+                                                              softmax_kernel<S>, (S *)cf_data(y), (const S *)cf_data(x),
+                                                              outer, len, inner, take_log));
     return CF_OK;
 }
 
@@ -348,8 +354,10 @@ static cf_status softmax_bwd(const char *name, cf_ctx *ctx, cf_node *n, bool tak
     int64_t outer, len, inner;
     cf_split_dim(y, attr(n)->dim, &outer, &len, &inner);
     CF_FLOAT_SWITCH(name, y->dtype,
-                    CF_KERNEL_RUN(name, outer * inner, softmax_grad_kernel<S>, (S *)cf_data(gx), (const S *)cf_data(y),
-                                  (const S *)cf_data(y->grad), outer, len, inner, take_log, !overwrite));
+                    if (outer * inner > 0) CF_KERNEL_RUN_GRID(name, cf_row_blocks(outer * inner), CF_BLOCK_THREADS,
+                                                              softmax_grad_kernel<S>, (S *)cf_data(gx), (const S *)cf_data(y),
+                                                              (const S *)cf_data(y->grad), outer, len, inner, take_log,
+                                                              !overwrite));
     return CF_OK;
 }
 
