@@ -119,7 +119,7 @@ static cf_status config_from_recipe(cf_recipe *r, const cf_data_info *info, cf_e
     c->learn.iters = cf_recipe_int_in(r, "model.hash_iters", 100, 0, 1 << 20);
     c->learn.lr = cf_recipe_float_in(r, "model.hash_lr", 5e-4, 0, 1e3, CF_RANGE_CLOSED);
     c->learn.momentum = cf_recipe_float_in(r, "model.hash_momentum", 0.9, 0, 1, CF_RANGE_OPEN_HI);
-    c->learn.max_rows = cf_recipe_int_in(r, "model.hash_rows", 8, 0, CF_MAX_ROWS);
+    c->learn.max_rows = cf_recipe_int_in(r, "model.hash_rows", 0, 0, CF_MAX_ROWS);
     c->learn.seed = (uint64_t)cf_recipe_int_in(r, "model.hash_seed", 1, 0, CF_MAX_SEED);
     c->hash_every = cf_recipe_int_in(r, "model.hash_every", 0, 0, 1 << 30);
     CF_TRY(cf_recipe_status(r));
