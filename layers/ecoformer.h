@@ -50,7 +50,7 @@ cf_status cf_kernel_hash_init(cf_kernel_hash *kh, cf_params *ps, const char *nam
                               int64_t bits, int64_t anchors);
 bool cf_kernel_hash_learned(const cf_kernel_hash *kh);
 /* Clears the learned flag, so the next training forward that passes learn options learns the hash again
- * (starting from the current A, as the released code does): the every-k schedule of Sec. 3.3. */
+ * (starting from the current A, as the released code does): the released code's relearn-every-k schedule. */
 void cf_kernel_hash_forget(cf_kernel_hash *kh);
 
 /* The hash codes h [B, H, N, b] (values +-1) of qk [B, H, N, C], with the straight-through backward. */

@@ -334,7 +334,8 @@ static void test_hash_schedule(void)
         bool proj[K], anchors[K];
         run_schedule(cases[t].extra, train, K, proj, anchors);
         for (int k = 0; k < K; k++) {
-            CHECK(proj[k] == cases[t].proj[k], "'%s' forward %d: A %s", cases[t].extra, k, proj[k] ? "moved" : "did not move");
+            CHECK(proj[k] == cases[t].proj[k], "'%s' forward %d: A %s", cases[t].extra, k,
+                  proj[k] ? "moved" : "did not move");
             CHECK(anchors[k] == cases[t].anchors[k], "'%s' forward %d: anchors %s", cases[t].extra, k,
                   anchors[k] ? "moved" : "did not move");
         }

@@ -1,8 +1,9 @@
 /* EcoFormer's evaluation of a split (Liu et al., NeurIPS 2022): top-1 accuracy, the hash AUCs of every hashed
  * layer on the first eval.auc_rows rows (how often a query's top-k cosine neighbours at that layer get larger
  * code inner products than its other tokens, hash_auc, or than its bottom-k, hash_auc_bottom; 0.5 is chance;
- * and KSH's objective ||Y Y^T - b S0||^2 / (b N)^2 on those rows, hash_ksh; layers/ecoformer.h, cf_hash_auc), and the counted multiplications, additions and energy per
- * image of Sec. 4's energy model (attention alone and the whole network). */
+ * and KSH's objective ||Y Y^T - b S0||^2 / (b N)^2 on those rows, hash_ksh; layers/ecoformer.h, cf_hash_auc),
+ * and the counted multiplications, additions and energy per image of Sec. 4's energy model (attention alone and
+ * the whole network). */
 #include "recipes/ecoformer/model.h"
 
 #include <stdio.h>

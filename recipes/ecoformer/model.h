@@ -5,9 +5,10 @@
  * on the first training batch, or left at its N(0, 1) initialisation), model.dim (64), model.heads (2),
  * model.layers (2), model.mlp_ratio (2), model.classes (4), model.bits (16), model.anchors (25),
  * model.topk (10), model.hash_iters (100), model.hash_lr (5e-4), model.hash_momentum (0.9), model.hash_rows
- * (rows of the first batch the hash learns from, 0: all, as the released code; 0), model.hash_seed (1), model.code_compat (false),
+ * (rows of the first batch the hash learns from, 0: all, as the released code; 0), model.hash_seed (1),
+ * model.code_compat (false),
  * model.hash_every (0: the hash is learned once, on the first training forward, then frozen, as in the released
- * configs (Sec. 3.3: relearn when epoch % k == 0, k = 300 > the 30 epochs); k > 0: learned again, from its
+ * configs (the code relearns when epoch % k == 0, and k = 300 > the 30 epochs); k > 0: learned again, from its
  * current A, on every k-th training forward of the process, counted from 0 at start or resume).
  * Eval keys: eval.auc_rows (64: test rows whose codes give the hash AUC).
  * Data keys: data.path (a directory), data.size (16: images are size x size, N = size^2 tokens),
