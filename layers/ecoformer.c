@@ -29,6 +29,7 @@ cf_status cf_kernel_hash_init(cf_kernel_hash *kh, cf_params *ps, const char *nam
 }
 
 bool cf_kernel_hash_learned(const cf_kernel_hash *kh) { return cf_get_flat(kh->learned, 0) != 0; }
+void cf_kernel_hash_forget(cf_kernel_hash *kh) { cf_set_flat(kh->learned, 0, 0.0); }
 
 /* phi [B, H, N, m] = exp(-d2 / (2 s2)) - mu, s2 the per-(row, head) mean of d2 (not detached). */
 static cf_tensor *kernel_features(cf_ctx *ctx, const cf_kernel_hash *kh, cf_tensor *qk)
@@ -354,26 +355,45 @@ static void auc_query(const double *code, const ranked *rank, int64_t N, int64_t
     }
 }
 
+/* ||Y Y^T - b S0||_F^2 / (b^2 N^2) of one (row, head) whose S holds b S0 row by row (not yet symmetrised). */
+static double ksh_objective(const double *code, const double *S, int64_t N, int64_t b)
+{
+    double sum = 0;
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t j = 0; j <= i; j++) {
+            double t = 0.5 * (S[i * N + j] + S[j * N + i]), s = 0;
+            for (int64_t k = 0; k < b; k++) s += code[i * b + k] * code[j * b + k];
+            sum += (i == j ? 1.0 : 2.0) * (s - t) * (s - t);
+        }
+    return sum / ((double)b * (double)b * (double)N * (double)N);
+}
+
 cf_hash_auc_result cf_hash_auc(const cf_tensor *qk, const cf_tensor *h, int64_t topk)
 {
-    cf_hash_auc_result res = {NAN, NAN};
+    cf_hash_auc_result res = {NAN, NAN, NAN};
     int64_t B = qk->shape[0], H = qk->shape[1], N = qk->shape[2], C = qk->shape[3], b = h->shape[3];
     if (topk < 1 || topk > 64 || 2 * topk > N - 1) return res;
     double *x = malloc(sizeof(double) * (size_t)(B * H * N * C)), *code = malloc(sizeof(double) * (size_t)(B * H * N * b));
+    double *S = malloc(sizeof(double) * (size_t)(N * N));
     ranked *rank = malloc(sizeof(ranked) * (size_t)N);
     int64_t *hist = malloc(sizeof(int64_t) * (size_t)(2 * b + 1));
-    double acc[4] = {0};
-    if (x && code && rank && hist) {
+    double acc[4] = {0}, ksh = 0;
+    if (x && code && S && rank && hist) {
         cf_to_f64_array(qk, x);
         cf_to_f64_array(h, code);
-        for (int64_t s = 0; s < B * H; s++)
+        for (int64_t s = 0; s < B * H; s++) {
+            memset(S, 0, sizeof(double) * (size_t)(N * N));
             for (int64_t i = 0; i < N; i++) {
                 rank_row(x + s * N * C, N, C, i, rank);
                 auc_query(code + s * N * b, rank, N, b, i, topk, hist, acc);
+                for (int64_t k = 0; k < topk; k++)
+                    S[i * N + rank[k].i] = (double)b, S[i * N + rank[N - 1 - k].i] = -(double)b;
             }
+            ksh += ksh_objective(code + s * N * b, S, N, b) / (double)(B * H);
+        }
     }
-    free(x), free(code), free(rank), free(hist);
-    if (acc[1] > 0) res.vs_rest = acc[0] / acc[1], res.vs_bottom = acc[2] / acc[3];
+    free(x), free(code), free(S), free(rank), free(hist);
+    if (acc[1] > 0) res.vs_rest = acc[0] / acc[1], res.vs_bottom = acc[2] / acc[3], res.ksh = ksh;
     return res;
 }
 

@@ -49,6 +49,9 @@ typedef struct cf_kernel_hash {
 cf_status cf_kernel_hash_init(cf_kernel_hash *kh, cf_params *ps, const char *name, int64_t heads, int64_t head_dim,
                               int64_t bits, int64_t anchors);
 bool cf_kernel_hash_learned(const cf_kernel_hash *kh);
+/* Clears the learned flag, so the next training forward that passes learn options learns the hash again
+ * (starting from the current A, as the released code does): the released code's relearn-every-k schedule. */
+void cf_kernel_hash_forget(cf_kernel_hash *kh);
 
 /* The hash codes h [B, H, N, b] (values +-1) of qk [B, H, N, C], with the straight-through backward. */
 cf_tensor *cf_kernel_hash_fwd(cf_ctx *ctx, const cf_kernel_hash *kh, cf_tensor *qk);
@@ -89,8 +92,10 @@ cf_tensor *cf_binary_attention_explicit(cf_ctx *ctx, cf_tensor *h, cf_tensor *v,
  * that a positive gets a larger h_i^T h_j than a negative (ties count one half), pooled over queries.
  *     vs_rest    negatives: all N - 1 - topk other tokens (the ranking the attention needs)
  *     vs_bottom  negatives: the topk least similar (KSH's -1 targets, Sec. 3.3: an easier split)
+ *     ksh        KSH's objective on these rows: ||Y Y^T - b S0||_F^2 / (b^2 N^2), mean over (row, head), with
+ *                S0 the symmetrised targets of the learning step (top-k including i itself: +1, bottom-k: -1)
  * 0.5 is chance, i.e. codes independent of qk. NaN unless 1 <= topk <= 64 and 2 topk <= N - 1. */
-typedef struct cf_hash_auc_result { double vs_rest, vs_bottom; } cf_hash_auc_result;
+typedef struct cf_hash_auc_result { double vs_rest, vs_bottom, ksh; } cf_hash_auc_result;
 cf_hash_auc_result cf_hash_auc(const cf_tensor *qk, const cf_tensor *h, int64_t topk);
 
 /* Counted multiplications and additions of one attention layer's core (EcoFormer, Sec. 4 energy model),

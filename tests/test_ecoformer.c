@@ -3,10 +3,13 @@
  * finite-difference gradients of the composed hash and attention; the KSH learning step lowering its loss and
  * its residual ||Y Y^T - b S0||^2 and beating a random projection in hash AUC (Sec. 3.3); the AUCs against
  * hand-computed values and chance; the hash buffers
- * surviving a checkpoint round trip; the energy counts (Sec. 4). */
+ * surviving a checkpoint round trip; the energy counts (Sec. 4); the schedule of hash learning in the model
+ * (model.hash_every: once, or every k training forwards; never in evaluation; A fixed with model.hash: random);
+ * the KSH objective of cf_hash_auc against a hand count. */
 #include "autograd/cformer.h"
 #include "layers/ecoformer.h"
 #include "recipes/checkpoint/checkpoint.h"
+#include "recipes/ecoformer/model.h"
 #include "tests/check.h"
 #include "tests/tmpdir.h"
 
@@ -218,6 +221,10 @@ static void test_ksh_learning(void)
     }
     CHECK(lowered > 0, "no bit's binarised loss improved");
     CHECK(res[BITS] < res[0], "residual ||YY^T - b S0||^2 %g -> %g did not decrease", res[0], res[BITS]);
+    /* the evaluation's objective on the learning batch is the learning step's last residual / b^2 */
+    double ksh_eval = cf_hash_auc(qk, cf_kernel_hash_fwd(c, &ksh, qk), 5).ksh;
+    CHECK(fabs(ksh_eval - res[BITS] / (BITS * BITS)) < 1e-9, "eval KSH objective %.12g, learning residual / b^2 %.12g",
+          ksh_eval, res[BITS] / (BITS * BITS));
     o.learn_proj = false;
     CHECK(cf_kernel_hash_learn(&rnd, qk, &o, NULL) == CF_OK);
     /* held-out tokens of the same clusters */
@@ -257,6 +264,11 @@ static void test_hash_auc_values(void)
     cf_hash_auc_result a = cf_hash_auc(qk, h, 1);
     CHECK_NEAR(a.vs_rest, 3.5 / 8, 1e-12);
     CHECK_NEAR(a.vs_bottom, 3.0 / 4, 1e-12);
+    /* KSH's objective: b S0's rows (top-1 is the token itself) are 0: +2 at 0, -2 at 3; 1: +2 at 1, -2 at 3;
+     * 2: +2 at 2, -2 at 3; 3: +2 at 3, -2 at 0; symmetrised, T03 = -2, T13 = T23 = -1, T02 = 0. The code
+     * products h_0.h_2 = 2, h_1.h_3 = 0, h_2.h_3 = -2 miss by 2, 1, -1 (both triangles), the rest match:
+     * 2 (4 + 1 + 1) / (b^2 N^2 = 64). */
+    CHECK_NEAR(a.ksh, 12.0 / 64, 1e-12);
     CHECK(isnan(cf_hash_auc(qk, h, 2).vs_rest), "2 top-k + 2 bottom-k of 3 other tokens must be refused");
     /* random codes: chance; the sign of the first 8 coordinates of clustered tokens: far above it */
     cf_tensor *x = clustered(c, 2, 2, 64, 8, 5, 0);
@@ -266,6 +278,68 @@ static void test_hash_auc_values(void)
           r.vs_rest, r.vs_bottom);
     CHECK(s.vs_rest > 0.7 && s.vs_bottom > 0.9, "sign codes: AUC %.3f / %.3f", s.vs_rest, s.vs_bottom);
     cf_ctx_free(c);
+}
+
+
+/* The model's hash schedule on a 16-token classifier: each training forward sees a new batch; records, after
+ * every forward, whether layer 0's A and anchors changed. */
+static void run_schedule(const char *extra, const bool *train, int calls, bool *proj_moved, bool *anchors_moved)
+{
+    char text[512];
+    snprintf(text, sizeof text, "model:\n  type: ecoformer\n  dim: 8\n  heads: 2\n  layers: 1\n  bits: 4\n"
+                                "  anchors: 4\n  topk: 2\n  hash_iters: 20\n  hash_lr: 0.5\n%s", extra);
+    cf_recipe *r = cf_recipe_parse(text, "schedule.yaml");
+    cf_params *ps = cf_params_new(CF_F64, 3);
+    cf_data_info info = {.vocab = 4, .seq = 16};
+    cf_model *m = r && ps ? cf_ecoformer_model.create(r, ps, &info) : NULL;
+    CHECK(m != NULL, "create (%s): %s", extra, cf_last_error());
+    if (!m) return;
+    cf_eco_classifier *net = cf_eco_classifier_of(m);
+    cf_kernel_hash *kh = &net->attn[0].hash;
+    cf_ctx *c = cf_ctx_new(NULL);
+    bool prev = cf_set_grad_enabled(c, false);
+    double before[2][64];
+    for (int k = 0; k < calls; k++) {
+        for (int64_t i = 0; i < 2 * 4 * 4; i++) before[0][i] = cf_get_flat(kh->proj, i);
+        for (int64_t i = 0; i < 2 * 4 * 4; i++) before[1][i] = cf_get_flat(kh->anchors, i);
+        cf_set_training(c, train[k]);
+        cf_tensor *px = cf_rand(c, CF_F32, CF_SHAPE(3, 16), 0, 1, 21, (uint64_t)k);
+        CHECK(cf_eco_classifier_logits(c, net, px, NULL) != NULL, "forward %d: %s", k, cf_last_error());
+        proj_moved[k] = anchors_moved[k] = false;
+        for (int64_t i = 0; i < 2 * 4 * 4; i++) proj_moved[k] |= cf_get_flat(kh->proj, i) != before[0][i];
+        for (int64_t i = 0; i < 2 * 4 * 4; i++) anchors_moved[k] |= cf_get_flat(kh->anchors, i) != before[1][i];
+        cf_step_reset(c);
+    }
+    cf_set_grad_enabled(c, prev);
+    cf_ctx_free(c);
+    m->vt->free(m);
+    cf_params_free(ps);
+    cf_recipe_free(r);
+}
+
+static void test_hash_schedule(void)
+{
+    enum { K = 7 };
+    /* forward 1 is in evaluation mode: it must not learn, and does not count on the hash_every clock */
+    const bool train[K] = {false, true, true, true, true, true, true};
+    struct { const char *extra; bool proj[K], anchors[K]; } cases[] = {
+        /* the released schedule: learned on the first training forward, then frozen */
+        {"", {0, 1, 0, 0, 0, 0, 0}, {0, 1, 0, 0, 0, 0, 0}},
+        /* every 2 training forwards: training forwards 0, 2, 4 relearn */
+        {"  hash_every: 2\n", {0, 1, 0, 1, 0, 1, 0}, {0, 1, 0, 1, 0, 1, 0}},
+        /* the random-hash ablation: anchors and mu learned, A never moves */
+        {"  hash: random\n", {0, 0, 0, 0, 0, 0, 0}, {0, 1, 0, 0, 0, 0, 0}},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
+        bool proj[K], anchors[K];
+        run_schedule(cases[t].extra, train, K, proj, anchors);
+        for (int k = 0; k < K; k++) {
+            CHECK(proj[k] == cases[t].proj[k], "'%s' forward %d: A %s", cases[t].extra, k,
+                  proj[k] ? "moved" : "did not move");
+            CHECK(anchors[k] == cases[t].anchors[k], "'%s' forward %d: anchors %s", cases[t].extra, k,
+                  anchors[k] ? "moved" : "did not move");
+        }
+    }
 }
 
 static void test_checkpoint_round_trip(void)
@@ -318,6 +392,7 @@ int main(void)
     RUN(test_ste_mask);
     RUN(test_ksh_learning);
     RUN(test_hash_auc_values);
+    RUN(test_hash_schedule);
     RUN(test_checkpoint_round_trip);
     RUN(test_energy_counts);
     TEST_MAIN_END();

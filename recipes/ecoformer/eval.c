@@ -1,8 +1,9 @@
 /* EcoFormer's evaluation of a split (Liu et al., NeurIPS 2022): top-1 accuracy, the hash AUCs of every hashed
  * layer on the first eval.auc_rows rows (how often a query's top-k cosine neighbours at that layer get larger
  * code inner products than its other tokens, hash_auc, or than its bottom-k, hash_auc_bottom; 0.5 is chance;
- * layers/ecoformer.h, cf_hash_auc), and the counted multiplications, additions and energy per
- * image of Sec. 4's energy model (attention alone and the whole network). */
+ * and KSH's objective ||Y Y^T - b S0||^2 / (b N)^2 on those rows, hash_ksh; layers/ecoformer.h, cf_hash_auc),
+ * and the counted multiplications, additions and energy per image of Sec. 4's energy model (attention alone and
+ * the whole network). */
 #include "recipes/ecoformer/model.h"
 
 #include <stdio.h>
@@ -29,7 +30,7 @@ cf_status cf_ecoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *
     cf_batch b = {0};
     CF_TRY(cf_dataset_make_batch(ds, rows, &b));
     cf_eco_probe *probes = calloc((size_t)L, sizeof *probes);
-    double *auc = calloc((size_t)(2 * L), sizeof *auc), auc_weight = 0; /* per layer: vs rest, vs bottom */
+    double *auc = calloc((size_t)(3 * L), sizeof *auc), auc_weight = 0; /* per layer: vs rest, vs bottom, ksh */
     bool prev_grad = cf_set_grad_enabled(ctx, false), prev_train = cf_is_training(ctx);
     cf_set_training(ctx, false);
     int64_t right = 0, seen = 0;
@@ -49,7 +50,7 @@ cf_status cf_ecoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *
         if (m->cfg.attn.hashed && at < m->cfg.auc_rows) {
             for (int64_t l = 0; l < L; l++) {
                 cf_hash_auc_result a = cf_hash_auc(probes[l].qk, probes[l].codes, m->cfg.learn.topk);
-                auc[2 * l] += n * a.vs_rest, auc[2 * l + 1] += n * a.vs_bottom;
+                auc[3 * l] += n * a.vs_rest, auc[3 * l + 1] += n * a.vs_bottom, auc[3 * l + 2] += n * a.ksh;
             }
             auc_weight += n;
         }
@@ -61,16 +62,17 @@ cf_status cf_ecoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *
     if (st == CF_OK) {
         cf_metrics_set(out, "accuracy", (double)right / (double)seen);
         cf_metrics_set(out, "images", (double)seen);
-        double mean_auc[2] = {0, 0};
-        for (int64_t l = 0; l < L && auc_weight > 0; l++) {
-            char name[48];
-            for (int k = 0; k < 2; k++) {
-                snprintf(name, sizeof name, "hash_auc%s_layer%d", k ? "_bottom" : "", (int)l);
-                cf_metrics_set(out, name, auc[2 * l + k] / auc_weight);
-                mean_auc[k] += auc[2 * l + k] / auc_weight / (double)L;
+        static const char *const names[3] = {"hash_auc", "hash_auc_bottom", "hash_ksh"};
+        for (int k = 0; k < 3 && auc_weight > 0; k++) {
+            double mean = 0;
+            for (int64_t l = 0; l < L; l++) {
+                char name[48];
+                snprintf(name, sizeof name, "%s_layer%d", names[k], (int)l);
+                cf_metrics_set(out, name, auc[3 * l + k] / auc_weight);
+                mean += auc[3 * l + k] / auc_weight / (double)L;
             }
+            cf_metrics_set(out, names[k], mean);
         }
-        if (auc_weight > 0) cf_metrics_set(out, "hash_auc", mean_auc[0]), cf_metrics_set(out, "hash_auc_bottom", mean_auc[1]);
         if (m->cfg.attn.hashed) cf_metrics_set(out, "hash_learned", cf_kernel_hash_learned(&m->attn[0].hash));
         cf_attn_cost a = cf_eco_classifier_cost(m, true), all = cf_eco_classifier_cost(m, false);
         cf_metrics_set(out, "attn_muls", a.muls);

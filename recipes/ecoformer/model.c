@@ -51,6 +51,11 @@ cf_tensor *cf_eco_classifier_logits(cf_ctx *ctx, cf_eco_classifier *m, cf_tensor
     cf_tensor *x = cf_linear_fwd(ctx, &m->embed, cf_reshape(ctx, cf_cast(ctx, pixels, m->pos->dtype), CF_SHAPE(B, c->seq, 1)));
     x = cf_add(ctx, x, m->pos);
     const cf_hash_learn_opts *learn = c->attn.hashed ? &c->learn : NULL;
+    if (learn && cf_is_training(ctx)) {
+        if (c->hash_every > 0 && m->train_forwards > 0 && m->train_forwards % c->hash_every == 0)
+            for (int64_t l = 0; l < c->layers; l++) cf_kernel_hash_forget(&m->attn[l].hash);
+        m->train_forwards++;
+    }
     for (int64_t l = 0; l < c->layers && x; l++) {
         cf_tensor *a = cf_eco_attention_fwd(ctx, &m->attn[l], cf_norm_fwd(ctx, &m->ln1[l], x), learn,
                                             probes ? &probes[l] : NULL);
@@ -114,8 +119,9 @@ static cf_status config_from_recipe(cf_recipe *r, const cf_data_info *info, cf_e
     c->learn.iters = cf_recipe_int_in(r, "model.hash_iters", 100, 0, 1 << 20);
     c->learn.lr = cf_recipe_float_in(r, "model.hash_lr", 5e-4, 0, 1e3, CF_RANGE_CLOSED);
     c->learn.momentum = cf_recipe_float_in(r, "model.hash_momentum", 0.9, 0, 1, CF_RANGE_OPEN_HI);
-    c->learn.max_rows = cf_recipe_int_in(r, "model.hash_rows", 8, 0, CF_MAX_ROWS);
+    c->learn.max_rows = cf_recipe_int_in(r, "model.hash_rows", 0, 0, CF_MAX_ROWS);
     c->learn.seed = (uint64_t)cf_recipe_int_in(r, "model.hash_seed", 1, 0, CF_MAX_SEED);
+    c->hash_every = cf_recipe_int_in(r, "model.hash_every", 0, 0, 1 << 30);
     CF_TRY(cf_recipe_status(r));
     if (c->dim % c->heads)
         return cf_recipe_fail(r, "model.heads", CF_ERR_ARG, "%lld does not divide model.dim (%lld)", (long long)c->heads,

@@ -5,7 +5,11 @@
  * on the first training batch, or left at its N(0, 1) initialisation), model.dim (64), model.heads (2),
  * model.layers (2), model.mlp_ratio (2), model.classes (4), model.bits (16), model.anchors (25),
  * model.topk (10), model.hash_iters (100), model.hash_lr (5e-4), model.hash_momentum (0.9), model.hash_rows
- * (rows of the first batch the hash learns from, 0: all; 8), model.hash_seed (1), model.code_compat (false).
+ * (rows of the first batch the hash learns from, 0: all, as the released code; 0), model.hash_seed (1),
+ * model.code_compat (false),
+ * model.hash_every (0: the hash is learned once, on the first training forward, then frozen, as in the released
+ * configs (the code relearns when epoch % k == 0, and k = 300 > the 30 epochs); k > 0: learned again, from its
+ * current A, on every k-th training forward of the process, counted from 0 at start or resume).
  * Eval keys: eval.auc_rows (64: test rows whose codes give the hash AUC).
  * Data keys: data.path (a directory), data.size (16: images are size x size, N = size^2 tokens),
  * data.generate: {train, val, test, noise, seed} (writes the missing split files <path>/shapes<size>_<split>.tsv).
@@ -21,7 +25,8 @@ typedef struct cf_eco_classifier_config {
     int64_t seq, dim, heads, layers, hidden, classes;
     cf_eco_attention_config attn;
     cf_hash_learn_opts learn;
-    int64_t auc_rows; /* eval.auc_rows */
+    int64_t hash_every; /* model.hash_every: relearn the hash every this many training forwards; 0: once */
+    int64_t auc_rows;   /* eval.auc_rows */
 } cf_eco_classifier_config;
 
 typedef struct cf_eco_classifier {
@@ -33,9 +38,11 @@ typedef struct cf_eco_classifier {
     cf_mlp *mlp;
     cf_norm_layer ln_f;
     cf_linear_layer head;
+    int64_t train_forwards; /* training-mode forwards of this process (the hash_every clock) */
 } cf_eco_classifier;
 
-/* pixels [B, seq] -> logits [B, classes]; probes (one per layer, may be NULL) receive qk and the codes. */
+/* pixels [B, seq] -> logits [B, classes]; probes (one per layer, may be NULL) receive qk and the codes. In
+ * training mode the hashed layers learn their hash first when it is not learned or hash_every says so. */
 cf_tensor *cf_eco_classifier_logits(cf_ctx *ctx, cf_eco_classifier *m, cf_tensor *pixels, cf_eco_probe *probes);
 /* Counted multiplications and additions per image (Sec. 4's energy model: attention cores by
  * cf_*_attn_cost, every other linear map one mul and one add per MAC). */
