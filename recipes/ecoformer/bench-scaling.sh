@@ -4,7 +4,7 @@
 # 0.9 pJ per add) of a one-layer model with softmax attention and with EcoFormer's binary-code attention,
 # for N = 256 ... ~8192 tokens (square images of side 16, 23, 32, 45, 64, 91: N about doubles each time),
 # all measured in one run, on THREADS (default 1) threads. Prints one row per (attention, N) and the growth per doubling of N
-# ((t2/t1)^(log 2 / log(N2/N1)): 2 is linear, 4 quadratic).
+# ((t2/t1)^(log 2 / log(N2/N1)): 2 is linear, 4 quadratic; n/a where the smaller time rounds to 0, at tiny N).
 #   recipes/ecoformer/bench-scaling.sh [build/bin/cformer] [WORKDIR]
 set -euo pipefail
 cformer=${1:-build/bin/cformer}
@@ -39,7 +39,7 @@ for att in softmax ecoformer; do
         read -r mu ad en < <(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(j['attn_muls'], j['attn_adds'], j['attn_energy_pj'])" "$run/eval.json")
         growth=""
         if [ -n "$prev_n" ]; then
-            growth=$(python3 -c "import math,sys; n0,n1,w0,w1,c0,c1,e0,e1=map(float,sys.argv[1:]); k=math.log(2)/math.log(n1/n0); print('per doubling: wall x%.2f cpu x%.2f energy x%.2f' % ((w1/w0)**k, (c1/c0)**k, (e1/e0)**k))" "$prev_n" "$n" "$prev_t" "$t" "$prev_c" "$tc" "$prev_e" "$en")
+            growth=$(python3 -c "import math,sys; n0,n1,w0,w1,c0,c1,e0,e1=map(float,sys.argv[1:]); k=math.log(2)/math.log(n1/n0); g=lambda a,b: 'x%.2f' % ((b/a)**k) if a > 0 else 'n/a'; print('per doubling: wall %s cpu %s energy %s' % (g(w0,w1), g(c0,c1), g(e0,e1)))" "$prev_n" "$n" "$prev_t" "$t" "$prev_c" "$tc" "$prev_e" "$en")
         fi
         printf "%-10s %6d %10.4f %10.4f %12.4g %12.4g %14.4g   %s\n" "$att" "$n" "$t" "$tc" "$mu" "$ad" "$en" "$growth"
         prev_n=$n; prev_t=$t; prev_c=$tc; prev_e=$en
