@@ -14,8 +14,10 @@ check() { if "$@"; then ok; else bad "$*"; fi; }
 has() { local in; in=$(cat); grep -q "$@" <<<"$in"; }
 # Exits 77 (CTest: skipped) when the build directory $1 was configured without HDF5: these scripts train and
 # evaluate, and checkpoints are HDF5.
+# has_hdf5 BUILD: whether the build in BUILD writes checkpoints (for the parts of a script that train)
+has_hdf5() { ! grep -q "^CF_HDF5:BOOL=OFF" "$1/CMakeCache.txt" 2>/dev/null; }
 needs_hdf5() {
-    if grep -q "^CF_HDF5:BOOL=OFF" "$1/CMakeCache.txt" 2>/dev/null; then
+    if ! has_hdf5 "$1"; then
         echo "skipped: this build has no HDF5 (checkpoints need it)"
         exit 77
     fi

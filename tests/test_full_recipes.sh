@@ -44,8 +44,10 @@ uea=(--set data.path="$tmp/uea" --set data.name=Tiny --set model.shapelets_per_c
      --set model.generic_dim=8 --set model.hidden=16 --set model.heads=2 --set model.shapelet_max=20
      --set model.discovery_window=5 --set model.search_window=5)
 rcheck shapeformer/uea-full.yaml "${uea[@]}"
-"$cformer" train "$root/recipes/shapeformer/uea-full.yaml" --run-dir "$tmp/uea-run" --steps 2 --quiet "${uea[@]}" \
-    --set eval.every=2 --set eval.batches=1 >"$tmp/log" 2>&1 && ok || bad "uea-full shrunk: $(tail -3 "$tmp/log")"
+if has_hdf5 "${3:-.}"; then # training writes a checkpoint
+    "$cformer" train "$root/recipes/shapeformer/uea-full.yaml" --run-dir "$tmp/uea-run" --steps 2 --quiet "${uea[@]}" \
+        --set eval.every=2 --set eval.batches=1 >"$tmp/log" 2>&1 && ok || bad "uea-full shrunk: $(tail -3 "$tmp/log")"
+fi
 out=$("$cformer" recipe check "$root/recipes/shapeformer/uea-full.yaml" "${uea[@]}" --set data.val_file=VAL 2>&1) &&
     bad "a missing VAL file accepted" || { grep -q "Tiny_VAL.ts" <<<"$out" && ok || bad "missing VAL: $out"; }
 out=$("$cformer" recipe check "$root/recipes/shapeformer/uea-full.yaml" "${uea[@]}" --set data.val_file=DEV 2>&1) &&
