@@ -5,8 +5,9 @@
 # environment (commit, nproc, CPU model, BLAS kernel) is recorded, and results.md has a line per cell.
 # Every registered paper has a reproduction spec and every published number of a spec is its README's; the
 # full runs' plan (--dry-run) has the right seeds, fine-tuning source and ablation checkpoint; --runs reproduces
-# a subset; a spec's prepare steps run first; bad arguments, a cell without a value and a spec whose run refers
-# to a later one are refused.
+# a subset; a spec's prepare steps run first; a spec may give all its smoke settings itself (smoke.registry:
+# false); bad arguments, a cell without a value, a non-boolean smoke.registry and a spec whose run refers to a
+# later one are refused.
 source "$(dirname "$0")/harness.bash"
 needs_hdf5 "${3:-.}"
 src=$2 build=${3:-.}
@@ -214,6 +215,12 @@ printf '%s' '{"paper": "gpt", "tables": [], "runs": [{"name": "a", "recipe": "r.
 out=$(python3 "$src/tools/reproduce/run.py" "$tmp/order.json" --cformer "$1" --out "$tmp/order" 2>&1)
 [ $? -eq 1 ] && grep -q "order.json: run 'a' refers to 'b', which is not a run listed before it" <<<"$out" &&
     [ ! -e "$tmp/order" ] && ok || bad "run order: $out"
+
+# smoke.registry (a folder that gives all its smoke settings itself) must be a boolean
+printf '%s' '{"paper": "gpt", "smoke": {"registry": "no"}, "tables": [], "runs": []}' >"$tmp/reg.json"
+out=$(python3 "$src/tools/reproduce/run.py" "$tmp/reg.json" --cformer "$1" --out "$tmp/reg" 2>&1)
+[ $? -eq 1 ] && grep -q "reg.json: smoke.registry must be true or false" <<<"$out" && [ ! -e "$tmp/reg" ] && ok ||
+    bad "smoke.registry: $out"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

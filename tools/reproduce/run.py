@@ -5,7 +5,9 @@
            [--runs NAME,...] [--command STR]
 
 SPEC.json (recipes/<paper>/reproduce.json) holds
-  smoke:  {set: [...]}: --set options every run adds under --smoke (see below)
+  smoke:  {set: [...], registry: true}: --set options every run adds under --smoke (see below); registry:
+          false leaves out the registry's smoke settings (a folder whose recipes are not its paper's default
+          recipe, e.g. a second workload of a registered paper, gives all of its smoke settings itself)
   prepare: [{command: [ARGV...], smoke: false}]: data steps run once, in order, from the repository root
           before any training (a script that writes a data file the runs read); each one's output goes to
           DIR/prepare-I.log; a failure stops the reproduction with the command and the output's last lines.
@@ -70,6 +72,8 @@ def load_spec(path):
             fail(f"{path}: {what} needs the keys {', '.join(keys)}: {json.dumps(obj)}")
 
     need(spec, ("paper", "runs", "tables"), "the spec")
+    if not isinstance(spec.get("smoke", {}).get("registry", True), bool):
+        fail(f"{path}: smoke.registry must be true or false: {json.dumps(spec['smoke'])}")
     for p in spec.get("prepare", []):
         need(p, ("command",), "a prepare step")
         if not isinstance(p["command"], list) or not p["command"] or not all(isinstance(a, str) for a in p["command"]):
@@ -234,7 +238,8 @@ def train_and_eval(args, spec, seed_index, env):
     done = {}
     base = []
     if args.smoke:
-        base = registry_smoke_sets(args.cformer, spec["paper"], os.path.join(args.out, "data"))
+        if spec.get("smoke", {}).get("registry", True):
+            base = registry_smoke_sets(args.cformer, spec["paper"], os.path.join(args.out, "data"))
         base += spec.get("smoke", {}).get("set", [])
     for r in spec["runs"]:
         smoke = r.get("smoke", {}) if args.smoke else {}
