@@ -27,6 +27,9 @@ typedef struct cf_eco_classifier_config {
     cf_hash_learn_opts learn;
     int64_t hash_every; /* model.hash_every: relearn the hash every this many training forwards; 0: once */
     int64_t auc_rows;   /* eval.auc_rows */
+    double pos_std;     /* model.pos_std: std of the learned positions' N(0, std) initialisation */
+    int64_t side;       /* image side (sqrt(seq)) for model.pos_init: sincos2d; 0 when seq is not a square */
+    bool pos_sincos;    /* model.pos_init: sincos2d (rows in the first half of the channels, columns in the second) */
 } cf_eco_classifier_config;
 
 typedef struct cf_eco_classifier {
