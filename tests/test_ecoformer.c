@@ -385,6 +385,58 @@ static void test_energy_counts(void)
     CHECK_NEAR(cf_softmax_attn_cost(2, 2048, 32).energy_pj / cf_softmax_attn_cost(2, 1024, 32).energy_pj, 4, 1e-12);
 }
 
+/* model.pos_init: sincos2d fills the learned positions with the 2-D table (row in channels [0, D/2), column
+ * in [D/2, D), sin/cos pairs of frequencies 10000^(-2i/(D/2))); normal keeps N(0, pos_std); a non-square
+ * sequence is refused naming the key. */
+static cf_model *pos_model(const char *extra, int64_t seq, cf_params **ps, cf_recipe **r)
+{
+    char text[256];
+    snprintf(text, sizeof text, "model:\n  type: ecoformer\n  attention: softmax\n  dim: 8\n  heads: 2\n  layers: 1\n%s",
+             extra);
+    *r = cf_recipe_parse(text, "pos.yaml");
+    *ps = cf_params_new(CF_F64, 3);
+    cf_data_info info = {.vocab = 4, .seq = seq};
+    return *r && *ps ? cf_ecoformer_model.create(*r, *ps, &info) : NULL;
+}
+
+static void test_pos_init(void)
+{
+    cf_params *ps;
+    cf_recipe *r;
+    cf_model *m = pos_model("  pos_init: sincos2d\n", 16, &ps, &r);
+    CHECK(m != NULL, "create sincos2d: %s", cf_last_error());
+    if (m) {
+        const cf_tensor *pos = cf_eco_classifier_of(m)->pos;
+        double worst = 0;
+        for (int64_t t = 0; t < 16; t++)
+            for (int part = 0; part < 2; part++)
+                for (int i = 0; i < 2; i++) {
+                    double coord = (double)(part ? t % 4 : t / 4), a = coord * pow(10000.0, -2.0 * i / 4.0);
+                    double want[2] = {sin(a), cos(a)};
+                    for (int k = 0; k < 2; k++)
+                        worst = fmax(worst, fabs(cf_get_flat(pos, t * 8 + part * 4 + 2 * i + k) - want[k]));
+                }
+        CHECK(worst < 1e-12, "sincos2d table off by %g", worst);
+        m->vt->free(m);
+    }
+    cf_params_free(ps), cf_recipe_free(r);
+    m = pos_model("  pos_std: 0.5\n", 16, &ps, &r);
+    CHECK(m != NULL, "create normal: %s", cf_last_error());
+    if (m) {
+        const cf_tensor *pos = cf_eco_classifier_of(m)->pos;
+        double ss = 0;
+        for (int64_t i = 0; i < 128; i++) ss += cf_get_flat(pos, i) * cf_get_flat(pos, i);
+        CHECK(fabs(sqrt(ss / 128) - 0.5) < 0.1, "pos_std 0.5 gave rms %g", sqrt(ss / 128));
+        m->vt->free(m);
+    }
+    cf_params_free(ps), cf_recipe_free(r);
+    m = pos_model("  pos_init: sincos2d\n", 15, &ps, &r);
+    CHECK(m == NULL && strstr(cf_last_error(), "model.pos_init"), "15 tokens with sincos2d: %s",
+          m ? "accepted" : cf_last_error());
+    if (m) m->vt->free(m);
+    cf_params_free(ps), cf_recipe_free(r);
+}
+
 int main(void)
 {
     RUN(test_linear_equals_explicit);
@@ -395,5 +447,6 @@ int main(void)
     RUN(test_hash_schedule);
     RUN(test_checkpoint_round_trip);
     RUN(test_energy_counts);
+    RUN(test_pos_init);
     TEST_MAIN_END();
 }

@@ -39,7 +39,7 @@ for att in softmax ecoformer; do
         read -r mu ad en < <(python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(j['attn_muls'], j['attn_adds'], j['attn_energy_pj'])" "$run/eval.json")
         growth=""
         if [ -n "$prev_n" ]; then
-            growth=$(python3 -c "import math,sys; n0,n1,w0,w1,c0,c1,e0,e1=map(float,sys.argv[1:]); k=math.log(2)/math.log(n1/n0); g=lambda a,b: 'x%.2f' % ((b/a)**k) if a > 0 else 'n/a'; print('per doubling: wall %s cpu %s energy %s' % (g(w0,w1), g(c0,c1), g(e0,e1)))" "$prev_n" "$n" "$prev_t" "$t" "$prev_c" "$tc" "$prev_e" "$en")
+            growth=$(python3 -c "import math,sys; n0,n1,w0,w1,c0,c1,e0,e1=map(float,sys.argv[1:]); k=math.log(2)/math.log(n1/n0); g=lambda a,b: 'x%.2f' % ((b/a)**k) if a > 0 and b > 0 else 'n/a'; print('per doubling: wall %s cpu %s energy %s' % (g(w0,w1), g(c0,c1), g(e0,e1)))" "$prev_n" "$n" "$prev_t" "$t" "$prev_c" "$tc" "$prev_e" "$en")
         fi
         printf "%-10s %6d %10.4f %10.4f %12.4g %12.4g %14.4g   %s\n" "$att" "$n" "$t" "$tc" "$mu" "$ad" "$en" "$growth"
         prev_n=$n; prev_t=$t; prev_c=$tc; prev_e=$en

@@ -3,6 +3,7 @@
 #include "recipes/ecoformer/model.h"
 #include "recipes/run/limits.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,23 @@ typedef struct {
     cf_model base;
     cf_eco_classifier net;
 } eco_model;
+
+/* The 2-D sine-cosine table (as MAE's): channels [0, D/2) encode the row, [D/2, D) the column, each as
+ * D/4 sin/cos pairs of frequencies 10000^(-4i/D). */
+static void pos_sincos2d(cf_tensor *pos, int64_t side, int64_t D)
+{
+    int64_t half = D / 2;
+    for (int64_t t = 0; t < side * side; t++)
+        for (int64_t part = 0; part < 2; part++) {
+            double coord = (double)(part ? t % side : t / side);
+            for (int64_t i = 0; i + 1 < half; i += 2) {
+                double a = coord * exp(-log(10000.0) * (double)i / (double)half);
+                cf_set_flat(pos, t * D + part * half + i, sin(a));
+                cf_set_flat(pos, t * D + part * half + i + 1, cos(a));
+            }
+        }
+    cf_bump_version(pos);
+}
 
 static cf_status classifier_init(cf_eco_classifier *m, cf_params *ps, const cf_eco_classifier_config *c)
 {
@@ -21,7 +39,11 @@ static cf_status classifier_init(cf_eco_classifier *m, cf_params *ps, const cf_e
     CF_TRY(cf_linear_init(&m->embed, ps, "embed", 1, c->dim, true, 0));
     m->pos = cf_params_add(ps, "pos", CF_SHAPE(c->seq, c->dim), false);
     if (!m->pos) return cf_last_status();
-    CF_TRY(cf_init_normal(ps, m->pos, 0, 0.02));
+    if (c->pos_sincos) {
+        pos_sincos2d(m->pos, c->side, c->dim);
+    } else {
+        CF_TRY(cf_init_normal(ps, m->pos, 0, c->pos_std));
+    }
     for (int64_t l = 0; l < L; l++) {
         cf_params_push(ps, "blocks.%lld", (long long)l);
         cf_status st = cf_norm_init(&m->ln1[l], ps, "ln1", CF_NORM_LAYER, c->dim, true, 1e-5);
@@ -122,10 +144,17 @@ static cf_status config_from_recipe(cf_recipe *r, const cf_data_info *info, cf_e
     c->learn.max_rows = cf_recipe_int_in(r, "model.hash_rows", 0, 0, CF_MAX_ROWS);
     c->learn.seed = (uint64_t)cf_recipe_int_in(r, "model.hash_seed", 1, 0, CF_MAX_SEED);
     c->hash_every = cf_recipe_int_in(r, "model.hash_every", 0, 0, 1 << 30);
+    c->pos_std = cf_recipe_float_in(r, "model.pos_std", 0.02, 0, 1e3, CF_RANGE_CLOSED);
+    choice(r, "model.pos_init", "normal", "normal", "sincos2d", &c->pos_sincos);
     CF_TRY(cf_recipe_status(r));
     if (c->dim % c->heads)
         return cf_recipe_fail(r, "model.heads", CF_ERR_ARG, "%lld does not divide model.dim (%lld)", (long long)c->heads,
                               (long long)c->dim);
+    for (c->side = 1; c->side * c->side < c->seq; c->side++) {}
+    if (c->side * c->side != c->seq) c->side = 0;
+    if (c->pos_sincos && (!c->side || c->dim % 4))
+        return cf_recipe_fail(r, "model.pos_init", CF_ERR_ARG, "sincos2d needs square images (the data's %lld tokens) "
+                              "and model.dim divisible by 4 (%lld)", (long long)c->seq, (long long)c->dim);
     if (c->seq < 1)
         return cf_recipe_fail(r, "data.type", CF_ERR_ARG, "the data gives no sequence length (use data.type: lra_shapes)");
     if (info->vocab > c->classes)

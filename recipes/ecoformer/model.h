@@ -6,7 +6,8 @@
  * model.layers (2), model.mlp_ratio (2), model.classes (4), model.bits (16), model.anchors (25),
  * model.topk (10), model.hash_iters (100), model.hash_lr (5e-4), model.hash_momentum (0.9), model.hash_rows
  * (rows of the first batch the hash learns from, 0: all, as the released code; 0), model.hash_seed (1),
- * model.code_compat (false),
+ * model.code_compat (false), model.pos_init (normal: N(0, model.pos_std), pos_std 0.02 | sincos2d: the 2-D
+ * sine-cosine table, rows in channels [0, dim/2), columns in [dim/2, dim); square images and dim % 4 == 0),
  * model.hash_every (0: the hash is learned once, on the first training forward, then frozen, as in the released
  * configs (the code relearns when epoch % k == 0, and k = 300 > the 30 epochs); k > 0: learned again, from its
  * current A, on every k-th training forward of the process, counted from 0 at start or resume).
@@ -27,6 +28,9 @@ typedef struct cf_eco_classifier_config {
     cf_hash_learn_opts learn;
     int64_t hash_every; /* model.hash_every: relearn the hash every this many training forwards; 0: once */
     int64_t auc_rows;   /* eval.auc_rows */
+    double pos_std;     /* model.pos_std: std of the learned positions' N(0, std) initialisation */
+    int64_t side;       /* image side (sqrt(seq)) for model.pos_init: sincos2d; 0 when seq is not a square */
+    bool pos_sincos;    /* model.pos_init: sincos2d (rows in the first half of the channels, columns in the second) */
 } cf_eco_classifier_config;
 
 typedef struct cf_eco_classifier {
