@@ -47,8 +47,8 @@ cf_params *cf_params_new(cf_dtype dt, uint64_t seed);
  * only what its create writes itself besides the initialisers (norm scales, position tables), whatever the
  * model's size. `cformer recipe check` counts a recipe's parameters this way. The values are unspecified
  * (cf_init_normal and cf_init_uniform skip them; a growing buffer does not keep them) and nothing may train,
- * save or move them: cf_params_grads and cf_params_to_device refuse such a set. Where address space cannot be reserved, cf_params_add
- * fails with CF_ERR_OOM. */
+ * save or move them: cf_params_grads and cf_params_to_device refuse such a set. Where address space cannot be
+ * reserved, cf_params_add fails with CF_ERR_OOM. */
 cf_params *cf_params_new_shapes(cf_dtype dt, uint64_t seed);
 void cf_params_free(cf_params *ps);
 

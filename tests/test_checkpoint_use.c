@@ -176,8 +176,8 @@ static void test_safetensors(void)
     int64_t start = 0;
     CHECK(cf_safetensors_read_header(cut, &e, &n, &start) == CF_ERR_FORMAT && HAS(cf_last_error(), "past the end"),
           "truncated safetensors: %s", cf_last_error());
-    CHECK(cf_safetensors_read_header(write_garbage(tpath("garbage.h5")), &e, &n, &start) == CF_ERR_FORMAT, "garbage safetensors: %s",
-          cf_last_error());
+    const char *garbage = write_garbage(tpath("garbage.h5"));
+    CHECK(cf_safetensors_read_header(garbage, &e, &n, &start) == CF_ERR_FORMAT, "garbage safetensors: %s", cf_last_error());
     cf_params_free(a);
 }
 

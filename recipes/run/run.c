@@ -358,7 +358,8 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     CF_TRY(read_eval(run, mvt));
     run->model = mvt->create(r, run->params, &run->train_set->info);
     if (!run->model) return cf_recipe_status(r) != CF_OK ? cf_recipe_status(r) : cf_last_status();
-    if (run->device != CF_CPU && !o->shapes_only) CF_TRY(cf_params_to_device(run->params, run->device)); /* before the optimizer's state */
+    if (run->device != CF_CPU && !o->shapes_only) /* before the optimizer's state */
+        CF_TRY(cf_params_to_device(run->params, run->device));
     if (with_optimizer && (run->world > 1 || zero || run->nccl) && o->shapes_only) {
         /* the host parameters of a check: device-side limits were checked with train.device and distributed.backend */
         if (cf_ddp_check(run->params, &(cf_ddp_options){.bucket_mb = bucket_mb, .zero_stage = (int)zero}) != CF_OK) {
