@@ -263,39 +263,34 @@ static void on_grad_final(cf_tensor *leaf, void *user)
 
 /* ---- public ---- */
 
+cf_status cf_ddp_check(const cf_params *ps, const cf_ddp_options *opt)
+{
+    cf_ddp_options o = opt ? *opt : (cf_ddp_options){0};
+    if (o.bucket_mb < 0 || o.bucket_mb != o.bucket_mb)
+        return cf_set_error(CF_ERR_ARG, "cf_ddp_new: bucket_mb %g is negative", o.bucket_mb);
+    if (o.zero_stage != 0 && o.zero_stage != 1)
+        return cf_set_error(CF_ERR_ARG, "cf_ddp_new: zero_stage %d is not supported (0 or 1)", o.zero_stage);
+    if (o.zero_stage == 1 && ps->total > INT_MAX)
+        return cf_set_error(CF_ERR_ARG, "cf_ddp_new: ZeRO-1 needs fewer than 2^31 parameter elements (have %lld)",
+                            (long long)ps->total);
+    if (o.nccl && ps->device == CF_CPU)
+        return cf_set_error(CF_ERR_ARG, "cf_ddp_new: NCCL reduces device gradients, and the parameters are on the host");
+    if (ps->device != CF_CPU && o.zero_stage != 0)
+        return cf_set_error(CF_ERR_UNSUPPORTED, "cf_ddp_new: ZeRO-1 with parameters on a device is not supported");
+    if (ps->compute != ps->dtype)
+        return cf_set_error(CF_ERR_UNSUPPORTED, "cf_ddp_new: mixed precision (bf16 working copies) with data parallelism is not "
+                            "supported: the buckets reduce the f32 master gradients, filled only after backward");
+    return CF_OK;
+}
+
 cf_ddp *cf_ddp_new(cf_pg *pg, cf_params *ps, const cf_ddp_options *opt)
 {
     if (!pg || !ps) {
         cf_set_error(CF_ERR_ARG, "cf_ddp_new: NULL process group or parameters");
         return NULL;
     }
+    if (cf_ddp_check(ps, opt) != CF_OK) return NULL;
     cf_ddp_options o = opt ? *opt : (cf_ddp_options){0};
-    if (o.bucket_mb < 0 || o.bucket_mb != o.bucket_mb) {
-        cf_set_error(CF_ERR_ARG, "cf_ddp_new: bucket_mb %g is negative", o.bucket_mb);
-        return NULL;
-    }
-    if (o.zero_stage != 0 && o.zero_stage != 1) {
-        cf_set_error(CF_ERR_ARG, "cf_ddp_new: zero_stage %d is not supported (0 or 1)", o.zero_stage);
-        return NULL;
-    }
-    if (o.zero_stage == 1 && ps->total > INT_MAX) {
-        cf_set_error(CF_ERR_ARG, "cf_ddp_new: ZeRO-1 needs fewer than 2^31 parameter elements (have %lld)",
-                     (long long)ps->total);
-        return NULL;
-    }
-    if (o.nccl && ps->device == CF_CPU) {
-        cf_set_error(CF_ERR_ARG, "cf_ddp_new: NCCL reduces device gradients, and the parameters are on the host");
-        return NULL;
-    }
-    if (ps->device != CF_CPU && o.zero_stage != 0) {
-        cf_set_error(CF_ERR_UNSUPPORTED, "cf_ddp_new: ZeRO-1 with parameters on a device is not supported");
-        return NULL;
-    }
-    if (ps->compute != ps->dtype) {
-        cf_set_error(CF_ERR_UNSUPPORTED, "cf_ddp_new: mixed precision (bf16 working copies) with data parallelism is not "
-                     "supported: the buckets reduce the f32 master gradients, filled only after backward");
-        return NULL;
-    }
     if (cf_params_grads(ps) != CF_OK) return NULL;
     cf_ddp *d = calloc(1, sizeof *d);
     if (!d) {

@@ -84,6 +84,9 @@ typedef struct cf_ddp_stats {
 
 /* Allocates ps's gradient buffer if needed and hooks every parameter. opt NULL: defaults. ps must not
  * get new parameters afterwards. A group of one works too (every bucket completes at once). */
+/* What cf_ddp_new refuses before it allocates anything (ZeRO-1 past 2^31 elements, NCCL with host parameters,
+ * bf16 working copies ...), on its own: a check of a recipe whose parameters are shapes only. */
+cf_status cf_ddp_check(const cf_params *ps, const cf_ddp_options *opt);
 cf_ddp *cf_ddp_new(cf_pg *pg, cf_params *ps, const cf_ddp_options *opt);
 /* Removes the hooks. NULL is a no-op. */
 void cf_ddp_free(cf_ddp *ddp);

@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 #include "layers/params_device.h"
 
 #include "autograd/rng.h"
@@ -7,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 cf_params *cf_params_new(cf_dtype dt, uint64_t seed)
 {
@@ -20,6 +22,26 @@ cf_params *cf_params_new(cf_dtype dt, uint64_t seed)
     return ps;
 }
 
+cf_params *cf_params_new_shapes(cf_dtype dt, uint64_t seed)
+{
+    cf_params *ps = cf_params_new(dt, seed);
+    if (ps) ps->shapes_only = true;
+    return ps;
+}
+
+/* A shapes-only set's flat buffer: address space without backing. Pages nothing writes read as the shared zero
+ * page, so a model's create costs only the few small tensors it writes itself (norm scales, tables). */
+static void *reserve(size_t bytes)
+{
+#ifdef MAP_NORESERVE
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+#else
+    (void)bytes;
+    return NULL;
+#endif
+}
+
 void cf_params_free(cf_params *ps)
 {
     if (!ps) return;
@@ -30,7 +52,9 @@ void cf_params_free(cf_params *ps)
         cf_tensor_free(t);
     }
     free(ps->items);
-    if (ps->device != CF_CPU) {
+    if (ps->shapes_only) {
+        if (ps->values) munmap(ps->values, (size_t)ps->cap_elems * cf_dtype_size(ps->dtype));
+    } else if (ps->device != CF_CPU) {
         cf_params_device_release(ps);
     } else {
         free(ps->values);
@@ -134,13 +158,22 @@ cf_tensor *cf_params_add(cf_params *ps, const char *name, int ndim, const int64_
         int64_t cap = ps->cap_elems ? ps->cap_elems : 1 << 16;
         while (cap < offset + numel) cap *= 2;
         void *nv = NULL;
-        if (posix_memalign(&nv, 64, (size_t)cap * es) != 0) {
-            cf_set_error(CF_ERR_OOM, "parameters: out of memory for %lld elements", (long long)cap);
-            return NULL;
+        if (ps->shapes_only) { /* values are not kept: a new reservation, the old one dropped */
+            if (!(nv = reserve((size_t)cap * es))) {
+                cf_set_error(CF_ERR_OOM, "parameters: cannot reserve address space for %lld elements (shapes only)",
+                             (long long)cap);
+                return NULL;
+            }
+            if (ps->values) munmap(ps->values, (size_t)ps->cap_elems * es);
+        } else {
+            if (posix_memalign(&nv, 64, (size_t)cap * es) != 0) {
+                cf_set_error(CF_ERR_OOM, "parameters: out of memory for %lld elements", (long long)cap);
+                return NULL;
+            }
+            memset(nv, 0, (size_t)cap * es);
+            if (ps->values) memcpy(nv, ps->values, (size_t)ps->total * es);
+            free(ps->values);
         }
-        memset(nv, 0, (size_t)cap * es);
-        if (ps->values) memcpy(nv, ps->values, (size_t)ps->total * es);
-        free(ps->values);
         ps->values = nv;
         ps->cap_elems = cap;
         repoint(ps);
@@ -179,6 +212,7 @@ cf_param *cf_params_find(const cf_params *ps, const char *name)
 cf_status cf_params_grads(cf_params *ps)
 {
     if (ps->grads) return CF_OK;
+    if (ps->shapes_only) return cf_set_error(CF_ERR_STATE, "parameters: a shapes-only set has no gradients");
     size_t es = cf_dtype_size(ps->dtype);
     if (ps->device != CF_CPU) {
         CF_TRY(cf_params_device_grads(ps));
@@ -229,6 +263,7 @@ static const char *name_of(const cf_params *ps, const cf_tensor *t)
 
 cf_status cf_init_normal(cf_params *ps, cf_tensor *t, double mean, double std)
 {
+    if (ps->shapes_only) return CF_OK;
     cf_philox_key key = cf_rng_key(ps->seed, cf_name_hash(name_of(ps, t)));
     int64_t n = cf_numel(t);
     for (int64_t i = 0; i < n; i++) cf_set_flat(t, i, mean + std * cf_rng_normal(key, 0, (uint64_t)i));
@@ -238,6 +273,7 @@ cf_status cf_init_normal(cf_params *ps, cf_tensor *t, double mean, double std)
 
 cf_status cf_init_uniform(cf_params *ps, cf_tensor *t, double lo, double hi)
 {
+    if (ps->shapes_only) return CF_OK;
     cf_philox_key key = cf_rng_key(ps->seed, cf_name_hash(name_of(ps, t)));
     int64_t n = cf_numel(t);
     for (int64_t i = 0; i < n; i++) cf_set_flat(t, i, lo + (hi - lo) * cf_rng_uniform(key, 0, (uint64_t)i));

@@ -35,12 +35,21 @@ typedef struct cf_params {
     void *work, *work_grads; /* the working copies' flat buffers (compute != dtype) */
     int64_t total, cap_elems;
     uint64_t seed;
+    bool shapes_only; /* cf_params_new_shapes */
     char scope[CF_PARAM_NAME_MAX];
     int depth;
     size_t scope_len[32]; /* length of scope before each push, so pop restores it exactly */
 } cf_params;
 
 cf_params *cf_params_new(cf_dtype dt, uint64_t seed);
+/* A set that records every parameter's name, shape, offset and decay flag, and gives the values no memory: the
+ * flat buffer is address space reserved without backing (Linux MAP_NORESERVE), so building a model in it costs
+ * only what its create writes itself besides the initialisers (norm scales, position tables), whatever the
+ * model's size. `cformer recipe check` counts a recipe's parameters this way. The values are unspecified
+ * (cf_init_normal and cf_init_uniform skip them; a growing buffer does not keep them) and nothing may train,
+ * save or move them: cf_params_grads and cf_params_to_device refuse such a set. Where address space cannot be
+ * reserved, cf_params_add fails with CF_ERR_OOM. */
+cf_params *cf_params_new_shapes(cf_dtype dt, uint64_t seed);
 void cf_params_free(cf_params *ps);
 
 /* Name scope for the next adds: push("blocks.%d", 3) then add("attn.qkv.weight"). */

@@ -30,6 +30,7 @@ static void *upload_new(const cf_backend *be, const void *host, size_t bytes)
 cf_status cf_params_to_device(cf_params *ps, cf_device dev)
 {
     if (dev == ps->device) return CF_OK;
+    if (ps->shapes_only) return cf_set_error(CF_ERR_STATE, "parameters: a shapes-only set cannot move to a device");
     if (ps->device != CF_CPU || dev == CF_CPU)
         return cf_set_error(CF_ERR_UNSUPPORTED, "parameters: already on device %d; they cannot move again", (int)ps->device);
     const cf_backend *be = cf_backend_for(dev);

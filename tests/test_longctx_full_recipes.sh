@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The full-size recipes of the long-context papers (masformer-full, memoryformer-full, keyformer-full) carry
 # `cformer-test: skip` because they need a GPU cluster and a corpus; here each one's keys are checked by
-# `cformer recipe check` with the model shrunk (recipe check builds the model and optimizer, so the full shape
-# would allocate tens of GB), so a renamed or misspelt key fails the suite. Then the full-size shapes are
+# `cformer recipe check` with the model shrunk (the rows shrunk to fit a tiny corpus; recipe check builds the
+# parameters as shapes only, tests/test_recipe_check_memory.sh), so a renamed or misspelt key fails the suite. Then the full-size shapes are
 # checked where it costs nothing: a misspelt key is refused naming file:line.
 source "$(dirname "$0")/harness.bash"
 cformer=$1 root=$2

@@ -215,6 +215,16 @@ printf '%s' '{"paper": "gpt", "tables": [], "runs": [{"name": "a", "recipe": "r.
 out=$(python3 "$src/tools/reproduce/run.py" "$tmp/order.json" --cformer "$1" --out "$tmp/order" 2>&1)
 [ $? -eq 1 ] && grep -q "order.json: run 'a' refers to 'b', which is not a run listed before it" <<<"$out" &&
     [ ! -e "$tmp/order" ] && ok || bad "run order: $out"
+# a run of a paper's command needs the run whose checkpoint it takes (listed before it) and its result file
+printf '%s' '{"paper": "gpt", "tables": [], "runs": [{"name": "a", "recipe": "r.yaml"}, {"name": "s", "recipe": "r.yaml",
+    "command": "x", "checkpoint": "a"}]}' >"$tmp/cmd.json"
+out=$(python3 "$src/tools/reproduce/run.py" "$tmp/cmd.json" --cformer "$1" --out "$tmp/cmd" 2>&1)
+[ $? -eq 1 ] && grep -q "cmd.json: a run of a command needs the keys name, recipe, command, checkpoint, result" <<<"$out" &&
+    [ ! -e "$tmp/cmd" ] && ok || bad "command run without result: $out"
+sed -i 's/"checkpoint": "a"}/"checkpoint": "z", "result": "r.json"}/' "$tmp/cmd.json"
+out=$(python3 "$src/tools/reproduce/run.py" "$tmp/cmd.json" --cformer "$1" --out "$tmp/cmd" 2>&1)
+[ $? -eq 1 ] && grep -q "run 's' refers to 'z', which is not a run listed before it" <<<"$out" && ok ||
+    bad "command run on an unknown run: $out"
 
 # smoke.registry (a folder that gives all its smoke settings itself) must be a boolean
 printf '%s' '{"paper": "gpt", "smoke": {"registry": "no"}, "tables": [], "runs": []}' >"$tmp/reg.json"

@@ -4,7 +4,7 @@
 # Args: <cformer-binary> <source-dir> <build-dir>. Exit 77 (skipped) without /usr/bin/python3 + numpy + h5py.
 set -u
 PY=/usr/bin/python3
-BIN="$3/bin/test_checkpoint"
+BIN="$3/bin/test_checkpoint_use"
 if [ ! -x "$PY" ] || ! "$PY" -c "import numpy, h5py" 2>/dev/null; then
     echo "skipped: /usr/bin/python3 with numpy and h5py is needed"
     exit 77

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The full-size recipes of LMUFormer (recipes/lmuformer/speech-commands.yaml, both variants) and EcoFormer
 # (recipes/ecoformer/lra-image.yaml) need data that is not in the repository, so the recipe runner skips them:
-# every key they set is validated here by `cformer recipe check` (which builds the model and optimizer) with
+# every key they set is validated here by `cformer recipe check` (which builds the model with shapes only) with
 # shrinking overrides on tiny generated data in the recipes' data layouts, and without data each names the
-# file it misses. Never run recipe check on their full shapes in a test.
+# file it misses.
 source "$(dirname "$0")/harness.bash"
 cformer=$1 src=$2
 lmu=$src/recipes/lmuformer/speech-commands.yaml eco=$src/recipes/ecoformer/lra-image.yaml

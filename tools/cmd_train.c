@@ -133,8 +133,11 @@ int cf_cmd_recipe(int argc, char **argv)
 {
     if (cf_cli_wants_help(argc, argv) || argc < 2 || strcmp(argv[1], "check") != 0) {
         printf("usage: cformer recipe check RECIPE [--set section.key=value]...\n\n"
-               "Builds the model, data and optimizer of a recipe without training and prints the resolved recipe\n"
-               "(every key with its value or default); unknown or misspelt keys are reported with file:line.\n");
+               "Opens the data and builds the model of a recipe with its parameters as shapes only (no memory for their\n"
+               "values, so a model of any size is checked in the memory of a small one), checks every key and limit the\n"
+               "optimizer, devices and ranks would, and prints the parameter count, the memory training needs per rank\n"
+               "and the resolved recipe (every key with its value or default); unknown or misspelt keys are reported\n"
+               "with file:line.\n");
         return cf_cli_wants_help(argc, argv) ? 0 : 2;
     }
     job_args a;

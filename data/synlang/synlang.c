@@ -118,30 +118,50 @@ void cf_synlang_free(cf_synlang_set *s)
     free(s);
 }
 
-/* One line: len words w<n>, then (labelled) a tab and 0/1. */
+static bool line_end(char c) { return c == '\0' || c == '\n' || c == '\r'; }
+
+/* One line: len words w<n>, then (labelled) a tab and 0/1. The error names the file, the line, the word or the
+ * column, and what was found. */
 static cf_status parse_line(char *line, int32_t *ids, int64_t *label, int64_t vocab, int64_t len, bool labelled,
                             const char *path, int64_t lineno)
 {
     char *p = line;
+    long long ln = (long long)lineno;
     for (int64_t t = 0; t < len; t++) {
         while (*p == ' ') p++;
-        char *end;
-        long n = *p == 'w' ? strtol(p + 1, &end, 10) : -1;
-        if (n < 0 || n >= vocab || (end && *end != ' ' && *end != '\t' && *end != '\0' && *end != '\n'))
-            return cf_set_error(CF_ERR_FORMAT, "%s:%lld: word %lld is not w<n> with n < %lld", path, (long long)lineno,
-                                (long long)t + 1, (long long)vocab);
+        if (*p == '\t' || line_end(*p))
+            return cf_set_error(CF_ERR_FORMAT, "%s:%lld: %lld word%s where every sentence has %lld%s", path, ln,
+                                (long long)t, t == 1 ? "" : "s", (long long)len,
+                                labelled && *p != '\t' ? " (and no tab-separated label column)" : "");
+        char *end = p;
+        long n = *p == 'w' && p[1] >= '0' && p[1] <= '9' ? strtol(p + 1, &end, 10) : -1;
+        if (n < 0 || n >= vocab || (*end != ' ' && *end != '\t' && !line_end(*end))) {
+            int w = 0;
+            while (p[w] && p[w] != ' ' && p[w] != '\t' && !line_end(p[w]) && w < 24) w++;
+            return cf_set_error(CF_ERR_FORMAT, "%s:%lld: word %lld '%.*s' is not w<n> with 0 <= n < %lld", path, ln,
+                                (long long)t + 1, w, p, (long long)vocab);
+        }
         ids[t] = (int32_t)(CF_SYNLANG_FIRST_WORD + n);
         p = end;
     }
     while (*p == ' ') p++;
-    if (labelled) {
-        if (*p != '\t' || (p[1] != '0' && p[1] != '1') || (p[2] != '\0' && p[2] != '\n' && p[2] != '\r'))
-            return cf_set_error(CF_ERR_FORMAT, "%s:%lld: expected %lld words, a tab and a label 0 or 1", path,
-                                (long long)lineno, (long long)len);
-        *label = p[1] - '0';
-    } else if (*p != '\0' && *p != '\n' && *p != '\r') {
-        return cf_set_error(CF_ERR_FORMAT, "%s:%lld: more than %lld words", path, (long long)lineno, (long long)len);
+    if (!labelled) {
+        if (!line_end(*p))
+            return cf_set_error(CF_ERR_FORMAT, "%s:%lld: more than %lld words", path, ln, (long long)len);
+        return CF_OK;
     }
+    if (line_end(*p))
+        return cf_set_error(CF_ERR_FORMAT, "%s:%lld: no label column: expected the %lld words, a tab and a label 0 or 1",
+                            path, ln, (long long)len);
+    if (*p != '\t')
+        return cf_set_error(CF_ERR_FORMAT, "%s:%lld: more than %lld words before the label", path, ln, (long long)len);
+    p++;
+    if ((*p != '0' && *p != '1') || !line_end(p[1])) {
+        int w = 0;
+        while (p[w] && !line_end(p[w]) && w < 24) w++;
+        return cf_set_error(CF_ERR_FORMAT, "%s:%lld: label '%.*s' is not 0 or 1", path, ln, w, p);
+    }
+    *label = *p - '0';
     return CF_OK;
 }
 
@@ -157,15 +177,16 @@ cf_synlang_set *cf_synlang_read(const char *path, int64_t vocab, int64_t len, bo
     char *line = malloc(linecap);
     cf_status st = s && line ? CF_OK : cf_set_error(CF_ERR_OOM, "%s: out of memory", path);
     if (s) s->len = len;
-    for (int64_t lineno = 1; st == CF_OK && fgets(line, (int)linecap, f); lineno++) {
+    int64_t lineno = 1;
+    for (; st == CF_OK && fgets(line, (int)linecap, f); lineno++) {
         if (labelled && lineno == 1) {
             if (strncmp(line, "sentence\tlabel", 14) != 0)
                 st = cf_set_error(CF_ERR_FORMAT, "%s:1: the header must be sentence<TAB>label", path);
             continue;
         }
         if (strlen(line) == linecap - 1 && line[linecap - 2] != '\n') {
-            st = cf_set_error(CF_ERR_FORMAT, "%s:%lld: line too long for %lld words", path, (long long)lineno,
-                              (long long)len);
+            st = cf_set_error(CF_ERR_FORMAT, "%s:%lld: line longer than %zu characters, too long for %lld words", path,
+                              (long long)lineno, linecap - 2, (long long)len);
             break;
         }
         if ((size_t)s->count == cap) {
@@ -184,7 +205,10 @@ cf_synlang_set *cf_synlang_read(const char *path, int64_t vocab, int64_t len, bo
     }
     fclose(f);
     free(line);
-    if (st == CF_OK && s->count == 0) st = cf_set_error(CF_ERR_FORMAT, "%s: no sentences", path);
+    if (st == CF_OK && lineno == 1)
+        st = cf_set_error(CF_ERR_FORMAT, "%s: empty file (expected %sone sentence a line)", path,
+                          labelled ? "the header sentence<TAB>label, then " : "");
+    else if (st == CF_OK && s->count == 0) st = cf_set_error(CF_ERR_FORMAT, "%s: no sentences after the header", path);
     if (st != CF_OK) {
         cf_synlang_free(s);
         return NULL;

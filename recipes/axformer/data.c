@@ -86,8 +86,9 @@ cf_dataset *cf_synlang_factory(void *rl, const char *split)
     }
     d->set = cf_synlang_read(path, vocab, len, !corpus);
     if (!d->set) {
-        cf_recipe_fail(r, "data.path", cf_last_status(), "%s%s", cf_last_error(),
-                       generate ? "" : " (give data.generate: {corpus, train, val, test, seed} or run `cformer data synlang`)");
+        bool missing = cf_last_status() == CF_ERR_IO; /* not a malformed file: one to generate */
+        cf_recipe_fail(r, "data.path", cf_last_status(), "%s%s", cf_last_error(), generate || !missing ? "" :
+                       " (give data.generate: {corpus, train, val, test, seed} or run `cformer data synlang`)");
         free(d);
         return NULL;
     }

@@ -264,7 +264,7 @@ static cf_status read_device(cf_run *run, const char *device, bool training, int
 
 /* train.precision: f32 | bf16 (bf16 working copies of f32 master weights, on train.device: cuda). After the
  * optimizer, which holds the master. Evaluation (no optimizer) runs in f32 on the host. */
-static cf_status read_precision(cf_run *run, const char *precision, bool training)
+static cf_status read_precision(cf_run *run, const char *precision, bool training, bool shapes_only)
 {
     if (strcmp(precision, "f32") == 0 || !training) return CF_OK;
     if (strcmp(precision, "bf16") != 0)
@@ -277,6 +277,7 @@ static cf_status read_precision(cf_run *run, const char *precision, bool trainin
         return cf_recipe_fail(run->recipe, "train.precision", CF_ERR_UNSUPPORTED, "bf16 with %d ranks is not supported yet "
                               "(the gradient buckets reduce the f32 master, filled after backward): run one rank",
                               run->world);
+    if (shapes_only) return CF_OK; /* a check: the working copies are not made */
     if (cf_params_set_compute(run->params, CF_BF16) != CF_OK) {
         char why[512];
         snprintf(why, sizeof why, "%s", cf_last_error());
@@ -337,7 +338,7 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     choose_run_dir(run, o);
 
     run->ctx = cf_ctx_new(&(cf_ctx_options){.device = run->device, .threads = (int)run->threads, .seed = (uint64_t)run->seed});
-    run->params = cf_params_new(CF_F32, (uint64_t)run->seed);
+    run->params = (o->shapes_only ? cf_params_new_shapes : cf_params_new)(CF_F32, (uint64_t)run->seed);
     if (!run->ctx || !run->params) return cf_last_status();
     cf_set_recompute_mode(run->ctx, recompute_mode); /* the transformer blocks recompute in backward (layers/block.c) */
 
@@ -357,8 +358,16 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     CF_TRY(read_eval(run, mvt));
     run->model = mvt->create(r, run->params, &run->train_set->info);
     if (!run->model) return cf_recipe_status(r) != CF_OK ? cf_recipe_status(r) : cf_last_status();
-    if (run->device != CF_CPU) CF_TRY(cf_params_to_device(run->params, run->device)); /* before the optimizer's state */
-    if (with_optimizer && (run->world > 1 || zero || run->nccl)) {
+    if (run->device != CF_CPU && !o->shapes_only) /* before the optimizer's state */
+        CF_TRY(cf_params_to_device(run->params, run->device));
+    if (with_optimizer && (run->world > 1 || zero || run->nccl) && o->shapes_only) {
+        /* the host parameters of a check: device-side limits were checked with train.device and distributed.backend */
+        if (cf_ddp_check(run->params, &(cf_ddp_options){.bucket_mb = bucket_mb, .zero_stage = (int)zero}) != CF_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", cf_last_error());
+            return cf_recipe_fail(r, zero ? "distributed.zero" : "distributed.bucket_mb", cf_last_status(), "%s", why);
+        }
+    } else if (with_optimizer && (run->world > 1 || zero || run->nccl)) {
         /* every rank starts from rank 0's weights; buckets exist before the first backward */
         run->ddp = cf_ddp_new(run->pg, run->params,
                               &(cf_ddp_options){.bucket_mb = bucket_mb, .zero_stage = (int)zero, .nccl = run->nccl});
@@ -375,9 +384,9 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
         run->loader = cf_loader_create(run->train_set, &lc);
         if (!run->loader) return cf_last_status();
     }
-    CF_TRY(read_optim(run, with_optimizer));
+    CF_TRY(read_optim(run, with_optimizer && !o->shapes_only));
     CF_TRY(cf_recipe_status(r));
-    CF_TRY(read_precision(run, precision, with_optimizer));
+    CF_TRY(read_precision(run, precision, with_optimizer, o->shapes_only));
     CF_TRY(cf_recipe_check_unknown(r));
     return run->world > 1 ? check_ranks_agree(run, o) : CF_OK;
 }
@@ -398,13 +407,46 @@ void cf_run_close(cf_run *run)
     memset(run, 0, sizeof *run);
 }
 
+/* b bytes in MB, or in GB when gb */
+static const char *bytes_text(double b, bool gb, char *buf, size_t n)
+{
+    snprintf(buf, n, gb ? "%.2f GB" : "%.1f MB", gb ? b / 1e9 : b / 1e6);
+    return buf;
+}
+
+/* What training allocates once per rank for the parameters (cf_run_open with the optimizer): the flat values and
+ * gradients, the optimizer's slots (sharded over the ranks with ZeRO-1), bf16 working copies of values and
+ * gradients; the step arena comes on top and depends on the batch. */
+static void print_memory(const cf_run *run)
+{
+    const cf_params *ps = run->params;
+    double flat = (double)ps->total * (double)cf_dtype_size(ps->dtype);
+    const cf_optim_config *c = &run->optim_cfg;
+    int slots = c->kind == CF_OPTIM_SGD ? c->momentum != 0 : 2;
+    int shards = cf_recipe_int(run->recipe, "distributed.zero", 0) ? run->world : 1;
+    double state = flat * slots / shards;
+    bool bf16 = strcmp(cf_recipe_str(run->recipe, "train.precision", "f32"), "bf16") == 0;
+    double work = bf16 ? 2.0 * (double)ps->total * (double)cf_dtype_size(CF_BF16) : 0, sum = 2 * flat + state + work;
+    bool gb = sum >= 1e10;
+    char a[32], b[32], t[32], w[32], all[32];
+    printf("memory per rank for training on %s: weights %s + gradients %s + optimizer state %s (%d slot%s%s)%s%s = %s, "
+           "plus the step's activations\n", run->device == CF_CPU ? "the host" : "the device",
+           bytes_text(flat, gb, a, sizeof a), bytes_text(flat, gb, b, sizeof b), bytes_text(state, gb, t, sizeof t), slots,
+           slots == 1 ? "" : "s", shards > 1 ? ", ZeRO-1 over the ranks" : "", bf16 ? " + bf16 working copies " : "",
+           bf16 ? bytes_text(work, gb, w, sizeof w) : "", bytes_text(sum, gb, all, sizeof all));
+}
+
 cf_status cf_recipe_check(const cf_run_options *o)
 {
+    cf_run_options so = *o;
+    so.shapes_only = true; /* nothing the size of the model is allocated */
     cf_run run;
-    cf_status st = cf_run_open(&run, o, true);
-    if (st == CF_OK) {
+    cf_status st = cf_run_open(&run, &so, true);
+    if (st == CF_OK && run.rank == 0) {
         char *text = cf_recipe_resolved(run.recipe);
-        printf("%s: ok (%lld parameters)\n---\n%s", o->recipe_path, (long long)cf_params_numel(run.params), text ? text : "");
+        printf("%s: ok (%lld parameters)\n", o->recipe_path, (long long)cf_params_numel(run.params));
+        print_memory(&run);
+        printf("---\n%s", text ? text : "");
         free(text);
     }
     cf_run_close(&run);

@@ -28,6 +28,10 @@ typedef struct cf_run_options {
     void (*bench_report)(void *user, double items_per_step, double step_s, int64_t steps_run);
     void *bench_user;
     bool quiet;
+    /* recipe check: the parameters are shapes only (cf_params_new_shapes) and nothing sized by them is made (no
+     * optimizer state, gradient buckets, device copies or bf16 working copies); their keys and limits are still
+     * checked. The run can then only be inspected and closed. */
+    bool shapes_only;
 } cf_run_options;
 
 typedef struct cf_run {
@@ -77,7 +81,9 @@ cf_dataset *cf_run_open_split(cf_run *run, const char *split);
 /* The resolved recipe as the run saves it (RUN_DIR/recipe.yaml, checkpoints): a first comment line names the
  * recipe file it came from, so `cformer eval CKPT` resolves its relative paths as the file did. Caller frees. */
 char *cf_run_recipe_text(const cf_run *run);
-/* Builds everything and reports every problem, without training. */
+/* Opens the run with its parameters as shapes only (o->shapes_only) and reports every problem without training;
+ * prints "<recipe>: ok (N parameters)", the memory training needs per rank, and the resolved recipe. Its memory
+ * does not grow with the model's size. */
 cf_status cf_recipe_check(const cf_run_options *o);
 
 #endif

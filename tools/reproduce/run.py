@@ -14,6 +14,10 @@ SPEC.json (recipes/<paper>/reproduce.json) holds
           Under --smoke a step runs only when its smoke is true (the smoke runs use tiny generated data).
   runs:   {name, recipe, set: [...], eval_set: [...], init_from: {run, step}, eval_ckpt: {KEY: run},
            eval: false (train only), smoke: {set: [...]}}
+          or, for a paper's own job on another run's checkpoint, {name, recipe, command: NAME, checkpoint: RUN,
+           result: FILE, set: [...], smoke: {set: [...]}}: `cformer run NAME RECIPE --checkpoint CKPT --out
+           DIR/runs/NAME-seedS --set train.seed=S ...` with CKPT the last checkpoint of RUN of the same seed index;
+           the JSON file FILE it writes in its --out directory is what the table keys read (in place of eval.json).
           Each run is trained once per seed (`cformer train RECIPE --run-dir DIR/runs/NAME-seedS --set
           train.seed=S ...`, S = the recipe's train.seed + i for i < N) and its last checkpoint evaluated
           (`cformer eval --checkpoint CKPT --out .../eval.json`). init_from starts it from another run's
@@ -25,9 +29,13 @@ SPEC.json (recipes/<paper>/reproduce.json) holds
           run's own smoke.set, and init_from takes the other run's last checkpoint; the smoke sets of eval.* and
           data.* keys go to the evaluation too (a --set data.path is relative to the working directory).
   tables: {title, readme, rows: [{row, run, cells: [{column, key, published}]}]}
-          key: a dotted path into eval.json ("ce", "slow.optimal_1"), or "train:KEY" for the last
+          key: a dotted path into eval.json ("ce", "slow.optimal_1"; an integer indexes a list: "curve.5"), or
+          "train:KEY" for the last
           value of KEY in the run's metrics.jsonl ("train:loss", "train:elapsed_s"); published: the README's
           number, or null where the README publishes none.
+  report: [{command: [ARGV...]}]: run after the tables are written, from the repository root ("{out}" in an
+          argument is DIR); what each prints is shown and appended to results.md (a paper's own view of the
+          same runs, e.g. per-seed text columns the numeric tables cannot hold).
 --runs NAME,... reproduces only those runs (and every run they start from or are evaluated against, which
 must be among them) and only the table rows of those runs; a table left without rows is left out.
 Writes DIR/results.json (environment, every run's values and timings, each cell's mean / sd / min / max)
@@ -61,6 +69,12 @@ def fail(msg):
     sys.exit(1)
 
 
+def sources(r):
+    """The runs r starts from or reads a checkpoint of."""
+    refs = [r.get("init_from", {}).get("run"), r.get("checkpoint")] + list(r.get("eval_ckpt", {}).values())
+    return [x for x in refs if x]
+
+
 def load_spec(path):
     try:
         with open(path) as f:
@@ -74,15 +88,17 @@ def load_spec(path):
     need(spec, ("paper", "runs", "tables"), "the spec")
     if not isinstance(spec.get("smoke", {}).get("registry", True), bool):
         fail(f"{path}: smoke.registry must be true or false: {json.dumps(spec['smoke'])}")
-    for p in spec.get("prepare", []):
-        need(p, ("command",), "a prepare step")
-        if not isinstance(p["command"], list) or not p["command"] or not all(isinstance(a, str) for a in p["command"]):
-            fail(f"{path}: a prepare step's command must be a non-empty list of strings: {json.dumps(p)}")
+    for kind in ("prepare", "report"):
+        for p in spec.get(kind, []):
+            need(p, ("command",), f"a {kind} step")
+            if not isinstance(p["command"], list) or not p["command"] or not all(isinstance(a, str) for a in p["command"]):
+                fail(f"{path}: a {kind} step's command must be a non-empty list of strings: {json.dumps(p)}")
     names = set()
     for r in spec["runs"]:
         need(r, ("name", "recipe"), "a run")
-        refs = [r.get("init_from", {}).get("run")] + list(r.get("eval_ckpt", {}).values())
-        for ref in filter(None, refs):
+        if "command" in r:
+            need(r, ("name", "recipe", "command", "checkpoint", "result"), "a run of a command")
+        for ref in sources(r):
             if ref not in names:
                 fail(f"{path}: run '{r['name']}' refers to '{ref}', which is not a run listed before it")
         names.add(r["name"])
@@ -105,8 +121,7 @@ def select_runs(spec, names, path):
             fail(f"--runs: {path} has no run '{n}' (its runs: {', '.join(known)})")
     runs = [r for r in spec["runs"] if r["name"] in names]
     for r in runs:
-        refs = [r.get("init_from", {}).get("run")] + list(r.get("eval_ckpt", {}).values())
-        for ref in filter(None, refs):
+        for ref in sources(r):
             if ref not in names:
                 fail(f"--runs: run '{r['name']}' needs run '{ref}'; add it to --runs")
     tables = []
@@ -233,6 +248,44 @@ def registry_smoke_sets(cformer, paper, data_dir):
     fail(f"cformer list papers: no paper '{paper}' with smoke settings")
 
 
+def run_command(args, r, seed, run_dir, common, done, env, reusable):
+    """A paper's own job on the last checkpoint of run r["checkpoint"] of the same seed index: `cformer run
+    COMMAND RECIPE --checkpoint CKPT --out RUN_DIR ...`; its JSON file r["result"] is the run's values."""
+    ckpt = checkpoint(args, done[r["checkpoint"]]["run_dir"])
+    marker, result = run_dir + ".run.done", os.path.join(run_dir, r["result"])
+    cmd = [args.cformer, "run", r["command"], r["recipe"], "--checkpoint", ckpt, "--out", run_dir,
+           "--set", f"train.seed={seed}"] + common
+    run_s = run_logged(args, f"  run   {r['name']} seed {seed} ...", cmd, run_dir + ".run.log", env, (marker,),
+                       reusable)
+    if args.dry_run:
+        return {"run_dir": run_dir, "reused": False}
+    if run_s is not None:
+        with open(marker, "w") as f:
+            f.write("done\n")
+    try:
+        with open(result) as f:
+            values = json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"{result}: {e} (the result `cformer run {r['command']}` should have written)")
+    return {"seed": seed, "run_dir": run_dir, "checkpoint": ckpt, "train_s": None if run_s is None else round(run_s, 1),
+            "eval_s": None, "reused": run_s is None, "eval": values, "train": {}}
+
+
+def report(args, spec):
+    """The spec's report steps' output (Markdown), run from the working directory (the repository root)."""
+    text = ""
+    for p in spec.get("report", []):
+        cmd = [a.replace("{out}", args.out) for a in p["command"]]
+        if args.dry_run:
+            print(shlex.join(cmd))
+            continue
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            fail(f"report: exit {out.returncode}: {shlex.join(cmd)}\n{out.stdout[-1000:]}{out.stderr[-2000:]}")
+        text += "\n" + out.stdout
+    return text
+
+
 def train_and_eval(args, spec, seed_index, env):
     """Trains and evaluates every run of the spec for one seed index; returns {run: {...}}."""
     done = {}
@@ -249,6 +302,11 @@ def train_and_eval(args, spec, seed_index, env):
         common = sets(r.get("set", []) + smoke_sets, args.out)
         if args.threads:
             common += sets([f"train.threads={args.threads}"], args.out)
+        # a run started from, or evaluated against, a run trained again now must be run again too
+        reusable = all(done[d].get("reused", False) for d in sources(r))
+        if "command" in r:
+            done[r["name"]] = run_command(args, r, seed, run_dir, common, done, env, reusable)
+            continue
         cmd = [args.cformer, "train", r["recipe"], "--run-dir", run_dir, "--quiet", "--overwrite",
                "--set", f"train.seed={seed}"] + common
         if "init_from" in r:
@@ -257,10 +315,6 @@ def train_and_eval(args, spec, seed_index, env):
         eval_json = os.path.join(run_dir, "eval.json")
         train_done = run_dir + ".train.done"
         done_paths = (train_done, eval_json) if r.get("eval", True) else (train_done,)
-        # a run started from, or evaluated against, a run trained again now must be run again too
-        sources = [r["init_from"]["run"]] if "init_from" in r else []
-        sources += list(r.get("eval_ckpt", {}).values())
-        reusable = all(done[d].get("reused", False) for d in sources)
         train_s = run_logged(args, f"  train {r['name']} seed {seed} ...", cmd, run_dir + ".train.log", env,
                              done_paths, reusable)
         if train_s is not None and not args.dry_run:
@@ -299,9 +353,12 @@ def lookup(run, key):
     src, path = ("train", key[6:]) if key.startswith("train:") else ("eval", key)
     v = run[src]
     for part in path.split("."):
-        if not isinstance(v, dict) or part not in v:
+        if isinstance(v, list) and re.fullmatch(r"\d+", part) and int(part) < len(v):
+            v = v[int(part)]
+        elif isinstance(v, dict) and part in v:
+            v = v[part]
+        else:
             return None
-        v = v[part]
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
@@ -414,6 +471,7 @@ def main():
         print(f"{'# ' if args.dry_run else ''}seed index {i + 1} of {args.seeds}", flush=True)
         per_seed.append(train_and_eval(args, spec, i, env))
     if args.dry_run:
+        report(args, spec)
         return
     tables, missing = build_tables(spec, per_seed)
     result = {"format": "cformer-reproduce", "version": 1, "paper": spec["paper"], "command": args.command,
@@ -424,6 +482,8 @@ def main():
                         for name, r in s.items()} for s in per_seed],
               "missing": missing}
     md = markdown(result)
+    if not missing:
+        md += report(args, spec)
     write_atomic(os.path.join(args.out, "results.json"), json.dumps(result, indent=1) + "\n")
     write_atomic(os.path.join(args.out, "results.md"), md)
     print(md)
