@@ -1,6 +1,7 @@
 /* Sampler (per-epoch Philox Fisher-Yates, rank sharding) and the double-buffered prefetching loader. */
 #include "data/loader.h"
 
+#include "autograd/clock.h"
 #include "autograd/rng.h"
 
 #include <inttypes.h>
@@ -65,6 +66,8 @@ struct cf_loader {
     int64_t epoch, pos; /* cursor of the next batch next() returns */
     int take;           /* slot the next batch arrives in */
     int held;           /* slot handed out by the last next(), -1 when none */
+    int64_t stalls;     /* next() calls that found their batch not ready yet (prefetch only), and the */
+    double stall_s;     /* seconds they blocked for it */
     bool failed;        /* a fill failed: repeat its error until a seek */
     cf_status fail_status;
     char fail_message[2048];
@@ -256,7 +259,11 @@ const cf_batch *cf_loader_next(cf_loader *l)
             l->running = true;
         }
         pthread_mutex_lock(&l->mu);
-        while (s->state != SLOT_READY) pthread_cond_wait(&l->cv, &l->mu);
+        if (s->state != SLOT_READY) {
+            double t = cf_now();
+            while (s->state != SLOT_READY) pthread_cond_wait(&l->cv, &l->mu);
+            l->stalls++, l->stall_s += cf_now() - t;
+        }
         /* the producer waits for FREE, so it leaves a HELD slot alone */
         if (s->status == CF_OK) s->state = SLOT_HELD;
         pthread_mutex_unlock(&l->mu);
@@ -295,6 +302,12 @@ cf_status cf_loader_seek(cf_loader *l, int64_t epoch, int64_t position)
     l->failed = false;
     reset_slots(l);
     return CF_OK;
+}
+
+void cf_loader_stalls(const cf_loader *l, int64_t *count, double *seconds)
+{
+    *count = l ? l->stalls : 0;
+    *seconds = l ? l->stall_s : 0;
 }
 
 int64_t cf_loader_items_per_epoch(const cf_loader *l) { return l ? l->per_rank : 0; }

@@ -45,6 +45,10 @@ const cf_batch *cf_loader_next(cf_loader *l);
 void cf_loader_cursor(const cf_loader *l, int64_t *epoch, int64_t *position);
 /* Moves the cursor (0 <= position <= items per rank per epoch); the batch last returned is invalidated. */
 cf_status cf_loader_seek(cf_loader *l, int64_t epoch, int64_t position);
+/* Prefetching: how many cf_loader_next calls found their batch not yet filled (the first call always does:
+ * the thread starts there) and the seconds they blocked for it; 0 and 0 without prefetch. Counts only, no
+ * allocation: a training loop reads them to show whether the step ever waited on the data. */
+void cf_loader_stalls(const cf_loader *l, int64_t *count, double *seconds);
 /* Items this rank sees per epoch, and the number of batches per epoch. */
 int64_t cf_loader_items_per_epoch(const cf_loader *l);
 int64_t cf_loader_batches_per_epoch(const cf_loader *l);

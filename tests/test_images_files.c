@@ -12,6 +12,7 @@
 
 #include <png.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #ifdef CF_HAVE_HDF5
 #include <hdf5.h>
@@ -205,8 +206,26 @@ static void test_recipe(void)
         CHECK(cf_dataset_make_batch(tr, 2, &b) == CF_OK && cf_dataset_get(tr, 7, &b, 1) == CF_OK);
         const float *t = cf_data(cf_batch_get(&b, "targets"));
         CHECK_NEAR(t[3] + t[4] + t[5], 1.0, 1e-6);
+        CHECK(t[3 + lb[7]] < 0.99f); /* smoothing 0.1 (and mixup) on the training split */
         cf_batch_free(&b);
     }
+    /* train-eval: the training items as evaluation sees them, no augmentation. The t10k file repeats the first
+     * 4 training images, so item i of both must be the same tensor, with one-hot targets. */
+    cf_dataset *te = cf_dataset_create("images", &(cf_dataset_config){r, "train-eval"});
+    CHECK(te && te->len == 10, "%s", cf_last_error());
+    if (te && va) {
+        cf_batch b1 = {0}, b2 = {0};
+        CHECK(cf_dataset_make_batch(te, 1, &b1) == CF_OK && cf_dataset_make_batch(va, 1, &b2) == CF_OK);
+        for (int i = 0; i < 4; i++) {
+            CHECK(cf_dataset_get(te, i, &b1, 0) == CF_OK && cf_dataset_get(va, i, &b2, 0) == CF_OK);
+            const float *x1 = cf_data(cf_batch_get(&b1, "images")), *x2 = cf_data(cf_batch_get(&b2, "images"));
+            const float *t = cf_data(cf_batch_get(&b1, "targets"));
+            CHECK(memcmp(x1, x2, sizeof *x1 * 16) == 0, "train-eval item %d differs from the unaugmented one", i);
+            CHECK(t[lb[i]] == 1.0f, "train-eval item %d: target %g, not one-hot", i, (double)t[lb[i]]);
+        }
+        cf_batch_free(&b1), cf_batch_free(&b2);
+    }
+    cf_dataset_free(te);
     cf_dataset_free(tr), cf_dataset_free(va);
     cf_recipe_free(r);
     /* a bad format is named by its key */

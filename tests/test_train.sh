@@ -25,6 +25,18 @@ check grep -q '"lr"' "$tmp/full/metrics.jsonl"
 check grep -q '"grad_norm"' "$tmp/full/metrics.jsonl"
 check grep -q '"tokens_per_s"' "$tmp/full/metrics.jsonl"
 check grep -q '"elapsed_s"' "$tmp/full/metrics.jsonl"
+# the time the steps spent getting their batches and the batches the prefetch thread had not filled in time:
+# totals, never decreasing, at most the elapsed time; and the summary line of a run that is not --quiet
+/usr/bin/python3 - "$tmp/full/metrics.jsonl" <<'PY' && ok || bad "data_wait_s / data_stalls in metrics.jsonl"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"loss"' in l]
+assert rows and all("data_wait_s" in r and "data_stalls" in r for r in rows), rows
+for a, b in zip(rows, rows[1:]):
+    assert a["data_wait_s"] <= b["data_wait_s"] and a["data_stalls"] <= b["data_stalls"], (a, b)
+assert all(0 <= r["data_wait_s"] <= r["elapsed_s"] and r["data_stalls"] >= 1 for r in rows), rows
+PY
+"$cformer" train "$recipe" --run-dir "$tmp/loud" --steps 3 "${sets[@]}" >"$tmp/loud.log" 2>&1 || bad "run without --quiet"
+check grep -qE '^data loader: the steps spent [0-9.]+ s of [0-9.]+ s getting their batches .*; [0-9]+ of 3 batches were not ready' "$tmp/loud.log"
 check test -f "$tmp/full/recipe.yaml"
 
 ckpt=$tmp/full/checkpoints/step-00000012.h5

@@ -154,7 +154,8 @@ static void panel_draw(canvas *c, const panel *pn, const xaxis *xa, int top, int
 
 static bool default_metric(const char *name)
 {
-    return strcmp(name, "elapsed_s") != 0 && strcmp(name, "tokens_per_s") != 0;
+    return strcmp(name, "elapsed_s") != 0 && strcmp(name, "tokens_per_s") != 0 && strcmp(name, "data_wait_s") != 0 &&
+           strcmp(name, "data_stalls") != 0;
 }
 
 static cf_status select_panels(metrics *m, const char *path, const cf_plot_options *o, panel *pn, int *np)

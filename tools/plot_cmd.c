@@ -16,7 +16,7 @@ static void plot_usage(FILE *f)
                "metric against the step, to DIR/curves.png (or FILE.png).\n\n"
                "  -o, --output FILE   where to write the PNG\n"
                "  --metrics LIST      comma-separated metrics, in panel order (default: loss, then every other\n"
-               "                      metric except elapsed_s and tokens_per_s)\n"
+               "                      metric except elapsed_s, tokens_per_s, data_wait_s, data_stalls)\n"
                "  --x KEY             the x axis: another numeric key instead of the step (a sweep's settings,\n"
                "                      one line per run: metric against model size, data length, ...)\n"
                "  --log               log-scale y axis for the loss\n"

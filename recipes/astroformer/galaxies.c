@@ -19,7 +19,7 @@
 cf_dataset *cf_galaxies_factory(void *rl, const char *split)
 {
     cf_recipe *r = rl;
-    bool train = strcmp(split, "train") == 0;
+    bool train = cf_images_split_train_items(split);
     int64_t ntrain = cf_recipe_int_in(r, "data.train_size", 2000, 1, 1 << 22);
     int64_t ntest = cf_recipe_int_in(r, "data.test_size", 2000, 1, 1 << 22);
     uint64_t gseed = (uint64_t)cf_recipe_int_in(r, "data.galaxy_seed", 1, 0, CF_MAX_SEED);
@@ -35,7 +35,7 @@ cf_dataset *cf_galaxies_factory(void *rl, const char *split)
     for (int64_t i = 0; i < n; i++) cf_galaxy_render(gseed, train ? CF_GALAXY_TRAIN : CF_GALAXY_TEST, i, px + i * P, lab + i, NULL);
     char name[128];
     snprintf(name, sizeof name, "galaxies seed %llu [%s]", (unsigned long long)gseed, split);
-    return cf_images_dataset_from_memory(r, train, px, lab, n, CF_GALAXY_SIDE, CF_GALAXY_SIDE, 3, CF_GALAXY_CLASSES, name);
+    return cf_images_dataset_from_memory(r, cf_images_split_augmented(split), px, lab, n, CF_GALAXY_SIDE, CF_GALAXY_SIDE, 3, CF_GALAXY_CLASSES, name);
 }
 
 static void usage(FILE *f)

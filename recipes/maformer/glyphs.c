@@ -34,7 +34,7 @@ static cf_status render_all(uint64_t seed, int split, int64_t n, uint8_t **px, i
 cf_dataset *cf_glyphs_factory(void *rl, const char *split)
 {
     cf_recipe *r = rl;
-    bool train = strcmp(split, "train") == 0;
+    bool train = cf_images_split_train_items(split);
     int64_t ntrain = cf_recipe_int_in(r, "data.train_size", 20000, 1, 1 << 24);
     int64_t ntest = cf_recipe_int_in(r, "data.test_size", 5000, 1, 1 << 24);
     uint64_t gseed = (uint64_t)cf_recipe_int_in(r, "data.glyph_seed", 1, 0, CF_MAX_SEED);
@@ -45,7 +45,7 @@ cf_dataset *cf_glyphs_factory(void *rl, const char *split)
     if (render_all(gseed, train ? CF_GLYPHS_TRAIN : CF_GLYPHS_TEST, n, &px, &lab) != CF_OK) return NULL;
     char name[128];
     snprintf(name, sizeof name, "glyphs seed %llu [%s]", (unsigned long long)gseed, split);
-    return cf_images_dataset_from_memory(r, train, px, lab, n, CF_GLYPHS_SIDE, CF_GLYPHS_SIDE, 1, CF_GLYPHS_CLASSES, name);
+    return cf_images_dataset_from_memory(r, cf_images_split_augmented(split), px, lab, n, CF_GLYPHS_SIDE, CF_GLYPHS_SIDE, 1, CF_GLYPHS_CLASSES, name);
 }
 
 static void usage(FILE *f)

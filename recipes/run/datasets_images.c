@@ -10,6 +10,7 @@
  *   data.seed         the augmentation and mixing seed                     (0)
  *   data.mean, data.std          per-channel normalisation lists on [0, 1] pixels (0 and 1)
  *   data.augment.crop, .flip      random resized crop and horizontal flip (training split only; off)
+ *   splits: train (augmented), train-eval (the training items unaugmented, for `cformer eval`), val / test
  *   data.augment.scale, .ratio    crop area fraction [lo, hi] and aspect ratio [lo, hi] ([0.08, 1], [3/4, 4/3])
  *   data.augment.mixup, .cutmix   Beta alphas (0 = off); .mix_prob (1); .smoothing (0)
  */
@@ -63,6 +64,13 @@ static cf_image_source *open_source(cf_recipe *r, const char *fmt, const char *p
     return cf_image_source_folder(sub, h, w, c);
 }
 
+bool cf_images_split_train_items(const char *split)
+{
+    return strcmp(split, "train") == 0 || strcmp(split, "train-eval") == 0;
+}
+
+bool cf_images_split_augmented(const char *split) { return strcmp(split, "train") == 0; }
+
 cf_status cf_images_augment_from_recipe(cf_recipe *r, const cf_image_source *src, bool train, cf_augment *a,
                                        uint64_t *seed)
 {
@@ -114,13 +122,13 @@ static cf_dataset *images_factory(void *rl, const char *split)
         cf_recipe_fail(r, "data.format", CF_ERR_ARG, "'%s' is not an image format (idx, h5 or folder)", fmt);
         return NULL;
     }
-    bool train = strcmp(split, "train") == 0, split_here = false;
+    bool train = cf_images_split_train_items(split), split_here = false;
     cf_image_source *src = open_source(r, fmt, path, train, &split_here);
     if (!src) return NULL;
     double frac = cf_recipe_float_in(r, "data.val_fraction", 0.1, 0, 1, CF_RANGE_OPEN);
     cf_augment a;
     uint64_t seed = 0;
-    cf_images_augment_from_recipe(r, src, train, &a, &seed);
+    cf_images_augment_from_recipe(r, src, cf_images_split_augmented(split), &a, &seed);
     if (cf_recipe_status(r) != CF_OK) return cf_image_source_free(src), NULL;
     char name[256];
     snprintf(name, sizeof name, "images %s [%s]", path, split);

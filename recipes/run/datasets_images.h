@@ -15,6 +15,12 @@
 #include "data/images/images.h"
 #include "recipes/recipe/recipe.h"
 
+/* Splits: "train" is the training items, augmented; "train-eval" the same items as evaluation sees them (no
+ * augmentation: `cformer eval --set eval.split=train-eval` gives the training accuracy, to set beside the test
+ * accuracy for the train-test gap); any other name is the held-out items. */
+bool cf_images_split_train_items(const char *split);
+bool cf_images_split_augmented(const char *split);
+
 cf_status cf_images_augment_from_recipe(cf_recipe *r, const cf_image_source *src, bool train, cf_augment *a,
                                        uint64_t *seed);
 /* px [n, h, w, c] uint8 and lab [n] as a dataset with the recipe's normalisation (and, for train, augmentation) */

@@ -18,7 +18,8 @@ typedef struct cf_progress {
  * as it is logged: a write error (a full disk) is CF_ERR_IO naming the file, and the run must stop. */
 cf_status cf_progress_open(cf_progress *p, const char *dir, int64_t total_steps, bool quiet);
 void cf_progress_close(cf_progress *p);
-/* Logs one step: step, loss, lr, grad_norm, tokens_per_s, elapsed_s, then the metrics. */
+/* Logs one step: step, loss, lr, grad_norm, tokens_per_s, elapsed_s, then the metrics (the training loop adds
+ * data_wait_s and data_stalls: the time its steps spent getting their batches and how many were not ready). */
 cf_status cf_progress_log(cf_progress *p, int64_t step, double loss, double lr, double grad_norm, double items_per_s,
                           double elapsed_s, double eta_s, const cf_metrics *m);
 /* Logs an evaluation: {"step": s, "val_<name>": value, ...}, and a line on the terminal. */

@@ -250,13 +250,19 @@ cf_status cf_train(const cf_run_options *o)
 
     cf_model *m = run.model;
     double t0 = cf_now(), t_log = t0, bench_t0 = 0, items_since = 0, bench_items = 0;
+    /* the data loader's share: seconds the steps spent in cf_loader_next (a ready batch costs microseconds;
+     * more is the prefetch thread behind, or on an oversubscribed machine the step's thread descheduled), and
+     * the loader's own count of batches not ready when asked for (cf_loader_stalls) */
+    double data_wait = 0, bench_stall_s0 = 0;
+    int64_t batches = 0, bench_batches = 0, bench_stalls0 = 0;
     int64_t bench_steps = 0, skipped = 0;
     cf_metrics metrics = {0};
     cf_batch device_batch; /* each batch's copy on train.device */
     int64_t end = o->stop_at > 0 && o->stop_at < run.steps ? o->stop_at : run.steps;
     for (int64_t step = start; st == CF_OK && step < end; step++) {
         if (o->bench && step - start == o->bench_warmup) {
-            bench_t0 = cf_now(), bench_items = 0, bench_steps = 0;
+            bench_t0 = cf_now(), bench_items = 0, bench_steps = 0, data_wait = 0, bench_batches = 0;
+            cf_loader_stalls(run.loader, &bench_stalls0, &bench_stall_s0);
             if (o->profile && (st = cf_ctx_profile(run.ctx, true)) != CF_OK) break;
             cf_ctx_profile_reset(run.ctx);
         }
@@ -264,7 +270,10 @@ cf_status cf_train(const cf_run_options *o)
         cf_params_zero_grad(run.params);
         metrics.n = 0;
         for (int64_t a = 0; a < run.grad_accum && st == CF_OK; a++) {
-            const cf_batch *b = cf_loader_next(run.loader), *db = cf_batch_on_device(run.ctx, b, &device_batch);
+            double tw = cf_now();
+            const cf_batch *b = cf_loader_next(run.loader);
+            data_wait += cf_now() - tw, batches++, bench_batches++;
+            const cf_batch *db = cf_batch_on_device(run.ctx, b, &device_batch);
             cf_ctx_set_step(run.ctx, (uint64_t)(step * run.grad_accum + a)); /* dropout masks follow the step */
             if (run.ddp) cf_ddp_set_sync(run.ddp, a == run.grad_accum - 1); /* only the last micro-step talks */
             cf_tensor *loss = db ? m->vt->loss(m, run.ctx, db, &metrics) : NULL;
@@ -312,7 +321,11 @@ cf_status cf_train(const cf_run_options *o)
         bench_steps++;
         int64_t done = step + 1;
         if (!o->bench && run.rank == 0 && (done % run.log_every == 0 || done == end || done == start + 1)) {
-            double t = cf_now(), rate = items_since / (t - t_log);
+            double t = cf_now(), rate = items_since / (t - t_log), stall_s;
+            int64_t stalls;
+            cf_loader_stalls(run.loader, &stalls, &stall_s);
+            cf_metrics_set(&metrics, "data_wait_s", data_wait); /* totals since the job started */
+            cf_metrics_set(&metrics, "data_stalls", (double)stalls);
             if ((st = cf_progress_log(&prog, done, loss, lr, gnorm, rate, t - t0, (t - t0) / (double)(done - start) * (double)(run.steps - done), &metrics)) != CF_OK) break;
             t_log = t, items_since = 0;
         }
@@ -334,6 +347,14 @@ cf_status cf_train(const cf_run_options *o)
         }
     }
     if (!o->bench) cf_progress_close(&prog);
+    if (st == CF_OK && !o->bench && !o->quiet && run.rank == 0 && batches > 0) {
+        double t = cf_now() - t0, stall_s;
+        int64_t stalls;
+        cf_loader_stalls(run.loader, &stalls, &stall_s);
+        printf("data loader: the steps spent %.3f s of %.1f s getting their batches (%.2f%%); %lld of %lld batches were "
+               "not ready when asked for (%.3f s blocked, the first one included)\n", data_wait, t, 100.0 * data_wait / t,
+               (long long)stalls, (long long)batches, stall_s);
+    }
     /* never leave the others waiting (an interruption is collective: every rank stops at the same step) */
     if (st != CF_OK && st != CF_ERR_INTERRUPTED && run.world > 1) cf_pg_abort(run.pg, "%s", cf_last_error());
     if (!o->bench) restore_signals(&handlers);
@@ -356,6 +377,12 @@ cf_status cf_train(const cf_run_options *o)
         long rss = peak_rss_mb(); /* training's, before the report's own buffers */
         if (o->profile) cf_ctx_profile_print(stdout, run.ctx, bench_steps, dt);
         if (o->bench_report) o->bench_report(o->bench_user, bench_items / (double)bench_steps, dt / (double)bench_steps, end - start);
+        double stall_s;
+        int64_t stalls;
+        cf_loader_stalls(run.loader, &stalls, &stall_s);
+        printf("data loader: %.3f ms per step getting the batch; %lld of %lld batches not ready when asked for (%.3f ms "
+               "blocked)\n", 1e3 * data_wait / (double)bench_steps, (long long)(stalls - bench_stalls0),
+               (long long)bench_batches, 1e3 * (stall_s - bench_stall_s0));
         printf("tokens_per_s=%.1f step_ms=%.2f peak_rss_mb=%ld\n", tps, step_ms, rss);
     }
     cf_run_close(&run);
