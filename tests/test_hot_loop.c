@@ -46,6 +46,17 @@ int __wrap_posix_memalign(void **p, size_t a, size_t n)
     return __real_posix_memalign(p, a, n);
 }
 
+/* one training step on batch b: the loss, backward, clipping, the optimizer and the arena reset */
+static void train_step(cf_model *m, cf_ctx *ctx, cf_params *ps, cf_optimizer *opt, const cf_batch *b)
+{
+    cf_params_zero_grad(ps);
+    cf_tensor *loss = m->vt->loss(m, ctx, b, NULL);
+    CHECK(loss && cf_backward(ctx, loss, NULL) == CF_OK);
+    cf_clip_grad_norm(ps, 1.0);
+    cf_optim_step(opt, 1e-3);
+    cf_step_reset(ctx);
+}
+
 static void test_gpt(void)
 {
     cf_recipe *r = cf_recipe_parse("model:\n  type: gpt\ndata:\n  type: random_tokens\n  size: 256\n", "hot.yaml");
@@ -68,13 +79,7 @@ static void test_gpt(void)
         long before = 0;
         for (int step = 0; step < 10 && l && opt; step++) {
             if (step == 4) before = allocs; /* the first steps size the arena, tape and free lists */
-            const cf_batch *b = cf_loader_next(l);
-            cf_params_zero_grad(ps);
-            cf_tensor *loss = m->vt->loss(m, ctx, b, NULL);
-            CHECK(loss && cf_backward(ctx, loss, NULL) == CF_OK);
-            cf_clip_grad_norm(ps, 1.0);
-            cf_optim_step(opt, 1e-3);
-            cf_step_reset(ctx);
+            train_step(m, ctx, ps, opt, cf_loader_next(l));
         }
         long during = allocs - before;
         CHECK(before > 0); /* the wrapping works: setting up did allocate */
@@ -186,13 +191,8 @@ static void test_images(const char *format)
         const cf_batch *b = cf_loader_next(l);
         CHECK(b != NULL, "%s: %s", format, cf_last_error());
         if (!b) break;
-        cf_params_zero_grad(ps);
         cf_ctx_set_step(ctx, (uint64_t)step);
-        cf_tensor *loss = m->vt->loss(m, ctx, b, NULL);
-        CHECK(loss && cf_backward(ctx, loss, NULL) == CF_OK);
-        cf_clip_grad_norm(ps, 1.0);
-        cf_optim_step(opt, 1e-3);
-        cf_step_reset(ctx);
+        train_step(m, ctx, ps, opt, b);
     }
     long during = allocs - before;
     CHECK(steps == 12 && before > 0);
