@@ -75,10 +75,14 @@ for i in 1 2 3 4 5; do
     "$cformer" train "$recipe" "${small[@]}" --run-dir "$tmp/k" --steps 100000 --set checkpoint.every=1 \
         --set checkpoint.keep=2 $([ $i -gt 1 ] && echo --resume latest) >/dev/null 2>&1 &
     pid=$!
+    # the first start is killed only after its first checkpoint (start-up alone can take seconds on a loaded
+    # machine); then at a random moment of the checkpointing
+    for _ in $(seq 300); do compgen -G "$tmp/k/checkpoints/step-*.h5" >/dev/null && break; sleep 0.1; done
     sleep "0.$((RANDOM % 9 + 3))"
     kill -9 $pid
     wait $pid 2>/dev/null
 done
+compgen -G "$tmp/k/checkpoints/step-*.h5" >/dev/null && ok || bad "kill -9: no checkpoint was written"
 for c in "$tmp"/k/checkpoints/step-*.h5; do
     "$cformer" inspect "$c" >/dev/null 2>&1 && ok || bad "a checkpoint left by kill -9 does not load: $c"
 done
