@@ -4,6 +4,7 @@
 #include "data/text/bpe.h"
 #include "data/loader.h"
 #include "data/text/text.h"
+#include "tests/tmpdir.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,28 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
-static char tmpdir[64];
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
-static void write_file(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        printf("cannot write %s\n", path);
-        exit(1);
-    }
-    fwrite(data, 1, n, f);
-    fclose(f);
-}
 
 static uint64_t lcg = 88172645463325252ull;
 static uint32_t rnd(void)
@@ -203,9 +182,9 @@ static void test_train_text(void)
     }
     cf_bpe_free(l);
     /* no temporary left behind by the atomic write */
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "ls %s | grep -c tmp > /dev/null", tmpdir);
-    CHECK(system(cmd) != 0, "a temporary file was left in %s\n", tmpdir);
+    char cmd[320];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -c tmp > /dev/null", test_dir);
+    CHECK(system(cmd) != 0, "a temporary file was left in %s\n", test_dir);
 
     /* exact round trip: the text, random bytes (NULs, invalid UTF-8), UTF-8 with multibyte characters */
     size_t ntok;
@@ -243,7 +222,7 @@ static void test_train_text(void)
 static void expect_load_error(const char *name, const char *content, const char *where)
 {
     const char *path = tmp_path(name);
-    write_file(path, content, strlen(content));
+    test_write_bytes(path, content, strlen(content));
     cf_bpe *b = cf_bpe_load(path);
     char want[300];
     snprintf(want, sizeof want, "%s%s", path, where);
@@ -265,7 +244,7 @@ static void test_corrupt_vocab(void)
     const char *missing = tmp_path("no-such.bpe");
     CHECK(!cf_bpe_load(missing) && strstr(cf_last_error(), missing), "missing vocabulary not named\n");
     const char *ok = tmp_path("ok.bpe");
-    write_file(ok, "cformer-bpe 1\nmerges 2\n97 98\n256 99\n", 37);
+    test_write_bytes(ok, "cformer-bpe 1\nmerges 2\n97 98\n256 99\n", 37);
     cf_bpe *b = cf_bpe_load(ok);
     int32_t ids[8];
     size_t k;
@@ -318,7 +297,7 @@ static void test_text_dataset(void)
     size_t n = 5003;
     uint8_t *text = make_text(n);
     const char *path = tmp_path("corpus.txt");
-    write_file(path, text, n);
+    test_write_bytes(path, text, n);
     int64_t seq = 16;
 
     /* byte tokenizer: split by bytes */
@@ -393,10 +372,10 @@ static void test_text_dataset(void)
     st = CF_OK;
     CHECK(!cf_text_dataset_open(missing, "byte", NULL, "train", 8, &st) && st == CF_ERR_IO &&
               strstr(cf_last_error(), missing), "missing file\n");
-    CHECK(!cf_text_dataset_open(tmpdir, "byte", NULL, "train", 8, &st) && st == CF_ERR_IO &&
-              strstr(cf_last_error(), tmpdir), "a directory as data file\n");
+    CHECK(!cf_text_dataset_open(test_dir, "byte", NULL, "train", 8, &st) && st == CF_ERR_IO &&
+              strstr(cf_last_error(), test_dir), "a directory as data file\n");
     const char *tiny = tmp_path("tiny.txt");
-    write_file(tiny, "abcdefghij", 10);
+    test_write_bytes(tiny, "abcdefghij", 10);
     CHECK(!cf_text_dataset_open(tiny, "byte", NULL, "val", 8, &st) && st == CF_ERR_FORMAT &&
               strstr(cf_last_error(), tiny), "split too short\n");
     CHECK(!cf_text_dataset_open(path, "bpe", tmp_path("v4"), "train", 8, &st) && strstr(cf_last_error(), "v4:4:"),
@@ -410,19 +389,13 @@ static void test_text_dataset(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cf_test_bpe_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        printf("cannot create a temporary directory\n");
-        return 1;
-    }
+    if (!test_dir_make("test_bpe")) return 1;
     test_chunks();
     test_train_small();
     test_train_text();
     test_corrupt_vocab();
     test_tokenizers();
     test_text_dataset();
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) printf("could not remove %s\n", tmpdir);
+    test_rmtree(test_dir);
     TEST_MAIN_END();
 }

@@ -20,23 +20,12 @@
 #include <hdf5.h>
 #endif
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    fputs(text, f);
-    fclose(f);
-}
-
 /* ---- CSV ---- */
 
 static void test_csv(void)
 {
     const char *p = tmp_path("a.csv");
-    write_text(p, "Time,ID,Trial,Interval\n"
+    test_write_text(p, "Time,ID,Trial,Interval\n"
                   "0.012, 3, 1, 0.05\n"
                   "0.004,0,1,0.05\n"
                   "# a comment\n"
@@ -58,7 +47,7 @@ static void test_csv(void)
     cf_spikes_free(s);
     /* no header, absolute times, tab separated, unsorted */
     const char *q = tmp_path("b.csv");
-    write_text(q, "0.5\t2\n0.1\t0\n0.3\t2\n");
+    test_write_text(q, "0.5\t2\n0.1\t0\n0.3\t2\n");
     s = cf_spikes_read_csv(q, NULL);
     CHECK(s && s->n_units == 3 && s->n_spikes == 3 && s->n_trials == 0);
     if (s) {
@@ -69,42 +58,42 @@ static void test_csv(void)
     /* remapped ids */
     cf_spikes_csv_options o = cf_spikes_csv_defaults();
     o.remap_ids = true;
-    write_text(q, "time,unit\n0.1,17\n0.2,5\n0.3,17\n");
+    test_write_text(q, "time,unit\n0.1,17\n0.2,5\n0.3,17\n");
     s = cf_spikes_read_csv(q, &o);
     CHECK(s && s->n_units == 2 && s->unit_ids && s->unit_ids[0] == 5 && s->unit_ids[1] == 17);
     if (s) CHECK(s->offsets[2] - s->offsets[1] == 2);
     cf_spikes_free(s);
     /* a corrupt line names path:line and the column */
-    write_text(q, "time,unit\n0.1,1\n0.2,2\n0.x3,1\n");
+    test_write_text(q, "time,unit\n0.1,1\n0.2,2\n0.x3,1\n");
     CHECK(cf_spikes_read_csv(q, NULL) == NULL);
     CHECK_ERROR_HAS(q);
     CHECK_ERROR_HAS(":4:");
     CHECK_ERROR_HAS("time");
     CHECK_ERROR_HAS("0.x3");
-    write_text(q, "0.1,1\n0.2,two\n");
+    test_write_text(q, "0.1,1\n0.2,two\n");
     CHECK(cf_spikes_read_csv(q, NULL) == NULL);
     CHECK_ERROR_HAS(":2:");
     CHECK_ERROR_HAS("unit");
-    write_text(q, "0.1,1\n-0.2,1\n");
+    test_write_text(q, "0.1,1\n-0.2,1\n");
     CHECK(cf_spikes_read_csv(q, NULL) == NULL);
     CHECK_ERROR_HAS(":2:");
     CHECK_ERROR_HAS("negative");
-    write_text(q, "0.1,1\nnan,1\n");
+    test_write_text(q, "0.1,1\nnan,1\n");
     CHECK(cf_spikes_read_csv(q, NULL) == NULL);
     CHECK_ERROR_HAS("not finite");
     o = cf_spikes_csv_defaults();
     o.n_units = 4;
-    write_text(q, "0.1,1\n0.2,3\n0.3,4\n");
+    test_write_text(q, "0.1,1\n0.2,3\n0.3,4\n");
     CHECK(cf_spikes_read_csv(q, &o) == NULL);
     CHECK_ERROR_HAS(":3:");
     CHECK_ERROR_HAS("out of range");
-    write_text(q, "0.1\n");
+    test_write_text(q, "0.1\n");
     CHECK(cf_spikes_read_csv(q, NULL) == NULL);
     CHECK_ERROR_HAS(":1:");
-    write_text(q, "when,who\n0.1,1\n");
+    test_write_text(q, "when,who\n0.1,1\n");
     CHECK(cf_spikes_read_csv(q, NULL) == NULL);
     CHECK_ERROR_HAS("header");
-    write_text(q, "# nothing\n");
+    test_write_text(q, "# nothing\n");
     CHECK(cf_spikes_read_csv(q, NULL) == NULL);
     CHECK_ERROR_HAS("no spike");
     CHECK(cf_spikes_read_csv(tmp_path("missing.csv"), NULL) == NULL);
@@ -150,7 +139,7 @@ static void write_csv_with(const char *path, int n, int at, const char *row)
 static cf_spikes *refused_until_raised(const char *path, const char *text, const cf_spikes_csv_options *o,
                                        const cf_spikes_csv_options *raised, const char *frag, int line)
 {
-    write_text(path, text);
+    test_write_text(path, text);
     expect_refused(path, o, frag, NULL, NULL, line);
     cf_spikes *s = cf_spikes_load(path, raised);
     CHECK(s != NULL, "line %d: not read with the bound raised: %s", line, cf_last_error());
@@ -174,7 +163,7 @@ static void test_csv_limits(void)
     write_csv_with(p, 10, 3, "2e6,1");
     REFUSED(p, &o, ":3:", "data.max_seconds (1e+06 s)", NULL);
     /* nine bytes naming unit 9999994 (formerly 10 million units built in seconds) */
-    write_text(p, "0,9999994");
+    test_write_text(p, "0,9999994");
     REFUSED(p, NULL, ":1: column 2 (unit): unit id 9999994", "max_units (100000)", NULL);
     double t0 = cf_now();
     CHECK(cf_spikes_read_csv_mem("0,9999994", 9, "nine.csv", NULL) == NULL && cf_now() - t0 < 0.5);
@@ -182,7 +171,7 @@ static void test_csv_limits(void)
     /* with remap_ids the ids are labels: only their number is bounded */
     o = cf_spikes_csv_defaults();
     o.remap_ids = true;
-    write_text(p, "0.1,16000000\n0.2,5\n");
+    test_write_text(p, "0.1,16000000\n0.2,5\n");
     cf_spikes *s = cf_spikes_load(p, &o);
     CHECK(s && s->n_units == 2 && s->unit_ids && s->unit_ids[1] == 16000000);
     cf_spikes_free(s);
@@ -204,10 +193,10 @@ static void test_csv_limits(void)
     cf_spikes_free(s);
     /* the span is the latest spike plus its bin: 9.995 + 0.01 passes 10 */
     o = lo;
-    write_text(p, "0.5,1\n9.995,0\n");
+    test_write_text(p, "0.5,1\n9.995,0\n");
     REFUSED(p, &o, ":2: the recording up to the latest spike (9.995 s) plus its bin (0.01 s)", "max_seconds (10 s)", NULL);
     /* trial-relative times: the trials laid end to end make the span */
-    write_text(p, "time,unit,trial\n0.5,1,1\n4,0,2\n0.2,0,3\n");
+    test_write_text(p, "time,unit,trial\n0.5,1,1\n4,0,2\n0.2,0,3\n");
     REFUSED(p, &o, "3 trials of 4.01 s (as long as the latest time in a trial, line 3) laid end to end make a 12.03 s "
             "recording, which exceeds max_seconds (10 s)", NULL, NULL);
     o.trial_duration = 5;
@@ -429,7 +418,7 @@ static void test_nwb_bad(void)
     CHECK_ERROR_HAS("not a numeric");
     /* not HDF5 at all, missing file, no units group */
     p = tmp_path("b12.nwb");
-    write_text(p, "hello\n");
+    test_write_text(p, "hello\n");
     CHECK(cf_spikes_read_nwb(p) == NULL);
     CHECK_ERROR_HAS("not an HDF5 file");
     CHECK(cf_spikes_read_nwb(tmp_path("nope.nwb")) == NULL);

@@ -12,13 +12,7 @@ enum { VOCAB = 10, LEN = 4 };
 static const char *write_file(const char *name, const char *text)
 {
     const char *path = tmp_path(name);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    fputs(text, f);
-    fclose(f);
+    test_write_text(path, text);
     return path;
 }
 

@@ -32,6 +32,19 @@ static inline const char *tmp_path(const char *name)
     return p;
 }
 
+/* Writes n bytes of data to path (replacing it); a file that cannot be written ends the test (exit 2). */
+static inline void test_write_bytes(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
+        perror(path);
+        exit(2);
+    }
+}
+
+/* test_write_bytes of a NUL-terminated text. */
+static inline void test_write_text(const char *path, const char *text) { test_write_bytes(path, text, strlen(text)); }
+
 static inline void test_rmtree(const char *path)
 {
     struct stat sb;
