@@ -22,9 +22,14 @@ typedef struct bucket {
     int ready;        /* of those, how many fired their hook this step */
     bool started, done;
 #ifdef CF_HAVE_MPI
-    MPI_Request req;
-    int *counts;      /* zero_stage 1: elements of this bucket in each rank's shard */
-    int64_t recv_off; /* zero_stage 1: where this rank's part lands in the shard scratch */
+    /* The reduction goes in npieces MPI calls over consecutive pieces of `piece` elements (the last one
+     * shorter): one piece of n, unless n passes MPI's int count or opt.mpi_chunk forces pieces. */
+    int npieces;
+    int64_t piece;
+    int done_pieces;   /* pieces known complete (poke) */
+    MPI_Request *req;  /* npieces */
+    int *counts;       /* zero_stage 1: npieces x world, each piece's elements in each rank's shard */
+    int64_t *recv_off; /* zero_stage 1: npieces, where this rank's part of a piece lands in the shard scratch */
 #endif
 } bucket;
 
@@ -97,23 +102,39 @@ static cf_status build_buckets(cf_ddp *d)
 }
 
 #ifdef CF_HAVE_MPI
-/* zero_stage 1: each bucket's element counts per rank shard, for MPI_Ireduce_scatter. */
-static cf_status build_scatter_counts(cf_ddp *d)
+/* Each bucket's pieces (see bucket) and, for zero_stage 1, each piece's element counts per rank shard for
+ * MPI_Ireduce_scatter. All allocated here: starting a bucket allocates nothing. */
+static cf_status build_pieces(cf_ddp *d)
 {
-    int world = cf_pg_world(d->pg);
+    int world = cf_pg_world(d->pg), me = cf_pg_rank(d->pg);
+    int64_t chunk = cf_ddp_mpi_chunk(d);
     for (int k = 0; k < d->nb; k++) {
         bucket *bk = &d->b[k];
-        bk->counts = calloc((size_t)world, sizeof *bk->counts);
-        if (!bk->counts) return cf_set_error(CF_ERR_OOM, "cf_ddp_new: out of memory");
-        for (int r = 0; r < world; r++) {
-            int64_t lo, hi;
-            cf_zero_shard_range(d->ps->total, world, r, &lo, &hi);
-            int64_t a = bk->off > lo ? bk->off : lo, e = bk->off + bk->n < hi ? bk->off + bk->n : hi;
-            bk->counts[r] = e > a ? (int)(e - a) : 0;
+        bool split = cf_ddp_mpi_chunk_forced(d) || bk->n > INT_MAX;
+        bk->piece = split ? chunk : bk->n;
+        int64_t np = bk->n > 0 && split ? (bk->n + chunk - 1) / chunk : 1;
+        if (np > INT_MAX) return cf_set_error(CF_ERR_ARG, "cf_ddp_new: bucket %d needs %lld MPI calls", k, (long long)np);
+        bk->npieces = (int)np;
+        bk->req = malloc((size_t)np * sizeof *bk->req);
+        if (!bk->req) return cf_set_error(CF_ERR_OOM, "cf_ddp_new: out of memory");
+        for (int p = 0; p < bk->npieces; p++) bk->req[p] = MPI_REQUEST_NULL;
+        if (d->opt.zero_stage != 1) continue;
+        bk->counts = calloc((size_t)np * (size_t)world, sizeof *bk->counts);
+        bk->recv_off = calloc((size_t)np, sizeof *bk->recv_off);
+        if (!bk->counts || !bk->recv_off) return cf_set_error(CF_ERR_OOM, "cf_ddp_new: out of memory");
+        for (int p = 0; p < bk->npieces; p++) {
+            int64_t a0 = bk->off + p * bk->piece, e0 = bk->off + bk->n;
+            if (e0 - a0 > bk->piece) e0 = a0 + bk->piece;
+            int *counts = bk->counts + (size_t)p * (size_t)world;
+            for (int r = 0; r < world; r++) {
+                int64_t lo, hi;
+                cf_zero_shard_range(d->ps->total, world, r, &lo, &hi);
+                int64_t a = a0 > lo ? a0 : lo, e = e0 < hi ? e0 : hi;
+                counts[r] = e > a ? (int)(e - a) : 0; /* at most a piece: fits an int */
+            }
+            /* no part of this piece is ours: MPI writes nothing, but keep the pointer inside the buffer */
+            bk->recv_off[p] = counts[me] > 0 ? (a0 > d->lo ? a0 : d->lo) - d->lo : 0;
         }
-        int64_t a = bk->off > d->lo ? bk->off : d->lo;
-        /* no part of this bucket is ours: MPI writes nothing, but keep the pointer inside the buffer */
-        bk->recv_off = bk->counts[cf_pg_rank(d->pg)] > 0 ? a - d->lo : 0;
     }
     return CF_OK;
 }
@@ -138,6 +159,9 @@ static void reset_step(cf_ddp *d)
         bucket *bk = &d->b[k];
         bk->ready = 0;
         bk->started = bk->done = false;
+#ifdef CF_HAVE_MPI
+        bk->done_pieces = 0;
+#endif
     }
     count_expected(d);
     memset(d->fired, 0, (size_t)(ps->count ? ps->count : 1));
@@ -169,18 +193,21 @@ static cf_status start_bucket(cf_ddp *d, int k, bool in_backward)
             g = h;
         }
         MPI_Datatype t = cf_pg_mpi_type(d->ps->dtype);
-        int rc;
-        if (bk->n > INT_MAX)
-            return cf_set_error(CF_ERR_ARG, "gradient bucket %d has %lld elements, more than MPI's int count", k,
-                                (long long)bk->n);
-        if (d->opt.zero_stage == 1)
-            rc = MPI_Ireduce_scatter(g, (char *)d->shard + (size_t)bk->recv_off * es, bk->counts, t, MPI_SUM,
-                                     cf_pg_comm_of(pg), &bk->req);
-        else
-            rc = MPI_Iallreduce(MPI_IN_PLACE, g, (int)bk->n, t, MPI_SUM, cf_pg_comm_of(pg), &bk->req);
-        if (rc != MPI_SUCCESS)
-            return cf_pg_mpi_fail(pg, rc, d->opt.zero_stage == 1 ? "MPI_Ireduce_scatter" : "MPI_Iallreduce");
-        bk->done = false;
+        int world = cf_pg_world(pg);
+        bk->done = false; /* pieces not started stay MPI_REQUEST_NULL: finish's wait passes them */
+        for (int p = 0; p < bk->npieces; p++) {
+            int64_t at = p * bk->piece, c = bk->n - at < bk->piece ? bk->n - at : bk->piece;
+            char *gp = (char *)g + (size_t)at * es;
+            int rc;
+            if (d->opt.zero_stage == 1)
+                rc = MPI_Ireduce_scatter(gp, (char *)d->shard + (size_t)bk->recv_off[p] * es,
+                                         bk->counts + (size_t)p * (size_t)world, t, MPI_SUM, cf_pg_comm_of(pg), &bk->req[p]);
+            else
+                rc = MPI_Iallreduce(MPI_IN_PLACE, gp, (int)c, t, MPI_SUM, cf_pg_comm_of(pg), &bk->req[p]);
+            if (rc != MPI_SUCCESS)
+                return cf_pg_mpi_fail(pg, rc, d->opt.zero_stage == 1 ? "MPI_Ireduce_scatter" : "MPI_Iallreduce");
+            d->stats.mpi_calls++;
+        }
     }
 #endif
     return CF_OK;
@@ -206,8 +233,11 @@ static cf_status poke(cf_ddp *d)
     while (d->in_flight < d->next_start) {
         bucket *bk = &d->b[d->in_flight];
         if (!bk->done) {
-            bool done = false;
-            CF_DIST_TRY(cf_pg_test_mpi(d->pg, &bk->req, &done, "gradient bucket reduction"));
+            bool done = true;
+            while (done && bk->done_pieces < bk->npieces) {
+                CF_DIST_TRY(cf_pg_test_mpi(d->pg, &bk->req[bk->done_pieces], &done, "gradient bucket reduction"));
+                bk->done_pieces += done;
+            }
             if (!done) break;
             bk->done = true;
         }
@@ -270,9 +300,9 @@ cf_status cf_ddp_check(const cf_params *ps, const cf_ddp_options *opt)
         return cf_set_error(CF_ERR_ARG, "cf_ddp_new: bucket_mb %g is negative", o.bucket_mb);
     if (o.zero_stage != 0 && o.zero_stage != 1)
         return cf_set_error(CF_ERR_ARG, "cf_ddp_new: zero_stage %d is not supported (0 or 1)", o.zero_stage);
-    if (o.zero_stage == 1 && ps->total > INT_MAX)
-        return cf_set_error(CF_ERR_ARG, "cf_ddp_new: ZeRO-1 needs fewer than 2^31 parameter elements (have %lld)",
-                            (long long)ps->total);
+    if (o.mpi_chunk < 0 || o.mpi_chunk > INT_MAX)
+        return cf_set_error(CF_ERR_ARG, "cf_ddp_new: mpi_chunk %lld is not an MPI count (0, or 1 to 2^31 - 1 elements)",
+                            (long long)o.mpi_chunk);
     if (o.nccl && ps->device == CF_CPU)
         return cf_set_error(CF_ERR_ARG, "cf_ddp_new: NCCL reduces device gradients, and the parameters are on the host");
     if (ps->device != CF_CPU && o.zero_stage != 0)
@@ -328,13 +358,13 @@ cf_ddp *cf_ddp_new(cf_pg *pg, cf_params *ps, const cf_ddp_options *opt)
             cf_set_error(CF_ERR_OOM, "cf_ddp_new: out of memory for the gradient shard");
             return NULL;
         }
-#ifdef CF_HAVE_MPI
-        if (build_scatter_counts(d) != CF_OK) {
-            cf_ddp_free(d);
-            return NULL;
-        }
-#endif
     }
+#ifdef CF_HAVE_MPI
+    if (build_pieces(d) != CF_OK) {
+        cf_ddp_free(d);
+        return NULL;
+    }
+#endif
     for (int i = 0; i < ps->count; i++) {
         d->hk[i] = (hook_ctx){d, i};
         cf_set_grad_hook(ps->items[i].value, on_grad_final, &d->hk[i]);
@@ -351,7 +381,11 @@ void cf_ddp_free(cf_ddp *d)
         if (v->hook == on_grad_final && v->hook_user == &d->hk[i]) cf_set_grad_hook(v, NULL, NULL);
     }
 #ifdef CF_HAVE_MPI
-    for (int k = 0; d->b && k < d->nb; k++) free(d->b[k].counts);
+    for (int k = 0; d->b && k < d->nb; k++) {
+        free(d->b[k].req);
+        free(d->b[k].counts);
+        free(d->b[k].recv_off);
+    }
 #endif
     free(d->b);
     free(d->bucket_of);
@@ -407,9 +441,11 @@ cf_status cf_ddp_finish(cf_ddp *d)
     for (int k = 0; k < d->next_start; k++) {
         bucket *bk = &d->b[k];
         if (bk->done) continue;
-        cf_status w = cf_pg_wait_mpi(d->pg, &bk->req, "gradient bucket reduction");
+        for (int p = bk->done_pieces; p < bk->npieces; p++) {
+            cf_status w = cf_pg_wait_mpi(d->pg, &bk->req[p], "gradient bucket reduction");
+            if (w != CF_OK && st == CF_OK) st = w, snprintf(msg, sizeof msg, "%s", cf_last_error());
+        }
         bk->done = true;
-        if (w != CF_OK && st == CF_OK) st = w, snprintf(msg, sizeof msg, "%s", cf_last_error());
     }
 #endif
     double t1 = cf_now();
@@ -455,3 +491,5 @@ void cf_ddp_stats_reset(cf_ddp *d) { memset(&d->stats, 0, sizeof d->stats); }
 cf_pg *cf_ddp_pg(const cf_ddp *d) { return d->pg; }
 cf_params *cf_ddp_params(const cf_ddp *d) { return d->ps; }
 int cf_ddp_zero_stage(const cf_ddp *d) { return d->opt.zero_stage; }
+int64_t cf_ddp_mpi_chunk(const cf_ddp *d) { return d->opt.mpi_chunk > 0 ? d->opt.mpi_chunk : (int64_t)1 << 27; }
+bool cf_ddp_mpi_chunk_forced(const cf_ddp *d) { return d->opt.mpi_chunk > 0; }

@@ -47,6 +47,10 @@
  * Mixed precision's working copies are refused: the buckets reduce the f32 master gradients, which are filled
  * only after backward (cf_params_collect_grads).
  *
+ * Sizes: MPI 3.1 counts are int. A bucket of 2^31 elements or more is reduced in pieces of 2^27 elements (one
+ * MPI call each, issued together when the bucket starts; their per-rank counts fit an int); opt.mpi_chunk forces
+ * pieces at any size (tests). cf_zero does the same for its collectives (zero.h), so no parameter count is refused.
+ *
  * One backward per synchronised micro-step: a second backward in it would add to gradients whose
  * reduction may already be in flight. The engine fires each leaf's hook once per step (tape
  * generation), so this is not detected; with several losses, sum them and run one backward. */
@@ -63,6 +67,13 @@ typedef struct cf_ddp_options {
     double bucket_mb; /* MiB of gradients per bucket; 0: 25 (PyTorch's default) */
     int zero_stage;   /* 0: all-reduce; 1: reduce-scatter to shards, with a cf_zero optimizer */
     cf_nccl *nccl;    /* device parameters only, zero_stage 0: reduce over this communicator (not owned) */
+    /* At most this many elements per MPI call (MPI 3.1 counts are int). 0 (the default): one MPI call per bucket
+     * reduction and per ZeRO-1 collective (the v-collectives) when every count and displacement fits an int, and
+     * pieces of 2^27 elements where one does not (a bucket, or with ZeRO-1 the flat buffer, of 2^31 elements or
+     * more). > 0 (tests): forces the piecewise path everywhere, in pieces of at most this many elements (e.g. 7:
+     * pieces that cut parameters and shards unevenly); the results are those of the one-call path bit for bit
+     * (the same element-wise sums; the parameter all-gather and the state gather/scatter only move data). */
+    int64_t mpi_chunk;
 } cf_ddp_options;
 
 typedef struct cf_ddp_bucket_info {
@@ -77,6 +88,7 @@ typedef struct cf_ddp_stats {
     int64_t buckets_in_finish;   /* started by cf_ddp_finish (no backward ran, or hooks missed) */
     int64_t params_unused;       /* trainable parameters the forward did not use (counted ready at once) */
     double bytes;                /* gradient bytes reduced by this rank */
+    int64_t mpi_calls;           /* MPI reductions issued: one per bucket, or one per piece (mpi_chunk) */
     double wait_s;               /* blocked in cf_ddp_finish waiting: communication NOT hidden by backward
                                   * (NCCL: the wait for the stream, which includes backward kernels still queued) */
     double window_s;             /* from each step's first bucket start to the end of cf_ddp_finish */
@@ -84,8 +96,9 @@ typedef struct cf_ddp_stats {
 
 /* Allocates ps's gradient buffer if needed and hooks every parameter. opt NULL: defaults. ps must not
  * get new parameters afterwards. A group of one works too (every bucket completes at once). */
-/* What cf_ddp_new refuses before it allocates anything (ZeRO-1 past 2^31 elements, NCCL with host parameters,
- * bf16 working copies ...), on its own: a check of a recipe whose parameters are shapes only. */
+/* What cf_ddp_new refuses before it allocates anything (NCCL with host parameters, ZeRO-1 on a device, bf16
+ * working copies, a negative mpi_chunk ...), on its own: a check of a recipe whose parameters are shapes only.
+ * No parameter count is refused: counts past MPI's int go in pieces (mpi_chunk). */
 cf_status cf_ddp_check(const cf_params *ps, const cf_ddp_options *opt);
 cf_ddp *cf_ddp_new(cf_pg *pg, cf_params *ps, const cf_ddp_options *opt);
 /* Removes the hooks. NULL is a no-op. */
@@ -114,5 +127,11 @@ void cf_ddp_stats_reset(cf_ddp *ddp);
 cf_pg *cf_ddp_pg(const cf_ddp *ddp);
 cf_params *cf_ddp_params(const cf_ddp *ddp);
 int cf_ddp_zero_stage(const cf_ddp *ddp);
+/* The piece size every MPI call of this ddp and its ZeRO-1 optimizer keeps to: opt.mpi_chunk when > 0, else 2^27
+ * (used only where a count would not fit an int; 2^27 keeps a piece's bytes, 1 GiB of f64, within an int too, for
+ * MPI layers that count bytes in an int). */
+int64_t cf_ddp_mpi_chunk(const cf_ddp *ddp);
+/* Whether opt.mpi_chunk > 0 forces the piecewise path (tests). */
+bool cf_ddp_mpi_chunk_forced(const cf_ddp *ddp);
 
 #endif

@@ -1,12 +1,20 @@
 /* ZeRO-1: the optimizer interface (optim/optim.h) over this rank's shard of the flat buffers -- the
  * update on the shard, the parameter all-gather, and the full-state gather/scatter for checkpoints. The
  * update is optim's cf_optim_update_range restricted to the shard (same operations in the same order),
- * so a sharded run follows the unsharded one. */
+ * so a sharded run follows the unsharded one.
+ *
+ * The collectives take two paths. With every shard's count and offset within an int (a flat buffer under
+ * 2^31 elements), one v-collective each: MPI_Iallgatherv, MPI_Igatherv, MPI_Iscatterv. Otherwise (MPI 3.1
+ * has no large-count calls), or when the cf_ddp's mpi_chunk forces it, in pieces of at most
+ * cf_ddp_mpi_chunk elements: the all-gather is every rank broadcasting its shard (MPI_Ibcast, piece j of
+ * every shard in one round), the gather and scatter are point-to-point (MPI_Isend / MPI_Irecv between the
+ * root and each rank, one piece per rank per round). Both paths move the same bytes to the same places. */
 #include "distributed/zero.h"
 
 #include "distributed/pg_internal.h"
 #include "optim/optim_internal.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +25,17 @@ typedef struct zero {
     cf_pg *pg;
     int64_t lo, hi;
     double gather_s;
+    int64_t calls; /* MPI calls of the collectives */
 #ifdef CF_HAVE_MPI
-    int *counts, *displs; /* every rank's shard, for the v-collectives */
+    bool pieces;          /* the piecewise path (see above); else the v-collectives */
+    int64_t chunk;        /* piecewise: at most this many elements per MPI call */
+    int *counts, *displs; /* v-collectives: every rank's shard */
+    MPI_Request *req;     /* piecewise: one per rank, for a round */
 #endif
 } zero;
+
+/* Tag of the gather / scatter pieces (point-to-point on the group's communicator, apart from its collectives). */
+#define ZERO_TAG 2031
 
 static const cf_optim_vtable zero_vt;
 
@@ -59,16 +74,19 @@ cf_optimizer *cf_zero_new(cf_ddp *ddp, const cf_optim_config *cfg)
     z->base.shards = world;
     z->ddp = ddp, z->pg = pg, z->lo = lo, z->hi = hi;
 #ifdef CF_HAVE_MPI
+    z->chunk = cf_ddp_mpi_chunk(ddp);
+    z->pieces = cf_ddp_mpi_chunk_forced(ddp) || ps->total > INT_MAX; /* the offsets are < total */
     z->counts = calloc((size_t)world, sizeof *z->counts);
     z->displs = calloc((size_t)world, sizeof *z->displs);
-    if (!z->counts || !z->displs) {
+    z->req = calloc((size_t)world, sizeof *z->req);
+    if (!z->counts || !z->displs || !z->req) {
         cf_optim_free(&z->base);
         cf_set_error(CF_ERR_OOM, "cf_zero_new: out of memory for the shard table");
         return NULL;
     }
-    for (int r = 0; r < world; r++) {
+    for (int r = 0; r < world && !z->pieces; r++) {
         cf_zero_shard_range(ps->total, world, r, &lo, &hi);
-        z->counts[r] = (int)(hi - lo), z->displs[r] = (int)lo; /* total < 2^31: checked by cf_ddp_new */
+        z->counts[r] = (int)(hi - lo), z->displs[r] = (int)lo;
     }
 #endif
     return &z->base;
@@ -80,6 +98,7 @@ static void zero_release(cf_optimizer *o)
     zero *z = as_zero(o);
     free(z->counts);
     free(z->displs);
+    free(z->req);
 #else
     (void)o;
 #endif
@@ -101,6 +120,99 @@ double cf_zero_gather_seconds(const cf_zero *o)
     const zero *z = as_zero(o);
     return z ? z->gather_s : 0;
 }
+
+int64_t cf_zero_mpi_calls(const cf_zero *o)
+{
+    const zero *z = as_zero(o);
+    return z ? z->calls : 0;
+}
+
+/* ---- the piecewise collectives ---- */
+
+#ifdef CF_HAVE_MPI
+/* Piece `at` of rank r's shard: *off is its offset in the flat buffer; returns its length (0: past the shard). */
+static int piece_of(const zero *z, int r, int64_t at, int64_t *off)
+{
+    int64_t lo, hi;
+    cf_zero_shard_range(z->base.ps->total, cf_pg_world(z->pg), r, &lo, &hi);
+    *off = lo + at;
+    int64_t n = hi - lo - at;
+    return n <= 0 ? 0 : (int)(n < z->chunk ? n : z->chunk);
+}
+
+/* Waits for this round's requests (MPI_REQUEST_NULL for ranks without a piece). */
+static cf_status wait_round(zero *z, const char *what)
+{
+    for (int r = 0; r < cf_pg_world(z->pg); r++) CF_DIST_TRY(cf_pg_wait_mpi(z->pg, &z->req[r], what));
+    return CF_OK;
+}
+
+/* The rounds: piece offsets 0, chunk, 2 chunk ... up to the longest shard (rank 0's). */
+static int64_t longest_shard(const zero *z)
+{
+    int64_t lo, hi;
+    cf_zero_shard_range(z->base.ps->total, cf_pg_world(z->pg), 0, &lo, &hi);
+    return hi - lo;
+}
+
+/* The parameter all-gather: in each round every rank broadcasts its shard's next piece. */
+static cf_status allgather_pieces(zero *z, void *values)
+{
+    MPI_Datatype t = cf_pg_mpi_type(z->base.ps->dtype);
+    size_t es = cf_dtype_size(z->base.ps->dtype);
+    int world = cf_pg_world(z->pg);
+    for (int64_t at = 0, end = longest_shard(z); at < end; at += z->chunk) {
+        for (int r = 0; r < world; r++) {
+            int64_t off;
+            int c = piece_of(z, r, at, &off);
+            z->req[r] = MPI_REQUEST_NULL;
+            if (c == 0) continue;
+            int rc = MPI_Ibcast((char *)values + (size_t)off * es, c, t, r, cf_pg_comm_of(z->pg), &z->req[r]);
+            if (rc != MPI_SUCCESS) return cf_pg_mpi_fail(z->pg, rc, "MPI_Ibcast");
+            z->calls++;
+        }
+        CF_DIST_TRY(wait_round(z, "parameter all-gather"));
+    }
+    return CF_OK;
+}
+
+/* The state gather (to_root) or scatter: in each round the root receives from (sends to) every other rank
+ * that rank's shard's next piece; the root's own shard is copied. */
+static cf_status move_pieces(zero *z, void *shard, void *full, int root, bool to_root)
+{
+    MPI_Datatype t = cf_pg_mpi_type(z->base.ps->dtype);
+    size_t es = cf_dtype_size(z->base.ps->dtype);
+    int world = cf_pg_world(z->pg), me = cf_pg_rank(z->pg);
+    MPI_Comm comm = cf_pg_comm_of(z->pg);
+    const char *what = to_root ? "optimizer state gather" : "optimizer state scatter";
+    if (me == root) {
+        char *mine = (char *)full + (size_t)z->lo * es;
+        size_t bytes = (size_t)(z->hi - z->lo) * es;
+        if (to_root) memcpy(mine, shard, bytes);
+        else memcpy(shard, mine, bytes);
+    }
+    for (int64_t at = 0, end = longest_shard(z); at < end; at += z->chunk) {
+        for (int r = 0; r < world; r++) {
+            z->req[r] = MPI_REQUEST_NULL;
+            if (r == root || (me != root && r != me)) continue;
+            int64_t off;
+            int c = piece_of(z, r, at, &off), rc;
+            if (c == 0) continue;
+            if (me == root) {
+                char *p = (char *)full + (size_t)off * es;
+                rc = to_root ? MPI_Irecv(p, c, t, r, ZERO_TAG, comm, &z->req[r]) : MPI_Isend(p, c, t, r, ZERO_TAG, comm, &z->req[r]);
+            } else {
+                char *p = (char *)shard + (size_t)at * es;
+                rc = to_root ? MPI_Isend(p, c, t, root, ZERO_TAG, comm, &z->req[r]) : MPI_Irecv(p, c, t, root, ZERO_TAG, comm, &z->req[r]);
+            }
+            if (rc != MPI_SUCCESS) return cf_pg_mpi_fail(z->pg, rc, (me == root) == to_root ? "MPI_Irecv" : "MPI_Isend");
+            z->calls++;
+        }
+        CF_DIST_TRY(wait_round(z, what));
+    }
+    return CF_OK;
+}
+#endif
 
 /* ---- gradients and the update: the owned shard ---- */
 
@@ -133,11 +245,16 @@ static cf_status zero_step(cf_optimizer *o, double lr)
 #ifdef CF_HAVE_MPI
     if (cf_pg_uses_mpi(z->pg) && cf_pg_world(z->pg) > 1) {
         double t0 = cf_now();
-        MPI_Request r;
-        int rc = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, ps->values, z->counts, z->displs,
-                                 cf_pg_mpi_type(ps->dtype), cf_pg_comm_of(z->pg), &r);
-        if (rc != MPI_SUCCESS) return cf_pg_mpi_fail(z->pg, rc, "MPI_Iallgatherv");
-        CF_DIST_TRY(cf_pg_wait_mpi(z->pg, &r, "parameter all-gather"));
+        if (z->pieces) {
+            CF_DIST_TRY(allgather_pieces(z, ps->values));
+        } else {
+            MPI_Request r;
+            int rc = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, ps->values, z->counts, z->displs,
+                                     cf_pg_mpi_type(ps->dtype), cf_pg_comm_of(z->pg), &r);
+            if (rc != MPI_SUCCESS) return cf_pg_mpi_fail(z->pg, rc, "MPI_Iallgatherv");
+            z->calls++;
+            CF_DIST_TRY(cf_pg_wait_mpi(z->pg, &r, "parameter all-gather"));
+        }
         z->gather_s += cf_now() - t0;
     }
 #endif
@@ -173,11 +290,13 @@ cf_status cf_zero_gather_state(cf_zero *o, int slot, void *full, int root)
         return cf_set_error(CF_ERR_ARG, "cf_zero_gather_state: NULL buffer on the root rank");
 #ifdef CF_HAVE_MPI
     if (cf_pg_uses_mpi(z->pg) && cf_pg_world(z->pg) > 1) {
+        if (z->pieces) return move_pieces(z, o->slot[slot], full, root, true);
         MPI_Datatype t = cf_pg_mpi_type(o->ps->dtype);
         MPI_Request r;
         int rc = MPI_Igatherv(o->slot[slot], (int)(z->hi - z->lo), t, full, z->counts, z->displs, t, root,
                               cf_pg_comm_of(z->pg), &r);
         if (rc != MPI_SUCCESS) return cf_pg_mpi_fail(z->pg, rc, "MPI_Igatherv");
+        z->calls++;
         return cf_pg_wait_mpi(z->pg, &r, "optimizer state gather");
     }
 #endif
@@ -199,10 +318,12 @@ cf_status cf_zero_scatter_state(cf_zero *o, int slot, const void *full, int root
     if (cf_pg_rank(z->pg) == root && !full)
         return cf_set_error(CF_ERR_ARG, "cf_zero_scatter_state: NULL full state on the root rank");
 #ifdef CF_HAVE_MPI
+    if (z->pieces) return move_pieces(z, o->slot[slot], (void *)full, root, false);
     MPI_Datatype t = cf_pg_mpi_type(o->ps->dtype);
     MPI_Request r;
     int rc = MPI_Iscatterv(full, z->counts, z->displs, t, o->slot[slot], (int)n, t, root, cf_pg_comm_of(z->pg), &r);
     if (rc != MPI_SUCCESS) return cf_pg_mpi_fail(z->pg, rc, "MPI_Iscatterv");
+    z->calls++;
     return cf_pg_wait_mpi(z->pg, &r, "optimizer state scatter");
 #else
     return CF_OK;

@@ -30,8 +30,11 @@ typedef struct cf_optimizer cf_zero;
 void cf_zero_shard_range(int64_t total, int world, int rank, int64_t *lo, int64_t *hi);
 
 /* ddp must have zero_stage 1. Slot names and update rules are those of the replicated optimizer;
- * cf_optim_shards gives the world size. The flat buffer must hold fewer than 2^31 elements (MPI's int
- * counts in the all-gather). Free with cf_optim_free. */
+ * cf_optim_shards gives the world size. Any flat buffer size: under 2^31 elements the all-gather, gather
+ * and scatter are MPI v-collectives (int counts and offsets); from 2^31 on, or when ddp's options set
+ * mpi_chunk (ddp.h; tests), they go in pieces of at most cf_ddp_mpi_chunk elements (MPI_Ibcast for the
+ * all-gather, MPI_Isend / MPI_Irecv for the gather and scatter), with the same results bit for bit.
+ * Free with cf_optim_free. */
 cf_optimizer *cf_zero_new(cf_ddp *ddp, const cf_optim_config *cfg);
 
 /* The functions below need z from cf_zero_new (another optimizer: an empty shard, NULL, 0, CF_ERR_ARG). */
@@ -47,6 +50,10 @@ cf_status cf_zero_gather_state(cf_zero *z, int slot, void *full, int root);
 cf_status cf_zero_scatter_state(cf_zero *z, int slot, const void *full, int root);
 /* Seconds spent in the parameter all-gather of cf_optim_step (cumulative). */
 double cf_zero_gather_seconds(const cf_zero *z);
+/* MPI calls this rank issued in the all-gather, gather and scatter (cumulative): one per collective on the
+ * v-collective path; on the piecewise path one MPI_Ibcast per piece of every shard, and one MPI_Isend or
+ * MPI_Irecv per piece of a non-root shard (the root's own shard is copied). */
+int64_t cf_zero_mpi_calls(const cf_zero *z);
 
 /* The interface's calls under the names ZeRO code used before the interface existed (any optimizer). */
 static inline void cf_zero_free(cf_zero *z) { cf_optim_free(z); }

@@ -154,7 +154,16 @@ static void test_bucket_layout(void)
     CHECK_ERROR_HAS("bucket_mb");
     CHECK(cf_ddp_new(pg, ps, &(cf_ddp_options){.zero_stage = 2}) == NULL);
     CHECK_ERROR_HAS("zero_stage 2");
+    CHECK(cf_ddp_new(pg, ps, &(cf_ddp_options){.mpi_chunk = -1}) == NULL);
+    CHECK_ERROR_HAS("mpi_chunk -1 is not an MPI count");
+    CHECK(cf_ddp_check(ps, &(cf_ddp_options){.zero_stage = 1, .mpi_chunk = (int64_t)1 << 31}) == CF_ERR_ARG);
+    CHECK_ERROR_HAS("mpi_chunk 2147483648 is not an MPI count");
     cf_params_free(ps);
+    /* ZeRO-1 takes any parameter count (past 2^31 its collectives go in pieces): 3 x 2^30 elements, shapes only */
+    ps = cf_params_new_shapes(CF_F32, 1);
+    for (int i = 0; i < 3; i++) cf_params_add(ps, i == 0 ? "a" : i == 1 ? "b" : "c", 2, (int64_t[]){1 << 15, 1 << 15}, true);
+    CHECK(ps->total == 3 * ((int64_t)1 << 30));
+    CHECK(cf_ddp_check(ps, &(cf_ddp_options){.zero_stage = 1}) == CF_OK);
     cf_pg_finalize(pg);
 }
 

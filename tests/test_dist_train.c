@@ -8,6 +8,10 @@
  *                 rows each) against one process with batch B, for ZeRO 0 and 1, with and without
  *                 gradient accumulation, f64 and f32; ZeRO-1 state gathered to rank 0 at step 10 and
  *                 saved to CKPT; scatter back; recipe-hash mismatch naming the rank.
+ *   pieces        under mpirun -np 2 or 3: the piecewise MPI path (cf_ddp_options.mpi_chunk = 7, which a flat
+ *                 buffer of 2^31 elements or more takes) against the one-call path (v-collectives, one reduction per
+ *                 bucket) and an unsharded run: bit-identical parameters after some steps, bit-identical gathered and
+ *                 scattered optimizer state, and the number of MPI calls each path issued.
  *   resume CKPT   one process: loads the checkpoint the 2 ranks saved and continues the same curve,
  *                 with a plain optimizer and with cf_zero in a group of one.
  *   fail-exit | fail-kill | fail-abort | fail-hang
@@ -98,6 +102,7 @@ typedef struct run_cfg {
     int zero;         /* -1: plain single process (the reference); 0: ddp; 1: ddp + ZeRO-1 */
     int accum;        /* micro-steps per step; only the last synchronises */
     double bucket_mb;
+    int64_t mpi_chunk; /* cf_ddp_options.mpi_chunk: > 0 forces MPI calls of at most this many elements */
 } run_cfg;
 
 typedef struct trainer {
@@ -128,7 +133,8 @@ static bool trainer_init(trainer *t, cf_pg *pg, run_cfg cfg)
     int world = cfg.zero < 0 ? 1 : cf_pg_world(pg), rank = cfg.zero < 0 ? 0 : cf_pg_rank(pg);
     t->nrows = BATCH / world, t->row0 = rank * t->nrows;
     if (cfg.zero >= 0) {
-        t->ddp = cf_ddp_new(pg, t->m.ps, &(cf_ddp_options){.bucket_mb = cfg.bucket_mb, .zero_stage = cfg.zero});
+        t->ddp = cf_ddp_new(pg, t->m.ps, &(cf_ddp_options){.bucket_mb = cfg.bucket_mb, .zero_stage = cfg.zero,
+                                                           .mpi_chunk = cfg.mpi_chunk});
         if (!t->ddp) return false;
         /* a different start on every rank: the broadcast must make them equal */
         if (rank != 0) cf_init_normal(t->m.ps, t->m.w1, 1, 1);
@@ -184,7 +190,7 @@ static cf_status train_step(trainer *t, int step, double *loss)
 static void reference(cf_dtype dt, double *losses)
 {
     trainer t;
-    CHECK(trainer_init(&t, NULL, (run_cfg){"reference", dt, -1, 1, 0}));
+    CHECK(trainer_init(&t, NULL, (run_cfg){"reference", dt, -1, 1, 0, 0}));
     for (int s = 0; s < STEPS; s++) CHECK(train_step(&t, s, &losses[s]) == CF_OK);
     trainer_free(&t);
 }
@@ -267,12 +273,12 @@ static void run_and_compare(cf_pg *pg, run_cfg cfg, const double *ref, double to
 }
 
 static const run_cfg configs[] = {
-    {"f64 zero0", CF_F64, 0, 1, 1e-9},            /* one parameter per bucket */
-    {"f64 zero0 accum2", CF_F64, 0, 2, 1e-3},     /* ~1 KiB buckets spanning parameters */
-    {"f64 zero1", CF_F64, 1, 1, 1e-9},
-    {"f64 zero1 accum2", CF_F64, 1, 2, 0},        /* one 25 MiB bucket */
-    {"f32 zero0", CF_F32, 0, 1, 5e-4},
-    {"f32 zero1", CF_F32, 1, 1, 5e-4},
+    {"f64 zero0", CF_F64, 0, 1, 1e-9, 0},         /* one parameter per bucket */
+    {"f64 zero0 accum2", CF_F64, 0, 2, 1e-3, 0},  /* ~1 KiB buckets spanning parameters */
+    {"f64 zero1", CF_F64, 1, 1, 1e-9, 0},
+    {"f64 zero1 accum2", CF_F64, 1, 2, 0, 0},     /* one 25 MiB bucket */
+    {"f32 zero0", CF_F32, 0, 1, 5e-4, 0},
+    {"f32 zero1", CF_F32, 1, 1, 5e-4, 0},
 };
 
 static void test_equivalence(cf_pg *pg, const char *save_path)
@@ -299,7 +305,7 @@ static void resume_from(const char *path, int expect_world)
     for (int sharded = 0; sharded < 2; sharded++) {
         cf_pg *pg = cf_pg_init(NULL, NULL);
         trainer t;
-        CHECK(trainer_init(&t, pg, (run_cfg){"resume", CF_F64, sharded ? 1 : -1, 1, 1e-9}));
+        CHECK(trainer_init(&t, pg, (run_cfg){"resume", CF_F64, sharded ? 1 : -1, 1, 1e-9, 0}));
         cf_params *ps = t.m.ps;
         int ns = sharded ? cf_zero_slot_count(t.z) : cf_optim_slot_count(t.opt);
         cf_ckpt_slot slots[2];
@@ -406,12 +412,134 @@ static void test_collectives(cf_pg *pg)
     CHECK_ERROR_HAS("rank 1 has other values (1: 0x");
 }
 
+/* ---- the piecewise MPI path against the one-call path and an unsharded run ---- */
+
+#define PIECE_STEPS 6
+#define PIECE 7 /* elements per MPI call: cuts parameters, buckets and shards unevenly */
+
+typedef struct piece_run {
+    void *values;   /* the parameters after PIECE_STEPS steps, on every rank */
+    void *state[2]; /* the optimizer's full state: gathered to the root (ZeRO-1), or the replicated slots */
+    int nslots;
+    int64_t ddp_calls, zero_calls, nb, bucket_pieces; /* MPI calls issued; buckets, and their pieces of PIECE */
+} piece_run;
+
+/* ceil(n / PIECE) */
+static int64_t pieces_of(int64_t n) { return (n + PIECE - 1) / PIECE; }
+
+/* Trains PIECE_STEPS steps (ZeRO `zero`, MPI calls of at most `chunk` elements; no clipping, so the only
+ * reductions are the gradients'), then gathers the ZeRO-1 state to `root` and scatters it back from there into a
+ * second optimizer on the same cf_ddp, which must then hold this rank's live shard. */
+static void piece_train(cf_pg *pg, cf_dtype dt, int zero, int64_t chunk, int root, piece_run *out)
+{
+    memset(out, 0, sizeof *out);
+    trainer t;
+    bool ok = trainer_init(&t, pg, (run_cfg){"pieces", dt, zero, 1, 0.0005, chunk}); /* 512-byte buckets */
+    CHECK(ok);
+    if (!ok) {
+        fprintf(stderr, "rank %d: pieces (zero %d, chunk %lld): %s\n", g_rank, zero, (long long)chunk, cf_last_error());
+        return;
+    }
+    cf_params *ps = t.m.ps;
+    size_t bytes = (size_t)ps->total * cf_dtype_size(dt);
+    for (int s = 0; s < PIECE_STEPS; s++) {
+        cf_params_zero_grad(ps);
+        cf_tensor *l = loss_of(t.ctx, &t.m, s, t.row0, t.nrows);
+        CHECK(l && cf_backward(t.ctx, l, NULL) == CF_OK);
+        cf_step_reset(t.ctx);
+        CHECK(cf_ddp_finish(t.ddp) == CF_OK);
+        CHECK(cf_optim_step(t.z ? t.z : t.opt, 0.02) == CF_OK);
+    }
+    out->values = malloc(bytes);
+    memcpy(out->values, ps->values, bytes);
+    out->nslots = cf_optim_slot_count(t.z ? t.z : t.opt);
+    CHECK(out->nslots == 2); /* AdamW */
+    for (int i = 0; i < out->nslots && i < 2; i++) {
+        out->state[i] = calloc(1, bytes);
+        if (!t.z) {
+            memcpy(out->state[i], cf_optim_slot_data(t.opt, i), bytes);
+            continue;
+        }
+        CHECK(cf_zero_gather_state(t.z, i, g_rank == root ? out->state[i] : NULL, root) == CF_OK);
+        cf_optim_config oc = optim_cfg();
+        cf_zero *z2 = cf_zero_new(t.ddp, &oc);
+        CHECK(cf_zero_scatter_state(z2, i, g_rank == root ? out->state[i] : NULL, root) == CF_OK);
+        int64_t lo, hi;
+        cf_zero_shard(t.z, &lo, &hi);
+        CHECK(memcmp(cf_zero_slot_shard(z2, i), cf_zero_slot_shard(t.z, i), (size_t)(hi - lo) * cf_dtype_size(dt)) == 0);
+        out->zero_calls += cf_zero_mpi_calls(z2);
+        cf_zero_free(z2);
+    }
+    out->ddp_calls = cf_ddp_stats_get(t.ddp).mpi_calls;
+    if (t.z) out->zero_calls += cf_zero_mpi_calls(t.z);
+    out->nb = cf_ddp_bucket_count(t.ddp);
+    for (int k = 0; k < out->nb; k++) out->bucket_pieces += pieces_of(cf_ddp_bucket(t.ddp, k).numel);
+    trainer_free(&t);
+}
+
+static void piece_free(piece_run *r)
+{
+    free(r->values);
+    for (int i = 0; i < 2; i++) free(r->state[i]);
+}
+
+static void test_pieces(cf_pg *pg)
+{
+    int w = cf_pg_world(pg), root = w - 1; /* a root other than 0 where there are several ranks */
+    bool comm = cf_pg_uses_mpi(pg) && w > 1;
+    const cf_dtype dts[2] = {CF_F64, CF_F32};
+    for (int d = 0; d < 2; d++) {
+        cf_dtype dt = dts[d];
+        piece_run v, p, u, up; /* ZeRO-1 v-collectives, ZeRO-1 in pieces, unsharded, unsharded in pieces */
+        piece_train(pg, dt, 1, 0, root, &v);
+        piece_train(pg, dt, 1, PIECE, root, &p);
+        piece_train(pg, dt, 0, 0, root, &u);
+        piece_train(pg, dt, 0, PIECE, root, &up);
+        model m0 = model_new(dt);
+        int64_t total = m0.ps->total;
+        size_t bytes = (size_t)total * cf_dtype_size(dt);
+        if (v.values && p.values && u.values && up.values) {
+            CHECK(memcmp(v.values, m0.ps->values, bytes) != 0); /* training moved the parameters */
+            CHECK(memcmp(p.values, v.values, bytes) == 0);
+            CHECK(memcmp(u.values, v.values, bytes) == 0);
+            CHECK(memcmp(up.values, u.values, bytes) == 0);
+            CHECK(cf_pg_check_same(pg, cf_pg_hash(p.values, bytes), "parameters (ZeRO-1 in pieces)") == CF_OK);
+            for (int i = 0; i < 2 && g_rank == root; i++) {
+                CHECK(memcmp(p.state[i], v.state[i], bytes) == 0);
+                CHECK(memcmp(u.state[i], v.state[i], bytes) == 0);
+                CHECK(memcmp(up.state[i], u.state[i], bytes) == 0);
+            }
+        }
+        /* each path issued the MPI calls it should: one per bucket and collective, or one per piece */
+        int64_t bcasts = 0, moved = 0;
+        for (int r = 0; r < w; r++) {
+            int64_t lo, hi;
+            cf_zero_shard_range(total, w, r, &lo, &hi);
+            bcasts += pieces_of(hi - lo);
+            if (g_rank == root ? r != root : r == g_rank) moved += pieces_of(hi - lo);
+        }
+        CHECK(v.ddp_calls == (comm ? PIECE_STEPS * v.nb : 0));
+        CHECK(u.ddp_calls == (comm ? PIECE_STEPS * u.nb : 0));
+        CHECK(p.ddp_calls == (comm ? PIECE_STEPS * p.bucket_pieces : 0));
+        CHECK(up.ddp_calls == (comm ? PIECE_STEPS * up.bucket_pieces : 0));
+        CHECK(v.zero_calls == (comm ? PIECE_STEPS + 2 * 2 : 0)); /* all-gathers, then a gather and a scatter per slot */
+        CHECK(p.zero_calls == (comm ? PIECE_STEPS * bcasts + 2 * 2 * moved : 0));
+        if (g_rank == 0)
+            printf("%s world %d: %lld elements; one-call path %lld + %lld MPI calls, pieces of %d %lld + %lld: "
+                   "identical parameters and state\n",
+                   cf_dtype_name(dt), w, (long long)total, (long long)v.ddp_calls, (long long)v.zero_calls, PIECE,
+                   (long long)p.ddp_calls, (long long)p.zero_calls);
+        cf_params_free(m0.ps);
+        piece_free(&v), piece_free(&p), piece_free(&u), piece_free(&up);
+    }
+}
+
 /* ---- faults: rank 1 misbehaves at step 3 of a data-parallel run ---- */
 
 static int fault_run(cf_pg *pg, const char *mode)
 {
     trainer t;
-    if (!trainer_init(&t, pg, (run_cfg){"fault", CF_F32, 0, 1, 1e-9}))
+    if (!trainer_init(&t, pg, (run_cfg){"fault", CF_F32, 0, 1, 1e-9, 0}))
         cf_pg_abort(pg, "trainer: %s", cf_last_error());
     for (int s = 0; s < 50; s++) {
         if (g_rank == 1 && s == 3) {
@@ -433,6 +561,7 @@ static cf_pg *g_pg;
 static const char *g_save;
 static void test_collectives_mpi(void) { test_collectives(g_pg); }
 static void test_equivalence_mpi(void) { test_equivalence(g_pg, g_save); }
+static void test_pieces_mpi(void) { test_pieces(g_pg); }
 
 /* Sums the failures over ranks so every rank exits with the same verdict; rank 0 prints the line. */
 static int finish_mpi(cf_pg *pg)
@@ -497,8 +626,12 @@ int main(int argc, char **argv)
         RUN(test_equivalence_mpi);
         return finish_mpi(pg);
     }
+    if (strcmp(mode, "pieces") == 0) {
+        RUN(test_pieces_mpi);
+        return finish_mpi(pg);
+    }
     if (*mode) {
-        fprintf(stderr, "unknown mode %s (probe, mpi [CKPT], resume CKPT, fail-exit|kill|abort|hang)\n", mode);
+        fprintf(stderr, "unknown mode %s (probe, mpi [CKPT], pieces, resume CKPT, fail-exit|kill|abort|hang)\n", mode);
         cf_pg_finalize(pg);
         return 2;
     }
@@ -509,6 +642,7 @@ int main(int argc, char **argv)
     if (mkdtemp(dir)) snprintf(path, sizeof path, "%s/zero1.h5", dir);
     g_save = path[0] ? path : NULL;
     RUN(test_equivalence_mpi);
+    RUN(test_pieces_mpi);
 #ifdef CF_HAVE_HDF5
     if (g_save) {
         resume_from(path, 1);
