@@ -8,6 +8,8 @@
 
 /* Batch fields of the `lidar` dataset, in order. */
 enum { FF_POINTS = 0, FF_NPOINTS, FF_BOXES, FF_NBOXES };
+/* Batch fields of the `pointcloud-cls` dataset: points and npoints as above, then the class of each cloud. */
+enum { FF_CLS_LABELS = 2 };
 #define FF_BOX_VALUES 8 /* cls x y z l w h yaw */
 
 typedef struct ff_model {
@@ -40,5 +42,13 @@ int ff_scenes_cmd(int argc, char **argv);
 int ff_scenes_describe(const char *path);
 int ff_bench_cmd(int argc, char **argv);
 int ff_encoder_bench_cmd(int argc, char **argv);
+
+/* The `pointcloud-cls` dataset (data.type: pointcloud-cls: the synthetic primitives or ModelNet40-layout HDF5
+ * files) and `cformer data primitives`. */
+cf_dataset *ff_cls_factory(void *recipe_like, const char *split);
+int ff_primitives_cmd(int argc, char **argv);
+int ff_primitives_describe(const char *path);
+/* The classifier's logits [B, classes] of a pointcloud-cls batch (on ctx's tape when gradients are on). */
+cf_tensor *ff_cls_logits(cf_model *m, cf_ctx *ctx, const cf_batch *b);
 
 #endif

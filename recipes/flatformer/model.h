@@ -14,6 +14,10 @@
 #include "recipes/run/model.h"
 
 extern const cf_model_vtable cf_flatformer_model;
+/* `model.type: flatformer-cls`: the same pillars, VFE and encoder (model.mode, dim, heads, layers, group, window,
+ * vfe_hidden, range, pillar), a global max-pool over each cloud's pillars and a linear layer to the classes of
+ * `data.type: pointcloud-cls` (recipes/flatformer/cls_model.c). */
+extern const cf_model_vtable cf_flatformer_cls_model;
 
 cf_status cf_flatformer_evaluate(cf_model *m, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out);
 cf_status cf_flatformer_write_eval(cf_model *m, const char *path, const cf_metrics *flat);

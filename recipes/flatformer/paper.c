@@ -2,11 +2,13 @@
 #include "recipes/flatformer/internal.h"
 #include "recipes/run/paper.h"
 
-static const cf_model_vtable *const models[] = {&cf_flatformer_model, NULL};
-static const cf_dataset_entry datasets[] = {{"lidar", ff_lidar_factory}, {0}};
+static const cf_model_vtable *const models[] = {&cf_flatformer_model, &cf_flatformer_cls_model, NULL};
+static const cf_dataset_entry datasets[] = {{"lidar", ff_lidar_factory}, {"pointcloud-cls", ff_cls_factory}, {0}};
 static const cf_data_generator generators[] = {
     {"lidar-scenes", "synthetic LiDAR scenes (ray-cast 32-beam scans, cars / pedestrians / cyclists) as KITTI .bin + labels",
      ff_scenes_cmd, ff_scenes_describe},
+    {"primitives", "synthetic primitive clouds (cube, sphere, cylinder, cone, torus, pyramid) in ModelNet40's HDF5 layout",
+     ff_primitives_cmd, ff_primitives_describe},
     {0},
 };
 static const cf_paper_command commands[] = {
