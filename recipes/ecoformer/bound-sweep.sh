@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fine-tunes the 3 softmax checkpoints of `tools/reproduce.sh ecoformer --seeds 3 --out DIR` with a weaker or a
-# stronger bound on the attention weights' ratio, and evaluates each (README.md, "The bound on the weights"):
+# stronger bound on the attention weights' ratio, and evaluates each (README.md, "The contrast the binary kernel
+# reaches"; recipes/ecoformer/bound-table.py DIR prints its table):
 #
 #   recipes/ecoformer/bound-sweep.sh CFORMER DIR ARM...
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Prints README.md's table "The bound on the weights" from the eval.json files of `tools/reproduce.sh ecoformer
---seeds 3 --out DIR` (DIR/runs) and of `recipes/ecoformer/bound-sweep.sh CFORMER DIR ARM...` (DIR/bound):
+"""Prints README.md's table "The contrast the binary kernel reaches" from the eval.json files of
+`tools/reproduce.sh ecoformer --seeds 3 --out DIR` (DIR/runs) and of `recipes/ecoformer/bound-sweep.sh CFORMER DIR ARM...` (DIR/bound):
 test accuracy and how concentrated the attention is (mean over both layers: attn_top5, attn_top16, attn_entropy,
 attn_peak; see recipes/ecoformer/eval.c), mean +- sd over the seeds found, and the per-seed accuracies.
 
