@@ -66,9 +66,8 @@ cf_attn_focus cf_attn_focus_softmax(const cf_tensor *q, const cf_tensor *k, doub
                 rows++;
             }
     }
-    free(x), free(y);
     cf_attn_focus f = x && y && w ? finish(acc, rows, Nk) : bad;
-    free(w);
+    free(x), free(y), free(w);
     return f;
 }
 
