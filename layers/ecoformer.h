@@ -98,6 +98,22 @@ cf_tensor *cf_binary_attention_explicit(cf_ctx *ctx, cf_tensor *h, cf_tensor *v,
 typedef struct cf_hash_auc_result { double vs_rest, vs_bottom, ksh; } cf_hash_auc_result;
 cf_hash_auc_result cf_hash_auc(const cf_tensor *qk, const cf_tensor *h, int64_t topk);
 
+/* How concentrated an attention is, averaged over its queries (every batch row, head and query): top_small /
+ * top_large, the mean mass of a query's `small` / `large` largest weights (min(k, N) of them); entropy, the mean
+ * of -sum_j p_ij ln p_ij over its normalised weights p_ij; peak, the mean of ln(max_j p_ij / median_j p_ij) (the
+ * median: the (N/2 + 1)-th largest; 0 for uniform weights); uniform = ln N (Nk keys), the entropy of uniform weights.
+ *     softmax  p_ij = softmax_j(s_ij), s = q k^T / sqrt(C), or with logit_bound > 0 the squashed logits
+ *              logit_bound * sigmoid(s) (cf_eco_attention's bounded softmax); q [B, H, Nq, C], k [B, H, Nk, C]
+ *     binary   p_ij = (h_i^T h_j + c) / sum_j (h_i^T h_j + c), c = b + 1 (the normalised binary attention
+ *              above, code_compat false); h [B, H, N, b] (+-1)
+ * A weight ratio bounded by R (binary: R = 2b + 1; bounded softmax: e^logit_bound) caps top-k mass at
+ * R k / (R k + N - k) and peak at ln R. Binary weights of codes orthogonal to h_i are b + 1, so against a median
+ * of such codes peak is below ln((2b + 1) / (b + 1)) < ln 2. All fields NaN on bad shapes or k < 1. Values only: O(B H N^2 (C or b)) time. */
+typedef struct cf_attn_focus { double top_small, top_large, entropy, peak, uniform; } cf_attn_focus;
+cf_attn_focus cf_attn_focus_softmax(const cf_tensor *q, const cf_tensor *k, double logit_bound, int64_t small,
+                                    int64_t large);
+cf_attn_focus cf_attn_focus_binary(const cf_tensor *h, int64_t small, int64_t large);
+
 /* Counted multiplications and additions of one attention layer's core (EcoFormer, Sec. 4 energy model),
  * H heads, N tokens, head size C, b bits, m anchors; energy in pJ = 3.7 muls + 0.9 adds (FP32, 45 nm). */
 typedef struct cf_attn_cost { double muls, adds, energy_pj; } cf_attn_cost;
@@ -106,7 +122,9 @@ cf_attn_cost cf_softmax_attn_cost(int64_t H, int64_t N, int64_t C);
 
 /* ---- the attention layer (EcoformerSelfAttention, Sec. 3.1) ----
  * x [B, N, dim] -> [B, N, dim]. Softmax mode (the baseline that is fine-tuned from): separate q, k, v
- * Linear(dim, dim) and softmax(q k^T / sqrt(C)) v. Hash mode: the shared qk = q(x) (the baseline's q, so a
+ * Linear(dim, dim) and softmax(q k^T / sqrt(C)) v; with logit_bound > 0, softmax(logit_bound sigmoid(q k^T /
+ * sqrt(C))) v, whose weights' ratio within a row is below e^logit_bound (an ablation: with logit_bound =
+ * ln(2b + 1) the same bound as b-bit binary attention's weights in [1, 2b + 1]; built from existing ops). Hash mode: the shared qk = q(x) (the baseline's q, so a
  * softmax checkpoint's "q" and "v" initialise it and its "k" is unused), unit-normalised per token and head,
  * hashed by the kernel hash, and the binary-code linear attention of the codes and v(x). Both end in proj. */
 typedef struct cf_eco_attention_config {
@@ -114,6 +132,7 @@ typedef struct cf_eco_attention_config {
     bool hashed;         /* false: softmax attention */
     int64_t bits, anchors;
     bool code_compat;    /* the official code's numerator (see above) */
+    double logit_bound;  /* softmax mode: > 0 squashes the logits into (0, logit_bound); 0: plain softmax */
 } cf_eco_attention_config;
 
 typedef struct cf_eco_attention {
@@ -123,9 +142,9 @@ typedef struct cf_eco_attention {
     cf_kernel_hash hash;           /* hash mode only: "<name>.hash.*" */
 } cf_eco_attention;
 
-/* What one forward exposes for evaluation: the unit-norm qk [B, H, N, C] and the codes [B, H, N, b] (hash
- * mode; arena tensors of the step). */
-typedef struct cf_eco_probe { cf_tensor *qk, *codes; } cf_eco_probe;
+/* What one forward exposes for evaluation (arena tensors of the step): hash mode, the unit-norm qk [B, H, N, C]
+ * and the codes [B, H, N, b]; softmax mode, q and k [B, H, N, C] (contiguous, before the 1/sqrt(C) scale). */
+typedef struct cf_eco_probe { cf_tensor *qk, *codes, *q, *k; } cf_eco_probe;
 
 cf_status cf_eco_attention_init(cf_eco_attention *a, cf_params *ps, const char *name, const cf_eco_attention_config *c);
 /* learn: when not NULL, in training mode and while the hash is not learned, learns it from this call's qk

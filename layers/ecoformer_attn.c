@@ -2,6 +2,7 @@
  * on shared, unit-norm queries/keys, with the hash learned on the first training batch. */
 #include "layers/ecoformer.h"
 
+#include <math.h>
 #include <string.h>
 
 cf_status cf_eco_attention_init(cf_eco_attention *a, cf_params *ps, const char *name, const cf_eco_attention_config *c)
@@ -42,7 +43,13 @@ cf_tensor *cf_eco_attention_fwd(cf_ctx *ctx, cf_eco_attention *a, cf_tensor *x, 
     cf_tensor *o;
     if (!a->cfg.hashed) {
         cf_tensor *k = split_heads(ctx, cf_linear_fwd(ctx, &a->k, x), H);
-        o = cf_sdpa(ctx, q, k, v, NULL);
+        if (probe) probe->q = cf_contiguous(ctx, q), probe->k = cf_contiguous(ctx, k);
+        if (a->cfg.logit_bound > 0) { /* softmax(bound * sigmoid(q k^T / sqrt(C))) v */
+            cf_tensor *s = cf_mul_scalar(ctx, cf_matmul(ctx, q, cf_transpose(ctx, k, 2, 3)), 1 / sqrt((double)a->head_dim));
+            o = cf_matmul(ctx, cf_softmax(ctx, cf_mul_scalar(ctx, cf_sigmoid(ctx, s), a->cfg.logit_bound), 3), v);
+        } else {
+            o = cf_sdpa(ctx, q, k, v, NULL);
+        }
     } else {
         static const int last[] = {3};
         cf_tensor *qk = cf_mul(ctx, q, cf_rsqrt(ctx, cf_add_scalar(ctx, cf_sum(ctx, cf_mul(ctx, q, q), 1, last, true), 1e-12)));

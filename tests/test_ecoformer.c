@@ -5,7 +5,8 @@
  * hand-computed values and chance; the hash buffers
  * surviving a checkpoint round trip; the energy counts (Sec. 4); the schedule of hash learning in the model
  * (model.hash_every: once, or every k training forwards; never in evaluation; A fixed with model.hash: random);
- * the KSH objective of cf_hash_auc against a hand count. */
+ * the KSH objective of cf_hash_auc against a hand count; the attention concentration (cf_attn_focus_*) and the
+ * squashed-logit softmax (model.logit_bound) against hand computations. */
 #include "autograd/cformer.h"
 #include "layers/ecoformer.h"
 #include "recipes/checkpoint/checkpoint.h"
@@ -280,6 +281,80 @@ static void test_hash_auc_values(void)
     cf_ctx_free(c);
 }
 
+/* cf_attn_focus_* against hand-computed weights. */
+static void test_attn_focus_values(void)
+{
+    cf_ctx *c = cf_ctx_new(NULL);
+    /* binary, b = 1 (c = 2), codes +1 +1 -1 -1: every query's weights are 3 3 1 1 (in some order) / 8 */
+    cf_tensor *h = cf_empty(c, CF_F64, CF_SHAPE(1, 1, 4, 1));
+    for (int i = 0; i < 4; i++) cf_set_flat(h, i, i < 2 ? 1 : -1);
+    cf_attn_focus f = cf_attn_focus_binary(h, 1, 2);
+    CHECK_NEAR(f.top_small, 3.0 / 8, 1e-12);
+    CHECK_NEAR(f.top_large, 6.0 / 8, 1e-12);
+    CHECK_NEAR(f.entropy, -(2 * 3.0 / 8 * log(3.0 / 8) + 2 * 1.0 / 8 * log(1.0 / 8)), 1e-12);
+    CHECK_NEAR(f.uniform, log(4.0), 1e-12);
+    CHECK_NEAR(f.peak, log(3.0), 1e-12); /* sorted 3 3 1 1: the third largest is the median */
+    CHECK_NEAR(cf_attn_focus_binary(h, 1, 9).top_large, 1.0, 1e-12); /* k beyond N: all the mass */
+    /* softmax, C = 1 (scale 1): query ln 3 on keys 1 0 0 gives 3 1 1 / 5; query 0 gives uniform thirds */
+    cf_tensor *q = cf_empty(c, CF_F64, CF_SHAPE(1, 1, 2, 1)), *k = cf_empty(c, CF_F64, CF_SHAPE(1, 1, 3, 1));
+    cf_set_flat(q, 0, log(3.0)), cf_set_flat(q, 1, 0);
+    cf_set_flat(k, 0, 1), cf_set_flat(k, 1, 0), cf_set_flat(k, 2, 0);
+    f = cf_attn_focus_softmax(q, k, 0, 1, 2);
+    CHECK_NEAR(f.top_small, (3.0 / 5 + 1.0 / 3) / 2, 1e-12);
+    CHECK_NEAR(f.top_large, (4.0 / 5 + 2.0 / 3) / 2, 1e-12);
+    CHECK_NEAR(f.entropy, (-(3.0 / 5 * log(3.0 / 5) + 2.0 / 5 * log(1.0 / 5)) + log(3.0)) / 2, 1e-12);
+    CHECK_NEAR(f.uniform, log(3.0), 1e-12);
+    CHECK_NEAR(f.peak, log(3.0) / 2, 1e-12);
+    /* squashed logits, bound 4 ln 2: sigmoid(ln 3) = 3/4 and sigmoid(0) = 1/2 give exp(3 ln 2) = 8 against
+     * exp(2 ln 2) = 4 and 4, so 1/2 1/4 1/4; the second query stays uniform */
+    f = cf_attn_focus_softmax(q, k, 4 * log(2.0), 1, 2);
+    CHECK_NEAR(f.top_small, (1.0 / 2 + 1.0 / 3) / 2, 1e-12);
+    CHECK_NEAR(f.top_large, (3.0 / 4 + 2.0 / 3) / 2, 1e-12);
+    CHECK_NEAR(f.entropy, (1.5 * log(2.0) + log(3.0)) / 2, 1e-12);
+    CHECK_NEAR(f.peak, log(2.0) / 2, 1e-12);
+    cf_tensor *k2 = cf_zeros(c, CF_F64, CF_SHAPE(1, 1, 3, 2));
+    CHECK(isnan(cf_attn_focus_softmax(q, k2, 0, 1, 2).top_small), "q and k of different head sizes must be refused");
+    CHECK(isnan(cf_attn_focus_binary(h, 0, 2).top_small), "k = 0 must be refused");
+    cf_ctx_free(c);
+}
+
+/* Softmax attention with squashed logits (model.logit_bound): the layer's output is softmax(bound * sigmoid(q k^T
+ * / sqrt(C))) v, written here with q, k, v read back from the probe and v's own linear map. */
+static void test_bounded_softmax(void)
+{
+    cf_ctx *c = cf_ctx_new(NULL);
+    cf_params *ps = cf_params_new(CF_F64, 5);
+    cf_eco_attention a;
+    cf_eco_attention_config cfg = {.dim = 4, .heads = 1, .logit_bound = 1.5};
+    CHECK(cf_eco_attention_init(&a, ps, "attn", &cfg) == CF_OK, "%s", cf_last_error());
+    cf_tensor *x = cf_randn(c, CF_F64, CF_SHAPE(1, 5, 4), 3, 1);
+    cf_eco_probe probe = {0};
+    cf_tensor *out = cf_eco_attention_fwd(c, &a, x, NULL, &probe);
+    cf_tensor *v = cf_linear_fwd(c, &a.v, x); /* [1, 5, 4], one head */
+    CHECK(out && probe.q && probe.k && v);
+    double worst = 0, ratio = 0;
+    for (int64_t i = 0; i < 5 && out; i++) {
+        double w[5], den = 0, mix[4] = {0};
+        for (int64_t j = 0; j < 5; j++) {
+            double s = 0;
+            for (int64_t d = 0; d < 4; d++) s += cf_get_flat(probe.q, i * 4 + d) * cf_get_flat(probe.k, j * 4 + d);
+            w[j] = exp(1.5 / (1 + exp(-s / 2))), den += w[j];
+        }
+        for (int64_t j = 0; j < 5; j++)
+            for (int64_t d = 0; d < 4; d++) mix[d] += w[j] / den * cf_get_flat(v, j * 4 + d);
+        for (int64_t j = 0; j < 5; j++)
+            for (int64_t l = 0; l < 5; l++) ratio = fmax(ratio, w[j] / w[l]);
+        for (int64_t e = 0; e < 4; e++) { /* out = proj(mix) */
+            double y = cf_get_flat(a.proj.bias, e);
+            for (int64_t d = 0; d < 4; d++) y += cf_get_flat(a.proj.weight, e * 4 + d) * mix[d];
+            worst = fmax(worst, fabs(y - cf_get_flat(out, i * 4 + e)));
+        }
+    }
+    CHECK(worst < 1e-12, "bounded softmax differs from the hand computation by %g", worst);
+    CHECK(ratio < exp(1.5), "weight ratio %g above e^1.5", ratio);
+    cf_ctx_free(c);
+    cf_params_free(ps);
+}
 
 /* The model's hash schedule on a 16-token classifier: each training forward sees a new batch; records, after
  * every forward, whether layer 0's A and anchors changed. */
@@ -444,6 +519,8 @@ int main(void)
     RUN(test_ste_mask);
     RUN(test_ksh_learning);
     RUN(test_hash_auc_values);
+    RUN(test_attn_focus_values);
+    RUN(test_bounded_softmax);
     RUN(test_hash_schedule);
     RUN(test_checkpoint_round_trip);
     RUN(test_energy_counts);

@@ -2,10 +2,16 @@
  * layer on the first eval.auc_rows rows (how often a query's top-k cosine neighbours at that layer get larger
  * code inner products than its other tokens, hash_auc, or than its bottom-k, hash_auc_bottom; 0.5 is chance;
  * and KSH's objective ||Y Y^T - b S0||^2 / (b N)^2 on those rows, hash_ksh; layers/ecoformer.h, cf_hash_auc),
+ * how concentrated every layer's attention is on those rows, softmax or binary alike (attn_top5 / attn_top16: a
+ * query's mean weight on its 5 / 16 largest; attn_entropy, with attn_entropy_uniform = ln N; attn_peak, the mean
+ * ln(largest / median weight), 0 for uniform weights; attn_top5_cap /
+ * attn_top16_cap: the most a bounded kernel allows, R k / (R k + N - k) with R its weights' ratio bound;
+ * cf_attn_focus_*),
  * and the counted multiplications, additions and energy per image of Sec. 4's energy model (attention alone and
  * the whole network). */
 #include "recipes/ecoformer/model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -21,6 +27,13 @@ int64_t cf_eco_correct(const cf_tensor *logits, const cf_tensor *label)
     return right;
 }
 
+/* R k / (R k + N - k) with k <= N: the largest mass k of N weights can have when their ratio is at most R. */
+static double top_cap(double R, double k, double N)
+{
+    k = k < N ? k : N;
+    return R * k / (R * k + N - k);
+}
+
 cf_status cf_ecoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out)
 {
     cf_eco_classifier *m = cf_eco_classifier_of(mb);
@@ -31,10 +44,12 @@ cf_status cf_ecoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *
     CF_TRY(cf_dataset_make_batch(ds, rows, &b));
     cf_eco_probe *probes = calloc((size_t)L, sizeof *probes);
     double *auc = calloc((size_t)(3 * L), sizeof *auc), auc_weight = 0; /* per layer: vs rest, vs bottom, ksh */
+    double *focus = calloc((size_t)(4 * L), sizeof *focus), focus_weight = 0; /* per layer: top5, top16, entropy, peak */
+    bool focused = !m->cfg.attn.hashed || !m->cfg.attn.code_compat; /* weights that are a distribution */
     bool prev_grad = cf_set_grad_enabled(ctx, false), prev_train = cf_is_training(ctx);
     cf_set_training(ctx, false);
     int64_t right = 0, seen = 0;
-    cf_status st = probes && auc ? CF_OK : cf_set_error(CF_ERR_OOM, "ecoformer eval: out of memory");
+    cf_status st = probes && auc && focus ? CF_OK : cf_set_error(CF_ERR_OOM, "ecoformer eval: out of memory");
     for (int64_t at = 0; at < ds->len && st == CF_OK; at += rows) {
         int n = (int)(ds->len - at < rows ? ds->len - at : rows);
         for (int i = 0; i < n && st == CF_OK; i++) st = cf_dataset_get(ds, at + i, &b, i);
@@ -53,6 +68,15 @@ cf_status cf_ecoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *
                 auc[3 * l] += n * a.vs_rest, auc[3 * l + 1] += n * a.vs_bottom, auc[3 * l + 2] += n * a.ksh;
             }
             auc_weight += n;
+        }
+        if (focused && at < m->cfg.auc_rows) {
+            for (int64_t l = 0; l < L; l++) {
+                cf_attn_focus f = m->cfg.attn.hashed ? cf_attn_focus_binary(probes[l].codes, 5, 16)
+                                  : cf_attn_focus_softmax(probes[l].q, probes[l].k, m->cfg.attn.logit_bound, 5, 16);
+                focus[4 * l] += n * f.top_small, focus[4 * l + 1] += n * f.top_large, focus[4 * l + 2] += n * f.entropy;
+                focus[4 * l + 3] += n * f.peak;
+            }
+            focus_weight += n;
         }
         cf_step_reset(ctx);
     }
@@ -73,6 +97,26 @@ cf_status cf_ecoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *
             }
             cf_metrics_set(out, names[k], mean);
         }
+        static const char *const fnames[4] = {"attn_top5", "attn_top16", "attn_entropy", "attn_peak"};
+        for (int k = 0; k < 4 && focus_weight > 0; k++) {
+            double mean = 0;
+            for (int64_t l = 0; l < L; l++) {
+                char name[48];
+                snprintf(name, sizeof name, "%s_layer%d", fnames[k], (int)l);
+                cf_metrics_set(out, name, focus[4 * l + k] / focus_weight);
+                mean += focus[4 * l + k] / focus_weight / (double)L;
+            }
+            cf_metrics_set(out, fnames[k], mean);
+        }
+        if (focus_weight > 0) {
+            double N = (double)m->cfg.seq, R = m->cfg.attn.hashed ? 2.0 * (double)m->cfg.attn.bits + 1
+                                                : m->cfg.attn.logit_bound > 0 ? exp(m->cfg.attn.logit_bound) : 0;
+            cf_metrics_set(out, "attn_entropy_uniform", log(N));
+            if (R > 0) {
+                cf_metrics_set(out, "attn_top5_cap", top_cap(R, 5, N));
+                cf_metrics_set(out, "attn_top16_cap", top_cap(R, 16, N));
+            }
+        }
         if (m->cfg.attn.hashed) cf_metrics_set(out, "hash_learned", cf_kernel_hash_learned(&m->attn[0].hash));
         cf_attn_cost a = cf_eco_classifier_cost(m, true), all = cf_eco_classifier_cost(m, false);
         cf_metrics_set(out, "attn_muls", a.muls);
@@ -82,6 +126,6 @@ cf_status cf_ecoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *
         cf_metrics_set(out, "adds", all.adds);
         cf_metrics_set(out, "energy_pj", all.energy_pj);
     }
-    free(probes), free(auc);
+    free(probes), free(auc), free(focus);
     return st;
 }

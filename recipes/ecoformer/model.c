@@ -135,6 +135,7 @@ static cf_status config_from_recipe(cf_recipe *r, const cf_data_info *info, cf_e
     c->attn.bits = cf_recipe_int_in(r, "model.bits", 16, 1, 1024);
     c->attn.anchors = cf_recipe_int_in(r, "model.anchors", 25, 1, 1 << 16);
     c->attn.code_compat = cf_recipe_bool(r, "model.code_compat", false);
+    c->attn.logit_bound = cf_recipe_float_in(r, "model.logit_bound", 0, 0, 1e3, CF_RANGE_CLOSED);
     c->learn = (cf_hash_learn_opts)CF_HASH_LEARN_DEFAULTS;
     c->learn.learn_proj = !random;
     c->learn.topk = cf_recipe_int_in(r, "model.topk", 10, 1, CF_MAX_SEQ);
@@ -160,6 +161,9 @@ static cf_status config_from_recipe(cf_recipe *r, const cf_data_info *info, cf_e
     if (info->vocab > c->classes)
         return cf_recipe_fail(r, "model.classes", CF_ERR_ARG, "%lld is fewer than the data's %lld classes",
                               (long long)c->classes, (long long)info->vocab);
+    if (c->attn.hashed && c->attn.logit_bound > 0)
+        return cf_recipe_fail(r, "model.logit_bound", CF_ERR_ARG, "bounds softmax attention's logits; model.attention "
+                              "is ecoformer (its weights are bounded by model.bits)");
     if (c->attn.hashed && (c->attn.anchors > c->seq || 2 * c->learn.topk > c->seq))
         return cf_recipe_fail(r, "model.anchors", CF_ERR_ARG, "anchors (%lld) and 2 x topk (%lld) must not exceed the "
                               "%lld tokens", (long long)c->attn.anchors, (long long)(2 * c->learn.topk),

@@ -6,12 +6,13 @@
  * model.layers (2), model.mlp_ratio (2), model.classes (4), model.bits (16), model.anchors (25),
  * model.topk (10), model.hash_iters (100), model.hash_lr (5e-4), model.hash_momentum (0.9), model.hash_rows
  * (rows of the first batch the hash learns from, 0: all, as the released code; 0), model.hash_seed (1),
- * model.code_compat (false), model.pos_init (normal: N(0, model.pos_std), pos_std 0.02 | sincos2d: the 2-D
+ * model.code_compat (false), model.logit_bound (0; softmax only: > 0 squashes the logits into (0, logit_bound),
+ * so a row's weights differ by less than a factor e^logit_bound), model.pos_init (normal: N(0, model.pos_std), pos_std 0.02 | sincos2d: the 2-D
  * sine-cosine table, rows in channels [0, dim/2), columns in [dim/2, dim); square images and dim % 4 == 0),
  * model.hash_every (0: the hash is learned once, on the first training forward, then frozen, as in the released
  * configs (the code relearns when epoch % k == 0, and k = 300 > the 30 epochs); k > 0: learned again, from its
  * current A, on every k-th training forward of the process, counted from 0 at start or resume).
- * Eval keys: eval.auc_rows (64: test rows whose codes give the hash AUC).
+ * Eval keys: eval.auc_rows (64: test rows whose codes give the hash AUC and the attention concentration).
  * Data keys: data.path (a directory), data.size (16: images are size x size, N = size^2 tokens),
  * data.generate: {train, val, test, noise, seed} (writes the missing split files <path>/shapes<size>_<split>.tsv).
  * Batches: "pixels" f32 [B, N] in [0, 1], "label" i64 [B]. */
