@@ -33,7 +33,8 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if '"loss"' in l]
 assert rows and all("data_wait_s" in r and "data_stalls" in r for r in rows), rows
 for a, b in zip(rows, rows[1:]):
     assert a["data_wait_s"] <= b["data_wait_s"] and a["data_stalls"] <= b["data_stalls"], (a, b)
-assert all(0 <= r["data_wait_s"] <= r["elapsed_s"] and r["data_stalls"] >= 1 for r in rows), rows
+# (no lower bound on the stalls: whether the first batch is ready before the first step asks is a race)
+assert all(0 <= r["data_wait_s"] <= r["elapsed_s"] and r["data_stalls"] >= 0 for r in rows), rows
 PY
 "$cformer" train "$recipe" --run-dir "$tmp/loud" --steps 3 "${sets[@]}" >"$tmp/loud.log" 2>&1 || bad "run without --quiet"
 check grep -qE '^data loader: the steps spent [0-9.]+ s of [0-9.]+ s getting their batches .*; [0-9]+ of 3 batches were not ready' "$tmp/loud.log"
