@@ -36,18 +36,10 @@ static cf_model *create(cf_recipe *r, cf_params *ps, const cf_data_info *info)
 {
     ffc_model *m = calloc(1, sizeof *m);
     if (!m) return NULL;
-    const char *mode = cf_recipe_str(r, "model.mode", "flatformer");
     cf_ff_encoder_config ec = {0};
-    ec.dim = cf_recipe_int_in(r, "model.dim", 64, 4, CF_MAX_DIM);
-    ec.heads = cf_recipe_int_in(r, "model.heads", 4, 1, CF_MAX_DIM);
-    ec.layers = cf_recipe_int_in(r, "model.layers", 4, 1, 64);
-    ec.group = cf_recipe_int_in(r, "model.group", 32, 1, 1 << 16);
-    ec.wx = ec.wy = cf_recipe_int_in(r, "model.window", 8, 2, 1024);
-    int64_t vfe_hidden = cf_recipe_int_in(r, "model.vfe_hidden", 32, 1, CF_MAX_DIM);
-    double range[6];
+    int64_t vfe_hidden = 0;
     static const double dflt_range[6] = {-1, -1, -1, 1, 1, 1};
-    int nr = cf_recipe_float_list_in(r, "model.range", range, 6, dflt_range, 6, -1000, 1000);
-    double pillar = cf_recipe_float_in(r, "model.pillar", 0.05, 0.001, 100, CF_RANGE_CLOSED);
+    if (ff_encoder_keys(r, &ec, &vfe_hidden, &m->grid, dflt_range, 0.05, 0.001) != CF_OK) goto fail;
     m->primitive_names = !strcmp(cf_recipe_str(r, "data.source", "primitives"), "primitives");
     if (cf_recipe_status(r) != CF_OK) goto fail;
     if (info->vocab < 2 || info->vocab > 100000) {
@@ -56,22 +48,6 @@ static cf_model *create(cf_recipe *r, cf_params *ps, const cf_data_info *info)
     }
     m->classes = (int)info->vocab;
     m->primitive_names = m->primitive_names && m->classes == CF_PRIM_NCLASS;
-    if (!cf_ff_mode_parse(mode, &ec.mode)) {
-        cf_recipe_fail(r, "model.mode", CF_ERR_ARG, "unknown value '%s' (choose from flatformer, no-shift, window-padded)", mode);
-        goto fail;
-    }
-    if (nr != 6) {
-        cf_recipe_fail(r, "model.range", CF_ERR_ARG, "needs 6 numbers");
-        goto fail;
-    }
-    if (ec.dim % ec.heads || ec.dim % 4) {
-        cf_recipe_fail(r, "model.heads", CF_ERR_ARG, "model.dim %lld must be a multiple of 4 and of the %lld heads", (long long)ec.dim, (long long)ec.heads);
-        goto fail;
-    }
-    if (cf_ff_grid_init(&m->grid, (float)range[0], (float)range[1], (float)range[2], (float)range[3], (float)range[4], (float)range[5], (float)pillar) != CF_OK) {
-        cf_recipe_fail(r, "model.range", CF_ERR_ARG, "%s", cf_last_error());
-        goto fail;
-    }
     if (cf_ff_vfe_init(&m->vfe, ps, "vfe", vfe_hidden, ec.dim) != CF_OK || cf_ff_encoder_init(&m->enc, ps, "encoder", &ec) != CF_OK ||
         cf_linear_init(&m->fc, ps, "head", ec.dim, m->classes, true, 0) != CF_OK) {
         cf_recipe_fail(r, "model", cf_last_status(), "%s", cf_last_error());

@@ -33,6 +33,13 @@ typedef struct ff_model {
 cf_tensor *ff_forward(ff_model *m, cf_ctx *ctx, const cf_batch *b, cf_ff_pillars *pl, cf_ff_stats *stats,
                       double *enc_seconds);
 
+/* The encoder keys the detector and the classifier share -- model.mode, dim, heads, layers, group, window,
+ * vfe_hidden, range (6 numbers; default dflt_range) and pillar (default dflt_pillar, at least min_pillar) --
+ * read into ec, *vfe_hidden and grid and checked (a known mode, dim a multiple of 4 and of the heads, a valid
+ * grid). CF_OK, or the recipe's error on the key at fault. */
+cf_status ff_encoder_keys(cf_recipe *r, cf_ff_encoder_config *ec, int64_t *vfe_hidden, cf_ff_grid *grid,
+                          const double dflt_range[6], double dflt_pillar, double min_pillar);
+
 /* The peaks of a head output frame -> boxes (score >= thr), rotated NMS per class; returns the count. */
 int ff_decode(const ff_model *m, const cf_tensor *pred, int frame, cf_det *out, int max);
 

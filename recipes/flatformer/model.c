@@ -9,25 +9,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* See internal.h. */
+cf_status ff_encoder_keys(cf_recipe *r, cf_ff_encoder_config *ec, int64_t *vfe_hidden, cf_ff_grid *grid,
+                          const double dflt_range[6], double dflt_pillar, double min_pillar)
+{
+    const char *mode = cf_recipe_str(r, "model.mode", "flatformer");
+    ec->dim = cf_recipe_int_in(r, "model.dim", 64, 4, CF_MAX_DIM);
+    ec->heads = cf_recipe_int_in(r, "model.heads", 4, 1, CF_MAX_DIM);
+    ec->layers = cf_recipe_int_in(r, "model.layers", 4, 1, 64);
+    ec->group = cf_recipe_int_in(r, "model.group", 32, 1, 1 << 16);
+    ec->wx = ec->wy = cf_recipe_int_in(r, "model.window", 8, 2, 1024);
+    *vfe_hidden = cf_recipe_int_in(r, "model.vfe_hidden", 32, 1, CF_MAX_DIM);
+    double range[6];
+    int nr = cf_recipe_float_list_in(r, "model.range", range, 6, dflt_range, 6, -1000, 1000);
+    double pillar = cf_recipe_float_in(r, "model.pillar", dflt_pillar, min_pillar, 100, CF_RANGE_CLOSED);
+    if (cf_recipe_status(r) != CF_OK) return cf_recipe_status(r);
+    if (!cf_ff_mode_parse(mode, &ec->mode))
+        return cf_recipe_fail(r, "model.mode", CF_ERR_ARG, "unknown value '%s' (choose from flatformer, no-shift, window-padded)", mode);
+    if (nr != 6) return cf_recipe_fail(r, "model.range", CF_ERR_ARG, "needs 6 numbers");
+    if (ec->dim % ec->heads || ec->dim % 4)
+        return cf_recipe_fail(r, "model.heads", CF_ERR_ARG, "model.dim %lld must be a multiple of 4 and of the %lld heads",
+                              (long long)ec->dim, (long long)ec->heads);
+    if (cf_ff_grid_init(grid, (float)range[0], (float)range[1], (float)range[2], (float)range[3], (float)range[4],
+                        (float)range[5], (float)pillar) != CF_OK)
+        return cf_recipe_fail(r, "model.range", CF_ERR_ARG, "%s", cf_last_error());
+    return CF_OK;
+}
+
 static cf_model *create(cf_recipe *r, cf_params *ps, const cf_data_info *info)
 {
     (void)info;
     ff_model *m = calloc(1, sizeof *m);
     if (!m) return NULL;
-    const char *mode = cf_recipe_str(r, "model.mode", "flatformer");
     cf_ff_encoder_config ec = {0};
-    ec.dim = cf_recipe_int_in(r, "model.dim", 64, 4, CF_MAX_DIM);
-    ec.heads = cf_recipe_int_in(r, "model.heads", 4, 1, CF_MAX_DIM);
-    ec.layers = cf_recipe_int_in(r, "model.layers", 4, 1, 64);
-    ec.group = cf_recipe_int_in(r, "model.group", 32, 1, 1 << 16);
-    ec.wx = ec.wy = cf_recipe_int_in(r, "model.window", 8, 2, 1024);
-    int64_t vfe_hidden = cf_recipe_int_in(r, "model.vfe_hidden", 32, 1, CF_MAX_DIM);
+    int64_t vfe_hidden = 0;
+    static const double dflt_range[6] = {-20, -20, -3, 20, 20, 1};
+    if (ff_encoder_keys(r, &ec, &vfe_hidden, &m->grid, dflt_range, 0.5, 0.01) != CF_OK) goto fail;
     int64_t head_dim = cf_recipe_int_in(r, "model.head_dim", 64, 1, CF_MAX_DIM);
     int64_t stride = cf_recipe_int_in(r, "model.stride", 2, 1, 8);
-    double range[6];
-    static const double dflt_range[6] = {-20, -20, -3, 20, 20, 1};
-    int nr = cf_recipe_float_list_in(r, "model.range", range, 6, dflt_range, 6, -1000, 1000);
-    double pillar = cf_recipe_float_in(r, "model.pillar", 0.5, 0.01, 100, CF_RANGE_CLOSED);
     m->reg_weight = cf_recipe_float_in(r, "model.reg_weight", 2.0, 0, 1000, CF_RANGE_CLOSED);
     m->score_thr = cf_recipe_float_in(r, "eval.score_thr", 0.1, 0, 1, CF_RANGE_CLOSED);
     static const double dflt_nms[3] = {0.8, 0.55, 0.55};
@@ -38,20 +57,8 @@ static cf_model *create(cf_recipe *r, cf_params *ps, const cf_data_info *info)
     m->max_points = cf_recipe_int_in(r, "data.max_points", 20000, 1, CF_PC_MAX_POINTS);
     m->max_boxes = cf_recipe_int_in(r, "data.max_boxes", 32, 1, CF_PC_MAX_BOXES);
     if (cf_recipe_status(r) != CF_OK) goto fail;
-    if (!cf_ff_mode_parse(mode, &ec.mode)) {
-        cf_recipe_fail(r, "model.mode", CF_ERR_ARG, "unknown value '%s' (choose from flatformer, no-shift, window-padded)", mode);
-        goto fail;
-    }
-    if (nr != 6 || nn != 3) {
-        cf_recipe_fail(r, nr != 6 ? "model.range" : "eval.nms_iou", CF_ERR_ARG, "needs %d numbers", nr != 6 ? 6 : 3);
-        goto fail;
-    }
-    if (ec.dim % ec.heads || ec.dim % 4) {
-        cf_recipe_fail(r, "model.heads", CF_ERR_ARG, "model.dim %lld must be a multiple of 4 and of the %lld heads", (long long)ec.dim, (long long)ec.heads);
-        goto fail;
-    }
-    if (cf_ff_grid_init(&m->grid, (float)range[0], (float)range[1], (float)range[2], (float)range[3], (float)range[4], (float)range[5], (float)pillar) != CF_OK) {
-        cf_recipe_fail(r, "model.range", CF_ERR_ARG, "%s", cf_last_error());
+    if (nn != 3) {
+        cf_recipe_fail(r, "eval.nms_iou", CF_ERR_ARG, "needs 3 numbers");
         goto fail;
     }
     if (m->grid.nx % stride || m->grid.ny % stride) {
