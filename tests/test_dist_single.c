@@ -164,6 +164,7 @@ static void test_bucket_layout(void)
     for (int i = 0; i < 3; i++) cf_params_add(ps, i == 0 ? "a" : i == 1 ? "b" : "c", 2, (int64_t[]){1 << 15, 1 << 15}, true);
     CHECK(ps->total == 3 * ((int64_t)1 << 30));
     CHECK(cf_ddp_check(ps, &(cf_ddp_options){.zero_stage = 1}) == CF_OK);
+    cf_params_free(ps);
     cf_pg_finalize(pg);
 }
 
