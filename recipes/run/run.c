@@ -421,14 +421,20 @@ static void print_memory(const cf_run *run)
     int shards = cf_recipe_int(run->recipe, "distributed.zero", 0) ? run->world : 1;
     double state = flat * slots / shards;
     bool bf16 = strcmp(cf_recipe_str(run->recipe, "train.precision", "f32"), "bf16") == 0;
-    double work = bf16 ? 2.0 * (double)ps->total * (double)cf_dtype_size(CF_BF16) : 0, sum = 2 * flat + state + work;
+    double work = bf16 ? 2.0 * (double)ps->total * (double)cf_dtype_size(CF_BF16) : 0;
+    /* ZeRO-1 on the device: the NCCL collectives' padded buffer, world x shard stride elements (distributed/zero.h) */
+    bool zero_dev = cf_recipe_int(run->recipe, "distributed.zero", 0) && run->device != CF_CPU;
+    double pad = zero_dev ? (double)cf_zero_shard_stride(ps->total, run->world) * run->world *
+                                (double)cf_dtype_size(ps->dtype) : 0;
+    double sum = 2 * flat + state + work + pad;
     bool gb = sum >= 1e10;
-    char a[32], b[32], t[32], w[32], all[32];
-    printf("memory per rank for training on %s: weights %s + gradients %s + optimizer state %s (%d slot%s%s)%s%s = %s, "
-           "plus the step's activations\n", run->device == CF_CPU ? "the host" : "the device",
+    char a[32], b[32], t[32], w[32], pb[32], all[32];
+    printf("memory per rank for training on %s: weights %s + gradients %s + optimizer state %s (%d slot%s%s)%s%s%s%s = "
+           "%s, plus the step's activations\n", run->device == CF_CPU ? "the host" : "the device",
            bytes_text(flat, gb, a, sizeof a), bytes_text(flat, gb, b, sizeof b), bytes_text(state, gb, t, sizeof t), slots,
            slots == 1 ? "" : "s", shards > 1 ? ", ZeRO-1 over the ranks" : "", bf16 ? " + bf16 working copies " : "",
-           bf16 ? bytes_text(work, gb, w, sizeof w) : "", bytes_text(sum, gb, all, sizeof all));
+           bf16 ? bytes_text(work, gb, w, sizeof w) : "", zero_dev ? " + ZeRO-1 collective buffer " : "",
+           zero_dev ? bytes_text(pad, gb, pb, sizeof pb) : "", bytes_text(sum, gb, all, sizeof all));
 }
 
 cf_status cf_recipe_check(const cf_run_options *o)
