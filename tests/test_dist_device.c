@@ -11,7 +11,8 @@
  *           master gradients and scale by the same f32 1/2), and close to one process training in bf16 on the
  *           concatenated batch: within 5% of what separates that run from one that saw half the batch
  *           (bf16 rounds a half-batch gradient differently from the full one, so not exactly).
- *   zero    under mpirun -np 2 or 3 (3: uneven shards, the last one short): ZeRO-1 over NCCL (ncclReduceScatter of
+ *   zero    under mpirun -np 2 or 3 (3: uneven shards, the last one short): ncclAllGather and ncclReduceScatter out of
+ *           place (the emulator's shim: every part where NCCL puts it), then ZeRO-1 over NCCL (ncclReduceScatter of
  *           the gradients, ncclAllGather of the parameters) against the unsharded NCCL path, f32 and bf16 (with
  *           gradient accumulation), AdamW and SGD: bit-identical parameters after the steps, the same gradient norm
  *           to rounding, the gathered optimizer state bit-identical to the unsharded optimizer's, and the state
@@ -325,6 +326,34 @@ static void test_zero(void)
     zero_for(false, 1, CF_OPTIM_SGD);
 }
 
+/* The NCCL collectives ZeRO-1 uses, out of place (ZeRO-1 runs them in place): every rank's part where NCCL puts it. */
+static void test_collectives(void)
+{
+    if (!g_nccl) return;
+    enum { N = 5 };
+    const cf_backend *be = cf_backend_table(CF_CUDA);
+    size_t part = N * sizeof(float), all = part * (size_t)g_world;
+    float *send = be->alloc(all), *recv = be->alloc(all), *h = malloc(all);
+    for (int j = 0; j < N * g_world; j++) h[j] = (float)(g_rank * 100 + j);
+    CHECK(be->from_host(send, h, all) == CF_OK);
+    CHECK(cf_nccl_allgather(g_nccl, send, recv, N, CF_F32, NULL) == CF_OK && cf_nccl_wait(g_nccl, NULL) == CF_OK, "%s",
+          cf_last_error());
+    CHECK(be->to_host(h, recv, all) == CF_OK);
+    bool ok = true;
+    for (int r = 0; r < g_world; r++)
+        for (int i = 0; i < N; i++) ok &= h[r * N + i] == (float)(r * 100 + i); /* rank r's first N elements */
+    CHECK(ok, "ncclAllGather: rank %d's parts are not every rank's send buffer in rank order", g_rank);
+    for (int j = 0; j < N * g_world; j++) h[j] = (float)((g_rank + 1) * j);
+    CHECK(be->from_host(send, h, all) == CF_OK);
+    CHECK(cf_nccl_reduce_scatter(g_nccl, send, recv, N, CF_F32, CF_REDUCE_SUM, NULL) == CF_OK &&
+              cf_nccl_wait(g_nccl, NULL) == CF_OK, "%s", cf_last_error());
+    CHECK(be->to_host(h, recv, part) == CF_OK);
+    ok = true;
+    for (int i = 0; i < N; i++) ok &= h[i] == (float)((g_rank * N + i) * g_world * (g_world + 1) / 2); /* sum of (r+1) j */
+    CHECK(ok, "ncclReduceScatter: rank %d did not get the sum of part %d", g_rank, g_rank);
+    be->release(send), be->release(recv), free(h);
+}
+
 /* A device cf_ddp refuses ZeRO-1 over MPI (through the host) by name. */
 static void test_refusals(void)
 {
@@ -384,7 +413,10 @@ int main(int argc, char **argv)
         return 1;
     }
     if (!*mode || strcmp(mode, "mixed") == 0) RUN(test_mixed);
-    if (!*mode || strcmp(mode, "zero") == 0) RUN(test_zero);
+    if (!*mode || strcmp(mode, "zero") == 0) {
+        RUN(test_collectives);
+        RUN(test_zero);
+    }
     if (!*mode) RUN(test_refusals);
     return finish();
 }
