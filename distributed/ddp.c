@@ -3,6 +3,7 @@
 #include "distributed/ddp.h"
 
 #include "autograd/cf_node.h"
+#include "distributed/ddp_internal.h"
 #include "distributed/pg_internal.h"
 #include "distributed/zero.h"
 
@@ -55,11 +56,24 @@ struct cf_ddp {
      * elements) when it starts, reduced there over MPI, and the whole buffer copied back at finish */
     const cf_backend *dev;
     void *staging;
+    /* ZeRO-1 over NCCL (ddp_internal.h): the reduce-scatter's and the all-gather's buffer, world x stride elements
+     * on the device */
+    void *pad;
+    int64_t stride;
     cf_ddp_stats stats;
 };
 
 /* NCCL reduces even in a group of one (a copy), so that path runs wherever it is chosen */
 static bool comm_active(const cf_ddp *d) { return d->opt.nccl || (cf_pg_uses_mpi(d->pg) && cf_pg_world(d->pg) > 1); }
+
+/* ZeRO-1 with device parameters: one ncclReduceScatter of the whole flat buffer in cf_ddp_finish. */
+static bool zero_nccl(const cf_ddp *d) { return d->opt.nccl && d->opt.zero_stage == 1; }
+
+/* The buckets wait for cf_ddp_finish instead of starting during backward: with bf16 working copies the
+ * gradients reduced (the f32 master, ps->grads) are filled only after backward (cf_params_collect_grads); with
+ * ZeRO-1 over NCCL the reduce-scatter is one collective over the whole buffer. Read at every hook: the working
+ * copies may be made after cf_ddp_new. */
+static bool deferred(const cf_ddp *d) { return d->ps->compute != d->ps->dtype || zero_nccl(d); }
 
 /* Keeps the first error raised inside a hook (hooks cannot return one). */
 static void hook_error(cf_ddp *d, cf_status st)
@@ -270,7 +284,7 @@ static void on_grad_final(cf_tensor *leaf, void *user)
 {
     hook_ctx *h = user;
     cf_ddp *d = h->ddp;
-    if (!d->sync || d->err != CF_OK) return;
+    if (!d->sync || d->err != CF_OK || deferred(d)) return;
     bucket *bk = &d->b[d->bucket_of[h->param]];
     if (d->fired[h->param]) {
         if (bk->started) {
@@ -305,11 +319,9 @@ cf_status cf_ddp_check(const cf_params *ps, const cf_ddp_options *opt)
                             (long long)o.mpi_chunk);
     if (o.nccl && ps->device == CF_CPU)
         return cf_set_error(CF_ERR_ARG, "cf_ddp_new: NCCL reduces device gradients, and the parameters are on the host");
-    if (ps->device != CF_CPU && o.zero_stage != 0)
-        return cf_set_error(CF_ERR_UNSUPPORTED, "cf_ddp_new: ZeRO-1 with parameters on a device is not supported");
-    if (ps->compute != ps->dtype)
-        return cf_set_error(CF_ERR_UNSUPPORTED, "cf_ddp_new: mixed precision (bf16 working copies) with data parallelism is not "
-                            "supported: the buckets reduce the f32 master gradients, filled only after backward");
+    if (ps->device != CF_CPU && o.zero_stage != 0 && !o.nccl)
+        return cf_set_error(CF_ERR_UNSUPPORTED, "cf_ddp_new: ZeRO-1 with parameters on a device runs over NCCL "
+                            "(cf_ddp_options.nccl; distributed.backend: nccl), not over MPI through the host");
     return CF_OK;
 }
 
@@ -350,7 +362,18 @@ cf_ddp *cf_ddp_new(cf_pg *pg, cf_params *ps, const cf_ddp_options *opt)
         return NULL;
     }
     cf_zero_shard_range(ps->total, cf_pg_world(pg), cf_pg_rank(pg), &d->lo, &d->hi);
-    if (o.zero_stage == 1) {
+    if (zero_nccl(d)) {
+        d->stride = cf_zero_shard_stride(ps->total, cf_pg_world(pg));
+        int64_t n = d->stride * cf_pg_world(pg);
+        if (!(d->pad = d->dev->alloc((size_t)(n ? n : 1) * cf_dtype_size(ps->dtype))) ||
+            cf_dist_dev_zero(ps->device, ps->dtype, d->pad, n) != CF_OK) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", cf_last_error());
+            cf_ddp_free(d);
+            cf_set_error(CF_ERR_OOM, "cf_ddp_new: the device buffer of the ZeRO-1 collectives: %s", why);
+            return NULL;
+        }
+    } else if (o.zero_stage == 1) {
         size_t es = cf_dtype_size(ps->dtype);
         d->shard = calloc((size_t)(d->hi - d->lo + 1), es);
         if (!d->shard) {
@@ -393,6 +416,7 @@ void cf_ddp_free(cf_ddp *d)
     free(d->fired);
     free(d->shard);
     free(d->staging);
+    if (d->pad) d->dev->release(d->pad);
     free(d);
 }
 
@@ -403,7 +427,7 @@ cf_status cf_ddp_broadcast_params(cf_ddp *d)
         CF_DIST_TRY(cf_nccl_broadcast(d->opt.nccl, ps->values, ps->total, ps->dtype, 0, NULL));
         CF_DIST_TRY(cf_nccl_wait(d->opt.nccl, NULL));
         for (int i = 0; i < ps->count; i++) cf_bump_version(ps->items[i].value);
-        return CF_OK;
+        return cf_params_refresh(ps); /* bf16 working copies of the master, if any */
     }
     void *values = cf_params_values_host(ps); /* the values, or their host mirror on a device */
     if (!values) return cf_last_status();
@@ -415,6 +439,23 @@ cf_status cf_ddp_broadcast_params(cf_ddp *d)
 void cf_ddp_set_sync(cf_ddp *d, bool sync) { d->sync = sync; }
 bool cf_ddp_sync(const cf_ddp *d) { return d->sync; }
 
+/* ZeRO-1 over NCCL, after backward: the gradients into the front of the pad, its tail (past total: under 16 x world
+ * elements) zeroed, and one ncclReduceScatter in place, which leaves the sum of every rank's part r in rank r's. */
+static cf_status reduce_scatter_device(cf_ddp *d)
+{
+    cf_params *ps = d->ps;
+    size_t es = cf_dtype_size(ps->dtype);
+    if (d->t_first == 0) d->t_first = cf_now();
+    for (int k = d->next_start; k < d->nb; k++) d->b[k].started = d->b[k].done = true;
+    d->stats.buckets_in_finish += d->nb - d->next_start;
+    d->stats.bytes += (double)ps->total * (double)es;
+    CF_TRY(cf_dist_dev_copy(ps->device, ps->dtype, d->pad, ps->grads, ps->total));
+    CF_TRY(cf_dist_dev_zero(ps->device, ps->dtype, (char *)d->pad + (size_t)ps->total * es,
+                            d->stride * cf_pg_world(d->pg) - ps->total));
+    return cf_nccl_reduce_scatter(d->opt.nccl, d->pad, (char *)d->pad + (size_t)(cf_pg_rank(d->pg) * d->stride) * es,
+                                  d->stride, ps->dtype, CF_REDUCE_SUM, NULL);
+}
+
 cf_status cf_ddp_finish(cf_ddp *d)
 {
     if (!d->sync) return CF_OK;
@@ -423,7 +464,12 @@ cf_status cf_ddp_finish(cf_ddp *d)
     cf_status st = d->err;
     char msg[512] = "";
     if (st != CF_OK) snprintf(msg, sizeof msg, "%s", d->errmsg);
-    /* buckets whose parameters got no gradient this step: reduce them anyway, in order */
+    if (zero_nccl(d)) { /* one reduce-scatter of the whole buffer, in the pad (no bucket starts on its own) */
+        cf_status s = reduce_scatter_device(d);
+        if (s != CF_OK && st == CF_OK) st = s, snprintf(msg, sizeof msg, "%s", cf_last_error());
+        d->next_start = d->nb;
+    }
+    /* buckets whose parameters got no gradient this step (or, deferred, every bucket): reduce them now, in order */
     while (d->next_start < d->nb) {
         cf_status s = start_bucket(d, d->next_start, false);
         d->next_start++;
@@ -453,7 +499,13 @@ cf_status cf_ddp_finish(cf_ddp *d)
         cf_params *ps = d->ps;
         double inv = 1.0 / cf_pg_world(d->pg);
         size_t es = cf_dtype_size(ps->dtype);
-        if (d->opt.zero_stage == 1) {
+        if (zero_nccl(d)) { /* rank r's part of the pad starts at r x stride: where its shard starts */
+            int64_t n = d->hi - d->lo;
+            st = cf_dist_dev_copy(ps->device, ps->dtype, (char *)ps->grads + (size_t)d->lo * es,
+                                  (char *)d->pad + (size_t)(cf_pg_rank(d->pg) * d->stride) * es, n);
+            if (st != CF_OK) snprintf(msg, sizeof msg, "%s", cf_last_error());
+            else if (inv != 1.0 && n > 0) d->dev->scale(ps->dtype, (char *)ps->grads + (size_t)d->lo * es, n, inv);
+        } else if (d->opt.zero_stage == 1) {
             memcpy((char *)ps->grads + (size_t)d->lo * es, d->shard, (size_t)(d->hi - d->lo) * es);
             cf_pg_scale((char *)ps->grads + (size_t)d->lo * es, d->hi - d->lo, ps->dtype, inv);
         } else if (d->opt.nccl) {
@@ -476,6 +528,13 @@ cf_status cf_ddp_finish(cf_ddp *d)
 }
 
 int cf_ddp_bucket_count(const cf_ddp *d) { return d->nb; }
+cf_nccl *cf_ddp_nccl(const cf_ddp *d) { return d->opt.nccl; }
+
+void *cf_ddp_nccl_pad(const cf_ddp *d, int64_t *stride)
+{
+    *stride = d->stride;
+    return d->pad;
+}
 
 cf_ddp_bucket_info cf_ddp_bucket(const cf_ddp *d, int i)
 {

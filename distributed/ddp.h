@@ -35,7 +35,7 @@
  *         cf_ddp_finish(ddp);
  *         clip; optimizer step; cf_params_zero_grad(ps);
  *
- * Parameters on a device (cf_params_to_device, zero_stage 0), two paths with the same buckets in the same order:
+ * Parameters on a device (cf_params_to_device), zero_stage 0, two paths with the same buckets in the same order:
  *   MPI (opt.nccl NULL): a starting bucket is copied to a host staging buffer and reduced there over MPI;
  *                 finish scales the staging buffer by 1/world and copies it back;
  *   NCCL (opt.nccl, nccl.h): a starting bucket is summed in place on the device by ncclAllReduce on the
@@ -44,8 +44,20 @@
  *                 sum and the f32 x (1/world) are those of the MPI path, so both leave the same averages
  *                 (bit for bit where the all-reduce adds in the same order: two ranks, or the emulator's
  *                 shim, which reduces over MPI). With NCCL a group of one reduces too (a copy): the path runs.
- * Mixed precision's working copies are refused: the buckets reduce the f32 master gradients, which are filled
- * only after backward (cf_params_collect_grads).
+ *
+ * What overlaps backward and what does not. Buckets start during backward (above) unless one of two cases holds;
+ * these defer every bucket to cf_ddp_finish, which then starts them in
+ * index order and waits (stats: buckets_in_finish; nothing overlaps backward):
+ *   mixed precision (cf_params_set_compute, bf16 working copies; checked at every hook, so the copies may be made
+ *                 after cf_ddp_new): the buckets reduce the f32 MASTER gradients ps->grads, which are filled only by
+ *                 cf_params_collect_grads after each backward -- so call cf_ddp_finish after the last micro-step's
+ *                 collect. The reduction is that of f32 (MPI, or NCCL on the device), never of the bf16 gradients,
+ *                 and is the f32 path's bit for bit given the same master gradients;
+ *   ZeRO-1 with parameters on a device (zero_stage 1 with opt.nccl): one ncclReduceScatter of the whole flat
+ *                 buffer, in a device buffer of world x S elements (S: zero.h's shard stride; the gradients copied
+ *                 into its front, the tail zero), then this rank's part copied to its shard [lo, hi) of ps->grads
+ *                 and scaled by 1/world there. zero_stage 1 on a device over MPI is refused.
+ * Neither allocates in the step: the device buffer is made by cf_ddp_new, the host staging too.
  *
  * Sizes: MPI 3.1 counts are int. A bucket of 2^31 elements or more is reduced in pieces of 2^27 elements (one
  * MPI call each, issued together when the bucket starts; their per-rank counts fit an int); opt.mpi_chunk forces
@@ -66,7 +78,7 @@ typedef struct cf_ddp cf_ddp;
 typedef struct cf_ddp_options {
     double bucket_mb; /* MiB of gradients per bucket; 0: 25 (PyTorch's default) */
     int zero_stage;   /* 0: all-reduce; 1: reduce-scatter to shards, with a cf_zero optimizer */
-    cf_nccl *nccl;    /* device parameters only, zero_stage 0: reduce over this communicator (not owned) */
+    cf_nccl *nccl;    /* device parameters only: reduce over this communicator (not owned); needed for zero_stage 1 */
     /* At most this many elements per MPI call (MPI 3.1 counts are int). 0 (the default): one MPI call per bucket
      * reduction and per ZeRO-1 collective (the v-collectives) when every count and displacement fits an int, and
      * pieces of 2^27 elements where one does not (a bucket, or with ZeRO-1 the flat buffer, of 2^31 elements or
@@ -96,8 +108,8 @@ typedef struct cf_ddp_stats {
 
 /* Allocates ps's gradient buffer if needed and hooks every parameter. opt NULL: defaults. ps must not
  * get new parameters afterwards. A group of one works too (every bucket completes at once). */
-/* What cf_ddp_new refuses before it allocates anything (NCCL with host parameters, ZeRO-1 on a device, bf16
- * working copies, a negative mpi_chunk ...), on its own: a check of a recipe whose parameters are shapes only.
+/* What cf_ddp_new refuses before it allocates anything (NCCL with host parameters, ZeRO-1 on a device without
+ * NCCL, a negative mpi_chunk ...), on its own: a check of a recipe whose parameters are shapes only.
  * No parameter count is refused: counts past MPI's int go in pieces (mpi_chunk). */
 cf_status cf_ddp_check(const cf_params *ps, const cf_ddp_options *opt);
 cf_ddp *cf_ddp_new(cf_pg *pg, cf_params *ps, const cf_ddp_options *opt);
@@ -105,7 +117,7 @@ cf_ddp *cf_ddp_new(cf_pg *pg, cf_params *ps, const cf_ddp_options *opt);
 void cf_ddp_free(cf_ddp *ddp);
 
 /* Rank 0's parameter values to every rank (call once after initialisation or loading); with opt.nccl by
- * ncclBroadcast on the device, else over MPI through the host mirror. */
+ * ncclBroadcast on the device, else over MPI through the host mirror. bf16 working copies are refreshed. */
 cf_status cf_ddp_broadcast_params(cf_ddp *ddp);
 
 /* Only micro-steps with sync on communicate (default on). Turn it on before the LAST backward of an

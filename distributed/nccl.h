@@ -7,7 +7,8 @@
  * without it each function below returns CF_ERR_UNSUPPORTED (NULL for cf_nccl_init) and cf_nccl_available()
  * is false. The NCCL code is written against NCCL 2.18+ and compiles against NCCL 2.28 / CUDA 13. The trainer
  * uses it for `distributed.backend: nccl` (ddp.h's cf_ddp_options.nccl: gradient buckets all-reduced on the
- * device); under the emulator that path is tested with two MPI ranks (tests/test_train_device.sh).
+ * device; with ZeRO-1, zero.h, the gradients reduce-scattered and the parameters all-gathered); under the emulator
+ * those paths are tested with two and three MPI ranks (tests/test_train_device.sh, tests/test_dist_device.c).
  *
  * Streams are passed as void * (a cudaStream_t; NULL is the default stream) so this header needs no
  * CUDA headers. Operations are asynchronous on the stream; cf_nccl_wait blocks with the process

@@ -8,9 +8,12 @@
  * has no large-count calls), or when the cf_ddp's mpi_chunk forces it, in pieces of at most
  * cf_ddp_mpi_chunk elements: the all-gather is every rank broadcasting its shard (MPI_Ibcast, piece j of
  * every shard in one round), the gather and scatter are point-to-point (MPI_Isend / MPI_Irecv between the
- * root and each rank, one piece per rank per round). Both paths move the same bytes to the same places. */
+ * root and each rank, one piece per rank per round). Both paths move the same bytes to the same places.
+ * Parameters on a device take a third: NCCL on the device (ncclAllGather, ncclBroadcast) in the cf_ddp's padded
+ * buffer, see zero.h. */
 #include "distributed/zero.h"
 
+#include "distributed/ddp_internal.h"
 #include "distributed/pg_internal.h"
 #include "optim/optim_internal.h"
 
@@ -26,6 +29,11 @@ typedef struct zero {
     int64_t lo, hi;
     double gather_s;
     int64_t calls; /* MPI calls of the collectives */
+    /* parameters on a device: the collectives over NCCL in the cf_ddp's pad (ddp_internal.h), rank r's part at
+     * r x stride; the shard's state and gradients stay on the device */
+    cf_nccl *nccl;
+    void *pad;
+    int64_t stride;
 #ifdef CF_HAVE_MPI
     bool pieces;          /* the piecewise path (see above); else the v-collectives */
     int64_t chunk;        /* piecewise: at most this many elements per MPI call */
@@ -42,11 +50,16 @@ static const cf_optim_vtable zero_vt;
 /* o's ZeRO part, or NULL when o did not come from cf_zero_new. */
 static zero *as_zero(const cf_optimizer *o) { return o && o->vt == &zero_vt ? (zero *)o : NULL; }
 
-void cf_zero_shard_range(int64_t total, int world, int rank, int64_t *lo, int64_t *hi)
+int64_t cf_zero_shard_stride(int64_t total, int world)
 {
     if (world < 1) world = 1;
     int64_t s = (total + world - 1) / world;
-    s = (s + 15) / 16 * 16; /* 64-byte aligned starts for f32 (128 for f64) */
+    return (s + 15) / 16 * 16; /* 64-byte aligned starts for f32 (128 for f64) */
+}
+
+void cf_zero_shard_range(int64_t total, int world, int rank, int64_t *lo, int64_t *hi)
+{
+    int64_t s = cf_zero_shard_stride(total, world);
     int64_t a = (int64_t)rank * s, b = a + s;
     *lo = a < total ? a : total;
     *hi = b < total ? b : total;
@@ -73,6 +86,10 @@ cf_optimizer *cf_zero_new(cf_ddp *ddp, const cf_optim_config *cfg)
     if (!z) return NULL;
     z->base.shards = world;
     z->ddp = ddp, z->pg = pg, z->lo = lo, z->hi = hi;
+    if (ps->device != CF_CPU) { /* cf_ddp_check let it through only with NCCL */
+        z->nccl = cf_ddp_nccl(ddp);
+        z->pad = cf_ddp_nccl_pad(ddp, &z->stride);
+    }
 #ifdef CF_HAVE_MPI
     z->chunk = cf_ddp_mpi_chunk(ddp);
     z->pieces = cf_ddp_mpi_chunk_forced(ddp) || ps->total > INT_MAX; /* the offsets are < total */
@@ -214,13 +231,32 @@ static cf_status move_pieces(zero *z, void *shard, void *full, int root, bool to
 }
 #endif
 
+/* ---- the device collectives (NCCL) ---- */
+
+/* This rank's hi - lo elements from src + at (a flat buffer with at = lo, or a shard-sized buffer with at = 0) into
+ * its part of the pad (rank x stride), then ncclAllGather in place fills the other parts: the pad's front then
+ * holds the flat buffer, every element from its owner. Asynchronous on the default stream (cf_nccl_wait). */
+static cf_status allgather_device(zero *z, const void *flat_or_shard, int64_t at)
+{
+    const cf_params *ps = z->base.ps;
+    size_t es = cf_dtype_size(ps->dtype);
+    char *mine = (char *)z->pad + (size_t)(cf_pg_rank(z->pg) * z->stride) * es;
+    CF_TRY(cf_dist_dev_copy(ps->device, ps->dtype, mine, (const char *)flat_or_shard + (size_t)at * es, z->hi - z->lo));
+    return cf_nccl_allgather(z->nccl, mine, z->pad, z->stride, ps->dtype, NULL);
+}
+
 /* ---- gradients and the update: the owned shard ---- */
 
 static void zero_scale_grads(cf_optimizer *o, double s)
 {
     zero *z = as_zero(o);
     size_t es = cf_dtype_size(o->ps->dtype);
-    cf_pg_scale((char *)o->ps->grads + (size_t)z->lo * es, z->hi - z->lo, o->ps->dtype, s);
+    void *g = (char *)o->ps->grads + (size_t)z->lo * es;
+    if (z->nccl) {
+        if (z->hi > z->lo) cf_backend_table(o->ps->device)->scale(o->ps->dtype, g, z->hi - z->lo, s);
+    } else {
+        cf_pg_scale(g, z->hi - z->lo, o->ps->dtype, s);
+    }
 }
 
 static cf_status zero_clip_grad_norm(cf_optimizer *o, double max_norm, double *norm)
@@ -228,7 +264,9 @@ static cf_status zero_clip_grad_norm(cf_optimizer *o, double max_norm, double *n
     zero *z = as_zero(o);
     int64_t n = z->hi - z->lo;
     size_t es = cf_dtype_size(o->ps->dtype);
-    double ss = cf_optim_sum_squares(o->ps->dtype, (const char *)o->ps->grads + (size_t)z->lo * es, n);
+    const char *g = (const char *)o->ps->grads + (size_t)z->lo * es;
+    double ss = z->nccl ? (n > 0 ? cf_backend_table(o->ps->device)->sum_squares(o->ps->dtype, g, n) : 0.0)
+                        : cf_optim_sum_squares(o->ps->dtype, g, n);
     CF_DIST_TRY(cf_pg_allreduce_scalar(z->pg, &ss, CF_REDUCE_SUM));
     double nm = sqrt(ss);
     if (norm) *norm = nm;
@@ -242,6 +280,15 @@ static cf_status zero_step(cf_optimizer *o, double lr)
     cf_params *ps = o->ps;
     o->t++;
     cf_optim_update_range(&o->cfg, ps, o->slot, z->lo, z->lo, z->hi, lr, o->t);
+    if (z->nccl) {
+        double t0 = cf_now();
+        CF_TRY(allgather_device(z, ps->values, z->lo));
+        CF_DIST_TRY(cf_nccl_wait(z->nccl, NULL));
+        CF_TRY(cf_dist_dev_copy(ps->device, ps->dtype, ps->values, z->pad, ps->total));
+        z->gather_s += cf_now() - t0;
+        for (int k = 0; k < ps->count; k++) cf_bump_version(ps->items[k].value);
+        return CF_OK;
+    }
 #ifdef CF_HAVE_MPI
     if (cf_pg_uses_mpi(z->pg) && cf_pg_world(z->pg) > 1) {
         double t0 = cf_now();
@@ -288,6 +335,12 @@ cf_status cf_zero_gather_state(cf_zero *o, int slot, void *full, int root)
     if (root < 0) return cf_set_error(CF_ERR_ARG, "cf_zero_gather_state: root %d is not a rank", root);
     if (cf_pg_rank(z->pg) == root && !full)
         return cf_set_error(CF_ERR_ARG, "cf_zero_gather_state: NULL buffer on the root rank");
+    if (z->nccl) { /* the whole state in the pad on every rank; the root copies it out */
+        CF_TRY(allgather_device(z, o->slot[slot], 0));
+        CF_DIST_TRY(cf_nccl_wait(z->nccl, NULL));
+        if (cf_pg_rank(z->pg) != root) return CF_OK;
+        return cf_backend_table(o->ps->device)->to_host(full, z->pad, (size_t)o->ps->total * cf_dtype_size(o->ps->dtype));
+    }
 #ifdef CF_HAVE_MPI
     if (cf_pg_uses_mpi(z->pg) && cf_pg_world(z->pg) > 1) {
         if (z->pieces) return move_pieces(z, o->slot[slot], full, root, true);
@@ -312,11 +365,20 @@ cf_status cf_zero_scatter_state(cf_zero *o, int slot, const void *full, int root
     int64_t n = z->hi - z->lo;
     if (root < 0 || cf_pg_world(z->pg) == 1) {
         if (!full) return cf_set_error(CF_ERR_ARG, "cf_zero_scatter_state: NULL full state");
+        if (z->nccl) return cf_backend_table(o->ps->device)->from_host(o->slot[slot], (const char *)full + (size_t)z->lo * es,
+                                                                     (size_t)n * es);
         memcpy(o->slot[slot], (const char *)full + (size_t)z->lo * es, (size_t)n * es);
         return CF_OK;
     }
     if (cf_pg_rank(z->pg) == root && !full)
         return cf_set_error(CF_ERR_ARG, "cf_zero_scatter_state: NULL full state on the root rank");
+    if (z->nccl) { /* the root's full state to every rank's pad (ncclBroadcast), each copies its shard out */
+        const cf_params *ps = o->ps;
+        if (cf_pg_rank(z->pg) == root) CF_TRY(cf_backend_table(ps->device)->from_host(z->pad, full, (size_t)ps->total * es));
+        CF_DIST_TRY(cf_nccl_broadcast(z->nccl, z->pad, ps->total, ps->dtype, root, NULL));
+        CF_TRY(cf_dist_dev_copy(ps->device, ps->dtype, o->slot[slot], (char *)z->pad + (size_t)z->lo * es, n));
+        return cf_nccl_wait(z->nccl, NULL);
+    }
 #ifdef CF_HAVE_MPI
     if (z->pieces) return move_pieces(z, o->slot[slot], (void *)full, root, false);
     MPI_Datatype t = cf_pg_mpi_type(o->ps->dtype);

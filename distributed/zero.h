@@ -16,7 +16,18 @@
  * Checkpoints hold the FULL optimizer state (/optim/<slot>/<name>, the layout of ps->values), so a run
  * can resume on any number of ranks, with or without ZeRO: cf_optim_slot_read gathers a slot on rank 0
  * (cf_zero_gather_state: on any root), cf_optim_slot_write takes each rank's shard of a full state every
- * rank holds (cf_zero_scatter_state: or sent from one root). */
+ * rank holds (cf_zero_scatter_state: or sent from one root).
+ *
+ * Parameters on a device (cf_params_to_device; the cf_ddp made with opt.nccl -- over MPI it is refused): the
+ * state shards live on the device, the update runs there, and the collectives are NCCL's on the device in the
+ * cf_ddp's buffer of world x S elements (S = cf_zero_shard_stride; rank r's part starts at r S, where its shard
+ * starts): after backward one ncclReduceScatter of the gradients (ddp.h), after the shard's update one
+ * ncclAllGather of the parameters (this rank's shard copied into its part, the front copied back to ps->values).
+ * The shards and the checkpoint layout are those of the MPI path: cf_zero_gather_state all-gathers the slot the
+ * same way and the root copies the front to its host buffer; cf_zero_scatter_state copies this rank's shard from
+ * a full host state every rank holds, or from the root's after an ncclBroadcast. cf_zero_slot_shard is then a
+ * device pointer. Emulated (CF_CUDA_EMU), the NCCL calls are the shim's over MPI (nccl_emu.h), whose int counts
+ * bound world x S below 2^31. */
 #ifndef CF_ZERO_H
 #define CF_ZERO_H
 
@@ -28,6 +39,8 @@ typedef struct cf_optimizer cf_zero;
 
 /* Rank `rank`'s shard [*lo, *hi) of a flat buffer of `total` elements split over `world` ranks. */
 void cf_zero_shard_range(int64_t total, int world, int rank, int64_t *lo, int64_t *hi);
+/* S above: ceil(total / world) rounded up to 16 (a non-empty shard r starts at r S). */
+int64_t cf_zero_shard_stride(int64_t total, int world);
 
 /* ddp must have zero_stage 1. Slot names and update rules are those of the replicated optimizer;
  * cf_optim_shards gives the world size. Any flat buffer size: under 2^31 elements the all-gather, gather

@@ -7,8 +7,10 @@
 # curve to bf16 rounding; where the build has MPI, two ranks on the device (gradients staged through the host)
 # train as two CPU ranks do, and distributed.backend: nccl (gradients all-reduced on the device; under the
 # emulator its NCCL shim, which refuses host pointers) trains exactly as the MPI backend does, two ranks and one,
-# `auto` choosing it for two. train.precision: bf16 and distributed.backend: nccl on the CPU are refused naming
-# the key, in every build. Skips
+# `auto` choosing it for two; train.precision: bf16 on two ranks (the f32 master gradients reduced) trains alike
+# over mpi and nccl and follows the one-rank bf16 curve; distributed.zero: 1 over nccl follows the unsharded curve
+# and resumes from its checkpoint (ZeRO-1 over mpi on the device is refused). train.precision: bf16 and
+# distributed.backend: nccl on the CPU are refused naming the key, in every build. Skips
 # (77) after that where the build has no CUDA backend or no device; a build that has one but refuses the model
 # (an op without a CUDA kernel) fails.
 source "$(dirname "$0")/harness.bash"
@@ -131,9 +133,16 @@ if command -v mpirun >/dev/null && grep -q "^CF_MPI:BOOL=ON" "${3:-.}/CMakeCache
         --quiet >"$tmp/log" 2>&1; then
         diff "$tmp/cuda.txt" <(columns "$tmp/nccl-1") >"$tmp/diff" && ok ||
             { bad "1 rank over nccl differs from the run without it:"; cat "$tmp/diff" >&2; }
-        if "$cformer" recipe check "$tmp/gpt.yaml" --set train.device=cuda --set distributed.backend=nccl \
-            --set train.precision=bf16 >"$tmp/check" 2>&1; then bad "nccl with bf16 was accepted"
-        else has "nccl with train.precision: bf16 is not supported" <"$tmp/check" && ok || bad "nccl, bf16: $(tail -1 "$tmp/check")"
+        # bf16 over nccl on one rank: the f32 master gradients reduced after backward (a copy), the bf16 run's curve
+        "$cformer" train "$tmp/gpt.yaml" --run-dir "$tmp/nccl-bf16-1" --set train.device=cuda --set distributed.backend=nccl \
+            --set train.precision=bf16 --quiet >"$tmp/log" 2>&1 || bad "1 rank over nccl in bf16: $(tail -3 "$tmp/log")"
+        diff <(columns "$tmp/bf16") <(columns "$tmp/nccl-bf16-1") >"$tmp/diff" && ok ||
+            { bad "1 rank over nccl in bf16 differs from the bf16 run without it:"; cat "$tmp/diff" >&2; }
+        # ZeRO-1 on the device needs nccl
+        if "$cformer" recipe check "$tmp/gpt.yaml" --set train.device=cuda --set distributed.backend=mpi \
+            --set distributed.zero=1 >"$tmp/check" 2>&1; then bad "ZeRO-1 on the device over mpi was accepted"
+        else has "ZeRO-1 with train.device: cuda runs over distributed.backend: nccl" <"$tmp/check" && ok ||
+            bad "zero over mpi on the device: $(tail -1 "$tmp/check")"
         fi
         # two ranks need two devices: NCCL refuses two ranks on one GPU (the emulator gives each process its own)
         gpus=$("$cformer" list env | grep -c "^cuda_device.[0-9]")
@@ -145,6 +154,35 @@ if command -v mpirun >/dev/null && grep -q "^CF_MPI:BOOL=ON" "${3:-.}/CMakeCache
             has "gradients reduced over nccl (2 ranks)" <"$tmp/log" && ok || bad "2 ranks over nccl: no nccl in the log"
             [ "$(columns "$tmp/nccl-2" | wc -l)" -eq 4 ] && diff <(columns "$tmp/mpi-cuda") <(columns "$tmp/nccl-2") \
                 >"$tmp/diff" && ok || { bad "2 ranks: nccl differs from mpi:"; cat "$tmp/diff" >&2; }
+            # bf16 on 2 ranks: the f32 master gradients summed and scaled alike over mpi and nccl (the same losses and
+            # norms exactly), and the one-rank bf16 curve to bf16 rounding (each rank's half batch rounds on its own)
+            for b in mpi nccl; do
+                timeout 300 mpirun -np 2 "$cformer" train "$tmp/gpt.yaml" --run-dir "$tmp/bf16-$b-2" --set train.device=cuda \
+                    --set distributed.backend=$b --set train.precision=bf16 --set checkpoint.every=0 --quiet >"$tmp/log" 2>&1 ||
+                    bad "2 ranks over $b in bf16: $(tail -3 "$tmp/log")"
+            done
+            [ "$(columns "$tmp/bf16-nccl-2" | wc -l)" -eq 4 ] && diff <(columns "$tmp/bf16-mpi-2") <(columns "$tmp/bf16-nccl-2") \
+                >"$tmp/diff" && ok || { bad "2 ranks in bf16: nccl differs from mpi:"; cat "$tmp/diff" >&2; }
+            if paste <(columns "$tmp/bf16") <(columns "$tmp/bf16-nccl-2") | awk 'function rel(a, b) { d = a - b; if (d < 0) d = -d; return d / (b < 0 ? -b : b) }
+                    NF != 6 || rel($5, $2) > 1e-2 || rel($6, $3) > 5e-2 { bad = 1; print } END { exit bad || NR != 4 }' >"$tmp/diff"; then ok; else
+                bad "2 ranks in bf16 are off the one-rank bf16 curve:"; cat "$tmp/diff" >&2
+            fi
+            # ZeRO-1 over nccl on the device: the unsharded curve (the global norm sums the shards' squares in another
+            # order: to rounding); stopped at step 2 and resumed from its gathered optimizer state, the same steps
+            timeout 300 mpirun -np 2 "$cformer" train "$tmp/gpt.yaml" --run-dir "$tmp/zero-2" --set train.device=cuda \
+                --set distributed.backend=nccl --set distributed.zero=1 --quiet >"$tmp/log" 2>&1 ||
+                bad "ZeRO-1 on 2 ranks over nccl: $(tail -3 "$tmp/log")"
+            if paste <(columns "$tmp/nccl-2") <(columns "$tmp/zero-2") | awk 'function rel(a, b) { d = a - b; if (d < 0) d = -d; return d / (b < 0 ? -b : b) }
+                    NF != 6 || rel($5, $2) > 1e-6 || rel($6, $3) > 1e-5 { bad = 1; print } END { exit bad || NR != 4 }' >"$tmp/diff"; then ok; else
+                bad "ZeRO-1 on the device is off the unsharded curve:"; cat "$tmp/diff" >&2
+            fi
+            timeout 300 mpirun -np 2 "$cformer" train "$tmp/gpt.yaml" --run-dir "$tmp/zero-r" --set train.device=cuda \
+                --set distributed.backend=nccl --set distributed.zero=1 --stop-at 2 --quiet >"$tmp/log" 2>&1 &&
+            timeout 300 mpirun -np 2 "$cformer" train "$tmp/gpt.yaml" --run-dir "$tmp/zero-r" --set train.device=cuda \
+                --set distributed.backend=nccl --set distributed.zero=1 --resume latest --quiet >"$tmp/log" 2>&1 ||
+                bad "ZeRO-1 resume on the device: $(tail -3 "$tmp/log")"
+            diff <(columns "$tmp/zero-2" | tail -2) <(columns "$tmp/zero-r" | tail -2) >"$tmp/diff" && ok ||
+                { bad "the resumed ZeRO-1 device run differs from the uninterrupted one:"; cat "$tmp/diff" >&2; }
             want=nccl
         else
             echo "2 ranks over nccl not checked: one GPU"

@@ -52,7 +52,7 @@ say "build: $(( $(date +%s) - t0 )) s"
 # ---- tests ----
 say ""
 say "## Tests"
-for t in test_cuda test_cuda_parity test_params_device; do
+for t in test_cuda test_cuda_parity test_params_device test_dist_device; do # the last: bf16 and ZeRO-1 over NCCL, one rank
     if "$build/bin/$t" >"$out/$t.log" 2>&1; then r=passed; else r="FAILED (exit $?)"; failed=1; fi
     say "- $t: $r: $(grep -E 'ops with CUDA kernels|passed, [0-9]+ failed' "$out/$t.log" | tail -1)"
 done

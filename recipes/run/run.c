@@ -207,15 +207,16 @@ static cf_status check_ranks_agree(cf_run *run, const cf_run_options *o)
 
 /* distributed.backend: mpi | nccl | auto, for training (evaluation does not communicate). nccl all-reduces the
  * gradients on the GPU (distributed/ddp.h), so it needs train.device: cuda and a build with NCCL (or the
- * emulator's shim); it runs even for one rank. auto is nccl when training on a device over several ranks in a
- * build with NCCL where each rank on a node sees a GPU of its own (cf_nccl_usable), else mpi. CF_DIST_VERBOSE=1
- * prints the choice on rank 0. */
-static cf_status read_backend(cf_run *run, const char *backend, const char *precision, bool training)
+ * emulator's shim); it runs even for one rank. auto is nccl when training on a device over several ranks (or with
+ * distributed.zero: 1) in a build with NCCL where each rank on a node sees a GPU of its own (cf_nccl_usable), else
+ * mpi. ZeRO-1 on a device needs nccl. train.precision: bf16 works with either (the f32 master gradients are reduced
+ * after backward). CF_DIST_VERBOSE=1 prints the choice on rank 0. */
+static cf_status read_backend(cf_run *run, const char *backend, bool training, int64_t zero)
 {
     cf_recipe *r = run->recipe;
     if (!training) return CF_OK;
     bool nccl = strcmp(backend, "nccl") == 0;
-    if (strcmp(backend, "auto") == 0 && run->device != CF_CPU && run->world > 1 && strcmp(precision, "f32") == 0) {
+    if (strcmp(backend, "auto") == 0 && run->device != CF_CPU && (run->world > 1 || zero)) {
         int32_t usable = cf_nccl_usable(run->pg); /* every rank must choose alike: nccl only if it suits all */
         CF_TRY(cf_pg_allreduce(run->pg, &usable, 1, CF_I32, CF_REDUCE_MIN));
         nccl = usable;
@@ -227,10 +228,11 @@ static cf_status read_backend(cf_run *run, const char *backend, const char *prec
         return cf_recipe_fail(r, "distributed.backend", CF_ERR_UNSUPPORTED, "nccl: this build has no NCCL (configure "
                               "with CF_CUDA, CF_MPI and libnccl installed, or CF_CUDA_EMU with CF_MPI for the emulator's "
                               "shim); mpi reduces train.device: cuda gradients through the host");
-    if (nccl && strcmp(precision, "f32") != 0) /* as for several ranks over mpi (read_precision) */
-        return cf_recipe_fail(r, "distributed.backend", CF_ERR_UNSUPPORTED, "nccl with train.precision: %s is not "
-                              "supported yet (the gradient buckets reduce the f32 master, filled after backward)",
-                              precision);
+    if (zero && run->device != CF_CPU && !nccl)
+        return cf_recipe_fail(r, "distributed.zero", CF_ERR_UNSUPPORTED, "ZeRO-1 with train.device: cuda runs over "
+                              "distributed.backend: nccl (the shards' collectives on the GPU); this run reduces over mpi%s",
+                              strcmp(backend, "auto") == 0 ? " (auto: NCCL is not built, or a rank has no GPU of its own)"
+                                                           : "");
     if (run->rank == 0 && getenv("CF_DIST_VERBOSE"))
         fprintf(stderr, "cformer: distributed.backend %s: gradients reduced over %s (%d rank%s)\n", backend,
                 nccl ? "nccl" : "mpi", run->world, run->world > 1 ? "s" : "");
@@ -243,7 +245,7 @@ static cf_status read_backend(cf_run *run, const char *backend, const char *prec
 }
 
 /* train.device: cpu | cuda. Training runs there; evaluation (`cformer eval`, generate) stays on the host. */
-static cf_status read_device(cf_run *run, const char *device, bool training, int64_t zero)
+static cf_status read_device(cf_run *run, const char *device, bool training)
 {
     cf_recipe *r = run->recipe;
     run->device = CF_CPU;
@@ -255,9 +257,6 @@ static cf_status read_device(cf_run *run, const char *device, bool training, int
                               "with -DCF_CUDA=ON, or -DCF_CUDA_EMU=ON for the CPU emulator of its kernels)");
     if (!cf_backend_for(CF_CUDA))
         return cf_recipe_fail(r, "train.device", CF_ERR_DEVICE, "cuda: no CUDA device is present");
-    if (zero)
-        return cf_recipe_fail(r, "train.device", CF_ERR_UNSUPPORTED, "cuda: ZeRO-1 (distributed.zero) on the device is not "
-                              "built yet");
     run->device = CF_CUDA;
     return CF_OK;
 }
@@ -273,10 +272,6 @@ static cf_status read_precision(cf_run *run, const char *precision, bool trainin
     if (run->device == CF_CPU)
         return cf_recipe_fail(run->recipe, "train.precision", CF_ERR_UNSUPPORTED, "bf16 needs train.device: cuda (the CPU "
                               "kernels compute in f32 and f64)");
-    if (run->world > 1)
-        return cf_recipe_fail(run->recipe, "train.precision", CF_ERR_UNSUPPORTED, "bf16 with %d ranks is not supported yet "
-                              "(the gradient buckets reduce the f32 master, filled after backward): run one rank",
-                              run->world);
     if (shapes_only) return CF_OK; /* a check: the working copies are not made */
     if (cf_params_set_compute(run->params, CF_BF16) != CF_OK) {
         char why[512];
@@ -333,8 +328,8 @@ cf_status cf_run_open(cf_run *run, const cf_run_options *o, bool with_optimizer)
     if (run->batch_size % (run->grad_accum * run->world))
         return cf_recipe_fail(r, "train.batch_size", CF_ERR_ARG, "%lld is not divisible by train.grad_accum (%lld) x the "
                               "number of ranks (%d)", (long long)run->batch_size, (long long)run->grad_accum, run->world);
-    CF_TRY(read_device(run, device, with_optimizer, zero));
-    CF_TRY(read_backend(run, backend, precision, with_optimizer)); /* before anything is allocated on the device */
+    CF_TRY(read_device(run, device, with_optimizer));
+    CF_TRY(read_backend(run, backend, with_optimizer, zero)); /* before anything is allocated on the device */
     choose_run_dir(run, o);
 
     run->ctx = cf_ctx_new(&(cf_ctx_options){.device = run->device, .threads = (int)run->threads, .seed = (uint64_t)run->seed});
@@ -426,14 +421,20 @@ static void print_memory(const cf_run *run)
     int shards = cf_recipe_int(run->recipe, "distributed.zero", 0) ? run->world : 1;
     double state = flat * slots / shards;
     bool bf16 = strcmp(cf_recipe_str(run->recipe, "train.precision", "f32"), "bf16") == 0;
-    double work = bf16 ? 2.0 * (double)ps->total * (double)cf_dtype_size(CF_BF16) : 0, sum = 2 * flat + state + work;
+    double work = bf16 ? 2.0 * (double)ps->total * (double)cf_dtype_size(CF_BF16) : 0;
+    /* ZeRO-1 on the device: the NCCL collectives' padded buffer, world x shard stride elements (distributed/zero.h) */
+    bool zero_dev = cf_recipe_int(run->recipe, "distributed.zero", 0) && run->device != CF_CPU;
+    double pad = zero_dev ? (double)cf_zero_shard_stride(ps->total, run->world) * run->world *
+                                (double)cf_dtype_size(ps->dtype) : 0;
+    double sum = 2 * flat + state + work + pad;
     bool gb = sum >= 1e10;
-    char a[32], b[32], t[32], w[32], all[32];
-    printf("memory per rank for training on %s: weights %s + gradients %s + optimizer state %s (%d slot%s%s)%s%s = %s, "
-           "plus the step's activations\n", run->device == CF_CPU ? "the host" : "the device",
+    char a[32], b[32], t[32], w[32], pb[32], all[32];
+    printf("memory per rank for training on %s: weights %s + gradients %s + optimizer state %s (%d slot%s%s)%s%s%s%s = "
+           "%s, plus the step's activations\n", run->device == CF_CPU ? "the host" : "the device",
            bytes_text(flat, gb, a, sizeof a), bytes_text(flat, gb, b, sizeof b), bytes_text(state, gb, t, sizeof t), slots,
            slots == 1 ? "" : "s", shards > 1 ? ", ZeRO-1 over the ranks" : "", bf16 ? " + bf16 working copies " : "",
-           bf16 ? bytes_text(work, gb, w, sizeof w) : "", bytes_text(sum, gb, all, sizeof all));
+           bf16 ? bytes_text(work, gb, w, sizeof w) : "", zero_dev ? " + ZeRO-1 collective buffer " : "",
+           zero_dev ? bytes_text(pad, gb, pb, sizeof pb) : "", bytes_text(sum, gb, all, sizeof all));
 }
 
 cf_status cf_recipe_check(const cf_run_options *o)
