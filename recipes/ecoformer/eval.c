@@ -34,6 +34,22 @@ static double top_cap(double R, double k, double N)
     return R * k / (R * k + N - k);
 }
 
+/* K metrics summed per layer (sum[K * l + k], l < L) over weight: each layer's as NAME_layerL, their mean as NAME */
+static void set_layer_metrics(cf_metrics *out, const char *const *names, int K, const double *sum, int64_t L,
+                              double weight)
+{
+    for (int k = 0; k < K; k++) {
+        double mean = 0;
+        for (int64_t l = 0; l < L; l++) {
+            char name[48];
+            snprintf(name, sizeof name, "%s_layer%d", names[k], (int)l);
+            cf_metrics_set(out, name, sum[K * l + k] / weight);
+            mean += sum[K * l + k] / weight / (double)L;
+        }
+        cf_metrics_set(out, names[k], mean);
+    }
+}
+
 cf_status cf_ecoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *in, cf_metrics *out)
 {
     cf_eco_classifier *m = cf_eco_classifier_of(mb);
@@ -87,27 +103,9 @@ cf_status cf_ecoformer_evaluate(cf_model *mb, cf_ctx *ctx, const cf_eval_input *
         cf_metrics_set(out, "accuracy", (double)right / (double)seen);
         cf_metrics_set(out, "images", (double)seen);
         static const char *const names[3] = {"hash_auc", "hash_auc_bottom", "hash_ksh"};
-        for (int k = 0; k < 3 && auc_weight > 0; k++) {
-            double mean = 0;
-            for (int64_t l = 0; l < L; l++) {
-                char name[48];
-                snprintf(name, sizeof name, "%s_layer%d", names[k], (int)l);
-                cf_metrics_set(out, name, auc[3 * l + k] / auc_weight);
-                mean += auc[3 * l + k] / auc_weight / (double)L;
-            }
-            cf_metrics_set(out, names[k], mean);
-        }
+        if (auc_weight > 0) set_layer_metrics(out, names, 3, auc, L, auc_weight);
         static const char *const fnames[4] = {"attn_top5", "attn_top16", "attn_entropy", "attn_peak"};
-        for (int k = 0; k < 4 && focus_weight > 0; k++) {
-            double mean = 0;
-            for (int64_t l = 0; l < L; l++) {
-                char name[48];
-                snprintf(name, sizeof name, "%s_layer%d", fnames[k], (int)l);
-                cf_metrics_set(out, name, focus[4 * l + k] / focus_weight);
-                mean += focus[4 * l + k] / focus_weight / (double)L;
-            }
-            cf_metrics_set(out, fnames[k], mean);
-        }
+        if (focus_weight > 0) set_layer_metrics(out, fnames, 4, focus, L, focus_weight);
         if (focus_weight > 0) {
             double N = (double)m->cfg.seq, R = m->cfg.attn.hashed ? 2.0 * (double)m->cfg.attn.bits + 1
                                                 : m->cfg.attn.logit_bound > 0 ? exp(m->cfg.attn.logit_bound) : 0;
